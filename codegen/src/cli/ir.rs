@@ -1,0 +1,35 @@
+//! `tidings ir`: print the resolved IR.
+
+use anyhow::Result;
+
+use super::{Input, EXIT_FINDINGS, EXIT_OK};
+use crate::describe;
+
+/// Arguments of `tidings ir`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    input: Input,
+    /// Print one line per event instead of the JSON IR.
+    #[arg(long)]
+    summary: bool,
+}
+
+/// Prints the IR; exit 1 (with the diagnostics on stderr) when the schemas have errors.
+pub(super) fn run(args: &Args) -> Result<u8> {
+    let (sources, result) = crate::check_paths(&args.input.paths)?;
+    let checked = match result {
+        Ok(checked) => checked,
+        Err(diagnostics) => {
+            eprint!("{}", diagnostics.render(&sources));
+            return Ok(EXIT_FINDINGS);
+        }
+    };
+    eprint!("{}", checked.warnings.render(&sources));
+    if args.summary {
+        print!("{}", describe::summary(&checked.schema));
+    } else {
+        println!("{}", serde_json::to_string_pretty(&checked.schema)?);
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,80 @@
+//! The `tidings` command line: argument definitions and one `run` per subcommand.
+//!
+//! The binary is a thin shell over this module; every subcommand calls the library. Exit codes:
+//! 0 when all is well, 1 when the schemas have errors (or, later, findings such as breaking
+//! changes or drift), 2 when the command could not run at all.
+
+mod check;
+mod ir;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the schemas have errors (or the command found what it checks for).
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code: the command could not run (bad path, unreadable file, bad arguments).
+pub const EXIT_CANNOT_RUN: u8 = 2;
+
+/// Typed realtime events: check schemas, print the IR, generate code.
+#[derive(Debug, Parser)]
+#[command(name = "tidings", version, about, long_about = None)]
+#[command(after_help = "Exit codes: 0 fine, 1 errors found, 2 could not run.\n\
+Docs: docs/cli.md, docs/schema.md")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate schema files and report every problem with its location.
+    #[command(after_help = "Examples:\n  \
+tidings check                      # every *.toml below schemas/\n  \
+tidings check schemas/ticket.toml  # one file (plus what it imports, if given too)\n  \
+tidings check --format json        # diagnostics as JSON, for editors and CI")]
+    Check(check::Args),
+    /// Print the resolved IR as JSON (or a summary) — what every backend reads.
+    #[command(after_help = "Examples:\n  \
+tidings ir > ir.json               # the whole IR, for tools and `tidings compat`\n  \
+tidings ir --summary               # one line per event: direction, delivery, recipients")]
+    Ir(ir::Args),
+}
+
+/// Paths and output format shared by commands that read schemas.
+#[derive(Debug, clap::Args)]
+pub struct Input {
+    /// Schema files or directories (searched recursively for *.toml).
+    #[arg(value_name = "PATHS", default_value = "schemas")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people: file:line:col, the source line, a caret, the hint.
+    #[default]
+    Human,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Ir(args) => ir::run(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_CANNOT_RUN)
+        }
+    }
+}

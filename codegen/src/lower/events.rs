@@ -1,0 +1,623 @@
+//! Lowering of events: wire names, direction, delivery, replies and recipient rules.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use tidings::schema::{
+    Delivery, Direction, EventDef, Field, FieldPath, Primitive, Recipients, RoomPart, RoomTemplate,
+    Rule, Scope, TypeDef, TypeKind, TypeRef,
+};
+use toml::Spanned;
+
+use super::{clean_doc, deprecation, Cx, ModuleCx, Symbols};
+use crate::diag::Diagnostic;
+use crate::names;
+use crate::raw::{RawEvent, RawRecipients};
+
+const DIRECTIONS: [&str; 3] = ["to_client", "to_server", "both"];
+const DELIVERIES: [&str; 2] = ["durable", "ephemeral"];
+
+/// The types already lowered, by module and name, for looking inside payload fields.
+type Lowered = HashMap<(String, String), TypeDef>;
+
+/// What a field path leads to.
+struct Resolved {
+    ty: TypeRef,
+    /// Whether some step of the path (or the field itself) is optional.
+    optional: bool,
+}
+
+impl Cx<'_> {
+    /// Lowers every event of a module.
+    pub(super) fn lower_events(
+        &mut self,
+        m: &ModuleCx<'_>,
+        symbols: &Symbols,
+        lowered: &Lowered,
+    ) -> Vec<EventDef> {
+        let mut out = Vec::new();
+        for (key, raw) in &m.raw.events {
+            if let Some(event) = self.lower_event(m, symbols, lowered, key, raw) {
+                out.push(event);
+            }
+        }
+        out
+    }
+
+    fn lower_event(
+        &mut self,
+        m: &ModuleCx<'_>,
+        symbols: &Symbols,
+        lowered: &Lowered,
+        key: &Spanned<String>,
+        raw: &Spanned<RawEvent>,
+    ) -> Option<EventDef> {
+        let file = m.raw.file;
+        let e = raw.get_ref();
+        let k = key.get_ref();
+        let mut ok = true;
+        if !names::is_identifier(k) {
+            self.error(
+                Diagnostic::error(
+                    "invalid-name",
+                    file,
+                    key.span(),
+                    format!("invalid event key `{k}`"),
+                )
+                .label("event keys are letters, digits and `_`, not starting with a digit")
+                .help(format!(
+                    "write the key as `{}` and set `name = \"{}:{k}\"` to keep the wire name",
+                    names::to_snake_case(k),
+                    m.name
+                )),
+            );
+            ok = false;
+        } else if names::event_type_name(k) == "Self" {
+            self.error(
+                Diagnostic::error(
+                    "reserved-name",
+                    file,
+                    key.span(),
+                    format!("event key `{k}` would generate the type `Self`"),
+                )
+                .help("choose another key"),
+            );
+            ok = false;
+        }
+        let name = match &e.name {
+            Some(n) => {
+                if !is_wire_name(n.get_ref()) {
+                    self.error(
+                        Diagnostic::error(
+                            "invalid-name",
+                            file,
+                            n.span(),
+                            format!("invalid wire name `{}`", n.get_ref()),
+                        )
+                        .label(
+                            "wire names are `module:event`: letters, digits, `_`, `-`, `.` and `:`",
+                        )
+                        .help(format!("for example `{}:{k}`", m.name)),
+                    );
+                    ok = false;
+                }
+                n.get_ref().clone()
+            }
+            None => format!("{}:{k}", m.name),
+        };
+        let direction = match &e.direction {
+            None => Direction::ServerToClient,
+            Some(d) => match d.get_ref().as_str() {
+                "to_client" => Direction::ServerToClient,
+                "to_server" => Direction::ClientToServer,
+                "both" => Direction::Both,
+                other => {
+                    self.error(
+                        Diagnostic::error(
+                            "invalid-value",
+                            file,
+                            d.span(),
+                            format!("unknown direction `{other}`"),
+                        )
+                        .label("expected `to_client`, `to_server` or `both`")
+                        .maybe_help(names::suggestion(other, DIRECTIONS)),
+                    );
+                    return None;
+                }
+            },
+        };
+        let delivery = match &e.delivery {
+            None => Delivery::Durable,
+            Some(d) => {
+                let delivery = match d.get_ref().as_str() {
+                    "durable" => Delivery::Durable,
+                    "ephemeral" => Delivery::Ephemeral,
+                    other => {
+                        self.error(
+                            Diagnostic::error(
+                                "invalid-value",
+                                file,
+                                d.span(),
+                                format!("unknown delivery `{other}`"),
+                            )
+                            .label("expected `durable` or `ephemeral`")
+                            .maybe_help(names::suggestion(other, DELIVERIES)),
+                        );
+                        return None;
+                    }
+                };
+                if !direction.server_sends() {
+                    self.error(
+                        Diagnostic::error("misplaced-key", file, d.span(), format!("`delivery` does not apply to event `{k}`, which only clients send"))
+                            .label("delivery says whether the server keeps an event for clients that missed it")
+                            .help("remove it, or set `direction = \"both\"`"),
+                    );
+                }
+                delivery
+            }
+        };
+        let payload = match &e.payload {
+            Some(p) => self.lower_fields(m, symbols, p.get_ref(), &format!("event `{k}`")),
+            None => Vec::new(),
+        };
+        let reply = match &e.reply {
+            None => None,
+            Some(r) => {
+                if !direction.client_sends() {
+                    self.error(
+                        Diagnostic::error(
+                            "misplaced-key",
+                            file,
+                            r.span(),
+                            format!("event `{k}` has a reply but clients never send it"),
+                        )
+                        .label("only events a client sends get a reply")
+                        .help("set `direction = \"to_server\"` (or `\"both\"`), or remove `reply`"),
+                    );
+                }
+                self.resolve_type(m, symbols, r.get_ref(), &r.span())
+            }
+        };
+        let recipients = self.lower_recipients(m, lowered, k, e, direction, &payload);
+        if !ok {
+            return None;
+        }
+        Some(EventDef {
+            key: k.clone(),
+            name,
+            doc: e.doc.as_deref().map(clean_doc),
+            direction,
+            delivery,
+            payload,
+            reply,
+            recipients,
+            deprecated: deprecation(e.deprecated.as_ref()),
+            location: Some(self.location(file, key.span())),
+        })
+    }
+
+    fn lower_recipients(
+        &mut self,
+        m: &ModuleCx<'_>,
+        lowered: &Lowered,
+        k: &str,
+        e: &RawEvent,
+        direction: Direction,
+        payload: &[Field],
+    ) -> Option<Recipients> {
+        let file = m.raw.file;
+        let paths = Paths {
+            m,
+            lowered,
+            payload,
+            event: k,
+        };
+        let scope = match (&e.tenant, &e.platform) {
+            (Some(tenant), Some(platform)) if *platform.get_ref() => {
+                self.error(
+                    Diagnostic::error("conflicting-keys", file, platform.span(), format!("event `{k}` sets both `tenant` and `platform = true`"))
+                        .note(file, tenant.span(), "`tenant` is set here")
+                        .help("`tenant` keeps delivery inside one tenant; `platform = true` crosses all tenants; keep one"),
+                );
+                Scope::Users
+            }
+            (Some(tenant), _) => match self.path(&paths, tenant, IdUse::Tenant) {
+                Some(field) => Scope::Tenant { field },
+                None => Scope::Users,
+            },
+            (None, Some(platform)) if *platform.get_ref() => Scope::Platform,
+            _ => Scope::Users,
+        };
+        let Some(raw) = &e.recipients else {
+            return None;
+        };
+        if !direction.server_sends() {
+            self.error(
+                Diagnostic::error(
+                    "misplaced-key",
+                    file,
+                    raw.span(),
+                    format!("event `{k}` has recipients but the server never sends it"),
+                )
+                .label("recipients say who receives an event the server emits")
+                .help("remove `recipients`, or set `direction = \"to_client\"` (or `\"both\"`)"),
+            );
+            return None;
+        }
+        let r: &RawRecipients = raw.get_ref();
+        let mut rules = Vec::new();
+        for f in &r.user {
+            if let Some(field) = self.path(&paths, f, IdUse::User) {
+                rules.push(Rule::User { field });
+            }
+        }
+        for f in &r.users {
+            if let Some(field) = self.path(&paths, f, IdUse::Users) {
+                rules.push(Rule::Users { field });
+            }
+        }
+        let needs_scope = |cx: &mut Self, what: String, span: Range<usize>| {
+            if scope == Scope::Users {
+                cx.error(
+                    Diagnostic::error("missing-scope", file, span, format!("{what} of event `{k}` needs a tenant to resolve in"))
+                        .label("roles, rooms and everyone exist per tenant")
+                        .help("set `tenant = \"<field>\"` on the event to stay inside the tenant in that field, or `platform = true` to reach every tenant"),
+                );
+            }
+        };
+        for role in &r.roles {
+            let name = role.get_ref();
+            if name.is_empty() || name.chars().any(|c| c.is_whitespace()) {
+                self.error(
+                    Diagnostic::error(
+                        "invalid-name",
+                        file,
+                        role.span(),
+                        format!("invalid role `{name}`"),
+                    )
+                    .help("role names are non-empty and have no spaces, such as `admin`"),
+                );
+                continue;
+            }
+            needs_scope(self, format!("the role rule `{name}`"), role.span());
+            rules.push(Rule::Role { role: name.clone() });
+        }
+        for room in &r.rooms {
+            if let Some(template) = self.room_template(&paths, room) {
+                needs_scope(
+                    self,
+                    format!("the room rule `{}`", room.get_ref()),
+                    room.span(),
+                );
+                rules.push(Rule::Room { template });
+            }
+        }
+        if let Some(everyone) = &r.everyone {
+            if *everyone.get_ref() {
+                needs_scope(self, "the everyone rule".to_owned(), everyone.span());
+                rules.push(Rule::Everyone);
+            } else {
+                self.error(
+                    Diagnostic::warning(
+                        "no-op",
+                        file,
+                        everyone.span(),
+                        "`everyone = false` has no effect",
+                    )
+                    .help("remove it"),
+                );
+            }
+        }
+        let except = r
+            .except
+            .as_ref()
+            .and_then(|f| self.path(&paths, f, IdUse::Except));
+        if rules.is_empty()
+            && r.user.is_empty()
+            && r.users.is_empty()
+            && r.roles.is_empty()
+            && r.rooms.is_empty()
+            && r.everyone.is_none()
+        {
+            self.error(
+                Diagnostic::error("invalid-value", file, raw.span(), format!("the recipients of event `{k}` declare no rule"))
+                    .help("add `user`, `users`, `roles`, `rooms` or `everyone`; or remove `recipients` to choose targets at emit time"),
+            );
+        }
+        Some(Recipients {
+            scope,
+            rules,
+            except,
+        })
+    }
+
+    /// Resolves a dotted payload path and checks that it fits its use.
+    fn path(
+        &mut self,
+        p: &Paths<'_, '_>,
+        raw: &Spanned<String>,
+        usage: IdUse,
+    ) -> Option<FieldPath> {
+        let start = self.string_start(p.m.raw.file, &raw.span());
+        let resolved = self.walk(p, raw.get_ref(), start)?;
+        let file = p.m.raw.file;
+        let text = raw.get_ref();
+        let ty = &resolved.ty;
+        let inner = ty.unwrap_optional();
+        let fits = match usage {
+            IdUse::User | IdUse::Except => is_id(inner),
+            IdUse::Tenant => is_id(inner) && !resolved.optional,
+            IdUse::Users => matches!(inner, TypeRef::List(item) if is_id(item)),
+        };
+        if !fits {
+            let (what, expected, help) = match usage {
+                IdUse::User => (
+                    "a `user` rule",
+                    "one user id (`uuid`, `string` or an integer)",
+                    "for a list of users, use `users = [...]`",
+                ),
+                IdUse::Except => (
+                    "`except`",
+                    "one user id (`uuid`, `string` or an integer)",
+                    "name the field that holds the acting user's id",
+                ),
+                IdUse::Users => (
+                    "a `users` rule",
+                    "a list of user ids (`[uuid]`, `[string]` …)",
+                    "for a single user, use `user = [...]`",
+                ),
+                IdUse::Tenant => (
+                    "`tenant`",
+                    "a tenant id that is always present (`uuid`, `string` or an integer)",
+                    "make the field required; an event without a tenant cannot stay inside one",
+                ),
+            };
+            let help = if matches!(usage, IdUse::User) && matches!(inner, TypeRef::List(_)) {
+                "this field is a list: use `users = [...]`".to_owned()
+            } else if matches!(usage, IdUse::Users) && is_id(inner) {
+                "this field holds one id: use `user = [...]`".to_owned()
+            } else {
+                help.to_owned()
+            };
+            self.error(
+                Diagnostic::error(
+                    "recipient-type",
+                    file,
+                    raw.span(),
+                    format!("{what} needs {expected}, but `{text}` is `{ty}`"),
+                )
+                .help(help),
+            );
+            return None;
+        }
+        FieldPath::parse(text)
+    }
+
+    /// Walks a dotted path through the payload and nested structs.
+    fn walk(&mut self, p: &Paths<'_, '_>, text: &str, start: usize) -> Option<Resolved> {
+        let file = p.m.raw.file;
+        let mut fields: &[Field] = p.payload;
+        let mut owner = format!("the payload of event `{}`", p.event);
+        let mut optional = false;
+        let mut offset = 0;
+        let segments: Vec<&str> = text.split('.').collect();
+        for (i, seg) in segments.iter().enumerate() {
+            let span = start + offset..start + offset + seg.len();
+            offset += seg.len() + 1;
+            let Some(field) = fields.iter().find(|f| f.name == *seg) else {
+                let d = if seg.is_empty() {
+                    Diagnostic::error(
+                        "unknown-field",
+                        file,
+                        span,
+                        format!("empty segment in field path `{text}`"),
+                    )
+                    .help("write a path such as `ticket.assignee_id`")
+                } else {
+                    Diagnostic::error(
+                        "unknown-field",
+                        file,
+                        span,
+                        format!("no field `{seg}` in {owner}"),
+                    )
+                    .maybe_help(
+                        names::suggestion(seg, fields.iter().map(|f| f.name.as_str())).or_else(
+                            || {
+                                Some(if fields.is_empty() {
+                                    format!("{owner} has no fields")
+                                } else {
+                                    format!(
+                                        "the fields are {}",
+                                        fields
+                                            .iter()
+                                            .map(|f| format!("`{}`", f.name))
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    )
+                                })
+                            },
+                        ),
+                    )
+                };
+                self.error(d);
+                return None;
+            };
+            optional |= field.ty.is_optional();
+            if i + 1 == segments.len() {
+                return Some(Resolved {
+                    ty: field.ty.clone(),
+                    optional,
+                });
+            }
+            let inner = field.ty.unwrap_optional();
+            let TypeRef::Named { module, name } = inner else {
+                self.error(
+                    Diagnostic::error(
+                        "unknown-field",
+                        file,
+                        span,
+                        format!("`{seg}` is `{}`, which has no fields", field.ty),
+                    )
+                    .help(format!(
+                        "only struct fields can be looked into; end the path at `{}`",
+                        segments[..=i].join(".")
+                    )),
+                );
+                return None;
+            };
+            match p
+                .lowered
+                .get(&(module.clone(), name.clone()))
+                .map(|t| &t.kind)
+            {
+                Some(TypeKind::Struct {
+                    fields: inner_fields,
+                }) => {
+                    fields = inner_fields;
+                    owner = format!("type `{name}`");
+                }
+                // The type failed to lower; it was reported already.
+                None => return None,
+                Some(_) => {
+                    self.error(
+                        Diagnostic::error(
+                            "unknown-field",
+                            file,
+                            span,
+                            format!("`{seg}` is `{name}`, which is not a struct"),
+                        )
+                        .help(format!("end the path at `{}`", segments[..=i].join("."))),
+                    );
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    fn room_template(&mut self, p: &Paths<'_, '_>, raw: &Spanned<String>) -> Option<RoomTemplate> {
+        let file = p.m.raw.file;
+        let text = raw.get_ref();
+        let start = self.string_start(file, &raw.span());
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut rest = text.as_str();
+        let mut ok = true;
+        let mut pos = 0;
+        while let Some(open) = rest.find(['{', '}']) {
+            if rest[open..].starts_with('}') {
+                self.error(
+                    Diagnostic::error(
+                        "room-template",
+                        file,
+                        start + pos + open..start + pos + open + 1,
+                        format!("unmatched `}}` in room `{text}`"),
+                    )
+                    .help("fields are written `{field}`"),
+                );
+                return None;
+            }
+            literal.push_str(&rest[..open]);
+            let Some(close) = rest[open..].find('}') else {
+                self.error(
+                    Diagnostic::error(
+                        "room-template",
+                        file,
+                        start + pos + open..start + pos + rest.len(),
+                        format!("unclosed `{{` in room `{text}`"),
+                    )
+                    .help("close the field with `}`, as in `chat:{chat_id}`"),
+                );
+                return None;
+            };
+            let field = &rest[open + 1..open + close];
+            let field_start = start + pos + open + 1;
+            if !literal.is_empty() {
+                parts.push(RoomPart::Literal(std::mem::take(&mut literal)));
+            }
+            match self.walk(p, field, field_start) {
+                Some(resolved) if is_room_value(&resolved.ty, p) && !resolved.optional => {
+                    if let Some(path) = FieldPath::parse(field) {
+                        parts.push(RoomPart::Field(path));
+                    }
+                }
+                Some(resolved) => {
+                    let why = if resolved.optional {
+                        "it may be absent"
+                    } else {
+                        "it is not a single value"
+                    };
+                    self.error(
+                        Diagnostic::error("room-template", file, field_start..field_start + field.len(), format!("field `{field}` of type `{}` cannot be part of a room name", resolved.ty))
+                            .label(why)
+                            .help("room names are built from required string, uuid, integer or enum fields"),
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            }
+            pos += open + close + 1;
+            rest = &rest[open + close + 1..];
+        }
+        literal.push_str(rest);
+        if !literal.is_empty() {
+            parts.push(RoomPart::Literal(literal));
+        }
+        if text.is_empty() {
+            self.error(
+                Diagnostic::error("room-template", file, raw.span(), "empty room name")
+                    .help("write a room such as `chat:{chat_id}`"),
+            );
+            return None;
+        }
+        if !parts.iter().any(|p| matches!(p, RoomPart::Field(_))) && ok {
+            // A fixed room is allowed (`lobby`), but usually a mistake in a template.
+            self.error(
+                Diagnostic::warning("fixed-room", file, raw.span(), format!("room `{text}` names no payload field"))
+                    .help("every emit goes to this one room; if it should depend on the payload, write `{field}`"),
+            );
+        }
+        ok.then(|| RoomTemplate {
+            template: text.clone(),
+            parts,
+        })
+    }
+}
+
+struct Paths<'a, 'r> {
+    m: &'a ModuleCx<'r>,
+    lowered: &'a Lowered,
+    payload: &'a [Field],
+    event: &'a str,
+}
+
+#[derive(Clone, Copy)]
+enum IdUse {
+    User,
+    Users,
+    Except,
+    Tenant,
+}
+
+/// Ids of users and tenants: strings, UUIDs or integers.
+fn is_id(ty: &TypeRef) -> bool {
+    matches!(ty, TypeRef::Primitive(p) if matches!(p, Primitive::String | Primitive::Uuid) || p.is_integer())
+}
+
+fn is_room_value(ty: &TypeRef, p: &Paths<'_, '_>) -> bool {
+    match ty {
+        TypeRef::Named { module, name } => p
+            .lowered
+            .get(&(module.clone(), name.clone()))
+            .is_some_and(|t| matches!(t.kind, TypeKind::Enum { .. })),
+        other => is_id(other),
+    }
+}
+
+fn is_wire_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(':')
+        && !s.ends_with(':')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
+}

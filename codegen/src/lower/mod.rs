@@ -1,0 +1,436 @@
+//! Lowering: raw schema files → the resolved IR ([`tidings::schema`]), with validation.
+//!
+//! Lowering runs in stages and reports every problem it finds, continuing past each one:
+//! 1. modules: names, duplicates, versions, imports and import cycles;
+//! 2. a symbol table of every named type (its kind and members) across all modules;
+//! 3. types, then events (payloads, replies, recipients), resolved against that table;
+//! 4. checks across modules (wire names).
+
+mod events;
+mod types;
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+
+use tidings::schema::{Deprecation, Location, Module, Schema, TypeDef, IR_VERSION};
+use toml::Spanned;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::names;
+use crate::raw::{RawDeprecated, RawModule, RawType};
+use crate::source::{FileId, Sources};
+
+/// Lowers parsed files into a schema, pushing every problem into `diags`.
+pub(crate) fn lower(sources: &Sources, raws: &[RawModule], diags: &mut Diagnostics) -> Schema {
+    let mut cx = Cx { sources, diags };
+    let modules = cx.collect_modules(raws);
+    cx.check_imports(&modules);
+    let symbols = Symbols::build(&modules);
+
+    // Types of every module first: event payloads may look inside types of other modules.
+    let mut lowered_types: HashMap<(String, String), TypeDef> = HashMap::new();
+    let mut type_lists: Vec<Vec<TypeDef>> = Vec::with_capacity(modules.len());
+    for m in &modules {
+        let defs = cx.lower_types(m, &symbols);
+        for d in &defs {
+            lowered_types.insert((m.name.clone(), d.name.clone()), d.clone());
+        }
+        type_lists.push(defs);
+    }
+
+    let mut out = Vec::with_capacity(modules.len());
+    for (m, types) in modules.iter().zip(type_lists) {
+        let events = cx.lower_events(m, &symbols, &lowered_types);
+        out.push(Module {
+            name: m.name.clone(),
+            description: m.raw.description.as_deref().map(clean_doc),
+            version: m.raw.version.as_ref().map(|v| v.get_ref().clone()),
+            imports: m.imports.iter().map(|(n, _)| n.clone()).collect(),
+            types,
+            events,
+            location: Some(cx.location(m.raw.file, m.name_span.clone())),
+        });
+    }
+    cx.check_wire_names(&modules, &out);
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Schema {
+        ir_version: IR_VERSION,
+        modules: out,
+    }
+}
+
+/// A module that passed the first stage, with its raw file.
+struct ModuleCx<'r> {
+    name: String,
+    name_span: Range<usize>,
+    raw: &'r RawModule,
+    /// Imports that name a known module, with the span of each.
+    imports: Vec<(String, Range<usize>)>,
+}
+
+/// What lowering needs to know of a named type before lowering it.
+#[derive(Debug, Clone)]
+pub(crate) enum Shape {
+    Struct {
+        fields: Vec<String>,
+    },
+    Enum {
+        values: Vec<String>,
+    },
+    Union,
+    /// A type whose `kind` is invalid; references to it resolve but say nothing more.
+    Unknown,
+}
+
+/// Every named type of every module, by module then name.
+struct Symbols {
+    types: HashMap<String, BTreeMap<String, Shape>>,
+    imports: HashMap<String, Vec<String>>,
+}
+
+impl Symbols {
+    fn build(modules: &[ModuleCx<'_>]) -> Symbols {
+        let mut types = HashMap::new();
+        let mut imports = HashMap::new();
+        for m in modules {
+            let table: BTreeMap<String, Shape> = m
+                .raw
+                .types
+                .iter()
+                .map(|(name, t)| (name.get_ref().clone(), shape_of(t.get_ref())))
+                .collect();
+            types.insert(m.name.clone(), table);
+            imports.insert(
+                m.name.clone(),
+                m.imports.iter().map(|(n, _)| n.clone()).collect(),
+            );
+        }
+        Symbols { types, imports }
+    }
+
+    fn shape(&self, module: &str, name: &str) -> Option<&Shape> {
+        self.types.get(module)?.get(name)
+    }
+}
+
+fn shape_of(t: &RawType) -> Shape {
+    let names =
+        |m: &crate::raw::OrderedMap<_>| m.0.iter().map(|(k, _)| k.get_ref().clone()).collect();
+    match t.kind.as_ref().map(|k| k.get_ref().as_str()) {
+        None | Some("struct") => Shape::Struct {
+            fields: t
+                .fields
+                .as_ref()
+                .map(|f| names(f.get_ref()))
+                .unwrap_or_default(),
+        },
+        Some("enum") => Shape::Enum {
+            values: t
+                .values
+                .as_ref()
+                .map(|vs| {
+                    vs.get_ref()
+                        .iter()
+                        .map(|v| types::enum_value_name(v.get_ref()).to_owned())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+        Some("union") => Shape::Union,
+        Some(_) => Shape::Unknown,
+    }
+}
+
+/// The lowering context: the sources (for locations) and the diagnostics sink.
+struct Cx<'a> {
+    sources: &'a Sources,
+    diags: &'a mut Diagnostics,
+}
+
+impl Cx<'_> {
+    fn error(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn location(&self, file: FileId, span: Range<usize>) -> Location {
+        let f = self.sources.file(file);
+        let (line, column) = f.position(span.start);
+        Location {
+            file: f.name().to_owned(),
+            line,
+            column,
+        }
+    }
+
+    /// The byte offset where the contents of the string literal at `span` start.
+    fn string_start(&self, file: FileId, span: &Range<usize>) -> usize {
+        let text = self.sources.file(file).slice(span);
+        let quote = if text.starts_with("\"\"\"") || text.starts_with("'''") {
+            3
+        } else if text.starts_with('"') || text.starts_with('\'') {
+            1
+        } else {
+            0
+        };
+        span.start + quote
+    }
+
+    fn collect_modules<'r>(&mut self, raws: &'r [RawModule]) -> Vec<ModuleCx<'r>> {
+        let mut seen: HashMap<String, (FileId, Range<usize>)> = HashMap::new();
+        let mut out = Vec::new();
+        for raw in raws {
+            let Some(name) = &raw.module else {
+                self.error(
+                    Diagnostic::error("missing-key", raw.file, 0..0, "the schema file does not name its module")
+                        .help("start the file with `module = \"<name>\"`, for example `module = \"ticket\"`"),
+                );
+                continue;
+            };
+            let span = name.span();
+            let name = name.get_ref();
+            if !names::is_module_name(name) {
+                self.error(
+                    Diagnostic::error("invalid-name", raw.file, span.clone(), format!("invalid module name `{name}`"))
+                        .label("module names are lowercase letters, digits and `_`, starting with a letter")
+                        .help(format!("try `{}`", suggest_module_name(name))),
+                );
+                continue;
+            }
+            if names::is_rust_keyword(name) || names::is_ts_reserved(name) {
+                self.error(
+                    Diagnostic::error(
+                        "reserved-name",
+                        raw.file,
+                        span,
+                        format!("module name `{name}` is a reserved word"),
+                    )
+                    .label("it names a Rust module and a TypeScript namespace")
+                    .help(format!(
+                        "choose another name, such as `{name}s` or `{name}_events`"
+                    )),
+                );
+                continue;
+            }
+            if let Some((file, first)) = seen.get(name) {
+                self.error(
+                    Diagnostic::error(
+                        "duplicate-module",
+                        raw.file,
+                        span,
+                        format!("module `{name}` is declared twice"),
+                    )
+                    .note(*file, first.clone(), "first declared here")
+                    .help(
+                        "each module is declared by exactly one file; merge the two or rename one",
+                    ),
+                );
+                continue;
+            }
+            seen.insert(name.clone(), (raw.file, span.clone()));
+            if let Some(version) = &raw.version {
+                if !is_version(version.get_ref()) {
+                    self.error(
+                        Diagnostic::error(
+                            "invalid-value",
+                            raw.file,
+                            version.span(),
+                            format!("invalid version `{}`", version.get_ref()),
+                        )
+                        .label("expected MAJOR.MINOR.PATCH")
+                        .help("write a semantic version such as `1.2.0`"),
+                    );
+                }
+            }
+            out.push(ModuleCx {
+                name: name.clone(),
+                name_span: span,
+                raw,
+                imports: Vec::new(),
+            });
+        }
+        // Resolve imports now that every module name is known.
+        let known: Vec<String> = out.iter().map(|m| m.name.clone()).collect();
+        for m in &mut out {
+            let mut imports: Vec<(String, Range<usize>)> = Vec::new();
+            for import in &m.raw.imports {
+                let name = import.get_ref();
+                let span = import.span();
+                if name == &m.name {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "invalid-import",
+                            m.raw.file,
+                            span,
+                            format!("module `{name}` imports itself"),
+                        )
+                        .help("a module's own types need no import; remove it"),
+                    );
+                } else if !known.contains(name) {
+                    self.diags.push(
+                        Diagnostic::error("unknown-import", m.raw.file, span, format!("no module named `{name}`"))
+                            .label("imported here")
+                            .maybe_help(names::suggestion(name, known.iter().map(String::as_str)).or_else(|| {
+                                Some(format!(
+                                    "the modules found are {}; is the file declaring `{name}` among the paths given?",
+                                    known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                                ))
+                            })),
+                    );
+                } else if imports.iter().any(|(n, _)| n == name) {
+                    self.diags.push(
+                        Diagnostic::warning(
+                            "duplicate-import",
+                            m.raw.file,
+                            span,
+                            format!("module `{name}` is imported twice"),
+                        )
+                        .help("remove one of them"),
+                    );
+                } else {
+                    imports.push((name.clone(), span));
+                }
+            }
+            m.imports = imports;
+        }
+        out
+    }
+
+    /// Reports every import cycle once, at the import that closes it.
+    fn check_imports(&mut self, modules: &[ModuleCx<'_>]) {
+        let index: HashMap<&str, usize> = modules
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name.as_str(), i))
+            .collect();
+        // 0 = unvisited, 1 = on the stack, 2 = done.
+        let mut state = vec![0u8; modules.len()];
+        let mut stack: Vec<usize> = Vec::new();
+        for start in 0..modules.len() {
+            self.visit(start, modules, &index, &mut state, &mut stack);
+        }
+    }
+
+    fn visit(
+        &mut self,
+        i: usize,
+        modules: &[ModuleCx<'_>],
+        index: &HashMap<&str, usize>,
+        state: &mut [u8],
+        stack: &mut Vec<usize>,
+    ) {
+        if state[i] != 0 {
+            return;
+        }
+        state[i] = 1;
+        stack.push(i);
+        for (name, span) in &modules[i].imports {
+            let Some(&j) = index.get(name.as_str()) else {
+                continue;
+            };
+            if state[j] == 1 {
+                let from = stack.iter().position(|&s| s == j).unwrap_or(0);
+                let cycle: Vec<&str> = stack[from..]
+                    .iter()
+                    .map(|&s| modules[s].name.as_str())
+                    .chain(std::iter::once(name.as_str()))
+                    .collect();
+                let m = &modules[i];
+                self.diags.push(
+                    Diagnostic::error(
+                        "import-cycle",
+                        m.raw.file,
+                        span.clone(),
+                        format!("import cycle: {}", cycle.join(" → ")),
+                    )
+                    .label("this import closes the cycle")
+                    .help("move the types both modules need into a module that imports neither"),
+                );
+            } else {
+                self.visit(j, modules, index, state, stack);
+            }
+        }
+        stack.pop();
+        state[i] = 2;
+    }
+
+    /// Wire names must be unique across every module.
+    fn check_wire_names(&mut self, modules: &[ModuleCx<'_>], lowered: &[Module]) {
+        let mut seen: HashMap<String, (FileId, Range<usize>)> = HashMap::new();
+        for (m, module) in modules.iter().zip(lowered) {
+            for event in &module.events {
+                let Some((_, raw)) = m.raw.events.iter().find(|(k, _)| k.get_ref() == &event.key)
+                else {
+                    continue;
+                };
+                let span = raw
+                    .get_ref()
+                    .name
+                    .as_ref()
+                    .map_or_else(|| raw_key_span(m, &event.key), Spanned::span);
+                if let Some((file, first)) = seen.get(&event.name) {
+                    self.diags.push(
+                        Diagnostic::error("duplicate-wire-name", m.raw.file, span, format!("wire name `{}` is used by two events", event.name))
+                            .note(*file, first.clone(), "first used here")
+                            .help("every event needs its own wire name; set `name = \"...\"` on one of them"),
+                    );
+                } else {
+                    seen.insert(event.name.clone(), (m.raw.file, span));
+                }
+            }
+        }
+    }
+}
+
+fn raw_key_span(m: &ModuleCx<'_>, key: &str) -> Range<usize> {
+    m.raw
+        .events
+        .iter()
+        .find(|(k, _)| k.get_ref() == key)
+        .map_or(0..0, |(k, _)| k.span())
+}
+
+/// Trims a doc string and its indentation, as written in a multi-line TOML string.
+pub(crate) fn clean_doc(doc: &str) -> String {
+    let lines: Vec<&str> = doc.trim_matches('\n').lines().collect();
+    let indent = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    lines
+        .iter()
+        .map(|l| l.get(indent..).unwrap_or("").trim_end())
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_owned()
+}
+
+pub(crate) fn deprecation(raw: Option<&Spanned<RawDeprecated>>) -> Option<Deprecation> {
+    match raw.map(Spanned::get_ref) {
+        None | Some(RawDeprecated::Flag(false)) => None,
+        Some(RawDeprecated::Flag(true)) => Some(Deprecation { note: None }),
+        Some(RawDeprecated::Note(note)) => Some(Deprecation {
+            note: Some(note.trim().to_owned()),
+        }),
+    }
+}
+
+fn is_version(v: &str) -> bool {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn suggest_module_name(name: &str) -> String {
+    let snake = names::to_snake_case(name);
+    if names::is_module_name(&snake) {
+        snake
+    } else {
+        format!("m_{snake}")
+    }
+}

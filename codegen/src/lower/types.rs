@@ -1,0 +1,996 @@
+//! Lowering of named types and fields: type expressions, constraints and defaults.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+
+use tidings::schema::{
+    Constraints, EnumValue, Field, Primitive, TypeDef, TypeKind, TypeRef, Value, Variant,
+};
+use toml::Spanned;
+
+use super::{clean_doc, deprecation, Cx, ModuleCx, Shape, Symbols};
+use crate::diag::Diagnostic;
+use crate::names;
+use crate::raw::{OrTable, OrderedMap, RawEnumValue, RawField, RawType};
+use crate::typeexpr::{self, TypeExpr};
+
+const KINDS: [&str; 3] = ["struct", "enum", "union"];
+
+/// The wire string of an enum value as written.
+pub(crate) fn enum_value_name(v: &RawEnumValue) -> &str {
+    match v {
+        OrTable::Short(s) => s,
+        OrTable::Full(f) => f.name.get_ref(),
+    }
+}
+
+impl Cx<'_> {
+    /// Lowers every named type of a module.
+    pub(super) fn lower_types(&mut self, m: &ModuleCx<'_>, symbols: &Symbols) -> Vec<TypeDef> {
+        self.check_type_names(m);
+        let mut out = Vec::new();
+        for (name, raw) in &m.raw.types {
+            let span = name.span();
+            let t = raw.get_ref();
+            let kind_name = t.kind.as_ref().map_or("struct", |k| k.get_ref().as_str());
+            let kind = match kind_name {
+                "struct" => {
+                    self.reject_keys(m, t, &["values", "tag", "variants"], "structs");
+                    let fields = match &t.fields {
+                        Some(fields) => self.lower_fields(
+                            m,
+                            symbols,
+                            fields.get_ref(),
+                            &format!("type `{}`", name.get_ref()),
+                        ),
+                        None => Vec::new(),
+                    };
+                    TypeKind::Struct { fields }
+                }
+                "enum" => {
+                    self.reject_keys(m, t, &["fields", "tag", "variants"], "enums");
+                    TypeKind::Enum {
+                        values: self.lower_enum_values(m, name, t),
+                    }
+                }
+                "union" => {
+                    self.reject_keys(m, t, &["fields", "values"], "unions");
+                    self.lower_union(m, symbols, name, t)
+                }
+                other => {
+                    let kind_span = t.kind.as_ref().map_or(span.clone(), Spanned::span);
+                    self.error(
+                        Diagnostic::error(
+                            "invalid-value",
+                            m.raw.file,
+                            kind_span,
+                            format!("unknown kind `{other}` for type `{}`", name.get_ref()),
+                        )
+                        .help(
+                            names::suggestion(other, KINDS).unwrap_or_else(|| {
+                                "a type's kind is `struct` (the default), `enum` or `union`"
+                                    .to_owned()
+                            }),
+                        ),
+                    );
+                    continue;
+                }
+            };
+            out.push(TypeDef {
+                name: name.get_ref().clone(),
+                doc: t.doc.as_deref().map(clean_doc),
+                kind,
+                deprecated: deprecation(t.deprecated.as_ref()),
+                location: Some(self.location(m.raw.file, span)),
+            });
+        }
+        out
+    }
+
+    /// Type names are PascalCase, not reserved, and distinct from each other and from the
+    /// generated event types even when case is ignored.
+    fn check_type_names(&mut self, m: &ModuleCx<'_>) {
+        let file = m.raw.file;
+        let mut seen: HashMap<String, (String, Range<usize>, &str)> = HashMap::new();
+        let types = m
+            .raw
+            .types
+            .iter()
+            .map(|(n, _)| (n.get_ref().clone(), n.span(), "type"));
+        let events = m
+            .raw
+            .events
+            .iter()
+            .map(|(k, _)| (names::event_type_name(k.get_ref()), k.span(), "event"));
+        for (name, span, what) in types.chain(events) {
+            if what == "type" {
+                if !names::is_pascal_case(&name) {
+                    self.error(
+                        Diagnostic::error("invalid-name", file, span.clone(), format!("invalid type name `{name}`"))
+                            .label("type names are PascalCase: letters and digits, starting with an uppercase letter")
+                            .help(format!("try `{}`", names::to_pascal_case(&name))),
+                    );
+                    continue;
+                }
+                if names::is_reserved_type_name(&name) {
+                    self.error(
+                        Diagnostic::error(
+                            "reserved-name",
+                            file,
+                            span.clone(),
+                            format!("type name `{name}` is reserved"),
+                        )
+                        .label("generated Rust or TypeScript uses this name itself")
+                        .help(format!(
+                            "choose a more specific name, such as `{}{name}`",
+                            names::to_pascal_case(&m.name)
+                        )),
+                    );
+                    continue;
+                }
+            }
+            let folded = name.to_lowercase();
+            if let Some((first, first_span, first_what)) = seen.get(&folded) {
+                let message = if *first == name {
+                    format!("the {what} `{name}` clashes with the {first_what} of the same name")
+                } else {
+                    format!("the {what} name `{name}` clashes with the {first_what} name `{first}`")
+                };
+                let label = if what == "event" {
+                    format!("the event's generated type is `{name}`")
+                } else {
+                    "names must differ by more than case".to_owned()
+                };
+                self.error(
+                    Diagnostic::error("name-clash", file, span, message)
+                        .label(label)
+                        .note(file, first_span.clone(), format!("the {first_what} `{first}` is declared here"))
+                        .help("generated Rust and TypeScript would hold two items of one name; rename one"),
+                );
+            } else {
+                seen.insert(folded, (name, span, what));
+            }
+        }
+    }
+
+    /// Reports keys of a type that do not apply to its kind.
+    fn reject_keys(&mut self, m: &ModuleCx<'_>, t: &RawType, keys: &[&str], kind: &str) {
+        let present: [(&str, Option<Range<usize>>); 4] = [
+            ("fields", t.fields.as_ref().map(Spanned::span)),
+            ("values", t.values.as_ref().map(Spanned::span)),
+            ("tag", t.tag.as_ref().map(Spanned::span)),
+            ("variants", t.variants.as_ref().map(Spanned::span)),
+        ];
+        for (key, span) in present {
+            if let (true, Some(span)) = (keys.contains(&key), span) {
+                let belongs = match key {
+                    "fields" => "structs",
+                    "values" => "enums",
+                    _ => "unions",
+                };
+                self.error(
+                    Diagnostic::error(
+                        "misplaced-key",
+                        m.raw.file,
+                        span,
+                        format!("`{key}` does not apply to {kind}"),
+                    )
+                    .help(format!(
+                        "`{key}` belongs to {belongs}; set `kind` accordingly or remove it"
+                    )),
+                );
+            }
+        }
+    }
+
+    fn lower_enum_values(
+        &mut self,
+        m: &ModuleCx<'_>,
+        name: &Spanned<String>,
+        t: &RawType,
+    ) -> Vec<EnumValue> {
+        let file = m.raw.file;
+        let Some(values) = &t.values else {
+            self.error(
+                Diagnostic::error(
+                    "missing-key",
+                    file,
+                    name.span(),
+                    format!("enum `{}` declares no values", name.get_ref()),
+                )
+                .help("add `values = [\"first\", \"second\"]`"),
+            );
+            return Vec::new();
+        };
+        if values.get_ref().is_empty() {
+            self.error(
+                Diagnostic::error(
+                    "invalid-value",
+                    file,
+                    values.span(),
+                    format!("enum `{}` declares no values", name.get_ref()),
+                )
+                .help("an enum needs at least one value"),
+            );
+        }
+        let mut seen: HashMap<String, (String, Range<usize>)> = HashMap::new();
+        let mut out = Vec::new();
+        for v in values.get_ref() {
+            let span = v.span();
+            let wire = enum_value_name(v.get_ref()).to_owned();
+            let variant = names::to_pascal_case(&wire);
+            if wire.is_empty() || !names::is_pascal_case(&variant) || variant == "Self" {
+                self.error(
+                    Diagnostic::error(
+                        "invalid-name",
+                        file,
+                        span,
+                        format!("enum value `{wire}` has no usable name in Rust or TypeScript"),
+                    )
+                    .label("values must contain a letter and start with one once split into words")
+                    .help("start the value with a letter, for example `v1` instead of `1`"),
+                );
+                continue;
+            }
+            if let Some((first, first_span)) = seen.get(&variant) {
+                let message = if *first == wire {
+                    format!("enum value `{wire}` is declared twice")
+                } else {
+                    format!("enum values `{first}` and `{wire}` both become `{variant}` in generated code")
+                };
+                self.error(
+                    Diagnostic::error("name-clash", file, span, message)
+                        .note(file, first_span.clone(), "first declared here")
+                        .help("remove one, or make them differ by more than case and punctuation"),
+                );
+                continue;
+            }
+            seen.insert(variant, (wire.clone(), span));
+            let (doc, deprecated) = match v.get_ref() {
+                OrTable::Short(_) => (None, None),
+                OrTable::Full(f) => (
+                    f.doc.as_deref().map(clean_doc),
+                    deprecation(f.deprecated.as_ref()),
+                ),
+            };
+            out.push(EnumValue {
+                name: wire,
+                doc,
+                deprecated,
+            });
+        }
+        out
+    }
+
+    fn lower_union(
+        &mut self,
+        m: &ModuleCx<'_>,
+        symbols: &Symbols,
+        name: &Spanned<String>,
+        t: &RawType,
+    ) -> TypeKind {
+        let file = m.raw.file;
+        let tag = t
+            .tag
+            .as_ref()
+            .map_or_else(|| "type".to_owned(), |t| t.get_ref().clone());
+        if let Some(tag_spanned) = &t.tag {
+            self.check_field_name(file, tag_spanned.get_ref(), tag_spanned.span(), "tag field");
+        }
+        let Some(variants) = &t.variants else {
+            self.error(
+                Diagnostic::error(
+                    "missing-key",
+                    file,
+                    name.span(),
+                    format!("union `{}` declares no variants", name.get_ref()),
+                )
+                .help("add `variants = { text = \"TextBody\", image = \"ImageBody\" }`"),
+            );
+            return TypeKind::Union {
+                tag,
+                variants: Vec::new(),
+            };
+        };
+        let mut seen: HashMap<String, (String, Range<usize>)> = HashMap::new();
+        let mut out = Vec::new();
+        for (vname, raw) in &variants.get_ref().0 {
+            let wire = vname.get_ref().clone();
+            let pascal = names::to_pascal_case(&wire);
+            if !names::is_pascal_case(&pascal) || pascal == "Self" {
+                self.error(
+                    Diagnostic::error(
+                        "invalid-name",
+                        file,
+                        vname.span(),
+                        format!("union variant `{wire}` has no usable name in Rust or TypeScript"),
+                    )
+                    .help("start the variant name with a letter"),
+                );
+                continue;
+            }
+            if let Some((first, first_span)) = seen.get(&pascal) {
+                self.error(
+                    Diagnostic::error("name-clash", file, vname.span(), format!("union variants `{first}` and `{wire}` both become `{pascal}` in generated code"))
+                        .note(file, first_span.clone(), "first declared here")
+                        .help("make the variant names differ by more than case and punctuation"),
+                );
+                continue;
+            }
+            seen.insert(pascal, (wire.clone(), vname.span()));
+            let (ty, doc, deprecated) = match raw.get_ref() {
+                OrTable::Short(ty) => (Some(Spanned::new(raw.span(), ty.clone())), None, None),
+                OrTable::Full(f) => (
+                    f.ty.clone(),
+                    f.doc.as_deref().map(clean_doc),
+                    deprecation(f.deprecated.as_ref()),
+                ),
+            };
+            let payload = match ty {
+                None => None,
+                Some(ty) => {
+                    let resolved = self.resolve_type(m, symbols, ty.get_ref(), &ty.span());
+                    match &resolved {
+                        Some(TypeRef::Named {
+                            module,
+                            name: tname,
+                        }) => match symbols.shape(module, tname) {
+                            Some(Shape::Struct { fields }) => {
+                                if fields.contains(&tag) {
+                                    self.error(
+                                        Diagnostic::error("name-clash", file, ty.span(), format!("struct `{tname}` has a field named `{tag}`, the union's tag"))
+                                            .label("the tag and this field would share one JSON key")
+                                            .help(format!("rename the field, or set `tag = \"...\"` on union `{}` to another name", name.get_ref())),
+                                    );
+                                }
+                                resolved
+                            }
+                            Some(Shape::Unknown) | None => resolved,
+                            Some(_) => {
+                                self.error(
+                                    Diagnostic::error("invalid-type", file, ty.span(), format!("variant `{wire}` carries `{tname}`, which is not a struct"))
+                                        .label("union variants carry the fields of a struct")
+                                        .help("declare a struct holding the value, for example `{ value = \"...\" }`"),
+                                );
+                                None
+                            }
+                        },
+                        Some(other) => {
+                            self.error(
+                                Diagnostic::error(
+                                    "invalid-type",
+                                    file,
+                                    ty.span(),
+                                    format!(
+                                        "variant `{wire}` carries `{other}`, which is not a struct"
+                                    ),
+                                )
+                                .label("union variants carry the fields of a struct")
+                                .help("declare a struct type holding the value and name it here"),
+                            );
+                            None
+                        }
+                        None => None,
+                    }
+                }
+            };
+            out.push(Variant {
+                name: wire,
+                doc,
+                payload,
+                deprecated,
+            });
+        }
+        if out.is_empty() && variants.get_ref().0.is_empty() {
+            self.error(
+                Diagnostic::error(
+                    "invalid-value",
+                    file,
+                    variants.span(),
+                    format!("union `{}` declares no variants", name.get_ref()),
+                )
+                .help("a union needs at least one variant"),
+            );
+        }
+        TypeKind::Union { tag, variants: out }
+    }
+
+    /// Field and tag names: identifiers usable in Rust (raw identifiers allowed) and TypeScript.
+    pub(super) fn check_field_name(
+        &mut self,
+        file: crate::source::FileId,
+        name: &str,
+        span: Range<usize>,
+        what: &str,
+    ) -> bool {
+        if !names::is_identifier(name) {
+            self.error(
+                Diagnostic::error(
+                    "invalid-name",
+                    file,
+                    span,
+                    format!("invalid {what} name `{name}`"),
+                )
+                .label("names are letters, digits and `_`, not starting with a digit")
+                .help(format!("try `{}`", names::to_snake_case(name))),
+            );
+            return false;
+        }
+        if names::is_rust_unusable(name) {
+            self.error(
+                Diagnostic::error(
+                    "reserved-name",
+                    file,
+                    span,
+                    format!("{what} name `{name}` cannot be used in Rust"),
+                )
+                .label("not even as a raw identifier")
+                .help(format!("choose another name, such as `{name}_value`")),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Lowers the fields of a struct or an event payload.
+    pub(super) fn lower_fields(
+        &mut self,
+        m: &ModuleCx<'_>,
+        symbols: &Symbols,
+        fields: &OrderedMap<RawField>,
+        owner: &str,
+    ) -> Vec<Field> {
+        let file = m.raw.file;
+        let mut seen: HashMap<String, (String, Range<usize>)> = HashMap::new();
+        let mut out = Vec::new();
+        for (name, raw) in &fields.0 {
+            let fname = name.get_ref();
+            if !self.check_field_name(file, fname, name.span(), "field") {
+                continue;
+            }
+            let snake = names::to_snake_case(fname);
+            if let Some((first, first_span)) = seen.get(&snake) {
+                self.error(
+                    Diagnostic::error("name-clash", file, name.span(), format!("fields `{first}` and `{fname}` of {owner} both become `{snake}` in Rust"))
+                        .note(file, first_span.clone(), "first declared here")
+                        .help("rename one so that they differ by more than case"),
+                );
+                continue;
+            }
+            seen.insert(snake, (fname.clone(), name.span()));
+            let (ty_text, ty_span) = match raw.get_ref() {
+                OrTable::Short(ty) => (ty.as_str(), raw.span()),
+                OrTable::Full(full) => (full.ty.get_ref().as_str(), full.ty.span()),
+            };
+            let Some(ty) = self.resolve_type(m, symbols, ty_text, &ty_span) else {
+                continue;
+            };
+            let mut field = Field {
+                name: fname.clone(),
+                doc: None,
+                ty,
+                constraints: Constraints::default(),
+                default: None,
+                deprecated: None,
+                location: Some(self.location(file, name.span())),
+            };
+            if let OrTable::Full(full) = raw.get_ref() {
+                field.doc = full.doc.as_deref().map(clean_doc);
+                field.deprecated = deprecation(full.deprecated.as_ref());
+                field.constraints = self.lower_constraints(m, &field.ty, full, fname);
+                if let Some(default) = &full.default {
+                    field.default = self.lower_default(m, symbols, &field, default);
+                }
+            }
+            out.push(field);
+        }
+        out
+    }
+
+    fn lower_constraints(
+        &mut self,
+        m: &ModuleCx<'_>,
+        ty: &TypeRef,
+        full: &crate::raw::RawFieldFull,
+        fname: &str,
+    ) -> Constraints {
+        let file = m.raw.file;
+        let inner = ty.unwrap_optional();
+        let number = match inner {
+            TypeRef::Primitive(p) if p.is_number() => Some(*p),
+            _ => None,
+        };
+        let has_length = matches!(
+            inner,
+            TypeRef::Primitive(Primitive::String) | TypeRef::List(_) | TypeRef::Map(_)
+        );
+        let mut c = Constraints::default();
+        for (key, raw, slot) in [
+            ("min", &full.min, &mut c.min),
+            ("max", &full.max, &mut c.max),
+        ] {
+            let Some(raw) = raw else { continue };
+            let Some(p) = number else {
+                let help = if has_length {
+                    format!("to bound the length, write `{key}_length`")
+                } else {
+                    format!("`{key}` applies to number types; `{fname}` is `{ty}`")
+                };
+                self.error(
+                    Diagnostic::error(
+                        "invalid-constraint",
+                        file,
+                        raw.span(),
+                        format!("`{key}` does not apply to `{inner}`"),
+                    )
+                    .label(format!("`{fname}` is not a number"))
+                    .help(help),
+                );
+                continue;
+            };
+            *slot = self.number_bound(file, raw, p, key);
+        }
+        for (key, raw, slot) in [
+            ("min_length", &full.min_length, &mut c.min_length),
+            ("max_length", &full.max_length, &mut c.max_length),
+        ] {
+            let Some(raw) = raw else { continue };
+            if !has_length {
+                let help = if number.is_some() {
+                    format!(
+                        "to bound the value, write `{}`",
+                        key.trim_end_matches("_length")
+                    )
+                } else {
+                    "lengths apply to strings, lists and maps".to_owned()
+                };
+                self.error(
+                    Diagnostic::error(
+                        "invalid-constraint",
+                        file,
+                        raw.span(),
+                        format!("`{key}` does not apply to `{inner}`"),
+                    )
+                    .label(format!("`{fname}` has no length"))
+                    .help(help),
+                );
+                continue;
+            }
+            match u64::try_from(*raw.get_ref()) {
+                Ok(n) => *slot = Some(n),
+                Err(_) => self.error(
+                    Diagnostic::error(
+                        "invalid-constraint",
+                        file,
+                        raw.span(),
+                        format!("`{key}` cannot be negative"),
+                    )
+                    .help("write a length of 0 or more"),
+                ),
+            }
+        }
+        if let (Some(min), Some(max), Some(span)) =
+            (c.min, c.max, full.min.as_ref().map(Spanned::span))
+        {
+            if min > max {
+                self.error(
+                    Diagnostic::error(
+                        "invalid-constraint",
+                        file,
+                        span,
+                        format!("`min` ({min}) is greater than `max` ({max})"),
+                    )
+                    .help("no value could satisfy both; swap them or fix one"),
+                );
+            }
+        }
+        if let (Some(min), Some(max), Some(span)) = (
+            c.min_length,
+            c.max_length,
+            full.min_length.as_ref().map(Spanned::span),
+        ) {
+            if min > max {
+                self.error(
+                    Diagnostic::error(
+                        "invalid-constraint",
+                        file,
+                        span,
+                        format!("`min_length` ({min}) is greater than `max_length` ({max})"),
+                    )
+                    .help("no value could satisfy both; swap them or fix one"),
+                );
+            }
+        }
+        c
+    }
+
+    fn number_bound(
+        &mut self,
+        file: crate::source::FileId,
+        raw: &Spanned<toml::Value>,
+        p: Primitive,
+        key: &str,
+    ) -> Option<f64> {
+        let span = raw.span();
+        match (raw.get_ref(), p.integer_range()) {
+            (toml::Value::Integer(n), Some((lo, hi))) => {
+                if i128::from(*n) < lo || i128::from(*n) > hi {
+                    self.error(
+                        Diagnostic::error(
+                            "invalid-constraint",
+                            file,
+                            span,
+                            format!("`{key}` = {n} is outside the range of `{}`", p.as_str()),
+                        )
+                        .help(format!("`{}` holds {lo} to {hi}", p.as_str())),
+                    );
+                    return None;
+                }
+                Some(*n as f64)
+            }
+            (toml::Value::Float(x), Some(_)) => {
+                self.error(
+                    Diagnostic::error(
+                        "invalid-constraint",
+                        file,
+                        span,
+                        format!(
+                            "`{key}` = {x} is not an integer, but the field is `{}`",
+                            p.as_str()
+                        ),
+                    )
+                    .help("write a whole number, or make the field `f64`"),
+                );
+                None
+            }
+            (toml::Value::Integer(n), None) => Some(*n as f64),
+            (toml::Value::Float(x), None) if x.is_finite() => Some(*x),
+            (other, _) => {
+                self.error(
+                    Diagnostic::error(
+                        "invalid-constraint",
+                        file,
+                        span,
+                        format!("`{key}` must be a number, found {}", other.type_str()),
+                    )
+                    .help(format!("write for example `{key} = 0`")),
+                );
+                None
+            }
+        }
+    }
+
+    fn lower_default(
+        &mut self,
+        m: &ModuleCx<'_>,
+        symbols: &Symbols,
+        field: &Field,
+        raw: &Spanned<toml::Value>,
+    ) -> Option<Value> {
+        let result = default_value(raw.get_ref(), field.ty.unwrap_optional(), symbols)
+            .and_then(|v| check_default_constraints(&v, &field.constraints).map(|()| v));
+        match result {
+            Ok(v) => Some(v),
+            Err(why) => {
+                self.error(
+                    Diagnostic::error(
+                        "invalid-default",
+                        m.raw.file,
+                        raw.span(),
+                        format!("invalid default for field `{}`", field.name),
+                    )
+                    .label(why)
+                    .help(format!(
+                        "the default must be a valid `{}`",
+                        field.ty.unwrap_optional()
+                    )),
+                );
+                None
+            }
+        }
+    }
+
+    /// Parses and resolves a type expression written in the string at `span`.
+    pub(super) fn resolve_type(
+        &mut self,
+        m: &ModuleCx<'_>,
+        symbols: &Symbols,
+        text: &str,
+        span: &Range<usize>,
+    ) -> Option<TypeRef> {
+        let base = self.string_start(m.raw.file, span);
+        match typeexpr::parse(text) {
+            Ok(expr) => self.resolve_expr(m, symbols, &expr, base),
+            Err(e) => {
+                self.error(
+                    Diagnostic::error(
+                        "invalid-type",
+                        m.raw.file,
+                        base + e.span.start..base + e.span.end.max(e.span.start),
+                        format!("invalid type `{text}`"),
+                    )
+                    .label(e.message)
+                    .help(e.help),
+                );
+                None
+            }
+        }
+    }
+
+    fn resolve_expr(
+        &mut self,
+        m: &ModuleCx<'_>,
+        symbols: &Symbols,
+        expr: &TypeExpr,
+        base: usize,
+    ) -> Option<TypeRef> {
+        let file = m.raw.file;
+        match expr {
+            TypeExpr::Optional(inner, span) => {
+                if let TypeExpr::Name {
+                    module: None, name, ..
+                } = &**inner
+                {
+                    if name == "json" {
+                        self.error(
+                            Diagnostic::warning(
+                                "redundant-optional",
+                                file,
+                                base + span.start..base + span.end,
+                                "`json?` is the same as `json`",
+                            )
+                            .label("`json` already admits `null`")
+                            .help("write `json`"),
+                        );
+                    }
+                }
+                Some(TypeRef::Optional(Box::new(
+                    self.resolve_expr(m, symbols, inner, base)?,
+                )))
+            }
+            TypeExpr::List(inner) => Some(TypeRef::List(Box::new(
+                self.resolve_expr(m, symbols, inner, base)?,
+            ))),
+            TypeExpr::Map(inner) => Some(TypeRef::Map(Box::new(
+                self.resolve_expr(m, symbols, inner, base)?,
+            ))),
+            TypeExpr::Name { module, name, span } => {
+                let span = base + span.start..base + span.end;
+                self.resolve_name(m, symbols, module.as_deref(), name, span)
+            }
+        }
+    }
+
+    fn resolve_name(
+        &mut self,
+        m: &ModuleCx<'_>,
+        symbols: &Symbols,
+        module: Option<&str>,
+        name: &str,
+        span: Range<usize>,
+    ) -> Option<TypeRef> {
+        let file = m.raw.file;
+        let local = symbols.types.get(&m.name);
+        match module {
+            None => {
+                if let Some(p) = Primitive::from_name(name) {
+                    return Some(TypeRef::Primitive(p));
+                }
+                if local.is_some_and(|t| t.contains_key(name)) {
+                    return Some(TypeRef::Named {
+                        module: m.name.clone(),
+                        name: name.to_owned(),
+                    });
+                }
+                let mut candidates: Vec<String> = Primitive::ALL
+                    .iter()
+                    .map(|p| p.as_str().to_owned())
+                    .collect();
+                candidates.extend(local.into_iter().flat_map(|t| t.keys().cloned()));
+                let mut help = names::suggestion(name, candidates.iter().map(String::as_str));
+                if help.is_none() {
+                    // Perhaps the type lives in an imported (or importable) module.
+                    let owner = symbols
+                        .types
+                        .iter()
+                        .find(|(_, t)| t.contains_key(name))
+                        .map(|(k, _)| k.clone());
+                    help = Some(match owner {
+                        Some(owner) => format!("`{name}` is declared in module `{owner}`: write `{owner}.{name}`"),
+                        None => "built-in types are string, bool, i8…i64, u8…u64, f32, f64, uuid, timestamp and json; `[T]` is a list, `map<T>` a map, `T?` optional".to_owned(),
+                    });
+                }
+                self.error(
+                    Diagnostic::error("unknown-type", file, span, format!("unknown type `{name}`"))
+                        .label(format!(
+                            "not a built-in type or a type of module `{}`",
+                            m.name
+                        ))
+                        .maybe_help(help),
+                );
+                None
+            }
+            Some(owner) => {
+                let imported = owner == m.name
+                    || symbols
+                        .imports
+                        .get(&m.name)
+                        .is_some_and(|i| i.iter().any(|x| x == owner));
+                let Some(table) = symbols.types.get(owner) else {
+                    self.error(
+                        Diagnostic::error(
+                            "unknown-type",
+                            file,
+                            span,
+                            format!("unknown module `{owner}` in type `{owner}.{name}`"),
+                        )
+                        .maybe_help(names::suggestion(
+                            owner,
+                            symbols.types.keys().map(String::as_str),
+                        )),
+                    );
+                    return None;
+                };
+                if !table.contains_key(name) {
+                    self.error(
+                        Diagnostic::error(
+                            "unknown-type",
+                            file,
+                            span,
+                            format!("module `{owner}` has no type `{name}`"),
+                        )
+                        .maybe_help(names::suggestion(name, table.keys().map(String::as_str))),
+                    );
+                    return None;
+                }
+                if !imported {
+                    self.error(
+                        Diagnostic::error("missing-import", file, span, format!("type `{owner}.{name}` is used but module `{owner}` is not imported"))
+                            .help(format!("add `imports = [\"{owner}\"]` at the top of the file")),
+                    );
+                    return None;
+                }
+                Some(TypeRef::Named {
+                    module: owner.to_owned(),
+                    name: name.to_owned(),
+                })
+            }
+        }
+    }
+}
+
+/// Converts a TOML default into an IR value of type `ty`, or says why it does not fit.
+fn default_value(v: &toml::Value, ty: &TypeRef, symbols: &Symbols) -> Result<Value, String> {
+    let mismatch = |want: &str| format!("expected {want}, found {}", describe(v));
+    match ty {
+        TypeRef::Optional(inner) => default_value(v, inner, symbols),
+        TypeRef::Primitive(p) => match (p, v) {
+            (Primitive::Json, v) => json_value(v),
+            (Primitive::String, toml::Value::String(s)) => Ok(Value::String(s.clone())),
+            (Primitive::Timestamp, toml::Value::Datetime(d)) => Ok(Value::String(d.to_string())),
+            (Primitive::Timestamp, toml::Value::String(s)) if looks_like_timestamp(s) => {
+                Ok(Value::String(s.clone()))
+            }
+            (Primitive::Timestamp, _) => Err(mismatch("an RFC 3339 timestamp")),
+            (Primitive::Uuid, toml::Value::String(s)) if is_uuid(s) => Ok(Value::String(s.clone())),
+            (Primitive::Uuid, _) => Err(mismatch("a hyphenated UUID string")),
+            (Primitive::Bool, toml::Value::Boolean(b)) => Ok(Value::Bool(*b)),
+            (p, toml::Value::Integer(n)) if p.is_integer() => {
+                let (lo, hi) = p.integer_range().unwrap_or((0, 0));
+                if i128::from(*n) < lo || i128::from(*n) > hi {
+                    Err(format!(
+                        "{n} is outside the range of `{}` ({lo} to {hi})",
+                        p.as_str()
+                    ))
+                } else {
+                    Ok(Value::Int(*n))
+                }
+            }
+            (Primitive::F32 | Primitive::F64, toml::Value::Float(x)) => Ok(Value::Float(*x)),
+            (Primitive::F32 | Primitive::F64, toml::Value::Integer(n)) => {
+                Ok(Value::Float(*n as f64))
+            }
+            (p, _) => Err(mismatch(&format!("a `{}`", p.as_str()))),
+        },
+        TypeRef::List(inner) => match v {
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|i| default_value(i, inner, symbols))
+                .collect::<Result<_, _>>()
+                .map(Value::List),
+            _ => Err(mismatch("an array")),
+        },
+        TypeRef::Map(inner) => match v {
+            toml::Value::Table(t) => t
+                .iter()
+                .map(|(k, i)| default_value(i, inner, symbols).map(|v| (k.clone(), v)))
+                .collect::<Result<BTreeMap<_, _>, _>>()
+                .map(Value::Map),
+            _ => Err(mismatch("a table")),
+        },
+        TypeRef::Named { module, name } => match (symbols.shape(module, name), v) {
+            (Some(Shape::Enum { values }), toml::Value::String(s)) => {
+                if values.contains(s) {
+                    Ok(Value::String(s.clone()))
+                } else {
+                    Err(format!(
+                        "`{s}` is not a value of enum `{name}`{}",
+                        names::suggestion(s, values.iter().map(String::as_str))
+                            .map(|h| format!("; {h}"))
+                            .unwrap_or_default()
+                    ))
+                }
+            }
+            (Some(Shape::Enum { .. }), _) => Err(mismatch(&format!("a value of enum `{name}`"))),
+            _ => Err(format!(
+                "defaults are not supported for `{name}`; only for scalars, enums, lists and maps"
+            )),
+        },
+    }
+}
+
+fn check_default_constraints(v: &Value, c: &Constraints) -> Result<(), String> {
+    let number = match v {
+        Value::Int(n) => Some(*n as f64),
+        Value::Float(x) => Some(*x),
+        _ => None,
+    };
+    if let Some(x) = number {
+        if c.min.is_some_and(|min| x < min) || c.max.is_some_and(|max| x > max) {
+            return Err(format!("{x} is outside the field's bounds"));
+        }
+    }
+    let length = match v {
+        Value::String(s) => Some(s.chars().count() as u64),
+        Value::List(l) => Some(l.len() as u64),
+        Value::Map(m) => Some(m.len() as u64),
+        _ => None,
+    };
+    if let Some(len) = length {
+        if c.min_length.is_some_and(|min| len < min) || c.max_length.is_some_and(|max| len > max) {
+            return Err(format!(
+                "its length {len} is outside the field's length bounds"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn json_value(v: &toml::Value) -> Result<Value, String> {
+    Ok(match v {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(n) => Value::Int(*n),
+        toml::Value::Float(x) => Value::Float(*x),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::List(a.iter().map(json_value).collect::<Result<_, _>>()?),
+        toml::Value::Table(t) => Value::Map(
+            t.iter()
+                .map(|(k, v)| json_value(v).map(|v| (k.clone(), v)))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+fn describe(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("the string \"{s}\""),
+        toml::Value::Integer(n) => format!("the integer {n}"),
+        toml::Value::Float(x) => format!("the float {x}"),
+        toml::Value::Boolean(b) => format!("`{b}`"),
+        other => other.type_str().to_owned(),
+    }
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn looks_like_timestamp(s: &str) -> bool {
+    s.parse::<toml::value::Datetime>()
+        .is_ok_and(|d| d.date.is_some() && d.time.is_some() && d.offset.is_some())
+}

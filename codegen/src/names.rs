@@ -1,0 +1,249 @@
+//! Naming rules shared by validation and every backend: what a valid name is, how names are
+//! cased in Rust and TypeScript, which names are reserved, and "did you mean" suggestions.
+
+/// Rust keywords (strict and reserved, all editions).
+const RUST_KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
+    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// Rust keywords that cannot be written as raw identifiers (`r#self` is not allowed).
+const RUST_NON_RAW: &[&str] = &["crate", "self", "Self", "super", "_"];
+
+/// JavaScript/TypeScript reserved words (cannot name a binding or namespace).
+const TS_RESERVED: &[&str] = &[
+    "arguments",
+    "await",
+    "break",
+    "case",
+    "catch",
+    "class",
+    "const",
+    "continue",
+    "debugger",
+    "default",
+    "delete",
+    "do",
+    "else",
+    "enum",
+    "eval",
+    "export",
+    "extends",
+    "false",
+    "finally",
+    "for",
+    "function",
+    "if",
+    "implements",
+    "import",
+    "in",
+    "instanceof",
+    "interface",
+    "let",
+    "new",
+    "null",
+    "package",
+    "private",
+    "protected",
+    "public",
+    "return",
+    "static",
+    "super",
+    "switch",
+    "this",
+    "throw",
+    "true",
+    "try",
+    "typeof",
+    "var",
+    "void",
+    "while",
+    "with",
+    "yield",
+];
+
+/// Type names that generated Rust or TypeScript uses itself; a schema type of that name would
+/// shadow it.
+const RESERVED_TYPE_NAMES: &[&str] = &[
+    "Array", "Boolean", "Box", "Date", "DateTime", "Err", "Error", "Event", "Function", "HashMap",
+    "JSON", "Map", "None", "Number", "Object", "Ok", "Option", "Partial", "Promise", "Readonly",
+    "Record", "Result", "Self", "Set", "Some", "String", "Symbol", "Utc", "Uuid", "Value", "Vec",
+];
+
+/// Whether `s` is an ASCII identifier: a letter or `_`, then letters, digits or `_`.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Whether `s` is PascalCase: an ASCII identifier starting with an uppercase letter, no `_`.
+pub fn is_pascal_case(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_uppercase()) && s.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// Whether `s` is a valid module name: lowercase letters, digits and `_`, starting with a letter.
+pub fn is_module_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Whether `s` is a Rust keyword.
+pub fn is_rust_keyword(s: &str) -> bool {
+    RUST_KEYWORDS.contains(&s)
+}
+
+/// Whether `s` cannot be used as a Rust identifier even as a raw identifier.
+pub fn is_rust_unusable(s: &str) -> bool {
+    RUST_NON_RAW.contains(&s)
+}
+
+/// Whether `s` is a reserved word in JavaScript/TypeScript.
+pub fn is_ts_reserved(s: &str) -> bool {
+    TS_RESERVED.contains(&s)
+}
+
+/// Whether generated code needs the type name `s` for itself.
+pub fn is_reserved_type_name(s: &str) -> bool {
+    RESERVED_TYPE_NAMES.contains(&s)
+}
+
+/// Splits a name into lowercase words at `_`, `-`, `:`, `.`, spaces and case changes
+/// (`statusChanged` → `status`, `changed`; `HTTPServer` → `http`, `server`).
+pub fn words(s: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let chars: Vec<char> = s.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        if c.is_uppercase() && !current.is_empty() {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower) {
+                words.push(std::mem::take(&mut current));
+            }
+        }
+        current.extend(c.to_lowercase());
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+/// `snake_case` of a name (`statusChanged` → `status_changed`).
+pub fn to_snake_case(s: &str) -> String {
+    words(s).join("_")
+}
+
+/// `PascalCase` of a name (`status_changed` → `StatusChanged`).
+pub fn to_pascal_case(s: &str) -> String {
+    words(s)
+        .iter()
+        .map(|w| {
+            let mut chars = w.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// The name of the Rust/TypeScript type generated for the event declared under `key`.
+pub fn event_type_name(key: &str) -> String {
+    to_pascal_case(key)
+}
+
+/// The Levenshtein edit distance between two strings.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// The candidate closest to `wanted`, when it is close enough to be a likely typo.
+pub fn did_you_mean<'a, I>(wanted: &str, candidates: I) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let lower = wanted.to_lowercase();
+    candidates
+        .into_iter()
+        .filter(|c| *c != wanted)
+        .map(|c| {
+            // A case-only difference is the closest possible miss.
+            let distance = if c.to_lowercase() == lower {
+                0
+            } else {
+                edit_distance(&lower, &c.to_lowercase())
+            };
+            (distance, c)
+        })
+        .filter(|(d, c)| *d <= (wanted.chars().count().max(c.chars().count()) / 3).max(1))
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}
+
+/// A "did you mean `x`?" hint, when some candidate is close.
+pub fn suggestion<'a, I>(wanted: &str, candidates: I) -> Option<String>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    did_you_mean(wanted, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn casing_splits_words_the_way_people_write_them() {
+        assert_eq!(to_snake_case("statusChanged"), "status_changed");
+        assert_eq!(to_snake_case("HTTPServer"), "http_server");
+        assert_eq!(to_snake_case("user_id"), "user_id");
+        assert_eq!(to_snake_case("userID"), "user_id");
+        assert_eq!(to_pascal_case("message_regenerate"), "MessageRegenerate");
+        assert_eq!(to_pascal_case("in-progress"), "InProgress");
+        assert_eq!(to_pascal_case("statusChanged"), "StatusChanged");
+        assert_eq!(to_pascal_case("v2"), "V2");
+    }
+
+    #[test]
+    fn suggestions_catch_typos_and_case_but_not_strangers() {
+        let fields = ["created_by", "assignee_id", "tenant_id"];
+        assert_eq!(did_you_mean("creatd_by", fields), Some("created_by"));
+        assert_eq!(did_you_mean("Tenant_Id", fields), Some("tenant_id"));
+        assert_eq!(did_you_mean("colour", fields), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(is_identifier("_a1"));
+        assert!(!is_identifier("1a"));
+        assert!(!is_identifier("a-b"));
+        assert!(is_pascal_case("TicketStatus"));
+        assert!(!is_pascal_case("Ticket_Status"));
+        assert!(is_module_name("ai_chat"));
+        assert!(!is_module_name("Chat"));
+    }
+}

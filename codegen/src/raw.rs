@@ -1,0 +1,359 @@
+//! The raw layer: schema files as written, deserialized with serde and carrying source spans.
+//!
+//! Every section (the header keys, each type, each event) is deserialized on its own, so one
+//! mistake does not hide the others: a file with three misspelled keys in three events reports
+//! all three. Nothing here knows what the names mean; that is [`crate::lower`]'s work.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Range;
+
+use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
+use serde::Deserialize;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::Spanned;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::names;
+use crate::source::{FileId, SourceFile};
+
+/// Keys allowed at the top of a schema file.
+const MODULE_KEYS: &[&str] = &[
+    "module",
+    "description",
+    "version",
+    "imports",
+    "types",
+    "events",
+];
+
+/// A schema file as written.
+#[derive(Debug)]
+pub(crate) struct RawModule {
+    pub(crate) file: FileId,
+    pub(crate) module: Option<Spanned<String>>,
+    pub(crate) description: Option<String>,
+    pub(crate) version: Option<Spanned<String>>,
+    pub(crate) imports: Vec<Spanned<String>>,
+    pub(crate) types: Vec<(Spanned<String>, Spanned<RawType>)>,
+    pub(crate) events: Vec<(Spanned<String>, Spanned<RawEvent>)>,
+}
+
+/// A named type as written; which keys apply depends on `kind`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawType {
+    pub(crate) kind: Option<Spanned<String>>,
+    pub(crate) doc: Option<String>,
+    pub(crate) deprecated: Option<Spanned<RawDeprecated>>,
+    pub(crate) fields: Option<Spanned<OrderedMap<RawField>>>,
+    pub(crate) values: Option<Spanned<Vec<Spanned<RawEnumValue>>>>,
+    pub(crate) tag: Option<Spanned<String>>,
+    pub(crate) variants: Option<Spanned<OrderedMap<RawVariant>>>,
+}
+
+/// A field: `"uuid?"`, or a table with the type and its options.
+pub(crate) type RawField = OrTable<RawFieldFull>;
+
+/// The table form of a field.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFieldFull {
+    #[serde(rename = "type")]
+    pub(crate) ty: Spanned<String>,
+    pub(crate) doc: Option<String>,
+    pub(crate) min: Option<Spanned<toml::Value>>,
+    pub(crate) max: Option<Spanned<toml::Value>>,
+    pub(crate) min_length: Option<Spanned<i64>>,
+    pub(crate) max_length: Option<Spanned<i64>>,
+    pub(crate) default: Option<Spanned<toml::Value>>,
+    pub(crate) deprecated: Option<Spanned<RawDeprecated>>,
+}
+
+/// An enum value: `"open"`, or a table with a doc.
+pub(crate) type RawEnumValue = OrTable<RawEnumValueFull>;
+
+/// The table form of an enum value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEnumValueFull {
+    pub(crate) name: Spanned<String>,
+    pub(crate) doc: Option<String>,
+    pub(crate) deprecated: Option<Spanned<RawDeprecated>>,
+}
+
+/// A union variant: `"TextBody"` (its payload type), or a table.
+pub(crate) type RawVariant = OrTable<RawVariantFull>;
+
+/// The table form of a union variant.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawVariantFull {
+    #[serde(rename = "type")]
+    pub(crate) ty: Option<Spanned<String>>,
+    pub(crate) doc: Option<String>,
+    pub(crate) deprecated: Option<Spanned<RawDeprecated>>,
+}
+
+/// An event as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEvent {
+    pub(crate) name: Option<Spanned<String>>,
+    pub(crate) doc: Option<String>,
+    pub(crate) direction: Option<Spanned<String>>,
+    pub(crate) delivery: Option<Spanned<String>>,
+    pub(crate) payload: Option<Spanned<OrderedMap<RawField>>>,
+    pub(crate) reply: Option<Spanned<String>>,
+    pub(crate) deprecated: Option<Spanned<RawDeprecated>>,
+    pub(crate) tenant: Option<Spanned<String>>,
+    pub(crate) platform: Option<Spanned<bool>>,
+    pub(crate) recipients: Option<Spanned<RawRecipients>>,
+}
+
+/// The recipient rules of an event as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRecipients {
+    pub(crate) user: Vec<Spanned<String>>,
+    pub(crate) users: Vec<Spanned<String>>,
+    pub(crate) roles: Vec<Spanned<String>>,
+    pub(crate) rooms: Vec<Spanned<String>>,
+    pub(crate) everyone: Option<Spanned<bool>>,
+    pub(crate) except: Option<Spanned<String>>,
+}
+
+/// `deprecated = true` or `deprecated = "use X instead"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RawDeprecated {
+    Flag(bool),
+    Note(String),
+}
+
+impl<'de> Deserialize<'de> for RawDeprecated {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawDeprecated;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`true` or a note saying what to use instead")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawDeprecated, E> {
+                Ok(RawDeprecated::Flag(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawDeprecated, E> {
+                Ok(RawDeprecated::Note(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A value written either as a short string or as a table.
+#[derive(Debug)]
+pub(crate) enum OrTable<T> {
+    Short(String),
+    Full(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OrTable<T> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = OrTable<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a table")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OrTable<T>, E> {
+                Ok(OrTable::Short(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<OrTable<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(OrTable::Full)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// A table whose keys are names, in source order.
+#[derive(Debug)]
+pub(crate) struct OrderedMap<V>(pub(crate) Vec<(Spanned<String>, Spanned<V>)>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Vis<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Vis<V> {
+            type Value = OrderedMap<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedMap<V>, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(OrderedMap(entries))
+            }
+        }
+        d.deserialize_map(Vis(PhantomData))
+    }
+}
+
+/// Parses one schema file, reporting every syntax error and every malformed section.
+/// Returns `None` when the file is not valid TOML.
+pub(crate) fn parse(
+    file: FileId,
+    source: &SourceFile,
+    diags: &mut Diagnostics,
+) -> Option<RawModule> {
+    let (root, errors) = DeTable::parse_recoverable(source.text());
+    if !errors.is_empty() {
+        for e in errors {
+            let span = e.span().unwrap_or(0..0);
+            diags.push(
+                Diagnostic::error("syntax", file, span, "invalid TOML")
+                    .label(e.message().trim_end().to_owned()),
+            );
+        }
+        return None;
+    }
+    let mut raw = RawModule {
+        file,
+        module: None,
+        description: None,
+        version: None,
+        imports: Vec::new(),
+        types: Vec::new(),
+        events: Vec::new(),
+    };
+    let mut cx = Cx { file, diags };
+    for (key, value) in root.into_inner() {
+        let key_span = key.span();
+        match key.get_ref().as_ref() {
+            "module" => raw.module = cx.de(value, "module"),
+            "description" => raw.description = cx.de(value, "description"),
+            "version" => raw.version = cx.de(value, "version"),
+            "imports" => raw.imports = cx.de(value, "imports").unwrap_or_default(),
+            "types" => raw.types = cx.entries(value, "types", "type"),
+            "events" => raw.events = cx.entries(value, "events", "event"),
+            other => {
+                let d = Diagnostic::error(
+                    "unknown-key",
+                    file,
+                    key_span,
+                    format!("unknown key `{other}` at the top of the schema file"),
+                )
+                .help(
+                    match names::did_you_mean(other, MODULE_KEYS.iter().copied()) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None => format!("the top-level keys are {}", list(MODULE_KEYS)),
+                    },
+                );
+                cx.diags.push(d);
+            }
+        }
+    }
+    Some(raw)
+}
+
+struct Cx<'a> {
+    file: FileId,
+    diags: &'a mut Diagnostics,
+}
+
+impl Cx<'_> {
+    /// Deserializes one value, reporting a failure as a diagnostic.
+    fn de<T: DeserializeOwned>(&mut self, value: Spanned<DeValue<'_>>, what: &str) -> Option<T> {
+        let span = value.span();
+        match T::deserialize(ValueDeserializer::from(value)) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.diags.push(serde_diagnostic(
+                    self.file,
+                    e.span().unwrap_or(span),
+                    e.message(),
+                    what,
+                ));
+                None
+            }
+        }
+    }
+
+    /// Deserializes each entry of a table of named items on its own.
+    fn entries<T: DeserializeOwned>(
+        &mut self,
+        value: Spanned<DeValue<'_>>,
+        section: &str,
+        item: &str,
+    ) -> Vec<(Spanned<String>, Spanned<T>)> {
+        let span = value.span();
+        let DeValue::Table(table) = value.into_inner() else {
+            self.diags.push(
+                Diagnostic::error(
+                    "invalid-value",
+                    self.file,
+                    span,
+                    format!("`{section}` must be a table"),
+                )
+                .help(format!("declare each {item} as `[{section}.<name>]`")),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (key, value) in table {
+            let name = key.get_ref().to_string();
+            let key = Spanned::new(key.span(), name.clone());
+            if let Some(v) = self.de::<Spanned<T>>(value, &format!("{item} `{name}`")) {
+                out.push((key, v));
+            }
+        }
+        out
+    }
+}
+
+/// Turns a serde error into a diagnostic, recognising the common shapes of message.
+fn serde_diagnostic(file: FileId, span: Range<usize>, message: &str, what: &str) -> Diagnostic {
+    let message = message.trim_end();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((name, expected)) = rest.split_once('`') {
+            let expected: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            let help = match names::did_you_mean(name, expected.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None if expected.is_empty() => "remove it".to_owned(),
+                None => format!("the keys allowed here are {}", list(&expected)),
+            };
+            return Diagnostic::error(
+                "unknown-key",
+                file,
+                span,
+                format!("unknown key `{name}` in {what}"),
+            )
+            .help(help);
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        return Diagnostic::error(
+            "missing-key",
+            file,
+            span,
+            format!("{what} is missing the key `{name}`"),
+        )
+        .help(format!("add `{name} = ...`"));
+    }
+    Diagnostic::error(
+        "invalid-value",
+        file,
+        span,
+        format!("invalid value in {what}"),
+    )
+    .label(message.to_owned())
+}
+
+fn list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,222 @@
+//! Schema source files: loading them from disk or memory, and mapping byte offsets to
+//! line and column.
+
+use std::fs;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, ErrorKind};
+
+/// The index of a file in a [`Sources`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub(crate) usize);
+
+/// One schema source file.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    name: String,
+    text: String,
+    line_starts: Vec<usize>,
+}
+
+impl SourceFile {
+    fn new(name: String, text: String) -> SourceFile {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        SourceFile {
+            name,
+            text,
+            line_starts,
+        }
+    }
+
+    /// The file's name as given (a path relative to where the compiler was pointed).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The file's text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The 0-based line index and the byte offset of that line's start, for a byte offset.
+    fn line_of(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        (line, self.line_starts[line])
+    }
+
+    /// The 1-based line and column (in characters) of a byte offset.
+    pub fn position(&self, offset: usize) -> (u32, u32) {
+        let (line, start) = self.line_of(offset);
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let column = self.text[start..offset].chars().count() + 1;
+        (to_u32(line + 1), to_u32(column))
+    }
+
+    /// The text of the 1-based line `line`, without its line break.
+    pub fn line_text(&self, line: u32) -> &str {
+        let index = (line as usize).saturating_sub(1);
+        let Some(&start) = self.line_starts.get(index) else {
+            return "";
+        };
+        let end = self
+            .line_starts
+            .get(index + 1)
+            .map_or(self.text.len(), |&e| e.saturating_sub(1));
+        self.text[start..end].trim_end_matches('\r')
+    }
+
+    /// The text covered by a span, clamped to the file.
+    pub fn slice(&self, span: &Range<usize>) -> &str {
+        let end = floor_char_boundary(&self.text, span.end.min(self.text.len()));
+        let start = floor_char_boundary(&self.text, span.start.min(end));
+        &self.text[start..end]
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The set of schema files one compilation reads.
+///
+/// ```
+/// let mut sources = tidings_codegen::Sources::new();
+/// sources.add("ticket.toml", "module = \"ticket\"\n");
+/// let checked = tidings_codegen::check(&sources).expect("valid schema");
+/// assert_eq!(checked.schema.modules[0].name, "ticket");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    files: Vec<SourceFile>,
+}
+
+impl Sources {
+    /// An empty set.
+    pub fn new() -> Sources {
+        Sources::default()
+    }
+
+    /// Adds a file from memory.
+    pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
+        self.files.push(SourceFile::new(name.into(), text.into()));
+        FileId(self.files.len() - 1)
+    }
+
+    /// Adds a schema file, or every `*.toml` file below a directory (recursively, in sorted order).
+    ///
+    /// # Errors
+    /// When the path does not exist, cannot be read, or is a directory without schema files.
+    pub fn add_path(&mut self, path: impl AsRef<Path>) -> Result<(), Error> {
+        let path = path.as_ref();
+        let meta = fs::metadata(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ErrorKind::NotFound {
+                    path: path.to_owned(),
+                }
+            } else {
+                ErrorKind::Io {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            collect_toml(path, &mut found)?;
+            if found.is_empty() {
+                return Err(ErrorKind::NoSchemas {
+                    path: path.to_owned(),
+                }
+                .into());
+            }
+            found.sort();
+            for file in found {
+                self.add_file(&file)?;
+            }
+            Ok(())
+        } else {
+            self.add_file(path)
+        }
+    }
+
+    fn add_file(&mut self, path: &Path) -> Result<(), Error> {
+        let text = fs::read_to_string(path).map_err(|source| ErrorKind::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.add(path.display().to_string(), text);
+        Ok(())
+    }
+
+    /// The file with this id.
+    pub fn file(&self, id: FileId) -> &SourceFile {
+        &self.files[id.0]
+    }
+
+    /// Every file with its id, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
+        self.files.iter().enumerate().map(|(i, f)| (FileId(i), f))
+    }
+
+    /// How many files the set holds.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether the set holds no file.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The names of every file, for `cargo:rerun-if-changed` and the like.
+    pub fn paths(&self) -> impl Iterator<Item = PathBuf> + '_ {
+        self.files.iter().map(|f| PathBuf::from(&f.name))
+    }
+}
+
+fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
+    let io = |source| ErrorKind::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    for entry in fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.is_dir() {
+            collect_toml(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_characters_and_lines() {
+        let file = SourceFile::new("a.toml".into(), "ab\nçé = 1\r\nlast".into());
+        assert_eq!(file.position(0), (1, 1));
+        assert_eq!(file.position(3), (2, 1));
+        // `=` sits after two 2-byte characters and a space.
+        assert_eq!(file.position(8), (2, 4));
+        assert_eq!(file.line_text(2), "çé = 1");
+        assert_eq!(file.line_text(3), "last");
+        assert_eq!(file.position(999), (3, 5));
+    }
+}

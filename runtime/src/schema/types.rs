@@ -1,0 +1,313 @@
+//! Named types, fields and type references.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Deprecation, Location};
+
+/// A named type declared in a module.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TypeDef {
+    /// The type name (`Ticket`, `TicketStatus`): PascalCase.
+    pub name: String,
+    /// Documentation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc: Option<String>,
+    /// What kind of type it is, with its members.
+    pub kind: TypeKind,
+    /// Set when the type is deprecated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecated: Option<Deprecation>,
+    /// Where the type was declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// The shape of a named type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TypeKind {
+    /// A JSON object with declared fields.
+    Struct {
+        /// The fields, in declaration order.
+        fields: Vec<Field>,
+    },
+    /// A string enum: the value on the wire is one of the declared strings.
+    Enum {
+        /// The allowed values, in declaration order.
+        values: Vec<EnumValue>,
+    },
+    /// A tagged union: a JSON object whose `tag` field names the variant; the variant's own
+    /// fields sit next to the tag (internally tagged).
+    Union {
+        /// The name of the discriminating field (`type`, `kind`).
+        tag: String,
+        /// The variants, in declaration order.
+        variants: Vec<Variant>,
+    },
+}
+
+/// One value of a string enum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnumValue {
+    /// The string on the wire.
+    pub name: String,
+    /// Documentation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc: Option<String>,
+    /// Set when the value is deprecated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecated: Option<Deprecation>,
+}
+
+/// One variant of a tagged union.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    /// The tag value on the wire.
+    pub name: String,
+    /// Documentation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc: Option<String>,
+    /// The struct type whose fields the variant carries; `None` for a variant with no fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<TypeRef>,
+    /// Set when the variant is deprecated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecated: Option<Deprecation>,
+}
+
+/// A field of a struct or of an event payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Field {
+    /// The field name on the wire.
+    pub name: String,
+    /// Documentation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc: Option<String>,
+    /// The field's type. An optional field has type [`TypeRef::Optional`].
+    #[serde(rename = "type")]
+    pub ty: TypeRef,
+    /// Constraints on the value.
+    #[serde(default, skip_serializing_if = "Constraints::is_empty")]
+    pub constraints: Constraints,
+    /// The value a reader uses when the field is absent. A field with a default may be omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    /// Set when the field is deprecated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecated: Option<Deprecation>,
+    /// Where the field was declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+impl Field {
+    /// Whether every message must carry this field: it is neither optional nor defaulted.
+    pub fn is_required(&self) -> bool {
+        !self.ty.is_optional() && self.default.is_none()
+    }
+}
+
+/// Constraints on a field's value. Bounds are inclusive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Constraints {
+    /// Smallest allowed number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Largest allowed number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// Fewest characters (strings) or items (lists, maps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u64>,
+    /// Most characters (strings) or items (lists, maps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u64>,
+}
+
+impl Constraints {
+    /// Whether no constraint is set.
+    pub fn is_empty(&self) -> bool {
+        self.min.is_none()
+            && self.max.is_none()
+            && self.min_length.is_none()
+            && self.max_length.is_none()
+    }
+}
+
+/// A reference to a type, as a field or reply declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypeRef {
+    /// A built-in type.
+    Primitive(Primitive),
+    /// `T?`: the value may be absent (or `null`).
+    Optional(Box<TypeRef>),
+    /// `[T]`: a JSON array.
+    List(Box<TypeRef>),
+    /// `map<T>`: a JSON object with string keys.
+    Map(Box<TypeRef>),
+    /// A named type of some module.
+    Named {
+        /// The module that declares the type.
+        module: String,
+        /// The type name.
+        name: String,
+    },
+}
+
+impl TypeRef {
+    /// Whether this is `T?`.
+    pub fn is_optional(&self) -> bool {
+        matches!(self, TypeRef::Optional(_))
+    }
+
+    /// The type without an outer `?`.
+    pub fn unwrap_optional(&self) -> &TypeRef {
+        match self {
+            TypeRef::Optional(inner) => inner,
+            other => other,
+        }
+    }
+}
+
+impl fmt::Display for TypeRef {
+    /// Writes the type in schema syntax (`[uuid]?`, `map<common.User>`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TypeRef::Primitive(p) => f.write_str(p.as_str()),
+            TypeRef::Optional(inner) => write!(f, "{inner}?"),
+            TypeRef::List(inner) => write!(f, "[{inner}]"),
+            TypeRef::Map(inner) => write!(f, "map<{inner}>"),
+            TypeRef::Named { module, name } => write!(f, "{module}.{name}"),
+        }
+    }
+}
+
+/// The built-in types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Primitive {
+    /// A UTF-8 string.
+    String,
+    /// `true` or `false`.
+    Bool,
+    /// 8-bit signed integer.
+    I8,
+    /// 16-bit signed integer.
+    I16,
+    /// 32-bit signed integer.
+    I32,
+    /// 64-bit signed integer.
+    I64,
+    /// 8-bit unsigned integer.
+    U8,
+    /// 16-bit unsigned integer.
+    U16,
+    /// 32-bit unsigned integer.
+    U32,
+    /// 64-bit unsigned integer.
+    U64,
+    /// 32-bit float.
+    F32,
+    /// 64-bit float.
+    F64,
+    /// A UUID, as its hyphenated string on the wire.
+    Uuid,
+    /// An instant, as an RFC 3339 string on the wire.
+    Timestamp,
+    /// Any JSON value.
+    Json,
+}
+
+impl Primitive {
+    /// Every primitive, in the order of declaration.
+    pub const ALL: [Primitive; 15] = [
+        Primitive::String,
+        Primitive::Bool,
+        Primitive::I8,
+        Primitive::I16,
+        Primitive::I32,
+        Primitive::I64,
+        Primitive::U8,
+        Primitive::U16,
+        Primitive::U32,
+        Primitive::U64,
+        Primitive::F32,
+        Primitive::F64,
+        Primitive::Uuid,
+        Primitive::Timestamp,
+        Primitive::Json,
+    ];
+
+    /// The name used in schema files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Primitive::String => "string",
+            Primitive::Bool => "bool",
+            Primitive::I8 => "i8",
+            Primitive::I16 => "i16",
+            Primitive::I32 => "i32",
+            Primitive::I64 => "i64",
+            Primitive::U8 => "u8",
+            Primitive::U16 => "u16",
+            Primitive::U32 => "u32",
+            Primitive::U64 => "u64",
+            Primitive::F32 => "f32",
+            Primitive::F64 => "f64",
+            Primitive::Uuid => "uuid",
+            Primitive::Timestamp => "timestamp",
+            Primitive::Json => "json",
+        }
+    }
+
+    /// The primitive called `name` in schema files.
+    pub fn from_name(name: &str) -> Option<Primitive> {
+        Primitive::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    /// Whether the type is an integer type.
+    pub fn is_integer(self) -> bool {
+        self.integer_range().is_some()
+    }
+
+    /// Whether the type is a number (integer or float).
+    pub fn is_number(self) -> bool {
+        self.is_integer() || matches!(self, Primitive::F32 | Primitive::F64)
+    }
+
+    /// The inclusive range of an integer type, as `i128`; `None` for other types.
+    pub fn integer_range(self) -> Option<(i128, i128)> {
+        Some(match self {
+            Primitive::I8 => (i8::MIN.into(), i8::MAX.into()),
+            Primitive::I16 => (i16::MIN.into(), i16::MAX.into()),
+            Primitive::I32 => (i32::MIN.into(), i32::MAX.into()),
+            Primitive::I64 => (i64::MIN.into(), i64::MAX.into()),
+            Primitive::U8 => (0, u8::MAX.into()),
+            Primitive::U16 => (0, u16::MAX.into()),
+            Primitive::U32 => (0, u32::MAX.into()),
+            Primitive::U64 => (0, u64::MAX.into()),
+            _ => return None,
+        })
+    }
+}
+
+/// A literal value, used for field defaults. Serialized as plain JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// `true` or `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    String(String),
+    /// An array.
+    List(Vec<Value>),
+    /// An object.
+    Map(BTreeMap<String, Value>),
+}
