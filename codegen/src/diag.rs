@@ -132,6 +132,12 @@ impl Diagnostics {
         self.items.push(diagnostic);
     }
 
+    /// Orders diagnostics by file, then position (stable for equal positions).
+    pub fn sort(&mut self) {
+        self.items
+            .sort_by_key(|d| (d.primary.file, d.primary.span.start, d.primary.span.end));
+    }
+
     /// Every diagnostic.
     pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
         self.items.iter()
@@ -212,7 +218,7 @@ struct JsonLocation<'a> {
     end_line: u32,
     end_column: u32,
     #[serde(skip_serializing_if = "str::is_empty")]
-    message: &'a str,
+    label: &'a str,
 }
 
 impl<'a> JsonLocation<'a> {
@@ -226,7 +232,7 @@ impl<'a> JsonLocation<'a> {
             column,
             end_line,
             end_column,
-            message: &label.message,
+            label: &label.message,
         }
     }
 }

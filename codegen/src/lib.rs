@@ -27,7 +27,7 @@
 //! sources.add("bad.toml", "module = \"bad\"\n[events.x]\npayload = { a = \"strng\" }\n");
 //! let diagnostics = check(&sources).unwrap_err();
 //! let text = diagnostics.render(&sources);
-//! assert!(text.contains("bad.toml:3:16"));
+//! assert!(text.contains("bad.toml:3:18"));
 //! assert!(text.contains("did you mean `string`?"));
 //! ```
 //!
@@ -69,6 +69,7 @@ pub fn check(sources: &Sources) -> Result<Checked, Diagnostics> {
         .filter_map(|(id, file)| raw::parse(id, file, &mut diags))
         .collect();
     let schema = lower::lower(sources, &raws, &mut diags);
+    diags.sort();
     if diags.has_errors() {
         Err(diags)
     } else {

@@ -4,6 +4,7 @@
 //! mistake does not hide the others: a file with three misspelled keys in three events reports
 //! all three. Nothing here knows what the names mean; that is [`crate::lower`]'s work.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
@@ -37,6 +38,9 @@ pub(crate) struct RawModule {
     pub(crate) imports: Vec<Spanned<String>>,
     pub(crate) types: Vec<(Spanned<String>, Spanned<RawType>)>,
     pub(crate) events: Vec<(Spanned<String>, Spanned<RawEvent>)>,
+    /// Types and events (`type Ticket`, `event created`) that had errors of their own: they
+    /// are known by name, but not checked further, so one mistake is reported once.
+    pub(crate) damaged: HashSet<String>,
 }
 
 /// A named type as written; which keys apply depends on `kind`.
@@ -208,13 +212,7 @@ pub(crate) fn parse(
 ) -> Option<RawModule> {
     let (root, errors) = DeTable::parse_recoverable(source.text());
     if !errors.is_empty() {
-        for e in errors {
-            let span = e.span().unwrap_or(0..0);
-            diags.push(
-                Diagnostic::error("syntax", file, span, "invalid TOML")
-                    .label(e.message().trim_end().to_owned()),
-            );
-        }
+        report_syntax(file, source, errors, diags);
         return None;
     }
     let mut raw = RawModule {
@@ -225,6 +223,7 @@ pub(crate) fn parse(
         imports: Vec::new(),
         types: Vec::new(),
         events: Vec::new(),
+        damaged: HashSet::new(),
     };
     let mut cx = Cx { file, diags };
     for (key, value) in root.into_inner() {
@@ -234,8 +233,8 @@ pub(crate) fn parse(
             "description" => raw.description = cx.de(value, "description"),
             "version" => raw.version = cx.de(value, "version"),
             "imports" => raw.imports = cx.de(value, "imports").unwrap_or_default(),
-            "types" => raw.types = cx.entries(value, "types", "type"),
-            "events" => raw.events = cx.entries(value, "events", "event"),
+            "types" => raw.types = cx.entries(value, "types", "type", &mut raw.damaged),
+            "events" => raw.events = cx.entries(value, "events", "event", &mut raw.damaged),
             other => {
                 let d = Diagnostic::error(
                     "unknown-key",
@@ -262,21 +261,29 @@ struct Cx<'a> {
 }
 
 impl Cx<'_> {
-    /// Deserializes one value, reporting a failure as a diagnostic.
+    /// Deserializes one value, reporting a failure as a diagnostic. When the value is a table,
+    /// the entry at fault is dropped and deserialization retried, so that every mistake in the
+    /// table is reported rather than only the first.
     fn de<T: DeserializeOwned>(&mut self, value: Spanned<DeValue<'_>>, what: &str) -> Option<T> {
-        let span = value.span();
-        match T::deserialize(ValueDeserializer::from(value)) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.diags.push(serde_diagnostic(
-                    self.file,
-                    e.span().unwrap_or(span),
-                    e.message(),
-                    what,
-                ));
-                None
+        let mut value = value;
+        // Each retry removes one entry, so this ends; the bound guards against a bug looping.
+        for _ in 0..64 {
+            let span = value.span();
+            match T::deserialize(ValueDeserializer::from(value.clone())) {
+                // After a failure, the value without its faulty entries still goes on, so
+                // that names it declares resolve and cause no further errors.
+                Ok(v) => return Some(v),
+                Err(e) => {
+                    let at = e.span().unwrap_or(span.clone());
+                    self.diags
+                        .push(serde_diagnostic(self.file, at.clone(), e.message(), what));
+                    if !remove_entry_at(&mut value, &at) {
+                        return None;
+                    }
+                }
             }
         }
+        None
     }
 
     /// Deserializes each entry of a table of named items on its own.
@@ -285,6 +292,7 @@ impl Cx<'_> {
         value: Spanned<DeValue<'_>>,
         section: &str,
         item: &str,
+        damaged: &mut HashSet<String>,
     ) -> Vec<(Spanned<String>, Spanned<T>)> {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
@@ -303,12 +311,114 @@ impl Cx<'_> {
         for (key, value) in table {
             let name = key.get_ref().to_string();
             let key = Spanned::new(key.span(), name.clone());
+            let before = self.diags.len();
             if let Some(v) = self.de::<Spanned<T>>(value, &format!("{item} `{name}`")) {
                 out.push((key, v));
+            }
+            if self.diags.len() > before {
+                damaged.insert(format!("{item} {name}"));
             }
         }
         out
     }
+}
+
+/// Reports TOML syntax errors in source order. A table header declared twice is reported once,
+/// not again for each key under it.
+fn report_syntax(
+    file: FileId,
+    source: &SourceFile,
+    errors: Vec<toml::de::Error>,
+    diags: &mut Diagnostics,
+) {
+    let mut errors: Vec<(Range<usize>, String)> = errors
+        .into_iter()
+        .map(|e| (e.span().unwrap_or(0..0), e.message().trim_end().to_owned()))
+        .collect();
+    errors.sort_by_key(|(span, _)| (span.start, span.end));
+    let text = source.text();
+    let line_start = |at: usize| text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let header_before = |at: usize| {
+        let mut start = line_start(at);
+        loop {
+            if text[start..].trim_start().starts_with('[') {
+                return Some(start);
+            }
+            if start == 0 {
+                return None;
+            }
+            start = line_start(start - 1);
+        }
+    };
+    let mut duplicated_headers = Vec::new();
+    for (span, message) in errors {
+        let d = if message.starts_with("duplicate key") {
+            let line = line_start(span.start);
+            let is_header = text[line..].trim_start().starts_with('[');
+            if is_header {
+                duplicated_headers.push(line);
+            } else if header_before(span.start).is_some_and(|h| duplicated_headers.contains(&h)) {
+                continue;
+            }
+            if is_header {
+                let header = text[line..].lines().next().unwrap_or_default().trim();
+                let mut d = Diagnostic::error(
+                    "duplicate-key",
+                    file,
+                    span.clone(),
+                    format!("the table `{header}` is declared twice"),
+                )
+                .label("declared again here")
+                .help("each table is declared once; merge the two, or rename one");
+                // Point at the first declaration: the first line with the same header.
+                let mut offset = 0;
+                for l in text.split_inclusive('\n') {
+                    if offset >= line {
+                        break;
+                    }
+                    if l.trim() == header {
+                        let start = offset + (l.len() - l.trim_start().len());
+                        d = d.note(file, start..start + header.len(), "first declared here");
+                        break;
+                    }
+                    offset += l.len();
+                }
+                d
+            } else {
+                Diagnostic::error(
+                    "duplicate-key",
+                    file,
+                    span.clone(),
+                    format!("the key `{}` is declared twice", source.slice(&span)),
+                )
+                .label("declared again here")
+                .help("each key appears once in a table; remove one")
+            }
+        } else {
+            Diagnostic::error("syntax", file, span, "invalid TOML").label(message)
+        };
+        diags.push(d);
+    }
+}
+
+/// Removes the innermost table entry whose key or value holds `at`. Tables made by dotted keys
+/// carry no useful span of their own, so every nested table is searched.
+fn remove_entry_at(value: &mut Spanned<DeValue<'_>>, at: &Range<usize>) -> bool {
+    let DeValue::Table(table) = value.get_mut() else {
+        return false;
+    };
+    let inside = |outer: Range<usize>| outer.start <= at.start && at.end <= outer.end;
+    let mut holder = None;
+    for (index, (k, v)) in table.iter_mut().enumerate() {
+        if remove_entry_at(v, at) {
+            return true;
+        }
+        if holder.is_none() && (inside(k.span()) || inside(v.span())) {
+            holder = Some(index);
+        }
+    }
+    let key = holder.and_then(|index| table.keys().nth(index).cloned());
+    key.is_some_and(|k| table.remove(&k).is_some())
 }
 
 /// Turns a serde error into a diagnostic, recognising the common shapes of message.

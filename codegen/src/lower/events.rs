@@ -37,6 +37,9 @@ impl Cx<'_> {
     ) -> Vec<EventDef> {
         let mut out = Vec::new();
         for (key, raw) in &m.raw.events {
+            if m.raw.damaged.contains(&format!("event {}", key.get_ref())) {
+                continue;
+            }
             if let Some(event) = self.lower_event(m, symbols, lowered, key, raw) {
                 out.push(event);
             }
@@ -157,7 +160,13 @@ impl Cx<'_> {
             }
         };
         let payload = match &e.payload {
-            Some(p) => self.lower_fields(m, symbols, p.get_ref(), &format!("event `{k}`")),
+            Some(p) => self.lower_fields(
+                m,
+                symbols,
+                p.get_ref(),
+                &format!("event `{k}`"),
+                &format!("{}:{k}", m.name),
+            ),
             None => Vec::new(),
         };
         let reply = match &e.reply {
@@ -398,6 +407,7 @@ impl Cx<'_> {
         let file = p.m.raw.file;
         let mut fields: &[Field] = p.payload;
         let mut owner = format!("the payload of event `{}`", p.event);
+        let mut owner_key = format!("{}:{}", p.m.name, p.event);
         let mut optional = false;
         let mut offset = 0;
         let segments: Vec<&str> = text.split('.').collect();
@@ -405,6 +415,10 @@ impl Cx<'_> {
             let span = start + offset..start + offset + seg.len();
             offset += seg.len() + 1;
             let Some(field) = fields.iter().find(|f| f.name == *seg) else {
+                if self.unresolved.contains(&format!("{owner_key}.{seg}")) {
+                    // The field's own error was reported where it is declared.
+                    return None;
+                }
                 let d = if seg.is_empty() {
                     Diagnostic::error(
                         "unknown-field",
@@ -475,6 +489,7 @@ impl Cx<'_> {
                 }) => {
                     fields = inner_fields;
                     owner = format!("type `{name}`");
+                    owner_key = format!("{module}.{name}");
                 }
                 // The type failed to lower; it was reported already.
                 None => return None,

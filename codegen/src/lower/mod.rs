@@ -9,7 +9,7 @@
 mod events;
 mod types;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
 use tidings::schema::{Deprecation, Location, Module, Schema, TypeDef, IR_VERSION};
@@ -22,7 +22,11 @@ use crate::source::{FileId, Sources};
 
 /// Lowers parsed files into a schema, pushing every problem into `diags`.
 pub(crate) fn lower(sources: &Sources, raws: &[RawModule], diags: &mut Diagnostics) -> Schema {
-    let mut cx = Cx { sources, diags };
+    let mut cx = Cx {
+        sources,
+        diags,
+        unresolved: HashSet::new(),
+    };
     let modules = cx.collect_modules(raws);
     cx.check_imports(&modules);
     let symbols = Symbols::build(&modules);
@@ -97,7 +101,14 @@ impl Symbols {
                 .raw
                 .types
                 .iter()
-                .map(|(name, t)| (name.get_ref().clone(), shape_of(t.get_ref())))
+                .map(|(name, t)| {
+                    let shape = if m.raw.damaged.contains(&format!("type {}", name.get_ref())) {
+                        Shape::Unknown
+                    } else {
+                        shape_of(t.get_ref())
+                    };
+                    (name.get_ref().clone(), shape)
+                })
                 .collect();
             types.insert(m.name.clone(), table);
             imports.insert(
@@ -145,6 +156,9 @@ fn shape_of(t: &RawType) -> Shape {
 struct Cx<'a> {
     sources: &'a Sources,
     diags: &'a mut Diagnostics,
+    /// Fields left out of the IR because of an error already reported (`owner.field`), so that
+    /// paths through them are not reported again.
+    unresolved: HashSet<String>,
 }
 
 impl Cx<'_> {

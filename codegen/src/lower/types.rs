@@ -30,6 +30,9 @@ impl Cx<'_> {
         self.check_type_names(m);
         let mut out = Vec::new();
         for (name, raw) in &m.raw.types {
+            if m.raw.damaged.contains(&format!("type {}", name.get_ref())) {
+                continue;
+            }
             let span = name.span();
             let t = raw.get_ref();
             let kind_name = t.kind.as_ref().map_or("struct", |k| k.get_ref().as_str());
@@ -42,6 +45,7 @@ impl Cx<'_> {
                             symbols,
                             fields.get_ref(),
                             &format!("type `{}`", name.get_ref()),
+                            &format!("{}.{}", m.name, name.get_ref()),
                         ),
                         None => Vec::new(),
                     };
@@ -96,13 +100,16 @@ impl Cx<'_> {
             .raw
             .types
             .iter()
-            .map(|(n, _)| (n.get_ref().clone(), n.span(), "type"));
-        let events = m
-            .raw
-            .events
-            .iter()
-            .map(|(k, _)| (names::event_type_name(k.get_ref()), k.span(), "event"));
-        for (name, span, what) in types.chain(events) {
+            .map(|(n, _)| (n.get_ref().clone(), n.span(), "type", n.get_ref()));
+        let events = m.raw.events.iter().map(|(k, _)| {
+            (
+                names::event_type_name(k.get_ref()),
+                k.span(),
+                "event",
+                k.get_ref(),
+            )
+        });
+        for (name, span, what, key) in types.chain(events) {
             if what == "type" {
                 if !names::is_pascal_case(&name) {
                     self.error(
@@ -128,6 +135,22 @@ impl Cx<'_> {
                     );
                     continue;
                 }
+            }
+            if what == "event" && names::is_reserved_type_name(&name) {
+                self.error(
+                    Diagnostic::error(
+                        "reserved-name",
+                        file,
+                        span.clone(),
+                        format!("event key `{key}` would generate the type `{name}`"),
+                    )
+                    .label("generated Rust or TypeScript uses this name itself")
+                    .help(format!(
+                        "choose another key and keep the wire name with `name = \"{}:{key}\"`",
+                        m.name
+                    )),
+                );
+                continue;
             }
             let folded = name.to_lowercase();
             if let Some((first, first_span, first_what)) = seen.get(&folded) {
@@ -439,6 +462,7 @@ impl Cx<'_> {
         symbols: &Symbols,
         fields: &OrderedMap<RawField>,
         owner: &str,
+        owner_key: &str,
     ) -> Vec<Field> {
         let file = m.raw.file;
         let mut seen: HashMap<String, (String, Range<usize>)> = HashMap::new();
@@ -463,6 +487,7 @@ impl Cx<'_> {
                 OrTable::Full(full) => (full.ty.get_ref().as_str(), full.ty.span()),
             };
             let Some(ty) = self.resolve_type(m, symbols, ty_text, &ty_span) else {
+                self.unresolved.insert(format!("{owner_key}.{fname}"));
                 continue;
             };
             let mut field = Field {
@@ -824,10 +849,14 @@ impl Cx<'_> {
                             span,
                             format!("unknown module `{owner}` in type `{owner}.{name}`"),
                         )
-                        .maybe_help(names::suggestion(
-                            owner,
-                            symbols.types.keys().map(String::as_str),
-                        )),
+                        .maybe_help(
+                            names::suggestion(owner, symbols.types.keys().map(String::as_str))
+                                .or_else(|| {
+                                    Some(format!(
+                                        "is the file declaring module `{owner}` among the paths given?"
+                                    ))
+                                }),
+                        ),
                     );
                     return None;
                 };
@@ -922,6 +951,8 @@ fn default_value(v: &toml::Value, ty: &TypeRef, symbols: &Symbols) -> Result<Val
                 }
             }
             (Some(Shape::Enum { .. }), _) => Err(mismatch(&format!("a value of enum `{name}`"))),
+            // The type has an error of its own, reported already.
+            (Some(Shape::Unknown), v) => json_value(v),
             _ => Err(format!(
                 "defaults are not supported for `{name}`; only for scalars, enums, lists and maps"
             )),
