@@ -1,1 +1,87 @@
-fn main() {}
+//! How long `tidings check` takes on synthetic schema sets of growing size.
+//!
+//! `cargo bench -p tidings-codegen --bench check` writes sets of 100, 1,000 and 10,000 events
+//! (ten events and two types per file, each file importing the previous one) to a temporary
+//! directory, then times loading them from disk and checking them, as `tidings check` does.
+//! It prints the median, minimum and maximum of several runs and the cost per event, which stays
+//! flat when the cost grows linearly. `-- --smoke` runs one tiny set once, so the suite can keep
+//! the benchmark from rotting. Figures and method: BENCHMARKS.md.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const EVENTS_PER_FILE: usize = 10;
+
+fn module_text(i: usize) -> String {
+    let mut s = format!("module = \"m{i}\"\nversion = \"1.0.0\"\n");
+    if i > 0 {
+        s.push_str(&format!("imports = [\"m{}\"]\n", i - 1));
+    }
+    s.push_str(&format!(
+        "\n[types.Status]\nkind = \"enum\"\nvalues = [\"open\", \"in_progress\", \"closed\"]\n\n\
+         [types.Item]\nfields.id = \"uuid\"\nfields.tenant_id = \"uuid\"\nfields.owner_id = \"uuid\"\n\
+         fields.title = {{ type = \"string\", min_length = 1, max_length = 200 }}\n\
+         fields.status = {{ type = \"Status\", default = \"open\" }}\n\
+         fields.watchers = \"[uuid]\"\nfields.score = {{ type = \"u8\", min = 0, max = 100 }}\n{}\n",
+        if i > 0 { format!("fields.parent = \"m{}.Item?\"\n", i - 1) } else { String::new() }
+    ));
+    for e in 0..EVENTS_PER_FILE {
+        s.push_str(&format!(
+            "[events.changed_{e}]\ndoc = \"Item changed ({e}).\"\ntenant = \"item.tenant_id\"\n\
+             recipients.user = [\"item.owner_id\"]\nrecipients.users = [\"item.watchers\"]\n\
+             recipients.roles = [\"admin\"]\nrecipients.rooms = [\"item:{{item.id}}\"]\n\
+             recipients.except = \"actor_id\"\npayload.item = \"Item\"\npayload.actor_id = \"uuid\"\n\
+             payload.note = {{ type = \"string?\", max_length = 500 }}\n\n"
+        ));
+    }
+    s
+}
+
+fn write_set(dir: &Path, events: usize) {
+    for i in 0..events / EVENTS_PER_FILE {
+        std::fs::write(dir.join(format!("m{i:05}.toml")), module_text(i)).expect("write schema");
+    }
+}
+
+fn check_dir(dir: &Path, events: usize) {
+    let (sources, result) = tidings_codegen::check_paths(&[dir]).expect("readable");
+    match result {
+        Ok(checked) => assert_eq!(checked.schema.events().count(), events),
+        Err(d) => panic!("{}", d.render(&sources)),
+    }
+}
+
+fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke");
+    let plan: &[(usize, usize)] = if smoke {
+        &[(20, 1)]
+    } else {
+        &[(100, 31), (1_000, 15), (10_000, 7)]
+    };
+    println!(
+        "{:>8} {:>6} {:>11} {:>11} {:>11} {:>12}",
+        "events", "files", "median", "min", "max", "per event"
+    );
+    for &(events, runs) in plan {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write_set(dir.path(), events);
+        check_dir(dir.path(), events); // warm the page cache and the allocator
+        let mut times: Vec<Duration> = (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                check_dir(dir.path(), events);
+                start.elapsed()
+            })
+            .collect();
+        times.sort();
+        let median = times[times.len() / 2];
+        println!(
+            "{events:>8} {:>6} {:>9.2}ms {:>9.2}ms {:>9.2}ms {:>10.2}µs",
+            events / EVENTS_PER_FILE,
+            median.as_secs_f64() * 1e3,
+            times[0].as_secs_f64() * 1e3,
+            times[times.len() - 1].as_secs_f64() * 1e3,
+            median.as_secs_f64() * 1e6 / events as f64,
+        );
+    }
+}

@@ -18,7 +18,7 @@ const DIRECTIONS: [&str; 3] = ["to_client", "to_server", "both"];
 const DELIVERIES: [&str; 2] = ["durable", "ephemeral"];
 
 /// The types already lowered, by module and name, for looking inside payload fields.
-type Lowered = HashMap<(String, String), TypeDef>;
+pub(super) type Lowered<'t> = HashMap<(&'t str, &'t str), &'t TypeDef>;
 
 /// What a field path leads to.
 struct Resolved {
@@ -33,7 +33,7 @@ impl Cx<'_> {
         &mut self,
         m: &ModuleCx<'_>,
         symbols: &Symbols,
-        lowered: &Lowered,
+        lowered: &Lowered<'_>,
     ) -> Vec<EventDef> {
         let mut out = Vec::new();
         for (key, raw) in &m.raw.events {
@@ -51,7 +51,7 @@ impl Cx<'_> {
         &mut self,
         m: &ModuleCx<'_>,
         symbols: &Symbols,
-        lowered: &Lowered,
+        lowered: &Lowered<'_>,
         key: &Spanned<String>,
         raw: &Spanned<RawEvent>,
     ) -> Option<EventDef> {
@@ -208,7 +208,7 @@ impl Cx<'_> {
     fn lower_recipients(
         &mut self,
         m: &ModuleCx<'_>,
-        lowered: &Lowered,
+        lowered: &Lowered<'_>,
         k: &str,
         e: &RawEvent,
         direction: Direction,
@@ -481,7 +481,7 @@ impl Cx<'_> {
             };
             match p
                 .lowered
-                .get(&(module.clone(), name.clone()))
+                .get(&(module.as_str(), name.as_str()))
                 .map(|t| &t.kind)
             {
                 Some(TypeKind::Struct {
@@ -601,7 +601,7 @@ impl Cx<'_> {
 
 struct Paths<'a, 'r> {
     m: &'a ModuleCx<'r>,
-    lowered: &'a Lowered,
+    lowered: &'a Lowered<'a>,
     payload: &'a [Field],
     event: &'a str,
 }
@@ -623,7 +623,7 @@ fn is_room_value(ty: &TypeRef, p: &Paths<'_, '_>) -> bool {
     match ty {
         TypeRef::Named { module, name } => p
             .lowered
-            .get(&(module.clone(), name.clone()))
+            .get(&(module.as_str(), name.as_str()))
             .is_some_and(|t| matches!(t.kind, TypeKind::Enum { .. })),
         other => is_id(other),
     }

@@ -32,19 +32,23 @@ pub(crate) fn lower(sources: &Sources, raws: &[RawModule], diags: &mut Diagnosti
     let symbols = Symbols::build(&modules);
 
     // Types of every module first: event payloads may look inside types of other modules.
-    let mut lowered_types: HashMap<(String, String), TypeDef> = HashMap::new();
-    let mut type_lists: Vec<Vec<TypeDef>> = Vec::with_capacity(modules.len());
-    for m in &modules {
-        let defs = cx.lower_types(m, &symbols);
-        for d in &defs {
-            lowered_types.insert((m.name.clone(), d.name.clone()), d.clone());
-        }
-        type_lists.push(defs);
-    }
+    let type_lists: Vec<Vec<TypeDef>> = modules
+        .iter()
+        .map(|m| cx.lower_types(m, &symbols))
+        .collect();
+    let lowered: events::Lowered<'_> = modules
+        .iter()
+        .zip(&type_lists)
+        .flat_map(|(m, defs)| defs.iter().map(|d| ((m.name.as_str(), d.name.as_str()), d)))
+        .collect();
+    let event_lists: Vec<_> = modules
+        .iter()
+        .map(|m| cx.lower_events(m, &symbols, &lowered))
+        .collect();
+    drop(lowered);
 
     let mut out = Vec::with_capacity(modules.len());
-    for (m, types) in modules.iter().zip(type_lists) {
-        let events = cx.lower_events(m, &symbols, &lowered_types);
+    for ((m, types), events) in modules.iter().zip(type_lists).zip(event_lists) {
         out.push(Module {
             name: m.name.clone(),
             description: m.raw.description.as_deref().map(clean_doc),

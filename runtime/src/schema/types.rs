@@ -15,7 +15,8 @@ pub struct TypeDef {
     /// Documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub doc: Option<String>,
-    /// What kind of type it is, with its members.
+    /// What kind of type it is, with its members (flattened: `"kind": "struct", "fields": …`).
+    #[serde(flatten)]
     pub kind: TypeKind,
     /// Set when the type is deprecated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
