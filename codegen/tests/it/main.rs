@@ -2,6 +2,7 @@
 
 mod cli;
 mod diagnostics;
+mod docs_examples;
 mod never_panics;
 mod shipped_schemas;
 
