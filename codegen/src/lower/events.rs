@@ -13,9 +13,17 @@ use super::{clean_doc, deprecation, Cx, ModuleCx, Symbols};
 use crate::diag::Diagnostic;
 use crate::names;
 use crate::raw::{RawEvent, RawRecipients};
+use crate::source::FileId;
 
-const DIRECTIONS: [&str; 3] = ["to_client", "to_server", "both"];
-const DELIVERIES: [&str; 2] = ["durable", "ephemeral"];
+const DIRECTIONS: [(&str, Direction); 3] = [
+    ("to_client", Direction::ServerToClient),
+    ("to_server", Direction::ClientToServer),
+    ("both", Direction::Both),
+];
+const DELIVERIES: [(&str, Delivery); 2] = [
+    ("durable", Delivery::Durable),
+    ("ephemeral", Delivery::Ephemeral),
+];
 
 /// The types already lowered, by module and name, for looking inside payload fields.
 pub(super) type Lowered<'t> = HashMap<(&'t str, &'t str), &'t TypeDef>;
@@ -28,6 +36,32 @@ struct Resolved {
 }
 
 impl Cx<'_> {
+    /// One of a fixed set of words (`direction = "to_server"`), or an error listing them.
+    fn keyword<T: Copy>(
+        &mut self,
+        file: FileId,
+        raw: &Spanned<String>,
+        key: &str,
+        options: &[(&str, T)],
+    ) -> Option<T> {
+        let word = raw.get_ref().as_str();
+        if let Some((_, value)) = options.iter().find(|(w, _)| *w == word) {
+            return Some(*value);
+        }
+        let words: Vec<String> = options.iter().map(|(w, _)| format!("`{w}`")).collect();
+        self.error(
+            Diagnostic::error(
+                "invalid-value",
+                file,
+                raw.span(),
+                format!("unknown {key} `{word}`"),
+            )
+            .label(format!("expected one of {}", words.join(", ")))
+            .maybe_help(names::suggestion(word, options.iter().map(|(w, _)| *w))),
+        );
+        None
+    }
+
     /// Lowers every event of a module.
     pub(super) fn lower_events(
         &mut self,
@@ -110,45 +144,12 @@ impl Cx<'_> {
         };
         let direction = match &e.direction {
             None => Direction::ServerToClient,
-            Some(d) => match d.get_ref().as_str() {
-                "to_client" => Direction::ServerToClient,
-                "to_server" => Direction::ClientToServer,
-                "both" => Direction::Both,
-                other => {
-                    self.error(
-                        Diagnostic::error(
-                            "invalid-value",
-                            file,
-                            d.span(),
-                            format!("unknown direction `{other}`"),
-                        )
-                        .label("expected `to_client`, `to_server` or `both`")
-                        .maybe_help(names::suggestion(other, DIRECTIONS)),
-                    );
-                    return None;
-                }
-            },
+            Some(d) => self.keyword(file, d, "direction", &DIRECTIONS)?,
         };
         let delivery = match &e.delivery {
             None => Delivery::Durable,
             Some(d) => {
-                let delivery = match d.get_ref().as_str() {
-                    "durable" => Delivery::Durable,
-                    "ephemeral" => Delivery::Ephemeral,
-                    other => {
-                        self.error(
-                            Diagnostic::error(
-                                "invalid-value",
-                                file,
-                                d.span(),
-                                format!("unknown delivery `{other}`"),
-                            )
-                            .label("expected `durable` or `ephemeral`")
-                            .maybe_help(names::suggestion(other, DELIVERIES)),
-                        );
-                        return None;
-                    }
-                };
+                let delivery = self.keyword(file, d, "delivery", &DELIVERIES)?;
                 if !direction.server_sends() {
                     self.error(
                         Diagnostic::error("misplaced-key", file, d.span(), format!("`delivery` does not apply to event `{k}`, which only clients send"))

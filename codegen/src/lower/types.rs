@@ -12,6 +12,7 @@ use super::{clean_doc, deprecation, Cx, ModuleCx, Shape, Symbols};
 use crate::diag::Diagnostic;
 use crate::names;
 use crate::raw::{OrTable, OrderedMap, RawEnumValue, RawField, RawType};
+use crate::source::FileId;
 use crate::typeexpr::{self, TypeExpr};
 
 const KINDS: [&str; 3] = ["struct", "enum", "union"];
@@ -421,7 +422,7 @@ impl Cx<'_> {
     /// Field and tag names: identifiers usable in Rust (raw identifiers allowed) and TypeScript.
     pub(super) fn check_field_name(
         &mut self,
-        file: crate::source::FileId,
+        file: FileId,
         name: &str,
         span: Range<usize>,
         what: &str,
@@ -541,15 +542,13 @@ impl Cx<'_> {
                 } else {
                     format!("`{key}` applies to number types; `{fname}` is `{ty}`")
                 };
-                self.error(
-                    Diagnostic::error(
-                        "invalid-constraint",
-                        file,
-                        raw.span(),
-                        format!("`{key}` does not apply to `{inner}`"),
-                    )
-                    .label(format!("`{fname}` is not a number"))
-                    .help(help),
+                self.constraint_mismatch(
+                    file,
+                    raw.span(),
+                    key,
+                    inner,
+                    format!("`{fname}` is not a number"),
+                    help,
                 );
                 continue;
             };
@@ -569,15 +568,13 @@ impl Cx<'_> {
                 } else {
                     "lengths apply to strings, lists and maps".to_owned()
                 };
-                self.error(
-                    Diagnostic::error(
-                        "invalid-constraint",
-                        file,
-                        raw.span(),
-                        format!("`{key}` does not apply to `{inner}`"),
-                    )
-                    .label(format!("`{fname}` has no length"))
-                    .help(help),
+                self.constraint_mismatch(
+                    file,
+                    raw.span(),
+                    key,
+                    inner,
+                    format!("`{fname}` has no length"),
+                    help,
                 );
                 continue;
             }
@@ -629,9 +626,30 @@ impl Cx<'_> {
         c
     }
 
+    fn constraint_mismatch(
+        &mut self,
+        file: FileId,
+        span: Range<usize>,
+        key: &str,
+        ty: &TypeRef,
+        label: String,
+        help: String,
+    ) {
+        self.error(
+            Diagnostic::error(
+                "invalid-constraint",
+                file,
+                span,
+                format!("`{key}` does not apply to `{ty}`"),
+            )
+            .label(label)
+            .help(help),
+        );
+    }
+
     fn number_bound(
         &mut self,
-        file: crate::source::FileId,
+        file: FileId,
         raw: &Spanned<toml::Value>,
         p: Primitive,
         key: &str,
