@@ -3,8 +3,10 @@
 //!
 //! Events such as `ticket:created` or `chat:typing` are declared once — in TOML schema files
 //! compiled by `tidings-codegen`, or with `#[derive(Event)]` — and every declaration lowers into
-//! the same intermediate representation, [`schema`]. Backends (Rust, TypeScript, JSON Schema,
-//! AsyncAPI, docs) and the compatibility checker all read that IR.
+//! the same intermediate representation, [`schema`]. With the default `server` feature, this
+//! crate is also the runtime: a [`Hub`] of live connections that routes each emitted event to
+//! exactly its recipients, a [`Router`] of typed handlers for events clients send, and a
+//! WebSocket [`Server`].
 //!
 //! ```
 //! use tidings::schema::{Direction, Schema};
@@ -15,5 +17,53 @@
 //! assert!(schema.modules.is_empty());
 //! assert_eq!(Direction::default(), Direction::ServerToClient);
 //! ```
+//!
+//! The wire protocol is described in `docs/protocol.md`.
 
 pub mod schema;
+
+#[cfg(feature = "server")]
+mod auth;
+#[cfg(feature = "server")]
+mod event;
+#[cfg(feature = "server")]
+mod hub;
+#[cfg(feature = "jwt")]
+mod jwt;
+#[cfg(feature = "server")]
+mod principal;
+#[cfg(feature = "server")]
+pub mod protocol;
+#[cfg(feature = "server")]
+mod recipients;
+#[cfg(feature = "server")]
+mod router;
+#[cfg(feature = "server")]
+mod server;
+#[cfg(feature = "server")]
+mod session;
+
+#[cfg(feature = "server")]
+pub use auth::{
+    AuthError, Authenticator, DenyAll, UpgradeRequest, BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL,
+};
+#[cfg(feature = "server")]
+pub use event::{Event, Violation};
+#[cfg(feature = "server")]
+pub use hub::{
+    Delivered, DisconnectReason, EmitError, Hub, HubBuilder, Limits, Metrics, RoomPolicy,
+};
+#[cfg(feature = "jwt")]
+pub use jwt::JwtAuthenticator;
+#[cfg(feature = "server")]
+pub use principal::Principal;
+#[cfg(feature = "server")]
+pub use recipients::{
+    to_platform, to_role, to_room, to_tenant, to_user, to_users, Recipients, Scope,
+};
+#[cfg(feature = "server")]
+pub use router::{FromContext, Handler, HandlerError, Router, State};
+#[cfg(feature = "server")]
+pub use server::Server;
+#[cfg(feature = "server")]
+pub use session::Session;

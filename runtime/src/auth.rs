@@ -1,0 +1,226 @@
+//! Authentication: from the upgrade request (or an in-band token) to a [`Principal`].
+
+use http::{HeaderMap, StatusCode, Uri};
+
+use crate::Principal;
+
+/// The subprotocol a client offers to speak this protocol; the server echoes it.
+pub const SUBPROTOCOL: &str = "tidings.v1";
+/// The prefix of the subprotocol that carries a bearer token (`tidings.bearer.<token>`), for
+/// browsers, which cannot set headers on a WebSocket.
+pub const BEARER_SUBPROTOCOL_PREFIX: &str = "tidings.bearer.";
+
+/// What an [`Authenticator`] sees of the HTTP upgrade request.
+#[derive(Debug, Clone)]
+pub struct UpgradeRequest {
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl UpgradeRequest {
+    /// A request with this URI and these headers.
+    pub fn new(uri: Uri, headers: HeaderMap) -> UpgradeRequest {
+        UpgradeRequest { uri, headers }
+    }
+
+    /// The request URI (path and query).
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The value of query parameter `name`, percent-decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        self.uri.query()?.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then(|| percent_decode(v))
+        })
+    }
+
+    /// The bearer token, looked for in order in the `Authorization: Bearer` header, a
+    /// `tidings.bearer.<token>` subprotocol, and the `token` query parameter.
+    pub fn token(&self) -> Option<String> {
+        if let Some(v) = self
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            if let Some(t) = v
+                .strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+            {
+                return Some(t.trim().to_owned());
+            }
+        }
+        for v in self.headers.get_all(http::header::SEC_WEBSOCKET_PROTOCOL) {
+            for proto in v.to_str().unwrap_or_default().split(',') {
+                if let Some(t) = proto.trim().strip_prefix(BEARER_SUBPROTOCOL_PREFIX) {
+                    return Some(t.to_owned());
+                }
+            }
+        }
+        self.query("token")
+    }
+
+    /// Whether the client offered the [`SUBPROTOCOL`].
+    pub fn offers_subprotocol(&self) -> bool {
+        self.headers
+            .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|p| p.trim() == SUBPROTOCOL)
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Why authentication failed: the HTTP status of the refused upgrade, and a message for the
+/// client (never the secret details).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status}: {message}")]
+pub struct AuthError {
+    /// 401 for missing or invalid credentials, 403 for valid ones that may not connect.
+    pub status: StatusCode,
+    /// What the client is told.
+    pub message: String,
+}
+
+impl AuthError {
+    /// 401 Unauthorized.
+    pub fn unauthorized(message: impl Into<String>) -> AuthError {
+        AuthError {
+            status: StatusCode::UNAUTHORIZED,
+            message: message.into(),
+        }
+    }
+
+    /// 403 Forbidden.
+    pub fn forbidden(message: impl Into<String>) -> AuthError {
+        AuthError {
+            status: StatusCode::FORBIDDEN,
+            message: message.into(),
+        }
+    }
+}
+
+/// Turns an upgrade request into a principal, or refuses it before the upgrade.
+///
+/// Authentication runs inside the handshake, so it is synchronous: verify a token (as
+/// [`JwtAuthenticator`](crate::JwtAuthenticator) does) or look up a cache. A closure
+/// `Fn(&UpgradeRequest) -> Result<Principal, AuthError>` is an authenticator.
+pub trait Authenticator: Send + Sync + 'static {
+    /// Authenticates an upgrade request.
+    ///
+    /// # Errors
+    /// The refusal, sent as the HTTP response of the upgrade.
+    fn authenticate(&self, request: &UpgradeRequest) -> Result<Principal, AuthError>;
+
+    /// Authenticates a token sent in-band (`$auth`) to refresh a live session's credentials.
+    /// The default refuses: refresh needs an authenticator that understands tokens.
+    ///
+    /// # Errors
+    /// The refusal, sent as an `auth_failed` error frame.
+    fn refresh(&self, token: &str) -> Result<Principal, AuthError> {
+        let _ = token;
+        Err(AuthError::unauthorized(
+            "this server does not refresh tokens in-band",
+        ))
+    }
+}
+
+impl<F> Authenticator for F
+where
+    F: Fn(&UpgradeRequest) -> Result<Principal, AuthError> + Send + Sync + 'static,
+{
+    fn authenticate(&self, request: &UpgradeRequest) -> Result<Principal, AuthError> {
+        self(request)
+    }
+}
+
+/// Refuses every connection; the default until an authenticator is configured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DenyAll;
+
+impl Authenticator for DenyAll {
+    fn authenticate(&self, _: &UpgradeRequest) -> Result<Principal, AuthError> {
+        Err(AuthError::unauthorized(
+            "no authenticator is configured on this server",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(uri: &str, headers: &[(&str, &str)]) -> UpgradeRequest {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.append(
+                http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                v.parse().expect("value"),
+            );
+        }
+        UpgradeRequest::new(uri.parse().expect("uri"), map)
+    }
+
+    #[test]
+    fn tokens_come_from_header_subprotocol_or_query() {
+        assert_eq!(
+            req("/ws", &[("authorization", "Bearer abc")])
+                .token()
+                .as_deref(),
+            Some("abc")
+        );
+        let r = req(
+            "/ws",
+            &[("sec-websocket-protocol", "tidings.v1, tidings.bearer.x.y.z")],
+        );
+        assert_eq!(r.token().as_deref(), Some("x.y.z"));
+        assert!(r.offers_subprotocol());
+        assert_eq!(
+            req("/ws?a=1&token=t%2Bk+n", &[]).token().as_deref(),
+            Some("t+k n")
+        );
+        assert_eq!(
+            req("/ws?token=%zz%4", &[]).token().as_deref(),
+            Some("%zz%4")
+        );
+        assert_eq!(req("/ws", &[]).token(), None);
+    }
+}

@@ -1,0 +1,185 @@
+//! One live connection as the hub sees it: identity, delivery stream, rooms and outbound queue.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::Principal;
+
+/// A user's delivery stream: durable events to the user are numbered in it, in order, across
+/// all the user's connections. The epoch changes whenever the stream is created anew (the user
+/// had no live connection), so a client can tell its sequence belongs to a stream that is gone.
+#[derive(Debug)]
+pub(crate) struct UserStream {
+    pub(crate) epoch: String,
+    /// The last sequence number given out. Held while a numbered frame is queued to the user's
+    /// connections, so that every connection sees the stream in order.
+    pub(crate) seq: Mutex<u64>,
+}
+
+impl UserStream {
+    pub(crate) fn new() -> UserStream {
+        UserStream {
+            epoch: super::ids::epoch(),
+            seq: Mutex::new(0),
+        }
+    }
+
+    pub(crate) fn current(&self) -> u64 {
+        *self
+            .seq
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Why the hub asks a session to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Kill {
+    pub(crate) code: u16,
+    pub(crate) reason: &'static str,
+}
+
+/// A registered connection.
+pub(crate) struct Conn {
+    pub(crate) id: u64,
+    pub(crate) user: String,
+    pub(crate) tenant: Option<String>,
+    principal: RwLock<Arc<Principal>>,
+    pub(crate) stream: Arc<UserStream>,
+    tx: mpsc::Sender<Utf8Bytes>,
+    rooms: Mutex<Vec<String>>,
+    kill: OnceLock<Kill>,
+    killed: Notify,
+    pub(crate) queued: AtomicU64,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("id", &self.id)
+            .field("user", &self.user)
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What happened to a frame offered to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Push {
+    Queued,
+    /// The queue was full: the connection is being cut off as a slow consumer.
+    Dropped,
+    /// The session has ended.
+    Gone,
+}
+
+impl Conn {
+    pub(crate) fn new(
+        id: u64,
+        principal: Principal,
+        stream: Arc<UserStream>,
+        tx: mpsc::Sender<Utf8Bytes>,
+    ) -> Conn {
+        Conn {
+            id,
+            user: principal.user_id.clone(),
+            tenant: principal.tenant.clone(),
+            principal: RwLock::new(Arc::new(principal)),
+            stream,
+            tx,
+            rooms: Mutex::new(Vec::new()),
+            kill: OnceLock::new(),
+            killed: Notify::new(),
+            queued: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn principal(&self) -> Arc<Principal> {
+        self.principal
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_principal(&self, p: Principal) -> Arc<Principal> {
+        let p = Arc::new(p);
+        let mut slot = self
+            .principal
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::replace(&mut *slot, p)
+    }
+
+    /// Offers a frame to the outbound queue without waiting.
+    pub(crate) fn push(&self, frame: Utf8Bytes) -> Push {
+        match self.tx.try_send(frame) {
+            Ok(()) => {
+                self.queued.fetch_add(1, Ordering::Relaxed);
+                Push::Queued
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.kill(crate::protocol::close::SLOW_CONSUMER, "outbound queue full");
+                Push::Dropped
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Push::Gone,
+        }
+    }
+
+    /// Asks the session to close with `code`; the first request wins.
+    pub(crate) fn kill(&self, code: u16, reason: &'static str) {
+        if self.kill.set(Kill { code, reason }).is_ok() {
+            self.killed.notify_one();
+        }
+    }
+
+    /// Resolves when the session was asked to close.
+    pub(crate) async fn killed(&self) -> Kill {
+        loop {
+            if let Some(k) = self.kill.get() {
+                return *k;
+            }
+            self.killed.notified().await;
+        }
+    }
+
+    pub(crate) fn add_room(&self, room: &str) -> bool {
+        let mut rooms = self
+            .rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if rooms.iter().any(|r| r == room) {
+            return false;
+        }
+        rooms.push(room.to_owned());
+        true
+    }
+
+    pub(crate) fn remove_room(&self, room: &str) -> bool {
+        let mut rooms = self
+            .rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = rooms.len();
+        rooms.retain(|r| r != room);
+        rooms.len() != before
+    }
+
+    pub(crate) fn take_rooms(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .rooms
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    pub(crate) fn rooms(&self) -> Vec<String> {
+        self.rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}

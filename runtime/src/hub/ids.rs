@@ -1,0 +1,33 @@
+//! Identifiers: event ids, session ids and stream epochs. Unique per process and, with high
+//! probability, across processes: a random node prefix followed by a counter.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// 64 random bits for this process (std's `RandomState` is seeded from the OS).
+fn node() -> u64 {
+    static NODE: OnceLock<u64> = OnceLock::new();
+    *NODE.get_or_init(|| {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        RandomState::new().hash_one((nanos, std::process::id()))
+    })
+}
+
+/// A new unique id: 16 hex digits of node, then the counter in hex.
+pub(crate) fn next() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}{n:x}", node())
+}
+
+/// A new stream epoch: short, unique, never reused by this process.
+pub(crate) fn epoch() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:08x}{n:x}", node() as u32)
+}

@@ -1,0 +1,316 @@
+//! The connection registry: every live connection, indexed by user, tenant, role and room, in
+//! sharded maps so that emitters never wait on one global lock and resolving recipients never
+//! scans all connections.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::conn::{Conn, UserStream};
+use crate::recipients::{Recipients, Scope};
+use crate::Principal;
+
+const SHARDS: usize = 32;
+
+/// A hash map split into independently locked shards.
+struct Shards<K, V> {
+    shards: Box<[RwLock<HashMap<K, V>>]>,
+    hasher: RandomState,
+}
+
+impl<K: Hash + Eq, V> Shards<K, V> {
+    fn new() -> Self {
+        Shards {
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
+        (self.hasher.hash_one(key) as usize) % SHARDS
+    }
+
+    fn read<Q: Hash + ?Sized>(&self, key: &Q) -> RwLockReadGuard<'_, HashMap<K, V>> {
+        // A poisoned shard only means a panic elsewhere while holding it; the map is still sound.
+        self.shards[self.shard(key)]
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write<Q: Hash + ?Sized>(&self, key: &Q) -> RwLockWriteGuard<'_, HashMap<K, V>> {
+        self.shards[self.shard(key)]
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn each_shard(&self) -> impl Iterator<Item = RwLockReadGuard<'_, HashMap<K, V>>> {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+type ConnSet = HashMap<u64, Arc<Conn>>;
+
+/// A user's connections and delivery stream.
+struct UserEntry {
+    stream: Arc<UserStream>,
+    conns: Vec<Arc<Conn>>,
+}
+
+/// The indexes. Keys that belong to a tenant carry it, so that a lookup inside one tenant never
+/// touches another's connections.
+pub(crate) struct Registry {
+    conns: Shards<u64, Arc<Conn>>,
+    users: Shards<String, UserEntry>,
+    tenants: Shards<String, ConnSet>,
+    roles: Shards<(Option<String>, String), ConnSet>,
+    roles_all: Shards<String, ConnSet>,
+    rooms: Shards<(Option<String>, String), ConnSet>,
+    rooms_all: Shards<String, ConnSet>,
+}
+
+/// Why a connection could not be registered.
+#[derive(Debug)]
+pub(crate) struct TooManyConnections;
+
+impl Registry {
+    pub(crate) fn new() -> Registry {
+        Registry {
+            conns: Shards::new(),
+            users: Shards::new(),
+            tenants: Shards::new(),
+            roles: Shards::new(),
+            roles_all: Shards::new(),
+            rooms: Shards::new(),
+            rooms_all: Shards::new(),
+        }
+    }
+
+    /// Registers a connection of `principal`, giving it the user's delivery stream (created,
+    /// with a fresh epoch, when the user has no live connection). Fails when the user already
+    /// holds `max_per_user` connections.
+    pub(crate) fn insert(
+        &self,
+        id: u64,
+        principal: Principal,
+        tx: mpsc::Sender<Utf8Bytes>,
+        max_per_user: usize,
+    ) -> Result<Arc<Conn>, TooManyConnections> {
+        let conn = {
+            let mut users = self.users.write(principal.user_id.as_str());
+            let entry = users
+                .entry(principal.user_id.clone())
+                .or_insert_with(|| UserEntry {
+                    stream: Arc::new(UserStream::new()),
+                    conns: Vec::new(),
+                });
+            if entry.conns.len() >= max_per_user {
+                if entry.conns.is_empty() {
+                    users.remove(principal.user_id.as_str());
+                }
+                return Err(TooManyConnections);
+            }
+            let conn = Arc::new(Conn::new(id, principal, entry.stream.clone(), tx));
+            entry.conns.push(conn.clone());
+            conn
+        };
+        self.conns.write(&conn.id).insert(conn.id, conn.clone());
+        if let Some(t) = &conn.tenant {
+            self.tenants
+                .write(t.as_str())
+                .entry(t.clone())
+                .or_default()
+                .insert(conn.id, conn.clone());
+        }
+        for role in &conn.principal().roles {
+            self.add_role(&conn, role);
+        }
+        Ok(conn)
+    }
+
+    /// How many connections `user` holds.
+    pub(crate) fn user_connection_count(&self, user: &str) -> usize {
+        self.users.read(user).get(user).map_or(0, |e| e.conns.len())
+    }
+
+    /// Removes a connection from every index.
+    pub(crate) fn remove(&self, conn: &Arc<Conn>) {
+        {
+            let mut users = self.users.write(conn.user.as_str());
+            if let Some(entry) = users.get_mut(conn.user.as_str()) {
+                entry.conns.retain(|c| c.id != conn.id);
+                if entry.conns.is_empty() {
+                    users.remove(conn.user.as_str());
+                }
+            }
+        }
+        self.conns.write(&conn.id).remove(&conn.id);
+        if let Some(t) = &conn.tenant {
+            remove_from(&self.tenants, t, conn.id);
+        }
+        for role in &conn.principal().roles {
+            self.remove_role(conn, role);
+        }
+        for room in conn.take_rooms() {
+            self.remove_room_entries(conn, &room);
+        }
+    }
+
+    pub(crate) fn add_role(&self, conn: &Arc<Conn>, role: &str) {
+        let key = (conn.tenant.clone(), role.to_owned());
+        self.roles
+            .write(&key)
+            .entry(key)
+            .or_default()
+            .insert(conn.id, conn.clone());
+        self.roles_all
+            .write(role)
+            .entry(role.to_owned())
+            .or_default()
+            .insert(conn.id, conn.clone());
+    }
+
+    pub(crate) fn remove_role(&self, conn: &Conn, role: &str) {
+        remove_from(
+            &self.roles,
+            &(conn.tenant.clone(), role.to_owned()),
+            conn.id,
+        );
+        remove_from(&self.roles_all, role, conn.id);
+    }
+
+    /// Adds a connection to a room of its tenant. Returns false when it was already in it.
+    pub(crate) fn join(&self, conn: &Arc<Conn>, room: &str) -> bool {
+        if !conn.add_room(room) {
+            return false;
+        }
+        let key = (conn.tenant.clone(), room.to_owned());
+        self.rooms
+            .write(&key)
+            .entry(key)
+            .or_default()
+            .insert(conn.id, conn.clone());
+        self.rooms_all
+            .write(room)
+            .entry(room.to_owned())
+            .or_default()
+            .insert(conn.id, conn.clone());
+        true
+    }
+
+    /// Removes a connection from a room. Returns false when it was not in it.
+    pub(crate) fn leave(&self, conn: &Conn, room: &str) -> bool {
+        if !conn.remove_room(room) {
+            return false;
+        }
+        self.remove_room_entries(conn, room);
+        true
+    }
+
+    fn remove_room_entries(&self, conn: &Conn, room: &str) {
+        remove_from(
+            &self.rooms,
+            &(conn.tenant.clone(), room.to_owned()),
+            conn.id,
+        );
+        remove_from(&self.rooms_all, room, conn.id);
+    }
+
+    /// Every connection of `user` (any tenant).
+    pub(crate) fn user_connections(&self, user: &str) -> Vec<Arc<Conn>> {
+        self.users
+            .read(user)
+            .get(user)
+            .map(|e| e.conns.clone())
+            .unwrap_or_default()
+    }
+
+    /// How many connections are registered.
+    pub(crate) fn len(&self) -> usize {
+        self.conns.each_shard().map(|s| s.len()).sum()
+    }
+
+    /// The connections selected by `r`, each once, minus the excluded users. The caller has
+    /// checked that `r` has the scope its rules need.
+    pub(crate) fn resolve(&self, r: &Recipients) -> Vec<Arc<Conn>> {
+        let tenant = match r.scope() {
+            Scope::Tenant(t) => Some(t.as_str()),
+            _ => None,
+        };
+        let in_scope = |c: &Conn| tenant.is_none_or(|t| c.tenant.as_deref() == Some(t));
+        let mut picked: ConnSet = HashMap::new();
+        let mut add = |c: &Arc<Conn>| {
+            if in_scope(c) {
+                picked.entry(c.id).or_insert_with(|| c.clone());
+            }
+        };
+        for user in r.users() {
+            if let Some(entry) = self.users.read(user.as_str()).get(user.as_str()) {
+                entry.conns.iter().for_each(&mut add);
+            }
+        }
+        match r.scope() {
+            Scope::Tenant(t) => {
+                for role in r.roles() {
+                    let key = (Some(t.clone()), role.clone());
+                    if let Some(set) = self.roles.read(&key).get(&key) {
+                        set.values().for_each(&mut add);
+                    }
+                }
+                for room in r.rooms() {
+                    let key = (Some(t.clone()), room.clone());
+                    if let Some(set) = self.rooms.read(&key).get(&key) {
+                        set.values().for_each(&mut add);
+                    }
+                }
+                if r.is_everyone() {
+                    if let Some(set) = self.tenants.read(t.as_str()).get(t.as_str()) {
+                        set.values().for_each(&mut add);
+                    }
+                }
+            }
+            Scope::Platform => {
+                for role in r.roles() {
+                    if let Some(set) = self.roles_all.read(role.as_str()).get(role.as_str()) {
+                        set.values().for_each(&mut add);
+                    }
+                }
+                for room in r.rooms() {
+                    if let Some(set) = self.rooms_all.read(room.as_str()).get(room.as_str()) {
+                        set.values().for_each(&mut add);
+                    }
+                }
+                if r.is_everyone() {
+                    for shard in self.conns.each_shard() {
+                        shard.values().for_each(&mut add);
+                    }
+                }
+            }
+            Scope::Users => {}
+        }
+        let except = r.excluded();
+        picked
+            .into_values()
+            .filter(|c| !except.iter().any(|u| *u == c.user))
+            .collect()
+    }
+}
+
+fn remove_from<K, Q>(index: &Shards<K, ConnSet>, key: &Q, id: u64)
+where
+    K: Hash + Eq + std::borrow::Borrow<Q>,
+    Q: Hash + Eq + ?Sized,
+{
+    let mut shard = index.write(key);
+    if let Some(set) = shard.get_mut(key) {
+        set.remove(&id);
+        if set.is_empty() {
+            shard.remove(key);
+        }
+    }
+}

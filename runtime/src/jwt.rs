@@ -1,0 +1,163 @@
+//! The built-in JWT authenticator: HS256 or RS256, with expiry.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+
+use crate::auth::{AuthError, Authenticator, UpgradeRequest};
+use crate::Principal;
+
+/// Verifies a JWT (from the `Authorization` header, the `tidings.bearer.<token>` subprotocol or
+/// the `token` query parameter) and reads the principal from its claims: `sub` is the user,
+/// `roles` (an array of strings) the roles, `tenant` the tenant, `exp` the expiry. Claim names
+/// are configurable.
+///
+/// ```
+/// let auth = tidings::JwtAuthenticator::hs256(b"a shared secret")
+///     .tenant_claim("org_id")
+///     .issuer("https://auth.example.com");
+/// # let _ = auth;
+/// ```
+#[derive(Clone)]
+pub struct JwtAuthenticator {
+    key: DecodingKey,
+    validation: Validation,
+    roles_claim: String,
+    tenant_claim: String,
+}
+
+impl std::fmt::Debug for JwtAuthenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtAuthenticator")
+            .field("algorithms", &self.validation.algorithms)
+            .field("roles_claim", &self.roles_claim)
+            .field("tenant_claim", &self.tenant_claim)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtAuthenticator {
+    fn new(key: DecodingKey, algorithm: Algorithm) -> JwtAuthenticator {
+        let mut validation = Validation::new(algorithm);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = 0;
+        JwtAuthenticator {
+            key,
+            validation,
+            roles_claim: "roles".to_owned(),
+            tenant_claim: "tenant".to_owned(),
+        }
+    }
+
+    /// HS256 with a shared secret.
+    pub fn hs256(secret: &[u8]) -> JwtAuthenticator {
+        JwtAuthenticator::new(DecodingKey::from_secret(secret), Algorithm::HS256)
+    }
+
+    /// RS256 with a PEM-encoded RSA public key.
+    ///
+    /// # Errors
+    /// When the PEM is not an RSA public key.
+    pub fn rs256_pem(public_key_pem: &[u8]) -> Result<JwtAuthenticator, AuthError> {
+        let key = DecodingKey::from_rsa_pem(public_key_pem)
+            .map_err(|e| AuthError::unauthorized(format!("invalid RSA public key: {e}")))?;
+        Ok(JwtAuthenticator::new(key, Algorithm::RS256))
+    }
+
+    /// The claim holding the roles (default `roles`).
+    pub fn roles_claim(mut self, name: impl Into<String>) -> JwtAuthenticator {
+        self.roles_claim = name.into();
+        self
+    }
+
+    /// The claim holding the tenant (default `tenant`).
+    pub fn tenant_claim(mut self, name: impl Into<String>) -> JwtAuthenticator {
+        self.tenant_claim = name.into();
+        self
+    }
+
+    /// Requires this issuer (`iss`).
+    pub fn issuer(mut self, issuer: &str) -> JwtAuthenticator {
+        self.validation.set_issuer(&[issuer]);
+        self
+    }
+
+    /// Requires this audience (`aud`).
+    pub fn audience(mut self, audience: &str) -> JwtAuthenticator {
+        self.validation.set_audience(&[audience]);
+        self
+    }
+
+    /// Tolerates clocks this far apart when checking `exp` (default none).
+    pub fn leeway(mut self, leeway: Duration) -> JwtAuthenticator {
+        self.validation.leeway = leeway.as_secs();
+        self
+    }
+
+    /// Verifies a token and reads its principal.
+    ///
+    /// # Errors
+    /// When the token is malformed, badly signed, expired, or lacks `sub`.
+    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let data = decode::<serde_json::Map<String, serde_json::Value>>(
+            token,
+            &self.key,
+            &self.validation,
+        )
+        .map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            AuthError::unauthorized(match e.kind() {
+                K::ExpiredSignature => "the token has expired".to_owned(),
+                K::InvalidSignature => "the token's signature is invalid".to_owned(),
+                K::InvalidIssuer => "the token's issuer is not accepted".to_owned(),
+                K::InvalidAudience => "the token's audience is not accepted".to_owned(),
+                K::MissingRequiredClaim(c) => format!("the token lacks the `{c}` claim"),
+                _ => format!("invalid token: {e}"),
+            })
+        })?;
+        let claims = data.claims;
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let user = claims
+            .get("sub")
+            .and_then(text)
+            .ok_or_else(|| AuthError::unauthorized("the token's `sub` claim is not a string"))?;
+        let roles = match claims.get(&self.roles_claim) {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::Array(items)) => items.iter().filter_map(text).collect(),
+            Some(_) => {
+                return Err(AuthError::unauthorized(format!(
+                    "the token's `{}` claim is not an array",
+                    self.roles_claim
+                )))
+            }
+        };
+        let tenant = claims.get(&self.tenant_claim).and_then(text);
+        let expires_at = claims
+            .get("exp")
+            .and_then(serde_json::Value::as_u64)
+            .map(|exp| UNIX_EPOCH + Duration::from_secs(exp));
+        Ok(Principal {
+            user_id: user,
+            roles,
+            tenant,
+            expires_at,
+        })
+    }
+}
+
+impl Authenticator for JwtAuthenticator {
+    fn authenticate(&self, request: &UpgradeRequest) -> Result<Principal, AuthError> {
+        let token = request
+            .token()
+            .ok_or_else(|| AuthError::unauthorized("no token: send `Authorization: Bearer <jwt>`, the `tidings.bearer.<jwt>` subprotocol or `?token=<jwt>`"))?;
+        self.verify(&token)
+    }
+
+    fn refresh(&self, token: &str) -> Result<Principal, AuthError> {
+        self.verify(token)
+    }
+}

@@ -1,0 +1,270 @@
+//! The wire protocol: JSON text frames, error codes and close codes. docs/protocol.md describes
+//! every frame; this module is its implementation.
+
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// Frame types the protocol reserves; event wire names never start with `$`.
+pub mod frame {
+    /// Server → client, first frame of a session.
+    pub const CONNECTED: &str = "$connected";
+    /// Server → client, the answer to a request carrying a `cid`.
+    pub const REPLY: &str = "$reply";
+    /// Server → client, something the client sent was refused.
+    pub const ERROR: &str = "$error";
+    /// Either way: a heartbeat; the receiver answers with [`PONG`].
+    pub const PING: &str = "$ping";
+    /// Either way: the answer to [`PING`].
+    pub const PONG: &str = "$pong";
+    /// Client → server: join a room.
+    pub const JOIN: &str = "$join";
+    /// Client → server: leave a room.
+    pub const LEAVE: &str = "$leave";
+    /// Client → server: resume the delivery stream after a reconnect.
+    pub const RESUME: &str = "$resume";
+    /// Server → client: everything missed has been delivered.
+    pub const PENDING_COMPLETE: &str = "$pending_complete";
+    /// Server → client: what was missed cannot be replayed; refetch state.
+    pub const RESYNC_REQUIRED: &str = "$resync_required";
+    /// Client → server: a fresh token, refreshing credentials without reconnecting.
+    pub const AUTH: &str = "$auth";
+}
+
+/// Error codes carried by `$error` frames. Stable: clients may match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The frame is not a JSON object with a string `type`.
+    BadFrame,
+    /// A binary frame; the protocol is JSON text.
+    BinaryUnsupported,
+    /// No handler for this event type (or the event is not one clients may send).
+    UnknownEvent,
+    /// The payload does not have the event's shape.
+    InvalidPayload,
+    /// The payload has the right shape but violates a declared constraint.
+    ConstraintViolated,
+    /// The connection sends faster than its rate limit; the frame was dropped.
+    RateLimited,
+    /// Too many requests of this connection are being handled at once; the frame was dropped.
+    Busy,
+    /// The principal may not do this (join this room, refresh as another user).
+    Forbidden,
+    /// A token given in-band was refused.
+    AuthFailed,
+    /// The handler failed in a way it did not describe.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::BinaryUnsupported => "binary_unsupported",
+            ErrorCode::UnknownEvent => "unknown_event",
+            ErrorCode::InvalidPayload => "invalid_payload",
+            ErrorCode::ConstraintViolated => "constraint_violated",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::AuthFailed => "auth_failed",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// WebSocket close codes the server uses.
+pub mod close {
+    /// The session ended normally.
+    pub const NORMAL: u16 = 1000;
+    /// The server is shutting down; reconnect (to another node) after a backoff.
+    pub const GOING_AWAY: u16 = 1001;
+    /// An inbound frame exceeded the size limit.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// An unexpected server failure.
+    pub const SERVER_ERROR: u16 = 1011;
+    /// The credentials expired and were not refreshed in time; reconnect with a fresh token.
+    pub const AUTH_EXPIRED: u16 = 4001;
+    /// The client did not drain its outbound queue fast enough; reconnect and resume.
+    pub const SLOW_CONSUMER: u16 = 4008;
+    /// No frame arrived within the heartbeat timeout.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4009;
+    /// The user already holds the maximum number of connections.
+    pub const TOO_MANY_CONNECTIONS: u16 = 4010;
+    /// The client kept sending far above its rate limit.
+    pub const RATE_LIMITED: u16 = 4029;
+}
+
+/// A correlation id chosen by the client: a string or a non-negative integer, echoed verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Cid {
+    /// A numeric id.
+    Num(u64),
+    /// A string id.
+    Str(String),
+}
+
+/// A frame sent by a client, all kinds in one shape (unused keys absent).
+#[derive(Debug, Deserialize)]
+pub(crate) struct ClientFrame<'a> {
+    #[serde(rename = "type")]
+    pub(crate) ty: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    pub(crate) cid: Option<Cid>,
+    #[serde(default, borrow)]
+    pub(crate) data: Option<&'a RawValue>,
+    #[serde(default)]
+    pub(crate) room: Option<String>,
+    #[serde(default)]
+    pub(crate) token: Option<String>,
+    #[serde(default)]
+    pub(crate) epoch: Option<String>,
+    #[serde(default)]
+    pub(crate) seq: Option<u64>,
+}
+
+/// An `$error` frame.
+#[derive(Debug, Serialize)]
+pub(crate) struct ErrorFrame<'a> {
+    #[serde(rename = "type")]
+    pub(crate) ty: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cid: Option<&'a Cid>,
+    pub(crate) code: &'a str,
+    pub(crate) message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) field: Option<&'a str>,
+}
+
+/// Serializes a frame the protocol defines. These are plain structs and maps, which always
+/// serialize.
+pub(crate) fn to_json<T: Serialize>(frame: &T) -> String {
+    serde_json::to_string(frame).unwrap_or_else(|e| {
+        format!(
+            "{{\"type\":\"$error\",\"code\":\"internal\",\"message\":{:?}}}",
+            e.to_string()
+        )
+    })
+}
+
+/// An error frame.
+pub(crate) fn error_frame(
+    cid: Option<&Cid>,
+    code: &str,
+    message: &str,
+    field: Option<&str>,
+) -> String {
+    to_json(&ErrorFrame {
+        ty: frame::ERROR,
+        cid,
+        code,
+        message,
+        field,
+    })
+}
+
+/// A reply frame: `{"type":"$reply","cid":…,"data":…}` with `data` already JSON.
+pub(crate) fn reply_frame(cid: &Cid, data_json: &str) -> String {
+    let mut s = String::with_capacity(data_json.len() + 40);
+    s.push_str("{\"type\":\"$reply\",\"cid\":");
+    s.push_str(&to_json(cid));
+    s.push_str(",\"data\":");
+    s.push_str(data_json);
+    s.push('}');
+    s
+}
+
+/// The part of an event frame shared by every recipient: everything after the optional
+/// per-recipient `"seq":N,` prefix, without the opening brace.
+pub(crate) fn event_body(name: &str, id: &str, ts: &str, data_json: &str) -> String {
+    let mut s = String::with_capacity(data_json.len() + name.len() + id.len() + 48);
+    s.push_str("\"type\":");
+    s.push_str(&to_json(&name));
+    s.push_str(",\"id\":\"");
+    s.push_str(id);
+    s.push_str("\",\"ts\":\"");
+    s.push_str(ts);
+    s.push_str("\",\"data\":");
+    s.push_str(data_json);
+    s.push('}');
+    s
+}
+
+/// An RFC 3339 UTC timestamp with milliseconds (`2026-11-22T03:04:05.678Z`).
+pub fn rfc3339(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    let mut s = String::with_capacity(24);
+    let _ = write!(
+        s,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    );
+    s
+}
+
+/// Gregorian date from days since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_709_210_096_789);
+        assert_eq!(rfc3339(t), "2024-02-29T12:34:56.789Z");
+    }
+
+    #[test]
+    fn frames_are_json() {
+        let body = event_body(
+            "ticket:created",
+            "e1",
+            "2024-01-01T00:00:00.000Z",
+            "{\"a\":1}",
+        );
+        let frame = format!("{{\"seq\":7,{body}");
+        let v: serde_json::Value = serde_json::from_str(&frame).expect("valid JSON");
+        assert_eq!(v["seq"], 7);
+        assert_eq!(v["type"], "ticket:created");
+        assert_eq!(v["data"]["a"], 1);
+        let v: serde_json::Value =
+            serde_json::from_str(&reply_frame(&Cid::Str("c\"1".into()), "null")).expect("json");
+        assert_eq!(v["cid"], "c\"1");
+        let v: serde_json::Value = serde_json::from_str(&error_frame(
+            Some(&Cid::Num(3)),
+            "bad_frame",
+            "no \"type\"",
+            None,
+        ))
+        .expect("json");
+        assert_eq!(
+            (v["cid"].as_u64(), v["code"].as_str()),
+            (Some(3), Some("bad_frame"))
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! Who receives an emitted event: built from the declared rules by generated code, or by hand.
+
+/// Where role, room and everyone rules resolve.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// No tenant: only user rules apply (user ids are global).
+    #[default]
+    Users,
+    /// Inside one tenant: every rule selects only connections of this tenant.
+    Tenant(String),
+    /// Across every tenant.
+    Platform,
+}
+
+/// The recipients of one emit: the union of its rules, inside its scope, minus the excluded users.
+///
+/// ```
+/// use tidings::{to_user, Recipients};
+///
+/// // The `sendToUser / sendToRoom / sendToTenant / sendToPlatform` of hand-written apps:
+/// let r = to_user("u1").to_role("admin").in_tenant("acme").except("u2");
+/// assert_eq!(r.users(), ["u1"]);
+/// let everyone_in_acme = Recipients::new().to_tenant("acme");
+/// assert!(everyone_in_acme.is_everyone());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recipients {
+    scope: Scope,
+    users: Vec<String>,
+    roles: Vec<String>,
+    rooms: Vec<String>,
+    everyone: bool,
+    except: Vec<String>,
+}
+
+/// Recipients: the user `user_id` (each of their connections).
+pub fn to_user(user_id: impl Into<String>) -> Recipients {
+    Recipients::new().to_user(user_id)
+}
+
+/// Recipients: these users.
+pub fn to_users<I, U>(user_ids: I) -> Recipients
+where
+    I: IntoIterator<Item = U>,
+    U: Into<String>,
+{
+    Recipients::new().to_users(user_ids)
+}
+
+/// Recipients: connections holding `role` — add a scope with [`Recipients::in_tenant`] or
+/// [`Recipients::across_platform`].
+pub fn to_role(role: impl Into<String>) -> Recipients {
+    Recipients::new().to_role(role)
+}
+
+/// Recipients: connections in `room` — add a scope with [`Recipients::in_tenant`] or
+/// [`Recipients::across_platform`].
+pub fn to_room(room: impl Into<String>) -> Recipients {
+    Recipients::new().to_room(room)
+}
+
+/// Recipients: every connection of `tenant`.
+pub fn to_tenant(tenant: impl Into<String>) -> Recipients {
+    Recipients::new().to_tenant(tenant)
+}
+
+/// Recipients: every connection of every tenant.
+pub fn to_platform() -> Recipients {
+    Recipients::new().to_platform()
+}
+
+impl Recipients {
+    /// No one yet.
+    pub fn new() -> Recipients {
+        Recipients::default()
+    }
+
+    /// Adds a user.
+    pub fn to_user(mut self, user_id: impl Into<String>) -> Recipients {
+        self.users.push(user_id.into());
+        self
+    }
+
+    /// Adds a user when there is one (for optional fields).
+    pub fn to_user_opt(self, user_id: Option<impl Into<String>>) -> Recipients {
+        match user_id {
+            Some(u) => self.to_user(u),
+            None => self,
+        }
+    }
+
+    /// Adds users.
+    pub fn to_users<I, U>(mut self, user_ids: I) -> Recipients
+    where
+        I: IntoIterator<Item = U>,
+        U: Into<String>,
+    {
+        self.users.extend(user_ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds a role (resolved inside the scope).
+    pub fn to_role(mut self, role: impl Into<String>) -> Recipients {
+        self.roles.push(role.into());
+        self
+    }
+
+    /// Adds a room (resolved inside the scope).
+    pub fn to_room(mut self, room: impl Into<String>) -> Recipients {
+        self.rooms.push(room.into());
+        self
+    }
+
+    /// Everyone in `tenant`: sets the scope to the tenant and selects all its connections.
+    pub fn to_tenant(self, tenant: impl Into<String>) -> Recipients {
+        let mut r = self.in_tenant(tenant);
+        r.everyone = true;
+        r
+    }
+
+    /// Everyone on the platform: sets the scope to the platform and selects every connection.
+    pub fn to_platform(self) -> Recipients {
+        let mut r = self.across_platform();
+        r.everyone = true;
+        r
+    }
+
+    /// Everyone in the scope.
+    pub fn to_everyone(mut self) -> Recipients {
+        self.everyone = true;
+        self
+    }
+
+    /// Resolves every rule inside `tenant`.
+    pub fn in_tenant(mut self, tenant: impl Into<String>) -> Recipients {
+        self.scope = Scope::Tenant(tenant.into());
+        self
+    }
+
+    /// Resolves every rule across all tenants.
+    pub fn across_platform(mut self) -> Recipients {
+        self.scope = Scope::Platform;
+        self
+    }
+
+    /// Never delivers to `user_id`, even when a rule selects them (the actor).
+    pub fn except(mut self, user_id: impl Into<String>) -> Recipients {
+        self.except.push(user_id.into());
+        self
+    }
+
+    /// Adds the rules of `other` (its scope wins when this one has none).
+    pub fn merge(mut self, other: Recipients) -> Recipients {
+        if self.scope == Scope::Users {
+            self.scope = other.scope;
+        }
+        self.users.extend(other.users);
+        self.roles.extend(other.roles);
+        self.rooms.extend(other.rooms);
+        self.everyone |= other.everyone;
+        self.except.extend(other.except);
+        self
+    }
+
+    /// The scope.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The users selected by id.
+    pub fn users(&self) -> &[String] {
+        &self.users
+    }
+
+    /// The roles selected.
+    pub fn roles(&self) -> &[String] {
+        &self.roles
+    }
+
+    /// The rooms selected.
+    pub fn rooms(&self) -> &[String] {
+        &self.rooms
+    }
+
+    /// Whether everyone in the scope is selected.
+    pub fn is_everyone(&self) -> bool {
+        self.everyone
+    }
+
+    /// The users excluded.
+    pub fn excluded(&self) -> &[String] {
+        &self.except
+    }
+
+    /// Whether no rule selects anyone.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.roles.is_empty() && self.rooms.is_empty() && !self.everyone
+    }
+
+    /// Whether the rules need a scope they lack: roles, rooms and everyone exist per tenant.
+    pub fn lacks_scope(&self) -> bool {
+        self.scope == Scope::Users
+            && (!self.roles.is_empty() || !self.rooms.is_empty() || self.everyone)
+    }
+}

@@ -1,0 +1,180 @@
+//! The WebSocket server on tokio-tungstenite.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::auth::{UpgradeRequest, SUBPROTOCOL};
+use crate::Hub;
+
+/// How long a client may take to complete the WebSocket handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A WebSocket server: accepts connections, authenticates them before the upgrade, and runs a
+/// session for each on the hub.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// let hub = tidings::Hub::builder()
+///     .authenticator(|_: &tidings::UpgradeRequest| Ok(tidings::Principal::user("demo")))
+///     .build();
+/// tidings::Server::bind("127.0.0.1:8080").await?.serve(hub).await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+}
+
+impl Server {
+    /// Binds a listening socket.
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
+        Ok(Server {
+            listener: TcpListener::bind(addr).await?,
+        })
+    }
+
+    /// The address bound (useful with port 0).
+    ///
+    /// # Errors
+    /// When the socket cannot tell.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until the process ends.
+    ///
+    /// # Errors
+    /// Never in practice; accept errors are logged and retried.
+    pub async fn serve(self, hub: Hub) -> io::Result<()> {
+        self.serve_with_shutdown(hub, std::future::pending()).await
+    }
+
+    /// Serves until `signal` completes, then shuts down gracefully: stops accepting, asks every
+    /// session to deliver what is queued and close with "going away"
+    /// ([`close::GOING_AWAY`](crate::protocol::close::GOING_AWAY)), and waits for them up to
+    /// the hub's drain timeout.
+    ///
+    /// # Errors
+    /// Never in practice; accept errors are logged and retried.
+    pub async fn serve_with_shutdown(
+        self,
+        hub: Hub,
+        signal: impl Future<Output = ()>,
+    ) -> io::Result<()> {
+        tokio::pin!(signal);
+        let mut sessions = JoinSet::new();
+        loop {
+            tokio::select! {
+                () = &mut signal => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((tcp, _peer)) => {
+                        sessions.spawn(connection(hub.clone(), tcp));
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+            }
+        }
+        drop(self.listener);
+        hub.begin_shutdown();
+        let drained =
+            tokio::time::timeout(hub.limits().drain_timeout + Duration::from_secs(1), async {
+                while sessions.join_next().await.is_some() {}
+            })
+            .await;
+        if drained.is_err() {
+            tracing::warn!(
+                left = sessions.len(),
+                "sessions did not end within the drain timeout; aborting them"
+            );
+            sessions.abort_all();
+        }
+        Ok(())
+    }
+}
+
+/// The tungstenite configuration for the hub's limits: small buffers for many connections.
+pub(crate) fn websocket_config(hub: &Hub) -> WebSocketConfig {
+    let limits = hub.limits();
+    let mut config = WebSocketConfig::default()
+        .read_buffer_size(limits.read_buffer_bytes)
+        .write_buffer_size(0)
+        .max_message_size(Some(limits.max_frame_bytes))
+        .max_frame_size(Some(limits.max_frame_bytes));
+    config.max_write_buffer_size = limits.max_frame_bytes.saturating_mul(4).max(64 * 1024);
+    config
+}
+
+fn refuse(status: http::StatusCode, message: &str) -> ErrorResponse {
+    let mut response = ErrorResponse::new(Some(message.to_owned()));
+    *response.status_mut() = status;
+    response
+}
+
+// The handshake callback's `Result<Response, ErrorResponse>` is tungstenite's signature.
+#[allow(clippy::result_large_err)]
+async fn connection(hub: Hub, tcp: TcpStream) {
+    let _ = tcp.set_nodelay(true);
+    let mut principal = None;
+    let callback = |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
+        let upgrade = UpgradeRequest::new(request.uri().clone(), request.headers().clone());
+        let counters = &hub.inner.counters;
+        match hub.inner.authenticator.authenticate(&upgrade) {
+            Ok(p) => {
+                if hub.user_connection_count(&p.user_id) >= hub.limits().max_connections_per_user {
+                    counters
+                        .connections_rejected
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Err(refuse(
+                        http::StatusCode::TOO_MANY_REQUESTS,
+                        "too many connections for this user",
+                    ));
+                }
+                if upgrade.offers_subprotocol() {
+                    response.headers_mut().insert(
+                        http::header::SEC_WEBSOCKET_PROTOCOL,
+                        http::HeaderValue::from_static(SUBPROTOCOL),
+                    );
+                }
+                principal = Some(p);
+                Ok(response)
+            }
+            Err(e) => {
+                counters
+                    .connections_rejected
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Err(refuse(e.status, &e.message))
+            }
+        }
+    };
+    let config = websocket_config(&hub);
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(config));
+    let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("handshake timed out");
+            return;
+        }
+    };
+    if let Some(principal) = principal {
+        crate::session::run(hub, principal, ws).await;
+    }
+}

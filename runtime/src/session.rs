@@ -1,0 +1,725 @@
+//! A session: one connection's life, from registration to the close code. Written over any
+//! `Sink`/`Stream` of WebSocket messages, so every transport shares it.
+
+use std::fmt::Display;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use serde_json::json;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, Sleep};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tracing::Instrument as _;
+
+use crate::event::Event;
+use crate::hub::conn::Conn;
+use crate::hub::{DisconnectReason, EmitError, Hub};
+use crate::protocol::{self, close, frame, Cid, ClientFrame, ErrorCode};
+use crate::router::Started;
+use crate::Principal;
+
+/// A live connection, as handlers see it: its identity, its rooms, and a way to send to it.
+#[derive(Clone)]
+pub struct Session {
+    hub: Hub,
+    conn: Arc<Conn>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.conn.id)
+            .field("user", &self.conn.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// The session id, unique in this process; also sent to the client in `$connected`.
+    pub fn id(&self) -> u64 {
+        self.conn.id
+    }
+
+    /// Who is connected (after any in-band refresh).
+    pub fn principal(&self) -> Arc<Principal> {
+        self.conn.principal()
+    }
+
+    /// The hub the session belongs to.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Joins a room of the connection's tenant. Returns false when already in it.
+    pub fn join(&self, room: &str) -> bool {
+        self.hub.inner.registry.join(&self.conn, room)
+    }
+
+    /// Leaves a room. Returns false when not in it.
+    pub fn leave(&self, room: &str) -> bool {
+        self.hub.inner.registry.leave(&self.conn, room)
+    }
+
+    /// The rooms the connection is in.
+    pub fn rooms(&self) -> Vec<String> {
+        self.conn.rooms()
+    }
+
+    /// Sends an event to this connection only, without a sequence number: it is not part of
+    /// the user's delivery stream and is never replayed.
+    ///
+    /// # Errors
+    /// When the event violates a constraint or cannot be serialized.
+    pub fn send<E: Event>(&self, event: &E) -> Result<(), EmitError> {
+        event.validate().map_err(|violation| EmitError::Invalid {
+            event: E::NAME,
+            violation,
+        })?;
+        let data = serde_json::to_string(event).map_err(|source| EmitError::Serialize {
+            event: E::NAME,
+            source,
+        })?;
+        let body = protocol::event_body(
+            E::NAME,
+            &crate::hub::ids::next(),
+            &protocol::rfc3339(std::time::SystemTime::now()),
+            &data,
+        );
+        self.conn.push(Utf8Bytes::from(format!("{{{body}")));
+        Ok(())
+    }
+}
+
+/// How long a session waits to send its close frame to a peer that may have stopped reading.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Read errors of a transport, as far as a session needs to tell them apart.
+pub(crate) trait ReadError: Display {
+    /// Whether the peer sent a message over the size limit.
+    fn too_big(&self) -> bool;
+}
+
+impl ReadError for tokio_tungstenite::tungstenite::Error {
+    fn too_big(&self) -> bool {
+        matches!(self, tokio_tungstenite::tungstenite::Error::Capacity(_))
+    }
+}
+
+/// A token bucket: `rate` frames per second, bursts of `burst`.
+struct Bucket {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32, burst: u32) -> Bucket {
+        Bucket {
+            tokens: f64::from(burst),
+            rate: f64::from(rate),
+            burst: f64::from(burst.max(1)),
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn close_message(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from(reason),
+    }))
+}
+
+fn reason_for(code: u16) -> DisconnectReason {
+    match code {
+        close::SLOW_CONSUMER => DisconnectReason::SlowConsumer,
+        close::AUTH_EXPIRED => DisconnectReason::AuthExpired,
+        close::HEARTBEAT_TIMEOUT => DisconnectReason::HeartbeatTimeout,
+        close::RATE_LIMITED => DisconnectReason::RateLimited,
+        close::MESSAGE_TOO_BIG => DisconnectReason::MessageTooBig,
+        close::GOING_AWAY => DisconnectReason::Shutdown,
+        close::TOO_MANY_CONNECTIONS => DisconnectReason::TooManyConnections,
+        _ => DisconnectReason::ClientClosed,
+    }
+}
+
+fn expiry_sleep(p: &Principal) -> Pin<Box<Sleep>> {
+    let far = Duration::from_secs(60 * 60 * 24 * 365);
+    let left = match p.expires_at {
+        Some(at) => at
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+        None => far,
+    };
+    Box::pin(tokio::time::sleep(left.min(far)))
+}
+
+/// Runs a session on an upgraded socket until it ends.
+pub(crate) async fn run<S, E>(hub: Hub, principal: Principal, socket: S)
+where
+    S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
+    <S as Sink<Message>>::Error: Display,
+    E: ReadError,
+{
+    let mut socket = socket;
+    let (conn, rx) = match hub.register(principal) {
+        Ok(registered) => registered,
+        Err(_) => {
+            hub.inner
+                .counters
+                .connections_rejected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let _ = socket
+                .send(close_message(
+                    close::TOO_MANY_CONNECTIONS,
+                    "too many connections for this user",
+                ))
+                .await;
+            return;
+        }
+    };
+    let span = tracing::info_span!("session", id = conn.id, user = %conn.user);
+    let session = Session {
+        hub: hub.clone(),
+        conn: conn.clone(),
+    };
+    let reason = Runner {
+        hub: hub.clone(),
+        conn: conn.clone(),
+        session,
+        rx,
+    }
+    .run(socket)
+    .instrument(span)
+    .await;
+    tracing::debug!(session = conn.id, reason = reason.as_str(), "session ended");
+    hub.unregister(&conn, reason);
+}
+
+struct Runner {
+    hub: Hub,
+    conn: Arc<Conn>,
+    session: Session,
+    rx: tokio::sync::mpsc::Receiver<Utf8Bytes>,
+}
+
+/// What handling one inbound message asks of the loop.
+enum Next {
+    Continue,
+    Close(u16, &'static str),
+    End(DisconnectReason),
+}
+
+impl Runner {
+    async fn run<S, E>(mut self, socket: S) -> DisconnectReason
+    where
+        S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
+        <S as Sink<Message>>::Error: Display,
+        E: ReadError,
+    {
+        let (mut sink, mut stream) = socket.split();
+        let limits = self.hub.limits().clone();
+        if sink
+            .send(Message::Text(self.connected_frame().into()))
+            .await
+            .is_err()
+        {
+            return DisconnectReason::TransportError;
+        }
+        let mut shutdown = self.hub.inner.shutdown.subscribe();
+        let mut heartbeat = tokio::time::interval_at(
+            Instant::now() + limits.heartbeat_interval,
+            limits.heartbeat_interval,
+        );
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_inbound = Instant::now();
+        let mut bucket = Bucket::new(limits.rate_per_second, limits.rate_burst);
+        let mut dropped_in_row = 0u32;
+        let in_flight = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
+        let mut expiry = expiry_sleep(&self.conn.principal());
+
+        let next = loop {
+            if *shutdown.borrow() {
+                break self
+                    .drain_and_close(&mut sink, close::GOING_AWAY, "server shutting down")
+                    .await;
+            }
+            let step = tokio::select! {
+                biased;
+                kill = self.conn.killed() => Next::Close(kill.code, kill.reason),
+                _ = shutdown.changed() => Next::Continue,
+                () = &mut expiry => Next::Close(close::AUTH_EXPIRED, "credentials expired"),
+                out = self.rx.recv() => match out {
+                    Some(frame) => {
+                        // A peer that stops reading stalls the write: race it with the hub's
+                        // request to cut the connection off, and bound it in time.
+                        let conn = self.conn.clone();
+                        tokio::select! {
+                            biased;
+                            kill = conn.killed() => Next::End(reason_for(kill.code)),
+                            written = tokio::time::timeout(limits.heartbeat_timeout, self.write_batch(&mut sink, frame)) => {
+                                written.unwrap_or(Next::End(DisconnectReason::SlowConsumer))
+                            }
+                        }
+                    }
+                    None => Next::End(DisconnectReason::TransportError),
+                },
+                msg = stream.next() => match msg {
+                    None => Next::End(DisconnectReason::ClientClosed),
+                    Some(Err(e)) if e.too_big() => Next::Close(close::MESSAGE_TOO_BIG, "message too big"),
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "read failed");
+                        Next::End(DisconnectReason::TransportError)
+                    }
+                    Some(Ok(msg)) => {
+                        last_inbound = Instant::now();
+                        self.inbound(&mut sink, msg, &mut bucket, &mut dropped_in_row, &in_flight, &mut expiry).await
+                    }
+                },
+                _ = heartbeat.tick() => {
+                    if last_inbound.elapsed() > limits.heartbeat_timeout {
+                        Next::Close(close::HEARTBEAT_TIMEOUT, "no frame within the heartbeat timeout")
+                    } else {
+                        send_text(&mut sink, "{\"type\":\"$ping\"}").await
+                    }
+                }
+            };
+            match step {
+                Next::Continue => {}
+                Next::Close(code, reason) => {
+                    let _ =
+                        tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_message(code, reason)))
+                            .await;
+                    break reason_for(code);
+                }
+                Next::End(reason) => break reason,
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
+        next
+    }
+
+    fn connected_frame(&self) -> String {
+        let p = self.conn.principal();
+        let stream = &self.conn.stream;
+        let limits = self.hub.limits();
+        protocol::to_json(&json!({
+            "type": frame::CONNECTED,
+            "session": self.conn.id.to_string(),
+            "user": p.user_id,
+            "roles": p.roles,
+            "tenant": p.tenant,
+            "resume": { "epoch": stream.epoch, "seq": stream.current() },
+            "heartbeat": {
+                "interval_ms": limits.heartbeat_interval.as_millis() as u64,
+                "timeout_ms": limits.heartbeat_timeout.as_millis() as u64,
+            },
+            "limits": {
+                "max_frame_bytes": limits.max_frame_bytes,
+                "rate_per_second": limits.rate_per_second,
+                "rate_burst": limits.rate_burst,
+            },
+        }))
+    }
+
+    /// Writes one queued frame and whatever else is queued (up to a batch), then flushes once.
+    async fn write_batch<K>(&mut self, sink: &mut K, first: Utf8Bytes) -> Next
+    where
+        K: Sink<Message> + Unpin,
+    {
+        if sink.feed(Message::Text(first)).await.is_err() {
+            return Next::End(DisconnectReason::TransportError);
+        }
+        for _ in 0..64 {
+            match self.rx.try_recv() {
+                Ok(frame) => {
+                    if sink.feed(Message::Text(frame)).await.is_err() {
+                        return Next::End(DisconnectReason::TransportError);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if sink.flush().await.is_err() {
+            return Next::End(DisconnectReason::TransportError);
+        }
+        Next::Continue
+    }
+
+    /// Delivers what is queued (bounded by the drain timeout), then closes with `code`.
+    async fn drain_and_close<K>(
+        &mut self,
+        sink: &mut K,
+        code: u16,
+        reason: &'static str,
+    ) -> DisconnectReason
+    where
+        K: Sink<Message> + Unpin,
+    {
+        let deadline = self.hub.limits().drain_timeout;
+        let drain = async {
+            while let Ok(frame) = self.rx.try_recv() {
+                if sink.feed(Message::Text(frame)).await.is_err() {
+                    return;
+                }
+            }
+            let _ = sink.flush().await;
+        };
+        let _ = tokio::time::timeout(deadline, drain).await;
+        let _ = tokio::time::timeout(deadline, sink.send(close_message(code, reason))).await;
+        reason_for(code)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn inbound<K>(
+        &mut self,
+        sink: &mut K,
+        msg: Message,
+        bucket: &mut Bucket,
+        dropped_in_row: &mut u32,
+        in_flight: &Arc<Semaphore>,
+        expiry: &mut Pin<Box<Sleep>>,
+    ) -> Next
+    where
+        K: Sink<Message> + Unpin,
+    {
+        let text = match msg {
+            Message::Text(t) => t,
+            Message::Binary(_) => {
+                return self
+                    .error(
+                        sink,
+                        None,
+                        ErrorCode::BinaryUnsupported.as_str(),
+                        "binary frames are not supported; send JSON text frames",
+                        None,
+                    )
+                    .await
+            }
+            Message::Ping(_) => {
+                // tungstenite queued the pong; flushing sends it.
+                return match sink.flush().await {
+                    Ok(()) => Next::Continue,
+                    Err(_) => Next::End(DisconnectReason::TransportError),
+                };
+            }
+            Message::Close(_) => return Next::End(DisconnectReason::ClientClosed),
+            Message::Pong(_) | Message::Frame(_) => return Next::Continue,
+        };
+        self.hub
+            .inner
+            .counters
+            .frames_received
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !bucket.take() {
+            *dropped_in_row += 1;
+            if *dropped_in_row >= self.hub.limits().flood_close_after {
+                return Next::Close(close::RATE_LIMITED, "rate limit exceeded");
+            }
+            if *dropped_in_row == 1 {
+                return self
+                    .error(
+                        sink,
+                        None,
+                        ErrorCode::RateLimited.as_str(),
+                        "too many frames; this one and any more above the rate are dropped",
+                        None,
+                    )
+                    .await;
+            }
+            return Next::Continue;
+        }
+        *dropped_in_row = 0;
+        let frame: ClientFrame<'_> = match serde_json::from_str(text.as_str()) {
+            Ok(f) => f,
+            Err(e) => {
+                let message = format!("expected a JSON object with a string `type`: {e}");
+                return self
+                    .error(sink, None, ErrorCode::BadFrame.as_str(), &message, None)
+                    .await;
+            }
+        };
+        let cid = frame.cid.as_ref();
+        match frame.ty.as_ref() {
+            frame::PONG => Next::Continue,
+            frame::PING => send_text(sink, "{\"type\":\"$pong\"}").await,
+            frame::JOIN | frame::LEAVE => self.room(sink, &frame).await,
+            frame::RESUME => self.resume(sink, &frame).await,
+            frame::AUTH => self.refresh(sink, &frame, expiry).await,
+            name if name.starts_with('$') => {
+                let message = format!("`{name}` is not a frame type of this protocol");
+                self.error(sink, cid, ErrorCode::UnknownEvent.as_str(), &message, None)
+                    .await
+            }
+            name => self.dispatch(sink, name, &frame, in_flight).await,
+        }
+    }
+
+    async fn dispatch<K>(
+        &mut self,
+        sink: &mut K,
+        name: &str,
+        frame: &ClientFrame<'_>,
+        in_flight: &Arc<Semaphore>,
+    ) -> Next
+    where
+        K: Sink<Message> + Unpin,
+    {
+        let cid = frame.cid.as_ref();
+        let Some(dispatch) = self.hub.inner.dispatch.clone() else {
+            let message = format!("no handler for `{name}`");
+            return self
+                .error(sink, cid, ErrorCode::UnknownEvent.as_str(), &message, None)
+                .await;
+        };
+        if !dispatch.handles(name) {
+            let message = format!("no handler for `{name}`");
+            return self
+                .error(sink, cid, ErrorCode::UnknownEvent.as_str(), &message, None)
+                .await;
+        }
+        let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+            return self
+                .error(
+                    sink,
+                    cid,
+                    ErrorCode::Busy.as_str(),
+                    "too many requests in flight on this connection",
+                    None,
+                )
+                .await;
+        };
+        match dispatch.dispatch(name, frame.data, self.session.clone()) {
+            Started::Unknown => {
+                let message = format!("no handler for `{name}`");
+                self.error(sink, cid, ErrorCode::UnknownEvent.as_str(), &message, None)
+                    .await
+            }
+            Started::Refused(e) => {
+                self.error(sink, cid, &e.code, &e.message, e.field.as_deref())
+                    .await
+            }
+            Started::Running(fut) => {
+                let conn = self.conn.clone();
+                let hub = self.hub.clone();
+                let cid = frame.cid.clone();
+                tokio::spawn(async move {
+                    let outcome = fut.await;
+                    drop(permit);
+                    let text = match (outcome, &cid) {
+                        (Ok(reply), Some(cid)) => protocol::reply_frame(cid, &reply),
+                        (Ok(_), None) => return,
+                        (Err(e), cid) => {
+                            hub.inner
+                                .counters
+                                .errors_sent
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            protocol::error_frame(
+                                cid.as_ref(),
+                                &e.code,
+                                &e.message,
+                                e.field.as_deref(),
+                            )
+                        }
+                    };
+                    conn.push(Utf8Bytes::from(text));
+                });
+                Next::Continue
+            }
+        }
+    }
+
+    async fn room<K>(&mut self, sink: &mut K, frame: &ClientFrame<'_>) -> Next
+    where
+        K: Sink<Message> + Unpin,
+    {
+        let cid = frame.cid.as_ref();
+        let join = frame.ty == frame::JOIN;
+        let Some(room) = frame.room.as_deref().filter(|r| !r.is_empty()) else {
+            let message = format!("`{}` needs a non-empty `room`", frame.ty);
+            return self
+                .error(
+                    sink,
+                    cid,
+                    ErrorCode::BadFrame.as_str(),
+                    &message,
+                    Some("room"),
+                )
+                .await;
+        };
+        if join {
+            let allowed = self
+                .hub
+                .inner
+                .room_policy
+                .as_ref()
+                .is_some_and(|policy| policy(&self.conn.principal(), room));
+            if !allowed {
+                let message = format!("you may not join `{room}`");
+                return self
+                    .error(
+                        sink,
+                        cid,
+                        ErrorCode::Forbidden.as_str(),
+                        &message,
+                        Some("room"),
+                    )
+                    .await;
+            }
+        }
+        let changed = if join {
+            self.session.join(room)
+        } else {
+            self.session.leave(room)
+        };
+        match cid {
+            Some(cid) => {
+                let data =
+                    protocol::to_json(&json!({ "room": room, "member": join, "changed": changed }));
+                send_text(sink, &protocol::reply_frame(cid, &data)).await
+            }
+            None => Next::Continue,
+        }
+    }
+
+    async fn resume<K>(&mut self, sink: &mut K, frame: &ClientFrame<'_>) -> Next
+    where
+        K: Sink<Message> + Unpin,
+    {
+        let stream = &self.conn.stream;
+        let current = stream.current();
+        let same_epoch = frame.epoch.as_deref() == Some(stream.epoch.as_str());
+        let text = match (same_epoch, frame.seq) {
+            (true, Some(seq)) if seq == current => protocol::to_json(&json!({
+                "type": frame::PENDING_COMPLETE, "cid": frame.cid, "epoch": stream.epoch, "seq": current, "replayed": 0,
+            })),
+            (true, Some(seq)) if seq > current => {
+                let message = format!("sequence {seq} is ahead of the stream ({current})");
+                return self
+                    .error(
+                        sink,
+                        frame.cid.as_ref(),
+                        ErrorCode::BadFrame.as_str(),
+                        &message,
+                        Some("seq"),
+                    )
+                    .await;
+            }
+            (epoch_ok, _) => protocol::to_json(&json!({
+                "type": frame::RESYNC_REQUIRED,
+                "cid": frame.cid,
+                "epoch": stream.epoch,
+                "seq": current,
+                "reason": if epoch_ok { "the events missed are no longer available" } else { "the stream was restarted (new epoch)" },
+            })),
+        };
+        send_text(sink, &text).await
+    }
+
+    async fn refresh<K>(
+        &mut self,
+        sink: &mut K,
+        frame: &ClientFrame<'_>,
+        expiry: &mut Pin<Box<Sleep>>,
+    ) -> Next
+    where
+        K: Sink<Message> + Unpin,
+    {
+        let cid = frame.cid.as_ref();
+        let Some(token) = frame.token.as_deref() else {
+            return self
+                .error(
+                    sink,
+                    cid,
+                    ErrorCode::BadFrame.as_str(),
+                    "`$auth` needs a `token`",
+                    Some("token"),
+                )
+                .await;
+        };
+        let fresh = match self.hub.inner.authenticator.refresh(token) {
+            Ok(p) => p,
+            Err(e) => {
+                return self
+                    .error(sink, cid, ErrorCode::AuthFailed.as_str(), &e.message, None)
+                    .await
+            }
+        };
+        if fresh.user_id != self.conn.user || fresh.tenant != self.conn.tenant {
+            return self
+                .error(
+                    sink,
+                    cid,
+                    ErrorCode::Forbidden.as_str(),
+                    "a refreshed token must be for the same user and tenant",
+                    None,
+                )
+                .await;
+        }
+        *expiry = expiry_sleep(&fresh);
+        let registry = &self.hub.inner.registry;
+        let old = self.conn.set_principal(fresh.clone());
+        for role in old.roles.iter().filter(|r| !fresh.has_role(r)) {
+            registry.remove_role(&self.conn, role);
+        }
+        for role in fresh.roles.iter().filter(|r| !old.has_role(r)) {
+            registry.add_role(&self.conn, role);
+        }
+        match cid {
+            Some(cid) => {
+                let expires = fresh.expires_at.map(protocol::rfc3339);
+                let data =
+                    protocol::to_json(&json!({ "roles": fresh.roles, "expires_at": expires }));
+                send_text(sink, &protocol::reply_frame(cid, &data)).await
+            }
+            None => Next::Continue,
+        }
+    }
+
+    async fn error<K>(
+        &mut self,
+        sink: &mut K,
+        cid: Option<&Cid>,
+        code: &str,
+        message: &str,
+        field: Option<&str>,
+    ) -> Next
+    where
+        K: Sink<Message> + Unpin,
+    {
+        self.hub
+            .inner
+            .counters
+            .errors_sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        send_text(sink, &protocol::error_frame(cid, code, message, field)).await
+    }
+}
+
+async fn send_text<K>(sink: &mut K, text: &str) -> Next
+where
+    K: Sink<Message> + Unpin,
+{
+    match sink.send(Message::Text(Utf8Bytes::from(text))).await {
+        Ok(()) => Next::Continue,
+        Err(_) => Next::End(DisconnectReason::TransportError),
+    }
+}

@@ -1,0 +1,164 @@
+//! Authentication before the upgrade, expiry mid-session, and in-band refresh.
+
+use tidings::protocol::close;
+use tidings::Hub;
+use tokio_tungstenite::tungstenite::Error as WsError;
+
+use crate::support::{hub_builder, Client, TestServer};
+
+#[cfg(feature = "jwt")]
+const SECRET: &[u8] = b"test secret";
+
+#[cfg(feature = "jwt")]
+fn token(sub: &str, tenant: &str, roles: &[&str], ttl: std::time::Duration) -> String {
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let exp = (SystemTime::now() + ttl)
+        .duration_since(UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    let claims = serde_json::json!({ "sub": sub, "tenant": tenant, "roles": roles, "exp": exp });
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(SECRET),
+    )
+    .expect("encode")
+}
+
+fn status_of(err: WsError) -> u16 {
+    match err {
+        WsError::Http(response) => response.status().as_u16(),
+        other => panic!("expected an HTTP refusal, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn refused_before_the_upgrade_with_a_clear_status() {
+    let server = TestServer::start(hub_builder().build()).await;
+    assert_eq!(
+        status_of(
+            Client::try_connect(server.addr, "")
+                .await
+                .err()
+                .expect("refused")
+        ),
+        401
+    );
+    assert_eq!(
+        status_of(
+            Client::try_connect(server.addr, "user=banned")
+                .await
+                .err()
+                .expect("refused")
+        ),
+        403
+    );
+    assert_eq!(server.hub.metrics().connections_rejected, 2);
+    assert_eq!(server.hub.connection_count(), 0);
+}
+
+#[tokio::test]
+async fn a_hub_without_authenticator_refuses_everyone() {
+    let server = TestServer::start(Hub::new()).await;
+    assert_eq!(
+        status_of(
+            Client::try_connect(server.addr, "user=u")
+                .await
+                .err()
+                .expect("refused")
+        ),
+        401
+    );
+}
+
+#[tokio::test]
+async fn expiry_mid_session_closes_with_the_documented_code() {
+    let server = TestServer::start(hub_builder().build()).await;
+    let mut c = server.client("user=u1&ttl_ms=300").await;
+    assert_eq!(c.close_code().await, Some(close::AUTH_EXPIRED));
+    let m = server.hub.metrics();
+    assert_eq!(m.disconnects_for(tidings::DisconnectReason::AuthExpired), 1);
+}
+
+#[cfg(feature = "jwt")]
+#[tokio::test]
+async fn jwt_tokens_authenticate_and_refresh_in_band() {
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use serde_json::json;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use tidings::JwtAuthenticator;
+
+    let hub = Hub::builder()
+        .authenticator(JwtAuthenticator::hs256(SECRET))
+        .build();
+    let server = TestServer::start(hub).await;
+
+    let expired = token("u1", "acme", &[], Duration::ZERO);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let err = Client::try_connect(server.addr, &format!("token={expired}"))
+        .await
+        .err()
+        .expect("expired");
+    assert_eq!(status_of(err), 401);
+    let forged = {
+        let exp = (SystemTime::now() + Duration::from_secs(60))
+            .duration_since(UNIX_EPOCH)
+            .expect("t")
+            .as_secs();
+        encode(
+            &Header::default(),
+            &json!({ "sub": "u1", "exp": exp }),
+            &EncodingKey::from_secret(b"wrong"),
+        )
+        .expect("encode")
+    };
+    assert_eq!(
+        status_of(
+            Client::try_connect(server.addr, &format!("token={forged}"))
+                .await
+                .err()
+                .expect("forged")
+        ),
+        401
+    );
+
+    // A short-lived token, refreshed before it expires: the session outlives the first token.
+    let short = token("u1", "acme", &["agent"], Duration::from_secs(2));
+    let mut c = server.client(&format!("token={short}")).await;
+    assert_eq!(c.connected["user"], "u1");
+    assert_eq!(c.connected["tenant"], "acme");
+    assert_eq!(c.connected["roles"], json!(["agent"]));
+
+    let other_user = token("u2", "acme", &[], Duration::from_secs(60));
+    let refused = c
+        .request(json!({ "type": "$auth", "cid": 1, "token": other_user }))
+        .await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+
+    let fresh = token("u1", "acme", &["agent", "admin"], Duration::from_secs(60));
+    let refreshed = c
+        .request(json!({ "type": "$auth", "cid": 2, "token": fresh }))
+        .await;
+    assert_eq!(refreshed["type"], "$reply", "{refreshed}");
+    assert_eq!(refreshed["data"]["roles"], json!(["agent", "admin"]));
+
+    // The new role is indexed: an admin-only event reaches the session.
+    let to_admins = tidings::to_role("admin").in_tenant("acme");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    server
+        .hub
+        .emit_to(
+            &crate::events::Announcement {
+                tenant_id: "acme".into(),
+                title: "still here".into(),
+            },
+            &to_admins,
+        )
+        .expect("emit");
+    let frame = c.recv_app().await;
+    assert_eq!(
+        frame["data"]["title"], "still here",
+        "the session outlived its first token: {frame}"
+    );
+}

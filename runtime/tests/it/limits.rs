@@ -1,0 +1,193 @@
+//! Every limit, with its documented consequence; heartbeats; graceful shutdown.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tidings::protocol::close;
+use tidings::{DisconnectReason, Limits};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::events::Announcement;
+use crate::support::{hub_builder, Client, TestServer, PATIENCE};
+
+fn limits(f: impl FnOnce(&mut Limits)) -> Limits {
+    let mut l = Limits::default();
+    f(&mut l);
+    l
+}
+
+async fn until(mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached within the patience"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_cut_off_and_memory_stays_bounded() {
+    let hub = hub_builder()
+        .limits(limits(|l| l.outbound_queue = 16))
+        .build();
+    let server = TestServer::start(hub).await;
+    let _stalled = server.client("user=slow&tenant=acme").await; // connected, never reads again
+    let title = "x".repeat(4096);
+    let mut queued = 0;
+    let mut dropped = 0;
+    for _ in 0..20_000 {
+        let d = server
+            .hub
+            .emit(&Announcement {
+                tenant_id: "acme".into(),
+                title: title.clone(),
+            })
+            .expect("emit");
+        queued += d.connections;
+        dropped += d.dropped;
+        if dropped > 0 {
+            break;
+        }
+    }
+    assert!(dropped > 0, "the queue filled after {queued} frames");
+    until(|| server.hub.connection_count() == 0).await;
+    let m = server.hub.metrics();
+    assert_eq!(m.disconnects_for(DisconnectReason::SlowConsumer), 1);
+    assert!(m.frames_dropped >= 1);
+}
+
+#[tokio::test]
+async fn oversized_frames_close_with_1009() {
+    let hub = hub_builder()
+        .limits(limits(|l| l.max_frame_bytes = 1024))
+        .build();
+    let server = TestServer::start(hub).await;
+    let mut c = server.client("user=u1").await;
+    c.send_raw(Message::Text("x".repeat(2048).into())).await;
+    assert_eq!(c.close_code().await, Some(close::MESSAGE_TOO_BIG));
+}
+
+#[tokio::test]
+async fn a_flood_is_answered_once_then_cut_off() {
+    let hub = hub_builder()
+        .limits(limits(|l| {
+            l.rate_per_second = 5;
+            l.rate_burst = 5;
+            l.flood_close_after = 20;
+        }))
+        .build();
+    let server = TestServer::start(hub).await;
+    let mut c = server.client("user=u1").await;
+    for _ in 0..60 {
+        c.send_json(json!({ "type": "$ping" })).await;
+    }
+    let mut pongs = 0;
+    let mut limited = 0;
+    loop {
+        match tokio::time::timeout(PATIENCE, c.next_message())
+            .await
+            .expect("frames")
+        {
+            Some(Message::Text(t)) => {
+                let v: serde_json::Value = serde_json::from_str(t.as_str()).expect("json");
+                match v["type"].as_str() {
+                    Some("$pong") => pongs += 1,
+                    Some("$error") => {
+                        assert_eq!(v["code"], "rate_limited");
+                        limited += 1;
+                    }
+                    _ => {}
+                }
+            }
+            Some(Message::Close(frame)) => {
+                assert_eq!(frame.map(|f| u16::from(f.code)), Some(close::RATE_LIMITED));
+                break;
+            }
+            Some(_) => {}
+            None => panic!("closed without a close frame"),
+        }
+    }
+    assert_eq!(pongs, 5, "the burst is served");
+    assert_eq!(limited, 1, "one error frame, not one per dropped frame");
+}
+
+#[tokio::test]
+async fn connections_per_user_are_capped() {
+    let hub = hub_builder()
+        .limits(limits(|l| l.max_connections_per_user = 2))
+        .build();
+    let server = TestServer::start(hub).await;
+    let _a = server.client("user=u1").await;
+    let _b = server.client("user=u1").await;
+    match Client::try_connect(server.addr, "user=u1").await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 429),
+        Err(e) => panic!("expected 429, got {e}"),
+        Ok(_) => panic!("a third connection was accepted"),
+    }
+    let _other = server.client("user=u2").await;
+}
+
+#[tokio::test]
+async fn heartbeats_are_sent_and_silent_clients_are_reaped() {
+    let hub = hub_builder()
+        .limits(limits(|l| {
+            l.heartbeat_interval = Duration::from_millis(100);
+            l.heartbeat_timeout = Duration::from_millis(350);
+        }))
+        .build();
+    let server = TestServer::start(hub).await;
+    let mut lively = server.client("user=lively").await;
+    let mut silent = server.client("user=silent").await;
+    assert_eq!(lively.connected["heartbeat"]["interval_ms"], 100);
+    // The lively client answers every ping; it outlives the timeout several times over.
+    for _ in 0..8 {
+        let v = lively.recv().await;
+        assert_eq!(v["type"], "$ping");
+        lively.send_json(json!({ "type": "$pong" })).await;
+    }
+    assert_eq!(silent.close_code().await, Some(close::HEARTBEAT_TIMEOUT));
+    assert_eq!(server.hub.user_connection_count("lively"), 1);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_delivers_what_is_queued_then_goes_away() {
+    let mut server = TestServer::start(hub_builder().build()).await;
+    let mut c = server.client("user=u1&tenant=acme").await;
+    for i in 0..50 {
+        server
+            .hub
+            .emit(&Announcement {
+                tenant_id: "acme".into(),
+                title: format!("n{i}"),
+            })
+            .expect("emit");
+    }
+    server.shutdown().await;
+    let mut titles = Vec::new();
+    let code = loop {
+        match tokio::time::timeout(PATIENCE, c.next_message())
+            .await
+            .expect("frames")
+        {
+            Some(Message::Text(t)) => {
+                let v: serde_json::Value = serde_json::from_str(t.as_str()).expect("json");
+                if v["type"] == "tenant:announcement" {
+                    titles.push(v["data"]["title"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+            Some(Message::Close(frame)) => break frame.map(|f| u16::from(f.code)),
+            Some(_) => {}
+            None => break None,
+        }
+    };
+    assert_eq!(code, Some(close::GOING_AWAY));
+    assert_eq!(titles.len(), 50, "nothing queued is lost");
+    assert_eq!(titles[49], "n49");
+    assert!(
+        tokio_tungstenite::connect_async(format!("ws://{}/ws?user=u2", server.addr))
+            .await
+            .is_err()
+    );
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the runtime: a real server on 127.0.0.1:0 and real WebSocket clients.
+
+mod auth;
+mod events;
+mod inbound;
+mod isolation;
+mod limits;
+mod recipients;
+mod support;
