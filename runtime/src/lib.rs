@@ -24,6 +24,8 @@ pub mod schema;
 
 #[cfg(feature = "server")]
 mod auth;
+#[cfg(feature = "axum")]
+pub mod axum;
 #[cfg(feature = "server")]
 mod event;
 #[cfg(feature = "server")]

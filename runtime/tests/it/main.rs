@@ -1,6 +1,8 @@
 //! Integration tests of the runtime: a real server on 127.0.0.1:0 and real WebSocket clients.
 
 mod auth;
+#[cfg(feature = "axum")]
+mod axum_mount;
 mod events;
 mod inbound;
 mod isolation;
