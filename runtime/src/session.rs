@@ -607,10 +607,10 @@ impl Runner {
         let stream = &self.conn.stream;
         let current = stream.current();
         let same_epoch = frame.epoch.as_deref() == Some(stream.epoch.as_str());
-        let text = match (same_epoch, frame.seq) {
-            (true, Some(seq)) if seq == current => protocol::to_json(&json!({
-                "type": frame::PENDING_COMPLETE, "cid": frame.cid, "epoch": stream.epoch, "seq": current, "replayed": 0,
-            })),
+        let mut answer = match (same_epoch, frame.seq) {
+            (true, Some(seq)) if seq == current => json!({
+                "type": frame::PENDING_COMPLETE, "epoch": stream.epoch, "seq": current, "replayed": 0,
+            }),
             (true, Some(seq)) if seq > current => {
                 let message = format!("sequence {seq} is ahead of the stream ({current})");
                 return self
@@ -623,15 +623,17 @@ impl Runner {
                     )
                     .await;
             }
-            (epoch_ok, _) => protocol::to_json(&json!({
+            (epoch_ok, _) => json!({
                 "type": frame::RESYNC_REQUIRED,
-                "cid": frame.cid,
                 "epoch": stream.epoch,
                 "seq": current,
                 "reason": if epoch_ok { "the events missed are no longer available" } else { "the stream was restarted (new epoch)" },
-            })),
+            }),
         };
-        send_text(sink, &text).await
+        if let (Some(cid), Some(map)) = (&frame.cid, answer.as_object_mut()) {
+            map.insert("cid".to_owned(), json!(cid));
+        }
+        send_text(sink, &protocol::to_json(&answer)).await
     }
 
     async fn refresh<K>(

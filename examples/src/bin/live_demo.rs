@@ -1,0 +1,420 @@
+//! The live demo: a Tidings server on the in-memory hub, with clients of two tenants connected
+//! over real WebSockets, showing each recipient rule deliver to exactly its connections.
+//!
+//! ```text
+//! cargo run -p tidings-examples --bin live_demo                      # the scripted demo
+//! cargo run -p tidings-examples --bin live_demo -- --listen 127.0.0.1:8080   # keep serving
+//! ```
+//!
+//! The scripted run checks what every client received and exits 1 if anything differs, so it
+//! doubles as an end-to-end smoke test. With `--listen`, connect any WebSocket client to
+//! `ws://ADDR/ws?user=alice&tenant=acme` (the demo authenticator trusts the query string).
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tidings::{HandlerError, Hub, Principal, Router, Session, State};
+use tidings_examples::events::{
+    ChatMessage, OperationProgress, SendMessage, StoredMessage, Ticket, TicketCreated, Typing,
+};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+#[derive(Clone, Default)]
+struct Store {
+    next_id: Arc<AtomicU64>,
+}
+
+/// `chat:sendMessage`: store the message, tell the room, reply with the stored message.
+async fn send_message(
+    State(store): State<Store>,
+    session: Session,
+    hub: Hub,
+    msg: SendMessage,
+) -> Result<StoredMessage, HandlerError> {
+    let who = session.principal();
+    let Some(tenant) = who.tenant.clone() else {
+        return Err(HandlerError::forbidden("chat needs a tenant"));
+    };
+    if !session.rooms().contains(&format!("chat:{}", msg.chat_id)) {
+        return Err(HandlerError::forbidden(
+            "join the chat before posting to it",
+        ));
+    }
+    let stored = StoredMessage {
+        id: store.next_id.fetch_add(1, Ordering::Relaxed) + 1,
+        chat_id: msg.chat_id,
+        tenant_id: tenant,
+        sender_id: who.user_id.clone(),
+        text: msg.text,
+    };
+    hub.emit(&ChatMessage {
+        message: stored.clone(),
+    })
+    .map_err(|e| HandlerError::internal(e.to_string()))?;
+    Ok(stored)
+}
+
+fn hub() -> Hub {
+    Hub::builder()
+        .authenticator(tidings_examples::trust_the_query)
+        .router(Router::with_state(Store::default()).on::<SendMessage, _, _>(send_message))
+        .allow_join(|p: &Principal, room: &str| p.tenant.is_some() && room.starts_with("chat:"))
+        .build()
+}
+
+struct Client {
+    name: &'static str,
+    ws: Ws,
+    /// Frames read while waiting for a reply, to be seen again by `until_marker`.
+    pending: std::collections::VecDeque<Value>,
+}
+
+impl Client {
+    async fn connect(
+        addr: std::net::SocketAddr,
+        name: &'static str,
+        query: &str,
+    ) -> Result<Client, String> {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?{query}"))
+            .await
+            .map_err(|e| format!("{name} could not connect: {e}"))?;
+        let mut c = Client {
+            name,
+            ws,
+            pending: std::collections::VecDeque::new(),
+        };
+        let hello = c.next().await?;
+        if hello["type"] != "$connected" {
+            return Err(format!("{name}: expected $connected, got {hello}"));
+        }
+        Ok(c)
+    }
+
+    async fn next(&mut self) -> Result<Value, String> {
+        if let Some(v) = self.pending.pop_front() {
+            return Ok(v);
+        }
+        self.read().await
+    }
+
+    async fn read(&mut self) -> Result<Value, String> {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(5), self.ws.next())
+                .await
+                .map_err(|_| format!("{}: nothing arrived within 5 s", self.name))?;
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    return serde_json::from_str(t.as_str())
+                        .map_err(|e| format!("{}: bad JSON: {e}", self.name))
+                }
+                Some(Ok(Message::Close(f))) => return Err(format!("{}: closed {f:?}", self.name)),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(format!("{}: {e}", self.name)),
+                None => return Err(format!("{}: connection ended", self.name)),
+            }
+        }
+    }
+
+    async fn send(&mut self, v: Value) -> Result<(), String> {
+        self.ws
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn request(&mut self, v: Value) -> Result<Value, String> {
+        let cid = v["cid"].clone();
+        self.send(v).await?;
+        loop {
+            let f = self.read().await?;
+            if f["cid"] == cid {
+                return Ok(f);
+            }
+            self.pending.push_back(f);
+        }
+    }
+
+    /// Reads until the marker event `demo:marker` with `n`, recording everything before it.
+    async fn until_marker(&mut self, n: u64) -> Result<Vec<String>, String> {
+        let mut got = Vec::new();
+        loop {
+            let f = self.next().await?;
+            if f["type"] == "demo:marker" && f["data"]["n"] == n {
+                return Ok(got);
+            }
+            if f["type"] != "$ping" {
+                let seq = f["seq"]
+                    .as_u64()
+                    .map(|s| format!(" seq={s}"))
+                    .unwrap_or_default();
+                got.push(format!("{}{seq}", f["type"].as_str().unwrap_or("?")));
+            }
+        }
+    }
+}
+
+/// A marker to everyone: what a client got before it was sent before it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Marker {
+    n: u64,
+}
+
+impl tidings::Event for Marker {
+    const NAME: &'static str = "demo:marker";
+    const MODULE: &'static str = "demo";
+    const DIRECTION: tidings::schema::Direction = tidings::schema::Direction::ServerToClient;
+    const DELIVERY: tidings::schema::Delivery = tidings::schema::Delivery::Ephemeral;
+    type Reply = ();
+    fn recipients(&self) -> tidings::Recipients {
+        tidings::to_platform()
+    }
+}
+
+async fn check_step(
+    hub: &Hub,
+    clients: &mut [Client],
+    n: u64,
+    expected: &BTreeMap<&str, Vec<&str>>,
+) -> Result<bool, String> {
+    hub.emit(&Marker { n }).map_err(|e| e.to_string())?;
+    let mut ok = true;
+    for c in clients.iter_mut() {
+        let got = c.until_marker(n).await?;
+        let want: Vec<String> = expected
+            .get(c.name)
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mark = if got == want { "✓" } else { "✗" };
+        ok &= got == want;
+        let shown = if got.is_empty() {
+            "—".to_owned()
+        } else {
+            got.join(", ")
+        };
+        println!("    {mark} {:<9} {shown}", c.name);
+        if got != want {
+            println!(
+                "      expected {}",
+                if want.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    want.join(", ")
+                }
+            );
+        }
+    }
+    Ok(ok)
+}
+
+async fn scripted() -> Result<bool, String> {
+    let hub = hub();
+    let server = tidings::Server::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = server.local_addr().map_err(|e| e.to_string())?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = hub.clone();
+    let task = tokio::spawn(async move {
+        server
+            .serve_with_shutdown(serving, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    println!("== Tidings live demo: in-memory hub on ws://{addr}/ws\n");
+
+    let people: [(&'static str, &str); 7] = [
+        ("alice·1", "user=alice&tenant=acme"),
+        ("alice·2", "user=alice&tenant=acme"),
+        ("bob", "user=bob&tenant=acme"),
+        ("carol", "user=carol&tenant=acme&roles=admin"),
+        ("dave", "user=dave&tenant=acme"),
+        ("erin", "user=erin&tenant=globex&roles=admin"),
+        ("frank", "user=frank&tenant=acme&roles=super_admin"),
+    ];
+    let mut clients = Vec::new();
+    for (name, query) in people {
+        clients.push(Client::connect(addr, name, query).await?);
+    }
+    println!("connected: alice (two tabs), bob, carol (admin), dave, frank (super_admin) in tenant acme; erin (admin) in globex\n");
+    let mut ok = true;
+
+    println!("1. ticket:created by carol — to creator alice, assignee bob, admins and super admins of acme, never the actor");
+    let ticket = Ticket {
+        id: "t-1".into(),
+        tenant_id: "acme".into(),
+        title: "Printer on fire".into(),
+        created_by: "alice".into(),
+        assignee_id: Some("bob".into()),
+        participant_ids: vec![],
+    };
+    let d = hub
+        .emit(&TicketCreated {
+            ticket,
+            actor_id: "carol".into(),
+        })
+        .map_err(|e| e.to_string())?;
+    println!(
+        "   queued to {} connections, payload serialized once",
+        d.connections
+    );
+    let expected = BTreeMap::from([
+        ("alice·1", vec!["ticket:created seq=1"]),
+        ("alice·2", vec!["ticket:created seq=1"]),
+        ("bob", vec!["ticket:created seq=1"]),
+        ("frank", vec!["ticket:created seq=1"]),
+    ]);
+    ok &= check_step(&hub, &mut clients, 1, &expected).await?;
+
+    println!("\n2. chat: alice·1, bob and erin join chat:42; bob sends chat:sendMessage; the room gets chat:message");
+    for i in [0usize, 2, 5] {
+        let reply = clients[i]
+            .request(json!({ "type": "$join", "cid": "join", "room": "chat:42" }))
+            .await?;
+        ok &= reply["type"] == "$reply";
+    }
+    let reply = clients[2]
+        .request(json!({ "type": "chat:sendMessage", "cid": 7, "data": { "chat_id": "42", "text": "on my way" } }))
+        .await?;
+    println!("   bob's reply: {}", reply["data"]);
+    ok &= reply["type"] == "$reply" && reply["data"]["sender_id"] == "bob";
+    let expected = BTreeMap::from([
+        ("alice·1", vec!["chat:message seq=2"]),
+        ("bob", vec!["chat:message seq=2"]),
+    ]);
+    ok &= check_step(&hub, &mut clients, 2, &expected).await?;
+
+    println!("\n3. chat:typing from alice — ephemeral (no seq), to the room except alice; erin's chat:42 is another tenant's");
+    hub.emit(&Typing {
+        chat_id: "42".into(),
+        tenant_id: "acme".into(),
+        user_id: "alice".into(),
+        is_typing: true,
+    })
+    .map_err(|e| e.to_string())?;
+    ok &= check_step(
+        &hub,
+        &mut clients,
+        3,
+        &BTreeMap::from([("bob", vec!["chat:typing"])]),
+    )
+    .await?;
+
+    println!("\n4. operation:progress to dave, and a percentage of 101 that cannot be emitted");
+    for pct in [0u8, 50, 100] {
+        let p = OperationProgress {
+            operation_id: "op-1".into(),
+            operation_type: "export_csv".into(),
+            user_id: "dave".into(),
+            stage: "writing rows".into(),
+            percentage: pct,
+        };
+        hub.emit(&p).map_err(|e| e.to_string())?;
+    }
+    let bad = OperationProgress {
+        operation_id: "op-1".into(),
+        operation_type: "export_csv".into(),
+        user_id: "dave".into(),
+        stage: "oops".into(),
+        percentage: 101,
+    };
+    match hub.emit(&bad) {
+        Err(e) => println!("   refused: {e}"),
+        Ok(_) => ok = false,
+    }
+    let expected = BTreeMap::from([(
+        "dave",
+        vec![
+            "operation:progress seq=1",
+            "operation:progress seq=2",
+            "operation:progress seq=3",
+        ],
+    )]);
+    ok &= check_step(&hub, &mut clients, 4, &expected).await?;
+
+    println!("\n5. a malformed frame and an unknown event get error frames; the session stays up");
+    let e1 = clients[4]
+        .request(json!({ "type": "chat:sendMessage", "cid": 1, "data": { "chat_id": 42 } }))
+        .await?;
+    let e2 = clients[4]
+        .request(json!({ "type": "chat:deleteEverything", "cid": 2 }))
+        .await?;
+    println!("   {} — {}", e1["code"], e1["message"]);
+    println!("   {} — {}", e2["code"], e2["message"]);
+    ok &= e1["code"] == "invalid_payload" && e2["code"] == "unknown_event";
+
+    println!(
+        "\n6. graceful shutdown: queued frames are delivered, then every session closes with 1001"
+    );
+    let _ = stop.send(());
+    let mut codes = Vec::new();
+    for c in &mut clients {
+        let code = loop {
+            match tokio::time::timeout(Duration::from_secs(10), c.ws.next()).await {
+                Ok(Some(Ok(Message::Close(f)))) => break f.map(|f| u16::from(f.code)),
+                Ok(Some(Ok(_))) => {}
+                _ => break None,
+            }
+        };
+        codes.push(code);
+    }
+    ok &= codes.iter().all(|c| *c == Some(1001));
+    println!("   close codes: {codes:?}");
+    let _ = task.await;
+
+    let m = hub.metrics();
+    println!(
+        "\nmetrics: {} connections, {} events emitted, {} frames delivered, {} dropped, {} error frames",
+        m.connections_total, m.events_emitted, m.frames_delivered, m.frames_dropped, m.errors_sent
+    );
+    Ok(ok)
+}
+
+async fn listen(addr: &str) -> Result<(), String> {
+    let server = tidings::Server::bind(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let local = server.local_addr().map_err(|e| e.to_string())?;
+    println!(
+        "serving ws://{local}/ws?user=<name>&tenant=<tenant>&roles=<a,b> — Ctrl-C stops gracefully"
+    );
+    server
+        .serve_with_shutdown(hub(), async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.as_slice() {
+        [flag, addr] if flag == "--listen" => listen(addr).await.map(|()| true),
+        [] => scripted().await,
+        _ => Err("usage: live_demo [--listen ADDR]".to_owned()),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("\nthe demo saw something other than expected (✗ above)");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
