@@ -94,6 +94,9 @@ impl Session {
     }
 }
 
+/// Frames written per flush.
+const WRITE_BATCH: usize = 64;
+
 /// How long a session waits to send its close frame to a peer that may have stopped reading.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -161,15 +164,20 @@ fn reason_for(code: u16) -> DisconnectReason {
     }
 }
 
-fn expiry_sleep(p: &Principal) -> Pin<Box<Sleep>> {
-    let far = Duration::from_secs(60 * 60 * 24 * 365);
-    let left = match p.expires_at {
-        Some(at) => at
-            .duration_since(std::time::SystemTime::now())
-            .unwrap_or_default(),
-        None => far,
-    };
-    Box::pin(tokio::time::sleep(left.min(far)))
+/// A timer for the principal's expiry; none (no allocation, no timer) when it never expires.
+fn expiry_sleep(p: &Principal) -> Option<Pin<Box<Sleep>>> {
+    let left = p
+        .expires_at?
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    Some(Box::pin(tokio::time::sleep(left)))
+}
+
+async fn expired(timer: &mut Option<Pin<Box<Sleep>>>) {
+    match timer {
+        Some(sleep) => sleep.as_mut().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Runs a session on an upgraded socket until it ends.
@@ -180,7 +188,7 @@ where
     E: ReadError,
 {
     let mut socket = socket;
-    let (conn, rx) = match hub.register(principal) {
+    let conn = match hub.register(principal) {
         Ok(registered) => registered,
         Err(_) => {
             hub.inner
@@ -205,7 +213,6 @@ where
         hub: hub.clone(),
         conn: conn.clone(),
         session,
-        rx,
     }
     .run(socket)
     .instrument(span)
@@ -218,7 +225,6 @@ struct Runner {
     hub: Hub,
     conn: Arc<Conn>,
     session: Session,
-    rx: tokio::sync::mpsc::Receiver<Utf8Bytes>,
 }
 
 /// What handling one inbound message asks of the loop.
@@ -266,22 +272,19 @@ impl Runner {
                 biased;
                 kill = self.conn.killed() => Next::Close(kill.code, kill.reason),
                 _ = shutdown.changed() => Next::Continue,
-                () = &mut expiry => Next::Close(close::AUTH_EXPIRED, "credentials expired"),
-                out = self.rx.recv() => match out {
-                    Some(frame) => {
-                        // A peer that stops reading stalls the write: race it with the hub's
-                        // request to cut the connection off, and bound it in time.
-                        let conn = self.conn.clone();
-                        tokio::select! {
-                            biased;
-                            kill = conn.killed() => Next::End(reason_for(kill.code)),
-                            written = tokio::time::timeout(limits.heartbeat_timeout, self.write_batch(&mut sink, frame)) => {
-                                written.unwrap_or(Next::End(DisconnectReason::SlowConsumer))
-                            }
+                () = expired(&mut expiry) => Next::Close(close::AUTH_EXPIRED, "credentials expired"),
+                () = self.conn.outbox.wait() => {
+                    // A peer that stops reading stalls the write: race it with the hub's request
+                    // to cut the connection off, and bound it in time.
+                    let conn = self.conn.clone();
+                    tokio::select! {
+                        biased;
+                        kill = conn.killed() => Next::End(reason_for(kill.code)),
+                        written = tokio::time::timeout(limits.heartbeat_timeout, self.write_batch(&mut sink)) => {
+                            written.unwrap_or(Next::End(DisconnectReason::SlowConsumer))
                         }
                     }
-                    None => Next::End(DisconnectReason::TransportError),
-                },
+                }
                 msg = stream.next() => match msg {
                     None => Next::End(DisconnectReason::ClientClosed),
                     Some(Err(e)) if e.too_big() => Next::Close(close::MESSAGE_TOO_BIG, "message too big"),
@@ -340,22 +343,16 @@ impl Runner {
         }))
     }
 
-    /// Writes one queued frame and whatever else is queued (up to a batch), then flushes once.
-    async fn write_batch<K>(&mut self, sink: &mut K, first: Utf8Bytes) -> Next
+    /// Writes what is queued (up to a batch), then flushes once.
+    async fn write_batch<K>(&mut self, sink: &mut K) -> Next
     where
         K: Sink<Message> + Unpin,
     {
-        if sink.feed(Message::Text(first)).await.is_err() {
-            return Next::End(DisconnectReason::TransportError);
-        }
-        for _ in 0..64 {
-            match self.rx.try_recv() {
-                Ok(frame) => {
-                    if sink.feed(Message::Text(frame)).await.is_err() {
-                        return Next::End(DisconnectReason::TransportError);
-                    }
-                }
-                Err(_) => break,
+        let mut batch = Vec::new();
+        self.conn.outbox.drain_into(&mut batch, WRITE_BATCH);
+        for frame in batch {
+            if sink.feed(Message::Text(frame)).await.is_err() {
+                return Next::End(DisconnectReason::TransportError);
             }
         }
         if sink.flush().await.is_err() {
@@ -376,7 +373,9 @@ impl Runner {
     {
         let deadline = self.hub.limits().drain_timeout;
         let drain = async {
-            while let Ok(frame) = self.rx.try_recv() {
+            let mut batch = Vec::new();
+            self.conn.outbox.drain_into(&mut batch, usize::MAX);
+            for frame in batch {
                 if sink.feed(Message::Text(frame)).await.is_err() {
                     return;
                 }
@@ -396,7 +395,7 @@ impl Runner {
         bucket: &mut Bucket,
         dropped_in_row: &mut u32,
         in_flight: &Arc<Semaphore>,
-        expiry: &mut Pin<Box<Sleep>>,
+        expiry: &mut Option<Pin<Box<Sleep>>>,
     ) -> Next
     where
         K: Sink<Message> + Unpin,
@@ -640,7 +639,7 @@ impl Runner {
         &mut self,
         sink: &mut K,
         frame: &ClientFrame<'_>,
-        expiry: &mut Pin<Box<Sleep>>,
+        expiry: &mut Option<Pin<Box<Sleep>>>,
     ) -> Next
     where
         K: Sink<Message> + Unpin,

@@ -1,11 +1,11 @@
 //! One live connection as the hub sees it: identity, delivery stream, rooms and outbound queue.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use super::outbox::{Outbox, Refused};
 use crate::Principal;
 
 /// A user's delivery stream: durable events to the user are numbered in it, in order, across
@@ -49,11 +49,10 @@ pub(crate) struct Conn {
     pub(crate) tenant: Option<String>,
     principal: RwLock<Arc<Principal>>,
     pub(crate) stream: Arc<UserStream>,
-    tx: mpsc::Sender<Utf8Bytes>,
+    pub(crate) outbox: Outbox,
     rooms: Mutex<Vec<String>>,
     kill: OnceLock<Kill>,
     killed: Notify,
-    pub(crate) queued: AtomicU64,
 }
 
 impl std::fmt::Debug for Conn {
@@ -81,7 +80,7 @@ impl Conn {
         id: u64,
         principal: Principal,
         stream: Arc<UserStream>,
-        tx: mpsc::Sender<Utf8Bytes>,
+        outbound_queue: usize,
     ) -> Conn {
         Conn {
             id,
@@ -89,11 +88,10 @@ impl Conn {
             tenant: principal.tenant.clone(),
             principal: RwLock::new(Arc::new(principal)),
             stream,
-            tx,
+            outbox: Outbox::new(outbound_queue),
             rooms: Mutex::new(Vec::new()),
             kill: OnceLock::new(),
             killed: Notify::new(),
-            queued: AtomicU64::new(0),
         }
     }
 
@@ -115,16 +113,13 @@ impl Conn {
 
     /// Offers a frame to the outbound queue without waiting.
     pub(crate) fn push(&self, frame: Utf8Bytes) -> Push {
-        match self.tx.try_send(frame) {
-            Ok(()) => {
-                self.queued.fetch_add(1, Ordering::Relaxed);
-                Push::Queued
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        match self.outbox.push(frame) {
+            Ok(()) => Push::Queued,
+            Err(Refused::Full) => {
                 self.kill(crate::protocol::close::SLOW_CONSUMER, "outbound queue full");
                 Push::Dropped
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Push::Gone,
+            Err(Refused::Closed) => Push::Gone,
         }
     }
 

@@ -3,13 +3,14 @@
 pub(crate) mod conn;
 pub(crate) mod ids;
 mod metrics;
+mod outbox;
 mod registry;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 pub use metrics::{DisconnectReason, Metrics};
@@ -23,6 +24,17 @@ use crate::{Principal, Recipients};
 use conn::{Conn, Push};
 use metrics::Counters;
 use registry::Registry;
+
+/// `{"seq":N,` followed by the shared body, in one allocation of the exact size.
+fn numbered(seq: u64, body: &str) -> String {
+    use std::fmt::Write as _;
+    let mut frame = String::with_capacity(body.len() + 28);
+    frame.push_str("{\"seq\":");
+    let _ = write!(frame, "{seq}");
+    frame.push(',');
+    frame.push_str(body);
+    frame
+}
 
 /// Limits that keep every connection, and so the server, bounded. Each has a documented
 /// consequence (docs/protocol.md, "Limits").
@@ -274,8 +286,10 @@ impl Hub {
         Counters::add(&self.inner.counters.events_emitted, 1);
         let delivered = match E::DELIVERY {
             Delivery::Ephemeral => {
-                let frame = Utf8Bytes::from(format!("{{{body}"));
-                self.push_all(conns.iter(), &frame)
+                let mut frame = String::with_capacity(body.len() + 1);
+                frame.push('{');
+                frame.push_str(&body);
+                self.push_all(conns.iter(), &Utf8Bytes::from(frame))
             }
             Delivery::Durable => self.push_numbered(conns, &body),
         };
@@ -319,7 +333,7 @@ impl Hub {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             *seq += 1;
-            let frame = Utf8Bytes::from(format!("{{\"seq\":{},{body}", *seq));
+            let frame = Utf8Bytes::from(numbered(*seq, body));
             let part = self.push_all(group.iter(), &frame);
             drop(seq);
             d.connections += part.connections;
@@ -372,22 +386,22 @@ impl Hub {
     pub(crate) fn register(
         &self,
         principal: Principal,
-    ) -> Result<(Arc<Conn>, mpsc::Receiver<Utf8Bytes>), registry::TooManyConnections> {
-        let (tx, rx) = mpsc::channel(self.inner.limits.outbound_queue.max(1));
+    ) -> Result<Arc<Conn>, registry::TooManyConnections> {
         let id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
         let conn = self.inner.registry.insert(
             id,
             principal,
-            tx,
+            self.inner.limits.outbound_queue,
             self.inner.limits.max_connections_per_user,
         )?;
         Counters::add(&self.inner.counters.connections_open, 1);
         Counters::add(&self.inner.counters.connections_total, 1);
-        Ok((conn, rx))
+        Ok(conn)
     }
 
     pub(crate) fn unregister(&self, conn: &Arc<Conn>, reason: DisconnectReason) {
         self.inner.registry.remove(conn);
+        conn.outbox.close();
         self.inner.counters.disconnected(reason);
     }
 }

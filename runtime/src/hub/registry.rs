@@ -7,9 +7,6 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
-
 use super::conn::{Conn, UserStream};
 use crate::recipients::{Recipients, Scope};
 use crate::Principal;
@@ -98,7 +95,7 @@ impl Registry {
         &self,
         id: u64,
         principal: Principal,
-        tx: mpsc::Sender<Utf8Bytes>,
+        outbound_queue: usize,
         max_per_user: usize,
     ) -> Result<Arc<Conn>, TooManyConnections> {
         let conn = {
@@ -115,7 +112,12 @@ impl Registry {
                 }
                 return Err(TooManyConnections);
             }
-            let conn = Arc::new(Conn::new(id, principal, entry.stream.clone(), tx));
+            let conn = Arc::new(Conn::new(
+                id,
+                principal,
+                entry.stream.clone(),
+                outbound_queue,
+            ));
             entry.conns.push(conn.clone());
             conn
         };

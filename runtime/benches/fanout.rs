@@ -1,0 +1,517 @@
+//! Fan-out, memory per idle connection, and latency, next to the transport's ceiling.
+//!
+//! `cargo bench -p tidings --bench fanout` runs two servers in turn, each in a child process of
+//! this binary so that its memory can be read alone:
+//! - **tidings**: `tidings::Server` with a hub;
+//! - **ceiling**: a minimal tokio-tungstenite broadcast server doing only what any server must
+//!   (encode once, share the frame, bounded per-connection queues, batched writes), with the same
+//!   WebSocket buffer sizes.
+//!
+//! The parent opens N client connections on loopback and drives the child over stdin:
+//! - memory: the child's RSS before and after the N connections, divided by N;
+//! - fan-out: M events of one payload size to every connection, timed from the command until
+//!   every client has received every frame (deliveries per second; median of runs);
+//! - latency: events to one user at a steady rate, each carrying its send time (p50/p99).
+//!
+//! `-- --smoke` runs tiny sizes once so the suite keeps this building and running;
+//! `-- --connections N` changes N. Method and figures: BENCHMARKS.md.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tidings::schema::{Delivery, Direction};
+use tidings::{Event, Hub, Principal, Recipients};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+// ───────────────────────────── events ─────────────────────────────
+
+#[derive(Serialize, Deserialize)]
+struct Tick {
+    n: u64,
+    sent_ns: u64,
+    pad: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TickDurable(Tick);
+
+impl Event for Tick {
+    const NAME: &'static str = "bench:tick";
+    const MODULE: &'static str = "bench";
+    const DIRECTION: Direction = Direction::ServerToClient;
+    const DELIVERY: Delivery = Delivery::Ephemeral;
+    type Reply = ();
+    fn recipients(&self) -> Recipients {
+        tidings::to_platform()
+    }
+}
+
+impl Event for TickDurable {
+    const NAME: &'static str = "bench:tick";
+    const MODULE: &'static str = "bench";
+    const DIRECTION: Direction = Direction::ServerToClient;
+    const DELIVERY: Delivery = Delivery::Durable;
+    type Reply = ();
+    fn recipients(&self) -> Recipients {
+        tidings::to_platform()
+    }
+}
+
+// ───────────────────────────── child: servers ─────────────────────────────
+
+trait BenchServer: Send + Sync {
+    fn fanout(&self, count: u64, pad: &str, durable: bool);
+    fn to_latency_user(&self, n: u64, pad: &str);
+}
+
+struct TidingsServer(Hub);
+
+impl BenchServer for TidingsServer {
+    fn fanout(&self, count: u64, pad: &str, durable: bool) {
+        for n in 0..count {
+            let tick = Tick {
+                n,
+                sent_ns: now_ns(),
+                pad: pad.to_owned(),
+            };
+            let result = if durable {
+                self.0.emit(&TickDurable(tick))
+            } else {
+                self.0.emit(&tick)
+            };
+            if let Err(e) = result {
+                eprintln!("emit failed: {e}");
+            }
+        }
+    }
+
+    fn to_latency_user(&self, n: u64, pad: &str) {
+        let tick = Tick {
+            n,
+            sent_ns: now_ns(),
+            pad: pad.to_owned(),
+        };
+        let _ = self.0.emit_to(&tick, &tidings::to_user("lat"));
+    }
+}
+
+/// The ceiling: a broadcast loop with nothing but what every server needs.
+#[derive(Default)]
+struct Ceiling {
+    conns: Mutex<Vec<mpsc::Sender<Utf8Bytes>>>,
+    latency: Mutex<Option<mpsc::Sender<Utf8Bytes>>>,
+}
+
+fn ceiling_frame(n: u64, pad: &str) -> Utf8Bytes {
+    let data = serde_json::to_string(&Tick {
+        n,
+        sent_ns: now_ns(),
+        pad: pad.to_owned(),
+    })
+    .unwrap_or_default();
+    Utf8Bytes::from(format!(
+        r#"{{"type":"bench:tick","id":"{n}","ts":"2026-01-01T00:00:00.000Z","data":{data}}}"#
+    ))
+}
+
+impl BenchServer for Ceiling {
+    fn fanout(&self, count: u64, pad: &str, _durable: bool) {
+        for n in 0..count {
+            let frame = ceiling_frame(n, pad);
+            let conns = self
+                .conns
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for tx in conns.iter() {
+                let _ = tx.try_send(frame.clone());
+            }
+        }
+    }
+
+    fn to_latency_user(&self, n: u64, pad: &str) {
+        if let Some(tx) = self
+            .latency
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
+            let _ = tx.try_send(ceiling_frame(n, pad));
+        }
+    }
+}
+
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+}
+
+// The handshake callback's `Result<Response, ErrorResponse>` is tungstenite's signature.
+#[allow(clippy::result_large_err)]
+async fn ceiling_connection(ceiling: Arc<Ceiling>, tcp: tokio::net::TcpStream) {
+    let _ = tcp.set_nodelay(true);
+    let mut is_latency = false;
+    let callback =
+        |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
+         resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
+            is_latency = req.uri().query().is_some_and(|q| q.contains("user=lat"));
+            Ok(resp)
+        };
+    let Ok(ws) =
+        tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(ws_config())).await
+    else {
+        return;
+    };
+    let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(1024);
+    if is_latency {
+        *ceiling
+            .latency
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx);
+    } else {
+        ceiling
+            .conns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(tx);
+    }
+    let (mut sink, mut stream) = ws.split();
+    if sink
+        .send(Message::Text(r#"{"type":"$connected"}"#.into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    loop {
+        tokio::select! {
+            frame = rx.recv() => {
+                let Some(frame) = frame else { return };
+                if sink.feed(Message::Text(frame)).await.is_err() { return; }
+                for _ in 0..64 {
+                    match rx.try_recv() {
+                        Ok(f) => if sink.feed(Message::Text(f)).await.is_err() { return; },
+                        Err(_) => break,
+                    }
+                }
+                if sink.flush().await.is_err() { return; }
+            }
+            msg = stream.next() => if !matches!(msg, Some(Ok(_))) { return; },
+        }
+    }
+}
+
+fn child(kind: &str) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async move {
+        let listener_addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+        let server: Arc<dyn BenchServer> = match kind {
+            "tidings" => {
+                let mut limits = tidings::Limits::default();
+                limits.max_connections_per_user = 4;
+                let hub = Hub::builder()
+                    .authenticator(|r: &tidings::UpgradeRequest| {
+                        Ok(Principal::user(r.query("user").unwrap_or_default()).in_tenant("bench"))
+                    })
+                    .limits(limits)
+                    .build();
+                let server = tidings::Server::bind(listener_addr).await.expect("bind");
+                println!("port {}", server.local_addr().expect("addr").port());
+                let serving = hub.clone();
+                tokio::spawn(async move { server.serve(serving).await });
+                Arc::new(TidingsServer(hub))
+            }
+            _ => {
+                let ceiling = Arc::new(Ceiling::default());
+                let listener = tokio::net::TcpListener::bind(listener_addr)
+                    .await
+                    .expect("bind");
+                println!("port {}", listener.local_addr().expect("addr").port());
+                let accepting = ceiling.clone();
+                tokio::spawn(async move {
+                    while let Ok((tcp, _)) = listener.accept().await {
+                        tokio::spawn(ceiling_connection(accepting.clone(), tcp));
+                    }
+                });
+                ceiling
+            }
+        };
+        let mut lines = BufReader::new(std::io::stdin()).lines();
+        while let Some(Ok(line)) = tokio::task::block_in_place(|| lines.next()) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["rss"] => println!("rss {}", rss_bytes()),
+                ["fanout", count, size, mode] => {
+                    let pad = "x".repeat(size.parse().unwrap_or(0));
+                    server.fanout(count.parse().unwrap_or(1), &pad, *mode == "durable");
+                    println!("queued");
+                }
+                ["latency", rate, seconds] => {
+                    let rate: u64 = rate.parse().unwrap_or(100);
+                    let total = rate * seconds.parse::<u64>().unwrap_or(1);
+                    let mut tick =
+                        tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
+                    for n in 0..total {
+                        tick.tick().await;
+                        server.to_latency_user(n, "");
+                    }
+                    println!("done");
+                }
+                _ => break,
+            }
+            let _ = std::io::stdout().flush();
+        }
+    });
+}
+
+// ───────────────────────────── parent: clients ─────────────────────────────
+
+struct ChildServer {
+    process: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    port: u16,
+}
+
+impl ChildServer {
+    fn start(kind: &str) -> ChildServer {
+        let mut process = Command::new(std::env::current_exe().expect("exe"))
+            .args(["--child", kind])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn child server");
+        let stdin = process.stdin.take().expect("stdin");
+        let mut stdout = BufReader::new(process.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("port line");
+        let port = line
+            .trim()
+            .trim_start_matches("port ")
+            .parse()
+            .expect("port number");
+        ChildServer {
+            process,
+            stdin,
+            stdout,
+            port,
+        }
+    }
+
+    fn ask(&mut self, command: &str) -> String {
+        writeln!(self.stdin, "{command}").expect("write command");
+        self.stdin.flush().expect("flush");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("answer");
+        line.trim().to_owned()
+    }
+
+    fn rss(&mut self) -> u64 {
+        self.ask("rss")
+            .trim_start_matches("rss ")
+            .parse()
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+async fn open_clients(
+    port: u16,
+    n: usize,
+    received: Arc<AtomicU64>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut handles = Vec::with_capacity(n);
+    let gate = Arc::new(tokio::sync::Semaphore::new(128));
+    let ready = Arc::new(AtomicU64::new(0));
+    for i in 0..n {
+        let received = received.clone();
+        let ready = ready.clone();
+        let permit = gate.clone().acquire_owned().await.expect("semaphore");
+        handles.push(tokio::spawn(async move {
+            let url = format!("ws://127.0.0.1:{port}/ws?user=u{i}");
+            let (mut ws, _) =
+                match tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true)
+                    .await
+                {
+                    Ok(c) => c,
+                    Err(e) => panic!("client {i} could not connect: {e}"),
+                };
+            let _connected = ws.next().await;
+            ready.fetch_add(1, Ordering::Relaxed);
+            drop(permit);
+            while let Some(Ok(msg)) = ws.next().await {
+                if let Message::Text(t) = msg {
+                    if t.as_str().contains("bench:tick") {
+                        received.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    while ready.load(Ordering::Relaxed) < n as u64 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    handles
+}
+
+struct Figures {
+    bytes_per_conn: f64,
+    deliveries_per_sec: f64,
+    durable_per_sec: Option<f64>,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+async fn measure(kind: &str, n: usize, events: u64, runs: usize, latency_seconds: u64) -> Figures {
+    let mut server = ChildServer::start(kind);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = server.rss();
+    let received = Arc::new(AtomicU64::new(0));
+    let clients = open_clients(server.port, n, received.clone()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = server.rss();
+    let bytes_per_conn = after.saturating_sub(before) as f64 / n as f64;
+
+    let mut fan = |mode: &'static str| {
+        let mut rates = Vec::new();
+        for _ in 0..runs {
+            let start_count = received.load(Ordering::Relaxed);
+            let target = start_count + events * n as u64;
+            let start = Instant::now();
+            let answer = server.ask(&format!("fanout {events} 200 {mode}"));
+            assert_eq!(answer, "queued");
+            let deadline = start + Duration::from_secs(120);
+            while received.load(Ordering::Relaxed) < target {
+                assert!(
+                    Instant::now() < deadline,
+                    "{kind}: deliveries stalled at {} of {target}",
+                    received.load(Ordering::Relaxed)
+                );
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            rates.push((events * n as u64) as f64 / start.elapsed().as_secs_f64());
+        }
+        rates.sort_by(f64::total_cmp);
+        rates[rates.len() / 2]
+    };
+    let deliveries_per_sec = fan("ephemeral");
+    let durable_per_sec = (kind == "tidings").then(|| fan("durable"));
+
+    // Latency: one more connection, user "lat", events at a steady 1,000/s.
+    let (mut lat, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws?user=lat", server.port))
+            .await
+            .expect("latency client");
+    let _connected = lat.next().await;
+    let collector = tokio::spawn(async move {
+        let mut samples = Vec::new();
+        while let Some(Ok(msg)) = lat.next().await {
+            if let Message::Text(t) = msg {
+                let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap_or_default();
+                if let Some(sent) = v["data"]["sent_ns"].as_u64() {
+                    samples.push(now_ns().saturating_sub(sent));
+                }
+            }
+        }
+        samples
+    });
+    let answer =
+        tokio::task::block_in_place(|| server.ask(&format!("latency 1000 {latency_seconds}")));
+    assert_eq!(answer, "done");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(server);
+    let mut samples = tokio::time::timeout(Duration::from_secs(10), collector)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    samples.sort_unstable();
+    let pct = |p: f64| {
+        samples
+            .get(((samples.len() as f64 * p) as usize).min(samples.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1e3
+    };
+    for c in clients {
+        c.abort();
+    }
+    Figures {
+        bytes_per_conn,
+        deliveries_per_sec,
+        durable_per_sec,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        child(args.get(i + 1).map_or("tidings", String::as_str));
+        return;
+    }
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let n: usize = args
+        .iter()
+        .position(|a| a == "--connections")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if smoke { 50 } else { 10_000 });
+    let (events, runs, latency_seconds) = if smoke { (2, 1, 1) } else { (20, 5, 5) };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        println!("{n} connections, {events} events of 200-byte padding per fan-out, median of {runs} runs");
+        let ceiling = measure("ceiling", n, events, runs, latency_seconds).await;
+        let tidings = measure("tidings", n, events, runs, latency_seconds).await;
+        println!("{:<10} {:>14} {:>16} {:>10} {:>10} {:>12}", "server", "deliveries/s", "durable/s", "p50 µs", "p99 µs", "bytes/conn");
+        for (name, f) in [("ceiling", &ceiling), ("tidings", &tidings)] {
+            println!(
+                "{name:<10} {:>14.0} {:>16} {:>10.0} {:>10.0} {:>12.0}",
+                f.deliveries_per_sec,
+                f.durable_per_sec.map_or("-".to_owned(), |d| format!("{d:.0}")),
+                f.p50_us,
+                f.p99_us,
+                f.bytes_per_conn
+            );
+        }
+        println!(
+            "tidings / ceiling: {:.2}× deliveries (ephemeral), {:.2}× (durable)",
+            tidings.deliveries_per_sec / ceiling.deliveries_per_sec,
+            tidings.durable_per_sec.unwrap_or(0.0) / ceiling.deliveries_per_sec
+        );
+    });
+}
