@@ -162,3 +162,50 @@ async fn jwt_tokens_authenticate_and_refresh_in_band() {
         "the session outlived its first token: {frame}"
     );
 }
+
+#[cfg(feature = "jwt")]
+#[tokio::test]
+async fn rs256_tokens_are_verified_with_the_public_key() {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use tidings::JwtAuthenticator;
+
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let private = std::fs::read(format!("{fixtures}/rs256_private.pem")).expect("private key");
+    let public = std::fs::read(format!("{fixtures}/rs256_public.pem")).expect("public key");
+    let auth = JwtAuthenticator::rs256_pem(&public)
+        .expect("an RSA public key")
+        .tenant_claim("org");
+    let server = TestServer::start(Hub::builder().authenticator(auth).build()).await;
+
+    let exp = (SystemTime::now() + Duration::from_secs(60))
+        .duration_since(UNIX_EPOCH)
+        .expect("t")
+        .as_secs();
+    let claims = serde_json::json!({ "sub": "u9", "org": "acme", "roles": ["admin"], "exp": exp });
+    let key = EncodingKey::from_rsa_pem(&private).expect("an RSA private key");
+    let token = encode(&Header::new(Algorithm::RS256), &claims, &key).expect("encode");
+    let c = server.client(&format!("token={token}")).await;
+    assert_eq!(
+        (c.connected["user"].as_str(), c.connected["tenant"].as_str()),
+        (Some("u9"), Some("acme"))
+    );
+
+    // An HS256 token is refused by an RS256 authenticator, whatever its secret.
+    let hs = encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(&public),
+    )
+    .expect("encode");
+    assert_eq!(
+        status_of(
+            Client::try_connect(server.addr, &format!("token={hs}"))
+                .await
+                .err()
+                .expect("refused")
+        ),
+        401
+    );
+    assert!(JwtAuthenticator::rs256_pem(b"not a key").is_err());
+}
