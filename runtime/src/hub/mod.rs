@@ -293,6 +293,19 @@ impl Hub {
             }
             Delivery::Durable => self.push_numbered(conns, &body),
         };
+        tracing::trace!(
+            event = E::NAME,
+            connections = delivered.connections,
+            dropped = delivered.dropped,
+            "emitted"
+        );
+        if delivered.dropped > 0 {
+            tracing::debug!(
+                event = E::NAME,
+                dropped = delivered.dropped,
+                "slow consumers cut off"
+            );
+        }
         Counters::add(
             &self.inner.counters.frames_delivered,
             delivered.connections as u64,
