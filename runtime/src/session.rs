@@ -75,21 +75,9 @@ impl Session {
     /// # Errors
     /// When the event violates a constraint or cannot be serialized.
     pub fn send<E: Event>(&self, event: &E) -> Result<(), EmitError> {
-        event.validate().map_err(|violation| EmitError::Invalid {
-            event: E::NAME,
-            violation,
-        })?;
-        let data = serde_json::to_string(event).map_err(|source| EmitError::Serialize {
-            event: E::NAME,
-            source,
-        })?;
-        let body = protocol::event_body(
-            E::NAME,
-            &crate::hub::ids::next(),
-            &protocol::rfc3339(std::time::SystemTime::now()),
-            &data,
-        );
-        self.conn.push(Utf8Bytes::from(format!("{{{body}")));
+        let body = crate::hub::encode_body(event)?;
+        self.conn
+            .push(Utf8Bytes::from(crate::hub::unnumbered(&body)));
         Ok(())
     }
 }

@@ -25,6 +25,33 @@ use conn::{Conn, Push};
 use metrics::Counters;
 use registry::Registry;
 
+/// Validates and serializes an event into the body of its frame: everything after the optional
+/// per-user `"seq":N,` prefix (see [`numbered`], [`unnumbered`]).
+pub(crate) fn encode_body<E: Event>(event: &E) -> Result<String, EmitError> {
+    event.validate().map_err(|violation| EmitError::Invalid {
+        event: E::NAME,
+        violation,
+    })?;
+    let data = serde_json::to_string(event).map_err(|source| EmitError::Serialize {
+        event: E::NAME,
+        source,
+    })?;
+    Ok(protocol::event_body(
+        E::NAME,
+        &ids::next(),
+        &protocol::rfc3339(SystemTime::now()),
+        &data,
+    ))
+}
+
+/// The frame of an event outside any stream: `{` and the body.
+pub(crate) fn unnumbered(body: &str) -> String {
+    let mut frame = String::with_capacity(body.len() + 1);
+    frame.push('{');
+    frame.push_str(body);
+    frame
+}
+
 /// `{"seq":N,` followed by the shared body, in one allocation of the exact size.
 fn numbered(seq: u64, body: &str) -> String {
     use std::fmt::Write as _;
@@ -265,32 +292,14 @@ impl Hub {
         if E::DIRECTION == Direction::ClientToServer {
             return Err(EmitError::WrongDirection(E::NAME));
         }
-        event.validate().map_err(|violation| EmitError::Invalid {
-            event: E::NAME,
-            violation,
-        })?;
         if to.lacks_scope() {
             return Err(EmitError::MissingScope(E::NAME));
         }
-        let data = serde_json::to_string(event).map_err(|source| EmitError::Serialize {
-            event: E::NAME,
-            source,
-        })?;
-        let body = protocol::event_body(
-            E::NAME,
-            &ids::next(),
-            &protocol::rfc3339(SystemTime::now()),
-            &data,
-        );
+        let body = encode_body(event)?;
         let conns = self.inner.registry.resolve(to);
         Counters::add(&self.inner.counters.events_emitted, 1);
         let delivered = match E::DELIVERY {
-            Delivery::Ephemeral => {
-                let mut frame = String::with_capacity(body.len() + 1);
-                frame.push('{');
-                frame.push_str(&body);
-                self.push_all(conns.iter(), &Utf8Bytes::from(frame))
-            }
+            Delivery::Ephemeral => self.push_all(conns.iter(), &Utf8Bytes::from(unnumbered(&body))),
             Delivery::Durable => self.push_numbered(conns, &body),
         };
         tracing::trace!(
