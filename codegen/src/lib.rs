@@ -40,8 +40,10 @@ mod diag;
 mod error;
 mod lower;
 pub mod names;
+pub mod output;
 mod raw;
 mod source;
+pub mod ts;
 mod typeexpr;
 
 pub use diag::{Diagnostic, Diagnostics, Label, Severity};

@@ -68,9 +68,10 @@ const TS_RESERVED: &[&str] = &[
 /// Type names that generated Rust or TypeScript uses itself; a schema type of that name would
 /// shadow it.
 const RESERVED_TYPE_NAMES: &[&str] = &[
-    "Array", "Boolean", "Box", "Date", "DateTime", "Err", "Error", "Event", "Function", "HashMap",
-    "JSON", "Map", "None", "Number", "Object", "Ok", "Option", "Partial", "Promise", "Readonly",
-    "Record", "Result", "Self", "Set", "Some", "String", "Symbol", "Utc", "Uuid", "Value", "Vec",
+    "Array", "Boolean", "Box", "ClientEvent", "ClientEvents", "Date", "DateTime", "Err", "Error",
+    "Event", "Function", "HashMap", "JSON", "Map", "None", "Number", "Object", "Ok", "Option",
+    "Partial", "Promise", "Readonly", "Record", "Replies", "Result", "Self", "ServerEvent",
+    "ServerEvents", "Set", "Some", "String", "Symbol", "Utc", "Uuid", "Value", "Vec",
 ];
 
 /// Whether `s` is an ASCII identifier: a letter or `_`, then letters, digits or `_`.
@@ -162,6 +163,11 @@ pub fn to_pascal_case(s: &str) -> String {
 /// The name of the Rust/TypeScript type generated for the event declared under `key`.
 pub fn event_type_name(key: &str) -> String {
     to_pascal_case(key)
+}
+
+/// The TypeScript constant holding an event's wire name (`TICKET_STATUS_CHANGED`).
+pub fn event_constant(module: &str, key: &str) -> String {
+    format!("{}_{}", to_snake_case(module), to_snake_case(key)).to_uppercase()
 }
 
 /// The Levenshtein edit distance between two strings.

@@ -5,6 +5,7 @@
 //! changes or drift), 2 when the command could not run at all.
 
 mod check;
+mod generate;
 mod ir;
 
 use std::path::PathBuf;
@@ -44,6 +45,12 @@ tidings check --format json        # diagnostics as JSON, for editors and CI")]
 tidings ir > ir.json               # the whole IR, for tools and `tidings compat`\n  \
 tidings ir --summary               # one line per event: direction, delivery, recipients")]
     Ir(ir::Args),
+    /// Generate code from the schemas, or check generated code is up to date (`--check`).
+    #[command(after_help = "Examples:\n  \
+tidings generate --ts web/src/generated                # TypeScript modules + client runtime\n  \
+tidings generate --ts web/src/generated --ts-react     # … and the React adapter\n  \
+tidings generate --ts web/src/generated --check        # CI: exit 1 when the files drifted")]
+    Generate(generate::Args),
 }
 
 /// Paths and output format shared by commands that read schemas.
@@ -69,6 +76,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Ir(args) => ir::run(&args),
+        Command::Generate(args) => generate::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

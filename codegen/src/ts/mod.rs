@@ -1,0 +1,310 @@
+//! The TypeScript backend: one module file per schema module, `index.ts`, the client runtime
+//! (hand-written, `codegen/ts/runtime.ts`, embedded verbatim) and, on request, a React adapter.
+//!
+//! Pure: `generate(&schema, &options)` returns file names and contents, deterministic, no I/O.
+
+mod render;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use askama::Template;
+use tidings::schema::{EventDef, Field, Module, Schema, TypeDef, TypeKind, TypeRef};
+
+use crate::names;
+use render::{field_check, field_tags, js_string, jsdoc, property, ts_type};
+
+/// The hand-written client runtime, embedded into every generated output.
+pub const RUNTIME_TS: &str = include_str!("../../ts/runtime.ts");
+/// The hand-written React adapter, embedded when asked for.
+pub const REACT_TS: &str = include_str!("../../ts/react.ts");
+
+/// File names the generated output uses for itself; no module may take them.
+pub const RESERVED_FILES: [&str; 3] = ["index", "runtime", "react"];
+
+/// Options of the TypeScript backend.
+#[derive(Debug, Clone, Default)]
+pub struct TsOptions {
+    /// Also emit `react.ts`: a provider and hooks (`useTidingsEvent`, `useConnectionState`).
+    pub react: bool,
+}
+
+/// Generates the TypeScript output for a schema: file name → contents.
+pub fn generate(schema: &Schema, options: &TsOptions) -> BTreeMap<PathBuf, String> {
+    let mut files = BTreeMap::new();
+    for m in &schema.modules {
+        files.insert(PathBuf::from(format!("{}.ts", m.name)), module_file(m));
+    }
+    files.insert(PathBuf::from("index.ts"), index_file(schema));
+    files.insert(PathBuf::from("runtime.ts"), RUNTIME_TS.to_owned());
+    if options.react {
+        files.insert(PathBuf::from("react.ts"), REACT_TS.to_owned());
+    }
+    files
+}
+
+struct FieldView {
+    doc: String,
+    decl: String,
+    check: String,
+}
+
+struct VariantView {
+    doc: String,
+    tag: String,
+    ty: String,
+    check: String,
+}
+
+struct TypeView {
+    doc: String,
+    name: String,
+    kind: &'static str,
+    fields: Vec<FieldView>,
+    values: Vec<String>,
+    tag: String,
+    variants: Vec<VariantView>,
+    tags: Vec<String>,
+}
+
+struct EventView {
+    doc: String,
+    constant: String,
+    constant_doc: String,
+    wire: String,
+    key: String,
+    name: String,
+    fields: Vec<FieldView>,
+    server_sends: bool,
+    client_sends: bool,
+    reply: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "ts/module.ts.askama", escape = "none")]
+struct ModuleFile {
+    name: String,
+    header: String,
+    imports: Vec<String>,
+    types: Vec<TypeView>,
+    events: Vec<EventView>,
+}
+
+#[derive(Template)]
+#[template(path = "ts/index.ts.askama", escape = "none")]
+struct IndexFile {
+    modules: Vec<String>,
+    server_extends: String,
+    client_extends: String,
+    replies_extends: String,
+    guards: String,
+}
+
+fn fields(list: &[Field], current: &str) -> Vec<FieldView> {
+    list.iter()
+        .map(|f| FieldView {
+            doc: jsdoc(f.doc.as_deref(), f.deprecated.as_ref(), &field_tags(f), "  "),
+            decl: property(f, current),
+            check: field_check(f, current),
+        })
+        .collect()
+}
+
+fn type_view(t: &TypeDef, current: &str) -> TypeView {
+    let mut view = TypeView {
+        doc: jsdoc(t.doc.as_deref(), t.deprecated.as_ref(), &[], ""),
+        name: t.name.clone(),
+        kind: "struct",
+        fields: Vec::new(),
+        values: Vec::new(),
+        tag: String::new(),
+        variants: Vec::new(),
+        tags: Vec::new(),
+    };
+    match &t.kind {
+        TypeKind::Struct { fields: f } => view.fields = fields(f, current),
+        TypeKind::Enum { values } => {
+            view.kind = "enum";
+            view.values = values.iter().map(|v| js_string(&v.name)).collect();
+            let mut lines = vec!["Values:".to_owned()];
+            lines.extend(values.iter().map(|v| {
+                let mut line = format!("- `{}`", v.name);
+                if let Some(d) = &v.doc {
+                    line.push_str(&format!(": {}", d.replace('\n', " ")));
+                }
+                if let Some(dep) = &v.deprecated {
+                    let note = dep.note.as_ref().map(|n| format!(": {n}")).unwrap_or_default();
+                    line.push_str(&format!(" (deprecated{note})"));
+                }
+                line
+            }));
+            view.doc = jsdoc(t.doc.as_deref(), t.deprecated.as_ref(), &lines, "");
+        }
+        TypeKind::Union { tag, variants } => {
+            view.kind = "union";
+            view.tag = tag.clone();
+            view.tags = variants.iter().map(|v| js_string(&v.name)).collect();
+            view.variants = variants
+                .iter()
+                .map(|v| {
+                    let head = format!("{{ {}: {} }}", tag, js_string(&v.name));
+                    let (ty, check) = match &v.payload {
+                        Some(p) => (
+                            format!("({head} & {})", ts_type(p, current)),
+                            format!("return {};", render::check(p, "o", "p", None, current, 0)),
+                        ),
+                        None => (head, "return null;".to_owned()),
+                    };
+                    VariantView {
+                        doc: jsdoc(v.doc.as_deref(), v.deprecated.as_ref(), &[], "  "),
+                        tag: js_string(&v.name),
+                        ty,
+                        check,
+                    }
+                })
+                .collect();
+        }
+    }
+    view
+}
+
+fn event_view(m: &Module, e: &EventDef) -> EventView {
+    let mut tags = vec![format!(
+        "Sent by {}; {}.",
+        match (e.direction.server_sends(), e.direction.client_sends()) {
+            (true, true) => "the server and clients",
+            (true, false) => "the server",
+            _ => "clients",
+        },
+        if e.direction.server_sends() { e.delivery.as_str() } else { "handled by the server" }
+    )];
+    if e.direction.server_sends() {
+        tags.push(format!("Recipients: {}.", crate::describe::recipients(e)));
+    }
+    if let Some(r) = &e.reply {
+        tags.push(format!("Reply: `{r}`."));
+    }
+    EventView {
+        doc: jsdoc(
+            Some(&format!("Payload of `{}`.{}", e.name, e.doc.as_deref().map(|d| format!(" {d}")).unwrap_or_default())),
+            e.deprecated.as_ref(),
+            &tags,
+            "",
+        ),
+        constant: names::event_constant(&m.name, &e.key),
+        constant_doc: jsdoc(e.doc.as_deref(), e.deprecated.as_ref(), &[], ""),
+        wire: js_string(&e.name),
+        key: e.key.clone(),
+        name: names::event_type_name(&e.key),
+        fields: fields(&e.payload, &m.name),
+        server_sends: e.direction.server_sends(),
+        client_sends: e.direction.client_sends(),
+        reply: e.reply.as_ref().map(|r| ts_type(r, &m.name)),
+    }
+}
+
+/// Modules a module's types and events refer to.
+fn referenced(m: &Module) -> Vec<String> {
+    fn walk(ty: &TypeRef, out: &mut BTreeSet<String>) {
+        match ty {
+            TypeRef::Optional(i) | TypeRef::List(i) | TypeRef::Map(i) => walk(i, out),
+            TypeRef::Named { module, .. } => {
+                out.insert(module.clone());
+            }
+            TypeRef::Primitive(_) => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    for t in &m.types {
+        match &t.kind {
+            TypeKind::Struct { fields } => fields.iter().for_each(|f| walk(&f.ty, &mut out)),
+            TypeKind::Union { variants, .. } => variants.iter().filter_map(|v| v.payload.as_ref()).for_each(|p| walk(p, &mut out)),
+            TypeKind::Enum { .. } => {}
+        }
+    }
+    for e in &m.events {
+        e.payload.iter().for_each(|f| walk(&f.ty, &mut out));
+        if let Some(r) = &e.reply {
+            walk(r, &mut out);
+        }
+    }
+    out.remove(&m.name);
+    out.into_iter().collect()
+}
+
+fn module_file(m: &Module) -> String {
+    let mut tags = Vec::new();
+    if let Some(v) = &m.version {
+        tags.push(format!("Version {v}."));
+    }
+    let file = ModuleFile {
+        name: m.name.clone(),
+        header: jsdoc(
+            Some(&format!("Module `{}`.{}", m.name, m.description.as_deref().map(|d| format!("\n\n{d}")).unwrap_or_default())),
+            None,
+            &tags,
+            "",
+        ),
+        imports: referenced(m),
+        types: m.types.iter().map(|t| type_view(t, &m.name)).collect(),
+        events: m.events.iter().map(|e| event_view(m, e)).collect(),
+    };
+    render_template(&file)
+}
+
+fn index_file(schema: &Schema) -> String {
+    let modules: Vec<String> = schema.modules.iter().map(|m| m.name.clone()).collect();
+    let extends = |what: &str| {
+        if modules.is_empty() {
+            String::new()
+        } else {
+            format!(" extends {}", modules.iter().map(|m| format!("{m}.{what}")).collect::<Vec<_>>().join(", "))
+        }
+    };
+    let file = IndexFile {
+        server_extends: extends("ServerEvents"),
+        client_extends: extends("ClientEvents"),
+        replies_extends: extends("Replies"),
+        guards: modules.iter().map(|m| format!("...{m}.guards")).collect::<Vec<_>>().join(", "),
+        modules,
+    };
+    render_template(&file)
+}
+
+fn render_template(t: &impl Template) -> String {
+    // The templates are compiled in; rendering into a String cannot fail on I/O, and the views
+    // hold only plain strings.
+    let text = t.render().unwrap_or_else(|e| format!("// template error: {e}\n"));
+    tidy(&text)
+}
+
+/// Collapses runs of blank lines left by template control flow; ends with one newline.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    let trimmed = out.trim_end();
+    format!("{trimmed}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tidy_collapses_blank_runs() {
+        assert_eq!(tidy("a\n\n\n\nb  \n\n"), "a\n\nb\n");
+    }
+}

@@ -1,0 +1,223 @@
+//! TypeScript type expressions, runtime checks and JSDoc for IR items.
+
+use tidings::schema::{Constraints, Deprecation, Field, Primitive, TypeRef, Value};
+
+/// The TypeScript type of a value of `ty`, seen from module `current`.
+pub(crate) fn ts_type(ty: &TypeRef, current: &str) -> String {
+    match ty {
+        TypeRef::Primitive(p) => primitive(*p).to_owned(),
+        TypeRef::Optional(inner) => format!("{} | null", ts_type(inner, current)),
+        TypeRef::List(inner) => {
+            let item = ts_type(inner, current);
+            if item.contains(' ') {
+                format!("Array<{item}>")
+            } else {
+                format!("{item}[]")
+            }
+        }
+        TypeRef::Map(inner) => format!("Record<string, {}>", ts_type(inner, current)),
+        TypeRef::Named { module, name } => qualified(module, name, current),
+    }
+}
+
+fn primitive(p: Primitive) -> &'static str {
+    match p {
+        Primitive::String | Primitive::Uuid | Primitive::Timestamp => "string",
+        Primitive::Bool => "boolean",
+        Primitive::Json => "$rt.JsonValue",
+        _ => "number",
+    }
+}
+
+/// `Name` in its own module, `module.Name` elsewhere (each module is imported as a namespace).
+pub(crate) fn qualified(module: &str, name: &str, current: &str) -> String {
+    if module == current {
+        name.to_owned()
+    } else {
+        format!("{module}.{name}")
+    }
+}
+
+/// A TypeScript property declaration: `name?: T | null;` as the wire has it. Optional fields may
+/// be absent or `null`; fields with a default may be absent.
+pub(crate) fn property(f: &Field, current: &str) -> String {
+    let (ty, optional) = match &f.ty {
+        TypeRef::Optional(_) => (ts_type(&f.ty, current), true),
+        other => (ts_type(other, current), f.default.is_some()),
+    };
+    format!("{}{}: {ty};", f.name, if optional { "?" } else { "" })
+}
+
+fn num(x: Option<f64>) -> String {
+    match x {
+        Some(v) if v.fract() == 0.0 && v.abs() < 9.007_199_254_740_991e15 => format!("{}", v as i64),
+        Some(v) => format!("{v}"),
+        None => "undefined".to_owned(),
+    }
+}
+
+fn len(x: Option<u64>) -> String {
+    x.map_or_else(|| "undefined".to_owned(), |n| n.to_string())
+}
+
+/// The bounds of an integer type, narrowed by the field's constraints; `undefined` where the
+/// type's own bound lies beyond what a JS number holds exactly (the wire bound still applies).
+fn int_bounds(p: Primitive, c: Option<&Constraints>) -> (String, String) {
+    let (lo, hi) = p.integer_range().unwrap_or((0, 0));
+    let safe = 9_007_199_254_740_991_i128;
+    let lo = c.and_then(|c| c.min).map_or_else(
+        || if lo >= -safe { lo.to_string() } else { "undefined".to_owned() },
+        |m| num(Some(m)),
+    );
+    let hi = c.and_then(|c| c.max).map_or_else(
+        || if hi <= safe { hi.to_string() } else { "undefined".to_owned() },
+        |m| num(Some(m)),
+    );
+    (lo, hi)
+}
+
+/// An expression checking value `v` (at path `p`) against `ty` and constraints `c`; it evaluates
+/// to `null` when the value fits, else to a message naming the path. `depth` keeps the names of
+/// nested closures apart.
+pub(crate) fn check(ty: &TypeRef, v: &str, p: &str, c: Option<&Constraints>, current: &str, depth: usize) -> String {
+    let c_len = |f: fn(&Constraints) -> Option<u64>| len(c.and_then(f));
+    match ty {
+        TypeRef::Optional(inner) => format!(
+            "({v} === undefined || {v} === null ? null : {})",
+            check(inner, v, p, c, current, depth)
+        ),
+        TypeRef::Primitive(prim) => match prim {
+            Primitive::String => format!(
+                "$rt.str({v}, {p}, {}, {})",
+                c_len(|c| c.min_length),
+                c_len(|c| c.max_length)
+            ),
+            Primitive::Uuid => format!("$rt.uuid({v}, {p})"),
+            Primitive::Timestamp => format!("$rt.timestamp({v}, {p})"),
+            Primitive::Bool => format!("$rt.bool({v}, {p})"),
+            Primitive::Json => "null".to_owned(),
+            Primitive::F32 | Primitive::F64 => format!(
+                "$rt.num({v}, {p}, {}, {})",
+                num(c.and_then(|c| c.min)),
+                num(c.and_then(|c| c.max))
+            ),
+            int => {
+                let (lo, hi) = int_bounds(*int, c);
+                format!("$rt.int({v}, {p}, {lo}, {hi})")
+            }
+        },
+        TypeRef::List(inner) => {
+            let (x, q) = (format!("x{depth}"), format!("q{depth}"));
+            format!(
+                "$rt.list({v}, {p}, ({x}: unknown, {q}: string) => {}, {}, {})",
+                check(inner, &x, &q, None, current, depth + 1),
+                c_len(|c| c.min_length),
+                c_len(|c| c.max_length)
+            )
+        }
+        TypeRef::Map(inner) => {
+            let (x, q) = (format!("x{depth}"), format!("q{depth}"));
+            format!(
+                "$rt.map({v}, {p}, ({x}: unknown, {q}: string) => {}, {}, {})",
+                check(inner, &x, &q, None, current, depth + 1),
+                c_len(|c| c.min_length),
+                c_len(|c| c.max_length)
+            )
+        }
+        TypeRef::Named { module, name } => {
+            let f = format!("check{name}");
+            format!("{}({v}, {p})", qualified(module, &f, current))
+        }
+    }
+}
+
+/// The statement checking one field of object `o` (path `p`): required fields must be present.
+pub(crate) fn field_check(f: &Field, current: &str) -> String {
+    let v = format!("o[{}]", js_string(&f.name));
+    let p = format!("p + {}", js_string(&format!(".{}", f.name)));
+    let inner = check(f.ty.unwrap_optional(), &v, &p, Some(&f.constraints), current, 0);
+    if f.is_required() {
+        format!("{v} === undefined ? $rt.missing({p}) : {inner}")
+    } else {
+        format!("{v} === undefined || {v} === null ? null : {inner}")
+    }
+}
+
+/// A JavaScript string literal.
+pub(crate) fn js_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+/// A literal for a default value, for JSDoc.
+pub(crate) fn literal(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// A JSDoc block (or nothing), indented by `indent`.
+pub(crate) fn jsdoc(doc: Option<&str>, deprecated: Option<&Deprecation>, tags: &[String], indent: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    if let Some(doc) = doc {
+        lines.extend(doc.lines().map(|l| l.replace("*/", "*\\/")));
+    }
+    for tag in tags {
+        lines.push(tag.replace("*/", "*\\/"));
+    }
+    if let Some(d) = deprecated {
+        lines.push(match &d.note {
+            Some(note) => format!("@deprecated {}", note.replace("*/", "*\\/")),
+            None => "@deprecated".to_owned(),
+        });
+    }
+    match lines.len() {
+        0 => String::new(),
+        1 => format!("{indent}/** {} */\n", lines[0]),
+        _ => {
+            let mut out = format!("{indent}/**\n");
+            for l in lines {
+                if l.is_empty() {
+                    out.push_str(&format!("{indent} *\n"));
+                } else {
+                    out.push_str(&format!("{indent} * {l}\n"));
+                }
+            }
+            out.push_str(&format!("{indent} */\n"));
+            out
+        }
+    }
+}
+
+/// JSDoc tags describing a field's wire form and constraints.
+pub(crate) fn field_tags(f: &Field) -> Vec<String> {
+    let mut tags = Vec::new();
+    let c = &f.constraints;
+    match f.ty.unwrap_optional() {
+        TypeRef::Primitive(Primitive::Uuid) => tags.push("A UUID (hyphenated string).".to_owned()),
+        TypeRef::Primitive(Primitive::Timestamp) => tags.push("An RFC 3339 timestamp.".to_owned()),
+        TypeRef::Primitive(p @ (Primitive::I64 | Primitive::U64)) => tags.push(format!(
+            "A {} integer: exact in JavaScript only up to ±2^53 − 1.",
+            p.as_str()
+        )),
+        _ => {}
+    }
+    let unit = match f.ty.unwrap_optional() {
+        TypeRef::Primitive(Primitive::String) => "characters",
+        TypeRef::Map(_) => "entries",
+        _ => "items",
+    };
+    match (c.min, c.max) {
+        (Some(lo), Some(hi)) => tags.push(format!("From {} to {} (inclusive).", num(Some(lo)), num(Some(hi)))),
+        (Some(lo), None) => tags.push(format!("At least {}.", num(Some(lo)))),
+        (None, Some(hi)) => tags.push(format!("At most {}.", num(Some(hi)))),
+        (None, None) => {}
+    }
+    match (c.min_length, c.max_length) {
+        (Some(lo), Some(hi)) => tags.push(format!("{lo} to {hi} {unit}.")),
+        (Some(lo), None) => tags.push(format!("At least {lo} {unit}.")),
+        (None, Some(hi)) => tags.push(format!("At most {hi} {unit}.")),
+        (None, None) => {}
+    }
+    if let Some(d) = &f.default {
+        tags.push(format!("@defaultValue {}", literal(d)));
+    }
+    tags
+}
