@@ -34,6 +34,7 @@
 //! The schema language is described in `docs/schema.md`; the CLI (`tidings check`, `tidings ir`)
 //! in `docs/cli.md`.
 
+mod build;
 pub mod cli;
 pub mod describe;
 mod diag;
@@ -42,10 +43,12 @@ mod lower;
 pub mod names;
 pub mod output;
 mod raw;
+pub mod rust;
 mod source;
 pub mod ts;
 mod typeexpr;
 
+pub use build::{BuildError, Builder};
 pub use diag::{Diagnostic, Diagnostics, Label, Severity};
 pub use error::{Error, ErrorKind};
 pub use source::{FileId, SourceFile, Sources};

@@ -43,18 +43,30 @@ pub struct Written {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| ErrorKind::Io { path: path.to_owned(), source }.into()
+    move |source| {
+        ErrorKind::Io {
+            path: path.to_owned(),
+            source,
+        }
+        .into()
+    }
 }
 
 /// Generated files in `dir` (one level) that `files` no longer contains, judged by `extension`.
-fn stale(dir: &Path, files: &BTreeMap<PathBuf, String>, extension: &str) -> Result<Vec<PathBuf>, Error> {
+fn stale(
+    dir: &Path,
+    files: &BTreeMap<PathBuf, String>,
+    extension: &str,
+) -> Result<Vec<PathBuf>, Error> {
     let mut out = Vec::new();
     if !dir.exists() {
         return Ok(out);
     }
     for entry in fs::read_dir(dir).map_err(io(dir))? {
         let path = entry.map_err(io(dir))?.path();
-        let Some(name) = path.file_name().map(PathBuf::from) else { continue };
+        let Some(name) = path.file_name().map(PathBuf::from) else {
+            continue;
+        };
         if path.extension().is_some_and(|e| e == extension) && !files.contains_key(&name) {
             let text = fs::read_to_string(&path).unwrap_or_default();
             if text.starts_with(GENERATED_MARKER) {
@@ -70,14 +82,20 @@ fn stale(dir: &Path, files: &BTreeMap<PathBuf, String>, extension: &str) -> Resu
 ///
 /// # Errors
 /// When `dir` or a file in it cannot be read.
-pub fn drift(dir: &Path, files: &BTreeMap<PathBuf, String>, extension: &str) -> Result<Vec<Drift>, Error> {
+pub fn drift(
+    dir: &Path,
+    files: &BTreeMap<PathBuf, String>,
+    extension: &str,
+) -> Result<Vec<Drift>, Error> {
     let mut out = Vec::new();
     for (name, content) in files {
         let path = dir.join(name);
         match fs::read_to_string(&path) {
             Ok(existing) if existing == *content => {}
             Ok(_) => out.push(Drift::Differs(name.clone())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(Drift::Missing(name.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                out.push(Drift::Missing(name.clone()))
+            }
             Err(e) => return Err(io(&path)(e)),
         }
     }
@@ -90,7 +108,11 @@ pub fn drift(dir: &Path, files: &BTreeMap<PathBuf, String>, extension: &str) -> 
 ///
 /// # Errors
 /// When a file cannot be read, written or removed.
-pub fn write(dir: &Path, files: &BTreeMap<PathBuf, String>, extension: &str) -> Result<Written, Error> {
+pub fn write(
+    dir: &Path,
+    files: &BTreeMap<PathBuf, String>,
+    extension: &str,
+) -> Result<Written, Error> {
     fs::create_dir_all(dir).map_err(io(dir))?;
     let mut report = Written::default();
     for (name, content) in files {
@@ -129,9 +151,15 @@ mod tests {
         files.remove(&PathBuf::from("a.ts"));
         std::fs::write(dir.path().join("mine.ts"), "// hand-written\n").expect("write");
         let d = drift(dir.path(), &files, "ts").expect("drift");
-        assert_eq!(d, [Drift::Differs("b.ts".into()), Drift::Stale("a.ts".into())]);
+        assert_eq!(
+            d,
+            [Drift::Differs("b.ts".into()), Drift::Stale("a.ts".into())]
+        );
         let w = write(dir.path(), &files, "ts").expect("write");
         assert_eq!(w.removed, [PathBuf::from("a.ts")]);
-        assert!(dir.path().join("mine.ts").exists(), "files without the marker are never removed");
+        assert!(
+            dir.path().join("mine.ts").exists(),
+            "files without the marker are never removed"
+        );
     }
 }

@@ -44,6 +44,34 @@ mod router;
 mod server;
 #[cfg(feature = "server")]
 mod session;
+#[cfg(feature = "server")]
+pub mod validate;
+
+/// serde, for generated code (`#[serde(crate = "::tidings::serde")]`), so that users need no
+/// dependency beyond `tidings`.
+#[cfg(feature = "server")]
+#[doc(hidden)]
+pub use serde;
+/// serde_json, whose `Value` holds schema fields of type `json`.
+#[cfg(feature = "server")]
+pub use serde_json as json;
+
+/// Includes the Rust code a build script generated with `tidings_codegen::Builder`: one module
+/// per schema module, declared where the macro is invoked.
+///
+/// ```ignore
+/// // build.rs: tidings_codegen::Builder::new().schemas("schemas").compile()?;
+/// mod events {
+///     tidings::include_events!();
+/// }
+/// use events::ticket;
+/// ```
+#[macro_export]
+macro_rules! include_events {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/tidings/tidings.rs"));
+    };
+}
 
 #[cfg(feature = "server")]
 pub use auth::{

@@ -294,6 +294,27 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     }
 }
 
+impl<S> Router<S> {
+    /// Adds every route of `other` (generated per-module routers are merged this way).
+    ///
+    /// # Panics
+    /// When both routers handle the same event.
+    pub fn merge(mut self, other: Router<S>) -> Router<S> {
+        for (name, route) in other.routes {
+            assert!(!self.routes.contains_key(name), "`{name}` has two handlers");
+            self.routes.insert(name, route);
+        }
+        self
+    }
+
+    /// The wire names this router handles, sorted.
+    pub fn events(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.routes.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+}
+
 impl<S: Clone + Send + Sync + 'static> Dispatch for Router<S> {
     fn dispatch(&self, name: &str, data: Option<&RawValue>, session: Session) -> Started {
         match self.routes.get(name) {

@@ -16,6 +16,10 @@ pub struct Args {
     /// Write the TypeScript client modules into this directory.
     #[arg(long, value_name = "DIR")]
     ts: Option<PathBuf>,
+    /// Write the Rust modules (payload types, `tidings::Event` impls, handler traits) into
+    /// this directory, with a `mod.rs` declaring them.
+    #[arg(long, value_name = "DIR")]
+    rust: Option<PathBuf>,
     /// With `--ts`: also write the React adapter (`react.ts`).
     #[arg(long, requires = "ts")]
     ts_react: bool,
@@ -26,9 +30,9 @@ pub struct Args {
 
 /// Generates, or checks for drift.
 pub(super) fn run(args: &Args) -> Result<u8> {
-    let Some(dir) = &args.ts else {
-        bail!("nothing to generate: give an output, such as `--ts web/src/generated`");
-    };
+    if args.ts.is_none() && args.rust.is_none() {
+        bail!("nothing to generate: give an output, such as `--ts web/src/generated` or `--rust src/events`");
+    }
     let (sources, result) = crate::check_paths(&args.input.paths)?;
     let checked = match result {
         Ok(checked) => checked,
@@ -38,26 +42,47 @@ pub(super) fn run(args: &Args) -> Result<u8> {
         }
     };
     eprint!("{}", checked.warnings.render(&sources));
-    let files = ts::generate(&checked.schema, &TsOptions { react: args.ts_react });
-    if args.check {
-        let drift: Vec<Drift> = output::drift(dir, &files, "ts")?;
-        if drift.is_empty() {
-            println!("{}: {} files up to date", dir.display(), files.len());
-            return Ok(EXIT_OK);
+    let mut outputs = Vec::new();
+    if let Some(dir) = &args.ts {
+        outputs.push((
+            dir,
+            ts::generate(
+                &checked.schema,
+                &TsOptions {
+                    react: args.ts_react,
+                },
+            ),
+            "ts",
+        ));
+    }
+    if let Some(dir) = &args.rust {
+        outputs.push((dir, crate::rust::generate(&checked.schema), "rs"));
+    }
+    let mut drifted = false;
+    for (dir, files, extension) in outputs {
+        if args.check {
+            let drift: Vec<Drift> = output::drift(dir, &files, extension)?;
+            if drift.is_empty() {
+                println!("{}: {} files up to date", dir.display(), files.len());
+            }
+            for d in &drift {
+                println!("{}: {d}", dir.display());
+            }
+            drifted |= !drift.is_empty();
+        } else {
+            let written = output::write(dir, &files, extension)?;
+            println!(
+                "{}: {} written, {} unchanged, {} removed",
+                dir.display(),
+                written.changed.len(),
+                written.unchanged,
+                written.removed.len()
+            );
         }
-        for d in &drift {
-            println!("{}: {d}", dir.display());
-        }
-        println!("run `tidings generate --ts {}` and commit the result", dir.display());
+    }
+    if drifted {
+        println!("generated files are out of date: run `tidings generate` without `--check` and commit the result");
         return Ok(EXIT_FINDINGS);
     }
-    let written = output::write(dir, &files, "ts")?;
-    println!(
-        "{}: {} written, {} unchanged, {} removed",
-        dir.display(),
-        written.changed.len(),
-        written.unchanged,
-        written.removed.len()
-    );
     Ok(EXIT_OK)
 }

@@ -103,7 +103,12 @@ struct IndexFile {
 fn fields(list: &[Field], current: &str) -> Vec<FieldView> {
     list.iter()
         .map(|f| FieldView {
-            doc: jsdoc(f.doc.as_deref(), f.deprecated.as_ref(), &field_tags(f), "  "),
+            doc: jsdoc(
+                f.doc.as_deref(),
+                f.deprecated.as_ref(),
+                &field_tags(f),
+                "  ",
+            ),
             decl: property(f, current),
             check: field_check(f, current),
         })
@@ -133,7 +138,11 @@ fn type_view(t: &TypeDef, current: &str) -> TypeView {
                     line.push_str(&format!(": {}", d.replace('\n', " ")));
                 }
                 if let Some(dep) = &v.deprecated {
-                    let note = dep.note.as_ref().map(|n| format!(": {n}")).unwrap_or_default();
+                    let note = dep
+                        .note
+                        .as_ref()
+                        .map(|n| format!(": {n}"))
+                        .unwrap_or_default();
                     line.push_str(&format!(" (deprecated{note})"));
                 }
                 line
@@ -176,7 +185,11 @@ fn event_view(m: &Module, e: &EventDef) -> EventView {
             (true, false) => "the server",
             _ => "clients",
         },
-        if e.direction.server_sends() { e.delivery.as_str() } else { "handled by the server" }
+        if e.direction.server_sends() {
+            e.delivery.as_str()
+        } else {
+            "handled by the server"
+        }
     )];
     if e.direction.server_sends() {
         tags.push(format!("Recipients: {}.", crate::describe::recipients(e)));
@@ -186,7 +199,14 @@ fn event_view(m: &Module, e: &EventDef) -> EventView {
     }
     EventView {
         doc: jsdoc(
-            Some(&format!("Payload of `{}`.{}", e.name, e.doc.as_deref().map(|d| format!(" {d}")).unwrap_or_default())),
+            Some(&format!(
+                "Payload of `{}`.{}",
+                e.name,
+                e.doc
+                    .as_deref()
+                    .map(|d| format!(" {d}"))
+                    .unwrap_or_default()
+            )),
             e.deprecated.as_ref(),
             &tags,
             "",
@@ -218,7 +238,10 @@ fn referenced(m: &Module) -> Vec<String> {
     for t in &m.types {
         match &t.kind {
             TypeKind::Struct { fields } => fields.iter().for_each(|f| walk(&f.ty, &mut out)),
-            TypeKind::Union { variants, .. } => variants.iter().filter_map(|v| v.payload.as_ref()).for_each(|p| walk(p, &mut out)),
+            TypeKind::Union { variants, .. } => variants
+                .iter()
+                .filter_map(|v| v.payload.as_ref())
+                .for_each(|p| walk(p, &mut out)),
             TypeKind::Enum { .. } => {}
         }
     }
@@ -240,7 +263,14 @@ fn module_file(m: &Module) -> String {
     let file = ModuleFile {
         name: m.name.clone(),
         header: jsdoc(
-            Some(&format!("Module `{}`.{}", m.name, m.description.as_deref().map(|d| format!("\n\n{d}")).unwrap_or_default())),
+            Some(&format!(
+                "Module `{}`.{}",
+                m.name,
+                m.description
+                    .as_deref()
+                    .map(|d| format!("\n\n{d}"))
+                    .unwrap_or_default()
+            )),
             None,
             &tags,
             "",
@@ -258,14 +288,25 @@ fn index_file(schema: &Schema) -> String {
         if modules.is_empty() {
             String::new()
         } else {
-            format!(" extends {}", modules.iter().map(|m| format!("{m}.{what}")).collect::<Vec<_>>().join(", "))
+            format!(
+                " extends {}",
+                modules
+                    .iter()
+                    .map(|m| format!("{m}.{what}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
     };
     let file = IndexFile {
         server_extends: extends("ServerEvents"),
         client_extends: extends("ClientEvents"),
         replies_extends: extends("Replies"),
-        guards: modules.iter().map(|m| format!("...{m}.guards")).collect::<Vec<_>>().join(", "),
+        guards: modules
+            .iter()
+            .map(|m| format!("...{m}.guards"))
+            .collect::<Vec<_>>()
+            .join(", "),
         modules,
     };
     render_template(&file)
@@ -274,7 +315,9 @@ fn index_file(schema: &Schema) -> String {
 fn render_template(t: &impl Template) -> String {
     // The templates are compiled in; rendering into a String cannot fail on I/O, and the views
     // hold only plain strings.
-    let text = t.render().unwrap_or_else(|e| format!("// template error: {e}\n"));
+    let text = t
+        .render()
+        .unwrap_or_else(|e| format!("// template error: {e}\n"));
     tidy(&text)
 }
 

@@ -50,7 +50,9 @@ pub(crate) fn property(f: &Field, current: &str) -> String {
 
 fn num(x: Option<f64>) -> String {
     match x {
-        Some(v) if v.fract() == 0.0 && v.abs() < 9.007_199_254_740_991e15 => format!("{}", v as i64),
+        Some(v) if v.fract() == 0.0 && v.abs() < 9.007_199_254_740_991e15 => {
+            format!("{}", v as i64)
+        }
         Some(v) => format!("{v}"),
         None => "undefined".to_owned(),
     }
@@ -66,11 +68,23 @@ fn int_bounds(p: Primitive, c: Option<&Constraints>) -> (String, String) {
     let (lo, hi) = p.integer_range().unwrap_or((0, 0));
     let safe = 9_007_199_254_740_991_i128;
     let lo = c.and_then(|c| c.min).map_or_else(
-        || if lo >= -safe { lo.to_string() } else { "undefined".to_owned() },
+        || {
+            if lo >= -safe {
+                lo.to_string()
+            } else {
+                "undefined".to_owned()
+            }
+        },
         |m| num(Some(m)),
     );
     let hi = c.and_then(|c| c.max).map_or_else(
-        || if hi <= safe { hi.to_string() } else { "undefined".to_owned() },
+        || {
+            if hi <= safe {
+                hi.to_string()
+            } else {
+                "undefined".to_owned()
+            }
+        },
         |m| num(Some(m)),
     );
     (lo, hi)
@@ -79,7 +93,14 @@ fn int_bounds(p: Primitive, c: Option<&Constraints>) -> (String, String) {
 /// An expression checking value `v` (at path `p`) against `ty` and constraints `c`; it evaluates
 /// to `null` when the value fits, else to a message naming the path. `depth` keeps the names of
 /// nested closures apart.
-pub(crate) fn check(ty: &TypeRef, v: &str, p: &str, c: Option<&Constraints>, current: &str, depth: usize) -> String {
+pub(crate) fn check(
+    ty: &TypeRef,
+    v: &str,
+    p: &str,
+    c: Option<&Constraints>,
+    current: &str,
+    depth: usize,
+) -> String {
     let c_len = |f: fn(&Constraints) -> Option<u64>| len(c.and_then(f));
     match ty {
         TypeRef::Optional(inner) => format!(
@@ -135,7 +156,14 @@ pub(crate) fn check(ty: &TypeRef, v: &str, p: &str, c: Option<&Constraints>, cur
 pub(crate) fn field_check(f: &Field, current: &str) -> String {
     let v = format!("o[{}]", js_string(&f.name));
     let p = format!("p + {}", js_string(&format!(".{}", f.name)));
-    let inner = check(f.ty.unwrap_optional(), &v, &p, Some(&f.constraints), current, 0);
+    let inner = check(
+        f.ty.unwrap_optional(),
+        &v,
+        &p,
+        Some(&f.constraints),
+        current,
+        0,
+    );
     if f.is_required() {
         format!("{v} === undefined ? $rt.missing({p}) : {inner}")
     } else {
@@ -154,7 +182,12 @@ pub(crate) fn literal(v: &Value) -> String {
 }
 
 /// A JSDoc block (or nothing), indented by `indent`.
-pub(crate) fn jsdoc(doc: Option<&str>, deprecated: Option<&Deprecation>, tags: &[String], indent: &str) -> String {
+pub(crate) fn jsdoc(
+    doc: Option<&str>,
+    deprecated: Option<&Deprecation>,
+    tags: &[String],
+    indent: &str,
+) -> String {
     let mut lines: Vec<String> = Vec::new();
     if let Some(doc) = doc {
         lines.extend(doc.lines().map(|l| l.replace("*/", "*\\/")));
@@ -205,7 +238,11 @@ pub(crate) fn field_tags(f: &Field) -> Vec<String> {
         _ => "items",
     };
     match (c.min, c.max) {
-        (Some(lo), Some(hi)) => tags.push(format!("From {} to {} (inclusive).", num(Some(lo)), num(Some(hi)))),
+        (Some(lo), Some(hi)) => tags.push(format!(
+            "From {} to {} (inclusive).",
+            num(Some(lo)),
+            num(Some(hi))
+        )),
         (Some(lo), None) => tags.push(format!("At least {}.", num(Some(lo)))),
         (None, Some(hi)) => tags.push(format!("At most {}.", num(Some(hi)))),
         (None, None) => {}

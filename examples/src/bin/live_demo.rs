@@ -12,64 +12,17 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tidings::{HandlerError, Hub, Principal, Router, Session, State};
-use tidings_examples::events::{
-    ChatMessage, OperationProgress, SendMessage, StoredMessage, Ticket, TicketCreated, Typing,
-};
+use tidings::Hub;
+use tidings_examples::app::App;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-#[derive(Clone, Default)]
-struct Store {
-    next_id: Arc<AtomicU64>,
-}
-
-/// `chat:sendMessage`: store the message, tell the room, reply with the stored message.
-async fn send_message(
-    State(store): State<Store>,
-    session: Session,
-    hub: Hub,
-    msg: SendMessage,
-) -> Result<StoredMessage, HandlerError> {
-    let who = session.principal();
-    let Some(tenant) = who.tenant.clone() else {
-        return Err(HandlerError::forbidden("chat needs a tenant"));
-    };
-    if !session.rooms().contains(&format!("chat:{}", msg.chat_id)) {
-        return Err(HandlerError::forbidden(
-            "join the chat before posting to it",
-        ));
-    }
-    let stored = StoredMessage {
-        id: store.next_id.fetch_add(1, Ordering::Relaxed) + 1,
-        chat_id: msg.chat_id,
-        tenant_id: tenant,
-        sender_id: who.user_id.clone(),
-        text: msg.text,
-    };
-    hub.emit(&ChatMessage {
-        message: stored.clone(),
-    })
-    .map_err(|e| HandlerError::internal(e.to_string()))?;
-    Ok(stored)
-}
-
-fn hub() -> Hub {
-    Hub::builder()
-        .authenticator(tidings_examples::trust_the_query)
-        .router(Router::with_state(Store::default()).on::<SendMessage, _, _>(send_message))
-        .allow_join(|p: &Principal, room: &str| p.tenant.is_some() && room.starts_with("chat:"))
-        .build()
-}
 
 struct Client {
     name: &'static str,
@@ -219,7 +172,7 @@ async fn check_step(
 }
 
 async fn scripted() -> Result<bool, String> {
-    let hub = hub();
+    let hub = App::default().hub();
     let server = tidings::Server::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
@@ -233,9 +186,11 @@ async fn scripted() -> Result<bool, String> {
             })
             .await
     });
-    println!("== Tidings live demo: in-memory hub on ws://{addr}/ws\n");
+    println!(
+        "== Tidings live demo: in-memory hub on ws://{addr}/ws, events generated from schemas/\n"
+    );
 
-    let people: [(&'static str, &str); 7] = [
+    let people: [(&'static str, &str); 8] = [
         ("alice·1", "user=alice&tenant=acme"),
         ("alice·2", "user=alice&tenant=acme"),
         ("bob", "user=bob&tenant=acme"),
@@ -243,120 +198,127 @@ async fn scripted() -> Result<bool, String> {
         ("dave", "user=dave&tenant=acme"),
         ("erin", "user=erin&tenant=globex&roles=admin"),
         ("frank", "user=frank&tenant=acme&roles=super_admin"),
+        ("grace", "user=grace&tenant=acme"),
     ];
     let mut clients = Vec::new();
     for (name, query) in people {
         clients.push(Client::connect(addr, name, query).await?);
     }
-    println!("connected: alice (two tabs), bob, carol (admin), dave, frank (super_admin) in tenant acme; erin (admin) in globex\n");
+    println!("connected: alice (two tabs), bob, carol (admin), dave, frank (super_admin), grace in tenant acme; erin (admin) in globex\n");
     let mut ok = true;
 
-    println!("1. ticket:created by carol — to creator alice, assignee bob, admins and super admins of acme, never the actor");
-    let ticket = Ticket {
-        id: "t-1".into(),
-        tenant_id: "acme".into(),
-        title: "Printer on fire".into(),
-        created_by: "alice".into(),
-        assignee_id: Some("bob".into()),
-        participant_ids: vec![],
-    };
-    let d = hub
-        .emit(&TicketCreated {
-            ticket,
-            actor_id: "carol".into(),
-        })
-        .map_err(|e| e.to_string())?;
+    println!("1. alice opens a ticket (demo:openTicket) assigned to bob, with dave participating:");
+    println!("   ticket:created goes to the assignee, the participants and acme's admins and super admins — never the actor");
+    let reply = clients[0]
+        .request(json!({ "type": "demo:openTicket", "cid": 1, "data": { "title": "Printer on fire", "assignee": "bob", "participants": ["dave"] } }))
+        .await?;
     println!(
-        "   queued to {} connections, payload serialized once",
-        d.connections
+        "   alice's reply: ticket {} \"{}\" ({})",
+        reply["data"]["id"],
+        reply["data"]["title"].as_str().unwrap_or("?"),
+        reply["data"]["status"]
     );
+    ok &= reply["type"] == "$reply";
+    let ticket_id = reply["data"]["id"].clone();
     let expected = BTreeMap::from([
-        ("alice·1", vec!["ticket:created seq=1"]),
-        ("alice·2", vec!["ticket:created seq=1"]),
         ("bob", vec!["ticket:created seq=1"]),
+        ("carol", vec!["ticket:created seq=1"]),
+        ("dave", vec!["ticket:created seq=1"]),
         ("frank", vec!["ticket:created seq=1"]),
     ]);
     ok &= check_step(&hub, &mut clients, 1, &expected).await?;
 
-    println!("\n2. chat: alice·1, bob and erin join chat:42; bob sends chat:sendMessage; the room gets chat:message");
-    for i in [0usize, 2, 5] {
-        let reply = clients[i]
-            .request(json!({ "type": "$join", "cid": "join", "room": "chat:42" }))
-            .await?;
-        ok &= reply["type"] == "$reply";
-    }
-    let reply = clients[2]
-        .request(json!({ "type": "chat:sendMessage", "cid": 7, "data": { "chat_id": "42", "text": "on my way" } }))
+    println!("\n2. carol resolves it (demo:changeStatus): alice, the creator, now hears of it; carol, the actor, does not");
+    let reply = clients[3]
+        .request(json!({ "type": "demo:changeStatus", "cid": 2, "data": { "ticket_id": ticket_id, "status": "resolved" } }))
         .await?;
-    println!("   bob's reply: {}", reply["data"]);
-    ok &= reply["type"] == "$reply" && reply["data"]["sender_id"] == "bob";
+    ok &= reply["type"] == "$reply";
     let expected = BTreeMap::from([
-        ("alice·1", vec!["chat:message seq=2"]),
-        ("bob", vec!["chat:message seq=2"]),
+        ("alice·1", vec!["ticket:statusChanged seq=1"]),
+        ("alice·2", vec!["ticket:statusChanged seq=1"]),
+        ("bob", vec!["ticket:statusChanged seq=2"]),
+        ("dave", vec!["ticket:statusChanged seq=2"]),
+        ("frank", vec!["ticket:statusChanged seq=2"]),
     ]);
     ok &= check_step(&hub, &mut clients, 2, &expected).await?;
 
-    println!("\n3. chat:typing from alice — ephemeral (no seq), to the room except alice; erin's chat:42 is another tenant's");
-    hub.emit(&Typing {
-        chat_id: "42".into(),
-        tenant_id: "acme".into(),
-        user_id: "alice".into(),
-        is_typing: true,
-    })
-    .map_err(|e| e.to_string())?;
+    println!("\n3. chat: alice·1, bob and erin join the chat's room; bob posts (chat:sendMessage); the room gets chat:message");
+    println!("   erin is in a room of the same name, but of tenant globex; dave, outside the room, may not post");
+    const CHAT: &str = "00000000-0000-4000-8000-000000000042";
+    for i in [0usize, 2, 5] {
+        let reply = clients[i]
+            .request(json!({ "type": "$join", "cid": "join", "room": format!("chat:{CHAT}") }))
+            .await?;
+        ok &= reply["type"] == "$reply";
+    }
+    let refused = clients[4]
+        .request(json!({ "type": "chat:sendMessage", "cid": 7, "data": { "chat_id": CHAT, "body": { "type": "text", "text": "let me in" } } }))
+        .await?;
+    println!("   dave: {} — {}", refused["code"], refused["message"]);
+    ok &= refused["code"] == "forbidden";
+    let reply = clients[2]
+        .request(json!({ "type": "chat:sendMessage", "cid": 8, "data": { "chat_id": CHAT, "body": { "type": "text", "text": "on my way" } } }))
+        .await?;
+    ok &= reply["type"] == "$reply";
+    println!("   bob's reply: the stored message {}", reply["data"]["id"]);
+    let expected = BTreeMap::from([
+        ("alice·1", vec!["chat:message seq=2"]),
+        ("bob", vec!["chat:message seq=3"]),
+    ]);
+    ok &= check_step(&hub, &mut clients, 3, &expected).await?;
+
+    println!("\n4. alice types (chat:setTyping): chat:typing is ephemeral (no seq), to the room except alice");
+    let reply = clients[0]
+        .request(json!({ "type": "chat:setTyping", "cid": 9, "data": { "chat_id": CHAT, "is_typing": true } }))
+        .await?;
+    ok &= reply["type"] == "$reply";
     ok &= check_step(
         &hub,
         &mut clients,
-        3,
+        4,
         &BTreeMap::from([("bob", vec!["chat:typing"])]),
     )
     .await?;
 
-    println!("\n4. operation:progress to dave, and a percentage of 101 that cannot be emitted");
-    for pct in [0u8, 50, 100] {
-        let p = OperationProgress {
-            operation_id: "op-1".into(),
-            operation_type: "export_csv".into(),
-            user_id: "dave".into(),
-            stage: "writing rows".into(),
-            percentage: pct,
-        };
-        hub.emit(&p).map_err(|e| e.to_string())?;
+    println!("\n5. grace starts an operation (demo:startOperation): progress to her alone, then complete");
+    let reply = clients[7]
+        .request(json!({ "type": "demo:startOperation", "cid": 10, "data": { "operation_type": "export_csv", "steps": 4, "step_ms": 20 } }))
+        .await?;
+    ok &= reply["type"] == "$reply";
+    let mut seen = Vec::new();
+    loop {
+        let f = clients[7].next().await?;
+        if f["type"] == "$ping" {
+            continue;
+        }
+        seen.push(format!(
+            "{} {}%",
+            f["type"].as_str().unwrap_or("?"),
+            f["data"]["percentage"]
+                .as_u64()
+                .map_or("-".to_owned(), |p| p.to_string())
+        ));
+        if f["type"] == "operation:complete" {
+            break;
+        }
     }
-    let bad = OperationProgress {
-        operation_id: "op-1".into(),
-        operation_type: "export_csv".into(),
-        user_id: "dave".into(),
-        stage: "oops".into(),
-        percentage: 101,
-    };
-    match hub.emit(&bad) {
-        Err(e) => println!("   refused: {e}"),
-        Ok(_) => ok = false,
-    }
-    let expected = BTreeMap::from([(
-        "dave",
-        vec![
-            "operation:progress seq=1",
-            "operation:progress seq=2",
-            "operation:progress seq=3",
-        ],
-    )]);
-    ok &= check_step(&hub, &mut clients, 4, &expected).await?;
+    println!("    ✓ grace     {}", seen.join(", "));
+    ok &= seen.len() == 5;
+    ok &= check_step(&hub, &mut clients, 5, &BTreeMap::new()).await?;
 
-    println!("\n5. a malformed frame and an unknown event get error frames; the session stays up");
+    println!("\n6. a malformed frame and an unknown event get error frames; the session stays up");
     let e1 = clients[4]
-        .request(json!({ "type": "chat:sendMessage", "cid": 1, "data": { "chat_id": 42 } }))
+        .request(json!({ "type": "demo:openTicket", "cid": 1, "data": { "title": "" } }))
         .await?;
     let e2 = clients[4]
         .request(json!({ "type": "chat:deleteEverything", "cid": 2 }))
         .await?;
     println!("   {} — {}", e1["code"], e1["message"]);
     println!("   {} — {}", e2["code"], e2["message"]);
-    ok &= e1["code"] == "invalid_payload" && e2["code"] == "unknown_event";
+    ok &= e1["code"] == "constraint_violated" && e2["code"] == "unknown_event";
 
     println!(
-        "\n6. graceful shutdown: queued frames are delivered, then every session closes with 1001"
+        "\n7. graceful shutdown: queued frames are delivered, then every session closes with 1001"
     );
     let _ = stop.send(());
     let mut codes = Vec::new();
@@ -391,7 +353,7 @@ async fn listen(addr: &str) -> Result<(), String> {
         "serving ws://{local}/ws?user=<name>&tenant=<tenant>&roles=<a,b> — Ctrl-C stops gracefully"
     );
     server
-        .serve_with_shutdown(hub(), async {
+        .serve_with_shutdown(App::default().hub(), async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await

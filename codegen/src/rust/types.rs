@@ -1,0 +1,229 @@
+//! Rust types for IR types: names, field declarations, defaults.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+use tidings::schema::{Field, Primitive, TypeRef, Value};
+
+use crate::names;
+
+/// An identifier, raw when it is a keyword (`r#type`).
+pub(crate) fn ident(name: &str) -> Ident {
+    if names::is_rust_keyword(name) && !names::is_rust_unusable(name) {
+        Ident::new_raw(name, Span::call_site())
+    } else {
+        Ident::new(name, Span::call_site())
+    }
+}
+
+/// The Rust field name of a wire name.
+pub(crate) fn field_ident(wire: &str) -> Ident {
+    ident(&names::to_snake_case(wire))
+}
+
+/// The Rust variant name of an enum value or union variant.
+pub(crate) fn variant_ident(wire: &str) -> Ident {
+    format_ident!("{}", names::to_pascal_case(wire))
+}
+
+/// The Rust type of `ty`, seen from module `current` (sibling modules via `super::`).
+pub(crate) fn rust_type(ty: &TypeRef, current: &str) -> TokenStream {
+    match ty {
+        TypeRef::Primitive(p) => primitive(*p),
+        TypeRef::Optional(inner) => {
+            let inner = rust_type(inner, current);
+            quote!(::std::option::Option<#inner>)
+        }
+        TypeRef::List(inner) => {
+            let inner = rust_type(inner, current);
+            quote!(::std::vec::Vec<#inner>)
+        }
+        TypeRef::Map(inner) => {
+            let inner = rust_type(inner, current);
+            quote!(::std::collections::BTreeMap<::std::string::String, #inner>)
+        }
+        TypeRef::Named { module, name } => {
+            let name = format_ident!("{}", name);
+            if module == current {
+                quote!(#name)
+            } else {
+                let module = ident(module);
+                quote!(super::#module::#name)
+            }
+        }
+    }
+}
+
+fn primitive(p: Primitive) -> TokenStream {
+    match p {
+        Primitive::String | Primitive::Uuid | Primitive::Timestamp => quote!(::std::string::String),
+        Primitive::Bool => quote!(bool),
+        Primitive::I8 => quote!(i8),
+        Primitive::I16 => quote!(i16),
+        Primitive::I32 => quote!(i32),
+        Primitive::I64 => quote!(i64),
+        Primitive::U8 => quote!(u8),
+        Primitive::U16 => quote!(u16),
+        Primitive::U32 => quote!(u32),
+        Primitive::U64 => quote!(u64),
+        Primitive::F32 => quote!(f32),
+        Primitive::F64 => quote!(f64),
+        Primitive::Json => quote!(::tidings::json::Value),
+    }
+}
+
+/// Doc attributes for a doc string, or a fallback.
+pub(crate) fn docs(doc: Option<&str>, fallback: &str) -> TokenStream {
+    let text = doc.unwrap_or(fallback);
+    let lines = text.lines().map(|l| format!(" {l}"));
+    quote!(#(#[doc = #lines])*)
+}
+
+/// `#[deprecated]` when deprecated.
+pub(crate) fn deprecated(d: Option<&tidings::schema::Deprecation>) -> TokenStream {
+    match d {
+        None => quote!(),
+        Some(d) => match &d.note {
+            Some(note) => quote!(#[deprecated(note = #note)]),
+            None => quote!(#[deprecated]),
+        },
+    }
+}
+
+/// The name of the function returning a field's default.
+pub(crate) fn default_fn(owner: &str, field: &str) -> Ident {
+    format_ident!(
+        "__default_{}_{}",
+        names::to_snake_case(owner),
+        names::to_snake_case(field)
+    )
+}
+
+/// A struct field declaration with its serde attributes.
+pub(crate) fn field_decl(f: &Field, owner: &str, current: &str) -> TokenStream {
+    let name = field_ident(&f.name);
+    let ty = rust_type(&f.ty, current);
+    let doc = docs(f.doc.as_deref(), &format!("The `{}` field.", f.name));
+    let dep = deprecated(f.deprecated.as_ref());
+    let wire = &f.name;
+    let rename = if names::to_snake_case(wire) == *wire {
+        quote!()
+    } else {
+        quote!(#[serde(rename = #wire)])
+    };
+    let serde_attr = match (&f.ty, &f.default) {
+        (_, Some(_)) => {
+            let path = default_fn(owner, &f.name).to_string();
+            if f.ty.is_optional() {
+                quote!(#[serde(default = #path, skip_serializing_if = "::std::option::Option::is_none")])
+            } else {
+                quote!(#[serde(default = #path)])
+            }
+        }
+        (TypeRef::Optional(_), None) => {
+            quote!(#[serde(default, skip_serializing_if = "::std::option::Option::is_none")])
+        }
+        _ => quote!(),
+    };
+    quote! {
+        #doc
+        #dep
+        #rename
+        #serde_attr
+        pub #name: #ty,
+    }
+}
+
+/// The function giving a field's default, when it has one.
+pub(crate) fn default_fn_item(
+    f: &Field,
+    owner: &str,
+    current: &str,
+    enums: &dyn Fn(&str, &str) -> bool,
+) -> TokenStream {
+    let Some(value) = &f.default else {
+        return quote!();
+    };
+    let name = default_fn(owner, &f.name);
+    let ty = rust_type(&f.ty, current);
+    let expr = default_expr(value, &f.ty, current, enums);
+    quote! {
+        #[allow(non_snake_case)]
+        fn #name() -> #ty {
+            #expr
+        }
+    }
+}
+
+fn default_expr(
+    v: &Value,
+    ty: &TypeRef,
+    current: &str,
+    enums: &dyn Fn(&str, &str) -> bool,
+) -> TokenStream {
+    match ty {
+        TypeRef::Optional(inner) => {
+            let e = default_expr(v, inner, current, enums);
+            quote!(::std::option::Option::Some(#e))
+        }
+        TypeRef::List(inner) => {
+            let items: Vec<TokenStream> = match v {
+                Value::List(items) => items
+                    .iter()
+                    .map(|i| default_expr(i, inner, current, enums))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            quote!(::std::vec![#(#items),*])
+        }
+        TypeRef::Map(inner) => {
+            let entries: Vec<TokenStream> = match v {
+                Value::Map(m) => m
+                    .iter()
+                    .map(|(k, i)| {
+                        let e = default_expr(i, inner, current, enums);
+                        quote!((::std::string::String::from(#k), #e))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            quote!(::std::collections::BTreeMap::from([#(#entries),*]))
+        }
+        TypeRef::Named { module, name } if enums(module, name) => {
+            let ty = rust_type(ty, current);
+            let variant = match v {
+                Value::String(s) => variant_ident(s),
+                _ => format_ident!("Unknown"),
+            };
+            quote!(#ty::#variant)
+        }
+        TypeRef::Primitive(Primitive::Json) | TypeRef::Named { .. } => {
+            let json = serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned());
+            quote!(::tidings::json::from_str(#json).unwrap_or_default())
+        }
+        TypeRef::Primitive(p) => match v {
+            Value::String(s) => quote!(::std::string::String::from(#s)),
+            Value::Bool(b) => quote!(#b),
+            Value::Int(n) => literal_int(*n, *p),
+            Value::Float(x) => literal_float(*x, *p),
+            _ => quote!(::std::default::Default::default()),
+        },
+    }
+}
+
+fn literal_int(n: i64, p: Primitive) -> TokenStream {
+    match p {
+        Primitive::F32 | Primitive::F64 => literal_float(n as f64, p),
+        _ => {
+            let lit = proc_macro2::Literal::i128_unsuffixed(i128::from(n));
+            quote!(#lit)
+        }
+    }
+}
+
+fn literal_float(x: f64, p: Primitive) -> TokenStream {
+    let lit = match p {
+        Primitive::F32 => proc_macro2::Literal::f32_suffixed(x as f32),
+        _ => proc_macro2::Literal::f64_suffixed(x),
+    };
+    quote!(#lit)
+}

@@ -1,0 +1,115 @@
+//! The example server: the demo page over HTTP and the Tidings endpoint at `/ws`, on axum, with
+//! the in-memory hub.
+//!
+//! ```text
+//! cargo run -p tidings-examples --bin example_server -- --listen 127.0.0.1:8080
+//! ```
+//!
+//! Open `http://127.0.0.1:8080/?user=alice&tenant=acme&roles=admin`. The page is
+//! `examples/web/index.html` with `examples/web/dist/app.js`, bundled from `examples/web/app.ts`
+//! and the TypeScript `build.rs` generated (`./scripts/demo` does both). Prints
+//! `listening on http://ADDR` once ready; Ctrl-C (or SIGTERM) stops it gracefully.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tidings_examples::app::App;
+
+async fn file(path: PathBuf, content_type: &'static str) -> Response {
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            format!(
+                "{} is missing: run ./scripts/demo (it bundles the page)",
+                path.display()
+            ),
+        )
+            .into_response(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut listen = "127.0.0.1:8080".to_owned();
+    let mut web = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/web"));
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--listen", Some(v)) => listen = v,
+            ("--web", Some(v)) => web = PathBuf::from(v),
+            _ => {
+                eprintln!("usage: example_server [--listen ADDR] [--web DIR]");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let hub = App::default().hub();
+    let (index, bundle) = (web.join("index.html"), web.join("dist/app.js"));
+    let app = axum::Router::new()
+        .route(
+            "/",
+            get(move || file(index.clone(), "text/html; charset=utf-8")),
+        )
+        .route(
+            "/app.js",
+            get(move || file(bundle.clone(), "text/javascript; charset=utf-8")),
+        )
+        .route("/health", get(|| async { "ok" }))
+        .route("/ws", tidings::axum::websocket(hub.clone()));
+    let listener = match tokio::net::TcpListener::bind(&listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {listen}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => println!("listening on http://{addr}"),
+        Err(e) => eprintln!("warning: {e}"),
+    }
+    let stopping = hub.clone();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            stopping.begin_shutdown();
+        })
+        .await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
