@@ -1,0 +1,61 @@
+// Starts the Rust example server (target/debug/example_server, built by cargo before the tests)
+// on a free loopback port, and stops it.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import * as path from "node:path";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The repository root (tests run from clients/ts/dist/test). */
+export const repo = path.resolve(here, "../../../..");
+
+export interface RunningServer {
+  /** `127.0.0.1:PORT` */
+  addr: string;
+  /** `ws://127.0.0.1:PORT/ws` */
+  ws: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts the example server; `listen` defaults to a free port. */
+export async function startServer(listen = "127.0.0.1:0"): Promise<RunningServer> {
+  const bin = process.env["TIDINGS_EXAMPLE_SERVER"] ?? path.join(repo, "target/debug/example_server");
+  const child = spawn(bin, ["--listen", listen, "--web", path.join(repo, "examples/web")], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const addr = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${bin} did not start within 10 s`)), 10_000);
+    child.once("error", (e) => reject(new Error(`cannot start ${bin}: ${e.message} (build it with cargo build -p tidings-examples)`)));
+    child.once("exit", (code) => reject(new Error(`${bin} exited with ${code}`)));
+    const stdout = child.stdout;
+    if (stdout === null) return reject(new Error("no stdout"));
+    createInterface({ input: stdout }).on("line", (line) => {
+      const m = /^listening on http:\/\/(.+)$/.exec(line);
+      if (m !== null && m[1] !== undefined) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+  });
+  return {
+    addr,
+    ws: `ws://${addr}/ws`,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+/** Resolves when `check` holds, polling; rejects after `ms`. */
+export async function eventually(check: () => boolean, ms = 5_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
