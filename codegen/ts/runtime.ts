@@ -439,6 +439,9 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
       const ms = timeoutMs ?? this.options.requestTimeoutMs ?? 10_000;
       const timer = setTimeout(() => {
         this.pending.delete(cid);
+        // A request that timed out while offline is not sent later.
+        const queued = this.outbox.indexOf(text);
+        if (queued >= 0) this.outbox.splice(queued, 1);
         reject(new TidingsError("timeout", `no answer to ${event} within ${ms} ms`, { event }));
       }, ms);
       this.pending.set(cid, { resolve, reject, timer, event });

@@ -123,3 +123,68 @@ fn help_shows_examples() {
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("Examples:"));
 }
+
+#[test]
+fn generate_writes_only_changes_and_check_detects_drift() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let dir = out.path().to_str().expect("utf-8 path").to_owned();
+    let schemas = repo().join("schemas");
+    let schemas = schemas.to_str().expect("utf-8 path");
+    let run = |args: &[&str]| tidings(args, &repo());
+
+    let first = run(&[
+        "generate",
+        "--ts",
+        &dir,
+        "--rust",
+        &format!("{dir}/rs"),
+        schemas,
+    ]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let stdout = text(&first.stdout);
+    assert!(
+        stdout.contains(&format!("{dir}: 9 written")),
+        "7 modules, index.ts, runtime.ts: {stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{dir}/rs: 8 written")),
+        "7 modules and mod.rs: {stdout}"
+    );
+    let again = run(&["generate", "--ts", &dir, schemas]);
+    assert!(
+        text(&again.stdout).contains("0 written"),
+        "{}",
+        text(&again.stdout)
+    );
+
+    let clean = run(&[
+        "generate",
+        "--ts",
+        &dir,
+        "--rust",
+        &format!("{dir}/rs"),
+        "--check",
+        schemas,
+    ]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean.stdout));
+
+    std::fs::write(out.path().join("ticket.ts"), "// edited by hand\n").expect("edit");
+    std::fs::remove_file(out.path().join("rs/chat.rs")).expect("remove");
+    let drifted = run(&[
+        "generate",
+        "--ts",
+        &dir,
+        "--rust",
+        &format!("{dir}/rs"),
+        "--check",
+        schemas,
+    ]);
+    assert_eq!(drifted.status.code(), Some(1));
+    let stdout = text(&drifted.stdout);
+    assert!(stdout.contains("out of date: ticket.ts"), "{stdout}");
+    assert!(stdout.contains("missing: chat.rs"), "{stdout}");
+
+    let nothing = run(&["generate", schemas]);
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(text(&nothing.stderr).contains("nothing to generate"));
+}

@@ -3,6 +3,7 @@
 mod cli;
 mod diagnostics;
 mod docs_examples;
+mod generated;
 mod never_panics;
 mod shipped_schemas;
 

@@ -1,0 +1,64 @@
+//! Golden files of the generated TypeScript and Rust for every shipped schema module.
+
+use std::path::Path;
+
+use tidings_codegen::ts::{self, TsOptions};
+
+fn shipped() -> tidings_codegen::schema::Schema {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let paths = [root.join("schemas"), root.join("examples/schemas")];
+    let (sources, result) = tidings_codegen::check_paths(&paths).expect("readable");
+    match result {
+        Ok(c) => c.schema,
+        Err(d) => panic!("{}", d.render(&sources)),
+    }
+}
+
+#[test]
+fn typescript_output_is_golden_and_deterministic() {
+    let schema = shipped();
+    let files = ts::generate(&schema, &TsOptions { react: true });
+    assert_eq!(
+        files,
+        ts::generate(&schema, &TsOptions { react: true }),
+        "deterministic"
+    );
+    assert_eq!(
+        files[Path::new("runtime.ts")],
+        ts::RUNTIME_TS,
+        "the runtime is embedded verbatim"
+    );
+    assert_eq!(files[Path::new("react.ts")], ts::REACT_TS);
+    for (name, content) in &files {
+        let name = name.display().to_string();
+        if name == "runtime.ts" || name == "react.ts" {
+            continue;
+        }
+        assert!(
+            content.starts_with(tidings_codegen::output::GENERATED_MARKER),
+            "{name}"
+        );
+        insta::assert_snapshot!(format!("ts__{name}"), content);
+    }
+    assert!(!ts::generate(&schema, &TsOptions::default()).contains_key(Path::new("react.ts")));
+}
+
+#[test]
+fn rust_output_is_golden_and_deterministic() {
+    let schema = shipped();
+    let files = tidings_codegen::rust::generate(&schema);
+    assert_eq!(
+        files,
+        tidings_codegen::rust::generate(&schema),
+        "deterministic"
+    );
+    for (name, content) in &files {
+        let name = name.display().to_string();
+        assert!(
+            content.starts_with(tidings_codegen::output::GENERATED_MARKER),
+            "{name}"
+        );
+        syn::parse_file(content).unwrap_or_else(|e| panic!("{name} is not valid Rust: {e}"));
+        insta::assert_snapshot!(format!("rust__{name}"), content);
+    }
+}
