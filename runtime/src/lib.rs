@@ -24,6 +24,10 @@ pub mod schema;
 
 #[cfg(feature = "server")]
 mod auth;
+#[cfg(feature = "derive")]
+pub mod describe;
+#[cfg(feature = "derive")]
+pub use tidings_macros::{Describe, Event};
 #[cfg(feature = "axum")]
 pub mod axum;
 #[cfg(feature = "server")]
@@ -89,7 +93,7 @@ pub use jwt::JwtAuthenticator;
 pub use principal::Principal;
 #[cfg(feature = "server")]
 pub use recipients::{
-    to_platform, to_role, to_room, to_tenant, to_user, to_users, Recipients, Scope,
+    to_platform, to_role, to_room, to_tenant, to_user, to_users, Id, Ids, Recipients, Scope,
 };
 #[cfg(feature = "server")]
 pub use router::{FromContext, Handler, HandlerError, Router, State};

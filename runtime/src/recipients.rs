@@ -203,3 +203,74 @@ impl Recipients {
             && (!self.roles.is_empty() || !self.rooms.is_empty() || self.everyone)
     }
 }
+
+/// A value that holds at most one id (of a user or a tenant): strings, integers, and `Option`s
+/// of them. Used by derived events' recipient rules.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold a single id",
+    label = "named by a `user`, `tenant` or `except` rule",
+    note = "these rules need a field of type `String`, an integer, or an `Option` of those; for a list of users, use `users = \"...\"`"
+)]
+pub trait Id {
+    /// The id, when there is one.
+    fn id(&self) -> Option<String>;
+}
+
+/// A value that holds a list of user ids: `Vec`s (or slices, or `Option`s of them) of [`Id`]s.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold a list of user ids",
+    label = "named by a `users` rule",
+    note = "a `users` rule needs a field of type `Vec<String>` (or of integers); for a single user, use `user = \"...\"`"
+)]
+pub trait Ids {
+    /// The ids.
+    fn ids(&self) -> Vec<String>;
+}
+
+impl Id for String {
+    fn id(&self) -> Option<String> {
+        Some(self.clone())
+    }
+}
+
+impl Id for str {
+    fn id(&self) -> Option<String> {
+        Some(self.to_owned())
+    }
+}
+
+macro_rules! int_id {
+    ($($ty:ty),*) => {
+        $(impl Id for $ty {
+            fn id(&self) -> Option<String> {
+                Some(self.to_string())
+            }
+        })*
+    };
+}
+
+int_id!(i8, i16, i32, i64, u8, u16, u32, u64);
+
+impl<T: Id> Id for Option<T> {
+    fn id(&self) -> Option<String> {
+        self.as_ref().and_then(Id::id)
+    }
+}
+
+impl<T: Id> Ids for [T] {
+    fn ids(&self) -> Vec<String> {
+        self.iter().filter_map(Id::id).collect()
+    }
+}
+
+impl<T: Id> Ids for Vec<T> {
+    fn ids(&self) -> Vec<String> {
+        self.as_slice().ids()
+    }
+}
+
+impl<T: Ids> Ids for Option<T> {
+    fn ids(&self) -> Vec<String> {
+        self.as_ref().map(Ids::ids).unwrap_or_default()
+    }
+}

@@ -69,6 +69,10 @@ pub fn is_timestamp(s: &str) -> bool {
 /// Checks the declared constraints of a generated type, reporting the first violation with its
 /// path (`ticket.title`). Implemented by generated structs and unions.
 pub trait Check {
+    /// Whether values of this type can never violate anything (scalars: their own constraints
+    /// are checked where the field is declared). Containers of such types skip their items.
+    const TRIVIAL: bool = false;
+
     /// Checks `self`, found at path `at` (empty at the root).
     ///
     /// # Errors
@@ -82,6 +86,169 @@ pub fn join(at: &str, field: &str) -> String {
         field.to_owned()
     } else {
         format!("{at}.{field}")
+    }
+}
+
+macro_rules! unchecked {
+    ($($ty:ty),* $(,)?) => {
+        $(impl Check for $ty {
+            const TRIVIAL: bool = true;
+            fn check(&self, _: &str) -> Result<(), crate::Violation> {
+                Ok(())
+            }
+        })*
+    };
+}
+
+// Scalars carry no nested constraints; their own are checked where the field is declared.
+unchecked!(
+    String,
+    bool,
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+    f32,
+    f64,
+    serde_json::Value
+);
+
+impl<T: Check> Check for Option<T> {
+    const TRIVIAL: bool = T::TRIVIAL;
+    fn check(&self, at: &str) -> Result<(), crate::Violation> {
+        match self {
+            Some(v) => v.check(at),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<T: Check> Check for Vec<T> {
+    const TRIVIAL: bool = T::TRIVIAL;
+    fn check(&self, at: &str) -> Result<(), crate::Violation> {
+        if T::TRIVIAL {
+            return Ok(());
+        }
+        for (i, v) in self.iter().enumerate() {
+            v.check(&format!("{at}[{i}]"))?;
+        }
+        Ok(())
+    }
+}
+
+impl<T: Check> Check for std::collections::BTreeMap<String, T> {
+    const TRIVIAL: bool = T::TRIVIAL;
+    fn check(&self, at: &str) -> Result<(), crate::Violation> {
+        if T::TRIVIAL {
+            return Ok(());
+        }
+        for (k, v) in self {
+            v.check(&format!("{at}[{k:?}]"))?;
+        }
+        Ok(())
+    }
+}
+
+impl<T: Check> Check for Box<T> {
+    const TRIVIAL: bool = T::TRIVIAL;
+    fn check(&self, at: &str) -> Result<(), crate::Violation> {
+        (**self).check(at)
+    }
+}
+
+/// What a constraint measures on a field of a derived type: its number, or its length.
+/// Implemented for numbers, strings, lists, maps and `Option`s of them.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot carry `min`, `max`, `min_length` or `max_length`",
+    note = "`min`/`max` apply to numbers; `min_length`/`max_length` to strings, lists and maps (or `Option`s of them)"
+)]
+pub trait Measure {
+    /// The value as a number, for `min`/`max` (`None`: absent, or not a number).
+    fn number(&self) -> Option<f64> {
+        None
+    }
+    /// The length (characters of a string, items of a list or map), for `min_length`/`max_length`.
+    fn length(&self) -> Option<usize> {
+        None
+    }
+}
+
+macro_rules! measure_number {
+    ($($ty:ty),*) => {
+        $(impl Measure for $ty {
+            #[allow(clippy::cast_lossless, clippy::cast_precision_loss)]
+            fn number(&self) -> Option<f64> {
+                Some(*self as f64)
+            }
+        })*
+    };
+}
+
+measure_number!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+
+impl Measure for String {
+    fn length(&self) -> Option<usize> {
+        Some(self.chars().count())
+    }
+}
+
+impl<T> Measure for Vec<T> {
+    fn length(&self) -> Option<usize> {
+        Some(self.len())
+    }
+}
+
+impl<K, T> Measure for std::collections::BTreeMap<K, T> {
+    fn length(&self) -> Option<usize> {
+        Some(self.len())
+    }
+}
+
+impl<K, T, S> Measure for std::collections::HashMap<K, T, S> {
+    fn length(&self) -> Option<usize> {
+        Some(self.len())
+    }
+}
+
+impl<T: Measure> Measure for Option<T> {
+    fn number(&self) -> Option<f64> {
+        self.as_ref().and_then(Measure::number)
+    }
+    fn length(&self) -> Option<usize> {
+        self.as_ref().and_then(Measure::length)
+    }
+}
+
+/// The strings of a field marked `#[tidings(uuid)]` or `#[tidings(timestamp)]`: a `String`, or
+/// `Option`s and `Vec`s of them.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be marked `uuid` or `timestamp`",
+    note = "`uuid` and `timestamp` mark `String` fields (or `Option`s and `Vec`s of them)"
+)]
+pub trait Texts {
+    /// Calls `f` with each string; stops at the first `false`. Returns whether all passed.
+    fn all_texts(&self, f: &mut dyn FnMut(&str) -> bool) -> bool;
+}
+
+impl Texts for String {
+    fn all_texts(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        f(self)
+    }
+}
+
+impl<T: Texts> Texts for Option<T> {
+    fn all_texts(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.as_ref().is_none_or(|v| v.all_texts(f))
+    }
+}
+
+impl<T: Texts> Texts for Vec<T> {
+    fn all_texts(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.iter().all(|v| v.all_texts(f))
     }
 }
 

@@ -1,0 +1,319 @@
+//! Reading the attributes the derives understand: `#[event(...)]`, `#[tidings(...)]`, the
+//! parts of `#[serde(...)]` that shape the JSON, `#[doc]` and `#[deprecated]`.
+
+use proc_macro2::Span;
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, ExprLit, ExprUnary, Lit, LitStr, Type, UnOp};
+
+use crate::case;
+
+/// Collects errors so that one compilation reports every mistake.
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, e: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(e),
+            None => self.0 = Some(e),
+        }
+    }
+
+    pub(crate) fn at(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.push(syn::Error::new(span, message));
+    }
+
+    pub(crate) fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+/// A hint listing the keys allowed, or the closest one.
+pub(crate) fn unknown(meta: &ParseNestedMeta<'_>, attr: &str, allowed: &[&str]) -> syn::Error {
+    let key = meta
+        .path
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let hint = match case::closest(&key, allowed.iter().copied()) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => format!(
+            "the keys are {}",
+            allowed
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    meta.error(format!("unknown `{attr}` attribute `{key}`; {hint}"))
+}
+
+/// Skips the value of a serde key we do not interpret (`= ...` or `(...)`).
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        let _: Expr = meta.value()?.parse()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        meta.parse_nested_meta(|inner| skip_value(&inner))?;
+    }
+    Ok(())
+}
+
+/// Doc lines of an item.
+pub(crate) fn docs(attrs: &[Attribute]) -> Vec<String> {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// `#[deprecated]` (`Some(None)`) or `#[deprecated(note = "...")]` / `= "..."` (`Some(Some)`).
+pub(crate) fn deprecated(attrs: &[Attribute]) -> Option<Option<String>> {
+    let attr = attrs.iter().find(|a| a.path().is_ident("deprecated"))?;
+    match &attr.meta {
+        syn::Meta::Path(_) => Some(None),
+        syn::Meta::NameValue(nv) => match &nv.value {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => Some(Some(s.value())),
+            _ => Some(None),
+        },
+        syn::Meta::List(_) => {
+            let mut note = None;
+            let _ = attr.parse_nested_meta(|m| {
+                if m.path.is_ident("note") {
+                    note = Some(m.value()?.parse::<LitStr>()?.value());
+                } else {
+                    skip_value(&m)?;
+                }
+                Ok(())
+            });
+            Some(note)
+        }
+    }
+}
+
+/// Container-level serde settings.
+#[derive(Default)]
+pub(crate) struct SerdeContainer {
+    pub(crate) rename_all: Option<String>,
+    pub(crate) tag: Option<String>,
+    pub(crate) content: bool,
+    pub(crate) untagged: bool,
+}
+
+pub(crate) fn serde_container(attrs: &[Attribute], errors: &mut Errors) -> SerdeContainer {
+    let mut out = SerdeContainer::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let result = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename_all") {
+                if meta.input.peek(syn::token::Paren) {
+                    return Err(meta.error("Tidings needs one naming rule for both directions: write `rename_all = \"...\"`"));
+                }
+                let rule: LitStr = meta.value()?.parse()?;
+                if !case::RULES.contains(&rule.value().as_str()) {
+                    return Err(syn::Error::new(rule.span(), format!("unknown rename rule `{}`", rule.value())));
+                }
+                out.rename_all = Some(rule.value());
+            } else if meta.path.is_ident("tag") {
+                out.tag = Some(meta.value()?.parse::<LitStr>()?.value());
+            } else if meta.path.is_ident("content") {
+                out.content = true;
+                skip_value(&meta)?;
+            } else if meta.path.is_ident("untagged") {
+                out.untagged = true;
+            } else {
+                skip_value(&meta)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    out
+}
+
+/// How a field gets its default.
+pub(crate) enum DefaultFrom {
+    None,
+    Trait,
+    Path(syn::ExprPath),
+}
+
+/// A constraint bound: the literal's value, kept with its span.
+pub(crate) struct Bound {
+    pub(crate) value: f64,
+    pub(crate) span: Span,
+}
+
+/// Everything the derives know about one field.
+pub(crate) struct FieldInfo {
+    pub(crate) ident: syn::Ident,
+    pub(crate) ty: Type,
+    pub(crate) wire: String,
+    pub(crate) skip: bool,
+    pub(crate) flatten: bool,
+    pub(crate) default: DefaultFrom,
+    pub(crate) format: Option<&'static str>,
+    pub(crate) min: Option<Bound>,
+    pub(crate) max: Option<Bound>,
+    pub(crate) min_length: Option<Bound>,
+    pub(crate) max_length: Option<Bound>,
+    pub(crate) docs: Vec<String>,
+    pub(crate) deprecated: Option<Option<String>>,
+}
+
+const TIDINGS_FIELD_KEYS: [&str; 6] = [
+    "uuid",
+    "timestamp",
+    "min",
+    "max",
+    "min_length",
+    "max_length",
+];
+
+fn number(expr: &Expr) -> Option<f64> {
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) => i.base10_parse::<f64>().ok(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(f), ..
+        }) => f.base10_parse::<f64>().ok(),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) => number(expr).map(|v| -v),
+        _ => None,
+    }
+}
+
+pub(crate) fn field(
+    f: &syn::Field,
+    rename_all: Option<&str>,
+    errors: &mut Errors,
+) -> Option<FieldInfo> {
+    let ident = f.ident.clone()?;
+    let raw = ident.to_string();
+    let raw = raw.strip_prefix("r#").unwrap_or(&raw).to_owned();
+    let mut info = FieldInfo {
+        wire: rename_all.map_or_else(|| raw.clone(), |rule| case::field(&raw, rule)),
+        ident,
+        ty: f.ty.clone(),
+        skip: false,
+        flatten: false,
+        default: DefaultFrom::None,
+        format: None,
+        min: None,
+        max: None,
+        min_length: None,
+        max_length: None,
+        docs: docs(&f.attrs),
+        deprecated: deprecated(&f.attrs),
+    };
+    for attr in &f.attrs {
+        let result = if attr.path().is_ident("serde") {
+            attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("rename") {
+                    if meta.input.peek(syn::token::Paren) {
+                        return Err(meta.error("Tidings needs one wire name for both directions: write `rename = \"...\"`"));
+                    }
+                    info.wire = meta.value()?.parse::<LitStr>()?.value();
+                } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_serializing") || meta.path.is_ident("skip_deserializing") {
+                    info.skip = true;
+                } else if meta.path.is_ident("flatten") {
+                    info.flatten = true;
+                } else if meta.path.is_ident("default") {
+                    info.default = if meta.input.peek(syn::Token![=]) {
+                        let path: LitStr = meta.value()?.parse()?;
+                        DefaultFrom::Path(path.parse()?)
+                    } else {
+                        DefaultFrom::Trait
+                    };
+                } else {
+                    skip_value(&meta)?;
+                }
+                Ok(())
+            })
+        } else if attr.path().is_ident("tidings") {
+            attr.parse_nested_meta(|meta| {
+                let key = meta
+                    .path
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                match key.as_str() {
+                    "uuid" | "timestamp" => {
+                        if info.format.is_some() {
+                            return Err(
+                                meta.error("a field is either `uuid` or `timestamp`, not both")
+                            );
+                        }
+                        info.format = Some(if key == "uuid" { "Uuid" } else { "Timestamp" });
+                    }
+                    "min" | "max" | "min_length" | "max_length" => {
+                        let expr: Expr = meta.value()?.parse()?;
+                        let Some(value) = number(&expr) else {
+                            return Err(syn::Error::new(
+                                expr.span(),
+                                format!("`{key}` needs a number literal"),
+                            ));
+                        };
+                        if key.ends_with("length") && (value < 0.0 || value.fract() != 0.0) {
+                            return Err(syn::Error::new(
+                                expr.span(),
+                                format!("`{key}` needs a whole number of 0 or more"),
+                            ));
+                        }
+                        let bound = Some(Bound {
+                            value,
+                            span: expr.span(),
+                        });
+                        match key.as_str() {
+                            "min" => info.min = bound,
+                            "max" => info.max = bound,
+                            "min_length" => info.min_length = bound,
+                            _ => info.max_length = bound,
+                        }
+                    }
+                    _ => return Err(unknown(&meta, "tidings", &TIDINGS_FIELD_KEYS)),
+                }
+                Ok(())
+            })
+        } else {
+            Ok(())
+        };
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    for (lo, hi, what) in [
+        (&info.min, &info.max, "min"),
+        (&info.min_length, &info.max_length, "min_length"),
+    ] {
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            if lo.value > hi.value {
+                errors.at(
+                    lo.span,
+                    format!(
+                        "`{what}` ({}) is greater than its maximum ({})",
+                        lo.value, hi.value
+                    ),
+                );
+            }
+        }
+    }
+    Some(info)
+}

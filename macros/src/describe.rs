@@ -1,0 +1,224 @@
+//! `#[derive(Describe)]`: structs, string enums and tagged unions that event payloads use.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields, LitStr};
+
+use crate::attr::{self, Errors};
+use crate::case;
+use crate::fields::{checks, deprecation_expr, ir_fields};
+
+/// `#[tidings(module = "...")]` on a type.
+pub(crate) fn module(input: &DeriveInput, errors: &mut Errors) -> Option<String> {
+    let mut module = None;
+    for a in input.attrs.iter().filter(|a| a.path().is_ident("tidings")) {
+        let r = a.parse_nested_meta(|meta| {
+            if meta.path.is_ident("module") {
+                module = Some(meta.value()?.parse::<LitStr>()?.value());
+                Ok(())
+            } else {
+                Err(attr::unknown(&meta, "tidings", &["module"]))
+            }
+        });
+        if let Err(e) = r {
+            errors.push(e);
+        }
+    }
+    if module.is_none() {
+        errors.at(
+            input.ident.span(),
+            format!(
+                "`{}` needs its module: add `#[tidings(module = \"...\")]`",
+                input.ident
+            ),
+        );
+    }
+    module
+}
+
+pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let module = module(&input, &mut errors);
+    let serde = attr::serde_container(&input.attrs, &mut errors);
+    let ident = &input.ident;
+    let name = ident.to_string();
+    let doc_lines = attr::docs(&input.attrs);
+    let doc = quote!(::tidings::describe::doc(&[#(#doc_lines),*]));
+    let deprecated = deprecation_expr(&attr::deprecated(&input.attrs));
+    if !input.generics.params.is_empty() {
+        errors.at(
+            input.generics.span(),
+            "derived event types cannot be generic: the wire form of a type is one schema type",
+        );
+    }
+    let (kind, check_body, struct_fields, trivial) = match &input.data {
+        Data::Struct(s) => {
+            let Fields::Named(named) = &s.fields else {
+                errors.at(
+                    s.fields.span(),
+                    "describe structs with named fields: they are JSON objects",
+                );
+                return errors.finish().map(|()| TokenStream::new());
+            };
+            let fields: Vec<_> = named
+                .named
+                .iter()
+                .filter_map(|f| attr::field(f, serde.rename_all.as_deref(), &mut errors))
+                .collect();
+            let ir = ir_fields(&fields);
+            let checks = checks(&fields, &quote!(at));
+            (
+                quote!(::tidings::schema::TypeKind::Struct { fields: #ir }),
+                quote!(#checks ::std::result::Result::Ok(())),
+                quote!(::std::option::Option::Some(#ir)),
+                false,
+            )
+        }
+        Data::Enum(e) => {
+            if serde.untagged || serde.content {
+                errors.at(ident.span(), "Tidings unions are internally tagged: use `#[serde(tag = \"...\")]` alone (no `content`, not `untagged`)");
+            }
+            let rename = |v: &syn::Variant| {
+                let mut wire = serde.rename_all.as_deref().map_or_else(
+                    || v.ident.to_string(),
+                    |rule| case::variant(&v.ident.to_string(), rule),
+                );
+                for a in v.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+                    let _ = a.parse_nested_meta(|m| {
+                        if m.path.is_ident("rename") {
+                            wire = m.value()?.parse::<LitStr>()?.value();
+                        } else if m.input.peek(syn::Token![=]) {
+                            let _: syn::Expr = m.value()?.parse()?;
+                        }
+                        Ok(())
+                    });
+                }
+                wire
+            };
+            match &serde.tag {
+                None => {
+                    let mut values = Vec::new();
+                    for v in &e.variants {
+                        if !matches!(v.fields, Fields::Unit) {
+                            errors.at(v.span(), format!(
+                                "variant `{}` carries data: an enum with data is a union in Tidings; add `#[serde(tag = \"type\")]` to `{}`",
+                                v.ident, ident
+                            ));
+                            continue;
+                        }
+                        let wire = rename(v);
+                        let docs = attr::docs(&v.attrs);
+                        let dep = deprecation_expr(&attr::deprecated(&v.attrs));
+                        values.push(quote!(::tidings::schema::EnumValue {
+                            name: ::std::string::String::from(#wire),
+                            doc: ::tidings::describe::doc(&[#(#docs),*]),
+                            deprecated: #dep,
+                        }));
+                    }
+                    (
+                        quote!(::tidings::schema::TypeKind::Enum {
+                            values: ::std::vec![#(#values),*]
+                        }),
+                        quote!(let _ = at; ::std::result::Result::Ok(())),
+                        quote!(::std::option::Option::None),
+                        true,
+                    )
+                }
+                Some(tag) => {
+                    let mut variants = Vec::new();
+                    let mut arms = Vec::new();
+                    for v in &e.variants {
+                        let wire = rename(v);
+                        let vid = &v.ident;
+                        let docs = attr::docs(&v.attrs);
+                        let dep = deprecation_expr(&attr::deprecated(&v.attrs));
+                        let payload = match &v.fields {
+                            Fields::Unit => {
+                                arms.push(quote!(Self::#vid => ::std::result::Result::Ok(()),));
+                                quote!(::std::option::Option::None)
+                            }
+                            Fields::Unnamed(u) if u.unnamed.len() == 1 => {
+                                let ty = &u.unnamed[0].ty;
+                                arms.push(quote!(Self::#vid(inner) => ::tidings::validate::Check::check(inner, at),));
+                                quote!(::std::option::Option::Some(<#ty as ::tidings::describe::Describe>::type_ref()))
+                            }
+                            _ => {
+                                errors.at(v.span(), format!(
+                                    "variant `{}`: a union variant holds one struct (`{}(SomeStruct)`) or nothing",
+                                    v.ident, v.ident
+                                ));
+                                continue;
+                            }
+                        };
+                        variants.push(quote!(::tidings::schema::Variant {
+                            name: ::std::string::String::from(#wire),
+                            doc: ::tidings::describe::doc(&[#(#docs),*]),
+                            payload: #payload,
+                            deprecated: #dep,
+                        }));
+                    }
+                    (
+                        quote!(::tidings::schema::TypeKind::Union {
+                            tag: ::std::string::String::from(#tag),
+                            variants: ::std::vec![#(#variants),*],
+                        }),
+                        quote!(match self { #(#arms)* }),
+                        quote!(::std::option::Option::None),
+                        false,
+                    )
+                }
+            }
+        }
+        Data::Union(u) => {
+            errors.at(
+                u.union_token.span,
+                "Rust unions have no JSON form; use an enum with `#[serde(tag = \"...\")]`",
+            );
+            return errors.finish().map(|()| TokenStream::new());
+        }
+    };
+    errors.finish()?;
+    let module = module.unwrap_or_default();
+    Ok(quote! {
+        const _: () = {
+            impl ::tidings::describe::Describe for #ident {
+                fn type_ref() -> ::tidings::schema::TypeRef {
+                    ::tidings::schema::TypeRef::Named {
+                        module: ::std::string::String::from(#module),
+                        name: ::std::string::String::from(#name),
+                    }
+                }
+                fn struct_fields() -> ::std::option::Option<::std::vec::Vec<::tidings::schema::Field>> {
+                    #struct_fields
+                }
+            }
+
+            impl ::tidings::validate::Check for #ident {
+                const TRIVIAL: bool = #trivial;
+                fn check(&self, at: &str) -> ::std::result::Result<(), ::tidings::Violation> {
+                    #check_body
+                }
+            }
+
+            fn __describe() -> ::tidings::describe::Item {
+                ::tidings::describe::Item::Type(::tidings::schema::TypeDef {
+                    name: ::std::string::String::from(#name),
+                    doc: #doc,
+                    kind: #kind,
+                    deprecated: #deprecated,
+                    location: ::std::option::Option::None,
+                })
+            }
+
+            ::tidings::describe::__private::inventory::submit! {
+                ::tidings::describe::Registration {
+                    module: #module,
+                    file: ::std::file!(),
+                    line: ::std::line!(),
+                    describe: __describe,
+                }
+            }
+        };
+    })
+}

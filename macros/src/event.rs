@@ -1,0 +1,439 @@
+//! `#[derive(Event)]`: a struct becomes an event — its fields the payload, `#[event(...)]` its
+//! wire name, direction, delivery, reply and recipient rules.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields, LitStr, Type};
+
+use crate::attr::{self, Errors, FieldInfo};
+use crate::case;
+use crate::fields::{checks, deprecation_expr, ir_fields};
+
+const KEYS: [&str; 14] = [
+    "module",
+    "key",
+    "name",
+    "direction",
+    "delivery",
+    "reply",
+    "tenant",
+    "platform",
+    "user",
+    "users",
+    "role",
+    "room",
+    "everyone",
+    "except",
+];
+
+#[derive(Default)]
+struct EventAttrs {
+    module: Option<LitStr>,
+    key: Option<LitStr>,
+    name: Option<LitStr>,
+    direction: Option<LitStr>,
+    delivery: Option<LitStr>,
+    reply: Option<Type>,
+    tenant: Option<LitStr>,
+    platform: Option<Span>,
+    user: Vec<LitStr>,
+    users: Vec<LitStr>,
+    role: Vec<LitStr>,
+    room: Vec<LitStr>,
+    everyone: Option<Span>,
+    except: Option<LitStr>,
+}
+
+fn parse(input: &DeriveInput, errors: &mut Errors) -> EventAttrs {
+    let mut a = EventAttrs::default();
+    for attr in input.attrs.iter().filter(|x| x.path().is_ident("event")) {
+        let r = attr.parse_nested_meta(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let lit = |meta: &syn::meta::ParseNestedMeta<'_>| -> syn::Result<LitStr> {
+                meta.value()?.parse()
+            };
+            match key.as_str() {
+                "module" => a.module = Some(lit(&meta)?),
+                "key" => a.key = Some(lit(&meta)?),
+                "name" => a.name = Some(lit(&meta)?),
+                "direction" => a.direction = Some(lit(&meta)?),
+                "delivery" => a.delivery = Some(lit(&meta)?),
+                "reply" => a.reply = Some(meta.value()?.parse()?),
+                "tenant" => a.tenant = Some(lit(&meta)?),
+                "platform" => a.platform = Some(meta.path.span()),
+                "user" => a.user.push(lit(&meta)?),
+                "users" => a.users.push(lit(&meta)?),
+                "role" => a.role.push(lit(&meta)?),
+                "room" => a.room.push(lit(&meta)?),
+                "everyone" => a.everyone = Some(meta.path.span()),
+                "except" => a.except = Some(lit(&meta)?),
+                _ => return Err(attr::unknown(&meta, "event", &KEYS)),
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            errors.push(e);
+        }
+    }
+    a
+}
+
+/// The Rust field access for a payload path (`ticket.created_by` → `self.ticket.created_by`),
+/// checking that the first segment is a field; the IR path, in wire names for its first segment.
+fn path(
+    lit: &LitStr,
+    fields: &[FieldInfo],
+    owner: &syn::Ident,
+    errors: &mut Errors,
+) -> Option<(TokenStream, String)> {
+    let text = lit.value();
+    let segments: Vec<&str> = text.split('.').collect();
+    let Some(first) = fields.iter().find(|f| f.ident == segments[0] && !f.skip) else {
+        let names: Vec<String> = fields
+            .iter()
+            .filter(|f| !f.skip)
+            .map(|f| f.ident.to_string())
+            .collect();
+        let hint = match case::closest(segments[0], names.iter().map(String::as_str)) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => format!(
+                "the fields are {}",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        errors.at(
+            lit.span(),
+            format!("no field `{}` in `{owner}`; {hint}", segments[0]),
+        );
+        return None;
+    };
+    let idents: Vec<syn::Ident> = segments
+        .iter()
+        .map(|s| syn::Ident::new(s, lit.span()))
+        .collect();
+    let mut wire = vec![first.wire.clone()];
+    wire.extend(segments[1..].iter().map(|s| (*s).to_owned()));
+    Some((
+        quote_spanned!(lit.span()=> self.#(#idents).*),
+        wire.join("."),
+    ))
+}
+
+fn field_path(ir: &str) -> TokenStream {
+    let segs = ir.split('.');
+    quote!(::tidings::schema::FieldPath(
+        ::std::vec![#(::std::string::String::from(#segs)),*]
+    ))
+}
+
+pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let ident = &input.ident;
+    let a = parse(&input, &mut errors);
+    let serde = attr::serde_container(&input.attrs, &mut errors);
+    let fields: Vec<FieldInfo> = match &input.data {
+        Data::Struct(s) => match &s.fields {
+            Fields::Named(named) => named
+                .named
+                .iter()
+                .filter_map(|f| attr::field(f, serde.rename_all.as_deref(), &mut errors))
+                .collect(),
+            Fields::Unit => Vec::new(),
+            Fields::Unnamed(u) => {
+                errors.at(
+                    u.span(),
+                    "an event is a struct with named fields (its payload is a JSON object)",
+                );
+                Vec::new()
+            }
+        },
+        _ => {
+            errors.at(
+                ident.span(),
+                "derive `Event` on a struct: its fields are the payload",
+            );
+            return errors.finish().map(|()| TokenStream::new());
+        }
+    };
+    if !input.generics.params.is_empty() {
+        errors.at(
+            input.generics.span(),
+            "events cannot be generic: an event has one wire name and one payload",
+        );
+    }
+    let Some(module) = a.module.clone() else {
+        errors.at(
+            ident.span(),
+            format!("`{ident}` needs its module: add `#[event(module = \"...\")]`"),
+        );
+        return errors.finish().map(|()| TokenStream::new());
+    };
+    let key = a.key.as_ref().map_or_else(
+        || case::snake_from_pascal(&ident.to_string()),
+        LitStr::value,
+    );
+    let wire = a
+        .name
+        .as_ref()
+        .map_or_else(|| format!("{}:{key}", module.value()), LitStr::value);
+
+    let (direction, server_sends, client_sends) = match a
+        .direction
+        .as_ref()
+        .map(LitStr::value)
+        .as_deref()
+    {
+        None | Some("to_client") => (quote!(ServerToClient), true, false),
+        Some("to_server") => (quote!(ClientToServer), false, true),
+        Some("both") => (quote!(Both), true, true),
+        Some(other) => {
+            let lit = a.direction.as_ref().map_or(Span::call_site(), LitStr::span);
+            let hint = case::closest(other, ["to_client", "to_server", "both"])
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            errors.at(lit, format!("unknown direction `{other}`: expected `to_client`, `to_server` or `both`{hint}"));
+            (quote!(ServerToClient), true, false)
+        }
+    };
+    let delivery = match a.delivery.as_ref().map(LitStr::value).as_deref() {
+        None | Some("durable") => quote!(Durable),
+        Some("ephemeral") => quote!(Ephemeral),
+        Some(other) => {
+            let lit = a.delivery.as_ref().map_or(Span::call_site(), LitStr::span);
+            errors.at(
+                lit,
+                format!("unknown delivery `{other}`: expected `durable` or `ephemeral`"),
+            );
+            quote!(Durable)
+        }
+    };
+    if let (Some(d), false) = (&a.delivery, server_sends) {
+        errors.at(
+            d.span(),
+            "`delivery` applies to events the server sends; this one only clients send",
+        );
+    }
+    if let (Some(r), false) = (&a.reply, client_sends) {
+        errors.at(r.span(), "only events clients send get a reply: set `direction = \"to_server\"` (or `\"both\"`), or remove `reply`");
+    }
+    let has_rules = !a.user.is_empty()
+        || !a.users.is_empty()
+        || !a.role.is_empty()
+        || !a.room.is_empty()
+        || a.everyone.is_some();
+    if !server_sends {
+        for lit in a
+            .user
+            .iter()
+            .chain(&a.users)
+            .chain(&a.role)
+            .chain(&a.room)
+            .chain(&a.except)
+        {
+            errors.at(
+                lit.span(),
+                "recipient rules apply to events the server sends; this one only clients send",
+            );
+        }
+    }
+    if let (Some(t), Some(p)) = (&a.tenant, a.platform) {
+        let mut e = syn::Error::new(p, "`platform` conflicts with `tenant`: an event resolves inside one tenant, or across all");
+        e.combine(syn::Error::new(t.span(), "`tenant` is set here"));
+        errors.push(e);
+    }
+    if a.tenant.is_none() && a.platform.is_none() {
+        for lit in a.role.iter().chain(&a.room) {
+            errors.at(lit.span(), "roles and rooms exist per tenant: add `tenant = \"<field>\"` to resolve inside it, or `platform` to reach every tenant");
+        }
+        if let Some(e) = a.everyone {
+            errors.at(
+                e,
+                "`everyone` needs a scope: add `tenant = \"<field>\"` or `platform`",
+            );
+        }
+    }
+
+    // Recipient rules: code for `recipients()` and their IR.
+    let mut body = TokenStream::new();
+    let mut rules = Vec::new();
+    for lit in &a.user {
+        if let Some((access, ir)) = path(lit, &fields, ident, &mut errors) {
+            body.extend(quote_spanned!(lit.span()=> if let ::std::option::Option::Some(id) = ::tidings::Id::id(&#access) { r = r.to_user(id); }));
+            let fp = field_path(&ir);
+            rules.push(quote!(::tidings::schema::Rule::User { field: #fp }));
+        }
+    }
+    for lit in &a.users {
+        if let Some((access, ir)) = path(lit, &fields, ident, &mut errors) {
+            body.extend(
+                quote_spanned!(lit.span()=> r = r.to_users(::tidings::Ids::ids(&#access));),
+            );
+            let fp = field_path(&ir);
+            rules.push(quote!(::tidings::schema::Rule::Users { field: #fp }));
+        }
+    }
+    for lit in &a.role {
+        let role = lit.value();
+        body.extend(quote!(r = r.to_role(#role);));
+        rules.push(
+            quote!(::tidings::schema::Rule::Role { role: ::std::string::String::from(#role) }),
+        );
+    }
+    for lit in &a.room {
+        let text = lit.value();
+        let mut fmt = String::new();
+        let mut args = Vec::new();
+        let mut parts = Vec::new();
+        let mut rest = text.as_str();
+        let mut ok = true;
+        while let Some(open) = rest.find('{') {
+            let literal = &rest[..open];
+            if !literal.is_empty() {
+                fmt.push_str(&literal.replace('}', "}}"));
+                parts.push(quote!(::tidings::schema::RoomPart::Literal(::std::string::String::from(#literal))));
+            }
+            let Some(close) = rest[open..].find('}') else {
+                errors.at(lit.span(), format!("unclosed `{{` in room `{text}`"));
+                ok = false;
+                break;
+            };
+            let field = &rest[open + 1..open + close];
+            let field_lit = LitStr::new(field, lit.span());
+            match path(&field_lit, &fields, ident, &mut errors) {
+                Some((access, ir)) => {
+                    fmt.push_str("{}");
+                    args.push(access);
+                    let fp = field_path(&ir);
+                    parts.push(quote!(::tidings::schema::RoomPart::Field(#fp)));
+                }
+                None => ok = false,
+            }
+            rest = &rest[open + close + 1..];
+        }
+        if !rest.is_empty() {
+            fmt.push_str(&rest.replace('}', "}}"));
+            parts.push(
+                quote!(::tidings::schema::RoomPart::Literal(::std::string::String::from(#rest))),
+            );
+        }
+        if ok {
+            body.extend(
+                quote_spanned!(lit.span()=> r = r.to_room(::std::format!(#fmt, #(#args),*));),
+            );
+            rules.push(quote!(::tidings::schema::Rule::Room {
+                template: ::tidings::schema::RoomTemplate { template: ::std::string::String::from(#text), parts: ::std::vec![#(#parts),*] },
+            }));
+        }
+    }
+    if a.everyone.is_some() {
+        body.extend(quote!(r = r.to_everyone();));
+        rules.push(quote!(::tidings::schema::Rule::Everyone));
+    }
+    let scope = if let Some(t) = &a.tenant {
+        match path(t, &fields, ident, &mut errors) {
+            Some((access, ir)) => {
+                body.extend(quote_spanned!(t.span()=> if let ::std::option::Option::Some(id) = ::tidings::Id::id(&#access) { r = r.in_tenant(id); }));
+                let fp = field_path(&ir);
+                quote!(::tidings::schema::Scope::Tenant { field: #fp })
+            }
+            None => quote!(::tidings::schema::Scope::Users),
+        }
+    } else if a.platform.is_some() {
+        body.extend(quote!(r = r.across_platform();));
+        quote!(::tidings::schema::Scope::Platform)
+    } else {
+        quote!(::tidings::schema::Scope::Users)
+    };
+    let except = match &a.except {
+        Some(lit) => match path(lit, &fields, ident, &mut errors) {
+            Some((access, ir)) => {
+                body.extend(quote_spanned!(lit.span()=> if let ::std::option::Option::Some(id) = ::tidings::Id::id(&#access) { r = r.except(id); }));
+                let fp = field_path(&ir);
+                quote!(::std::option::Option::Some(#fp))
+            }
+            None => quote!(::std::option::Option::None),
+        },
+        None => quote!(::std::option::Option::None),
+    };
+    errors.finish()?;
+
+    let recipients_fn = if has_rules {
+        quote! {
+            fn recipients(&self) -> ::tidings::Recipients {
+                let mut r = ::tidings::Recipients::new();
+                #body
+                r
+            }
+        }
+    } else {
+        quote!()
+    };
+    let recipients_ir = if has_rules {
+        quote!(::std::option::Option::Some(::tidings::schema::Recipients { scope: #scope, rules: ::std::vec![#(#rules),*], except: #except }))
+    } else {
+        quote!(::std::option::Option::None)
+    };
+    let reply_ty = a.reply.as_ref().map_or_else(|| quote!(()), |t| quote!(#t));
+    let reply_ir = match &a.reply {
+        Some(t) => {
+            quote!(::std::option::Option::Some(<#t as ::tidings::describe::Describe>::type_ref()))
+        }
+        None => quote!(::std::option::Option::None),
+    };
+    let module_name = module.value();
+    let payload = ir_fields(&fields);
+    let checks = checks(&fields, &quote!(""));
+    let doc_lines = attr::docs(&input.attrs);
+    let deprecated = deprecation_expr(&attr::deprecated(&input.attrs));
+    let delivery_ir = delivery.clone();
+    let direction_ir = direction.clone();
+    Ok(quote! {
+        const _: () = {
+            impl ::tidings::Event for #ident {
+                const NAME: &'static str = #wire;
+                const MODULE: &'static str = #module_name;
+                const DIRECTION: ::tidings::schema::Direction = ::tidings::schema::Direction::#direction;
+                const DELIVERY: ::tidings::schema::Delivery = ::tidings::schema::Delivery::#delivery;
+                type Reply = #reply_ty;
+                #recipients_fn
+                fn validate(&self) -> ::std::result::Result<(), ::tidings::Violation> {
+                    #checks
+                    ::std::result::Result::Ok(())
+                }
+            }
+
+            fn __describe() -> ::tidings::describe::Item {
+                ::tidings::describe::Item::Event(::tidings::schema::EventDef {
+                    key: ::std::string::String::from(#key),
+                    name: ::std::string::String::from(#wire),
+                    doc: ::tidings::describe::doc(&[#(#doc_lines),*]),
+                    direction: ::tidings::schema::Direction::#direction_ir,
+                    delivery: ::tidings::schema::Delivery::#delivery_ir,
+                    payload: #payload,
+                    reply: #reply_ir,
+                    recipients: #recipients_ir,
+                    deprecated: #deprecated,
+                    location: ::std::option::Option::None,
+                })
+            }
+
+            ::tidings::describe::__private::inventory::submit! {
+                ::tidings::describe::Registration {
+                    module: #module_name,
+                    file: ::std::file!(),
+                    line: ::std::line!(),
+                    describe: __describe,
+                }
+            }
+        };
+    })
+}

@@ -1,0 +1,159 @@
+//! Code for the fields of derived structs and events: their IR description and their checks.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+
+use crate::attr::{Bound, DefaultFrom, FieldInfo};
+
+fn doc_expr(lines: &[String]) -> TokenStream {
+    quote!(::tidings::describe::doc(&[#(#lines),*]))
+}
+
+pub(crate) fn deprecation_expr(d: &Option<Option<String>>) -> TokenStream {
+    match d {
+        None => quote!(::std::option::Option::None),
+        Some(None) => quote!(::std::option::Option::Some(
+            ::tidings::schema::Deprecation {
+                note: ::std::option::Option::None
+            }
+        )),
+        Some(Some(note)) => quote!(::std::option::Option::Some(::tidings::schema::Deprecation {
+            note: ::std::option::Option::Some(::std::string::String::from(#note)),
+        })),
+    }
+}
+
+fn bound(b: &Option<Bound>) -> TokenStream {
+    match b {
+        Some(b) => {
+            let v = b.value;
+            quote!(::std::option::Option::Some(#v))
+        }
+        None => quote!(::std::option::Option::None),
+    }
+}
+
+fn length(b: &Option<Bound>) -> TokenStream {
+    match b {
+        Some(b) => {
+            let v = b.value as u64;
+            quote!(::std::option::Option::Some(#v))
+        }
+        None => quote!(::std::option::Option::None),
+    }
+}
+
+/// An expression building the `Vec<tidings::schema::Field>` of these fields (flattened fields
+/// expanded at run time from the flattened type's own description).
+pub(crate) fn ir_fields(fields: &[FieldInfo]) -> TokenStream {
+    let pushes = fields.iter().filter(|f| !f.skip).map(|f| {
+        let ty = &f.ty;
+        if f.flatten {
+            return quote! {
+                fields.extend(<#ty as ::tidings::describe::Describe>::struct_fields().unwrap_or_default());
+            };
+        }
+        let wire = &f.wire;
+        let doc = doc_expr(&f.docs);
+        let mut type_ref = quote!(<#ty as ::tidings::describe::Describe>::type_ref());
+        if let Some(format) = f.format {
+            let p = syn::Ident::new(format, proc_macro2::Span::call_site());
+            type_ref = quote!(::tidings::describe::with_format(#type_ref, ::tidings::schema::Primitive::#p));
+        }
+        let default = match &f.default {
+            DefaultFrom::None => quote!(::std::option::Option::None),
+            DefaultFrom::Trait => quote!(::tidings::describe::default_value(&<#ty as ::std::default::Default>::default())),
+            DefaultFrom::Path(p) => quote!(::tidings::describe::default_value(&#p())),
+        };
+        let (min, max, min_length, max_length) = (bound(&f.min), bound(&f.max), length(&f.min_length), length(&f.max_length));
+        let deprecated = deprecation_expr(&f.deprecated);
+        quote! {
+            fields.push(::tidings::schema::Field {
+                name: ::std::string::String::from(#wire),
+                doc: #doc,
+                ty: #type_ref,
+                constraints: ::tidings::schema::Constraints {
+                    min: #min,
+                    max: #max,
+                    min_length: #min_length,
+                    max_length: #max_length,
+                },
+                default: #default,
+                deprecated: #deprecated,
+                location: ::std::option::Option::None,
+            });
+        }
+    });
+    quote!({
+        let mut fields: ::std::vec::Vec<::tidings::schema::Field> = ::std::vec::Vec::new();
+        #(#pushes)*
+        fields
+    })
+}
+
+/// Statements checking every field's constraints and nested types; `at` is the path prefix
+/// (a `&str` expression).
+pub(crate) fn checks(fields: &[FieldInfo], at: &TokenStream) -> TokenStream {
+    let mut out = TokenStream::new();
+    for f in fields.iter().filter(|f| !f.skip) {
+        let ident = &f.ident;
+        let wire = &f.wire;
+        let path = if f.flatten {
+            quote!(#at)
+        } else {
+            quote!(&::tidings::validate::join(#at, #wire))
+        };
+        let violation = |span, message: TokenStream| quote_spanned!(span=> return ::std::result::Result::Err(::tidings::Violation::new(::tidings::validate::join(#at, #wire), #message)););
+        if let Some(b) = &f.min {
+            let v = b.value;
+            let err = violation(
+                b.span,
+                quote!(::std::format!("must be at least {}, got {}", #v, n)),
+            );
+            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Measure::number(&self.#ident) { if n < #v { #err } }));
+        }
+        if let Some(b) = &f.max {
+            let v = b.value;
+            let err = violation(
+                b.span,
+                quote!(::std::format!("must be at most {}, got {}", #v, n)),
+            );
+            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Measure::number(&self.#ident) { if n > #v { #err } }));
+        }
+        if let Some(b) = &f.min_length {
+            let v = b.value as usize;
+            let err = violation(
+                b.span,
+                quote!(::std::format!("must have a length of at least {}, got {}", #v, n)),
+            );
+            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Measure::length(&self.#ident) { if n < #v { #err } }));
+        }
+        if let Some(b) = &f.max_length {
+            let v = b.value as usize;
+            let err = violation(
+                b.span,
+                quote!(::std::format!("must have a length of at most {}, got {}", #v, n)),
+            );
+            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Measure::length(&self.#ident) { if n > #v { #err } }));
+        }
+        if let Some(format) = f.format {
+            let (check, what) = if format == "Uuid" {
+                (quote!(::tidings::validate::is_uuid), "must be a UUID")
+            } else {
+                (
+                    quote!(::tidings::validate::is_timestamp),
+                    "must be an RFC 3339 timestamp",
+                )
+            };
+            let err = violation(ident.span(), quote!(::std::string::String::from(#what)));
+            out.extend(quote!(if !::tidings::validate::Texts::all_texts(&self.#ident, &mut |s| #check(s)) { #err }));
+        }
+        let ty = &f.ty;
+        out.extend(quote! {
+            if !<#ty as ::tidings::validate::Check>::TRIVIAL {
+                ::tidings::validate::Check::check(&self.#ident, #path)?;
+            }
+        });
+    }
+    out
+}

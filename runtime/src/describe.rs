@@ -1,0 +1,287 @@
+//! Events declared in Rust describe themselves in the IR, so every backend (TypeScript, JSON
+//! Schema, AsyncAPI, docs) and `tidings compat` serve them exactly as they serve TOML schemas.
+//!
+//! `#[derive(Event)]` and `#[derive(Describe)]` implement [`Describe`] and register each type in
+//! a process-wide list; [`schema`] assembles the whole IR from it, with no hand-kept list of
+//! types to forget.
+//!
+//! ```ignore
+//! // src/bin/export-events.rs: `cargo run --bin export-events -- --ts web/src/generated`
+//! fn main() -> std::process::ExitCode {
+//!     tidings_codegen::export::run(tidings::describe::schema(), std::env::args())
+//! }
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::schema::{
+    EventDef, Field, Module, Primitive, Schema, TypeDef, TypeKind, TypeRef, Value, IR_VERSION,
+};
+
+/// A Rust type that knows its wire form in the IR.
+pub trait Describe {
+    /// The IR type of a value of this type.
+    fn type_ref() -> TypeRef;
+
+    /// The fields of a struct (for `#[serde(flatten)]`); `None` for other types.
+    fn struct_fields() -> Option<Vec<Field>> {
+        None
+    }
+}
+
+macro_rules! primitive {
+    ($($ty:ty => $p:ident),* $(,)?) => {
+        $(impl Describe for $ty {
+            fn type_ref() -> TypeRef {
+                TypeRef::Primitive(Primitive::$p)
+            }
+        })*
+    };
+}
+
+primitive! {
+    String => String, bool => Bool, i8 => I8, i16 => I16, i32 => I32, i64 => I64,
+    u8 => U8, u16 => U16, u32 => U32, u64 => U64, f32 => F32, f64 => F64,
+    serde_json::Value => Json,
+}
+
+impl<T: Describe> Describe for Option<T> {
+    fn type_ref() -> TypeRef {
+        TypeRef::Optional(Box::new(T::type_ref()))
+    }
+}
+
+impl<T: Describe> Describe for Vec<T> {
+    fn type_ref() -> TypeRef {
+        TypeRef::List(Box::new(T::type_ref()))
+    }
+}
+
+impl<T: Describe> Describe for BTreeMap<String, T> {
+    fn type_ref() -> TypeRef {
+        TypeRef::Map(Box::new(T::type_ref()))
+    }
+}
+
+impl<T: Describe, S> Describe for HashMap<String, T, S> {
+    fn type_ref() -> TypeRef {
+        TypeRef::Map(Box::new(T::type_ref()))
+    }
+}
+
+impl<T: Describe> Describe for Box<T> {
+    fn type_ref() -> TypeRef {
+        T::type_ref()
+    }
+}
+
+/// Replaces the innermost `string` of a type with `uuid` or `timestamp` (field attributes
+/// `#[tidings(uuid)]`, `#[tidings(timestamp)]`).
+pub fn with_format(ty: TypeRef, format: Primitive) -> TypeRef {
+    match ty {
+        TypeRef::Primitive(Primitive::String) => TypeRef::Primitive(format),
+        TypeRef::Optional(i) => TypeRef::Optional(Box::new(with_format(*i, format))),
+        TypeRef::List(i) => TypeRef::List(Box::new(with_format(*i, format))),
+        TypeRef::Map(i) => TypeRef::Map(Box::new(with_format(*i, format))),
+        other => other,
+    }
+}
+
+/// The IR value of a default, by serializing it (`#[serde(default)]` fields).
+pub fn default_value<T: serde::Serialize>(value: &T) -> Option<Value> {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+}
+
+/// What a registered item contributes to the IR.
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// A named type.
+    Type(TypeDef),
+    /// An event.
+    Event(EventDef),
+}
+
+/// One derived type or event, registered by the derive macros.
+#[derive(Debug)]
+pub struct Registration {
+    /// The module it belongs to.
+    pub module: &'static str,
+    /// Where it was declared; items of a module are ordered by file, then line.
+    pub file: &'static str,
+    /// The line of the declaration.
+    pub line: u32,
+    /// Builds the item.
+    pub describe: fn() -> Item,
+}
+
+inventory::collect!(Registration);
+
+/// Why the derived items do not form one schema.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DescribeError {
+    /// Two events share a wire name.
+    #[error("two events use the wire name `{name}`: {first} and {second}")]
+    DuplicateWireName {
+        /// The wire name.
+        name: String,
+        /// Where the first is declared.
+        first: String,
+        /// Where the second is declared.
+        second: String,
+    },
+    /// Two types of one module share a name.
+    #[error("module `{module}` declares the type `{name}` twice: {first} and {second}")]
+    DuplicateType {
+        /// The module.
+        module: String,
+        /// The type name.
+        name: String,
+        /// Where the first is declared.
+        first: String,
+        /// Where the second is declared.
+        second: String,
+    },
+    /// A type references a named type that no derive registered.
+    #[error("`{from}` uses `{module}.{name}`, which is not registered: derive `Describe` on it")]
+    UnknownType {
+        /// The type or event that refers to it.
+        from: String,
+        /// The module of the missing type.
+        module: String,
+        /// Its name.
+        name: String,
+    },
+}
+
+/// Assembles the IR of every type and event derived in this program.
+///
+/// # Errors
+/// When two events share a wire name, a module declares a type twice, or a type refers to a
+/// type that is not derived.
+pub fn schema() -> Result<Schema, DescribeError> {
+    from_registrations(inventory::iter::<Registration>)
+}
+
+/// Assembles the IR of the given registrations (what [`schema`] does with all of them).
+///
+/// # Errors
+/// As [`schema`].
+pub fn from_registrations<'a>(
+    regs: impl IntoIterator<Item = &'a Registration>,
+) -> Result<Schema, DescribeError> {
+    let mut regs: Vec<&Registration> = regs.into_iter().collect();
+    regs.sort_by_key(|r| (r.module, r.file, r.line));
+    let mut modules: BTreeMap<&str, Module> = BTreeMap::new();
+    let mut type_at: HashMap<(String, String), String> = HashMap::new();
+    let mut wire_at: HashMap<String, String> = HashMap::new();
+    for r in regs {
+        let at = format!("{}:{}", r.file, r.line);
+        let module = modules.entry(r.module).or_insert_with(|| Module {
+            name: r.module.to_owned(),
+            description: None,
+            version: None,
+            imports: Vec::new(),
+            types: Vec::new(),
+            events: Vec::new(),
+            location: None,
+        });
+        match (r.describe)() {
+            Item::Type(t) => {
+                if let Some(first) =
+                    type_at.insert((r.module.to_owned(), t.name.clone()), at.clone())
+                {
+                    return Err(DescribeError::DuplicateType {
+                        module: r.module.to_owned(),
+                        name: t.name,
+                        first,
+                        second: at,
+                    });
+                }
+                module.types.push(t);
+            }
+            Item::Event(e) => {
+                if let Some(first) = wire_at.insert(e.name.clone(), at.clone()) {
+                    return Err(DescribeError::DuplicateWireName {
+                        name: e.name,
+                        first,
+                        second: at,
+                    });
+                }
+                module.events.push(e);
+            }
+        }
+    }
+    // Imports: every other module a module's types and events refer to; all must exist.
+    let known: HashMap<(String, String), ()> = type_at.keys().map(|k| (k.clone(), ())).collect();
+    for m in modules.values_mut() {
+        let mut imports = Vec::new();
+        let mut refs = Vec::new();
+        for t in &m.types {
+            collect_kind(&t.kind, &t.name, &mut refs);
+        }
+        for e in &m.events {
+            for f in &e.payload {
+                collect(&f.ty, &e.name, &mut refs);
+            }
+            if let Some(r) = &e.reply {
+                collect(r, &e.name, &mut refs);
+            }
+        }
+        for (from, module, name) in refs {
+            if !known.contains_key(&(module.clone(), name.clone())) {
+                return Err(DescribeError::UnknownType { from, module, name });
+            }
+            if module != m.name && !imports.contains(&module) {
+                imports.push(module);
+            }
+        }
+        imports.sort();
+        m.imports = imports;
+    }
+    Ok(Schema {
+        ir_version: IR_VERSION,
+        modules: modules.into_values().collect(),
+    })
+}
+
+fn collect_kind(kind: &TypeKind, from: &str, out: &mut Vec<(String, String, String)>) {
+    match kind {
+        TypeKind::Struct { fields } => fields.iter().for_each(|f| collect(&f.ty, from, out)),
+        TypeKind::Union { variants, .. } => variants
+            .iter()
+            .filter_map(|v| v.payload.as_ref())
+            .for_each(|p| collect(p, from, out)),
+        TypeKind::Enum { .. } => {}
+    }
+}
+
+fn collect(ty: &TypeRef, from: &str, out: &mut Vec<(String, String, String)>) {
+    match ty {
+        TypeRef::Optional(i) | TypeRef::List(i) | TypeRef::Map(i) => collect(i, from, out),
+        TypeRef::Named { module, name } => {
+            out.push((from.to_owned(), module.clone(), name.clone()))
+        }
+        TypeRef::Primitive(_) => {}
+    }
+}
+
+/// Cleans a doc comment collected from `#[doc]` attributes: one leading space per line removed,
+/// outer blank lines trimmed. `None` when empty.
+pub fn doc(lines: &[&str]) -> Option<String> {
+    let text = lines
+        .iter()
+        .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = text.trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+/// Re-exports for the derive macros' output.
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+}
