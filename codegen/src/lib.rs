@@ -39,6 +39,7 @@ pub mod cli;
 pub mod describe;
 mod diag;
 mod error;
+pub mod export;
 mod lower;
 pub mod names;
 pub mod output;

@@ -110,7 +110,7 @@ pub(crate) fn checks(fields: &[FieldInfo], at: &TokenStream) -> TokenStream {
                 b.span,
                 quote!(::std::format!("must be at least {}, got {}", #v, n)),
             );
-            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Measure::number(&self.#ident) { if n < #v { #err } }));
+            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Number::number(&self.#ident) { if n < #v { #err } }));
         }
         if let Some(b) = &f.max {
             let v = b.value;
@@ -118,7 +118,7 @@ pub(crate) fn checks(fields: &[FieldInfo], at: &TokenStream) -> TokenStream {
                 b.span,
                 quote!(::std::format!("must be at most {}, got {}", #v, n)),
             );
-            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Measure::number(&self.#ident) { if n > #v { #err } }));
+            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Number::number(&self.#ident) { if n > #v { #err } }));
         }
         if let Some(b) = &f.min_length {
             let v = b.value as usize;
@@ -126,7 +126,7 @@ pub(crate) fn checks(fields: &[FieldInfo], at: &TokenStream) -> TokenStream {
                 b.span,
                 quote!(::std::format!("must have a length of at least {}, got {}", #v, n)),
             );
-            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Measure::length(&self.#ident) { if n < #v { #err } }));
+            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Length::length(&self.#ident) { if n < #v { #err } }));
         }
         if let Some(b) = &f.max_length {
             let v = b.value as usize;
@@ -134,7 +134,7 @@ pub(crate) fn checks(fields: &[FieldInfo], at: &TokenStream) -> TokenStream {
                 b.span,
                 quote!(::std::format!("must have a length of at most {}, got {}", #v, n)),
             );
-            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Measure::length(&self.#ident) { if n > #v { #err } }));
+            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Length::length(&self.#ident) { if n > #v { #err } }));
         }
         if let Some(format) = f.format {
             let (check, what) = if format == "Uuid" {
@@ -146,7 +146,7 @@ pub(crate) fn checks(fields: &[FieldInfo], at: &TokenStream) -> TokenStream {
                 )
             };
             let err = violation(ident.span(), quote!(::std::string::String::from(#what)));
-            out.extend(quote!(if !::tidings::validate::Texts::all_texts(&self.#ident, &mut |s| #check(s)) { #err }));
+            out.extend(quote_spanned!(ident.span()=> if !::tidings::validate::Texts::all_texts(&self.#ident, &mut |s| #check(s)) { #err }));
         }
         let ty = &f.ty;
         out.extend(quote! {

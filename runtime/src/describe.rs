@@ -285,3 +285,87 @@ pub fn doc(lines: &[&str]) -> Option<String> {
 pub mod __private {
     pub use inventory;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Delivery, Direction};
+
+    fn event(name: &str) -> Item {
+        Item::Event(EventDef {
+            key: "x".into(),
+            name: name.into(),
+            doc: None,
+            direction: Direction::ServerToClient,
+            delivery: Delivery::Durable,
+            payload: Vec::new(),
+            reply: None,
+            recipients: None,
+            deprecated: None,
+            location: None,
+        })
+    }
+
+    fn a() -> Item {
+        event("jobs:changed")
+    }
+
+    fn b() -> Item {
+        event("jobs:changed")
+    }
+
+    fn uses_missing() -> Item {
+        let mut e = event("jobs:other");
+        if let Item::Event(e) = &mut e {
+            e.reply = Some(TypeRef::Named {
+                module: "jobs".into(),
+                name: "Missing".into(),
+            });
+        }
+        e
+    }
+
+    #[test]
+    fn two_events_with_one_wire_name_are_refused() {
+        let regs = [
+            Registration {
+                module: "jobs",
+                file: "src/a.rs",
+                line: 3,
+                describe: a,
+            },
+            Registration {
+                module: "jobs",
+                file: "src/b.rs",
+                line: 9,
+                describe: b,
+            },
+        ];
+        let err = from_registrations(&regs).expect_err("duplicate");
+        assert_eq!(
+            err.to_string(),
+            "two events use the wire name `jobs:changed`: src/a.rs:3 and src/b.rs:9"
+        );
+    }
+
+    #[test]
+    fn references_to_underived_types_are_refused() {
+        let regs = [Registration {
+            module: "jobs",
+            file: "src/a.rs",
+            line: 1,
+            describe: uses_missing,
+        }];
+        let err = from_registrations(&regs).expect_err("missing type");
+        assert!(err.to_string().contains("derive `Describe` on it"), "{err}");
+    }
+
+    #[test]
+    fn docs_are_cleaned_like_doc_comments() {
+        assert_eq!(
+            doc(&[" First line.", " Second."]).as_deref(),
+            Some("First line.\nSecond.")
+        );
+        assert_eq!(doc(&[]), None);
+    }
+}

@@ -160,26 +160,21 @@ impl<T: Check> Check for Box<T> {
     }
 }
 
-/// What a constraint measures on a field of a derived type: its number, or its length.
-/// Implemented for numbers, strings, lists, maps and `Option`s of them.
+/// A number a `min`/`max` constraint of a derived field bounds: integers, floats, and
+/// `Option`s of them.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot carry `min`, `max`, `min_length` or `max_length`",
-    note = "`min`/`max` apply to numbers; `min_length`/`max_length` to strings, lists and maps (or `Option`s of them)"
+    message = "`{Self}` cannot carry `min` or `max`",
+    label = "`min`/`max` bound numbers",
+    note = "for the length of a string, list or map, use `min_length`/`max_length`"
 )]
-pub trait Measure {
-    /// The value as a number, for `min`/`max` (`None`: absent, or not a number).
-    fn number(&self) -> Option<f64> {
-        None
-    }
-    /// The length (characters of a string, items of a list or map), for `min_length`/`max_length`.
-    fn length(&self) -> Option<usize> {
-        None
-    }
+pub trait Number {
+    /// The value as a number (`None` when absent).
+    fn number(&self) -> Option<f64>;
 }
 
-macro_rules! measure_number {
+macro_rules! number {
     ($($ty:ty),*) => {
-        $(impl Measure for $ty {
+        $(impl Number for $ty {
             #[allow(clippy::cast_lossless, clippy::cast_precision_loss)]
             fn number(&self) -> Option<f64> {
                 Some(*self as f64)
@@ -188,38 +183,53 @@ macro_rules! measure_number {
     };
 }
 
-measure_number!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+number!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
 
-impl Measure for String {
+impl<T: Number> Number for Option<T> {
+    fn number(&self) -> Option<f64> {
+        self.as_ref().and_then(Number::number)
+    }
+}
+
+/// A length a `min_length`/`max_length` constraint of a derived field bounds: characters of a
+/// string, items of a list or map, and `Option`s of them.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot carry `min_length` or `max_length`",
+    label = "lengths bound strings, lists and maps",
+    note = "for a number, use `min`/`max`"
+)]
+pub trait Length {
+    /// The length (`None` when absent).
+    fn length(&self) -> Option<usize>;
+}
+
+impl Length for String {
     fn length(&self) -> Option<usize> {
         Some(self.chars().count())
     }
 }
 
-impl<T> Measure for Vec<T> {
+impl<T> Length for Vec<T> {
     fn length(&self) -> Option<usize> {
         Some(self.len())
     }
 }
 
-impl<K, T> Measure for std::collections::BTreeMap<K, T> {
+impl<K, T> Length for std::collections::BTreeMap<K, T> {
     fn length(&self) -> Option<usize> {
         Some(self.len())
     }
 }
 
-impl<K, T, S> Measure for std::collections::HashMap<K, T, S> {
+impl<K, T, S> Length for std::collections::HashMap<K, T, S> {
     fn length(&self) -> Option<usize> {
         Some(self.len())
     }
 }
 
-impl<T: Measure> Measure for Option<T> {
-    fn number(&self) -> Option<f64> {
-        self.as_ref().and_then(Measure::number)
-    }
+impl<T: Length> Length for Option<T> {
     fn length(&self) -> Option<usize> {
-        self.as_ref().and_then(Measure::length)
+        self.as_ref().and_then(Length::length)
     }
 }
 

@@ -2,7 +2,12 @@
 //! with `#[derive(Event)]` / `#[derive(Describe)]` describe the same IR as `schemas/*.toml`, and
 //! generate byte-identical TypeScript.
 
-#![allow(missing_docs, dead_code, unreachable_pub)]
+#![allow(
+    missing_docs,
+    dead_code,
+    unreachable_pub,
+    missing_debug_implementations
+)]
 
 use serde::{Deserialize, Serialize};
 use tidings::{Describe, Event};

@@ -1,0 +1,114 @@
+//! What a derived type describes is the JSON serde really writes: rename, rename_all, skip,
+//! flatten and default are honoured.
+
+#![allow(
+    missing_docs,
+    dead_code,
+    unreachable_pub,
+    missing_debug_implementations
+)]
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tidings::describe::Describe;
+use tidings::schema::{Primitive, TypeRef, Value};
+
+#[derive(Serialize, Deserialize, tidings::Describe, Default)]
+#[tidings(module = "shapes")]
+#[serde(rename_all = "camelCase")]
+pub struct Audit {
+    created_at_ms: u64,
+    created_by_user: String,
+}
+
+#[derive(Serialize, Deserialize, tidings::Describe)]
+#[tidings(module = "shapes")]
+#[serde(rename_all = "kebab-case")]
+pub struct Record {
+    record_id: String,
+    #[serde(rename = "DisplayName")]
+    display_name: String,
+    #[serde(skip)]
+    cached: u32,
+    #[serde(flatten)]
+    audit: Audit,
+    #[serde(default = "three")]
+    retry_count: u8,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+fn three() -> u8 {
+    3
+}
+
+#[derive(Serialize, Deserialize, tidings::Describe)]
+#[tidings(module = "shapes")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Level {
+    Low,
+    VeryHigh,
+}
+
+#[test]
+fn described_field_names_are_the_json_keys() {
+    let record = Record {
+        record_id: "r".into(),
+        display_name: "d".into(),
+        cached: 9,
+        audit: Audit::default(),
+        retry_count: 3,
+        labels: BTreeMap::new(),
+        note: Some("n".into()),
+    };
+    let json = serde_json::to_value(&record).expect("serializes");
+    let mut keys: Vec<String> = json.as_object().expect("object").keys().cloned().collect();
+    keys.sort();
+    let mut described: Vec<String> = Record::struct_fields()
+        .expect("a struct")
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    described.sort();
+    assert_eq!(described, keys);
+
+    let fields = Record::struct_fields().expect("a struct");
+    let retry = fields
+        .iter()
+        .find(|f| f.name == "retry-count")
+        .expect("retry-count");
+    assert_eq!(
+        retry.default,
+        Some(Value::Int(3)),
+        "the default comes from serde's default function"
+    );
+    assert_eq!(retry.ty, TypeRef::Primitive(Primitive::U8));
+    let note = fields.iter().find(|f| f.name == "note").expect("note");
+    assert_eq!((note.ty.is_optional(), note.default.clone()), (true, None));
+    let labels = fields.iter().find(|f| f.name == "labels").expect("labels");
+    assert_eq!(labels.default, Some(Value::Map(BTreeMap::new())));
+}
+
+#[test]
+fn enum_values_are_the_serialized_strings() {
+    let schema = tidings::describe::schema().expect("one schema");
+    let level = schema.type_def("shapes", "Level").expect("registered");
+    let tidings::schema::TypeKind::Enum { values } = &level.kind else {
+        panic!("an enum");
+    };
+    let names: Vec<_> = values.iter().map(|v| v.name.clone()).collect();
+    let json: Vec<String> = [Level::Low, Level::VeryHigh]
+        .iter()
+        .map(|l| {
+            serde_json::to_value(l)
+                .expect("serializes")
+                .as_str()
+                .expect("string")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names, json);
+}
