@@ -51,6 +51,35 @@ fn check_dir(dir: &Path, events: usize) {
     }
 }
 
+/// The same set with changes in every tenth file: an enum value added, a field removed, a
+/// constraint narrowed.
+fn changed_text(i: usize) -> String {
+    let text = module_text(i);
+    if i % 10 != 0 {
+        return text;
+    }
+    text.replace(
+        r#"values = ["open", "in_progress", "closed"]"#,
+        r#"values = ["open", "in_progress", "closed", "archived"]"#,
+    )
+    .replace(
+        "payload.note = { type = \"string?\", max_length = 500 }",
+        "",
+    )
+    .replace("max_length = 200", "max_length = 100")
+}
+
+fn schema_of(texts: impl Iterator<Item = (usize, String)>) -> tidings_codegen::schema::Schema {
+    let mut sources = tidings_codegen::Sources::new();
+    for (i, t) in texts {
+        sources.add(format!("m{i:05}.toml"), t);
+    }
+    match tidings_codegen::check(&sources) {
+        Ok(c) => c.schema,
+        Err(d) => panic!("{}", d.render(&sources)),
+    }
+}
+
 fn main() {
     let smoke = std::env::args().any(|a| a == "--smoke");
     let plan: &[(usize, usize)] = if smoke {
@@ -82,6 +111,31 @@ fn main() {
             times[0].as_secs_f64() * 1e3,
             times[times.len() - 1].as_secs_f64() * 1e3,
             median.as_secs_f64() * 1e6 / events as f64,
+        );
+    }
+    println!();
+    println!(
+        "{:>8} {:>11} {:>11} {:>11} {:>9}",
+        "compat", "median", "min", "max", "findings"
+    );
+    for &(events, runs) in plan {
+        let files = events / EVENTS_PER_FILE;
+        let old = schema_of((0..files).map(|i| (i, module_text(i))));
+        let new = schema_of((0..files).map(|i| (i, changed_text(i))));
+        let mut findings = 0;
+        let mut times: Vec<Duration> = (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                findings = tidings_codegen::compat::compare(&old, &new).len();
+                start.elapsed()
+            })
+            .collect();
+        times.sort();
+        println!(
+            "{events:>8} {:>9.2}ms {:>9.2}ms {:>9.2}ms {findings:>9}",
+            times[times.len() / 2].as_secs_f64() * 1e3,
+            times[0].as_secs_f64() * 1e3,
+            times[times.len() - 1].as_secs_f64() * 1e3,
         );
     }
 }

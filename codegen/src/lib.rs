@@ -36,6 +36,7 @@
 
 mod build;
 pub mod cli;
+pub mod compat;
 pub mod describe;
 mod diag;
 mod error;

@@ -48,6 +48,7 @@ pub(crate) struct RawModule {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawType {
     pub(crate) kind: Option<Spanned<String>>,
+    pub(crate) renamed_from: Option<Spanned<String>>,
     pub(crate) doc: Option<String>,
     pub(crate) deprecated: Option<Spanned<RawDeprecated>>,
     pub(crate) fields: Option<Spanned<OrderedMap<RawField>>>,
@@ -113,6 +114,7 @@ pub(crate) struct RawEvent {
     pub(crate) tenant: Option<Spanned<String>>,
     pub(crate) platform: Option<Spanned<bool>>,
     pub(crate) recipients: Option<Spanned<RawRecipients>>,
+    pub(crate) renamed_from: Option<Spanned<String>>,
 }
 
 /// The recipient rules of an event as written.

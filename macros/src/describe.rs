@@ -207,6 +207,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     doc: #doc,
                     kind: #kind,
                     deprecated: #deprecated,
+                    renamed_from: ::std::option::Option::None,
                     location: ::std::option::Option::None,
                 })
             }

@@ -422,6 +422,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     reply: #reply_ir,
                     recipients: #recipients_ir,
                     deprecated: #deprecated,
+                    renamed_from: ::std::option::Option::None,
                     location: ::std::option::Option::None,
                 })
             }

@@ -302,6 +302,7 @@ mod tests {
             reply: None,
             recipients: None,
             deprecated: None,
+            renamed_from: None,
             location: None,
         })
     }

@@ -5,6 +5,7 @@
 //! changes or drift), 2 when the command could not run at all.
 
 mod check;
+mod compat;
 mod generate;
 mod ir;
 
@@ -51,6 +52,15 @@ tidings generate --ts web/src/generated                # TypeScript modules + cl
 tidings generate --ts web/src/generated --ts-react     # … and the React adapter\n  \
 tidings generate --ts web/src/generated --check        # CI: exit 1 when the files drifted")]
     Generate(generate::Args),
+    /// Check that the schemas are compatible with a baseline: what breaks whom, and which side
+    /// must deploy first.
+    #[command(after_help = "Examples:\n  \
+tidings compat --against git:main                   # in CI, against the main branch\n  \
+tidings compat --against git:v1.2.0 --mode full     # deployed clients and servers both keep working\n  \
+tidings compat --transitive 'git:v*'                # against every release tag\n  \
+tidings compat --against old-ir.json --format github\n\n\
+Exit codes: 0 compatible, 1 breaking findings, 2 could not run. Rules: docs/compat.md")]
+    Compat(compat::Args),
 }
 
 /// Paths and output format shared by commands that read schemas.
@@ -77,6 +87,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Ir(args) => ir::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Compat(args) => compat::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -202,6 +202,7 @@ impl Cx<'_> {
             reply,
             recipients,
             deprecated: deprecation(e.deprecated.as_ref()),
+            renamed_from: e.renamed_from.as_ref().map(|r| r.get_ref().clone()),
             location: Some(self.location(file, key.span())),
         })
     }

@@ -86,6 +86,7 @@ impl Cx<'_> {
                 doc: t.doc.as_deref().map(clean_doc),
                 kind,
                 deprecated: deprecation(t.deprecated.as_ref()),
+                renamed_from: t.renamed_from.as_ref().map(|r| r.get_ref().clone()),
                 location: Some(self.location(m.raw.file, span)),
             });
         }

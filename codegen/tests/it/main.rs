@@ -1,6 +1,7 @@
 //! Integration tests of the compiler front end and the `tidings` CLI.
 
 mod cli;
+mod compat;
 mod diagnostics;
 mod docs_examples;
 mod generated;

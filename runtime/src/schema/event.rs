@@ -33,6 +33,10 @@ pub struct EventDef {
     /// Set when the event is deprecated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deprecated: Option<Deprecation>,
+    /// The key this event had before (`renamed_from`), so `tidings compat` reports a rename
+    /// rather than a removal and an addition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     /// Where the event was declared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,

@@ -21,6 +21,10 @@ pub struct TypeDef {
     /// Set when the type is deprecated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deprecated: Option<Deprecation>,
+    /// The name this type had before (`renamed_from`), so `tidings compat` reports a rename
+    /// rather than a removal and an addition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     /// Where the type was declared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,

@@ -1,0 +1,85 @@
+//! `tidings compat`: is the current schema compatible with a baseline?
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+
+use super::{Input, EXIT_FINDINGS, EXIT_OK};
+use crate::compat::{self, Baseline, Config, Format, Mode};
+
+/// Arguments of `tidings compat`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    input: Input,
+    /// The baseline: `git:<ref>` (a branch, tag or commit of this repository), a directory of
+    /// schemas, or an IR JSON file.
+    #[arg(long, value_name = "BASELINE")]
+    against: Option<String>,
+    /// Check against every tag matching this glob, e.g. `git:v*`.
+    #[arg(long, value_name = "git:GLOB", conflicts_with = "against")]
+    transitive: Option<String>,
+    /// Which breaks fail: `backward` (deployed clients keep working; the default), `forward`
+    /// (deployed servers keep working), `full` (both).
+    #[arg(long, value_enum, default_value_t)]
+    mode: Mode,
+    /// A config file grading or ignoring rules (default: `tidings-compat.toml` when present).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// Compares; exit 1 when a finding fails in the chosen mode.
+pub(super) fn run(args: &Args) -> Result<u8> {
+    let baselines: Vec<Baseline> = match (&args.against, &args.transitive) {
+        (Some(a), _) => vec![Baseline::parse(a)],
+        (None, Some(t)) => {
+            let Some(glob) = t.strip_prefix("git:") else {
+                bail!("--transitive takes `git:<glob>`, such as `git:v*`");
+            };
+            let tags = compat::baseline_tags(glob).map_err(anyhow::Error::msg)?;
+            if tags.is_empty() {
+                bail!("no tag matches `{glob}`");
+            }
+            tags.into_iter().map(Baseline::Git).collect()
+        }
+        (None, None) => bail!("give a baseline: `--against git:main`, a directory, or an IR file"),
+    };
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None if PathBuf::from("tidings-compat.toml").exists() => {
+            Config::load(&PathBuf::from("tidings-compat.toml"))?
+        }
+        None => Config::default(),
+    };
+    let (sources, result) = crate::check_paths(&args.input.paths)?;
+    let checked = match result {
+        Ok(c) => c,
+        Err(d) => {
+            eprint!("{}", d.render(&sources));
+            bail!("the current schemas have errors; fix them before checking compatibility");
+        }
+    };
+    let mut failing = false;
+    for baseline in &baselines {
+        let (old, old_sources) =
+            compat::load_baseline(baseline, &args.input.paths).map_err(anyhow::Error::msg)?;
+        let findings = config.apply(compat::compare(&old, &checked.schema));
+        failing |= findings.iter().any(|f| f.fails(args.mode));
+        let mut all_sources = vec![&sources];
+        all_sources.extend(old_sources.as_ref());
+        print!(
+            "{}",
+            compat::render(
+                &findings,
+                args.mode,
+                &baseline.label(),
+                args.format,
+                &all_sources
+            )
+        );
+    }
+    Ok(if failing { EXIT_FINDINGS } else { EXIT_OK })
+}
