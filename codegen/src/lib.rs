@@ -34,13 +34,17 @@
 //! The schema language is described in `docs/schema.md`; the CLI (`tidings check`, `tidings ir`)
 //! in `docs/cli.md`.
 
+pub mod asyncapi;
 mod build;
+pub mod catalog;
 pub mod cli;
 pub mod compat;
 pub mod describe;
 mod diag;
+pub mod editor;
 mod error;
 pub mod export;
+pub mod jsonschema;
 mod lower;
 pub mod names;
 pub mod output;

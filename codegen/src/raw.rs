@@ -9,6 +9,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
 
+use schemars::JsonSchema;
 use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
@@ -43,35 +44,78 @@ pub(crate) struct RawModule {
     pub(crate) damaged: HashSet<String>,
 }
 
-/// A named type as written; which keys apply depends on `kind`.
-#[derive(Debug, Deserialize)]
+/// A named type: a struct (the default), a string enum, or a tagged union.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawType {
+    /// `struct` (the default), `enum` or `union`.
+    #[schemars(with = "Option<Kind>")]
     pub(crate) kind: Option<Spanned<String>>,
+    /// The type's previous name, so `tidings compat` reports a rename.
+    #[schemars(with = "Option<String>")]
     pub(crate) renamed_from: Option<Spanned<String>>,
+    /// Documentation, carried into generated code.
     pub(crate) doc: Option<String>,
+    /// `true`, or a note saying what to use instead.
+    #[schemars(with = "Option<RawDeprecated>")]
     pub(crate) deprecated: Option<Spanned<RawDeprecated>>,
+    /// Structs: the fields, `name = "type"` or `name = { type = "...", ... }`.
+    #[schemars(with = "Option<OrderedMap<RawField>>")]
     pub(crate) fields: Option<Spanned<OrderedMap<RawField>>>,
+    /// Enums: the allowed strings, each `"value"` or `{ name, doc, deprecated }`.
+    #[schemars(with = "Option<Vec<RawEnumValue>>")]
     pub(crate) values: Option<Spanned<Vec<Spanned<RawEnumValue>>>>,
+    /// Unions: the JSON key naming the variant (default `type`).
+    #[schemars(with = "Option<String>")]
     pub(crate) tag: Option<Spanned<String>>,
+    /// Unions: `name = "StructType"`, or `{ type, doc, deprecated }`, or `{}`.
+    #[schemars(with = "Option<OrderedMap<RawVariant>>")]
     pub(crate) variants: Option<Spanned<OrderedMap<RawVariant>>>,
+}
+
+/// The kinds of named types.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum Kind {
+    /// A JSON object with declared fields.
+    Struct,
+    /// A string enum.
+    Enum,
+    /// An internally tagged union.
+    Union,
 }
 
 /// A field: `"uuid?"`, or a table with the type and its options.
 pub(crate) type RawField = OrTable<RawFieldFull>;
 
 /// The table form of a field.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFieldFull {
+    /// The type: `string`, `uuid?`, `[Ticket]`, `map<i64>`, `common.Link` …
     #[serde(rename = "type")]
+    #[schemars(with = "String")]
     pub(crate) ty: Spanned<String>,
+    /// Documentation.
     pub(crate) doc: Option<String>,
+    /// Smallest allowed number (inclusive).
+    #[schemars(with = "Option<f64>")]
     pub(crate) min: Option<Spanned<toml::Value>>,
+    /// Largest allowed number (inclusive).
+    #[schemars(with = "Option<f64>")]
     pub(crate) max: Option<Spanned<toml::Value>>,
+    /// Fewest characters or items.
+    #[schemars(with = "Option<u64>")]
     pub(crate) min_length: Option<Spanned<i64>>,
+    /// Most characters or items.
+    #[schemars(with = "Option<u64>")]
     pub(crate) max_length: Option<Spanned<i64>>,
+    /// The value readers use when the field is absent.
+    #[schemars(with = "Option<serde_json::Value>")]
     pub(crate) default: Option<Spanned<toml::Value>>,
+    /// `true`, or a note saying what to use instead.
+    #[schemars(with = "Option<RawDeprecated>")]
     pub(crate) deprecated: Option<Spanned<RawDeprecated>>,
 }
 
@@ -79,11 +123,16 @@ pub(crate) struct RawFieldFull {
 pub(crate) type RawEnumValue = OrTable<RawEnumValueFull>;
 
 /// The table form of an enum value.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawEnumValueFull {
+    /// The string on the wire.
+    #[schemars(with = "String")]
     pub(crate) name: Spanned<String>,
+    /// Documentation.
     pub(crate) doc: Option<String>,
+    /// `true`, or a note.
+    #[schemars(with = "Option<RawDeprecated>")]
     pub(crate) deprecated: Option<Spanned<RawDeprecated>>,
 }
 
@@ -91,41 +140,129 @@ pub(crate) struct RawEnumValueFull {
 pub(crate) type RawVariant = OrTable<RawVariantFull>;
 
 /// The table form of a union variant.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawVariantFull {
+    /// The struct whose fields the variant carries; absent for a variant with no fields.
     #[serde(rename = "type")]
+    #[schemars(with = "Option<String>")]
     pub(crate) ty: Option<Spanned<String>>,
+    /// Documentation.
     pub(crate) doc: Option<String>,
+    /// `true`, or a note.
+    #[schemars(with = "Option<RawDeprecated>")]
     pub(crate) deprecated: Option<Spanned<RawDeprecated>>,
 }
 
-/// An event as written.
-#[derive(Debug, Deserialize)]
+/// An event.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawEvent {
+    /// The wire name; default `module:key`.
+    #[schemars(with = "Option<String>")]
     pub(crate) name: Option<Spanned<String>>,
+    /// Documentation.
     pub(crate) doc: Option<String>,
+    /// `to_client` (default), `to_server` or `both`.
+    #[schemars(with = "Option<Direction>")]
     pub(crate) direction: Option<Spanned<String>>,
+    /// `durable` (default) or `ephemeral`; for events the server sends.
+    #[schemars(with = "Option<Delivery>")]
     pub(crate) delivery: Option<Spanned<String>>,
+    /// The payload fields.
+    #[schemars(with = "Option<OrderedMap<RawField>>")]
     pub(crate) payload: Option<Spanned<OrderedMap<RawField>>>,
+    /// For events clients send: the type of the server's reply.
+    #[schemars(with = "Option<String>")]
     pub(crate) reply: Option<Spanned<String>>,
+    /// `true`, or a note.
+    #[schemars(with = "Option<RawDeprecated>")]
     pub(crate) deprecated: Option<Spanned<RawDeprecated>>,
+    /// The payload field holding the tenant; rules resolve inside it.
+    #[schemars(with = "Option<String>")]
     pub(crate) tenant: Option<Spanned<String>>,
+    /// `true`: rules resolve across every tenant.
+    #[schemars(with = "Option<bool>")]
     pub(crate) platform: Option<Spanned<bool>>,
+    /// Who receives the event when the server emits it.
+    #[schemars(with = "Option<RawRecipients>")]
     pub(crate) recipients: Option<Spanned<RawRecipients>>,
+    /// The event's previous key, so `tidings compat` reports a rename.
+    #[schemars(with = "Option<String>")]
     pub(crate) renamed_from: Option<Spanned<String>>,
 }
 
-/// The recipient rules of an event as written.
-#[derive(Debug, Default, Deserialize)]
+/// Event directions.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum Direction {
+    /// The server emits it.
+    ToClient,
+    /// Clients send it.
+    ToServer,
+    /// Both.
+    Both,
+}
+
+/// Deliveries.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum Delivery {
+    /// Replayed to clients that missed it.
+    Durable,
+    /// Never stored.
+    Ephemeral,
+}
+
+/// A whole schema file: one module.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "Tidings schema file",
+    description = "One module of realtime events. See docs/schema.md."
+)]
+#[allow(dead_code)]
+pub(crate) struct SchemaFile {
+    /// The module name: lowercase letters, digits and `_`.
+    pub(crate) module: String,
+    /// What the module is about.
+    pub(crate) description: Option<String>,
+    /// The module's version, `MAJOR.MINOR.PATCH`.
+    pub(crate) version: Option<String>,
+    /// Modules whose types this file references as `module.Type`.
+    #[serde(default)]
+    pub(crate) imports: Vec<String>,
+    /// Named types, `[types.Name]`.
+    #[serde(default)]
+    pub(crate) types: std::collections::BTreeMap<String, RawType>,
+    /// Events, `[events.key]`.
+    #[serde(default)]
+    pub(crate) events: std::collections::BTreeMap<String, RawEvent>,
+}
+
+/// The recipient rules of an event.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawRecipients {
+    /// Fields each holding one user id (paths such as `ticket.assignee_id`).
+    #[schemars(with = "Vec<String>")]
     pub(crate) user: Vec<Spanned<String>>,
+    /// Fields each holding a list of user ids.
+    #[schemars(with = "Vec<String>")]
     pub(crate) users: Vec<Spanned<String>>,
+    /// Roles, resolved inside the scope.
+    #[schemars(with = "Vec<String>")]
     pub(crate) roles: Vec<Spanned<String>>,
+    /// Room templates such as `chat:{chat_id}`.
+    #[schemars(with = "Vec<String>")]
     pub(crate) rooms: Vec<Spanned<String>>,
+    /// Every connection of the scope.
+    #[schemars(with = "Option<bool>")]
     pub(crate) everyone: Option<Spanned<bool>>,
+    /// The field holding the acting user, who never receives the event.
+    #[schemars(with = "Option<String>")]
     pub(crate) except: Option<Spanned<String>>,
 }
 
@@ -152,6 +289,38 @@ impl<'de> Deserialize<'de> for RawDeprecated {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RawDeprecated {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Deprecated".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`true`, or a note saying what to use instead.",
+            "type": ["boolean", "string"]
+        })
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for OrTable<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("{}OrShort", T::schema_name()).into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let table = generator.subschema_for::<T>();
+        schemars::json_schema!({ "anyOf": [{ "type": "string" }, table] })
+    }
+}
+
+impl<V: JsonSchema> JsonSchema for OrderedMap<V> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("MapOf{}", V::schema_name()).into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let value = generator.subschema_for::<V>();
+        schemars::json_schema!({ "type": "object", "additionalProperties": value })
     }
 }
 

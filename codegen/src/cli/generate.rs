@@ -86,3 +86,32 @@ pub(super) fn run(args: &Args) -> Result<u8> {
     }
     Ok(EXIT_OK)
 }
+
+/// Writes files into `dir`, or with `check` reports drift; the exit code.
+pub(super) fn write_or_check(
+    dir: &std::path::Path,
+    files: &std::collections::BTreeMap<PathBuf, String>,
+    extension: &str,
+    check: bool,
+) -> Result<u8> {
+    if check {
+        let drift = output::drift(dir, files, extension)?;
+        for d in &drift {
+            println!("{}: {d}", dir.display());
+        }
+        if drift.is_empty() {
+            println!("{}: {} files up to date", dir.display(), files.len());
+            return Ok(EXIT_OK);
+        }
+        return Ok(EXIT_FINDINGS);
+    }
+    let w = output::write(dir, files, extension)?;
+    println!(
+        "{}: {} written, {} unchanged, {} removed",
+        dir.display(),
+        w.changed.len(),
+        w.unchanged,
+        w.removed.len()
+    );
+    Ok(EXIT_OK)
+}

@@ -6,6 +6,8 @@
 
 mod check;
 mod compat;
+mod docs;
+mod export;
 mod generate;
 mod ir;
 
@@ -61,6 +63,18 @@ tidings compat --transitive 'git:v*'                # against every release tag\
 tidings compat --against old-ir.json --format github\n\n\
 Exit codes: 0 compatible, 1 breaking findings, 2 could not run. Rules: docs/compat.md")]
     Compat(compat::Args),
+    /// Export the contract to other tools: JSON Schema, AsyncAPI 3.0, or the JSON Schema of the
+    /// schema format for editors.
+    #[command(after_help = "Examples:\n  \
+tidings export jsonschema --out schemas-json/      # one schema per payload type and event\n  \
+tidings export asyncapi --out asyncapi.json        # the whole system, AsyncAPI 3.0.0\n  \
+tidings export toml-schema --out docs/tidings-schema.json   # editor completion for schemas/*.toml")]
+    Export(export::Args),
+    /// Write the event catalog: Markdown, and one self-contained HTML page.
+    #[command(
+        after_help = "Example:\n  tidings docs --out docs/catalog   # catalog.md and catalog.html"
+    )]
+    Docs(docs::Args),
 }
 
 /// Paths and output format shared by commands that read schemas.
@@ -88,6 +102,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Ir(args) => ir::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Compat(args) => compat::run(&args),
+        Command::Export(args) => export::run(&args),
+        Command::Docs(args) => docs::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -62,3 +62,20 @@ fn rust_output_is_golden_and_deterministic() {
         insta::assert_snapshot!(format!("rust__{name}"), content);
     }
 }
+
+#[test]
+fn exports_are_golden_and_deterministic() {
+    let schema = shipped();
+    let asyncapi = tidings_codegen::asyncapi::generate(&schema);
+    assert_eq!(asyncapi, tidings_codegen::asyncapi::generate(&schema));
+    insta::assert_snapshot!("asyncapi", asyncapi);
+    let catalog = tidings_codegen::catalog::generate(&schema);
+    assert_eq!(catalog, tidings_codegen::catalog::generate(&schema));
+    insta::assert_snapshot!("catalog_md", catalog[Path::new("catalog.md")]);
+    let js = tidings_codegen::jsonschema::generate(&schema);
+    assert_eq!(js, tidings_codegen::jsonschema::generate(&schema));
+    insta::assert_snapshot!(
+        "jsonschema_ticket_created",
+        js[Path::new("ticket/events/created.schema.json")]
+    );
+}

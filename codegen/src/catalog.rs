@@ -1,0 +1,553 @@
+//! The event catalog: every module and event with its direction, delivery, recipients in plain
+//! words, payload fields, constraints, an example and deprecations — as Markdown and as one
+//! self-contained HTML page.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use tidings::schema::{
+    Constraints, EventDef, Field, FieldPath, Module, Primitive, RoomPart, Rule, Schema, Scope,
+    TypeDef, TypeKind, TypeRef,
+};
+
+/// Generates `catalog.md` and `catalog.html`.
+pub fn generate(schema: &Schema) -> BTreeMap<PathBuf, String> {
+    let mut files = BTreeMap::new();
+    files.insert(PathBuf::from("catalog.md"), markdown(schema));
+    files.insert(PathBuf::from("catalog.html"), html(schema));
+    files
+}
+
+fn field_at<'a>(schema: &'a Schema, payload: &'a [Field], path: &FieldPath) -> Option<&'a Field> {
+    let mut fields = payload;
+    let mut found = None;
+    for seg in path.segments() {
+        let f = fields.iter().find(|f| &f.name == seg)?;
+        found = Some(f);
+        if let TypeRef::Named { module, name } = f.ty.unwrap_optional() {
+            if let Some(TypeDef {
+                kind: TypeKind::Struct { fields: inner },
+                ..
+            }) = schema.type_def(module, name)
+            {
+                fields = inner;
+            }
+        }
+    }
+    found
+}
+
+/// "the user who opened the ticket" from a doc "The user who opened the ticket.", else
+/// "the user in `field`".
+fn who(schema: &Schema, e: &EventDef, path: &FieldPath, many: bool) -> String {
+    let doc = field_at(schema, &e.payload, path).and_then(|f| f.doc.as_deref());
+    let first = doc
+        .and_then(|d| d.lines().next())
+        .map(|d| d.trim_end_matches('.'));
+    match first {
+        Some(d) if !many && d.starts_with("The ") => format!("t{} (`{path}`)", &d[1..]),
+        Some(d) if many && d.starts_with("Users ") => format!("the u{} (`{path}`)", &d[1..]),
+        _ if many => format!("every user in `{path}`"),
+        _ => format!("the user in `{path}`"),
+    }
+}
+
+/// Who receives an event, in a sentence.
+pub fn recipients_in_words(schema: &Schema, e: &EventDef) -> String {
+    let Some(r) = &e.recipients else {
+        return if e.direction.server_sends() {
+            "Whoever the server names when it emits the event.".to_owned()
+        } else {
+            "Clients send it; the server handles it.".to_owned()
+        };
+    };
+    let mut parts: Vec<String> = Vec::new();
+    let mut roles: Vec<String> = Vec::new();
+    for rule in &r.rules {
+        match rule {
+            Rule::User { field } => parts.push(who(schema, e, field, false)),
+            Rule::Users { field } => parts.push(who(schema, e, field, true)),
+            Rule::Role { role } => roles.push(format!("`{role}`")),
+            Rule::Room { template } => {
+                let room: String = template
+                    .parts
+                    .iter()
+                    .map(|p| match p {
+                        RoomPart::Literal(l) => l.clone(),
+                        RoomPart::Field(f) => format!("{{{f}}}"),
+                    })
+                    .collect();
+                parts.push(format!("everyone in the room `{room}`"));
+            }
+            Rule::Everyone => parts.push("every connection".to_owned()),
+        }
+    }
+    if !roles.is_empty() {
+        let last = roles.pop().unwrap_or_default();
+        let list = if roles.is_empty() {
+            last
+        } else {
+            format!("{} or {last}", roles.join(", "))
+        };
+        parts.push(format!("everyone with the {list} role"));
+    }
+    let mut text = match parts.len() {
+        0 => "no one".to_owned(),
+        1 => parts.remove(0),
+        _ => {
+            let last = parts.pop().unwrap_or_default();
+            format!("{} and {last}", parts.join(", "))
+        }
+    };
+    match &r.scope {
+        Scope::Tenant { field } => text.push_str(&format!(", within the tenant in `{field}`")),
+        Scope::Platform => text.push_str(", across every tenant"),
+        Scope::Users => {}
+    }
+    if let Some(except) = &r.except {
+        let w = who(schema, e, except, false);
+        text.push_str(&format!(" — never {w}"));
+    }
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default()
+        + "."
+}
+
+fn direction_words(e: &EventDef) -> &'static str {
+    match (e.direction.server_sends(), e.direction.client_sends()) {
+        (true, true) => "server ⇄ clients",
+        (true, false) => "server → clients",
+        _ => "clients → server",
+    }
+}
+
+fn delivery_words(e: &EventDef) -> &'static str {
+    if !e.direction.server_sends() {
+        "—"
+    } else if e.delivery == tidings::schema::Delivery::Durable {
+        "durable: replayed to clients that missed it"
+    } else {
+        "ephemeral: never stored or replayed"
+    }
+}
+
+fn constraints_words(c: &Constraints) -> String {
+    let mut parts = Vec::new();
+    match (c.min, c.max) {
+        (Some(a), Some(b)) => parts.push(format!("{a} to {b}")),
+        (Some(a), None) => parts.push(format!("≥ {a}")),
+        (None, Some(b)) => parts.push(format!("≤ {b}")),
+        _ => {}
+    }
+    match (c.min_length, c.max_length) {
+        (Some(a), Some(b)) => parts.push(format!("length {a} to {b}")),
+        (Some(a), None) => parts.push(format!("length ≥ {a}")),
+        (None, Some(b)) => parts.push(format!("length ≤ {b}")),
+        _ => {}
+    }
+    parts.join(", ")
+}
+
+/// A sample value of a type, within its constraints.
+fn example(schema: &Schema, ty: &TypeRef, c: Option<&Constraints>, depth: usize) -> Value {
+    if depth > 6 {
+        return Value::Null;
+    }
+    match ty {
+        TypeRef::Optional(inner) => example(schema, inner, c, depth),
+        TypeRef::Primitive(p) => match p {
+            Primitive::String => {
+                let n = c.and_then(|c| c.min_length).unwrap_or(0).max(1) as usize;
+                let max = c.and_then(|c| c.max_length).unwrap_or(u64::MAX) as usize;
+                let base = "example";
+                json!(base
+                    .chars()
+                    .cycle()
+                    .take(n.max(base.len().min(max)))
+                    .collect::<String>())
+            }
+            Primitive::Uuid => json!("3f2b8c1e-4d5a-4b6c-9e7f-0a1b2c3d4e5f"),
+            Primitive::Timestamp => json!("2026-11-22T09:30:00Z"),
+            Primitive::Bool => json!(true),
+            Primitive::F32 | Primitive::F64 => json!(c.and_then(|c| c.min).unwrap_or(1.5)),
+            Primitive::Json => json!({ "any": "json" }),
+            _ => {
+                let lo = c.and_then(|c| c.min).unwrap_or(0.0);
+                let hi = c.and_then(|c| c.max).unwrap_or(f64::MAX);
+                json!((lo.max(1.0).min(hi)) as i64)
+            }
+        },
+        TypeRef::List(inner) => json!([example(schema, inner, None, depth + 1)]),
+        TypeRef::Map(inner) => json!({ "key": example(schema, inner, None, depth + 1) }),
+        TypeRef::Named { module, name } => match schema.type_def(module, name).map(|t| &t.kind) {
+            Some(TypeKind::Struct { fields }) => object(schema, fields, depth + 1),
+            Some(TypeKind::Enum { values }) => {
+                json!(values.first().map(|v| v.name.clone()).unwrap_or_default())
+            }
+            Some(TypeKind::Union { tag, variants }) => {
+                let Some(v) = variants.first() else {
+                    return json!({});
+                };
+                let mut obj = match &v.payload {
+                    Some(p) => example(schema, p, None, depth + 1),
+                    None => json!({}),
+                };
+                obj[tag.as_str()] = json!(v.name);
+                obj
+            }
+            None => Value::Null,
+        },
+    }
+}
+
+fn object(schema: &Schema, fields: &[Field], depth: usize) -> Value {
+    let mut map = serde_json::Map::new();
+    for f in fields {
+        map.insert(
+            f.name.clone(),
+            example(schema, &f.ty, Some(&f.constraints), depth),
+        );
+    }
+    Value::Object(map)
+}
+
+fn anchor(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+fn fields_md(out: &mut String, fields: &[Field]) {
+    if fields.is_empty() {
+        out.push_str("No fields.\n\n");
+        return;
+    }
+    out.push_str(
+        "| field | type | required | constraints | description |\n|---|---|---|---|---|\n",
+    );
+    for f in fields {
+        let mut desc = f.doc.clone().unwrap_or_default().replace('\n', " ");
+        if let Some(d) = &f.default {
+            desc.push_str(&format!(
+                " Default: `{}`.",
+                serde_json::to_string(d).unwrap_or_default()
+            ));
+        }
+        if let Some(d) = &f.deprecated {
+            desc.push_str(&format!(
+                " **Deprecated**{}.",
+                d.note
+                    .as_ref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            ));
+        }
+        let _ = writeln!(
+            out,
+            "| `{}` | `{}` | {} | {} | {} |",
+            f.name,
+            f.ty,
+            if f.is_required() { "yes" } else { "no" },
+            constraints_words(&f.constraints),
+            desc.trim()
+        );
+    }
+    out.push('\n');
+}
+
+fn markdown(schema: &Schema) -> String {
+    let mut out =
+        String::from("<!-- @generated by tidings docs — do not edit -->\n# Event catalog\n\n");
+    let events: usize = schema.modules.iter().map(|m| m.events.len()).sum();
+    let _ = writeln!(out, "{} modules, {events} events. Every event travels as a JSON text frame over WebSocket (docs/protocol.md).\n", schema.modules.len());
+    for m in &schema.modules {
+        let _ = writeln!(
+            out,
+            "- [{}](#module-{}) — {}",
+            m.name,
+            anchor(&m.name),
+            m.events
+                .iter()
+                .map(|e| format!("`{}`", e.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    out.push('\n');
+    for m in &schema.modules {
+        module_md(schema, m, &mut out);
+    }
+    out
+}
+
+fn module_md(schema: &Schema, m: &Module, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "## Module `{}` {{#module-{}}}\n",
+        m.name,
+        anchor(&m.name)
+    );
+    if let Some(d) = &m.description {
+        let _ = writeln!(out, "{d}\n");
+    }
+    if let Some(v) = &m.version {
+        let _ = writeln!(out, "Version {v}.\n");
+    }
+    for e in &m.events {
+        let _ = writeln!(out, "### `{}`\n", e.name);
+        if let Some(d) = &e.deprecated {
+            let _ = writeln!(
+                out,
+                "> **Deprecated**{}\n",
+                d.note
+                    .as_ref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            );
+        }
+        if let Some(doc) = &e.doc {
+            let _ = writeln!(out, "{doc}\n");
+        }
+        let _ = writeln!(out, "- **Direction:** {}", direction_words(e));
+        let _ = writeln!(out, "- **Delivery:** {}", delivery_words(e));
+        let _ = writeln!(out, "- **Recipients:** {}", recipients_in_words(schema, e));
+        if let Some(r) = &e.reply {
+            let _ = writeln!(out, "- **Reply:** `{r}`");
+        }
+        out.push('\n');
+        fields_md(out, &e.payload);
+        let sample = serde_json::to_string_pretty(
+            &json!({ "type": e.name, "data": object(schema, &e.payload, 0) }),
+        )
+        .unwrap_or_default();
+        let _ = writeln!(out, "```json\n{sample}\n```\n");
+    }
+    for t in &m.types {
+        let _ = writeln!(out, "### Type `{}.{}`\n", m.name, t.name);
+        if let Some(doc) = &t.doc {
+            let _ = writeln!(out, "{doc}\n");
+        }
+        match &t.kind {
+            TypeKind::Struct { fields } => fields_md(out, fields),
+            TypeKind::Enum { values } => {
+                for v in values {
+                    let _ = writeln!(
+                        out,
+                        "- `{}`{}",
+                        v.name,
+                        v.doc
+                            .as_ref()
+                            .map(|d| format!(" — {d}"))
+                            .unwrap_or_default()
+                    );
+                }
+                out.push('\n');
+            }
+            TypeKind::Union { tag, variants } => {
+                let _ = writeln!(out, "A tagged union: `{tag}` names the variant.\n");
+                for v in variants {
+                    let _ = writeln!(
+                        out,
+                        "- `{}`{}{}",
+                        v.name,
+                        v.payload
+                            .as_ref()
+                            .map(|p| format!(" — the fields of `{p}`"))
+                            .unwrap_or_default(),
+                        v.doc.as_ref().map(|d| format!(": {d}")).unwrap_or_default()
+                    );
+                }
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Inline `code` spans of plain text, escaped, as HTML.
+fn inline(s: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in esc(s).split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+fn fields_html(out: &mut String, fields: &[Field]) {
+    if fields.is_empty() {
+        out.push_str("<p class=\"muted\">No fields.</p>\n");
+        return;
+    }
+    out.push_str("<table><thead><tr><th>field</th><th>type</th><th>required</th><th>constraints</th><th>description</th></tr></thead><tbody>\n");
+    for f in fields {
+        let mut desc = inline(f.doc.as_deref().unwrap_or(""));
+        if let Some(d) = &f.default {
+            let _ = write!(
+                desc,
+                " Default: <code>{}</code>.",
+                esc(&serde_json::to_string(d).unwrap_or_default())
+            );
+        }
+        if f.deprecated.is_some() {
+            desc.push_str(" <strong>Deprecated.</strong>");
+        }
+        let _ = writeln!(
+            out,
+            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{desc}</td></tr>",
+            esc(&f.name),
+            esc(&f.ty.to_string()),
+            if f.is_required() { "yes" } else { "no" },
+            esc(&constraints_words(&f.constraints))
+        );
+    }
+    out.push_str("</tbody></table>\n");
+}
+
+const STYLE: &str = "body{margin:0;font:15px/1.5 system-ui,sans-serif;color:#1d2430;background:#f6f7fa;display:flex}\
+nav{position:sticky;top:0;height:100vh;overflow:auto;width:260px;padding:20px;background:#fff;border-right:1px solid #e4e7ee;box-sizing:border-box}\
+nav a{display:block;color:#3a4456;text-decoration:none;font-size:13px;padding:2px 0}nav a.m{font-weight:600;margin-top:10px;font-size:14px}\
+main{padding:24px 40px;max-width:980px}h1{margin-top:0}h2{border-bottom:2px solid #e4e7ee;padding-bottom:4px;margin-top:40px}\
+section.event{background:#fff;border-radius:10px;padding:14px 20px;margin:16px 0;box-shadow:0 1px 3px #0001}\
+.badges span{display:inline-block;font-size:12px;padding:1px 8px;border-radius:10px;background:#eef0f4;margin-right:6px}\
+.badges .dur{background:#dff3e4}.badges .eph{background:#fff1c9}.dep{color:#b42318;font-weight:600}\
+table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}th,td{border-bottom:1px solid #eef0f4;padding:4px 6px;text-align:left;vertical-align:top}\
+code{background:#f1f3f7;padding:0 3px;border-radius:3px}pre{background:#1d2430;color:#e8ecf3;padding:10px;border-radius:8px;overflow:auto;font-size:12px}\
+.muted{color:#8a93a3}.who{margin:6px 0}";
+
+fn html(schema: &Schema) -> String {
+    let mut nav = String::new();
+    let mut body = String::new();
+    for m in &schema.modules {
+        let _ = writeln!(
+            nav,
+            "<a class=\"m\" href=\"#module-{}\">{}</a>",
+            anchor(&m.name),
+            esc(&m.name)
+        );
+        let _ = writeln!(
+            body,
+            "<h2 id=\"module-{}\">Module <code>{}</code></h2>",
+            anchor(&m.name),
+            esc(&m.name)
+        );
+        if let Some(d) = &m.description {
+            let _ = writeln!(body, "<p>{}</p>", inline(d));
+        }
+        for e in &m.events {
+            let id = anchor(&e.name);
+            let _ = writeln!(nav, "<a href=\"#{id}\">{}</a>", esc(&e.name));
+            let _ = writeln!(
+                body,
+                "<section class=\"event\" id=\"{id}\"><h3><code>{}</code></h3>",
+                esc(&e.name)
+            );
+            if let Some(d) = &e.deprecated {
+                let _ = writeln!(
+                    body,
+                    "<p class=\"dep\">Deprecated{}</p>",
+                    d.note
+                        .as_ref()
+                        .map(|n| format!(": {}", inline(n)))
+                        .unwrap_or_default()
+                );
+            }
+            let (class, word) = if !e.direction.server_sends() {
+                ("", "handled by the server")
+            } else if e.delivery == tidings::schema::Delivery::Durable {
+                ("dur", "durable")
+            } else {
+                ("eph", "ephemeral")
+            };
+            let _ = writeln!(
+                body,
+                "<div class=\"badges\"><span>{}</span><span class=\"{class}\">{word}</span></div>",
+                esc(direction_words(e))
+            );
+            if let Some(doc) = &e.doc {
+                let _ = writeln!(body, "<p>{}</p>", inline(doc));
+            }
+            let _ = writeln!(
+                body,
+                "<p class=\"who\"><strong>Recipients:</strong> {}</p>",
+                inline(&recipients_in_words(schema, e))
+            );
+            if let Some(r) = &e.reply {
+                let _ = writeln!(
+                    body,
+                    "<p><strong>Reply:</strong> <code>{}</code></p>",
+                    esc(&r.to_string())
+                );
+            }
+            fields_html(&mut body, &e.payload);
+            let sample = serde_json::to_string_pretty(
+                &json!({ "type": e.name, "data": object(schema, &e.payload, 0) }),
+            )
+            .unwrap_or_default();
+            let _ = writeln!(body, "<pre>{}</pre></section>", esc(&sample));
+        }
+        for t in &m.types {
+            let _ = writeln!(
+                body,
+                "<section class=\"event\" id=\"type-{}-{}\"><h3>Type <code>{}.{}</code></h3>",
+                anchor(&m.name),
+                anchor(&t.name),
+                esc(&m.name),
+                esc(&t.name)
+            );
+            if let Some(doc) = &t.doc {
+                let _ = writeln!(body, "<p>{}</p>", inline(doc));
+            }
+            match &t.kind {
+                TypeKind::Struct { fields } => fields_html(&mut body, fields),
+                TypeKind::Enum { values } => {
+                    let items: Vec<String> = values
+                        .iter()
+                        .map(|v| format!("<code>{}</code>", esc(&v.name)))
+                        .collect();
+                    let _ = writeln!(body, "<p>One of {}.</p>", items.join(", "));
+                }
+                TypeKind::Union { tag, variants } => {
+                    let items: Vec<String> = variants
+                        .iter()
+                        .map(|v| format!("<code>{}</code>", esc(&v.name)))
+                        .collect();
+                    let _ = writeln!(
+                        body,
+                        "<p>Tagged by <code>{}</code>: {}.</p>",
+                        esc(tag),
+                        items.join(", ")
+                    );
+                }
+            }
+            body.push_str("</section>\n");
+        }
+    }
+    let events: usize = schema.modules.iter().map(|m| m.events.len()).sum();
+    format!(
+        "<!doctype html>\n<!-- @generated by tidings docs — do not edit -->\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Event catalog</title>\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head>\n\
+<body><nav><strong>Event catalog</strong>\n{nav}</nav><main><h1>Event catalog</h1><p class=\"muted\">{} modules, {events} events; JSON text frames over WebSocket.</p>\n{body}</main></body></html>\n",
+        schema.modules.len()
+    )
+}

@@ -1,0 +1,33 @@
+//! `tidings docs`: the event catalog.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::{Input, EXIT_FINDINGS};
+
+/// Arguments of `tidings docs`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    input: Input,
+    /// The directory to write `catalog.md` and `catalog.html` into.
+    #[arg(long, value_name = "DIR", default_value = "docs/catalog")]
+    out: PathBuf,
+    /// Write nothing; exit 1 when the files on disk differ.
+    #[arg(long)]
+    check: bool,
+}
+
+pub(super) fn run(args: &Args) -> Result<u8> {
+    let (sources, result) = crate::check_paths(&args.input.paths)?;
+    let checked = match result {
+        Ok(c) => c,
+        Err(d) => {
+            eprint!("{}", d.render(&sources));
+            return Ok(EXIT_FINDINGS);
+        }
+    };
+    let files = crate::catalog::generate(&checked.schema);
+    super::generate::write_or_check(&args.out, &files, "md", args.check)
+}
