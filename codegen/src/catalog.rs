@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use tidings::schema::{
-    Constraints, EventDef, Field, FieldPath, Module, Primitive, RoomPart, Rule, Schema, Scope,
-    TypeDef, TypeKind, TypeRef,
+    Constraints, EventDef, Field, FieldPath, Module, Primitive, Rule, Schema, Scope, TypeDef,
+    TypeKind, TypeRef,
 };
 
 /// Generates `catalog.md` and `catalog.html`.
@@ -71,15 +71,7 @@ pub fn recipients_in_words(schema: &Schema, e: &EventDef) -> String {
             Rule::Users { field } => parts.push(who(schema, e, field, true)),
             Rule::Role { role } => roles.push(format!("`{role}`")),
             Rule::Room { template } => {
-                let room: String = template
-                    .parts
-                    .iter()
-                    .map(|p| match p {
-                        RoomPart::Literal(l) => l.clone(),
-                        RoomPart::Field(f) => format!("{{{f}}}"),
-                    })
-                    .collect();
-                parts.push(format!("everyone in the room `{room}`"));
+                parts.push(format!("everyone in the room `{}`", template.template))
             }
             Rule::Everyone => parts.push("every connection".to_owned()),
         }

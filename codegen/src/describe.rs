@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use tidings::schema::{EventDef, Recipients, RoomPart, Rule, Schema, Scope};
+use tidings::schema::{EventDef, Recipients, Rule, Schema, Scope};
 
 /// Who receives an event, in a short phrase: "user ticket.created_by, role admin (in tenant
 /// tenant_id), except actor_id". Events clients send say who handles them.
@@ -36,17 +36,7 @@ fn rule(r: &Rule) -> String {
         Rule::User { field } => format!("user {field}"),
         Rule::Users { field } => format!("users in {field}"),
         Rule::Role { role } => format!("role {role}"),
-        Rule::Room { template } => {
-            let room: String = template
-                .parts
-                .iter()
-                .map(|p| match p {
-                    RoomPart::Literal(l) => l.clone(),
-                    RoomPart::Field(f) => format!("{{{f}}}"),
-                })
-                .collect();
-            format!("room {room}")
-        }
+        Rule::Room { template } => format!("room {}", template.template),
         Rule::Everyone => "everyone".to_owned(),
     }
 }

@@ -20,13 +20,8 @@ pub struct Args {
 }
 
 pub(super) fn run(args: &Args) -> Result<u8> {
-    let (sources, result) = crate::check_paths(&args.input.paths)?;
-    let checked = match result {
-        Ok(c) => c,
-        Err(d) => {
-            eprint!("{}", d.render(&sources));
-            return Ok(EXIT_FINDINGS);
-        }
+    let Some(checked) = args.input.load()? else {
+        return Ok(EXIT_FINDINGS);
     };
     let files = crate::catalog::generate(&checked.schema);
     super::generate::write_or_check(&args.out, &files, "md", args.check)

@@ -37,13 +37,8 @@ pub(super) fn run(args: &Args) -> Result<u8> {
     let text = match args.what {
         What::TomlSchema => crate::editor::schema_json(),
         What::Jsonschema | What::Asyncapi => {
-            let (sources, result) = crate::check_paths(&args.input.paths)?;
-            let checked = match result {
-                Ok(c) => c,
-                Err(d) => {
-                    eprint!("{}", d.render(&sources));
-                    return Ok(EXIT_FINDINGS);
-                }
+            let Some(checked) = args.input.load()? else {
+                return Ok(EXIT_FINDINGS);
             };
             if args.what == What::Jsonschema {
                 let dir = args

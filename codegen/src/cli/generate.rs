@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 
 use super::{Input, EXIT_FINDINGS, EXIT_OK};
-use crate::output::{self, Drift};
+use crate::output;
 use crate::ts::{self, TsOptions};
 
 /// Arguments of `tidings generate`.
@@ -33,15 +33,9 @@ pub(super) fn run(args: &Args) -> Result<u8> {
     if args.ts.is_none() && args.rust.is_none() {
         bail!("nothing to generate: give an output, such as `--ts web/src/generated` or `--rust src/events`");
     }
-    let (sources, result) = crate::check_paths(&args.input.paths)?;
-    let checked = match result {
-        Ok(checked) => checked,
-        Err(diagnostics) => {
-            eprint!("{}", diagnostics.render(&sources));
-            return Ok(EXIT_FINDINGS);
-        }
+    let Some(checked) = args.input.load()? else {
+        return Ok(EXIT_FINDINGS);
     };
-    eprint!("{}", checked.warnings.render(&sources));
     let mut outputs = Vec::new();
     if let Some(dir) = &args.ts {
         outputs.push((
@@ -60,25 +54,7 @@ pub(super) fn run(args: &Args) -> Result<u8> {
     }
     let mut drifted = false;
     for (dir, files, extension) in outputs {
-        if args.check {
-            let drift: Vec<Drift> = output::drift(dir, &files, extension)?;
-            if drift.is_empty() {
-                println!("{}: {} files up to date", dir.display(), files.len());
-            }
-            for d in &drift {
-                println!("{}: {d}", dir.display());
-            }
-            drifted |= !drift.is_empty();
-        } else {
-            let written = output::write(dir, &files, extension)?;
-            println!(
-                "{}: {} written, {} unchanged, {} removed",
-                dir.display(),
-                written.changed.len(),
-                written.unchanged,
-                written.removed.len()
-            );
-        }
+        drifted |= write_or_check(dir, &files, extension, args.check)? == EXIT_FINDINGS;
     }
     if drifted {
         println!("generated files are out of date: run `tidings generate` without `--check` and commit the result");

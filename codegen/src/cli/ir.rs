@@ -17,15 +17,9 @@ pub struct Args {
 
 /// Prints the IR; exit 1 (with the diagnostics on stderr) when the schemas have errors.
 pub(super) fn run(args: &Args) -> Result<u8> {
-    let (sources, result) = crate::check_paths(&args.input.paths)?;
-    let checked = match result {
-        Ok(checked) => checked,
-        Err(diagnostics) => {
-            eprint!("{}", diagnostics.render(&sources));
-            return Ok(EXIT_FINDINGS);
-        }
+    let Some(checked) = args.input.load()? else {
+        return Ok(EXIT_FINDINGS);
     };
-    eprint!("{}", checked.warnings.render(&sources));
     if args.summary {
         print!("{}", describe::summary(&checked.schema));
     } else {

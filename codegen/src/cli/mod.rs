@@ -85,6 +85,27 @@ pub struct Input {
     pub paths: Vec<PathBuf>,
 }
 
+impl Input {
+    /// Loads and checks the schemas; with errors, prints them to stderr and gives `None` (the
+    /// caller exits 1). Warnings are printed either way.
+    ///
+    /// # Errors
+    /// When a path cannot be read.
+    pub fn load(&self) -> anyhow::Result<Option<crate::Checked>> {
+        let (sources, result) = crate::check_paths(&self.paths)?;
+        match result {
+            Ok(checked) => {
+                eprint!("{}", checked.warnings.render(&sources));
+                Ok(Some(checked))
+            }
+            Err(diagnostics) => {
+                eprint!("{}", diagnostics.render(&sources));
+                Ok(None)
+            }
+        }
+    }
+}
+
 /// How diagnostics are printed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
