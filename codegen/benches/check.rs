@@ -115,6 +115,38 @@ fn main() {
     }
     println!();
     println!(
+        "{:>8} {:>11} {:>11} {:>11} {:>11}",
+        "generate", "rust", "typescript", "both", "per event"
+    );
+    for &(events, runs) in plan {
+        let files = events / EVENTS_PER_FILE;
+        let schema = schema_of((0..files).map(|i| (i, module_text(i))));
+        let time = |f: &dyn Fn() -> usize| {
+            let mut times: Vec<Duration> = (0..runs)
+                .map(|_| {
+                    let start = Instant::now();
+                    std::hint::black_box(f());
+                    start.elapsed()
+                })
+                .collect();
+            times.sort();
+            times[times.len() / 2]
+        };
+        let rust = time(&|| tidings_codegen::rust::generate(&schema).len());
+        let ts = time(&|| {
+            tidings_codegen::ts::generate(&schema, &tidings_codegen::ts::TsOptions::default()).len()
+        });
+        let both = rust + ts;
+        println!(
+            "{events:>8} {:>9.2}ms {:>9.2}ms {:>9.2}ms {:>9.2}µs",
+            rust.as_secs_f64() * 1e3,
+            ts.as_secs_f64() * 1e3,
+            both.as_secs_f64() * 1e3,
+            both.as_secs_f64() * 1e6 / events as f64
+        );
+    }
+    println!();
+    println!(
         "{:>8} {:>11} {:>11} {:>11} {:>9}",
         "compat", "median", "min", "max", "findings"
     );

@@ -29,7 +29,7 @@ pub fn generate(schema: &Schema) -> BTreeMap<PathBuf, String> {
     for m in &schema.modules {
         files.insert(
             PathBuf::from(format!("{}.rs", m.name)),
-            format(&module_tokens(schema, m), &m.name),
+            format(module_tokens(schema, m), &m.name),
         );
     }
     let decls = schema.modules.iter().map(|m| {
@@ -39,7 +39,7 @@ pub fn generate(schema: &Schema) -> BTreeMap<PathBuf, String> {
     });
     files.insert(
         PathBuf::from("mod.rs"),
-        format(&quote!(#(#decls)*), "the schema"),
+        format(quote!(#(#decls)*), "the schema"),
     );
     files
 }
@@ -53,7 +53,7 @@ pub fn include_file(schema: &Schema) -> String {
         let file = format!("/tidings/{}.rs", m.name);
         quote!(#doc pub mod #name { include!(concat!(env!("OUT_DIR"), #file)); })
     });
-    format(&quote!(#(#decls)*), "the schema")
+    format(quote!(#(#decls)*), "the schema")
 }
 
 fn module_doc(m: &Module) -> TokenStream {
@@ -70,8 +70,8 @@ fn module_doc(m: &Module) -> TokenStream {
 }
 
 /// Formats tokens as a Rust file with the generated-code header.
-fn format(tokens: &TokenStream, what: &str) -> String {
-    let body = match syn::parse2::<syn::File>(tokens.clone()) {
+fn format(tokens: TokenStream, what: &str) -> String {
+    let body = match syn::parse2::<syn::File>(tokens) {
         Ok(file) => prettyplease::unparse(&file),
         // The backend builds every item with quote!; a parse failure is a bug in it. Keep the
         // output compilable-looking enough to show where.
