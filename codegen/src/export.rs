@@ -77,13 +77,7 @@ fn try_run<E: Display>(
             drifted |= !drift.is_empty();
         } else {
             let w = output::write(&dir, &files, ext).map_err(|e| e.to_string())?;
-            println!(
-                "{}: {} written, {} unchanged, {} removed",
-                dir.display(),
-                w.changed.len(),
-                w.unchanged,
-                w.removed.len()
-            );
+            println!("{}: {w}", dir.display());
         }
     }
     if let Some(file) = ir_file {

@@ -42,6 +42,19 @@ pub struct Written {
     pub removed: Vec<PathBuf>,
 }
 
+/// The one-line summary the CLI and the export helper print: `2 written, 5 unchanged, 0 removed`.
+impl std::fmt::Display for Written {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} written, {} unchanged, {} removed",
+            self.changed.len(),
+            self.unchanged,
+            self.removed.len()
+        )
+    }
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| {
         ErrorKind::Io {

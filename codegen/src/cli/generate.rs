@@ -82,12 +82,6 @@ pub(super) fn write_or_check(
         return Ok(EXIT_FINDINGS);
     }
     let w = output::write(dir, files, extension)?;
-    println!(
-        "{}: {} written, {} unchanged, {} removed",
-        dir.display(),
-        w.changed.len(),
-        w.unchanged,
-        w.removed.len()
-    );
+    println!("{}: {w}", dir.display());
     Ok(EXIT_OK)
 }
