@@ -510,6 +510,9 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     if (this.closedByUser) return;
     const protocols = ["tidings.v1"];
     if (token !== undefined && token !== "") protocols.push(`tidings.bearer.${token}`);
+    // A reconnect resumes the delivery stream where it left off: the server replays what was
+    // missed before any live event, then sends $pending_complete (or $resync_required).
+    if (this.epoch !== null) protocols.push(`tidings.resume.${this.epoch}.${this.lastSeq}`);
     let ws: WebSocketLike;
     try {
       ws = new this.ctor(this.options.url, protocols);
@@ -667,12 +670,9 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     const ws = this.ws;
     if (ws === null) return;
     if (this.epoch === null) {
-      // First connection: the stream starts here.
+      // First connection: the stream starts here. (A reconnect resumed in the handshake.)
       this.epoch = resume?.epoch ?? null;
       this.lastSeq = resume?.seq ?? 0;
-    } else {
-      // A reconnect: ask for what was missed; the answer is $pending_complete or $resync_required.
-      ws.send(JSON.stringify({ type: "$resume", cid: this.nextCid++, epoch: this.epoch, seq: this.lastSeq }));
     }
     const stableAfter = (this.options.reconnect === false ? undefined : this.options.reconnect?.stableAfterMs) ?? 5_000;
     this.stableTimer = setTimeout(() => {
@@ -711,6 +711,13 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     if (seq !== undefined) {
       // Durable: process each sequence number once, in order.
       if (seq <= this.lastSeq) return;
+      if (this.epoch !== null && seq > this.lastSeq + 1) {
+        // The server never skips a number on a connection; were it to, reconnecting resumes
+        // from the last one processed, so the gap is filled by replay (or a resync) instead.
+        this.report(new TidingsError("protocol", `gap in the delivery stream after ${this.lastSeq} (got ${seq}); resuming`));
+        this.ws?.close(4000, "gap in the delivery stream");
+        return;
+      }
       this.lastSeq = seq;
     }
     const data = frame["data"];

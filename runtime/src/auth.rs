@@ -9,6 +9,9 @@ pub const SUBPROTOCOL: &str = "tidings.v1";
 /// The prefix of the subprotocol that carries a bearer token (`tidings.bearer.<token>`), for
 /// browsers, which cannot set headers on a WebSocket.
 pub const BEARER_SUBPROTOCOL_PREFIX: &str = "tidings.bearer.";
+/// The prefix of the subprotocol that carries the position a reconnecting client resumes from
+/// (`tidings.resume.<epoch>.<seq>`).
+pub const RESUME_SUBPROTOCOL_PREFIX: &str = "tidings.resume.";
 
 /// What an [`Authenticator`] sees of the HTTP upgrade request.
 #[derive(Debug, Clone)]
@@ -64,6 +67,28 @@ impl UpgradeRequest {
             }
         }
         self.query("token")
+    }
+
+    /// Where the client's delivery stream left off, when it is reconnecting: a
+    /// `tidings.resume.<epoch>.<seq>` subprotocol, or the `resume=<epoch>.<seq>` query parameter.
+    ///
+    /// # Errors
+    /// When one is given but malformed; the upgrade is then refused with 400.
+    pub fn resume(&self) -> Result<Option<crate::hub::Position>, String> {
+        let mut given = None;
+        for v in self.headers.get_all(http::header::SEC_WEBSOCKET_PROTOCOL) {
+            for proto in v.to_str().unwrap_or_default().split(',') {
+                if let Some(p) = proto.trim().strip_prefix(RESUME_SUBPROTOCOL_PREFIX) {
+                    given = Some(p.to_owned());
+                }
+            }
+        }
+        let Some(text) = given.or_else(|| self.query("resume")) else {
+            return Ok(None);
+        };
+        crate::hub::Position::parse(&text).map(Some).ok_or_else(|| {
+            format!("malformed resume position `{text}`: expected `<epoch>.<seq>` as sent in `$connected`")
+        })
     }
 
     /// Whether the client offered the [`SUBPROTOCOL`].

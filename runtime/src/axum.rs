@@ -42,6 +42,10 @@ pub fn websocket<S: Clone + Send + Sync + 'static>(hub: Hub) -> axum::routing::M
 pub async fn upgrade(hub: Hub, ws: WebSocketUpgrade, uri: Uri, headers: HeaderMap) -> Response {
     let request = UpgradeRequest::new(uri, headers);
     let counters = &hub.inner.counters;
+    let resume = match request.resume() {
+        Ok(r) => r,
+        Err(message) => return (http::StatusCode::BAD_REQUEST, message).into_response(),
+    };
     let principal = match hub.inner.authenticator.authenticate(&request) {
         Ok(p) => p,
         Err(e) => {
@@ -67,7 +71,7 @@ pub async fn upgrade(hub: Hub, ws: WebSocketUpgrade, uri: Uri, headers: HeaderMa
         .write_buffer_size(0)
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
-        .on_upgrade(move |socket| crate::session::run(hub, principal, Adapter(socket)))
+        .on_upgrade(move |socket| crate::session::run(hub, principal, resume, Adapter(socket)))
 }
 
 impl ReadError for axum::Error {

@@ -24,6 +24,10 @@ pub mod schema;
 
 #[cfg(feature = "server")]
 mod auth;
+#[cfg(feature = "server")]
+pub mod broker;
+#[cfg(feature = "client")]
+pub mod client;
 #[cfg(feature = "derive")]
 pub mod describe;
 #[cfg(feature = "derive")]
@@ -79,13 +83,15 @@ macro_rules! include_events {
 
 #[cfg(feature = "server")]
 pub use auth::{
-    AuthError, Authenticator, DenyAll, UpgradeRequest, BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL,
+    AuthError, Authenticator, DenyAll, UpgradeRequest, BEARER_SUBPROTOCOL_PREFIX,
+    RESUME_SUBPROTOCOL_PREFIX, SUBPROTOCOL,
 };
 #[cfg(feature = "server")]
 pub use event::{Event, Violation};
 #[cfg(feature = "server")]
 pub use hub::{
-    Delivered, DisconnectReason, EmitError, Hub, HubBuilder, Limits, Metrics, RoomPolicy,
+    Delivered, DisconnectReason, EmitError, History, Hub, HubBuilder, Limits, Metrics, Position,
+    RoomPolicy, StreamId,
 };
 #[cfg(feature = "jwt")]
 pub use jwt::JwtAuthenticator;

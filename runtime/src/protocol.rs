@@ -23,11 +23,11 @@ pub mod frame {
     pub const JOIN: &str = "$join";
     /// Client → server: leave a room.
     pub const LEAVE: &str = "$leave";
-    /// Client → server: resume the delivery stream after a reconnect.
-    pub const RESUME: &str = "$resume";
-    /// Server → client: everything missed has been delivered.
+    /// Server → client: everything missed since the resume position given in the upgrade
+    /// request has been delivered; live events follow.
     pub const PENDING_COMPLETE: &str = "$pending_complete";
-    /// Server → client: what was missed cannot be replayed; refetch state.
+    /// Server → client: what was missed since the resume position cannot be replayed (outside
+    /// the history, or the stream restarted); refetch state.
     pub const RESYNC_REQUIRED: &str = "$resync_required";
     /// Client → server: a fresh token, refreshing credentials without reconnecting.
     pub const AUTH: &str = "$auth";
@@ -87,6 +87,8 @@ pub mod close {
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// An unexpected server failure.
     pub const SERVER_ERROR: u16 = 1011;
+    /// Try again later: the server cannot serve the connection now (its backplane is down).
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     /// The credentials expired and were not refreshed in time; reconnect with a fresh token.
     pub const AUTH_EXPIRED: u16 = 4001;
     /// The client did not drain its outbound queue fast enough; reconnect and resume.
@@ -122,10 +124,6 @@ pub(crate) struct ClientFrame<'a> {
     pub(crate) room: Option<String>,
     #[serde(default)]
     pub(crate) token: Option<String>,
-    #[serde(default)]
-    pub(crate) epoch: Option<String>,
-    #[serde(default)]
-    pub(crate) seq: Option<u64>,
 }
 
 /// An `$error` frame.

@@ -1,7 +1,8 @@
 //! Who receives an emitted event: built from the declared rules by generated code, or by hand.
 
 /// Where role, room and everyone rules resolve.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// No tenant: only user rules apply (user ids are global).
     #[default]
@@ -23,7 +24,8 @@ pub enum Scope {
 /// let everyone_in_acme = Recipients::new().to_tenant("acme");
 /// assert!(everyone_in_acme.is_everyone());
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Recipients {
     scope: Scope,
     users: Vec<String>,

@@ -133,6 +133,10 @@ async fn connection(hub: Hub, tcp: TcpStream) {
     let callback = |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
         let upgrade = UpgradeRequest::new(request.uri().clone(), request.headers().clone());
         let counters = &hub.inner.counters;
+        let resume = match upgrade.resume() {
+            Ok(r) => r,
+            Err(message) => return Err(refuse(http::StatusCode::BAD_REQUEST, &message)),
+        };
         match hub.inner.authenticator.authenticate(&upgrade) {
             Ok(p) => {
                 if hub.user_connection_count(&p.user_id) >= hub.limits().max_connections_per_user {
@@ -150,7 +154,7 @@ async fn connection(hub: Hub, tcp: TcpStream) {
                         http::HeaderValue::from_static(SUBPROTOCOL),
                     );
                 }
-                principal = Some(p);
+                principal = Some((p, resume));
                 Ok(response)
             }
             Err(e) => {
@@ -174,7 +178,7 @@ async fn connection(hub: Hub, tcp: TcpStream) {
             return;
         }
     };
-    if let Some(principal) = principal {
-        crate::session::run(hub, principal, ws).await;
+    if let Some((principal, resume)) = principal {
+        crate::session::run(hub, principal, resume, ws).await;
     }
 }

@@ -17,7 +17,7 @@ use tracing::Instrument as _;
 
 use crate::event::Event;
 use crate::hub::conn::Conn;
-use crate::hub::{DisconnectReason, EmitError, Hub};
+use crate::hub::{DisconnectReason, EmitError, Hub, RegisterError};
 use crate::protocol::{self, close, frame, Cid, ClientFrame, ErrorCode};
 use crate::router::Started;
 use crate::Principal;
@@ -75,7 +75,7 @@ impl Session {
     /// # Errors
     /// When the event violates a constraint or cannot be serialized.
     pub fn send<E: Event>(&self, event: &E) -> Result<(), EmitError> {
-        let body = crate::hub::encode_body(event)?;
+        let (_, body) = crate::hub::encode_body(event)?;
         self.conn
             .push(Utf8Bytes::from(crate::hub::unnumbered(&body)));
         Ok(())
@@ -169,26 +169,38 @@ async fn expired(timer: &mut Option<Pin<Box<Sleep>>>) {
 }
 
 /// Runs a session on an upgraded socket until it ends.
-pub(crate) async fn run<S, E>(hub: Hub, principal: Principal, socket: S)
-where
+pub(crate) async fn run<S, E>(
+    hub: Hub,
+    principal: Principal,
+    resume: Option<crate::hub::Position>,
+    socket: S,
+) where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
     <S as Sink<Message>>::Error: Display,
     E: ReadError,
 {
     let mut socket = socket;
-    let conn = match hub.register(principal) {
+    let (conn, position) = match hub.register(principal, resume.as_ref()).await {
         Ok(registered) => registered,
-        Err(_) => {
+        Err(e) => {
             hub.inner
                 .counters
                 .connections_rejected
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let _ = socket
-                .send(close_message(
+            let (code, reason) = match e {
+                RegisterError::TooManyConnections => (
                     close::TOO_MANY_CONNECTIONS,
                     "too many connections for this user",
-                ))
-                .await;
+                ),
+                RegisterError::Unavailable(e) => {
+                    tracing::warn!(error = %e, "backplane unavailable; connection refused");
+                    (
+                        close::TRY_AGAIN_LATER,
+                        "backplane unavailable; try again later",
+                    )
+                }
+            };
+            let _ = socket.send(close_message(code, reason)).await;
             return;
         }
     };
@@ -201,6 +213,7 @@ where
         hub: hub.clone(),
         conn: conn.clone(),
         session,
+        position,
     }
     .run(socket)
     .instrument(span)
@@ -213,6 +226,8 @@ struct Runner {
     hub: Hub,
     conn: Arc<Conn>,
     session: Session,
+    /// The stream's position when the connection registered: live events follow it.
+    position: crate::hub::Position,
 }
 
 /// What handling one inbound message asks of the loop.
@@ -310,7 +325,6 @@ impl Runner {
 
     fn connected_frame(&self) -> String {
         let p = self.conn.principal();
-        let stream = &self.conn.stream;
         let limits = self.hub.limits();
         protocol::to_json(&json!({
             "type": frame::CONNECTED,
@@ -318,7 +332,7 @@ impl Runner {
             "user": p.user_id,
             "roles": p.roles,
             "tenant": p.tenant,
-            "resume": { "epoch": stream.epoch, "seq": stream.current() },
+            "resume": { "epoch": self.position.epoch, "seq": self.position.seq },
             "heartbeat": {
                 "interval_ms": limits.heartbeat_interval.as_millis() as u64,
                 "timeout_ms": limits.heartbeat_timeout.as_millis() as u64,
@@ -449,7 +463,6 @@ impl Runner {
             frame::PONG => Next::Continue,
             frame::PING => send_text(sink, "{\"type\":\"$pong\"}").await,
             frame::JOIN | frame::LEAVE => self.room(sink, &frame).await,
-            frame::RESUME => self.resume(sink, &frame).await,
             frame::AUTH => self.refresh(sink, &frame, expiry).await,
             name if name.starts_with('$') => {
                 let message = format!("`{name}` is not a frame type of this protocol");
@@ -585,42 +598,6 @@ impl Runner {
             }
             None => Next::Continue,
         }
-    }
-
-    async fn resume<K>(&mut self, sink: &mut K, frame: &ClientFrame<'_>) -> Next
-    where
-        K: Sink<Message> + Unpin,
-    {
-        let stream = &self.conn.stream;
-        let current = stream.current();
-        let same_epoch = frame.epoch.as_deref() == Some(stream.epoch.as_str());
-        let mut answer = match (same_epoch, frame.seq) {
-            (true, Some(seq)) if seq == current => json!({
-                "type": frame::PENDING_COMPLETE, "epoch": stream.epoch, "seq": current, "replayed": 0,
-            }),
-            (true, Some(seq)) if seq > current => {
-                let message = format!("sequence {seq} is ahead of the stream ({current})");
-                return self
-                    .error(
-                        sink,
-                        frame.cid.as_ref(),
-                        ErrorCode::BadFrame.as_str(),
-                        &message,
-                        Some("seq"),
-                    )
-                    .await;
-            }
-            (epoch_ok, _) => json!({
-                "type": frame::RESYNC_REQUIRED,
-                "epoch": stream.epoch,
-                "seq": current,
-                "reason": if epoch_ok { "the events missed are no longer available" } else { "the stream was restarted (new epoch)" },
-            }),
-        };
-        if let (Some(cid), Some(map)) = (&frame.cid, answer.as_object_mut()) {
-            map.insert("cid".to_owned(), json!(cid));
-        }
-        send_text(sink, &protocol::to_json(&answer)).await
     }
 
     async fn refresh<K>(

@@ -48,6 +48,9 @@ class FakeSocket implements WebSocketLike {
   }
 }
 
+/** The subprotocols a socket was opened with. */
+const protocolsOf = (s: FakeSocket): string[] => (s.protocols === undefined ? [] : ([] as string[]).concat(s.protocols));
+
 const latest = (): FakeSocket => {
   const s = FakeSocket.all[FakeSocket.all.length - 1];
   if (s === undefined) throw new Error("no socket yet");
@@ -157,19 +160,30 @@ test("durable events are processed once and in order; a reconnect resumes from t
   const titles: string[] = [];
   client.on(ticket.TICKET_CREATED, (d, meta) => titles.push(`${d.ticket.title}@${meta.seq}`));
   latest().accept("e1", 4);
+  assert.ok(!protocolsOf(latest()).some((p) => p.startsWith("tidings.resume.")), "the first connection starts fresh");
   for (const seq of [4, 5, 6, 6, 5, 7]) latest().frame(created(seq));
   assert.deepEqual(titles, ["t5@5", "t6@6", "t7@7"], "already-seen sequence numbers are dropped");
 
-  client.send(ticket.TICKET_CREATED as never, {} as never); // queued while offline below
   latest().drop();
   mock.timers.tick(10);
   await settle();
+  // The reconnect names the position in the handshake; the server replays before live events.
+  assert.ok(protocolsOf(latest()).includes("tidings.resume.e1.7"), protocolsOf(latest()).join());
   latest().accept("e1", 9);
-  const sent = latest().sent;
-  assert.deepEqual(sent[0], { type: "$resume", cid: sent[0]?.["cid"], epoch: "e1", seq: 7 });
-  latest().frame({ type: "$pending_complete", cid: sent[0]?.["cid"], epoch: "e1", seq: 9, replayed: 2 });
   for (const seq of [7, 8, 9]) latest().frame(created(seq));
+  latest().frame({ type: "$pending_complete", epoch: "e1", seq: 9, replayed: 2 });
   assert.deepEqual(titles, ["t5@5", "t6@6", "t7@7", "t8@8", "t9@9"]);
+
+  // A skipped number is never handed to a handler: the client reconnects and resumes.
+  const errors: string[] = [];
+  client.onError((e) => errors.push(e.message));
+  latest().frame(created(11));
+  assert.deepEqual(titles, ["t5@5", "t6@6", "t7@7", "t8@8", "t9@9"]);
+  assert.equal(latest().closedWith, 4000);
+  assert.match(errors[0] ?? "", /gap in the delivery stream after 9/);
+  mock.timers.tick(1_000);
+  await settle();
+  assert.ok(protocolsOf(latest()).includes("tidings.resume.e1.9"), protocolsOf(latest()).join());
 });
 
 test("a lost stream is surfaced as a resync, never as a silent gap", async () => {
@@ -183,8 +197,7 @@ test("a lost stream is surfaced as a resync, never as a silent gap", async () =>
   mock.timers.tick(10);
   await settle();
   latest().accept("e2", 3);
-  const resume = latest().sent[0];
-  latest().frame({ type: "$resync_required", cid: resume?.["cid"], epoch: "e2", seq: 3, reason: "new epoch" });
+  latest().frame({ type: "$resync_required", epoch: "e2", seq: 3, reason: "new epoch" });
   assert.deepEqual(resyncs, ["new epoch:e2:3"]);
   const titles: string[] = [];
   client.on(ticket.TICKET_CREATED, (d) => titles.push(d.ticket.title));

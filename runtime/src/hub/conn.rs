@@ -6,34 +6,8 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::outbox::{Outbox, Refused};
+use super::stream::UserStream;
 use crate::Principal;
-
-/// A user's delivery stream: durable events to the user are numbered in it, in order, across
-/// all the user's connections. The epoch changes whenever the stream is created anew (the user
-/// had no live connection), so a client can tell its sequence belongs to a stream that is gone.
-#[derive(Debug)]
-pub(crate) struct UserStream {
-    pub(crate) epoch: String,
-    /// The last sequence number given out. Held while a numbered frame is queued to the user's
-    /// connections, so that every connection sees the stream in order.
-    pub(crate) seq: Mutex<u64>,
-}
-
-impl UserStream {
-    pub(crate) fn new() -> UserStream {
-        UserStream {
-            epoch: super::ids::epoch(),
-            seq: Mutex::new(0),
-        }
-    }
-
-    pub(crate) fn current(&self) -> u64 {
-        *self
-            .seq
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
 
 /// Why the hub asks a session to end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +95,12 @@ impl Conn {
             }
             Err(Refused::Closed) => Push::Gone,
         }
+    }
+
+    /// Queues a frame whatever the queue's length: replayed events and stream control frames,
+    /// whose number is bounded by the history, not by the reader's speed.
+    pub(crate) fn push_control(&self, frame: Utf8Bytes) {
+        let _ = self.outbox.push_unbounded(frame);
     }
 
     /// Asks the session to close with `code`; the first request wins.

@@ -31,3 +31,8 @@ pub(crate) fn epoch() -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{:08x}{n:x}", node() as u32)
 }
+
+/// This process's node id (16 hex digits), carried by events it sends through a backplane.
+pub(crate) fn node_id() -> String {
+    format!("{:016x}", node())
+}

@@ -5,17 +5,20 @@ pub(crate) mod ids;
 mod metrics;
 mod outbox;
 mod registry;
+pub(crate) mod stream;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 pub use metrics::{DisconnectReason, Metrics};
+pub use stream::{History, Position, StreamId};
 
 use crate::auth::{Authenticator, DenyAll};
+use crate::broker::{Broker, BrokerError, Envelope};
 use crate::event::{Event, Violation};
 use crate::protocol;
 use crate::router::{Dispatch, Router};
@@ -24,10 +27,11 @@ use crate::{Principal, Recipients};
 use conn::{Conn, Push};
 use metrics::Counters;
 use registry::Registry;
+use stream::UserStream;
 
-/// Validates and serializes an event into the body of its frame: everything after the optional
-/// per-user `"seq":N,` prefix (see [`numbered`], [`unnumbered`]).
-pub(crate) fn encode_body<E: Event>(event: &E) -> Result<String, EmitError> {
+/// Validates and serializes an event into its id and the body of its frame: everything after the
+/// optional per-user `"seq":N,` prefix (see [`stream::numbered`], [`unnumbered`]).
+pub(crate) fn encode_body<E: Event>(event: &E) -> Result<(String, String), EmitError> {
     event.validate().map_err(|violation| EmitError::Invalid {
         event: E::NAME,
         violation,
@@ -36,29 +40,15 @@ pub(crate) fn encode_body<E: Event>(event: &E) -> Result<String, EmitError> {
         event: E::NAME,
         source,
     })?;
-    Ok(protocol::event_body(
-        E::NAME,
-        &ids::next(),
-        &protocol::rfc3339(SystemTime::now()),
-        &data,
-    ))
+    let id = ids::next();
+    let body = protocol::event_body(E::NAME, &id, &protocol::rfc3339(SystemTime::now()), &data);
+    Ok((id, body))
 }
 
 /// The frame of an event outside any stream: `{` and the body.
 pub(crate) fn unnumbered(body: &str) -> String {
     let mut frame = String::with_capacity(body.len() + 1);
     frame.push('{');
-    frame.push_str(body);
-    frame
-}
-
-/// `{"seq":N,` followed by the shared body, in one allocation of the exact size.
-fn numbered(seq: u64, body: &str) -> String {
-    use std::fmt::Write as _;
-    let mut frame = String::with_capacity(body.len() + 28);
-    frame.push_str("{\"seq\":");
-    let _ = write!(frame, "{seq}");
-    frame.push(',');
     frame.push_str(body);
     frame
 }
@@ -136,6 +126,16 @@ pub enum EmitError {
     /// Role, room or everyone rules without a tenant or platform scope.
     #[error("`{0}` selects roles, rooms or everyone without a scope: add `in_tenant(..)` or `across_platform()`")]
     MissingScope(&'static str),
+    /// The backplane cannot take the event now (its queue is full while it is disconnected):
+    /// nothing was sent; emit again later.
+    #[error("`{event}` was not sent: {source}")]
+    Unavailable {
+        /// The event.
+        event: &'static str,
+        /// Why the backplane refused it.
+        #[source]
+        source: BrokerError,
+    },
     /// The payload could not be serialized.
     #[error("`{event}` could not be serialized: {source}")]
     Serialize {
@@ -154,6 +154,9 @@ pub struct Delivered {
     pub connections: usize,
     /// Connections whose queue was full (they are being cut off as slow consumers).
     pub dropped: usize,
+    /// The event was handed to the backplane, which delivers it on every node (this one
+    /// included) after it returns; the counts above are then zero.
+    pub forwarded: bool,
 }
 
 /// The hub: every live connection, and the way to reach them. Cheap to clone; clones share the
@@ -178,6 +181,8 @@ pub(crate) struct Inner {
     pub(crate) authenticator: Arc<dyn Authenticator>,
     pub(crate) dispatch: Option<Arc<dyn Dispatch>>,
     pub(crate) room_policy: Option<RoomPolicy>,
+    pub(crate) history: History,
+    pub(crate) broker: Option<Arc<dyn Broker>>,
     next_conn: AtomicU64,
     pub(crate) shutdown: watch::Sender<bool>,
 }
@@ -189,6 +194,8 @@ pub struct HubBuilder {
     authenticator: Arc<dyn Authenticator>,
     dispatch: Option<Arc<dyn Dispatch>>,
     room_policy: Option<RoomPolicy>,
+    history: History,
+    broker: Option<Arc<dyn Broker>>,
 }
 
 impl std::fmt::Debug for HubBuilder {
@@ -228,9 +235,24 @@ impl HubBuilder {
         self
     }
 
-    /// The hub.
+    /// How much history each user's delivery stream keeps for replay (default: 256 events,
+    /// 5 minutes).
+    pub fn history(mut self, history: History) -> HubBuilder {
+        self.history = history;
+        self
+    }
+
+    /// The backplane that joins this node to others (default: none — this process is the
+    /// whole system, and delivery streams live in its memory).
+    pub fn broker(mut self, broker: impl Broker) -> HubBuilder {
+        self.broker = Some(Arc::new(broker));
+        self
+    }
+
+    /// The hub. When a tokio runtime is running, a task sweeps expired delivery streams, and
+    /// the broker (if any) starts.
     pub fn build(self) -> Hub {
-        Hub {
+        let hub = Hub {
             inner: Arc::new(Inner {
                 registry: Registry::new(),
                 counters: Counters::default(),
@@ -238,10 +260,19 @@ impl HubBuilder {
                 authenticator: self.authenticator,
                 dispatch: self.dispatch,
                 room_policy: self.room_policy,
+                history: self.history,
+                broker: self.broker,
                 next_conn: AtomicU64::new(1),
                 shutdown: watch::channel(false).0,
             }),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            hub.spawn_sweeper();
+            if let Some(broker) = &hub.inner.broker {
+                broker.start(crate::broker::Node::new(&hub));
+            }
         }
+        hub
     }
 }
 
@@ -264,6 +295,8 @@ impl Hub {
             authenticator: Arc::new(DenyAll),
             dispatch: None,
             room_policy: None,
+            history: History::default(),
+            broker: None,
         }
     }
 
@@ -295,12 +328,32 @@ impl Hub {
         if to.lacks_scope() {
             return Err(EmitError::MissingScope(E::NAME));
         }
-        let body = encode_body(event)?;
-        let conns = self.inner.registry.resolve(to);
+        let (id, body) = encode_body(event)?;
         Counters::add(&self.inner.counters.events_emitted, 1);
-        let delivered = match E::DELIVERY {
-            Delivery::Ephemeral => self.push_all(conns.iter(), &Utf8Bytes::from(unnumbered(&body))),
-            Delivery::Durable => self.push_numbered(conns, &body),
+        let durable = E::DELIVERY == Delivery::Durable;
+        if let Some(broker) = &self.inner.broker {
+            let envelope = Envelope {
+                origin: ids::node_id(),
+                event_id: id,
+                durable,
+                recipients: to.clone(),
+                body: Arc::from(body),
+            };
+            broker
+                .forward(envelope)
+                .map_err(|source| EmitError::Unavailable {
+                    event: E::NAME,
+                    source,
+                })?;
+            return Ok(Delivered {
+                forwarded: true,
+                ..Delivered::default()
+            });
+        }
+        let delivered = if durable {
+            self.deliver_durable(to, Arc::from(body), true)
+        } else {
+            self.deliver_ephemeral(to, &body)
         };
         tracing::trace!(
             event = E::NAME,
@@ -315,6 +368,11 @@ impl Hub {
                 "slow consumers cut off"
             );
         }
+        self.count_delivered(delivered);
+        Ok(delivered)
+    }
+
+    pub(crate) fn count_delivered(&self, delivered: Delivered) {
         Counters::add(
             &self.inner.counters.frames_delivered,
             delivered.connections as u64,
@@ -323,7 +381,6 @@ impl Hub {
             &self.inner.counters.frames_dropped,
             delivered.dropped as u64,
         );
-        Ok(delivered)
     }
 
     fn push_all<'a>(
@@ -342,22 +399,63 @@ impl Hub {
         d
     }
 
-    /// Queues a durable event: one sequence number per recipient user, shared by that user's
-    /// connections, assigned and queued under the stream's lock so that every connection sees
-    /// its user's stream in order.
-    fn push_numbered(&self, mut conns: Vec<Arc<Conn>>, body: &str) -> Delivered {
-        conns.sort_unstable_by_key(|c| Arc::as_ptr(&c.stream) as usize);
+    /// Queues an ephemeral event to the connections `to` selects on this node.
+    pub(crate) fn deliver_ephemeral(&self, to: &Recipients, body: &str) -> Delivered {
+        let conns = self.inner.registry.resolve(to);
+        self.push_all(conns.iter(), &Utf8Bytes::from(unnumbered(body)))
+    }
+
+    /// The delivery streams a durable event goes to on this node: those of the users with a
+    /// selected connection, and (when `offline` is set) those of users named by id who have no
+    /// connection but whose stream is retained, in the event's tenant.
+    pub(crate) fn durable_streams(&self, to: &Recipients, offline: bool) -> Vec<Arc<UserStream>> {
+        let conns = self.inner.registry.resolve(to);
+        let mut streams: Vec<Arc<UserStream>> = Vec::new();
+        for c in conns {
+            if !streams.iter().any(|s| Arc::ptr_eq(s, &c.stream)) {
+                streams.push(c.stream.clone());
+            }
+        }
+        if offline {
+            let tenant = match to.scope() {
+                crate::Scope::Tenant(t) => Some(t.as_str()),
+                _ => None,
+            };
+            for user in to.users() {
+                if to.excluded().contains(user) {
+                    continue;
+                }
+                for stream in self.inner.registry.streams_of(user) {
+                    if streams.iter().any(|s| Arc::ptr_eq(s, &stream))
+                        || tenant.is_some_and(|t| stream.id.tenant.as_deref() != Some(t))
+                    {
+                        continue;
+                    }
+                    let reachable = {
+                        let st = stream.lock();
+                        st.conns.is_empty() && !st.dead
+                    };
+                    if reachable {
+                        streams.push(stream);
+                    }
+                }
+            }
+        }
+        streams
+    }
+
+    /// Numbers a durable event in each recipient user's stream and queues it to every
+    /// connection of those users, under each stream's lock (see [`stream`]).
+    fn deliver_durable(&self, to: &Recipients, body: Arc<str>, offline: bool) -> Delivered {
+        let now = Instant::now();
         let mut d = Delivered::default();
-        for group in conns.chunk_by(|a, b| Arc::ptr_eq(&a.stream, &b.stream)) {
-            let stream = &group[0].stream;
-            let mut seq = stream
-                .seq
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            *seq += 1;
-            let frame = Utf8Bytes::from(numbered(*seq, body));
-            let part = self.push_all(group.iter(), &frame);
-            drop(seq);
+        for stream in self.durable_streams(to, offline) {
+            let mut st = stream.lock();
+            if st.dead {
+                continue;
+            }
+            let next = st.seq + 1;
+            let part = st.deliver(next, body.clone(), &self.inner.history, now);
             d.connections += part.connections;
             d.dropped += part.dropped;
         }
@@ -404,26 +502,144 @@ impl Hub {
         self.inner.shutdown.send_replace(true);
     }
 
-    /// Registers a connection with its outbound queue.
-    pub(crate) fn register(
+    /// Registers a connection: attaches it to its user's delivery stream — replaying what it
+    /// missed since `resume`, under the stream's lock so that no live event overtakes the
+    /// replay — then indexes it. Returns the connection and the stream's position at that
+    /// moment (what `$connected` reports).
+    pub(crate) async fn register(
         &self,
         principal: Principal,
-    ) -> Result<Arc<Conn>, registry::TooManyConnections> {
-        let id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
-        let conn = self.inner.registry.insert(
-            id,
+        resume: Option<&Position>,
+    ) -> Result<(Arc<Conn>, Position), RegisterError> {
+        let history = self.inner.history;
+        let id = StreamId {
+            tenant: principal.tenant.clone(),
+            user: principal.user_id.clone(),
+        };
+        let stream = loop {
+            let stream = self
+                .inner
+                .registry
+                .stream_or_new(&id, self.inner.broker.is_none());
+            if let Some(broker) = &self.inner.broker {
+                crate::broker::hydrate(broker.as_ref(), &stream, &history)
+                    .await
+                    .map_err(RegisterError::Unavailable)?;
+            }
+            if !stream.lock().dead {
+                break stream;
+            }
+        };
+        let conn = Arc::new(Conn::new(
+            self.inner.next_conn.fetch_add(1, Ordering::Relaxed),
             principal,
+            stream.clone(),
             self.inner.limits.outbound_queue,
-            self.inner.limits.max_connections_per_user,
-        )?;
+        ));
+        let position = {
+            let mut st = stream.lock();
+            if st.conns.len() >= self.inner.limits.max_connections_per_user {
+                return Err(RegisterError::TooManyConnections);
+            }
+            let now = Instant::now();
+            st.conns.push(conn.clone());
+            st.active = now;
+            if let Some(from) = resume {
+                st.replay(&conn, from, &history, now);
+            }
+            Position {
+                epoch: st.epoch.clone(),
+                seq: st.seq,
+            }
+        };
+        self.inner.registry.index(&conn);
         Counters::add(&self.inner.counters.connections_open, 1);
         Counters::add(&self.inner.counters.connections_total, 1);
-        Ok(conn)
+        Ok((conn, position))
     }
 
     pub(crate) fn unregister(&self, conn: &Arc<Conn>, reason: DisconnectReason) {
         self.inner.registry.remove(conn);
+        let empty = {
+            let mut st = conn.stream.lock();
+            st.conns.retain(|c| c.id != conn.id);
+            st.active = Instant::now();
+            st.conns.is_empty()
+        };
+        // With a backplane the history lives there; this node keeps streams only for the
+        // users it serves.
+        if empty && self.inner.broker.is_some() {
+            self.inner
+                .registry
+                .drop_stream_if(&conn.stream.id, |st| !st.conns.is_empty());
+        }
         conn.outbox.close();
         self.inner.counters.disconnected(reason);
     }
+
+    /// Drops the delivery streams that have outlived their last connection and last event by
+    /// the history's age. Runs periodically on its own when the hub was built in a runtime.
+    pub fn sweep(&self) -> usize {
+        let history = self.inner.history;
+        let now = Instant::now();
+        let mut dropped = 0;
+        for stream in self.inner.registry.streams() {
+            let idle = {
+                let mut st = stream.lock();
+                st.trim(&history, now);
+                st.conns.is_empty()
+                    && st.history.is_empty()
+                    && now.duration_since(st.active) > history.max_age
+            };
+            if idle
+                && self.inner.registry.drop_stream_if(&stream.id, |st| {
+                    !st.conns.is_empty()
+                        || !st.history.is_empty()
+                        || now.duration_since(st.active) <= history.max_age
+                })
+            {
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
+    /// How many delivery streams this node holds (live users, and offline users whose stream
+    /// is retained for replay).
+    pub fn stream_count(&self) -> usize {
+        self.inner.registry.streams().len()
+    }
+
+    /// The position of a delivery stream on this node, if it holds it.
+    pub fn stream_position(&self, id: &StreamId) -> Option<Position> {
+        self.inner.registry.stream(id).map(|s| s.position())
+    }
+
+    fn spawn_sweeper(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let every =
+            (self.inner.history.max_age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                Hub { inner }.sweep();
+            }
+        });
+    }
+
+    /// The backplane's state: `None` without one.
+    pub fn broker_status(&self) -> Option<crate::broker::BrokerStatus> {
+        self.inner.broker.as_ref().map(|b| b.status())
+    }
+}
+
+/// Why a connection could not be registered.
+#[derive(Debug)]
+pub(crate) enum RegisterError {
+    TooManyConnections,
+    Unavailable(BrokerError),
 }

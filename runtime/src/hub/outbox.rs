@@ -59,6 +59,16 @@ impl Outbox {
         Ok(())
     }
 
+    /// Queues a frame without the capacity check (frames whose number is bounded elsewhere).
+    pub(crate) fn push_unbounded(&self, frame: Utf8Bytes) -> Result<(), Refused> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Refused::Closed);
+        }
+        self.lock().push_back(frame);
+        self.ready.notify_one();
+        Ok(())
+    }
+
     /// Waits until a frame is queued. A push between the check and the wait leaves a permit in
     /// the `Notify`, so no wake-up is lost.
     pub(crate) async fn wait(&self) {

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::conn::{Conn, UserStream};
+use super::conn::Conn;
+use super::stream::{StreamId, UserStream};
 use crate::recipients::{Recipients, Scope};
-use crate::Principal;
 
 const SHARDS: usize = 32;
 
@@ -53,27 +53,17 @@ impl<K: Hash + Eq, V> Shards<K, V> {
 
 type ConnSet = HashMap<u64, Arc<Conn>>;
 
-/// A user's connections and delivery stream.
-struct UserEntry {
-    stream: Arc<UserStream>,
-    conns: Vec<Arc<Conn>>,
-}
-
 /// The indexes. Keys that belong to a tenant carry it, so that a lookup inside one tenant never
 /// touches another's connections.
 pub(crate) struct Registry {
     conns: Shards<u64, Arc<Conn>>,
-    users: Shards<String, UserEntry>,
+    users: Shards<String, Vec<Arc<UserStream>>>,
     tenants: Shards<String, ConnSet>,
     roles: Shards<(Option<String>, String), ConnSet>,
     roles_all: Shards<String, ConnSet>,
     rooms: Shards<(Option<String>, String), ConnSet>,
     rooms_all: Shards<String, ConnSet>,
 }
-
-/// Why a connection could not be registered.
-#[derive(Debug)]
-pub(crate) struct TooManyConnections;
 
 impl Registry {
     pub(crate) fn new() -> Registry {
@@ -88,39 +78,74 @@ impl Registry {
         }
     }
 
-    /// Registers a connection of `principal`, giving it the user's delivery stream (created,
-    /// with a fresh epoch, when the user has no live connection). Fails when the user already
-    /// holds `max_per_user` connections.
-    pub(crate) fn insert(
+    /// The user's delivery stream in `tenant`, if this node holds one.
+    pub(crate) fn stream(&self, id: &StreamId) -> Option<Arc<UserStream>> {
+        self.users
+            .read(id.user.as_str())
+            .get(id.user.as_str())?
+            .iter()
+            .find(|s| s.id.tenant == id.tenant)
+            .cloned()
+    }
+
+    /// The user's delivery streams (one per tenant the user connects in; usually one).
+    pub(crate) fn streams_of(&self, user: &str) -> Vec<Arc<UserStream>> {
+        self.users.read(user).get(user).cloned().unwrap_or_default()
+    }
+
+    /// The delivery stream `id`, created (with a fresh epoch) when this node holds none.
+    pub(crate) fn stream_or_new(&self, id: &StreamId, hydrated: bool) -> Arc<UserStream> {
+        if let Some(s) = self.stream(id) {
+            return s;
+        }
+        let mut users = self.users.write(id.user.as_str());
+        let list = users.entry(id.user.clone()).or_default();
+        if let Some(s) = list.iter().find(|s| s.id.tenant == id.tenant) {
+            return s.clone();
+        }
+        let stream = Arc::new(UserStream::new(id.clone(), hydrated));
+        list.push(stream.clone());
+        stream
+    }
+
+    /// Every stream this node holds.
+    pub(crate) fn streams(&self) -> Vec<Arc<UserStream>> {
+        self.users
+            .each_shard()
+            .flat_map(|s| s.values().flatten().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// Removes the stream `id` unless `keep` says it is still needed (checked under both locks,
+    /// so no connection or event slips in between).
+    pub(crate) fn drop_stream_if(
         &self,
-        id: u64,
-        principal: Principal,
-        outbound_queue: usize,
-        max_per_user: usize,
-    ) -> Result<Arc<Conn>, TooManyConnections> {
-        let conn = {
-            let mut users = self.users.write(principal.user_id.as_str());
-            let entry = users
-                .entry(principal.user_id.clone())
-                .or_insert_with(|| UserEntry {
-                    stream: Arc::new(UserStream::new()),
-                    conns: Vec::new(),
-                });
-            if entry.conns.len() >= max_per_user {
-                if entry.conns.is_empty() {
-                    users.remove(principal.user_id.as_str());
-                }
-                return Err(TooManyConnections);
-            }
-            let conn = Arc::new(Conn::new(
-                id,
-                principal,
-                entry.stream.clone(),
-                outbound_queue,
-            ));
-            entry.conns.push(conn.clone());
-            conn
+        id: &StreamId,
+        keep: impl Fn(&super::stream::StreamState) -> bool,
+    ) -> bool {
+        let mut users = self.users.write(id.user.as_str());
+        let Some(list) = users.get_mut(id.user.as_str()) else {
+            return false;
         };
+        let Some(at) = list.iter().position(|s| s.id.tenant == id.tenant) else {
+            return false;
+        };
+        {
+            let mut state = list[at].lock();
+            if keep(&state) {
+                return false;
+            }
+            state.dead = true;
+        }
+        list.swap_remove(at);
+        if list.is_empty() {
+            users.remove(id.user.as_str());
+        }
+        true
+    }
+
+    /// Adds a connection already attached to its stream to the other indexes.
+    pub(crate) fn index(&self, conn: &Arc<Conn>) {
         self.conns.write(&conn.id).insert(conn.id, conn.clone());
         if let Some(t) = &conn.tenant {
             self.tenants
@@ -130,27 +155,20 @@ impl Registry {
                 .insert(conn.id, conn.clone());
         }
         for role in &conn.principal().roles {
-            self.add_role(&conn, role);
+            self.add_role(conn, role);
         }
-        Ok(conn)
     }
 
     /// How many connections `user` holds.
     pub(crate) fn user_connection_count(&self, user: &str) -> usize {
-        self.users.read(user).get(user).map_or(0, |e| e.conns.len())
+        self.streams_of(user)
+            .iter()
+            .map(|s| s.lock().conns.len())
+            .sum()
     }
 
-    /// Removes a connection from every index.
+    /// Removes a connection from every index but its stream (see `Hub::unregister`).
     pub(crate) fn remove(&self, conn: &Arc<Conn>) {
-        {
-            let mut users = self.users.write(conn.user.as_str());
-            if let Some(entry) = users.get_mut(conn.user.as_str()) {
-                entry.conns.retain(|c| c.id != conn.id);
-                if entry.conns.is_empty() {
-                    users.remove(conn.user.as_str());
-                }
-            }
-        }
         self.conns.write(&conn.id).remove(&conn.id);
         if let Some(t) = &conn.tenant {
             remove_from(&self.tenants, t, conn.id);
@@ -225,11 +243,10 @@ impl Registry {
 
     /// Every connection of `user` (any tenant).
     pub(crate) fn user_connections(&self, user: &str) -> Vec<Arc<Conn>> {
-        self.users
-            .read(user)
-            .get(user)
-            .map(|e| e.conns.clone())
-            .unwrap_or_default()
+        self.streams_of(user)
+            .iter()
+            .flat_map(|s| s.lock().conns.clone())
+            .collect()
     }
 
     /// How many connections are registered.
@@ -252,8 +269,8 @@ impl Registry {
             }
         };
         for user in r.users() {
-            if let Some(entry) = self.users.read(user.as_str()).get(user.as_str()) {
-                entry.conns.iter().for_each(&mut add);
+            for stream in self.streams_of(user) {
+                stream.lock().conns.iter().for_each(&mut add);
             }
         }
         match r.scope() {

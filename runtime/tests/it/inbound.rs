@@ -110,22 +110,3 @@ async fn bad_frames_get_error_frames_and_the_session_stays_up() {
     assert_eq!(c.recv_app().await["type"], "$pong");
     assert_eq!(server.hub.metrics().errors_sent, 13);
 }
-
-#[tokio::test]
-async fn resume_without_history_says_pending_complete_or_resync() {
-    let server = TestServer::start(hub_builder().build()).await;
-    let mut c = server.client("user=u1").await;
-    let epoch = c.connected["resume"]["epoch"]
-        .as_str()
-        .expect("epoch")
-        .to_owned();
-    let up_to_date = c
-        .request(json!({ "type": "$resume", "cid": 1, "epoch": epoch, "seq": 0 }))
-        .await;
-    assert_eq!(up_to_date["type"], "$pending_complete", "{up_to_date}");
-    let old_epoch = c
-        .request(json!({ "type": "$resume", "cid": 2, "epoch": "gone", "seq": 3 }))
-        .await;
-    assert_eq!(old_epoch["type"], "$resync_required", "{old_epoch}");
-    assert_eq!(old_epoch["epoch"], epoch);
-}

@@ -1,5 +1,7 @@
 //! Tenant isolation as a property: random principals, rooms and recipients; every connection
-//! receives exactly the events whose rules select it, never one of another tenant.
+//! receives exactly the events whose rules select it, never one of another tenant. Ephemeral
+//! events go to the selected connections; durable ones to every connection of each selected
+//! user's stream in that tenant (docs/delivery.md).
 
 use std::collections::BTreeSet;
 
@@ -20,6 +22,19 @@ impl Event for Probe {
     const MODULE: &'static str = "test";
     const DIRECTION: Direction = Direction::ServerToClient;
     const DELIVERY: Delivery = Delivery::Durable;
+    type Reply = ();
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Flash {
+    n: usize,
+}
+
+impl Event for Flash {
+    const NAME: &'static str = "test:flash";
+    const MODULE: &'static str = "test";
+    const DIRECTION: Direction = Direction::ServerToClient;
+    const DELIVERY: Delivery = Delivery::Ephemeral;
     type Reply = ();
 }
 
@@ -136,6 +151,13 @@ fn selects(e: &Emit, c: &Conn) -> bool {
         || e.everyone
 }
 
+/// Durable events reach the user's delivery stream in the connection's tenant, and so every
+/// connection on it.
+fn selects_stream(e: &Emit, c: &Conn, all: &[Conn]) -> bool {
+    all.iter()
+        .any(|o| o.user == c.user && o.tenant == c.tenant && selects(e, o))
+}
+
 fn query(c: &Conn) -> String {
     let mut q = format!("user={}", USERS[c.user]);
     if let Some(t) = c.tenant {
@@ -164,21 +186,32 @@ async fn run_case(conns: Vec<Conn>, emits: Vec<Emit>) -> Result<(), TestCaseErro
             .hub
             .emit_to(&Probe { n }, &recipients(e))
             .expect("valid emit");
+        server
+            .hub
+            .emit_to(&Flash { n }, &recipients(e))
+            .expect("valid emit");
     }
     server.hub.emit(&Marker { n: 9 }).expect("marker");
     for (c, client) in conns.iter().zip(clients.iter_mut()) {
-        let got: Vec<usize> = client
-            .events_until_marker(9)
-            .await
-            .iter()
-            .map(|f| f["data"]["n"].as_u64().unwrap_or(u64::MAX) as usize)
+        let frames = client.events_until_marker(9).await;
+        let of = |ty: &str| -> Vec<usize> {
+            frames
+                .iter()
+                .filter(|f| f["type"] == ty)
+                .map(|f| f["data"]["n"].as_u64().unwrap_or(u64::MAX) as usize)
+                .collect()
+        };
+        let (durable, ephemeral) = (of("test:probe"), of("test:flash"));
+        let want_durable: Vec<usize> = (0..emits.len())
+            .filter(|n| selects_stream(&emits[*n], c, &conns))
             .collect();
-        let want: Vec<usize> = (0..emits.len())
+        let want_ephemeral: Vec<usize> = (0..emits.len())
             .filter(|n| selects(&emits[*n], c))
             .collect();
-        prop_assert_eq!(&got, &want, "connection {:?}", c);
-        let unique: BTreeSet<_> = got.iter().collect();
-        prop_assert_eq!(unique.len(), got.len(), "each event once");
+        prop_assert_eq!(&durable, &want_durable, "durable, connection {:?}", c);
+        prop_assert_eq!(&ephemeral, &want_ephemeral, "ephemeral, connection {:?}", c);
+        let unique: BTreeSet<_> = durable.iter().collect();
+        prop_assert_eq!(unique.len(), durable.len(), "each event once");
     }
     Ok(())
 }

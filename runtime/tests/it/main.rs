@@ -3,6 +3,7 @@
 mod auth;
 #[cfg(feature = "axum")]
 mod axum_mount;
+mod delivery;
 mod events;
 mod inbound;
 mod isolation;

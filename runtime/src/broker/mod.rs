@@ -1,0 +1,334 @@
+//! Brokers: what joins several server processes (nodes) into one system.
+//!
+//! Without a broker, a [`Hub`] is the whole system: it resolves recipients against its own
+//! connections and keeps every user's delivery stream (sequence and history) in memory — the
+//! in-memory default. With a broker ([`HubBuilder::broker`](crate::HubBuilder::broker)), an
+//! emitted event is handed to the broker, which brings it to every node; each node resolves the
+//! recipients against its own connections, and the broker numbers durable events in each
+//! recipient user's stream, keeps the history, and brings the numbered frames to the nodes that
+//! serve the user. A client that reconnects to another node resumes from the shared stream.
+//!
+//! The trait is public so that a transport can be added without touching the hub.
+//! docs/delivery.md states the guarantees.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+
+use crate::hub::stream::{Stored, UserStream};
+pub use crate::hub::StreamId;
+use crate::hub::{History, Hub, Inner, Position};
+use crate::Recipients;
+
+/// An emitted event on its way between nodes: encoded once, resolved by each node.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Envelope {
+    /// The node that emitted it.
+    pub origin: String,
+    /// The event's id (also inside `body`); durable events are numbered once per user and id.
+    pub event_id: String,
+    /// Whether the event is durable (numbered, stored, replayed).
+    pub durable: bool,
+    /// Who receives it.
+    pub recipients: Recipients,
+    /// The frame's body: everything after the optional `{"seq":N,` prefix.
+    pub body: Arc<str>,
+}
+
+/// A user's stream to number a durable event in, as one node resolved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The stream.
+    pub stream: StreamId,
+    /// The user has no connection on this node; the event is named for them by id and is kept
+    /// only if the broker still retains their stream.
+    pub offline: bool,
+}
+
+/// A delivery stream as the broker holds it: its position and the events still replayable, in
+/// order, each with its age.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The stream's epoch and last sequence number.
+    pub position: Position,
+    /// `(seq, age, body)` of the newest events, oldest first, contiguous up to `position.seq`.
+    pub events: Vec<(u64, Duration, Arc<str>)>,
+}
+
+/// What a node did with a numbered frame the broker brought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Queued to the user's connections on this node.
+    Delivered,
+    /// Already delivered (a duplicate after a reconnect); ignored.
+    Duplicate,
+    /// Frames between the node's last and this one are missing: fetch from `after + 1` and
+    /// apply them first.
+    Gap {
+        /// The last sequence number the node delivered.
+        after: u64,
+    },
+    /// Held until the stream's snapshot arrives.
+    Held,
+    /// This node serves no connection of the user.
+    NotHere,
+}
+
+/// Why a broker could not do something.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokerError {
+    /// The broker's outbound queue is full (it is disconnected and has been for a while).
+    #[error("the backplane's queue is full ({0} events waiting); it is disconnected or too slow")]
+    QueueFull(usize),
+    /// The backing service failed or cannot be reached.
+    #[error("the backplane failed: {0}")]
+    Backend(String),
+}
+
+/// Whether a broker is working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BrokerStatus {
+    /// Connected; events flow.
+    Healthy,
+    /// Disconnected since `since`: events are queued (up to a bound) and new connections are
+    /// refused with close code 1013 until it recovers; streams are reconciled afterwards.
+    Degraded {
+        /// What failed.
+        reason: String,
+        /// When it started.
+        since: std::time::SystemTime,
+    },
+}
+
+/// A backplane between nodes. See the module documentation.
+pub trait Broker: Send + Sync + 'static {
+    /// Starts the broker's tasks for this node; called once, by [`HubBuilder::build`](crate::HubBuilder::build)
+    /// inside a tokio runtime.
+    fn start(&self, node: Node);
+
+    /// Takes an emitted event to every node (this one included), without waiting.
+    ///
+    /// # Errors
+    /// When it cannot take the event; the emit then fails and nothing is sent.
+    fn forward(&self, envelope: Envelope) -> Result<(), BrokerError>;
+
+    /// The user's stream as the broker holds it, created (with a new epoch) when it holds none.
+    fn snapshot<'a>(&'a self, stream: &'a StreamId)
+        -> BoxFuture<'a, Result<Snapshot, BrokerError>>;
+
+    /// Whether the broker is working.
+    fn status(&self) -> BrokerStatus;
+}
+
+/// A node's side of a broker: the hub, as a broker drives it. Holds the hub weakly: when the hub
+/// is dropped, [`Node::is_alive`] turns false and the broker's tasks should end.
+#[derive(Debug, Clone)]
+pub struct Node {
+    hub: Weak<Inner>,
+    id: String,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    pub(crate) fn new(hub: &Hub) -> Node {
+        Node {
+            hub: Arc::downgrade(&hub.inner),
+            id: crate::hub::ids::node_id(),
+        }
+    }
+
+    fn hub(&self) -> Option<Hub> {
+        self.hub.upgrade().map(|inner| Hub { inner })
+    }
+
+    /// This node's id, the `origin` of the envelopes it sends.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether the hub still exists.
+    pub fn is_alive(&self) -> bool {
+        self.hub.strong_count() > 0
+    }
+
+    /// The history bounds the hub was built with.
+    pub fn history(&self) -> History {
+        self.hub().map(|h| h.inner.history).unwrap_or_default()
+    }
+
+    /// Takes an envelope that reached this node: ephemeral events are queued to the selected
+    /// connections here; for durable events, returns the streams to number it in.
+    pub fn receive(&self, envelope: &Envelope) -> Vec<Target> {
+        let Some(hub) = self.hub() else {
+            return Vec::new();
+        };
+        if !envelope.durable {
+            let d = hub.deliver_ephemeral(&envelope.recipients, &envelope.body);
+            hub.count_delivered(d);
+            return Vec::new();
+        }
+        let mut targets: Vec<Target> = hub
+            .durable_streams(&envelope.recipients, false)
+            .into_iter()
+            .map(|s| Target {
+                stream: s.id.clone(),
+                offline: false,
+            })
+            .collect();
+        if envelope.origin == self.id {
+            let tenant = match envelope.recipients.scope() {
+                crate::Scope::Tenant(t) => Some(t.clone()),
+                _ => None,
+            };
+            for user in envelope.recipients.users() {
+                let stream = StreamId {
+                    tenant: tenant.clone(),
+                    user: user.clone(),
+                };
+                if envelope.recipients.excluded().contains(user)
+                    || targets.iter().any(|t| t.stream == stream)
+                {
+                    continue;
+                }
+                targets.push(Target {
+                    stream,
+                    offline: true,
+                });
+            }
+        }
+        targets
+    }
+
+    /// Applies a numbered frame of `user`'s stream: queued to the user's connections here when
+    /// it is the next one. A new epoch restarts the stream: the connections are told to resync.
+    pub fn apply(&self, stream: &StreamId, position: &Position, body: Arc<str>) -> Applied {
+        let Some(hub) = self.hub() else {
+            return Applied::NotHere;
+        };
+        let Some(stream) = hub.inner.registry.stream(stream) else {
+            return Applied::NotHere;
+        };
+        let mut st = stream.lock();
+        if st.dead {
+            return Applied::NotHere;
+        }
+        if !st.hydrated {
+            st.waiting.push((position.clone(), body));
+            return Applied::Held;
+        }
+        let applied = apply_locked(&mut st, position, body, &hub.inner.history);
+        if let Some(d) = applied.1 {
+            drop(st);
+            hub.count_delivered(d);
+        }
+        applied.0
+    }
+
+    /// The users this node serves and their streams' positions, to reconcile after the broker
+    /// lost its connection.
+    pub fn positions(&self) -> Vec<(StreamId, Position)> {
+        self.hub()
+            .map(|h| {
+                h.inner
+                    .registry
+                    .streams()
+                    .into_iter()
+                    .map(|s| (s.id.clone(), s.position()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Restarts `user`'s stream at `position`: the connections here get `$resync_required`
+    /// (what they missed cannot be replayed).
+    pub fn restart(&self, stream: &StreamId, position: &Position, reason: &str) {
+        if let Some(stream) = self.hub().and_then(|h| h.inner.registry.stream(stream)) {
+            stream
+                .lock()
+                .restart(position.epoch.clone(), position.seq, reason);
+        }
+    }
+}
+
+/// Applies one numbered frame under the stream's lock.
+fn apply_locked(
+    st: &mut crate::hub::stream::StreamState,
+    position: &Position,
+    body: Arc<str>,
+    history: &History,
+) -> (Applied, Option<crate::Delivered>) {
+    if position.epoch != st.epoch {
+        // The broker's stream was started anew (its store lost it): nothing before this frame
+        // can be replayed.
+        st.restart(
+            position.epoch.clone(),
+            position.seq.saturating_sub(1),
+            "the stream was restarted (new epoch)",
+        );
+    }
+    if position.seq <= st.seq {
+        return (Applied::Duplicate, None);
+    }
+    if position.seq > st.seq + 1 {
+        return (Applied::Gap { after: st.seq }, None);
+    }
+    let d = st.deliver(position.seq, body, history, Instant::now());
+    (Applied::Delivered, Some(d))
+}
+
+/// Makes a stream created on this node agree with the broker's: its epoch, position and
+/// history, then the frames that arrived meanwhile.
+pub(crate) async fn hydrate(
+    broker: &dyn Broker,
+    stream: &UserStream,
+    history: &History,
+) -> Result<(), BrokerError> {
+    for _ in 0..3 {
+        if stream.lock().hydrated {
+            return Ok(());
+        }
+        let snapshot = broker.snapshot(&stream.id).await?;
+        let now = Instant::now();
+        let mut st = stream.lock();
+        if st.hydrated {
+            return Ok(());
+        }
+        st.epoch = snapshot.position.epoch.clone();
+        st.seq = snapshot.position.seq;
+        st.history = snapshot
+            .events
+            .into_iter()
+            .map(|(seq, age, body)| Stored {
+                seq,
+                at: now.checked_sub(age).unwrap_or(now),
+                body,
+            })
+            .collect();
+        st.trim(history, now);
+        let mut waiting = std::mem::take(&mut st.waiting);
+        waiting.sort_by_key(|(p, _)| p.seq);
+        let mut gap = false;
+        for (position, body) in waiting {
+            if let (Applied::Gap { .. }, _) = apply_locked(&mut st, &position, body, history) {
+                gap = true;
+                break;
+            }
+        }
+        if !gap {
+            st.hydrated = true;
+            return Ok(());
+        }
+        // Frames were lost between the snapshot and now: take a newer snapshot.
+    }
+    Err(BrokerError::Backend(
+        "the stream kept moving while it was being loaded".to_owned(),
+    ))
+}

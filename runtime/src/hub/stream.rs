@@ -1,0 +1,291 @@
+//! A user's delivery stream: the durable events that reached the user, numbered in order, with a
+//! bounded history for replay, and the user's live connections on this node.
+//!
+//! Everything that must be ordered with respect to the stream — numbering, storing, queueing to
+//! the connections, registering a connection and replaying to it — happens under the stream's one
+//! lock, so a connection sees its user's stream gap-free and in order, and a connection that
+//! registers while events are being emitted gets each of them exactly once: by replay or live.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::conn::{Conn, Push};
+use super::Delivered;
+use crate::protocol::frame;
+
+/// How much history each delivery stream keeps for replay. Both bounds apply: an event is
+/// dropped from the history when it is more than `max_events` behind the newest, or older than
+/// `max_age`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct History {
+    /// Events kept per stream. Default 256; 0 disables replay (every gap is a resync).
+    pub max_events: usize,
+    /// How long an event stays replayable, and how long a stream outlives its last connection
+    /// and last event. Default 5 minutes.
+    pub max_age: Duration,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            max_events: 256,
+            max_age: Duration::from_secs(300),
+        }
+    }
+}
+
+impl History {
+    /// A history of at most `max_events` events, none older than `max_age`.
+    pub fn new(max_events: usize, max_age: Duration) -> History {
+        History {
+            max_events,
+            max_age,
+        }
+    }
+}
+
+/// A point in a delivery stream: its epoch and a sequence number in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// The stream's epoch; a new one means the stream (and its history) was started anew.
+    pub epoch: String,
+    /// A sequence number; 0 is the position before the first event.
+    pub seq: u64,
+}
+
+impl Position {
+    /// Parses `<epoch>.<seq>`, the form a client sends when it reconnects.
+    pub fn parse(text: &str) -> Option<Position> {
+        let (epoch, seq) = text.rsplit_once('.')?;
+        let valid_epoch = !epoch.is_empty()
+            && epoch.len() <= 64
+            && epoch
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid_epoch {
+            return None;
+        }
+        Some(Position {
+            epoch: epoch.to_owned(),
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.epoch, self.seq)
+    }
+}
+
+/// Which delivery stream: a user's, in a tenant. A user who connects in two tenants has two
+/// streams, so that no event crosses a tenant by way of its user.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct StreamId {
+    /// The tenant of the user's connections (`None` for principals without one).
+    pub tenant: Option<String>,
+    /// The user.
+    pub user: String,
+}
+
+/// One stored event: its number, when it was stored, and the shared body.
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    pub(crate) seq: u64,
+    pub(crate) at: Instant,
+    pub(crate) body: Arc<str>,
+}
+
+#[derive(Debug)]
+pub(crate) struct StreamState {
+    pub(crate) epoch: String,
+    /// The last sequence number of the stream.
+    pub(crate) seq: u64,
+    pub(crate) conns: Vec<Arc<Conn>>,
+    pub(crate) history: VecDeque<Stored>,
+    /// The last time the stream had a connection or an event.
+    pub(crate) active: Instant,
+    /// Removed from the registry: an emitter holding it must look the stream up again.
+    pub(crate) dead: bool,
+    /// For a backplane: the stream's position is not yet known from it; numbered frames that
+    /// arrive meanwhile wait here.
+    pub(crate) hydrated: bool,
+    pub(crate) waiting: Vec<(Position, Arc<str>)>,
+}
+
+/// A user's delivery stream on this node.
+#[derive(Debug)]
+pub(crate) struct UserStream {
+    pub(crate) id: StreamId,
+    state: Mutex<StreamState>,
+}
+
+/// `{"seq":N,` followed by the shared body, in one allocation of the exact size.
+pub(crate) fn numbered(seq: u64, body: &str) -> String {
+    use std::fmt::Write as _;
+    let mut frame = String::with_capacity(body.len() + 28);
+    frame.push_str("{\"seq\":");
+    let _ = write!(frame, "{seq}");
+    frame.push(',');
+    frame.push_str(body);
+    frame
+}
+
+impl UserStream {
+    pub(crate) fn new(id: StreamId, hydrated: bool) -> UserStream {
+        UserStream {
+            id,
+            state: Mutex::new(StreamState {
+                epoch: super::ids::epoch(),
+                seq: 0,
+                conns: Vec::new(),
+                history: VecDeque::new(),
+                active: Instant::now(),
+                dead: false,
+                hydrated,
+                waiting: Vec::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, StreamState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn position(&self) -> Position {
+        let s = self.lock();
+        Position {
+            epoch: s.epoch.clone(),
+            seq: s.seq,
+        }
+    }
+}
+
+impl StreamState {
+    /// Drops what is past either bound of the history.
+    pub(crate) fn trim(&mut self, limits: &History, now: Instant) {
+        while self.history.len() > limits.max_events {
+            self.history.pop_front();
+        }
+        while self
+            .history
+            .front()
+            .is_some_and(|e| now.duration_since(e.at) > limits.max_age)
+        {
+            self.history.pop_front();
+        }
+    }
+
+    /// Numbers an event `seq` (the next one), stores it and queues it to every connection.
+    pub(crate) fn deliver(
+        &mut self,
+        seq: u64,
+        body: Arc<str>,
+        limits: &History,
+        now: Instant,
+    ) -> Delivered {
+        self.seq = seq;
+        self.active = now;
+        let frame = Utf8Bytes::from(numbered(seq, &body));
+        if limits.max_events > 0 {
+            self.history.push_back(Stored { seq, at: now, body });
+            self.trim(limits, now);
+        }
+        let mut d = Delivered::default();
+        for c in &self.conns {
+            match c.push(frame.clone()) {
+                Push::Queued => d.connections += 1,
+                Push::Dropped => d.dropped += 1,
+                Push::Gone => {}
+            }
+        }
+        d
+    }
+
+    /// Tells every connection that the stream restarted at `epoch`, `seq`: what they missed is
+    /// gone; clients refetch.
+    pub(crate) fn restart(&mut self, epoch: String, seq: u64, reason: &str) {
+        self.epoch = epoch;
+        self.seq = seq;
+        self.history.clear();
+        let text = Utf8Bytes::from(resync_frame(&self.epoch, seq, reason));
+        for c in &self.conns {
+            c.push_control(text.clone());
+        }
+    }
+
+    /// Queues to `conn` what it missed since `from`, then `$pending_complete`; or
+    /// `$resync_required` when that is not in the history. Frames bypass the queue bound: their
+    /// number is bounded by the history.
+    pub(crate) fn replay(&mut self, conn: &Conn, from: &Position, limits: &History, now: Instant) {
+        self.trim(limits, now);
+        let frame = if from.epoch != self.epoch {
+            resync_frame(
+                &self.epoch,
+                self.seq,
+                "the stream was restarted (new epoch)",
+            )
+        } else if from.seq > self.seq {
+            resync_frame(
+                &self.epoch,
+                self.seq,
+                "the position is ahead of the stream (its history was lost)",
+            )
+        } else {
+            // The history is contiguous, so it covers the gap when it holds as many events
+            // after `from` as were missed.
+            let missed = self.seq - from.seq;
+            let kept = self.history.iter().filter(|e| e.seq > from.seq).count() as u64;
+            if kept == missed {
+                for e in self.history.iter().filter(|e| e.seq > from.seq) {
+                    conn.push_control(Utf8Bytes::from(numbered(e.seq, &e.body)));
+                }
+                pending_frame(&self.epoch, self.seq, missed)
+            } else {
+                resync_frame(
+                    &self.epoch,
+                    self.seq,
+                    "the events missed are no longer available",
+                )
+            }
+        };
+        conn.push_control(Utf8Bytes::from(frame));
+    }
+}
+
+fn pending_frame(epoch: &str, seq: u64, replayed: u64) -> String {
+    crate::protocol::to_json(&serde_json::json!({
+        "type": frame::PENDING_COMPLETE, "epoch": epoch, "seq": seq, "replayed": replayed,
+    }))
+}
+
+pub(crate) fn resync_frame(epoch: &str, seq: u64, reason: &str) -> String {
+    crate::protocol::to_json(&serde_json::json!({
+        "type": frame::RESYNC_REQUIRED, "epoch": epoch, "seq": seq, "reason": reason,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_parse_from_epoch_dot_seq() {
+        assert_eq!(
+            Position::parse("a1b2.42"),
+            Some(Position {
+                epoch: "a1b2".into(),
+                seq: 42
+            })
+        );
+        for bad in ["", ".4", "abc", "abc.", "abc.-1", "a b.1", "abc.x"] {
+            assert_eq!(Position::parse(bad), None, "{bad}");
+        }
+    }
+}
