@@ -97,7 +97,7 @@ pub enum ClientEvent {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ClientBuilder {
-    url: String,
+    urls: Vec<String>,
     token: Option<String>,
     initial_backoff: Duration,
     max_backoff: Duration,
@@ -106,6 +106,13 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
+    /// Another server of the same system (a node behind the same backplane): each reconnect
+    /// tries the next URL in turn, so a client whose node died resumes on another.
+    pub fn fallback(mut self, url: impl Into<String>) -> ClientBuilder {
+        self.urls.push(url.into());
+        self
+    }
+
     /// Resumes the stream from `position` (one the app kept from an earlier client, see
     /// [`Client::position`]) on the first connection too.
     pub fn resume_from(mut self, position: Position) -> ClientBuilder {
@@ -176,7 +183,7 @@ impl Client {
     /// Configures a client of the server at `url` (`ws://host:port/path`).
     pub fn builder(url: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
-            url: url.into(),
+            urls: vec![url.into()],
             token: None,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
@@ -267,8 +274,11 @@ async fn run(
         outbox: Vec::new(),
     };
     let mut attempt: u32 = 0;
+    let mut turn = 0usize;
     loop {
-        let ended = connection(&config, &mut state, &mut commands, &mut attempt).await;
+        let url = &config.urls[turn % config.urls.len()];
+        let ended = connection(&config, url, &mut state, &mut commands, &mut attempt).await;
+        turn = turn.wrapping_add(1);
         let delay = match ended {
             Ended::Closed => return,
             Ended::Retry => Duration::ZERO,
@@ -309,12 +319,13 @@ fn jitter() -> f64 {
 
 async fn connection(
     config: &ClientBuilder,
+    url: &str,
     state: &mut State,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     attempt: &mut u32,
 ) -> Ended {
-    let Ok(mut request) = config.url.as_str().into_client_request() else {
-        tracing::warn!(url = %config.url, "not a WebSocket URL; the client stops");
+    let Ok(mut request) = url.into_client_request() else {
+        tracing::warn!(%url, "not a WebSocket URL; the client stops");
         return Ended::Closed;
     };
     let mut protocols = vec![crate::SUBPROTOCOL.to_owned()];

@@ -8,7 +8,8 @@
 //! recipient user's stream, keeps the history, and brings the numbered frames to the nodes that
 //! serve the user. A client that reconnects to another node resumes from the shared stream.
 //!
-//! The trait is public so that a transport can be added without touching the hub.
+//! [`RedisBroker`](redis::RedisBroker) (feature `redis`) is the implementation that ships; the
+//! trait is public so that another transport can be added without touching the hub.
 //! docs/delivery.md states the guarantees.
 
 use std::sync::{Arc, Weak};
@@ -20,6 +21,9 @@ use crate::hub::stream::{Stored, UserStream};
 pub use crate::hub::StreamId;
 use crate::hub::{History, Hub, Inner, Position};
 use crate::Recipients;
+
+#[cfg(feature = "redis")]
+pub mod redis;
 
 /// An emitted event on its way between nodes: encoded once, resolved by each node.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

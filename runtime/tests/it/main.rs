@@ -3,6 +3,8 @@
 mod auth;
 #[cfg(feature = "axum")]
 mod axum_mount;
+#[cfg(feature = "redis")]
+mod backplane;
 mod delivery;
 mod events;
 mod inbound;

@@ -137,6 +137,15 @@ impl TestServer {
         }
     }
 
+    /// Kills the server as a crash would: every socket drops without a close frame, and the hub
+    /// goes away with this value.
+    #[allow(dead_code)]
+    pub(crate) fn abort(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
     pub(crate) async fn client(&self, query: &str) -> Client {
         Client::connect(self.addr, query).await
     }

@@ -1,0 +1,670 @@
+//! The Redis backplane: several nodes, one set of delivery streams.
+//!
+//! - **Fan-out.** An emitted event is published once on `<ns>:fanout`; every node subscribes
+//!   and resolves the recipients against its own connections.
+//! - **Streams.** For a durable event each node that resolved a user's stream runs one Lua
+//!   script that, atomically: skips it when this event was already numbered for that stream (a
+//!   user connected to two nodes is resolved by both), assigns the next `seq` in the stream's
+//!   hash (`<ns>:m:<stream>`: epoch and seq), appends it to a Redis Stream
+//!   (`<ns>:h:<stream>`, entry id `<seq>-0`, trimmed to the history's count) and publishes the
+//!   numbered frame on `<ns>:numbered`. Nodes serving the user queue it to their connections, in
+//!   `seq` order; a node that sees a number skipped reads the missing ones from the Redis Stream.
+//! - **Resume anywhere.** A node that gets a user's first connection loads the stream's
+//!   position and history from Redis first, so a client that reconnects to another node resumes
+//!   without loss.
+//! - **Retention.** Both keys expire `history.max_age` after the last event, and are kept alive
+//!   while a node serves the user. When Redis loses them (restart without persistence, eviction)
+//!   the next event starts a new epoch, and every node tells its connections to resync.
+//! - **Failures.** When Redis is unreachable the broker reports [`BrokerStatus::Degraded`],
+//!   queues emitted events (bounded; a full queue fails the emit), refuses new sessions with
+//!   close code 1013, reconnects with backoff, and then reconciles every stream it serves:
+//!   missed events are read back from Redis, or the connections are told to resync.
+//!
+//! Pub/sub is the classic kind (`PUBLISH`/`SUBSCRIBE`), which every Redis version and topology
+//! carries; see docs/delivery.md for the trade-offs.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use redis::{Script, Value};
+use tokio::sync::mpsc;
+
+use super::{Applied, Broker, BrokerError, BrokerStatus, Envelope, Node, Snapshot, StreamId};
+use crate::hub::{History, Position};
+
+/// Numbers an event in a stream: skip duplicates, next seq, append, trim, publish.
+const APPEND: &str = r"
+-- KEYS: meta hash, history stream, dedup key
+-- ARGV: body, now ms, max events, ttl s, candidate epoch, offline, header, channel, dedup ttl s
+if ARGV[6] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[9]) then return 0 end
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+if tonumber(ARGV[3]) > 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'b', ARGV[1], 't', ARGV[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('PUBLISH', ARGV[8], ARGV[7] .. '\n' .. epoch .. '\n' .. seq .. '\n' .. ARGV[1])
+return seq
+";
+
+/// A stream's position and entries (the newest `count`, or those after `after`), created with
+/// a new epoch when Redis holds none.
+const READ: &str = r"
+-- KEYS: meta hash, history stream
+-- ARGV: candidate epoch, ttl s, count, after ('' for the newest)
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
+local entries
+if ARGV[4] == '' then
+  entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[3])
+else
+  entries = redis.call('XRANGE', KEYS[2], (tonumber(ARGV[4]) + 1) .. '-0', '+', 'COUNT', ARGV[3])
+end
+return {epoch, seq, entries}
+";
+
+/// Configures a [`RedisBroker`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RedisBrokerBuilder {
+    url: String,
+    namespace: String,
+    queue: usize,
+}
+
+impl RedisBrokerBuilder {
+    /// The prefix of every key and channel (default `tidings`): nodes of one system share it;
+    /// systems sharing a Redis use different ones.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> RedisBrokerBuilder {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// How many emitted events wait while Redis is unreachable before emits fail
+    /// ([`EmitError::Unavailable`](crate::EmitError::Unavailable)). Default 65,536.
+    pub fn queue(mut self, events: usize) -> RedisBrokerBuilder {
+        self.queue = events.max(1);
+        self
+    }
+
+    /// The broker. Connects when the hub starts it, and keeps reconnecting.
+    ///
+    /// # Errors
+    /// When the URL is not a Redis URL.
+    pub fn build(self) -> Result<RedisBroker, BrokerError> {
+        let client = redis::Client::open(self.url.as_str())
+            .map_err(|e| BrokerError::Backend(format!("`{}`: {e}", self.url)))?;
+        let (tx, rx) = mpsc::channel(self.queue);
+        Ok(RedisBroker {
+            shared: Arc::new(Shared {
+                client,
+                ns: self.namespace,
+                capacity: self.queue,
+                tx,
+                rx: Mutex::new(Some(rx)),
+                status: Mutex::new(BrokerStatus::Degraded {
+                    reason: "not connected yet".to_owned(),
+                    since: SystemTime::now(),
+                }),
+                conn: tokio::sync::Mutex::new(None),
+                history: Mutex::new(History::default()),
+                append: Script::new(APPEND),
+                read: Script::new(READ),
+            }),
+        })
+    }
+}
+
+/// The Redis backplane (feature `redis`). See the module documentation.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use tidings::broker::redis::RedisBroker;
+///
+/// let broker = RedisBroker::builder("redis://127.0.0.1:6379/").namespace("helpdesk").build()?;
+/// let hub = tidings::Hub::builder().broker(broker).build();
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisBroker {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    client: redis::Client,
+    ns: String,
+    capacity: usize,
+    tx: mpsc::Sender<Envelope>,
+    rx: Mutex<Option<mpsc::Receiver<Envelope>>>,
+    status: Mutex<BrokerStatus>,
+    conn: tokio::sync::Mutex<Option<ConnectionManager>>,
+    history: Mutex<History>,
+    append: Script,
+    read: Script,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBroker")
+            .field("namespace", &self.ns)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(e: redis::RedisError) -> BrokerError {
+    BrokerError::Backend(e.to_string())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl RedisBroker {
+    /// Configures a broker on the Redis at `url` (`redis://host:port/db`).
+    pub fn builder(url: impl Into<String>) -> RedisBrokerBuilder {
+        RedisBrokerBuilder {
+            url: url.into(),
+            namespace: "tidings".to_owned(),
+            queue: 65_536,
+        }
+    }
+}
+
+impl Shared {
+    fn fanout(&self) -> String {
+        format!("{}:fanout", self.ns)
+    }
+
+    fn numbered(&self) -> String {
+        format!("{}:numbered", self.ns)
+    }
+
+    /// The key suffix of a stream: tenant and user, length-prefixed so no two collide.
+    fn key(&self, kind: &str, s: &StreamId) -> String {
+        match &s.tenant {
+            Some(t) => format!("{}:{kind}:{}:{t}:{}", self.ns, t.len(), s.user),
+            None => format!("{}:{kind}:-:{}", self.ns, s.user),
+        }
+    }
+
+    fn history(&self) -> History {
+        *self
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn ttl(&self) -> u64 {
+        self.history().max_age.as_secs().max(1)
+    }
+
+    fn set_status(&self, status: BrokerStatus) {
+        let mut s = self
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let changed = !matches!(
+            (&*s, &status),
+            (BrokerStatus::Healthy, BrokerStatus::Healthy)
+                | (BrokerStatus::Degraded { .. }, BrokerStatus::Degraded { .. })
+        );
+        if changed {
+            match &status {
+                BrokerStatus::Healthy => tracing::info!("redis backplane connected"),
+                BrokerStatus::Degraded { reason, .. } => {
+                    tracing::warn!(%reason, "redis backplane degraded");
+                }
+            }
+            *s = status;
+        }
+    }
+
+    fn degraded(&self, reason: impl Into<String>) {
+        self.set_status(BrokerStatus::Degraded {
+            reason: reason.into(),
+            since: SystemTime::now(),
+        });
+    }
+
+    /// The command connection (reconnecting by itself once made).
+    async fn conn(&self) -> Result<ConnectionManager, BrokerError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
+        let c = self
+            .client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(backend)?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Runs the READ script: the stream's position and entries.
+    async fn read(
+        &self,
+        stream: &StreamId,
+        after: Option<u64>,
+    ) -> Result<(Position, Vec<(u64, Duration, Arc<str>)>), BrokerError> {
+        let history = self.history();
+        let mut conn = self.conn().await?;
+        let count = history.max_events.max(1) + 1;
+        let value: Value = self
+            .read
+            .key(self.key("m", stream))
+            .key(self.key("h", stream))
+            .arg(crate::hub::ids::epoch())
+            .arg(self.ttl())
+            .arg(count)
+            .arg(after.map(|a| a.to_string()).unwrap_or_default())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(backend)?;
+        let malformed = || BrokerError::Backend("unexpected reply to the read script".to_owned());
+        let Value::Array(parts) = value else {
+            return Err(malformed());
+        };
+        let [epoch, seq, entries] = parts.as_slice() else {
+            return Err(malformed());
+        };
+        let epoch = text(epoch).ok_or_else(malformed)?;
+        let seq = match seq {
+            Value::Int(n) => u64::try_from(*n).map_err(|_| malformed())?,
+            _ => return Err(malformed()),
+        };
+        let now = now_ms();
+        let mut events = Vec::new();
+        if let Value::Array(entries) = entries {
+            for entry in entries {
+                let (s, t, body) = parse_entry(entry).ok_or_else(malformed)?;
+                let age = Duration::from_millis(now.saturating_sub(t));
+                if age <= history.max_age {
+                    events.push((s, age, body));
+                }
+            }
+        }
+        if after.is_none() {
+            events.reverse();
+        }
+        Ok((Position { epoch, seq }, events))
+    }
+
+    /// Brings a stream this node serves up to Redis's: queues what it missed in order, or
+    /// tells its connections to resync when that is gone.
+    async fn catch_up(&self, node: &Node, stream: &StreamId, local: &Position) {
+        match self.read(stream, Some(local.seq)).await {
+            Ok((position, events)) => {
+                if position.epoch != local.epoch {
+                    // Redis lost the stream and it started anew: the old epoch's missed events
+                    // are gone (resync), the new epoch's are replayed.
+                    let (position, events) = match self.read(stream, Some(0)).await {
+                        Ok(read) => read,
+                        Err(_) => (position, Vec::new()),
+                    };
+                    let from = match events.first() {
+                        Some(first) if is_contiguous(&events, first.0, position.seq) => first.0 - 1,
+                        _ => position.seq,
+                    };
+                    let start = Position {
+                        epoch: position.epoch.clone(),
+                        seq: from,
+                    };
+                    node.restart(stream, &start, "the stream was restarted (new epoch)");
+                    for (seq, _, body) in events
+                        .into_iter()
+                        .filter(|e| e.0 > from && e.0 <= position.seq)
+                    {
+                        let p = Position {
+                            epoch: position.epoch.clone(),
+                            seq,
+                        };
+                        node.apply(stream, &p, body);
+                    }
+                    return;
+                }
+                if position.seq <= local.seq {
+                    return;
+                }
+                if !is_contiguous(&events, local.seq + 1, position.seq) {
+                    let before = Position {
+                        epoch: position.epoch.clone(),
+                        seq: position.seq,
+                    };
+                    node.restart(stream, &before, "the events missed are no longer available");
+                    return;
+                }
+                for (seq, _, body) in events.into_iter().filter(|e| e.0 <= position.seq) {
+                    let p = Position {
+                        epoch: position.epoch.clone(),
+                        seq,
+                    };
+                    node.apply(stream, &p, body);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, user = %stream.user, "cannot read the stream back; resync");
+                node.restart(
+                    stream,
+                    local,
+                    "the backplane failed while delivering; refetch",
+                );
+            }
+        }
+    }
+
+    /// Numbers a durable event in each target stream; retried while Redis is away (the script
+    /// skips what was already numbered). Streams it could not reach are told to resync.
+    async fn append(&self, node: &Node, envelope: &Envelope, targets: Vec<super::Target>) {
+        let history = self.history();
+        for target in targets {
+            let header = serde_json::to_string(&target.stream).unwrap_or_default();
+            let mut delay = Duration::from_millis(50);
+            let mut done = false;
+            for _ in 0..40 {
+                let attempt = async {
+                    let mut conn = self.conn().await?;
+                    self.append
+                        .key(self.key("m", &target.stream))
+                        .key(self.key("h", &target.stream))
+                        .key(format!(
+                            "{}:{}",
+                            self.key("d", &target.stream),
+                            envelope.event_id
+                        ))
+                        .arg(envelope.body.as_ref())
+                        .arg(now_ms())
+                        .arg(history.max_events)
+                        .arg(self.ttl())
+                        .arg(crate::hub::ids::epoch())
+                        .arg(if target.offline { "1" } else { "0" })
+                        .arg(&header)
+                        .arg(self.numbered())
+                        .arg(self.ttl().max(60))
+                        .invoke_async::<i64>(&mut conn)
+                        .await
+                        .map_err(backend)
+                };
+                match attempt.await {
+                    Ok(_) => {
+                        done = true;
+                        break;
+                    }
+                    Err(e) => {
+                        self.degraded(e.to_string());
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(1));
+                    }
+                }
+            }
+            if !done && !target.offline {
+                if let Some(local) = node
+                    .positions()
+                    .into_iter()
+                    .find(|(s, _)| *s == target.stream)
+                {
+                    node.restart(
+                        &target.stream,
+                        &local.1,
+                        "the backplane failed while delivering; refetch",
+                    );
+                }
+            }
+        }
+    }
+
+    /// Keeps the streams this node serves from expiring in Redis.
+    async fn keep_alive(&self, node: &Node) -> Result<(), BrokerError> {
+        let streams = node.positions();
+        if streams.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (s, _) in &streams {
+            pipe.cmd("EXPIRE")
+                .arg(self.key("m", s))
+                .arg(self.ttl())
+                .ignore();
+            pipe.cmd("EXPIRE")
+                .arg(self.key("h", s))
+                .arg(self.ttl())
+                .ignore();
+        }
+        let mut conn = self.conn().await?;
+        pipe.query_async::<()>(&mut conn).await.map_err(backend)
+    }
+}
+
+/// Whether `events` run from `first` through `last` without a hole.
+fn is_contiguous(events: &[(u64, Duration, Arc<str>)], first: u64, last: u64) -> bool {
+    events.first().is_some_and(|e| e.0 == first)
+        && events.windows(2).all(|w| w[1].0 == w[0].0 + 1)
+        && events.last().is_some_and(|e| e.0 >= last)
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// `[id, [field, value, …]]` of a history entry: its seq, time and body.
+fn parse_entry(entry: &Value) -> Option<(u64, u64, Arc<str>)> {
+    let Value::Array(parts) = entry else {
+        return None;
+    };
+    let [id, Value::Array(fields)] = parts.as_slice() else {
+        return None;
+    };
+    let seq = text(id)?.split('-').next()?.parse().ok()?;
+    let mut t = 0;
+    let mut body = None;
+    for pair in fields.chunks(2) {
+        if let [k, v] = pair {
+            match text(k)?.as_str() {
+                "t" => t = text(v)?.parse().ok()?,
+                "b" => body = Some(Arc::<str>::from(text(v)?)),
+                _ => {}
+            }
+        }
+    }
+    Some((seq, t, body?))
+}
+
+/// A numbered frame from `<ns>:numbered`: header (the stream as JSON), epoch, seq, body.
+fn parse_numbered(payload: &str) -> Option<(StreamId, Position, Arc<str>)> {
+    let mut parts = payload.splitn(4, '\n');
+    let stream: StreamId = serde_json::from_str(parts.next()?).ok()?;
+    let epoch = parts.next()?.to_owned();
+    let seq = parts.next()?.parse().ok()?;
+    let body = Arc::from(parts.next()?);
+    Some((stream, Position { epoch, seq }, body))
+}
+
+impl Broker for RedisBroker {
+    fn start(&self, node: Node) {
+        *self
+            .shared
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = node.history();
+        let rx = self
+            .shared
+            .rx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(rx) = rx {
+            tokio::spawn(publish(self.shared.clone(), node.clone(), rx));
+        }
+        tokio::spawn(subscribe(self.shared.clone(), node));
+    }
+
+    fn forward(&self, envelope: Envelope) -> Result<(), BrokerError> {
+        self.shared.tx.try_send(envelope).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => BrokerError::QueueFull(self.shared.capacity),
+            mpsc::error::TrySendError::Closed(_) => {
+                BrokerError::Backend("the broker has stopped".to_owned())
+            }
+        })
+    }
+
+    fn snapshot<'a>(
+        &'a self,
+        stream: &'a StreamId,
+    ) -> BoxFuture<'a, Result<Snapshot, BrokerError>> {
+        Box::pin(async move {
+            if !matches!(self.status(), BrokerStatus::Healthy) {
+                return Err(BrokerError::Backend("the backplane is degraded".to_owned()));
+            }
+            let (position, events) = self.shared.read(stream, None).await?;
+            Ok(Snapshot { position, events })
+        })
+    }
+
+    fn status(&self) -> BrokerStatus {
+        self.shared
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Publishes emitted events in order, in pipelined batches; a failed batch is retried as a
+/// whole until Redis takes it (receivers skip durable duplicates by event id).
+async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelope>) {
+    let channel = shared.fanout();
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, 256).await > 0 {
+        let mut pipe = redis::pipe();
+        for envelope in &batch {
+            match serde_json::to_string(envelope) {
+                Ok(text) => {
+                    pipe.cmd("PUBLISH").arg(&channel).arg(text).ignore();
+                }
+                Err(e) => tracing::error!(error = %e, "an envelope could not be encoded"),
+            }
+        }
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let sent = async {
+                let mut conn = shared.conn().await?;
+                pipe.query_async::<()>(&mut conn).await.map_err(backend)
+            };
+            match sent.await {
+                Ok(()) => break,
+                Err(e) => {
+                    if !node.is_alive() {
+                        return;
+                    }
+                    shared.degraded(e.to_string());
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// Receives envelopes and numbered frames; reconnects and reconciles after a failure.
+async fn subscribe(shared: Arc<Shared>, node: Node) {
+    let mut delay = Duration::from_millis(50);
+    let keep_alive_every =
+        (shared.history().max_age / 3).clamp(Duration::from_millis(500), Duration::from_secs(60));
+    while node.is_alive() {
+        let connected = async {
+            let mut pubsub = shared.client.get_async_pubsub().await.map_err(backend)?;
+            pubsub
+                .subscribe(&[shared.fanout(), shared.numbered()])
+                .await
+                .map_err(backend)?;
+            // Make sure the command connection works too before calling the node healthy.
+            let mut conn = shared.conn().await?;
+            redis::cmd("PING")
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(backend)?;
+            Ok::<_, BrokerError>(pubsub)
+        };
+        let pubsub = match connected.await {
+            Ok(p) => p,
+            Err(e) => {
+                shared.degraded(e.to_string());
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+                continue;
+            }
+        };
+        delay = Duration::from_millis(50);
+        // Subscribed: anything published from now on arrives. What was published while the
+        // node was away is read back from the streams.
+        for (stream, local) in node.positions() {
+            shared.catch_up(&node, &stream, &local).await;
+        }
+        shared.set_status(BrokerStatus::Healthy);
+        let mut messages = pubsub.into_on_message();
+        let mut tick = tokio::time::interval(keep_alive_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                msg = messages.next() => {
+                    let Some(msg) = msg else { break };
+                    let Ok(payload) = std::str::from_utf8(msg.get_payload_bytes()) else { continue };
+                    if msg.get_channel_name().ends_with(":fanout") {
+                        match serde_json::from_str::<Envelope>(payload) {
+                            Ok(envelope) => {
+                                let targets = node.receive(&envelope);
+                                if !targets.is_empty() {
+                                    shared.append(&node, &envelope, targets).await;
+                                }
+                            }
+                            Err(e) => tracing::warn!(error = %e, "an envelope could not be read"),
+                        }
+                    } else if let Some((stream, position, body)) = parse_numbered(payload) {
+                        if let Applied::Gap { after } = node.apply(&stream, &position, body) {
+                            let local = Position { epoch: position.epoch.clone(), seq: after };
+                            shared.catch_up(&node, &stream, &local).await;
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    if !node.is_alive() {
+                        return;
+                    }
+                    if let Err(e) = shared.keep_alive(&node).await {
+                        tracing::debug!(error = %e, "keep-alive failed");
+                    }
+                }
+            }
+        }
+        shared.degraded("the subscription to redis was lost");
+    }
+}

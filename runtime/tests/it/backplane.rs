@@ -1,0 +1,324 @@
+//! Several nodes on a real Redis (`redis-server`, started here on a free loopback port): fan-out
+//! across nodes, resume on another node, a node killed mid-stream (chaos test 2), and Redis
+//! itself restarted.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tidings::broker::redis::RedisBroker;
+use tidings::broker::BrokerStatus;
+use tidings::client::{Client as RustClient, ClientEvent};
+use tidings::{EmitError, History, Hub};
+
+use crate::delivery::Note;
+use crate::support::{hub_builder, Marker, TestServer, PATIENCE};
+
+/// A `redis-server` of this test alone, without persistence: a restart loses everything.
+struct Redis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut redis = Redis { port, child: None };
+        redis.spawn();
+        redis
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("redis-server runs (the README's test command installs it: apt-get install redis-server)");
+        self.child = Some(child);
+        let deadline = Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen on {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn node(redis: &Redis, ns: &str, history: History) -> Hub {
+    let broker = RedisBroker::builder(redis.url())
+        .namespace(ns)
+        .queue(1_000)
+        .build()
+        .expect("a redis url");
+    hub_builder().history(history).broker(broker).build()
+}
+
+async fn healthy(hub: &Hub) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while hub.broker_status() != Some(BrokerStatus::Healthy) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the backplane becomes healthy");
+}
+
+async fn next_event(c: &mut RustClient) -> ClientEvent {
+    tokio::time::timeout(PATIENCE, c.next())
+        .await
+        .expect("a report in time")
+        .expect("the client is open")
+}
+
+/// Reads reports until `count` events arrived; returns (n, seq) of each and the resyncs seen.
+async fn events(c: &mut RustClient, count: usize) -> (Vec<(u64, u64)>, Vec<ClientEvent>) {
+    let mut got = Vec::new();
+    let mut resyncs = Vec::new();
+    while got.len() < count {
+        match tokio::time::timeout(Duration::from_secs(30), c.next()).await {
+            Ok(Some(ClientEvent::Event(e))) if e.name == "test:note" => {
+                got.push((e.data["n"].as_u64().unwrap_or(0), e.seq.unwrap_or(0)));
+            }
+            Ok(Some(r @ ClientEvent::Resync { .. })) => resyncs.push(r),
+            Ok(Some(_)) => {}
+            other => panic!("stopped after {} of {count} events: {other:?}", got.len()),
+        }
+    }
+    (got, resyncs)
+}
+
+fn note(user: &str, n: u64) -> Note {
+    Note {
+        user: user.to_owned(),
+        n,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_cross_nodes_and_a_user_on_two_nodes_sees_one_stream() {
+    let redis = Redis::start();
+    let history = History::default();
+    let a = TestServer::start(node(&redis, "cross", history)).await;
+    let b = TestServer::start(node(&redis, "cross", history)).await;
+    healthy(&a.hub).await;
+    healthy(&b.hub).await;
+    let mut on_a = RustClient::builder(format!("ws://{}/ws?user=u1", a.addr)).connect();
+    let mut on_b = RustClient::builder(format!("ws://{}/ws?user=u1", b.addr)).connect();
+    let mut other = RustClient::builder(format!("ws://{}/ws?user=u2", b.addr)).connect();
+    for c in [&mut on_a, &mut on_b, &mut other] {
+        assert!(matches!(next_event(c).await, ClientEvent::Connected { .. }));
+    }
+    // Durable, emitted on a node where u1 is and on one where u2 is not.
+    for n in 1..=3 {
+        let d = a.hub.emit(&note("u1", n)).expect("emit");
+        assert!(d.forwarded);
+        a.hub.emit(&note("u2", 100 + n)).expect("emit");
+    }
+    let want: Vec<(u64, u64)> = (1..=3).map(|n| (n, n)).collect();
+    assert_eq!(
+        events(&mut on_a, 3).await.0,
+        want,
+        "one stream, numbered once"
+    );
+    assert_eq!(
+        events(&mut on_b, 3).await.0,
+        want,
+        "the same numbers on the other node"
+    );
+    let want_u2: Vec<(u64, u64)> = (1..=3).map(|n| (100 + n, n)).collect();
+    assert_eq!(events(&mut other, 3).await.0, want_u2);
+    // Ephemeral, to everyone: once per connection, on every node.
+    b.hub.emit(&Marker { n: 77 }).expect("emit");
+    for c in [&mut on_a, &mut on_b, &mut other] {
+        loop {
+            if let ClientEvent::Event(e) = next_event(c).await {
+                assert_eq!((e.name.as_str(), e.seq), ("test:marker", None));
+                break;
+            }
+        }
+    }
+    // A client that resumes on the other node gets what it missed from Redis.
+    let left_at = on_a.position().expect("position");
+    drop(on_a);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for n in 4..=6 {
+        b.hub.emit(&note("u1", n)).expect("emit");
+    }
+    assert_eq!(events(&mut on_b, 3).await.0.len(), 3);
+    let mut again = RustClient::builder(format!("ws://{}/ws?user=u1", b.addr))
+        .resume_from(left_at)
+        .connect();
+    let (got, resyncs) = events(&mut again, 3).await;
+    assert_eq!(got, [(4, 4), (5, 5), (6, 6)]);
+    assert!(resyncs.is_empty());
+}
+
+/// Chaos test 2: clients on two nodes; the first node is killed while events stream; its
+/// clients reconnect to the second and recover everything, exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_a_node_killed_mid_stream_its_clients_recover_on_the_other_with_zero_loss() {
+    const USERS: u64 = 20;
+    const EVENTS: u64 = 4_000;
+    let redis = Redis::start();
+    let history = History::new(10_000, Duration::from_secs(120));
+    let a = TestServer::start(node(&redis, "chaos", history)).await;
+    let b = TestServer::start(node(&redis, "chaos", history)).await;
+    // The app's API node: emits, serves no connection.
+    let api = node(&redis, "chaos", history);
+    for hub in [&a.hub, &b.hub, &api] {
+        healthy(hub).await;
+    }
+    let a_addr = a.addr;
+    let mut a = Some(a);
+    let mut clients = Vec::new();
+    for i in 0..(USERS * 2) {
+        let user = i % USERS;
+        let (first, second) = if i % 2 == 0 {
+            (a_addr, b.addr)
+        } else {
+            (b.addr, a_addr)
+        };
+        let mut c = RustClient::builder(format!("ws://{first}/ws?user=u{user}"))
+            .fallback(format!("ws://{second}/ws?user=u{user}"))
+            .backoff(Duration::from_millis(10), Duration::from_millis(200))
+            .connect();
+        assert!(matches!(
+            next_event(&mut c).await,
+            ClientEvent::Connected { .. }
+        ));
+        clients.push((user, c));
+    }
+    let mut expected: HashMap<u64, Vec<u64>> = HashMap::new();
+    for n in 0..EVENTS {
+        let user = (n * 7 + n / 3) % USERS;
+        expected.entry(user).or_default().push(n);
+        api.emit(&note(&format!("u{user}"), n)).expect("emit");
+        if n == EVENTS / 2 {
+            // Kill node A: its sockets drop without a close frame, its hub goes away.
+            if let Some(a) = a.take() {
+                a.abort();
+            }
+        }
+        if n % 100 == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    for (user, c) in &mut clients {
+        let want = expected.get(user).cloned().unwrap_or_default();
+        let (got, resyncs) = events(c, want.len()).await;
+        let ns: Vec<u64> = got.iter().map(|g| g.0).collect();
+        assert_eq!(ns, want, "user u{user}: every event, once, in order");
+        let seqs: Vec<u64> = got.iter().map(|g| g.1).collect();
+        assert_eq!(seqs, (1..=want.len() as u64).collect::<Vec<_>>());
+        assert!(resyncs.is_empty(), "{resyncs:?}");
+    }
+    assert!(b.hub.connection_count() >= USERS as usize * 2 - 1);
+}
+
+/// Redis restarts (without persistence): the node reports degraded, refuses new sessions with
+/// 1013, fails emits beyond its queue, reconnects, tells its clients to resync (the history is
+/// gone) and delivers what was queued. No panic, no silent gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_is_survived_and_signalled_as_a_resync() {
+    let mut redis = Redis::start();
+    let broker = RedisBroker::builder(redis.url())
+        .namespace("restart")
+        .queue(8)
+        .build()
+        .expect("url");
+    let a = TestServer::start(hub_builder().broker(broker).build()).await;
+    healthy(&a.hub).await;
+    let url = format!("ws://{}/ws?user=u1", a.addr);
+    let mut c = RustClient::builder(&url)
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .connect();
+    assert!(matches!(
+        next_event(&mut c).await,
+        ClientEvent::Connected { .. }
+    ));
+    for n in 1..=3 {
+        a.hub.emit(&note("u1", n)).expect("emit");
+    }
+    assert_eq!(events(&mut c, 3).await.0, [(1, 1), (2, 2), (3, 3)]);
+    let before = c.position().expect("position");
+
+    redis.kill();
+    tokio::time::timeout(PATIENCE, async {
+        while a.hub.broker_status() == Some(BrokerStatus::Healthy) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("degraded once redis is gone");
+    // New sessions are refused with 1013 meanwhile.
+    let mut newcomer = RustClient::builder(format!("ws://{}/ws?user=u9", a.addr)).connect();
+    loop {
+        match next_event(&mut newcomer).await {
+            ClientEvent::Disconnected { code } => {
+                assert_eq!(code, Some(1013));
+                break;
+            }
+            ClientEvent::Connected { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    newcomer.close();
+    // Emits are queued up to the bound, then refused: never dropped silently.
+    let mut queued = 0;
+    let mut refused = 0;
+    for n in 4..=20 {
+        match a.hub.emit(&note("u1", n)) {
+            Ok(_) => queued += 1,
+            Err(EmitError::Unavailable { .. }) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(
+        queued >= 1 && refused >= 1,
+        "queued {queued}, refused {refused}"
+    );
+
+    redis.spawn();
+    healthy(&a.hub).await;
+    // The stream was lost with Redis: the client is told to resync, then gets what was queued.
+    let (got, resyncs) = events(&mut c, queued).await;
+    assert_eq!(resyncs.len(), 1, "{resyncs:?}");
+    match &resyncs[0] {
+        ClientEvent::Resync { position, reason } => {
+            assert_ne!(position.epoch, before.epoch);
+            assert_eq!(reason, "the stream was restarted (new epoch)");
+        }
+        other => panic!("{other:?}"),
+    }
+    let ns: Vec<u64> = got.iter().map(|g| g.0).collect();
+    assert_eq!(ns, (4..4 + queued as u64).collect::<Vec<_>>());
+    // And the system goes on.
+    a.hub.emit(&note("u1", 99)).expect("emit");
+    assert_eq!(events(&mut c, 1).await.0[0].0, 99);
+}
