@@ -218,6 +218,25 @@ export interface ResyncInfo {
   seq: number;
 }
 
+/**
+ * A long-running operation of the user, as the server folds it from the user's stream history
+ * (the generic `operation:*` events): see `operations()`.
+ */
+export interface OperationState {
+  operation_id: string;
+  operation_type: string;
+  state: "running" | "complete" | "failed";
+  stage?: string;
+  percentage: number;
+  message?: string;
+  result?: unknown;
+  refresh_tables?: string[];
+  error?: { code: string; message: string; retryable: boolean };
+  /** The stream position of the operation's last event. */
+  seq: number;
+  ts: string;
+}
+
 /** The reply type of client event `K`: declared in `R`, else `null` (an acknowledgement). */
 export type ReplyOf<R, K> = K extends keyof R ? R[K] : null;
 
@@ -246,6 +265,8 @@ export interface TidingsClient<S, C, R> {
   leave(room: string): Promise<void>;
   /** Sends a fresh token without reconnecting. */
   refreshToken(token: string): Promise<void>;
+  /** The state of the user's operations (for a page that opens mid-operation). */
+  operations(): Promise<OperationState[]>;
   /** Called when missed events cannot be replayed: refetch state. */
   onResync(listener: (info: ResyncInfo) => void): () => void;
   /** Called for invalid frames, throwing handlers and server errors without a request. */
@@ -430,6 +451,11 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
 
   async refreshToken(token: string): Promise<void> {
     await this.call("$auth", { type: "$auth", token });
+  }
+
+  async operations(): Promise<OperationState[]> {
+    const reply = (await this.call("$operations", { type: "$operations" })) as { operations?: OperationState[] } | null;
+    return reply?.operations ?? [];
   }
 
   private call(event: string, frame: Record<string, unknown>, timeoutMs?: number): Promise<unknown> {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tidings::schema::{Delivery, Direction};
 use tidings::{Event, HandlerError, Hub, Principal, Session};
 
-use crate::events::{chat, common, demo, notification, operation, tenant, ticket};
+use crate::events::{chat, common, demo, notification, tenant, ticket};
 use crate::{demo_id, now};
 
 /// The app's state: the tickets it holds and a counter for ids.
@@ -153,35 +153,31 @@ impl demo::Handlers for App {
         session: Session,
         event: demo::StartOperation,
     ) -> Result<demo::OperationStarted, HandlerError> {
-        let user = session.principal().user_id.clone();
-        let operation_id = self.id("operation");
-        let hub = session.hub().clone();
-        let (id, kind) = (operation_id.clone(), event.operation_type.clone());
+        // The runtime's operations helper emits the generic operation events: progress clamped
+        // and never decreasing, one ending, and state a late client can ask for ($operations).
+        let op = session
+            .hub()
+            .operations()
+            .start(&session.principal(), &event.operation_type)
+            .map_err(|e| HandlerError::internal(e.to_string()))?;
+        let operation_id = op.id().to_owned();
         tokio::spawn(async move {
             let steps = u32::from(event.steps);
             for step in 1..=steps {
                 tokio::time::sleep(Duration::from_millis(u64::from(event.step_ms))).await;
-                let progress = operation::Progress {
-                    operation_id: id.clone(),
-                    operation_type: kind.clone(),
-                    user_id: user.clone(),
-                    stage: format!("step {step} of {steps}"),
-                    percentage: u8::try_from(step * 100 / steps).unwrap_or(100),
-                    message: None,
-                };
-                if progress.emit(&hub).is_err() {
+                let percentage = u8::try_from(step * 100 / steps).unwrap_or(100);
+                if op
+                    .progress(&format!("step {step} of {steps}"), percentage, None)
+                    .is_err()
+                {
                     return;
                 }
             }
-            let _ = operation::Complete {
-                operation_id: id,
-                operation_type: kind,
-                user_id: user,
-                result: tidings::json::json!({ "rows": 42 }),
-                refresh_tables: vec!["tickets".to_owned()],
-                message: Some("done".to_owned()),
-            }
-            .emit(&hub);
+            let _ = op.complete(
+                tidings::json::json!({ "rows": 42 }),
+                &["tickets"],
+                Some("done"),
+            );
         });
         Ok(demo::OperationStarted { operation_id })
     }

@@ -29,6 +29,8 @@ pub mod frame {
     /// Server → client: what was missed since the resume position cannot be replayed (outside
     /// the history, or the stream restarted); refetch state.
     pub const RESYNC_REQUIRED: &str = "$resync_required";
+    /// Client → server: the state of the user's operations (answered with a `$reply`).
+    pub const OPERATIONS: &str = "$operations";
     /// Client → server: a fresh token, refreshing credentials without reconnecting.
     pub const AUTH: &str = "$auth";
 }

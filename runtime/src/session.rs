@@ -464,6 +464,23 @@ impl Runner {
             frame::PING => send_text(sink, "{\"type\":\"$pong\"}").await,
             frame::JOIN | frame::LEAVE => self.room(sink, &frame).await,
             frame::AUTH => self.refresh(sink, &frame, expiry).await,
+            frame::OPERATIONS => match cid {
+                Some(cid) => {
+                    let states = crate::operations::states(&self.conn.stream);
+                    let data = protocol::to_json(&json!({ "operations": states }));
+                    send_text(sink, &protocol::reply_frame(cid, &data)).await
+                }
+                None => {
+                    self.error(
+                        sink,
+                        None,
+                        ErrorCode::BadFrame.as_str(),
+                        "`$operations` needs a `cid` to answer to",
+                        Some("cid"),
+                    )
+                    .await
+                }
+            },
             name if name.starts_with('$') => {
                 let message = format!("`{name}` is not a frame type of this protocol");
                 self.error(sink, cid, ErrorCode::UnknownEvent.as_str(), &message, None)

@@ -108,7 +108,15 @@ test("durable events carry their order; an operation's progress is monotonic and
   const started = await grace.request(demo.DEMO_START_OPERATION, { operation_type: "export", steps: 5, step_ms: 10 });
   await eventually(() => done.length === 1);
   assert.equal(done[0]?.operation_id, started.operation_id);
-  assert.deepEqual(percentages, [20, 40, 60, 80, 100]);
+  assert.deepEqual(percentages, [0, 20, 40, 60, 80, 100]);
+  // A page opened now asks for the state of the user's operations.
+  const late = await connect("user=grace&tenant=acme");
+  const states = await late.operations();
+  const mine = states.find((s) => s.operation_id === started.operation_id);
+  assert.equal(mine?.state, "complete");
+  assert.equal(mine?.percentage, 100);
+  assert.deepEqual(mine?.refresh_tables, ["tickets"]);
+
   assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
   assert.equal(new Set(seqs).size, seqs.length);
 });
@@ -155,9 +163,10 @@ test("a handler that throws does not stop the others; invalid frames never reach
     },
   });
   c.on(operation.OPERATION_PROGRESS, () => reached.push(2));
+  // Two progress events: 0 % when started, then 100 %.
   await c.request(demo.DEMO_START_OPERATION, { operation_type: "x", steps: 1, step_ms: 0 });
-  await eventually(() => reached.length === 2);
-  assert.deepEqual(reached, [1, 2]);
+  await eventually(() => reached.length === 4);
+  assert.deepEqual(reached, [1, 2, 1, 2]);
   assert.equal(errors[0]?.code, "handler_threw");
   off();
 
@@ -166,7 +175,7 @@ test("a handler that throws does not stop the others; invalid frames never reach
   await eventually(() => errors.some((e) => e.code === "invalid_frame"));
   const invalid = errors.find((e) => e.code === "invalid_frame");
   assert.match(invalid?.message ?? "", /data\.percentage: must be at most 100, found 150/);
-  assert.deepEqual(reached, [1, 2], "no handler saw the malformed frame");
+  assert.deepEqual(reached, [1, 2, 1, 2], "no handler saw the malformed frame");
 });
 
 test("feature modules subscribe on connect and are released on detach", async () => {

@@ -282,7 +282,7 @@ async fn scripted() -> Result<bool, String> {
     )
     .await?;
 
-    println!("\n5. grace starts an operation (demo:startOperation): progress to her alone, then complete");
+    println!("\n5. grace starts an operation (demo:startOperation): progress to her alone (0 % when started), then complete");
     let reply = clients[7]
         .request(json!({ "type": "demo:startOperation", "cid": 10, "data": { "operation_type": "export_csv", "steps": 4, "step_ms": 20 } }))
         .await?;
@@ -305,7 +305,7 @@ async fn scripted() -> Result<bool, String> {
         }
     }
     println!("    ✓ grace     {}", seen.join(", "));
-    ok &= seen.len() == 5;
+    ok &= seen.len() == 6;
     ok &= check_step(&hub, &mut clients, 5, &BTreeMap::new()).await?;
 
     println!("\n6. a malformed frame and an unknown event get error frames; the session stays up");

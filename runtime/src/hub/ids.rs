@@ -36,3 +36,20 @@ pub(crate) fn epoch() -> String {
 pub(crate) fn node_id() -> String {
     format!("{:016x}", node())
 }
+
+/// A random (version 4) UUID, from the OS-seeded hasher and the counter.
+pub(crate) fn uuid() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let a = RandomState::new().hash_one((node(), n));
+    let b = RandomState::new().hash_one((n, node(), a));
+    let hi = (a & 0xffff_ffff_ffff_0fff) | 0x4000; // version 4
+    let lo = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000; // variant 10
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xffff,
+        hi & 0xffff,
+        lo >> 48,
+        lo & 0xffff_ffff_ffff
+    )
+}

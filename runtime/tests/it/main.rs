@@ -10,5 +10,6 @@ mod events;
 mod inbound;
 mod isolation;
 mod limits;
+mod operations;
 mod recipients;
 mod support;
