@@ -23,17 +23,22 @@
 //! Pub/sub is the classic kind (`PUBLISH`/`SUBSCRIBE`), which every Redis version and topology
 //! carries; see docs/delivery.md for the trade-offs.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::BoxFuture;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
 use tokio::sync::mpsc;
 
 use super::{Applied, Broker, BrokerError, BrokerStatus, Envelope, Node, Snapshot, StreamId};
 use crate::hub::{History, Position};
+
+/// How long a stream remembers that an event was numbered in it: nodes resolve the same
+/// envelope within milliseconds of each other, and retries after an outage within seconds.
+const DEDUP_SECONDS: u64 = 60;
 
 /// Numbers an event in a stream: skip duplicates, next seq, append, trim, publish.
 const APPEND: &str = r"
@@ -127,6 +132,7 @@ impl RedisBrokerBuilder {
                 history: Mutex::new(History::default()),
                 append: Script::new(APPEND),
                 read: Script::new(READ),
+                loaded: AtomicBool::new(false),
             }),
         })
     }
@@ -158,6 +164,8 @@ struct Shared {
     history: Mutex<History>,
     append: Script,
     read: Script,
+    /// Whether the append script is loaded in Redis (pipelines call it by hash).
+    loaded: AtomicBool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -377,62 +385,105 @@ impl Shared {
         }
     }
 
-    /// Numbers a durable event in each target stream; retried while Redis is away (the script
-    /// skips what was already numbered). Streams it could not reach are told to resync.
-    async fn append(&self, node: &Node, envelope: &Envelope, targets: Vec<super::Target>) {
+    /// Numbers durable events in their target streams: one pipeline of script calls, in
+    /// fan-out order, retried as a whole while Redis is away (the script skips what was already
+    /// numbered). Streams it could not reach are told to resync.
+    async fn append(&self, node: &Node, batch: &[(Envelope, Vec<super::Target>)]) {
         let history = self.history();
-        for target in targets {
-            let header = serde_json::to_string(&target.stream).unwrap_or_default();
-            let mut delay = Duration::from_millis(50);
-            let mut done = false;
-            for _ in 0..40 {
-                let attempt = async {
-                    let mut conn = self.conn().await?;
+        let hash = self.append.get_hash().to_owned();
+        let mut pipe = redis::pipe();
+        for (envelope, targets) in batch {
+            for target in targets {
+                let header = serde_json::to_string(&target.stream).unwrap_or_default();
+                pipe.cmd("EVALSHA")
+                    .arg(&hash)
+                    .arg(3)
+                    .arg(self.key("m", &target.stream))
+                    .arg(self.key("h", &target.stream))
+                    .arg(format!(
+                        "{}:{}",
+                        self.key("d", &target.stream),
+                        envelope.event_id
+                    ))
+                    .arg(envelope.body.as_ref())
+                    .arg(now_ms())
+                    .arg(history.max_events)
+                    .arg(self.ttl())
+                    .arg(crate::hub::ids::epoch())
+                    .arg(if target.offline { "1" } else { "0" })
+                    .arg(header)
+                    .arg(self.numbered())
+                    .arg(DEDUP_SECONDS)
+                    .ignore();
+            }
+        }
+        let mut delay = Duration::from_millis(50);
+        for _ in 0..40 {
+            let attempt = async {
+                let mut conn = self.conn().await?;
+                if !self.loaded.load(Ordering::Acquire) {
                     self.append
-                        .key(self.key("m", &target.stream))
-                        .key(self.key("h", &target.stream))
-                        .key(format!(
-                            "{}:{}",
-                            self.key("d", &target.stream),
-                            envelope.event_id
-                        ))
-                        .arg(envelope.body.as_ref())
-                        .arg(now_ms())
-                        .arg(history.max_events)
-                        .arg(self.ttl())
-                        .arg(crate::hub::ids::epoch())
-                        .arg(if target.offline { "1" } else { "0" })
-                        .arg(&header)
-                        .arg(self.numbered())
-                        .arg(self.ttl().max(60))
-                        .invoke_async::<i64>(&mut conn)
+                        .prepare_invoke()
+                        .load_async(&mut conn)
                         .await
-                        .map_err(backend)
-                };
-                match attempt.await {
-                    Ok(_) => {
-                        done = true;
-                        break;
-                    }
-                    Err(e) => {
-                        self.degraded(e.to_string());
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(1));
-                    }
+                        .map_err(backend)?;
+                    self.loaded.store(true, Ordering::Release);
+                }
+                pipe.query_async::<()>(&mut conn).await.map_err(backend)
+            };
+            match attempt.await {
+                Ok(()) => return,
+                Err(e) => {
+                    // A restarted Redis has forgotten the script: load it again.
+                    self.loaded.store(false, Ordering::Release);
+                    self.degraded(e.to_string());
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
                 }
             }
-            if !done && !target.offline {
-                if let Some(local) = node
-                    .positions()
-                    .into_iter()
-                    .find(|(s, _)| *s == target.stream)
-                {
+        }
+        let local = node.positions();
+        for (_, targets) in batch {
+            for target in targets.iter().filter(|t| !t.offline) {
+                if let Some((stream, position)) = local.iter().find(|(s, _)| *s == target.stream) {
                     node.restart(
-                        &target.stream,
-                        &local.1,
+                        stream,
+                        position,
                         "the backplane failed while delivering; refetch",
                     );
                 }
+            }
+        }
+    }
+
+    /// Takes one pub/sub message: an envelope is resolved here (its appends join `batch`); a
+    /// numbered frame is applied, after reading back what a gap skipped.
+    async fn handle(
+        &self,
+        node: &Node,
+        msg: &redis::Msg,
+        batch: &mut Vec<(Envelope, Vec<super::Target>)>,
+    ) {
+        let Ok(payload) = std::str::from_utf8(msg.get_payload_bytes()) else {
+            return;
+        };
+        if msg.get_channel_name().ends_with(":fanout") {
+            match serde_json::from_str::<Envelope>(payload) {
+                Ok(envelope) => {
+                    let targets = node.receive(&envelope);
+                    if !targets.is_empty() {
+                        batch.push((envelope, targets));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "an envelope could not be read"),
+            }
+        } else if let Some((stream, position, body)) = parse_numbered(payload) {
+            if let Applied::Gap { after } = node.apply(&stream, &position, body) {
+                let local = Position {
+                    epoch: position.epoch.clone(),
+                    seq: after,
+                };
+                self.catch_up(node, &stream, &local).await;
             }
         }
     }
@@ -636,23 +687,28 @@ async fn subscribe(shared: Arc<Shared>, node: Node) {
         loop {
             tokio::select! {
                 msg = messages.next() => {
-                    let Some(msg) = msg else { break };
-                    let Ok(payload) = std::str::from_utf8(msg.get_payload_bytes()) else { continue };
-                    if msg.get_channel_name().ends_with(":fanout") {
-                        match serde_json::from_str::<Envelope>(payload) {
-                            Ok(envelope) => {
-                                let targets = node.receive(&envelope);
-                                if !targets.is_empty() {
-                                    shared.append(&node, &envelope, targets).await;
-                                }
-                            }
-                            Err(e) => tracing::warn!(error = %e, "an envelope could not be read"),
+                    let Some(first) = msg else { break };
+                    // Take what else has arrived, so that the appends it needs go to Redis in
+                    // one pipeline.
+                    let mut batch = Vec::new();
+                    let mut next = Some(first);
+                    let mut ended = false;
+                    while let Some(msg) = next.take() {
+                        shared.handle(&node, &msg, &mut batch).await;
+                        if batch.len() >= 512 {
+                            break;
                         }
-                    } else if let Some((stream, position, body)) = parse_numbered(payload) {
-                        if let Applied::Gap { after } = node.apply(&stream, &position, body) {
-                            let local = Position { epoch: position.epoch.clone(), seq: after };
-                            shared.catch_up(&node, &stream, &local).await;
+                        match messages.next().now_or_never() {
+                            Some(Some(m)) => next = Some(m),
+                            Some(None) => ended = true,
+                            None => {}
                         }
+                    }
+                    if !batch.is_empty() {
+                        shared.append(&node, &batch).await;
+                    }
+                    if ended {
+                        break;
                     }
                 }
                 _ = tick.tick() => {

@@ -1,0 +1,455 @@
+//! Delivery figures of docs/delivery.md: fan-out on one node next to two nodes through Redis,
+//! replay of 1,000 missed events, and the memory of the history per 10,000 users.
+//!
+//! `cargo bench -p tidings --features redis --bench delivery` starts its own `redis-server` on a
+//! free loopback port (no persistence), servers on 127.0.0.1 and real WebSocket clients, all in
+//! this process:
+//! - **fan-out**: U users with one connection each (split over two nodes for Redis); E durable
+//!   events to every user of the tenant, then 10×E ephemeral ones; timed from the first emit
+//!   until every client has every frame; deliveries per second, median of 3 runs;
+//! - **replay**: a user leaves, 1,000 events are addressed to them, they reconnect with their
+//!   position (through Redis: to the other node); time from the connect until
+//!   `$pending_complete`, median of 5;
+//! - **history memory**: 10,000 users connect once and leave (their streams are retained), then
+//!   each is sent H events; the in-memory figure is the growth of this process's RSS while only
+//!   the histories grow, per user; the Redis figure is the growth of `used_memory` (it includes
+//!   the per-event de-duplication keys, which expire after 60 s).
+//!
+//! `-- --smoke` runs tiny sizes once so the suite keeps this building and running.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tidings::broker::redis::RedisBroker;
+use tidings::broker::BrokerStatus;
+use tidings::schema::{Delivery, Direction};
+use tidings::{
+    to_tenant, to_user, AuthError, Event, History, Hub, Principal, Recipients, Server,
+    UpgradeRequest,
+};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+/// This process's resident memory (the servers, clients and Redis client all live here; the
+/// memory figure is a difference taken while only the history grows).
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+// ───────────────────────────── events and servers ─────────────────────────────
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Fact {
+    n: u64,
+    text: String,
+}
+
+impl Event for Fact {
+    const NAME: &'static str = "bench:fact";
+    const MODULE: &'static str = "bench";
+    const DIRECTION: Direction = Direction::ServerToClient;
+    const DELIVERY: Delivery = Delivery::Durable;
+    type Reply = ();
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Blip {
+    n: u64,
+    text: String,
+}
+
+impl Event for Blip {
+    const NAME: &'static str = "bench:blip";
+    const MODULE: &'static str = "bench";
+    const DIRECTION: Direction = Direction::ServerToClient;
+    const DELIVERY: Delivery = Delivery::Ephemeral;
+    type Reply = ();
+}
+
+/// About 100 bytes of payload, as a typical event.
+fn text() -> String {
+    "x".repeat(80)
+}
+
+fn auth(req: &UpgradeRequest) -> Result<Principal, AuthError> {
+    let user = req
+        .query("user")
+        .ok_or_else(|| AuthError::unauthorized("no user"))?;
+    Ok(Principal::user(user).in_tenant("bench"))
+}
+
+fn hub(broker: Option<RedisBroker>, history: History) -> Hub {
+    let mut b = Hub::builder().authenticator(auth).history(history);
+    if let Some(broker) = broker {
+        b = b.broker(broker);
+    }
+    b.build()
+}
+
+async fn serve(hub: Hub) -> SocketAddr {
+    let server = Server::bind("127.0.0.1:0").await.expect("bind");
+    let addr = server.local_addr().expect("addr");
+    tokio::spawn(server.serve(hub));
+    addr
+}
+
+struct Redis {
+    port: u16,
+    child: Child,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (apt-get install redis-server)");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Redis { port, child }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn used_memory(&self) -> u64 {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "info", "memory"])
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn broker(redis: &Redis, ns: &str) -> RedisBroker {
+    RedisBroker::builder(redis.url())
+        .namespace(ns)
+        .build()
+        .expect("url")
+}
+
+async fn healthy(hub: &Hub) {
+    while hub.broker_status() != Some(BrokerStatus::Healthy) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+// ───────────────────────────── clients ─────────────────────────────
+
+/// Connects `users` clients (user i to `addrs[i % addrs.len()]`) that count the frames of
+/// each kind they receive.
+async fn clients(addrs: &[SocketAddr], users: usize, received: Arc<AtomicU64>) {
+    let ready = Arc::new(AtomicU64::new(0));
+    for i in 0..users {
+        let addr = addrs[i % addrs.len()];
+        let (received, ready) = (received.clone(), ready.clone());
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?user=u{i}"))
+            .await
+            .expect("connect");
+        tokio::spawn(async move {
+            let _connected = ws.next().await;
+            ready.fetch_add(1, Ordering::Relaxed);
+            while let Some(Ok(msg)) = ws.next().await {
+                if let Message::Text(t) = msg {
+                    if t.as_str().contains("\"bench:") {
+                        received.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+    }
+    while ready.load(Ordering::Relaxed) < users as u64 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn wait_for(counter: &AtomicU64, target: u64) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while counter.load(Ordering::Relaxed) < target {
+        assert!(
+            Instant::now() < deadline,
+            "deliveries stalled at {counter:?} of {target}"
+        );
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Deliveries per second of durable and ephemeral fan-out to every user.
+async fn fanout(
+    emitter: &Hub,
+    addrs: &[SocketAddr],
+    users: usize,
+    events: u64,
+    runs: usize,
+) -> (f64, f64) {
+    let received = Arc::new(AtomicU64::new(0));
+    clients(addrs, users, received.clone()).await;
+    let everyone: Recipients = to_tenant("bench");
+    let (mut durable, mut ephemeral) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let start_count = received.load(Ordering::Relaxed);
+        let t = Instant::now();
+        for n in 0..events {
+            emitter
+                .emit_to(&Fact { n, text: text() }, &everyone)
+                .expect("emit");
+        }
+        wait_for(&received, start_count + events * users as u64).await;
+        durable.push((events * users as u64) as f64 / t.elapsed().as_secs_f64());
+
+        let start_count = received.load(Ordering::Relaxed);
+        let blips = events * 10;
+        let t = Instant::now();
+        for n in 0..blips {
+            emitter
+                .emit_to(&Blip { n, text: text() }, &everyone)
+                .expect("emit");
+        }
+        wait_for(&received, start_count + blips * users as u64).await;
+        ephemeral.push((blips * users as u64) as f64 / t.elapsed().as_secs_f64());
+    }
+    (median(durable), median(ephemeral))
+}
+
+/// Milliseconds from a reconnect with a position until `$pending_complete`, `missed` events later.
+async fn replay(
+    emitter: &Hub,
+    first: SocketAddr,
+    second: SocketAddr,
+    user: &str,
+    missed: u64,
+    runs: usize,
+) -> f64 {
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{first}/ws?user={user}"))
+            .await
+            .expect("connect");
+        let connected = loop {
+            if let Some(Ok(Message::Text(t))) = ws.next().await {
+                break serde_json::from_str::<serde_json::Value>(t.as_str()).expect("json");
+            }
+        };
+        let position = format!(
+            "{}.{}",
+            connected["resume"]["epoch"].as_str().expect("epoch"),
+            connected["resume"]["seq"]
+        );
+        drop(ws);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for n in 0..missed {
+            emitter
+                .emit(&Addressed {
+                    user: user.to_owned(),
+                    n,
+                    text: text(),
+                })
+                .expect("emit");
+        }
+        // Let the events land (through Redis they are numbered asynchronously).
+        tokio::time::sleep(Duration::from_millis(if missed > 100 { 500 } else { 100 })).await;
+        let mut request = format!("ws://{second}/ws?user={user}")
+            .into_client_request()
+            .expect("request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            format!("tidings.v1, tidings.resume.{position}")
+                .parse()
+                .expect("header"),
+        );
+        let t = Instant::now();
+        let (mut ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("reconnect");
+        let mut replayed = 0u64;
+        loop {
+            let Some(Ok(Message::Text(t))) = ws.next().await else {
+                continue;
+            };
+            let s = t.as_str();
+            if s.contains("\"bench:addressed\"") {
+                replayed += 1;
+            } else if s.contains("$pending_complete") {
+                break;
+            } else if s.contains("$resync_required") {
+                panic!("resync instead of replay: {s}");
+            }
+        }
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(replayed, missed, "every missed event replayed");
+        drop(ws);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    median(times)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Addressed {
+    user: String,
+    n: u64,
+    text: String,
+}
+
+impl Event for Addressed {
+    const NAME: &'static str = "bench:addressed";
+    const MODULE: &'static str = "bench";
+    const DIRECTION: Direction = Direction::ServerToClient;
+    const DELIVERY: Delivery = Delivery::Durable;
+    type Reply = ();
+
+    fn recipients(&self) -> Recipients {
+        to_user(&self.user).in_tenant("bench")
+    }
+}
+
+/// Connects and leaves once per user, so that each has a retained stream.
+async fn visit(addr: SocketAddr, users: usize, prefix: &str) {
+    for i in 0..users {
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async(format!("ws://{addr}/ws?user={prefix}{i}"))
+                .await
+                .expect("connect");
+        let _ = ws.next().await;
+    }
+}
+
+async fn settle_offline(hub: &Hub) {
+    while hub.connection_count() > 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke");
+    let (users, events, runs, missed, memory_users, per_user, redis_per_user) = if smoke {
+        (20, 2, 1, 50, 100, 10, 2)
+    } else {
+        (1_000, 20, 3, 1_000, 10_000, 100, 10)
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let redis = Redis::start();
+        let history = History::new(2_000, Duration::from_secs(600));
+
+        println!("fan-out to {users} users, {events} durable and {} ephemeral events to all:", events * 10);
+        let single = hub(None, history);
+        let addr = serve(single.clone()).await;
+        let (d1, e1) = fanout(&single, &[addr], users, events, runs).await;
+        println!("  one node, in memory:        durable {:>10.0}/s  ephemeral {:>10.0}/s", d1, e1);
+        let (a, b, api) = (
+            hub(Some(broker(&redis, "fan")), history),
+            hub(Some(broker(&redis, "fan")), history),
+            hub(Some(broker(&redis, "fan")), history),
+        );
+        for h in [&a, &b, &api] {
+            healthy(h).await;
+        }
+        let addrs = [serve(a.clone()).await, serve(b.clone()).await];
+        let (d2, e2) = fanout(&api, &addrs, users, events, runs).await;
+        println!("  two nodes through Redis:    durable {:>10.0}/s  ephemeral {:>10.0}/s", d2, e2);
+
+        println!("replay of {missed} missed events (to $pending_complete):");
+        let r1 = replay(&single, addr, addr, "replayer", missed, if smoke { 1 } else { 5 }).await;
+        println!("  one node, in memory:        {r1:.1} ms");
+        let r2 = replay(&api, addrs[0], addrs[1], "replayer", missed, if smoke { 1 } else { 5 }).await;
+        println!("  on the other node (Redis):  {r2:.1} ms");
+
+        println!("history memory, {memory_users} users with retained streams:");
+        let mem = hub(None, History::new(per_user, Duration::from_secs(600)));
+        let mem_addr = serve(mem.clone()).await;
+        visit(mem_addr, memory_users, "m").await;
+        settle_offline(&mem).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let before = rss_bytes();
+        for n in 0..per_user as u64 {
+            for i in 0..memory_users {
+                mem.emit(&Addressed { user: format!("m{i}"), n, text: text() }).expect("emit");
+            }
+        }
+        let after = rss_bytes();
+        assert_eq!(mem.stream_count(), memory_users);
+        let per = (after.saturating_sub(before)) as f64 / memory_users as f64;
+        println!(
+            "  in memory: {per_user} events each: {:.1} KiB per user ({:.0} B per stored event, ~{} B payload), {:.1} MiB per 10,000 users",
+            per / 1024.0,
+            per / per_user as f64,
+            text().len() + 20,
+            per * 10_000.0 / 1024.0 / 1024.0
+        );
+
+        let node = hub(Some(broker(&redis, "mem")), History::new(per_user, Duration::from_secs(600)));
+        healthy(&node).await;
+        let node_addr = serve(node.clone()).await;
+        visit(node_addr, memory_users, "r").await;
+        settle_offline(&node).await;
+        let before = redis.used_memory();
+        for n in 0..redis_per_user as u64 {
+            for i in 0..memory_users {
+                let event = Addressed { user: format!("r{i}"), n, text: text() };
+                // A full backplane queue is the app's cue to wait: retry shortly.
+                while let Err(e) = node.emit(&event) {
+                    assert!(matches!(e, tidings::EmitError::Unavailable { .. }), "{e}");
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }
+        // Wait until Redis numbered them all (every stream's seq reaches the count).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut last = 0;
+        loop {
+            let now = redis.used_memory();
+            if now == last {
+                break;
+            }
+            last = now;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let per = last.saturating_sub(before) as f64 / memory_users as f64;
+        println!(
+            "  in Redis: {redis_per_user} events each: {:.1} KiB per user ({:.0} B per stored event), {:.1} MiB per 10,000 users",
+            per / 1024.0,
+            per / redis_per_user as f64,
+            per * 10_000.0 / 1024.0 / 1024.0
+        );
+    });
+}
