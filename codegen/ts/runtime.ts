@@ -168,6 +168,11 @@ export interface ReconnectOptions {
 export interface ClientOptions {
   /** The server's WebSocket URL, e.g. `wss://example.com/ws`. */
   url: string;
+  /**
+   * Other servers of the same system (nodes behind one backplane): each reconnect tries the next
+   * URL in turn, so a client whose server died resumes its stream on another.
+   */
+  fallbackUrls?: string[];
   /** A fixed token. */
   token?: string;
   /** Called before every connection attempt, for a fresh token. */
@@ -366,6 +371,8 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   // The delivery stream: the epoch and the last sequence number processed.
   private epoch: string | null = null;
   private lastSeq = 0;
+  // Which URL the next connection tries (with fallbackUrls).
+  private turn = 0;
 
   constructor(options: ClientOptions) {
     this.options = options;
@@ -539,11 +546,13 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     // A reconnect resumes the delivery stream where it left off: the server replays what was
     // missed before any live event, then sends $pending_complete (or $resync_required).
     if (this.epoch !== null) protocols.push(`tidings.resume.${this.epoch}.${this.lastSeq}`);
+    const urls = [this.options.url, ...(this.options.fallbackUrls ?? [])];
+    const url = urls[this.turn++ % urls.length] ?? this.options.url;
     let ws: WebSocketLike;
     try {
-      ws = new this.ctor(this.options.url, protocols);
+      ws = new this.ctor(url, protocols);
     } catch (e) {
-      this.report(new TidingsError("protocol", `cannot open ${this.options.url}`, { cause: e }));
+      this.report(new TidingsError("protocol", `cannot open ${url}`, { cause: e }));
       this.scheduleReconnect();
       return;
     }

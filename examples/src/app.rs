@@ -50,6 +50,11 @@ impl App {
     /// The hub of the example server: the demo authenticator, every generated router merged, and
     /// a join policy (chat rooms, for connections with a tenant).
     pub fn hub(self) -> Hub {
+        self.hub_builder().build()
+    }
+
+    /// The example server's hub, still to be configured (a broker, limits, history).
+    pub fn hub_builder(self) -> tidings::HubBuilder {
         let router = demo::router(self.clone())
             .merge(chat::router(self.clone()))
             .merge(notification::router(self));
@@ -57,7 +62,6 @@ impl App {
             .authenticator(crate::trust_the_query)
             .router(router)
             .allow_join(|p: &Principal, room: &str| p.tenant.is_some() && room.starts_with("chat:"))
-            .build()
     }
 }
 

@@ -33,7 +33,7 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("id", &self.conn.id)
-            .field("user", &self.conn.user)
+            .field("user", &self.conn.user())
             .finish_non_exhaustive()
     }
 }
@@ -204,7 +204,7 @@ pub(crate) async fn run<S, E>(
             return;
         }
     };
-    let span = tracing::info_span!("session", id = conn.id, user = %conn.user);
+    let span = tracing::info_span!("session", id = conn.id, user = %conn.user());
     let session = Session {
         hub: hub.clone(),
         conn: conn.clone(),
@@ -646,7 +646,7 @@ impl Runner {
                     .await
             }
         };
-        if fresh.user_id != self.conn.user || fresh.tenant != self.conn.tenant {
+        if fresh.user_id != self.conn.user() || fresh.tenant.as_deref() != self.conn.tenant() {
             return self
                 .error(
                     sink,

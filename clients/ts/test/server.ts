@@ -18,10 +18,10 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts the example server; `listen` defaults to a free port. */
-export async function startServer(listen = "127.0.0.1:0"): Promise<RunningServer> {
+/** Starts the example server; `listen` defaults to a free port; `extra` are more arguments. */
+export async function startServer(listen = "127.0.0.1:0", extra: string[] = []): Promise<RunningServer> {
   const bin = process.env["TIDINGS_EXAMPLE_SERVER"] ?? path.join(repo, "target/debug/example_server");
-  const child = spawn(bin, ["--listen", listen, "--web", path.join(repo, "examples/web")], {
+  const child = spawn(bin, ["--listen", listen, "--web", path.join(repo, "examples/web"), ...extra], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const addr = await new Promise<string>((resolve, reject) => {

@@ -9,6 +9,9 @@
 //! `examples/web/index.html` with `examples/web/dist/app.js`, bundled from `examples/web/app.ts`
 //! and the TypeScript `build.rs` generated (`./scripts/demo` does both). Prints
 //! `listening on http://ADDR` once ready; Ctrl-C (or SIGTERM) stops it gracefully.
+//!
+//! With `--redis redis://127.0.0.1:6379/`, the hub joins the others on that Redis: start two
+//! servers on two ports and a user's tabs on either see one stream (docs/delivery.md).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,18 +66,44 @@ async fn shutdown_signal() {
 async fn main() -> ExitCode {
     let mut listen = "127.0.0.1:8080".to_owned();
     let mut web = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/web"));
+    let mut redis = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--listen", Some(v)) => listen = v,
             ("--web", Some(v)) => web = PathBuf::from(v),
+            ("--redis", Some(v)) => redis = Some(v),
             _ => {
-                eprintln!("usage: example_server [--listen ADDR] [--web DIR]");
+                eprintln!("usage: example_server [--listen ADDR] [--web DIR] [--redis URL]");
                 return ExitCode::from(2);
             }
         }
     }
-    let hub = App::default().hub();
+    let mut builder = App::default().hub_builder();
+    if let Some(url) = redis {
+        match tidings::broker::redis::RedisBroker::builder(&url)
+            .namespace("tidings-example")
+            .build()
+        {
+            Ok(broker) => builder = builder.broker(broker),
+            Err(e) => {
+                eprintln!("error: --redis {url}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let hub = builder.build();
+    if hub.broker_status().is_some() {
+        // Serve once the backplane is up (sessions are refused with 1013 until then anyway).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while hub.broker_status() != Some(tidings::broker::BrokerStatus::Healthy) {
+            if std::time::Instant::now() > deadline {
+                eprintln!("warning: the Redis backplane is not up yet; serving anyway");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
     let (index, bundle) = (web.join("index.html"), web.join("dist/app.js"));
     let app = axum::Router::new()
         .route(

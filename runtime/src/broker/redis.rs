@@ -133,6 +133,7 @@ impl RedisBrokerBuilder {
                 append: Script::new(APPEND),
                 read: Script::new(READ),
                 loaded: AtomicBool::new(false),
+                subscribed: AtomicBool::new(false),
             }),
         })
     }
@@ -166,6 +167,8 @@ struct Shared {
     read: Script,
     /// Whether the append script is loaded in Redis (pipelines call it by hash).
     loaded: AtomicBool,
+    /// Whether the subscriber is connected and reconciled.
+    subscribed: AtomicBool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -243,6 +246,13 @@ impl Shared {
                 }
             }
             *s = status;
+        }
+    }
+
+    /// A command succeeded: healthy again, unless the subscription is still down.
+    fn recovered(&self) {
+        if self.subscribed.load(Ordering::Acquire) {
+            self.set_status(BrokerStatus::Healthy);
         }
     }
 
@@ -432,7 +442,10 @@ impl Shared {
                 pipe.query_async::<()>(&mut conn).await.map_err(backend)
             };
             match attempt.await {
-                Ok(()) => return,
+                Ok(()) => {
+                    self.recovered();
+                    return;
+                }
                 Err(e) => {
                     // A restarted Redis has forgotten the script: load it again.
                     self.loaded.store(false, Ordering::Release);
@@ -630,7 +643,10 @@ async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelop
                 pipe.query_async::<()>(&mut conn).await.map_err(backend)
             };
             match sent.await {
-                Ok(()) => break,
+                Ok(()) => {
+                    shared.recovered();
+                    break;
+                }
                 Err(e) => {
                     if !node.is_alive() {
                         return;
@@ -680,6 +696,7 @@ async fn subscribe(shared: Arc<Shared>, node: Node) {
         for (stream, local) in node.positions() {
             shared.catch_up(&node, &stream, &local).await;
         }
+        shared.subscribed.store(true, Ordering::Release);
         shared.set_status(BrokerStatus::Healthy);
         let mut messages = pubsub.into_on_message();
         let mut tick = tokio::time::interval(keep_alive_every);
@@ -721,6 +738,7 @@ async fn subscribe(shared: Arc<Shared>, node: Node) {
                 }
             }
         }
+        shared.subscribed.store(false, Ordering::Release);
         shared.degraded("the subscription to redis was lost");
     }
 }

@@ -19,8 +19,6 @@ pub(crate) struct Kill {
 /// A registered connection.
 pub(crate) struct Conn {
     pub(crate) id: u64,
-    pub(crate) user: String,
-    pub(crate) tenant: Option<String>,
     principal: RwLock<Arc<Principal>>,
     pub(crate) stream: Arc<UserStream>,
     pub(crate) outbox: Outbox,
@@ -33,8 +31,8 @@ impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Conn")
             .field("id", &self.id)
-            .field("user", &self.user)
-            .field("tenant", &self.tenant)
+            .field("user", &self.user())
+            .field("tenant", &self.tenant())
             .finish_non_exhaustive()
     }
 }
@@ -58,8 +56,6 @@ impl Conn {
     ) -> Conn {
         Conn {
             id,
-            user: principal.user_id.clone(),
-            tenant: principal.tenant.clone(),
             principal: RwLock::new(Arc::new(principal)),
             stream,
             outbox: Outbox::new(outbound_queue),
@@ -67,6 +63,16 @@ impl Conn {
             kill: OnceLock::new(),
             killed: Notify::new(),
         }
+    }
+
+    /// The user (the stream's: user and tenant are kept once, there).
+    pub(crate) fn user(&self) -> &str {
+        &self.stream.id.user
+    }
+
+    /// The tenant.
+    pub(crate) fn tenant(&self) -> Option<&str> {
+        self.stream.id.tenant.as_deref()
     }
 
     pub(crate) fn principal(&self) -> Arc<Principal> {

@@ -410,12 +410,12 @@ impl Hub {
     /// connection but whose stream is retained, in the event's tenant.
     pub(crate) fn durable_streams(&self, to: &Recipients, offline: bool) -> Vec<Arc<UserStream>> {
         let conns = self.inner.registry.resolve(to);
-        let mut streams: Vec<Arc<UserStream>> = Vec::new();
-        for c in conns {
-            if !streams.iter().any(|s| Arc::ptr_eq(s, &c.stream)) {
-                streams.push(c.stream.clone());
-            }
-        }
+        let key = |s: &Arc<UserStream>| Arc::as_ptr(s) as usize;
+        let mut streams: Vec<Arc<UserStream>> = conns.iter().map(|c| c.stream.clone()).collect();
+        drop(conns);
+        streams.sort_unstable_by_key(key);
+        streams.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        let resolved = streams.len();
         if offline {
             let tenant = match to.scope() {
                 crate::Scope::Tenant(t) => Some(t.as_str()),
@@ -426,7 +426,10 @@ impl Hub {
                     continue;
                 }
                 for stream in self.inner.registry.streams_of(user) {
-                    if streams.iter().any(|s| Arc::ptr_eq(s, &stream))
+                    if streams[..resolved]
+                        .binary_search_by_key(&key(&stream), key)
+                        .is_ok()
+                        || streams[resolved..].iter().any(|s| Arc::ptr_eq(s, &stream))
                         || tenant.is_some_and(|t| stream.id.tenant.as_deref() != Some(t))
                     {
                         continue;

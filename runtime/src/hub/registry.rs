@@ -147,10 +147,10 @@ impl Registry {
     /// Adds a connection already attached to its stream to the other indexes.
     pub(crate) fn index(&self, conn: &Arc<Conn>) {
         self.conns.write(&conn.id).insert(conn.id, conn.clone());
-        if let Some(t) = &conn.tenant {
+        if let Some(t) = conn.tenant() {
             self.tenants
-                .write(t.as_str())
-                .entry(t.clone())
+                .write(t)
+                .entry(t.to_owned())
                 .or_default()
                 .insert(conn.id, conn.clone());
         }
@@ -170,7 +170,7 @@ impl Registry {
     /// Removes a connection from every index but its stream (see `Hub::unregister`).
     pub(crate) fn remove(&self, conn: &Arc<Conn>) {
         self.conns.write(&conn.id).remove(&conn.id);
-        if let Some(t) = &conn.tenant {
+        if let Some(t) = conn.tenant() {
             remove_from(&self.tenants, t, conn.id);
         }
         for role in &conn.principal().roles {
@@ -182,7 +182,7 @@ impl Registry {
     }
 
     pub(crate) fn add_role(&self, conn: &Arc<Conn>, role: &str) {
-        let key = (conn.tenant.clone(), role.to_owned());
+        let key = (conn.tenant().map(str::to_owned), role.to_owned());
         self.roles
             .write(&key)
             .entry(key)
@@ -198,7 +198,7 @@ impl Registry {
     pub(crate) fn remove_role(&self, conn: &Conn, role: &str) {
         remove_from(
             &self.roles,
-            &(conn.tenant.clone(), role.to_owned()),
+            &(conn.tenant().map(str::to_owned), role.to_owned()),
             conn.id,
         );
         remove_from(&self.roles_all, role, conn.id);
@@ -209,7 +209,7 @@ impl Registry {
         if !conn.add_room(room) {
             return false;
         }
-        let key = (conn.tenant.clone(), room.to_owned());
+        let key = (conn.tenant().map(str::to_owned), room.to_owned());
         self.rooms
             .write(&key)
             .entry(key)
@@ -235,7 +235,7 @@ impl Registry {
     fn remove_room_entries(&self, conn: &Conn, room: &str) {
         remove_from(
             &self.rooms,
-            &(conn.tenant.clone(), room.to_owned()),
+            &(conn.tenant().map(str::to_owned), room.to_owned()),
             conn.id,
         );
         remove_from(&self.rooms_all, room, conn.id);
@@ -261,7 +261,7 @@ impl Registry {
             Scope::Tenant(t) => Some(t.as_str()),
             _ => None,
         };
-        let in_scope = |c: &Conn| tenant.is_none_or(|t| c.tenant.as_deref() == Some(t));
+        let in_scope = |c: &Conn| tenant.is_none_or(|t| c.tenant() == Some(t));
         let mut picked: ConnSet = HashMap::new();
         let mut add = |c: &Arc<Conn>| {
             if in_scope(c) {
@@ -315,7 +315,7 @@ impl Registry {
         let except = r.excluded();
         picked
             .into_values()
-            .filter(|c| !except.iter().any(|u| *u == c.user))
+            .filter(|c| !except.iter().any(|u| u == c.user()))
             .collect()
     }
 }

@@ -86,7 +86,7 @@ async fn healthy(hub: &Hub) {
         }
     })
     .await
-    .expect("the backplane becomes healthy");
+    .unwrap_or_else(|_| panic!("the backplane becomes healthy: {:?}", hub.broker_status()));
 }
 
 async fn next_event(c: &mut RustClient) -> ClientEvent {
