@@ -124,12 +124,26 @@ pub(crate) struct UserStream {
     state: Mutex<StreamState>,
 }
 
-/// `{"seq":N,` followed by the shared body, in one allocation of the exact size.
+/// `{"seq":N,` followed by the shared body, in one allocation of exactly its length — so that
+/// turning it into the frame's `Bytes` reuses the allocation instead of adding one.
 pub(crate) fn numbered(seq: u64, body: &str) -> String {
-    use std::fmt::Write as _;
-    let mut frame = String::with_capacity(body.len() + 28);
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = seq;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = &digits[at..];
+    let mut frame = String::with_capacity(8 + digits.len() + body.len());
     frame.push_str("{\"seq\":");
-    let _ = write!(frame, "{seq}");
+    for d in digits {
+        frame.push(char::from(*d));
+    }
     frame.push(',');
     frame.push_str(body);
     frame
@@ -274,6 +288,15 @@ pub(crate) fn resync_frame(epoch: &str, seq: u64, reason: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbered_frames_are_exactly_sized() {
+        for seq in [0, 7, 10, 99, 12_345, u64::MAX] {
+            let f = numbered(seq, "\"type\":\"x\"}");
+            assert_eq!(f, format!("{{\"seq\":{seq},\"type\":\"x\"}}"));
+            assert_eq!(f.len(), f.capacity(), "{seq}");
+        }
+    }
 
     #[test]
     fn positions_parse_from_epoch_dot_seq() {
