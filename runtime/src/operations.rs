@@ -290,7 +290,7 @@ operation_event!(Failed, ERROR);
 pub(crate) fn states(stream: &UserStream) -> Value {
     let mut ops: Vec<serde_json::Map<String, Value>> = Vec::new();
     let st = stream.lock();
-    for entry in &st.history {
+    for (seq, entry) in st.stored() {
         let Some(kind) = [PROGRESS, COMPLETE, ERROR]
             .into_iter()
             .find(|n| entry.body.starts_with(&format!("\"type\":\"{n}\"")))
@@ -316,7 +316,7 @@ pub(crate) fn states(stream: &UserStream) -> Value {
             }
         };
         let o = &mut ops[at];
-        o.insert("seq".into(), Value::from(entry.seq));
+        o.insert("seq".into(), Value::from(seq));
         o.insert("ts".into(), frame["ts"].clone());
         match kind {
             PROGRESS => {

@@ -307,13 +307,26 @@ pub(crate) async fn hydrate(
         }
         st.epoch = snapshot.position.epoch.clone();
         st.seq = snapshot.position.seq;
-        st.history = snapshot
-            .events
-            .into_iter()
-            .map(|(seq, age, body)| Stored {
-                seq,
-                at: now.checked_sub(age).unwrap_or(now),
+        // The history must end at the stream's position without a hole: keep the contiguous
+        // run of events that does.
+        let mut events = snapshot.events;
+        let mut keep = events.len();
+        let mut expect = snapshot.position.seq;
+        for (i, (seq, _, _)) in events.iter().enumerate().rev() {
+            if *seq != expect {
+                break;
+            }
+            keep = i;
+            expect = expect.saturating_sub(1);
+        }
+        if events.last().is_some_and(|e| e.0 != snapshot.position.seq) {
+            keep = events.len();
+        }
+        st.history = events
+            .drain(keep..)
+            .map(|(_, age, body)| Stored {
                 body,
+                at_ms: crate::hub::stream::clock_ms(now.checked_sub(age).unwrap_or(now)),
             })
             .collect();
         st.trim(history, now);

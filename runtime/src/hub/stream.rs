@@ -92,12 +92,20 @@ pub struct StreamId {
     pub user: String,
 }
 
-/// One stored event: its number, when it was stored, and the shared body.
+/// One stored event: the shared body and when it was stored (milliseconds on the process
+/// clock). Its sequence number is implied: the history holds the events just before and up to
+/// the stream's `seq`, contiguously, so 24 bytes per entry suffice.
 #[derive(Debug, Clone)]
 pub(crate) struct Stored {
-    pub(crate) seq: u64,
-    pub(crate) at: Instant,
     pub(crate) body: Arc<str>,
+    pub(crate) at_ms: u64,
+}
+
+/// Milliseconds since this process first asked, on the monotonic clock.
+pub(crate) fn clock_ms(now: Instant) -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    now.saturating_duration_since(start).as_millis() as u64
 }
 
 #[derive(Debug)]
@@ -187,13 +195,28 @@ impl StreamState {
         while self.history.len() > limits.max_events {
             self.history.pop_front();
         }
+        let (now, max) = (clock_ms(now), limits.max_age.as_millis() as u64);
         while self
             .history
             .front()
-            .is_some_and(|e| now.duration_since(e.at) > limits.max_age)
+            .is_some_and(|e| now.saturating_sub(e.at_ms) > max)
         {
             self.history.pop_front();
         }
+    }
+
+    /// The sequence number of the oldest stored event.
+    pub(crate) fn first_stored(&self) -> u64 {
+        self.seq + 1 - self.history.len() as u64
+    }
+
+    /// The stored events with their sequence numbers, oldest first.
+    pub(crate) fn stored(&self) -> impl Iterator<Item = (u64, &Stored)> + '_ {
+        let first = self.first_stored();
+        self.history
+            .iter()
+            .enumerate()
+            .map(move |(i, e)| (first + i as u64, e))
     }
 
     /// Numbers an event `seq` (the next one), stores it and queues it to every connection.
@@ -208,7 +231,10 @@ impl StreamState {
         self.active = now;
         let frame = Utf8Bytes::from(numbered(seq, &body));
         if limits.max_events > 0 {
-            self.history.push_back(Stored { seq, at: now, body });
+            self.history.push_back(Stored {
+                body,
+                at_ms: clock_ms(now),
+            });
             self.trim(limits, now);
         }
         let mut d = Delivered::default();
@@ -255,10 +281,10 @@ impl StreamState {
             // The history is contiguous, so it covers the gap when it holds as many events
             // after `from` as were missed.
             let missed = self.seq - from.seq;
-            let kept = self.history.iter().filter(|e| e.seq > from.seq).count() as u64;
+            let kept = self.stored().filter(|(seq, _)| *seq > from.seq).count() as u64;
             if kept == missed {
-                for e in self.history.iter().filter(|e| e.seq > from.seq) {
-                    conn.push_control(Utf8Bytes::from(numbered(e.seq, &e.body)));
+                for (seq, e) in self.stored().filter(|(seq, _)| *seq > from.seq) {
+                    conn.push_control(Utf8Bytes::from(numbered(seq, &e.body)));
                 }
                 pending_frame(&self.epoch, self.seq, missed)
             } else {
