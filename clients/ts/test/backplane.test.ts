@@ -99,7 +99,7 @@ test("a user's tabs on two nodes share one stream; a tab whose node stops resume
   // Node one stops; events keep coming through node two while the tab is away.
   await one.stop();
   for (const title of ["n4", "n5", "n6"]) await onTwo.request(demo.DEMO_NOTIFY, { user: "kim", title });
-  await eventually(() => a.length === 6, 10_000, "the tab on the stopped node catches up on node two");
+  await eventually(() => a.length === 6 && b.length === 6, 10_000, "the tab on the stopped node catches up on node two");
   assert.deepEqual(a.map((x) => x[0]), ["n1", "n2", "n3", "n4", "n5", "n6"]);
   assert.deepEqual(a, b);
   assert.deepEqual(resyncs, [], "resumed from Redis, not resynced");
