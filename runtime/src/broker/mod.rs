@@ -135,12 +135,6 @@ pub struct Node {
     id: String,
 }
 
-impl std::fmt::Debug for Inner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inner").finish_non_exhaustive()
-    }
-}
-
 impl Node {
     pub(crate) fn new(hub: &Hub) -> Node {
         Node {

@@ -369,11 +369,11 @@ impl Shared {
                     return;
                 }
                 if !is_contiguous(&events, local.seq + 1, position.seq) {
-                    let before = Position {
-                        epoch: position.epoch.clone(),
-                        seq: position.seq,
-                    };
-                    node.restart(stream, &before, "the events missed are no longer available");
+                    node.restart(
+                        stream,
+                        &position,
+                        "the events missed are no longer available",
+                    );
                     return;
                 }
                 for (seq, _, body) in events.into_iter().filter(|e| e.0 <= position.seq) {

@@ -187,6 +187,14 @@ pub(crate) struct Inner {
     pub(crate) shutdown: watch::Sender<bool>,
 }
 
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("connections", &self.registry.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Configures a [`Hub`].
 #[must_use]
 pub struct HubBuilder {
