@@ -81,7 +81,26 @@ fn schema_of(texts: impl Iterator<Item = (usize, String)>) -> tidings_codegen::s
 }
 
 fn main() {
-    let smoke = std::env::args().any(|a| a == "--smoke");
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--write") {
+        // `--write DIR EVENTS`: only write one synthetic set and its AsyncAPI export
+        // (`DIR.asyncapi.json`), to look at or to feed to another generator.
+        let dir = Path::new(args.get(i + 1).expect("--write DIR EVENTS"));
+        let events: usize = args
+            .get(i + 2)
+            .and_then(|n| n.parse().ok())
+            .expect("EVENTS");
+        std::fs::create_dir_all(dir).expect("create dir");
+        write_set(dir, events);
+        let schema = schema_of((0..events / EVENTS_PER_FILE).map(|i| (i, module_text(i))));
+        std::fs::write(
+            dir.with_extension("asyncapi.json"),
+            tidings_codegen::asyncapi::generate(&schema),
+        )
+        .expect("write AsyncAPI");
+        return;
+    }
+    let smoke = args.iter().any(|a| a == "--smoke");
     let plan: &[(usize, usize)] = if smoke {
         &[(20, 1)]
     } else {

@@ -89,6 +89,176 @@ pub fn join(at: &str, field: &str) -> String {
     }
 }
 
+/// Where a checked value sits (`ticket.watchers[2]`), built without allocating; rendered only
+/// when a check fails. Generated `validate` code passes one to the checks below.
+#[derive(Debug, Clone, Copy)]
+pub enum Place<'a> {
+    /// Field `.1` under the path `.0` (empty at the root), as [`join`] renders it.
+    Field(&'a str, &'a str),
+    /// Item `.1` of the list at `.0`.
+    Index(&'a Place<'a>, usize),
+    /// Entry `.1` of the map at `.0`.
+    Key(&'a Place<'a>, &'a str),
+}
+
+impl std::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Field("", field) => f.write_str(field),
+            Place::Field(at, field) => write!(f, "{at}.{field}"),
+            Place::Index(list, i) => write!(f, "{list}[{i}]"),
+            Place::Key(map, key) => write!(f, "{map}[{key:?}]"),
+        }
+    }
+}
+
+fn fail(place: &Place<'_>, message: String) -> Result<(), crate::Violation> {
+    Err(crate::Violation::new(place.to_string(), message))
+}
+
+/// Fails unless `value` is a UUID ([`is_uuid`]).
+///
+/// # Errors
+/// `must be a UUID` at `place`.
+pub fn uuid(value: &str, place: &Place<'_>) -> Result<(), crate::Violation> {
+    if is_uuid(value) {
+        Ok(())
+    } else {
+        fail(place, "must be a UUID".to_owned())
+    }
+}
+
+/// Fails unless `value` is an RFC 3339 timestamp ([`is_timestamp`]).
+///
+/// # Errors
+/// `must be an RFC 3339 timestamp` at `place`.
+pub fn timestamp(value: &str, place: &Place<'_>) -> Result<(), crate::Violation> {
+    if is_timestamp(value) {
+        Ok(())
+    } else {
+        fail(place, "must be an RFC 3339 timestamp".to_owned())
+    }
+}
+
+/// Fails unless `value` has `min..=max` characters.
+///
+/// # Errors
+/// `must be 1 to 200 characters long, got 201` at `place`.
+pub fn chars_between(
+    value: &str,
+    min: usize,
+    max: usize,
+    place: &Place<'_>,
+) -> Result<(), crate::Violation> {
+    let n = value.chars().count();
+    if (min..=max).contains(&n) {
+        Ok(())
+    } else {
+        fail(
+            place,
+            format!("must be {min} to {max} characters long, got {n}"),
+        )
+    }
+}
+
+/// Fails unless `value` has at least `min` characters.
+///
+/// # Errors
+/// `must be at least 3 characters long, got 2` at `place`.
+pub fn chars_at_least(value: &str, min: usize, place: &Place<'_>) -> Result<(), crate::Violation> {
+    let n = value.chars().count();
+    if n >= min {
+        Ok(())
+    } else {
+        fail(
+            place,
+            format!("must be at least {min} characters long, got {n}"),
+        )
+    }
+}
+
+/// Fails unless `value` has at most `max` characters.
+///
+/// # Errors
+/// `must be at most 500 characters long, got 501` at `place`.
+pub fn chars_at_most(value: &str, max: usize, place: &Place<'_>) -> Result<(), crate::Violation> {
+    let n = value.chars().count();
+    if n <= max {
+        Ok(())
+    } else {
+        fail(
+            place,
+            format!("must be at most {max} characters long, got {n}"),
+        )
+    }
+}
+
+/// Fails unless a list or map of `len` items (the `unit`: `items`, `entries`) has at least `min`.
+///
+/// # Errors
+/// `must have at least 1 items, got 0` at `place`.
+pub fn len_at_least(
+    len: usize,
+    min: usize,
+    unit: &str,
+    place: &Place<'_>,
+) -> Result<(), crate::Violation> {
+    if len >= min {
+        Ok(())
+    } else {
+        fail(place, format!("must have at least {min} {unit}, got {len}"))
+    }
+}
+
+/// Fails unless a list or map of `len` items (the `unit`: `items`, `entries`) has at most `max`.
+///
+/// # Errors
+/// `must have at most 10 items, got 11` at `place`.
+pub fn len_at_most(
+    len: usize,
+    max: usize,
+    unit: &str,
+    place: &Place<'_>,
+) -> Result<(), crate::Violation> {
+    if len <= max {
+        Ok(())
+    } else {
+        fail(place, format!("must have at most {max} {unit}, got {len}"))
+    }
+}
+
+/// Fails unless `value` ≥ `min`.
+///
+/// # Errors
+/// `must be at least 1, got 0` at `place`.
+pub fn at_least<T: PartialOrd + std::fmt::Display>(
+    value: &T,
+    min: T,
+    place: &Place<'_>,
+) -> Result<(), crate::Violation> {
+    if *value >= min {
+        Ok(())
+    } else {
+        fail(place, format!("must be at least {min}, got {value}"))
+    }
+}
+
+/// Fails unless `value` ≤ `max`.
+///
+/// # Errors
+/// `must be at most 100, got 101` at `place`.
+pub fn at_most<T: PartialOrd + std::fmt::Display>(
+    value: &T,
+    max: T,
+    place: &Place<'_>,
+) -> Result<(), crate::Violation> {
+    if *value <= max {
+        Ok(())
+    } else {
+        fail(place, format!("must be at most {max}, got {value}"))
+    }
+}
+
 macro_rules! unchecked {
     ($($ty:ty),* $(,)?) => {
         $(impl Check for $ty {

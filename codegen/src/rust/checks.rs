@@ -1,22 +1,48 @@
 //! Constraint checks compiled into `validate`: every field, nested types, list items.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
 use tidings::schema::{Constraints, Field, Primitive, Schema, TypeKind, TypeRef};
 
 use super::types::field_ident;
 
 /// Statements checking `fields` of the value `base` (an expression of type `&Struct`), with the
-/// runtime path prefix `at: &str` in scope.
+/// runtime path prefix `at: &str` in scope. Each check is one call of a `tidings::validate`
+/// function given the value's [`Place`](tidings::validate::Place), which is rendered only when
+/// the check fails.
 pub(crate) fn field_checks(schema: &Schema, fields: &[Field], base: &TokenStream) -> TokenStream {
     let mut out = TokenStream::new();
     for f in fields {
         let name = field_ident(&f.name);
         let wire = &f.name;
-        let path = quote!(::tidings::validate::join(at, #wire));
-        let body = check(schema, &f.ty, &quote!(value), &path, Some(&f.constraints));
+        let place = quote!(::tidings::validate::Place::Field(at, #wire));
+        let direct = matches!(f.ty, TypeRef::Primitive(_) | TypeRef::Named { .. });
+        if direct {
+            // One check of the field itself: a single call, no bindings.
+            out.extend(check(
+                schema,
+                &f.ty,
+                &quote!(&#base.#name),
+                &place,
+                Some(&f.constraints),
+                0,
+            ));
+            continue;
+        }
+        let body = check(
+            schema,
+            &f.ty,
+            &quote!(value),
+            &quote!(p),
+            Some(&f.constraints),
+            0,
+        );
         if !body.is_empty() {
-            out.extend(quote!({ let value = &#base.#name; #body }));
+            out.extend(quote!({
+                let value = &#base.#name;
+                let p = #place;
+                #body
+            }));
         }
     }
     out
@@ -37,71 +63,76 @@ fn checkable(schema: &Schema, ty: &TypeRef, c: Option<&Constraints>) -> bool {
     }
 }
 
-fn violation(path: &TokenStream, message: TokenStream) -> TokenStream {
-    quote!(return ::std::result::Result::Err(::tidings::Violation::new(#path, #message));)
-}
-
-/// Statements checking one value. `value` is an expression of type `&T`.
+/// Statements checking one value. `value` is an expression of type `&T`, `place` one of type
+/// `Place`; `depth` names the variables of nested loops apart.
 fn check(
     schema: &Schema,
     ty: &TypeRef,
     value: &TokenStream,
-    path: &TokenStream,
+    place: &TokenStream,
     c: Option<&Constraints>,
+    depth: usize,
 ) -> TokenStream {
     if !checkable(schema, ty, c) {
         return quote!();
     }
     match ty {
         TypeRef::Optional(inner) => {
-            let body = check(schema, inner, &quote!(v), path, c);
+            let body = check(schema, inner, &quote!(v), place, c, depth);
             quote!(if let ::std::option::Option::Some(v) = #value { #body })
         }
-        TypeRef::Primitive(p) => primitive(*p, value, path, c),
-        TypeRef::List(inner) => {
-            let mut out = length(value, path, c, "items");
+        TypeRef::Primitive(p) => primitive(*p, value, place, c),
+        TypeRef::List(inner) | TypeRef::Map(inner) => {
+            let list = matches!(ty, TypeRef::List(_));
+            let mut out = length(value, place, c, if list { "items" } else { "entries" });
             if checkable(schema, inner, None) {
-                let item_path = quote!(::std::format!("{}[{}]", #path, i));
-                let body = check(schema, inner, &quote!(item), &item_path, None);
-                out.extend(quote!(for (i, item) in #value.iter().enumerate() { #body }));
+                let (item, key, sub) = (
+                    format_ident!("item{depth}"),
+                    format_ident!("key{depth}"),
+                    format_ident!("p{depth}"),
+                );
+                let body = check(
+                    schema,
+                    inner,
+                    &quote!(#item),
+                    &quote!(#sub),
+                    None,
+                    depth + 1,
+                );
+                out.extend(if list {
+                    quote!(for (#key, #item) in #value.iter().enumerate() {
+                        let #sub = ::tidings::validate::Place::Index(&#place, #key);
+                        #body
+                    })
+                } else {
+                    quote!(for (#key, #item) in #value.iter() {
+                        let #sub = ::tidings::validate::Place::Key(&#place, #key);
+                        #body
+                    })
+                });
             }
             out
         }
-        TypeRef::Map(inner) => {
-            let mut out = length(value, path, c, "entries");
-            if checkable(schema, inner, None) {
-                let item_path = quote!(::std::format!("{}[{:?}]", #path, key));
-                let body = check(schema, inner, &quote!(item), &item_path, None);
-                out.extend(quote!(for (key, item) in #value.iter() { #body }));
-            }
-            out
+        TypeRef::Named { .. } => {
+            quote!(::tidings::validate::Check::check(#value, &#place.to_string())?;)
         }
-        TypeRef::Named { .. } => quote!(::tidings::validate::Check::check(#value, &#path)?;),
     }
 }
 
 fn length(
     value: &TokenStream,
-    path: &TokenStream,
+    place: &TokenStream,
     c: Option<&Constraints>,
     unit: &str,
 ) -> TokenStream {
     let mut out = TokenStream::new();
     if let Some(min) = c.and_then(|c| c.min_length) {
         let min = min as usize;
-        let err = violation(
-            path,
-            quote!(::std::format!("must have at least {} {}, got {}", #min, #unit, n)),
-        );
-        out.extend(quote!({ let n = #value.len(); if n < #min { #err } }));
+        out.extend(quote!(::tidings::validate::len_at_least(#value.len(), #min, #unit, &#place)?;));
     }
     if let Some(max) = c.and_then(|c| c.max_length) {
         let max = max as usize;
-        let err = violation(
-            path,
-            quote!(::std::format!("must have at most {} {}, got {}", #max, #unit, n)),
-        );
-        out.extend(quote!({ let n = #value.len(); if n > #max { #err } }));
+        out.extend(quote!(::tidings::validate::len_at_most(#value.len(), #max, #unit, &#place)?;));
     }
     out
 }
@@ -109,81 +140,50 @@ fn length(
 fn primitive(
     p: Primitive,
     value: &TokenStream,
-    path: &TokenStream,
+    place: &TokenStream,
     c: Option<&Constraints>,
 ) -> TokenStream {
-    let mut out = TokenStream::new();
     match p {
-        Primitive::Uuid => {
-            let err = violation(path, quote!(::std::string::String::from("must be a UUID")));
-            out.extend(quote!(if !::tidings::validate::is_uuid(#value) { #err }));
-        }
-        Primitive::Timestamp => {
-            let err = violation(
-                path,
-                quote!(::std::string::String::from("must be an RFC 3339 timestamp")),
-            );
-            out.extend(quote!(if !::tidings::validate::is_timestamp(#value) { #err }));
-        }
+        Primitive::Uuid => quote!(::tidings::validate::uuid(#value, &#place)?;),
+        Primitive::Timestamp => quote!(::tidings::validate::timestamp(#value, &#place)?;),
         Primitive::String => {
             let (min, max) = (c.and_then(|c| c.min_length), c.and_then(|c| c.max_length));
-            let min = min.filter(|m| *m > 0);
-            let cond = match (min, max) {
+            match (min, max) {
                 (Some(lo), Some(hi)) => {
                     let (lo, hi) = (lo as usize, hi as usize);
-                    Some(quote!(!(#lo..=#hi).contains(&n)))
+                    quote!(::tidings::validate::chars_between(#value, #lo, #hi, &#place)?;)
                 }
-                (Some(lo), None) => {
+                (Some(lo), None) if lo > 0 => {
                     let lo = lo as usize;
-                    Some(quote!(n < #lo))
+                    quote!(::tidings::validate::chars_at_least(#value, #lo, &#place)?;)
                 }
-                (None, Some(hi)) => {
+                (_, Some(hi)) => {
                     let hi = hi as usize;
-                    Some(quote!(n > #hi))
+                    quote!(::tidings::validate::chars_at_most(#value, #hi, &#place)?;)
                 }
-                (None, None) => None,
-            };
-            if let Some(cond) = cond {
-                let c = c.cloned().unwrap_or_default();
-                let message = match (c.min_length, c.max_length) {
-                    (Some(lo), Some(hi)) => {
-                        format!("must be {lo} to {hi} characters long, got {{}}")
-                    }
-                    (Some(lo), None) => format!("must be at least {lo} characters long, got {{}}"),
-                    (None, Some(hi)) => format!("must be at most {hi} characters long, got {{}}"),
-                    (None, None) => String::new(),
-                };
-                let err = violation(path, quote!(::std::format!(#message, n)));
-                out.extend(quote!({ let n = #value.chars().count(); if #cond { #err } }));
+                _ => quote!(),
             }
         }
         p if p.is_number() => {
-            let Some(c) = c else { return out };
+            let Some(c) = c else { return quote!() };
             let (lo, hi) = p
                 .integer_range()
                 .map_or((f64::NEG_INFINITY, f64::INFINITY), |(l, h)| {
                     (l as f64, h as f64)
                 });
+            let mut out = TokenStream::new();
             if let Some(min) = c.min.filter(|m| *m > lo) {
                 let lit = number_literal(p, min);
-                let err = violation(
-                    path,
-                    quote!(::std::format!("must be at least {}, got {}", #lit, *#value)),
-                );
-                out.extend(quote!(if *#value < #lit { #err }));
+                out.extend(quote!(::tidings::validate::at_least(#value, #lit, &#place)?;));
             }
             if let Some(max) = c.max.filter(|m| *m < hi) {
                 let lit = number_literal(p, max);
-                let err = violation(
-                    path,
-                    quote!(::std::format!("must be at most {}, got {}", #lit, *#value)),
-                );
-                out.extend(quote!(if *#value > #lit { #err }));
+                out.extend(quote!(::tidings::validate::at_most(#value, #lit, &#place)?;));
             }
+            out
         }
-        _ => {}
+        _ => quote!(),
     }
-    out
 }
 
 fn number_literal(p: Primitive, x: f64) -> TokenStream {

@@ -24,13 +24,39 @@ use types::{
 
 /// Generates the Rust output: `<module>.rs` per module and `mod.rs` declaring them (for a source
 /// tree; build scripts include them through [`include_file`] instead).
+///
+/// Modules are generated independently of each other, on as many threads as the machine has
+/// cores (formatting dominates the cost); the output does not depend on the thread count.
 pub fn generate(schema: &Schema) -> BTreeMap<PathBuf, String> {
-    let mut files = BTreeMap::new();
-    for m in &schema.modules {
-        files.insert(
+    let module_file = |m: &Module| {
+        (
             PathBuf::from(format!("{}.rs", m.name)),
             format(module_tokens(schema, m), &m.name),
-        );
+        )
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(schema.modules.len());
+    let mut files = BTreeMap::new();
+    if threads <= 1 {
+        files.extend(schema.modules.iter().map(module_file));
+    } else {
+        // Contiguous chunks of similar size; tokens are not `Send`, so each thread formats what
+        // it built and hands back strings.
+        let chunk = schema.modules.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = schema
+                .modules
+                .chunks(chunk)
+                .map(|ms| scope.spawn(move || ms.iter().map(module_file).collect::<Vec<_>>()))
+                .collect();
+            for worker in workers {
+                match worker.join() {
+                    Ok(done) => files.extend(done),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+        });
     }
     let decls = schema.modules.iter().map(|m| {
         let name = ident(&m.name);
@@ -297,8 +323,7 @@ fn build(
         let inner = build(rest, quote!(#var), leaf);
         quote!(if let ::std::option::Option::Some(#var) = &#expr { #inner })
     } else if rest.is_empty() {
-        let value = leaf(quote!(value));
-        quote!({ let value = &#expr; #value })
+        leaf(quote!(&#expr))
     } else {
         build(rest, expr, leaf)
     }
@@ -321,7 +346,7 @@ fn recipients_tokens(schema: &Schema, e: &EventDef) -> TokenStream {
                 schema,
                 &e.payload,
                 field,
-                |v| quote!(r = r.to_users(#v.iter().map(::std::string::ToString::to_string));),
+                |v| quote!(r = r.to_users(::std::iter::IntoIterator::into_iter(#v).map(::std::string::ToString::to_string));),
             ),
             Rule::Role { role } => quote!(r = r.to_role(#role);),
             Rule::Room { template } => {
