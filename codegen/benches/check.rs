@@ -23,7 +23,7 @@ fn module_text(i: usize) -> String {
          fields.title = {{ type = \"string\", min_length = 1, max_length = 200 }}\n\
          fields.status = {{ type = \"Status\", default = \"open\" }}\n\
          fields.watchers = \"[uuid]\"\nfields.score = {{ type = \"u8\", min = 0, max = 100 }}\n{}\n",
-        if i > 0 { format!("fields.parent = \"m{}.Item?\"\n", i - 1) } else { String::new() }
+        if i > 0 { format!("fields.previous = \"m{}.Status?\"\n", i - 1) } else { String::new() }
     ));
     for e in 0..EVENTS_PER_FILE {
         s.push_str(&format!(

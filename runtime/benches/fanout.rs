@@ -1,20 +1,26 @@
-//! Fan-out, memory per idle connection, and latency, next to the transport's ceiling.
+//! Fan-out, memory per idle connection, and latency: Tidings next to the transport's ceiling and
+//! two Node peers, in one run on one machine.
 //!
-//! `cargo bench -p tidings --bench fanout` runs two servers in turn, each in a child process of
-//! this binary so that its memory can be read alone:
-//! - **tidings**: `tidings::Server` with a hub;
+//! `cargo bench -p tidings --bench fanout` runs each server in turn in a child process, so that
+//! its memory can be read alone:
 //! - **ceiling**: a minimal tokio-tungstenite broadcast server doing only what any server must
 //!   (encode once, share the frame, bounded per-connection queues, batched writes), with the same
-//!   WebSocket buffer sizes.
+//!   WebSocket buffer sizes as Tidings (a child of this binary);
+//! - **tidings**: `tidings::Server` with a hub (a child of this binary);
+//! - **ws**: a broadcast loop on Node's `ws` library, each frame encoded once;
+//! - **socketio**: Socket.IO v4, a broadcast to a room (WebSocket transport only).
 //!
-//! The parent opens N client connections on loopback and drives the child over stdin:
+//! The Node peers are `bench/peers/server.mjs` (`npm ci` there first; without `node_modules`
+//! they are left out). The parent is the load generator: N tokio-tungstenite clients on loopback
+//! (speaking Engine.IO/Socket.IO to the Socket.IO server), and it drives the child over stdin:
 //! - memory: the child's RSS before and after the N connections, divided by N;
 //! - fan-out: M events of one payload size to every connection, timed from the command until
 //!   every client has received every frame (deliveries per second; median of runs);
 //! - latency: events to one user at a steady rate, each carrying its send time (p50/p99).
 //!
-//! `-- --smoke` runs tiny sizes once so the suite keeps this building and running;
-//! `-- --connections N` changes N. Method and figures: BENCHMARKS.md.
+//! `-- --connections 1000,5000` picks the sizes (default 1,000, 5,000 and 10,000),
+//! `-- --servers ceiling,tidings` the servers, and `-- --smoke` runs 50 connections once so the
+//! suite keeps this building and running. Method and figures: BENCHMARKS.md.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -298,8 +304,18 @@ struct ChildServer {
 
 impl ChildServer {
     fn start(kind: &str) -> ChildServer {
-        let mut process = Command::new(std::env::current_exe().expect("exe"))
-            .args(["--child", kind])
+        let mut command = if Protocol::of(kind) == Protocol::Native {
+            let mut c = Command::new(std::env::current_exe().expect("exe"));
+            c.args(["--child", kind]);
+            c
+        } else {
+            let mut c = Command::new("node");
+            c.arg("--expose-gc")
+                .arg(peers_dir().join("server.mjs"))
+                .arg(kind);
+            c
+        };
+        let mut process = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -345,7 +361,96 @@ impl Drop for ChildServer {
     }
 }
 
+/// Where the Node peers live (`bench/peers`, with its `node_modules` from `npm ci`).
+fn peers_dir() -> std::path::PathBuf {
+    std::env::var_os("TIDINGS_BENCH_PEERS").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/peers"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// How a client talks to a server: plain WebSocket frames (Tidings, the ceiling, Node `ws`), or
+/// Socket.IO v4 (Engine.IO open packet, namespace connect, `42[...]` events, ping/pong).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Native,
+    Ws,
+    SocketIo,
+}
+
+impl Protocol {
+    fn of(kind: &str) -> Protocol {
+        match kind {
+            "ws" => Protocol::Ws,
+            "socketio" => Protocol::SocketIo,
+            _ => Protocol::Native,
+        }
+    }
+
+    fn url(self, port: u16, user: &str) -> String {
+        match self {
+            Protocol::SocketIo => {
+                format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket&user={user}")
+            }
+            _ => format!("ws://127.0.0.1:{port}/ws?user={user}"),
+        }
+    }
+}
+
+type Client =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects one client and waits until the server has accepted it (`$connected`, or Socket.IO's
+/// namespace connect).
+async fn connect(protocol: Protocol, port: u16, user: &str) -> Client {
+    let url = protocol.url(port, user);
+    let (mut ws, _) =
+        match tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true).await {
+            Ok(c) => c,
+            Err(e) => panic!("client {user} could not connect: {e}"),
+        };
+    if protocol == Protocol::SocketIo {
+        // Engine.IO `0{...}` (open), then join the default namespace and wait for its `40{...}`.
+        let _open = ws.next().await;
+        ws.send(Message::Text("40".into()))
+            .await
+            .expect("socket.io connect");
+        while let Some(Ok(msg)) = ws.next().await {
+            if matches!(&msg, Message::Text(t) if t.as_str().starts_with("40")) {
+                break;
+            }
+        }
+    } else {
+        let _connected = ws.next().await;
+    }
+    ws
+}
+
+/// The next text frame carrying a benchmark event, answering Engine.IO pings on the way.
+async fn next_tick(ws: &mut Client) -> Option<Utf8Bytes> {
+    while let Some(Ok(msg)) = ws.next().await {
+        if let Message::Text(t) = msg {
+            if t.as_str() == "2" {
+                let _ = ws.send(Message::Text("3".into())).await;
+            } else if t.as_str().contains("bench:tick") {
+                return Some(t);
+            }
+        }
+    }
+    None
+}
+
+/// The `sent_ns` number in an event frame, whatever its envelope.
+fn sent_ns(frame: &str) -> Option<u64> {
+    let rest = &frame[frame.find("\"sent_ns\":")? + 10..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
 async fn open_clients(
+    protocol: Protocol,
     port: u16,
     n: usize,
     received: Arc<AtomicU64>,
@@ -358,23 +463,11 @@ async fn open_clients(
         let ready = ready.clone();
         let permit = gate.clone().acquire_owned().await.expect("semaphore");
         handles.push(tokio::spawn(async move {
-            let url = format!("ws://127.0.0.1:{port}/ws?user=u{i}");
-            let (mut ws, _) =
-                match tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true)
-                    .await
-                {
-                    Ok(c) => c,
-                    Err(e) => panic!("client {i} could not connect: {e}"),
-                };
-            let _connected = ws.next().await;
+            let mut ws = connect(protocol, port, &format!("u{i}")).await;
             ready.fetch_add(1, Ordering::Relaxed);
             drop(permit);
-            while let Some(Ok(msg)) = ws.next().await {
-                if let Message::Text(t) = msg {
-                    if t.as_str().contains("bench:tick") {
-                        received.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
+            while next_tick(&mut ws).await.is_some() {
+                received.fetch_add(1, Ordering::Relaxed);
             }
         }));
     }
@@ -397,7 +490,8 @@ async fn measure(kind: &str, n: usize, events: u64, runs: usize, latency_seconds
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = server.rss();
     let received = Arc::new(AtomicU64::new(0));
-    let clients = open_clients(server.port, n, received.clone()).await;
+    let protocol = Protocol::of(kind);
+    let clients = open_clients(protocol, server.port, n, received.clone()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = server.rss();
     let bytes_per_conn = after.saturating_sub(before) as f64 / n as f64;
@@ -428,19 +522,12 @@ async fn measure(kind: &str, n: usize, events: u64, runs: usize, latency_seconds
     let durable_per_sec = (kind == "tidings").then(|| fan("durable"));
 
     // Latency: one more connection, user "lat", events at a steady 1,000/s.
-    let (mut lat, _) =
-        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws?user=lat", server.port))
-            .await
-            .expect("latency client");
-    let _connected = lat.next().await;
+    let mut lat = connect(protocol, server.port, "lat").await;
     let collector = tokio::spawn(async move {
         let mut samples = Vec::new();
-        while let Some(Ok(msg)) = lat.next().await {
-            if let Message::Text(t) = msg {
-                let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap_or_default();
-                if let Some(sent) = v["data"]["sent_ns"].as_u64() {
-                    samples.push(now_ns().saturating_sub(sent));
-                }
+        while let Some(t) = next_tick(&mut lat).await {
+            if let Some(sent) = sent_ns(t.as_str()) {
+                samples.push(now_ns().saturating_sub(sent));
             }
         }
         samples
@@ -475,6 +562,18 @@ async fn measure(kind: &str, n: usize, events: u64, runs: usize, latency_seconds
     }
 }
 
+/// The value of `--name a,b,c` split at commas, or `default`.
+fn list_arg(args: &[String], name: &str, default: &str) -> Vec<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map_or(default, String::as_str)
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
@@ -482,36 +581,62 @@ fn main() {
         return;
     }
     let smoke = args.iter().any(|a| a == "--smoke");
-    let n: usize = args
-        .iter()
-        .position(|a| a == "--connections")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if smoke { 50 } else { 10_000 });
-    let (events, runs, latency_seconds) = if smoke { (2, 1, 1) } else { (20, 5, 5) };
+    let sizes: Vec<usize> = list_arg(
+        &args,
+        "--connections",
+        if smoke { "50" } else { "1000,5000,10000" },
+    )
+    .iter()
+    .map(|n| n.parse().expect("--connections takes numbers"))
+    .collect();
+    // The Node peers need `npm ci` in bench/peers; without it they are left out (and said so).
+    let have_peers = peers_dir().join("node_modules").is_dir();
+    let default_servers = if have_peers {
+        "ceiling,tidings,ws,socketio"
+    } else {
+        "ceiling,tidings"
+    };
+    let servers = list_arg(&args, "--servers", default_servers);
+    if !have_peers {
+        println!(
+            "(Node peers left out: no {}; run `npm ci` there)",
+            peers_dir().join("node_modules").display()
+        );
+    }
+    let (events, runs, latency_seconds) = if smoke { (2, 1, 1) } else { (20, 5, 3) };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        println!("{n} connections, {events} events of 200-byte padding per fan-out, median of {runs} runs");
-        let ceiling = measure("ceiling", n, events, runs, latency_seconds).await;
-        let tidings = measure("tidings", n, events, runs, latency_seconds).await;
-        println!("{:<10} {:>14} {:>16} {:>10} {:>10} {:>12}", "server", "deliveries/s", "durable/s", "p50 µs", "p99 µs", "bytes/conn");
-        for (name, f) in [("ceiling", &ceiling), ("tidings", &tidings)] {
+        for &n in &sizes {
+            println!();
+            println!("{n} connections; {events} events with 200 bytes of padding per fan-out; median of {runs} fan-outs; latency at 1,000 events/s for {latency_seconds} s");
+            let mut results = Vec::new();
+            for kind in &servers {
+                results.push((kind.as_str(), measure(kind, n, events, runs, latency_seconds).await));
+            }
+            let ceiling = results
+                .iter()
+                .find(|(k, _)| *k == "ceiling")
+                .map(|(_, f)| f.deliveries_per_sec);
             println!(
-                "{name:<10} {:>14.0} {:>16} {:>10.0} {:>10.0} {:>12.0}",
-                f.deliveries_per_sec,
-                f.durable_per_sec.map_or("-".to_owned(), |d| format!("{d:.0}")),
-                f.p50_us,
-                f.p99_us,
-                f.bytes_per_conn
+                "{:<10} {:>13} {:>7} {:>13} {:>7} {:>8} {:>8} {:>11}",
+                "server", "deliveries/s", "ratio", "durable/s", "ratio", "p50 µs", "p99 µs", "bytes/conn"
             );
+            let ratio = |x: f64| ceiling.map_or("-".to_owned(), |c| format!("{:.2}×", x / c));
+            for (name, f) in &results {
+                println!(
+                    "{name:<10} {:>13.0} {:>7} {:>13} {:>7} {:>8.0} {:>8.0} {:>11.0}",
+                    f.deliveries_per_sec,
+                    ratio(f.deliveries_per_sec),
+                    f.durable_per_sec.map_or("-".to_owned(), |d| format!("{d:.0}")),
+                    f.durable_per_sec.map_or("-".to_owned(), ratio),
+                    f.p50_us,
+                    f.p99_us,
+                    f.bytes_per_conn
+                );
+            }
         }
-        println!(
-            "tidings / ceiling: {:.2}× deliveries (ephemeral), {:.2}× (durable)",
-            tidings.deliveries_per_sec / ceiling.deliveries_per_sec,
-            tidings.durable_per_sec.unwrap_or(0.0) / ceiling.deliveries_per_sec
-        );
     });
 }

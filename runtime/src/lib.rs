@@ -41,6 +41,8 @@ mod hub;
 #[cfg(feature = "jwt")]
 mod jwt;
 #[cfg(feature = "server")]
+pub mod local;
+#[cfg(feature = "server")]
 pub mod operations;
 #[cfg(feature = "server")]
 mod principal;

@@ -195,6 +195,18 @@ pub(crate) fn event_body(name: &str, id: &str, ts: &str, data_json: &str) -> Str
     s
 }
 
+/// The frame a server sends for `event` outside any delivery stream — what an ephemeral emit
+/// queues to every recipient and [`Session::send`](crate::Session::send) writes: the event
+/// checked against its constraints, serialized once, with a fresh id and the current time.
+///
+/// # Errors
+/// [`EmitError::Invalid`](crate::EmitError::Invalid) when a constraint is violated,
+/// [`EmitError::Serialize`](crate::EmitError::Serialize) when the payload does not serialize.
+pub fn encode_event<E: crate::Event>(event: &E) -> Result<String, crate::EmitError> {
+    let (_, body) = crate::hub::encode_body(event)?;
+    Ok(crate::hub::unnumbered(&body))
+}
+
 /// An RFC 3339 UTC timestamp with milliseconds (`2026-11-22T03:04:05.678Z`).
 pub fn rfc3339(t: SystemTime) -> String {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();

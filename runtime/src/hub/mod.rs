@@ -473,6 +473,12 @@ impl Hub {
         d
     }
 
+    /// How many connections on this node `to` selects right now — those an ephemeral event to
+    /// `to` would be queued to — without sending anything (the same index lookup as an emit).
+    pub fn audience(&self, to: &Recipients) -> usize {
+        self.inner.registry.resolve(to).len()
+    }
+
     /// Joins every connection of `user` (in its own tenant) to `room`. Returns how many joined.
     pub fn join_user(&self, user_id: &str, room: &str) -> usize {
         self.inner
