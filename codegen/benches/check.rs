@@ -4,8 +4,16 @@
 //! (ten events and two types per file, each file importing the previous one) to a temporary
 //! directory, then times loading them from disk and checking them, as `tidings check` does.
 //! It prints the median, minimum and maximum of several runs and the cost per event, which stays
-//! flat when the cost grows linearly. `-- --smoke` runs one tiny set once, so the suite can keep
-//! the benchmark from rotting. Figures and method: BENCHMARKS.md.
+//! flat when the cost grows linearly. It then times Rust and TypeScript generation separately,
+//! and `tidings compat` between two versions of each set.
+//!
+//! `-- --modelina` adds AsyncAPI Modelina side by side: TypeScript models generated in Node from
+//! the AsyncAPI export of the same events (`bench/peers/modelina.mjs`; `npm ci` there first),
+//! against Tidings' check + TypeScript from the files. Sizes Modelina needs longer than
+//! `--modelina-timeout SECONDS` (600) for are reported as such; larger ones are not attempted.
+//! `-- --write DIR EVENTS` only writes one set (and `DIR.asyncapi.json`).
+//! `-- --smoke` runs one tiny set once, so the suite can keep the benchmark from rotting.
+//! Figures and method: BENCHMARKS.md.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -189,4 +197,108 @@ fn main() {
             times[times.len() - 1].as_secs_f64() * 1e3,
         );
     }
+
+    if args.iter().any(|a| a == "--modelina") {
+        // bench/peers, with its node_modules from `npm ci`.
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/peers/modelina.mjs");
+        let limit = Duration::from_secs(
+            args.iter()
+                .position(|a| a == "--modelina-timeout")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(600),
+        );
+        versus_modelina(&script, smoke, limit);
+    }
+}
+
+/// Tidings (check + TypeScript, from the TOML files on disk) next to AsyncAPI Modelina
+/// (TypeScript models from the AsyncAPI export of the same events, in Node). Sizes at which
+/// Modelina needs longer than `limit` are reported as such and larger ones are not attempted.
+fn versus_modelina(script: &Path, smoke: bool, limit: Duration) {
+    let plan: &[(usize, usize)] = if smoke {
+        &[(10, 1)]
+    } else {
+        &[(10, 5), (100, 3), (1_000, 1), (10_000, 1)]
+    };
+    println!();
+    println!(
+        "{:>8} {:>16} {:>13} {:>15} {:>9}",
+        "versus", "tidings check+ts", "tidings ts", "modelina ts", "ratio"
+    );
+    let mut gave_up = false;
+    for &(events, runs) in plan {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write_set(dir.path(), events);
+        let files = events / EVENTS_PER_FILE;
+        let schema = schema_of((0..files).map(|i| (i, module_text(i))));
+        let asyncapi = dir.path().join("asyncapi.json");
+        std::fs::write(&asyncapi, tidings_codegen::asyncapi::generate(&schema)).expect("write");
+        let options = tidings_codegen::ts::TsOptions::default();
+        let median = |f: &dyn Fn()| {
+            f();
+            let mut t: Vec<Duration> = (0..runs.max(3))
+                .map(|_| {
+                    let start = Instant::now();
+                    f();
+                    start.elapsed()
+                })
+                .collect();
+            t.sort();
+            t[t.len() / 2]
+        };
+        let from_files = median(&|| {
+            let (_, checked) = tidings_codegen::check_paths(&[dir.path()]).expect("readable");
+            let checked = checked.unwrap_or_else(|_| panic!("synthetic set checks"));
+            std::hint::black_box(tidings_codegen::ts::generate(&checked.schema, &options));
+        });
+        let ts_only = median(&|| {
+            std::hint::black_box(tidings_codegen::ts::generate(&schema, &options));
+        });
+        let modelina = if gave_up {
+            None
+        } else {
+            run_modelina(script, &asyncapi, runs, limit)
+        };
+        gave_up = modelina.is_none();
+        let ms = |d: Duration| format!("{:.2}ms", d.as_secs_f64() * 1e3);
+        println!(
+            "{events:>8} {:>16} {:>13} {:>15} {:>9}",
+            ms(from_files),
+            ms(ts_only),
+            modelina.map_or(format!("> {} s", limit.as_secs()), |m| format!("{m:.2}ms")),
+            modelina.map_or("-".to_owned(), |m| format!(
+                "{:.0}×",
+                m / (from_files.as_secs_f64() * 1e3)
+            )),
+        );
+    }
+}
+
+/// Runs the Modelina script on `file`; its median in milliseconds, or `None` past `limit`.
+fn run_modelina(script: &Path, file: &Path, runs: usize, limit: Duration) -> Option<f64> {
+    let mut child = std::process::Command::new("node")
+        .arg(script)
+        .arg(file)
+        .arg(runs.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait for node").is_some() {
+            break;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out)
+        .expect("read");
+    let line: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    line["median_ms"].as_f64()
 }
