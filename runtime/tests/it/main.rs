@@ -10,6 +10,7 @@ mod events;
 mod inbound;
 mod isolation;
 mod limits;
+mod local;
 mod operations;
 mod recipients;
 mod support;
