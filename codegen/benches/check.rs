@@ -226,7 +226,9 @@ fn versus_modelina(script: &Path, smoke: bool, limit: Duration) {
         "{:>8} {:>16} {:>13} {:>15} {:>9}",
         "versus", "tidings check+ts", "tidings ts", "modelina ts", "ratio"
     );
-    let mut gave_up = false;
+    // Modelina's last time and size: a size it would need longer than `limit` for, even if it
+    // grew only linearly from there, is not attempted.
+    let mut last: Option<(usize, Option<f64>)> = None;
     for &(events, runs) in plan {
         let dir = tempfile::tempdir().expect("temp dir");
         write_set(dir.path(), events);
@@ -255,18 +257,28 @@ fn versus_modelina(script: &Path, smoke: bool, limit: Duration) {
         let ts_only = median(&|| {
             std::hint::black_box(tidings_codegen::ts::generate(&schema, &options));
         });
-        let modelina = if gave_up {
-            None
-        } else {
-            run_modelina(script, &asyncapi, runs, limit)
+        let at_least_ms = match last {
+            Some((_, None)) => Some(f64::INFINITY),
+            Some((size, Some(ms))) => Some(ms * events as f64 / size as f64),
+            None => None,
         };
-        gave_up = modelina.is_none();
+        let modelina = match at_least_ms {
+            Some(ms) if ms > limit.as_secs_f64() * 1e3 => None,
+            _ => run_modelina(script, &asyncapi, runs, limit),
+        };
+        last = Some((events, modelina));
         let ms = |d: Duration| format!("{:.2}ms", d.as_secs_f64() * 1e3);
+        let not_run = match at_least_ms {
+            Some(ms) if ms.is_finite() && ms > limit.as_secs_f64() * 1e3 => {
+                format!("≥ {:.0} s", ms / 1e3)
+            }
+            _ => format!("> {} s", limit.as_secs()),
+        };
         println!(
             "{events:>8} {:>16} {:>13} {:>15} {:>9}",
             ms(from_files),
             ms(ts_only),
-            modelina.map_or(format!("> {} s", limit.as_secs()), |m| format!("{m:.2}ms")),
+            modelina.map_or(not_run, |m| format!("{m:.2}ms")),
             modelina.map_or("-".to_owned(), |m| format!(
                 "{:.0}×",
                 m / (from_files.as_secs_f64() * 1e3)
