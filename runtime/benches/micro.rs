@@ -227,7 +227,9 @@ fn inbound(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
 
 fn main() {
     let smoke = std::env::args().any(|a| a == "--smoke");
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // One thread: the sessions and handlers run when the benchmark awaits, so the figures are
+    // the work of the path itself, not of waking another thread.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
