@@ -238,8 +238,18 @@ impl StreamState {
             self.trim(limits, now);
         }
         let mut d = Delivered::default();
-        for c in &self.conns {
-            match c.push(frame.clone()) {
+        // The last connection (usually the only one) takes the frame itself: a clone of bytes
+        // built from a `String` would allocate their shared header.
+        let mut frame = Some(frame);
+        let last = self.conns.len().saturating_sub(1);
+        for (i, c) in self.conns.iter().enumerate() {
+            let f = if i == last {
+                frame.take()
+            } else {
+                frame.clone()
+            };
+            let Some(f) = f else { break };
+            match c.push(f) {
                 Push::Queued => d.connections += 1,
                 Push::Dropped => d.dropped += 1,
                 Push::Gone => {}
