@@ -460,13 +460,15 @@ impl Hub {
     fn deliver_durable(&self, to: &Recipients, body: Arc<str>, offline: bool) -> Delivered {
         let now = Instant::now();
         let mut d = Delivered::default();
+        let mut frames = stream::FrameSlab::new(body.len());
         for stream in self.durable_streams(to, offline) {
             let mut st = stream.lock();
             if st.dead {
                 continue;
             }
             let next = st.seq + 1;
-            let part = st.deliver(next, body.clone(), &self.inner.history, now);
+            let frame = frames.numbered(next, &body);
+            let part = st.deliver_frame(next, body.clone(), frame, &self.inner.history, now);
             d.connections += part.connections;
             d.dropped += part.dropped;
         }

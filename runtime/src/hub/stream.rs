@@ -135,18 +135,8 @@ pub(crate) struct UserStream {
 /// `{"seq":N,` followed by the shared body, in one allocation of exactly its length — so that
 /// turning it into the frame's `Bytes` reuses the allocation instead of adding one.
 pub(crate) fn numbered(seq: u64, body: &str) -> String {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = seq;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let digits = &digits[at..];
+    let mut buf = [0u8; 20];
+    let digits = seq_digits(seq, &mut buf);
     let mut frame = String::with_capacity(8 + digits.len() + body.len());
     frame.push_str("{\"seq\":");
     for d in digits {
@@ -155,6 +145,57 @@ pub(crate) fn numbered(seq: u64, body: &str) -> String {
     frame.push(',');
     frame.push_str(body);
     frame
+}
+
+/// Numbered frames of one event for many streams, carved from shared buffers of
+/// [`FrameSlab::FRAMES`] frames each: one allocation per that many recipients instead of one
+/// each (and one free, on whichever thread writes the last of them). A connection's queue can
+/// so hold on to at most `FRAMES` frames' worth of memory per queued frame.
+pub(crate) struct FrameSlab {
+    buf: bytes::BytesMut,
+    frame_len: usize,
+}
+
+impl FrameSlab {
+    /// Frames per shared buffer.
+    pub(crate) const FRAMES: usize = 8;
+
+    pub(crate) fn new(body_len: usize) -> FrameSlab {
+        FrameSlab {
+            buf: bytes::BytesMut::new(),
+            // `{"seq":` + up to 20 digits + `,` + body
+            frame_len: body_len + 28,
+        }
+    }
+
+    /// `{"seq":N,` followed by `body`, as a frame sharing this slab's current buffer.
+    pub(crate) fn numbered(&mut self, seq: u64, body: &str) -> Utf8Bytes {
+        if self.buf.capacity() < self.frame_len {
+            self.buf = bytes::BytesMut::with_capacity(self.frame_len * Self::FRAMES);
+        }
+        let mut digits = [0u8; 20];
+        self.buf.extend_from_slice(b"{\"seq\":");
+        self.buf.extend_from_slice(seq_digits(seq, &mut digits));
+        self.buf.extend_from_slice(b",");
+        self.buf.extend_from_slice(body.as_bytes());
+        let bytes = self.buf.split().freeze();
+        // Built from ASCII and a `str`, so always UTF-8; checking it costs a scan of the frame.
+        Utf8Bytes::try_from(bytes).unwrap_or_else(|_| Utf8Bytes::from(numbered(seq, body)))
+    }
+}
+
+/// The decimal digits of `n`, written at the end of `buf`.
+fn seq_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[at..]
 }
 
 impl UserStream {
@@ -227,9 +268,21 @@ impl StreamState {
         limits: &History,
         now: Instant,
     ) -> Delivered {
+        let frame = Utf8Bytes::from(numbered(seq, &body));
+        self.deliver_frame(seq, body, frame, limits, now)
+    }
+
+    /// As [`deliver`](Self::deliver), with the numbered frame already built (see [`FrameSlab`]).
+    pub(crate) fn deliver_frame(
+        &mut self,
+        seq: u64,
+        body: Arc<str>,
+        frame: Utf8Bytes,
+        limits: &History,
+        now: Instant,
+    ) -> Delivered {
         self.seq = seq;
         self.active = now;
-        let frame = Utf8Bytes::from(numbered(seq, &body));
         if limits.max_events > 0 {
             self.history.push_back(Stored {
                 body,
@@ -332,6 +385,20 @@ mod tests {
             assert_eq!(f, format!("{{\"seq\":{seq},\"type\":\"x\"}}"));
             assert_eq!(f.len(), f.capacity(), "{seq}");
         }
+    }
+
+    #[test]
+    fn slab_frames_equal_numbered_frames_across_buffers() {
+        let body = "\"type\":\"x\",\"data\":{\"é\":1}}";
+        let mut slab = FrameSlab::new(body.len());
+        let frames: Vec<Utf8Bytes> = (0..(FrameSlab::FRAMES as u64 * 3 + 1))
+            .map(|i| slab.numbered(i * 997, body))
+            .collect();
+        for (i, f) in frames.iter().enumerate() {
+            assert_eq!(f.as_str(), numbered(i as u64 * 997, body));
+        }
+        let big = slab.numbered(u64::MAX, body);
+        assert_eq!(big.as_str(), numbered(u64::MAX, body));
     }
 
     #[test]
