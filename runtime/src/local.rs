@@ -31,7 +31,7 @@ use crate::{Hub, Principal};
 
 /// Frames the client side may have waiting before [`LocalConnection::send`] waits (and the
 /// session's own frames in the other direction, on top of the hub's outbound queue).
-const CHANNEL_FRAMES: usize = 64;
+pub const CHANNEL_FRAMES: usize = 64;
 
 /// The session is over: the connection was closed (see [`LocalConnection::close_code`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
