@@ -293,20 +293,16 @@ impl StreamState {
         let mut d = Delivered::default();
         // The last connection (usually the only one) takes the frame itself: a clone of bytes
         // built from a `String` would allocate their shared header.
-        let mut frame = Some(frame);
-        let last = self.conns.len().saturating_sub(1);
-        for (i, c) in self.conns.iter().enumerate() {
-            let f = if i == last {
-                frame.take()
-            } else {
-                frame.clone()
-            };
-            let Some(f) = f else { break };
-            match c.push(f) {
-                Push::Queued => d.connections += 1,
-                Push::Dropped => d.dropped += 1,
-                Push::Gone => {}
+        let mut count = |push: Push| match push {
+            Push::Queued => d.connections += 1,
+            Push::Dropped => d.dropped += 1,
+            Push::Gone => {}
+        };
+        if let Some((last, others)) = self.conns.split_last() {
+            for c in others {
+                count(c.push(frame.clone()));
             }
+            count(last.push(frame));
         }
         d
     }
