@@ -303,15 +303,19 @@ async fn a_redis_restart_is_survived_and_signalled_as_a_resync() {
     }
     newcomer.close();
     // Emits are queued up to the bound, then refused: never dropped silently.
-    let mut queued = 0;
+    // (The node's forwarding task may take queued emits into its retry buffer meanwhile, so a
+    // later emit can be accepted again after a refusal: what matters is that every accepted one
+    // arrives, in order, and every other one was refused.)
+    let mut accepted = Vec::new();
     let mut refused = 0;
     for n in 4..=20 {
         match a.hub.emit(&note("u1", n)) {
-            Ok(_) => queued += 1,
+            Ok(_) => accepted.push(n),
             Err(EmitError::Unavailable { .. }) => refused += 1,
             Err(e) => panic!("{e}"),
         }
     }
+    let queued = accepted.len();
     assert!(
         queued >= 1 && refused >= 1,
         "queued {queued}, refused {refused}"
@@ -330,7 +334,7 @@ async fn a_redis_restart_is_survived_and_signalled_as_a_resync() {
         other => panic!("{other:?}"),
     }
     let ns: Vec<u64> = got.iter().map(|g| g.0).collect();
-    assert_eq!(ns, (4..4 + queued as u64).collect::<Vec<_>>());
+    assert_eq!(ns, accepted);
     // And the system goes on.
     a.hub.emit(&note("u1", 99)).expect("emit");
     assert_eq!(events(&mut c, 1).await.0[0].0, 99);
