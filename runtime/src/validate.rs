@@ -112,8 +112,17 @@ impl std::fmt::Display for Place<'_> {
     }
 }
 
-fn fail(place: &Place<'_>, message: String) -> Result<(), crate::Violation> {
-    Err(crate::Violation::new(place.to_string(), message))
+/// `Ok` when `ok`; otherwise the violation at `place`, its message built only then.
+fn ensure(
+    ok: bool,
+    place: &Place<'_>,
+    message: impl FnOnce() -> String,
+) -> Result<(), crate::Violation> {
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::Violation::new(place.to_string(), message()))
+    }
 }
 
 /// Fails unless `value` is a UUID ([`is_uuid`]).
@@ -121,11 +130,7 @@ fn fail(place: &Place<'_>, message: String) -> Result<(), crate::Violation> {
 /// # Errors
 /// `must be a UUID` at `place`.
 pub fn uuid(value: &str, place: &Place<'_>) -> Result<(), crate::Violation> {
-    if is_uuid(value) {
-        Ok(())
-    } else {
-        fail(place, "must be a UUID".to_owned())
-    }
+    ensure(is_uuid(value), place, || "must be a UUID".to_owned())
 }
 
 /// Fails unless `value` is an RFC 3339 timestamp ([`is_timestamp`]).
@@ -133,11 +138,9 @@ pub fn uuid(value: &str, place: &Place<'_>) -> Result<(), crate::Violation> {
 /// # Errors
 /// `must be an RFC 3339 timestamp` at `place`.
 pub fn timestamp(value: &str, place: &Place<'_>) -> Result<(), crate::Violation> {
-    if is_timestamp(value) {
-        Ok(())
-    } else {
-        fail(place, "must be an RFC 3339 timestamp".to_owned())
-    }
+    ensure(is_timestamp(value), place, || {
+        "must be an RFC 3339 timestamp".to_owned()
+    })
 }
 
 /// Fails unless `value` has `min..=max` characters.
@@ -151,14 +154,9 @@ pub fn chars_between(
     place: &Place<'_>,
 ) -> Result<(), crate::Violation> {
     let n = value.chars().count();
-    if (min..=max).contains(&n) {
-        Ok(())
-    } else {
-        fail(
-            place,
-            format!("must be {min} to {max} characters long, got {n}"),
-        )
-    }
+    ensure((min..=max).contains(&n), place, || {
+        format!("must be {min} to {max} characters long, got {n}")
+    })
 }
 
 /// Fails unless `value` has at least `min` characters.
@@ -167,14 +165,9 @@ pub fn chars_between(
 /// `must be at least 3 characters long, got 2` at `place`.
 pub fn chars_at_least(value: &str, min: usize, place: &Place<'_>) -> Result<(), crate::Violation> {
     let n = value.chars().count();
-    if n >= min {
-        Ok(())
-    } else {
-        fail(
-            place,
-            format!("must be at least {min} characters long, got {n}"),
-        )
-    }
+    ensure(n >= min, place, || {
+        format!("must be at least {min} characters long, got {n}")
+    })
 }
 
 /// Fails unless `value` has at most `max` characters.
@@ -183,14 +176,9 @@ pub fn chars_at_least(value: &str, min: usize, place: &Place<'_>) -> Result<(), 
 /// `must be at most 500 characters long, got 501` at `place`.
 pub fn chars_at_most(value: &str, max: usize, place: &Place<'_>) -> Result<(), crate::Violation> {
     let n = value.chars().count();
-    if n <= max {
-        Ok(())
-    } else {
-        fail(
-            place,
-            format!("must be at most {max} characters long, got {n}"),
-        )
-    }
+    ensure(n <= max, place, || {
+        format!("must be at most {max} characters long, got {n}")
+    })
 }
 
 /// Fails unless a list or map of `len` items (the `unit`: `items`, `entries`) has at least `min`.
@@ -203,11 +191,9 @@ pub fn len_at_least(
     unit: &str,
     place: &Place<'_>,
 ) -> Result<(), crate::Violation> {
-    if len >= min {
-        Ok(())
-    } else {
-        fail(place, format!("must have at least {min} {unit}, got {len}"))
-    }
+    ensure(len >= min, place, || {
+        format!("must have at least {min} {unit}, got {len}")
+    })
 }
 
 /// Fails unless a list or map of `len` items (the `unit`: `items`, `entries`) has at most `max`.
@@ -220,11 +206,9 @@ pub fn len_at_most(
     unit: &str,
     place: &Place<'_>,
 ) -> Result<(), crate::Violation> {
-    if len <= max {
-        Ok(())
-    } else {
-        fail(place, format!("must have at most {max} {unit}, got {len}"))
-    }
+    ensure(len <= max, place, || {
+        format!("must have at most {max} {unit}, got {len}")
+    })
 }
 
 /// Fails unless `value` ≥ `min`.
@@ -236,11 +220,9 @@ pub fn at_least<T: PartialOrd + std::fmt::Display>(
     min: T,
     place: &Place<'_>,
 ) -> Result<(), crate::Violation> {
-    if *value >= min {
-        Ok(())
-    } else {
-        fail(place, format!("must be at least {min}, got {value}"))
-    }
+    ensure(*value >= min, place, || {
+        format!("must be at least {min}, got {value}")
+    })
 }
 
 /// Fails unless `value` ≤ `max`.
@@ -252,11 +234,9 @@ pub fn at_most<T: PartialOrd + std::fmt::Display>(
     max: T,
     place: &Place<'_>,
 ) -> Result<(), crate::Violation> {
-    if *value <= max {
-        Ok(())
-    } else {
-        fail(place, format!("must be at most {max}, got {value}"))
-    }
+    ensure(*value <= max, place, || {
+        format!("must be at most {max}, got {value}")
+    })
 }
 
 macro_rules! unchecked {
@@ -435,6 +415,30 @@ impl<T: Texts> Texts for Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checks_report_their_place_and_message_only_on_failure() {
+        let field = Place::Field("ticket", "tags");
+        let item = Place::Index(&field, 2);
+        assert!(uuid("0f8fad5b-d9cb-469f-a165-70867728950e", &item).is_ok());
+        let v = uuid("nope", &item).expect_err("a violation");
+        assert_eq!(
+            (v.field.as_str(), v.message.as_str()),
+            ("ticket.tags[2]", "must be a UUID")
+        );
+        let root = Place::Field("", "title");
+        assert!(chars_between("é", 1, 1, &root).is_ok());
+        let v = chars_between("", 1, 200, &root).expect_err("a violation");
+        assert_eq!(v.field, "title");
+        assert_eq!(v.message, "must be 1 to 200 characters long, got 0");
+        let v = at_most(&101u8, 100, &Place::Key(&root, "k")).expect_err("a violation");
+        assert_eq!(
+            (v.field.as_str(), v.message.as_str()),
+            ("title[\"k\"]", "must be at most 100, got 101")
+        );
+        let v = len_at_least(0, 1, "items", &root).expect_err("a violation");
+        assert_eq!(v.message, "must have at least 1 items, got 0");
+    }
 
     #[test]
     fn uuids_and_timestamps() {
