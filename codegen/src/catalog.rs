@@ -166,12 +166,15 @@ fn example(schema: &Schema, ty: &TypeRef, c: Option<&Constraints>, depth: usize)
             Primitive::Uuid => json!("3f2b8c1e-4d5a-4b6c-9e7f-0a1b2c3d4e5f"),
             Primitive::Timestamp => json!("2026-11-22T09:30:00Z"),
             Primitive::Bool => json!(true),
-            Primitive::F32 | Primitive::F64 => json!(c.and_then(|c| c.min).unwrap_or(1.5)),
+            Primitive::F32 | Primitive::F64 => {
+                json!(c.and_then(|c| c.min).map_or(1.5, tidings::schema::Number::to_f64))
+            }
             Primitive::Json => json!({ "any": "json" }),
             _ => {
-                let lo = c.and_then(|c| c.min).unwrap_or(0.0);
-                let hi = c.and_then(|c| c.max).unwrap_or(f64::MAX);
-                json!((lo.max(1.0).min(hi)) as i64)
+                let int = |b: Option<tidings::schema::Number>| b.and_then(|b| b.as_int());
+                let lo = int(c.and_then(|c| c.min)).unwrap_or(0);
+                let hi = int(c.and_then(|c| c.max)).unwrap_or(i128::MAX);
+                crate::numbers::json(tidings::schema::Number::Int(lo.max(1).min(hi)))
             }
         },
         TypeRef::List(inner) => json!([example(schema, inner, None, depth + 1)]),

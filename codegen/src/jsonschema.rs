@@ -6,15 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
-use tidings::schema::{Field, Primitive, Schema, TypeDef, TypeKind, TypeRef};
+use tidings::schema::{Field, Number, Primitive, Schema, TypeDef, TypeKind, TypeRef};
 
 /// The dialect every generated schema declares.
 pub const DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
 
 /// A UUID, hyphenated (checked by `pattern`, so that validators that treat `format` as an
-/// annotation still check it).
-pub const UUID_PATTERN: &str =
-    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+/// annotation still check it): [`tidings::format::UUID_PATTERN`].
+pub const UUID_PATTERN: &str = tidings::format::UUID_PATTERN;
 
 /// How references to named types are written.
 #[derive(Debug, Clone, Copy)]
@@ -51,29 +50,36 @@ pub(crate) fn type_schema(ty: &TypeRef, f: Option<&Field>, refs: Refs) -> Value 
                 Primitive::Uuid => {
                     json!({ "type": "string", "format": "uuid", "pattern": UUID_PATTERN })
                 }
-                Primitive::Timestamp => json!({ "type": "string", "format": "date-time" }),
+                Primitive::Timestamp => json!({
+                    "type": "string",
+                    "format": "date-time",
+                    "pattern": tidings::format::TIMESTAMP_PATTERN,
+                }),
                 Primitive::Bool => json!({ "type": "boolean" }),
-                Primitive::F32 | Primitive::F64 => json!({ "type": "number" }),
+                Primitive::F32 => {
+                    // Beyond f32's finite range there is no f32 (Rust would store infinity).
+                    let max = crate::numbers::json(Number::Float(f64::from(f32::MAX)));
+                    json!({ "type": "number", "minimum": -f64::from(f32::MAX), "maximum": max })
+                }
+                Primitive::F64 => json!({ "type": "number" }),
                 Primitive::Json => json!({}),
                 int => {
+                    // The whole range of the type, exactly (64-bit bounds included: a validator
+                    // that reads JSON numbers as integers compares them exactly).
                     let (lo, hi) = int.integer_range().unwrap_or((0, 0));
-                    let mut s = json!({ "type": "integer" });
-                    // Bounds beyond what JSON numbers carry exactly are left to the constraints.
-                    if lo >= -(1_i128 << 53) {
-                        s["minimum"] = json!(lo as i64);
-                    }
-                    if hi <= (1_i128 << 53) {
-                        s["maximum"] = json!(hi as i64);
-                    }
-                    s
+                    json!({
+                        "type": "integer",
+                        "minimum": crate::numbers::json(Number::Int(lo)),
+                        "maximum": crate::numbers::json(Number::Int(hi)),
+                    })
                 }
             };
             if let Some(c) = c {
                 if let Some(min) = c.min {
-                    s["minimum"] = number(min);
+                    s["minimum"] = crate::numbers::json(min);
                 }
                 if let Some(max) = c.max {
-                    s["maximum"] = number(max);
+                    s["maximum"] = crate::numbers::json(max);
                 }
                 if matches!(
                     p,
@@ -111,14 +117,6 @@ pub(crate) fn type_schema(ty: &TypeRef, f: Option<&Field>, refs: Refs) -> Value 
             s
         }
         TypeRef::Named { module, name } => reference(module, name, refs),
-    }
-}
-
-fn number(x: f64) -> Value {
-    if x.fract() == 0.0 && x.abs() < 9.0e15 {
-        json!(x as i64)
-    } else {
-        json!(x)
     }
 }
 

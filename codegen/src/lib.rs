@@ -47,6 +47,7 @@ pub mod export;
 pub mod jsonschema;
 mod lower;
 pub mod names;
+mod numbers;
 pub mod output;
 mod raw;
 pub mod rust;

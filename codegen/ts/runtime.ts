@@ -27,6 +27,14 @@ function describe(v: unknown): string {
   return `${p}: required, but absent`;
 }
 
+/**
+ * @internal The value of `o`'s own property `k`, or `undefined`: a payload field is never read
+ * from the prototype chain (`constructor`, `toString`).
+ */
+export function own(o: Record<string, unknown>, k: string): unknown {
+  return Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
+}
+
 /** @internal */ export function obj(v: unknown, p: string): Record<string, unknown> | string {
   return typeof v === "object" && v !== null && !Array.isArray(v)
     ? (v as Record<string, unknown>)
@@ -44,8 +52,12 @@ function lengthCheck(n: number, p: string, min: number | undefined, max: number 
   return min === undefined && max === undefined ? null : lengthCheck([...v].length, p, min, max, "characters");
 }
 
+// The formats of docs/schema.md, the same patterns as the exported JSON Schema's (a test holds
+// them equal to tidings::format's): a hyphenated UUID, and an RFC 3339 date-time that is
+// calendar-exact (the day exists in its month and year), seconds 00-59, `T`/`Z` either case.
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 =
+  /^(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$/;
 
 /** @internal */ export function uuid(v: unknown, p: string): string | null {
   return typeof v === "string" && UUID.test(v) ? null : `${p}: expected a UUID, found ${describe(v)}`;

@@ -151,10 +151,36 @@ pub(crate) enum DefaultFrom {
     Path(syn::ExprPath),
 }
 
-/// A constraint bound: the literal's value, kept with its span.
+/// A constraint bound: the literal's value, exactly, kept with its span.
 pub(crate) struct Bound {
-    pub(crate) value: f64,
+    pub(crate) value: Exact,
     pub(crate) span: Span,
+}
+
+/// A number literal exactly as written: integers keep every digit.
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+pub(crate) enum Exact {
+    Int(i128),
+    Float(f64),
+}
+
+impl Exact {
+    #[allow(clippy::cast_precision_loss)]
+    fn to_f64(self) -> f64 {
+        match self {
+            Exact::Int(n) => n as f64,
+            Exact::Float(x) => x,
+        }
+    }
+}
+
+impl std::fmt::Display for Exact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exact::Int(n) => write!(f, "{n}"),
+            Exact::Float(x) => write!(f, "{x}"),
+        }
+    }
 }
 
 /// Everything the derives know about one field.
@@ -183,19 +209,26 @@ const TIDINGS_FIELD_KEYS: [&str; 6] = [
     "max_length",
 ];
 
-fn number(expr: &Expr) -> Option<f64> {
+fn number(expr: &Expr) -> Option<Exact> {
     match expr {
         Expr::Lit(ExprLit {
             lit: Lit::Int(i), ..
-        }) => i.base10_parse::<f64>().ok(),
+        }) => i.base10_parse::<i128>().ok().map(Exact::Int),
         Expr::Lit(ExprLit {
             lit: Lit::Float(f), ..
-        }) => f.base10_parse::<f64>().ok(),
+        }) => f
+            .base10_parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .map(Exact::Float),
         Expr::Unary(ExprUnary {
             op: UnOp::Neg(_),
             expr,
             ..
-        }) => number(expr).map(|v| -v),
+        }) => number(expr).map(|v| match v {
+            Exact::Int(n) => Exact::Int(-n),
+            Exact::Float(x) => Exact::Float(-x),
+        }),
         _ => None,
     }
 }
@@ -271,10 +304,20 @@ pub(crate) fn field(
                                 format!("`{key}` needs a number literal"),
                             ));
                         };
-                        if key.ends_with("length") && (value < 0.0 || value.fract() != 0.0) {
+                        if key.ends_with("length") && !matches!(value, Exact::Int(n) if n >= 0) {
                             return Err(syn::Error::new(
                                 expr.span(),
                                 format!("`{key}` needs a whole number of 0 or more"),
+                            ));
+                        }
+                        let in_range = match value {
+                            Exact::Int(n) => (i128::from(i64::MIN)..=i128::from(u64::MAX)).contains(&n),
+                            Exact::Float(_) => true,
+                        };
+                        if !in_range {
+                            return Err(syn::Error::new(
+                                expr.span(),
+                                format!("`{key}` = {value} is outside the range of every number type"),
                             ));
                         }
                         let bound = Some(Bound {
@@ -304,7 +347,9 @@ pub(crate) fn field(
         (&info.min_length, &info.max_length, "min_length"),
     ] {
         if let (Some(lo), Some(hi)) = (lo, hi) {
-            if lo.value > hi.value {
+            if lo.value.to_f64() > hi.value.to_f64()
+                || matches!((lo.value, hi.value), (Exact::Int(a), Exact::Int(b)) if a > b)
+            {
                 errors.at(
                     lo.span,
                     format!(

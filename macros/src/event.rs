@@ -409,6 +409,9 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     #checks
                     ::std::result::Result::Ok(())
                 }
+                fn contract() -> ::std::option::Option<&'static ::tidings::validate::Contract> {
+                    ::tidings::describe::contract(#wire)
+                }
             }
 
             fn __describe() -> ::tidings::describe::Item {

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
-use crate::attr::{Bound, DefaultFrom, FieldInfo};
+use crate::attr::{Bound, DefaultFrom, Exact, FieldInfo};
 
 fn doc_expr(lines: &[String]) -> TokenStream {
     quote!(::tidings::describe::doc(&[#(#lines),*]))
@@ -23,10 +23,24 @@ pub(crate) fn deprecation_expr(d: &Option<Option<String>>) -> TokenStream {
     }
 }
 
+/// The bound as a `tidings::schema::Number` expression, exactly.
+fn number(value: Exact) -> TokenStream {
+    match value {
+        Exact::Int(n) => {
+            let lit = proc_macro2::Literal::i128_suffixed(n);
+            quote!(::tidings::schema::Number::Int(#lit))
+        }
+        Exact::Float(x) => {
+            let lit = proc_macro2::Literal::f64_suffixed(x);
+            quote!(::tidings::schema::Number::Float(#lit))
+        }
+    }
+}
+
 fn bound(b: &Option<Bound>) -> TokenStream {
     match b {
         Some(b) => {
-            let v = b.value;
+            let v = number(b.value);
             quote!(::std::option::Option::Some(#v))
         }
         None => quote!(::std::option::Option::None),
@@ -35,11 +49,14 @@ fn bound(b: &Option<Bound>) -> TokenStream {
 
 fn length(b: &Option<Bound>) -> TokenStream {
     match b {
-        Some(b) => {
-            let v = b.value as u64;
+        Some(Bound {
+            value: Exact::Int(n),
+            ..
+        }) => {
+            let v = u64::try_from(*n).unwrap_or_default();
             quote!(::std::option::Option::Some(#v))
         }
-        None => quote!(::std::option::Option::None),
+        _ => quote!(::std::option::Option::None),
     }
 }
 
@@ -104,37 +121,40 @@ pub(crate) fn checks(fields: &[FieldInfo], at: &TokenStream) -> TokenStream {
             quote!(&::tidings::validate::join(#at, #wire))
         };
         let violation = |span, message: TokenStream| quote_spanned!(span=> return ::std::result::Result::Err(::tidings::Violation::new(::tidings::validate::join(#at, #wire), #message)););
-        if let Some(b) = &f.min {
-            let v = b.value;
+        // Bounds compare exactly with the number on the wire (`Bounded::number`).
+        for (b, below, words) in [(&f.min, true, "at least"), (&f.max, false, "at most")] {
+            let Some(b) = b else { continue };
+            let v = number(b.value);
+            let shown = b.value.to_string();
             let err = violation(
                 b.span,
-                quote!(::std::format!("must be at least {}, got {}", #v, n)),
+                quote!(::std::format!("must be {} {}, got {}", #words, #shown, n)),
             );
-            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Number::number(&self.#ident) { if n < #v { #err } }));
+            let outside = if below {
+                quote!(::std::cmp::Ordering::Less)
+            } else {
+                quote!(::std::cmp::Ordering::Greater)
+            };
+            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Bounded::number(&self.#ident) { if n.cmp_exact(#v) == ::std::option::Option::Some(#outside) { #err } }));
         }
-        if let Some(b) = &f.max {
-            let v = b.value;
+        for (b, below, words) in [
+            (&f.min_length, true, "at least"),
+            (&f.max_length, false, "at most"),
+        ] {
+            let Some(Bound {
+                value: Exact::Int(v),
+                span,
+            }) = b
+            else {
+                continue;
+            };
+            let v = usize::try_from(*v).unwrap_or(usize::MAX);
             let err = violation(
-                b.span,
-                quote!(::std::format!("must be at most {}, got {}", #v, n)),
+                *span,
+                quote!(::std::format!("must have a length of {} {}, got {}", #words, #v, n)),
             );
-            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Number::number(&self.#ident) { if n > #v { #err } }));
-        }
-        if let Some(b) = &f.min_length {
-            let v = b.value as usize;
-            let err = violation(
-                b.span,
-                quote!(::std::format!("must have a length of at least {}, got {}", #v, n)),
-            );
-            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Length::length(&self.#ident) { if n < #v { #err } }));
-        }
-        if let Some(b) = &f.max_length {
-            let v = b.value as usize;
-            let err = violation(
-                b.span,
-                quote!(::std::format!("must have a length of at most {}, got {}", #v, n)),
-            );
-            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Length::length(&self.#ident) { if n > #v { #err } }));
+            let outside = if below { quote!(n < #v) } else { quote!(n > #v) };
+            out.extend(quote_spanned!(*span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Length::length(&self.#ident) { if #outside { #err } }));
         }
         if let Some(format) = f.format {
             let (check, what) = if format == "Uuid" {

@@ -268,6 +268,20 @@ fn collect(ty: &TypeRef, from: &str, out: &mut Vec<(String, String, String)>) {
     }
 }
 
+/// The contract of the derived event whose wire name is `name` (what `#[derive(Event)]`'s
+/// `Event::contract` returns): built once from every derived type and event of the program.
+/// `None` when the derived items do not form one schema ([`schema`] says why).
+pub fn contract(name: &str) -> Option<&'static crate::validate::Contract> {
+    static CONTRACTS: std::sync::OnceLock<crate::validate::Contracts> = std::sync::OnceLock::new();
+    CONTRACTS
+        .get_or_init(|| {
+            schema()
+                .map(|s| crate::validate::Contracts::new(&s))
+                .unwrap_or_default()
+        })
+        .get(name)
+}
+
 /// Cleans a doc comment collected from `#[doc]` attributes: one leading space per line removed,
 /// outer blank lines trimmed. `None` when empty.
 pub fn doc(lines: &[&str]) -> Option<String> {

@@ -55,6 +55,15 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn validate(&self) -> Result<(), Violation> {
         Ok(())
     }
+
+    /// The contract an inbound payload is checked against before serde decodes it, so that
+    /// the server accepts exactly the JSON the schema describes — the JSON the TypeScript guard
+    /// and the exported JSON Schema accept ([`crate::validate::decode`]). Generated and derived
+    /// events return theirs; the default, for hand-written events, is `None`: serde alone
+    /// decides.
+    fn contract() -> Option<&'static crate::validate::Contract> {
+        None
+    }
 }
 
 /// A violated constraint: which field, and why.
@@ -77,8 +86,14 @@ impl Violation {
 }
 
 impl std::fmt::Display for Violation {
+    /// `` `ticket.title` must be at most 200 characters long, got 201 ``; the message alone for
+    /// the payload itself.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`{}` {}", self.field, self.message)
+        if self.field.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "`{}` {}", self.field, self.message)
+        }
     }
 }
 

@@ -20,6 +20,7 @@
 //!
 //! The wire protocol is described in `docs/protocol.md`.
 
+pub mod format;
 pub mod schema;
 
 #[cfg(feature = "server")]

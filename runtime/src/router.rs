@@ -269,13 +269,21 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         );
         let route: Route<S> =
             Arc::new(move |state: S, session: Session, data: Option<&RawValue>| {
-                let event: E = match serde_json::from_str(data.map_or("{}", RawValue::get)) {
+                let event: E = match crate::validate::decode(data.map_or("{}", RawValue::get)) {
                     Ok(e) => e,
-                    Err(e) => {
-                        return Started::Refused(HandlerError::protocol(
+                    Err(crate::validate::Refusal::Shape(v)) => {
+                        let e = HandlerError::protocol(
                             ErrorCode::InvalidPayload,
-                            format!("`{}` payload: {e}", E::NAME),
-                        ))
+                            format!("`{}` payload: {v}", E::NAME),
+                        );
+                        return Started::Refused(if v.field.is_empty() {
+                            e
+                        } else {
+                            e.with_field(v.field)
+                        });
+                    }
+                    Err(crate::validate::Refusal::Constraint(v)) => {
+                        return Started::Refused(v.into())
                     }
                 };
                 if let Err(v) = event.validate() {

@@ -953,25 +953,31 @@ fn primitive(p: Primitive, q: Primitive) -> Change {
 
 /// How the set of values admitted by constraints changed.
 fn constraints(o: &Constraints, n: &Constraints) -> Change {
-    fn lower(o: Option<f64>, n: Option<f64>) -> Change {
-        match (o, n) {
-            (a, b) if a == b => Change::Same,
-            (Some(_), None) => Change::Widened,
-            (None, Some(_)) => Change::Narrowed,
-            (Some(a), Some(b)) if b < a => Change::Widened,
-            _ => Change::Narrowed,
-        }
-    }
-    fn upper(o: Option<f64>, n: Option<f64>) -> Change {
-        match (o, n) {
-            (a, b) if a == b => Change::Same,
-            (Some(_), None) => Change::Widened,
-            (None, Some(_)) => Change::Narrowed,
-            (Some(a), Some(b)) if b > a => Change::Widened,
-            _ => Change::Narrowed,
-        }
-    }
-    let len = |x: Option<u64>| x.map(|v| v as f64);
+    use std::cmp::Ordering;
+    use tidings::schema::Number;
+    // Bounds compare exactly (no rounding through f64).
+    let cmp = |a: Number, b: Number| a.cmp_exact(b).unwrap_or(Ordering::Equal);
+    let lower = |o: Option<Number>, n: Option<Number>| match (o, n) {
+        (None, None) => Change::Same,
+        (Some(_), None) => Change::Widened,
+        (None, Some(_)) => Change::Narrowed,
+        (Some(a), Some(b)) => match cmp(b, a) {
+            Ordering::Equal => Change::Same,
+            Ordering::Less => Change::Widened,
+            Ordering::Greater => Change::Narrowed,
+        },
+    };
+    let upper = |o: Option<Number>, n: Option<Number>| match (o, n) {
+        (None, None) => Change::Same,
+        (Some(_), None) => Change::Widened,
+        (None, Some(_)) => Change::Narrowed,
+        (Some(a), Some(b)) => match cmp(b, a) {
+            Ordering::Equal => Change::Same,
+            Ordering::Greater => Change::Widened,
+            Ordering::Less => Change::Narrowed,
+        },
+    };
+    let len = |x: Option<u64>| x.map(|v| Number::Int(v.into()));
     lower(o.min, n.min)
         .then(upper(o.max, n.max))
         .then(lower(len(o.min_length), len(n.min_length)))

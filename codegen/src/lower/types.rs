@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use tidings::schema::{
-    Constraints, EnumValue, Field, Primitive, TypeDef, TypeKind, TypeRef, Value, Variant,
+    Constraints, EnumValue, Field, Number, Primitive, TypeDef, TypeKind, TypeRef, Value, Variant,
 };
 use toml::Spanned;
 
@@ -595,7 +595,7 @@ impl Cx<'_> {
         if let (Some(min), Some(max), Some(span)) =
             (c.min, c.max, full.min.as_ref().map(Spanned::span))
         {
-            if min > max {
+            if min.cmp_exact(max) == Some(std::cmp::Ordering::Greater) {
                 self.error(
                     Diagnostic::error(
                         "invalid-constraint",
@@ -648,13 +648,36 @@ impl Cx<'_> {
         );
     }
 
+    /// A bound that a JavaScript number cannot hold exactly is kept exactly in Rust and JSON
+    /// Schema; the TypeScript guard compares against the nearest number inside it. Said, not
+    /// done silently.
+    fn warn_inexact_in_js(&mut self, file: FileId, span: Range<usize>, key: &str, bound: Number) {
+        if bound.is_exact_in_f64() {
+            return;
+        }
+        self.error(
+            Diagnostic::warning(
+                "inexact-in-javascript",
+                file,
+                span,
+                format!("`{key}` = {bound} is not exactly a JavaScript number"),
+            )
+            .label("JavaScript numbers hold integers exactly only up to 2^53 - 1")
+            .help(format!(
+                "Rust and the JSON Schema check {bound} exactly; the TypeScript guard checks the \
+                 nearest JavaScript number inside the bound ({})",
+                crate::numbers::js_inward(bound, key == "min")
+            )),
+        );
+    }
+
     fn number_bound(
         &mut self,
         file: FileId,
         raw: &Spanned<toml::Value>,
         p: Primitive,
         key: &str,
-    ) -> Option<f64> {
+    ) -> Option<Number> {
         let span = raw.span();
         match (raw.get_ref(), p.integer_range()) {
             (toml::Value::Integer(n), Some((lo, hi))) => {
@@ -670,7 +693,9 @@ impl Cx<'_> {
                     );
                     return None;
                 }
-                Some(*n as f64)
+                let bound = Number::Int(i128::from(*n));
+                self.warn_inexact_in_js(file, span, key, bound);
+                Some(bound)
             }
             (toml::Value::Float(x), Some(_)) => {
                 self.error(
@@ -687,8 +712,31 @@ impl Cx<'_> {
                 );
                 None
             }
-            (toml::Value::Integer(n), None) => Some(*n as f64),
-            (toml::Value::Float(x), None) if x.is_finite() => Some(*x),
+            (toml::Value::Integer(n), None) => {
+                let bound = Number::Int(i128::from(*n));
+                self.warn_inexact_in_js(file, span, key, bound);
+                Some(bound)
+            }
+            (toml::Value::Float(x), None) if x.is_finite() => {
+                let max = p.float_max().unwrap_or(f64::MAX);
+                if x.abs() > max {
+                    self.error(
+                        Diagnostic::error(
+                            "invalid-constraint",
+                            file,
+                            span,
+                            format!(
+                                "`{key}` = {} is outside the range of `{}`",
+                                Number::Float(*x),
+                                p.as_str()
+                            ),
+                        )
+                        .help(format!("`{}` holds -{max:e} to {max:e}", p.as_str())),
+                    );
+                    return None;
+                }
+                Some(Number::Float(*x))
+            }
             (other, _) => {
                 self.error(
                     Diagnostic::error(
@@ -981,12 +1029,14 @@ fn default_value(v: &toml::Value, ty: &TypeRef, symbols: &Symbols) -> Result<Val
 
 fn check_default_constraints(v: &Value, c: &Constraints) -> Result<(), String> {
     let number = match v {
-        Value::Int(n) => Some(*n as f64),
-        Value::Float(x) => Some(*x),
+        Value::Int(n) => Some(Number::Int(i128::from(*n))),
+        Value::Float(x) => Some(Number::Float(*x)),
         _ => None,
     };
     if let Some(x) = number {
-        if c.min.is_some_and(|min| x < min) || c.max.is_some_and(|max| x > max) {
+        let below = |min: &Number| x.cmp_exact(*min) == Some(std::cmp::Ordering::Less);
+        let above = |max: &Number| x.cmp_exact(*max) == Some(std::cmp::Ordering::Greater);
+        if c.min.as_ref().is_some_and(below) || c.max.as_ref().is_some_and(above) {
             return Err(format!("{x} is outside the field's bounds"));
         }
     }

@@ -2,7 +2,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
-use tidings::schema::{Constraints, Field, Primitive, Schema, TypeKind, TypeRef};
+use tidings::schema::{Constraints, Field, Number, Primitive, Schema, TypeKind, TypeRef};
 
 use super::types::field_ident;
 
@@ -54,7 +54,11 @@ fn checkable(schema: &Schema, ty: &TypeRef, c: Option<&Constraints>) -> bool {
         return true;
     }
     match ty {
-        TypeRef::Primitive(p) => matches!(p, Primitive::Uuid | Primitive::Timestamp),
+        // Floats: finite (JSON has no NaN or infinity).
+        TypeRef::Primitive(p) => matches!(
+            p,
+            Primitive::Uuid | Primitive::Timestamp | Primitive::F32 | Primitive::F64
+        ),
         TypeRef::Optional(i) | TypeRef::List(i) | TypeRef::Map(i) => checkable(schema, i, None),
         TypeRef::Named { module, name } => match schema.type_def(module, name).map(|t| &t.kind) {
             Some(TypeKind::Enum { .. }) | None => false,
@@ -164,20 +168,36 @@ fn primitive(
                 _ => quote!(),
             }
         }
-        p if p.is_number() => {
+        Primitive::F32 | Primitive::F64 => {
+            let mut out = quote!(::tidings::validate::finite(#value, &#place)?;);
+            let Some(c) = c else { return out };
+            // Bounds of f32 fields are checked on the number the f32 is on the wire.
+            let v = if p == Primitive::F32 {
+                quote!(&::tidings::validate::f32_on_wire(*#value))
+            } else {
+                quote!(#value)
+            };
+            if let Some(min) = c.min {
+                let lit = float_literal(min, true);
+                out.extend(quote!(::tidings::validate::at_least(#v, #lit, &#place)?;));
+            }
+            if let Some(max) = c.max {
+                let lit = float_literal(max, false);
+                out.extend(quote!(::tidings::validate::at_most(#v, #lit, &#place)?;));
+            }
+            out
+        }
+        p if p.is_integer() => {
             let Some(c) = c else { return quote!() };
-            let (lo, hi) = p
-                .integer_range()
-                .map_or((f64::NEG_INFINITY, f64::INFINITY), |(l, h)| {
-                    (l as f64, h as f64)
-                });
+            let (lo, hi) = p.integer_range().unwrap_or((0, 0));
             let mut out = TokenStream::new();
-            if let Some(min) = c.min.filter(|m| *m > lo) {
-                let lit = number_literal(p, min);
+            // A bound at the end of the type's range checks nothing (and would warn).
+            if let Some(min) = c.min.and_then(Number::as_int).filter(|m| *m > lo) {
+                let lit = int_literal(p, min);
                 out.extend(quote!(::tidings::validate::at_least(#value, #lit, &#place)?;));
             }
-            if let Some(max) = c.max.filter(|m| *m < hi) {
-                let lit = number_literal(p, max);
+            if let Some(max) = c.max.and_then(Number::as_int).filter(|m| *m < hi) {
+                let lit = int_literal(p, max);
                 out.extend(quote!(::tidings::validate::at_most(#value, #lit, &#place)?;));
             }
             out
@@ -186,19 +206,29 @@ fn primitive(
     }
 }
 
-fn number_literal(p: Primitive, x: f64) -> TokenStream {
+/// An integer bound as a literal of the field's type, exactly (`check` refused bounds outside
+/// the type's range; one that still is out of range falls back to the type's own end).
+fn int_literal(p: Primitive, n: i128) -> TokenStream {
     use proc_macro2::Literal;
+    fn fit<T: TryFrom<i128> + Default>(n: i128) -> T {
+        T::try_from(n).unwrap_or_default()
+    }
     let lit = match p {
-        Primitive::I8 => Literal::i8_suffixed(x as i8),
-        Primitive::I16 => Literal::i16_suffixed(x as i16),
-        Primitive::I32 => Literal::i32_suffixed(x as i32),
-        Primitive::I64 => Literal::i64_suffixed(x as i64),
-        Primitive::U8 => Literal::u8_suffixed(x as u8),
-        Primitive::U16 => Literal::u16_suffixed(x as u16),
-        Primitive::U32 => Literal::u32_suffixed(x as u32),
-        Primitive::U64 => Literal::u64_suffixed(x as u64),
-        Primitive::F32 => Literal::f32_suffixed(x as f32),
-        _ => Literal::f64_suffixed(x),
+        Primitive::I8 => Literal::i8_suffixed(fit(n)),
+        Primitive::I16 => Literal::i16_suffixed(fit(n)),
+        Primitive::I32 => Literal::i32_suffixed(fit(n)),
+        Primitive::I64 => Literal::i64_suffixed(fit(n)),
+        Primitive::U8 => Literal::u8_suffixed(fit(n)),
+        Primitive::U16 => Literal::u16_suffixed(fit(n)),
+        Primitive::U32 => Literal::u32_suffixed(fit(n)),
+        _ => Literal::u64_suffixed(fit(n)),
     };
+    quote!(#lit)
+}
+
+/// A float bound as an `f64` literal: the nearest `f64` inside the bound, which makes the
+/// comparison of an `f64` value exact.
+fn float_literal(bound: Number, lower: bool) -> TokenStream {
+    let lit = proc_macro2::Literal::f64_suffixed(crate::numbers::inward(bound, lower));
     quote!(#lit)
 }

@@ -63,6 +63,8 @@ struct TypeView {
     fields: Vec<FieldView>,
     values: Vec<String>,
     tag: String,
+    tag_js: String,
+    tag_path: String,
     variants: Vec<VariantView>,
     tags: Vec<String>,
 }
@@ -123,6 +125,8 @@ fn type_view(t: &TypeDef, current: &str) -> TypeView {
         fields: Vec::new(),
         values: Vec::new(),
         tag: String::new(),
+        tag_js: String::new(),
+        tag_path: String::new(),
         variants: Vec::new(),
         tags: Vec::new(),
     };
@@ -152,11 +156,13 @@ fn type_view(t: &TypeDef, current: &str) -> TypeView {
         TypeKind::Union { tag, variants } => {
             view.kind = "union";
             view.tag = tag.clone();
+            view.tag_js = js_string(tag);
+            view.tag_path = js_string(&format!(".{tag}"));
             view.tags = variants.iter().map(|v| js_string(&v.name)).collect();
             view.variants = variants
                 .iter()
                 .map(|v| {
-                    let head = format!("{{ {}: {} }}", tag, js_string(&v.name));
+                    let head = format!("{{ {}: {} }}", render::property_name(tag), js_string(&v.name));
                     let (ty, check) = match &v.payload {
                         Some(p) => (
                             format!("({head} & {})", ts_type(p, current)),

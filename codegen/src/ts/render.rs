@@ -1,6 +1,8 @@
 //! TypeScript type expressions, runtime checks and JSDoc for IR items.
 
-use tidings::schema::{Constraints, Deprecation, Field, Primitive, TypeRef, Value};
+use tidings::schema::{Constraints, Deprecation, Field, Number, Primitive, TypeRef, Value};
+
+use crate::numbers::js_inward;
 
 /// The TypeScript type of a value of `ty`, seen from module `current`.
 pub(crate) fn ts_type(ty: &TypeRef, current: &str) -> String {
@@ -45,49 +47,36 @@ pub(crate) fn property(f: &Field, current: &str) -> String {
         TypeRef::Optional(_) => (ts_type(&f.ty, current), true),
         other => (ts_type(other, current), f.default.is_some()),
     };
-    format!("{}{}: {ty};", f.name, if optional { "?" } else { "" })
+    format!(
+        "{}{}: {ty};",
+        property_name(&f.name),
+        if optional { "?" } else { "" }
+    )
 }
 
-fn num(x: Option<f64>) -> String {
-    match x {
-        Some(v) if v.fract() == 0.0 && v.abs() < 9.007_199_254_740_991e15 => {
-            format!("{}", v as i64)
-        }
-        Some(v) => format!("{v}"),
-        None => "undefined".to_owned(),
-    }
+/// A bound for the guard: the nearest JavaScript number inside it (see `crate::numbers`).
+fn bound(x: Option<Number>, lower: bool) -> String {
+    x.map_or_else(|| "undefined".to_owned(), |b| js_inward(b, lower))
 }
 
 fn len(x: Option<u64>) -> String {
     x.map_or_else(|| "undefined".to_owned(), |n| n.to_string())
 }
 
-/// The bounds of an integer type, narrowed by the field's constraints; `undefined` where the
-/// type's own bound lies beyond what a JS number holds exactly (the wire bound still applies).
-fn int_bounds(p: Primitive, c: Option<&Constraints>) -> (String, String) {
-    let (lo, hi) = p.integer_range().unwrap_or((0, 0));
-    let safe = 9_007_199_254_740_991_i128;
-    let lo = c.and_then(|c| c.min).map_or_else(
-        || {
-            if lo >= -safe {
-                lo.to_string()
-            } else {
-                "undefined".to_owned()
-            }
-        },
-        |m| num(Some(m)),
-    );
-    let hi = c.and_then(|c| c.max).map_or_else(
-        || {
-            if hi <= safe {
-                hi.to_string()
-            } else {
-                "undefined".to_owned()
-            }
-        },
-        |m| num(Some(m)),
-    );
-    (lo, hi)
+/// The bounds of a number type, narrowed by the field's constraints, as the guard compares them:
+/// integer types always carry their range (64-bit ones included, as the nearest JavaScript
+/// numbers inside it), `f32` its finite range, `f64` none (`Number.isFinite` is its range).
+fn number_bounds(p: Primitive, c: Option<&Constraints>) -> (String, String) {
+    let (lo, hi) = match (p.integer_range(), p.float_max()) {
+        (Some((lo, hi)), _) => (Some(Number::Int(lo)), Some(Number::Int(hi))),
+        (None, Some(max)) if p == Primitive::F32 => {
+            (Some(Number::Float(-max)), Some(Number::Float(max)))
+        }
+        _ => (None, None),
+    };
+    let lo = c.and_then(|c| c.min).or(lo);
+    let hi = c.and_then(|c| c.max).or(hi);
+    (bound(lo, true), bound(hi, false))
 }
 
 /// An expression checking value `v` (at path `p`) against `ty` and constraints `c`; it evaluates
@@ -117,13 +106,12 @@ pub(crate) fn check(
             Primitive::Timestamp => format!("$rt.timestamp({v}, {p})"),
             Primitive::Bool => format!("$rt.bool({v}, {p})"),
             Primitive::Json => "null".to_owned(),
-            Primitive::F32 | Primitive::F64 => format!(
-                "$rt.num({v}, {p}, {}, {})",
-                num(c.and_then(|c| c.min)),
-                num(c.and_then(|c| c.max))
-            ),
+            Primitive::F32 | Primitive::F64 => {
+                let (lo, hi) = number_bounds(*prim, c);
+                format!("$rt.num({v}, {p}, {lo}, {hi})")
+            }
             int => {
-                let (lo, hi) = int_bounds(*int, c);
+                let (lo, hi) = number_bounds(*int, c);
                 format!("$rt.int({v}, {p}, {lo}, {hi})")
             }
         },
@@ -152,22 +140,46 @@ pub(crate) fn check(
     }
 }
 
-/// The statement checking one field of object `o` (path `p`): required fields must be present.
+/// The statement checking one field of object `o` (path `p`): required fields must be present;
+/// a field is read only when it is the object's own property (`constructor` is not inherited
+/// from `Object.prototype`); `null` stands for absent only in optional fields.
+///
+/// The statement reads the field into `x` (declared by the caller) and returns the first
+/// problem.
 pub(crate) fn field_check(f: &Field, current: &str) -> String {
-    let v = format!("o[{}]", js_string(&f.name));
+    let read = format!("x = $rt.own(o, {});", js_string(&f.name));
+    let v = "x";
     let p = format!("p + {}", js_string(&format!(".{}", f.name)));
     let inner = check(
         f.ty.unwrap_optional(),
-        &v,
+        v,
         &p,
         Some(&f.constraints),
         current,
         0,
     );
-    if f.is_required() {
+    let expr = if f.is_required() {
         format!("{v} === undefined ? $rt.missing({p}) : {inner}")
-    } else {
+    } else if f.ty.is_optional() {
         format!("{v} === undefined || {v} === null ? null : {inner}")
+    } else {
+        format!("{v} === undefined ? null : {inner}")
+    };
+    format!("{read} if ((e = {expr}) !== null) return e;")
+}
+
+/// A property name as TypeScript writes it: bare when it is an identifier, quoted otherwise
+/// (`"owner-id"`).
+pub(crate) fn property_name(name: &str) -> String {
+    let mut chars = name.chars();
+    let ident = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+    if ident {
+        name.to_owned()
+    } else {
+        js_string(name)
     }
 }
 
@@ -238,13 +250,9 @@ pub(crate) fn field_tags(f: &Field) -> Vec<String> {
         _ => "items",
     };
     match (c.min, c.max) {
-        (Some(lo), Some(hi)) => tags.push(format!(
-            "From {} to {} (inclusive).",
-            num(Some(lo)),
-            num(Some(hi))
-        )),
-        (Some(lo), None) => tags.push(format!("At least {}.", num(Some(lo)))),
-        (None, Some(hi)) => tags.push(format!("At most {}.", num(Some(hi)))),
+        (Some(lo), Some(hi)) => tags.push(format!("From {lo} to {hi} (inclusive).")),
+        (Some(lo), None) => tags.push(format!("At least {lo}.")),
+        (None, Some(hi)) => tags.push(format!("At most {hi}.")),
         (None, None) => {}
     }
     match (c.min_length, c.max_length) {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use tidings_codegen::schema::{Delivery, Direction, Rule, Scope};
+use tidings_codegen::schema::{Delivery, Direction, Number, Rule, Scope};
 
 fn shipped() -> tidings_codegen::Checked {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
@@ -100,7 +100,7 @@ fn operation_progress_is_bounded_to_a_percentage() {
     let pct = progress.field("percentage").expect("percentage");
     assert_eq!(
         (pct.constraints.min, pct.constraints.max),
-        (Some(0.0), Some(100.0))
+        (Some(Number::Int(0)), Some(Number::Int(100)))
     );
 }
 

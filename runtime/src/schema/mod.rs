@@ -15,7 +15,7 @@ mod types;
 pub use event::{Delivery, Deprecation, Direction, EventDef};
 pub use recipients::{FieldPath, Recipients, RoomPart, RoomTemplate, Rule, Scope};
 pub use types::{
-    Constraints, EnumValue, Field, Primitive, TypeDef, TypeKind, TypeRef, Value, Variant,
+    Constraints, EnumValue, Field, Number, Primitive, TypeDef, TypeKind, TypeRef, Value, Variant,
 };
 
 use serde::{Deserialize, Serialize};

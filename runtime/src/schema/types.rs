@@ -118,12 +118,12 @@ impl Field {
 /// Constraints on a field's value. Bounds are inclusive.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Constraints {
-    /// Smallest allowed number.
+    /// Smallest allowed number, exactly as declared (integers keep every digit at any width).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-    /// Largest allowed number.
+    pub min: Option<Number>,
+    /// Largest allowed number, exactly as declared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
+    pub max: Option<Number>,
     /// Fewest characters (strings) or items (lists, maps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_length: Option<u64>,
@@ -283,6 +283,17 @@ impl Primitive {
         self.is_integer() || matches!(self, Primitive::F32 | Primitive::F64)
     }
 
+    /// The largest finite magnitude of a float type (`f32::MAX` for `f32`, as an `f64`); `None`
+    /// for other types. A float outside `-max..=max` is refused: it has no value of the type
+    /// (JSON has no infinity, and Rust would turn it into one).
+    pub fn float_max(self) -> Option<f64> {
+        match self {
+            Primitive::F32 => Some(f64::from(f32::MAX)),
+            Primitive::F64 => Some(f64::MAX),
+            _ => None,
+        }
+    }
+
     /// The inclusive range of an integer type, as `i128`; `None` for other types.
     pub fn integer_range(self) -> Option<(i128, i128)> {
         Some(match self {
@@ -296,6 +307,157 @@ impl Primitive {
             Primitive::U64 => (0, u64::MAX.into()),
             _ => return None,
         })
+    }
+}
+
+/// An exact number: a bound of a `min`/`max` constraint. Integers keep every digit over the whole
+/// range of `i64` and `u64` (they never pass through `f64`); other numbers are finite `f64`.
+///
+/// Serialized as a plain JSON number. Comparisons are exact between the two kinds
+/// ([`Number::cmp_exact`]): `Int(9007199254740993)` is greater than `Float(9007199254740992.0)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    /// An integer, within `i64::MIN..=u64::MAX`.
+    Int(i128),
+    /// A finite float.
+    Float(f64),
+}
+
+impl Number {
+    /// The smallest integer a bound may hold (`i64::MIN`).
+    pub const INT_MIN: i128 = i64::MIN as i128;
+    /// The largest integer a bound may hold (`u64::MAX`).
+    pub const INT_MAX: i128 = u64::MAX as i128;
+
+    /// The number as an `f64`, rounded to the nearest when it is an integer beyond 2^53.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn to_f64(self) -> f64 {
+        match self {
+            Number::Int(n) => n as f64,
+            Number::Float(x) => x,
+        }
+    }
+
+    /// The number as an integer, when it is one (a float with no fraction counts).
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn as_int(self) -> Option<i128> {
+        match self {
+            Number::Int(n) => Some(n),
+            Number::Float(x) if x.fract() == 0.0 && x.abs() < 1.0e38 => Some(x as i128),
+            Number::Float(_) => None,
+        }
+    }
+
+    /// Compares two numbers exactly (no rounding through `f64`). `None` only for NaN.
+    pub fn cmp_exact(self, other: Number) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (Number::Int(a), Number::Int(b)) => Some(a.cmp(&b)),
+            (Number::Float(a), Number::Float(b)) => a.partial_cmp(&b),
+            (Number::Int(a), Number::Float(b)) => cmp_int_float(a, b),
+            (Number::Float(a), Number::Int(b)) => cmp_int_float(b, a).map(std::cmp::Ordering::reverse),
+        }
+    }
+
+    /// Whether an `f64` (JavaScript's only number type) holds this number exactly.
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+    pub fn is_exact_in_f64(self) -> bool {
+        match self {
+            Number::Int(n) => (n as f64) as i128 == n,
+            Number::Float(_) => true,
+        }
+    }
+}
+
+/// Compares integer `a` with float `b` exactly.
+#[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+fn cmp_int_float(a: i128, b: f64) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering;
+    if b.is_nan() {
+        return None;
+    }
+    // Every i128 lies strictly inside ±2^127; floats beyond are simply larger or smaller.
+    if b >= 1.701_411_834_604_692_3e38 {
+        return Some(Ordering::Less);
+    }
+    if b < -1.701_411_834_604_692_3e38 {
+        return Some(Ordering::Greater);
+    }
+    let whole = b.trunc();
+    let w = whole as i128; // exact: |whole| < 2^127
+    match a.cmp(&w) {
+        Ordering::Equal => Some(if b > whole {
+            Ordering::Less
+        } else if b < whole {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        }),
+        other => Some(other),
+    }
+}
+
+impl fmt::Display for Number {
+    /// Integers with every digit; floats in their shortest exact form (`0.5`, `1e300`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Number::Int(n) => write!(f, "{n}"),
+            // As JavaScript writes numbers: an exponent outside 1e-7..1e21.
+            Number::Float(x) if *x != 0.0 && !(1e-7..1e21).contains(&x.abs()) => write!(f, "{x:e}"),
+            Number::Float(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+impl Serialize for Number {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Number::Int(n) => match (u64::try_from(n), i64::try_from(n)) {
+                (Ok(u), _) => s.serialize_u64(u),
+                (_, Ok(i)) => s.serialize_i64(i),
+                _ => Err(serde::ser::Error::custom(format!(
+                    "{n} is outside the range of a bound"
+                ))),
+            },
+            Number::Float(x) => s.serialize_f64(x),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Number, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Number;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Number, E> {
+                Ok(Number::Int(v.into()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Number, E> {
+                Ok(Number::Int(v.into()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Number, E> {
+                if v.is_finite() {
+                    Ok(Number::Float(v))
+                } else {
+                    Err(E::custom("a bound must be a finite number"))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl From<i64> for Number {
+    fn from(n: i64) -> Number {
+        Number::Int(n.into())
+    }
+}
+
+impl From<u64> for Number {
+    fn from(n: u64) -> Number {
+        Number::Int(n.into())
     }
 }
 

@@ -1,69 +1,27 @@
 //! Checks used by generated `validate` implementations (and available to hand-written ones).
 
-/// Whether `s` is a hyphenated UUID (`8-4-4-4-12` hex digits).
-pub fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
+mod document;
 
-/// Whether `s` looks like an RFC 3339 timestamp (`2026-11-22T03:04:05Z`, fractions and offsets
-/// allowed). Checks the shape and the ranges of each part.
-pub fn is_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| {
-        b.get(r.clone())
-            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+pub use crate::format::{is_timestamp, is_uuid, TIMESTAMP_PATTERN, UUID_PATTERN};
+pub use document::{Contract, Contracts, Refusal, MAX_DEPTH};
+
+/// Decodes an event payload strictly: the JSON text is checked against the event's
+/// [`Contract`](crate::Event::contract) (shapes, number ranges, formats, constraints), then
+/// decoded by serde. Events without a contract are decoded by serde alone. The declared
+/// constraints of the decoded value ([`Event::validate`](crate::Event::validate)) are the
+/// caller's to check, as for values built in code.
+///
+/// # Errors
+/// [`Refusal::Shape`] when the text is not JSON or not the payload's shape;
+/// [`Refusal::Constraint`] when a constraint or format fails.
+pub fn decode<E: crate::Event>(text: &str) -> Result<E, Refusal> {
+    let refused = |e: serde_json::Error| Refusal::Shape(crate::Violation::new("", e.to_string()));
+    let Some(contract) = E::contract() else {
+        return serde_json::from_str(text).map_err(refused);
     };
-    let num =
-        |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<u32>().ok()).unwrap_or(99);
-    if b.len() < 20
-        || !digits(0..4)
-        || b[4] != b'-'
-        || !digits(5..7)
-        || b[7] != b'-'
-        || !digits(8..10)
-    {
-        return false;
-    }
-    if !matches!(b[10], b'T' | b't' | b' ')
-        || !digits(11..13)
-        || b[13] != b':'
-        || !digits(14..16)
-        || b[16] != b':'
-        || !digits(17..19)
-    {
-        return false;
-    }
-    if !(1..=12).contains(&num(5..7))
-        || !(1..=31).contains(&num(8..10))
-        || num(11..13) > 23
-        || num(14..16) > 59
-        || num(17..19) > 60
-    {
-        return false;
-    }
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return false;
-        }
-        rest = &frac[n..];
-    }
-    match rest {
-        "Z" | "z" => true,
-        offset => {
-            let o = offset.as_bytes();
-            o.len() == 6
-                && matches!(o[0], b'+' | b'-')
-                && o[1..3].iter().all(u8::is_ascii_digit)
-                && o[3] == b':'
-                && o[4..6].iter().all(u8::is_ascii_digit)
-        }
-    }
+    let mut value: serde_json::Value = serde_json::from_str(text).map_err(refused)?;
+    contract.check(&mut value)?;
+    serde::Deserialize::deserialize(value).map_err(refused)
 }
 
 /// Checks the declared constraints of a generated type, reporting the first violation with its
@@ -93,8 +51,12 @@ pub fn join(at: &str, field: &str) -> String {
 /// when a check fails. Generated `validate` code passes one to the checks below.
 #[derive(Debug, Clone, Copy)]
 pub enum Place<'a> {
+    /// The payload itself (renders as nothing).
+    Root,
     /// Field `.1` under the path `.0` (empty at the root), as [`join`] renders it.
     Field(&'a str, &'a str),
+    /// Field `.1` of the object at `.0`.
+    Member(&'a Place<'a>, &'a str),
     /// Item `.1` of the list at `.0`.
     Index(&'a Place<'a>, usize),
     /// Entry `.1` of the map at `.0`.
@@ -104,8 +66,10 @@ pub enum Place<'a> {
 impl std::fmt::Display for Place<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Place::Field("", field) => f.write_str(field),
+            Place::Root => Ok(()),
+            Place::Field("", field) | Place::Member(Place::Root, field) => f.write_str(field),
             Place::Field(at, field) => write!(f, "{at}.{field}"),
+            Place::Member(object, field) => write!(f, "{object}.{field}"),
             Place::Index(list, i) => write!(f, "{list}[{i}]"),
             Place::Key(map, key) => write!(f, "{map}[{key:?}]"),
         }
@@ -113,7 +77,7 @@ impl std::fmt::Display for Place<'_> {
 }
 
 /// `Ok` when `ok`; otherwise the violation at `place`, its message built only then.
-fn ensure(
+pub(crate) fn ensure(
     ok: bool,
     place: &Place<'_>,
     message: impl FnOnce() -> String,
@@ -239,6 +203,62 @@ pub fn at_most<T: PartialOrd + std::fmt::Display>(
     })
 }
 
+/// Fails unless `value` is a finite number: JSON has no NaN or infinity (serde_json would send
+/// `null`, which no reader of the field accepts).
+///
+/// # Errors
+/// `must be a finite number, got NaN` at `place`.
+pub fn finite<T: Copy + Into<f64> + std::fmt::Display>(
+    value: &T,
+    place: &Place<'_>,
+) -> Result<(), crate::Violation> {
+    ensure((*value).into().is_finite(), place, || {
+        format!("must be a finite number, got {value}")
+    })
+}
+
+/// The number an `f32` is on the wire: serde_json writes an `f32` in its shortest round-trip
+/// form (`0.1f32` as `0.1`), which every reader — JavaScript, a JSON Schema validator — reads
+/// as that decimal, not as the `f32`'s exact binary value. Bounds of `f32` fields are checked
+/// on this number, so that Rust judges the value its readers see.
+pub fn f32_on_wire(value: f32) -> f64 {
+    use std::fmt::Write as _;
+    // The shortest form of an f32 has at most 9 significant digits; 48 bytes hold any of them.
+    let mut buf = Digits::default();
+    if write!(buf, "{value:e}").is_err() {
+        return f64::from(value);
+    }
+    std::str::from_utf8(&buf.bytes[..buf.len])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| f64::from(value))
+}
+
+/// A small stack buffer for [`f32_on_wire`].
+struct Digits {
+    bytes: [u8; 48],
+    len: usize,
+}
+
+impl Default for Digits {
+    fn default() -> Self {
+        Digits {
+            bytes: [0; 48],
+            len: 0,
+        }
+    }
+}
+
+impl std::fmt::Write for Digits {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 macro_rules! unchecked {
     ($($ty:ty),* $(,)?) => {
         $(impl Check for $ty {
@@ -250,7 +270,7 @@ macro_rules! unchecked {
     };
 }
 
-// Scalars carry no nested constraints; their own are checked where the field is declared.
+// Other scalars carry no nested constraints; their own are checked where the field is declared.
 unchecked!(
     String,
     bool,
@@ -262,10 +282,25 @@ unchecked!(
     u16,
     u32,
     u64,
-    f32,
-    f64,
     serde_json::Value
 );
+
+macro_rules! finite_floats {
+    ($($ty:ty),*) => {
+        $(impl Check for $ty {
+            fn check(&self, at: &str) -> Result<(), crate::Violation> {
+                if self.is_finite() {
+                    Ok(())
+                } else {
+                    Err(crate::Violation::new(at, format!("must be a finite number, got {self}")))
+                }
+            }
+        })*
+    };
+}
+
+// Floats carry one check of their own: JSON has no NaN or infinity.
+finite_floats!(f32, f64);
 
 impl<T: Check> Check for Option<T> {
     const TRIVIAL: bool = T::TRIVIAL;
@@ -317,27 +352,39 @@ impl<T: Check> Check for Box<T> {
     label = "`min`/`max` bound numbers",
     note = "for the length of a string, list or map, use `min_length`/`max_length`"
 )]
-pub trait Number {
-    /// The value as a number (`None` when absent).
-    fn number(&self) -> Option<f64>;
+pub trait Bounded {
+    /// The value as the number it is on the wire, exactly (`None` when absent): integers with
+    /// every digit, an `f32` as [`f32_on_wire`].
+    fn number(&self) -> Option<crate::schema::Number>;
 }
 
-macro_rules! number {
+macro_rules! bounded_int {
     ($($ty:ty),*) => {
-        $(impl Number for $ty {
-            #[allow(clippy::cast_lossless, clippy::cast_precision_loss)]
-            fn number(&self) -> Option<f64> {
-                Some(*self as f64)
+        $(impl Bounded for $ty {
+            fn number(&self) -> Option<crate::schema::Number> {
+                Some(crate::schema::Number::Int(i128::from(*self)))
             }
         })*
     };
 }
 
-number!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+bounded_int!(i8, i16, i32, i64, u8, u16, u32, u64);
 
-impl<T: Number> Number for Option<T> {
-    fn number(&self) -> Option<f64> {
-        self.as_ref().and_then(Number::number)
+impl Bounded for f32 {
+    fn number(&self) -> Option<crate::schema::Number> {
+        Some(crate::schema::Number::Float(f32_on_wire(*self)))
+    }
+}
+
+impl Bounded for f64 {
+    fn number(&self) -> Option<crate::schema::Number> {
+        Some(crate::schema::Number::Float(*self))
+    }
+}
+
+impl<T: Bounded> Bounded for Option<T> {
+    fn number(&self) -> Option<crate::schema::Number> {
+        self.as_ref().and_then(Bounded::number)
     }
 }
 
@@ -438,18 +485,5 @@ mod tests {
         );
         let v = len_at_least(0, 1, "items", &root).expect_err("a violation");
         assert_eq!(v.message, "must have at least 1 items, got 0");
-    }
-
-    #[test]
-    fn uuids_and_timestamps() {
-        assert!(is_uuid("0f8fad5b-d9cb-469f-a165-70867728950e"));
-        assert!(!is_uuid("0f8fad5b-d9cb-469f-a165-70867728950"));
-        assert!(!is_uuid("0f8fad5bxd9cb-469f-a165-70867728950e"));
-        assert!(is_timestamp("2026-11-22T03:04:05Z"));
-        assert!(is_timestamp("2026-11-22T03:04:05.678+01:00"));
-        assert!(!is_timestamp("2026-13-22T03:04:05Z"));
-        assert!(!is_timestamp("2026-11-22"));
-        assert!(!is_timestamp("2026-11-22T03:04:05"));
-        assert!(!is_timestamp("2026-11-22T03:04:05.Z"));
     }
 }

@@ -1,0 +1,348 @@
+//! Checking a JSON document against the contract the IR describes — the strict half of decoding.
+//!
+//! serde's derived `Deserialize` accepts more JSON than the contract: a struct written as an
+//! array (`["hello"]`), a unit enum value written as a map (`{"low": null}`), and it refuses
+//! what the contract accepts (`1.0` for a `u8`: JSON's integers are numbers without a
+//! fractional part, JSON Schema 2020-12 §6.1.1). [`Contract::check`] walks the document along
+//! the IR first, exactly as the generated TypeScript guard and the exported JSON Schema do, and
+//! writes integral numbers in integer form, so that serde decodes precisely the documents the
+//! contract accepts. One walk over the IR, used by inbound decoding of generated and derived
+//! events and by anything else that validates JSON against the IR.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Number as JsonNumber, Value};
+
+use super::{ensure, Place};
+use crate::schema::{Constraints, Field, Number, Primitive, Schema, TypeDef, TypeKind, TypeRef};
+use crate::Violation;
+
+/// How deep a document may nest before it is refused (serde_json's own parser stops at 128).
+pub const MAX_DEPTH: usize = 128;
+
+/// Why a JSON document does not meet its contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not the shape the contract describes: a wrong JSON type, a missing field, an unknown
+    /// enum value or union tag, a number outside its type's range. Answered with
+    /// `invalid_payload`.
+    Shape(Violation),
+    /// The right shape, but a declared constraint (`min`, `max_length`, …) or a format (`uuid`,
+    /// `timestamp`) fails. Answered with `constraint_violated`.
+    Constraint(Violation),
+}
+
+impl Refusal {
+    /// The violation, whatever its kind.
+    pub fn violation(&self) -> &Violation {
+        match self {
+            Refusal::Shape(v) | Refusal::Constraint(v) => v,
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.violation().fmt(f)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// The named types of a schema, by module and name, shared by the contracts built from it.
+#[derive(Debug, Default)]
+struct Types(HashMap<String, HashMap<String, TypeDef>>);
+
+impl Types {
+    fn get(&self, module: &str, name: &str) -> Option<&TypeDef> {
+        self.0.get(module)?.get(name)
+    }
+}
+
+/// The contract of one payload: its fields, and every named type of the schema they may use.
+#[derive(Debug, Clone)]
+pub struct Contract {
+    types: Arc<Types>,
+    fields: Vec<Field>,
+}
+
+/// The contracts of every event of a schema, by wire name.
+#[derive(Debug, Default)]
+pub struct Contracts {
+    events: HashMap<String, Contract>,
+}
+
+impl Contracts {
+    /// The contracts of every event of `schema`.
+    pub fn new(schema: &Schema) -> Contracts {
+        let mut types = Types::default();
+        for m in &schema.modules {
+            let named = types.0.entry(m.name.clone()).or_default();
+            for t in &m.types {
+                named.insert(t.name.clone(), t.clone());
+            }
+        }
+        let types = Arc::new(types);
+        let events = schema
+            .events()
+            .map(|(_, e)| {
+                let contract = Contract {
+                    types: Arc::clone(&types),
+                    fields: e.payload.clone(),
+                };
+                (e.name.clone(), contract)
+            })
+            .collect();
+        Contracts { events }
+    }
+
+    /// The contracts of the schema given as IR JSON (what generated code embeds); empty when
+    /// the text is not IR, which generated code never gives.
+    pub fn from_ir(json: &str) -> Contracts {
+        serde_json::from_str::<Schema>(json).map_or_else(|_| Contracts::default(), |s| Contracts::new(&s))
+    }
+
+    /// The contract of the event whose wire name is `name`.
+    pub fn get(&self, name: &str) -> Option<&Contract> {
+        self.events.get(name)
+    }
+}
+
+impl Contract {
+    /// Checks `document` (an event payload) against the contract, and writes every integral
+    /// number of an integer field in integer form (`1.0` → `1`), so that serde decodes it.
+    ///
+    /// # Errors
+    /// The first place where the document differs from the contract.
+    pub fn check(&self, document: &mut Value) -> Result<(), Refusal> {
+        Walk { types: &self.types }.object(&self.fields, document, &Place::Root, 0)
+    }
+}
+
+struct Walk<'t> {
+    types: &'t Types,
+}
+
+fn shape(place: &Place<'_>, message: String) -> Refusal {
+    Refusal::Shape(Violation::new(place.to_string(), message))
+}
+
+fn constraint(r: Result<(), Violation>) -> Result<(), Refusal> {
+    r.map_err(Refusal::Constraint)
+}
+
+/// What a JSON value is, for messages: `found a string`.
+fn found(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl Walk<'_> {
+    fn object(&self, fields: &[Field], v: &mut Value, place: &Place<'_>, depth: usize) -> Result<(), Refusal> {
+        let Value::Object(map) = v else {
+            return Err(shape(place, format!("expected an object, found {}", found(v))));
+        };
+        self.fields(fields, map, place, depth)
+    }
+
+    fn fields(&self, fields: &[Field], map: &mut Map<String, Value>, place: &Place<'_>, depth: usize) -> Result<(), Refusal> {
+        for f in fields {
+            let at = Place::Member(place, &f.name);
+            match map.get_mut(&f.name) {
+                None if f.is_required() => return Err(shape(&at, "required, but absent".to_owned())),
+                None => {}
+                // `null` stands for absent in optional fields; `json` admits it as a value.
+                Some(Value::Null)
+                    if f.ty.is_optional() || f.ty == TypeRef::Primitive(Primitive::Json) => {}
+                Some(value) => {
+                    self.value(f.ty.unwrap_optional(), Some(&f.constraints), value, &at, depth + 1)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn value(
+        &self,
+        ty: &TypeRef,
+        c: Option<&Constraints>,
+        v: &mut Value,
+        place: &Place<'_>,
+        depth: usize,
+    ) -> Result<(), Refusal> {
+        if depth > MAX_DEPTH {
+            return Err(shape(place, format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        match ty {
+            TypeRef::Optional(inner) => match v {
+                Value::Null => Ok(()),
+                _ => self.value(inner, c, v, place, depth),
+            },
+            TypeRef::Primitive(p) => primitive(*p, c, v, place),
+            TypeRef::List(inner) => {
+                let Value::Array(items) = v else {
+                    return Err(shape(place, format!("expected an array, found {}", found(v))));
+                };
+                length(items.len(), c, "items", place)?;
+                for (i, item) in items.iter_mut().enumerate() {
+                    self.value(inner, None, item, &Place::Index(place, i), depth + 1)?;
+                }
+                Ok(())
+            }
+            TypeRef::Map(inner) => {
+                let Value::Object(entries) = v else {
+                    return Err(shape(place, format!("expected an object, found {}", found(v))));
+                };
+                length(entries.len(), c, "entries", place)?;
+                for (k, item) in entries.iter_mut() {
+                    self.value(inner, None, item, &Place::Key(place, k), depth + 1)?;
+                }
+                Ok(())
+            }
+            TypeRef::Named { module, name } => {
+                let Some(def) = self.types.get(module, name) else {
+                    return Err(shape(place, format!("`{module}.{name}` is not in the contract")));
+                };
+                match &def.kind {
+                    TypeKind::Struct { fields } => self.object(fields, v, place, depth),
+                    TypeKind::Enum { values } => match v {
+                        Value::String(s) if values.iter().any(|x| x.name == *s) => Ok(()),
+                        _ => Err(shape(place, format!(
+                            "expected one of {}, found {}",
+                            values.iter().map(|x| format!("{:?}", x.name)).collect::<Vec<_>>().join(", "),
+                            describe(v)
+                        ))),
+                    },
+                    TypeKind::Union { tag, variants } => {
+                        let Value::Object(map) = v else {
+                            return Err(shape(place, format!("expected an object, found {}", found(v))));
+                        };
+                        let at = Place::Member(place, tag);
+                        let variant = match map.get(tag) {
+                            Some(Value::String(t)) => variants.iter().find(|x| x.name == *t),
+                            _ => None,
+                        };
+                        let Some(variant) = variant else {
+                            let tags: Vec<String> = variants.iter().map(|x| format!("{:?}", x.name)).collect();
+                            let what = map.get(tag).map_or_else(|| "nothing".to_owned(), describe);
+                            return Err(shape(&at, format!("expected one of {}, found {what}", tags.join(", "))));
+                        };
+                        match &variant.payload {
+                            None => Ok(()),
+                            Some(TypeRef::Named { module, name }) => match self.types.get(module, name).map(|t| &t.kind) {
+                                Some(TypeKind::Struct { fields }) => self.fields(fields, map, place, depth),
+                                _ => Err(shape(place, format!("`{module}.{name}` is not a struct of the contract"))),
+                            },
+                            Some(other) => Err(shape(place, format!("a variant carries a struct, not `{other}`"))),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A value for messages: strings quoted, numbers as written, containers by kind.
+fn describe(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{s:?}"),
+        Value::Number(n) => n.to_string(),
+        other => found(other).to_owned(),
+    }
+}
+
+fn length(n: usize, c: Option<&Constraints>, unit: &str, place: &Place<'_>) -> Result<(), Refusal> {
+    let Some(c) = c else { return Ok(()) };
+    if let Some(min) = c.min_length {
+        constraint(super::len_at_least(n, usize::try_from(min).unwrap_or(usize::MAX), unit, place))?;
+    }
+    if let Some(max) = c.max_length {
+        constraint(super::len_at_most(n, usize::try_from(max).unwrap_or(usize::MAX), unit, place))?;
+    }
+    Ok(())
+}
+
+fn primitive(p: Primitive, c: Option<&Constraints>, v: &mut Value, place: &Place<'_>) -> Result<(), Refusal> {
+    match p {
+        Primitive::Json => Ok(()),
+        Primitive::Bool => match v {
+            Value::Bool(_) => Ok(()),
+            other => Err(shape(place, format!("expected a boolean, found {}", found(other)))),
+        },
+        Primitive::String | Primitive::Uuid | Primitive::Timestamp => {
+            let Value::String(s) = v else {
+                return Err(shape(place, format!("expected a string, found {}", found(v))));
+            };
+            match p {
+                Primitive::Uuid => constraint(super::uuid(s, place)),
+                Primitive::Timestamp => constraint(super::timestamp(s, place)),
+                _ => {
+                    let Some(c) = c else { return Ok(()) };
+                    let n = s.chars().count();
+                    if let Some(min) = c.min_length {
+                        let min = usize::try_from(min).unwrap_or(usize::MAX);
+                        constraint(ensure(n >= min, place, || format!("must be at least {min} characters long, got {n}")))?;
+                    }
+                    if let Some(max) = c.max_length {
+                        let max = usize::try_from(max).unwrap_or(usize::MAX);
+                        constraint(ensure(n <= max, place, || format!("must be at most {max} characters long, got {n}")))?;
+                    }
+                    Ok(())
+                }
+            }
+        }
+        _ => {
+            let Value::Number(n) = v else {
+                return Err(shape(place, format!("expected a number, found {}", found(v))));
+            };
+            let x = exact(n);
+            if let Some((lo, hi)) = p.integer_range() {
+                let Some(int) = x.as_int() else {
+                    return Err(shape(place, format!("expected an integer, found {n}")));
+                };
+                if int < lo || int > hi {
+                    return Err(shape(place, format!("must be a `{}` ({lo} to {hi}), got {n}", p.as_str())));
+                }
+                // Integer form, which serde decodes into the field's integer type.
+                if n.is_f64() {
+                    *v = u64::try_from(int).map_or_else(|_| Value::from(i64::try_from(int).unwrap_or_default()), Value::from);
+                }
+            } else if let Some(max) = p.float_max() {
+                if !(-max..=max).contains(&x.to_f64()) {
+                    return Err(shape(place, format!("must be a finite `{}`, got {n}", p.as_str())));
+                }
+            }
+            bounds(x, c, place)
+        }
+    }
+}
+
+/// A JSON number exactly: integers as integers, the rest as `f64`.
+fn exact(n: &JsonNumber) -> Number {
+    match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => Number::from(u),
+        (_, Some(i)) => Number::from(i),
+        _ => Number::Float(n.as_f64().unwrap_or(f64::NAN)),
+    }
+}
+
+fn bounds(x: Number, c: Option<&Constraints>, place: &Place<'_>) -> Result<(), Refusal> {
+    use std::cmp::Ordering;
+    let Some(c) = c else { return Ok(()) };
+    if let Some(min) = c.min {
+        let ok = x.cmp_exact(min).is_some_and(|o| o != Ordering::Less);
+        constraint(ensure(ok, place, || format!("must be at least {min}, got {x}")))?;
+    }
+    if let Some(max) = c.max {
+        let ok = x.cmp_exact(max).is_some_and(|o| o != Ordering::Greater);
+        constraint(ensure(ok, place, || format!("must be at most {max}, got {x}")))?;
+    }
+    Ok(())
+}
