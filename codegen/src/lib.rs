@@ -49,6 +49,7 @@ mod lower;
 pub mod names;
 pub mod output;
 mod raw;
+mod recursion;
 pub mod rust;
 mod source;
 pub mod ts;
