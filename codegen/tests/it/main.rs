@@ -1,5 +1,6 @@
 //! Integration tests of the compiler front end and the `tidings` CLI.
 
+mod buildable;
 mod cli;
 mod compat;
 mod diagnostics;
