@@ -8,6 +8,7 @@ mod docs_examples;
 mod generated;
 mod never_panics;
 mod shipped_schemas;
+mod unique_ids;
 
 use tidings_codegen::Sources;
 
