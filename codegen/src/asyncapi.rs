@@ -29,8 +29,13 @@ const CHANNELS: [Channel; 5] = [
     ("server", "server", "Events clients send to the server, with their replies.", &[]),
 ];
 
+/// The id of an event's message: `<module>.<key>`. Module names and event keys have no `.`,
+/// so ids are unique by construction (`chat` + `room_created` and `chat_room` + `created` once
+/// both made `chat_room_created`), and so are the ids built from them: `<id>.reply` (its reply
+/// message), `<id>.send.<channel>` and `<id>.receive` (its operations). AsyncAPI 3.0 allows
+/// `^[a-zA-Z0-9\.\-_]+$` for component and operation keys.
 fn message_id(e: &EventDef, m: &Module) -> String {
-    format!("{}_{}", m.name, e.key)
+    format!("{}.{}", m.name, e.key)
 }
 
 /// The channels an event the server sends reaches.
@@ -115,7 +120,7 @@ pub fn generate(schema: &Schema) -> String {
                         .or_default()
                         .insert(id.clone(), msg_ref.clone());
                     operations.insert(
-                        format!("send_{id}_{ch}"),
+                        format!("{id}.send.{ch}"),
                         json!({
                             "action": "send",
                             "channel": { "$ref": format!("#/channels/{ch}") },
@@ -137,7 +142,7 @@ pub fn generate(schema: &Schema) -> String {
                     "messages": [{ "$ref": format!("#/channels/server/messages/{id}") }],
                 });
                 if let Some(reply) = &e.reply {
-                    let reply_id = format!("{id}_reply");
+                    let reply_id = format!("{id}.reply");
                     components_messages.insert(
                         reply_id.clone(),
                         json!({
@@ -157,7 +162,7 @@ pub fn generate(schema: &Schema) -> String {
                         "messages": [{ "$ref": format!("#/channels/server/messages/{reply_id}") }],
                     });
                 }
-                operations.insert(format!("receive_{id}"), op);
+                operations.insert(format!("{id}.receive"), op);
             }
         }
     }

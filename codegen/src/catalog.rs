@@ -2,7 +2,7 @@
 //! words, payload fields, constraints, an example and deprecations — as Markdown and as one
 //! self-contained HTML page.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -430,7 +430,47 @@ table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}th,td{bord
 code{background:#f1f3f7;padding:0 3px;border-radius:3px}pre{background:#1d2430;color:#e8ecf3;padding:10px;border-radius:8px;overflow:auto;font-size:12px}\
 .muted{color:#8a93a3}.who{margin:6px 0}";
 
+/// The HTML ids of the events, unique by construction: an event's id is its wire name made
+/// anchor-like (`ticket:created` → `ticket-created`), which several wire names can share
+/// (`chat:room_created`, `chat_room:created`), and which may equal a module's or a type's id.
+/// Such an event gets the first `-2`, `-3`… suffix that no id of the page has.
+fn event_ids(schema: &Schema) -> HashMap<&str, String> {
+    let mut natural: HashMap<String, usize> = HashMap::new();
+    let mut taken: HashSet<String> = HashSet::new();
+    for m in &schema.modules {
+        taken.insert(format!("module-{}", anchor(&m.name)));
+        for t in &m.types {
+            taken.insert(format!("type-{}-{}", anchor(&m.name), anchor(&t.name)));
+        }
+        for e in &m.events {
+            *natural.entry(anchor(&e.name)).or_default() += 1;
+        }
+    }
+    let shared = |id: &String| natural.get(id).is_some_and(|n| *n > 1) || taken.contains(id);
+    // Ids no event shares are kept as they are; the others are suffixed, in document order.
+    let mut ids = HashMap::new();
+    let mut used: HashSet<String> = natural.keys().filter(|id| !shared(id)).cloned().collect();
+    used.extend(taken.iter().cloned());
+    for m in &schema.modules {
+        for e in &m.events {
+            let base = anchor(&e.name);
+            let id = if shared(&base) {
+                (2..)
+                    .map(|n| format!("{base}-{n}"))
+                    .find(|id| !used.contains(id) && !natural.contains_key(id))
+                    .unwrap_or(base)
+            } else {
+                base
+            };
+            used.insert(id.clone());
+            ids.insert(e.name.as_str(), id);
+        }
+    }
+    ids
+}
+
 fn html(schema: &Schema) -> String {
+    let ids = event_ids(schema);
     let mut nav = String::new();
     let mut body = String::new();
     for m in &schema.modules {
@@ -450,7 +490,7 @@ fn html(schema: &Schema) -> String {
             let _ = writeln!(body, "<p>{}</p>", inline(d));
         }
         for e in &m.events {
-            let id = anchor(&e.name);
+            let id = ids.get(e.name.as_str()).cloned().unwrap_or_default();
             let _ = writeln!(nav, "<a href=\"#{id}\">{}</a>", esc(&e.name));
             let _ = writeln!(
                 body,

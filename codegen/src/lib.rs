@@ -50,6 +50,7 @@ pub mod names;
 mod numbers;
 pub mod output;
 mod raw;
+mod recursion;
 pub mod rust;
 mod source;
 pub mod ts;

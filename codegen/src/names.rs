@@ -79,6 +79,7 @@ const RESERVED_TYPE_NAMES: &[&str] = &[
     "Error",
     "Event",
     "Function",
+    "Handlers",
     "HashMap",
     "JSON",
     "Map",
@@ -105,6 +106,51 @@ const RESERVED_TYPE_NAMES: &[&str] = &[
     "Value",
     "Vec",
 ];
+
+/// The files the TypeScript output writes for itself (`index.ts`, `runtime.ts`, `react.ts`); a
+/// module of one of these names would overwrite one. Refused whether or not the React adapter is
+/// generated, so that a schema never depends on a CLI flag.
+pub const TS_OUTPUT_FILES: [&str; 3] = ["index", "runtime", "react"];
+
+/// Names the generated TypeScript module files declare or bind themselves (the `events` and
+/// `guards` constants; the parameters and locals of the `check…` functions: `v`, `p`, `o`, `e`),
+/// and TypeScript's predefined type names, which cannot name an import (TS2438). A module of such
+/// a name, imported as a namespace, would clash with them or be shadowed by them.
+const TS_MODULE_BINDINGS: &[&str] = &[
+    "events",
+    "guards",
+    "v",
+    "p",
+    "o",
+    "e",
+    "any",
+    "bigint",
+    "boolean",
+    "never",
+    "number",
+    "object",
+    "string",
+    "symbol",
+    "undefined",
+    "unknown",
+];
+
+/// Why a module cannot be named `s` although it is a well-formed module name, if so: it names a
+/// file of the TypeScript output, or a name generated TypeScript binds itself.
+pub fn reserved_module_name(s: &str) -> Option<&'static str> {
+    // `x0`, `q0`, … name the item and path of nested list and map checks.
+    let local = |prefix: char| {
+        s.strip_prefix(prefix)
+            .is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
+    };
+    if TS_OUTPUT_FILES.contains(&s) {
+        Some("the TypeScript output writes a file of this name for itself")
+    } else if TS_MODULE_BINDINGS.contains(&s) || local('x') || local('q') {
+        Some("generated TypeScript uses this name itself")
+    } else {
+        None
+    }
+}
 
 /// Whether `s` is an ASCII identifier: a letter or `_`, then letters, digits or `_`.
 pub fn is_identifier(s: &str) -> bool {
@@ -190,6 +236,25 @@ pub fn to_pascal_case(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The Rust identifier of a field or method named `wire` (without the `r#` of a keyword, which
+/// [`crate::rust`] adds): its snake case, with a trailing `_` when that is a keyword no raw
+/// identifier can write (`Super` → `super_`) and a leading `_` when it starts with a digit
+/// (`_1` → `_1`). `None` when the name has no letter or digit at all (`__`).
+///
+/// Two names of one struct with the same Rust identifier clash; lowering refuses them.
+pub fn rust_field_name(wire: &str) -> Option<String> {
+    let snake = to_snake_case(wire);
+    if snake.is_empty() {
+        None
+    } else if snake.starts_with(|c: char| c.is_ascii_digit()) {
+        Some(format!("_{snake}"))
+    } else if is_rust_unusable(&snake) {
+        Some(format!("{snake}_"))
+    } else {
+        Some(snake)
+    }
 }
 
 /// The name of the Rust/TypeScript type generated for the event declared under `key`.
@@ -282,6 +347,17 @@ mod tests {
         assert!(is_pascal_case("TicketStatus"));
         assert!(!is_pascal_case("Ticket_Status"));
         assert!(is_module_name("ai_chat"));
+        assert_eq!(rust_field_name("Super").as_deref(), Some("super_"));
+        assert_eq!(rust_field_name("SELF").as_deref(), Some("self_"));
+        assert_eq!(rust_field_name("crate").as_deref(), Some("crate_"));
+        assert_eq!(rust_field_name("type").as_deref(), Some("type"));
+        assert_eq!(rust_field_name("_1").as_deref(), Some("_1"));
+        assert_eq!(rust_field_name("__"), None);
+        assert!(reserved_module_name("runtime").is_some());
+        assert!(reserved_module_name("react").is_some());
+        assert!(reserved_module_name("x12").is_some());
+        assert!(reserved_module_name("x").is_none());
+        assert!(reserved_module_name("chat").is_none());
         assert!(!is_module_name("Chat"));
     }
 }

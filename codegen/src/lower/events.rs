@@ -109,6 +109,22 @@ impl Cx<'_> {
                 )),
             );
             ok = false;
+        } else if !names::is_pascal_case(&names::event_type_name(k)) {
+            self.error(
+                Diagnostic::error(
+                    "invalid-name",
+                    file,
+                    key.span(),
+                    format!("event key `{k}` has no usable name in Rust or TypeScript"),
+                )
+                .label("once split into words, the key must start with a letter")
+                .help(format!(
+                    "choose a key such as `e{}` and set `name = \"{}:{k}\"` to keep the wire name",
+                    k.trim_start_matches('_'),
+                    m.name
+                )),
+            );
+            ok = false;
         } else if names::event_type_name(k) == "Self" {
             self.error(
                 Diagnostic::error(

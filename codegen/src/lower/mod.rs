@@ -60,6 +60,7 @@ pub(crate) fn lower(sources: &Sources, raws: &[RawModule], diags: &mut Diagnosti
         });
     }
     cx.check_wire_names(&modules, &out);
+    cx.check_recursion(&modules, &out);
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Schema {
         ir_version: IR_VERSION,
@@ -226,6 +227,19 @@ impl Cx<'_> {
                     .help(format!(
                         "choose another name, such as `{name}s` or `{name}_events`"
                     )),
+                );
+                continue;
+            }
+            if let Some(why) = names::reserved_module_name(name) {
+                self.error(
+                    Diagnostic::error(
+                        "reserved-name",
+                        raw.file,
+                        span,
+                        format!("module name `{name}` is reserved"),
+                    )
+                    .label(why)
+                    .help(format!("choose another name, such as `{name}_module`")),
                 );
                 continue;
             }
@@ -397,6 +411,74 @@ impl Cx<'_> {
             }
         }
     }
+}
+
+impl Cx<'_> {
+    /// Types that hold themselves through required fields have no finite value: refused at the
+    /// field that starts the cycle, with the rest of the cycle as notes.
+    fn check_recursion(&mut self, modules: &[ModuleCx<'_>], lowered: &[Module]) {
+        let graph = crate::recursion::Graph::new(lowered);
+        for cycle in graph.endless_cycles() {
+            let Some(first) = cycle.first() else { continue };
+            let path: Vec<String> = cycle
+                .iter()
+                .map(|m| format!("{}.{}", m.owner.1, m.name))
+                .chain(std::iter::once(first.owner.1.to_owned()))
+                .collect();
+            let Some((file, span)) = member_span(modules, first.owner, first.name) else {
+                continue;
+            };
+            let mut d = Diagnostic::error(
+                "endless-type",
+                file,
+                span,
+                format!("type `{}` has no finite value", first.owner.1),
+            )
+            .label(format!(
+                "required all the way round, {} never ends",
+                path.join(" → ")
+            ));
+            for m in &cycle[1..] {
+                if let Some((f, sp)) = member_span(modules, m.owner, m.name) {
+                    let what = if m.required {
+                        "a required field".to_owned()
+                    } else {
+                        format!(
+                            "every variant of `{}` leads on, such as this one",
+                            m.owner.1
+                        )
+                    };
+                    d = d.note(f, sp, what);
+                }
+            }
+            self.diags.push(d.help(
+                "make one field of the cycle optional (`T?`) or a list (`[T]`), so that a value can end",
+            ));
+        }
+    }
+}
+
+/// The file and span of the key naming field or variant `member` of type `owner`.
+fn member_span(
+    modules: &[ModuleCx<'_>],
+    owner: (&str, &str),
+    member: &str,
+) -> Option<(FileId, Range<usize>)> {
+    let m = modules.iter().find(|m| m.name == owner.0)?;
+    let (_, t) = m.raw.types.iter().find(|(n, _)| n.get_ref() == owner.1)?;
+    let t = t.get_ref();
+    let fields = t
+        .fields
+        .iter()
+        .flat_map(|f| f.get_ref().0.iter().map(|(k, _)| k));
+    let variants = t
+        .variants
+        .iter()
+        .flat_map(|v| v.get_ref().0.iter().map(|(k, _)| k));
+    fields
+        .chain(variants)
+        .find(|k| k.get_ref() == member)
+        .map(|k| (m.raw.file, k.span()))
 }
 
 fn raw_key_span(m: &ModuleCx<'_>, key: &str) -> Range<usize> {

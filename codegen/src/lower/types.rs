@@ -420,7 +420,8 @@ impl Cx<'_> {
         TypeKind::Union { tag, variants: out }
     }
 
-    /// Field and tag names: identifiers usable in Rust (raw identifiers allowed) and TypeScript.
+    /// Field and tag names: identifiers (each field also gets a Rust identifier, see
+    /// [`names::rust_field_name`]).
     pub(super) fn check_field_name(
         &mut self,
         file: FileId,
@@ -438,19 +439,6 @@ impl Cx<'_> {
                 )
                 .label("names are letters, digits and `_`, not starting with a digit")
                 .help(format!("try `{}`", names::to_snake_case(name))),
-            );
-            return false;
-        }
-        if names::is_rust_unusable(name) {
-            self.error(
-                Diagnostic::error(
-                    "reserved-name",
-                    file,
-                    span,
-                    format!("{what} name `{name}` cannot be used in Rust"),
-                )
-                .label("not even as a raw identifier")
-                .help(format!("choose another name, such as `{name}_value`")),
             );
             return false;
         }
@@ -474,16 +462,28 @@ impl Cx<'_> {
             if !self.check_field_name(file, fname, name.span(), "field") {
                 continue;
             }
-            let snake = names::to_snake_case(fname);
-            if let Some((first, first_span)) = seen.get(&snake) {
+            let Some(rust) = names::rust_field_name(fname) else {
                 self.error(
-                    Diagnostic::error("name-clash", file, name.span(), format!("fields `{first}` and `{fname}` of {owner} both become `{snake}` in Rust"))
+                    Diagnostic::error(
+                        "invalid-name",
+                        file,
+                        name.span(),
+                        format!("field name `{fname}` has no usable name in Rust"),
+                    )
+                    .label("a field name needs a letter or a digit")
+                    .help("name the field with a word, such as `value`"),
+                );
+                continue;
+            };
+            if let Some((first, first_span)) = seen.get(&rust) {
+                self.error(
+                    Diagnostic::error("name-clash", file, name.span(), format!("fields `{first}` and `{fname}` of {owner} both become `{rust}` in Rust"))
                         .note(file, first_span.clone(), "first declared here")
-                        .help("rename one so that they differ by more than case"),
+                        .help("rename one so that they differ by more than case, `_` and `-`"),
                 );
                 continue;
             }
-            seen.insert(snake, (fname.clone(), name.span()));
+            seen.insert(rust, (fname.clone(), name.span()));
             let (ty_text, ty_span) = match raw.get_ref() {
                 OrTable::Short(ty) => (ty.as_str(), raw.span()),
                 OrTable::Full(full) => (full.ty.get_ref().as_str(), full.ty.span()),
@@ -717,26 +717,22 @@ impl Cx<'_> {
                 self.warn_inexact_in_js(file, span, key, bound);
                 Some(bound)
             }
-            (toml::Value::Float(x), None) if x.is_finite() => {
-                let max = p.float_max().unwrap_or(f64::MAX);
-                if x.abs() > max {
+            (toml::Value::Float(x), None) => match finite(*x, p) {
+                Ok(x) => Some(Number::Float(x)),
+                Err(why) => {
                     self.error(
                         Diagnostic::error(
                             "invalid-constraint",
                             file,
                             span,
-                            format!(
-                                "`{key}` = {} is outside the range of `{}`",
-                                Number::Float(*x),
-                                p.as_str()
-                            ),
+                            format!("`{key}` cannot bound an `{}`", p.as_str()),
                         )
-                        .help(format!("`{}` holds -{max:e} to {max:e}", p.as_str())),
+                        .label(why)
+                        .help(format!("write a finite number, for example `{key} = 0.0`")),
                     );
-                    return None;
+                    None
                 }
-                Some(Number::Float(*x))
-            }
+            },
             (other, _) => {
                 self.error(
                     Diagnostic::error(
@@ -982,7 +978,9 @@ fn default_value(v: &toml::Value, ty: &TypeRef, symbols: &Symbols) -> Result<Val
                     Ok(Value::Int(*n))
                 }
             }
-            (Primitive::F32 | Primitive::F64, toml::Value::Float(x)) => Ok(Value::Float(*x)),
+            (p @ (Primitive::F32 | Primitive::F64), toml::Value::Float(x)) => {
+                finite(*x, *p).map(Value::Float)
+            }
             (Primitive::F32 | Primitive::F64, toml::Value::Integer(n)) => {
                 Ok(Value::Float(*n as f64))
             }
@@ -1060,7 +1058,7 @@ fn json_value(v: &toml::Value) -> Result<Value, String> {
     Ok(match v {
         toml::Value::String(s) => Value::String(s.clone()),
         toml::Value::Integer(n) => Value::Int(*n),
-        toml::Value::Float(x) => Value::Float(*x),
+        toml::Value::Float(x) => Value::Float(finite(*x, Primitive::F64)?),
         toml::Value::Boolean(b) => Value::Bool(*b),
         toml::Value::Datetime(d) => Value::String(d.to_string()),
         toml::Value::Array(a) => Value::List(a.iter().map(json_value).collect::<Result<_, _>>()?),
@@ -1070,6 +1068,29 @@ fn json_value(v: &toml::Value) -> Result<Value, String> {
                 .collect::<Result<_, _>>()?,
         ),
     })
+}
+
+/// A float default or bound of a field of type `p`, or why it cannot be one: JSON has no
+/// `NaN` or infinities, and an `f32` holds magnitudes up to about 3.4e38.
+fn finite(x: f64, p: Primitive) -> Result<f64, String> {
+    if !x.is_finite() {
+        let toml = if x.is_nan() {
+            "nan"
+        } else if x > 0.0 {
+            "inf"
+        } else {
+            "-inf"
+        };
+        Err(format!(
+            "`{toml}` is not a finite number, and JSON has no form for it"
+        ))
+    } else if p == Primitive::F32 && x.abs() > f64::from(f32::MAX) {
+        Err(format!(
+            "{x:e} is outside the range of `f32` (at most about 3.4e38)"
+        ))
+    } else {
+        Ok(x)
+    }
 }
 
 fn describe(v: &toml::Value) -> String {

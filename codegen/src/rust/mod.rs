@@ -17,9 +17,11 @@ use tidings::schema::{
 };
 
 use crate::names;
+use crate::recursion::{Boxed, Graph};
 use checks::field_checks;
 use types::{
-    default_fn_item, deprecated, docs, field_decl, field_ident, ident, rust_type, variant_ident,
+    default_fn_item, deprecated, docs, field_decl, field_ident, ident, member_type, rust_type,
+    variant_ident,
 };
 
 /// Generates the Rust output: `<module>.rs` per module and `mod.rs` declaring them (for a source
@@ -28,10 +30,11 @@ use types::{
 /// Modules are generated independently of each other, on as many threads as the machine has
 /// cores (formatting dominates the cost); the output does not depend on the thread count.
 pub fn generate(schema: &Schema) -> BTreeMap<PathBuf, String> {
+    let boxed = &Graph::new(&schema.modules).boxed();
     let module_file = |m: &Module| {
         (
             PathBuf::from(format!("{}.rs", m.name)),
-            format(module_tokens(schema, m), &m.name),
+            format(module_tokens(schema, boxed, m), &m.name),
         )
     };
     let threads = std::thread::available_parallelism()
@@ -177,13 +180,15 @@ fn is_enum(schema: &Schema, module: &str, name: &str) -> bool {
     )
 }
 
-fn module_tokens(schema: &Schema, m: &Module) -> TokenStream {
+fn module_tokens(schema: &Schema, boxed: &Boxed, m: &Module) -> TokenStream {
     let mut out = TokenStream::new();
     for t in &m.types {
-        out.extend(type_tokens(schema, m, t));
+        out.extend(type_tokens(schema, boxed, m, t));
     }
+    // Event payloads are never boxed: no type holds an event.
+    let none = Boxed::default();
     for e in &m.events {
-        out.extend(event_tokens(schema, m, e));
+        out.extend(event_tokens(schema, &none, m, e));
     }
     out.extend(handlers_tokens(m));
     out
@@ -203,6 +208,7 @@ fn serde_derives(copy_eq: bool) -> TokenStream {
 
 fn struct_tokens(
     schema: &Schema,
+    boxed: &Boxed,
     m: &Module,
     name: &str,
     doc: TokenStream,
@@ -211,7 +217,9 @@ fn struct_tokens(
 ) -> TokenStream {
     let ident = format_ident!("{}", name);
     let derives = serde_derives(false);
-    let decls = fields.iter().map(|f| field_decl(f, name, &m.name));
+    let decls = fields
+        .iter()
+        .map(|f| field_decl(f, name, &m.name, boxed.contains(&m.name, name, &f.name)));
     let enums = |module: &str, n: &str| is_enum(schema, module, n);
     let defaults = fields
         .iter()
@@ -227,7 +235,7 @@ fn struct_tokens(
     }
 }
 
-fn type_tokens(schema: &Schema, m: &Module, t: &TypeDef) -> TokenStream {
+fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> TokenStream {
     let name = format_ident!("{}", t.name);
     let doc = docs(
         t.doc.as_deref(),
@@ -236,7 +244,7 @@ fn type_tokens(schema: &Schema, m: &Module, t: &TypeDef) -> TokenStream {
     let dep = deprecated(t.deprecated.as_ref());
     match &t.kind {
         TypeKind::Struct { fields } => {
-            let item = struct_tokens(schema, m, &t.name, doc, dep, fields);
+            let item = struct_tokens(schema, boxed, m, &t.name, doc, dep, fields);
             let checks = field_checks(schema, fields, &quote!(self));
             quote! {
                 #item
@@ -302,7 +310,7 @@ fn type_tokens(schema: &Schema, m: &Module, t: &TypeDef) -> TokenStream {
                 let dep = deprecated(v.deprecated.as_ref());
                 match &v.payload {
                     Some(p) => {
-                        let ty = rust_type(p, &m.name);
+                        let ty = member_type(p, &m.name, boxed.contains(&m.name, &t.name, &v.name));
                         quote!(#doc #dep #[serde(rename = #wire)] #ident(#ty),)
                     }
                     None => quote!(#doc #dep #[serde(rename = #wire)] #ident,),
@@ -380,7 +388,12 @@ fn build(
     let name = field_ident(&first.name);
     let expr = quote!(#base.#name);
     if first.ty.is_optional() {
-        let var = format_ident!("v_{}", names::to_snake_case(&first.name));
+        let var = format_ident!(
+            "v_{}",
+            field_ident(&first.name)
+                .to_string()
+                .trim_start_matches("r#")
+        );
         let inner = build(rest, quote!(#var), leaf);
         quote!(if let ::std::option::Option::Some(#var) = &#expr { #inner })
     } else if rest.is_empty() {
@@ -458,7 +471,7 @@ fn recipients_tokens(schema: &Schema, e: &EventDef) -> TokenStream {
     }
 }
 
-fn event_tokens(schema: &Schema, m: &Module, e: &EventDef) -> TokenStream {
+fn event_tokens(schema: &Schema, boxed: &Boxed, m: &Module, e: &EventDef) -> TokenStream {
     let type_name = names::event_type_name(&e.key);
     let ident = format_ident!("{}", type_name);
     let mut text = format!("`{}`", e.name);
@@ -471,7 +484,7 @@ fn event_tokens(schema: &Schema, m: &Module, e: &EventDef) -> TokenStream {
     ));
     let doc = docs(Some(&text), "");
     let dep = deprecated(e.deprecated.as_ref());
-    let item = struct_tokens(schema, m, &type_name, doc, dep, &e.payload);
+    let item = struct_tokens(schema, boxed, m, &type_name, doc, dep, &e.payload);
     let wire = &e.name;
     let module = &m.name;
     let direction = match (e.direction.server_sends(), e.direction.client_sends()) {
@@ -547,7 +560,7 @@ fn handlers_tokens(m: &Module) -> TokenStream {
         return quote!();
     }
     let methods = inbound.iter().map(|e| {
-        let method = ident(&names::to_snake_case(&e.key));
+        let method = field_ident(&e.key);
         let ty = format_ident!("{}", names::event_type_name(&e.key));
         let reply = e.reply.as_ref().map_or_else(|| quote!(()), |r| rust_type(r, &m.name));
         let doc = format!(" Handles `{}`{}.", e.name, e.doc.as_deref().map(|d| format!(": {d}")).unwrap_or_default());
@@ -558,7 +571,7 @@ fn handlers_tokens(m: &Module) -> TokenStream {
         }
     });
     let routes = inbound.iter().map(|e| {
-        let method = ident(&names::to_snake_case(&e.key));
+        let method = field_ident(&e.key);
         let ty = format_ident!("{}", names::event_type_name(&e.key));
         quote! {
             let h = handlers.clone();

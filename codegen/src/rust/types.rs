@@ -15,9 +15,15 @@ pub(crate) fn ident(name: &str) -> Ident {
     }
 }
 
-/// The Rust field name of a wire name.
+/// The Rust field (or method) name of a wire name, see [`names::rust_field_name`].
 pub(crate) fn field_ident(wire: &str) -> Ident {
-    ident(&names::to_snake_case(wire))
+    ident(&field_name(wire))
+}
+
+/// [`names::rust_field_name`]; lowering refuses names without one, so the fallback is never
+/// used for a checked schema.
+fn field_name(wire: &str) -> String {
+    names::rust_field_name(wire).unwrap_or_else(|| "field".to_owned())
 }
 
 /// The Rust variant name of an enum value or union variant.
@@ -27,11 +33,21 @@ pub(crate) fn variant_ident(wire: &str) -> Ident {
 
 /// The Rust type of `ty`, seen from module `current` (sibling modules via `super::`).
 pub(crate) fn rust_type(ty: &TypeRef, current: &str) -> TokenStream {
+    member_type(ty, current, false)
+}
+
+/// The Rust type of a field or variant of type `ty`; `boxed` puts the named type it holds by
+/// value (through optionals) in a `Box` (see [`crate::recursion`]).
+pub(crate) fn member_type(ty: &TypeRef, current: &str, boxed: bool) -> TokenStream {
     match ty {
         TypeRef::Primitive(p) => primitive(*p),
         TypeRef::Optional(inner) => {
-            let inner = rust_type(inner, current);
+            let inner = member_type(inner, current, boxed);
             quote!(::std::option::Option<#inner>)
+        }
+        TypeRef::Named { .. } if boxed => {
+            let inner = rust_type(ty, current);
+            quote!(::std::boxed::Box<#inner>)
         }
         TypeRef::List(inner) => {
             let inner = rust_type(inner, current);
@@ -89,23 +105,20 @@ pub(crate) fn deprecated(d: Option<&tidings::schema::Deprecation>) -> TokenStrea
     }
 }
 
-/// The name of the function returning a field's default.
+/// The name of the function returning a field's default: `__default_<Owner>_<field>`, unique in
+/// a module because the owner's name (a type or event type name, PascalCase) has no `_`.
 pub(crate) fn default_fn(owner: &str, field: &str) -> Ident {
-    format_ident!(
-        "__default_{}_{}",
-        names::to_snake_case(owner),
-        names::to_snake_case(field)
-    )
+    format_ident!("__default_{}_{}", owner, field_name(field))
 }
 
-/// A struct field declaration with its serde attributes.
-pub(crate) fn field_decl(f: &Field, owner: &str, current: &str) -> TokenStream {
+/// A struct field declaration with its serde attributes; `boxed` as in [`member_type`].
+pub(crate) fn field_decl(f: &Field, owner: &str, current: &str, boxed: bool) -> TokenStream {
     let name = field_ident(&f.name);
-    let ty = rust_type(&f.ty, current);
+    let ty = member_type(&f.ty, current, boxed);
     let doc = docs(f.doc.as_deref(), &format!("The `{}` field.", f.name));
     let dep = deprecated(f.deprecated.as_ref());
     let wire = &f.name;
-    let rename = if names::to_snake_case(wire) == *wire {
+    let rename = if field_name(wire) == *wire {
         quote!()
     } else {
         quote!(#[serde(rename = #wire)])

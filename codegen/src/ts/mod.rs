@@ -19,8 +19,9 @@ pub const RUNTIME_TS: &str = include_str!("../../ts/runtime.ts");
 /// The hand-written React adapter, embedded when asked for.
 pub const REACT_TS: &str = include_str!("../../ts/react.ts");
 
-/// File names the generated output uses for itself; no module may take them.
-pub const RESERVED_FILES: [&str; 3] = ["index", "runtime", "react"];
+/// File names the generated output uses for itself; no module may take them (`tidings check`
+/// refuses such modules, see [`names::reserved_module_name`]).
+pub const RESERVED_FILES: [&str; 3] = names::TS_OUTPUT_FILES;
 
 /// Options of the TypeScript backend.
 #[derive(Debug, Clone, Default)]
@@ -35,10 +36,14 @@ pub fn generate(schema: &Schema, options: &TsOptions) -> BTreeMap<PathBuf, Strin
     for m in &schema.modules {
         files.insert(PathBuf::from(format!("{}.ts", m.name)), module_file(m));
     }
-    files.insert(PathBuf::from("index.ts"), index_file(schema));
-    files.insert(PathBuf::from("runtime.ts"), RUNTIME_TS.to_owned());
+    let [index, runtime, react] = RESERVED_FILES;
+    files.insert(PathBuf::from(format!("{index}.ts")), index_file(schema));
+    files.insert(
+        PathBuf::from(format!("{runtime}.ts")),
+        RUNTIME_TS.to_owned(),
+    );
     if options.react {
-        files.insert(PathBuf::from("react.ts"), REACT_TS.to_owned());
+        files.insert(PathBuf::from(format!("{react}.ts")), REACT_TS.to_owned());
     }
     files
 }

@@ -1,5 +1,6 @@
 //! Integration tests of the compiler front end and the `tidings` CLI.
 
+mod buildable;
 mod cli;
 mod compat;
 mod diagnostics;
@@ -7,6 +8,7 @@ mod docs_examples;
 mod generated;
 mod never_panics;
 mod shipped_schemas;
+mod unique_ids;
 
 use tidings_codegen::Sources;
 
