@@ -112,17 +112,13 @@ const RESERVED_TYPE_NAMES: &[&str] = &[
 /// generated, so that a schema never depends on a CLI flag.
 pub const TS_OUTPUT_FILES: [&str; 3] = ["index", "runtime", "react"];
 
-/// Names the generated TypeScript module files declare or bind themselves (the `events` and
-/// `guards` constants; the parameters and locals of the `check…` functions: `v`, `p`, `o`, `e`),
+/// Names the generated TypeScript module files declare themselves (the `events` and `guards`
+/// constants; the locals of the `check…` functions start with `$`, which no module name has),
 /// and TypeScript's predefined type names, which cannot name an import (TS2438). A module of such
 /// a name, imported as a namespace, would clash with them or be shadowed by them.
 const TS_MODULE_BINDINGS: &[&str] = &[
     "events",
     "guards",
-    "v",
-    "p",
-    "o",
-    "e",
     "any",
     "bigint",
     "boolean",
@@ -138,14 +134,9 @@ const TS_MODULE_BINDINGS: &[&str] = &[
 /// Why a module cannot be named `s` although it is a well-formed module name, if so: it names a
 /// file of the TypeScript output, or a name generated TypeScript binds itself.
 pub fn reserved_module_name(s: &str) -> Option<&'static str> {
-    // `x0`, `q0`, … name the item and path of nested list and map checks.
-    let local = |prefix: char| {
-        s.strip_prefix(prefix)
-            .is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
-    };
     if TS_OUTPUT_FILES.contains(&s) {
         Some("the TypeScript output writes a file of this name for itself")
-    } else if TS_MODULE_BINDINGS.contains(&s) || local('x') || local('q') {
+    } else if TS_MODULE_BINDINGS.contains(&s) {
         Some("generated TypeScript uses this name itself")
     } else {
         None

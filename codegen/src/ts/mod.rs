@@ -171,7 +171,7 @@ fn type_view(t: &TypeDef, current: &str) -> TypeView {
                     let (ty, check) = match &v.payload {
                         Some(p) => (
                             format!("({head} & {})", ts_type(p, current)),
-                            format!("return {};", render::check(p, "o", "p", None, current, 0)),
+                            format!("return {};", render::check(p, "$o", "$p", None, current, 0)),
                         ),
                         None => (head, "return null;".to_owned()),
                     };

@@ -116,7 +116,7 @@ pub(crate) fn check(
             }
         },
         TypeRef::List(inner) => {
-            let (x, q) = (format!("x{depth}"), format!("q{depth}"));
+            let (x, q) = (format!("$x{depth}"), format!("$q{depth}"));
             format!(
                 "$rt.list({v}, {p}, ({x}: unknown, {q}: string) => {}, {}, {})",
                 check(inner, &x, &q, None, current, depth + 1),
@@ -125,7 +125,7 @@ pub(crate) fn check(
             )
         }
         TypeRef::Map(inner) => {
-            let (x, q) = (format!("x{depth}"), format!("q{depth}"));
+            let (x, q) = (format!("$x{depth}"), format!("$q{depth}"));
             format!(
                 "$rt.map({v}, {p}, ({x}: unknown, {q}: string) => {}, {}, {})",
                 check(inner, &x, &q, None, current, depth + 1),
@@ -144,12 +144,12 @@ pub(crate) fn check(
 /// a field is read only when it is the object's own property (`constructor` is not inherited
 /// from `Object.prototype`); `null` stands for absent only in optional fields.
 ///
-/// The statement reads the field into `x` (declared by the caller) and returns the first
+/// The statement reads the field into `$x` (declared by the caller) and returns the first
 /// problem.
 pub(crate) fn field_check(f: &Field, current: &str) -> String {
-    let read = format!("x = $rt.own(o, {});", js_string(&f.name));
-    let v = "x";
-    let p = format!("p + {}", js_string(&format!(".{}", f.name)));
+    let read = format!("$x = $rt.own($o, {});", js_string(&f.name));
+    let v = "$x";
+    let p = format!("$p + {}", js_string(&format!(".{}", f.name)));
     let inner = check(
         f.ty.unwrap_optional(),
         v,
@@ -165,7 +165,7 @@ pub(crate) fn field_check(f: &Field, current: &str) -> String {
     } else {
         format!("{v} === undefined ? null : {inner}")
     };
-    format!("{read} if ((e = {expr}) !== null) return e;")
+    format!("{read} if (($e = {expr}) !== null) return $e;")
 }
 
 /// A property name as TypeScript writes it: bare when it is an identifier, quoted otherwise
