@@ -167,7 +167,9 @@ fn example(schema: &Schema, ty: &TypeRef, c: Option<&Constraints>, depth: usize)
             Primitive::Timestamp => json!("2026-11-22T09:30:00Z"),
             Primitive::Bool => json!(true),
             Primitive::F32 | Primitive::F64 => {
-                json!(c.and_then(|c| c.min).map_or(1.5, tidings::schema::Number::to_f64))
+                json!(c
+                    .and_then(|c| c.min)
+                    .map_or(1.5, tidings::schema::Number::to_f64))
             }
             Primitive::Json => json!({ "any": "json" }),
             _ => {

@@ -58,8 +58,8 @@ pub(crate) fn type_schema(ty: &TypeRef, f: Option<&Field>, refs: Refs) -> Value 
                 Primitive::Bool => json!({ "type": "boolean" }),
                 Primitive::F32 => {
                     // Beyond f32's finite range there is no f32 (Rust would store infinity).
-                    let max = crate::numbers::json(Number::Float(f64::from(f32::MAX)));
-                    json!({ "type": "number", "minimum": -f64::from(f32::MAX), "maximum": max })
+                    let max = p.float_max().unwrap_or(f64::MAX);
+                    json!({ "type": "number", "minimum": -max, "maximum": max })
                 }
                 Primitive::F64 => json!({ "type": "number" }),
                 Primitive::Json => json!({}),

@@ -143,6 +143,27 @@ pub fn reserved_module_name(s: &str) -> Option<&'static str> {
     }
 }
 
+/// The properties every JavaScript object inherits from `Object.prototype` (ECMA-262 §20.1.3,
+/// and Annex B's `__proto__` and accessor methods). A payload field may carry one of these names
+/// (guards read own properties only), but TypeScript cannot type such a field as absent: an
+/// object without it still has the inherited one, of another type. So fields of these names
+/// must be required; `__proto__` is refused everywhere, since an object literal with it sets
+/// the prototype instead of a property.
+pub const JS_OBJECT_MEMBERS: [&str; 12] = [
+    "constructor",
+    "hasOwnProperty",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "toLocaleString",
+    "toString",
+    "valueOf",
+    "__proto__",
+    "__defineGetter__",
+    "__defineSetter__",
+    "__lookupGetter__",
+    "__lookupSetter__",
+];
+
 /// Whether `s` is an ASCII identifier: a letter or `_`, then letters, digits or `_`.
 pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();

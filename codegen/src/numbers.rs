@@ -81,7 +81,10 @@ mod tests {
         assert_eq!(js_inward(odd, false), "9007199254740992");
         assert_eq!(js_inward(odd, true), "9007199254740994");
         assert_eq!(js_inward(Number::Int(100), false), "100");
-        assert_eq!(js_inward(Number::Int(u64::MAX.into()), false), "18446744073709549568");
+        assert_eq!(
+            js_inward(Number::Int(u64::MAX.into()), false),
+            "18446744073709549568"
+        );
         assert_eq!(js_inward(Number::Float(0.1), true), "0.1");
         assert_eq!(js_literal(1e300), "1e300");
         assert_eq!(js_literal(-2.5e-9), "-2.5e-9");
@@ -94,8 +97,14 @@ mod tests {
 
     #[test]
     fn bounds_are_exact_json() {
-        assert_eq!(json(Number::Int(u64::MAX.into())).to_string(), "18446744073709551615");
-        assert_eq!(json(Number::Int(i64::MIN.into())).to_string(), "-9223372036854775808");
+        assert_eq!(
+            json(Number::Int(u64::MAX.into())).to_string(),
+            "18446744073709551615"
+        );
+        assert_eq!(
+            json(Number::Int(i64::MIN.into())).to_string(),
+            "-9223372036854775808"
+        );
         assert_eq!(json(Number::Float(0.5)).to_string(), "0.5");
     }
 }

@@ -311,13 +311,17 @@ pub(crate) fn field(
                             ));
                         }
                         let in_range = match value {
-                            Exact::Int(n) => (i128::from(i64::MIN)..=i128::from(u64::MAX)).contains(&n),
+                            Exact::Int(n) => {
+                                (i128::from(i64::MIN)..=i128::from(u64::MAX)).contains(&n)
+                            }
                             Exact::Float(_) => true,
                         };
                         if !in_range {
                             return Err(syn::Error::new(
                                 expr.span(),
-                                format!("`{key}` = {value} is outside the range of every number type"),
+                                format!(
+                                    "`{key}` = {value} is outside the range of every number type"
+                                ),
                             ));
                         }
                         let bound = Some(Bound {

@@ -153,7 +153,11 @@ pub(crate) fn checks(fields: &[FieldInfo], at: &TokenStream) -> TokenStream {
                 *span,
                 quote!(::std::format!("must have a length of {} {}, got {}", #words, #v, n)),
             );
-            let outside = if below { quote!(n < #v) } else { quote!(n > #v) };
+            let outside = if below {
+                quote!(n < #v)
+            } else {
+                quote!(n > #v)
+            };
             out.extend(quote_spanned!(*span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Length::length(&self.#ident) { if #outside { #err } }));
         }
         if let Some(format) = f.format {

@@ -38,7 +38,9 @@ pub fn is_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
     // Two ASCII digits at `i` as a number, or `None`.
     let two = |i: usize| match (b.get(i), b.get(i + 1)) {
-        (Some(x @ b'0'..=b'9'), Some(y @ b'0'..=b'9')) => Some(u32::from(x - b'0') * 10 + u32::from(y - b'0')),
+        (Some(x @ b'0'..=b'9'), Some(y @ b'0'..=b'9')) => {
+            Some(u32::from(x - b'0') * 10 + u32::from(y - b'0'))
+        }
         _ => None,
     };
     let at = |i: usize, c: u8| b.get(i) == Some(&c);
@@ -77,7 +79,9 @@ pub fn is_timestamp(s: &str) -> bool {
     match &b[i.min(b.len())..] {
         [b'Z' | b'z'] => true,
         [b'+' | b'-', ..] if b.len() == i + 6 => {
-            at(i + 3, b':') && two(i + 1).is_some_and(|h| h <= 23) && two(i + 4).is_some_and(|m| m <= 59)
+            at(i + 3, b':')
+                && two(i + 1).is_some_and(|h| h <= 23)
+                && two(i + 4).is_some_and(|m| m <= 59)
         }
         _ => false,
     }

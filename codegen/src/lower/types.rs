@@ -442,6 +442,19 @@ impl Cx<'_> {
             );
             return false;
         }
+        if name == "__proto__" {
+            self.error(
+                Diagnostic::error(
+                    "reserved-name",
+                    file,
+                    span,
+                    format!("a {what} cannot be named `__proto__`"),
+                )
+                .label("in JavaScript, `__proto__` in an object literal sets the prototype")
+                .help("choose another name, such as `proto`"),
+            );
+            return false;
+        }
         true
     }
 
@@ -508,6 +521,18 @@ impl Cx<'_> {
                 if let Some(default) = &full.default {
                     field.default = self.lower_default(m, symbols, &field, default);
                 }
+            }
+            if !field.is_required() && names::JS_OBJECT_MEMBERS.contains(&fname.as_str()) {
+                self.error(
+                    Diagnostic::error(
+                        "reserved-name",
+                        file,
+                        name.span(),
+                        format!("an optional field cannot be named `{fname}`"),
+                    )
+                    .label("every JavaScript object inherits one, so TypeScript cannot type it as absent")
+                    .help("make the field required, or choose another name"),
+                );
             }
             out.push(field);
         }
@@ -1084,7 +1109,7 @@ fn finite(x: f64, p: Primitive) -> Result<f64, String> {
         Err(format!(
             "`{toml}` is not a finite number, and JSON has no form for it"
         ))
-    } else if p == Primitive::F32 && x.abs() > f64::from(f32::MAX) {
+    } else if p.float_max().is_some_and(|max| x.abs() > max) {
         Err(format!(
             "{x:e} is outside the range of `f32` (at most about 3.4e38)"
         ))

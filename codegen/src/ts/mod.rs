@@ -167,7 +167,11 @@ fn type_view(t: &TypeDef, current: &str) -> TypeView {
             view.variants = variants
                 .iter()
                 .map(|v| {
-                    let head = format!("{{ {}: {} }}", render::property_name(tag), js_string(&v.name));
+                    let head = format!(
+                        "{{ {}: {} }}",
+                        render::property_name(tag),
+                        js_string(&v.name)
+                    );
                     let (ty, check) = match &v.payload {
                         Some(p) => (
                             format!("({head} & {})", ts_type(p, current)),

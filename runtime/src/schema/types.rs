@@ -283,12 +283,17 @@ impl Primitive {
         self.is_integer() || matches!(self, Primitive::F32 | Primitive::F64)
     }
 
-    /// The largest finite magnitude of a float type (`f32::MAX` for `f32`, as an `f64`); `None`
-    /// for other types. A float outside `-max..=max` is refused: it has no value of the type
-    /// (JSON has no infinity, and Rust would turn it into one).
+    /// The largest magnitude a JSON number of a float type may have, as an `f64`; `None` for
+    /// other types. A number outside `-max..=max` is refused: it has no finite value of the
+    /// type (JSON has no infinity, and Rust would turn it into one).
+    ///
+    /// For `f64`, `f64::MAX`. For `f32`, the largest `f64` that still rounds to a finite `f32`
+    /// (just below 2^128 − 2^103, the midpoint between `f32::MAX` and 2^128): slightly above
+    /// `f32::MAX`, so that `f32::MAX` as serde_json writes it (`3.4028235e38`, its shortest
+    /// form, which reads back as a larger `f64`) is accepted.
     pub fn float_max(self) -> Option<f64> {
         match self {
-            Primitive::F32 => Some(f64::from(f32::MAX)),
+            Primitive::F32 => Some(f64::from_bits(0x47EF_FFFF_EFFF_FFFF)),
             Primitive::F64 => Some(f64::MAX),
             _ => None,
         }
@@ -354,7 +359,9 @@ impl Number {
             (Number::Int(a), Number::Int(b)) => Some(a.cmp(&b)),
             (Number::Float(a), Number::Float(b)) => a.partial_cmp(&b),
             (Number::Int(a), Number::Float(b)) => cmp_int_float(a, b),
-            (Number::Float(a), Number::Int(b)) => cmp_int_float(b, a).map(std::cmp::Ordering::reverse),
+            (Number::Float(a), Number::Int(b)) => {
+                cmp_int_float(b, a).map(std::cmp::Ordering::reverse)
+            }
         }
     }
 
@@ -477,4 +484,47 @@ pub enum Value {
     List(Vec<Value>),
     /// An object.
     Map(BTreeMap<String, Value>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering;
+
+    #[test]
+    #[allow(clippy::cast_possible_truncation)]
+    fn the_f32_range_ends_where_rounding_to_f32_overflows() {
+        let max = Primitive::F32.float_max().expect("a float");
+        assert_eq!(max as f32, f32::MAX);
+        assert!((f64::from_bits(max.to_bits() + 1) as f32).is_infinite());
+        // f32::MAX as serde_json writes it reads back inside the range.
+        assert!("3.4028235e38".parse::<f64>().expect("a number") <= max);
+    }
+
+    #[test]
+    fn numbers_compare_exactly() {
+        let odd = Number::Int(9_007_199_254_740_993);
+        assert_eq!(
+            odd.cmp_exact(Number::Float(9_007_199_254_740_992.0)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            Number::Int(-1).cmp_exact(Number::Float(-1.5)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            Number::Int(3).cmp_exact(Number::Float(3.0)),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(
+            Number::Int(i128::from(u64::MAX)).cmp_exact(Number::Float(1e300)),
+            Some(Ordering::Less)
+        );
+        assert!(!odd.is_exact_in_f64());
+        let json = serde_json::to_string(&Number::Int(i128::from(u64::MAX))).expect("serializes");
+        assert_eq!(json, "18446744073709551615");
+        let back: Number = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(back, Number::Int(i128::from(u64::MAX)));
+        assert_eq!(Number::Float(1e39).to_string(), "1e39");
+    }
 }

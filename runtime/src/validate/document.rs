@@ -100,7 +100,8 @@ impl Contracts {
     /// The contracts of the schema given as IR JSON (what generated code embeds); empty when
     /// the text is not IR, which generated code never gives.
     pub fn from_ir(json: &str) -> Contracts {
-        serde_json::from_str::<Schema>(json).map_or_else(|_| Contracts::default(), |s| Contracts::new(&s))
+        serde_json::from_str::<Schema>(json)
+            .map_or_else(|_| Contracts::default(), |s| Contracts::new(&s))
     }
 
     /// The contract of the event whose wire name is `name`.
@@ -145,24 +146,47 @@ fn found(v: &Value) -> &'static str {
 }
 
 impl Walk<'_> {
-    fn object(&self, fields: &[Field], v: &mut Value, place: &Place<'_>, depth: usize) -> Result<(), Refusal> {
+    fn object(
+        &self,
+        fields: &[Field],
+        v: &mut Value,
+        place: &Place<'_>,
+        depth: usize,
+    ) -> Result<(), Refusal> {
         let Value::Object(map) = v else {
-            return Err(shape(place, format!("expected an object, found {}", found(v))));
+            return Err(shape(
+                place,
+                format!("expected an object, found {}", found(v)),
+            ));
         };
         self.fields(fields, map, place, depth)
     }
 
-    fn fields(&self, fields: &[Field], map: &mut Map<String, Value>, place: &Place<'_>, depth: usize) -> Result<(), Refusal> {
+    fn fields(
+        &self,
+        fields: &[Field],
+        map: &mut Map<String, Value>,
+        place: &Place<'_>,
+        depth: usize,
+    ) -> Result<(), Refusal> {
         for f in fields {
             let at = Place::Member(place, &f.name);
             match map.get_mut(&f.name) {
-                None if f.is_required() => return Err(shape(&at, "required, but absent".to_owned())),
+                None if f.is_required() => {
+                    return Err(shape(&at, "required, but absent".to_owned()))
+                }
                 None => {}
                 // `null` stands for absent in optional fields; `json` admits it as a value.
                 Some(Value::Null)
                     if f.ty.is_optional() || f.ty == TypeRef::Primitive(Primitive::Json) => {}
                 Some(value) => {
-                    self.value(f.ty.unwrap_optional(), Some(&f.constraints), value, &at, depth + 1)?;
+                    self.value(
+                        f.ty.unwrap_optional(),
+                        Some(&f.constraints),
+                        value,
+                        &at,
+                        depth + 1,
+                    )?;
                 }
             }
         }
@@ -178,7 +202,10 @@ impl Walk<'_> {
         depth: usize,
     ) -> Result<(), Refusal> {
         if depth > MAX_DEPTH {
-            return Err(shape(place, format!("nested deeper than {MAX_DEPTH} levels")));
+            return Err(shape(
+                place,
+                format!("nested deeper than {MAX_DEPTH} levels"),
+            ));
         }
         match ty {
             TypeRef::Optional(inner) => match v {
@@ -188,7 +215,10 @@ impl Walk<'_> {
             TypeRef::Primitive(p) => primitive(*p, c, v, place),
             TypeRef::List(inner) => {
                 let Value::Array(items) = v else {
-                    return Err(shape(place, format!("expected an array, found {}", found(v))));
+                    return Err(shape(
+                        place,
+                        format!("expected an array, found {}", found(v)),
+                    ));
                 };
                 length(items.len(), c, "items", place)?;
                 for (i, item) in items.iter_mut().enumerate() {
@@ -198,7 +228,10 @@ impl Walk<'_> {
             }
             TypeRef::Map(inner) => {
                 let Value::Object(entries) = v else {
-                    return Err(shape(place, format!("expected an object, found {}", found(v))));
+                    return Err(shape(
+                        place,
+                        format!("expected an object, found {}", found(v)),
+                    ));
                 };
                 length(entries.len(), c, "entries", place)?;
                 for (k, item) in entries.iter_mut() {
@@ -208,21 +241,34 @@ impl Walk<'_> {
             }
             TypeRef::Named { module, name } => {
                 let Some(def) = self.types.get(module, name) else {
-                    return Err(shape(place, format!("`{module}.{name}` is not in the contract")));
+                    return Err(shape(
+                        place,
+                        format!("`{module}.{name}` is not in the contract"),
+                    ));
                 };
                 match &def.kind {
                     TypeKind::Struct { fields } => self.object(fields, v, place, depth),
                     TypeKind::Enum { values } => match v {
                         Value::String(s) if values.iter().any(|x| x.name == *s) => Ok(()),
-                        _ => Err(shape(place, format!(
-                            "expected one of {}, found {}",
-                            values.iter().map(|x| format!("{:?}", x.name)).collect::<Vec<_>>().join(", "),
-                            describe(v)
-                        ))),
+                        _ => Err(shape(
+                            place,
+                            format!(
+                                "expected one of {}, found {}",
+                                values
+                                    .iter()
+                                    .map(|x| format!("{:?}", x.name))
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                                describe(v)
+                            ),
+                        )),
                     },
                     TypeKind::Union { tag, variants } => {
                         let Value::Object(map) = v else {
-                            return Err(shape(place, format!("expected an object, found {}", found(v))));
+                            return Err(shape(
+                                place,
+                                format!("expected an object, found {}", found(v)),
+                            ));
                         };
                         let at = Place::Member(place, tag);
                         let variant = match map.get(tag) {
@@ -230,17 +276,33 @@ impl Walk<'_> {
                             _ => None,
                         };
                         let Some(variant) = variant else {
-                            let tags: Vec<String> = variants.iter().map(|x| format!("{:?}", x.name)).collect();
+                            let tags: Vec<String> =
+                                variants.iter().map(|x| format!("{:?}", x.name)).collect();
                             let what = map.get(tag).map_or_else(|| "nothing".to_owned(), describe);
-                            return Err(shape(&at, format!("expected one of {}, found {what}", tags.join(", "))));
+                            return Err(shape(
+                                &at,
+                                format!("expected one of {}, found {what}", tags.join(", ")),
+                            ));
                         };
                         match &variant.payload {
                             None => Ok(()),
-                            Some(TypeRef::Named { module, name }) => match self.types.get(module, name).map(|t| &t.kind) {
-                                Some(TypeKind::Struct { fields }) => self.fields(fields, map, place, depth),
-                                _ => Err(shape(place, format!("`{module}.{name}` is not a struct of the contract"))),
-                            },
-                            Some(other) => Err(shape(place, format!("a variant carries a struct, not `{other}`"))),
+                            Some(TypeRef::Named { module, name }) => {
+                                match self.types.get(module, name).map(|t| &t.kind) {
+                                    Some(TypeKind::Struct { fields }) => {
+                                        self.fields(fields, map, place, depth)
+                                    }
+                                    _ => Err(shape(
+                                        place,
+                                        format!(
+                                            "`{module}.{name}` is not a struct of the contract"
+                                        ),
+                                    )),
+                                }
+                            }
+                            Some(other) => Err(shape(
+                                place,
+                                format!("a variant carries a struct, not `{other}`"),
+                            )),
                         }
                     }
                 }
@@ -261,24 +323,45 @@ fn describe(v: &Value) -> String {
 fn length(n: usize, c: Option<&Constraints>, unit: &str, place: &Place<'_>) -> Result<(), Refusal> {
     let Some(c) = c else { return Ok(()) };
     if let Some(min) = c.min_length {
-        constraint(super::len_at_least(n, usize::try_from(min).unwrap_or(usize::MAX), unit, place))?;
+        constraint(super::len_at_least(
+            n,
+            usize::try_from(min).unwrap_or(usize::MAX),
+            unit,
+            place,
+        ))?;
     }
     if let Some(max) = c.max_length {
-        constraint(super::len_at_most(n, usize::try_from(max).unwrap_or(usize::MAX), unit, place))?;
+        constraint(super::len_at_most(
+            n,
+            usize::try_from(max).unwrap_or(usize::MAX),
+            unit,
+            place,
+        ))?;
     }
     Ok(())
 }
 
-fn primitive(p: Primitive, c: Option<&Constraints>, v: &mut Value, place: &Place<'_>) -> Result<(), Refusal> {
+fn primitive(
+    p: Primitive,
+    c: Option<&Constraints>,
+    v: &mut Value,
+    place: &Place<'_>,
+) -> Result<(), Refusal> {
     match p {
         Primitive::Json => Ok(()),
         Primitive::Bool => match v {
             Value::Bool(_) => Ok(()),
-            other => Err(shape(place, format!("expected a boolean, found {}", found(other)))),
+            other => Err(shape(
+                place,
+                format!("expected a boolean, found {}", found(other)),
+            )),
         },
         Primitive::String | Primitive::Uuid | Primitive::Timestamp => {
             let Value::String(s) = v else {
-                return Err(shape(place, format!("expected a string, found {}", found(v))));
+                return Err(shape(
+                    place,
+                    format!("expected a string, found {}", found(v)),
+                ));
             };
             match p {
                 Primitive::Uuid => constraint(super::uuid(s, place)),
@@ -288,11 +371,15 @@ fn primitive(p: Primitive, c: Option<&Constraints>, v: &mut Value, place: &Place
                     let n = s.chars().count();
                     if let Some(min) = c.min_length {
                         let min = usize::try_from(min).unwrap_or(usize::MAX);
-                        constraint(ensure(n >= min, place, || format!("must be at least {min} characters long, got {n}")))?;
+                        constraint(ensure(n >= min, place, || {
+                            format!("must be at least {min} characters long, got {n}")
+                        }))?;
                     }
                     if let Some(max) = c.max_length {
                         let max = usize::try_from(max).unwrap_or(usize::MAX);
-                        constraint(ensure(n <= max, place, || format!("must be at most {max} characters long, got {n}")))?;
+                        constraint(ensure(n <= max, place, || {
+                            format!("must be at most {max} characters long, got {n}")
+                        }))?;
                     }
                     Ok(())
                 }
@@ -300,7 +387,10 @@ fn primitive(p: Primitive, c: Option<&Constraints>, v: &mut Value, place: &Place
         }
         _ => {
             let Value::Number(n) = v else {
-                return Err(shape(place, format!("expected a number, found {}", found(v))));
+                return Err(shape(
+                    place,
+                    format!("expected a number, found {}", found(v)),
+                ));
             };
             let x = exact(n);
             if let Some((lo, hi)) = p.integer_range() {
@@ -308,15 +398,24 @@ fn primitive(p: Primitive, c: Option<&Constraints>, v: &mut Value, place: &Place
                     return Err(shape(place, format!("expected an integer, found {n}")));
                 };
                 if int < lo || int > hi {
-                    return Err(shape(place, format!("must be a `{}` ({lo} to {hi}), got {n}", p.as_str())));
+                    return Err(shape(
+                        place,
+                        format!("must be a `{}` ({lo} to {hi}), got {n}", p.as_str()),
+                    ));
                 }
                 // Integer form, which serde decodes into the field's integer type.
                 if n.is_f64() {
-                    *v = u64::try_from(int).map_or_else(|_| Value::from(i64::try_from(int).unwrap_or_default()), Value::from);
+                    *v = u64::try_from(int).map_or_else(
+                        |_| Value::from(i64::try_from(int).unwrap_or_default()),
+                        Value::from,
+                    );
                 }
             } else if let Some(max) = p.float_max() {
                 if !(-max..=max).contains(&x.to_f64()) {
-                    return Err(shape(place, format!("must be a finite `{}`, got {n}", p.as_str())));
+                    return Err(shape(
+                        place,
+                        format!("must be a finite `{}`, got {n}", p.as_str()),
+                    ));
                 }
             }
             bounds(x, c, place)
@@ -338,11 +437,15 @@ fn bounds(x: Number, c: Option<&Constraints>, place: &Place<'_>) -> Result<(), R
     let Some(c) = c else { return Ok(()) };
     if let Some(min) = c.min {
         let ok = x.cmp_exact(min).is_some_and(|o| o != Ordering::Less);
-        constraint(ensure(ok, place, || format!("must be at least {min}, got {x}")))?;
+        constraint(ensure(ok, place, || {
+            format!("must be at least {min}, got {x}")
+        }))?;
     }
     if let Some(max) = c.max {
         let ok = x.cmp_exact(max).is_some_and(|o| o != Ordering::Greater);
-        constraint(ensure(ok, place, || format!("must be at most {max}, got {x}")))?;
+        constraint(ensure(ok, place, || {
+            format!("must be at most {max}, got {x}")
+        }))?;
     }
     Ok(())
 }

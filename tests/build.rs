@@ -1,0 +1,38 @@
+//! Generates the Rust event types of the shipped schemas, the example schemas and the coverage
+//! schema of the contract test (`contract/`), and a table that decodes a payload of any of their
+//! events by wire name (for the differential test of the contract).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dirs = ["../schemas", "../examples/schemas", "contract"];
+    let mut builder = tidings_codegen::Builder::new();
+    for dir in dirs {
+        builder = builder.schemas(dir);
+    }
+    builder.compile()?;
+
+    let paths: Vec<PathBuf> = dirs.iter().map(PathBuf::from).collect();
+    let (sources, result) = tidings_codegen::check_paths(&paths)?;
+    let checked = result.map_err(|d| d.render(&sources))?;
+    let mut arms = String::new();
+    for (m, e) in checked.schema.events() {
+        let ty = tidings_codegen::names::event_type_name(&e.key);
+        writeln!(
+            arms,
+            "        {:?} => Some(run::<crate::events::{}::{ty}>(text)),",
+            e.name, m.name
+        )?;
+    }
+    let table = format!(
+        "/// Decodes `text` as the payload of the event `name` the way the server decodes an \
+         inbound payload (contract, serde, declared constraints) and encodes the result again; \
+         `None` for an unknown event.\n\
+         pub fn decode_event(name: &str, text: &str) -> Option<Result<String, tidings::validate::Refusal>> {{\n    \
+         match name {{\n{arms}        _ => None,\n    }}\n}}\n"
+    );
+    let out = PathBuf::from(std::env::var("OUT_DIR")?).join("decode_event.rs");
+    std::fs::write(out, table)?;
+    Ok(())
+}

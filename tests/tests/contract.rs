@@ -1,0 +1,294 @@
+//! The differential test of the contract: for every event of the shipped schemas, the example
+//! schemas and a schema written to cover every type and constraint of the language
+//! (`tests/contract/coverage.toml`), documents at and around every boundary and shape are judged
+//! by three sides, which must agree:
+//!
+//! - **Rust**: the generated event type, decoded as the server decodes an inbound payload
+//!   (`tidings::validate::decode`: the IR contract, serde) and validated (`Event::validate`);
+//! - **JSON Schema**: the exported schema of the payload, with the `jsonschema` crate (formats
+//!   checked). Chosen over ajv because it compares integers exactly at 64-bit edges: ajv reads
+//!   numbers as JavaScript doubles, in which `9223372036854775807` and `…808` are one number;
+//! - **TypeScript**: the generated guard, in Node, on `JSON.parse(text)`.
+//!
+//! Rust and JSON Schema judge the text and must agree on every document. The guard judges the
+//! value JavaScript holds, where every number is a double: it must agree with Rust on the
+//! document as JavaScript holds it ([`js_view`]: identical for every document without an integer
+//! beyond 2^53 or a decimal finer than a double). Every payload Rust accepts is encoded again as
+//! the server would send it; that value must pass the JSON Schema and the guard, and type-check
+//! against the generated TypeScript (`tsc --strict --exactOptionalPropertyTypes
+//! --noUncheckedIndexedAccess`).
+//!
+//! Needs Node and `clients/ts/node_modules` (`npm ci` in clients/ts, which `./scripts/test`
+//! does first).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::{json, Value};
+use tidings_codegen::ts::{self, TsOptions};
+use tidings_tests::contract::{corpus, decode_event, js_view, schema_accepts, validators, Doc};
+use tidings_tests::repo_root;
+
+fn schema() -> tidings::schema::Schema {
+    let root = repo_root();
+    let paths = [
+        root.join("schemas"),
+        root.join("examples/schemas"),
+        root.join("tests/contract"),
+    ];
+    let (sources, result) = tidings_codegen::check_paths(&paths).expect("schemas are readable");
+    match result {
+        Ok(checked) => checked.schema,
+        Err(d) => panic!("{}", d.render(&sources)),
+    }
+}
+
+/// What one side says of a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Accept,
+    Refuse(String),
+}
+
+impl Verdict {
+    fn accepts(&self) -> bool {
+        *self == Verdict::Accept
+    }
+}
+
+fn rust(event: &str, text: &str) -> (Verdict, Option<String>) {
+    match decode_event(event, text).expect("every event has a Rust type") {
+        Ok(emitted) => (Verdict::Accept, Some(emitted)),
+        Err(refusal) => (Verdict::Refuse(refusal.to_string()), None),
+    }
+}
+
+/// The guard's verdicts on `texts` (event wire name, text), from Node; also type-checks
+/// `emitted` (event wire name, whether the server sends it, text) against the generated types.
+fn typescript(
+    schema: &tidings::schema::Schema,
+    texts: &[(String, String)],
+    emitted: &[(String, bool, String)],
+) -> Vec<Verdict> {
+    let root = repo_root();
+    let tsc = root.join("clients/ts/node_modules/.bin/tsc");
+    assert!(
+        tsc.exists(),
+        "tsc is missing: run `npm ci` in clients/ts (./scripts/test does)"
+    );
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("contract");
+    let _ = std::fs::remove_dir_all(&dir);
+    let gen = dir.join("gen");
+    std::fs::create_dir_all(&gen).expect("create the output dir");
+    for (file, text) in ts::generate(schema, &TsOptions::default()) {
+        std::fs::write(gen.join(file), text).expect("write generated TypeScript");
+    }
+    let mut values = String::from(
+        "// Payloads the Rust side encoded: each must type-check against the generated types.\n\
+         import type { ClientEvents, ServerEvents } from \"./index.js\";\n",
+    );
+    for (i, (event, server, text)) in emitted.iter().enumerate() {
+        let map = if *server {
+            "ServerEvents"
+        } else {
+            "ClientEvents"
+        };
+        let _ = writeln!(values, "export const v{i}: {map}[{event:?}] = {text};");
+    }
+    std::fs::write(gen.join("emitted.ts"), values).expect("write emitted.ts");
+    // ES modules, as the generated imports (`./runtime.js`) expect.
+    std::fs::write(dir.join("package.json"), r#"{ "type": "module" }"#).expect("write");
+    std::fs::write(
+        dir.join("tsconfig.json"),
+        r#"{
+  "compilerOptions": {
+    "target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext",
+    "lib": ["ES2022", "DOM"], "types": [], "strict": true, "outDir": "out", "rootDir": "gen",
+    "noUncheckedIndexedAccess": true, "exactOptionalPropertyTypes": true,
+    "noImplicitOverride": true, "noFallthroughCasesInSwitch": true
+  },
+  "include": ["gen/**/*.ts"]
+}
+"#,
+    )
+    .expect("write tsconfig.json");
+    let out = Command::new(&tsc)
+        .args(["-p", "tsconfig.json"])
+        .current_dir(&dir)
+        .output()
+        .expect("tsc runs");
+    assert!(
+        out.status.success(),
+        "the generated TypeScript, or a payload Rust encoded, does not type-check:\n{}{}",
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let checks: std::collections::HashMap<&str, (String, String)> = schema
+        .events()
+        .map(|(m, e)| {
+            let check = format!("check{}", tidings_codegen::names::event_type_name(&e.key));
+            (e.name.as_str(), (m.name.clone(), check))
+        })
+        .collect();
+    let entries: Vec<Value> = texts
+        .iter()
+        .map(|(event, text)| {
+            let (module, check) = &checks[event.as_str()];
+            json!({ "module": module, "check": check, "text": text })
+        })
+        .collect();
+    let corpus = dir.join("corpus.json");
+    std::fs::write(&corpus, serde_json::to_string(&entries).expect("JSON")).expect("write");
+    std::fs::copy(
+        root.join("tests/contract/harness.mjs"),
+        dir.join("harness.mjs"),
+    )
+    .expect("copy");
+    let out = Command::new("node")
+        .arg(dir.join("harness.mjs"))
+        .arg(dir.join("out"))
+        .arg(&corpus)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "the harness failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdicts: Vec<Verdict> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| match l.strip_prefix("no ") {
+            Some(why) => Verdict::Refuse(why.to_owned()),
+            None => Verdict::Accept,
+        })
+        .collect();
+    assert_eq!(verdicts.len(), texts.len(), "one verdict per document");
+    verdicts
+}
+
+fn short(text: &str) -> String {
+    if text.chars().count() > 160 {
+        format!("{}…", text.chars().take(160).collect::<String>())
+    } else {
+        text.to_owned()
+    }
+}
+
+#[test]
+fn rust_typescript_and_json_schema_agree_on_every_document() {
+    let schema = schema();
+    let docs: Vec<Doc> = corpus(&schema);
+    let validators = validators(&schema);
+    let server_sends: std::collections::HashMap<&str, bool> = schema
+        .events()
+        .map(|(_, e)| (e.name.as_str(), e.direction.server_sends()))
+        .collect();
+
+    let mut disagreements = Vec::new();
+    let mut emitted: Vec<(String, bool, String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut rust_on_js = Vec::new();
+    let mut accepted = 0;
+    for doc in &docs {
+        let (r, out) = rust(&doc.event, &doc.text);
+        let s = schema_accepts(&validators[&doc.event], &doc.text);
+        if r.accepts() != s {
+            disagreements.push(format!(
+                "{} {}: Rust {:?}, JSON Schema {}\n    {}",
+                doc.event,
+                doc.what,
+                r,
+                if s { "accepts" } else { "refuses" },
+                short(&doc.text)
+            ));
+        }
+        if let Some(out) = out {
+            accepted += 1;
+            if !schema_accepts(&validators[&doc.event], &out) {
+                disagreements.push(format!(
+                    "{} {}: Rust encoded a payload the JSON Schema refuses\n    {}",
+                    doc.event,
+                    doc.what,
+                    short(&out)
+                ));
+            }
+            if seen.insert((doc.event.clone(), out.clone())) {
+                emitted.push((doc.event.clone(), server_sends[doc.event.as_str()], out));
+            }
+        }
+        rust_on_js.push(rust(&doc.event, &js_view(&doc.text)).0);
+    }
+
+    // The guard, on every document and on every payload Rust encoded.
+    let mut texts: Vec<(String, String)> = docs
+        .iter()
+        .map(|d| (d.event.clone(), d.text.clone()))
+        .collect();
+    texts.extend(emitted.iter().map(|(e, _, t)| (e.clone(), t.clone())));
+    let guard = typescript(&schema, &texts, &emitted);
+    for (i, doc) in docs.iter().enumerate() {
+        if guard[i].accepts() != rust_on_js[i].accepts() {
+            disagreements.push(format!(
+                "{} {}: the guard {:?}, Rust on the value JavaScript holds {:?}\n    {}",
+                doc.event,
+                doc.what,
+                guard[i],
+                rust_on_js[i],
+                short(&doc.text)
+            ));
+        }
+    }
+    for (j, (event, _, text)) in emitted.iter().enumerate() {
+        let verdict = &guard[docs.len() + j];
+        let expected = rust(event, &js_view(text)).0;
+        if verdict.accepts() != expected.accepts() {
+            disagreements.push(format!(
+                "{event}: the guard {verdict:?} a payload Rust encoded (Rust on the value JavaScript holds: {expected:?})\n    {}",
+                short(text)
+            ));
+        }
+    }
+    eprintln!(
+        "{} documents over {} events ({} accepted), {} encoded payloads type-checked",
+        docs.len(),
+        schema.events().count(),
+        accepted,
+        emitted.len()
+    );
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        disagreements.len(),
+        disagreements
+            .iter()
+            .take(60)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        docs.len() > 1000 && accepted > 100,
+        "the corpus is too small to mean anything"
+    );
+}
+
+/// The TypeScript guard uses the same format patterns as Rust and the JSON Schema.
+#[test]
+fn the_guard_uses_the_format_patterns_of_the_contract() {
+    let runtime = std::fs::read_to_string(repo_root().join("codegen/ts/runtime.ts")).expect("read");
+    for pattern in [
+        tidings::format::UUID_PATTERN,
+        tidings::format::TIMESTAMP_PATTERN,
+    ] {
+        assert!(
+            runtime.contains(&format!("/{pattern}/")),
+            "codegen/ts/runtime.ts does not use {pattern}"
+        );
+    }
+}
