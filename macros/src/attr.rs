@@ -198,16 +198,72 @@ pub(crate) struct FieldInfo {
     pub(crate) max_length: Option<Bound>,
     pub(crate) docs: Vec<String>,
     pub(crate) deprecated: Option<Option<String>>,
+    /// `#[tidings(type = "...")]`: the field's wire type, stated because serde's own attributes
+    /// (`with`, `serialize_with`, `deserialize_with`) change it in ways the derive cannot see.
+    pub(crate) wire_type: Option<LitStr>,
+    /// Where a serde attribute that changes the wire form (`with = …`) was found.
+    pub(crate) custom_serde: Option<Span>,
 }
 
-const TIDINGS_FIELD_KEYS: [&str; 6] = [
+const TIDINGS_FIELD_KEYS: [&str; 7] = [
     "uuid",
     "timestamp",
     "min",
     "max",
     "min_length",
     "max_length",
+    "type",
 ];
+
+/// The IR type of a type expression of the schema language (`string`, `u64?`, `[uuid]`,
+/// `map<i32>`), as tokens building a `tidings::schema::TypeRef`; primitives and their
+/// compositions only (a named type is derived with `Describe` and needs no override).
+///
+/// # Errors
+/// What is wrong with the expression.
+pub(crate) fn type_expr(text: &str) -> Result<proc_macro2::TokenStream, String> {
+    use quote::quote;
+    let text = text.trim();
+    if let Some(inner) = text.strip_suffix('?') {
+        let inner = type_expr(inner)?;
+        return Ok(quote!(::tidings::schema::TypeRef::Optional(::std::boxed::Box::new(#inner))));
+    }
+    if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        let inner = type_expr(inner)?;
+        return Ok(quote!(::tidings::schema::TypeRef::List(::std::boxed::Box::new(#inner))));
+    }
+    if let Some(inner) = text.strip_prefix("map<").and_then(|t| t.strip_suffix('>')) {
+        let inner = type_expr(inner)?;
+        return Ok(quote!(::tidings::schema::TypeRef::Map(::std::boxed::Box::new(#inner))));
+    }
+    const PRIMITIVES: [(&str, &str); 15] = [
+        ("string", "String"),
+        ("bool", "Bool"),
+        ("i8", "I8"),
+        ("i16", "I16"),
+        ("i32", "I32"),
+        ("i64", "I64"),
+        ("u8", "U8"),
+        ("u16", "U16"),
+        ("u32", "U32"),
+        ("u64", "U64"),
+        ("f32", "F32"),
+        ("f64", "F64"),
+        ("uuid", "Uuid"),
+        ("timestamp", "Timestamp"),
+        ("json", "Json"),
+    ];
+    match PRIMITIVES.iter().find(|(name, _)| *name == text) {
+        Some((_, variant)) => {
+            let v = syn::Ident::new(variant, Span::call_site());
+            Ok(quote!(::tidings::schema::TypeRef::Primitive(::tidings::schema::Primitive::#v)))
+        }
+        None => Err(format!(
+            "`{text}` is not a type of the schema language: write a primitive (`string`, `u64`, \
+             `uuid`, `json`, …), `T?`, `[T]` or `map<T>`"
+        )),
+    }
+}
 
 fn number(expr: &Expr) -> Option<Exact> {
     match expr {
@@ -255,6 +311,8 @@ pub(crate) fn field(
         max_length: None,
         docs: docs(&f.attrs),
         deprecated: deprecated(&f.attrs),
+        wire_type: None,
+        custom_serde: None,
     };
     for attr in &f.attrs {
         let result = if attr.path().is_ident("serde") {
@@ -266,6 +324,12 @@ pub(crate) fn field(
                     info.wire = meta.value()?.parse::<LitStr>()?.value();
                 } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_serializing") || meta.path.is_ident("skip_deserializing") {
                     info.skip = true;
+                } else if ["with", "serialize_with", "deserialize_with"]
+                    .iter()
+                    .any(|k| meta.path.is_ident(k))
+                {
+                    info.custom_serde = Some(meta.path.span());
+                    skip_value(&meta)?;
                 } else if meta.path.is_ident("flatten") {
                     info.flatten = true;
                 } else if meta.path.is_ident("default") {
@@ -335,6 +399,13 @@ pub(crate) fn field(
                             _ => info.max_length = bound,
                         }
                     }
+                    "type" => {
+                        let lit: LitStr = meta.value()?.parse()?;
+                        let checked = type_expr(&lit.value()).map(|_| ());
+                        // Kept even when wrong, so that the mistake is reported once.
+                        info.wire_type = Some(lit.clone());
+                        checked.map_err(|e| syn::Error::new(lit.span(), e))?;
+                    }
                     _ => return Err(unknown(&meta, "tidings", &TIDINGS_FIELD_KEYS)),
                 }
                 Ok(())
@@ -345,6 +416,16 @@ pub(crate) fn field(
         if let Err(e) = result {
             errors.push(e);
         }
+    }
+    if let (Some(span), None) = (info.custom_serde, &info.wire_type) {
+        errors.at(
+            span,
+            format!(
+                "serde writes `{}` with a function of its own, so its wire form is not its Rust \
+                 type's: state it with `#[tidings(type = \"...\")]` (for example `\"string\"`)",
+                info.ident
+            ),
+        );
     }
     for (lo, hi, what) in [
         (&info.min, &info.max, "min"),

@@ -72,7 +72,11 @@ pub(crate) fn ir_fields(fields: &[FieldInfo]) -> TokenStream {
         }
         let wire = &f.wire;
         let doc = doc_expr(&f.docs);
-        let mut type_ref = quote!(<#ty as ::tidings::describe::Describe>::type_ref());
+        let mut type_ref = match &f.wire_type {
+            // Checked when the attribute was read.
+            Some(lit) => crate::attr::type_expr(&lit.value()).unwrap_or_default(),
+            None => quote!(<#ty as ::tidings::describe::Describe>::type_ref()),
+        };
         if let Some(format) = f.format {
             let p = syn::Ident::new(format, proc_macro2::Span::call_site());
             type_ref = quote!(::tidings::describe::with_format(#type_ref, ::tidings::schema::Primitive::#p));

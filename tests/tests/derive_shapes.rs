@@ -112,3 +112,52 @@ fn enum_values_are_the_serialized_strings() {
         .collect();
     assert_eq!(names, json);
 }
+
+mod as_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A derived event whose wire names are not identifiers, and a field serde writes its own way.
+#[derive(Serialize, Deserialize, tidings::Event)]
+#[event(module = "shapes", user = "owner_id")]
+#[serde(rename_all = "kebab-case")]
+pub struct Invoiced {
+    owner_id: String,
+    #[serde(with = "as_string")]
+    #[tidings(type = "string")]
+    total: u64,
+}
+
+#[test]
+fn kebab_case_names_and_serde_with_fields_reach_every_backend_as_they_are_on_the_wire() {
+    let schema = tidings::describe::schema().expect("one schema");
+    let (_, event) = schema.event_by_wire_name("shapes:invoiced").expect("registered");
+    let names: Vec<_> = event.payload.iter().map(|f| (f.name.as_str(), f.ty.clone())).collect();
+    assert_eq!(
+        names,
+        [
+            ("owner-id", TypeRef::Primitive(Primitive::String)),
+            ("total", TypeRef::Primitive(Primitive::String)),
+        ]
+    );
+    let ts = tidings_codegen::ts::generate(&schema, &Default::default());
+    let module = &ts[std::path::Path::new("shapes.ts")];
+    assert!(module.contains("\"owner-id\": string;"), "{module}");
+    assert!(module.contains("total: string;"), "{module}");
+
+    // What serde really writes is what the contract accepts, and back.
+    let wire = serde_json::to_string(&Invoiced { owner_id: "u1".into(), total: 12 }).expect("json");
+    assert_eq!(wire, r#"{"owner-id":"u1","total":"12"}"#);
+    let back: Invoiced = tidings::validate::decode(&wire).expect("the contract accepts it");
+    assert_eq!(back.total, 12);
+    let refused = tidings::validate::decode::<Invoiced>(r#"{"owner-id":"u1","total":12}"#);
+    assert!(matches!(refused, Err(tidings::validate::Refusal::Shape(_))));
+}
