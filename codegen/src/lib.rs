@@ -52,6 +52,7 @@ pub mod output;
 mod raw;
 mod recursion;
 pub mod rust;
+pub mod shapes;
 mod source;
 pub mod ts;
 mod typeexpr;

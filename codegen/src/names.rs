@@ -367,7 +367,7 @@ mod tests {
         assert_eq!(rust_field_name("__"), None);
         assert!(reserved_module_name("runtime").is_some());
         assert!(reserved_module_name("react").is_some());
-        assert!(reserved_module_name("x12").is_some());
+        assert!(reserved_module_name("x12").is_none());
         assert!(reserved_module_name("x").is_none());
         assert!(reserved_module_name("chat").is_none());
         assert!(!is_module_name("Chat"));

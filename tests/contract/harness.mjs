@@ -1,6 +1,7 @@
 // The TypeScript side of the differential test (tests/tests/contract.rs): runs the generated
 // guard of each document's event on `JSON.parse(text)` and prints one verdict per line, in
-// order: `ok`, or `no <message>`.
+// order: `ok <the value after the guard, as JSON>` (the guard fills in absent fields that have a
+// default), or `no <message>`.
 //
 // Usage: node harness.mjs <dir of compiled generated modules> <corpus.json>
 // where corpus.json is [{ "module": "chat", "check": "checkMessage", "text": "{…}" }, …].
@@ -29,6 +30,6 @@ for (const doc of corpus) {
     continue;
   }
   const problem = check(value, "");
-  lines.push(problem === null ? "ok" : `no ${problem.replace(/\n/g, " ")}`);
+  lines.push(problem === null ? `ok ${JSON.stringify(value)}` : `no ${problem.replace(/\n/g, " ")}`);
 }
 process.stdout.write(lines.join("\n") + "\n");

@@ -47,19 +47,35 @@ fn schema() -> tidings::schema::Schema {
 /// What one side says of a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Verdict {
-    Accept,
+    /// Accepted; for the guard, the value it leaves (defaults filled in), as JSON.
+    Accept(Option<String>),
     Refuse(String),
 }
 
 impl Verdict {
     fn accepts(&self) -> bool {
-        *self == Verdict::Accept
+        matches!(self, Verdict::Accept(_))
+    }
+}
+
+/// Whether everything Rust's value holds, the guard's holds too (the guard keeps unknown fields,
+/// which the Rust type drops): the guard filled in every default Rust did.
+fn covers(js: &Value, rust: &Value) -> bool {
+    match (js, rust) {
+        (Value::Object(j), Value::Object(r)) => r
+            .iter()
+            .all(|(k, rv)| j.get(k).is_some_and(|jv| covers(jv, rv))),
+        (Value::Array(j), Value::Array(r)) => {
+            j.len() == r.len() && j.iter().zip(r).all(|(a, b)| covers(a, b))
+        }
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (a, b) => a == b,
     }
 }
 
 fn rust(event: &str, text: &str) -> (Verdict, Option<String>) {
     match decode_event(event, text).expect("every event has a Rust type") {
-        Ok(emitted) => (Verdict::Accept, Some(emitted)),
+        Ok(emitted) => (Verdict::Accept(None), Some(emitted)),
         Err(refusal) => (Verdict::Refuse(refusal.to_string()), None),
     }
 }
@@ -165,7 +181,7 @@ fn typescript(
         .lines()
         .map(|l| match l.strip_prefix("no ") {
             Some(why) => Verdict::Refuse(why.to_owned()),
-            None => Verdict::Accept,
+            None => Verdict::Accept(l.strip_prefix("ok ").map(str::to_owned)),
         })
         .collect();
     assert_eq!(verdicts.len(), texts.len(), "one verdict per document");
@@ -222,7 +238,7 @@ fn rust_typescript_and_json_schema_agree_on_every_document() {
                 emitted.push((doc.event.clone(), server_sends[doc.event.as_str()], out));
             }
         }
-        rust_on_js.push(rust(&doc.event, &js_view(&doc.text)).0);
+        rust_on_js.push(rust(&doc.event, &js_view(&doc.text)));
     }
 
     // The guard, on every document and on every payload Rust encoded.
@@ -233,13 +249,26 @@ fn rust_typescript_and_json_schema_agree_on_every_document() {
     texts.extend(emitted.iter().map(|(e, _, t)| (e.clone(), t.clone())));
     let guard = typescript(&schema, &texts, &emitted);
     for (i, doc) in docs.iter().enumerate() {
-        if guard[i].accepts() != rust_on_js[i].accepts() {
+        if let (Verdict::Accept(Some(js)), Some(r)) = (&guard[i], &rust_on_js[i].1) {
+            let js: Value = serde_json::from_str(js).expect("the harness prints JSON");
+            let r: Value = serde_json::from_str(r).expect("Rust encodes JSON");
+            if !covers(&js, &r) {
+                disagreements.push(format!(
+                    "{} {}: the value the guard leaves lacks what Rust decoded\n    guard: {}\n    Rust:  {}",
+                    doc.event,
+                    doc.what,
+                    short(&js.to_string()),
+                    short(&r.to_string())
+                ));
+            }
+        }
+        if guard[i].accepts() != rust_on_js[i].0.accepts() {
             disagreements.push(format!(
                 "{} {}: the guard {:?}, Rust on the value JavaScript holds {:?}\n    {}",
                 doc.event,
                 doc.what,
                 guard[i],
-                rust_on_js[i],
+                rust_on_js[i].0,
                 short(&doc.text)
             ));
         }

@@ -121,7 +121,9 @@ mod as_string {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -139,8 +141,14 @@ pub struct Invoiced {
 #[test]
 fn kebab_case_names_and_serde_with_fields_reach_every_backend_as_they_are_on_the_wire() {
     let schema = tidings::describe::schema().expect("one schema");
-    let (_, event) = schema.event_by_wire_name("shapes:invoiced").expect("registered");
-    let names: Vec<_> = event.payload.iter().map(|f| (f.name.as_str(), f.ty.clone())).collect();
+    let (_, event) = schema
+        .event_by_wire_name("shapes:invoiced")
+        .expect("registered");
+    let names: Vec<_> = event
+        .payload
+        .iter()
+        .map(|f| (f.name.as_str(), f.ty.clone()))
+        .collect();
     assert_eq!(
         names,
         [
@@ -154,7 +162,11 @@ fn kebab_case_names_and_serde_with_fields_reach_every_backend_as_they_are_on_the
     assert!(module.contains("total: string;"), "{module}");
 
     // What serde really writes is what the contract accepts, and back.
-    let wire = serde_json::to_string(&Invoiced { owner_id: "u1".into(), total: 12 }).expect("json");
+    let wire = serde_json::to_string(&Invoiced {
+        owner_id: "u1".into(),
+        total: 12,
+    })
+    .expect("json");
     assert_eq!(wire, r#"{"owner-id":"u1","total":"12"}"#);
     let back: Invoiced = tidings::validate::decode(&wire).expect("the contract accepts it");
     assert_eq!(back.total, 12);

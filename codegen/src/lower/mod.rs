@@ -12,7 +12,7 @@ mod types;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
-use tidings::schema::{Deprecation, Location, Module, Schema, TypeDef, IR_VERSION};
+use tidings::schema::{Deprecation, Location, Module, Schema, TypeDef, TypeRef, IR_VERSION};
 use toml::Spanned;
 
 use crate::diag::{Diagnostic, Diagnostics};
@@ -61,6 +61,7 @@ pub(crate) fn lower(sources: &Sources, raws: &[RawModule], diags: &mut Diagnosti
     }
     cx.check_wire_names(&modules, &out);
     cx.check_recursion(&modules, &out);
+    cx.check_input_names(&modules, &out);
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Schema {
         ir_version: IR_VERSION,
@@ -459,6 +460,67 @@ impl Cx<'_> {
 }
 
 /// The file and span of the key naming field or variant `member` of type `owner`.
+impl Cx<'_> {
+    /// A type or payload whose written shape differs from its read one is declared twice in
+    /// TypeScript, the second time as `<Name>Input` (`crate::shapes`): a type or event of that
+    /// name in the same module would clash.
+    fn check_input_names(&mut self, modules: &[ModuleCx<'_>], lowered: &[Module]) {
+        let schema = Schema {
+            ir_version: IR_VERSION,
+            modules: lowered.to_vec(),
+        };
+        let inputs = crate::shapes::Inputs::new(&schema);
+        for (m, module) in modules.iter().zip(lowered) {
+            let mut needing: Vec<String> = module
+                .types
+                .iter()
+                .filter(|t| {
+                    inputs.differs(&TypeRef::Named {
+                        module: module.name.clone(),
+                        name: t.name.clone(),
+                    })
+                })
+                .map(|t| t.name.clone())
+                .collect();
+            needing.extend(
+                module
+                    .events
+                    .iter()
+                    .filter(|e| e.direction.client_sends() && inputs.fields_differ(&e.payload))
+                    .map(|e| names::event_type_name(&e.key)),
+            );
+            for name in needing {
+                let input = crate::shapes::input_name(&name);
+                let taken = m
+                    .raw
+                    .types
+                    .iter()
+                    .find(|(n, _)| *n.get_ref() == input)
+                    .map(|(n, _)| n.span())
+                    .or_else(|| {
+                        m.raw
+                            .events
+                            .iter()
+                            .find(|(k, _)| names::event_type_name(k.get_ref()) == input)
+                            .map(|(k, _)| k.span())
+                    });
+                if let Some(span) = taken {
+                    self.error(
+                        Diagnostic::error(
+                            "name-clash",
+                            m.raw.file,
+                            span,
+                            format!("`{input}` is the name TypeScript gives `{name}` as a sender writes it"),
+                        )
+                        .label(format!("`{name}` has fields with a default, so TypeScript declares it twice: `{name}` as read and `{input}` as written"))
+                        .help(format!("rename `{input}` (or `{name}`)")),
+                    );
+                }
+            }
+        }
+    }
+}
+
 fn member_span(
     modules: &[ModuleCx<'_>],
     owner: (&str, &str),

@@ -124,13 +124,11 @@ pub(crate) fn field_decl(f: &Field, owner: &str, current: &str, boxed: bool) -> 
         quote!(#[serde(rename = #wire)])
     };
     let serde_attr = match (&f.ty, &f.default) {
+        // Absent reads as the default. An optional field with a default writes `None` as
+        // `null` (not absent, which would read back as the default).
         (_, Some(_)) => {
             let path = default_fn(owner, &f.name).to_string();
-            if f.ty.is_optional() {
-                quote!(#[serde(default = #path, skip_serializing_if = "::std::option::Option::is_none")])
-            } else {
-                quote!(#[serde(default = #path)])
-            }
+            quote!(#[serde(default = #path)])
         }
         (TypeRef::Optional(_), None) => {
             quote!(#[serde(default, skip_serializing_if = "::std::option::Option::is_none")])

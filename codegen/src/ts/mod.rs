@@ -12,7 +12,8 @@ use askama::Template;
 use tidings::schema::{EventDef, Field, Module, Schema, TypeDef, TypeKind, TypeRef};
 
 use crate::names;
-use render::{field_check, field_tags, js_string, jsdoc, property, ts_type};
+use crate::shapes::{input_name, Inputs};
+use render::{field_check, field_tags, js_string, jsdoc, property, ts_type, Shape};
 
 /// The hand-written client runtime, embedded into every generated output.
 pub const RUNTIME_TS: &str = include_str!("../../ts/runtime.ts");
@@ -32,9 +33,13 @@ pub struct TsOptions {
 
 /// Generates the TypeScript output for a schema: file name → contents.
 pub fn generate(schema: &Schema, options: &TsOptions) -> BTreeMap<PathBuf, String> {
+    let inputs = Inputs::new(schema);
     let mut files = BTreeMap::new();
     for m in &schema.modules {
-        files.insert(PathBuf::from(format!("{}.ts", m.name)), module_file(m));
+        files.insert(
+            PathBuf::from(format!("{}.ts", m.name)),
+            module_file(m, &inputs),
+        );
     }
     let [index, runtime, react] = RESERVED_FILES;
     files.insert(PathBuf::from(format!("{index}.ts")), index_file(schema));
@@ -51,6 +56,8 @@ pub fn generate(schema: &Schema, options: &TsOptions) -> BTreeMap<PathBuf, Strin
 struct FieldView {
     doc: String,
     decl: String,
+    /// The declaration in the written shape (see `crate::shapes`).
+    input_decl: String,
     check: String,
 }
 
@@ -58,6 +65,7 @@ struct VariantView {
     doc: String,
     tag: String,
     ty: String,
+    input_ty: String,
     check: String,
 }
 
@@ -72,6 +80,8 @@ struct TypeView {
     tag_path: String,
     variants: Vec<VariantView>,
     tags: Vec<String>,
+    /// The name of the written shape, when it differs from the read one.
+    input: Option<String>,
 }
 
 struct EventView {
@@ -82,6 +92,8 @@ struct EventView {
     key: String,
     name: String,
     fields: Vec<FieldView>,
+    /// The name of the payload's written shape, when it differs from the read one.
+    input: Option<String>,
     server_sends: bool,
     client_sends: bool,
     reply: Option<String>,
@@ -107,7 +119,7 @@ struct IndexFile {
     guards: String,
 }
 
-fn fields(list: &[Field], current: &str) -> Vec<FieldView> {
+fn fields(list: &[Field], current: &str, inputs: &Inputs) -> Vec<FieldView> {
     list.iter()
         .map(|f| FieldView {
             doc: jsdoc(
@@ -116,13 +128,14 @@ fn fields(list: &[Field], current: &str) -> Vec<FieldView> {
                 &field_tags(f),
                 "  ",
             ),
-            decl: property(f, current),
+            decl: property(f, current, Shape::Read),
+            input_decl: property(f, current, Shape::Write(inputs)),
             check: field_check(f, current),
         })
         .collect()
 }
 
-fn type_view(t: &TypeDef, current: &str) -> TypeView {
+fn type_view(t: &TypeDef, current: &str, inputs: &Inputs) -> TypeView {
     let mut view = TypeView {
         doc: jsdoc(t.doc.as_deref(), t.deprecated.as_ref(), &[], ""),
         name: t.name.clone(),
@@ -134,9 +147,15 @@ fn type_view(t: &TypeDef, current: &str) -> TypeView {
         tag_path: String::new(),
         variants: Vec::new(),
         tags: Vec::new(),
+        input: inputs
+            .differs(&TypeRef::Named {
+                module: current.to_owned(),
+                name: t.name.clone(),
+            })
+            .then(|| input_name(&t.name)),
     };
     match &t.kind {
-        TypeKind::Struct { fields: f } => view.fields = fields(f, current),
+        TypeKind::Struct { fields: f } => view.fields = fields(f, current, inputs),
         TypeKind::Enum { values } => {
             view.kind = "enum";
             view.values = values.iter().map(|v| js_string(&v.name)).collect();
@@ -172,17 +191,19 @@ fn type_view(t: &TypeDef, current: &str) -> TypeView {
                         render::property_name(tag),
                         js_string(&v.name)
                     );
-                    let (ty, check) = match &v.payload {
+                    let (ty, input_ty, check) = match &v.payload {
                         Some(p) => (
-                            format!("({head} & {})", ts_type(p, current)),
+                            format!("({head} & {})", ts_type(p, current, Shape::Read)),
+                            format!("({head} & {})", ts_type(p, current, Shape::Write(inputs))),
                             format!("return {};", render::check(p, "$o", "$p", None, current, 0)),
                         ),
-                        None => (head, "return null;".to_owned()),
+                        None => (head.clone(), head, "return null;".to_owned()),
                     };
                     VariantView {
                         doc: jsdoc(v.doc.as_deref(), v.deprecated.as_ref(), &[], "  "),
                         tag: js_string(&v.name),
                         ty,
+                        input_ty,
                         check,
                     }
                 })
@@ -192,7 +213,7 @@ fn type_view(t: &TypeDef, current: &str) -> TypeView {
     view
 }
 
-fn event_view(m: &Module, e: &EventDef) -> EventView {
+fn event_view(m: &Module, e: &EventDef, inputs: &Inputs) -> EventView {
     let mut tags = vec![format!(
         "Sent by {}; {}.",
         match (e.direction.server_sends(), e.direction.client_sends()) {
@@ -231,10 +252,13 @@ fn event_view(m: &Module, e: &EventDef) -> EventView {
         wire: js_string(&e.name),
         key: e.key.clone(),
         name: names::event_type_name(&e.key),
-        fields: fields(&e.payload, &m.name),
+        fields: fields(&e.payload, &m.name, inputs),
+        // Only senders in TypeScript need the written shape of a payload.
+        input: (e.direction.client_sends() && inputs.fields_differ(&e.payload))
+            .then(|| input_name(&names::event_type_name(&e.key))),
         server_sends: e.direction.server_sends(),
         client_sends: e.direction.client_sends(),
-        reply: e.reply.as_ref().map(|r| ts_type(r, &m.name)),
+        reply: e.reply.as_ref().map(|r| ts_type(r, &m.name, Shape::Read)),
     }
 }
 
@@ -270,7 +294,7 @@ fn referenced(m: &Module) -> Vec<String> {
     out.into_iter().collect()
 }
 
-fn module_file(m: &Module) -> String {
+fn module_file(m: &Module, inputs: &Inputs) -> String {
     let mut tags = Vec::new();
     if let Some(v) = &m.version {
         tags.push(format!("Version {v}."));
@@ -291,8 +315,12 @@ fn module_file(m: &Module) -> String {
             "",
         ),
         imports: referenced(m),
-        types: m.types.iter().map(|t| type_view(t, &m.name)).collect(),
-        events: m.events.iter().map(|e| event_view(m, e)).collect(),
+        types: m
+            .types
+            .iter()
+            .map(|t| type_view(t, &m.name, inputs))
+            .collect(),
+        events: m.events.iter().map(|e| event_view(m, e, inputs)).collect(),
     };
     render_template(&file)
 }

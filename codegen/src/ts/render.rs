@@ -3,22 +3,38 @@
 use tidings::schema::{Constraints, Deprecation, Field, Number, Primitive, TypeRef, Value};
 
 use crate::numbers::js_inward;
+use crate::shapes::{input_name, Inputs};
 
-/// The TypeScript type of a value of `ty`, seen from module `current`.
-pub(crate) fn ts_type(ty: &TypeRef, current: &str) -> String {
+/// Which view of a value a TypeScript type describes (see `crate::shapes`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Shape<'a> {
+    /// What a reader holds: every field with a default is present.
+    Read,
+    /// What a sender may write: fields with a default may be left out; the set says which
+    /// named types have a written shape of their own.
+    Write(&'a Inputs),
+}
+
+/// The TypeScript type of a value of `ty`, seen from module `current`, in `shape`.
+pub(crate) fn ts_type(ty: &TypeRef, current: &str, shape: Shape<'_>) -> String {
     match ty {
         TypeRef::Primitive(p) => primitive(*p).to_owned(),
-        TypeRef::Optional(inner) => format!("{} | null", ts_type(inner, current)),
+        TypeRef::Optional(inner) => format!("{} | null", ts_type(inner, current, shape)),
         TypeRef::List(inner) => {
-            let item = ts_type(inner, current);
+            let item = ts_type(inner, current, shape);
             if item.contains(' ') {
                 format!("Array<{item}>")
             } else {
                 format!("{item}[]")
             }
         }
-        TypeRef::Map(inner) => format!("Record<string, {}>", ts_type(inner, current)),
-        TypeRef::Named { module, name } => qualified(module, name, current),
+        TypeRef::Map(inner) => format!("Record<string, {}>", ts_type(inner, current, shape)),
+        TypeRef::Named { module, name } => match shape {
+            Shape::Write(inputs) if inputs.differs(ty) => {
+                qualified(module, &input_name(name), current)
+            }
+            _ => qualified(module, name, current),
+        },
     }
 }
 
@@ -40,12 +56,15 @@ pub(crate) fn qualified(module: &str, name: &str, current: &str) -> String {
     }
 }
 
-/// A TypeScript property declaration: `name?: T | null;` as the wire has it. Optional fields may
-/// be absent or `null`; fields with a default may be absent.
-pub(crate) fn property(f: &Field, current: &str) -> String {
-    let (ty, optional) = match &f.ty {
-        TypeRef::Optional(_) => (ts_type(&f.ty, current), true),
-        other => (ts_type(other, current), f.default.is_some()),
+/// A TypeScript property declaration: `name?: T | null;` as `shape` has it. Optional fields may
+/// be absent or `null`; fields with a default may be absent when written, and are present when
+/// read (the guard fills them in).
+pub(crate) fn property(f: &Field, current: &str, shape: Shape<'_>) -> String {
+    let ty = ts_type(&f.ty, current, shape);
+    // A reader holds every field with a default; a sender may leave it out.
+    let optional = match shape {
+        Shape::Read => f.ty.is_optional() && f.default.is_none(),
+        Shape::Write(_) => f.ty.is_optional() || f.default.is_some(),
     };
     format!(
         "{}{}: {ty};",
@@ -158,12 +177,18 @@ pub(crate) fn field_check(f: &Field, current: &str) -> String {
         current,
         0,
     );
-    let expr = if f.is_required() {
-        format!("{v} === undefined ? $rt.missing({p}) : {inner}")
-    } else if f.ty.is_optional() {
+    // An absent field with a default is filled in: readers hold the value with every field.
+    let absent = match &f.default {
+        Some(d) => format!("($o[{}] = {}, null)", js_string(&f.name), literal(d)),
+        None if f.ty.is_optional() => "null".to_owned(),
+        None => format!("$rt.missing({p})"),
+    };
+    let expr = if f.ty.is_optional() && f.default.is_none() {
         format!("{v} === undefined || {v} === null ? null : {inner}")
+    } else if f.ty.is_optional() {
+        format!("{v} === undefined ? {absent} : {v} === null ? null : {inner}")
     } else {
-        format!("{v} === undefined ? null : {inner}")
+        format!("{v} === undefined ? {absent} : {inner}")
     };
     format!("{read} if (($e = {expr}) !== null) return $e;")
 }

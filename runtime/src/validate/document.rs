@@ -175,7 +175,16 @@ impl Walk<'_> {
                 None if f.is_required() => {
                     return Err(shape(&at, "required, but absent".to_owned()))
                 }
-                None => {}
+                // Absent reads as the default: written into the document, so that what is
+                // passed on (decoded, or broadcast as it is) has every field.
+                None => {
+                    if let Some(d) = &f.default {
+                        map.insert(
+                            f.name.clone(),
+                            serde_json::to_value(d).unwrap_or(Value::Null),
+                        );
+                    }
+                }
                 // `null` stands for absent in optional fields; `json` admits it as a value.
                 Some(Value::Null)
                     if f.ty.is_optional() || f.ty == TypeRef::Primitive(Primitive::Json) => {}
