@@ -321,3 +321,260 @@ fn the_guard_uses_the_format_patterns_of_the_contract() {
         );
     }
 }
+
+/// The failing samples of the issue that asked for one exact contract, each with the verdict of
+/// Rust and the JSON Schema (`rust`) and of the guard (`ts`) on a payload of the coverage schema.
+#[test]
+fn each_sample_has_one_verdict_everywhere() {
+    const INTS: &str = r#""a_i8":0,"a_i16":0,"a_i32":0,"a_i64":0,"a_u16":0,"a_u32":0,"a_u64":0"#;
+    const BOUNDS: &str = r#""percent":1,"delta":0,"ratio":0.1,"small":0,"any":0"#;
+    const STRINGS: &str = r#""name":"ab","free":"","id":"0f8fad5b-d9cb-469f-a165-70867728950e","flag":true,"blob":null"#;
+    const SHAPE: &str =
+        r#""shape":{"kind":"nothing"},"shapes":[],"tree":{"value":1,"children":[]}"#;
+    let at = |t: &str| format!(r#"{{{STRINGS},"level":"low","at":"{t}"}}"#);
+    let samples: Vec<(&str, &str, String, bool, bool)> = vec![
+        // Integral numbers written with a fraction or exponent are integers.
+        (
+            "u8 1.0",
+            "coverage:integers",
+            format!(r#"{{{INTS},"a_u8":1.0}}"#),
+            true,
+            true,
+        ),
+        (
+            "u8 1e2",
+            "coverage:integers",
+            format!(r#"{{{INTS},"a_u8":1e2}}"#),
+            true,
+            true,
+        ),
+        (
+            "u8 -0",
+            "coverage:integers",
+            format!(r#"{{{INTS},"a_u8":-0}}"#),
+            true,
+            true,
+        ),
+        (
+            "u8 1.5",
+            "coverage:integers",
+            format!(r#"{{{INTS},"a_u8":1.5}}"#),
+            false,
+            false,
+        ),
+        // 64-bit ranges, exactly; JavaScript judges the double it holds.
+        (
+            "i64 2^63",
+            "coverage:integers",
+            format!(
+                r#"{{"a_u8":0,"a_i8":0,"a_i16":0,"a_i32":0,"a_u16":0,"a_u32":0,"a_u64":0,"a_i64":9223372036854775808}}"#
+            ),
+            false,
+            false,
+        ),
+        (
+            "i64 max",
+            "coverage:integers",
+            format!(
+                r#"{{"a_u8":0,"a_i8":0,"a_i16":0,"a_i32":0,"a_u16":0,"a_u32":0,"a_u64":0,"a_i64":9223372036854775807}}"#
+            ),
+            true,
+            false,
+        ),
+        (
+            "u64 2^64",
+            "coverage:integers",
+            format!(
+                r#"{{"a_u8":0,"a_i8":0,"a_i16":0,"a_i32":0,"a_u16":0,"a_u32":0,"a_i64":0,"a_u64":18446744073709551616}}"#
+            ),
+            false,
+            false,
+        ),
+        // Declared bounds survive exactly.
+        (
+            "u64 min 2^53+1, value 2^53",
+            "coverage:bounds",
+            format!(r#"{{{BOUNDS},"wide":0,"big":9007199254740992}}"#),
+            false,
+            false,
+        ),
+        (
+            "u64 min 2^53+1, value 2^53+1",
+            "coverage:bounds",
+            format!(r#"{{{BOUNDS},"wide":0,"big":9007199254740993}}"#),
+            true,
+            false,
+        ),
+        (
+            "u64 min 2^53+1, value 2^53+2",
+            "coverage:bounds",
+            format!(r#"{{{BOUNDS},"wide":0,"big":9007199254740994}}"#),
+            true,
+            true,
+        ),
+        // A float outside its type's finite range.
+        (
+            "f32 1e39",
+            "coverage:bounds",
+            format!(r#"{{{BOUNDS},"big":9007199254740994,"wide":1e39}}"#),
+            false,
+            false,
+        ),
+        (
+            "f32 max as written",
+            "coverage:bounds",
+            format!(r#"{{{BOUNDS},"big":9007199254740994,"wide":3.4028235e38}}"#),
+            true,
+            true,
+        ),
+        // Timestamps, calendar-exact.
+        (
+            "month 13",
+            "coverage:strings",
+            at("2026-13-01T00:00:00Z"),
+            false,
+            false,
+        ),
+        (
+            "February 29 of 2025",
+            "coverage:strings",
+            at("2025-02-29T10:00:00Z"),
+            false,
+            false,
+        ),
+        (
+            "April 31",
+            "coverage:strings",
+            at("2026-04-31T00:00:00Z"),
+            false,
+            false,
+        ),
+        (
+            "February 29 of 2024",
+            "coverage:strings",
+            at("2024-02-29T10:00:00Z"),
+            true,
+            true,
+        ),
+        // Shapes: a struct is an object, an enum value a string.
+        (
+            "a struct as an array",
+            "coverage:shapes",
+            format!(
+                r#"{{{SHAPE},"point":["hello"],"proto":{{"constructor":"c","toString":1,"valueOf":9}}}}"#
+            ),
+            false,
+            false,
+        ),
+        (
+            "an enum value as a map",
+            "coverage:strings",
+            format!(r#"{{{STRINGS},"at":"2026-11-22T03:04:05Z","level":{{"low":null}}}}"#),
+            false,
+            false,
+        ),
+        // Own properties only.
+        (
+            "no toString",
+            "coverage:shapes",
+            format!(
+                r#"{{{SHAPE},"point":{{"x":1,"y":0}},"proto":{{"constructor":"c","valueOf":9}}}}"#
+            ),
+            false,
+            false,
+        ),
+        (
+            "constructor and toString",
+            "coverage:shapes",
+            format!(
+                r#"{{{SHAPE},"point":{{"x":1,"y":0}},"proto":{{"constructor":"c","toString":null,"valueOf":9}}}}"#
+            ),
+            true,
+            true,
+        ),
+        // null is not absent for a field with a default.
+        (
+            "a default field null",
+            "coverage:defaults",
+            r#"{"level":null}"#.to_owned(),
+            false,
+            false,
+        ),
+        (
+            "a default field absent",
+            "coverage:defaults",
+            "{}".to_owned(),
+            true,
+            true,
+        ),
+    ];
+    let schema = schema();
+    let validators = validators(&schema);
+    let texts: Vec<(String, String)> = samples
+        .iter()
+        .map(|(_, e, t, _, _)| ((*e).to_owned(), t.clone()))
+        .collect();
+    let guard = typescript(&schema, &texts, &[]);
+    let mut wrong = Vec::new();
+    for ((what, event, text, rust_ok, ts_ok), ts) in samples.iter().zip(&guard) {
+        let (r, _) = rust(event, text);
+        let s = schema_accepts(&validators[*event], text);
+        if r.accepts() != *rust_ok || s != *rust_ok || ts.accepts() != *ts_ok {
+            wrong.push(format!(
+                "{what}: Rust {r:?}, JSON Schema {s}, guard {ts:?}; expected {rust_ok} / guard {ts_ok}\n    {text}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// What Rust emits is what the others accept: a float JSON cannot carry (serde_json would send
+/// `null`) is refused before it is sent, and an `f32` bound is judged on the `f32`'s wire form.
+#[test]
+fn rust_refuses_to_emit_what_no_reader_accepts() {
+    use tidings::Event as _;
+    use tidings_tests::events::coverage::Bounds;
+    let ok = Bounds {
+        percent: 1,
+        delta: 0,
+        big: 9_007_199_254_740_993,
+        ratio: 0.1,
+        small: 0.25,
+        wide: f32::MAX,
+        any: 0.0,
+    };
+    assert_eq!(ok.validate(), Ok(()));
+    let text = serde_json::to_string(&ok).expect("serializes");
+    assert!(
+        schema_accepts(&validators(&schema())["coverage:bounds"], &text),
+        "{text}"
+    );
+    for bad in [
+        Bounds {
+            wide: f32::INFINITY,
+            ..ok
+        },
+        Bounds {
+            any: f64::NAN,
+            ..ok
+        },
+        Bounds {
+            ratio: 0.09999999999999999,
+            ..ok
+        },
+        Bounds {
+            small: 0.250_000_03,
+            ..ok
+        },
+        Bounds {
+            big: 9_007_199_254_740_992,
+            ..ok
+        },
+    ] {
+        assert!(
+            bad.validate().is_err(),
+            "{}",
+            serde_json::to_string(&bad).unwrap_or_default()
+        );
+    }
+}
