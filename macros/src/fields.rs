@@ -124,57 +124,51 @@ pub(crate) fn checks(fields: &[FieldInfo], at: &TokenStream) -> TokenStream {
         } else {
             quote!(&::tidings::validate::join(#at, #wire))
         };
-        let violation = |span, message: TokenStream| quote_spanned!(span=> return ::std::result::Result::Err(::tidings::Violation::new(::tidings::validate::join(#at, #wire), #message)););
         // Bounds compare exactly with the number on the wire (`Bounded::number`).
-        for (b, below, words) in [(&f.min, true, "at least"), (&f.max, false, "at most")] {
-            let Some(b) = b else { continue };
-            let v = number(b.value);
-            let shown = b.value.to_string();
-            let err = violation(
-                b.span,
-                quote!(::std::format!("must be {} {}, got {}", #words, #shown, n)),
-            );
-            let outside = if below {
-                quote!(::std::cmp::Ordering::Less)
-            } else {
-                quote!(::std::cmp::Ordering::Greater)
+        if f.min.is_some() || f.max.is_some() {
+            let span = f
+                .min
+                .as_ref()
+                .or(f.max.as_ref())
+                .map_or(ident.span(), |b| b.span);
+            let opt = |b: &Option<Bound>| match b {
+                Some(b) => {
+                    let v = number(b.value);
+                    quote!(::std::option::Option::Some(#v))
+                }
+                None => quote!(::std::option::Option::None),
             };
-            out.extend(quote_spanned!(b.span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Bounded::number(&self.#ident) { if n.cmp_exact(#v) == ::std::option::Option::Some(#outside) { #err } }));
+            let (min, max) = (opt(&f.min), opt(&f.max));
+            out.extend(quote_spanned!(span=> ::tidings::validate::within(&self.#ident, #min, #max, &::tidings::validate::Place::Field(#at, #wire))?;));
         }
-        for (b, below, words) in [
-            (&f.min_length, true, "at least"),
-            (&f.max_length, false, "at most"),
-        ] {
-            let Some(Bound {
-                value: Exact::Int(v),
-                span,
-            }) = b
-            else {
-                continue;
-            };
-            let v = usize::try_from(*v).unwrap_or(usize::MAX);
-            let err = violation(
-                *span,
-                quote!(::std::format!("must have a length of {} {}, got {}", #words, #v, n)),
-            );
-            let outside = if below {
-                quote!(n < #v)
-            } else {
-                quote!(n > #v)
-            };
-            out.extend(quote_spanned!(*span=> if let ::std::option::Option::Some(n) = ::tidings::validate::Length::length(&self.#ident) { if #outside { #err } }));
+        // Lengths and formats: the same checks, places and messages as generated code.
+        let place = quote!(&::tidings::validate::Place::Field(#at, #wire));
+        let len = |b: &Option<Bound>| match b {
+            Some(Bound {
+                value: Exact::Int(n),
+                ..
+            }) => {
+                let n = usize::try_from(*n).unwrap_or(usize::MAX);
+                quote!(::std::option::Option::Some(#n))
+            }
+            _ => quote!(::std::option::Option::None),
+        };
+        if f.min_length.is_some() || f.max_length.is_some() {
+            let span = f
+                .min_length
+                .as_ref()
+                .or(f.max_length.as_ref())
+                .map_or(ident.span(), |b| b.span);
+            let (min, max) = (len(&f.min_length), len(&f.max_length));
+            out.extend(quote_spanned!(span=> ::tidings::validate::Length::check_length(&self.#ident, #min, #max, #place)?;));
         }
         if let Some(format) = f.format {
-            let (check, what) = if format == "Uuid" {
-                (quote!(::tidings::validate::is_uuid), "must be a UUID")
+            let check = if format == "Uuid" {
+                quote!(::tidings::validate::uuid)
             } else {
-                (
-                    quote!(::tidings::validate::is_timestamp),
-                    "must be an RFC 3339 timestamp",
-                )
+                quote!(::tidings::validate::timestamp)
             };
-            let err = violation(ident.span(), quote!(::std::string::String::from(#what)));
-            out.extend(quote_spanned!(ident.span()=> if !::tidings::validate::Texts::all_texts(&self.#ident, &mut |s| #check(s)) { #err }));
+            out.extend(quote_spanned!(ident.span()=> ::tidings::validate::Texts::check_each(&self.#ident, #check, #place)?;));
         }
         let ty = &f.ty;
         out.extend(quote! {

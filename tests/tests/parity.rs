@@ -460,3 +460,44 @@ fn derived_events_behave_like_generated_ones() {
     assert_eq!(r.excluded(), ["u"]);
     let _ = typing.validate().expect_err("`c` is not a UUID");
 }
+
+/// One set of value checks: the derived and the generated `ticket:created` refuse the same
+/// values with the same place and message.
+#[test]
+fn derived_and_generated_events_refuse_alike() {
+    use tidings::Event as _;
+    use tidings_tests::events::ticket as generated;
+    const ID: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    let cases: [(&str, fn(&mut serde_json::Value)); 6] = [
+        ("title too long", |v| {
+            v["ticket"]["title"] = "x".repeat(201).into()
+        }),
+        ("title empty", |v| v["ticket"]["title"] = "".into()),
+        ("a bad participant", |v| {
+            v["ticket"]["participant_ids"] = serde_json::json!([ID, "nope"])
+        }),
+        ("too many tags", |v| {
+            v["ticket"]["tags"] = serde_json::json!(vec!["t"; 21])
+        }),
+        ("a bad timestamp", |v| {
+            v["ticket"]["created_at"] = "2025-02-29T00:00:00Z".into()
+        }),
+        ("a bad actor", |v| v["actor_id"] = "nope".into()),
+    ];
+    for (what, change) in cases {
+        let mut v = serde_json::json!({
+            "ticket": {
+                "id": ID, "tenant_id": ID, "title": "t", "status": "open", "priority": "low",
+                "created_by": ID, "participant_ids": [ID], "tags": [],
+                "created_at": "2026-11-22T09:30:00Z", "updated_at": "2026-11-22T09:30:00Z"
+            },
+            "actor_id": ID
+        });
+        change(&mut v);
+        let derived: ticket::Created = serde_json::from_value(v.clone()).expect("derived decodes");
+        let generated: generated::Created = serde_json::from_value(v).expect("generated decodes");
+        let (d, g) = (derived.validate(), generated.validate());
+        assert!(d.is_err(), "{what}: the derived event accepts it");
+        assert_eq!(d, g, "{what}");
+    }
+}

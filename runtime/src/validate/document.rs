@@ -442,19 +442,6 @@ fn exact(n: &JsonNumber) -> Number {
 }
 
 fn bounds(x: Number, c: Option<&Constraints>, place: &Place<'_>) -> Result<(), Refusal> {
-    use std::cmp::Ordering;
     let Some(c) = c else { return Ok(()) };
-    if let Some(min) = c.min {
-        let ok = x.cmp_exact(min).is_some_and(|o| o != Ordering::Less);
-        constraint(ensure(ok, place, || {
-            format!("must be at least {min}, got {x}")
-        }))?;
-    }
-    if let Some(max) = c.max {
-        let ok = x.cmp_exact(max).is_some_and(|o| o != Ordering::Greater);
-        constraint(ensure(ok, place, || {
-            format!("must be at most {max}, got {x}")
-        }))?;
-    }
-    Ok(())
+    constraint(super::within(&x, c.min, c.max, place))
 }

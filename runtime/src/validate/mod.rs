@@ -382,6 +382,42 @@ impl Bounded for f64 {
     }
 }
 
+impl Bounded for crate::schema::Number {
+    fn number(&self) -> Option<crate::schema::Number> {
+        Some(*self)
+    }
+}
+
+/// Fails unless `value` lies within the inclusive bounds, compared exactly
+/// ([`Number::cmp_exact`](crate::schema::Number::cmp_exact)); absent values pass. The check
+/// of `min`/`max` for derived fields and for JSON documents ([`Contract`]), with the messages of
+/// [`at_least`] and [`at_most`].
+///
+/// # Errors
+/// `must be at least 1, got 0` or `must be at most 100, got 101` at `place`.
+pub fn within<T: Bounded + ?Sized>(
+    value: &T,
+    min: Option<crate::schema::Number>,
+    max: Option<crate::schema::Number>,
+    place: &Place<'_>,
+) -> Result<(), crate::Violation> {
+    use std::cmp::Ordering;
+    let Some(n) = value.number() else {
+        return Ok(());
+    };
+    if let Some(min) = min {
+        ensure(n.cmp_exact(min) != Some(Ordering::Less), place, || {
+            format!("must be at least {min}, got {n}")
+        })?;
+    }
+    if let Some(max) = max {
+        ensure(n.cmp_exact(max) != Some(Ordering::Greater), place, || {
+            format!("must be at most {max}, got {n}")
+        })?;
+    }
+    Ok(())
+}
+
 impl<T: Bounded> Bounded for Option<T> {
     fn number(&self) -> Option<crate::schema::Number> {
         self.as_ref().and_then(Bounded::number)
@@ -398,64 +434,141 @@ impl<T: Bounded> Bounded for Option<T> {
 pub trait Length {
     /// The length (`None` when absent).
     fn length(&self) -> Option<usize>;
+
+    /// What the length counts, for messages: `characters`, `items`, `entries`.
+    const UNIT: &'static str;
+
+    /// Checks the length against inclusive bounds, with the same messages as generated code
+    /// ([`chars_between`], [`len_at_least`] …). Absent values pass.
+    ///
+    /// # Errors
+    /// The bound the length misses, at `place`.
+    fn check_length(
+        &self,
+        min: Option<usize>,
+        max: Option<usize>,
+        place: &Place<'_>,
+    ) -> Result<(), crate::Violation> {
+        let Some(n) = self.length() else {
+            return Ok(());
+        };
+        if Self::UNIT == "characters" {
+            let ok = min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
+            return ensure(ok, place, || match (min, max) {
+                (Some(lo), Some(hi)) => format!("must be {lo} to {hi} characters long, got {n}"),
+                (Some(lo), None) => format!("must be at least {lo} characters long, got {n}"),
+                (_, hi) => format!(
+                    "must be at most {} characters long, got {n}",
+                    hi.unwrap_or(0)
+                ),
+            });
+        }
+        if let Some(min) = min {
+            len_at_least(n, min, Self::UNIT, place)?;
+        }
+        if let Some(max) = max {
+            len_at_most(n, max, Self::UNIT, place)?;
+        }
+        Ok(())
+    }
 }
 
 impl Length for String {
+    const UNIT: &'static str = "characters";
     fn length(&self) -> Option<usize> {
         Some(self.chars().count())
     }
 }
 
 impl<T> Length for Vec<T> {
+    const UNIT: &'static str = "items";
     fn length(&self) -> Option<usize> {
         Some(self.len())
     }
 }
 
 impl<K, T> Length for std::collections::BTreeMap<K, T> {
+    const UNIT: &'static str = "entries";
     fn length(&self) -> Option<usize> {
         Some(self.len())
     }
 }
 
 impl<K, T, S> Length for std::collections::HashMap<K, T, S> {
+    const UNIT: &'static str = "entries";
     fn length(&self) -> Option<usize> {
         Some(self.len())
     }
 }
 
 impl<T: Length> Length for Option<T> {
+    const UNIT: &'static str = T::UNIT;
     fn length(&self) -> Option<usize> {
         self.as_ref().and_then(Length::length)
     }
 }
 
 /// The strings of a field marked `#[tidings(uuid)]` or `#[tidings(timestamp)]`: a `String`, or
-/// `Option`s and `Vec`s of them.
+/// `Option`s, `Vec`s and string-keyed maps of them.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be marked `uuid` or `timestamp`",
-    note = "`uuid` and `timestamp` mark `String` fields (or `Option`s and `Vec`s of them)"
+    note = "`uuid` and `timestamp` mark `String` fields (or `Option`s, `Vec`s and maps of them)"
 )]
 pub trait Texts {
-    /// Calls `f` with each string; stops at the first `false`. Returns whether all passed.
-    fn all_texts(&self, f: &mut dyn FnMut(&str) -> bool) -> bool;
+    /// Runs `check` ([`uuid`], [`timestamp`]) on each string, at its own place (`ids[2]`).
+    ///
+    /// # Errors
+    /// The first string that fails.
+    fn check_each(
+        &self,
+        check: fn(&str, &Place<'_>) -> Result<(), crate::Violation>,
+        place: &Place<'_>,
+    ) -> Result<(), crate::Violation>;
 }
 
 impl Texts for String {
-    fn all_texts(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        f(self)
+    fn check_each(
+        &self,
+        check: fn(&str, &Place<'_>) -> Result<(), crate::Violation>,
+        place: &Place<'_>,
+    ) -> Result<(), crate::Violation> {
+        check(self, place)
     }
 }
 
 impl<T: Texts> Texts for Option<T> {
-    fn all_texts(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        self.as_ref().is_none_or(|v| v.all_texts(f))
+    fn check_each(
+        &self,
+        check: fn(&str, &Place<'_>) -> Result<(), crate::Violation>,
+        place: &Place<'_>,
+    ) -> Result<(), crate::Violation> {
+        self.as_ref().map_or(Ok(()), |v| v.check_each(check, place))
     }
 }
 
 impl<T: Texts> Texts for Vec<T> {
-    fn all_texts(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        self.iter().all(|v| v.all_texts(f))
+    fn check_each(
+        &self,
+        check: fn(&str, &Place<'_>) -> Result<(), crate::Violation>,
+        place: &Place<'_>,
+    ) -> Result<(), crate::Violation> {
+        for (i, v) in self.iter().enumerate() {
+            v.check_each(check, &Place::Index(place, i))?;
+        }
+        Ok(())
+    }
+}
+
+impl<T: Texts> Texts for std::collections::BTreeMap<String, T> {
+    fn check_each(
+        &self,
+        check: fn(&str, &Place<'_>) -> Result<(), crate::Violation>,
+        place: &Place<'_>,
+    ) -> Result<(), crate::Violation> {
+        for (k, v) in self {
+            v.check_each(check, &Place::Key(place, k))?;
+        }
+        Ok(())
     }
 }
 
