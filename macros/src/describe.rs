@@ -9,16 +9,21 @@ use crate::attr::{self, Errors};
 use crate::case;
 use crate::fields::{checks, deprecation_expr, ir_fields};
 
-/// `#[tidings(module = "...")]` on a type.
-pub(crate) fn module(input: &DeriveInput, errors: &mut Errors) -> Option<String> {
+/// `#[tidings(module = "...")]` on a type, and whether it registers in `tidings::describe`
+/// (`register = false`: code generated from TOML, whose IR comes from the schema files).
+pub(crate) fn module(input: &DeriveInput, errors: &mut Errors) -> (Option<String>, bool) {
     let mut module = None;
+    let mut register = true;
     for a in input.attrs.iter().filter(|a| a.path().is_ident("tidings")) {
         let r = a.parse_nested_meta(|meta| {
             if meta.path.is_ident("module") {
                 module = Some(meta.value()?.parse::<LitStr>()?.value());
                 Ok(())
+            } else if meta.path.is_ident("register") {
+                register = meta.value()?.parse::<syn::LitBool>()?.value;
+                Ok(())
             } else {
-                Err(attr::unknown(&meta, "tidings", &["module"]))
+                Err(attr::unknown(&meta, "tidings", &["module", "register"]))
             }
         });
         if let Err(e) = r {
@@ -34,12 +39,12 @@ pub(crate) fn module(input: &DeriveInput, errors: &mut Errors) -> Option<String>
             ),
         );
     }
-    module
+    (module, register)
 }
 
 pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
-    let module = module(&input, &mut errors);
+    let (module, register) = module(&input, &mut errors);
     let serde = attr::serde_container(&input.attrs, &mut errors);
     let ident = &input.ident;
     let name = ident.to_string();
@@ -180,8 +185,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     };
     errors.finish()?;
     let module = module.unwrap_or_default();
-    Ok(quote! {
-        const _: () = {
+    let impls = quote! {
+            #[allow(deprecated)]
             impl ::tidings::describe::Describe for #ident {
                 fn type_ref() -> ::tidings::schema::TypeRef {
                     ::tidings::schema::TypeRef::Named {
@@ -194,12 +199,24 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 }
             }
 
+            #[allow(deprecated)]
             impl ::tidings::validate::Check for #ident {
                 const TRIVIAL: bool = #trivial;
                 fn check(&self, at: &str) -> ::std::result::Result<(), ::tidings::Violation> {
                     #check_body
                 }
             }
+    };
+    if !register {
+        return Ok(quote! {
+            const _: () = {
+                #impls
+            };
+        });
+    }
+    Ok(quote! {
+        const _: () = {
+            #impls
 
             fn __describe() -> ::tidings::describe::Item {
                 ::tidings::describe::Item::Type(::tidings::schema::TypeDef {

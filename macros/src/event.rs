@@ -10,7 +10,7 @@ use crate::attr::{self, Errors, FieldInfo};
 use crate::case;
 use crate::fields::{checks, deprecation_expr, ir_fields};
 
-const KEYS: [&str; 14] = [
+const KEYS: [&str; 16] = [
     "module",
     "key",
     "name",
@@ -25,6 +25,8 @@ const KEYS: [&str; 14] = [
     "room",
     "everyone",
     "except",
+    "register",
+    "contract",
 ];
 
 #[derive(Default)]
@@ -43,6 +45,8 @@ struct EventAttrs {
     room: Vec<LitStr>,
     everyone: Option<Span>,
     except: Option<LitStr>,
+    register: Option<syn::LitBool>,
+    contract: Option<LitStr>,
 }
 
 fn parse(input: &DeriveInput, errors: &mut Errors) -> EventAttrs {
@@ -72,6 +76,8 @@ fn parse(input: &DeriveInput, errors: &mut Errors) -> EventAttrs {
                 "room" => a.room.push(lit(&meta)?),
                 "everyone" => a.everyone = Some(meta.path.span()),
                 "except" => a.except = Some(lit(&meta)?),
+                "register" => a.register = Some(meta.value()?.parse()?),
+                "contract" => a.contract = Some(lit(&meta)?),
                 _ => return Err(attr::unknown(&meta, "event", &KEYS)),
             }
             Ok(())
@@ -83,23 +89,97 @@ fn parse(input: &DeriveInput, errors: &mut Errors) -> EventAttrs {
     a
 }
 
-/// The Rust field access for a payload path (`ticket.created_by` → `self.ticket.created_by`),
-/// checking that the first segment is a field; the IR path, in wire names for its first segment.
+/// An identifier for a path segment: raw when it is a keyword (`type` → `r#type`).
+fn segment_ident(text: &str, span: Span) -> syn::Ident {
+    let text = text.strip_prefix("r#").unwrap_or(text);
+    match syn::parse_str::<syn::Ident>(text) {
+        Ok(mut id) => {
+            id.set_span(span);
+            id
+        }
+        Err(_) => syn::Ident::new_raw(text, span),
+    }
+}
+
+/// The access to a payload path: its segments, each marked when it is an `Option` to step
+/// into (`ticket?.assignee_id`: `ticket` is optional).
+struct Access {
+    segments: Vec<(syn::Ident, bool)>,
+    span: Span,
+}
+
+impl Access {
+    /// Code running `leaf` with a `&T` expression for the path's value, skipped when an
+    /// optional step is `None`.
+    fn wrap(&self, leaf: impl FnOnce(TokenStream) -> TokenStream) -> TokenStream {
+        fn go(
+            segs: &[(syn::Ident, bool)],
+            base: TokenStream,
+            depth: usize,
+            span: Span,
+            leaf: impl FnOnce(TokenStream) -> TokenStream,
+        ) -> TokenStream {
+            let Some(((id, optional), rest)) = segs.split_first() else {
+                return leaf(quote_spanned!(span=> &#base));
+            };
+            let expr = quote_spanned!(span=> #base.#id);
+            if *optional && !rest.is_empty() {
+                let v = syn::Ident::new(&format!("__step{depth}"), span);
+                let inner = go(rest, quote_spanned!(span=> #v), depth + 1, span, leaf);
+                quote_spanned!(span=> if let ::std::option::Option::Some(#v) = &#expr { #inner })
+            } else {
+                go(rest, expr, depth, span, leaf)
+            }
+        }
+        go(
+            &self.segments,
+            quote_spanned!(self.span=> self),
+            0,
+            self.span,
+            leaf,
+        )
+    }
+
+    /// The value as one expression (`self.message.chat_id`), for paths with no optional step.
+    fn direct(&self) -> Option<TokenStream> {
+        let n = self.segments.len();
+        if self.segments[..n.saturating_sub(1)].iter().any(|(_, o)| *o) {
+            return None;
+        }
+        let ids = self.segments.iter().map(|(id, _)| id);
+        Some(quote_spanned!(self.span=> self.#(#ids).*))
+    }
+}
+
+/// The access for a payload path (`ticket.created_by`; `?` after a segment steps into an
+/// `Option`: `ticket?.assignee_id`), checking that the first segment is a field; the IR path, in
+/// wire names for its first segment.
 fn path(
     lit: &LitStr,
     fields: &[FieldInfo],
     owner: &syn::Ident,
     errors: &mut Errors,
-) -> Option<(TokenStream, String)> {
+) -> Option<(Access, String)> {
     let text = lit.value();
-    let segments: Vec<&str> = text.split('.').collect();
-    let Some(first) = fields.iter().find(|f| f.ident == segments[0] && !f.skip) else {
+    let raw: Vec<(&str, bool)> = text
+        .split('.')
+        .map(|s| match s.strip_suffix('?') {
+            Some(s) => (s, true),
+            None => (s, false),
+        })
+        .collect();
+    let first_name = raw[0].0.strip_prefix("r#").unwrap_or(raw[0].0);
+    let plain = |f: &FieldInfo| {
+        let name = f.ident.to_string();
+        name.strip_prefix("r#").unwrap_or(&name) == first_name
+    };
+    let Some(first) = fields.iter().find(|f| plain(f) && !f.skip) else {
         let names: Vec<String> = fields
             .iter()
             .filter(|f| !f.skip)
             .map(|f| f.ident.to_string())
             .collect();
-        let hint = match case::closest(segments[0], names.iter().map(String::as_str)) {
+        let hint = match case::closest(first_name, names.iter().map(String::as_str)) {
             Some(close) => format!("did you mean `{close}`?"),
             None => format!(
                 "the fields are {}",
@@ -112,18 +192,25 @@ fn path(
         };
         errors.at(
             lit.span(),
-            format!("no field `{}` in `{owner}`; {hint}", segments[0]),
+            format!("no field `{first_name}` in `{owner}`; {hint}"),
         );
         return None;
     };
-    let idents: Vec<syn::Ident> = segments
+    let segments = raw
         .iter()
-        .map(|s| syn::Ident::new(s, lit.span()))
+        .map(|(s, optional)| (segment_ident(s, lit.span()), *optional))
         .collect();
     let mut wire = vec![first.wire.clone()];
-    wire.extend(segments[1..].iter().map(|s| (*s).to_owned()));
+    wire.extend(
+        raw[1..]
+            .iter()
+            .map(|(s, _)| s.strip_prefix("r#").unwrap_or(s).to_owned()),
+    );
     Some((
-        quote_spanned!(lit.span()=> self.#(#idents).*),
+        Access {
+            segments,
+            span: lit.span(),
+        },
         wire.join("."),
     ))
 }
@@ -267,7 +354,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut rules = Vec::new();
     for lit in &a.user {
         if let Some((access, ir)) = path(lit, &fields, ident, &mut errors) {
-            body.extend(quote_spanned!(lit.span()=> if let ::std::option::Option::Some(id) = ::tidings::Id::id(&#access) { r = r.to_user(id); }));
+            body.extend(access.wrap(|v| quote_spanned!(lit.span()=> if let ::std::option::Option::Some(id) = ::tidings::Id::id(#v) { r = r.to_user(id); })));
             let fp = field_path(&ir);
             rules.push(quote!(::tidings::schema::Rule::User { field: #fp }));
         }
@@ -275,7 +362,9 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     for lit in &a.users {
         if let Some((access, ir)) = path(lit, &fields, ident, &mut errors) {
             body.extend(
-                quote_spanned!(lit.span()=> r = r.to_users(::tidings::Ids::ids(&#access));),
+                access.wrap(
+                    |v| quote_spanned!(lit.span()=> r = r.to_users(::tidings::Ids::ids(#v));),
+                ),
             );
             let fp = field_path(&ir);
             rules.push(quote!(::tidings::schema::Rule::Users { field: #fp }));
@@ -310,6 +399,11 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             let field_lit = LitStr::new(field, lit.span());
             match path(&field_lit, &fields, ident, &mut errors) {
                 Some((access, ir)) => {
+                    let Some(access) = access.direct() else {
+                        errors.at(lit.span(), format!("room `{text}`: `{field}` steps through an optional field; a room needs a value that is always there"));
+                        ok = false;
+                        break;
+                    };
                     fmt.push_str("{}");
                     args.push(access);
                     let fp = field_path(&ir);
@@ -341,7 +435,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let scope = if let Some(t) = &a.tenant {
         match path(t, &fields, ident, &mut errors) {
             Some((access, ir)) => {
-                body.extend(quote_spanned!(t.span()=> if let ::std::option::Option::Some(id) = ::tidings::Id::id(&#access) { r = r.in_tenant(id); }));
+                body.extend(access.wrap(|v| quote_spanned!(t.span()=> if let ::std::option::Option::Some(id) = ::tidings::Id::id(#v) { r = r.in_tenant(id); })));
                 let fp = field_path(&ir);
                 quote!(::tidings::schema::Scope::Tenant { field: #fp })
             }
@@ -356,7 +450,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let except = match &a.except {
         Some(lit) => match path(lit, &fields, ident, &mut errors) {
             Some((access, ir)) => {
-                body.extend(quote_spanned!(lit.span()=> if let ::std::option::Option::Some(id) = ::tidings::Id::id(&#access) { r = r.except(id); }));
+                body.extend(access.wrap(|v| quote_spanned!(lit.span()=> if let ::std::option::Option::Some(id) = ::tidings::Id::id(#v) { r = r.except(id); })));
                 let fp = field_path(&ir);
                 quote!(::std::option::Option::Some(#fp))
             }
@@ -390,14 +484,23 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         None => quote!(::std::option::Option::None),
     };
     let module_name = module.value();
+    // Registered in `tidings::describe` unless `register = false` (code generated from TOML,
+    // whose IR comes from the schema files).
+    let register = a.register.as_ref().is_none_or(|b| b.value);
+    let contract = match &a.contract {
+        Some(path) => {
+            let path: syn::Path = path.parse()?;
+            quote!(#path(#wire))
+        }
+        None => quote!(::tidings::describe::contract(#wire)),
+    };
     let payload = ir_fields(&fields);
     let checks = checks(&fields, &quote!(""));
     let doc_lines = attr::docs(&input.attrs);
     let deprecated = deprecation_expr(&attr::deprecated(&input.attrs));
     let delivery_ir = delivery.clone();
     let direction_ir = direction.clone();
-    Ok(quote! {
-        const _: () = {
+    let event_impl = quote! {
             impl ::tidings::Event for #ident {
                 const NAME: &'static str = #wire;
                 const MODULE: &'static str = #module_name;
@@ -410,9 +513,22 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     ::std::result::Result::Ok(())
                 }
                 fn contract() -> ::std::option::Option<&'static ::tidings::validate::Contract> {
-                    ::tidings::describe::contract(#wire)
+                    #contract
                 }
             }
+    };
+    if !register {
+        return Ok(quote! {
+            const _: () = {
+                #[allow(deprecated)]
+                #event_impl
+            };
+        });
+    }
+    Ok(quote! {
+        const _: () = {
+            #[allow(deprecated)]
+            #event_impl
 
             fn __describe() -> ::tidings::describe::Item {
                 ::tidings::describe::Item::Event(::tidings::schema::EventDef {

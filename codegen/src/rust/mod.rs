@@ -4,7 +4,6 @@
 //!
 //! Backends return tokens; one function formats them with prettyplease.
 
-mod checks;
 mod types;
 
 use std::collections::BTreeMap;
@@ -18,7 +17,6 @@ use tidings::schema::{
 
 use crate::names;
 use crate::recursion::{Boxed, Graph};
-use checks::field_checks;
 use types::{
     default_fn_item, deprecated, docs, field_decl, field_ident, ident, member_type, rust_type,
     variant_ident,
@@ -194,18 +192,29 @@ fn module_tokens(schema: &Schema, boxed: &Boxed, m: &Module) -> TokenStream {
     out
 }
 
-fn serde_derives(copy_eq: bool) -> TokenStream {
+/// The derives of a generated item. `tidings` is `Describe` for types and `Event` for events:
+/// the derive macro implements the checks (and, for events, the recipient rules), so code
+/// generated from TOML and `#[derive(Event)]` written by hand share one implementation, as
+/// prost-build leaves the `Message` impl to `#[derive(prost::Message)]`.
+fn derives(copy_eq: bool, tidings: TokenStream) -> TokenStream {
     let extra = if copy_eq {
         quote!(Copy, Eq, Hash,)
     } else {
         quote!()
     };
     quote! {
-        #[derive(Debug, Clone, #extra PartialEq, ::tidings::serde::Serialize, ::tidings::serde::Deserialize)]
+        #[derive(Debug, Clone, #extra PartialEq, ::tidings::serde::Serialize, ::tidings::serde::Deserialize, #tidings)]
         #[serde(crate = "::tidings::serde")]
     }
 }
 
+/// `#[tidings(module = "...", register = false)]`: the IR of generated types comes from the
+/// schema files, not from `tidings::describe`.
+fn describe_attr(module: &str) -> TokenStream {
+    quote!(#[tidings(module = #module, register = false)])
+}
+
+#[allow(clippy::too_many_arguments)]
 fn struct_tokens(
     schema: &Schema,
     boxed: &Boxed,
@@ -214,9 +223,9 @@ fn struct_tokens(
     doc: TokenStream,
     dep: TokenStream,
     fields: &[Field],
+    attrs: TokenStream,
 ) -> TokenStream {
     let ident = format_ident!("{}", name);
-    let derives = serde_derives(false);
     let decls = fields
         .iter()
         .map(|f| field_decl(f, name, &m.name, boxed.contains(&m.name, name, &f.name)));
@@ -227,7 +236,7 @@ fn struct_tokens(
     quote! {
         #doc
         #dep
-        #derives
+        #attrs
         pub struct #ident {
             #(#decls)*
         }
@@ -244,21 +253,22 @@ fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> Token
     let dep = deprecated(t.deprecated.as_ref());
     match &t.kind {
         TypeKind::Struct { fields } => {
-            let item = struct_tokens(schema, boxed, m, &t.name, doc, dep, fields);
-            let checks = field_checks(schema, fields, &quote!(self));
-            quote! {
-                #item
-                impl ::tidings::validate::Check for #name {
-                    fn check(&self, at: &str) -> ::std::result::Result<(), ::tidings::Violation> {
-                        let _ = at;
-                        #checks
-                        ::std::result::Result::Ok(())
-                    }
-                }
-            }
+            let derives = derives(false, quote!(::tidings::Describe));
+            let attrs = describe_attr(&m.name);
+            struct_tokens(
+                schema,
+                boxed,
+                m,
+                &t.name,
+                doc,
+                dep,
+                fields,
+                quote!(#derives #attrs),
+            )
         }
         TypeKind::Enum { values } => {
-            let derives = serde_derives(true);
+            let derives = derives(true, quote!(::tidings::Describe));
+            let attrs = describe_attr(&m.name);
             let variants = values.iter().map(|v| {
                 let ident = variant_ident(&v.name);
                 let wire = &v.name;
@@ -280,6 +290,7 @@ fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> Token
                 #doc
                 #dep
                 #derives
+                #attrs
                 pub enum #name {
                     #(#variants)*
                 }
@@ -302,7 +313,8 @@ fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> Token
             }
         }
         TypeKind::Union { tag, variants } => {
-            let derives = serde_derives(false);
+            let derives = derives(false, quote!(::tidings::Describe));
+            let attrs = describe_attr(&m.name);
             let decls = variants.iter().map(|v| {
                 let ident = variant_ident(&v.name);
                 let wire = &v.name;
@@ -316,27 +328,14 @@ fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> Token
                     None => quote!(#doc #dep #[serde(rename = #wire)] #ident,),
                 }
             });
-            let arms = variants.iter().map(|v| {
-                let ident = variant_ident(&v.name);
-                match &v.payload {
-                    Some(_) => quote!(#name::#ident(inner) => ::tidings::validate::Check::check(inner, at),),
-                    None => quote!(#name::#ident => ::std::result::Result::Ok(()),),
-                }
-            });
             quote! {
                 #doc
                 #dep
                 #derives
+                #attrs
                 #[serde(tag = #tag)]
                 pub enum #name {
                     #(#decls)*
-                }
-                impl ::tidings::validate::Check for #name {
-                    fn check(&self, at: &str) -> ::std::result::Result<(), ::tidings::Violation> {
-                        match self {
-                            #(#arms)*
-                        }
-                    }
                 }
             }
         }
@@ -365,110 +364,88 @@ fn path_fields<'a>(schema: &'a Schema, payload: &'a [Field], path: &FieldPath) -
     out
 }
 
-/// Code that evaluates a payload path and runs `leaf` with a `&T` expression for it, skipping
-/// it when an optional step is absent.
-fn with_path(
-    schema: &Schema,
-    payload: &[Field],
-    path: &FieldPath,
-    leaf: impl FnOnce(TokenStream) -> TokenStream,
-) -> TokenStream {
+/// A payload path as `#[event(...)]` writes it: Rust field names, `?` after each optional step
+/// that the path goes on through (`ticket?.assignee_id`).
+fn rust_path(schema: &Schema, payload: &[Field], path: &FieldPath) -> String {
     let steps = path_fields(schema, payload, path);
-    build(&steps, quote!(self), leaf)
-}
-
-fn build(
-    steps: &[&Field],
-    base: TokenStream,
-    leaf: impl FnOnce(TokenStream) -> TokenStream,
-) -> TokenStream {
-    let Some((first, rest)) = steps.split_first() else {
-        return leaf(base);
-    };
-    let name = field_ident(&first.name);
-    let expr = quote!(#base.#name);
-    if first.ty.is_optional() {
-        let var = format_ident!(
-            "v_{}",
-            field_ident(&first.name)
-                .to_string()
-                .trim_start_matches("r#")
-        );
-        let inner = build(rest, quote!(#var), leaf);
-        quote!(if let ::std::option::Option::Some(#var) = &#expr { #inner })
-    } else if rest.is_empty() {
-        leaf(quote!(&#expr))
-    } else {
-        build(rest, expr, leaf)
-    }
-}
-
-fn recipients_tokens(schema: &Schema, e: &EventDef) -> TokenStream {
-    let Some(r) = &e.recipients else {
-        return quote!();
-    };
-    let mut body = TokenStream::new();
-    for rule in &r.rules {
-        body.extend(match rule {
-            Rule::User { field } => with_path(
-                schema,
-                &e.payload,
-                field,
-                |v| quote!(r = r.to_user(::std::string::ToString::to_string(#v));),
-            ),
-            Rule::Users { field } => with_path(
-                schema,
-                &e.payload,
-                field,
-                |v| quote!(r = r.to_users(::std::iter::IntoIterator::into_iter(#v).map(::std::string::ToString::to_string));),
-            ),
-            Rule::Role { role } => quote!(r = r.to_role(#role);),
-            Rule::Room { template } => {
-                let mut fmt = String::new();
-                let mut args = Vec::new();
-                for part in &template.parts {
-                    match part {
-                        RoomPart::Literal(l) => {
-                            fmt.push_str(&l.replace('{', "{{").replace('}', "}}"))
-                        }
-                        RoomPart::Field(path) => {
-                            fmt.push_str("{}");
-                            let steps = path_fields(schema, &e.payload, path);
-                            let names = steps.iter().map(|f| field_ident(&f.name));
-                            args.push(quote!(self.#(#names).*));
-                        }
-                    }
-                }
-                quote!(r = r.to_room(::std::format!(#fmt, #(#args),*));)
+    let last = steps.len().saturating_sub(1);
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let name = field_ident(&f.name).to_string();
+            if i < last && f.ty.is_optional() {
+                format!("{name}?")
+            } else {
+                name
             }
-            Rule::Everyone => quote!(r = r.to_everyone();),
-        });
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// `#[event(...)]`: the event's names, direction, delivery and reply, and its recipient rules
+/// with payload paths in Rust field names.
+fn event_attrs(schema: &Schema, m: &Module, e: &EventDef) -> TokenStream {
+    let (module, key, wire) = (&m.name, &e.key, &e.name);
+    let direction = e.direction.as_str();
+    let mut parts = vec![
+        quote!(module = #module),
+        quote!(key = #key),
+        quote!(name = #wire),
+        quote!(direction = #direction),
+    ];
+    if e.direction.server_sends() {
+        let delivery = e.delivery.as_str();
+        parts.push(quote!(delivery = #delivery));
     }
-    body.extend(match &r.scope {
-        Scope::Tenant { field } => with_path(
-            schema,
-            &e.payload,
-            field,
-            |v| quote!(r = r.in_tenant(::std::string::ToString::to_string(#v));),
-        ),
-        Scope::Platform => quote!(r = r.across_platform();),
-        Scope::Users => quote!(),
-    });
-    if let Some(except) = &r.except {
-        body.extend(with_path(
-            schema,
-            &e.payload,
-            except,
-            |v| quote!(r = r.except(::std::string::ToString::to_string(#v));),
-        ));
+    if let Some(r) = &e.reply {
+        let ty = rust_type(r, &m.name);
+        parts.push(quote!(reply = #ty));
     }
-    quote! {
-        fn recipients(&self) -> ::tidings::Recipients {
-            let mut r = ::tidings::Recipients::new();
-            #body
-            r
+    parts.push(quote!(register = false));
+    parts.push(quote!(contract = "super::__contract"));
+    if let Some(r) = &e.recipients {
+        let path = |p: &FieldPath| rust_path(schema, &e.payload, p);
+        match &r.scope {
+            Scope::Tenant { field } => {
+                let p = path(field);
+                parts.push(quote!(tenant = #p));
+            }
+            Scope::Platform => parts.push(quote!(platform)),
+            Scope::Users => {}
+        }
+        for rule in &r.rules {
+            parts.push(match rule {
+                Rule::User { field } => {
+                    let p = path(field);
+                    quote!(user = #p)
+                }
+                Rule::Users { field } => {
+                    let p = path(field);
+                    quote!(users = #p)
+                }
+                Rule::Role { role } => quote!(role = #role),
+                Rule::Room { template } => {
+                    let text: String = template
+                        .parts
+                        .iter()
+                        .map(|part| match part {
+                            RoomPart::Literal(l) => l.clone(),
+                            RoomPart::Field(p) => format!("{{{}}}", path(p)),
+                        })
+                        .collect();
+                    quote!(room = #text)
+                }
+                Rule::Everyone => quote!(everyone),
+            });
+        }
+        if let Some(except) = &r.except {
+            let p = path(except);
+            parts.push(quote!(except = #p));
         }
     }
+    quote!(#[event(#(#parts),*)])
 }
 
 fn event_tokens(schema: &Schema, boxed: &Boxed, m: &Module, e: &EventDef) -> TokenStream {
@@ -484,24 +461,19 @@ fn event_tokens(schema: &Schema, boxed: &Boxed, m: &Module, e: &EventDef) -> Tok
     ));
     let doc = docs(Some(&text), "");
     let dep = deprecated(e.deprecated.as_ref());
-    let item = struct_tokens(schema, boxed, m, &type_name, doc, dep, &e.payload);
+    let derives = derives(false, quote!(::tidings::Event));
+    let attrs = event_attrs(schema, m, e);
+    let item = struct_tokens(
+        schema,
+        boxed,
+        m,
+        &type_name,
+        doc,
+        dep,
+        &e.payload,
+        quote!(#derives #attrs),
+    );
     let wire = &e.name;
-    let module = &m.name;
-    let direction = match (e.direction.server_sends(), e.direction.client_sends()) {
-        (true, true) => quote!(Both),
-        (true, false) => quote!(ServerToClient),
-        _ => quote!(ClientToServer),
-    };
-    let delivery = match e.delivery {
-        tidings::schema::Delivery::Durable => quote!(Durable),
-        tidings::schema::Delivery::Ephemeral => quote!(Ephemeral),
-    };
-    let reply = e
-        .reply
-        .as_ref()
-        .map_or_else(|| quote!(()), |r| rust_type(r, &m.name));
-    let recipients = recipients_tokens(schema, e);
-    let checks = field_checks(schema, &e.payload, &quote!(self));
     let emit = if e.direction.server_sends() {
         let emit_doc = format!(" Emits this `{wire}` to the recipients its rules select.");
         let to_doc = format!(" Emits this `{wire}` to explicit recipients.");
@@ -529,23 +501,6 @@ fn event_tokens(schema: &Schema, boxed: &Boxed, m: &Module, e: &EventDef) -> Tok
     };
     quote! {
         #item
-        impl ::tidings::Event for #ident {
-            const NAME: &'static str = #wire;
-            const MODULE: &'static str = #module;
-            const DIRECTION: ::tidings::schema::Direction = ::tidings::schema::Direction::#direction;
-            const DELIVERY: ::tidings::schema::Delivery = ::tidings::schema::Delivery::#delivery;
-            type Reply = #reply;
-            #recipients
-            fn validate(&self) -> ::std::result::Result<(), ::tidings::Violation> {
-                let at = "";
-                let _ = at;
-                #checks
-                ::std::result::Result::Ok(())
-            }
-            fn contract() -> ::std::option::Option<&'static ::tidings::validate::Contract> {
-                super::__contract(#wire)
-            }
-        }
         #emit
     }
 }

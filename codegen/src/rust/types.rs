@@ -135,12 +135,64 @@ pub(crate) fn field_decl(f: &Field, owner: &str, current: &str, boxed: bool) -> 
         }
         _ => quote!(),
     };
+    let tidings_attr = constraint_attr(f);
     quote! {
         #doc
         #dep
         #rename
         #serde_attr
+        #tidings_attr
         pub #name: #ty,
+    }
+}
+
+/// `#[tidings(...)]` stating a field's format (`uuid`, `timestamp`, wherever it sits inside
+/// optionals, lists and maps) and constraints, for the derive that implements the checks.
+fn constraint_attr(f: &Field) -> TokenStream {
+    let mut keys = Vec::new();
+    let mut inner = &f.ty;
+    while let TypeRef::Optional(i) | TypeRef::List(i) | TypeRef::Map(i) = inner {
+        inner = i;
+    }
+    match inner {
+        TypeRef::Primitive(Primitive::Uuid) => keys.push(quote!(uuid)),
+        TypeRef::Primitive(Primitive::Timestamp) => keys.push(quote!(timestamp)),
+        _ => {}
+    }
+    let c = &f.constraints;
+    for (key, bound) in [("min", c.min), ("max", c.max)] {
+        let Some(bound) = bound else { continue };
+        let key = format_ident!("{}", key);
+        let lit = match bound {
+            tidings::schema::Number::Int(n) => {
+                let lit = proc_macro2::Literal::u128_unsuffixed(n.unsigned_abs());
+                if n < 0 {
+                    quote!(-#lit)
+                } else {
+                    quote!(#lit)
+                }
+            }
+            tidings::schema::Number::Float(x) => {
+                let lit = proc_macro2::Literal::f64_unsuffixed(x.abs());
+                if x.is_sign_negative() {
+                    quote!(-#lit)
+                } else {
+                    quote!(#lit)
+                }
+            }
+        };
+        keys.push(quote!(#key = #lit));
+    }
+    for (key, n) in [("min_length", c.min_length), ("max_length", c.max_length)] {
+        let Some(n) = n else { continue };
+        let key = format_ident!("{}", key);
+        let lit = proc_macro2::Literal::u64_unsuffixed(n);
+        keys.push(quote!(#key = #lit));
+    }
+    if keys.is_empty() {
+        quote!()
+    } else {
+        quote!(#[tidings(#(#keys),*)])
     }
 }
 

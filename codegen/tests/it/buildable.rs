@@ -62,7 +62,7 @@ fn generated_rust_of_every_buildable_case_compiles() {
         &krate.path().join("Cargo.toml"),
         &format!(
             "[package]\nname = \"tidings-buildable\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-             [dependencies]\ntidings = {{ path = {:?}, default-features = false, features = [\"server\"] }}\n\n[workspace]\n",
+             [dependencies]\ntidings = {{ path = {:?}, default-features = false, features = [\"server\", \"derive\"] }}\n\n[workspace]\n",
             runtime.display().to_string()
         ),
     );
