@@ -468,7 +468,8 @@ fn derived_and_generated_events_refuse_alike() {
     use tidings::Event as _;
     use tidings_tests::events::ticket as generated;
     const ID: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
-    let cases: [(&str, fn(&mut serde_json::Value)); 6] = [
+    type Change = fn(&mut serde_json::Value);
+    let cases: [(&str, Change); 6] = [
         ("title too long", |v| {
             v["ticket"]["title"] = "x".repeat(201).into()
         }),
