@@ -955,28 +955,20 @@ fn primitive(p: Primitive, q: Primitive) -> Change {
 fn constraints(o: &Constraints, n: &Constraints) -> Change {
     use std::cmp::Ordering;
     use tidings::schema::Number;
-    // Bounds compare exactly (no rounding through f64).
-    let cmp = |a: Number, b: Number| a.cmp_exact(b).unwrap_or(Ordering::Equal);
-    let lower = |o: Option<Number>, n: Option<Number>| match (o, n) {
+    // Bounds compare exactly (no rounding through f64). `widens`: the way a bound moves when
+    // it admits more (down for a lower bound, up for an upper one).
+    let bound = |o: Option<Number>, n: Option<Number>, widens: Ordering| match (o, n) {
         (None, None) => Change::Same,
         (Some(_), None) => Change::Widened,
         (None, Some(_)) => Change::Narrowed,
-        (Some(a), Some(b)) => match cmp(b, a) {
+        (Some(a), Some(b)) => match b.cmp_exact(a).unwrap_or(Ordering::Equal) {
             Ordering::Equal => Change::Same,
-            Ordering::Less => Change::Widened,
-            Ordering::Greater => Change::Narrowed,
+            moved if moved == widens => Change::Widened,
+            _ => Change::Narrowed,
         },
     };
-    let upper = |o: Option<Number>, n: Option<Number>| match (o, n) {
-        (None, None) => Change::Same,
-        (Some(_), None) => Change::Widened,
-        (None, Some(_)) => Change::Narrowed,
-        (Some(a), Some(b)) => match cmp(b, a) {
-            Ordering::Equal => Change::Same,
-            Ordering::Greater => Change::Widened,
-            Ordering::Less => Change::Narrowed,
-        },
-    };
+    let lower = |o, n| bound(o, n, Ordering::Less);
+    let upper = |o, n| bound(o, n, Ordering::Greater);
     let len = |x: Option<u64>| x.map(|v| Number::Int(v.into()));
     lower(o.min, n.min)
         .then(upper(o.max, n.max))
