@@ -17,12 +17,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (sources, result) = tidings_codegen::check_paths(&paths)?;
     let checked = result.map_err(|d| d.render(&sources))?;
     let mut arms = String::new();
+    let mut contracts = String::new();
     for (m, e) in checked.schema.events() {
         let ty = tidings_codegen::names::event_type_name(&e.key);
+        let path = format!("crate::events::{}::{ty}", m.name);
+        writeln!(arms, "        {:?} => Some(run::<{path}>(text)),", e.name)?;
         writeln!(
-            arms,
-            "        {:?} => Some(run::<crate::events::{}::{ty}>(text)),",
-            e.name, m.name
+            contracts,
+            "        {:?} => <{path} as tidings::Event>::contract(),",
+            e.name
         )?;
     }
     let table = format!(
@@ -30,7 +33,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          inbound payload (contract, serde, declared constraints) and encodes the result again; \
          `None` for an unknown event.\n\
          pub fn decode_event(name: &str, text: &str) -> Option<Result<String, tidings::validate::Refusal>> {{\n    \
-         match name {{\n{arms}        _ => None,\n    }}\n}}\n"
+         match name {{\n{arms}        _ => None,\n    }}\n}}\n\n\
+         /// The contract the generated event `name` decodes inbound payloads with.\n\
+         pub fn contract_of(name: &str) -> Option<&'static tidings::validate::Contract> {{\n    \
+         match name {{\n{contracts}        _ => None,\n    }}\n}}\n"
     );
     let out = PathBuf::from(std::env::var("OUT_DIR")?).join("decode_event.rs");
     std::fs::write(out, table)?;

@@ -57,6 +57,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             "derived event types cannot be generic: the wire form of a type is one schema type",
         );
     }
+    // The types whose definitions a value of this type needs (for `Describe::define`).
+    let mut deps: Vec<syn::Type> = Vec::new();
     let (kind, check_body, struct_fields, trivial) = match &input.data {
         Data::Struct(s) => {
             let Fields::Named(named) = &s.fields else {
@@ -73,6 +75,12 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 .collect();
             let ir = ir_fields(&fields);
             let checks = checks(&fields, &quote!(at));
+            deps.extend(
+                fields
+                    .iter()
+                    .filter(|f| !f.skip && f.wire_type.is_none())
+                    .map(|f| f.ty.clone()),
+            );
             (
                 quote!(::tidings::schema::TypeKind::Struct { fields: #ir }),
                 quote!(#checks ::std::result::Result::Ok(())),
@@ -145,6 +153,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                             }
                             Fields::Unnamed(u) if u.unnamed.len() == 1 => {
                                 let ty = &u.unnamed[0].ty;
+                                deps.push(ty.clone());
                                 arms.push(quote!(Self::#vid(inner) => ::tidings::validate::Check::check(inner, at),));
                                 quote!(::std::option::Option::Some(<#ty as ::tidings::describe::Describe>::type_ref()))
                             }
@@ -185,6 +194,16 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     };
     errors.finish()?;
     let module = module.unwrap_or_default();
+    let type_def = quote! {
+        ::tidings::schema::TypeDef {
+            name: ::std::string::String::from(#name),
+            doc: #doc,
+            kind: #kind,
+            deprecated: #deprecated,
+            renamed_from: ::std::option::Option::None,
+            location: ::std::option::Option::None,
+        }
+    };
     let impls = quote! {
             #[allow(deprecated)]
             impl ::tidings::describe::Describe for #ident {
@@ -196,6 +215,11 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 }
                 fn struct_fields() -> ::std::option::Option<::std::vec::Vec<::tidings::schema::Field>> {
                     #struct_fields
+                }
+                fn define(types: &mut ::tidings::validate::Types) {
+                    if types.add(#module, #name, || #type_def) {
+                        #(<#deps as ::tidings::describe::Describe>::define(types);)*
+                    }
                 }
             }
 
@@ -219,14 +243,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             #impls
 
             fn __describe() -> ::tidings::describe::Item {
-                ::tidings::describe::Item::Type(::tidings::schema::TypeDef {
-                    name: ::std::string::String::from(#name),
-                    doc: #doc,
-                    kind: #kind,
-                    deprecated: #deprecated,
-                    renamed_from: ::std::option::Option::None,
-                    location: ::std::option::Option::None,
-                })
+                ::tidings::describe::Item::Type(#type_def)
             }
 
             ::tidings::describe::__private::inventory::submit! {

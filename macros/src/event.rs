@@ -10,7 +10,7 @@ use crate::attr::{self, Errors, FieldInfo};
 use crate::case;
 use crate::fields::{checks, deprecation_expr, ir_fields};
 
-const KEYS: [&str; 16] = [
+const KEYS: [&str; 15] = [
     "module",
     "key",
     "name",
@@ -26,7 +26,6 @@ const KEYS: [&str; 16] = [
     "everyone",
     "except",
     "register",
-    "contract",
 ];
 
 #[derive(Default)]
@@ -46,7 +45,6 @@ struct EventAttrs {
     everyone: Option<Span>,
     except: Option<LitStr>,
     register: Option<syn::LitBool>,
-    contract: Option<LitStr>,
 }
 
 fn parse(input: &DeriveInput, errors: &mut Errors) -> EventAttrs {
@@ -77,7 +75,6 @@ fn parse(input: &DeriveInput, errors: &mut Errors) -> EventAttrs {
                 "everyone" => a.everyone = Some(meta.path.span()),
                 "except" => a.except = Some(lit(&meta)?),
                 "register" => a.register = Some(meta.value()?.parse()?),
-                "contract" => a.contract = Some(lit(&meta)?),
                 _ => return Err(attr::unknown(&meta, "event", &KEYS)),
             }
             Ok(())
@@ -487,14 +484,21 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     // Registered in `tidings::describe` unless `register = false` (code generated from TOML,
     // whose IR comes from the schema files).
     let register = a.register.as_ref().is_none_or(|b| b.value);
-    let contract = match &a.contract {
-        Some(path) => {
-            let path: syn::Path = path.parse()?;
-            quote!(#path(#wire))
-        }
-        None => quote!(::tidings::describe::contract(#wire)),
-    };
     let payload = ir_fields(&fields);
+    // The payload's named types, collected from their `Describe` impls: no registry needed.
+    let deps: Vec<&Type> = fields
+        .iter()
+        .filter(|f| !f.skip && f.wire_type.is_none())
+        .map(|f| &f.ty)
+        .collect();
+    let contract = quote! {
+        static CONTRACT: ::std::sync::OnceLock<::tidings::validate::Contract> = ::std::sync::OnceLock::new();
+        ::std::option::Option::Some(CONTRACT.get_or_init(|| {
+            let mut types = ::tidings::validate::Types::new();
+            #(<#deps as ::tidings::describe::Describe>::define(&mut types);)*
+            ::tidings::validate::Contract::new(types, #payload)
+        }))
+    };
     let checks = checks(&fields, &quote!(""));
     let doc_lines = attr::docs(&input.attrs);
     let deprecated = deprecation_expr(&attr::deprecated(&input.attrs));

@@ -27,6 +27,14 @@ pub trait Describe {
     fn struct_fields() -> Option<Vec<Field>> {
         None
     }
+
+    /// Adds the definition of every named type a value of this type uses — itself, and the
+    /// types of its fields and variants — to `types`, once each. This is how an event's
+    /// [`Contract`](crate::validate::Contract) learns the types of its payload, with no
+    /// registry: what `#[derive(Event)]`'s `Event::contract` does.
+    fn define(types: &mut crate::validate::Types) {
+        let _ = types;
+    }
 }
 
 macro_rules! primitive {
@@ -49,11 +57,17 @@ impl<T: Describe> Describe for Option<T> {
     fn type_ref() -> TypeRef {
         TypeRef::Optional(Box::new(T::type_ref()))
     }
+    fn define(types: &mut crate::validate::Types) {
+        T::define(types);
+    }
 }
 
 impl<T: Describe> Describe for Vec<T> {
     fn type_ref() -> TypeRef {
         TypeRef::List(Box::new(T::type_ref()))
+    }
+    fn define(types: &mut crate::validate::Types) {
+        T::define(types);
     }
 }
 
@@ -61,17 +75,26 @@ impl<T: Describe> Describe for BTreeMap<String, T> {
     fn type_ref() -> TypeRef {
         TypeRef::Map(Box::new(T::type_ref()))
     }
+    fn define(types: &mut crate::validate::Types) {
+        T::define(types);
+    }
 }
 
 impl<T: Describe, S> Describe for HashMap<String, T, S> {
     fn type_ref() -> TypeRef {
         TypeRef::Map(Box::new(T::type_ref()))
     }
+    fn define(types: &mut crate::validate::Types) {
+        T::define(types);
+    }
 }
 
 impl<T: Describe> Describe for Box<T> {
     fn type_ref() -> TypeRef {
         T::type_ref()
+    }
+    fn define(types: &mut crate::validate::Types) {
+        T::define(types);
     }
 }
 
@@ -266,20 +289,6 @@ fn collect(ty: &TypeRef, from: &str, out: &mut Vec<(String, String, String)>) {
         }
         TypeRef::Primitive(_) => {}
     }
-}
-
-/// The contract of the derived event whose wire name is `name` (what `#[derive(Event)]`'s
-/// `Event::contract` returns): built once from every derived type and event of the program.
-/// `None` when the derived items do not form one schema ([`schema`] says why).
-pub fn contract(name: &str) -> Option<&'static crate::validate::Contract> {
-    static CONTRACTS: std::sync::OnceLock<crate::validate::Contracts> = std::sync::OnceLock::new();
-    CONTRACTS
-        .get_or_init(|| {
-            schema()
-                .map(|s| crate::validate::Contracts::new(&s))
-                .unwrap_or_default()
-        })
-        .get(name)
 }
 
 /// Cleans a doc comment collected from `#[doc]` attributes: one leading space per line removed,

@@ -573,3 +573,79 @@ fn rust_refuses_to_emit_what_no_reader_accepts() {
         );
     }
 }
+
+/// One implementation: the contract a generated event decodes with is built by the derive from
+/// the generated Rust types, and it is the IR the schema files declare, field for field and type
+/// for type.
+#[test]
+fn generated_events_decode_with_the_ir_of_their_schema() {
+    use tidings::schema::{Field, TypeDef, TypeKind};
+    fn bare(f: &Field) -> Field {
+        Field {
+            doc: None,
+            deprecated: None,
+            location: None,
+            ..f.clone()
+        }
+    }
+    fn bare_type(t: &TypeDef) -> TypeDef {
+        let kind = match &t.kind {
+            TypeKind::Struct { fields } => TypeKind::Struct {
+                fields: fields.iter().map(bare).collect(),
+            },
+            TypeKind::Enum { values } => TypeKind::Enum {
+                values: values
+                    .iter()
+                    .map(|v| tidings::schema::EnumValue {
+                        doc: None,
+                        deprecated: None,
+                        ..v.clone()
+                    })
+                    .collect(),
+            },
+            TypeKind::Union { tag, variants } => TypeKind::Union {
+                tag: tag.clone(),
+                variants: variants
+                    .iter()
+                    .map(|v| tidings::schema::Variant {
+                        doc: None,
+                        deprecated: None,
+                        ..v.clone()
+                    })
+                    .collect(),
+            },
+        };
+        TypeDef {
+            doc: None,
+            deprecated: None,
+            location: None,
+            renamed_from: None,
+            kind,
+            ..t.clone()
+        }
+    }
+    let schema = schema();
+    let mut types_checked = 0;
+    for (_, e) in schema.events() {
+        let contract = tidings_tests::contract::contract_of(&e.name).expect("a contract");
+        let declared: Vec<Field> = e.payload.iter().map(bare).collect();
+        let derived: Vec<Field> = contract.fields().iter().map(bare).collect();
+        assert_eq!(derived, declared, "{}", e.name);
+        for m in &schema.modules {
+            for t in &m.types {
+                if let Some(d) = contract.types().get(&m.name, &t.name) {
+                    assert_eq!(
+                        bare_type(d),
+                        bare_type(t),
+                        "{}.{} in {}",
+                        m.name,
+                        t.name,
+                        e.name
+                    );
+                    types_checked += 1;
+                }
+            }
+        }
+    }
+    assert!(types_checked > 20, "only {types_checked} types compared");
+}

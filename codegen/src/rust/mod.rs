@@ -64,71 +64,11 @@ pub fn generate(schema: &Schema) -> BTreeMap<PathBuf, String> {
         let doc = module_doc(m);
         quote!(#doc pub mod #name;)
     });
-    let contracts = contracts_tokens(schema);
     files.insert(
         PathBuf::from("mod.rs"),
-        format(quote!(#(#decls)* #contracts), "the schema"),
+        format(quote!(#(#decls)*), "the schema"),
     );
     files
-}
-
-/// The IR as the contracts of inbound decoding need it: names, fields and types, without docs,
-/// locations or recipients.
-fn contract_ir(schema: &Schema) -> String {
-    let mut ir = schema.clone();
-    for m in &mut ir.modules {
-        m.description = None;
-        m.location = None;
-        let strip = |fields: &mut Vec<Field>| {
-            for f in fields {
-                f.doc = None;
-                f.deprecated = None;
-                f.location = None;
-            }
-        };
-        for t in &mut m.types {
-            t.doc = None;
-            t.location = None;
-            t.deprecated = None;
-            t.renamed_from = None;
-            match &mut t.kind {
-                TypeKind::Struct { fields } => strip(fields),
-                TypeKind::Enum { values } => values.iter_mut().for_each(|v| {
-                    v.doc = None;
-                    v.deprecated = None;
-                }),
-                TypeKind::Union { variants, .. } => variants.iter_mut().for_each(|v| {
-                    v.doc = None;
-                    v.deprecated = None;
-                }),
-            }
-        }
-        for e in &mut m.events {
-            e.doc = None;
-            e.location = None;
-            e.deprecated = None;
-            e.renamed_from = None;
-            e.recipients = None;
-            strip(&mut e.payload);
-        }
-    }
-    serde_json::to_string(&ir).unwrap_or_default()
-}
-
-/// The contracts every generated event's `Event::contract` returns: the IR, parsed once.
-fn contracts_tokens(schema: &Schema) -> TokenStream {
-    let ir = contract_ir(schema);
-    quote! {
-        /// The contract of the event whose wire name is `name` (inbound payloads are checked
-        /// against it before they are decoded).
-        #[doc(hidden)]
-        pub fn __contract(name: &str) -> ::std::option::Option<&'static ::tidings::validate::Contract> {
-            static CONTRACTS: ::std::sync::OnceLock<::tidings::validate::Contracts> = ::std::sync::OnceLock::new();
-            CONTRACTS
-                .get_or_init(|| ::tidings::validate::Contracts::from_ir(#ir))
-                .get(name)
-        }
-    }
 }
 
 /// The file a build script writes next to the modules: each module inline, its contents
@@ -140,8 +80,7 @@ pub fn include_file(schema: &Schema) -> String {
         let file = format!("/tidings/{}.rs", m.name);
         quote!(#doc pub mod #name { include!(concat!(env!("OUT_DIR"), #file)); })
     });
-    let contracts = contracts_tokens(schema);
-    format(quote!(#(#decls)* #contracts), "the schema")
+    format(quote!(#(#decls)*), "the schema")
 }
 
 fn module_doc(m: &Module) -> TokenStream {
@@ -404,7 +343,6 @@ fn event_attrs(schema: &Schema, m: &Module, e: &EventDef) -> TokenStream {
         parts.push(quote!(reply = #ty));
     }
     parts.push(quote!(register = false));
-    parts.push(quote!(contract = "super::__contract"));
     if let Some(r) = &e.recipients {
         let path = |p: &FieldPath| rust_path(schema, &e.payload, p);
         match &r.scope {

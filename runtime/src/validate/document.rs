@@ -50,13 +50,33 @@ impl std::fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-/// The named types of a schema, by module and name, shared by the contracts built from it.
-#[derive(Debug, Default)]
-struct Types(HashMap<String, HashMap<String, TypeDef>>);
+/// Named types by module and name: what a contract looks up when a payload uses one. Built from
+/// a schema ([`Contracts::new`]) or collected from the `Describe` impls of derived types
+/// (`tidings::describe::Describe::define`).
+#[derive(Debug, Default, Clone)]
+pub struct Types(HashMap<String, HashMap<String, TypeDef>>);
 
 impl Types {
-    fn get(&self, module: &str, name: &str) -> Option<&TypeDef> {
+    /// No types.
+    pub fn new() -> Types {
+        Types::default()
+    }
+
+    /// The type `name` of `module`.
+    pub fn get(&self, module: &str, name: &str) -> Option<&TypeDef> {
         self.0.get(module)?.get(name)
+    }
+
+    /// Adds the type `name` of `module`, built by `def`, unless it is known already; whether it
+    /// was added (so that a caller collecting a type's dependencies recurses once, and
+    /// recursive types end).
+    pub fn add(&mut self, module: &str, name: &str, def: impl FnOnce() -> TypeDef) -> bool {
+        let named = self.0.entry(module.to_owned()).or_default();
+        if named.contains_key(name) {
+            return false;
+        }
+        named.insert(name.to_owned(), def());
+        true
     }
 }
 
@@ -97,13 +117,6 @@ impl Contracts {
         Contracts { events }
     }
 
-    /// The contracts of the schema given as IR JSON (what generated code embeds); empty when
-    /// the text is not IR, which generated code never gives.
-    pub fn from_ir(json: &str) -> Contracts {
-        serde_json::from_str::<Schema>(json)
-            .map_or_else(|_| Contracts::default(), |s| Contracts::new(&s))
-    }
-
     /// The contract of the event whose wire name is `name`.
     pub fn get(&self, name: &str) -> Option<&Contract> {
         self.events.get(name)
@@ -111,6 +124,24 @@ impl Contracts {
 }
 
 impl Contract {
+    /// The contract of a payload with these fields, whose named types are in `types`.
+    pub fn new(types: Types, fields: Vec<Field>) -> Contract {
+        Contract {
+            types: Arc::new(types),
+            fields,
+        }
+    }
+
+    /// The payload's fields.
+    pub fn fields(&self) -> &[Field] {
+        &self.fields
+    }
+
+    /// The named types the payload may use.
+    pub fn types(&self) -> &Types {
+        &self.types
+    }
+
     /// Checks `document` (an event payload) against the contract, and writes every integral
     /// number of an integer field in integer form (`1.0` → `1`), so that serde decodes it.
     ///

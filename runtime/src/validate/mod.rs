@@ -3,7 +3,7 @@
 mod document;
 
 pub use crate::format::{is_timestamp, is_uuid, TIMESTAMP_PATTERN, UUID_PATTERN};
-pub use document::{Contract, Contracts, Refusal, MAX_DEPTH};
+pub use document::{Contract, Contracts, Refusal, Types, MAX_DEPTH};
 
 /// Decodes an event payload strictly: the JSON text is checked against the event's
 /// [`Contract`](crate::Event::contract) (shapes, number ranges, formats, constraints), then
