@@ -61,7 +61,10 @@ pub(crate) fn type_schema(ty: &TypeRef, f: Option<&Field>, refs: Refs) -> Value 
                     let max = p.float_max().unwrap_or(f64::MAX);
                     json!({ "type": "number", "minimum": -max, "maximum": max })
                 }
-                Primitive::F64 => json!({ "type": "number" }),
+                // A finite double: `1E400` is a number to JSON, but no f64.
+                Primitive::F64 => {
+                    json!({ "type": "number", "minimum": -f64::MAX, "maximum": f64::MAX })
+                }
                 Primitive::Json => json!({}),
                 int => {
                     // The whole range of the type, exactly (64-bit bounds included: a validator

@@ -47,8 +47,13 @@ function lengthCheck(n: number, p: string, min: number | undefined, max: number 
   return null;
 }
 
+// A lone surrogate (half of a UTF-16 pair): JSON text that is not Unicode, which the Rust
+// decoder (serde_json) refuses.
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** @internal */ export function str(v: unknown, p: string, min?: number, max?: number): string | null {
   if (typeof v !== "string") return `${p}: expected a string, found ${describe(v)}`;
+  if (LONE_SURROGATE.test(v)) return `${p}: not Unicode text (a lone surrogate)`;
   return min === undefined && max === undefined ? null : lengthCheck([...v].length, p, min, max, "characters");
 }
 
@@ -101,6 +106,7 @@ const RFC3339 =
   const e = lengthCheck(keys.length, p, min, max, "entries");
   if (e !== null) return e;
   for (const k of keys) {
+    if (LONE_SURROGATE.test(k)) return `${p}: a key that is not Unicode text (a lone surrogate)`;
     const found = item(o[k], `${p}[${JSON.stringify(k)}]`);
     if (found !== null) return found;
   }

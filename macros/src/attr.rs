@@ -132,6 +132,10 @@ pub(crate) fn serde_container(attrs: &[Attribute], errors: &mut Errors) -> Serde
                 skip_value(&meta)?;
             } else if meta.path.is_ident("untagged") {
                 out.untagged = true;
+            } else if meta.path.is_ident("deny_unknown_fields") {
+                return Err(meta.error("Tidings payloads ignore fields they do not know (that is what keeps adding a field compatible): remove `deny_unknown_fields`"));
+            } else if meta.path.is_ident("default") {
+                return Err(meta.error("a default for the whole struct is not described to the other sides: put `#[serde(default)]` on the fields that have one"));
             } else {
                 skip_value(&meta)?;
             }
@@ -203,6 +207,8 @@ pub(crate) struct FieldInfo {
     pub(crate) wire_type: Option<LitStr>,
     /// Where a serde attribute that changes the wire form (`with = …`) was found.
     pub(crate) custom_serde: Option<Span>,
+    /// Where `skip_serializing_if` was found: the field may be absent, so it needs a default.
+    pub(crate) skip_if: Option<Span>,
 }
 
 const TIDINGS_FIELD_KEYS: [&str; 7] = [
@@ -214,6 +220,27 @@ const TIDINGS_FIELD_KEYS: [&str; 7] = [
     "max_length",
     "type",
 ];
+
+/// Whether a field's type is `f32` or `Option<f32>`, as written.
+fn holds_f32(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    let Some(last) = p.path.segments.last() else {
+        return false;
+    };
+    if last.ident == "f32" {
+        return true;
+    }
+    if last.ident != "Option" {
+        return false;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) => a
+            .args
+            .iter()
+            .any(|arg| matches!(arg, syn::GenericArgument::Type(t) if holds_f32(t))),
+        _ => false,
+    }
+}
 
 /// The IR type of a type expression of the schema language (`string`, `u64?`, `[uuid]`,
 /// `map<i32>`), as tokens building a `tidings::schema::TypeRef`; primitives and their
@@ -313,6 +340,7 @@ pub(crate) fn field(
         deprecated: deprecated(&f.attrs),
         wire_type: None,
         custom_serde: None,
+        skip_if: None,
     };
     for attr in &f.attrs {
         let result = if attr.path().is_ident("serde") {
@@ -322,8 +350,13 @@ pub(crate) fn field(
                         return Err(meta.error("Tidings needs one wire name for both directions: write `rename = \"...\"`"));
                     }
                     info.wire = meta.value()?.parse::<LitStr>()?.value();
-                } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_serializing") || meta.path.is_ident("skip_deserializing") {
+                } else if meta.path.is_ident("skip") {
                     info.skip = true;
+                } else if meta.path.is_ident("skip_serializing") || meta.path.is_ident("skip_deserializing") {
+                    return Err(meta.error("a field skipped one way only is on the wire one way only: use `skip` (neither way), or nothing"));
+                } else if meta.path.is_ident("skip_serializing_if") {
+                    info.skip_if = Some(meta.path.span());
+                    skip_value(&meta)?;
                 } else if ["with", "serialize_with", "deserialize_with"]
                     .iter()
                     .any(|k| meta.path.is_ident(k))
@@ -416,6 +449,41 @@ pub(crate) fn field(
         if let Err(e) = result {
             errors.push(e);
         }
+    }
+    // An f32 field is checked on the f32 it holds: its bounds must be f32s (as `check` requires
+    // of schemas).
+    if holds_f32(&info.ty) {
+        for b in [&info.min, &info.max].into_iter().flatten() {
+            let x = b.value.to_f64();
+            #[allow(clippy::cast_possible_truncation)]
+            let near = x as f32;
+            let exact = match b.value {
+                Exact::Int(n) => format!("{near:e}").parse::<f64>().ok().is_some_and(|w| {
+                    w.fract() == 0.0 && w.abs() < 1e38 && {
+                        #[allow(clippy::cast_possible_truncation)]
+                        let w = w as i128;
+                        w == n
+                    }
+                }),
+                Exact::Float(_) => format!("{near:e}").parse::<f64>().ok() == Some(x),
+            };
+            if !exact {
+                errors.at(
+                    b.span,
+                    format!("{} is not a value an `f32` holds: the field is checked on its `f32`, so write its nearest `f32` ({near})", b.value),
+                );
+            }
+        }
+    }
+    let option = matches!(&info.ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Option"));
+    if let (Some(span), DefaultFrom::None, false) = (info.skip_if, &info.default, option) {
+        errors.at(
+            span,
+            format!(
+                "serde may leave `{}` out, but reads it as required: add `#[serde(default)]` so that readers of the absent field get its default",
+                info.ident
+            ),
+        );
     }
     if let (Some(span), None) = (info.custom_serde, &info.wire_type) {
         errors.at(

@@ -204,7 +204,14 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             location: ::std::option::Option::None,
         }
     };
+    let is_struct = matches!(input.data, Data::Struct(_));
+    let struct_marker = if is_struct {
+        quote!(impl ::tidings::describe::Struct for #ident {})
+    } else {
+        quote!()
+    };
     let impls = quote! {
+            #struct_marker
             #[allow(deprecated)]
             impl ::tidings::describe::Describe for #ident {
                 fn type_ref() -> ::tidings::schema::TypeRef {

@@ -68,6 +68,10 @@ pub(crate) fn ir_fields(fields: &[FieldInfo]) -> TokenStream {
         if f.flatten {
             return quote! {
                 fields.extend(<#ty as ::tidings::describe::Describe>::struct_fields().unwrap_or_default());
+                {
+                    fn flattened<T: ::tidings::describe::Struct>() {}
+                    flattened::<#ty>();
+                }
             };
         }
         let wire = &f.wire;

@@ -37,6 +37,14 @@ pub trait Describe {
     }
 }
 
+/// A struct deriving `Describe`: what `#[serde(flatten)]` may inline in a derived type (the
+/// fields of a flattened map or enum are not known ahead of time, so they are refused).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be flattened into a payload",
+    note = "`#[serde(flatten)]` inlines the fields of a struct deriving `Describe`; a map or enum has no fields known ahead of time"
+)]
+pub trait Struct: Describe {}
+
 macro_rules! primitive {
     ($($ty:ty => $p:ident),* $(,)?) => {
         $(impl Describe for $ty {

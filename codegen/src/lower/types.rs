@@ -688,12 +688,67 @@ impl Cx<'_> {
                 format!("`{key}` = {bound} is not exactly a JavaScript number"),
             )
             .label("JavaScript numbers hold integers exactly only up to 2^53 - 1")
+            .help(if key == "default" {
+                format!(
+                    "Rust and the JSON Schema use {bound} exactly; TypeScript fills in the nearest \
+                     JavaScript number ({})",
+                    crate::numbers::js_literal(bound.to_f64())
+                )
+            } else {
+                format!(
+                    "Rust and the JSON Schema check {bound} exactly; the TypeScript guard checks \
+                     the nearest JavaScript number inside the bound ({})",
+                    crate::numbers::js_inward(bound, key == "min")
+                )
+            }),
+        );
+    }
+
+    /// A bound of an `f32` field must be a number an `f32` is on the wire (its shortest
+    /// decimal form): the value it checks is the `f32` the field holds, so a bound between two
+    /// `f32`s (`0.3333333333333333`) would pass a document whose `f32` then fails. Refused, with
+    /// the two `f32`s around it.
+    fn f32_bound(
+        &mut self,
+        file: FileId,
+        span: Range<usize>,
+        key: &str,
+        p: Primitive,
+        bound: Number,
+    ) -> Option<Number> {
+        if p != Primitive::F32 {
+            return Some(bound);
+        }
+        let on_wire = |x: f32| -> f64 { format!("{x:e}").parse().unwrap_or(f64::NAN) };
+        #[allow(clippy::cast_possible_truncation)]
+        let near = bound.to_f64() as f32;
+        if bound.cmp_exact(Number::Float(on_wire(near))) == Some(std::cmp::Ordering::Equal) {
+            return Some(bound);
+        }
+        // The neighbouring f32 towards the bound (one step of the bit pattern; no NaN here).
+        let step = |x: f32, up: bool| {
+            let bits = x.to_bits();
+            f32::from_bits(if (x >= 0.0) == up { bits + 1 } else { bits - 1 })
+        };
+        let (below, above) =
+            if bound.cmp_exact(Number::Float(f64::from(near))) == Some(std::cmp::Ordering::Less) {
+                (step(near, false), near)
+            } else {
+                (near, step(near, true))
+            };
+        self.error(
+            Diagnostic::error(
+                "invalid-constraint",
+                file,
+                span,
+                format!("`{key}` = {bound} is not a value an `f32` holds"),
+            )
+            .label("the field holds an `f32`, and its bounds are checked on it")
             .help(format!(
-                "Rust and the JSON Schema check {bound} exactly; the TypeScript guard checks the \
-                 nearest JavaScript number inside the bound ({})",
-                crate::numbers::js_inward(bound, key == "min")
+                "the nearest `f32`s are {below} and {above}; write one of them"
             )),
         );
+        None
     }
 
     fn number_bound(
@@ -739,11 +794,11 @@ impl Cx<'_> {
             }
             (toml::Value::Integer(n), None) => {
                 let bound = Number::Int(i128::from(*n));
-                self.warn_inexact_in_js(file, span, key, bound);
-                Some(bound)
+                self.warn_inexact_in_js(file, span.clone(), key, bound);
+                self.f32_bound(file, span, key, p, bound)
             }
             (toml::Value::Float(x), None) => match finite(*x, p) {
-                Ok(x) => Some(Number::Float(x)),
+                Ok(x) => self.f32_bound(file, span, key, p, Number::Float(x)),
                 Err(why) => {
                     self.error(
                         Diagnostic::error(
@@ -782,6 +837,16 @@ impl Cx<'_> {
     ) -> Option<Value> {
         let result = default_value(raw.get_ref(), field.ty.unwrap_optional(), symbols)
             .and_then(|v| check_default_constraints(&v, &field.constraints).map(|()| v));
+        if let (Ok(Value::Int(n)), TypeRef::Primitive(p)) = (&result, field.ty.unwrap_optional()) {
+            if p.is_integer() {
+                self.warn_inexact_in_js(
+                    m.raw.file,
+                    raw.span(),
+                    "default",
+                    Number::Int(i128::from(*n)),
+                );
+            }
+        }
         match result {
             Ok(v) => Some(v),
             Err(why) => {

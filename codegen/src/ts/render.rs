@@ -179,6 +179,13 @@ pub(crate) fn field_check(f: &Field, current: &str) -> String {
     );
     // An absent field with a default is filled in: readers hold the value with every field.
     let absent = match &f.default {
+        // Objects through `JSON.parse`, which makes every key an own property (in a literal,
+        // `__proto__` would set the prototype).
+        Some(d @ (Value::Map(_) | Value::List(_))) => format!(
+            "($o[{}] = JSON.parse({}), null)",
+            js_string(&f.name),
+            js_string(&literal(d))
+        ),
         Some(d) => format!("($o[{}] = {}, null)", js_string(&f.name), literal(d)),
         None if f.ty.is_optional() => "null".to_owned(),
         None => format!("$rt.missing({p})"),
