@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use tidings::schema::{Field, Schema, TypeKind, TypeRef};
+use tidings::schema::{Field, Module, Schema, TypeKind, TypeRef};
 
 /// The named types (module, name) whose written shape differs from their read shape.
 #[derive(Debug, Clone, Default)]
@@ -21,10 +21,15 @@ impl Inputs {
     /// Computes the set for a whole schema (a fixed point over references, so recursive types
     /// terminate).
     pub fn new(schema: &Schema) -> Inputs {
+        Inputs::of(&schema.modules)
+    }
+
+    /// As [`Inputs::new`], for modules not (yet) gathered into a schema.
+    pub fn of(modules: &[Module]) -> Inputs {
         let mut set = Inputs::default();
         loop {
             let before = set.0.len();
-            for m in &schema.modules {
+            for m in modules {
                 for t in &m.types {
                     let differs = match &t.kind {
                         TypeKind::Struct { fields } => set.fields_differ(fields),

@@ -2,8 +2,12 @@
 //! - `envelope`: turning an event into its frame (constraint checks, serialization, envelope);
 //! - `resolve`: selecting recipients on a hub of 100,000 connections (1,000 tenants of 100 users,
 //!   rooms of 10, one admin per tenant) — the index lookups an emit does before queueing;
+//! - `decode`: one payload decoded strictly (the IR contract, then serde) next to serde alone;
 //! - `inbound`: one client frame decoded, routed to its typed handler, and its ack received, over
 //!   an in-process connection (`Hub::connect_local`: the whole session path without a socket).
+//!
+//! `-- --count-decode N serde|contract` only decodes N payloads, for instruction counts under
+//! callgrind.
 //!
 //! `cargo bench -p tidings --bench micro` (criterion's own options follow `--`);
 //! `-- --smoke` builds a hub of 1,000 connections and runs each benchmark briefly, so the suite
@@ -225,7 +229,65 @@ fn inbound(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
     g.finish();
 }
 
+/// The payload of `ticket()` as a client would send it.
+fn ticket_text() -> String {
+    serde_json::to_string(&ticket()).expect("serializes")
+}
+
+/// Decoding one payload: serde alone (how payloads were decoded before the contract), and
+/// `tidings::validate::decode` (the IR contract first, then serde); each then validated.
+fn decode(c: &mut Criterion) {
+    let text = ticket_text();
+    let mut g = c.benchmark_group("decode");
+    g.bench_function("serde only + validate", |b| {
+        b.iter(|| {
+            let e: TicketUpdated =
+                serde_json::from_str(std::hint::black_box(&text)).expect("decodes");
+            e.validate().expect("valid");
+            e
+        })
+    });
+    g.bench_function("contract + serde + validate", |b| {
+        b.iter(|| {
+            let e: TicketUpdated =
+                tidings::validate::decode(std::hint::black_box(&text)).expect("decodes");
+            e.validate().expect("valid");
+            e
+        })
+    });
+    g.finish();
+}
+
+/// `--count-decode N serde|contract`: decodes the payload N times and exits, for instruction
+/// counts under callgrind (`valgrind --tool=callgrind`), which wall-clock noise on a shared
+/// machine does not move. The cost of one decode is the difference between N and 0, over N.
+fn count_decode(args: &[String]) -> bool {
+    let Some(i) = args.iter().position(|a| a == "--count-decode") else {
+        return false;
+    };
+    let n: usize = args
+        .get(i + 1)
+        .and_then(|n| n.parse().ok())
+        .expect("--count-decode N MODE");
+    let contract = args.get(i + 2).map(String::as_str) == Some("contract");
+    let text = ticket_text();
+    for _ in 0..n {
+        let e: TicketUpdated = if contract {
+            tidings::validate::decode(std::hint::black_box(&text)).expect("decodes")
+        } else {
+            serde_json::from_str(std::hint::black_box(&text)).expect("decodes")
+        };
+        e.validate().expect("valid");
+        std::hint::black_box(e);
+    }
+    true
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if count_decode(&args) {
+        return;
+    }
     let smoke = std::env::args().any(|a| a == "--smoke");
     // One thread: the sessions and handlers run when the benchmark awaits, so the figures are
     // the work of the path itself, not of waking another thread.
@@ -244,6 +306,7 @@ fn main() {
     };
     envelope(&mut c);
     resolve(&mut c, &rt, if smoke { 10 } else { 1_000 });
+    decode(&mut c);
     inbound(&mut c, &rt);
     c.final_summary();
 }

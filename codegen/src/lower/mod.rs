@@ -465,11 +465,7 @@ impl Cx<'_> {
     /// TypeScript, the second time as `<Name>Input` (`crate::shapes`): a type or event of that
     /// name in the same module would clash.
     fn check_input_names(&mut self, modules: &[ModuleCx<'_>], lowered: &[Module]) {
-        let schema = Schema {
-            ir_version: IR_VERSION,
-            modules: lowered.to_vec(),
-        };
-        let inputs = crate::shapes::Inputs::new(&schema);
+        let inputs = crate::shapes::Inputs::of(lowered);
         for (m, module) in modules.iter().zip(lowered) {
             let mut needing: Vec<String> = module
                 .types
