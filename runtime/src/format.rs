@@ -24,13 +24,40 @@ pub const TIMESTAMP_PATTERN: &str = concat!(
     "(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$",
 );
 
+/// For each byte: what it may be at each place of a UUID (bit 0: a hex digit, bit 1: `-`).
+const UUID_BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_hexdigit() {
+            t[c] = 1;
+        }
+        if b == b'-' {
+            t[c] = 2;
+        }
+        c += 1;
+    }
+    t
+};
+
+/// What each of the 36 places of a UUID holds (bit 0: a hex digit, bit 1: `-`).
+const UUID_PLACES: [u8; 36] = {
+    let mut p = [1u8; 36];
+    p[8] = 2;
+    p[13] = 2;
+    p[18] = 2;
+    p[23] = 2;
+    p
+};
+
 /// Whether `s` is a hyphenated UUID ([`UUID_PATTERN`]).
 pub fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.bytes().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter()
+            .zip(UUID_PLACES)
+            .all(|(&c, place)| UUID_BYTES[usize::from(c)] == place)
 }
 
 /// Whether `s` is a timestamp as [`TIMESTAMP_PATTERN`] states the rule.
