@@ -476,3 +476,91 @@ fn bounds(x: Number, c: Option<&Constraints>, place: &Place<'_>) -> Result<(), R
     let Some(c) = c else { return Ok(()) };
     constraint(super::within(&x, c.min, c.max, place))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Module, Primitive, TypeRef, Value as IrValue};
+
+    fn field(name: &str, ty: TypeRef) -> Field {
+        Field {
+            name: name.into(),
+            doc: None,
+            ty,
+            constraints: Constraints::default(),
+            default: None,
+            deprecated: None,
+            location: None,
+        }
+    }
+
+    fn schema() -> Schema {
+        let mut count = field("count", TypeRef::Primitive(Primitive::U8));
+        count.default = Some(IrValue::Int(3));
+        let event = crate::schema::EventDef {
+            key: "changed".into(),
+            name: "jobs:changed".into(),
+            doc: None,
+            direction: crate::schema::Direction::ServerToClient,
+            delivery: crate::schema::Delivery::Durable,
+            payload: vec![
+                field(
+                    "at",
+                    TypeRef::Named {
+                        module: "jobs".into(),
+                        name: "At".into(),
+                    },
+                ),
+                count,
+            ],
+            reply: None,
+            recipients: None,
+            deprecated: None,
+            renamed_from: None,
+            location: None,
+        };
+        let at = TypeDef {
+            name: "At".into(),
+            doc: None,
+            kind: TypeKind::Struct {
+                fields: vec![field("n", TypeRef::Primitive(Primitive::I64))],
+            },
+            deprecated: None,
+            renamed_from: None,
+            location: None,
+        };
+        Schema {
+            ir_version: crate::schema::IR_VERSION,
+            modules: vec![Module {
+                name: "jobs".into(),
+                description: None,
+                version: None,
+                imports: Vec::new(),
+                types: vec![at],
+                events: vec![event],
+                location: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_schema_checks_documents_fills_defaults_and_writes_integers_as_integers() {
+        let contracts = Contracts::new(&schema());
+        let contract = contracts.get("jobs:changed").expect("the event");
+        let mut doc: Value = serde_json::from_str(r#"{"at":{"n":1e2}}"#).expect("JSON");
+        contract.check(&mut doc).expect("accepted");
+        assert_eq!(doc.to_string(), r#"{"at":{"n":100},"count":3}"#);
+        for (bad, place) in [
+            (r#"{"at":["hello"]}"#, "at"),
+            (r#"{"at":{"n":9223372036854775808}}"#, "at.n"),
+            (r#"{"at":{"n":1},"count":null}"#, "count"),
+            (r#"{"count":1}"#, "at"),
+        ] {
+            let mut doc: Value = serde_json::from_str(bad).expect("JSON");
+            match contract.check(&mut doc) {
+                Err(Refusal::Shape(v)) => assert_eq!(v.field, place, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+}
