@@ -78,8 +78,21 @@ pub struct Checked {
 /// When any file has an error: all diagnostics found (errors and warnings), in file order.
 pub fn check(sources: &Sources) -> Result<Checked, Diagnostics> {
     let mut diags = Diagnostics::default();
+    for &(id, at) in sources.not_utf8() {
+        diags.push(
+            diag::Diagnostic::error(
+                "invalid-encoding",
+                id,
+                at..at + 1,
+                "the file is not UTF-8 text",
+            )
+            .label("this byte does not start a UTF-8 character")
+            .help("save the file as UTF-8 (TOML files are UTF-8)"),
+        );
+    }
     let raws: Vec<_> = sources
         .iter()
+        .filter(|(id, _)| !sources.not_utf8().iter().any(|(bad, _)| bad == id))
         .filter_map(|(id, file)| raw::parse(id, file, &mut diags))
         .collect();
     let schema = lower::lower(sources, &raws, &mut diags);

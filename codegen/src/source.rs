@@ -102,6 +102,13 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     files: Vec<SourceFile>,
+    /// The real paths of the files read from disk: a file reached twice (`./x` and `x`, or a
+    /// file and its directory) is read once.
+    real_paths: std::collections::HashSet<PathBuf>,
+    /// Files whose bytes are not UTF-8: the file and the offset of the first bad byte.
+    not_utf8: Vec<(FileId, usize)>,
+    /// What was passed over while reading directories (symbolic link loops), for a warning.
+    skipped: Vec<String>,
 }
 
 impl Sources {
@@ -136,7 +143,8 @@ impl Sources {
         })?;
         if meta.is_dir() {
             let mut found = Vec::new();
-            collect_toml(path, &mut found)?;
+            let mut ancestors = Vec::new();
+            collect_toml(path, &mut found, &mut ancestors, &mut self.skipped)?;
             if found.is_empty() {
                 return Err(ErrorKind::NoSchemas {
                     path: path.to_owned(),
@@ -154,12 +162,43 @@ impl Sources {
     }
 
     fn add_file(&mut self, path: &Path) -> Result<(), Error> {
-        let text = fs::read_to_string(path).map_err(|source| ErrorKind::Io {
+        let io = |source| ErrorKind::Io {
             path: path.to_owned(),
             source,
-        })?;
-        self.add(path.display().to_string(), text);
+        };
+        if !self.real_paths.insert(fs::canonicalize(path).map_err(io)?) {
+            return Ok(());
+        }
+        let mut bytes = fs::read(path).map_err(io)?;
+        // A byte order mark is not part of the text (columns on line 1 count from after it).
+        if bytes.starts_with(b"\xEF\xBB\xBF") {
+            bytes.drain(..3);
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                self.add(path.display().to_string(), text);
+            }
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                let id = self.add(path.display().to_string(), text);
+                self.not_utf8.push((id, at));
+            }
+        }
         Ok(())
+    }
+
+    /// Files whose bytes are not UTF-8, each with the byte offset of the first bad byte (in its
+    /// text, where the bad bytes read as U+FFFD). `check` reports them (`invalid-encoding`) and
+    /// checks every other file.
+    pub fn not_utf8(&self) -> &[(FileId, usize)] {
+        &self.not_utf8
+    }
+
+    /// What was passed over while reading directories (a symbolic link leading back to a
+    /// directory being read), one sentence each, for the caller to show as warnings.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
     }
 
     /// The file with this id.
@@ -188,19 +227,38 @@ impl Sources {
     }
 }
 
-fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
+/// Every `*.toml` below `dir`. `ancestors` holds the real paths of the directories being read:
+/// a directory reached again through a symbolic link (`loop -> .`) is not read again, and said
+/// once in `skipped`.
+fn collect_toml(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    ancestors: &mut Vec<PathBuf>,
+    skipped: &mut Vec<String>,
+) -> Result<(), Error> {
     let io = |source| ErrorKind::Io {
         path: dir.to_owned(),
         source,
     };
+    let real = fs::canonicalize(dir).map_err(io)?;
+    if let Some(first) = ancestors.iter().find(|a| **a == real) {
+        skipped.push(format!(
+            "`{}` leads back to `{}`, which is being read: a symbolic link loop, not followed",
+            dir.display(),
+            first.display()
+        ));
+        return Ok(());
+    }
+    ancestors.push(real);
     for entry in fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         if path.is_dir() {
-            collect_toml(&path, out)?;
+            collect_toml(&path, out, ancestors, skipped)?;
         } else if path.extension().is_some_and(|e| e == "toml") {
             out.push(path);
         }
     }
+    ancestors.pop();
     Ok(())
 }
 

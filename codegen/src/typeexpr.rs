@@ -33,9 +33,18 @@ pub(crate) struct TypeExprError {
 const HELP: &str =
     "a type is a name (`string`, `uuid`, `Ticket`, `common.UserRef`), `T?`, `[T]` or `map<T>`";
 
+/// How deeply lists and maps may nest in one type expression (`[[[…]]]`). Every later stage
+/// (lowering, each backend, the runtime's contract walk) recurses along a type, so the bound
+/// here bounds them all; no real payload nests this deep.
+pub(crate) const MAX_NESTING: usize = 32;
+
 /// Parses a whole type expression.
 pub(crate) fn parse(text: &str) -> Result<TypeExpr, TypeExprError> {
-    let mut p = Parser { text, pos: 0 };
+    let mut p = Parser {
+        text,
+        pos: 0,
+        depth: 0,
+    };
     let ty = p.ty()?;
     p.skip_ws();
     if p.pos < text.len() {
@@ -47,6 +56,8 @@ pub(crate) fn parse(text: &str) -> Result<TypeExpr, TypeExprError> {
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
+    /// Lists and maps open around the current position.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -101,18 +112,35 @@ impl Parser<'_> {
         Ok(ty)
     }
 
+    /// One more level of list or map, refused past [`MAX_NESTING`] (at the opening bracket).
+    fn nest(&mut self, open: Range<usize>) -> Result<(), TypeExprError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(TypeExprError {
+                span: open,
+                message: format!("lists and maps nest deeper than {MAX_NESTING} levels here"),
+                help: "no payload needs this; a recursive named type (`children = \"[Node]\"`) nests without bound",
+            });
+        }
+        Ok(())
+    }
+
     fn base(&mut self) -> Result<TypeExpr, TypeExprError> {
         self.skip_ws();
         if self.eat('[') {
+            self.nest(self.pos - 1..self.pos)?;
             let inner = self.ty()?;
             self.expect(']', "to close the list type")?;
+            self.depth -= 1;
             return Ok(TypeExpr::List(Box::new(inner)));
         }
         let start = self.pos;
         let first = self.ident()?;
         if first == "map" && self.eat('<') {
+            self.nest(start..self.pos)?;
             let inner = self.ty()?;
             self.expect('>', "to close the map type")?;
+            self.depth -= 1;
             return Ok(TypeExpr::Map(Box::new(inner)));
         }
         if self.peek() == Some('.') {

@@ -17,6 +17,7 @@ pub struct Args {
 /// Checks the schemas; exit 1 when any has an error.
 pub(super) fn run(args: &Args) -> Result<u8> {
     let (sources, result) = crate::check_paths(&args.input.paths)?;
+    super::warn_skipped(&sources);
     let (diagnostics, schema) = match result {
         Ok(checked) => (checked.warnings, Some(checked.schema)),
         Err(diagnostics) => (diagnostics, None),

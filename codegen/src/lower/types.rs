@@ -885,7 +885,7 @@ impl Cx<'_> {
                         "invalid-type",
                         m.raw.file,
                         base + e.span.start..base + e.span.end.max(e.span.start),
-                        format!("invalid type `{text}`"),
+                        format!("invalid type `{}`", shortened(text)),
                     )
                     .label(e.message)
                     .help(e.help),
@@ -1204,4 +1204,15 @@ fn is_uuid(s: &str) -> bool {
 fn looks_like_timestamp(s: &str) -> bool {
     s.parse::<toml::value::Datetime>()
         .is_ok_and(|d| d.date.is_some() && d.time.is_some() && d.offset.is_some())
+}
+
+/// A type expression for a message: whole when short, else its start and `…` (the caret shows
+/// the place).
+fn shortened(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.chars().count() <= MAX {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(MAX).collect::<String>())
+    }
 }

@@ -5,6 +5,7 @@ mod cli;
 mod compat;
 mod diagnostics;
 mod docs_examples;
+mod files;
 mod generated;
 mod never_panics;
 mod shipped_schemas;

@@ -118,3 +118,22 @@ proptest! {
         }
     }
 }
+
+/// Type expressions nested thousands deep (lists, maps, optionals between them) end in a located
+/// error, not in a stack overflow of any later stage.
+#[test]
+fn types_nested_thousands_deep_are_a_located_error() {
+    for (open, close) in [("[", "]"), ("map<", ">"), ("[", "?]")] {
+        let depth = 20_000;
+        let ty = format!("{}string{}", open.repeat(depth), close.repeat(depth));
+        let text = format!("module = \"deep\"\n[types.Deep]\nfields.deep = \"{ty}\"\n");
+        let mut sources = Sources::new();
+        sources.add("deep.toml", text);
+        let diagnostics = check(&sources).expect_err("refused");
+        let rendered = diagnostics.render(&sources);
+        assert!(
+            rendered.contains("nest deeper than 32 levels"),
+            "{open}: {rendered}"
+        );
+    }
+}

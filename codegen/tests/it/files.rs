@@ -1,0 +1,92 @@
+//! Files as a user's checkout has them: a file reached twice is one file, a symbolic link loop is
+//! not followed, a file that is not UTF-8 is a located error that leaves every other file
+//! checked, and a byte order mark does not shift columns.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn tidings(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the tidings binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const CHAT: &str = "module = \"chat\"\n\n[events.typing]\npayload.is_typing = \"bool\"\n";
+
+#[test]
+fn a_file_reached_twice_is_one_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("schemas")).expect("mkdir");
+    std::fs::write(dir.path().join("schemas/chat.toml"), CHAT).expect("write");
+    for args in [
+        &["check", "schemas/chat.toml", "schemas"][..],
+        &["check", "./schemas/chat.toml", "schemas/chat.toml"][..],
+    ] {
+        let out = tidings(args, dir.path());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stdout).starts_with("checked 1 file:"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_loop_is_not_followed_and_is_said_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("chat.toml"), CHAT).expect("write");
+    std::os::unix::fs::symlink(".", dir.path().join("loop")).expect("symlink");
+    let out = tidings(&["check", "."], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("warning:").count(), 1, "{stderr}");
+    assert!(stderr.contains("symbolic link loop"), "{stderr}");
+    assert!(
+        text(&out.stdout).starts_with("checked 1 file:"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_a_located_error_and_the_others_are_checked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("shop.toml"),
+        b"module = \"shop\"\ndescription = \"caf\xe9\"\n",
+    )
+    .expect("write");
+    // Another file, with a mistake of its own: still reported.
+    std::fs::write(
+        dir.path().join("chat.toml"),
+        "module = \"chat\"\n\n[events.typing]\npayload.is_typing = \"boool\"\n",
+    )
+    .expect("write");
+    let out = tidings(&["check", "."], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr).replace(&format!("{}/", dir.path().display()), "");
+    insta::assert_snapshot!("not_utf8", stderr);
+}
+
+#[test]
+fn a_byte_order_mark_does_not_shift_columns() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("Chat.toml"), "\u{feff}module = \"Chat\"\n").expect("write");
+    let out = tidings(&["check", "."], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("Chat.toml:1:10"), "{stderr}");
+}
