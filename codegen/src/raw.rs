@@ -39,10 +39,30 @@ pub(crate) struct RawModule {
     pub(crate) imports: Vec<Spanned<String>>,
     pub(crate) types: Vec<(Spanned<String>, Spanned<RawType>)>,
     pub(crate) events: Vec<(Spanned<String>, Spanned<RawEvent>)>,
-    /// Types and events (`type Ticket`, `event created`) that had errors of their own: they
-    /// are known by name, but not checked further, so one mistake is reported once.
+    /// Types and events (`type Ticket`, `event created`) that lost a key their meaning rests
+    /// on (`kind`, `direction`, `tenant` …) to an error of its own: they are known by name, but
+    /// not checked further, so one mistake is reported once. A section that lost any other key
+    /// is checked with the keys it has left.
     pub(crate) damaged: HashSet<String>,
+    /// Fields dropped from a section for an error of their own (`type Msg` → `x`), or `*` when
+    /// a misspelled `fields`/`payload` key took unknown fields with it: references to them are
+    /// not reported again.
+    pub(crate) lost_fields: HashSet<(String, String)>,
 }
+
+/// Keys whose loss changes what the rest of a section means: a section that lost one is known
+/// by name only.
+const STRUCTURAL_KEYS: &[&str] = &[
+    "kind",
+    "tag",
+    "values",
+    "variants",
+    "direction",
+    "tenant",
+    "platform",
+    "recipients",
+    "reply",
+];
 
 /// A named type: a struct (the default), a string enum, or a tagged union.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -395,6 +415,7 @@ pub(crate) fn parse(
         types: Vec::new(),
         events: Vec::new(),
         damaged: HashSet::new(),
+        lost_fields: HashSet::new(),
     };
     let mut cx = Cx { file, diags };
     for (key, value) in root.into_inner() {
@@ -404,8 +425,24 @@ pub(crate) fn parse(
             "description" => raw.description = cx.de(value, "description"),
             "version" => raw.version = cx.de(value, "version"),
             "imports" => raw.imports = cx.de(value, "imports").unwrap_or_default(),
-            "types" => raw.types = cx.entries(value, "types", "type", &mut raw.damaged),
-            "events" => raw.events = cx.entries(value, "events", "event", &mut raw.damaged),
+            "types" => {
+                raw.types = cx.entries(
+                    value,
+                    "types",
+                    "type",
+                    &mut raw.damaged,
+                    &mut raw.lost_fields,
+                );
+            }
+            "events" => {
+                raw.events = cx.entries(
+                    value,
+                    "events",
+                    "event",
+                    &mut raw.damaged,
+                    &mut raw.lost_fields,
+                );
+            }
             other => {
                 let d = Diagnostic::error(
                     "unknown-key",
@@ -436,6 +473,17 @@ impl Cx<'_> {
     /// the entry at fault is dropped and deserialization retried, so that every mistake in the
     /// table is reported rather than only the first.
     fn de<T: DeserializeOwned>(&mut self, value: Spanned<DeValue<'_>>, what: &str) -> Option<T> {
+        self.de_recovering(value, what, &mut Vec::new())
+    }
+
+    /// As [`Cx::de`], also giving the key paths of the entries dropped on the way
+    /// (`["fields", "x", "min_length"]`).
+    fn de_recovering<T: DeserializeOwned>(
+        &mut self,
+        value: Spanned<DeValue<'_>>,
+        what: &str,
+        removed: &mut Vec<Vec<String>>,
+    ) -> Option<T> {
         let mut value = value;
         // Each retry removes one entry, so this ends; the bound guards against a bug looping.
         for _ in 0..64 {
@@ -446,10 +494,18 @@ impl Cx<'_> {
                 Ok(v) => return Some(v),
                 Err(e) => {
                     let at = e.span().unwrap_or(span.clone());
-                    self.diags
-                        .push(serde_diagnostic(self.file, at.clone(), e.message(), what));
-                    if !remove_entry_at(&mut value, &at) {
-                        return None;
+                    let path = remove_entry_at(&mut value, &at);
+                    let key = path.as_ref().and_then(|p| p.last()).map(String::as_str);
+                    self.diags.push(serde_diagnostic(
+                        self.file,
+                        at.clone(),
+                        e.message(),
+                        what,
+                        key,
+                    ));
+                    match path {
+                        Some(path) => removed.push(path),
+                        None => return None,
                     }
                 }
             }
@@ -464,6 +520,7 @@ impl Cx<'_> {
         section: &str,
         item: &str,
         damaged: &mut HashSet<String>,
+        lost_fields: &mut HashSet<(String, String)>,
     ) -> Vec<(Spanned<String>, Spanned<T>)> {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
@@ -482,12 +539,38 @@ impl Cx<'_> {
         for (key, value) in table {
             let name = key.get_ref().to_string();
             let key = Spanned::new(key.span(), name.clone());
-            let before = self.diags.len();
-            if let Some(v) = self.de::<Spanned<T>>(value, &format!("{item} `{name}`")) {
-                out.push((key, v));
+            let section = format!("{item} {name}");
+            let mut removed = Vec::new();
+            match self.de_recovering::<Spanned<T>>(value, &format!("{item} `{name}`"), &mut removed)
+            {
+                Some(v) => out.push((key, v)),
+                None => {
+                    damaged.insert(section.clone());
+                }
             }
-            if self.diags.len() > before {
-                damaged.insert(format!("{item} {name}"));
+            for path in removed {
+                let first = path.first().map_or("", String::as_str);
+                match (first, path.get(1), path.len()) {
+                    (k, _, _) if STRUCTURAL_KEYS.contains(&k) => {
+                        damaged.insert(section.clone());
+                    }
+                    // A whole field dropped: references to it are not reported again.
+                    ("fields" | "payload", Some(field), 2) => {
+                        lost_fields.insert((section.clone(), field.clone()));
+                    }
+                    // All of them dropped (`payload = 5`).
+                    ("fields" | "payload", None, _) => {
+                        lost_fields.insert((section.clone(), "*".to_owned()));
+                    }
+                    ("fields" | "payload", _, _) => {}
+                    // A misspelled `fields`/`payload` took its fields with it.
+                    (other, _, _)
+                        if names::did_you_mean(other, ["fields", "payload"]).is_some() =>
+                    {
+                        lost_fields.insert((section.clone(), "*".to_owned()));
+                    }
+                    _ => {}
+                }
             }
         }
         out
@@ -572,28 +655,37 @@ fn report_syntax(
     }
 }
 
-/// Removes the innermost table entry whose key or value holds `at`. Tables made by dotted keys
-/// carry no useful span of their own, so every nested table is searched.
-fn remove_entry_at(value: &mut Spanned<DeValue<'_>>, at: &Range<usize>) -> bool {
+/// Removes the innermost table entry whose key or value holds `at`, giving its key path. Tables
+/// made by dotted keys carry no useful span of their own, so every nested table is searched.
+fn remove_entry_at(value: &mut Spanned<DeValue<'_>>, at: &Range<usize>) -> Option<Vec<String>> {
     let DeValue::Table(table) = value.get_mut() else {
-        return false;
+        return None;
     };
     let inside = |outer: Range<usize>| outer.start <= at.start && at.end <= outer.end;
     let mut holder = None;
     for (index, (k, v)) in table.iter_mut().enumerate() {
-        if remove_entry_at(v, at) {
-            return true;
+        if let Some(mut path) = remove_entry_at(v, at) {
+            path.insert(0, k.get_ref().to_string());
+            return Some(path);
         }
         if holder.is_none() && (inside(k.span()) || inside(v.span())) {
             holder = Some(index);
         }
     }
-    let key = holder.and_then(|index| table.keys().nth(index).cloned());
-    key.is_some_and(|k| table.remove(&k).is_some())
+    let key = holder.and_then(|index| table.keys().nth(index).cloned())?;
+    table.remove(&key)?;
+    Some(vec![key.get_ref().to_string()])
 }
 
-/// Turns a serde error into a diagnostic, recognising the common shapes of message.
-fn serde_diagnostic(file: FileId, span: Range<usize>, message: &str, what: &str) -> Diagnostic {
+/// Turns a serde error into a diagnostic, recognising the common shapes of message. `key` is
+/// the key whose value is at fault, when known.
+fn serde_diagnostic(
+    file: FileId,
+    span: Range<usize>,
+    message: &str,
+    what: &str,
+    key: Option<&str>,
+) -> Diagnostic {
     let message = message.trim_end();
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((name, expected)) = rest.split_once('`') {
@@ -621,6 +713,41 @@ fn serde_diagnostic(file: FileId, span: Range<usize>, message: &str, what: &str)
             format!("{what} is missing the key `{name}`"),
         )
         .help(format!("add `{name} = ...`"));
+    }
+    // "invalid type: string \"1\", expected i64": say which key, what it takes, how to write it.
+    if let (Some(rest), Some(key)) = (message.strip_prefix("invalid type: "), key) {
+        if let Some((found, expected)) = rest.split_once(", expected ") {
+            let (takes, example) = match expected {
+                e if e.starts_with('i') || e.starts_with('u') || e.contains("integer") => {
+                    ("a whole number", format!("{key} = 1"))
+                }
+                e if e.contains("bool") => ("`true` or `false`", format!("{key} = true")),
+                e if e.contains("sequence") || e.contains("array") => {
+                    ("an array", format!("{key} = [\"...\"]"))
+                }
+                e if e.contains("string") || e.contains("str") => {
+                    let value = match key {
+                        "kind" => "enum",
+                        "direction" => "to_server",
+                        "delivery" => "ephemeral",
+                        "type" => "uuid",
+                        _ => "...",
+                    };
+                    ("a string", format!("{key} = \"{value}\""))
+                }
+                e if e.contains("map") || e.contains("table") => {
+                    ("a table", format!("{key} = {{ ... }}"))
+                }
+                e => (e, format!("{key} = ...")),
+            };
+            return Diagnostic::error(
+                "invalid-value",
+                file,
+                span,
+                format!("`{key}` in {what} takes {takes}, not {found}"),
+            )
+            .help(format!("write for example `{example}`"));
+        }
     }
     Diagnostic::error(
         "invalid-value",

@@ -33,6 +33,8 @@ struct Resolved {
     ty: TypeRef,
     /// Whether some step of the path (or the field itself) is optional.
     optional: bool,
+    /// The first optional step (`ticket` in `ticket.tenant_id`), for messages.
+    optional_at: Option<String>,
 }
 
 impl Cx<'_> {
@@ -283,8 +285,11 @@ impl Cx<'_> {
                 rules.push(Rule::Users { field });
             }
         }
+        // A scope that was given but is wrong (conflicting, or a bad tenant path) has its own
+        // error: the rules are not reported again for lacking one.
+        let scope_given = e.tenant.is_some() || e.platform.as_ref().is_some_and(|p| *p.get_ref());
         let needs_scope = |cx: &mut Self, what: String, span: Range<usize>| {
-            if scope == Scope::Users {
+            if scope == Scope::Users && !scope_given {
                 cx.error(
                     Diagnostic::error("missing-scope", file, span, format!("{what} of event `{k}` needs a tenant to resolve in"))
                         .label("roles, rooms and everyone exist per tenant")
@@ -406,15 +411,25 @@ impl Cx<'_> {
             } else {
                 help.to_owned()
             };
-            self.error(
-                Diagnostic::error(
-                    "recipient-type",
-                    file,
-                    raw.span(),
-                    format!("{what} needs {expected}, but `{text}` is `{ty}`"),
-                )
-                .help(help),
-            );
+            // A tenant through an optional step: the step is the cause, not the field.
+            let message = match (&usage, &resolved.optional_at) {
+                (IdUse::Tenant, Some(at)) if is_id(inner) && at == text => {
+                    format!("{what} needs {expected}, but `{text}` is optional")
+                }
+                (IdUse::Tenant, Some(at)) if is_id(inner) => format!(
+                    "{what} needs {expected}, but `{at}` is optional, so `{text}` may be absent"
+                ),
+                _ => format!("{what} needs {expected}, but `{text}` is `{ty}`"),
+            };
+            let help = match (&usage, &resolved.optional_at) {
+                (IdUse::Tenant, Some(at)) if is_id(inner) => {
+                    format!(
+                        "make `{at}` required; an event without a tenant cannot stay inside one"
+                    )
+                }
+                _ => help,
+            };
+            self.error(Diagnostic::error("recipient-type", file, raw.span(), message).help(help));
             return None;
         }
         FieldPath::parse(text)
@@ -427,13 +442,16 @@ impl Cx<'_> {
         let mut owner = format!("the payload of event `{}`", p.event);
         let mut owner_key = format!("{}:{}", p.m.name, p.event);
         let mut optional = false;
+        let mut optional_at: Option<String> = None;
         let mut offset = 0;
         let segments: Vec<&str> = text.split('.').collect();
         for (i, seg) in segments.iter().enumerate() {
             let span = start + offset..start + offset + seg.len();
             offset += seg.len() + 1;
             let Some(field) = fields.iter().find(|f| f.name == *seg) else {
-                if self.unresolved.contains(&format!("{owner_key}.{seg}")) {
+                if self.unresolved.contains(&format!("{owner_key}.{seg}"))
+                    || self.unresolved.contains(&format!("{owner_key}.*"))
+                {
                     // The field's own error was reported where it is declared.
                     return None;
                 }
@@ -474,11 +492,15 @@ impl Cx<'_> {
                 self.error(d);
                 return None;
             };
+            if field.ty.is_optional() && optional_at.is_none() {
+                optional_at = Some(segments[..=i].join("."));
+            }
             optional |= field.ty.is_optional();
             if i + 1 == segments.len() {
                 return Some(Resolved {
                     ty: field.ty.clone(),
                     optional,
+                    optional_at: optional_at.clone(),
                 });
             }
             let inner = field.ty.unwrap_optional();

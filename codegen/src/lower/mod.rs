@@ -28,6 +28,18 @@ pub(crate) fn lower(sources: &Sources, raws: &[RawModule], diags: &mut Diagnosti
         unresolved: HashSet::new(),
     };
     let modules = cx.collect_modules(raws);
+    // Fields dropped by the raw layer for errors of their own: references to them are not
+    // reported again.
+    for m in &modules {
+        for (section, field) in &m.raw.lost_fields {
+            let owner = match section.split_once(' ') {
+                Some(("type", name)) => format!("{}.{name}", m.name),
+                Some(("event", key)) => format!("{}:{key}", m.name),
+                _ => continue,
+            };
+            cx.unresolved.insert(format!("{owner}.{field}"));
+        }
+    }
     cx.check_imports(&modules);
     let symbols = Symbols::build(&modules);
 
@@ -214,14 +226,14 @@ impl Cx<'_> {
                         .label("module names are lowercase letters, digits and `_`, starting with a letter")
                         .help(format!("try `{}`", suggest_module_name(name))),
                 );
-                continue;
-            }
-            if names::is_rust_keyword(name) || names::is_ts_reserved(name) {
+                // Checked all the same, under the name it has: its other mistakes are worth
+                // reporting now.
+            } else if names::is_rust_keyword(name) || names::is_ts_reserved(name) {
                 self.error(
                     Diagnostic::error(
                         "reserved-name",
                         raw.file,
-                        span,
+                        span.clone(),
                         format!("module name `{name}` is a reserved word"),
                     )
                     .label("it names a Rust module and a TypeScript namespace")
@@ -229,20 +241,17 @@ impl Cx<'_> {
                         "choose another name, such as `{name}s` or `{name}_events`"
                     )),
                 );
-                continue;
-            }
-            if let Some(why) = names::reserved_module_name(name) {
+            } else if let Some(why) = names::reserved_module_name(name) {
                 self.error(
                     Diagnostic::error(
                         "reserved-name",
                         raw.file,
-                        span,
+                        span.clone(),
                         format!("module name `{name}` is reserved"),
                     )
                     .label(why)
                     .help(format!("choose another name, such as `{name}_module`")),
                 );
-                continue;
             }
             if let Some((file, first)) = seen.get(name) {
                 self.error(

@@ -117,7 +117,7 @@ impl Cx<'_> {
                     self.error(
                         Diagnostic::error("invalid-name", file, span.clone(), format!("invalid type name `{name}`"))
                             .label("type names are PascalCase: letters and digits, starting with an uppercase letter")
-                            .help(format!("try `{}`", names::to_pascal_case(&name))),
+                            .help(suggest(names::to_pascal_case(&name), "T", names::is_pascal_case)),
                     );
                     continue;
                 }
@@ -438,7 +438,11 @@ impl Cx<'_> {
                     format!("invalid {what} name `{name}`"),
                 )
                 .label("names are letters, digits and `_`, not starting with a digit")
-                .help(format!("try `{}`", names::to_snake_case(name))),
+                .help(suggest(
+                    names::to_snake_case(name),
+                    "field_",
+                    names::is_identifier,
+                )),
             );
             return false;
         }
@@ -995,6 +999,10 @@ impl Cx<'_> {
                         .get(&m.name)
                         .is_some_and(|i| i.iter().any(|x| x == owner));
                 let Some(table) = symbols.types.get(owner) else {
+                    // An import of no module was reported at the import: once is enough.
+                    if m.raw.imports.iter().any(|i| i.get_ref() == owner) {
+                        return None;
+                    }
                     self.error(
                         Diagnostic::error(
                             "unknown-type",
@@ -1214,5 +1222,20 @@ fn shortened(text: &str) -> String {
         text.to_owned()
     } else {
         format!("{}…", text.chars().take(MAX).collect::<String>())
+    }
+}
+
+/// "try `x`" with a name that is itself allowed: the recased name, or, when that still starts
+/// with a digit (`1st`, `9Lives`), the same with `prefix` in front (`field_1st`, `T9Lives`).
+fn suggest(recased: String, prefix: &str, valid: fn(&str) -> bool) -> String {
+    let name = if valid(&recased) {
+        recased
+    } else {
+        format!("{prefix}{recased}")
+    };
+    if valid(&name) {
+        format!("try `{name}`")
+    } else {
+        "names start with a letter".to_owned()
     }
 }
