@@ -21,6 +21,85 @@ pub enum Severity {
     Error,
 }
 
+/// Declares the diagnostic codes: one variant each, with its stable id and what it means.
+macro_rules! codes {
+    ($($variant:ident = $id:literal: $doc:literal,)*) => {
+        /// The kind of a problem, with a stable id (`unknown-type`) that editors and CI may
+        /// match on. Every code is documented here and in docs/schema.md, and has a golden case
+        /// in `codegen/tests/diagnostics/` (both held by tests).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Code {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in the order of docs/schema.md's table.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The stable id (`unknown-type`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $id,)*
+                }
+            }
+
+            /// What the code means, as documented.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $doc,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    Syntax = "syntax": "The file is not valid TOML.",
+    InvalidEncoding = "invalid-encoding": "The file is not UTF-8 text; reported at the first byte that is not (every other file is still checked).",
+    DuplicateKey = "duplicate-key": "A key or a table (`[events.created]`) is declared twice.",
+    UnknownKey = "unknown-key": "A key the schema language does not have (a \"did you mean\" hint is given).",
+    MissingKey = "missing-key": "A required key is missing (`module`, a field's `type`, an enum's `values`, a union's `variants`).",
+    InvalidValue = "invalid-value": "A value of the wrong TOML type, or an unknown `kind`, `direction` or `delivery`, an empty enum, union or recipients table, or an invalid `version`.",
+    InvalidName = "invalid-name": "A module, type, field, event, enum value, variant, role or wire name that is not well formed.",
+    ReservedName = "reserved-name": "A name that generated Rust or TypeScript cannot use, a module named after a file of the generated output (`index`, `runtime`, `react`), `__proto__` as a field or tag, or an optional field named like a member of `Object.prototype`.",
+    NameClash = "name-clash": "Two names that collide in generated code (by case, or snake/Pascal casing, or a type named like another's `…Input` shape), or a union tag colliding with a variant's field.",
+    EndlessType = "endless-type": "A type whose required fields lead back to itself: no finite value exists.",
+    DuplicateModule = "duplicate-module": "Two files declare the same module.",
+    DuplicateWireName = "duplicate-wire-name": "Two events use the same wire name.",
+    UnknownImport = "unknown-import": "An import names no module among the files given.",
+    InvalidImport = "invalid-import": "A module imports itself.",
+    DuplicateImport = "duplicate-import": "A module is imported twice.",
+    ImportCycle = "import-cycle": "Modules import each other in a cycle; reported at the import that closes it.",
+    UnknownType = "unknown-type": "A type that is neither built in nor declared (with a hint, including \"it lives in module X\").",
+    MissingImport = "missing-import": "`module.Type` used without importing `module`.",
+    InvalidType = "invalid-type": "A malformed type expression, lists and maps nested deeper than 32 levels, or a union variant carrying a non-struct.",
+    MisplacedKey = "misplaced-key": "A key that does not apply here: `values` on a struct, `reply` on an event clients never send, `recipients` or `delivery` on an event the server never sends.",
+    ConflictingKeys = "conflicting-keys": "`tenant` together with `platform = true`.",
+    InvalidConstraint = "invalid-constraint": "`min > max`, a bound outside the type's range (or not finite), a bound of an `f32` field that no `f32` holds, a length bound on a number or a number bound on a string, a negative length.",
+    InvalidDefault = "invalid-default": "A default that is not a valid value of the field's type, or violates its constraints.",
+    UnknownField = "unknown-field": "A field path naming a field that does not exist, or stepping into a non-struct.",
+    RecipientType = "recipient-type": "A recipient or tenant field of the wrong type (a list for `user`, a single id for `users`, an optional tenant …).",
+    RoomTemplate = "room-template": "A malformed room template, or a placeholder naming a field that cannot be part of a room name.",
+    MissingScope = "missing-scope": "A role, room or everyone rule on an event with neither `tenant` nor `platform = true`.",
+    RedundantOptional = "redundant-optional": "`json?`.",
+    FixedRoom = "fixed-room": "A room template with no placeholder: every emit goes to one room.",
+    NoOp = "no-op": "`everyone = false`.",
+    InexactInJavascript = "inexact-in-javascript": "A bound or default a JavaScript number cannot hold exactly (an integer beyond ±2^53 − 1): Rust and the JSON Schema use it exactly, the TypeScript side the nearest number.",
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// A place in a source file with a short message about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Label {
@@ -37,8 +116,8 @@ pub struct Label {
 pub struct Diagnostic {
     /// How bad it is.
     pub severity: Severity,
-    /// A stable identifier of the kind of problem (`unknown-type`), listed in docs/schema.md.
-    pub code: &'static str,
+    /// The kind of problem, with its stable id (`unknown-type`); see [`Code`].
+    pub code: Code,
     /// What is wrong, in one sentence.
     pub message: String,
     /// Where it is wrong.
@@ -52,7 +131,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error at `span` of `file`.
     pub fn error(
-        code: &'static str,
+        code: Code,
         file: FileId,
         span: Range<usize>,
         message: impl Into<String>,
@@ -73,7 +152,7 @@ impl Diagnostic {
 
     /// A warning at `span` of `file`.
     pub fn warning(
-        code: &'static str,
+        code: Code,
         file: FileId,
         span: Range<usize>,
         message: impl Into<String>,
@@ -254,7 +333,7 @@ impl<'a> JsonDiagnostic<'a> {
     fn new(d: &'a Diagnostic, sources: &'a Sources) -> JsonDiagnostic<'a> {
         JsonDiagnostic {
             severity: d.severity,
-            code: d.code,
+            code: d.code.as_str(),
             message: &d.message,
             location: JsonLocation::new(&d.primary, sources),
             help: d.help.as_deref(),

@@ -58,7 +58,7 @@ pub mod ts;
 mod typeexpr;
 
 pub use build::{BuildError, Builder};
-pub use diag::{Diagnostic, Diagnostics, Label, Severity};
+pub use diag::{Code, Diagnostic, Diagnostics, Label, Severity};
 pub use error::{Error, ErrorKind};
 pub use source::{FileId, SourceFile, Sources};
 pub use tidings::schema;
@@ -81,7 +81,7 @@ pub fn check(sources: &Sources) -> Result<Checked, Diagnostics> {
     for &(id, at) in sources.not_utf8() {
         diags.push(
             diag::Diagnostic::error(
-                "invalid-encoding",
+                crate::diag::Code::InvalidEncoding,
                 id,
                 at..at + 1,
                 "the file is not UTF-8 text",

@@ -445,7 +445,7 @@ pub(crate) fn parse(
             }
             other => {
                 let d = Diagnostic::error(
-                    "unknown-key",
+                    crate::diag::Code::UnknownKey,
                     file,
                     key_span,
                     format!("unknown key `{other}` at the top of the schema file"),
@@ -526,7 +526,7 @@ impl Cx<'_> {
         let DeValue::Table(table) = value.into_inner() else {
             self.diags.push(
                 Diagnostic::error(
-                    "invalid-value",
+                    crate::diag::Code::InvalidValue,
                     self.file,
                     span,
                     format!("`{section}` must be a table"),
@@ -617,7 +617,7 @@ fn report_syntax(
             if is_header {
                 let header = text[line..].lines().next().unwrap_or_default().trim();
                 let mut d = Diagnostic::error(
-                    "duplicate-key",
+                    crate::diag::Code::DuplicateKey,
                     file,
                     span.clone(),
                     format!("the table `{header}` is declared twice"),
@@ -640,7 +640,7 @@ fn report_syntax(
                 d
             } else {
                 Diagnostic::error(
-                    "duplicate-key",
+                    crate::diag::Code::DuplicateKey,
                     file,
                     span.clone(),
                     format!("the key `{}` is declared twice", source.slice(&span)),
@@ -649,7 +649,7 @@ fn report_syntax(
                 .help("each key appears once in a table; remove one")
             }
         } else {
-            Diagnostic::error("syntax", file, span, "invalid TOML").label(message)
+            Diagnostic::error(crate::diag::Code::Syntax, file, span, "invalid TOML").label(message)
         };
         diags.push(d);
     }
@@ -696,7 +696,7 @@ fn serde_diagnostic(
                 None => format!("the keys allowed here are {}", list(&expected)),
             };
             return Diagnostic::error(
-                "unknown-key",
+                crate::diag::Code::UnknownKey,
                 file,
                 span,
                 format!("unknown key `{name}` in {what}"),
@@ -707,7 +707,7 @@ fn serde_diagnostic(
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or_default();
         return Diagnostic::error(
-            "missing-key",
+            crate::diag::Code::MissingKey,
             file,
             span,
             format!("{what} is missing the key `{name}`"),
@@ -741,7 +741,7 @@ fn serde_diagnostic(
                 e => (e, format!("{key} = ...")),
             };
             return Diagnostic::error(
-                "invalid-value",
+                crate::diag::Code::InvalidValue,
                 file,
                 span,
                 format!("`{key}` in {what} takes {takes}, not {found}"),
@@ -750,7 +750,7 @@ fn serde_diagnostic(
         }
     }
     Diagnostic::error(
-        "invalid-value",
+        crate::diag::Code::InvalidValue,
         file,
         span,
         format!("invalid value in {what}"),

@@ -53,7 +53,7 @@ impl Cx<'_> {
         let words: Vec<String> = options.iter().map(|(w, _)| format!("`{w}`")).collect();
         self.error(
             Diagnostic::error(
-                "invalid-value",
+                crate::diag::Code::InvalidValue,
                 file,
                 raw.span(),
                 format!("unknown {key} `{word}`"),
@@ -98,7 +98,7 @@ impl Cx<'_> {
         if !names::is_identifier(k) {
             self.error(
                 Diagnostic::error(
-                    "invalid-name",
+                    crate::diag::Code::InvalidName,
                     file,
                     key.span(),
                     format!("invalid event key `{k}`"),
@@ -114,7 +114,7 @@ impl Cx<'_> {
         } else if !names::is_pascal_case(&names::event_type_name(k)) {
             self.error(
                 Diagnostic::error(
-                    "invalid-name",
+                    crate::diag::Code::InvalidName,
                     file,
                     key.span(),
                     format!("event key `{k}` has no usable name in Rust or TypeScript"),
@@ -130,7 +130,7 @@ impl Cx<'_> {
         } else if names::event_type_name(k) == "Self" {
             self.error(
                 Diagnostic::error(
-                    "reserved-name",
+                    crate::diag::Code::ReservedName,
                     file,
                     key.span(),
                     format!("event key `{k}` would generate the type `Self`"),
@@ -144,7 +144,7 @@ impl Cx<'_> {
                 if !is_wire_name(n.get_ref()) {
                     self.error(
                         Diagnostic::error(
-                            "invalid-name",
+                            crate::diag::Code::InvalidName,
                             file,
                             n.span(),
                             format!("invalid wire name `{}`", n.get_ref()),
@@ -170,7 +170,7 @@ impl Cx<'_> {
                 let delivery = self.keyword(file, d, "delivery", &DELIVERIES)?;
                 if !direction.server_sends() {
                     self.error(
-                        Diagnostic::error("misplaced-key", file, d.span(), format!("`delivery` does not apply to event `{k}`, which only clients send"))
+                        Diagnostic::error(crate::diag::Code::MisplacedKey, file, d.span(), format!("`delivery` does not apply to event `{k}`, which only clients send"))
                             .label("delivery says whether the server keeps an event for clients that missed it")
                             .help("remove it, or set `direction = \"both\"`"),
                     );
@@ -194,7 +194,7 @@ impl Cx<'_> {
                 if !direction.client_sends() {
                     self.error(
                         Diagnostic::error(
-                            "misplaced-key",
+                            crate::diag::Code::MisplacedKey,
                             file,
                             r.span(),
                             format!("event `{k}` has a reply but clients never send it"),
@@ -244,7 +244,7 @@ impl Cx<'_> {
         let scope = match (&e.tenant, &e.platform) {
             (Some(tenant), Some(platform)) if *platform.get_ref() => {
                 self.error(
-                    Diagnostic::error("conflicting-keys", file, platform.span(), format!("event `{k}` sets both `tenant` and `platform = true`"))
+                    Diagnostic::error(crate::diag::Code::ConflictingKeys, file, platform.span(), format!("event `{k}` sets both `tenant` and `platform = true`"))
                         .note(file, tenant.span(), "`tenant` is set here")
                         .help("`tenant` keeps delivery inside one tenant; `platform = true` crosses all tenants; keep one"),
                 );
@@ -263,7 +263,7 @@ impl Cx<'_> {
         if !direction.server_sends() {
             self.error(
                 Diagnostic::error(
-                    "misplaced-key",
+                    crate::diag::Code::MisplacedKey,
                     file,
                     raw.span(),
                     format!("event `{k}` has recipients but the server never sends it"),
@@ -291,7 +291,7 @@ impl Cx<'_> {
         let needs_scope = |cx: &mut Self, what: String, span: Range<usize>| {
             if scope == Scope::Users && !scope_given {
                 cx.error(
-                    Diagnostic::error("missing-scope", file, span, format!("{what} of event `{k}` needs a tenant to resolve in"))
+                    Diagnostic::error(crate::diag::Code::MissingScope, file, span, format!("{what} of event `{k}` needs a tenant to resolve in"))
                         .label("roles, rooms and everyone exist per tenant")
                         .help("set `tenant = \"<field>\"` on the event to stay inside the tenant in that field, or `platform = true` to reach every tenant"),
                 );
@@ -302,7 +302,7 @@ impl Cx<'_> {
             if name.is_empty() || name.chars().any(|c| c.is_whitespace()) {
                 self.error(
                     Diagnostic::error(
-                        "invalid-name",
+                        crate::diag::Code::InvalidName,
                         file,
                         role.span(),
                         format!("invalid role `{name}`"),
@@ -331,7 +331,7 @@ impl Cx<'_> {
             } else {
                 self.error(
                     Diagnostic::warning(
-                        "no-op",
+                        crate::diag::Code::NoOp,
                         file,
                         everyone.span(),
                         "`everyone = false` has no effect",
@@ -352,7 +352,7 @@ impl Cx<'_> {
             && r.everyone.is_none()
         {
             self.error(
-                Diagnostic::error("invalid-value", file, raw.span(), format!("the recipients of event `{k}` declare no rule"))
+                Diagnostic::error(crate::diag::Code::InvalidValue, file, raw.span(), format!("the recipients of event `{k}` declare no rule"))
                     .help("add `user`, `users`, `roles`, `rooms` or `everyone`; or remove `recipients` to choose targets at emit time"),
             );
         }
@@ -429,7 +429,10 @@ impl Cx<'_> {
                 }
                 _ => help,
             };
-            self.error(Diagnostic::error("recipient-type", file, raw.span(), message).help(help));
+            self.error(
+                Diagnostic::error(crate::diag::Code::RecipientType, file, raw.span(), message)
+                    .help(help),
+            );
             return None;
         }
         FieldPath::parse(text)
@@ -457,7 +460,7 @@ impl Cx<'_> {
                 }
                 let d = if seg.is_empty() {
                     Diagnostic::error(
-                        "unknown-field",
+                        crate::diag::Code::UnknownField,
                         file,
                         span,
                         format!("empty segment in field path `{text}`"),
@@ -465,7 +468,7 @@ impl Cx<'_> {
                     .help("write a path such as `ticket.assignee_id`")
                 } else {
                     Diagnostic::error(
-                        "unknown-field",
+                        crate::diag::Code::UnknownField,
                         file,
                         span,
                         format!("no field `{seg}` in {owner}"),
@@ -507,7 +510,7 @@ impl Cx<'_> {
             let TypeRef::Named { module, name } = inner else {
                 self.error(
                     Diagnostic::error(
-                        "unknown-field",
+                        crate::diag::Code::UnknownField,
                         file,
                         span,
                         format!("`{seg}` is `{}`, which has no fields", field.ty),
@@ -536,7 +539,7 @@ impl Cx<'_> {
                 Some(_) => {
                     self.error(
                         Diagnostic::error(
-                            "unknown-field",
+                            crate::diag::Code::UnknownField,
                             file,
                             span,
                             format!("`{seg}` is `{name}`, which is not a struct"),
@@ -563,7 +566,7 @@ impl Cx<'_> {
             if rest[open..].starts_with('}') {
                 self.error(
                     Diagnostic::error(
-                        "room-template",
+                        crate::diag::Code::RoomTemplate,
                         file,
                         start + pos + open..start + pos + open + 1,
                         format!("unmatched `}}` in room `{text}`"),
@@ -576,7 +579,7 @@ impl Cx<'_> {
             let Some(close) = rest[open..].find('}') else {
                 self.error(
                     Diagnostic::error(
-                        "room-template",
+                        crate::diag::Code::RoomTemplate,
                         file,
                         start + pos + open..start + pos + rest.len(),
                         format!("unclosed `{{` in room `{text}`"),
@@ -603,7 +606,7 @@ impl Cx<'_> {
                         "it is not a single value"
                     };
                     self.error(
-                        Diagnostic::error("room-template", file, field_start..field_start + field.len(), format!("field `{field}` of type `{}` cannot be part of a room name", resolved.ty))
+                        Diagnostic::error(crate::diag::Code::RoomTemplate, file, field_start..field_start + field.len(), format!("field `{field}` of type `{}` cannot be part of a room name", resolved.ty))
                             .label(why)
                             .help("room names are built from required string, uuid, integer or enum fields"),
                     );
@@ -620,15 +623,20 @@ impl Cx<'_> {
         }
         if text.is_empty() {
             self.error(
-                Diagnostic::error("room-template", file, raw.span(), "empty room name")
-                    .help("write a room such as `chat:{chat_id}`"),
+                Diagnostic::error(
+                    crate::diag::Code::RoomTemplate,
+                    file,
+                    raw.span(),
+                    "empty room name",
+                )
+                .help("write a room such as `chat:{chat_id}`"),
             );
             return None;
         }
         if !parts.iter().any(|p| matches!(p, RoomPart::Field(_))) && ok {
             // A fixed room is allowed (`lobby`), but usually a mistake in a template.
             self.error(
-                Diagnostic::warning("fixed-room", file, raw.span(), format!("room `{text}` names no payload field"))
+                Diagnostic::warning(crate::diag::Code::FixedRoom, file, raw.span(), format!("room `{text}` names no payload field"))
                     .help("every emit goes to this one room; if it should depend on the payload, write `{field}`"),
             );
         }

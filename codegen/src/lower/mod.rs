@@ -213,7 +213,7 @@ impl Cx<'_> {
         for raw in raws {
             let Some(name) = &raw.module else {
                 self.error(
-                    Diagnostic::error("missing-key", raw.file, 0..0, "the schema file does not name its module")
+                    Diagnostic::error(crate::diag::Code::MissingKey, raw.file, 0..0, "the schema file does not name its module")
                         .help("start the file with `module = \"<name>\"`, for example `module = \"ticket\"`"),
                 );
                 continue;
@@ -222,7 +222,7 @@ impl Cx<'_> {
             let name = name.get_ref();
             if !names::is_module_name(name) {
                 self.error(
-                    Diagnostic::error("invalid-name", raw.file, span.clone(), format!("invalid module name `{name}`"))
+                    Diagnostic::error(crate::diag::Code::InvalidName, raw.file, span.clone(), format!("invalid module name `{name}`"))
                         .label("module names are lowercase letters, digits and `_`, starting with a letter")
                         .help(format!("try `{}`", suggest_module_name(name))),
                 );
@@ -231,7 +231,7 @@ impl Cx<'_> {
             } else if names::is_rust_keyword(name) || names::is_ts_reserved(name) {
                 self.error(
                     Diagnostic::error(
-                        "reserved-name",
+                        crate::diag::Code::ReservedName,
                         raw.file,
                         span.clone(),
                         format!("module name `{name}` is a reserved word"),
@@ -244,7 +244,7 @@ impl Cx<'_> {
             } else if let Some(why) = names::reserved_module_name(name) {
                 self.error(
                     Diagnostic::error(
-                        "reserved-name",
+                        crate::diag::Code::ReservedName,
                         raw.file,
                         span.clone(),
                         format!("module name `{name}` is reserved"),
@@ -256,7 +256,7 @@ impl Cx<'_> {
             if let Some((file, first)) = seen.get(name) {
                 self.error(
                     Diagnostic::error(
-                        "duplicate-module",
+                        crate::diag::Code::DuplicateModule,
                         raw.file,
                         span,
                         format!("module `{name}` is declared twice"),
@@ -273,7 +273,7 @@ impl Cx<'_> {
                 if !is_version(version.get_ref()) {
                     self.error(
                         Diagnostic::error(
-                            "invalid-value",
+                            crate::diag::Code::InvalidValue,
                             raw.file,
                             version.span(),
                             format!("invalid version `{}`", version.get_ref()),
@@ -300,7 +300,7 @@ impl Cx<'_> {
                 if name == &m.name {
                     self.diags.push(
                         Diagnostic::error(
-                            "invalid-import",
+                            crate::diag::Code::InvalidImport,
                             m.raw.file,
                             span,
                             format!("module `{name}` imports itself"),
@@ -309,7 +309,7 @@ impl Cx<'_> {
                     );
                 } else if !known.contains(name) {
                     self.diags.push(
-                        Diagnostic::error("unknown-import", m.raw.file, span, format!("no module named `{name}`"))
+                        Diagnostic::error(crate::diag::Code::UnknownImport, m.raw.file, span, format!("no module named `{name}`"))
                             .label("imported here")
                             .maybe_help(names::suggestion(name, known.iter().map(String::as_str)).or_else(|| {
                                 Some(format!(
@@ -321,7 +321,7 @@ impl Cx<'_> {
                 } else if imports.iter().any(|(n, _)| n == name) {
                     self.diags.push(
                         Diagnostic::warning(
-                            "duplicate-import",
+                            crate::diag::Code::DuplicateImport,
                             m.raw.file,
                             span,
                             format!("module `{name}` is imported twice"),
@@ -379,7 +379,7 @@ impl Cx<'_> {
                 let m = &modules[i];
                 self.diags.push(
                     Diagnostic::error(
-                        "import-cycle",
+                        crate::diag::Code::ImportCycle,
                         m.raw.file,
                         span.clone(),
                         format!("import cycle: {}", cycle.join(" → ")),
@@ -411,7 +411,7 @@ impl Cx<'_> {
                     .map_or_else(|| raw_key_span(m, &event.key), Spanned::span);
                 if let Some((file, first)) = seen.get(&event.name) {
                     self.diags.push(
-                        Diagnostic::error("duplicate-wire-name", m.raw.file, span, format!("wire name `{}` is used by two events", event.name))
+                        Diagnostic::error(crate::diag::Code::DuplicateWireName, m.raw.file, span, format!("wire name `{}` is used by two events", event.name))
                             .note(*file, first.clone(), "first used here")
                             .help("every event needs its own wire name; set `name = \"...\"` on one of them"),
                     );
@@ -439,7 +439,7 @@ impl Cx<'_> {
                 continue;
             };
             let mut d = Diagnostic::error(
-                "endless-type",
+                crate::diag::Code::EndlessType,
                 file,
                 span,
                 format!("type `{}` has no finite value", first.owner.1),
@@ -512,7 +512,7 @@ impl Cx<'_> {
                 if let Some(span) = taken {
                     self.error(
                         Diagnostic::error(
-                            "name-clash",
+                            crate::diag::Code::NameClash,
                             m.raw.file,
                             span,
                             format!("`{input}` is the name TypeScript gives `{name}` as a sender writes it"),

@@ -66,7 +66,7 @@ impl Cx<'_> {
                     let kind_span = t.kind.as_ref().map_or(span.clone(), Spanned::span);
                     self.error(
                         Diagnostic::error(
-                            "invalid-value",
+                            crate::diag::Code::InvalidValue,
                             m.raw.file,
                             kind_span,
                             format!("unknown kind `{other}` for type `{}`", name.get_ref()),
@@ -115,7 +115,7 @@ impl Cx<'_> {
             if what == "type" {
                 if !names::is_pascal_case(&name) {
                     self.error(
-                        Diagnostic::error("invalid-name", file, span.clone(), format!("invalid type name `{name}`"))
+                        Diagnostic::error(crate::diag::Code::InvalidName, file, span.clone(), format!("invalid type name `{name}`"))
                             .label("type names are PascalCase: letters and digits, starting with an uppercase letter")
                             .help(suggest(names::to_pascal_case(&name), "T", names::is_pascal_case)),
                     );
@@ -124,7 +124,7 @@ impl Cx<'_> {
                 if names::is_reserved_type_name(&name) {
                     self.error(
                         Diagnostic::error(
-                            "reserved-name",
+                            crate::diag::Code::ReservedName,
                             file,
                             span.clone(),
                             format!("type name `{name}` is reserved"),
@@ -141,7 +141,7 @@ impl Cx<'_> {
             if what == "event" && names::is_reserved_type_name(&name) {
                 self.error(
                     Diagnostic::error(
-                        "reserved-name",
+                        crate::diag::Code::ReservedName,
                         file,
                         span.clone(),
                         format!("event key `{key}` would generate the type `{name}`"),
@@ -167,7 +167,7 @@ impl Cx<'_> {
                     "names must differ by more than case".to_owned()
                 };
                 self.error(
-                    Diagnostic::error("name-clash", file, span, message)
+                    Diagnostic::error(crate::diag::Code::NameClash, file, span, message)
                         .label(label)
                         .note(file, first_span.clone(), format!("the {first_what} `{first}` is declared here"))
                         .help("generated Rust and TypeScript would hold two items of one name; rename one"),
@@ -195,7 +195,7 @@ impl Cx<'_> {
                 };
                 self.error(
                     Diagnostic::error(
-                        "misplaced-key",
+                        crate::diag::Code::MisplacedKey,
                         m.raw.file,
                         span,
                         format!("`{key}` does not apply to {kind}"),
@@ -218,7 +218,7 @@ impl Cx<'_> {
         let Some(values) = &t.values else {
             self.error(
                 Diagnostic::error(
-                    "missing-key",
+                    crate::diag::Code::MissingKey,
                     file,
                     name.span(),
                     format!("enum `{}` declares no values", name.get_ref()),
@@ -230,7 +230,7 @@ impl Cx<'_> {
         if values.get_ref().is_empty() {
             self.error(
                 Diagnostic::error(
-                    "invalid-value",
+                    crate::diag::Code::InvalidValue,
                     file,
                     values.span(),
                     format!("enum `{}` declares no values", name.get_ref()),
@@ -247,7 +247,7 @@ impl Cx<'_> {
             if wire.is_empty() || !names::is_pascal_case(&variant) || variant == "Self" {
                 self.error(
                     Diagnostic::error(
-                        "invalid-name",
+                        crate::diag::Code::InvalidName,
                         file,
                         span,
                         format!("enum value `{wire}` has no usable name in Rust or TypeScript"),
@@ -264,7 +264,7 @@ impl Cx<'_> {
                     format!("enum values `{first}` and `{wire}` both become `{variant}` in generated code")
                 };
                 self.error(
-                    Diagnostic::error("name-clash", file, span, message)
+                    Diagnostic::error(crate::diag::Code::NameClash, file, span, message)
                         .note(file, first_span.clone(), "first declared here")
                         .help("remove one, or make them differ by more than case and punctuation"),
                 );
@@ -305,7 +305,7 @@ impl Cx<'_> {
         let Some(variants) = &t.variants else {
             self.error(
                 Diagnostic::error(
-                    "missing-key",
+                    crate::diag::Code::MissingKey,
                     file,
                     name.span(),
                     format!("union `{}` declares no variants", name.get_ref()),
@@ -325,7 +325,7 @@ impl Cx<'_> {
             if !names::is_pascal_case(&pascal) || pascal == "Self" {
                 self.error(
                     Diagnostic::error(
-                        "invalid-name",
+                        crate::diag::Code::InvalidName,
                         file,
                         vname.span(),
                         format!("union variant `{wire}` has no usable name in Rust or TypeScript"),
@@ -336,7 +336,7 @@ impl Cx<'_> {
             }
             if let Some((first, first_span)) = seen.get(&pascal) {
                 self.error(
-                    Diagnostic::error("name-clash", file, vname.span(), format!("union variants `{first}` and `{wire}` both become `{pascal}` in generated code"))
+                    Diagnostic::error(crate::diag::Code::NameClash, file, vname.span(), format!("union variants `{first}` and `{wire}` both become `{pascal}` in generated code"))
                         .note(file, first_span.clone(), "first declared here")
                         .help("make the variant names differ by more than case and punctuation"),
                 );
@@ -363,7 +363,7 @@ impl Cx<'_> {
                             Some(Shape::Struct { fields }) => {
                                 if fields.contains(&tag) {
                                     self.error(
-                                        Diagnostic::error("name-clash", file, ty.span(), format!("struct `{tname}` has a field named `{tag}`, the union's tag"))
+                                        Diagnostic::error(crate::diag::Code::NameClash, file, ty.span(), format!("struct `{tname}` has a field named `{tag}`, the union's tag"))
                                             .label("the tag and this field would share one JSON key")
                                             .help(format!("rename the field, or set `tag = \"...\"` on union `{}` to another name", name.get_ref())),
                                     );
@@ -373,7 +373,7 @@ impl Cx<'_> {
                             Some(Shape::Unknown) | None => resolved,
                             Some(_) => {
                                 self.error(
-                                    Diagnostic::error("invalid-type", file, ty.span(), format!("variant `{wire}` carries `{tname}`, which is not a struct"))
+                                    Diagnostic::error(crate::diag::Code::InvalidType, file, ty.span(), format!("variant `{wire}` carries `{tname}`, which is not a struct"))
                                         .label("union variants carry the fields of a struct")
                                         .help("declare a struct holding the value, for example `{ value = \"...\" }`"),
                                 );
@@ -383,7 +383,7 @@ impl Cx<'_> {
                         Some(other) => {
                             self.error(
                                 Diagnostic::error(
-                                    "invalid-type",
+                                    crate::diag::Code::InvalidType,
                                     file,
                                     ty.span(),
                                     format!(
@@ -409,7 +409,7 @@ impl Cx<'_> {
         if out.is_empty() && variants.get_ref().0.is_empty() {
             self.error(
                 Diagnostic::error(
-                    "invalid-value",
+                    crate::diag::Code::InvalidValue,
                     file,
                     variants.span(),
                     format!("union `{}` declares no variants", name.get_ref()),
@@ -432,7 +432,7 @@ impl Cx<'_> {
         if !names::is_identifier(name) {
             self.error(
                 Diagnostic::error(
-                    "invalid-name",
+                    crate::diag::Code::InvalidName,
                     file,
                     span,
                     format!("invalid {what} name `{name}`"),
@@ -449,7 +449,7 @@ impl Cx<'_> {
         if name == "__proto__" {
             self.error(
                 Diagnostic::error(
-                    "reserved-name",
+                    crate::diag::Code::ReservedName,
                     file,
                     span,
                     format!("a {what} cannot be named `__proto__`"),
@@ -482,7 +482,7 @@ impl Cx<'_> {
             let Some(rust) = names::rust_field_name(fname) else {
                 self.error(
                     Diagnostic::error(
-                        "invalid-name",
+                        crate::diag::Code::InvalidName,
                         file,
                         name.span(),
                         format!("field name `{fname}` has no usable name in Rust"),
@@ -494,7 +494,7 @@ impl Cx<'_> {
             };
             if let Some((first, first_span)) = seen.get(&rust) {
                 self.error(
-                    Diagnostic::error("name-clash", file, name.span(), format!("fields `{first}` and `{fname}` of {owner} both become `{rust}` in Rust"))
+                    Diagnostic::error(crate::diag::Code::NameClash, file, name.span(), format!("fields `{first}` and `{fname}` of {owner} both become `{rust}` in Rust"))
                         .note(file, first_span.clone(), "first declared here")
                         .help("rename one so that they differ by more than case, `_` and `-`"),
                 );
@@ -529,7 +529,7 @@ impl Cx<'_> {
             if !field.is_required() && names::JS_OBJECT_MEMBERS.contains(&fname.as_str()) {
                 self.error(
                     Diagnostic::error(
-                        "reserved-name",
+                        crate::diag::Code::ReservedName,
                         file,
                         name.span(),
                         format!("an optional field cannot be named `{fname}`"),
@@ -612,7 +612,7 @@ impl Cx<'_> {
                 Ok(n) => *slot = Some(n),
                 Err(_) => self.error(
                     Diagnostic::error(
-                        "invalid-constraint",
+                        crate::diag::Code::InvalidConstraint,
                         file,
                         raw.span(),
                         format!("`{key}` cannot be negative"),
@@ -627,7 +627,7 @@ impl Cx<'_> {
             if min.cmp_exact(max) == Some(std::cmp::Ordering::Greater) {
                 self.error(
                     Diagnostic::error(
-                        "invalid-constraint",
+                        crate::diag::Code::InvalidConstraint,
                         file,
                         span,
                         format!("`min` ({min}) is greater than `max` ({max})"),
@@ -644,7 +644,7 @@ impl Cx<'_> {
             if min > max {
                 self.error(
                     Diagnostic::error(
-                        "invalid-constraint",
+                        crate::diag::Code::InvalidConstraint,
                         file,
                         span,
                         format!("`min_length` ({min}) is greater than `max_length` ({max})"),
@@ -667,7 +667,7 @@ impl Cx<'_> {
     ) {
         self.error(
             Diagnostic::error(
-                "invalid-constraint",
+                crate::diag::Code::InvalidConstraint,
                 file,
                 span,
                 format!("`{key}` does not apply to `{ty}`"),
@@ -686,7 +686,7 @@ impl Cx<'_> {
         }
         self.error(
             Diagnostic::warning(
-                "inexact-in-javascript",
+                crate::diag::Code::InexactInJavascript,
                 file,
                 span,
                 format!("`{key}` = {bound} is not exactly a JavaScript number"),
@@ -742,7 +742,7 @@ impl Cx<'_> {
             };
         self.error(
             Diagnostic::error(
-                "invalid-constraint",
+                crate::diag::Code::InvalidConstraint,
                 file,
                 span,
                 format!("`{key}` = {bound} is not a value an `f32` holds"),
@@ -768,7 +768,7 @@ impl Cx<'_> {
                 if i128::from(*n) < lo || i128::from(*n) > hi {
                     self.error(
                         Diagnostic::error(
-                            "invalid-constraint",
+                            crate::diag::Code::InvalidConstraint,
                             file,
                             span,
                             format!("`{key}` = {n} is outside the range of `{}`", p.as_str()),
@@ -784,7 +784,7 @@ impl Cx<'_> {
             (toml::Value::Float(x), Some(_)) => {
                 self.error(
                     Diagnostic::error(
-                        "invalid-constraint",
+                        crate::diag::Code::InvalidConstraint,
                         file,
                         span,
                         format!(
@@ -806,7 +806,7 @@ impl Cx<'_> {
                 Err(why) => {
                     self.error(
                         Diagnostic::error(
-                            "invalid-constraint",
+                            crate::diag::Code::InvalidConstraint,
                             file,
                             span,
                             format!("`{key}` cannot bound an `{}`", p.as_str()),
@@ -820,7 +820,7 @@ impl Cx<'_> {
             (other, _) => {
                 self.error(
                     Diagnostic::error(
-                        "invalid-constraint",
+                        crate::diag::Code::InvalidConstraint,
                         file,
                         span,
                         format!("`{key}` must be a number, found {}", other.type_str()),
@@ -856,7 +856,7 @@ impl Cx<'_> {
             Err(why) => {
                 self.error(
                     Diagnostic::error(
-                        "invalid-default",
+                        crate::diag::Code::InvalidDefault,
                         m.raw.file,
                         raw.span(),
                         format!("invalid default for field `{}`", field.name),
@@ -886,7 +886,7 @@ impl Cx<'_> {
             Err(e) => {
                 self.error(
                     Diagnostic::error(
-                        "invalid-type",
+                        crate::diag::Code::InvalidType,
                         m.raw.file,
                         base + e.span.start..base + e.span.end.max(e.span.start),
                         format!("invalid type `{}`", shortened(text)),
@@ -916,7 +916,7 @@ impl Cx<'_> {
                     if name == "json" {
                         self.error(
                             Diagnostic::warning(
-                                "redundant-optional",
+                                crate::diag::Code::RedundantOptional,
                                 file,
                                 base + span.start..base + span.end,
                                 "`json?` is the same as `json`",
@@ -983,12 +983,17 @@ impl Cx<'_> {
                     });
                 }
                 self.error(
-                    Diagnostic::error("unknown-type", file, span, format!("unknown type `{name}`"))
-                        .label(format!(
-                            "not a built-in type or a type of module `{}`",
-                            m.name
-                        ))
-                        .maybe_help(help),
+                    Diagnostic::error(
+                        crate::diag::Code::UnknownType,
+                        file,
+                        span,
+                        format!("unknown type `{name}`"),
+                    )
+                    .label(format!(
+                        "not a built-in type or a type of module `{}`",
+                        m.name
+                    ))
+                    .maybe_help(help),
                 );
                 None
             }
@@ -1005,7 +1010,7 @@ impl Cx<'_> {
                     }
                     self.error(
                         Diagnostic::error(
-                            "unknown-type",
+                            crate::diag::Code::UnknownType,
                             file,
                             span,
                             format!("unknown module `{owner}` in type `{owner}.{name}`"),
@@ -1024,7 +1029,7 @@ impl Cx<'_> {
                 if !table.contains_key(name) {
                     self.error(
                         Diagnostic::error(
-                            "unknown-type",
+                            crate::diag::Code::UnknownType,
                             file,
                             span,
                             format!("module `{owner}` has no type `{name}`"),
@@ -1035,7 +1040,7 @@ impl Cx<'_> {
                 }
                 if !imported {
                     self.error(
-                        Diagnostic::error("missing-import", file, span, format!("type `{owner}.{name}` is used but module `{owner}` is not imported"))
+                        Diagnostic::error(crate::diag::Code::MissingImport, file, span, format!("type `{owner}.{name}` is used but module `{owner}` is not imported"))
                             .help(format!("add `imports = [\"{owner}\"]` at the top of the file")),
                     );
                     return None;
