@@ -10,7 +10,10 @@ pub fn run(sources: &Sources) {
             let _ = checked.warnings.render(sources);
             let schema = &checked.schema;
             let _ = tidings_codegen::rust::generate(schema);
-            let _ = tidings_codegen::ts::generate(schema, &tidings_codegen::ts::TsOptions { react: true });
+            let _ = tidings_codegen::ts::generate(
+                schema,
+                &tidings_codegen::ts::TsOptions { react: true },
+            );
             let _ = tidings_codegen::jsonschema::generate(schema);
             let _ = tidings_codegen::asyncapi::generate(schema);
         }
