@@ -48,16 +48,19 @@ pub(crate) struct RawModule {
     /// a misspelled `fields`/`payload` key took unknown fields with it: references to them are
     /// not reported again.
     pub(crate) lost_fields: HashSet<(String, String)>,
+    /// `kind` or `direction` keys dropped for a value of the wrong TOML type (`type Msg` →
+    /// `kind`): the section is checked with the kind its other keys imply, and with every
+    /// direction allowed, so that the rest of it is checked without a second error.
+    pub(crate) dropped: HashSet<(String, String)>,
 }
 
 /// Keys whose loss changes what the rest of a section means: a section that lost one is known
-/// by name only.
+/// by name only. (`kind` and `direction` are inferred or relaxed instead: see
+/// [`RawModule::dropped`].)
 const STRUCTURAL_KEYS: &[&str] = &[
-    "kind",
     "tag",
     "values",
     "variants",
-    "direction",
     "tenant",
     "platform",
     "recipients",
@@ -416,6 +419,7 @@ pub(crate) fn parse(
         events: Vec::new(),
         damaged: HashSet::new(),
         lost_fields: HashSet::new(),
+        dropped: HashSet::new(),
     };
     let mut cx = Cx { file, diags };
     for (key, value) in root.into_inner() {
@@ -432,6 +436,7 @@ pub(crate) fn parse(
                     "type",
                     &mut raw.damaged,
                     &mut raw.lost_fields,
+                    &mut raw.dropped,
                 );
             }
             "events" => {
@@ -441,6 +446,7 @@ pub(crate) fn parse(
                     "event",
                     &mut raw.damaged,
                     &mut raw.lost_fields,
+                    &mut raw.dropped,
                 );
             }
             other => {
@@ -521,6 +527,7 @@ impl Cx<'_> {
         item: &str,
         damaged: &mut HashSet<String>,
         lost_fields: &mut HashSet<(String, String)>,
+        dropped: &mut HashSet<(String, String)>,
     ) -> Vec<(Spanned<String>, Spanned<T>)> {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
@@ -551,6 +558,9 @@ impl Cx<'_> {
             for path in removed {
                 let first = path.first().map_or("", String::as_str);
                 match (first, path.get(1), path.len()) {
+                    ("kind" | "direction", _, 1) => {
+                        dropped.insert((section.clone(), first.to_owned()));
+                    }
                     (k, _, _) if STRUCTURAL_KEYS.contains(&k) => {
                         damaged.insert(section.clone());
                     }

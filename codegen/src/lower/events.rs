@@ -160,7 +160,14 @@ impl Cx<'_> {
             }
             None => format!("{}:{k}", m.name),
         };
+        let dropped_direction = m
+            .raw
+            .dropped
+            .contains(&(format!("event {k}"), "direction".to_owned()));
         let direction = match &e.direction {
+            // Dropped for a value of the wrong type (reported): every direction allowed, so
+            // that `reply`, `delivery` and `recipients` are checked without a second error.
+            None if dropped_direction => Direction::Both,
             None => Direction::ServerToClient,
             Some(d) => self.keyword(file, d, "direction", &DIRECTIONS)?,
         };

@@ -36,7 +36,18 @@ impl Cx<'_> {
             }
             let span = name.span();
             let t = raw.get_ref();
-            let kind_name = t.kind.as_ref().map_or("struct", |k| k.get_ref().as_str());
+            // A `kind` dropped for a value of the wrong type (reported): the kind the other
+            // keys imply, so that they are checked without a second error.
+            let dropped_kind = m
+                .raw
+                .dropped
+                .contains(&(format!("type {}", name.get_ref()), "kind".to_owned()));
+            let kind_name = match &t.kind {
+                Some(k) => k.get_ref().as_str(),
+                None if dropped_kind && t.values.is_some() => "enum",
+                None if dropped_kind && (t.variants.is_some() || t.tag.is_some()) => "union",
+                None => "struct",
+            };
             let kind = match kind_name {
                 "struct" => {
                     self.reject_keys(m, t, &["values", "tag", "variants"], "structs");
