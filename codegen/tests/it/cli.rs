@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn tidings(args: &[&str], dir: &Path) -> Output {
+pub(crate) fn tidings(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tidings"))
         .args(args)
         .current_dir(dir)
@@ -15,7 +15,7 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

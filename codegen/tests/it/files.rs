@@ -2,20 +2,7 @@
 //! not followed, a file that is not UTF-8 is a located error that leaves every other file
 //! checked, and a byte order mark does not shift columns.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn tidings(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the tidings binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::cli::{text, tidings};
 
 const CHAT: &str = "module = \"chat\"\n\n[events.typing]\npayload.is_typing = \"bool\"\n";
 
