@@ -463,6 +463,13 @@ pub(crate) fn parse(
                     },
                 );
                 cx.diags.push(d);
+                // `modul = "shop"`: reported above; the file is checked as the module it meant,
+                // rather than also as one that names no module.
+                if raw.module.is_none()
+                    && names::did_you_mean(other, MODULE_KEYS.iter().copied()) == Some("module")
+                {
+                    raw.module = cx.de(value, "module");
+                }
             }
         }
     }
@@ -491,6 +498,9 @@ impl Cx<'_> {
         removed: &mut Vec<Vec<String>>,
     ) -> Option<T> {
         let mut value = value;
+        // Where earlier errors were: a key missing from a table that already lost that key to
+        // an error is a consequence, not a second mistake.
+        let mut reported: Vec<Range<usize>> = Vec::new();
         // Each retry removes one entry, so this ends; the bound guards against a bug looping.
         for _ in 0..64 {
             let span = value.span();
@@ -502,13 +512,20 @@ impl Cx<'_> {
                     let at = e.span().unwrap_or(span.clone());
                     let path = remove_entry_at(&mut value, &at);
                     let key = path.as_ref().and_then(|p| p.last()).map(String::as_str);
-                    self.diags.push(serde_diagnostic(
-                        self.file,
-                        at.clone(),
-                        e.message(),
-                        what,
-                        key,
-                    ));
+                    let consequence = e.message().starts_with("missing field")
+                        && reported
+                            .iter()
+                            .any(|r| at.start <= r.start && r.end <= at.end);
+                    if !consequence {
+                        self.diags.push(serde_diagnostic(
+                            self.file,
+                            at.clone(),
+                            e.message(),
+                            what,
+                            key,
+                        ));
+                    }
+                    reported.push(at.clone());
                     match path {
                         Some(path) => removed.push(path),
                         None => return None,
@@ -561,7 +578,8 @@ impl Cx<'_> {
                     ("kind" | "direction", _, 1) => {
                         dropped.insert((section.clone(), first.to_owned()));
                     }
-                    (k, _, _) if STRUCTURAL_KEYS.contains(&k) => {
+                    // The whole key lost (a sub-key or an item lost leaves the rest checked).
+                    (k, _, 1) if STRUCTURAL_KEYS.contains(&k) => {
                         damaged.insert(section.clone());
                     }
                     // A whole field dropped: references to it are not reported again.
@@ -668,10 +686,26 @@ fn report_syntax(
 /// Removes the innermost table entry whose key or value holds `at`, giving its key path. Tables
 /// made by dotted keys carry no useful span of their own, so every nested table is searched.
 fn remove_entry_at(value: &mut Spanned<DeValue<'_>>, at: &Range<usize>) -> Option<Vec<String>> {
+    let inside = |outer: Range<usize>| outer.start <= at.start && at.end <= outer.end;
+    // In an array (`values = [...]`), the item holding `at`: an entry inside it, or the item.
+    if let DeValue::Array(items) = value.get_mut() {
+        let index = items.iter().position(|item| inside(item.span()))?;
+        if let Some(mut path) = remove_entry_at(&mut (**items)[index], at) {
+            path.insert(0, index.to_string());
+            return Some(path);
+        }
+        let mut kept = toml::de::DeArray::new();
+        for (i, item) in items.iter().enumerate() {
+            if i != index {
+                kept.push(item.clone());
+            }
+        }
+        *items = kept;
+        return Some(vec![index.to_string()]);
+    }
     let DeValue::Table(table) = value.get_mut() else {
         return None;
     };
-    let inside = |outer: Range<usize>| outer.start <= at.start && at.end <= outer.end;
     let mut holder = None;
     for (index, (k, v)) in table.iter_mut().enumerate() {
         if let Some(mut path) = remove_entry_at(v, at) {

@@ -242,11 +242,16 @@ fn collect_toml(
     };
     let real = fs::canonicalize(dir).map_err(io)?;
     if let Some(first) = ancestors.iter().find(|a| **a == real) {
-        skipped.push(format!(
-            "`{}` leads back to `{}`, which is being read: a symbolic link loop, not followed",
-            dir.display(),
-            first.display()
-        ));
+        // Said once per directory looped back to, however many links lead there.
+        let message = format!(
+            "a symbolic link loop leads back to `{}`, which is being read: not followed (first at `{}`)",
+            first.display(),
+            dir.display()
+        );
+        let said = format!("`{}`", first.display());
+        if !skipped.iter().any(|m| m.contains(&said)) {
+            skipped.push(message);
+        }
         return Ok(());
     }
     ancestors.push(real);

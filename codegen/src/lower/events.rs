@@ -169,7 +169,10 @@ impl Cx<'_> {
             // that `reply`, `delivery` and `recipients` are checked without a second error.
             None if dropped_direction => Direction::Both,
             None => Direction::ServerToClient,
-            Some(d) => self.keyword(file, d, "direction", &DIRECTIONS)?,
+            // An unknown direction is reported; the rest is checked as allowing every one.
+            Some(d) => self
+                .keyword(file, d, "direction", &DIRECTIONS)
+                .unwrap_or(Direction::Both),
         };
         let delivery = match &e.delivery {
             None => Delivery::Durable,
