@@ -90,12 +90,22 @@ pub fn check(sources: &Sources) -> Result<Checked, Diagnostics> {
             .help("save the file as UTF-8 (TOML files are UTF-8)"),
         );
     }
-    let raws: Vec<_> = sources
-        .iter()
-        .filter(|(id, _)| !sources.not_utf8().iter().any(|(bad, _)| bad == id))
-        .filter_map(|(id, file)| raw::parse(id, file, &mut diags))
-        .collect();
-    let schema = lower::lower(sources, &raws, &mut diags);
+    let mut raws = Vec::new();
+    // The modules of files that could not be read as schemas, by the name they declare:
+    // their importers are not told that no such module exists.
+    let mut broken = std::collections::HashSet::new();
+    for (id, file) in sources.iter() {
+        let parsed = if sources.not_utf8().iter().any(|(bad, _)| *bad == id) {
+            None
+        } else {
+            raw::parse(id, file, &mut diags)
+        };
+        match parsed {
+            Some(raw) => raws.push(raw),
+            None => broken.extend(raw::declared_module(file.text())),
+        }
+    }
+    let schema = lower::lower(sources, &raws, broken, &mut diags);
     diags.sort();
     if diags.has_errors() {
         Err(diags)

@@ -406,8 +406,15 @@ pub(crate) fn parse(
 ) -> Option<RawModule> {
     let (root, errors) = DeTable::parse_recoverable(source.text());
     if !errors.is_empty() {
+        // A key or table declared twice leaves the rest of the file well formed: reported,
+        // and the first declaration checked with everything else.
+        let duplicates_only = errors
+            .iter()
+            .all(|e| e.message().starts_with("duplicate key"));
         report_syntax(file, source, errors, diags);
-        return None;
+        if !duplicates_only {
+            return None;
+        }
     }
     let mut raw = RawModule {
         file,
@@ -474,6 +481,21 @@ pub(crate) fn parse(
         }
     }
     Some(raw)
+}
+
+/// The module a file declares (`module = "chat"` on a line of its own), read without parsing
+/// the file: for a file that is not valid TOML, so that its importers cause no second error.
+pub(crate) fn declared_module(text: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let rest = line
+            .trim()
+            .strip_prefix("module")?
+            .trim_start()
+            .strip_prefix('=')?;
+        let rest = rest.trim().strip_prefix('"')?;
+        let name = &rest[..rest.find('"')?];
+        (!name.is_empty()).then(|| name.to_owned())
+    })
 }
 
 struct Cx<'a> {

@@ -21,11 +21,17 @@ use crate::raw::{RawDeprecated, RawModule, RawType};
 use crate::source::{FileId, Sources};
 
 /// Lowers parsed files into a schema, pushing every problem into `diags`.
-pub(crate) fn lower(sources: &Sources, raws: &[RawModule], diags: &mut Diagnostics) -> Schema {
+pub(crate) fn lower(
+    sources: &Sources,
+    raws: &[RawModule],
+    broken: HashSet<String>,
+    diags: &mut Diagnostics,
+) -> Schema {
     let mut cx = Cx {
         sources,
         diags,
         unresolved: HashSet::new(),
+        broken,
     };
     let modules = cx.collect_modules(raws);
     // Fields dropped by the raw layer for errors of their own: references to them are not
@@ -177,6 +183,9 @@ struct Cx<'a> {
     /// Fields left out of the IR because of an error already reported (`owner.field`), so that
     /// paths through them are not reported again.
     unresolved: HashSet<String>,
+    /// Modules whose file could not be read as a schema (a TOML error, not UTF-8): importing
+    /// them is not a second error.
+    broken: HashSet<String>,
 }
 
 impl Cx<'_> {
@@ -307,7 +316,7 @@ impl Cx<'_> {
                         )
                         .help("a module's own types need no import; remove it"),
                     );
-                } else if !known.contains(name) {
+                } else if !known.contains(name) && !self.broken.contains(name) {
                     self.diags.push(
                         Diagnostic::error(crate::diag::Code::UnknownImport, m.raw.file, span, format!("no module named `{name}`"))
                             .label("imported here")
