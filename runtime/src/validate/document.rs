@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Number as JsonNumber, Value};
 
-use super::{ensure, Place};
+use super::Place;
 use crate::schema::{Constraints, Field, Number, Primitive, Schema, TypeDef, TypeKind, TypeRef};
 use crate::Violation;
 
@@ -408,19 +408,14 @@ fn primitive(
                 Primitive::Timestamp => constraint(super::timestamp(s, place)),
                 _ => {
                     let Some(c) = c else { return Ok(()) };
-                    let n = s.chars().count();
-                    if let Some(min) = c.min_length {
-                        let min = usize::try_from(min).unwrap_or(usize::MAX);
-                        constraint(ensure(n >= min, place, || {
-                            format!("must be at least {min} characters long, got {n}")
-                        }))?;
-                    }
-                    if let Some(max) = c.max_length {
-                        let max = usize::try_from(max).unwrap_or(usize::MAX);
-                        constraint(ensure(n <= max, place, || {
-                            format!("must be at most {max} characters long, got {n}")
-                        }))?;
-                    }
+                    let bound =
+                        |b: Option<u64>| b.map(|b| usize::try_from(b).unwrap_or(usize::MAX));
+                    constraint(super::chars_within(
+                        s.chars().count(),
+                        bound(c.min_length),
+                        bound(c.max_length),
+                        place,
+                    ))?;
                     Ok(())
                 }
             }

@@ -107,6 +107,25 @@ pub fn timestamp(value: &str, place: &Place<'_>) -> Result<(), crate::Violation>
     })
 }
 
+/// The one check of a string's length: `n` characters against inclusive bounds, with the
+/// messages every path uses (generated and derived checks, the JSON contract).
+pub(crate) fn chars_within(
+    n: usize,
+    min: Option<usize>,
+    max: Option<usize>,
+    place: &Place<'_>,
+) -> Result<(), crate::Violation> {
+    let ok = min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
+    ensure(ok, place, || match (min, max) {
+        (Some(lo), Some(hi)) => format!("must be {lo} to {hi} characters long, got {n}"),
+        (Some(lo), None) => format!("must be at least {lo} characters long, got {n}"),
+        (_, hi) => format!(
+            "must be at most {} characters long, got {n}",
+            hi.unwrap_or(usize::MAX)
+        ),
+    })
+}
+
 /// Fails unless `value` has `min..=max` characters.
 ///
 /// # Errors
@@ -117,10 +136,7 @@ pub fn chars_between(
     max: usize,
     place: &Place<'_>,
 ) -> Result<(), crate::Violation> {
-    let n = value.chars().count();
-    ensure((min..=max).contains(&n), place, || {
-        format!("must be {min} to {max} characters long, got {n}")
-    })
+    chars_within(value.chars().count(), Some(min), Some(max), place)
 }
 
 /// Fails unless `value` has at least `min` characters.
@@ -128,10 +144,7 @@ pub fn chars_between(
 /// # Errors
 /// `must be at least 3 characters long, got 2` at `place`.
 pub fn chars_at_least(value: &str, min: usize, place: &Place<'_>) -> Result<(), crate::Violation> {
-    let n = value.chars().count();
-    ensure(n >= min, place, || {
-        format!("must be at least {min} characters long, got {n}")
-    })
+    chars_within(value.chars().count(), Some(min), None, place)
 }
 
 /// Fails unless `value` has at most `max` characters.
@@ -139,10 +152,7 @@ pub fn chars_at_least(value: &str, min: usize, place: &Place<'_>) -> Result<(), 
 /// # Errors
 /// `must be at most 500 characters long, got 501` at `place`.
 pub fn chars_at_most(value: &str, max: usize, place: &Place<'_>) -> Result<(), crate::Violation> {
-    let n = value.chars().count();
-    ensure(n <= max, place, || {
-        format!("must be at most {max} characters long, got {n}")
-    })
+    chars_within(value.chars().count(), None, Some(max), place)
 }
 
 /// Fails unless a list or map of `len` items (the `unit`: `items`, `entries`) has at least `min`.
@@ -453,15 +463,7 @@ pub trait Length {
             return Ok(());
         };
         if Self::UNIT == "characters" {
-            let ok = min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
-            return ensure(ok, place, || match (min, max) {
-                (Some(lo), Some(hi)) => format!("must be {lo} to {hi} characters long, got {n}"),
-                (Some(lo), None) => format!("must be at least {lo} characters long, got {n}"),
-                (_, hi) => format!(
-                    "must be at most {} characters long, got {n}",
-                    hi.unwrap_or(0)
-                ),
-            });
+            return chars_within(n, min, max, place);
         }
         if let Some(min) = min {
             len_at_least(n, min, Self::UNIT, place)?;
