@@ -85,6 +85,7 @@ codes! {
     RedundantOptional = "redundant-optional": "`json?`.",
     FixedRoom = "fixed-room": "A room template with no placeholder: every emit goes to one room.",
     NoOp = "no-op": "`everyone = false`.",
+    SymlinkLoop = "symlink-loop": "A symbolic link leading back to a directory being read (`loop -> .`): not followed, so every file is read once; said once per directory.",
     InexactInJavascript = "inexact-in-javascript": "A bound or default a JavaScript number cannot hold exactly (an integer beyond ±2^53 − 1): Rust and the JSON Schema use it exactly, the TypeScript side the nearest number.",
 }
 
@@ -250,9 +251,19 @@ impl Diagnostics {
         self.error_count() > 0
     }
 
-    /// Renders every diagnostic for a terminal, each followed by a blank line.
+    /// Renders every diagnostic for a terminal, each followed by a blank line; first the
+    /// `symlink-loop` warnings of reading the paths ([`Sources::skipped`]).
     pub fn render(&self, sources: &Sources) -> String {
         let mut out = String::new();
+        for link in sources.skipped() {
+            let _ = writeln!(
+                out,
+                "warning[{}]: {}\n --> {}\n  = help: each file below it is read once, from where it is\n",
+                Code::SymlinkLoop,
+                link.message(),
+                link.link.display()
+            );
+        }
         for d in &self.items {
             render_one(d, sources, &mut out);
             out.push('\n');
@@ -260,16 +271,28 @@ impl Diagnostics {
         out
     }
 
-    /// Every diagnostic as a JSON document (see docs/schema.md, "Diagnostics as JSON").
+    /// Every diagnostic as a JSON document (see docs/schema.md, "Diagnostics as JSON"); first
+    /// the `symlink-loop` warnings of reading the paths, which name a `file` but no line.
     pub fn to_json(&self, sources: &Sources) -> serde_json::Value {
-        let diagnostics: Vec<JsonDiagnostic<'_>> = self
-            .items
+        let mut diagnostics: Vec<serde_json::Value> = sources
+            .skipped()
             .iter()
-            .map(|d| JsonDiagnostic::new(d, sources))
+            .map(|link| {
+                serde_json::json!({
+                    "severity": Severity::Warning,
+                    "code": Code::SymlinkLoop.as_str(),
+                    "message": link.message(),
+                    "file": link.link.display().to_string(),
+                })
+            })
             .collect();
+        for d in &self.items {
+            diagnostics
+                .push(serde_json::to_value(JsonDiagnostic::new(d, sources)).unwrap_or_default());
+        }
         serde_json::json!({
             "errors": self.error_count(),
-            "warnings": self.warning_count(),
+            "warnings": self.warning_count() + sources.skipped().len(),
             "diagnostics": diagnostics,
         })
     }

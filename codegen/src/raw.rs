@@ -50,7 +50,9 @@ pub(crate) struct RawModule {
     pub(crate) lost_fields: HashSet<(String, String)>,
     /// `kind` or `direction` keys dropped for a value of the wrong TOML type (`type Msg` →
     /// `kind`): the section is checked with the kind its other keys imply, and with every
-    /// direction allowed, so that the rest of it is checked without a second error.
+    /// direction allowed, so that the rest of it is checked without a second error. Also
+    /// recipient rules dropped the same way (`recipients.everyone`), so that the recipients
+    /// are not also said to declare no rule.
     pub(crate) dropped: HashSet<(String, String)>,
 }
 
@@ -66,6 +68,114 @@ const STRUCTURAL_KEYS: &[&str] = &[
     "recipients",
     "reply",
 ];
+
+/// Keys of a named type that belong to the other kinds, for a type of kind `kind` (`struct`,
+/// the default, `enum` or `union`).
+pub(crate) fn keys_of_other_kinds(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "enum" => &["fields", "tag", "variants"],
+        "union" => &["fields", "values"],
+        _ => &["values", "tag", "variants"],
+    }
+}
+
+/// What a table of a section is, for the keys that apply to it.
+#[derive(Clone, Copy)]
+enum Section {
+    Type,
+    Event,
+    Other,
+}
+
+/// Keys of the table at `path` inside a section that do not apply to it as its own keys
+/// declare it: a did-you-mean never offers one (`valuse` on a struct is not "did you mean
+/// `values`?"). The facts are the lowering's: [`keys_of_other_kinds`], [`Direction`]'s
+/// senders, and which field types have bounds or lengths.
+fn not_applying(section: Section, path: &[String], table: &DeTable<'_>) -> Vec<&'static str> {
+    use tidings::schema::{Direction, Primitive};
+    let text = |key: &str| match table.get(key).map(|v| v.get_ref()) {
+        Some(DeValue::String(s)) => Some(s.to_string()),
+        _ => None,
+    };
+    match (section, path) {
+        (Section::Type, []) => {
+            keys_of_other_kinds(text("kind").as_deref().unwrap_or("struct")).to_vec()
+        }
+        (Section::Event, []) => {
+            let Some(direction) = text("direction").and_then(|d| {
+                [
+                    Direction::ServerToClient,
+                    Direction::ClientToServer,
+                    Direction::Both,
+                ]
+                .into_iter()
+                .find(|x| x.as_str() == d)
+            }) else {
+                return Vec::new();
+            };
+            let mut keys = Vec::new();
+            if !direction.server_sends() {
+                keys.extend(["delivery", "recipients"]);
+            }
+            if !direction.client_sends() {
+                keys.push("reply");
+            }
+            keys
+        }
+        (_, [fields, _]) if fields == "fields" || fields == "payload" => {
+            let Some(ty) = text("type") else {
+                return Vec::new();
+            };
+            let mut expr = match crate::typeexpr::parse(&ty) {
+                Ok(expr) => expr,
+                Err(_) => return Vec::new(),
+            };
+            while let crate::typeexpr::TypeExpr::Optional(inner, _) = expr {
+                expr = *inner;
+            }
+            let (bounds, length) = match &expr {
+                crate::typeexpr::TypeExpr::List(_) | crate::typeexpr::TypeExpr::Map(_) => {
+                    (false, true)
+                }
+                crate::typeexpr::TypeExpr::Name {
+                    module: None, name, ..
+                } => {
+                    match Primitive::from_name(name) {
+                        Some(p) => (p.is_number(), p == Primitive::String),
+                        // A named type (struct, enum or union) has neither.
+                        None => (false, false),
+                    }
+                }
+                crate::typeexpr::TypeExpr::Name { .. } => (false, false),
+                crate::typeexpr::TypeExpr::Optional(..) => return Vec::new(),
+            };
+            let mut keys = Vec::new();
+            if !bounds {
+                keys.extend(["min", "max"]);
+            }
+            if !length {
+                keys.extend(["min_length", "max_length"]);
+            }
+            keys
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The table at `path` inside `value`, when there is one.
+fn table_at<'a, 'v>(value: &'a DeValue<'v>, path: &[String]) -> Option<&'a DeTable<'v>> {
+    let mut table = match value {
+        DeValue::Table(t) => t,
+        _ => return None,
+    };
+    for key in path {
+        table = match table.get(key.as_str())?.get_ref() {
+            DeValue::Table(t) => t,
+            _ => return None,
+        };
+    }
+    Some(table)
+}
 
 /// A named type: a struct (the default), a string enum, or a tagged union.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -508,15 +618,17 @@ impl Cx<'_> {
     /// the entry at fault is dropped and deserialization retried, so that every mistake in the
     /// table is reported rather than only the first.
     fn de<T: DeserializeOwned>(&mut self, value: Spanned<DeValue<'_>>, what: &str) -> Option<T> {
-        self.de_recovering(value, what, &mut Vec::new())
+        self.de_recovering(value, what, Section::Other, &mut Vec::new())
     }
 
-    /// As [`Cx::de`], also giving the key paths of the entries dropped on the way
-    /// (`["fields", "x", "min_length"]`).
+    /// As [`Cx::de`], also giving the key paths of the entries lost on the way
+    /// (`["fields", "x", "min_length"]`). A misspelled key (`vaules`) whose meant key is
+    /// absent is given as the key it meant (`values`): its meaning is what was lost.
     fn de_recovering<T: DeserializeOwned>(
         &mut self,
         value: Spanned<DeValue<'_>>,
         what: &str,
+        section: Section,
         removed: &mut Vec<Vec<String>>,
     ) -> Option<T> {
         let mut value = value;
@@ -534,22 +646,50 @@ impl Cx<'_> {
                     let at = e.span().unwrap_or(span.clone());
                     let path = remove_entry_at(&mut value, &at);
                     let key = path.as_ref().and_then(|p| p.last()).map(String::as_str);
+                    let parent = path
+                        .as_ref()
+                        .and_then(|p| table_at(value.get_ref(), &p[..p.len().saturating_sub(1)]));
+                    let not_here = match (&path, parent) {
+                        (Some(p), Some(t)) => not_applying(section, &p[..p.len() - 1], t),
+                        _ => Vec::new(),
+                    };
                     let consequence = e.message().starts_with("missing field")
                         && reported
                             .iter()
                             .any(|r| at.start <= r.start && r.end <= at.end);
+                    // A key inside a field or variant says whose it is.
+                    let whose = match path.as_deref() {
+                        Some([list, name, _, ..]) if list == "fields" || list == "payload" => {
+                            format!("field `{name}` of {what}")
+                        }
+                        Some([list, name, _, ..]) if list == "variants" => {
+                            format!("variant `{name}` of {what}")
+                        }
+                        _ => what.to_owned(),
+                    };
+                    let (diagnostic, meant) = serde_diagnostic(
+                        self.file,
+                        at.clone(),
+                        e.message(),
+                        &whose,
+                        key,
+                        &not_here,
+                    );
                     if !consequence {
-                        self.diags.push(serde_diagnostic(
-                            self.file,
-                            at.clone(),
-                            e.message(),
-                            what,
-                            key,
-                        ));
+                        self.diags.push(diagnostic);
                     }
                     reported.push(at.clone());
                     match path {
-                        Some(path) => removed.push(path),
+                        Some(mut path) => {
+                            if let (Some(meant), Some(parent)) = (meant, parent) {
+                                if !parent.contains_key(meant) {
+                                    if let Some(last) = path.last_mut() {
+                                        *last = meant.to_owned();
+                                    }
+                                }
+                            }
+                            removed.push(path);
+                        }
                         None => return None,
                     }
                 }
@@ -587,8 +727,17 @@ impl Cx<'_> {
             let key = Spanned::new(key.span(), name.clone());
             let section = format!("{item} {name}");
             let mut removed = Vec::new();
-            match self.de_recovering::<Spanned<T>>(value, &format!("{item} `{name}`"), &mut removed)
-            {
+            let kind = match item {
+                "type" => Section::Type,
+                "event" => Section::Event,
+                _ => Section::Other,
+            };
+            match self.de_recovering::<Spanned<T>>(
+                value,
+                &format!("{item} `{name}`"),
+                kind,
+                &mut removed,
+            ) {
                 Some(v) => out.push((key, v)),
                 None => {
                     damaged.insert(section.clone());
@@ -599,6 +748,9 @@ impl Cx<'_> {
                 match (first, path.get(1), path.len()) {
                     ("kind" | "direction", _, 1) => {
                         dropped.insert((section.clone(), first.to_owned()));
+                    }
+                    ("recipients", Some(rule), 2) => {
+                        dropped.insert((section.clone(), format!("recipients.{rule}")));
                     }
                     // The whole key lost (a sub-key or an item lost leaves the rest checked).
                     (k, _, 1) if STRUCTURAL_KEYS.contains(&k) => {
@@ -744,32 +896,52 @@ fn remove_entry_at(value: &mut Spanned<DeValue<'_>>, at: &Range<usize>) -> Optio
 }
 
 /// Turns a serde error into a diagnostic, recognising the common shapes of message. `key` is
-/// the key whose value is at fault, when known.
-fn serde_diagnostic(
+/// the key whose value is at fault, when known; `not_here` the keys that do not apply where
+/// it is. For an unknown key, also gives the key it is a misspelling of, when one is close.
+fn serde_diagnostic<'m>(
     file: FileId,
     span: Range<usize>,
-    message: &str,
+    message: &'m str,
     what: &str,
     key: Option<&str>,
-) -> Diagnostic {
+    not_here: &[&str],
+) -> (Diagnostic, Option<&'m str>) {
     let message = message.trim_end();
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((name, expected)) = rest.split_once('`') {
-            let expected: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-            let help = match names::did_you_mean(name, expected.iter().copied()) {
+            let expected: Vec<&str> = expected
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|k| !not_here.contains(k))
+                .collect();
+            let meant = names::did_you_mean(name, expected.iter().copied());
+            let help = match meant {
                 Some(close) => format!("did you mean `{close}`?"),
                 None if expected.is_empty() => "remove it".to_owned(),
                 None => format!("the keys allowed here are {}", list(&expected)),
             };
-            return Diagnostic::error(
+            let d = Diagnostic::error(
                 crate::diag::Code::UnknownKey,
                 file,
                 span,
                 format!("unknown key `{name}` in {what}"),
             )
             .help(help);
+            return (d, meant);
         }
     }
+    (serde_value_diagnostic(file, span, message, what, key), None)
+}
+
+/// [`serde_diagnostic`] for every error but an unknown key.
+fn serde_value_diagnostic(
+    file: FileId,
+    span: Range<usize>,
+    message: &str,
+    what: &str,
+    key: Option<&str>,
+) -> Diagnostic {
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or_default();
         return Diagnostic::error(
@@ -791,6 +963,17 @@ fn serde_diagnostic(
                 e if e.contains("sequence") || e.contains("array") => {
                     ("an array", format!("{key} = [\"...\"]"))
                 }
+                e if e.contains("a string or a table") => {
+                    ("a string or a table", format!("{key} = \"...\""))
+                }
+                // Tables first: "struct RawRecipients" also contains "str".
+                e if e.contains("map") || e.contains("table") || e.starts_with("struct") => {
+                    let example = match key {
+                        "recipients" => "recipients.everyone = true".to_owned(),
+                        _ => format!("{key} = {{ ... }}"),
+                    };
+                    ("a table", example)
+                }
                 e if e.contains("string") || e.contains("str") => {
                     let value = match key {
                         "kind" => "enum",
@@ -801,10 +984,13 @@ fn serde_diagnostic(
                     };
                     ("a string", format!("{key} = \"{value}\""))
                 }
-                e if e.contains("map") || e.contains("table") => {
-                    ("a table", format!("{key} = {{ ... }}"))
+                e => {
+                    let example = match key {
+                        "deprecated" => "deprecated = \"use ... instead\"".to_owned(),
+                        _ => format!("{key} = ..."),
+                    };
+                    (e, example)
                 }
-                e => (e, format!("{key} = ...")),
             };
             return Diagnostic::error(
                 crate::diag::Code::InvalidValue,

@@ -108,7 +108,29 @@ pub struct Sources {
     /// Files whose bytes are not UTF-8: the file and the offset of the first bad byte.
     not_utf8: Vec<(FileId, usize)>,
     /// What was passed over while reading directories (symbolic link loops), for a warning.
-    skipped: Vec<String>,
+    skipped: Vec<SkippedLink>,
+}
+
+/// A symbolic link not followed while reading a directory, because it leads back to a
+/// directory being read (`loop -> .`): reported as a `symlink-loop` warning, once per
+/// directory looped back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedLink {
+    /// The path of the link, as reached (`schemas/loop`).
+    pub link: PathBuf,
+    /// The real path of the directory it leads back to.
+    pub target: PathBuf,
+}
+
+impl SkippedLink {
+    /// The warning, in one sentence.
+    pub fn message(&self) -> String {
+        format!(
+            "the symbolic link `{}` leads back to `{}`, which is being read: not followed",
+            self.link.display(),
+            self.target.display()
+        )
+    }
 }
 
 impl Sources {
@@ -197,7 +219,7 @@ impl Sources {
 
     /// What was passed over while reading directories (a symbolic link leading back to a
     /// directory being read), one sentence each, for the caller to show as warnings.
-    pub fn skipped(&self) -> &[String] {
+    pub fn skipped(&self) -> &[SkippedLink] {
         &self.skipped
     }
 
@@ -234,7 +256,7 @@ fn collect_toml(
     dir: &Path,
     out: &mut Vec<PathBuf>,
     ancestors: &mut Vec<PathBuf>,
-    skipped: &mut Vec<String>,
+    skipped: &mut Vec<SkippedLink>,
 ) -> Result<(), Error> {
     let io = |source| ErrorKind::Io {
         path: dir.to_owned(),
@@ -243,14 +265,11 @@ fn collect_toml(
     let real = fs::canonicalize(dir).map_err(io)?;
     if let Some(first) = ancestors.iter().find(|a| **a == real) {
         // Said once per directory looped back to, however many links lead there.
-        let message = format!(
-            "a symbolic link loop leads back to `{}`, which is being read: not followed (first at `{}`)",
-            first.display(),
-            dir.display()
-        );
-        let said = format!("`{}`", first.display());
-        if !skipped.iter().any(|m| m.contains(&said)) {
-            skipped.push(message);
+        if !skipped.iter().any(|s| s.target == *first) {
+            skipped.push(SkippedLink {
+                link: dir.to_owned(),
+                target: first.clone(),
+            });
         }
         return Ok(());
     }

@@ -17,7 +17,6 @@ pub struct Args {
 /// Checks the schemas; exit 1 when any has an error.
 pub(super) fn run(args: &Args) -> Result<u8> {
     let (sources, result) = crate::check_paths(&args.input.paths)?;
-    super::warn_skipped(&sources);
     let (diagnostics, schema) = match result {
         Ok(checked) => (checked.warnings, Some(checked.schema)),
         Err(diagnostics) => (diagnostics, None),
@@ -31,6 +30,7 @@ pub(super) fn run(args: &Args) -> Result<u8> {
         }
         Format::Human => {
             eprint!("{}", diagnostics.render(&sources));
+            let warnings = diagnostics.warning_count() + sources.skipped().len();
             let files = sources.len();
             let files = if files == 1 {
                 "1 file".to_owned()
@@ -41,12 +41,12 @@ pub(super) fn run(args: &Args) -> Result<u8> {
                 Some(schema) => println!(
                     "checked {files}: {}; {}",
                     crate::describe::counts(schema),
-                    problems(diagnostics.warning_count(), "warning")
+                    problems(warnings, "warning")
                 ),
                 None => println!(
                     "checked {files}: {}, {}",
                     problems(diagnostics.error_count(), "error"),
-                    problems(diagnostics.warning_count(), "warning")
+                    problems(warnings, "warning")
                 ),
             }
         }

@@ -93,7 +93,6 @@ impl Input {
     /// When a path cannot be read.
     pub fn load(&self) -> anyhow::Result<Option<crate::Checked>> {
         let (sources, result) = crate::check_paths(&self.paths)?;
-        warn_skipped(&sources);
         match result {
             Ok(checked) => {
                 eprint!("{}", checked.warnings.render(&sources));
@@ -104,13 +103,6 @@ impl Input {
                 Ok(None)
             }
         }
-    }
-}
-
-/// Prints what reading the paths passed over (symbolic link loops), once each.
-pub(crate) fn warn_skipped(sources: &crate::Sources) {
-    for what in sources.skipped() {
-        eprintln!("warning: {what}");
     }
 }
 

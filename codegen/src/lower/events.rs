@@ -104,11 +104,20 @@ impl Cx<'_> {
                     format!("invalid event key `{k}`"),
                 )
                 .label("event keys are letters, digits and `_`, not starting with a digit")
-                .help(format!(
-                    "write the key as `{}` and set `name = \"{}:{k}\"` to keep the wire name",
-                    names::to_snake_case(k),
-                    m.name
-                )),
+                .help({
+                    let key = super::types::suggest(
+                        names::to_snake_case(k),
+                        "e_",
+                        names::is_identifier,
+                        &|n| m.raw.events.iter().any(|(other, _)| other.get_ref() == n),
+                    );
+                    let wire = format!("{}:{k}", m.name);
+                    if is_wire_name(&wire) {
+                        format!("{key}, and set `name = \"{wire}\"` to keep the wire name")
+                    } else {
+                        key
+                    }
+                }),
             );
             ok = false;
         } else if !names::is_pascal_case(&names::event_type_name(k)) {
@@ -125,17 +134,6 @@ impl Cx<'_> {
                     k.trim_start_matches('_'),
                     m.name
                 )),
-            );
-            ok = false;
-        } else if names::event_type_name(k) == "Self" {
-            self.error(
-                Diagnostic::error(
-                    crate::diag::Code::ReservedName,
-                    file,
-                    key.span(),
-                    format!("event key `{k}` would generate the type `Self`"),
-                )
-                .help("choose another key"),
             );
             ok = false;
         }
@@ -354,7 +352,12 @@ impl Cx<'_> {
             .except
             .as_ref()
             .and_then(|f| self.path(&paths, f, IdUse::Except));
+        // A rule dropped for an error of its own (`everyone = "yes"`) was a rule all the same.
+        let rule_dropped = m.raw.dropped.iter().any(|(section, key)| {
+            *section == format!("event {k}") && key.starts_with("recipients.")
+        });
         if rules.is_empty()
+            && !rule_dropped
             && r.user.is_empty()
             && r.users.is_empty()
             && r.roles.is_empty()

@@ -233,7 +233,9 @@ impl Cx<'_> {
                 self.error(
                     Diagnostic::error(crate::diag::Code::InvalidName, raw.file, span.clone(), format!("invalid module name `{name}`"))
                         .label("module names are lowercase letters, digits and `_`, starting with a letter")
-                        .help(format!("try `{}`", suggest_module_name(name))),
+                        .help(types::suggest(names::to_snake_case(name), "m_", names::is_module_name, &|n| {
+                            raws.iter().any(|r| r.module.as_ref().is_some_and(|m| m.get_ref() == n))
+                        })),
                 );
                 // Checked all the same, under the name it has: its other mistakes are worth
                 // reporting now.
@@ -317,8 +319,13 @@ impl Cx<'_> {
                         .help("a module's own types need no import; remove it"),
                     );
                 } else if !known.contains(name) && !self.broken.contains(name) {
+                    let meant = names::did_you_mean(name, known.iter().map(String::as_str))
+                        .filter(|close| {
+                            *close != m.name && !m.raw.imports.iter().any(|i| i.get_ref() == close)
+                        })
+                        .map(str::to_owned);
                     self.diags.push(
-                        Diagnostic::error(crate::diag::Code::UnknownImport, m.raw.file, span, format!("no module named `{name}`"))
+                        Diagnostic::error(crate::diag::Code::UnknownImport, m.raw.file, span.clone(), format!("no module named `{name}`"))
                             .label("imported here")
                             .maybe_help(names::suggestion(name, known.iter().map(String::as_str)).or_else(|| {
                                 Some(format!(
@@ -327,6 +334,13 @@ impl Cx<'_> {
                                 ))
                             })),
                     );
+                    // `comon` for `common`: the file is checked as importing the module it
+                    // meant, so that its uses of `common.X` cause no second error.
+                    if let Some(meant) = meant {
+                        if !imports.iter().any(|(n, _)| *n == meant) {
+                            imports.push((meant, span));
+                        }
+                    }
                 } else if imports.iter().any(|(n, _)| n == name) {
                     self.diags.push(
                         Diagnostic::warning(
@@ -600,13 +614,4 @@ fn is_version(v: &str) -> bool {
         && parts
             .iter()
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-}
-
-fn suggest_module_name(name: &str) -> String {
-    let snake = names::to_snake_case(name);
-    if names::is_module_name(&snake) {
-        snake
-    } else {
-        format!("m_{snake}")
-    }
 }

@@ -1,6 +1,6 @@
 //! Lowering of named types and fields: type expressions, constraints and defaults.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
 use tidings::schema::{
@@ -50,7 +50,7 @@ impl Cx<'_> {
             };
             let kind = match kind_name {
                 "struct" => {
-                    self.reject_keys(m, t, &["values", "tag", "variants"], "structs");
+                    self.reject_keys(m, t, crate::raw::keys_of_other_kinds("struct"), "structs");
                     let fields = match &t.fields {
                         Some(fields) => self.lower_fields(
                             m,
@@ -64,13 +64,13 @@ impl Cx<'_> {
                     TypeKind::Struct { fields }
                 }
                 "enum" => {
-                    self.reject_keys(m, t, &["fields", "tag", "variants"], "enums");
+                    self.reject_keys(m, t, crate::raw::keys_of_other_kinds("enum"), "enums");
                     TypeKind::Enum {
                         values: self.lower_enum_values(m, name, t),
                     }
                 }
                 "union" => {
-                    self.reject_keys(m, t, &["fields", "values"], "unions");
+                    self.reject_keys(m, t, crate::raw::keys_of_other_kinds("union"), "unions");
                     self.lower_union(m, symbols, name, t)
                 }
                 other => {
@@ -122,13 +122,21 @@ impl Cx<'_> {
                 k.get_ref(),
             )
         });
+        // Names a suggestion must not take: every type and event type name, compared as the
+        // clash check below compares them.
+        let declared: HashSet<String> = types
+            .clone()
+            .chain(events.clone())
+            .map(|(name, ..)| name.to_lowercase())
+            .collect();
+        let taken = |n: &str| declared.contains(&n.to_lowercase());
         for (name, span, what, key) in types.chain(events) {
             if what == "type" {
                 if !names::is_pascal_case(&name) {
                     self.error(
                         Diagnostic::error(crate::diag::Code::InvalidName, file, span.clone(), format!("invalid type name `{name}`"))
                             .label("type names are PascalCase: letters and digits, starting with an uppercase letter")
-                            .help(suggest(names::to_pascal_case(&name), "T", names::is_pascal_case)),
+                            .help(suggest(names::to_pascal_case(&name), "T", names::is_pascal_case, &taken)),
                     );
                     continue;
                 }
@@ -311,7 +319,13 @@ impl Cx<'_> {
             .as_ref()
             .map_or_else(|| "type".to_owned(), |t| t.get_ref().clone());
         if let Some(tag_spanned) = &t.tag {
-            self.check_field_name(file, tag_spanned.get_ref(), tag_spanned.span(), "tag field");
+            self.check_field_name(
+                file,
+                tag_spanned.get_ref(),
+                tag_spanned.span(),
+                "tag field",
+                &|_| false,
+            );
         }
         let Some(variants) = &t.variants else {
             self.error(
@@ -439,6 +453,7 @@ impl Cx<'_> {
         name: &str,
         span: Range<usize>,
         what: &str,
+        taken: &dyn Fn(&str) -> bool,
     ) -> bool {
         if !names::is_identifier(name) {
             self.error(
@@ -453,6 +468,7 @@ impl Cx<'_> {
                     names::to_snake_case(name),
                     "field_",
                     names::is_identifier,
+                    taken,
                 )),
             );
             return false;
@@ -485,9 +501,10 @@ impl Cx<'_> {
         let file = m.raw.file;
         let mut seen: HashMap<String, (String, Range<usize>)> = HashMap::new();
         let mut out = Vec::new();
+        let taken = |n: &str| fields.0.iter().any(|(other, _)| other.get_ref() == n);
         for (name, raw) in &fields.0 {
             let fname = name.get_ref();
-            if !self.check_field_name(file, fname, name.span(), "field") {
+            if !self.check_field_name(file, fname, name.span(), "field", &taken) {
                 continue;
             }
             let Some(rust) = names::rust_field_name(fname) else {
@@ -831,7 +848,7 @@ impl Cx<'_> {
             (other, _) => {
                 self.error(
                     Diagnostic::error(
-                        crate::diag::Code::InvalidConstraint,
+                        crate::diag::Code::InvalidValue,
                         file,
                         span,
                         format!("`{key}` must be a number, found {}", other.type_str()),
@@ -1241,17 +1258,19 @@ fn shortened(text: &str) -> String {
     }
 }
 
-/// "try `x`" with a name that is itself allowed: the recased name, or, when that still starts
-/// with a digit (`1st`, `9Lives`), the same with `prefix` in front (`field_1st`, `T9Lives`).
-fn suggest(recased: String, prefix: &str, valid: fn(&str) -> bool) -> String {
-    let name = if valid(&recased) {
-        recased
-    } else {
-        format!("{prefix}{recased}")
-    };
-    if valid(&name) {
-        format!("try `{name}`")
-    } else {
-        "names start with a letter".to_owned()
+/// "try `x`" with a name that is itself allowed and not `taken`: the recased name, or, when
+/// that still starts with a digit or is not allowed (`1st`, `9Lives`, `ä`), the same with
+/// `prefix` in front (`field_1st`, `T9Lives`). No name at all when neither would do.
+pub(super) fn suggest(
+    recased: String,
+    prefix: &str,
+    valid: fn(&str) -> bool,
+    taken: &dyn Fn(&str) -> bool,
+) -> String {
+    let candidates = [recased.clone(), format!("{prefix}{recased}")];
+    match candidates.iter().find(|n| valid(n)) {
+        Some(name) if !taken(name) => format!("try `{name}`"),
+        Some(name) => format!("`{name}` is taken here; choose another name"),
+        None => "choose a name of ASCII letters, digits and `_`, starting with a letter".to_owned(),
     }
 }
