@@ -396,6 +396,9 @@ fn render_one(d: &Diagnostic, sources: &Sources, out: &mut String) {
     }
 }
 
+/// How many characters of a source line a snippet shows at most.
+const SHOWN_LINE: usize = 120;
+
 fn render_snippet(
     label: &Label,
     sources: &Sources,
@@ -418,12 +421,31 @@ fn render_snippet(
     let marks = (end.saturating_sub(column) as usize).max(1);
     let _ = writeln!(out, "{:width$}{arrow} {}:{line}:{column}", "", file.name());
     let _ = writeln!(out, "{:width$} |", "");
-    let _ = writeln!(out, "{line:>width$} | {text}");
-    let pad: String = text
+    // A long line is shown as a window around the mark, `…` where it is cut.
+    let chars: Vec<char> = text.chars().collect();
+    let mark_at = column as usize - 1;
+    let (from, to) = if chars.len() <= SHOWN_LINE {
+        (0, chars.len())
+    } else {
+        let from = mark_at
+            .saturating_sub(SHOWN_LINE / 3)
+            .min(chars.len() - SHOWN_LINE);
+        (from, from + SHOWN_LINE)
+    };
+    let cut_before = if from > 0 { "…" } else { "" };
+    let cut_after = if to < chars.len() { "…" } else { "" };
+    let shown: String = chars[from..to].iter().collect();
+    let _ = writeln!(out, "{line:>width$} | {cut_before}{shown}{cut_after}");
+    let pad: String = cut_before
         .chars()
-        .take(column as usize - 1)
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .map(|_| ' ')
+        .chain(
+            chars[from..mark_at.clamp(from, to)]
+                .iter()
+                .map(|&c| if c == '\t' { '\t' } else { ' ' }),
+        )
         .collect();
+    let marks = marks.min((to - mark_at.min(to)).max(1));
     let underline: String = std::iter::repeat_n(mark, marks).collect();
     let sep = if label.message.is_empty() { "" } else { " " };
     let _ = writeln!(

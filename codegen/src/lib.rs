@@ -79,11 +79,16 @@ pub struct Checked {
 pub fn check(sources: &Sources) -> Result<Checked, Diagnostics> {
     let mut diags = Diagnostics::default();
     for &(id, at) in sources.not_utf8() {
+        // The bad byte reads as one replacement character: the span covers it.
+        let width = sources.file(id).text()[at..]
+            .chars()
+            .next()
+            .map_or(1, char::len_utf8);
         diags.push(
             diag::Diagnostic::error(
                 crate::diag::Code::InvalidEncoding,
                 id,
-                at..at + 1,
+                at..at + width,
                 "the file is not UTF-8 text",
             )
             .label("this byte does not start a UTF-8 character")

@@ -807,7 +807,21 @@ fn report_syntax(
         }
     };
     let mut duplicated_headers = Vec::new();
+    let mut lone_cr_said = false;
     for (span, message) in errors {
+        // Lone carriage returns (old Mac line endings) fail at every line: said once.
+        if message.starts_with("carriage return must be followed by newline") {
+            if lone_cr_said {
+                continue;
+            }
+            lone_cr_said = true;
+            diags.push(
+                Diagnostic::error(crate::diag::Code::Syntax, file, span, "invalid TOML")
+                    .label("a carriage return that does not end a line")
+                    .help("the file ends lines with a carriage return alone; save it with LF or CRLF line endings"),
+            );
+            continue;
+        }
         let d = if message.starts_with("duplicate key") {
             let line = line_start(span.start);
             let is_header = text[line..].trim_start().starts_with('[');
@@ -841,20 +855,62 @@ fn report_syntax(
                 }
                 d
             } else {
-                Diagnostic::error(
+                let d = Diagnostic::error(
                     crate::diag::Code::DuplicateKey,
                     file,
                     span.clone(),
                     format!("the key `{}` is declared twice", source.slice(&span)),
                 )
                 .label("declared again here")
-                .help("each key appears once in a table; remove one")
+                .help("each key appears once in a table; remove one");
+                match first_key_declaration(text, &span, header_before(span.start).unwrap_or(0)) {
+                    Some(first) => d.note(file, first, "first declared here"),
+                    None => d,
+                }
             }
         } else {
             Diagnostic::error(crate::diag::Code::Syntax, file, span, "invalid TOML").label(message)
         };
         diags.push(d);
     }
+}
+
+/// Where a key declared twice (`span`, the second time) was first declared: the same key
+/// path earlier on the line (an inline table, `{ type = "u8", type = "u16" }`), or the same
+/// dotted key at the start of an earlier line since `section` (the table's header).
+fn first_key_declaration(text: &str, span: &Range<usize>, section: usize) -> Option<Range<usize>> {
+    let line = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let key = &text[span.clone()];
+    let is_key_char = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-');
+    let at_key = |start: usize| {
+        let before = text[..start].chars().next_back();
+        let after = text[start + key.len()..].trim_start();
+        !before.is_some_and(is_key_char) && after.starts_with('=') && !after.starts_with("==")
+    };
+    // Earlier on the same line, after an opening brace or a comma: an inline table's key.
+    let mut from = line;
+    while let Some(i) = text[from..span.start].find(key) {
+        let start = from + i;
+        let prefix = text[line..start].trim_end();
+        if at_key(start) && (prefix.ends_with('{') || prefix.ends_with(',')) {
+            return Some(start..start + key.len());
+        }
+        from = start + key.len();
+    }
+    // The dotted path as written up to the key (`fields.b`), at the start of an earlier line.
+    let written = text[line..span.end].trim_start();
+    let mut offset = section;
+    for l in text[section..line].split_inclusive('\n') {
+        let trimmed = l.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(written) {
+            if rest.trim_start().starts_with('=') {
+                let start = offset + (l.len() - trimmed.len()) + written.len() - key.len();
+                return Some(start..start + key.len());
+            }
+        }
+        offset += l.len();
+    }
+    None
 }
 
 /// Removes the innermost table entry whose key or value holds `at`, giving its key path. Tables

@@ -84,3 +84,63 @@ fn a_byte_order_mark_does_not_shift_columns() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("Chat.toml:1:10"), "{stderr}");
 }
+
+#[test]
+fn lone_carriage_returns_are_one_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("cr.toml"),
+        "module = \"cr\"\r[types.A]\rfields.a = \"u8\"\r",
+    )
+    .expect("write");
+    let out = tidings(&["check", "."], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("error[").count(), 1, "{stderr}");
+    assert!(stderr.contains("LF or CRLF"), "{stderr}");
+}
+
+#[test]
+fn a_long_line_is_shown_as_a_window_around_the_mistake() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let long = "x".repeat(200_000);
+    std::fs::write(
+        dir.path().join("long.toml"),
+        format!("module = \"long\"\ndescription = \"{long}\" junk\n"),
+    )
+    .expect("write");
+    let out = tidings(&["check", "."], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.len() < 1_000, "{} bytes of output", stderr.len());
+    assert!(stderr.contains("long.toml:2:200018"), "{stderr}");
+    // The caret is under the mistake: `junk`, after the cut.
+    let lines: Vec<&str> = stderr.lines().collect();
+    let shown = lines.iter().find(|l| l.contains("junk")).expect("the line");
+    let caret = lines.iter().find(|l| l.contains('^')).expect("the caret");
+    let at = |s: &str, pat: &str| s.find(pat).map(|i| s[..i].chars().count());
+    assert_eq!(at(shown, "junk"), at(caret, "^"), "{stderr}");
+}
+
+#[test]
+fn the_bad_byte_of_a_file_that_is_not_utf8_is_one_column_wide() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("enc.toml"),
+        b"module = \"enc\"\ndescription = \"caf\xe9\"\n",
+    )
+    .expect("write");
+    let out = tidings(&["check", "--format", "json", "."], dir.path());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let d = &json["diagnostics"][0];
+    assert_eq!(
+        (d["line"].clone(), d["column"].clone()),
+        (2.into(), 19.into()),
+        "{json}"
+    );
+    assert_eq!(
+        (d["end_line"].clone(), d["end_column"].clone()),
+        (2.into(), 20.into()),
+        "{json}"
+    );
+}
