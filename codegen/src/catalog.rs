@@ -183,10 +183,10 @@ fn example(schema: &Schema, ty: &TypeRef, c: Option<&Constraints>, depth: usize)
         TypeRef::Map(inner) => json!({ "key": example(schema, inner, None, depth + 1) }),
         TypeRef::Named { module, name } => match schema.type_def(module, name).map(|t| &t.kind) {
             Some(TypeKind::Struct { fields }) => object(schema, fields, depth + 1),
-            Some(TypeKind::Enum { values }) => {
+            Some(TypeKind::Enum { values, .. }) => {
                 json!(values.first().map(|v| v.name.clone()).unwrap_or_default())
             }
-            Some(TypeKind::Union { tag, variants }) => {
+            Some(TypeKind::Union { tag, variants, .. }) => {
                 let Some(v) = variants.first() else {
                     return json!({});
                 };
@@ -337,7 +337,7 @@ fn module_md(schema: &Schema, m: &Module, out: &mut String) {
         }
         match &t.kind {
             TypeKind::Struct { fields } => fields_md(out, fields),
-            TypeKind::Enum { values } => {
+            TypeKind::Enum { values, .. } => {
                 for v in values {
                     let _ = writeln!(
                         out,
@@ -351,7 +351,7 @@ fn module_md(schema: &Schema, m: &Module, out: &mut String) {
                 }
                 out.push('\n');
             }
-            TypeKind::Union { tag, variants } => {
+            TypeKind::Union { tag, variants, .. } => {
                 let _ = writeln!(out, "A tagged union: `{tag}` names the variant.\n");
                 for v in variants {
                     let _ = writeln!(
@@ -557,14 +557,14 @@ fn html(schema: &Schema) -> String {
             }
             match &t.kind {
                 TypeKind::Struct { fields } => fields_html(&mut body, fields),
-                TypeKind::Enum { values } => {
+                TypeKind::Enum { values, .. } => {
                     let items: Vec<String> = values
                         .iter()
                         .map(|v| format!("<code>{}</code>", esc(&v.name)))
                         .collect();
                     let _ = writeln!(body, "<p>One of {}.</p>", items.join(", "));
                 }
-                TypeKind::Union { tag, variants } => {
+                TypeKind::Union { tag, variants, .. } => {
                     let items: Vec<String> = variants
                         .iter()
                         .map(|v| format!("<code>{}</code>", esc(&v.name)))

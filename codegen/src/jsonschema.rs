@@ -163,10 +163,10 @@ fn with(mut s: Value, k: &str, v: Value) -> Value {
 pub(crate) fn def_schema(t: &TypeDef, refs: Refs) -> Value {
     let mut s = match &t.kind {
         TypeKind::Struct { fields } => object_schema(fields, refs),
-        TypeKind::Enum { values } => {
+        TypeKind::Enum { values, .. } => {
             json!({ "type": "string", "enum": values.iter().map(|v| v.name.clone()).collect::<Vec<_>>() })
         }
-        TypeKind::Union { tag, variants } => {
+        TypeKind::Union { tag, variants, .. } => {
             let branches: Vec<Value> = variants
                 .iter()
                 .map(|v| {

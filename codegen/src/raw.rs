@@ -75,7 +75,7 @@ pub(crate) fn keys_of_other_kinds(kind: &str) -> &'static [&'static str] {
     match kind {
         "enum" => &["fields", "tag", "variants"],
         "union" => &["fields", "values"],
-        _ => &["values", "tag", "variants"],
+        _ => &["values", "tag", "variants", "open"],
     }
 }
 
@@ -204,6 +204,10 @@ pub(crate) struct RawType {
     /// Unions: `name = "StructType"`, or `{ type, doc, deprecated }`, or `{}`.
     #[schemars(with = "Option<OrderedMap<RawVariant>>")]
     pub(crate) variants: Option<Spanned<OrderedMap<RawVariant>>>,
+    /// Enums and unions: `true` when readers accept values (variants) not declared yet, as
+    /// an unknown value, so that adding one breaks no deployed reader.
+    #[schemars(with = "Option<bool>")]
+    pub(crate) open: Option<Spanned<bool>>,
 }
 
 /// The kinds of named types.

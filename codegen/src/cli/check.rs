@@ -23,7 +23,7 @@ pub(super) fn run(args: &Args) -> Result<u8> {
     };
     match args.format {
         Format::Json => {
-            println!(
+            super::outln!(
                 "{}",
                 serde_json::to_string_pretty(&diagnostics.to_json(&sources))?
             );
@@ -38,12 +38,12 @@ pub(super) fn run(args: &Args) -> Result<u8> {
                 format!("{files} files")
             };
             match &schema {
-                Some(schema) => println!(
+                Some(schema) => super::outln!(
                     "checked {files}: {}; {}",
                     crate::describe::counts(schema),
                     problems(warnings, "warning")
                 ),
-                None => println!(
+                None => super::outln!(
                     "checked {files}: {}, {}",
                     problems(diagnostics.error_count(), "error"),
                     problems(warnings, "warning")

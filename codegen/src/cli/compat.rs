@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 
 use super::{Input, EXIT_FINDINGS, EXIT_OK};
-use crate::compat::{self, Baseline, Config, Format, Mode};
+use crate::compat::{self, Baseline, Config, Format, Mode, Run};
 
 /// Arguments of `tidings compat`.
 #[derive(Debug, clap::Args)]
@@ -62,24 +62,33 @@ pub(super) fn run(args: &Args) -> Result<u8> {
             bail!("the current schemas have errors; fix them before checking compatibility");
         }
     };
-    let mut failing = false;
+    let mut runs = Vec::new();
+    let mut old_sources_all = Vec::new();
+    let mut known: Vec<String> = checked
+        .schema
+        .events()
+        .map(|(_, e)| e.name.clone())
+        .collect();
     for baseline in &baselines {
         let (old, old_sources) =
             compat::load_baseline(baseline, &args.input.paths).map_err(anyhow::Error::msg)?;
-        let findings = config.apply(compat::compare(&old, &checked.schema));
-        failing |= findings.iter().any(|f| f.fails(args.mode));
-        let mut all_sources = vec![&sources];
-        all_sources.extend(old_sources.as_ref());
-        print!(
-            "{}",
-            compat::render(
-                &findings,
-                args.mode,
-                &baseline.label(),
-                args.format,
-                &all_sources
-            )
-        );
+        known.extend(old.events().map(|(_, e)| e.name.clone()));
+        runs.push((baseline.label(), compat::compare(&old, &checked.schema)));
+        old_sources_all.extend(old_sources);
     }
+    config.check_events(known.iter().map(String::as_str))?;
+    let runs: Vec<Run> = runs
+        .into_iter()
+        .map(|(baseline, findings)| Run {
+            baseline,
+            findings: config.apply(findings),
+        })
+        .collect();
+    let failing = runs
+        .iter()
+        .any(|r| r.findings.iter().any(|f| f.fails(args.mode)));
+    let mut all_sources = vec![&sources];
+    all_sources.extend(old_sources_all.iter());
+    super::emit(&compat::render(&runs, args.mode, args.format, &all_sources))?;
     Ok(if failing { EXIT_FINDINGS } else { EXIT_OK })
 }

@@ -53,17 +53,17 @@ pub(super) fn run(args: &Args) -> Result<u8> {
     };
     match &args.out {
         None => {
-            print!("{text}");
+            super::emit(&text)?;
             Ok(EXIT_OK)
         }
         Some(file) => {
             let same = std::fs::read_to_string(file).is_ok_and(|old| old == text);
             if args.check {
                 if same {
-                    println!("{}: up to date", file.display());
+                    super::outln!("{}: up to date", file.display());
                     return Ok(EXIT_OK);
                 }
-                println!("{}: out of date", file.display());
+                super::outln!("{}: out of date", file.display());
                 return Ok(EXIT_FINDINGS);
             }
             if !same {
@@ -74,7 +74,7 @@ pub(super) fn run(args: &Args) -> Result<u8> {
                 std::fs::write(file, &text)
                     .with_context(|| format!("cannot write {}", file.display()))?;
             }
-            println!(
+            super::outln!(
                 "{}: {}",
                 file.display(),
                 if same { "unchanged" } else { "written" }

@@ -57,7 +57,7 @@ pub(super) fn run(args: &Args) -> Result<u8> {
         drifted |= write_or_check(dir, &files, extension, args.check)? == EXIT_FINDINGS;
     }
     if drifted {
-        println!("generated files are out of date: run `tidings generate` without `--check` and commit the result");
+        super::outln!("generated files are out of date: run `tidings generate` without `--check` and commit the result");
         return Ok(EXIT_FINDINGS);
     }
     Ok(EXIT_OK)
@@ -73,15 +73,15 @@ pub(super) fn write_or_check(
     if check {
         let drift = output::drift(dir, files, extension)?;
         for d in &drift {
-            println!("{}: {d}", dir.display());
+            super::outln!("{}: {d}", dir.display());
         }
         if drift.is_empty() {
-            println!("{}: {} files up to date", dir.display(), files.len());
+            super::outln!("{}: {} files up to date", dir.display(), files.len());
             return Ok(EXIT_OK);
         }
         return Ok(EXIT_FINDINGS);
     }
     let w = output::write(dir, files, extension)?;
-    println!("{}: {w}", dir.display());
+    super::outln!("{}: {w}", dir.display());
     Ok(EXIT_OK)
 }

@@ -21,9 +21,9 @@ pub(super) fn run(args: &Args) -> Result<u8> {
         return Ok(EXIT_FINDINGS);
     };
     if args.summary {
-        print!("{}", describe::summary(&checked.schema));
+        super::emit(&describe::summary(&checked.schema))?;
     } else {
-        println!("{}", serde_json::to_string_pretty(&checked.schema)?);
+        super::outln!("{}", serde_json::to_string_pretty(&checked.schema)?);
     }
     Ok(EXIT_OK)
 }

@@ -116,6 +116,28 @@ pub enum Format {
     Json,
 }
 
+/// Writes to standard output. A reader that went away (`tidings compat … | head -1`) is not
+/// an error: the rest is dropped quietly.
+///
+/// # Errors
+/// When standard output cannot be written for another reason.
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// [`emit`] with `println!`'s arguments.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::emit(&format!("{}\n", format_args!($($arg)*)))?
+    };
+}
+pub(crate) use outln;
+
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {

@@ -86,6 +86,12 @@ pub fn load_baseline(
         }
         Baseline::Dir(dir) => sources.add_path(dir).map_err(|e| e.to_string())?,
         Baseline::Git(rev) => {
+            git(&["rev-parse", "--git-dir"]).map_err(|_| {
+                format!(
+                    "`git:{rev}` needs a git repository, and the current directory is not in one; \
+                     run from the repository, or give a directory of schemas or an IR file"
+                )
+            })?;
             git(&[
                 "rev-parse",
                 "--verify",

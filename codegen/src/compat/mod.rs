@@ -10,15 +10,19 @@
 
 mod baseline;
 mod config;
+pub mod registry;
 mod report;
-pub mod rules;
+mod rules;
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use tidings::schema::{Location, Schema};
 
 pub use baseline::{load_baseline, tags as baseline_tags, Baseline};
 pub use config::{Config, ConfigError};
-pub use report::{render, Format};
+pub use registry::RuleId;
+pub use report::{render, Format, Run};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -81,7 +85,7 @@ impl Breaks {
 }
 
 /// What goes over the wire in one context: server→client and/or client→server.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Flows {
     /// Servers write, clients read.
     pub to_clients: bool,
@@ -111,8 +115,8 @@ impl Flows {
 /// One compatibility finding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
-    /// The rule's stable id (`field-removed`), listed in docs/compat.md.
-    pub rule: &'static str,
+    /// The rule (`field-removed`), listed in docs/compat.md.
+    pub rule: RuleId,
     /// How bad it is (after the config's overrides).
     pub severity: Severity,
     /// Which deployed sides it breaks.
@@ -121,14 +125,172 @@ pub struct Finding {
     pub deploy_first: Option<Side>,
     /// The event (wire name) or type (`module.Type`) concerned.
     pub subject: String,
-    /// The wire name of the event concerned, when there is one (for per-event configuration).
-    pub event: Option<String>,
+    /// The events (wire names) whose flows the change travels in, with the flows of each: a
+    /// change inside a named type lists every event that carries it in both versions.
+    pub events: BTreeMap<String, Flows>,
     /// The field path inside the subject, when the finding is about a field.
     pub field: Option<String>,
     /// What changed and why it matters, in one line.
     pub message: String,
-    /// Where: in the new schema, or in the old one for what was removed.
+    /// Where, in the current tree (the new schema): the item itself, or for what was removed
+    /// the item that held it, so that a CI annotation lands on a file of the checkout.
     pub location: Option<Location>,
+    /// Where the item was in the baseline, for what was removed or changed there.
+    pub was: Option<Location>,
+    /// (old readers read new writers, new readers read old writers), when the breaks follow
+    /// from the flows: the config recomputes them when it drops an event.
+    #[serde(skip)]
+    reads: Option<(bool, bool)>,
+}
+
+impl Finding {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        rule: RuleId,
+        reads: Option<(bool, bool)>,
+        breaks: Breaks,
+        subject: String,
+        events: BTreeMap<String, Flows>,
+        field: Option<String>,
+        message: String,
+        location: Option<Location>,
+        was: Option<Location>,
+    ) -> Finding {
+        Finding {
+            rule,
+            severity: if breaks.any() {
+                Severity::Breaking
+            } else {
+                rule.quiet_severity()
+            },
+            breaks,
+            deploy_first: breaks.deploy_first(),
+            subject,
+            events,
+            field,
+            message,
+            location,
+            was,
+            reads,
+        }
+    }
+
+    /// Sets the severity from the breaks and the rule's own.
+    fn severity_by_rule(&mut self) {
+        self.severity = if self.breaks.any() {
+            Severity::Breaking
+        } else {
+            self.rule.quiet_severity()
+        };
+    }
+
+    /// The one event concerned, when there is exactly one.
+    pub fn event(&self) -> Option<&str> {
+        match self.events.len() {
+            1 => self.events.keys().next().map(String::as_str),
+            _ => None,
+        }
+    }
+
+    /// Keeps only the events `keep` accepts, recomputing what breaks from their flows; `false`
+    /// when none is left (the finding no longer applies).
+    fn retain_events(&mut self, keep: impl Fn(&str) -> bool) -> bool {
+        if self.events.is_empty() {
+            return true;
+        }
+        let before = self.events.len();
+        self.events.retain(|e, _| keep(e));
+        if self.events.is_empty() {
+            return false;
+        }
+        if let (Some(reads), true) = (self.reads, self.events.len() != before) {
+            let flows = self
+                .events
+                .values()
+                .fold(Flows::default(), |a, b| a.union(*b));
+            self.breaks = flows.verdict(reads.0, reads.1);
+            self.deploy_first = self.breaks.deploy_first();
+            self.severity_by_rule();
+        }
+        true
+    }
+}
+
+/// The deploy order a whole change allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// Nothing deployed breaks: any order.
+    Any,
+    /// Deployed clients break unless clients deploy first.
+    ClientsFirst,
+    /// Deployed servers break unless servers deploy first.
+    ServersFirst,
+    /// Something breaks whichever side deploys first.
+    NoSafeOrder,
+}
+
+/// The overall verdict of a comparison: the deploy order, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// The order that is safe.
+    pub order: Order,
+    /// Why, naming the findings that decide it.
+    pub reason: String,
+}
+
+impl Verdict {
+    /// The verdict of these findings: breaking ones that break deployed clients ask for
+    /// clients first, those breaking deployed servers for servers first; both, no safe order.
+    pub fn of(findings: &[Finding]) -> Verdict {
+        let breaking = |side: fn(&Breaks) -> bool| {
+            findings
+                .iter()
+                .find(|f| f.severity == Severity::Breaking && side(&f.breaks))
+        };
+        let name = |f: &Finding| {
+            let field = f.field.as_ref().map(|p| format!(" › {p}")).unwrap_or_default();
+            format!("{} on `{}{field}`", f.rule, f.subject)
+        };
+        let both = findings
+            .iter()
+            .find(|f| f.severity == Severity::Breaking && f.breaks.clients && f.breaks.servers);
+        match (breaking(|b| b.clients), breaking(|b| b.servers)) {
+            (None, None) => Verdict {
+                order: Order::Any,
+                reason: "nothing deployed breaks: deploy in any order".to_owned(),
+            },
+            (Some(c), None) => Verdict {
+                order: Order::ClientsFirst,
+                reason: format!("deploy clients first: {} breaks deployed clients", name(c)),
+            },
+            (None, Some(s)) => Verdict {
+                order: Order::ServersFirst,
+                reason: format!("deploy servers first: {} breaks deployed servers", name(s)),
+            },
+            (Some(c), Some(s)) => Verdict {
+                order: Order::NoSafeOrder,
+                reason: match both {
+                    Some(f) => format!("no deploy order is safe: {} breaks deployed clients and servers", name(f)),
+                    None => format!(
+                        "no deploy order is safe: {} breaks deployed clients, {} deployed servers",
+                        name(c),
+                        name(s)
+                    ),
+                },
+            },
+        }
+    }
+
+    /// The order in words: `safe in any order`, `deploy clients first` …
+    pub fn order_text(&self) -> &'static str {
+        match self.order {
+            Order::Any => "safe in any order",
+            Order::ClientsFirst => "deploy clients first",
+            Order::ServersFirst => "deploy servers first",
+            Order::NoSafeOrder => "no safe deploy order",
+        }
+    }
 }
 
 /// Which breaks fail the check.
@@ -157,9 +319,12 @@ impl Finding {
     }
 }
 
-/// Compares two versions of a schema; findings in a stable order (by subject, then rule).
+/// Compares two versions of a schema; findings in a stable order (by subject, field, rule,
+/// then message).
 pub fn compare(old: &Schema, new: &Schema) -> Vec<Finding> {
     let mut findings = rules::compare(old, new);
-    findings.sort_by(|a, b| (&a.subject, &a.field, a.rule).cmp(&(&b.subject, &b.field, b.rule)));
+    findings.sort_by(|a, b| {
+        (&a.subject, &a.field, a.rule, &a.message).cmp(&(&b.subject, &b.field, b.rule, &b.message))
+    });
     findings
 }

@@ -4,7 +4,9 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::{Finding, Mode, Severity, Side};
+use tidings::schema::Location;
+
+use super::{Finding, Mode, Severity, Side, Verdict};
 use crate::Sources;
 
 /// Output formats of `tidings compat`.
@@ -19,6 +21,15 @@ pub enum Format {
     Github,
     /// JUnit XML: one test case per finding; breaking findings fail.
     Junit,
+}
+
+/// One comparison: the baseline and what was found against it.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The baseline's label (`git:v1.2.0`, a directory, an IR file).
+    pub baseline: String,
+    /// The findings, after the config.
+    pub findings: Vec<Finding>,
 }
 
 fn breaks_text(f: &Finding) -> String {
@@ -37,9 +48,8 @@ fn side(s: Option<Side>) -> Option<&'static str> {
     })
 }
 
-fn snippet(f: &Finding, sources: &[&Sources], out: &mut String) {
-    let Some(loc) = &f.location else { return };
-    let _ = writeln!(out, "  --> {loc}");
+fn snippet(loc: &Location, arrow: &str, sources: &[&Sources], out: &mut String) {
+    let _ = writeln!(out, "  {arrow} {loc}");
     let file = sources
         .iter()
         .flat_map(|s| s.iter())
@@ -65,167 +75,248 @@ fn xml(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Renders findings against `baseline` in `mode`. `sources` (new, and old when available) give
-/// the snippets of the human format.
-pub fn render(
-    findings: &[Finding],
-    mode: Mode,
-    baseline: &str,
-    format: Format,
-    sources: &[&Sources],
-) -> String {
-    let failing = findings.iter().filter(|f| f.fails(mode)).count();
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    let mode_name = match mode {
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
         Mode::Backward => "backward",
         Mode::Forward => "forward",
         Mode::Full => "full",
-    };
+    }
+}
+
+/// Counts of one run: (breaking, warning, info, failing).
+fn counts(findings: &[Finding], mode: Mode) -> (usize, usize, usize, usize) {
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    (
+        count(Severity::Breaking),
+        count(Severity::Warning),
+        count(Severity::Info),
+        findings.iter().filter(|f| f.fails(mode)).count(),
+    )
+}
+
+/// Renders every run as one document in `format`, in `mode`. `sources` (new, and old when
+/// available) give the snippets of the human format.
+pub fn render(runs: &[Run], mode: Mode, format: Format, sources: &[&Sources]) -> String {
     let mut out = String::new();
+    let all: Vec<Finding> = runs.iter().flat_map(|r| r.findings.iter().cloned()).collect();
+    let overall = Verdict::of(&all);
+    let failing_total = all.iter().filter(|f| f.fails(mode)).count();
     match format {
         Format::Human => {
-            for f in findings {
-                let field = f
-                    .field
-                    .as_ref()
-                    .map(|p| format!(" › {p}"))
-                    .unwrap_or_default();
+            for run in runs {
+                for f in &run.findings {
+                    let field = f
+                        .field
+                        .as_ref()
+                        .map(|p| format!(" › {p}"))
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        out,
+                        "{}[{}] {}{field}: {}",
+                        f.severity.as_str(),
+                        f.rule,
+                        f.subject,
+                        f.message
+                    );
+                    match (&f.location, &f.was) {
+                        (Some(loc), Some(was)) if loc != was => {
+                            snippet(loc, "-->", sources, &mut out);
+                            snippet(was, "was", sources, &mut out);
+                        }
+                        (Some(loc), _) => snippet(loc, "-->", sources, &mut out),
+                        (None, Some(was)) => snippet(was, "was", sources, &mut out),
+                        (None, None) => {}
+                    }
+                    if f.events.len() > 1 || f.subject.contains('.') && !f.events.is_empty() {
+                        let events: Vec<&str> = f.events.keys().map(String::as_str).collect();
+                        let _ = writeln!(out, "  = travels in: {}", events.join(", "));
+                    }
+                    if f.severity == Severity::Breaking {
+                        let _ = writeln!(out, "  = {}", breaks_text(f));
+                    }
+                    out.push('\n');
+                }
+                let (breaking, warnings, info, failing) = counts(&run.findings, mode);
+                let verdict = if failing == 0 { "compatible" } else { "INCOMPATIBLE" };
+                let warnings = match warnings {
+                    1 => "1 warning".to_owned(),
+                    n => format!("{n} warnings"),
+                };
                 let _ = writeln!(
                     out,
-                    "{}[{}] {}{field}: {}",
-                    f.severity.as_str(),
-                    f.rule,
-                    f.subject,
-                    f.message
+                    "{verdict} with {} ({} mode): {breaking} breaking, {warnings}, {info} info; {failing} failing",
+                    run.baseline,
+                    mode_name(mode),
                 );
-                snippet(f, sources, &mut out);
-                if f.severity == Severity::Breaking {
-                    let _ = writeln!(out, "  = {}", breaks_text(f));
+                let v = Verdict::of(&run.findings);
+                let _ = writeln!(out, "verdict: {} — {}", v.order_text(), v.reason);
+                if runs.len() > 1 {
+                    out.push('\n');
                 }
-                out.push('\n');
             }
-            let verdict = if failing == 0 {
-                "compatible"
-            } else {
-                "INCOMPATIBLE"
-            };
-            let warnings = match count(Severity::Warning) {
-                1 => "1 warning".to_owned(),
-                n => format!("{n} warnings"),
-            };
-            let _ = writeln!(
-                out,
-                "{verdict} with {baseline} ({mode_name} mode): {} breaking, {warnings}, {} info; {failing} failing",
-                count(Severity::Breaking),
-                count(Severity::Info)
-            );
+            if runs.len() > 1 {
+                let _ = writeln!(
+                    out,
+                    "overall, against {} baselines: {} — {}",
+                    runs.len(),
+                    overall.order_text(),
+                    overall.reason
+                );
+            }
         }
         Format::Json => {
-            let items: Vec<_> = findings
+            let baselines: Vec<_> = runs
                 .iter()
-                .map(|f| {
+                .map(|run| {
+                    let (breaking, warning, info, failing) = counts(&run.findings, mode);
+                    let items: Vec<_> = run
+                        .findings
+                        .iter()
+                        .map(|f| {
+                            json!({
+                                "rule": f.rule,
+                                "severity": f.severity,
+                                "fails": f.fails(mode),
+                                "breaks": { "clients": f.breaks.clients, "servers": f.breaks.servers },
+                                "deploy_first": side(f.deploy_first),
+                                "subject": f.subject,
+                                "event": f.event(),
+                                "events": f.events.keys().collect::<Vec<_>>(),
+                                "field": f.field,
+                                "message": f.message,
+                                "location": f.location,
+                                "was": f.was,
+                            })
+                        })
+                        .collect();
                     json!({
-                        "rule": f.rule,
-                        "severity": f.severity,
-                        "fails": f.fails(mode),
-                        "breaks": { "clients": f.breaks.clients, "servers": f.breaks.servers },
-                        "deploy_first": side(f.deploy_first),
-                        "subject": f.subject,
-                        "event": f.event,
-                        "field": f.field,
-                        "message": f.message,
-                        "location": f.location,
+                        "baseline": run.baseline,
+                        "compatible": failing == 0,
+                        "verdict": Verdict::of(&run.findings),
+                        "counts": { "breaking": breaking, "warning": warning, "info": info, "failing": failing },
+                        "findings": items,
                     })
                 })
                 .collect();
             let doc = json!({
-                "baseline": baseline,
-                "mode": mode_name,
-                "compatible": failing == 0,
-                "counts": { "breaking": count(Severity::Breaking), "warning": count(Severity::Warning), "info": count(Severity::Info), "failing": failing },
-                "findings": items,
+                "mode": mode_name(mode),
+                "compatible": failing_total == 0,
+                "verdict": overall,
+                "baselines": baselines,
             });
             out = serde_json::to_string_pretty(&doc).unwrap_or_default();
             out.push('\n');
         }
         Format::Github => {
-            for f in findings {
-                let level = match (f.fails(mode), f.severity) {
-                    (true, _) => "error",
-                    (false, Severity::Info) => "notice",
-                    (false, _) => "warning",
-                };
-                let mut props = Vec::new();
-                if let Some(loc) = &f.location {
-                    props.push(format!(
-                        "file={},line={},col={}",
-                        loc.file, loc.line, loc.column
-                    ));
+            for run in runs {
+                for f in &run.findings {
+                    let level = match (f.fails(mode), f.severity) {
+                        (true, _) => "error",
+                        (false, Severity::Info) => "notice",
+                        (false, _) => "warning",
+                    };
+                    let mut props = Vec::new();
+                    // Only a file of the checkout: a baseline's file (`main:schemas/x.toml`)
+                    // is nowhere in the pull request's diff.
+                    if let Some(loc) = &f.location {
+                        props.push(format!(
+                            "file={},line={},col={}",
+                            loc.file, loc.line, loc.column
+                        ));
+                    }
+                    props.push(format!("title=tidings compat: {}", f.rule));
+                    let mut message = format!("{}: {}", f.subject, f.message);
+                    if f.severity == Severity::Breaking {
+                        message.push_str(&format!(" ({})", breaks_text(f)));
+                    }
+                    if runs.len() > 1 {
+                        message.push_str(&format!(" [against {}]", run.baseline));
+                    }
+                    let _ = writeln!(out, "::{level} {}::{}", props.join(","), escape(&message));
                 }
-                props.push(format!("title=tidings compat: {}", f.rule));
-                let mut message = format!("{}: {}", f.subject, f.message);
-                if f.severity == Severity::Breaking {
-                    message.push_str(&format!(" ({})", breaks_text(f)));
-                }
-                // Workflow commands escape %, CR and LF in the message.
-                let message = message
-                    .replace('%', "%25")
-                    .replace('\r', "%0D")
-                    .replace('\n', "%0A");
-                let _ = writeln!(out, "::{level} {}::{message}", props.join(","));
             }
+            let level = if failing_total == 0 { "notice" } else { "error" };
+            let _ = writeln!(
+                out,
+                "::{level} title=tidings compat: verdict::{}",
+                escape(&format!("{} — {}", overall.order_text(), overall.reason))
+            );
         }
         Format::Junit => {
+            let total: usize = runs.iter().map(|r| r.findings.len()).sum();
             let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
             let _ = writeln!(
                 out,
-                r#"<testsuites name="tidings compat" tests="{}" failures="{failing}">"#,
-                findings.len()
+                r#"<testsuites name="tidings compat" tests="{total}" failures="{failing_total}">"#,
             );
-            let _ = writeln!(
-                out,
-                r#"  <testsuite name="against {}" tests="{}" failures="{failing}">"#,
-                xml(baseline),
-                findings.len()
-            );
-            for f in findings {
-                let name = format!(
-                    "{}{}",
-                    f.rule,
-                    f.field
-                        .as_ref()
-                        .map(|p| format!(" {p}"))
-                        .unwrap_or_default()
-                );
-                let _ = write!(
+            for run in runs {
+                let failing = run.findings.iter().filter(|f| f.fails(mode)).count();
+                let v = Verdict::of(&run.findings);
+                let _ = writeln!(
                     out,
-                    r#"    <testcase classname="{}" name="{}""#,
-                    xml(&f.subject),
-                    xml(&name)
+                    r#"  <testsuite name="against {}" tests="{}" failures="{failing}">"#,
+                    xml(&run.baseline),
+                    run.findings.len()
                 );
-                if f.fails(mode) {
-                    let _ = writeln!(out, ">");
-                    let where_ = f
-                        .location
-                        .as_ref()
-                        .map(|l| format!(" at {l}"))
-                        .unwrap_or_default();
-                    let _ = writeln!(
-                        out,
-                        r#"      <failure message="{}" type="{}">{}{}</failure>"#,
-                        xml(&f.message),
+                let _ = writeln!(out, "    <properties>");
+                let _ = writeln!(
+                    out,
+                    r#"      <property name="verdict" value="{}"/>"#,
+                    xml(v.order_text())
+                );
+                let _ = writeln!(
+                    out,
+                    r#"      <property name="reason" value="{}"/>"#,
+                    xml(&v.reason)
+                );
+                let _ = writeln!(out, "    </properties>");
+                for f in &run.findings {
+                    let name = format!(
+                        "{}{}",
                         f.rule,
-                        xml(&breaks_text(f)),
-                        xml(&where_)
+                        f.field
+                            .as_ref()
+                            .map(|p| format!(" {p}"))
+                            .unwrap_or_default()
                     );
-                    let _ = writeln!(out, "    </testcase>");
-                } else {
-                    let _ = writeln!(out, "/>");
+                    let _ = write!(
+                        out,
+                        r#"    <testcase classname="{}" name="{}""#,
+                        xml(&f.subject),
+                        xml(&name)
+                    );
+                    if f.fails(mode) {
+                        let _ = writeln!(out, ">");
+                        let where_ = f
+                            .location
+                            .as_ref()
+                            .map(|l| format!(" at {l}"))
+                            .unwrap_or_default();
+                        let _ = writeln!(
+                            out,
+                            r#"      <failure message="{}" type="{}">{}{}</failure>"#,
+                            xml(&f.message),
+                            f.rule,
+                            xml(&breaks_text(f)),
+                            xml(&where_)
+                        );
+                        let _ = writeln!(out, "    </testcase>");
+                    } else {
+                        let _ = writeln!(out, "/>");
+                    }
                 }
+                let _ = writeln!(out, "  </testsuite>");
             }
-            let _ = writeln!(out, "  </testsuite>");
             let _ = writeln!(out, "</testsuites>");
         }
     }
     out
+}
+
+/// Workflow commands escape %, CR and LF in the message.
+fn escape(message: &str) -> String {
+    message
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }

@@ -1,68 +1,31 @@
-//! The rules. Each compares one aspect of two schema versions and yields findings with a stable
-//! id; docs/compat.md lists them all.
+//! The rules, judging what travels on the wire.
+//!
+//! Events are matched by wire name (then by `renamed_from`). For each matched pair, the flows
+//! both versions have (server → client, client → server, the reply) are compared: the payloads
+//! field by field, and every named type a field reaches **by shape**, recursively — a field
+//! whose type went from `Channel` to `Medium` with the same values is no change on the wire.
+//! Each pair of old and new named types met this way is compared once, whatever number of
+//! events reach it (a worklist, so cycles and long chains of types cost no recursion); its
+//! findings then carry every event it travels in and the union of their flows. A change is
+//! judged only against flows present in both versions: a type used only by an event added in
+//! the new version breaks nothing deployed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use tidings::schema::{
     Constraints, Delivery, EventDef, Field, Location, Module, Primitive, Recipients, Rule, Schema,
     Scope, TypeDef, TypeKind, TypeRef,
 };
 
+use super::registry::RuleId;
 use super::{Breaks, Finding, Flows, Severity};
 
-/// Every rule id, for the docs test and the config check.
-pub const RULES: &[&str] = &[
-    "event-removed",
-    "deprecated-event-removed",
-    "event-added",
-    "event-renamed",
-    "wire-name-changed",
-    "direction-changed",
-    "delivery-changed",
-    "reply-added",
-    "reply-removed",
-    "reply-changed",
-    "recipients-widened",
-    "recipients-narrowed",
-    "recipients-changed",
-    "event-deprecated",
-    "field-removed",
-    "field-added",
-    "field-optional",
-    "field-required",
-    "field-type-changed",
-    "field-type-widened",
-    "field-type-narrowed",
-    "constraint-widened",
-    "constraint-narrowed",
-    "constraint-changed",
-    "default-changed",
-    "type-kind-changed",
-    "type-renamed",
-    "type-removed",
-    "enum-value-added",
-    "enum-value-removed",
-    "union-tag-changed",
-    "union-variant-added",
-    "union-variant-removed",
-    "union-variant-changed",
-];
-
+/// A named type: (module, name).
 type Key = (String, String);
-
-struct Cx<'a> {
-    old: &'a Schema,
-    new: &'a Schema,
-    old_usage: HashMap<Key, Flows>,
-    new_usage: HashMap<Key, Flows>,
-    /// Old type → its name in the new schema (same name, or declared `renamed_from`).
-    type_map: HashMap<Key, Key>,
-    out: Vec<Finding>,
-}
 
 /// How a value type changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Change {
+pub(super) enum Change {
     Same,
     /// The new type accepts every old value, and more.
     Widened,
@@ -99,630 +62,288 @@ fn flows_of(e: &EventDef) -> Flows {
     }
 }
 
+const REPLY: Flows = Flows {
+    to_clients: true,
+    to_servers: false,
+};
+
 /// Every named type by module and name.
-fn type_index(schema: &Schema) -> HashMap<(&str, &str), &TypeDef> {
+fn type_index(schema: &Schema) -> HashMap<(&str, &str), (&Module, &TypeDef)> {
     schema
         .modules
         .iter()
         .flat_map(|m| {
             m.types
                 .iter()
-                .map(move |t| ((m.name.as_str(), t.name.as_str()), t))
+                .map(move |t| ((m.name.as_str(), t.name.as_str()), (m, t)))
         })
         .collect()
 }
 
-fn usage(schema: &Schema) -> HashMap<Key, Flows> {
-    fn walk(
-        types: &HashMap<(&str, &str), &TypeDef>,
-        ty: &TypeRef,
-        flows: Flows,
-        out: &mut HashMap<Key, Flows>,
+/// A finding before it knows the flows it travels in.
+struct Local {
+    rule: RuleId,
+    reads: (bool, bool),
+    field: Option<String>,
+    message: String,
+    location: Option<Location>,
+    was: Option<Location>,
+}
+
+/// What one comparison (a payload, or a pair of named types) found: its own findings, and the
+/// pairs of named types it reaches.
+#[derive(Default)]
+struct Sink {
+    local: Vec<Local>,
+    reaches: Vec<usize>,
+}
+
+impl Sink {
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        rule: RuleId,
+        reads: (bool, bool),
+        field: Option<String>,
+        message: String,
+        location: Option<&Location>,
+        was: Option<&Location>,
     ) {
-        match ty {
-            TypeRef::Optional(i) | TypeRef::List(i) | TypeRef::Map(i) => walk(types, i, flows, out),
-            TypeRef::Named { module, name } => {
-                let key = (module.clone(), name.clone());
-                let before = out.get(&key).copied().unwrap_or_default();
-                let after = before.union(flows);
-                if after == before && out.contains_key(&key) {
-                    return;
-                }
-                out.insert(key, after);
-                match types
-                    .get(&(module.as_str(), name.as_str()))
-                    .map(|t| &t.kind)
-                {
-                    Some(TypeKind::Struct { fields }) => {
-                        fields.iter().for_each(|f| walk(types, &f.ty, flows, out))
-                    }
-                    Some(TypeKind::Union { variants, .. }) => variants
-                        .iter()
-                        .filter_map(|v| v.payload.as_ref())
-                        .for_each(|p| walk(types, p, flows, out)),
-                    _ => {}
-                }
-            }
-            TypeRef::Primitive(_) => {}
-        }
+        self.local.push(Local {
+            rule,
+            reads,
+            field,
+            message,
+            location: location.cloned(),
+            was: was.cloned(),
+        });
     }
-    let types = type_index(schema);
-    let mut out = HashMap::new();
-    for (_, e) in schema.events() {
-        let flows = flows_of(e);
-        for f in &e.payload {
-            walk(&types, &f.ty, flows, &mut out);
-        }
-        if let Some(r) = &e.reply {
-            walk(
-                &types,
-                r,
-                Flows {
-                    to_clients: true,
-                    to_servers: false,
-                },
-                &mut out,
-            );
-        }
-    }
-    out
+}
+
+/// A pair of named types met at the same place of a flow in the old and the new version.
+struct Pair {
+    old: Key,
+    new: Key,
+    found: Sink,
+    /// The events it travels in, with the flows of each (filled after every comparison).
+    events: BTreeMap<String, Flows>,
+}
+
+struct Cx<'a> {
+    old_types: HashMap<(&'a str, &'a str), (&'a Module, &'a TypeDef)>,
+    new_types: HashMap<(&'a str, &'a str), (&'a Module, &'a TypeDef)>,
+    pairs: Vec<Pair>,
+    pair_index: HashMap<(Key, Key), usize>,
+    /// Pairs met but not compared yet.
+    pending: VecDeque<usize>,
+    out: Vec<Finding>,
 }
 
 /// Runs every rule.
 pub(super) fn compare(old: &Schema, new: &Schema) -> Vec<Finding> {
-    let (old_types, new_types) = (type_index(old), type_index(new));
-    let mut type_map = HashMap::new();
-    for m in &new.modules {
-        for t in &m.types {
-            let from = t.renamed_from.clone().unwrap_or_else(|| t.name.clone());
-            if old_types.contains_key(&(m.name.as_str(), from.as_str())) {
-                type_map.insert((m.name.clone(), from), (m.name.clone(), t.name.clone()));
-            }
-        }
-    }
-    for m in &old.modules {
-        for t in &m.types {
-            let key = (m.name.clone(), t.name.clone());
-            if !type_map.contains_key(&key)
-                && new_types.contains_key(&(m.name.as_str(), t.name.as_str()))
-            {
-                type_map.insert(key.clone(), key);
-            }
-        }
-    }
     let mut cx = Cx {
-        old,
-        new,
-        old_usage: usage(old),
-        new_usage: usage(new),
-        type_map,
+        old_types: type_index(old),
+        new_types: type_index(new),
+        pairs: Vec::new(),
+        pair_index: HashMap::new(),
+        pending: VecDeque::new(),
         out: Vec::new(),
     };
-    cx.types();
-    cx.events();
+    // Each matched event: its payload and reply compared, and the pairs of types they reach.
+    let mut roots: Vec<(String, Flows, Vec<usize>)> = Vec::new();
+    let matched = match_events(old, new);
+    let mut matched_old = HashSet::new();
+    for (m, n, o) in &matched {
+        match o {
+            Some(o) => {
+                matched_old.insert((o.name.as_str(), o.key.as_str()));
+                cx.event(o, n, &mut roots);
+            }
+            None => cx.added_event(m, n),
+        }
+    }
+    for (m, o) in old.events() {
+        if !matched_old.contains(&(o.name.as_str(), o.key.as_str())) {
+            cx.removed_event(new, m, o);
+        }
+    }
+    cx.drain();
+    cx.spread(&roots);
+    cx.emit_pairs();
+    cx.removed_types(old, new);
     cx.out
 }
 
-fn required(f: &Field) -> bool {
-    f.is_required()
+/// Every new event with the old event it continues: by wire name, else by `renamed_from` (an
+/// old key of the same module, or an old wire name), else by its key in the same module (its
+/// `name` changed) — never an old event whose wire name the new version still has.
+fn match_events<'a>(
+    old: &'a Schema,
+    new: &'a Schema,
+) -> Vec<(&'a Module, &'a EventDef, Option<&'a EventDef>)> {
+    let by_wire: HashMap<&str, &EventDef> = old.events().map(|(_, e)| (e.name.as_str(), e)).collect();
+    let by_key: HashMap<(&str, &str), &EventDef> = old
+        .events()
+        .map(|(m, e)| ((m.name.as_str(), e.key.as_str()), e))
+        .collect();
+    let new_wire: HashSet<&str> = new.events().map(|(_, e)| e.name.as_str()).collect();
+    let mut taken: HashSet<&str> = HashSet::new();
+    let mut out = Vec::new();
+    for (m, n) in new.events() {
+        let mut found = by_wire.get(n.name.as_str()).copied();
+        if found.is_none() {
+            // Renamed, or the same key under another `name`.
+            let from = n.renamed_from.as_deref().unwrap_or(n.key.as_str());
+            found = by_key
+                .get(&(m.name.as_str(), from))
+                .or_else(|| by_wire.get(from))
+                .copied()
+                // An old event whose wire name lives on in the new version is that one.
+                .filter(|o| !new_wire.contains(o.name.as_str()));
+        }
+        let found = found.filter(|o| taken.insert(o.name.as_str()));
+        out.push((m, n, found));
+    }
+    out
 }
 
-impl Cx<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn push(
+impl<'a> Cx<'a> {
+    fn finding(
         &mut self,
-        rule: &'static str,
+        rule: RuleId,
         flows: Flows,
         reads: (bool, bool),
-        quiet: Severity,
         subject: &str,
-        event: Option<&str>,
+        event: &str,
         field: Option<&str>,
         message: String,
         location: Option<&Location>,
     ) {
-        let breaks = flows.verdict(reads.0, reads.1);
-        self.out.push(Finding {
+        let mut events = BTreeMap::new();
+        events.insert(event.to_owned(), flows);
+        self.out.push(Finding::new(
             rule,
-            severity: if breaks.any() {
-                Severity::Breaking
-            } else {
-                quiet
-            },
-            breaks,
-            deploy_first: breaks.deploy_first(),
-            subject: subject.to_owned(),
-            event: event.map(str::to_owned),
-            field: field.map(str::to_owned),
+            Some(reads),
+            flows.verdict(reads.0, reads.1),
+            subject.to_owned(),
+            events,
+            field.map(str::to_owned),
             message,
-            location: location.cloned(),
-        });
+            location.cloned(),
+            None,
+        ));
     }
 
-    // ── types ──
-
-    fn types(&mut self) {
-        let (old_types, new_types) = (type_index(self.old), type_index(self.new));
-        let pairs: Vec<(Key, Key)> = self
-            .type_map
-            .iter()
-            .map(|(a, b)| (a.clone(), b.clone()))
-            .collect();
-        let mut pairs = pairs;
-        pairs.sort();
-        for (old_key, new_key) in pairs {
-            let (Some(o), Some(n)) = (
-                old_types.get(&(old_key.0.as_str(), old_key.1.as_str())),
-                new_types.get(&(new_key.0.as_str(), new_key.1.as_str())),
-            ) else {
-                continue;
-            };
-            let flows = self
-                .old_usage
-                .get(&old_key)
-                .copied()
-                .unwrap_or_default()
-                .union(self.new_usage.get(&new_key).copied().unwrap_or_default());
-            let subject = format!("{}.{}", new_key.0, new_key.1);
-            if old_key != new_key {
-                self.push(
-                    "type-renamed",
-                    Flows::default(),
-                    (true, true),
-                    Severity::Warning,
-                    &subject,
-                    None,
-                    None,
-                    format!("type `{}` is now `{}`: the wire is unchanged, generated Rust and TypeScript names change", old_key.1, new_key.1),
-                    n.location.as_ref(),
-                );
-            }
-            self.type_kind(o, n, flows, &subject);
-        }
-        // Types that disappeared without a successor: only worth noting; their uses changed type.
-        for m in &self.old.modules {
-            for t in &m.types {
-                let key = (m.name.clone(), t.name.clone());
-                if !self.type_map.contains_key(&key) {
-                    let subject = format!("{}.{}", m.name, t.name);
-                    let loc = t.location.clone();
-                    self.out.push(Finding {
-                        rule: "type-removed",
-                        severity: Severity::Info,
-                        breaks: Breaks::default(),
-                        deploy_first: None,
-                        subject,
-                        event: None,
-                        field: None,
-                        message: format!("type `{}` was removed; fields that used it are reported where they changed", t.name),
-                        location: loc,
-                    });
-                }
-            }
-        }
-    }
-
-    fn type_kind(&mut self, o: &TypeDef, n: &TypeDef, flows: Flows, subject: &str) {
-        let loc = n.location.as_ref();
-        match (&o.kind, &n.kind) {
-            (TypeKind::Struct { fields: of }, TypeKind::Struct { fields: nf }) => {
-                self.fields(of, nf, flows, subject, None);
-            }
-            (TypeKind::Enum { values: ov }, TypeKind::Enum { values: nv }) => {
-                let old: Vec<&str> = ov.iter().map(|v| v.name.as_str()).collect();
-                let new: Vec<&str> = nv.iter().map(|v| v.name.as_str()).collect();
-                for v in new.iter().filter(|v| !old.contains(v)) {
-                    self.push(
-                        "enum-value-added",
-                        flows,
-                        (false, true),
-                        Severity::Info,
-                        subject,
-                        None,
-                        None,
-                        format!(
-                            "enum `{}` gained the value `{v}`: readers of the old schema reject it",
-                            n.name
-                        ),
-                        loc,
-                    );
-                }
-                for v in old.iter().filter(|v| !new.contains(v)) {
-                    self.push("enum-value-removed", flows, (true, false), Severity::Info, subject, None, None,
-                        format!("enum `{}` lost the value `{v}`: writers of the old schema may still send it", n.name), loc);
-                }
-            }
-            (
-                TypeKind::Union {
-                    tag: ot,
-                    variants: ov,
-                },
-                TypeKind::Union {
-                    tag: nt,
-                    variants: nv,
-                },
-            ) => {
-                if ot != nt {
-                    self.push("union-tag-changed", flows, (false, false), Severity::Info, subject, None, None,
-                        format!("union `{}` is now tagged by `{nt}` instead of `{ot}`: no reader understands the other's JSON", n.name), loc);
-                    return;
-                }
-                for v in nv.iter().filter(|v| !ov.iter().any(|o| o.name == v.name)) {
-                    self.push("union-variant-added", flows, (false, true), Severity::Info, subject, None, None,
-                        format!("union `{}` gained the variant `{}`: readers of the old schema reject it", n.name, v.name), loc);
-                }
-                for v in ov.iter().filter(|v| !nv.iter().any(|o| o.name == v.name)) {
-                    self.push("union-variant-removed", flows, (true, false), Severity::Info, subject, None, None,
-                        format!("union `{}` lost the variant `{}`: writers of the old schema may still send it", n.name, v.name), loc);
-                }
-                for o in ov {
-                    let Some(nvv) = nv.iter().find(|v| v.name == o.name) else {
-                        continue;
-                    };
-                    let change = match (&o.payload, &nvv.payload) {
-                        (None, None) => Change::Same,
-                        (Some(a), Some(b)) => self.change(a, b),
-                        _ => Change::Changed,
-                    };
-                    if change != Change::Same {
-                        self.push(
-                            "union-variant-changed",
-                            flows,
-                            change.reads(),
-                            Severity::Info,
-                            subject,
-                            None,
-                            None,
-                            format!(
-                                "variant `{}` of union `{}` carries another type",
-                                o.name, n.name
-                            ),
-                            loc,
-                        );
-                    }
-                }
-            }
-            (ok, nk) => {
-                let word = |k: &TypeKind| match k {
-                    TypeKind::Struct { .. } => "a struct",
-                    TypeKind::Enum { .. } => "an enum",
-                    TypeKind::Union { .. } => "a union",
-                };
-                self.push(
-                    "type-kind-changed",
-                    flows,
-                    (false, false),
-                    Severity::Info,
-                    subject,
-                    None,
-                    None,
-                    format!("`{}` was {} and is now {}", n.name, word(ok), word(nk)),
-                    loc,
-                );
-            }
-        }
-    }
-
-    // ── fields ──
-
-    fn fields(
+    /// A finding whose breaks do not follow from the flows (events removed, directions).
+    fn fixed(
         &mut self,
-        old: &[Field],
-        new: &[Field],
-        flows: Flows,
-        subject: &str,
-        event: Option<&str>,
+        rule: RuleId,
+        breaks: Breaks,
+        event: &str,
+        message: String,
+        location: Option<Location>,
+        was: Option<Location>,
     ) {
-        for f in old.iter().filter(|f| !new.iter().any(|n| n.name == f.name)) {
-            let reads = if required(f) {
-                (false, true)
-            } else {
-                (true, true)
-            };
-            self.push(
-                "field-removed",
-                flows,
-                reads,
-                Severity::Info,
-                subject,
-                event,
-                Some(&f.name),
-                format!(
-                    "field `{}` was removed{}",
-                    f.name,
-                    if required(f) {
-                        ": readers of the old schema require it"
-                    } else {
-                        ""
-                    }
-                ),
-                f.location.as_ref(),
-            );
-        }
-        for f in new.iter().filter(|f| !old.iter().any(|o| o.name == f.name)) {
-            let reads = if required(f) {
-                (true, false)
-            } else {
-                (true, true)
-            };
-            self.push(
-                "field-added",
-                flows,
-                reads,
-                Severity::Info,
-                subject,
-                event,
-                Some(&f.name),
-                format!(
-                    "field `{}` was added{}",
-                    f.name,
-                    if required(f) {
-                        " as required: writers of the old schema do not send it"
-                    } else {
-                        ""
-                    }
-                ),
-                f.location.as_ref(),
-            );
-        }
-        for o in old {
-            let Some(n) = new.iter().find(|n| n.name == o.name) else {
-                continue;
-            };
-            self.field(o, n, flows, subject, event);
-        }
-    }
-
-    fn field(&mut self, o: &Field, n: &Field, flows: Flows, subject: &str, event: Option<&str>) {
-        let loc = n.location.as_ref();
-        let name = Some(n.name.as_str());
-        match (required(o), required(n)) {
-            (true, false) => self.push(
-                "field-optional",
-                flows,
-                (false, true),
-                Severity::Info,
-                subject,
-                event,
-                name,
-                format!(
-                    "field `{}` may now be absent or null: readers of the old schema require it",
-                    n.name
-                ),
-                loc,
-            ),
-            (false, true) => self.push(
-                "field-required",
-                flows,
-                (true, false),
-                Severity::Info,
-                subject,
-                event,
-                name,
-                format!(
-                    "field `{}` is now required: writers of the old schema may omit it",
-                    n.name
-                ),
-                loc,
-            ),
-            _ => {}
-        }
-        let change = self.change(o.ty.unwrap_optional(), n.ty.unwrap_optional());
-        let (rule, why) = match change {
-            Change::Same => ("", String::new()),
-            Change::Widened => ("field-type-widened", format!("field `{}` widened from `{}` to `{}`: readers of the old schema reject the new values", n.name, o.ty, n.ty)),
-            Change::Narrowed => ("field-type-narrowed", format!("field `{}` narrowed from `{}` to `{}`: writers of the old schema may send values now refused", n.name, o.ty, n.ty)),
-            Change::Changed => ("field-type-changed", format!("field `{}` changed type from `{}` to `{}`", n.name, o.ty, n.ty)),
-        };
-        if !rule.is_empty() {
-            self.push(
-                rule,
-                flows,
-                change.reads(),
-                Severity::Info,
-                subject,
-                event,
-                name,
-                why,
-                loc,
-            );
-        }
-        let c = constraints(&o.constraints, &n.constraints);
-        if c != Change::Same {
-            let (rule, what) = match c {
-                Change::Widened => (
-                    "constraint-widened",
-                    "admits more values: readers of the old schema reject the new ones",
-                ),
-                Change::Narrowed => (
-                    "constraint-narrowed",
-                    "admits fewer values: writers of the old schema may send values now refused",
-                ),
-                _ => (
-                    "constraint-changed",
-                    "admits other values: neither version's readers accept all of the other's",
-                ),
-            };
-            self.push(
-                rule,
-                flows,
-                c.reads(),
-                Severity::Info,
-                subject,
-                event,
-                name,
-                format!(
-                    "the constraints of field `{}` changed ({} → {}); it {what}",
-                    n.name,
-                    describe(&o.constraints),
-                    describe(&n.constraints)
-                ),
-                loc,
-            );
-        }
-        if o.default != n.default
-            && o.ty.is_optional() == n.ty.is_optional()
-            && o.default.is_some()
-            && n.default.is_some()
-        {
-            self.push(
-                "default-changed",
-                Flows::default(),
-                (true, true),
-                Severity::Warning,
-                subject,
-                event,
-                name,
-                format!(
-                    "the default of field `{}` changed: readers fill absent values differently",
-                    n.name
-                ),
-                loc,
-            );
-        }
-    }
-
-    /// How a value type changed (optionality excluded, handled per field).
-    fn change(&self, o: &TypeRef, n: &TypeRef) -> Change {
-        match (o, n) {
-            (TypeRef::Optional(a), TypeRef::Optional(b))
-            | (TypeRef::List(a), TypeRef::List(b))
-            | (TypeRef::Map(a), TypeRef::Map(b)) => self.change(a, b),
-            (TypeRef::Optional(a), b) => self.change(a, b).then(Change::Narrowed),
-            (a, TypeRef::Optional(b)) => self.change(a, b).then(Change::Widened),
-            (TypeRef::Primitive(p), TypeRef::Primitive(q)) => primitive(*p, *q),
-            (_, TypeRef::Primitive(Primitive::Json)) => Change::Widened,
-            (TypeRef::Primitive(Primitive::Json), _) => Change::Narrowed,
-            (
-                TypeRef::Named {
-                    module: om,
-                    name: on,
-                },
-                TypeRef::Named {
-                    module: nm,
-                    name: nn,
-                },
-            ) => match self.type_map.get(&(om.clone(), on.clone())) {
-                Some((m, n)) if m == nm && n == nn => Change::Same,
-                _ => Change::Changed,
-            },
-            _ => Change::Changed,
-        }
+        let mut events = BTreeMap::new();
+        events.insert(event.to_owned(), Flows::default());
+        self.out.push(Finding::new(
+            rule,
+            None,
+            breaks,
+            event.to_owned(),
+            events,
+            None,
+            message,
+            location,
+            was,
+        ));
     }
 
     // ── events ──
 
-    fn events(&mut self) {
-        let mut matched_old: HashSet<(String, String)> = HashSet::new();
-        let old_index: HashMap<(&str, &str), &EventDef> = self
-            .old
-            .events()
-            .map(|(m, e)| ((m.name.as_str(), e.key.as_str()), e))
-            .collect();
-        let new_events: Vec<(&Module, &EventDef)> = self.new.events().collect();
-        for (m, n) in new_events {
-            let from = n.renamed_from.clone().unwrap_or_else(|| n.key.clone());
-            let old = old_index.get(&(m.name.as_str(), from.as_str())).copied();
-            match old {
-                Some(o) => {
-                    matched_old.insert((m.name.clone(), o.key.clone()));
-                    self.event(o, n);
+    fn added_event(&mut self, _m: &Module, n: &EventDef) {
+        let flows = flows_of(n);
+        // Clients sending a new event to servers that do not know it yet get errors.
+        let added = Flows {
+            to_clients: false,
+            to_servers: flows.to_servers,
+        };
+        self.finding(
+            RuleId::EventAdded,
+            added,
+            (false, true),
+            &n.name,
+            &n.name,
+            None,
+            format!(
+                "event `{}` was added{}",
+                n.name,
+                if flows.to_servers {
+                    ": deployed servers do not handle it yet"
+                } else {
+                    ""
                 }
-                None => {
-                    let flows = flows_of(n);
-                    // Clients sending a new event to servers that do not know it yet get errors.
-                    let added = Flows {
-                        to_clients: false,
-                        to_servers: flows.to_servers,
-                    };
-                    self.push(
-                        "event-added",
-                        added,
-                        (false, true),
-                        Severity::Info,
-                        &n.name,
-                        Some(&n.name),
-                        None,
-                        format!(
-                            "event `{}` was added{}",
-                            n.name,
-                            if flows.to_servers {
-                                ": deployed servers do not handle it yet"
-                            } else {
-                                ""
-                            }
-                        ),
-                        n.location.as_ref(),
-                    );
-                }
-            }
-        }
-        let old_events: Vec<(&Module, &EventDef)> = self.old.events().collect();
-        for (m, o) in old_events {
-            if matched_old.contains(&(m.name.clone(), o.key.clone())) {
-                continue;
-            }
-            self.removed_event(o);
-        }
+            ),
+            n.location.as_ref(),
+        );
     }
 
-    fn removed_event(&mut self, o: &EventDef) {
-        let flows = flows_of(o);
+    fn removed_event(&mut self, new: &Schema, m: &Module, o: &EventDef) {
+        // Anchored in the current tree: the module that declared it, when it still exists.
+        let anchor = new
+            .modules
+            .iter()
+            .find(|nm| nm.name == m.name)
+            .and_then(|nm| nm.location.clone());
         if o.deprecated.is_some() {
-            self.push(
-                "deprecated-event-removed",
-                Flows::default(),
-                (true, true),
-                Severity::Warning,
+            self.fixed(
+                RuleId::DeprecatedEventRemoved,
+                Breaks::default(),
                 &o.name,
-                Some(&o.name),
-                None,
                 format!("event `{}`, deprecated before, was removed", o.name),
-                o.location.as_ref(),
+                anchor,
+                o.location.clone(),
             );
             return;
         }
-        // Deployed clients listen for it (servers stop sending) or send it (servers stop handling).
-        let breaks = Breaks {
-            clients: true,
-            servers: false,
-        };
+        let flows = flows_of(o);
         let why = match (flows.to_clients, flows.to_servers) {
             (true, true) => "deployed clients listen for it and send it",
             (true, false) => "deployed clients listen for it",
             _ => "deployed clients still send it and will get `unknown_event`",
         };
-        self.out.push(Finding {
-            rule: "event-removed",
-            severity: Severity::Breaking,
-            breaks,
-            deploy_first: breaks.deploy_first(),
-            subject: o.name.clone(),
-            event: Some(o.name.clone()),
-            field: None,
-            message: format!("event `{}` was removed: {why}; deprecate it first, remove it once clients moved on", o.name),
-            location: o.location.clone(),
-        });
+        self.fixed(
+            RuleId::EventRemoved,
+            Breaks {
+                clients: true,
+                servers: false,
+            },
+            &o.name,
+            format!(
+                "event `{}` was removed: {why}; deprecate it first, remove it once clients moved on",
+                o.name
+            ),
+            anchor,
+            o.location.clone(),
+        );
     }
 
-    fn event(&mut self, o: &EventDef, n: &EventDef) {
+    fn event(&mut self, o: &EventDef, n: &EventDef, roots: &mut Vec<(String, Flows, Vec<usize>)>) {
         let loc = n.location.as_ref();
         let subject = n.name.clone();
-        let ev = Some(n.name.as_str());
         let (of, nf) = (flows_of(o), flows_of(n));
         if o.name != n.name {
-            let rule = if n.renamed_from.is_some() {
-                "event-renamed"
+            let rule = if n.renamed_from.is_some() && o.key != n.key {
+                RuleId::EventRenamed
             } else {
-                "wire-name-changed"
+                RuleId::WireNameChanged
             };
-            self.push(
+            self.finding(
                 rule,
                 of.union(nf),
                 (false, false),
-                Severity::Info,
                 &subject,
-                ev,
+                &n.name,
                 None,
                 format!(
                     "wire name `{}` is now `{}`: deployed peers use the old name",
@@ -742,97 +363,635 @@ impl Cx<'_> {
             if !of.to_servers && nf.to_servers {
                 breaks.servers = true; // new clients send it to servers that do not handle it
             }
-            self.out.push(Finding {
-                rule: "direction-changed",
-                severity: if breaks.any() {
-                    Severity::Breaking
-                } else {
-                    Severity::Info
-                },
+            self.fixed(
+                RuleId::DirectionChanged,
                 breaks,
-                deploy_first: breaks.deploy_first(),
-                subject: subject.clone(),
-                event: Some(n.name.clone()),
-                field: None,
-                message: format!(
+                &n.name,
+                format!(
                     "event `{}` went `{}` and now goes `{}`",
                     n.name,
                     o.direction.as_str(),
                     n.direction.as_str()
                 ),
-                location: loc.cloned(),
-            });
+                loc.cloned(),
+                None,
+            );
         }
         if of.to_clients && nf.to_clients && o.delivery != n.delivery {
-            let severity = if n.delivery == Delivery::Ephemeral {
-                Severity::Warning
-            } else {
-                Severity::Info
-            };
-            self.push(
-                "delivery-changed",
-                Flows::default(),
-                (true, true),
-                severity,
-                &subject,
-                ev,
+            let ephemeral = n.delivery == Delivery::Ephemeral;
+            let mut f = Finding::new(
+                RuleId::DeliveryChanged,
+                Some((true, true)),
+                Breaks::default(),
+                subject.clone(),
+                BTreeMap::from([(n.name.clone(), Flows::default())]),
                 None,
                 format!(
                     "event `{}` is now {} (was {}){}",
                     n.name,
                     n.delivery.as_str(),
                     o.delivery.as_str(),
-                    if n.delivery == Delivery::Ephemeral {
+                    if ephemeral {
                         ": clients that reconnect no longer get it replayed"
                     } else {
                         ""
                     }
                 ),
-                loc,
-            );
-        }
-        if of.to_servers && nf.to_servers {
-            let reply_flow = Flows {
-                to_clients: true,
-                to_servers: false,
-            };
-            match (&o.reply, &n.reply) {
-                (None, Some(r)) => self.push("reply-added", reply_flow, (true, false), Severity::Info, &subject, ev, None,
-                    format!("event `{}` now replies `{r}`: new clients expect data deployed servers do not send", n.name), loc),
-                (Some(r), None) => self.push("reply-removed", reply_flow, (false, true), Severity::Info, &subject, ev, None,
-                    format!("event `{}` no longer replies `{r}`: deployed clients expect it", n.name), loc),
-                (Some(a), Some(b)) => {
-                    let c = self.change(a, b);
-                    if c != Change::Same {
-                        self.push("reply-changed", reply_flow, c.reads(), Severity::Info, &subject, ev, None,
-                            format!("event `{}` replies `{b}` instead of `{a}`", n.name), loc);
-                    }
-                }
-                (None, None) => {}
-            }
-        }
-        if of.to_clients && nf.to_clients {
-            self.recipients(o.recipients.as_ref(), n.recipients.as_ref(), &subject, loc);
-        }
-        if o.deprecated.is_none() && n.deprecated.is_some() {
-            self.push(
-                "event-deprecated",
-                Flows::default(),
-                (true, true),
-                Severity::Info,
-                &subject,
-                ev,
+                loc.cloned(),
                 None,
-                format!("event `{}` is now deprecated", n.name),
-                loc,
             );
+            if ephemeral {
+                f.severity = Severity::Warning;
+            }
+            self.out.push(f);
         }
         let both = Flows {
             to_clients: of.to_clients && nf.to_clients,
             to_servers: of.to_servers && nf.to_servers,
         };
-        self.fields(&o.payload, &n.payload, both, &subject, ev);
+        // The payload, in the flows both versions have.
+        let mut sink = Sink::default();
+        self.fields(&o.payload, &n.payload, None, loc, &mut sink);
+        self.emit(sink.local, &subject, &n.name, both);
+        roots.push((n.name.clone(), both, sink.reaches));
+        if of.to_servers && nf.to_servers {
+            let mut sink = Sink::default();
+            match (&o.reply, &n.reply) {
+                (None, Some(r)) => sink.add(
+                    RuleId::ReplyAdded,
+                    (true, false),
+                    None,
+                    format!("event `{}` now replies `{r}`: new clients expect data deployed servers do not send", n.name),
+                    loc,
+                    None,
+                ),
+                (Some(r), None) => sink.add(
+                    RuleId::ReplyRemoved,
+                    (false, true),
+                    None,
+                    format!("event `{}` no longer replies `{r}`: deployed clients expect it", n.name),
+                    loc,
+                    None,
+                ),
+                (Some(a), Some(b)) => {
+                    let c = self.change(a, b, &mut sink);
+                    if c != Change::Same {
+                        sink.add(
+                            RuleId::ReplyChanged,
+                            c.reads(),
+                            None,
+                            format!("event `{}` replies `{b}` instead of `{a}`", n.name),
+                            loc,
+                            None,
+                        );
+                    }
+                }
+                (None, None) => {}
+            }
+            self.emit(sink.local, &subject, &n.name, REPLY);
+            roots.push((n.name.clone(), REPLY, sink.reaches));
+        }
+        if of.to_clients && nf.to_clients {
+            self.recipients(o.recipients.as_ref(), n.recipients.as_ref(), &subject, loc);
+        }
+        if o.deprecated.is_none() && n.deprecated.is_some() {
+            self.finding(
+                RuleId::EventDeprecated,
+                Flows::default(),
+                (true, true),
+                &subject,
+                &n.name,
+                None,
+                format!("event `{}` is now deprecated", n.name),
+                loc,
+            );
+        }
     }
+
+    /// Findings of one event's own payload or reply, in its flows.
+    fn emit(&mut self, local: Vec<Local>, subject: &str, event: &str, flows: Flows) {
+        for l in local {
+            let mut f = Finding::new(
+                l.rule,
+                Some(l.reads),
+                flows.verdict(l.reads.0, l.reads.1),
+                subject.to_owned(),
+                BTreeMap::from([(event.to_owned(), flows)]),
+                l.field,
+                l.message,
+                l.location,
+                l.was,
+            );
+            f.severity_by_rule();
+            self.out.push(f);
+        }
+    }
+
+    // ── named types, by shape ──
+
+    /// The pair of named types met at one place; compared once, later.
+    fn pair(&mut self, old: Key, new: Key) -> usize {
+        let key = (old, new);
+        if let Some(&id) = self.pair_index.get(&key) {
+            return id;
+        }
+        let id = self.pairs.len();
+        self.pairs.push(Pair {
+            old: key.0.clone(),
+            new: key.1.clone(),
+            found: Sink::default(),
+            events: BTreeMap::new(),
+        });
+        self.pair_index.insert(key, id);
+        self.pending.push_back(id);
+        id
+    }
+
+    /// Compares every pair met, and the pairs those reach.
+    fn drain(&mut self) {
+        while let Some(id) = self.pending.pop_front() {
+            let (ok, nk) = (self.pairs[id].old.clone(), self.pairs[id].new.clone());
+            let (Some(&(_, o)), Some(&(_, n))) = (
+                self.old_types.get(&(ok.0.as_str(), ok.1.as_str())),
+                self.new_types.get(&(nk.0.as_str(), nk.1.as_str())),
+            ) else {
+                continue;
+            };
+            let mut sink = Sink::default();
+            if ok != nk {
+                let declared = n.renamed_from.as_deref().is_some_and(|r| {
+                    r == ok.1 || r == format!("{}.{}", ok.0, ok.1)
+                });
+                sink.add(
+                    RuleId::TypeRenamed,
+                    (true, true),
+                    None,
+                    format!(
+                        "where `{}.{}` was used, `{}.{}` is{}: the wire is unchanged, generated Rust and TypeScript names change",
+                        ok.0,
+                        ok.1,
+                        nk.0,
+                        nk.1,
+                        if declared { " (declared `renamed_from`)" } else { "" }
+                    ),
+                    n.location.as_ref(),
+                    o.location.as_ref(),
+                );
+            }
+            self.type_kind(o, n, &mut sink);
+            self.pairs[id].found = sink;
+        }
+    }
+
+    /// Gives each pair the events (and flows) that reach it.
+    fn spread(&mut self, roots: &[(String, Flows, Vec<usize>)]) {
+        for (event, flows, start) in roots {
+            let mut seen: HashSet<usize> = HashSet::new();
+            let mut queue: VecDeque<usize> = start.iter().copied().collect();
+            while let Some(id) = queue.pop_front() {
+                if !seen.insert(id) {
+                    continue;
+                }
+                let entry = self.pairs[id].events.entry(event.clone()).or_default();
+                *entry = entry.union(*flows);
+                queue.extend(self.pairs[id].found.reaches.iter().copied());
+            }
+        }
+    }
+
+    fn emit_pairs(&mut self) {
+        for pair in std::mem::take(&mut self.pairs) {
+            let subject = format!("{}.{}", pair.new.0, pair.new.1);
+            let flows = pair
+                .events
+                .values()
+                .fold(Flows::default(), |a, b| a.union(*b));
+            for l in pair.found.local {
+                let mut f = Finding::new(
+                    l.rule,
+                    Some(l.reads),
+                    flows.verdict(l.reads.0, l.reads.1),
+                    subject.clone(),
+                    pair.events.clone(),
+                    l.field,
+                    l.message,
+                    l.location,
+                    l.was,
+                );
+                f.severity_by_rule();
+                self.out.push(f);
+            }
+        }
+    }
+
+    /// Types of the old version with no successor: not declared under their name (or a
+    /// `renamed_from`) and not met by shape anywhere.
+    fn removed_types(&mut self, old: &Schema, new: &Schema) {
+        let met: HashSet<&Key> = self.pair_index.keys().map(|(o, _)| o).collect();
+        let renamed: HashSet<(String, String)> = new
+            .modules
+            .iter()
+            .flat_map(|m| {
+                m.types.iter().filter_map(move |t| {
+                    let from = t.renamed_from.as_deref()?;
+                    Some(match from.split_once('.') {
+                        Some((module, name)) => (module.to_owned(), name.to_owned()),
+                        None => (m.name.clone(), from.to_owned()),
+                    })
+                })
+            })
+            .collect();
+        let mut removed = Vec::new();
+        for m in &old.modules {
+            for t in &m.types {
+                let key = (m.name.clone(), t.name.clone());
+                if met.contains(&key)
+                    || renamed.contains(&key)
+                    || self.new_types.contains_key(&(m.name.as_str(), t.name.as_str()))
+                {
+                    continue;
+                }
+                let anchor = new
+                    .modules
+                    .iter()
+                    .find(|nm| nm.name == m.name)
+                    .and_then(|nm| nm.location.clone());
+                removed.push(Finding::new(
+                    RuleId::TypeRemoved,
+                    Some((true, true)),
+                    Breaks::default(),
+                    format!("{}.{}", m.name, t.name),
+                    BTreeMap::new(),
+                    None,
+                    format!(
+                        "type `{}` was removed; fields that used it are reported where they changed",
+                        t.name
+                    ),
+                    anchor,
+                    t.location.clone(),
+                ));
+            }
+        }
+        self.out.extend(removed);
+    }
+
+    fn type_kind(&mut self, o: &TypeDef, n: &TypeDef, sink: &mut Sink) {
+        let loc = n.location.as_ref();
+        match (&o.kind, &n.kind) {
+            (TypeKind::Struct { fields: of }, TypeKind::Struct { fields: nf }) => {
+                self.fields(of, nf, None, loc, sink);
+            }
+            (TypeKind::Enum { values: ov, open: oo }, TypeKind::Enum { values: nv, open: no }) => {
+                self.openness(*oo, *no, "enum", &n.name, loc, sink);
+                let old: Vec<&str> = ov.iter().map(|v| v.name.as_str()).collect();
+                let new: Vec<&str> = nv.iter().map(|v| v.name.as_str()).collect();
+                for v in new.iter().filter(|v| !old.contains(v)) {
+                    let (reads, why) = if *oo && *no {
+                        ((true, true), "readers of the old schema receive it as an unknown value")
+                    } else {
+                        ((false, true), "readers of the old schema reject it")
+                    };
+                    sink.add(
+                        RuleId::EnumValueAdded,
+                        reads,
+                        None,
+                        format!("enum `{}` gained the value `{v}`: {why}", n.name),
+                        loc,
+                        None,
+                    );
+                }
+                for v in old.iter().filter(|v| !new.contains(v)) {
+                    sink.add(
+                        RuleId::EnumValueRemoved,
+                        (true, false),
+                        None,
+                        format!("enum `{}` lost the value `{v}`: writers of the old schema may still send it", n.name),
+                        loc,
+                        o.location.as_ref(),
+                    );
+                }
+            }
+            (
+                TypeKind::Union { tag: ot, variants: ov, open: oo },
+                TypeKind::Union { tag: nt, variants: nv, open: no },
+            ) => {
+                if ot != nt {
+                    sink.add(
+                        RuleId::UnionTagChanged,
+                        (false, false),
+                        None,
+                        format!("union `{}` is now tagged by `{nt}` instead of `{ot}`: no reader understands the other's JSON", n.name),
+                        loc,
+                        None,
+                    );
+                    return;
+                }
+                self.openness(*oo, *no, "union", &n.name, loc, sink);
+                for v in nv.iter().filter(|v| !ov.iter().any(|o| o.name == v.name)) {
+                    let (reads, why) = if *oo && *no {
+                        ((true, true), "readers of the old schema receive it as an unknown variant")
+                    } else {
+                        ((false, true), "readers of the old schema reject it")
+                    };
+                    sink.add(
+                        RuleId::UnionVariantAdded,
+                        reads,
+                        None,
+                        format!("union `{}` gained the variant `{}`: {why}", n.name, v.name),
+                        loc,
+                        None,
+                    );
+                }
+                for v in ov.iter().filter(|v| !nv.iter().any(|o| o.name == v.name)) {
+                    sink.add(
+                        RuleId::UnionVariantRemoved,
+                        (true, false),
+                        None,
+                        format!("union `{}` lost the variant `{}`: writers of the old schema may still send it", n.name, v.name),
+                        loc,
+                        o.location.as_ref(),
+                    );
+                }
+                for ovar in ov {
+                    let Some(nvar) = nv.iter().find(|v| v.name == ovar.name) else {
+                        continue;
+                    };
+                    self.variant(ovar.payload.as_ref(), nvar.payload.as_ref(), &ovar.name, &n.name, loc, sink);
+                }
+            }
+            (ok, nk) => {
+                let word = |k: &TypeKind| match k {
+                    TypeKind::Struct { .. } => "a struct",
+                    TypeKind::Enum { .. } => "an enum",
+                    TypeKind::Union { .. } => "a union",
+                };
+                sink.add(
+                    RuleId::TypeKindChanged,
+                    (false, false),
+                    None,
+                    format!("`{}` was {} and is now {}", n.name, word(ok), word(nk)),
+                    loc,
+                    None,
+                );
+            }
+        }
+    }
+
+    fn openness(
+        &mut self,
+        old: bool,
+        new: bool,
+        what: &str,
+        name: &str,
+        loc: Option<&Location>,
+        sink: &mut Sink,
+    ) {
+        match (old, new) {
+            (true, false) => sink.add(
+                RuleId::OpennessChanged,
+                (true, false),
+                None,
+                format!("{what} `{name}` is no longer open: writers of the old schema may send values its readers now refuse"),
+                loc,
+                None,
+            ),
+            (false, true) => sink.add(
+                RuleId::OpennessChanged,
+                (true, true),
+                None,
+                format!("{what} `{name}` is now open: its readers accept values they do not know"),
+                loc,
+                None,
+            ),
+            _ => {}
+        }
+    }
+
+    /// A union variant's fields: none, or those of a struct. A variant with no fields and one
+    /// whose struct has only optional fields read each other's JSON.
+    fn variant(
+        &mut self,
+        old: Option<&TypeRef>,
+        new: Option<&TypeRef>,
+        variant: &str,
+        union: &str,
+        loc: Option<&Location>,
+        sink: &mut Sink,
+    ) {
+        let fields_of = |types: &HashMap<(&str, &str), (&Module, &TypeDef)>, t: Option<&TypeRef>| -> Option<Vec<Field>> {
+            match t {
+                None => Some(Vec::new()),
+                Some(TypeRef::Named { module, name }) => match types.get(&(module.as_str(), name.as_str())) {
+                    Some((_, TypeDef { kind: TypeKind::Struct { fields }, .. })) => Some(fields.clone()),
+                    _ => None,
+                },
+                Some(_) => None,
+            }
+        };
+        match (old, new) {
+            // Two structs: a pair, compared by shape.
+            (Some(a), Some(b)) => {
+                self.change(a, b, sink);
+            }
+            (None, None) => {}
+            // `{}` ↔ a struct: compared as fields, inside the union.
+            (a, b) => match (fields_of(&self.old_types, a), fields_of(&self.new_types, b)) {
+                (Some(of), Some(nf)) => {
+                    let mut inner = Sink::default();
+                    self.fields(&of, &nf, None, loc, &mut inner);
+                    for mut l in inner.local {
+                        l.field = Some(match l.field {
+                            Some(f) => format!("{variant}.{f}"),
+                            None => variant.to_owned(),
+                        });
+                        sink.local.push(l);
+                    }
+                    sink.reaches.extend(inner.reaches);
+                }
+                // Not a struct (only in a hand-written IR file).
+                _ => sink.add(
+                    RuleId::TypeKindChanged,
+                    (false, false),
+                    Some(variant.to_owned()),
+                    format!("variant `{variant}` of union `{union}` carries another kind of type"),
+                    loc,
+                    None,
+                ),
+            },
+        }
+    }
+
+    // ── fields ──
+
+    /// Compares two field lists; `parent` prefixes field paths, `anchor` locates removals.
+    fn fields(
+        &mut self,
+        old: &[Field],
+        new: &[Field],
+        parent: Option<&str>,
+        anchor: Option<&Location>,
+        sink: &mut Sink,
+    ) {
+        let path = |name: &str| match parent {
+            Some(p) => format!("{p}.{name}"),
+            None => name.to_owned(),
+        };
+        for f in old.iter().filter(|f| !new.iter().any(|n| n.name == f.name)) {
+            let reads = if f.is_required() { (false, true) } else { (true, true) };
+            sink.add(
+                RuleId::FieldRemoved,
+                reads,
+                Some(path(&f.name)),
+                format!(
+                    "field `{}` was removed{}",
+                    f.name,
+                    if f.is_required() { ": readers of the old schema require it" } else { "" }
+                ),
+                anchor,
+                f.location.as_ref(),
+            );
+        }
+        for f in new.iter().filter(|f| !old.iter().any(|o| o.name == f.name)) {
+            let reads = if f.is_required() { (true, false) } else { (true, true) };
+            sink.add(
+                RuleId::FieldAdded,
+                reads,
+                Some(path(&f.name)),
+                format!(
+                    "field `{}` was added{}",
+                    f.name,
+                    if f.is_required() {
+                        " as required: writers of the old schema do not send it"
+                    } else {
+                        ""
+                    }
+                ),
+                f.location.as_ref(),
+                None,
+            );
+        }
+        for o in old {
+            let Some(n) = new.iter().find(|n| n.name == o.name) else {
+                continue;
+            };
+            self.field(o, n, path(&n.name), sink);
+        }
+    }
+
+    fn field(&mut self, o: &Field, n: &Field, path: String, sink: &mut Sink) {
+        let loc = n.location.as_ref();
+        let name = Some(path);
+        match (o.is_required(), n.is_required()) {
+            (true, false) => sink.add(
+                RuleId::FieldOptional,
+                (false, true),
+                name.clone(),
+                format!("field `{}` may now be absent or null: readers of the old schema require it", n.name),
+                loc,
+                None,
+            ),
+            (false, true) => sink.add(
+                RuleId::FieldRequired,
+                (true, false),
+                name.clone(),
+                format!("field `{}` is now required: writers of the old schema may omit it", n.name),
+                loc,
+                None,
+            ),
+            _ => {}
+        }
+        let change = self.change(o.ty.unwrap_optional(), n.ty.unwrap_optional(), sink);
+        let rule = match change {
+            Change::Same => None,
+            Change::Widened => Some((RuleId::FieldTypeWidened, format!("field `{}` widened from `{}` to `{}`: readers of the old schema reject the new values", n.name, o.ty, n.ty))),
+            Change::Narrowed => Some((RuleId::FieldTypeNarrowed, format!("field `{}` narrowed from `{}` to `{}`: writers of the old schema may send values now refused", n.name, o.ty, n.ty))),
+            Change::Changed => Some((RuleId::FieldTypeChanged, format!("field `{}` changed type from `{}` to `{}`", n.name, o.ty, n.ty))),
+        };
+        if let Some((rule, why)) = rule {
+            sink.add(rule, change.reads(), name.clone(), why, loc, None);
+        }
+        let c = constraints(&o.constraints, &n.constraints);
+        if c != Change::Same {
+            let (rule, what) = match c {
+                Change::Widened => (RuleId::ConstraintWidened, "admits more values: readers of the old schema reject the new ones"),
+                Change::Narrowed => (RuleId::ConstraintNarrowed, "admits fewer values: writers of the old schema may send values now refused"),
+                _ => (RuleId::ConstraintChanged, "admits other values: neither version's readers accept all of the other's"),
+            };
+            sink.add(
+                rule,
+                c.reads(),
+                name.clone(),
+                format!(
+                    "the constraints of field `{}` changed ({} → {}); it {what}",
+                    n.name,
+                    describe(&o.constraints),
+                    describe(&n.constraints)
+                ),
+                loc,
+                None,
+            );
+        }
+        if o.default != n.default
+            && o.ty.is_optional() == n.ty.is_optional()
+            && o.default.is_some()
+            && n.default.is_some()
+        {
+            sink.add(
+                RuleId::DefaultChanged,
+                (true, true),
+                name,
+                format!("the default of field `{}` changed: readers fill absent values differently", n.name),
+                loc,
+                None,
+            );
+        }
+    }
+
+    /// How a value type changed (optionality excluded, handled per field). Two named types
+    /// met at the same place are a pair, compared by shape on its own: no change here.
+    fn change(&mut self, o: &TypeRef, n: &TypeRef, sink: &mut Sink) -> Change {
+        match (o, n) {
+            (TypeRef::Optional(a), TypeRef::Optional(b))
+            | (TypeRef::List(a), TypeRef::List(b))
+            | (TypeRef::Map(a), TypeRef::Map(b)) => self.change(a, b, sink),
+            (TypeRef::Optional(a), b) => self.change(a, b, sink).then(Change::Narrowed),
+            (a, TypeRef::Optional(b)) => self.change(a, b, sink).then(Change::Widened),
+            (TypeRef::Primitive(p), TypeRef::Primitive(q)) => primitive(*p, *q),
+            (_, TypeRef::Primitive(Primitive::Json)) => Change::Widened,
+            (TypeRef::Primitive(Primitive::Json), _) => Change::Narrowed,
+            (TypeRef::Named { module: om, name: on }, TypeRef::Named { module: nm, name: nn }) => {
+                let id = self.pair((om.clone(), on.clone()), (nm.clone(), nn.clone()));
+                sink.reaches.push(id);
+                Change::Same
+            }
+            // An enum's values are strings: an enum → `string` admits more, the reverse fewer.
+            (TypeRef::Named { module, name }, TypeRef::Primitive(Primitive::String))
+                if self.is_enum(&self.old_types, module, name) =>
+            {
+                Change::Widened
+            }
+            (TypeRef::Primitive(Primitive::String), TypeRef::Named { module, name })
+                if self.is_enum(&self.new_types, module, name) =>
+            {
+                Change::Narrowed
+            }
+            _ => Change::Changed,
+        }
+    }
+
+    fn is_enum(
+        &self,
+        types: &HashMap<(&str, &str), (&Module, &TypeDef)>,
+        module: &str,
+        name: &str,
+    ) -> bool {
+        matches!(
+            types.get(&(module, name)),
+            Some((_, TypeDef { kind: TypeKind::Enum { .. }, .. }))
+        )
+    }
+
+    // ── recipients ──
 
     fn recipients(
         &mut self,
@@ -852,34 +1011,21 @@ impl Cx<'_> {
             r.map(|r| r.rules.iter().map(describe_rule).collect())
                 .unwrap_or_default()
         };
-        let scope = |r: Option<&Recipients>| r.map(|r| r.scope.clone());
         let (or, nr) = (rules(o), rules(n));
-        let added: Vec<&String> = nr.iter().filter(|r| !or.contains(r)).collect();
-        let removed: Vec<&String> = or.iter().filter(|r| !nr.contains(r)).collect();
+        let added: Vec<&str> = nr.iter().filter(|r| !or.contains(r)).map(String::as_str).collect();
+        let removed: Vec<&str> = or.iter().filter(|r| !nr.contains(r)).map(String::as_str).collect();
         let mut wider = !added.is_empty();
         let mut narrower = !removed.is_empty();
         let mut notes = Vec::new();
         if !added.is_empty() {
-            notes.push(format!(
-                "now also {}",
-                added
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            notes.push(format!("now also {}", added.join(", ")));
         }
         if !removed.is_empty() {
-            notes.push(format!(
-                "no longer {}",
-                removed
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            notes.push(format!("no longer {}", removed.join(", ")));
         }
+        let scope = |r: Option<&Recipients>| r.map(|r| r.scope.clone());
         match (scope(o), scope(n)) {
+            (a, b) if a == b => {}
             (Some(Scope::Tenant { .. }), Some(Scope::Platform)) => {
                 wider = true;
                 notes.push("now across every tenant".to_owned());
@@ -888,32 +1034,47 @@ impl Cx<'_> {
                 narrower = true;
                 notes.push("now inside one tenant".to_owned());
             }
+            (Some(Scope::Tenant { field: a }), Some(Scope::Tenant { field: b })) => {
+                (wider, narrower) = (true, true);
+                notes.push(format!("roles, rooms and everyone now resolve in the tenant in `{b}` (was `{a}`)"));
+            }
+            (Some(a), Some(b)) => {
+                (wider, narrower) = (true, true);
+                notes.push(format!("scope {} is now {}", scope_word(&a), scope_word(&b)));
+            }
             _ => {}
         }
         let (oe, ne) = (
             o.and_then(|r| r.except.clone()),
             n.and_then(|r| r.except.clone()),
         );
-        if oe.is_some() && ne.is_none() {
-            wider = true;
-            notes.push("the actor now receives it too".to_owned());
-        } else if oe.is_none() && ne.is_some() {
-            narrower = true;
-            notes.push("the actor no longer receives it".to_owned());
+        match (&oe, &ne) {
+            (Some(_), None) => {
+                wider = true;
+                notes.push("the actor now receives it too".to_owned());
+            }
+            (None, Some(_)) => {
+                narrower = true;
+                notes.push("the actor no longer receives it".to_owned());
+            }
+            (Some(a), Some(b)) if a != b => {
+                (wider, narrower) = (true, true);
+                notes.push(format!("the user excluded is now the one in `{b}` (was `{a}`): the one in `{a}` receives it again"));
+            }
+            _ => {}
         }
         let rule = match (wider, narrower) {
-            (true, false) => "recipients-widened",
-            (false, true) => "recipients-narrowed",
-            (true, true) => "recipients-changed",
+            (true, false) => RuleId::RecipientsWidened,
+            (false, true) => RuleId::RecipientsNarrowed,
+            (true, true) => RuleId::RecipientsChanged,
             (false, false) => return,
         };
-        self.push(
+        self.finding(
             rule,
             Flows::default(),
             (true, true),
-            Severity::Warning,
             subject,
-            Some(subject),
+            subject,
             None,
             format!(
                 "who receives `{subject}` changed: {} — check who may see this data",
@@ -921,6 +1082,14 @@ impl Cx<'_> {
             ),
             loc,
         );
+    }
+}
+
+fn scope_word(s: &Scope) -> String {
+    match s {
+        Scope::Tenant { field } => format!("the tenant in `{field}`"),
+        Scope::Platform => "every tenant".to_owned(),
+        Scope::Users => "users only".to_owned(),
     }
 }
 

@@ -67,6 +67,7 @@ impl Cx<'_> {
                     self.reject_keys(m, t, crate::raw::keys_of_other_kinds("enum"), "enums");
                     TypeKind::Enum {
                         values: self.lower_enum_values(m, name, t),
+                        open: t.open.as_ref().is_some_and(|o| *o.get_ref()),
                     }
                 }
                 "union" => {
@@ -199,17 +200,19 @@ impl Cx<'_> {
 
     /// Reports keys of a type that do not apply to its kind.
     fn reject_keys(&mut self, m: &ModuleCx<'_>, t: &RawType, keys: &[&str], kind: &str) {
-        let present: [(&str, Option<Range<usize>>); 4] = [
+        let present: [(&str, Option<Range<usize>>); 5] = [
             ("fields", t.fields.as_ref().map(Spanned::span)),
             ("values", t.values.as_ref().map(Spanned::span)),
             ("tag", t.tag.as_ref().map(Spanned::span)),
             ("variants", t.variants.as_ref().map(Spanned::span)),
+            ("open", t.open.as_ref().map(Spanned::span)),
         ];
         for (key, span) in present {
             if let (true, Some(span)) = (keys.contains(&key), span) {
                 let belongs = match key {
                     "fields" => "structs",
                     "values" => "enums",
+                    "open" => "enums and unions",
                     _ => "unions",
                 };
                 self.error(
@@ -340,6 +343,7 @@ impl Cx<'_> {
             return TypeKind::Union {
                 tag,
                 variants: Vec::new(),
+                open: t.open.as_ref().is_some_and(|o| *o.get_ref()),
             };
         };
         let mut seen: HashMap<String, (String, Range<usize>)> = HashMap::new();
@@ -442,7 +446,11 @@ impl Cx<'_> {
                 .help("a union needs at least one variant"),
             );
         }
-        TypeKind::Union { tag, variants: out }
+        TypeKind::Union {
+            tag,
+            variants: out,
+            open: t.open.as_ref().is_some_and(|o| *o.get_ref()),
+        }
     }
 
     /// Field and tag names: identifiers (each field also gets a Rust identifier, see

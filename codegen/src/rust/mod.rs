@@ -205,7 +205,7 @@ fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> Token
                 quote!(#derives #attrs),
             )
         }
-        TypeKind::Enum { values } => {
+        TypeKind::Enum { values, .. } => {
             let derives = derives(true, quote!(::tidings::Describe));
             let attrs = describe_attr(&m.name);
             let variants = values.iter().map(|v| {
@@ -251,7 +251,7 @@ fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> Token
                 }
             }
         }
-        TypeKind::Union { tag, variants } => {
+        TypeKind::Union { tag, variants, .. } => {
             let derives = derives(false, quote!(::tidings::Describe));
             let attrs = describe_attr(&m.name);
             let decls = variants.iter().map(|v| {

@@ -156,7 +156,7 @@ fn type_view(t: &TypeDef, current: &str, inputs: &Inputs) -> TypeView {
     };
     match &t.kind {
         TypeKind::Struct { fields: f } => view.fields = fields(f, current, inputs),
-        TypeKind::Enum { values } => {
+        TypeKind::Enum { values, .. } => {
             view.kind = "enum";
             view.values = values.iter().map(|v| js_string(&v.name)).collect();
             let mut lines = vec!["Values:".to_owned()];
@@ -177,7 +177,7 @@ fn type_view(t: &TypeDef, current: &str, inputs: &Inputs) -> TypeView {
             }));
             view.doc = jsdoc(t.doc.as_deref(), t.deprecated.as_ref(), &lines, "");
         }
-        TypeKind::Union { tag, variants } => {
+        TypeKind::Union { tag, variants, .. } => {
             view.kind = "union";
             view.tag = tag.clone();
             view.tag_js = js_string(tag);

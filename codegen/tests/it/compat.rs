@@ -431,14 +431,14 @@ const CASES: &[(&str, fn() -> (String, String), &[&str])] = &[
         &["enum-value-added breaking clients"],
     ),
     (
-        "unused enum changes break nothing",
+        "a type no event uses is not on the wire",
         || {
             (
                 "types.K = { kind = \"enum\", values = [\"a\"] }".into(),
                 "types.K = { kind = \"enum\", values = [\"b\"] }".into(),
             )
         },
-        &["enum-value-added info none", "enum-value-removed info none"],
+        &[],
     ),
     (
         "s2c union variant added",
@@ -466,7 +466,12 @@ const CASES: &[(&str, fn() -> (String, String), &[&str])] = &[
         || {
             (format!("types.A = {{ fields = {{ x = \"u8\" }} }}\ntypes.B = {{ fields = {{ y = \"u8\" }} }}\ntypes.U = {{ kind = \"union\", variants = {{ a = \"A\" }} }}\n{}", s2c("payload.u = \"U\"")), format!("types.A = {{ fields = {{ x = \"u8\" }} }}\ntypes.B = {{ fields = {{ y = \"u8\" }} }}\ntypes.U = {{ kind = \"union\", variants = {{ a = \"B\" }} }}\n{}", s2c("payload.u = \"U\"")))
         },
-        &["union-variant-changed breaking both"],
+        // Compared by shape: `A { x }` → `B { y }` loses x and gains y.
+        &[
+            "field-added breaking servers",
+            "field-removed breaking clients",
+            "type-renamed info none",
+        ],
     ),
     (
         "type kind changed",
@@ -514,7 +519,7 @@ const CASES: &[(&str, fn() -> (String, String), &[&str])] = &[
                 ),
             )
         },
-        &["type-renamed warning none"],
+        &["type-renamed info none"],
     ),
     (
         "undeclared type rename",
@@ -530,7 +535,8 @@ const CASES: &[(&str, fn() -> (String, String), &[&str])] = &[
                 ),
             )
         },
-        &["field-type-changed breaking both", "type-removed info none"],
+        // The same shape under another name: the wire did not change.
+        &["type-renamed info none"],
     ),
     (
         "type used both ways loses a required field",
@@ -705,23 +711,272 @@ fn every_kind_of_change_has_its_exact_findings() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A set of schema files: sections after `#--- name.toml` lines (each declaring its module).
+fn files(text: &str) -> tidings_codegen::schema::Schema {
+    let mut sources = Sources::new();
+    let mut name = None;
+    let mut body = String::new();
+    for line in text.lines().chain(std::iter::once("#--- end")) {
+        if let Some(next) = line.strip_prefix("#--- ") {
+            if let Some(n) = name.take() {
+                sources.add(n, std::mem::take(&mut body));
+            }
+            name = Some(next.to_owned());
+        } else {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    match check(&sources) {
+        Ok(c) => c.schema,
+        Err(d) => panic!("{}\n{text}", d.render(&sources)),
+    }
+}
+
+fn order(findings: &[Finding]) -> &'static str {
+    match compat::Verdict::of(findings).order {
+        compat::Order::Any => "any",
+        compat::Order::ClientsFirst => "clients first",
+        compat::Order::ServersFirst => "servers first",
+        compat::Order::NoSafeOrder => "no safe order",
+    }
+}
+
+/// What travels on the wire: (name, old files, new files, findings, verdict).
+const WIRE_CASES: &[(&str, &str, &str, &[&str], &str)] = &[
+    (
+        "an enum renamed with the same values: the wire did not change",
+        "#--- a.toml\nmodule = \"a\"\n[types.Channel]\nkind = \"enum\"\nvalues = [\"email\", \"sms\"]\n[events.sent]\npayload.channel = \"Channel\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.Medium]\nkind = \"enum\"\nvalues = [\"email\", \"sms\"]\n[events.sent]\npayload.channel = \"Medium\"\n",
+        &["type-renamed info none"],
+        "any",
+    ),
+    (
+        "an enum renamed and widened on a to_client event: clients first",
+        "#--- a.toml\nmodule = \"a\"\n[types.Channel]\nkind = \"enum\"\nvalues = [\"email\", \"sms\"]\n[events.sent]\npayload.channel = \"Channel\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.Medium]\nkind = \"enum\"\nvalues = [\"email\", \"sms\", \"push\"]\n[events.sent]\npayload.channel = \"Medium\"\n",
+        &["enum-value-added breaking clients", "type-renamed info none"],
+        "clients first",
+    ),
+    (
+        "a reply type replaced by one with an extra optional field",
+        "#--- a.toml\nmodule = \"a\"\n[types.Receipt]\nfields.id = \"uuid\"\n[events.pay]\ndirection = \"to_server\"\nreply = \"Receipt\"\npayload.x = \"u8\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.ReceiptV2]\nfields.id = \"uuid\"\nfields.note = \"string?\"\n[events.pay]\ndirection = \"to_server\"\nreply = \"ReceiptV2\"\npayload.x = \"u8\"\n",
+        &["field-added info none", "type-renamed info none"],
+        "any",
+    ),
+    (
+        "a variant with no fields gains a struct of optional fields",
+        "#--- a.toml\nmodule = \"a\"\n[types.Pay]\nkind = \"union\"\nvariants = { cash = {}, card = \"Card\" }\n[types.Card]\nfields.last4 = \"string\"\n[events.paid]\npayload.how = \"Pay\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.Pay]\nkind = \"union\"\nvariants = { cash = \"CashPayment\", card = \"Card\" }\n[types.Card]\nfields.last4 = \"string\"\n[types.CashPayment]\nfields.change = \"u32?\"\n[events.paid]\npayload.how = \"Pay\"\n",
+        &["field-added info none"],
+        "any",
+    ),
+    (
+        "an enum field becomes a string on a to_client event: widened",
+        "#--- a.toml\nmodule = \"a\"\n[types.Level]\nkind = \"enum\"\nvalues = [\"low\", \"high\"]\n[events.alert]\npayload.level = \"Level\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.Level]\nkind = \"enum\"\nvalues = [\"low\", \"high\"]\n[events.alert]\npayload.level = \"string\"\n",
+        &["field-type-widened breaking clients"],
+        "clients first",
+    ),
+    (
+        "a string field becomes an enum on a to_client event: narrowed",
+        "#--- a.toml\nmodule = \"a\"\n[types.Level]\nkind = \"enum\"\nvalues = [\"low\", \"high\"]\n[events.alert]\npayload.level = \"string\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.Level]\nkind = \"enum\"\nvalues = [\"low\", \"high\"]\n[events.alert]\npayload.level = \"Level\"\n",
+        &["field-type-narrowed breaking servers"],
+        "servers first",
+    ),
+    (
+        "an enum field becomes a string on a to_server event: servers first",
+        "#--- a.toml\nmodule = \"a\"\n[types.Level]\nkind = \"enum\"\nvalues = [\"low\", \"high\"]\n[events.report]\ndirection = \"to_server\"\npayload.level = \"Level\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.Level]\nkind = \"enum\"\nvalues = [\"low\", \"high\"]\n[events.report]\ndirection = \"to_server\"\npayload.level = \"string\"\n",
+        &["field-type-widened breaking servers"],
+        "servers first",
+    ),
+    (
+        "an enum moves to another module unchanged",
+        "#--- common.toml\nmodule = \"common\"\n[types.Severity]\nkind = \"enum\"\nvalues = [\"low\", \"high\"]\n#--- alerts.toml\nmodule = \"alerts\"\nimports = [\"common\"]\n[events.raised]\npayload.severity = \"common.Severity\"\n",
+        "#--- common.toml\nmodule = \"common\"\n[types.Unrelated]\nfields.x = \"u8\"\n#--- alerts.toml\nmodule = \"alerts\"\n[types.Severity]\nkind = \"enum\"\nrenamed_from = \"common.Severity\"\nvalues = [\"low\", \"high\"]\n[events.raised]\npayload.severity = \"Severity\"\n",
+        &["type-renamed info none"],
+        "any",
+    ),
+    (
+        "a module renamed, every event keeping its wire name",
+        "#--- shop.toml\nmodule = \"shop\"\n[types.Item]\nfields.sku = \"string\"\n[events.added]\npayload.item = \"Item\"\n[events.buy]\ndirection = \"to_server\"\npayload.sku = \"string\"\n",
+        "#--- store.toml\nmodule = \"store\"\n[types.Item]\nfields.sku = \"string\"\n[events.added]\nname = \"shop:added\"\npayload.item = \"Item\"\n[events.buy]\nname = \"shop:buy\"\ndirection = \"to_server\"\npayload.sku = \"string\"\n",
+        &["type-renamed info none"],
+        "any",
+    ),
+    (
+        "an event key renamed, its wire name kept",
+        "#--- a.toml\nmodule = \"a\"\n[events.created]\npayload.x = \"u8\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[events.made]\nname = \"a:created\"\npayload.x = \"u8\"\n",
+        &[],
+        "any",
+    ),
+    (
+        "a type changed only for an event added in the same release",
+        "#--- a.toml\nmodule = \"a\"\n[types.Coupon]\nfields.code = \"string\"\n[events.other]\npayload.x = \"u8\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.Coupon]\nfields.code = \"string\"\nfields.discount = \"u8\"\n[events.other]\npayload.x = \"u8\"\n[events.redeem]\ndirection = \"to_server\"\npayload.coupon = \"Coupon\"\n",
+        &["event-added breaking servers"],
+        "servers first",
+    ),
+    (
+        "an enum gains a value: only the flow of both versions counts",
+        "#--- a.toml\nmodule = \"a\"\n[types.Tier]\nkind = \"enum\"\nvalues = [\"free\", \"pro\"]\n[events.upgrade]\ndirection = \"to_server\"\npayload.tier = \"Tier\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.Tier]\nkind = \"enum\"\nvalues = [\"free\", \"pro\", \"team\"]\n[events.upgrade]\ndirection = \"to_server\"\npayload.tier = \"Tier\"\n[events.upgraded]\npayload.tier = \"Tier\"\n",
+        &["enum-value-added breaking servers", "event-added info none"],
+        "servers first",
+    ),
+    (
+        "the tenant is read from another field",
+        "#--- a.toml\nmodule = \"a\"\n[types.Order]\nfields.tenant_id = \"uuid\"\nfields.seller_tenant_id = \"uuid\"\n[events.placed]\ntenant = \"order.tenant_id\"\nrecipients.roles = [\"admin\"]\npayload.order = \"Order\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.Order]\nfields.tenant_id = \"uuid\"\nfields.seller_tenant_id = \"uuid\"\n[events.placed]\ntenant = \"order.seller_tenant_id\"\nrecipients.roles = [\"admin\"]\npayload.order = \"Order\"\n",
+        &["recipients-changed warning none"],
+        "any",
+    ),
+    (
+        "another user is excluded",
+        "#--- a.toml\nmodule = \"a\"\n[events.edited]\nrecipients.user = [\"owner_id\"]\nrecipients.except = \"actor_id\"\npayload.owner_id = \"uuid\"\npayload.actor_id = \"uuid\"\npayload.bot_id = \"uuid\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[events.edited]\nrecipients.user = [\"owner_id\"]\nrecipients.except = \"bot_id\"\npayload.owner_id = \"uuid\"\npayload.actor_id = \"uuid\"\npayload.bot_id = \"uuid\"\n",
+        &["recipients-changed warning none"],
+        "any",
+    ),
+    (
+        "a type removed with the only event that used it",
+        "#--- a.toml\nmodule = \"a\"\n[types.Old]\nfields.x = \"u8\"\n[events.gone]\npayload.o = \"Old\"\n[events.kept]\npayload.x = \"u8\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[events.kept]\npayload.x = \"u8\"\n",
+        &["event-removed breaking clients", "type-removed info none"],
+        "clients first",
+    ),
+    (
+        "a recursive type renamed, gaining an optional field: cycles compared once",
+        "#--- a.toml\nmodule = \"a\"\n[types.Tree]\nfields.children = \"[Tree]\"\nfields.label = \"string\"\n[events.grown]\npayload.root = \"Tree\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.Node]\nfields.children = \"[Node]\"\nfields.label = \"string\"\nfields.color = \"string?\"\n[events.grown]\npayload.root = \"Node\"\n",
+        &["field-added info none", "type-renamed info none"],
+        "any",
+    ),
+    (
+        "a change two named types deep, on a client event",
+        "#--- a.toml\nmodule = \"a\"\n[types.Outer]\nfields.inner = \"Inner\"\n[types.Inner]\nfields.a = \"u8\"\n[events.send]\ndirection = \"to_server\"\npayload.o = \"Outer\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.Outer]\nfields.inner = \"Inner\"\n[types.Inner]\nfields.a = \"u8\"\nfields.b = \"u8\"\n[events.send]\ndirection = \"to_server\"\npayload.o = \"Outer\"\n",
+        &["field-added breaking clients"],
+        "clients first",
+    ),
+    (
+        "one type in two events of opposite directions: one finding, both flows",
+        "#--- a.toml\nmodule = \"a\"\n[types.T]\nfields.a = \"u8\"\n[events.down]\npayload.t = \"T\"\n[events.up]\ndirection = \"to_server\"\npayload.t = \"T\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.T]\nfields.a = \"u16\"\n[events.down]\npayload.t = \"T\"\n[events.up]\ndirection = \"to_server\"\npayload.t = \"T\"\n",
+        &["field-type-widened breaking both"],
+        "no safe order",
+    ),
+    (
+        "a field renamed: no order is safe",
+        "#--- a.toml\nmodule = \"a\"\n[events.e]\npayload.name = \"string\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[events.e]\npayload.title = \"string\"\n",
+        &["field-added breaking servers", "field-removed breaking clients"],
+        "no safe order",
+    ),
+    (
+        "an event changes direction: its payload judged on the flow both have",
+        "#--- a.toml\nmodule = \"a\"\n[events.e]\ndirection = \"both\"\npayload.a = \"u8\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[events.e]\npayload.a = \"u16\"\n",
+        &["direction-changed breaking clients", "field-type-widened breaking clients"],
+        "clients first",
+    ),
+    (
+        "an open enum gains a value: old readers take it as unknown",
+        "#--- a.toml\nmodule = \"a\"\n[types.Level]\nkind = \"enum\"\nopen = true\nvalues = [\"low\"]\n[events.alert]\npayload.level = \"Level\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.Level]\nkind = \"enum\"\nopen = true\nvalues = [\"low\", \"high\"]\n[events.alert]\npayload.level = \"Level\"\n",
+        &["enum-value-added info none"],
+        "any",
+    ),
+    (
+        "an open union gains a variant",
+        "#--- a.toml\nmodule = \"a\"\n[types.Body]\nkind = \"union\"\nopen = true\nvariants = { text = {} }\n[events.msg]\npayload.body = \"Body\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.Body]\nkind = \"union\"\nopen = true\nvariants = { text = {}, image = {} }\n[events.msg]\npayload.body = \"Body\"\n",
+        &["union-variant-added info none"],
+        "any",
+    ),
+    (
+        "an open enum closed",
+        "#--- a.toml\nmodule = \"a\"\n[types.Level]\nkind = \"enum\"\nopen = true\nvalues = [\"low\"]\n[events.report]\ndirection = \"to_server\"\npayload.level = \"Level\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.Level]\nkind = \"enum\"\nvalues = [\"low\"]\n[events.report]\ndirection = \"to_server\"\npayload.level = \"Level\"\n",
+        &["openness-changed breaking clients"],
+        "clients first",
+    ),
+];
+
+#[test]
+fn what_is_compared_is_what_travels_on_the_wire() {
+    let mut failures = Vec::new();
+    for (name, old, new, expected, verdict) in WIRE_CASES {
+        let findings = compat::compare(&files(old), &files(new));
+        let mut got: Vec<String> = findings.iter().map(describe).collect();
+        got.sort();
+        let mut want: Vec<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+        want.sort();
+        if got != want || order(&findings) != *verdict {
+            failures.push(format!(
+                "{name}:\n  want {want:?}, {verdict}\n  got  {got:?}, {}",
+                order(&findings)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_finding_inside_a_type_carries_its_events_and_the_config_grades_per_event() {
+    let old = files("#--- t.toml\nmodule = \"ticket\"\n[types.Ticket]\nfields.id = \"uuid\"\nfields.note = \"string\"\n[events.updated]\npayload.ticket = \"Ticket\"\n[events.created]\npayload.ticket = \"Ticket\"\n");
+    let new = files("#--- t.toml\nmodule = \"ticket\"\n[types.Ticket]\nfields.id = \"uuid\"\n[events.updated]\npayload.ticket = \"Ticket\"\n[events.created]\npayload.ticket = \"Ticket\"\n");
+    let findings = compat::compare(&old, &new);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    let events: Vec<&str> = findings[0].events.keys().map(String::as_str).collect();
+    assert_eq!(events, ["ticket:created", "ticket:updated"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = |text: &str| {
+        let path = dir.path().join("tidings-compat.toml");
+        std::fs::write(&path, text).expect("write");
+        compat::Config::load(&path)
+    };
+    // Ignored for one of its two events: still reported, for the other.
+    let one = config("[events.\"ticket:updated\"]\nfield-removed = \"ignore\"\n").expect("valid");
+    let left = one.apply(findings.clone());
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].event(), Some("ticket:created"));
+    // Ignored for both: gone.
+    let both = config("[events.\"ticket:updated\"]\nfield-removed = \"ignore\"\n[events.\"ticket:created\"]\nfield-removed = \"ignore\"\n").expect("valid");
+    assert!(both.apply(findings).is_empty());
+    // An event neither version declares is refused, with a did-you-mean.
+    let typo = config("[events.\"ticket:updatd\"]\nfield-removed = \"ignore\"\n").expect("valid");
+    let err = typo
+        .check_events(["ticket:updated", "ticket:created"])
+        .expect_err("unknown event");
+    assert!(err.to_string().contains("did you mean `ticket:updated`?"), "{err}");
+    // Unknown keys are refused.
+    assert!(config("[rule]\nfield-removed = \"ignore\"\n").is_err());
+}
+
 #[test]
 fn every_rule_is_exercised_and_documented() {
     let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/compat.md"))
         .expect("docs/compat.md");
     let mut seen = std::collections::BTreeSet::new();
-    for (_, make, expected) in CASES {
-        let _ = make;
-        for e in *expected {
-            seen.insert(e.split(' ').next().unwrap_or_default().to_owned());
-        }
+    let expected = CASES
+        .iter()
+        .flat_map(|(_, _, e)| e.iter())
+        .chain(WIRE_CASES.iter().flat_map(|(_, _, _, e, _)| e.iter()));
+    for e in expected {
+        seen.insert(e.split(' ').next().unwrap_or_default().to_owned());
     }
-    for rule in compat::rules::RULES {
-        assert!(
-            docs.contains(&format!("`{rule}`")),
-            "docs/compat.md does not describe `{rule}`"
-        );
-        assert!(seen.contains(*rule), "no case exercises `{rule}`");
+    let table = compat::registry::markdown_table();
+    assert!(
+        docs.contains(&table),
+        "docs/compat.md's table of rules is not the registry's; it should read:\n{table}"
+    );
+    for rule in compat::RuleId::ALL {
+        assert!(seen.contains(rule.as_str()), "no case exercises `{rule}`");
     }
 }
 
@@ -848,8 +1103,10 @@ fn git_baselines_tags_and_exit_codes() {
     );
     let o = tidings(dir, &["compat", "--against", "git:main"]);
     assert_eq!(o.status.code(), Some(1));
+    // Anchored in the current tree (the module that held it), and shown where it was.
     assert!(
-        out(&o).contains("--> main:schemas/ticket.toml:13:9"),
+        out(&o).contains("--> schemas/ticket.toml:1:1")
+            && out(&o).contains("was main:schemas/ticket.toml:13:9"),
         "{}",
         out(&o)
     );
@@ -864,11 +1121,21 @@ fn git_baselines_tags_and_exit_codes() {
         &["compat", "--transitive", "git:v*", "--format", "json"],
     );
     assert_eq!(o.status.code(), Some(1));
-    let text = out(&o);
-    assert!(
-        text.contains("\"baseline\": \"git:v1\"") && text.contains("\"baseline\": \"git:v2\""),
-        "{text}"
-    );
+    // One document for the run, each baseline inside it.
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    let labels: Vec<&str> = doc["baselines"]
+        .as_array()
+        .expect("baselines")
+        .iter()
+        .filter_map(|b| b["baseline"].as_str())
+        .collect();
+    assert_eq!(labels, ["git:v1", "git:v2"], "{doc}");
+    assert_eq!(doc["compatible"], false, "{doc}");
+    assert_eq!(doc["verdict"]["order"], "clients_first", "{doc}");
+    let o = tidings(dir, &["compat", "--transitive", "git:v*", "--format", "junit"]);
+    let junit = out(&o);
+    assert_eq!(junit.matches("<testsuites").count(), 1, "{junit}");
+    assert_eq!(junit.matches("<testsuite ").count(), 2, "{junit}");
 
     // Forward mode: removing an event clients send breaks deployed clients, not servers.
     let o = tidings(dir, &["compat", "--against", "git:v2", "--mode", "forward"]);

@@ -43,6 +43,11 @@ pub enum TypeKind {
     Enum {
         /// The allowed values, in declaration order.
         values: Vec<EnumValue>,
+        /// Whether readers accept values not declared (yet): an open enum can gain values
+        /// without breaking deployed readers, which receive them as an unknown value
+        /// (protobuf's open enums). Closed (the default) refuses them.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        open: bool,
     },
     /// A tagged union: a JSON object whose `tag` field names the variant; the variant's own
     /// fields sit next to the tag (internally tagged).
@@ -51,6 +56,10 @@ pub enum TypeKind {
         tag: String,
         /// The variants, in declaration order.
         variants: Vec<Variant>,
+        /// Whether readers accept variants not declared (yet), as an unknown variant; see
+        /// [`TypeKind::Enum`]'s `open`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        open: bool,
     },
 }
 

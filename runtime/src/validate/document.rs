@@ -288,8 +288,12 @@ impl Walk<'_> {
                 };
                 match &def.kind {
                     TypeKind::Struct { fields } => self.object(fields, v, place, depth),
-                    TypeKind::Enum { values } => match v {
-                        Value::String(s) if values.iter().any(|x| x.name == *s) => Ok(()),
+                    TypeKind::Enum { values, open } => match v {
+                        // An open enum reads any string: the ones it does not know are its
+                        // unknown value.
+                        Value::String(s) if *open || values.iter().any(|x| x.name == *s) => {
+                            Ok(())
+                        }
                         _ => Err(shape(
                             place,
                             format!(
@@ -303,7 +307,11 @@ impl Walk<'_> {
                             ),
                         )),
                     },
-                    TypeKind::Union { tag, variants } => {
+                    TypeKind::Union {
+                        tag,
+                        variants,
+                        open,
+                    } => {
                         let Value::Object(map) = v else {
                             return Err(shape(
                                 place,
@@ -316,6 +324,11 @@ impl Walk<'_> {
                             _ => None,
                         };
                         let Some(variant) = variant else {
+                            // An open union reads a variant it does not know (any tag string,
+                            // any other members) as its unknown variant.
+                            if *open && matches!(map.get(tag), Some(Value::String(_))) {
+                                return Ok(());
+                            }
                             let tags: Vec<String> =
                                 variants.iter().map(|x| format!("{:?}", x.name)).collect();
                             let what = map.get(tag).map_or_else(|| "nothing".to_owned(), describe);
