@@ -337,7 +337,10 @@ fn module_md(schema: &Schema, m: &Module, out: &mut String) {
         }
         match &t.kind {
             TypeKind::Struct { fields } => fields_md(out, fields),
-            TypeKind::Enum { values, .. } => {
+            TypeKind::Enum { values, open } => {
+                if *open {
+                    let _ = writeln!(out, "Open: readers also accept values not listed here.\n");
+                }
                 for v in values {
                     let _ = writeln!(
                         out,
@@ -351,8 +354,20 @@ fn module_md(schema: &Schema, m: &Module, out: &mut String) {
                 }
                 out.push('\n');
             }
-            TypeKind::Union { tag, variants, .. } => {
-                let _ = writeln!(out, "A tagged union: `{tag}` names the variant.\n");
+            TypeKind::Union {
+                tag,
+                variants,
+                open,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "A tagged union: `{tag}` names the variant.{}\n",
+                    if *open {
+                        " Open: readers also accept variants not listed here."
+                    } else {
+                        ""
+                    }
+                );
                 for v in variants {
                     let _ = writeln!(
                         out,
@@ -557,23 +572,41 @@ fn html(schema: &Schema) -> String {
             }
             match &t.kind {
                 TypeKind::Struct { fields } => fields_html(&mut body, fields),
-                TypeKind::Enum { values, .. } => {
+                TypeKind::Enum { values, open } => {
                     let items: Vec<String> = values
                         .iter()
                         .map(|v| format!("<code>{}</code>", esc(&v.name)))
                         .collect();
-                    let _ = writeln!(body, "<p>One of {}.</p>", items.join(", "));
+                    let _ = writeln!(
+                        body,
+                        "<p>One of {}{}.</p>",
+                        items.join(", "),
+                        if *open {
+                            ", or a value not declared yet (open)"
+                        } else {
+                            ""
+                        }
+                    );
                 }
-                TypeKind::Union { tag, variants, .. } => {
+                TypeKind::Union {
+                    tag,
+                    variants,
+                    open,
+                } => {
                     let items: Vec<String> = variants
                         .iter()
                         .map(|v| format!("<code>{}</code>", esc(&v.name)))
                         .collect();
                     let _ = writeln!(
                         body,
-                        "<p>Tagged by <code>{}</code>: {}.</p>",
+                        "<p>Tagged by <code>{}</code>: {}{}.</p>",
                         esc(tag),
-                        items.join(", ")
+                        items.join(", "),
+                        if *open {
+                            ", or a variant not declared yet (open)"
+                        } else {
+                            ""
+                        }
                     );
                 }
             }

@@ -163,10 +163,20 @@ fn with(mut s: Value, k: &str, v: Value) -> Value {
 pub(crate) fn def_schema(t: &TypeDef, refs: Refs) -> Value {
     let mut s = match &t.kind {
         TypeKind::Struct { fields } => object_schema(fields, refs),
-        TypeKind::Enum { values, .. } => {
-            json!({ "type": "string", "enum": values.iter().map(|v| v.name.clone()).collect::<Vec<_>>() })
+        TypeKind::Enum { values, open } => {
+            let names: Vec<String> = values.iter().map(|v| v.name.clone()).collect();
+            if *open {
+                // Open: any string; the declared values are examples (`x-tidings-open`).
+                json!({ "type": "string", "examples": names, "x-tidings-open": true })
+            } else {
+                json!({ "type": "string", "enum": names })
+            }
         }
-        TypeKind::Union { tag, variants, .. } => {
+        TypeKind::Union {
+            tag,
+            variants,
+            open,
+        } => {
             let branches: Vec<Value> = variants
                 .iter()
                 .map(|v| {
@@ -181,7 +191,22 @@ pub(crate) fn def_schema(t: &TypeDef, refs: Refs) -> Value {
                     b
                 })
                 .collect();
-            json!({ "oneOf": branches })
+            let mut branches = branches;
+            if *open {
+                // Open: an object whose tag is a string naming no declared variant.
+                let known: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+                branches.push(json!({
+                    "type": "object",
+                    "properties": { tag.clone(): { "type": "string", "not": { "enum": known } } },
+                    "required": [tag],
+                    "description": "a variant this version does not declare (the union is open)"
+                }));
+            }
+            let mut s = json!({ "oneOf": branches });
+            if *open {
+                s = with(s, "x-tidings-open", json!(true));
+            }
+            s
         }
     };
     s = with(s, "title", json!(t.name));

@@ -67,6 +67,10 @@ const TS_RESERVED: &[&str] = &[
 
 /// Type names that generated Rust or TypeScript uses itself; a schema type of that name would
 /// shadow it.
+/// The variant of an open enum or union that holds what this version does not declare, in
+/// generated Rust (`Level::Unknown("urgent")`); no declared value or variant may take it.
+pub const UNKNOWN_VARIANT: &str = "Unknown";
+
 const RESERVED_TYPE_NAMES: &[&str] = &[
     "Array",
     "Boolean",

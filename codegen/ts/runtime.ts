@@ -13,6 +13,22 @@ export type Guard = (v: unknown, path: string) => string | null;
 /** Payload checks by wire name. */
 export type Guards = Readonly<Record<string, Guard>>;
 
+declare const unknownBrand: unique symbol;
+
+/**
+ * A value of an open enum that this version does not declare: a string as received. It can be
+ * read and passed on, not written from a literal (senders write the values they know).
+ */
+export type UnknownValue = string & { readonly [unknownBrand]: true };
+
+/**
+ * A variant of an open union that this version does not declare: the object as received, with
+ * its tag (`K`) holding the variant's name. Narrow with the union's `isKnown…` guard first.
+ */
+export type UnknownVariant<K extends string> = { readonly [P in K]: UnknownValue } & {
+  readonly [unknownBrand]: true;
+};
+
 /** `{ type: K; data: Map[K] }` for every key of `Map`: a discriminated union of events. */
 export type EventUnion<Map> = { [K in keyof Map & string]: { type: K; data: Map[K] } }[keyof Map & string];
 

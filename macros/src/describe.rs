@@ -109,10 +109,50 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 }
                 wire
             };
+            // Open: a last variant `#[serde(untagged)] Unknown(String)` (an enum) or
+            // `Unknown(serde_json::Value)` (a union) takes the values not declared.
+            let is_catch_all = |v: &syn::Variant| {
+                v.attrs
+                    .iter()
+                    .filter(|a| a.path().is_ident("serde"))
+                    .any(|a| {
+                        let mut untagged = false;
+                        let _ = a.parse_nested_meta(|m| {
+                            if m.path.is_ident("untagged") {
+                                untagged = true;
+                            } else if m.input.peek(syn::Token![=]) {
+                                let _: syn::Expr = m.value()?.parse()?;
+                            }
+                            Ok(())
+                        });
+                        untagged
+                    })
+            };
+            let mut open = false;
+            let mut catch_all = None;
+            for (i, v) in e.variants.iter().enumerate() {
+                if !is_catch_all(v) {
+                    continue;
+                }
+                let one_field = matches!(&v.fields, Fields::Unnamed(u) if u.unnamed.len() == 1);
+                if i + 1 != e.variants.len() || !one_field {
+                    errors.at(v.span(), format!(
+                        "an open {} takes unknown values in its last variant, `#[serde(untagged)] {}(..)` with one field",
+                        if serde.tag.is_some() { "union" } else { "enum" },
+                        v.ident
+                    ));
+                }
+                open = true;
+                catch_all = Some(v.ident.clone());
+            }
+            let declared = e
+                .variants
+                .iter()
+                .filter(|v| Some(&v.ident) != catch_all.as_ref());
             match &serde.tag {
                 None => {
                     let mut values = Vec::new();
-                    for v in &e.variants {
+                    for v in declared {
                         if !matches!(v.fields, Fields::Unit) {
                             errors.at(v.span(), format!(
                                 "variant `{}` carries data: an enum with data is a union in Tidings; add `#[serde(tag = \"type\")]` to `{}`",
@@ -131,7 +171,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     }
                     (
                         quote!(::tidings::schema::TypeKind::Enum {
-                            values: ::std::vec![#(#values),*]
+                            values: ::std::vec![#(#values),*],
+                            open: #open,
                         }),
                         quote!(let _ = at; ::std::result::Result::Ok(())),
                         quote!(::std::option::Option::None),
@@ -141,7 +182,10 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 Some(tag) => {
                     let mut variants = Vec::new();
                     let mut arms = Vec::new();
-                    for v in &e.variants {
+                    if let Some(unknown) = &catch_all {
+                        arms.push(quote!(Self::#unknown(..) => ::std::result::Result::Ok(()),));
+                    }
+                    for v in declared {
                         let wire = rename(v);
                         let vid = &v.ident;
                         let docs = attr::docs(&v.attrs);
@@ -176,6 +220,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                         quote!(::tidings::schema::TypeKind::Union {
                             tag: ::std::string::String::from(#tag),
                             variants: ::std::vec![#(#variants),*],
+                            open: #open,
                         }),
                         quote!(match self { #(#arms)* }),
                         quote!(::std::option::Option::None),

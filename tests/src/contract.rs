@@ -141,8 +141,8 @@ impl Gen<'_> {
             TypeRef::Named { module, name } => {
                 match self.schema.type_def(module, name).map(|t| &t.kind) {
                     Some(TypeKind::Struct { fields }) => self.object(fields, depth),
-                    Some(TypeKind::Enum { values }) => json!(values[0].name),
-                    Some(TypeKind::Union { tag, variants }) => {
+                    Some(TypeKind::Enum { values, .. }) => json!(values[0].name),
+                    Some(TypeKind::Union { tag, variants, .. }) => {
                         let v = &variants[0];
                         let mut o = match &v.payload {
                             Some(p) => self.valid(p, None, depth),
@@ -255,7 +255,7 @@ impl Gen<'_> {
                         v
                     }));
                 }
-                Some(TypeKind::Enum { values }) => {
+                Some(TypeKind::Enum { values, .. }) => {
                     for v in values {
                         out.push((format!("{:?}", v.name), json!(v.name)));
                         out.push((
@@ -269,7 +269,7 @@ impl Gen<'_> {
                     }
                     out.push(("an unknown value".into(), json!("nope")));
                 }
-                Some(TypeKind::Union { tag, variants }) => {
+                Some(TypeKind::Union { tag, variants, .. }) => {
                     for v in variants {
                         let mut o = match &v.payload {
                             Some(p) => self.valid(p, None, depth),

@@ -196,6 +196,74 @@ fn short(text: &str) -> String {
     }
 }
 
+/// Whether the payload `text` of `event` holds a value or variant of an open type that the
+/// schema does not declare.
+fn holds_undeclared(schema: &tidings::schema::Schema, event: &str, text: &str) -> bool {
+    use tidings::schema::{TypeKind, TypeRef};
+    fn walk(
+        schema: &tidings::schema::Schema,
+        ty: &TypeRef,
+        v: &serde_json::Value,
+        depth: usize,
+    ) -> bool {
+        if depth > 64 {
+            return false;
+        }
+        match (ty, v) {
+            (TypeRef::Optional(inner), v) => walk(schema, inner, v, depth + 1),
+            (TypeRef::List(inner), serde_json::Value::Array(items)) => {
+                items.iter().any(|i| walk(schema, inner, i, depth + 1))
+            }
+            (TypeRef::Map(inner), serde_json::Value::Object(map)) => {
+                map.values().any(|i| walk(schema, inner, i, depth + 1))
+            }
+            (TypeRef::Named { module, name }, v) => {
+                match schema.type_def(module, name).map(|t| &t.kind) {
+                    Some(TypeKind::Enum { values, open: true }) => v
+                        .as_str()
+                        .is_some_and(|s| !values.iter().any(|x| x.name == s)),
+                    Some(TypeKind::Struct { fields }) => fields.iter().any(|f| {
+                        v.get(&f.name)
+                            .is_some_and(|x| walk(schema, &f.ty, x, depth + 1))
+                    }),
+                    Some(TypeKind::Union {
+                        tag,
+                        variants,
+                        open,
+                    }) => {
+                        let known = v
+                            .get(tag)
+                            .and_then(|t| t.as_str())
+                            .and_then(|t| variants.iter().find(|x| x.name == t));
+                        match known {
+                            None => *open,
+                            Some(variant) => variant
+                                .payload
+                                .as_ref()
+                                .is_some_and(|p| walk(schema, p, v, depth + 1)),
+                        }
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return false;
+    };
+    schema
+        .events()
+        .find(|(_, e)| e.name == event)
+        .is_some_and(|(_, e)| {
+            e.payload.iter().any(|f| {
+                value
+                    .get(&f.name)
+                    .is_some_and(|x| walk(schema, &f.ty, x, 0))
+            })
+        })
+}
+
 #[test]
 fn rust_typescript_and_json_schema_agree_on_every_document() {
     let schema = schema();
@@ -234,7 +302,11 @@ fn rust_typescript_and_json_schema_agree_on_every_document() {
                     short(&out)
                 ));
             }
-            if seen.insert((doc.event.clone(), out.clone())) {
+            // A value an open enum or union does not declare has no literal type: it reaches
+            // TypeScript through the guard only, so it is not type-checked as a literal.
+            if !holds_undeclared(&schema, &doc.event, &out)
+                && seen.insert((doc.event.clone(), out.clone()))
+            {
                 emitted.push((doc.event.clone(), server_sends[doc.event.as_str()], out));
             }
         }
@@ -593,7 +665,8 @@ fn generated_events_decode_with_the_ir_of_their_schema() {
             TypeKind::Struct { fields } => TypeKind::Struct {
                 fields: fields.iter().map(bare).collect(),
             },
-            TypeKind::Enum { values } => TypeKind::Enum {
+            TypeKind::Enum { values, open } => TypeKind::Enum {
+                open: *open,
                 values: values
                     .iter()
                     .map(|v| tidings::schema::EnumValue {
@@ -603,7 +676,12 @@ fn generated_events_decode_with_the_ir_of_their_schema() {
                     })
                     .collect(),
             },
-            TypeKind::Union { tag, variants } => TypeKind::Union {
+            TypeKind::Union {
+                tag,
+                variants,
+                open,
+            } => TypeKind::Union {
+                open: *open,
                 tag: tag.clone(),
                 variants: variants
                     .iter()

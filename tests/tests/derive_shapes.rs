@@ -96,7 +96,7 @@ fn described_field_names_are_the_json_keys() {
 fn enum_values_are_the_serialized_strings() {
     let schema = tidings::describe::schema().expect("one schema");
     let level = schema.type_def("shapes", "Level").expect("registered");
-    let tidings::schema::TypeKind::Enum { values } = &level.kind else {
+    let tidings::schema::TypeKind::Enum { values, .. } = &level.kind else {
         panic!("an enum");
     };
     let names: Vec<_> = values.iter().map(|v| v.name.clone()).collect();
@@ -172,4 +172,73 @@ fn kebab_case_names_and_serde_with_fields_reach_every_backend_as_they_are_on_the
     assert_eq!(back.total, 12);
     let refused = tidings::validate::decode::<Invoiced>(r#"{"owner-id":"u1","total":12}"#);
     assert!(matches!(refused, Err(tidings::validate::Refusal::Shape(_))));
+}
+
+/// An open enum: its last variant, `#[serde(untagged)]`, takes the values it does not declare.
+#[derive(Debug, PartialEq, Serialize, Deserialize, tidings::Describe)]
+#[tidings(module = "shapes")]
+#[serde(rename_all = "snake_case")]
+pub enum Mood {
+    Calm,
+    Busy,
+    #[serde(untagged)]
+    Unknown(String),
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize, tidings::Describe)]
+#[tidings(module = "shapes")]
+pub struct Note {
+    text: String,
+}
+
+/// An open union: an object whose tag names no declared variant is its `Unknown`.
+#[derive(Debug, PartialEq, Serialize, Deserialize, tidings::Describe)]
+#[tidings(module = "shapes")]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Card {
+    Note(Note),
+    Blank,
+    #[serde(untagged)]
+    Unknown(serde_json::Value),
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize, tidings::Event)]
+#[event(module = "shapes", everyone, platform)]
+pub struct Felt {
+    mood: Mood,
+    card: Card,
+}
+
+#[test]
+fn an_untagged_last_variant_makes_an_enum_or_union_open() {
+    let schema = tidings::describe::schema().expect("one schema");
+    let mood = schema.type_def("shapes", "Mood").expect("registered");
+    let tidings::schema::TypeKind::Enum { values, open } = &mood.kind else {
+        panic!("an enum");
+    };
+    assert!(*open);
+    let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["calm", "busy"], "the catch-all is not a value");
+    let card = schema.type_def("shapes", "Card").expect("registered");
+    let tidings::schema::TypeKind::Union { variants, open, .. } = &card.kind else {
+        panic!("a union");
+    };
+    assert!(*open);
+    assert_eq!(variants.len(), 2);
+
+    // Decoded the way the server decodes: undeclared values and variants reach the handler.
+    let felt: Felt =
+        tidings::validate::decode(r#"{"mood":"sleepy","card":{"type":"video","url":"u"}}"#)
+            .expect("open types read what they do not declare");
+    assert_eq!(felt.mood, Mood::Unknown("sleepy".to_owned()));
+    assert_eq!(
+        felt.card,
+        Card::Unknown(serde_json::json!({"type": "video", "url": "u"}))
+    );
+    // A declared variant is still checked: its fields must be there.
+    let refused = tidings::validate::decode::<Felt>(r#"{"mood":"calm","card":{"type":"note"}}"#);
+    assert!(refused.is_err(), "{refused:?}");
+    // And the tag must be a string.
+    let refused = tidings::validate::decode::<Felt>(r#"{"mood":"calm","card":{"type":5}}"#);
+    assert!(refused.is_err(), "{refused:?}");
 }

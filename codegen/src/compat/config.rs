@@ -96,8 +96,9 @@ impl Config {
     ) -> Result<(), ConfigError> {
         for event in self.by_event.keys() {
             if !known.clone().into_iter().any(|k| k == event) {
-                let hint = crate::names::suggestion(event, known.clone())
-                    .unwrap_or_else(|| "events are named by their wire name, such as `ticket:created`".to_owned());
+                let hint = crate::names::suggestion(event, known.clone()).unwrap_or_else(|| {
+                    "events are named by their wire name, such as `ticket:created`".to_owned()
+                });
                 return Err(ConfigError {
                     path: self.path.clone(),
                     message: format!("no event `{event}` in the schemas or the baseline; {hint}"),

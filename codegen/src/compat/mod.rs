@@ -249,7 +249,11 @@ impl Verdict {
                 .find(|f| f.severity == Severity::Breaking && side(&f.breaks))
         };
         let name = |f: &Finding| {
-            let field = f.field.as_ref().map(|p| format!(" › {p}")).unwrap_or_default();
+            let field = f
+                .field
+                .as_ref()
+                .map(|p| format!(" › {p}"))
+                .unwrap_or_default();
             format!("{} on `{}{field}`", f.rule, f.subject)
         };
         let both = findings
@@ -271,7 +275,10 @@ impl Verdict {
             (Some(c), Some(s)) => Verdict {
                 order: Order::NoSafeOrder,
                 reason: match both {
-                    Some(f) => format!("no deploy order is safe: {} breaks deployed clients and servers", name(f)),
+                    Some(f) => format!(
+                        "no deploy order is safe: {} breaks deployed clients and servers",
+                        name(f)
+                    ),
                     None => format!(
                         "no deploy order is safe: {} breaks deployed clients, {} deployed servers",
                         name(c),

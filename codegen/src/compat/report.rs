@@ -98,7 +98,10 @@ fn counts(findings: &[Finding], mode: Mode) -> (usize, usize, usize, usize) {
 /// available) give the snippets of the human format.
 pub fn render(runs: &[Run], mode: Mode, format: Format, sources: &[&Sources]) -> String {
     let mut out = String::new();
-    let all: Vec<Finding> = runs.iter().flat_map(|r| r.findings.iter().cloned()).collect();
+    let all: Vec<Finding> = runs
+        .iter()
+        .flat_map(|r| r.findings.iter().cloned())
+        .collect();
     let overall = Verdict::of(&all);
     let failing_total = all.iter().filter(|f| f.fails(mode)).count();
     match format {
@@ -137,7 +140,11 @@ pub fn render(runs: &[Run], mode: Mode, format: Format, sources: &[&Sources]) ->
                     out.push('\n');
                 }
                 let (breaking, warnings, info, failing) = counts(&run.findings, mode);
-                let verdict = if failing == 0 { "compatible" } else { "INCOMPATIBLE" };
+                let verdict = if failing == 0 {
+                    "compatible"
+                } else {
+                    "INCOMPATIBLE"
+                };
                 let warnings = match warnings {
                     1 => "1 warning".to_owned(),
                     n => format!("{n} warnings"),
@@ -235,7 +242,11 @@ pub fn render(runs: &[Run], mode: Mode, format: Format, sources: &[&Sources]) ->
                     let _ = writeln!(out, "::{level} {}::{}", props.join(","), escape(&message));
                 }
             }
-            let level = if failing_total == 0 { "notice" } else { "error" };
+            let level = if failing_total == 0 {
+                "notice"
+            } else {
+                "error"
+            };
             let _ = writeln!(
                 out,
                 "::{level} title=tidings compat: verdict::{}",

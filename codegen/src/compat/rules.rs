@@ -181,7 +181,8 @@ fn match_events<'a>(
     old: &'a Schema,
     new: &'a Schema,
 ) -> Vec<(&'a Module, &'a EventDef, Option<&'a EventDef>)> {
-    let by_wire: HashMap<&str, &EventDef> = old.events().map(|(_, e)| (e.name.as_str(), e)).collect();
+    let by_wire: HashMap<&str, &EventDef> =
+        old.events().map(|(_, e)| (e.name.as_str(), e)).collect();
     let by_key: HashMap<(&str, &str), &EventDef> = old
         .events()
         .map(|(m, e)| ((m.name.as_str(), e.key.as_str()), e))
@@ -208,14 +209,13 @@ fn match_events<'a>(
 }
 
 impl<'a> Cx<'a> {
+    /// A finding about an event itself (its subject), judged on `flows`.
     fn finding(
         &mut self,
         rule: RuleId,
         flows: Flows,
         reads: (bool, bool),
-        subject: &str,
         event: &str,
-        field: Option<&str>,
         message: String,
         location: Option<&Location>,
     ) {
@@ -225,9 +225,9 @@ impl<'a> Cx<'a> {
             rule,
             Some(reads),
             flows.verdict(reads.0, reads.1),
-            subject.to_owned(),
+            event.to_owned(),
             events,
-            field.map(str::to_owned),
+            None,
             message,
             location.cloned(),
             None,
@@ -273,8 +273,6 @@ impl<'a> Cx<'a> {
             added,
             (false, true),
             &n.name,
-            &n.name,
-            None,
             format!(
                 "event `{}` was added{}",
                 n.name,
@@ -343,8 +341,6 @@ impl<'a> Cx<'a> {
                 of.union(nf),
                 (false, false),
                 &subject,
-                &n.name,
-                None,
                 format!(
                     "wire name `{}` is now `{}`: deployed peers use the old name",
                     o.name, n.name
@@ -460,8 +456,6 @@ impl<'a> Cx<'a> {
                 Flows::default(),
                 (true, true),
                 &subject,
-                &n.name,
-                None,
                 format!("event `{}` is now deprecated", n.name),
                 loc,
             );
@@ -519,9 +513,10 @@ impl<'a> Cx<'a> {
             };
             let mut sink = Sink::default();
             if ok != nk {
-                let declared = n.renamed_from.as_deref().is_some_and(|r| {
-                    r == ok.1 || r == format!("{}.{}", ok.0, ok.1)
-                });
+                let declared = n
+                    .renamed_from
+                    .as_deref()
+                    .is_some_and(|r| r == ok.1 || r == format!("{}.{}", ok.0, ok.1));
                 sink.add(
                     RuleId::TypeRenamed,
                     (true, true),
@@ -607,7 +602,9 @@ impl<'a> Cx<'a> {
                 let key = (m.name.clone(), t.name.clone());
                 if met.contains(&key)
                     || renamed.contains(&key)
-                    || self.new_types.contains_key(&(m.name.as_str(), t.name.as_str()))
+                    || self
+                        .new_types
+                        .contains_key(&(m.name.as_str(), t.name.as_str()))
                 {
                     continue;
                 }
@@ -641,13 +638,25 @@ impl<'a> Cx<'a> {
             (TypeKind::Struct { fields: of }, TypeKind::Struct { fields: nf }) => {
                 self.fields(of, nf, None, loc, sink);
             }
-            (TypeKind::Enum { values: ov, open: oo }, TypeKind::Enum { values: nv, open: no }) => {
+            (
+                TypeKind::Enum {
+                    values: ov,
+                    open: oo,
+                },
+                TypeKind::Enum {
+                    values: nv,
+                    open: no,
+                },
+            ) => {
                 self.openness(*oo, *no, "enum", &n.name, loc, sink);
                 let old: Vec<&str> = ov.iter().map(|v| v.name.as_str()).collect();
                 let new: Vec<&str> = nv.iter().map(|v| v.name.as_str()).collect();
                 for v in new.iter().filter(|v| !old.contains(v)) {
                     let (reads, why) = if *oo && *no {
-                        ((true, true), "readers of the old schema receive it as an unknown value")
+                        (
+                            (true, true),
+                            "readers of the old schema receive it as an unknown value",
+                        )
                     } else {
                         ((false, true), "readers of the old schema reject it")
                     };
@@ -672,8 +681,16 @@ impl<'a> Cx<'a> {
                 }
             }
             (
-                TypeKind::Union { tag: ot, variants: ov, open: oo },
-                TypeKind::Union { tag: nt, variants: nv, open: no },
+                TypeKind::Union {
+                    tag: ot,
+                    variants: ov,
+                    open: oo,
+                },
+                TypeKind::Union {
+                    tag: nt,
+                    variants: nv,
+                    open: no,
+                },
             ) => {
                 if ot != nt {
                     sink.add(
@@ -689,7 +706,10 @@ impl<'a> Cx<'a> {
                 self.openness(*oo, *no, "union", &n.name, loc, sink);
                 for v in nv.iter().filter(|v| !ov.iter().any(|o| o.name == v.name)) {
                     let (reads, why) = if *oo && *no {
-                        ((true, true), "readers of the old schema receive it as an unknown variant")
+                        (
+                            (true, true),
+                            "readers of the old schema receive it as an unknown variant",
+                        )
                     } else {
                         ((false, true), "readers of the old schema reject it")
                     };
@@ -716,7 +736,14 @@ impl<'a> Cx<'a> {
                     let Some(nvar) = nv.iter().find(|v| v.name == ovar.name) else {
                         continue;
                     };
-                    self.variant(ovar.payload.as_ref(), nvar.payload.as_ref(), &ovar.name, &n.name, loc, sink);
+                    self.variant(
+                        ovar.payload.as_ref(),
+                        nvar.payload.as_ref(),
+                        &ovar.name,
+                        &n.name,
+                        loc,
+                        sink,
+                    );
                 }
             }
             (ok, nk) => {
@@ -778,13 +805,23 @@ impl<'a> Cx<'a> {
         loc: Option<&Location>,
         sink: &mut Sink,
     ) {
-        let fields_of = |types: &HashMap<(&str, &str), (&Module, &TypeDef)>, t: Option<&TypeRef>| -> Option<Vec<Field>> {
+        let fields_of = |types: &HashMap<(&str, &str), (&Module, &TypeDef)>,
+                         t: Option<&TypeRef>|
+         -> Option<Vec<Field>> {
             match t {
                 None => Some(Vec::new()),
-                Some(TypeRef::Named { module, name }) => match types.get(&(module.as_str(), name.as_str())) {
-                    Some((_, TypeDef { kind: TypeKind::Struct { fields }, .. })) => Some(fields.clone()),
-                    _ => None,
-                },
+                Some(TypeRef::Named { module, name }) => {
+                    match types.get(&(module.as_str(), name.as_str())) {
+                        Some((
+                            _,
+                            TypeDef {
+                                kind: TypeKind::Struct { fields },
+                                ..
+                            },
+                        )) => Some(fields.clone()),
+                        _ => None,
+                    }
+                }
                 Some(_) => None,
             }
         };
@@ -837,7 +874,11 @@ impl<'a> Cx<'a> {
             None => name.to_owned(),
         };
         for f in old.iter().filter(|f| !new.iter().any(|n| n.name == f.name)) {
-            let reads = if f.is_required() { (false, true) } else { (true, true) };
+            let reads = if f.is_required() {
+                (false, true)
+            } else {
+                (true, true)
+            };
             sink.add(
                 RuleId::FieldRemoved,
                 reads,
@@ -845,14 +886,22 @@ impl<'a> Cx<'a> {
                 format!(
                     "field `{}` was removed{}",
                     f.name,
-                    if f.is_required() { ": readers of the old schema require it" } else { "" }
+                    if f.is_required() {
+                        ": readers of the old schema require it"
+                    } else {
+                        ""
+                    }
                 ),
                 anchor,
                 f.location.as_ref(),
             );
         }
         for f in new.iter().filter(|f| !old.iter().any(|o| o.name == f.name)) {
-            let reads = if f.is_required() { (true, false) } else { (true, true) };
+            let reads = if f.is_required() {
+                (true, false)
+            } else {
+                (true, true)
+            };
             sink.add(
                 RuleId::FieldAdded,
                 reads,
@@ -886,7 +935,10 @@ impl<'a> Cx<'a> {
                 RuleId::FieldOptional,
                 (false, true),
                 name.clone(),
-                format!("field `{}` may now be absent or null: readers of the old schema require it", n.name),
+                format!(
+                    "field `{}` may now be absent or null: readers of the old schema require it",
+                    n.name
+                ),
                 loc,
                 None,
             ),
@@ -894,7 +946,10 @@ impl<'a> Cx<'a> {
                 RuleId::FieldRequired,
                 (true, false),
                 name.clone(),
-                format!("field `{}` is now required: writers of the old schema may omit it", n.name),
+                format!(
+                    "field `{}` is now required: writers of the old schema may omit it",
+                    n.name
+                ),
                 loc,
                 None,
             ),
@@ -913,9 +968,18 @@ impl<'a> Cx<'a> {
         let c = constraints(&o.constraints, &n.constraints);
         if c != Change::Same {
             let (rule, what) = match c {
-                Change::Widened => (RuleId::ConstraintWidened, "admits more values: readers of the old schema reject the new ones"),
-                Change::Narrowed => (RuleId::ConstraintNarrowed, "admits fewer values: writers of the old schema may send values now refused"),
-                _ => (RuleId::ConstraintChanged, "admits other values: neither version's readers accept all of the other's"),
+                Change::Widened => (
+                    RuleId::ConstraintWidened,
+                    "admits more values: readers of the old schema reject the new ones",
+                ),
+                Change::Narrowed => (
+                    RuleId::ConstraintNarrowed,
+                    "admits fewer values: writers of the old schema may send values now refused",
+                ),
+                _ => (
+                    RuleId::ConstraintChanged,
+                    "admits other values: neither version's readers accept all of the other's",
+                ),
             };
             sink.add(
                 rule,
@@ -940,7 +1004,10 @@ impl<'a> Cx<'a> {
                 RuleId::DefaultChanged,
                 (true, true),
                 name,
-                format!("the default of field `{}` changed: readers fill absent values differently", n.name),
+                format!(
+                    "the default of field `{}` changed: readers fill absent values differently",
+                    n.name
+                ),
                 loc,
                 None,
             );
@@ -959,7 +1026,16 @@ impl<'a> Cx<'a> {
             (TypeRef::Primitive(p), TypeRef::Primitive(q)) => primitive(*p, *q),
             (_, TypeRef::Primitive(Primitive::Json)) => Change::Widened,
             (TypeRef::Primitive(Primitive::Json), _) => Change::Narrowed,
-            (TypeRef::Named { module: om, name: on }, TypeRef::Named { module: nm, name: nn }) => {
+            (
+                TypeRef::Named {
+                    module: om,
+                    name: on,
+                },
+                TypeRef::Named {
+                    module: nm,
+                    name: nn,
+                },
+            ) => {
                 let id = self.pair((om.clone(), on.clone()), (nm.clone(), nn.clone()));
                 sink.reaches.push(id);
                 Change::Same
@@ -987,7 +1063,13 @@ impl<'a> Cx<'a> {
     ) -> bool {
         matches!(
             types.get(&(module, name)),
-            Some((_, TypeDef { kind: TypeKind::Enum { .. }, .. }))
+            Some((
+                _,
+                TypeDef {
+                    kind: TypeKind::Enum { .. },
+                    ..
+                }
+            ))
         )
     }
 
@@ -1012,8 +1094,16 @@ impl<'a> Cx<'a> {
                 .unwrap_or_default()
         };
         let (or, nr) = (rules(o), rules(n));
-        let added: Vec<&str> = nr.iter().filter(|r| !or.contains(r)).map(String::as_str).collect();
-        let removed: Vec<&str> = or.iter().filter(|r| !nr.contains(r)).map(String::as_str).collect();
+        let added: Vec<&str> = nr
+            .iter()
+            .filter(|r| !or.contains(r))
+            .map(String::as_str)
+            .collect();
+        let removed: Vec<&str> = or
+            .iter()
+            .filter(|r| !nr.contains(r))
+            .map(String::as_str)
+            .collect();
         let mut wider = !added.is_empty();
         let mut narrower = !removed.is_empty();
         let mut notes = Vec::new();
@@ -1036,11 +1126,17 @@ impl<'a> Cx<'a> {
             }
             (Some(Scope::Tenant { field: a }), Some(Scope::Tenant { field: b })) => {
                 (wider, narrower) = (true, true);
-                notes.push(format!("roles, rooms and everyone now resolve in the tenant in `{b}` (was `{a}`)"));
+                notes.push(format!(
+                    "roles, rooms and everyone now resolve in the tenant in `{b}` (was `{a}`)"
+                ));
             }
             (Some(a), Some(b)) => {
                 (wider, narrower) = (true, true);
-                notes.push(format!("scope {} is now {}", scope_word(&a), scope_word(&b)));
+                notes.push(format!(
+                    "scope {} is now {}",
+                    scope_word(&a),
+                    scope_word(&b)
+                ));
             }
             _ => {}
         }
@@ -1074,8 +1170,6 @@ impl<'a> Cx<'a> {
             Flows::default(),
             (true, true),
             subject,
-            subject,
-            None,
             format!(
                 "who receives `{subject}` changed: {} — check who may see this data",
                 notes.join("; ")

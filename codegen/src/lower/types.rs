@@ -279,6 +279,18 @@ impl Cx<'_> {
                 );
                 continue;
             }
+            if variant == names::UNKNOWN_VARIANT && t.open.as_ref().is_some_and(|o| *o.get_ref()) {
+                self.error(
+                    Diagnostic::error(
+                        crate::diag::Code::ReservedName,
+                        file,
+                        span,
+                        format!("enum value `{wire}` would be the variant `{variant}`, which an open enum keeps for values it does not declare"),
+                    )
+                    .help("choose another value, or leave the enum closed"),
+                );
+                continue;
+            }
             if let Some((first, first_span)) = seen.get(&variant) {
                 let message = if *first == wire {
                     format!("enum value `{wire}` is declared twice")
@@ -360,6 +372,18 @@ impl Cx<'_> {
                         format!("union variant `{wire}` has no usable name in Rust or TypeScript"),
                     )
                     .help("start the variant name with a letter"),
+                );
+                continue;
+            }
+            if pascal == names::UNKNOWN_VARIANT && t.open.as_ref().is_some_and(|o| *o.get_ref()) {
+                self.error(
+                    Diagnostic::error(
+                        crate::diag::Code::ReservedName,
+                        file,
+                        vname.span(),
+                        format!("union variant `{wire}` would be the variant `{pascal}`, which an open union keeps for variants it does not declare"),
+                    )
+                    .help("choose another variant name, or leave the union closed"),
                 );
                 continue;
             }

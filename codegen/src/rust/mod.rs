@@ -205,8 +205,16 @@ fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> Token
                 quote!(#derives #attrs),
             )
         }
-        TypeKind::Enum { values, .. } => {
-            let derives = derives(true, quote!(::tidings::Describe));
+        TypeKind::Enum { values, open } => {
+            // An open enum holds the values it does not know: not `Copy`.
+            let derives = if *open {
+                quote! {
+                    #[derive(Debug, Clone, Eq, Hash, PartialEq, ::tidings::serde::Serialize, ::tidings::serde::Deserialize, ::tidings::Describe)]
+                    #[serde(crate = "::tidings::serde")]
+                }
+            } else {
+                derives(true, quote!(::tidings::Describe))
+            };
             let attrs = describe_attr(&m.name);
             let variants = values.iter().map(|v| {
                 let ident = variant_ident(&v.name);
@@ -225,6 +233,48 @@ fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> Token
                 quote!(#name::#ident)
             });
             let count = values.len();
+            let unknown = format_ident!("{}", names::UNKNOWN_VARIANT);
+            let (catch_all, as_str) = if *open {
+                (
+                    quote! {
+                        /// A value this version does not declare (the enum is open): its
+                        /// string as received.
+                        #[serde(untagged)]
+                        #unknown(::std::string::String),
+                    },
+                    quote! {
+                        /// The value as on the wire.
+                        pub fn as_str(&self) -> &str {
+                            match self {
+                                #(#arms)*
+                                #name::#unknown(value) => value,
+                            }
+                        }
+
+                        /// Whether this version declares the value.
+                        pub fn is_known(&self) -> bool {
+                            !matches!(self, #name::#unknown(_))
+                        }
+                    },
+                )
+            } else {
+                (
+                    quote!(),
+                    quote! {
+                        /// The value as on the wire.
+                        pub fn as_str(self) -> &'static str {
+                            match self {
+                                #(#arms)*
+                            }
+                        }
+                    },
+                )
+            };
+            let all_doc = if *open {
+                " Every declared value, in declaration order."
+            } else {
+                " Every value, in declaration order."
+            };
             quote! {
                 #doc
                 #dep
@@ -232,17 +282,13 @@ fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> Token
                 #attrs
                 pub enum #name {
                     #(#variants)*
+                    #catch_all
                 }
                 impl #name {
-                    /// Every value, in declaration order.
+                    #[doc = #all_doc]
                     pub const ALL: [#name; #count] = [#(#all),*];
 
-                    /// The value as on the wire.
-                    pub fn as_str(self) -> &'static str {
-                        match self {
-                            #(#arms)*
-                        }
-                    }
+                    #as_str
                 }
                 impl ::std::fmt::Display for #name {
                     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -251,7 +297,11 @@ fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> Token
                 }
             }
         }
-        TypeKind::Union { tag, variants, .. } => {
+        TypeKind::Union {
+            tag,
+            variants,
+            open,
+        } => {
             let derives = derives(false, quote!(::tidings::Describe));
             let attrs = describe_attr(&m.name);
             let decls = variants.iter().map(|v| {
@@ -267,6 +317,17 @@ fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> Token
                     None => quote!(#doc #dep #[serde(rename = #wire)] #ident,),
                 }
             });
+            let catch_all = if *open {
+                let unknown = format_ident!("{}", names::UNKNOWN_VARIANT);
+                quote! {
+                    /// A variant this version does not declare (the union is open): the object
+                    /// as received, its tag included.
+                    #[serde(untagged)]
+                    #unknown(::tidings::json::Value),
+                }
+            } else {
+                quote!()
+            };
             quote! {
                 #doc
                 #dep
@@ -275,6 +336,7 @@ fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> Token
                 #[serde(tag = #tag)]
                 pub enum #name {
                     #(#decls)*
+                    #catch_all
                 }
             }
         }

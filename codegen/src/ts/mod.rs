@@ -80,6 +80,8 @@ struct TypeView {
     tag_path: String,
     variants: Vec<VariantView>,
     tags: Vec<String>,
+    /// An open enum or union (it reads values it does not declare).
+    open: bool,
     /// The name of the written shape, when it differs from the read one.
     input: Option<String>,
 }
@@ -147,6 +149,7 @@ fn type_view(t: &TypeDef, current: &str, inputs: &Inputs) -> TypeView {
         tag_path: String::new(),
         variants: Vec::new(),
         tags: Vec::new(),
+        open: false,
         input: inputs
             .differs(&TypeRef::Named {
                 module: current.to_owned(),
@@ -156,8 +159,9 @@ fn type_view(t: &TypeDef, current: &str, inputs: &Inputs) -> TypeView {
     };
     match &t.kind {
         TypeKind::Struct { fields: f } => view.fields = fields(f, current, inputs),
-        TypeKind::Enum { values, .. } => {
+        TypeKind::Enum { values, open } => {
             view.kind = "enum";
+            view.open = *open;
             view.values = values.iter().map(|v| js_string(&v.name)).collect();
             let mut lines = vec!["Values:".to_owned()];
             lines.extend(values.iter().map(|v| {
@@ -177,8 +181,13 @@ fn type_view(t: &TypeDef, current: &str, inputs: &Inputs) -> TypeView {
             }));
             view.doc = jsdoc(t.doc.as_deref(), t.deprecated.as_ref(), &lines, "");
         }
-        TypeKind::Union { tag, variants, .. } => {
+        TypeKind::Union {
+            tag,
+            variants,
+            open,
+        } => {
             view.kind = "union";
+            view.open = *open;
             view.tag = tag.clone();
             view.tag_js = js_string(tag);
             view.tag_path = js_string(&format!(".{tag}"));

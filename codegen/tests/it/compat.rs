@@ -953,7 +953,10 @@ fn a_finding_inside_a_type_carries_its_events_and_the_config_grades_per_event() 
     let err = typo
         .check_events(["ticket:updated", "ticket:created"])
         .expect_err("unknown event");
-    assert!(err.to_string().contains("did you mean `ticket:updated`?"), "{err}");
+    assert!(
+        err.to_string().contains("did you mean `ticket:updated`?"),
+        "{err}"
+    );
     // Unknown keys are refused.
     assert!(config("[rule]\nfield-removed = \"ignore\"\n").is_err());
 }
@@ -1132,7 +1135,10 @@ fn git_baselines_tags_and_exit_codes() {
     assert_eq!(labels, ["git:v1", "git:v2"], "{doc}");
     assert_eq!(doc["compatible"], false, "{doc}");
     assert_eq!(doc["verdict"]["order"], "clients_first", "{doc}");
-    let o = tidings(dir, &["compat", "--transitive", "git:v*", "--format", "junit"]);
+    let o = tidings(
+        dir,
+        &["compat", "--transitive", "git:v*", "--format", "junit"],
+    );
     let junit = out(&o);
     assert_eq!(junit.matches("<testsuites").count(), 1, "{junit}");
     assert_eq!(junit.matches("<testsuite ").count(), 2, "{junit}");
@@ -1202,4 +1208,65 @@ fn every_output_format_is_golden() {
         assert_eq!(o.status.code(), Some(1), "{format}");
         insta::assert_snapshot!(format!("compat_format_{format}"), out(&o));
     }
+}
+
+#[test]
+fn removals_are_anchored_in_the_checkout_and_pipes_and_repositories_fail_cleanly() {
+    let repo = tempfile::tempdir().expect("temp dir");
+    let dir = repo.path();
+    git(dir, &["init", "-q", "-b", "main"]);
+    write(dir, V1);
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "v1"]);
+    write(
+        dir,
+        &V1.replace(
+            "[events.close]\ndirection = \"to_server\"\npayload.id = \"uuid\"\n",
+            "",
+        ),
+    );
+    // GitHub: the annotation of a removal is on a file of the checkout, never `main:…`.
+    let o = tidings(
+        dir,
+        &["compat", "--against", "git:main", "--format", "github"],
+    );
+    let text = out(&o);
+    assert!(
+        text.contains("file=schemas/ticket.toml,line=1,col=1"),
+        "{text}"
+    );
+    assert!(!text.contains("file=main:"), "{text}");
+    assert!(
+        text.trim_end()
+            .lines()
+            .last()
+            .is_some_and(|l| l.contains("verdict")),
+        "{text}"
+    );
+
+    // A reader that goes away: no panic, the exit code of the findings.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .args(["compat", "--against", "git:main", "--format", "json"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("exits");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
+
+    // Outside a repository: said so.
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    write(elsewhere.path(), V1);
+    let o = tidings(elsewhere.path(), &["compat", "--against", "git:main"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("needs a git repository"), "{err}");
 }

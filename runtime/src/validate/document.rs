@@ -291,9 +291,7 @@ impl Walk<'_> {
                     TypeKind::Enum { values, open } => match v {
                         // An open enum reads any string: the ones it does not know are its
                         // unknown value.
-                        Value::String(s) if *open || values.iter().any(|x| x.name == *s) => {
-                            Ok(())
-                        }
+                        Value::String(s) if *open || values.iter().any(|x| x.name == *s) => Ok(()),
                         _ => Err(shape(
                             place,
                             format!(
