@@ -85,6 +85,7 @@ codes! {
     RedundantOptional = "redundant-optional": "`json?`.",
     FixedRoom = "fixed-room": "A room template with no placeholder: every emit goes to one room.",
     NoOp = "no-op": "`everyone = false`.",
+    DanglingLink = "dangling-link": "A `*.toml` symbolic link that leads to no file (an editor's lock file `.#x.toml`): not read; the other files are.",
     SymlinkLoop = "symlink-loop": "A symbolic link leading back to a directory being read (`loop -> .`): not followed, so every file is read once; said once per directory.",
     InexactInJavascript = "inexact-in-javascript": "A bound or default a JavaScript number cannot hold exactly (an integer beyond ±2^53 − 1): Rust and the JSON Schema use it exactly, the TypeScript side the nearest number.",
 }
@@ -258,10 +259,11 @@ impl Diagnostics {
         for link in sources.skipped() {
             let _ = writeln!(
                 out,
-                "warning[{}]: {}\n --> {}\n  = help: each file below it is read once, from where it is\n",
-                Code::SymlinkLoop,
+                "warning[{}]: {}\n --> {}\n  = help: {}\n",
+                link.code(),
                 link.message(),
-                link.link.display()
+                link.link.display(),
+                link.help()
             );
         }
         for d in &self.items {
@@ -280,7 +282,7 @@ impl Diagnostics {
             .map(|link| {
                 serde_json::json!({
                     "severity": Severity::Warning,
-                    "code": Code::SymlinkLoop.as_str(),
+                    "code": link.code().as_str(),
                     "message": link.message(),
                     "file": link.link.display().to_string(),
                 })

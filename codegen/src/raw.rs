@@ -34,6 +34,12 @@ const MODULE_KEYS: &[&str] = &[
 pub(crate) struct RawModule {
     pub(crate) file: FileId,
     pub(crate) module: Option<Spanned<String>>,
+    /// Whether the file has a `module` key at all (one with a value of the wrong type has its
+    /// own error, not also "names no module").
+    pub(crate) module_given: bool,
+    /// Whether `imports` was given but could not be read (`imports = "b"`): uses of other
+    /// modules' types are then not also reported as not imported.
+    pub(crate) imports_unreadable: bool,
     pub(crate) description: Option<String>,
     pub(crate) version: Option<Spanned<String>>,
     pub(crate) imports: Vec<Spanned<String>>,
@@ -80,7 +86,7 @@ pub(crate) fn keys_of_other_kinds(kind: &str) -> &'static [&'static str] {
 }
 
 /// What a table of a section is, for the keys that apply to it.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Section {
     Type,
     Event,
@@ -102,15 +108,18 @@ fn not_applying(section: Section, path: &[String], table: &DeTable<'_>) -> Vec<&
             keys_of_other_kinds(text("kind").as_deref().unwrap_or("struct")).to_vec()
         }
         (Section::Event, []) => {
-            let Some(direction) = text("direction").and_then(|d| {
-                [
-                    Direction::ServerToClient,
-                    Direction::ClientToServer,
-                    Direction::Both,
-                ]
-                .into_iter()
-                .find(|x| x.as_str() == d)
-            }) else {
+            // No `direction`: the default, `to_client`.
+            let Some(direction) = Some(text("direction").unwrap_or_else(|| "to_client".to_owned()))
+                .and_then(|d| {
+                    [
+                        Direction::ServerToClient,
+                        Direction::ClientToServer,
+                        Direction::Both,
+                    ]
+                    .into_iter()
+                    .find(|x| x.as_str() == d)
+                })
+            else {
                 return Vec::new();
             };
             let mut keys = Vec::new();
@@ -533,6 +542,8 @@ pub(crate) fn parse(
     let mut raw = RawModule {
         file,
         module: None,
+        module_given: false,
+        imports_unreadable: false,
         description: None,
         version: None,
         imports: Vec::new(),
@@ -546,10 +557,16 @@ pub(crate) fn parse(
     for (key, value) in root.into_inner() {
         let key_span = key.span();
         match key.get_ref().as_ref() {
-            "module" => raw.module = cx.de(value, "module"),
+            "module" => {
+                raw.module_given = true;
+                raw.module = cx.de(value, "module");
+            }
             "description" => raw.description = cx.de(value, "description"),
             "version" => raw.version = cx.de(value, "version"),
-            "imports" => raw.imports = cx.de(value, "imports").unwrap_or_default(),
+            "imports" => match cx.de(value, "imports") {
+                Some(imports) => raw.imports = imports,
+                None => raw.imports_unreadable = true,
+            },
             "types" => {
                 raw.types = cx.entries(
                     value,
@@ -589,6 +606,7 @@ pub(crate) fn parse(
                 if raw.module.is_none()
                     && names::did_you_mean(other, MODULE_KEYS.iter().copied()) == Some("module")
                 {
+                    raw.module_given = true;
                     raw.module = cx.de(value, "module");
                 }
             }
@@ -669,7 +687,13 @@ impl Cx<'_> {
                         Some([list, name, _, ..]) if list == "variants" => {
                             format!("variant `{name}` of {what}")
                         }
+                        // The value itself (`module = 5`): the key is `what`, at the top.
+                        None if section == Section::Other => "the schema file".to_owned(),
                         _ => what.to_owned(),
+                    };
+                    let key = match (&path, section) {
+                        (None, Section::Other) => Some(what),
+                        _ => key,
                     };
                     let (diagnostic, meant) = serde_diagnostic(
                         self.file,
@@ -813,6 +837,10 @@ fn report_syntax(
     let mut duplicated_headers = Vec::new();
     let mut lone_cr_said = false;
     for (span, message) in errors {
+        // A key left empty (`= 1`) is a syntax error of its own; its "duplicate" is not news.
+        if message.starts_with("duplicate key") && span.is_empty() {
+            continue;
+        }
         // Lone carriage returns (old Mac line endings) fail at every line: said once.
         if message.starts_with("carriage return must be followed by newline") {
             if lone_cr_said {
@@ -885,6 +913,9 @@ fn report_syntax(
 fn first_key_declaration(text: &str, span: &Range<usize>, section: usize) -> Option<Range<usize>> {
     let line = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
     let key = &text[span.clone()];
+    if key.is_empty() {
+        return None;
+    }
     let is_key_char = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-');
     let at_key = |start: usize| {
         let before = text[..start].chars().next_back();

@@ -181,43 +181,74 @@ impl<'a> Graph<'a> {
         Boxed(out)
     }
 
-    /// Types with a finite value, as a fixed point: an enum always; a struct when every type
-    /// its required fields hold has one; a union when a variant carries nothing or a type that
-    /// has one. Types outside the graph (reported elsewhere) count as having one.
+    /// Types with a finite value, as a least fixed point: an enum always; a struct when every
+    /// type its required fields hold has one; a union when a variant carries nothing or a type
+    /// that has one. Types outside the graph (reported elsewhere) count as having one. Computed
+    /// by propagation (each type waits on a count of what it still needs), so a chain of
+    /// thousands of types costs what its members cost, not its length squared.
     fn inhabited(&self) -> HashSet<Node<'a>> {
         let mut yes: HashSet<Node<'a>> = HashSet::new();
-        loop {
-            let before = yes.len();
-            for &node in &self.order {
-                if yes.contains(&node) {
-                    continue;
-                }
-                let ok_target = |t: &Node<'a>| !self.types.contains_key(t) || yes.contains(t);
-                let ms = &self.edges[&node];
-                let ok = match &self.types[&node].kind {
-                    TypeKind::Enum { .. } => true,
-                    TypeKind::Struct { .. } => ms
+        // What each type still waits for: required fields (structs), or any variant (unions).
+        let mut waiting: HashMap<Node<'a>, usize> = HashMap::new();
+        // Who waits on a type, once per member that holds it.
+        let mut waiters: HashMap<Node<'a>, Vec<Node<'a>>> = HashMap::new();
+        let mut ready: Vec<Node<'a>> = Vec::new();
+        for &node in &self.order {
+            let in_graph = |t: &Node<'a>| self.types.contains_key(t);
+            let ms = &self.edges[&node];
+            match &self.types[&node].kind {
+                TypeKind::Enum { .. } => ready.push(node),
+                TypeKind::Struct { .. } => {
+                    let needs: Vec<Node<'a>> = ms
                         .iter()
-                        .filter(|m| m.required)
-                        .all(|m| ok_target(&m.target)),
-                    TypeKind::Union { variants, .. } => {
-                        variants.is_empty()
-                            || variants.iter().any(|v| {
-                                v.payload
-                                    .as_ref()
-                                    .and_then(held)
-                                    .is_none_or(|t| ok_target(&t))
-                            })
+                        .filter(|m| m.required && in_graph(&m.target))
+                        .map(|m| m.target)
+                        .collect();
+                    if needs.is_empty() {
+                        ready.push(node);
+                    } else {
+                        waiting.insert(node, needs.len());
+                        for t in needs {
+                            waiters.entry(t).or_default().push(node);
+                        }
                     }
-                };
-                if ok {
-                    yes.insert(node);
                 }
-            }
-            if yes.len() == before {
-                return yes;
+                TypeKind::Union { variants, .. } => {
+                    let free = variants.is_empty()
+                        || variants.iter().any(|v| {
+                            v.payload
+                                .as_ref()
+                                .and_then(held)
+                                .is_none_or(|t| !in_graph(&t))
+                        });
+                    if free {
+                        ready.push(node);
+                    } else {
+                        waiting.insert(node, 1);
+                        for m in ms {
+                            waiters.entry(m.target).or_default().push(node);
+                        }
+                    }
+                }
             }
         }
+        while let Some(node) = ready.pop() {
+            if !yes.insert(node) {
+                continue;
+            }
+            for &owner in waiters.get(&node).map(Vec::as_slice).unwrap_or_default() {
+                if yes.contains(&owner) {
+                    continue;
+                }
+                if let Some(left) = waiting.get_mut(&owner) {
+                    *left = left.saturating_sub(1);
+                    if *left == 0 {
+                        ready.push(owner);
+                    }
+                }
+            }
+        }
+        yes
     }
 
     /// Every cycle of members that no finite value can end, once each: the members along it,

@@ -111,25 +111,50 @@ pub struct Sources {
     skipped: Vec<SkippedLink>,
 }
 
-/// A symbolic link not followed while reading a directory, because it leads back to a
-/// directory being read (`loop -> .`): reported as a `symlink-loop` warning, once per
-/// directory looped back to.
+/// A symbolic link not followed while reading a directory: one that leads back to a directory
+/// being read (`loop -> .`; a `symlink-loop` warning, once per directory looped back to), or
+/// a `*.toml` link that leads nowhere (an editor's lock file `.#ticket.toml`; a
+/// `dangling-link` warning). The other files are read all the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedLink {
     /// The path of the link, as reached (`schemas/loop`).
     pub link: PathBuf,
-    /// The real path of the directory it leads back to.
-    pub target: PathBuf,
+    /// The real path of the directory it leads back to; `None` for a link that leads nowhere.
+    pub target: Option<PathBuf>,
 }
 
 impl SkippedLink {
+    /// The warning's code.
+    pub fn code(&self) -> crate::diag::Code {
+        match self.target {
+            Some(_) => crate::diag::Code::SymlinkLoop,
+            None => crate::diag::Code::DanglingLink,
+        }
+    }
+
     /// The warning, in one sentence.
     pub fn message(&self) -> String {
-        format!(
-            "the symbolic link `{}` leads back to `{}`, which is being read: not followed",
-            self.link.display(),
-            self.target.display()
-        )
+        match &self.target {
+            Some(target) => format!(
+                "the symbolic link `{}` leads back to `{}`, which is being read: not followed",
+                self.link.display(),
+                target.display()
+            ),
+            None => format!(
+                "the symbolic link `{}` leads to no file: not read",
+                self.link.display()
+            ),
+        }
+    }
+
+    /// What to do about it.
+    pub fn help(&self) -> &'static str {
+        match self.target {
+            Some(_) => "each file below it is read once, from where it is",
+            None => {
+                "remove it, or point it at a schema file (editors leave such links as lock files)"
+            }
+        }
     }
 }
 
@@ -265,10 +290,10 @@ fn collect_toml(
     let real = fs::canonicalize(dir).map_err(io)?;
     if let Some(first) = ancestors.iter().find(|a| **a == real) {
         // Said once per directory looped back to, however many links lead there.
-        if !skipped.iter().any(|s| s.target == *first) {
+        if !skipped.iter().any(|s| s.target.as_ref() == Some(first)) {
             skipped.push(SkippedLink {
                 link: dir.to_owned(),
-                target: first.clone(),
+                target: Some(first.clone()),
             });
         }
         return Ok(());
@@ -279,6 +304,16 @@ fn collect_toml(
         if path.is_dir() {
             collect_toml(&path, out, ancestors, skipped)?;
         } else if path.extension().is_some_and(|e| e == "toml") {
+            // A link to nothing (or to a link loop) is passed over, said once.
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+                && fs::metadata(&path).is_err()
+            {
+                skipped.push(SkippedLink {
+                    link: path,
+                    target: None,
+                });
+                continue;
+            }
             out.push(path);
         }
     }

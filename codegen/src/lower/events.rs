@@ -296,17 +296,12 @@ impl Cx<'_> {
         // A scope that was given but is wrong (conflicting, or a bad tenant path) has its own
         // error: the rules are not reported again for lacking one.
         let scope_given = e.tenant.is_some() || e.platform.as_ref().is_some_and(|p| *p.get_ref());
-        let needs_scope = |cx: &mut Self, what: String, span: Range<usize>| {
-            if scope == Scope::Users && !scope_given {
-                cx.error(
-                    Diagnostic::error(crate::diag::Code::MissingScope, file, span, format!("{what} of event `{k}` needs a tenant to resolve in"))
-                        .label("roles, rooms and everyone exist per tenant")
-                        .help("set `tenant = \"<field>\"` on the event to stay inside the tenant in that field, or `platform = true` to reach every tenant"),
-                );
-            }
-        };
+        // The rules that exist per tenant, said once together when the event has no scope —
+        // each rule's own mistakes aside, which are reported on their own.
+        let mut unscoped: Vec<(String, Range<usize>)> = Vec::new();
         for role in &r.roles {
             let name = role.get_ref();
+            unscoped.push((format!("role `{name}`"), role.span()));
             if name.is_empty() || name.chars().any(|c| c.is_whitespace()) {
                 self.error(
                     Diagnostic::error(
@@ -319,22 +314,17 @@ impl Cx<'_> {
                 );
                 continue;
             }
-            needs_scope(self, format!("the role rule `{name}`"), role.span());
             rules.push(Rule::Role { role: name.clone() });
         }
         for room in &r.rooms {
+            unscoped.push((format!("room `{}`", room.get_ref()), room.span()));
             if let Some(template) = self.room_template(&paths, room) {
-                needs_scope(
-                    self,
-                    format!("the room rule `{}`", room.get_ref()),
-                    room.span(),
-                );
                 rules.push(Rule::Room { template });
             }
         }
         if let Some(everyone) = &r.everyone {
             if *everyone.get_ref() {
-                needs_scope(self, "the everyone rule".to_owned(), everyone.span());
+                unscoped.push(("everyone".to_owned(), everyone.span()));
                 rules.push(Rule::Everyone);
             } else {
                 self.error(
@@ -347,6 +337,25 @@ impl Cx<'_> {
                     .help("remove it"),
                 );
             }
+        }
+        if let (Scope::Users, false, Some((first, span))) = (&scope, scope_given, unscoped.first())
+        {
+            let what = if unscoped.len() == 1 {
+                format!("the {first} rule of event `{k}` needs a tenant to resolve in")
+            } else {
+                let all: Vec<&str> = unscoped.iter().map(|(w, _)| w.as_str()).collect();
+                format!(
+                    "the rules {} of event `{k}` need a tenant to resolve in",
+                    all.join(", ")
+                )
+            };
+            let mut d =
+                Diagnostic::error(crate::diag::Code::MissingScope, file, span.clone(), what)
+                    .label("roles, rooms and everyone exist per tenant");
+            for (w, other) in unscoped.iter().skip(1) {
+                d = d.note(file, other.clone(), format!("{w} too"));
+            }
+            self.error(d.help("set `tenant = \"<field>\"` on the event to stay inside the tenant in that field, or `platform = true` to reach every tenant"));
         }
         let except = r
             .except
@@ -383,8 +392,8 @@ impl Cx<'_> {
         raw: &Spanned<String>,
         usage: IdUse,
     ) -> Option<FieldPath> {
-        let start = self.string_start(p.m.raw.file, &raw.span());
-        let resolved = self.walk(p, raw.get_ref(), start)?;
+        let lit = self.literal(p.m.raw.file, &raw.span());
+        let resolved = self.walk(p, raw.get_ref(), &lit, 0)?;
         let file = p.m.raw.file;
         let text = raw.get_ref();
         let ty = &resolved.ty;
@@ -452,7 +461,14 @@ impl Cx<'_> {
     }
 
     /// Walks a dotted path through the payload and nested structs.
-    fn walk(&mut self, p: &Paths<'_, '_>, text: &str, start: usize) -> Option<Resolved> {
+    /// `text` is the value of `lit` from byte `from` on, for the places of its segments.
+    fn walk(
+        &mut self,
+        p: &Paths<'_, '_>,
+        text: &str,
+        lit: &super::literal::Literal,
+        from: usize,
+    ) -> Option<Resolved> {
         let file = p.m.raw.file;
         let mut fields: &[Field] = p.payload;
         let mut owner = format!("the payload of event `{}`", p.event);
@@ -462,7 +478,7 @@ impl Cx<'_> {
         let mut offset = 0;
         let segments: Vec<&str> = text.split('.').collect();
         for (i, seg) in segments.iter().enumerate() {
-            let span = start + offset..start + offset + seg.len();
+            let span = lit.span(from + offset..from + offset + seg.len());
             offset += seg.len() + 1;
             let Some(field) = fields.iter().find(|f| f.name == *seg) else {
                 if self.unresolved.contains(&format!("{owner_key}.{seg}"))
@@ -569,7 +585,7 @@ impl Cx<'_> {
     fn room_template(&mut self, p: &Paths<'_, '_>, raw: &Spanned<String>) -> Option<RoomTemplate> {
         let file = p.m.raw.file;
         let text = raw.get_ref();
-        let start = self.string_start(file, &raw.span());
+        let lit = self.literal(file, &raw.span());
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut rest = text.as_str();
@@ -581,7 +597,7 @@ impl Cx<'_> {
                     Diagnostic::error(
                         crate::diag::Code::RoomTemplate,
                         file,
-                        start + pos + open..start + pos + open + 1,
+                        lit.span(pos + open..pos + open + 1),
                         format!("unmatched `}}` in room `{text}`"),
                     )
                     .help("fields are written `{field}`"),
@@ -594,7 +610,7 @@ impl Cx<'_> {
                     Diagnostic::error(
                         crate::diag::Code::RoomTemplate,
                         file,
-                        start + pos + open..start + pos + rest.len(),
+                        lit.span(pos + open..pos + rest.len()),
                         format!("unclosed `{{` in room `{text}`"),
                     )
                     .help("close the field with `}`, as in `chat:{chat_id}`"),
@@ -602,11 +618,11 @@ impl Cx<'_> {
                 return None;
             };
             let field = &rest[open + 1..open + close];
-            let field_start = start + pos + open + 1;
+            let field_start = pos + open + 1;
             if !literal.is_empty() {
                 parts.push(RoomPart::Literal(std::mem::take(&mut literal)));
             }
-            match self.walk(p, field, field_start) {
+            match self.walk(p, field, &lit, field_start) {
                 Some(resolved) if is_room_value(&resolved.ty, p) && !resolved.optional => {
                     if let Some(path) = FieldPath::parse(field) {
                         parts.push(RoomPart::Field(path));
@@ -619,7 +635,7 @@ impl Cx<'_> {
                         "it is not a single value"
                     };
                     self.error(
-                        Diagnostic::error(crate::diag::Code::RoomTemplate, file, field_start..field_start + field.len(), format!("field `{field}` of type `{}` cannot be part of a room name", resolved.ty))
+                        Diagnostic::error(crate::diag::Code::RoomTemplate, file, lit.span(field_start..field_start + field.len()), format!("field `{field}` of type `{}` cannot be part of a room name", resolved.ty))
                             .label(why)
                             .help("room names are built from required string, uuid, integer or enum fields"),
                     );

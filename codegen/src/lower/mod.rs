@@ -7,6 +7,7 @@
 //! 4. checks across modules (wire names).
 
 mod events;
+mod literal;
 mod types;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -203,17 +204,9 @@ impl Cx<'_> {
         }
     }
 
-    /// The byte offset where the contents of the string literal at `span` start.
-    fn string_start(&self, file: FileId, span: &Range<usize>) -> usize {
-        let text = self.sources.file(file).slice(span);
-        let quote = if text.starts_with("\"\"\"") || text.starts_with("'''") {
-            3
-        } else if text.starts_with('"') || text.starts_with('\'') {
-            1
-        } else {
-            0
-        };
-        span.start + quote
+    /// Where the bytes of the value of the string literal at `span` are in the source.
+    fn literal(&self, file: FileId, span: &Range<usize>) -> literal::Literal {
+        literal::Literal::new(self.sources.file(file).slice(span), span.start)
     }
 
     fn collect_modules<'r>(&mut self, raws: &'r [RawModule]) -> Vec<ModuleCx<'r>> {
@@ -221,10 +214,31 @@ impl Cx<'_> {
         let mut out = Vec::new();
         for raw in raws {
             let Some(name) = &raw.module else {
-                self.error(
-                    Diagnostic::error(crate::diag::Code::MissingKey, raw.file, 0..0, "the schema file does not name its module")
-                        .help("start the file with `module = \"<name>\"`, for example `module = \"ticket\"`"),
-                );
+                // `module = 5` has its own error; a file that names no module gets this one.
+                if !raw.module_given {
+                    self.error(
+                        Diagnostic::error(crate::diag::Code::MissingKey, raw.file, 0..0, "the schema file does not name its module")
+                            .help("start the file with `module = \"<name>\"`, for example `module = \"ticket\"`"),
+                    );
+                }
+                // Checked all the same, as the module its file name suggests (its other
+                // mistakes are worth reporting now), unless a file declares that module.
+                let stem = std::path::Path::new(self.sources.file(raw.file).name())
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let declared = raws
+                    .iter()
+                    .any(|r| r.module.as_ref().is_some_and(|m| *m.get_ref() == stem));
+                if !stem.is_empty() && !declared && !seen.contains_key(&stem) {
+                    seen.insert(stem.clone(), (raw.file, 0..0));
+                    out.push(ModuleCx {
+                        name: stem,
+                        name_span: 0..0,
+                        raw,
+                        imports: Vec::new(),
+                    });
+                }
                 continue;
             };
             let span = name.span();
@@ -235,6 +249,9 @@ impl Cx<'_> {
                         .label("module names are lowercase letters, digits and `_`, starting with a letter")
                         .help(types::suggest(names::to_snake_case(name), "m_", names::is_module_name, &|n| {
                             raws.iter().any(|r| r.module.as_ref().is_some_and(|m| m.get_ref() == n))
+                                || names::is_rust_keyword(n)
+                                || names::is_ts_reserved(n)
+                                || names::reserved_module_name(n).is_some()
                         })),
                 );
                 // Checked all the same, under the name it has: its other mistakes are worth
@@ -319,7 +336,12 @@ impl Cx<'_> {
                         .help("a module's own types need no import; remove it"),
                     );
                 } else if !known.contains(name) && !self.broken.contains(name) {
-                    let meant = names::did_you_mean(name, known.iter().map(String::as_str))
+                    // `comon` for `common`, or a file name (`common.toml`) for its module.
+                    let stem = name
+                        .strip_suffix(".toml")
+                        .filter(|s| known.iter().any(|k| k == s));
+                    let meant = stem
+                        .or_else(|| names::did_you_mean(name, known.iter().map(String::as_str)))
                         .filter(|close| {
                             *close != m.name && !m.raw.imports.iter().any(|i| i.get_ref() == close)
                         })
@@ -327,7 +349,7 @@ impl Cx<'_> {
                     self.diags.push(
                         Diagnostic::error(crate::diag::Code::UnknownImport, m.raw.file, span.clone(), format!("no module named `{name}`"))
                             .label("imported here")
-                            .maybe_help(names::suggestion(name, known.iter().map(String::as_str)).or_else(|| {
+                            .maybe_help(stem.map(|s| format!("imports name modules, not files: write `{s}`")).or_else(|| names::suggestion(name, known.iter().map(String::as_str))).or_else(|| {
                                 Some(format!(
                                     "the modules found are {}; is the file declaring `{name}` among the paths given?",
                                     known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")

@@ -1,6 +1,6 @@
 //! Lowering of named types and fields: type expressions, constraints and defaults.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use tidings::schema::{
@@ -42,10 +42,36 @@ impl Cx<'_> {
                 .raw
                 .dropped
                 .contains(&(format!("type {}", name.get_ref()), "kind".to_owned()));
+            // What the other keys imply: a `kind` dropped for a value of the wrong type, or
+            // unknown (`strcut`), is reported once, and the rest checked as that kind.
+            let implied = if t.values.is_some() {
+                "enum"
+            } else if t.variants.is_some() || t.tag.is_some() {
+                "union"
+            } else {
+                "struct"
+            };
             let kind_name = match &t.kind {
-                Some(k) => k.get_ref().as_str(),
-                None if dropped_kind && t.values.is_some() => "enum",
-                None if dropped_kind && (t.variants.is_some() || t.tag.is_some()) => "union",
+                Some(k) if KINDS.contains(&k.get_ref().as_str()) => k.get_ref().as_str(),
+                Some(k) => {
+                    let other = k.get_ref();
+                    self.error(
+                        Diagnostic::error(
+                            crate::diag::Code::InvalidValue,
+                            m.raw.file,
+                            k.span(),
+                            format!("unknown kind `{other}` for type `{}`", name.get_ref()),
+                        )
+                        .help(
+                            names::suggestion(other, KINDS).unwrap_or_else(|| {
+                                "a type's kind is `struct` (the default), `enum` or `union`"
+                                    .to_owned()
+                            }),
+                        ),
+                    );
+                    implied
+                }
+                None if dropped_kind => implied,
                 None => "struct",
             };
             let kind = match kind_name {
@@ -74,24 +100,7 @@ impl Cx<'_> {
                     self.reject_keys(m, t, crate::raw::keys_of_other_kinds("union"), "unions");
                     self.lower_union(m, symbols, name, t)
                 }
-                other => {
-                    let kind_span = t.kind.as_ref().map_or(span.clone(), Spanned::span);
-                    self.error(
-                        Diagnostic::error(
-                            crate::diag::Code::InvalidValue,
-                            m.raw.file,
-                            kind_span,
-                            format!("unknown kind `{other}` for type `{}`", name.get_ref()),
-                        )
-                        .help(
-                            names::suggestion(other, KINDS).unwrap_or_else(|| {
-                                "a type's kind is `struct` (the default), `enum` or `union`"
-                                    .to_owned()
-                            }),
-                        ),
-                    );
-                    continue;
-                }
+                _ => continue,
             };
             out.push(TypeDef {
                 name: name.get_ref().clone(),
@@ -125,13 +134,25 @@ impl Cx<'_> {
         });
         // Names a suggestion must not take: every type and event type name, compared as the
         // clash check below compares them.
-        let declared: HashSet<String> = types
-            .clone()
-            .chain(events.clone())
-            .map(|(name, ..)| name.to_lowercase())
-            .collect();
-        let taken = |n: &str| declared.contains(&n.to_lowercase());
+        let mut declared: HashMap<String, usize> = HashMap::new();
+        for (name, ..) in types.clone().chain(events.clone()) {
+            *declared.entry(name.to_lowercase()).or_default() += 1;
+        }
+        // Taken: by another declaration than the one being renamed (`foo` → `Foo` is free,
+        // unless a `Foo` is declared too).
+        let current = std::cell::RefCell::new(String::new());
+        let taken = |n: &str| {
+            let reserved = names::is_reserved_type_name(n);
+            let n = n.to_lowercase();
+            let others =
+                declared.get(&n).copied().unwrap_or(0) - usize::from(n == *current.borrow());
+            reserved
+                || others > 0
+                // `SomeThingInput` is the written shape of `SomeThing`.
+                || n.strip_suffix("input").is_some_and(|stem| declared.contains_key(stem))
+        };
         for (name, span, what, key) in types.chain(events) {
+            *current.borrow_mut() = name.to_lowercase();
             if what == "type" {
                 if !names::is_pascal_case(&name) {
                     self.error(
@@ -940,15 +961,15 @@ impl Cx<'_> {
         text: &str,
         span: &Range<usize>,
     ) -> Option<TypeRef> {
-        let base = self.string_start(m.raw.file, span);
+        let base = self.literal(m.raw.file, span);
         match typeexpr::parse(text) {
-            Ok(expr) => self.resolve_expr(m, symbols, &expr, base),
+            Ok(expr) => self.resolve_expr(m, symbols, &expr, &base),
             Err(e) => {
                 self.error(
                     Diagnostic::error(
                         crate::diag::Code::InvalidType,
                         m.raw.file,
-                        base + e.span.start..base + e.span.end.max(e.span.start),
+                        base.span(e.span.start..e.span.end.max(e.span.start)),
                         format!("invalid type `{}`", shortened(text)),
                     )
                     .label(e.message)
@@ -964,7 +985,7 @@ impl Cx<'_> {
         m: &ModuleCx<'_>,
         symbols: &Symbols,
         expr: &TypeExpr,
-        base: usize,
+        base: &super::literal::Literal,
     ) -> Option<TypeRef> {
         let file = m.raw.file;
         match expr {
@@ -978,7 +999,7 @@ impl Cx<'_> {
                             Diagnostic::warning(
                                 crate::diag::Code::RedundantOptional,
                                 file,
-                                base + span.start..base + span.end,
+                                base.span(span.clone()),
                                 "`json?` is the same as `json`",
                             )
                             .label("`json` already admits `null`")
@@ -997,7 +1018,7 @@ impl Cx<'_> {
                 self.resolve_expr(m, symbols, inner, base)?,
             ))),
             TypeExpr::Name { module, name, span } => {
-                let span = base + span.start..base + span.end;
+                let span = base.span(span.clone());
                 self.resolve_name(m, symbols, module.as_deref(), name, span)
             }
         }
@@ -1059,6 +1080,7 @@ impl Cx<'_> {
             }
             Some(owner) => {
                 let imported = owner == m.name
+                    || m.raw.imports_unreadable
                     || symbols
                         .imports
                         .get(&m.name)
@@ -1122,12 +1144,22 @@ fn default_value(v: &toml::Value, ty: &TypeRef, symbols: &Symbols) -> Result<Val
         TypeRef::Primitive(p) => match (p, v) {
             (Primitive::Json, v) => json_value(v),
             (Primitive::String, toml::Value::String(s)) => Ok(Value::String(s.clone())),
-            (Primitive::Timestamp, toml::Value::Datetime(d)) => Ok(Value::String(d.to_string())),
-            (Primitive::Timestamp, toml::Value::String(s)) if looks_like_timestamp(s) => {
+            // The rule the wire uses (`tidings::format`): a date, a time and an offset. A TOML
+            // date or local time (`2024-01-01`, `10:30:00`) is not a timestamp.
+            (Primitive::Timestamp, toml::Value::Datetime(d))
+                if tidings::format::is_timestamp(&d.to_string()) =>
+            {
+                Ok(Value::String(d.to_string()))
+            }
+            (Primitive::Timestamp, toml::Value::String(s)) if tidings::format::is_timestamp(s) => {
                 Ok(Value::String(s.clone()))
             }
-            (Primitive::Timestamp, _) => Err(mismatch("an RFC 3339 timestamp")),
-            (Primitive::Uuid, toml::Value::String(s)) if is_uuid(s) => Ok(Value::String(s.clone())),
+            (Primitive::Timestamp, _) => Err(mismatch(
+                "an RFC 3339 timestamp with a date, a time and an offset (`2024-01-01T10:30:00Z`)",
+            )),
+            (Primitive::Uuid, toml::Value::String(s)) if tidings::format::is_uuid(s) => {
+                Ok(Value::String(s.clone()))
+            }
             (Primitive::Uuid, _) => Err(mismatch("a hyphenated UUID string")),
             (Primitive::Bool, toml::Value::Boolean(b)) => Ok(Value::Bool(*b)),
             (p, toml::Value::Integer(n)) if p.is_integer() => {
@@ -1266,19 +1298,6 @@ fn describe(v: &toml::Value) -> String {
     }
 }
 
-fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
-
-fn looks_like_timestamp(s: &str) -> bool {
-    s.parse::<toml::value::Datetime>()
-        .is_ok_and(|d| d.date.is_some() && d.time.is_some() && d.offset.is_some())
-}
-
 /// A type expression for a message: whole when short, else its start and `…` (the caret shows
 /// the place).
 fn shortened(text: &str) -> String {
@@ -1302,7 +1321,7 @@ pub(super) fn suggest(
     let candidates = [recased.clone(), format!("{prefix}{recased}")];
     match candidates.iter().find(|n| valid(n)) {
         Some(name) if !taken(name) => format!("try `{name}`"),
-        Some(name) => format!("`{name}` is taken here; choose another name"),
+        Some(name) => format!("`{name}` is taken or reserved; choose another name"),
         None => "choose a name of ASCII letters, digits and `_`, starting with a letter".to_owned(),
     }
 }

@@ -144,3 +144,20 @@ fn the_bad_byte_of_a_file_that_is_not_utf8_is_one_column_wide() {
         "{json}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_link_to_nothing_is_passed_over_and_the_other_files_are_checked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("chat.toml"), CHAT).expect("write");
+    // What Emacs leaves next to a file being edited.
+    std::os::unix::fs::symlink("user@host.1234", dir.path().join(".#chat.toml")).expect("symlink");
+    let out = tidings(&["check", "."], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    insta::assert_snapshot!("dangling_link", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("checked 1 file:"),
+        "{}",
+        text(&out.stdout)
+    );
+}
