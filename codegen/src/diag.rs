@@ -270,6 +270,23 @@ impl Diagnostics {
             render_one(d, sources, &mut out);
             out.push('\n');
         }
+        // Control characters of the schemas (a NUL or an ESC in a key) are shown, not sent to
+        // the terminal: one replacement character each, so columns stay aligned.
+        if out
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            out = out
+                .chars()
+                .map(|c| {
+                    if c.is_control() && c != '\n' && c != '\t' {
+                        '\u{fffd}'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+        }
         out
     }
 

@@ -283,20 +283,10 @@ pub fn event_constant(module: &str, key: &str) -> String {
     format!("{}_{}", to_snake_case(module), to_snake_case(key)).to_uppercase()
 }
 
-/// The Levenshtein edit distance between two strings.
+/// The optimal string alignment distance between `a` and `b`: insertions, deletions,
+/// substitutions and transpositions of neighbours (`tga` → `tag`) each cost 1 (strsim).
 pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
+    strsim::osa_distance(a, b)
 }
 
 /// The candidate closest to `wanted`, when it is close enough to be a likely typo.
@@ -353,6 +343,11 @@ mod tests {
         assert_eq!(did_you_mean("Tenant_Id", fields), Some("tenant_id"));
         assert_eq!(did_you_mean("colour", fields), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(
+            edit_distance("tga", "tag"),
+            1,
+            "a transposition is one edit"
+        );
     }
 
     #[test]

@@ -920,8 +920,19 @@ impl Cx<'_> {
         field: &Field,
         raw: &Spanned<toml::Value>,
     ) -> Option<Value> {
-        let result = default_value(raw.get_ref(), field.ty.unwrap_optional(), symbols)
-            .and_then(|v| check_default_constraints(&v, &field.constraints).map(|()| v));
+        // Bounds that contradict each other are reported on their own: no value meets them,
+        // and saying so of the default too would repeat it.
+        let c = &field.constraints;
+        let contradictory = matches!((c.min, c.max), (Some(a), Some(b)) if a.cmp_exact(b) == Some(std::cmp::Ordering::Greater))
+            || matches!((c.min_length, c.max_length), (Some(a), Some(b)) if a > b);
+        let result =
+            default_value(raw.get_ref(), field.ty.unwrap_optional(), symbols).and_then(|v| {
+                if contradictory {
+                    Ok(v)
+                } else {
+                    check_default_constraints(&v, c).map(|()| v)
+                }
+            });
         if let (Ok(Value::Int(n)), TypeRef::Primitive(p)) = (&result, field.ty.unwrap_optional()) {
             if p.is_integer() {
                 self.warn_inexact_in_js(
