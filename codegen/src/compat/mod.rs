@@ -1,6 +1,6 @@
 //! `tidings compat`: what a schema change breaks, for whom, and which side must deploy first.
 //!
-//! Every finding comes from one small rule (see [`rules`]) with a stable id. Rules reason about
+//! Every finding comes from one small rule (see [`registry`]) with a stable id. Rules reason about
 //! data flows: a server→client event is written by servers and read by clients; a
 //! client→server event the other way round; a reply flows server→client. For each flow a change
 //! either keeps old readers reading new writers (else, when the writer upgrades first, the
