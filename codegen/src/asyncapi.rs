@@ -89,7 +89,7 @@ fn message(m: &Module, e: &EventDef, payload: Value) -> Value {
         "module": m.name,
         "direction": e.direction.as_str(),
         "delivery": e.delivery.as_str(),
-        "recipients": crate::describe::recipients(e),
+        "recipients": crate::summary::recipients(e),
     });
     msg
 }
@@ -124,7 +124,7 @@ pub fn generate(schema: &Schema) -> String {
                         json!({
                             "action": "send",
                             "channel": { "$ref": format!("#/channels/{ch}") },
-                            "summary": format!("The server emits `{}` to {}.", e.name, crate::describe::recipients(e)),
+                            "summary": format!("The server emits `{}` to {}.", e.name, crate::summary::recipients(e)),
                             "messages": [{ "$ref": format!("#/channels/{ch}/messages/{id}") }],
                         }),
                     );

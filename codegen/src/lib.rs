@@ -39,7 +39,6 @@ mod build;
 pub mod catalog;
 pub mod cli;
 pub mod compat;
-pub mod describe;
 mod diag;
 pub mod editor;
 mod error;
@@ -54,6 +53,7 @@ mod recursion;
 pub mod rust;
 pub mod shapes;
 mod source;
+pub mod summary;
 pub mod ts;
 mod typeexpr;
 

@@ -553,7 +553,7 @@ pub(crate) fn parse(
         lost_fields: HashSet::new(),
         dropped: HashSet::new(),
     };
-    let mut cx = Cx { file, diags };
+    let mut cx = Reader { file, diags };
     for (key, value) in root.into_inner() {
         let key_span = key.span();
         match key.get_ref().as_ref() {
@@ -630,12 +630,12 @@ pub(crate) fn declared_module(text: &str) -> Option<String> {
     })
 }
 
-struct Cx<'a> {
+struct Reader<'a> {
     file: FileId,
     diags: &'a mut Diagnostics,
 }
 
-impl Cx<'_> {
+impl Reader<'_> {
     /// Deserializes one value, reporting a failure as a diagnostic. When the value is a table,
     /// the entry at fault is dropped and deserialization retried, so that every mistake in the
     /// table is reported rather than only the first.
@@ -643,7 +643,7 @@ impl Cx<'_> {
         self.de_recovering(value, what, Section::Other, &mut Vec::new())
     }
 
-    /// As [`Cx::de`], also giving the key paths of the entries lost on the way
+    /// As [`Reader::de`], also giving the key paths of the entries lost on the way
     /// (`["fields", "x", "min_length"]`). A misspelled key (`vaules`) whose meant key is
     /// absent is given as the key it meant (`values`): its meaning is what was lost.
     fn de_recovering<T: DeserializeOwned>(

@@ -6,7 +6,7 @@
 
 mod attr;
 mod case;
-mod describe;
+mod derive_describe;
 mod event;
 mod fields;
 
@@ -26,7 +26,7 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// `#[tidings(module = "...")]`.
 #[proc_macro_derive(Describe, attributes(tidings))]
 pub fn derive_describe(input: TokenStream) -> TokenStream {
-    describe::expand(parse_macro_input!(input as DeriveInput))
+    derive_describe::expand(parse_macro_input!(input as DeriveInput))
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -40,7 +40,7 @@ pub(super) fn run(args: &Args) -> Result<u8> {
             match &schema {
                 Some(schema) => super::outln!(
                     "checked {files}: {}; {}",
-                    crate::describe::counts(schema),
+                    crate::summary::counts(schema),
                     problems(warnings, "warning")
                 ),
                 None => super::outln!(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 
 use super::{Input, EXIT_FINDINGS, EXIT_OK};
-use crate::compat::{self, Baseline, Config, Format, Mode, Run};
+use crate::compat::{self, Baseline, Config, Mode, ReportFormat, Run};
 
 /// Arguments of `tidings compat`.
 #[derive(Debug, clap::Args)]
@@ -22,13 +22,60 @@ pub struct Args {
     /// Which breaks fail: `backward` (deployed clients keep working; the default), `forward`
     /// (deployed servers keep working), `full` (both).
     #[arg(long, value_enum, default_value_t)]
-    mode: Mode,
+    mode: ModeArg,
     /// A config file grading or ignoring rules (default: `tidings-compat.toml` when present).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    format: FormatArg,
+}
+
+/// `--mode`: which breaks fail (the library's [`Mode`]).
+#[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
+enum ModeArg {
+    /// Deployed clients must keep working with the new server (servers deploy first).
+    #[default]
+    Backward,
+    /// Deployed servers must keep working with new clients (clients deploy first).
+    Forward,
+    /// Both.
+    Full,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::Backward => Mode::Backward,
+            ModeArg::Forward => Mode::Forward,
+            ModeArg::Full => Mode::Full,
+        }
+    }
+}
+
+/// `--format`: the report's form (the library's [`ReportFormat`]).
+#[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
+enum FormatArg {
+    /// For people: each finding with its location, source line, who it breaks and what to do.
+    #[default]
+    Human,
+    /// One JSON document.
+    Json,
+    /// GitHub Actions workflow commands (`::error file=…`), which annotate the pull request.
+    Github,
+    /// JUnit XML: one test case per finding; breaking findings fail.
+    Junit,
+}
+
+impl From<FormatArg> for ReportFormat {
+    fn from(f: FormatArg) -> ReportFormat {
+        match f {
+            FormatArg::Human => ReportFormat::Human,
+            FormatArg::Json => ReportFormat::Json,
+            FormatArg::Github => ReportFormat::Github,
+            FormatArg::Junit => ReportFormat::Junit,
+        }
+    }
 }
 
 /// Compares; exit 1 when a finding fails in the chosen mode.
@@ -86,9 +133,14 @@ pub(super) fn run(args: &Args) -> Result<u8> {
         .collect();
     let failing = runs
         .iter()
-        .any(|r| r.findings.iter().any(|f| f.fails(args.mode)));
+        .any(|r| r.findings.iter().any(|f| f.fails(args.mode.into())));
     let mut all_sources = vec![&sources];
     all_sources.extend(old_sources_all.iter());
-    super::emit(&compat::render(&runs, args.mode, args.format, &all_sources))?;
+    super::emit(&compat::render(
+        &runs,
+        args.mode.into(),
+        args.format.into(),
+        &all_sources,
+    ))?;
     Ok(if failing { EXIT_FINDINGS } else { EXIT_OK })
 }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use super::{Input, EXIT_FINDINGS, EXIT_OK};
-use crate::describe;
+use crate::summary;
 
 /// Arguments of `tidings ir`.
 #[derive(Debug, clap::Args)]
@@ -21,7 +21,7 @@ pub(super) fn run(args: &Args) -> Result<u8> {
         return Ok(EXIT_FINDINGS);
     };
     if args.summary {
-        super::emit(&describe::summary(&checked.schema))?;
+        super::emit(&summary::summary(&checked.schema))?;
     } else {
         super::outln!("{}", serde_json::to_string_pretty(&checked.schema)?);
     }

@@ -91,7 +91,7 @@ impl Input {
     ///
     /// # Errors
     /// When a path cannot be read.
-    pub fn load(&self) -> anyhow::Result<Option<crate::Checked>> {
+    pub(crate) fn load(&self) -> anyhow::Result<Option<crate::Checked>> {
         let (sources, result) = crate::check_paths(&self.paths)?;
         match result {
             Ok(checked) => {

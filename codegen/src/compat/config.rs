@@ -15,7 +15,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::registry::RuleId;
-use super::{Finding, Severity};
+use super::{Finding, Impact};
 
 /// What to do with a rule's findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
@@ -132,9 +132,9 @@ impl Config {
                     Some(Grade::Ignore) => None,
                     Some(g) => {
                         f.severity = match g {
-                            Grade::Info => Severity::Info,
-                            Grade::Warning => Severity::Warning,
-                            _ => Severity::Breaking,
+                            Grade::Info => Impact::Info,
+                            Grade::Warning => Impact::Warning,
+                            _ => Impact::Breaking,
                         };
                         Some(f)
                     }

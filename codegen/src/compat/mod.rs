@@ -22,12 +22,12 @@ use tidings::schema::{Location, Schema};
 pub use baseline::{load_baseline, tags as baseline_tags, Baseline};
 pub use config::{Config, ConfigError};
 pub use registry::RuleId;
-pub use report::{render, Format, Run};
+pub use report::{render, ReportFormat, Run};
 
-/// How bad a finding is.
+/// How much a finding matters: its severity in reports (`"severity"` in JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Severity {
+pub enum Impact {
     /// Worth knowing; compatible.
     Info,
     /// Compatible on the wire, but changes behaviour someone may rely on (who receives an event,
@@ -37,13 +37,13 @@ pub enum Severity {
     Breaking,
 }
 
-impl Severity {
+impl Impact {
     /// The word used in reports.
     pub fn as_str(self) -> &'static str {
         match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Breaking => "breaking",
+            Impact::Info => "info",
+            Impact::Warning => "warning",
+            Impact::Breaking => "breaking",
         }
     }
 }
@@ -118,7 +118,7 @@ pub struct Finding {
     /// The rule (`field-removed`), listed in docs/compat.md.
     pub rule: RuleId,
     /// How bad it is (after the config's overrides).
-    pub severity: Severity,
+    pub severity: Impact,
     /// Which deployed sides it breaks.
     pub breaks: Breaks,
     /// The side to deploy first, when one order is safe.
@@ -159,7 +159,7 @@ impl Finding {
         Finding {
             rule,
             severity: if breaks.any() {
-                Severity::Breaking
+                Impact::Breaking
             } else {
                 rule.quiet_severity()
             },
@@ -178,7 +178,7 @@ impl Finding {
     /// Sets the severity from the breaks and the rule's own.
     fn severity_by_rule(&mut self) {
         self.severity = if self.breaks.any() {
-            Severity::Breaking
+            Impact::Breaking
         } else {
             self.rule.quiet_severity()
         };
@@ -246,7 +246,7 @@ impl Verdict {
         let breaking = |side: fn(&Breaks) -> bool| {
             findings
                 .iter()
-                .find(|f| f.severity == Severity::Breaking && side(&f.breaks))
+                .find(|f| f.severity == Impact::Breaking && side(&f.breaks))
         };
         let name = |f: &Finding| {
             let field = f
@@ -258,7 +258,7 @@ impl Verdict {
         };
         let both = findings
             .iter()
-            .find(|f| f.severity == Severity::Breaking && f.breaks.clients && f.breaks.servers);
+            .find(|f| f.severity == Impact::Breaking && f.breaks.clients && f.breaks.servers);
         match (breaking(|b| b.clients), breaking(|b| b.servers)) {
             (None, None) => Verdict {
                 order: Order::Any,
@@ -301,7 +301,7 @@ impl Verdict {
 }
 
 /// Which breaks fail the check.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Mode {
     /// Deployed clients must keep working with the new server (servers deploy first).
     #[default]
@@ -316,7 +316,7 @@ impl Finding {
     /// Whether this finding fails a check in `mode`.
     pub fn fails(&self, mode: Mode) -> bool {
         // A finding graded breaking by the config fails whatever it breaks.
-        self.severity == Severity::Breaking
+        self.severity == Impact::Breaking
             && (!self.breaks.any()
                 || match mode {
                     Mode::Backward => self.breaks.clients,

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::Severity;
+use super::Impact;
 
 macro_rules! rules {
     ($(
@@ -30,9 +30,9 @@ macro_rules! rules {
             }
 
             /// The severity of a finding that breaks no deployed side; one that does is
-            /// [`Severity::Breaking`].
-            pub fn quiet_severity(self) -> Severity {
-                match self { $(RuleId::$variant => Severity::$quiet,)* }
+            /// [`Impact::Breaking`].
+            pub fn quiet_severity(self) -> Impact {
+                match self { $(RuleId::$variant => Impact::$quiet,)* }
             }
 
             /// What the rule detects (docs/compat.md).

@@ -6,12 +6,12 @@ use serde_json::json;
 
 use tidings::schema::Location;
 
-use super::{Finding, Mode, Severity, Side, Verdict};
+use super::{Finding, Impact, Mode, Side, Verdict};
 use crate::Sources;
 
 /// Output formats of `tidings compat`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReportFormat {
     /// For people: each finding with its location, source line, who it breaks and what to do.
     #[default]
     Human,
@@ -85,18 +85,18 @@ fn mode_name(mode: Mode) -> &'static str {
 
 /// Counts of one run: (breaking, warning, info, failing).
 fn counts(findings: &[Finding], mode: Mode) -> (usize, usize, usize, usize) {
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let count = |s: Impact| findings.iter().filter(|f| f.severity == s).count();
     (
-        count(Severity::Breaking),
-        count(Severity::Warning),
-        count(Severity::Info),
+        count(Impact::Breaking),
+        count(Impact::Warning),
+        count(Impact::Info),
         findings.iter().filter(|f| f.fails(mode)).count(),
     )
 }
 
 /// Renders every run as one document in `format`, in `mode`. `sources` (new, and old when
 /// available) give the snippets of the human format.
-pub fn render(runs: &[Run], mode: Mode, format: Format, sources: &[&Sources]) -> String {
+pub fn render(runs: &[Run], mode: Mode, format: ReportFormat, sources: &[&Sources]) -> String {
     let mut out = String::new();
     let all: Vec<Finding> = runs
         .iter()
@@ -105,7 +105,7 @@ pub fn render(runs: &[Run], mode: Mode, format: Format, sources: &[&Sources]) ->
     let overall = Verdict::of(&all);
     let failing_total = all.iter().filter(|f| f.fails(mode)).count();
     match format {
-        Format::Human => {
+        ReportFormat::Human => {
             for run in runs {
                 for f in &run.findings {
                     let field = f
@@ -134,7 +134,7 @@ pub fn render(runs: &[Run], mode: Mode, format: Format, sources: &[&Sources]) ->
                         let events: Vec<&str> = f.events.keys().map(String::as_str).collect();
                         let _ = writeln!(out, "  = travels in: {}", events.join(", "));
                     }
-                    if f.severity == Severity::Breaking {
+                    if f.severity == Impact::Breaking {
                         let _ = writeln!(out, "  = {}", breaks_text(f));
                     }
                     out.push('\n');
@@ -171,7 +171,7 @@ pub fn render(runs: &[Run], mode: Mode, format: Format, sources: &[&Sources]) ->
                 );
             }
         }
-        Format::Json => {
+        ReportFormat::Json => {
             let baselines: Vec<_> = runs
                 .iter()
                 .map(|run| {
@@ -214,12 +214,12 @@ pub fn render(runs: &[Run], mode: Mode, format: Format, sources: &[&Sources]) ->
             out = serde_json::to_string_pretty(&doc).unwrap_or_default();
             out.push('\n');
         }
-        Format::Github => {
+        ReportFormat::Github => {
             for run in runs {
                 for f in &run.findings {
                     let level = match (f.fails(mode), f.severity) {
                         (true, _) => "error",
-                        (false, Severity::Info) => "notice",
+                        (false, Impact::Info) => "notice",
                         (false, _) => "warning",
                     };
                     let mut props = Vec::new();
@@ -233,7 +233,7 @@ pub fn render(runs: &[Run], mode: Mode, format: Format, sources: &[&Sources]) ->
                     }
                     props.push(format!("title=tidings compat: {}", f.rule));
                     let mut message = format!("{}: {}", f.subject, f.message);
-                    if f.severity == Severity::Breaking {
+                    if f.severity == Impact::Breaking {
                         message.push_str(&format!(" ({})", breaks_text(f)));
                     }
                     if runs.len() > 1 {
@@ -253,7 +253,7 @@ pub fn render(runs: &[Run], mode: Mode, format: Format, sources: &[&Sources]) ->
                 escape(&format!("{} — {}", overall.order_text(), overall.reason))
             );
         }
-        Format::Junit => {
+        ReportFormat::Junit => {
             let total: usize = runs.iter().map(|r| r.findings.len()).sum();
             let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
             let _ = writeln!(

@@ -13,12 +13,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use tidings::schema::{
-    Constraints, Delivery, EventDef, Field, Location, Module, Primitive, Recipients, Rule, Schema,
-    Scope, TypeDef, TypeKind, TypeRef,
+    Constraints, Delivery, EventDef, Field, Location, Module, Primitive, Recipients, Schema, Scope,
+    TypeDef, TypeKind, TypeRef,
 };
 
 use super::registry::RuleId;
-use super::{Breaks, Finding, Flows, Severity};
+use super::{Breaks, Finding, Flows, Impact};
 
 /// A named type: (module, name).
 type Key = (String, String);
@@ -129,7 +129,7 @@ struct Pair {
     events: BTreeMap<String, Flows>,
 }
 
-struct Cx<'a> {
+struct Comparison<'a> {
     old_types: HashMap<(&'a str, &'a str), (&'a Module, &'a TypeDef)>,
     new_types: HashMap<(&'a str, &'a str), (&'a Module, &'a TypeDef)>,
     pairs: Vec<Pair>,
@@ -141,7 +141,7 @@ struct Cx<'a> {
 
 /// Runs every rule.
 pub(super) fn compare(old: &Schema, new: &Schema) -> Vec<Finding> {
-    let mut cx = Cx {
+    let mut cx = Comparison {
         old_types: type_index(old),
         new_types: type_index(new),
         pairs: Vec::new(),
@@ -208,7 +208,7 @@ fn match_events<'a>(
     out
 }
 
-impl<'a> Cx<'a> {
+impl<'a> Comparison<'a> {
     /// A finding about an event itself (its subject), judged on `flows`.
     fn finding(
         &mut self,
@@ -397,7 +397,7 @@ impl<'a> Cx<'a> {
                 None,
             );
             if ephemeral {
-                f.severity = Severity::Warning;
+                f.severity = Impact::Warning;
             }
             self.out.push(f);
         }
@@ -988,8 +988,8 @@ impl<'a> Cx<'a> {
                 format!(
                     "the constraints of field `{}` changed ({} → {}); it {what}",
                     n.name,
-                    describe(&o.constraints),
-                    describe(&n.constraints)
+                    constraints_text(&o.constraints),
+                    constraints_text(&n.constraints)
                 ),
                 loc,
                 None,
@@ -1082,15 +1082,8 @@ impl<'a> Cx<'a> {
         subject: &str,
         loc: Option<&Location>,
     ) {
-        let describe_rule = |r: &Rule| match r {
-            Rule::User { field } => format!("user {field}"),
-            Rule::Users { field } => format!("users in {field}"),
-            Rule::Role { role } => format!("role {role}"),
-            Rule::Room { template } => format!("room {}", template.template),
-            Rule::Everyone => "everyone".to_owned(),
-        };
         let rules = |r: Option<&Recipients>| -> Vec<String> {
-            r.map(|r| r.rules.iter().map(describe_rule).collect())
+            r.map(|r| r.rules.iter().map(crate::summary::rule).collect())
                 .unwrap_or_default()
         };
         let (or, nr) = (rules(o), rules(n));
@@ -1239,7 +1232,7 @@ fn constraints(o: &Constraints, n: &Constraints) -> Change {
         .then(upper(len(o.max_length), len(n.max_length)))
 }
 
-fn describe(c: &Constraints) -> String {
+fn constraints_text(c: &Constraints) -> String {
     let mut parts = Vec::new();
     if let Some(v) = c.min {
         parts.push(format!("min {v}"));

@@ -9,7 +9,7 @@ use tidings::schema::{
 };
 use toml::Spanned;
 
-use super::{clean_doc, deprecation, Cx, ModuleCx, Symbols};
+use super::{clean_doc, deprecation, Lowering, ModuleCx, Symbols};
 use crate::diag::Diagnostic;
 use crate::names;
 use crate::raw::{RawEvent, RawRecipients};
@@ -37,7 +37,7 @@ struct Resolved {
     optional_at: Option<String>,
 }
 
-impl Cx<'_> {
+impl Lowering<'_> {
     /// One of a fixed set of words (`direction = "to_server"`), or an error listing them.
     fn keyword<T: Copy>(
         &mut self,

@@ -28,7 +28,7 @@ pub(crate) fn lower(
     broken: HashSet<String>,
     diags: &mut Diagnostics,
 ) -> Schema {
-    let mut cx = Cx {
+    let mut cx = Lowering {
         sources,
         diags,
         unresolved: HashSet::new(),
@@ -178,7 +178,7 @@ fn shape_of(t: &RawType) -> Shape {
 }
 
 /// The lowering context: the sources (for locations) and the diagnostics sink.
-struct Cx<'a> {
+struct Lowering<'a> {
     sources: &'a Sources,
     diags: &'a mut Diagnostics,
     /// Fields left out of the IR because of an error already reported (`owner.field`), so that
@@ -189,7 +189,7 @@ struct Cx<'a> {
     broken: HashSet<String>,
 }
 
-impl Cx<'_> {
+impl Lowering<'_> {
     fn error(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
@@ -468,7 +468,7 @@ impl Cx<'_> {
     }
 }
 
-impl Cx<'_> {
+impl Lowering<'_> {
     /// Types that hold themselves through required fields have no finite value: refused at the
     /// field that starts the cycle, with the rest of the cycle as notes.
     fn check_recursion(&mut self, modules: &[ModuleCx<'_>], lowered: &[Module]) {
@@ -514,7 +514,7 @@ impl Cx<'_> {
 }
 
 /// The file and span of the key naming field or variant `member` of type `owner`.
-impl Cx<'_> {
+impl Lowering<'_> {
     /// A type or payload whose written shape differs from its read one is declared twice in
     /// TypeScript, the second time as `<Name>Input` (`crate::shapes`): a type or event of that
     /// name in the same module would clash.

@@ -8,7 +8,7 @@ use tidings::schema::{
 };
 use toml::Spanned;
 
-use super::{clean_doc, deprecation, Cx, ModuleCx, Shape, Symbols};
+use super::{clean_doc, deprecation, Lowering, ModuleCx, Shape, Symbols};
 use crate::diag::Diagnostic;
 use crate::names;
 use crate::raw::{OrTable, OrderedMap, RawEnumValue, RawField, RawType};
@@ -25,7 +25,7 @@ pub(crate) fn enum_value_name(v: &RawEnumValue) -> &str {
     }
 }
 
-impl Cx<'_> {
+impl Lowering<'_> {
     /// Lowers every named type of a module.
     pub(super) fn lower_types(&mut self, m: &ModuleCx<'_>, symbols: &Symbols) -> Vec<TypeDef> {
         self.check_type_names(m);
@@ -1149,7 +1149,7 @@ impl Cx<'_> {
 
 /// Converts a TOML default into an IR value of type `ty`, or says why it does not fit.
 fn default_value(v: &toml::Value, ty: &TypeRef, symbols: &Symbols) -> Result<Value, String> {
-    let mismatch = |want: &str| format!("expected {want}, found {}", describe(v));
+    let mismatch = |want: &str| format!("expected {want}, found {}", toml_kind(v));
     match ty {
         TypeRef::Optional(inner) => default_value(v, inner, symbols),
         TypeRef::Primitive(p) => match (p, v) {
@@ -1299,7 +1299,7 @@ fn finite(x: f64, p: Primitive) -> Result<f64, String> {
     }
 }
 
-fn describe(v: &toml::Value) -> String {
+fn toml_kind(v: &toml::Value) -> String {
     match v {
         toml::Value::String(s) => format!("the string \"{s}\""),
         toml::Value::Integer(n) => format!("the integer {n}"),

@@ -457,7 +457,7 @@ fn event_tokens(schema: &Schema, boxed: &Boxed, m: &Module, e: &EventDef) -> Tok
     }
     text.push_str(&format!(
         "\n\nRecipients: {}.",
-        crate::describe::recipients(e)
+        crate::summary::recipients(e)
     ));
     let doc = docs(Some(&text), "");
     let dep = deprecated(e.deprecated.as_ref());

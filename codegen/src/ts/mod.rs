@@ -237,7 +237,7 @@ fn event_view(m: &Module, e: &EventDef, inputs: &Inputs) -> EventView {
         }
     )];
     if e.direction.server_sends() {
-        tags.push(format!("Recipients: {}.", crate::describe::recipients(e)));
+        tags.push(format!("Recipients: {}.", crate::summary::recipients(e)));
     }
     if let Some(r) = &e.reply {
         tags.push(format!("Reply: `{r}`."));

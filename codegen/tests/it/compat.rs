@@ -2,7 +2,7 @@
 //! severity, the deployed side it breaks); git baselines on a temporary repository; and every
 //! output format as golden text.
 
-use tidings_codegen::compat::{self, Finding, Mode, Severity};
+use tidings_codegen::compat::{self, Finding, Impact, Mode};
 use tidings_codegen::{check, Sources};
 
 fn schema(text: &str) -> tidings_codegen::schema::Schema {
@@ -795,8 +795,8 @@ const WIRE_CASES: &[(&str, &str, &str, &[&str], &str)] = &[
     ),
     (
         "an enum moves to another module unchanged",
-        "#--- common.toml\nmodule = \"common\"\n[types.Severity]\nkind = \"enum\"\nvalues = [\"low\", \"high\"]\n#--- alerts.toml\nmodule = \"alerts\"\nimports = [\"common\"]\n[events.raised]\npayload.severity = \"common.Severity\"\n",
-        "#--- common.toml\nmodule = \"common\"\n[types.Unrelated]\nfields.x = \"u8\"\n#--- alerts.toml\nmodule = \"alerts\"\n[types.Severity]\nkind = \"enum\"\nrenamed_from = \"common.Severity\"\nvalues = [\"low\", \"high\"]\n[events.raised]\npayload.severity = \"Severity\"\n",
+        "#--- common.toml\nmodule = \"common\"\n[types.Impact]\nkind = \"enum\"\nvalues = [\"low\", \"high\"]\n#--- alerts.toml\nmodule = \"alerts\"\nimports = [\"common\"]\n[events.raised]\npayload.severity = \"common.Impact\"\n",
+        "#--- common.toml\nmodule = \"common\"\n[types.Unrelated]\nfields.x = \"u8\"\n#--- alerts.toml\nmodule = \"alerts\"\n[types.Impact]\nkind = \"enum\"\nrenamed_from = \"common.Impact\"\nvalues = [\"low\", \"high\"]\n[events.raised]\npayload.severity = \"Impact\"\n",
         &["type-renamed info none"],
         "any",
     ),
@@ -997,7 +997,7 @@ fn modes_decide_which_breaks_fail() {
         ),
         (1, 1, 2)
     );
-    assert!(findings.iter().all(|f| f.severity == Severity::Breaking));
+    assert!(findings.iter().all(|f| f.severity == Impact::Breaking));
 }
 
 // ── the command: git baselines, formats, config, exit codes ──

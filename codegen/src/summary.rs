@@ -8,7 +8,7 @@ use tidings::schema::{EventDef, Recipients, Rule, Schema, Scope};
 /// tenant_id), except actor_id". Events clients send say who handles them.
 pub fn recipients(e: &EventDef) -> String {
     match &e.recipients {
-        Some(r) => describe(r),
+        Some(r) => in_words(r),
         None if e.direction.server_sends() => "targets chosen at emit time".to_owned(),
         None => match &e.reply {
             Some(reply) => format!("handled by the server, replies `{reply}`"),
@@ -17,7 +17,8 @@ pub fn recipients(e: &EventDef) -> String {
     }
 }
 
-fn describe(r: &Recipients) -> String {
+/// Recipients in words: the rules, the scope, the actor excluded.
+fn in_words(r: &Recipients) -> String {
     let rules: Vec<String> = r.rules.iter().map(rule).collect();
     let mut out = rules.join(", ");
     match &r.scope {
@@ -31,7 +32,8 @@ fn describe(r: &Recipients) -> String {
     out
 }
 
-fn rule(r: &Rule) -> String {
+/// One recipient rule in words: `user ticket.owner_id`, `room chat:{chat_id}`.
+pub fn rule(r: &Rule) -> String {
     match r {
         Rule::User { field } => format!("user {field}"),
         Rule::Users { field } => format!("users in {field}"),
