@@ -116,9 +116,32 @@ pub(super) fn run(args: &Args) -> Result<u8> {
         .events()
         .map(|(_, e)| e.name.clone())
         .collect();
+    let transitive = args.transitive.is_some();
     for baseline in &baselines {
-        let (old, old_sources) =
-            compat::load_baseline(baseline, &args.input.paths).map_err(anyhow::Error::msg)?;
+        let Some((old, old_sources)) =
+            compat::load_baseline(baseline, &args.input.paths).map_err(anyhow::Error::msg)?
+        else {
+            let paths: Vec<String> = args
+                .input
+                .paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            // A release from before the schemas existed has nothing to break.
+            if transitive {
+                eprintln!(
+                    "note: {} has no schema files under {}: nothing to compare against",
+                    baseline.label(),
+                    paths.join(", ")
+                );
+                continue;
+            }
+            bail!(
+                "no schema files under {} at {}",
+                paths.join(", "),
+                baseline.label()
+            );
+        };
         known.extend(old.events().map(|(_, e)| e.name.clone()));
         runs.push((baseline.label(), compat::compare(&old, &checked.schema)));
         old_sources_all.extend(old_sources);
@@ -134,6 +157,21 @@ pub(super) fn run(args: &Args) -> Result<u8> {
     let failing = runs
         .iter()
         .any(|r| r.findings.iter().any(|f| f.fails(args.mode.into())));
+    // GitHub names files from the repository's top level: locations are given so.
+    let runs: Vec<Run> = match (ReportFormat::from(args.format), compat::repository_place()) {
+        (ReportFormat::Github, Some(place)) => runs
+            .into_iter()
+            .map(|mut run| {
+                for f in &mut run.findings {
+                    if let Some(loc) = &mut f.location {
+                        loc.file = compat::from_repository_root(&loc.file, &place);
+                    }
+                }
+                run
+            })
+            .collect(),
+        _ => runs,
+    };
     let mut all_sources = vec![&sources];
     all_sources.extend(old_sources_all.iter());
     super::emit(&compat::render(

@@ -55,10 +55,52 @@ fn git(args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Where the current directory is in its git repository: the top level's absolute path and the
+/// prefix from it (`schemas/`); `None` outside a repository.
+pub fn repository_place() -> Option<(PathBuf, String)> {
+    let top = git(&["rev-parse", "--show-toplevel"]).ok()?;
+    let prefix = git(&["rev-parse", "--show-prefix"]).ok()?;
+    Some((PathBuf::from(top.trim()), prefix.trim().to_owned()))
+}
+
+/// `file` (as given on the command line, relative to the current directory or absolute) as a
+/// path from the repository's top level (`schemas/ticket.toml`), which is how GitHub names the
+/// files of a pull request; unchanged when it lies outside.
+pub fn from_repository_root(file: &str, place: &(PathBuf, String)) -> String {
+    let (top, prefix) = place;
+    let path = Path::new(file);
+    let joined = if path.is_absolute() {
+        match path.strip_prefix(top) {
+            Ok(rest) => rest.to_path_buf(),
+            Err(_) => return file.to_owned(),
+        }
+    } else {
+        Path::new(prefix).join(path)
+    };
+    let mut parts: Vec<String> = Vec::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if parts.pop().is_none() {
+                    return file.to_owned();
+                }
+            }
+            other => parts.push(other.as_os_str().to_string_lossy().into_owned()),
+        }
+    }
+    parts.join("/")
+}
+
 /// Tags matching a glob (`v*`), oldest version first.
 /// # Errors
 /// When git cannot run.
 pub fn tags(pattern: &str) -> Result<Vec<String>, String> {
+    git(&["rev-parse", "--git-dir"]).map_err(|_| {
+        format!(
+            "`--transitive git:{pattern}` needs a git repository, and the current directory is not in one"
+        )
+    })?;
     Ok(git(&["tag", "--list", "--sort=version:refname", pattern])?
         .lines()
         .map(str::to_owned)
@@ -67,14 +109,15 @@ pub fn tags(pattern: &str) -> Result<Vec<String>, String> {
 }
 
 /// Loads the baseline's schema. With it come its sources (to show snippets of removed items),
-/// except for IR files.
+/// except for IR files. `None` for a git ref that has no schema files under the paths (a tag
+/// from before the project had any).
 ///
 /// # Errors
 /// A message saying what could not be read, or that the baseline's schemas have errors.
 pub fn load_baseline(
     baseline: &Baseline,
     paths: &[PathBuf],
-) -> Result<(Schema, Option<Sources>), String> {
+) -> Result<Option<(Schema, Option<Sources>)>, String> {
     let mut sources = Sources::new();
     match baseline {
         Baseline::Ir(file) => {
@@ -82,7 +125,15 @@ pub fn load_baseline(
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let schema: Schema = serde_json::from_str(&text)
                 .map_err(|e| format!("{} is not a Tidings IR file: {e}", file.display()))?;
-            return Ok((schema, None));
+            if schema.ir_version != tidings::schema::IR_VERSION {
+                return Err(format!(
+                    "{} is IR version {}, and this tidings reads version {}: write it again with this version's `tidings ir`",
+                    file.display(),
+                    schema.ir_version,
+                    tidings::schema::IR_VERSION
+                ));
+            }
+            return Ok(Some((schema, None)));
         }
         Baseline::Dir(dir) => sources.add_path(dir).map_err(|e| e.to_string())?,
         Baseline::Git(rev) => {
@@ -113,10 +164,7 @@ pub fn load_baseline(
             let mut files: Vec<&str> = listed.lines().filter(|f| f.ends_with(".toml")).collect();
             files.sort_unstable();
             if files.is_empty() {
-                return Err(format!(
-                    "no schema files under {} at `{rev}`",
-                    specs.join(", ")
-                ));
+                return Ok(None);
             }
             for file in files {
                 let text = git(&["show", &format!("{rev}:{file}")])?;
@@ -125,7 +173,7 @@ pub fn load_baseline(
         }
     }
     match crate::check(&sources) {
-        Ok(checked) => Ok((checked.schema, Some(sources))),
+        Ok(checked) => Ok(Some((checked.schema, Some(sources)))),
         Err(d) => Err(format!(
             "the baseline {} has errors:\n\n{}",
             baseline.label(),

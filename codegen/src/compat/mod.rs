@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use tidings::schema::{Location, Schema};
 
-pub use baseline::{load_baseline, tags as baseline_tags, Baseline};
+pub use baseline::{
+    from_repository_root, load_baseline, repository_place, tags as baseline_tags, Baseline,
+};
 pub use config::{Config, ConfigError};
 pub use registry::RuleId;
 pub use report::{render, ReportFormat, Run};

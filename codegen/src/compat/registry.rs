@@ -151,17 +151,17 @@ rules! {
         instead: "add a new field with the new type";
     /// The new type accepts every old value and more.
     FieldTypeWidened = "field-type-widened", Info,
-        detects: "the new type accepts every old value and more (`u8`→`u32`, `uuid`→`string`, an enum → `string`, integer→float, `T`→`json`, list items becoming optional)",
+        detects: "the new type accepts every old value and more (`u8`→`u32`, `uuid`→`string`, an enum → `string`, integer→float, `T`→`json`, list items becoming optional, a field with a default becoming `T?`: null); integers are judged on the values type and bounds admit together",
         breaks: "`(false, true)`: old readers (and their generated guards) reject the new values",
         instead: "deploy the readers first";
     /// The new type accepts a subset of the old values.
     FieldTypeNarrowed = "field-type-narrowed", Info,
-        detects: "the new type accepts a subset (`u32`→`u8`, `string`→`uuid`, `string` → an enum, `json`→`T`)",
+        detects: "the new type accepts a subset (`u32`→`u8`, `string`→`uuid`, `string` → an enum, `json`→`T`, `T?` becoming a field with a default: no null)",
         breaks: "`(true, false)`: old writers may send values now refused",
         instead: "deploy the writers first";
     /// Bounds relaxed.
     ConstraintWidened = "constraint-widened", Info,
-        detects: "`min` lowered, `max` raised, a length bound relaxed or removed",
+        detects: "`min` lowered, `max` raised, a length bound relaxed or removed (`min = 0` on a `u8` is no bound: the values are what counts)",
         breaks: "`(false, true)`: readers' generated checks reject the new values",
         instead: "deploy the readers first";
     /// Bounds tightened.
@@ -202,7 +202,7 @@ rules! {
     /// An enum value removed.
     EnumValueRemoved = "enum-value-removed", Info,
         detects: "an enum value removed",
-        breaks: "`(true, false)`: old writers may still send it",
+        breaks: "`(true, false)`: old writers may still send it; `(true, true)` for an open enum",
         instead: "deploy writers first";
     /// A union's tag key changed.
     UnionTagChanged = "union-tag-changed", Info,
@@ -217,7 +217,7 @@ rules! {
     /// A union variant removed.
     UnionVariantRemoved = "union-variant-removed", Info,
         detects: "a union variant removed",
-        breaks: "`(true, false)`",
+        breaks: "`(true, false)`; `(true, true)` for an open union",
         instead: "deploy writers first";
     /// An enum or union became open or closed.
     OpennessChanged = "openness-changed", Info,

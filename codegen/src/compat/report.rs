@@ -228,10 +228,15 @@ pub fn render(runs: &[Run], mode: Mode, format: ReportFormat, sources: &[&Source
                     if let Some(loc) = &f.location {
                         props.push(format!(
                             "file={},line={},col={}",
-                            loc.file, loc.line, loc.column
+                            escape_property(&loc.file),
+                            loc.line,
+                            loc.column
                         ));
                     }
-                    props.push(format!("title=tidings compat: {}", f.rule));
+                    props.push(format!(
+                        "title={}",
+                        escape_property(&format!("tidings compat: {}", f.rule))
+                    ));
                     let mut message = format!("{}: {}", f.subject, f.message);
                     if f.severity == Impact::Breaking {
                         message.push_str(&format!(" ({})", breaks_text(f)));
@@ -249,7 +254,8 @@ pub fn render(runs: &[Run], mode: Mode, format: ReportFormat, sources: &[&Source
             };
             let _ = writeln!(
                 out,
-                "::{level} title=tidings compat: verdict::{}",
+                "::{level} title={}::{}",
+                escape_property("tidings compat: verdict"),
                 escape(&format!("{} — {}", overall.order_text(), overall.reason))
             );
         }
@@ -258,7 +264,9 @@ pub fn render(runs: &[Run], mode: Mode, format: ReportFormat, sources: &[&Source
             let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
             let _ = writeln!(
                 out,
-                r#"<testsuites name="tidings compat" tests="{total}" failures="{failing_total}">"#,
+                r#"<testsuites name="tidings compat" tests="{}" failures="{}">"#,
+                total + 1,
+                failing_total + usize::from(failing_total > 0)
             );
             for run in runs {
                 let failing = run.findings.iter().filter(|f| f.fails(mode)).count();
@@ -318,10 +326,54 @@ pub fn render(runs: &[Run], mode: Mode, format: ReportFormat, sources: &[&Source
                 }
                 let _ = writeln!(out, "  </testsuite>");
             }
+            // The run's verdict, against every baseline at once: one case that fails when the
+            // run does.
+            let _ = writeln!(
+                out,
+                r#"  <testsuite name="verdict" tests="1" failures="{}">"#,
+                usize::from(failing_total > 0)
+            );
+            let _ = writeln!(out, "    <properties>");
+            let _ = writeln!(
+                out,
+                r#"      <property name="verdict" value="{}"/>"#,
+                xml(overall.order_text())
+            );
+            let _ = writeln!(
+                out,
+                r#"      <property name="reason" value="{}"/>"#,
+                xml(&overall.reason)
+            );
+            let _ = writeln!(out, "    </properties>");
+            if failing_total > 0 {
+                let _ = writeln!(
+                    out,
+                    r#"    <testcase classname="verdict" name="{}">"#,
+                    xml(overall.order_text())
+                );
+                let _ = writeln!(
+                    out,
+                    r#"      <failure message="{}" type="verdict"/>"#,
+                    xml(&overall.reason)
+                );
+                let _ = writeln!(out, "    </testcase>");
+            } else {
+                let _ = writeln!(
+                    out,
+                    r#"    <testcase classname="verdict" name="{}"/>"#,
+                    xml(overall.order_text())
+                );
+            }
+            let _ = writeln!(out, "  </testsuite>");
             let _ = writeln!(out, "</testsuites>");
         }
     }
     out
+}
+
+/// Workflow command properties (`file=…`) escape also `:` and `,`, which end them.
+fn escape_property(value: &str) -> String {
+    escape(value).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// Workflow commands escape %, CR and LF in the message.

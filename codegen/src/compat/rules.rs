@@ -522,7 +522,7 @@ impl<'a> Comparison<'a> {
                     (true, true),
                     None,
                     format!(
-                        "where `{}.{}` was used, `{}.{}` is{}: the wire is unchanged, generated Rust and TypeScript names change",
+                        "where `{}.{}` was used, `{}.{}` is{}: a type's name is not on the wire (what changed inside it is reported on its own); generated Rust and TypeScript names change",
                         ok.0,
                         ok.1,
                         nk.0,
@@ -652,7 +652,8 @@ impl<'a> Comparison<'a> {
                 let old: Vec<&str> = ov.iter().map(|v| v.name.as_str()).collect();
                 let new: Vec<&str> = nv.iter().map(|v| v.name.as_str()).collect();
                 for v in new.iter().filter(|v| !old.contains(v)) {
-                    let (reads, why) = if *oo && *no {
+                    // Old readers read a value they do not know when they are open.
+                    let (reads, why) = if *oo {
                         (
                             (true, true),
                             "readers of the old schema receive it as an unknown value",
@@ -670,11 +671,20 @@ impl<'a> Comparison<'a> {
                     );
                 }
                 for v in old.iter().filter(|v| !new.contains(v)) {
+                    // New readers that are open take it as unknown.
+                    let (reads, why) = if *no {
+                        (
+                            (true, true),
+                            "readers of the new schema receive it as an unknown value",
+                        )
+                    } else {
+                        ((true, false), "writers of the old schema may still send it")
+                    };
                     sink.add(
                         RuleId::EnumValueRemoved,
-                        (true, false),
+                        reads,
                         None,
-                        format!("enum `{}` lost the value `{v}`: writers of the old schema may still send it", n.name),
+                        format!("enum `{}` lost the value `{v}`: {why}", n.name),
                         loc,
                         o.location.as_ref(),
                     );
@@ -705,7 +715,7 @@ impl<'a> Comparison<'a> {
                 }
                 self.openness(*oo, *no, "union", &n.name, loc, sink);
                 for v in nv.iter().filter(|v| !ov.iter().any(|o| o.name == v.name)) {
-                    let (reads, why) = if *oo && *no {
+                    let (reads, why) = if *oo {
                         (
                             (true, true),
                             "readers of the old schema receive it as an unknown variant",
@@ -723,11 +733,19 @@ impl<'a> Comparison<'a> {
                     );
                 }
                 for v in ov.iter().filter(|v| !nv.iter().any(|o| o.name == v.name)) {
+                    let (reads, why) = if *no {
+                        (
+                            (true, true),
+                            "readers of the new schema receive it as an unknown variant",
+                        )
+                    } else {
+                        ((true, false), "writers of the old schema may still send it")
+                    };
                     sink.add(
                         RuleId::UnionVariantRemoved,
-                        (true, false),
+                        reads,
                         None,
-                        format!("union `{}` lost the variant `{}`: writers of the old schema may still send it", n.name, v.name),
+                        format!("union `{}` lost the variant `{}`: {why}", n.name, v.name),
                         loc,
                         o.location.as_ref(),
                     );
@@ -953,7 +971,68 @@ impl<'a> Comparison<'a> {
                 loc,
                 None,
             ),
+            // Neither required: one may be `null` (`T?`), the other only absent (a default).
+            _ if o.ty.is_optional() != n.ty.is_optional() => {
+                if n.ty.is_optional() {
+                    sink.add(
+                        RuleId::FieldTypeWidened,
+                        (false, true),
+                        name.clone(),
+                        format!("field `{}` may now be null (was `{}`): readers of the old schema refuse null", n.name, o.ty),
+                        loc,
+                        None,
+                    );
+                } else {
+                    sink.add(
+                        RuleId::FieldTypeNarrowed,
+                        (true, false),
+                        name.clone(),
+                        format!("field `{}` no longer accepts null (was `{}`): writers of the old schema may send it", n.name, o.ty),
+                        loc,
+                        None,
+                    );
+                }
+            }
             _ => {}
+        }
+        // Integers: what counts is the set of values the type and its bounds admit together
+        // (`u8` is `{ type = "u16", max = 255 }`), judged once.
+        if let Some((before, after)) = integer_set(o, n) {
+            let change = interval_change(before, after);
+            if change != Change::Same {
+                let same_type = o.ty.unwrap_optional() == n.ty.unwrap_optional();
+                let rule = match (change, same_type) {
+                    (Change::Widened, true) => RuleId::ConstraintWidened,
+                    (Change::Narrowed, true) => RuleId::ConstraintNarrowed,
+                    (_, true) => RuleId::ConstraintChanged,
+                    (Change::Widened, false) => RuleId::FieldTypeWidened,
+                    (Change::Narrowed, false) => RuleId::FieldTypeNarrowed,
+                    (_, false) => RuleId::FieldTypeChanged,
+                };
+                sink.add(
+                    rule,
+                    change.reads(),
+                    name.clone(),
+                    format!(
+                        "field `{}` admitted {} to {} and now admits {} to {}{}",
+                        n.name,
+                        before.0,
+                        before.1,
+                        after.0,
+                        after.1,
+                        match change {
+                            Change::Widened => ": readers of the old schema reject the new values",
+                            Change::Narrowed =>
+                                ": writers of the old schema may send values now refused",
+                            _ => "",
+                        }
+                    ),
+                    loc,
+                    None,
+                );
+            }
+            self.default_changed(o, n, name, loc, sink);
+            return;
         }
         let change = self.change(o.ty.unwrap_optional(), n.ty.unwrap_optional(), sink);
         let rule = match change {
@@ -995,6 +1074,17 @@ impl<'a> Comparison<'a> {
                 None,
             );
         }
+        self.default_changed(o, n, name, loc, sink);
+    }
+
+    fn default_changed(
+        &mut self,
+        o: &Field,
+        n: &Field,
+        name: Option<String>,
+        loc: Option<&Location>,
+        sink: &mut Sink,
+    ) {
         if o.default != n.default
             && o.ty.is_optional() == n.ty.is_optional()
             && o.default.is_some()
@@ -1180,6 +1270,39 @@ fn scope_word(s: &Scope) -> String {
     }
 }
 
+/// The integers two integer fields admit, type and bounds together: `(min, max)` of each.
+fn integer_set(o: &Field, n: &Field) -> Option<((i128, i128), (i128, i128))> {
+    fn set(f: &Field) -> Option<(i128, i128)> {
+        use tidings::schema::Number;
+        let TypeRef::Primitive(p) = f.ty.unwrap_optional() else {
+            return None;
+        };
+        let (lo, hi) = p.integer_range()?;
+        let bound = |b: Option<Number>, or: i128| match b {
+            None => Some(or),
+            Some(Number::Int(v)) => Some(v),
+            Some(Number::Float(_)) => None,
+        };
+        let lo = bound(f.constraints.min, lo)?.max(lo);
+        let hi = bound(f.constraints.max, hi)?.min(hi);
+        Some((lo, hi))
+    }
+    Some((set(o)?, set(n)?))
+}
+
+/// How an interval of admitted values changed.
+fn interval_change(before: (i128, i128), after: (i128, i128)) -> Change {
+    if before == after {
+        Change::Same
+    } else if after.0 <= before.0 && before.1 <= after.1 {
+        Change::Widened
+    } else if before.0 <= after.0 && after.1 <= before.1 {
+        Change::Narrowed
+    } else {
+        Change::Changed
+    }
+}
+
 fn primitive(p: Primitive, q: Primitive) -> Change {
     use Primitive as P;
     if p == q {
@@ -1226,9 +1349,11 @@ fn constraints(o: &Constraints, n: &Constraints) -> Change {
     let lower = |o, n| bound(o, n, Ordering::Less);
     let upper = |o, n| bound(o, n, Ordering::Greater);
     let len = |x: Option<u64>| x.map(|v| Number::Int(v.into()));
+    // `min_length = 0` admits what no bound admits.
+    let min_len = |x: Option<u64>| len(x.filter(|&v| v > 0));
     lower(o.min, n.min)
         .then(upper(o.max, n.max))
-        .then(lower(len(o.min_length), len(n.min_length)))
+        .then(lower(min_len(o.min_length), min_len(n.min_length)))
         .then(upper(len(o.max_length), len(n.max_length)))
 }
 

@@ -905,6 +905,48 @@ const WIRE_CASES: &[(&str, &str, &str, &[&str], &str)] = &[
         &["openness-changed breaking clients"],
         "clients first",
     ),
+    (
+        "a default becomes optional on a client event: new clients may send null",
+        "#--- a.toml\nmodule = \"a\"\n[events.e]\ndirection = \"to_server\"\npayload.n = { type = \"u8\", default = 3 }\n",
+        "#--- a.toml\nmodule = \"a\"\n[events.e]\ndirection = \"to_server\"\npayload.n = \"u8?\"\n",
+        &["field-type-widened breaking servers"],
+        "servers first",
+    ),
+    (
+        "an optional field gets a default instead on a client event: null no longer read",
+        "#--- a.toml\nmodule = \"a\"\n[events.e]\ndirection = \"to_server\"\npayload.n = \"u8?\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[events.e]\ndirection = \"to_server\"\npayload.n = { type = \"u8\", default = 3 }\n",
+        &["field-type-narrowed breaking clients"],
+        "clients first",
+    ),
+    (
+        "an open enum closed while gaining a value: only the closing counts",
+        "#--- a.toml\nmodule = \"a\"\n[types.K]\nkind = \"enum\"\nopen = true\nvalues = [\"a\"]\n[events.e]\npayload.k = \"K\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.K]\nkind = \"enum\"\nvalues = [\"a\", \"b\"]\n[events.e]\npayload.k = \"K\"\n",
+        &["enum-value-added info none", "openness-changed breaking servers"],
+        "servers first",
+    ),
+    (
+        "a value removed from an open enum: new readers take it as unknown",
+        "#--- a.toml\nmodule = \"a\"\n[types.K]\nkind = \"enum\"\nopen = true\nvalues = [\"a\", \"b\"]\n[events.e]\ndirection = \"to_server\"\npayload.k = \"K\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[types.K]\nkind = \"enum\"\nopen = true\nvalues = [\"a\"]\n[events.e]\ndirection = \"to_server\"\npayload.k = \"K\"\n",
+        &["enum-value-removed info none"],
+        "any",
+    ),
+    (
+        "integers: the same values under other types and bounds are no change",
+        "#--- a.toml\nmodule = \"a\"\n[events.e]\npayload.a = \"u8\"\npayload.b = \"u8\"\npayload.c = { type = \"i64\", min = 0, max = 100 }\npayload.d = \"string\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[events.e]\npayload.a = { type = \"u8\", min = 0, max = 255 }\npayload.b = { type = \"u16\", max = 255 }\npayload.c = { type = \"u8\", max = 100 }\npayload.d = { type = \"string\", min_length = 0 }\n",
+        &[],
+        "any",
+    ),
+    (
+        "integers: a wider type with a tighter bound is judged on the values",
+        "#--- a.toml\nmodule = \"a\"\n[events.e]\npayload.a = \"u8\"\n",
+        "#--- a.toml\nmodule = \"a\"\n[events.e]\npayload.a = { type = \"i16\", min = -5, max = 200 }\n",
+        &["field-type-changed breaking both"],
+        "no safe order",
+    ),
 ];
 
 #[test]
@@ -1141,7 +1183,7 @@ fn git_baselines_tags_and_exit_codes() {
     );
     let junit = out(&o);
     assert_eq!(junit.matches("<testsuites").count(), 1, "{junit}");
-    assert_eq!(junit.matches("<testsuite ").count(), 2, "{junit}");
+    assert_eq!(junit.matches("<testsuite name=\"against").count(), 2, "{junit}");
 
     // Forward mode: removing an event clients send breaks deployed clients, not servers.
     let o = tidings(dir, &["compat", "--against", "git:v2", "--mode", "forward"]);
