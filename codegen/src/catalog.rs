@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use tidings::schema::{
-    Constraints, EventDef, Field, FieldPath, Module, Primitive, Rule, Schema, Scope, TypeDef,
-    TypeKind, TypeRef,
+    Constraints, EventDef, Field, FieldPath, Module, Primitive, Rule, Schema, Scope, TypeKind,
+    TypeRef,
 };
 
 /// Generates `catalog.md` and `catalog.html`.
@@ -20,29 +20,14 @@ pub fn generate(schema: &Schema) -> BTreeMap<PathBuf, String> {
     files
 }
 
-fn field_at<'a>(schema: &'a Schema, payload: &'a [Field], path: &FieldPath) -> Option<&'a Field> {
-    let mut fields = payload;
-    let mut found = None;
-    for seg in path.segments() {
-        let f = fields.iter().find(|f| &f.name == seg)?;
-        found = Some(f);
-        if let TypeRef::Named { module, name } = f.ty.unwrap_optional() {
-            if let Some(TypeDef {
-                kind: TypeKind::Struct { fields: inner },
-                ..
-            }) = schema.type_def(module, name)
-            {
-                fields = inner;
-            }
-        }
-    }
-    found
-}
-
 /// "the user who opened the ticket" from a doc "The user who opened the ticket.", else
 /// "the user in `field`".
 fn who(schema: &Schema, e: &EventDef, path: &FieldPath, many: bool) -> String {
-    let doc = field_at(schema, &e.payload, path).and_then(|f| f.doc.as_deref());
+    let steps = schema.path_fields(&e.payload, path);
+    let doc = (steps.len() == path.segments().len())
+        .then(|| steps.last())
+        .flatten()
+        .and_then(|f| f.doc.as_deref());
     let first = doc
         .and_then(|d| d.lines().next())
         .map(|d| d.trim_end_matches('.'));

@@ -2,7 +2,7 @@
 //! event payload, matching the wire exactly — required vs optional, `null` for optional fields,
 //! constraints, enums, and internally tagged unions.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
@@ -219,36 +219,6 @@ pub(crate) fn def_schema(t: &TypeDef, refs: Refs) -> Value {
     s
 }
 
-/// Named types reachable from these type references, transitively.
-pub(crate) fn reachable(
-    schema: &Schema,
-    roots: impl IntoIterator<Item = TypeRef>,
-) -> BTreeSet<(String, String)> {
-    let mut out = BTreeSet::new();
-    let mut stack: Vec<TypeRef> = roots.into_iter().collect();
-    while let Some(ty) = stack.pop() {
-        match ty {
-            TypeRef::Optional(i) | TypeRef::List(i) | TypeRef::Map(i) => stack.push(*i),
-            TypeRef::Named { module, name } => {
-                if !out.insert((module.clone(), name.clone())) {
-                    continue;
-                }
-                match schema.type_def(&module, &name).map(|t| &t.kind) {
-                    Some(TypeKind::Struct { fields }) => {
-                        stack.extend(fields.iter().map(|f| f.ty.clone()))
-                    }
-                    Some(TypeKind::Union { variants, .. }) => {
-                        stack.extend(variants.iter().filter_map(|v| v.payload.clone()))
-                    }
-                    _ => {}
-                }
-            }
-            TypeRef::Primitive(_) => {}
-        }
-    }
-    out
-}
-
 fn document(
     schema: &Schema,
     id: &str,
@@ -268,7 +238,8 @@ fn document(
             }
         }
     }
-    let defs: Map<String, Value> = reachable(schema, roots)
+    let defs: Map<String, Value> = schema
+        .reachable(&roots)
         .into_iter()
         .filter_map(|(m, n)| {
             schema

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::schema::{
-    EventDef, Field, Module, Primitive, Schema, TypeDef, TypeKind, TypeRef, Value, IR_VERSION,
+    EventDef, Field, Module, Primitive, Schema, TypeDef, TypeRef, Value, IR_VERSION,
 };
 
 /// A Rust type that knows its wire form in the IR.
@@ -250,16 +250,18 @@ pub fn from_registrations<'a>(
     for m in modules.values_mut() {
         let mut imports = Vec::new();
         let mut refs = Vec::new();
+        let named = |from: &str, ty: &TypeRef, refs: &mut Vec<(String, String, String)>| {
+            if let Some((module, name)) = ty.named() {
+                refs.push((from.to_owned(), module.to_owned(), name.to_owned()));
+            }
+        };
         for t in &m.types {
-            collect_kind(&t.kind, &t.name, &mut refs);
+            t.kind
+                .members()
+                .for_each(|ty| named(&t.name, ty, &mut refs));
         }
         for e in &m.events {
-            for f in &e.payload {
-                collect(&f.ty, &e.name, &mut refs);
-            }
-            if let Some(r) = &e.reply {
-                collect(r, &e.name, &mut refs);
-            }
+            e.type_refs().for_each(|ty| named(&e.name, ty, &mut refs));
         }
         for (from, module, name) in refs {
             if !known.contains_key(&(module.clone(), name.clone())) {
@@ -276,27 +278,6 @@ pub fn from_registrations<'a>(
         ir_version: IR_VERSION,
         modules: modules.into_values().collect(),
     })
-}
-
-fn collect_kind(kind: &TypeKind, from: &str, out: &mut Vec<(String, String, String)>) {
-    match kind {
-        TypeKind::Struct { fields } => fields.iter().for_each(|f| collect(&f.ty, from, out)),
-        TypeKind::Union { variants, .. } => variants
-            .iter()
-            .filter_map(|v| v.payload.as_ref())
-            .for_each(|p| collect(p, from, out)),
-        TypeKind::Enum { .. } => {}
-    }
-}
-
-fn collect(ty: &TypeRef, from: &str, out: &mut Vec<(String, String, String)>) {
-    match ty {
-        TypeRef::Optional(i) | TypeRef::List(i) | TypeRef::Map(i) => collect(i, from, out),
-        TypeRef::Named { module, name } => {
-            out.push((from.to_owned(), module.clone(), name.clone()))
-        }
-        TypeRef::Primitive(_) => {}
-    }
 }
 
 /// Cleans a doc comment collected from `#[doc]` attributes: one leading space per line removed,

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use tidings::schema::{
-    EventDef, Field, FieldPath, Module, RoomPart, Rule, Schema, Scope, TypeDef, TypeKind, TypeRef,
+    EventDef, Field, FieldPath, Module, RoomPart, Rule, Schema, Scope, TypeDef, TypeKind,
 };
 
 use crate::names;
@@ -343,32 +343,10 @@ fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> Token
     }
 }
 
-/// The struct fields along a path, resolved through the schema.
-fn path_fields<'a>(schema: &'a Schema, payload: &'a [Field], path: &FieldPath) -> Vec<&'a Field> {
-    let mut out = Vec::new();
-    let mut fields = payload;
-    for seg in path.segments() {
-        let Some(f) = fields.iter().find(|f| f.name == *seg) else {
-            break;
-        };
-        out.push(f);
-        if let TypeRef::Named { module, name } = f.ty.unwrap_optional() {
-            if let Some(TypeDef {
-                kind: TypeKind::Struct { fields: inner },
-                ..
-            }) = schema.type_def(module, name)
-            {
-                fields = inner;
-            }
-        }
-    }
-    out
-}
-
 /// A payload path as `#[event(...)]` writes it: Rust field names, `?` after each optional step
 /// that the path goes on through (`ticket?.assignee_id`).
 fn rust_path(schema: &Schema, payload: &[Field], path: &FieldPath) -> String {
-    let steps = path_fields(schema, payload, path);
+    let steps = schema.path_fields(payload, path);
     let last = steps.len().saturating_sub(1);
     steps
         .iter()

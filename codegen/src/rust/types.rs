@@ -150,11 +150,7 @@ pub(crate) fn field_decl(f: &Field, owner: &str, current: &str, boxed: bool) -> 
 /// optionals, lists and maps) and constraints, for the derive that implements the checks.
 fn constraint_attr(f: &Field) -> TokenStream {
     let mut keys = Vec::new();
-    let mut inner = &f.ty;
-    while let TypeRef::Optional(i) | TypeRef::List(i) | TypeRef::Map(i) = inner {
-        inner = i;
-    }
-    match inner {
+    match f.ty.innermost() {
         TypeRef::Primitive(Primitive::Uuid) => keys.push(quote!(uuid)),
         TypeRef::Primitive(Primitive::Timestamp) => keys.push(quote!(timestamp)),
         _ => {}

@@ -273,32 +273,12 @@ fn event_view(m: &Module, e: &EventDef, inputs: &Inputs) -> EventView {
 
 /// Modules a module's types and events refer to.
 fn referenced(m: &Module) -> Vec<String> {
-    fn walk(ty: &TypeRef, out: &mut BTreeSet<String>) {
-        match ty {
-            TypeRef::Optional(i) | TypeRef::List(i) | TypeRef::Map(i) => walk(i, out),
-            TypeRef::Named { module, .. } => {
-                out.insert(module.clone());
-            }
-            TypeRef::Primitive(_) => {}
-        }
-    }
-    let mut out = BTreeSet::new();
-    for t in &m.types {
-        match &t.kind {
-            TypeKind::Struct { fields } => fields.iter().for_each(|f| walk(&f.ty, &mut out)),
-            TypeKind::Union { variants, .. } => variants
-                .iter()
-                .filter_map(|v| v.payload.as_ref())
-                .for_each(|p| walk(p, &mut out)),
-            TypeKind::Enum { .. } => {}
-        }
-    }
-    for e in &m.events {
-        e.payload.iter().for_each(|f| walk(&f.ty, &mut out));
-        if let Some(r) = &e.reply {
-            walk(r, &mut out);
-        }
-    }
+    let types = m.types.iter().flat_map(|t| t.kind.members());
+    let events = m.events.iter().flat_map(|e| e.type_refs());
+    let mut out: BTreeSet<String> = types
+        .chain(events)
+        .filter_map(|ty| ty.named().map(|(module, _)| module.to_owned()))
+        .collect();
     out.remove(&m.name);
     out.into_iter().collect()
 }

@@ -1183,7 +1183,11 @@ fn git_baselines_tags_and_exit_codes() {
     );
     let junit = out(&o);
     assert_eq!(junit.matches("<testsuites").count(), 1, "{junit}");
-    assert_eq!(junit.matches("<testsuite name=\"against").count(), 2, "{junit}");
+    assert_eq!(
+        junit.matches("<testsuite name=\"against").count(),
+        2,
+        "{junit}"
+    );
 
     // Forward mode: removing an event clients send breaks deployed clients, not servers.
     let o = tidings(dir, &["compat", "--against", "git:v2", "--mode", "forward"]);

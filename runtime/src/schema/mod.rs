@@ -11,6 +11,7 @@
 mod event;
 mod recipients;
 mod types;
+mod walk;
 
 pub use event::{Delivery, Deprecation, Direction, EventDef};
 pub use recipients::{FieldPath, Recipients, RoomPart, RoomTemplate, Rule, Scope};
