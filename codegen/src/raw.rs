@@ -45,21 +45,39 @@ pub(crate) struct RawModule {
     pub(crate) imports: Vec<Spanned<String>>,
     pub(crate) types: Vec<(Spanned<String>, Spanned<RawType>)>,
     pub(crate) events: Vec<(Spanned<String>, Spanned<RawEvent>)>,
-    /// Types and events (`type Ticket`, `event created`) that lost a key their meaning rests
-    /// on (`kind`, `direction`, `tenant` …) to an error of its own: they are known by name, but
-    /// not checked further, so one mistake is reported once. A section that lost any other key
-    /// is checked with the keys it has left.
-    pub(crate) damaged: HashSet<String>,
-    /// Fields dropped from a section for an error of their own (`type Msg` → `x`), or `*` when
-    /// a misspelled `fields`/`payload` key took unknown fields with it: references to them are
-    /// not reported again.
-    pub(crate) lost_fields: HashSet<(String, String)>,
-    /// `kind` or `direction` keys dropped for a value of the wrong TOML type (`type Msg` →
-    /// `kind`): the section is checked with the kind its other keys imply, and with every
-    /// direction allowed, so that the rest of it is checked without a second error. Also
-    /// recipient rules dropped the same way (`recipients.everyone`), so that the recipients
-    /// are not also said to declare no rule.
-    pub(crate) dropped: HashSet<(String, String)>,
+    /// Types and events that lost a key their meaning rests on (`tag`, `tenant` …) to an
+    /// error of its own: they are known by name, but not checked further, so one mistake is
+    /// reported once. An item that lost any other key is checked with the keys it has left.
+    pub(crate) damaged: HashSet<Item>,
+    /// Fields dropped from an item for an error of their own (`Some("x")`), or all of them
+    /// (`None`) when a misspelled `fields`/`payload` key took them with it: references to them
+    /// are not reported again.
+    pub(crate) lost_fields: HashSet<(Item, Option<String>)>,
+    /// Keys dropped for a value of the wrong TOML type whose loss the lowering works around;
+    /// see [`Dropped`].
+    pub(crate) dropped: HashSet<(Item, Dropped)>,
+}
+
+/// A type or an event of a file, by its key: the items the sets of [`RawModule`] speak of.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Item {
+    /// `[types.Ticket]`.
+    Type(String),
+    /// `[events.created]`.
+    Event(String),
+}
+
+/// A key dropped for an error of its own, which the lowering works around so that the rest is
+/// checked without a second error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Dropped {
+    /// `kind`: the type is checked as the kind its other keys imply.
+    Kind,
+    /// `direction`: the event is checked with every direction allowed.
+    Direction,
+    /// A recipients rule (`recipients.everyone = "yes"`): the recipients are not also said to
+    /// declare no rule.
+    Rule,
 }
 
 /// Keys whose loss changes what the rest of a section means: a section that lost one is known
@@ -732,9 +750,9 @@ impl Reader<'_> {
         value: Spanned<DeValue<'_>>,
         section: &str,
         item: &str,
-        damaged: &mut HashSet<String>,
-        lost_fields: &mut HashSet<(String, String)>,
-        dropped: &mut HashSet<(String, String)>,
+        damaged: &mut HashSet<Item>,
+        lost_fields: &mut HashSet<(Item, Option<String>)>,
+        dropped: &mut HashSet<(Item, Dropped)>,
     ) -> Vec<(Spanned<String>, Spanned<T>)> {
         let span = value.span();
         let DeValue::Table(table) = value.into_inner() else {
@@ -753,7 +771,10 @@ impl Reader<'_> {
         for (key, value) in table {
             let name = key.get_ref().to_string();
             let key = Spanned::new(key.span(), name.clone());
-            let section = format!("{item} {name}");
+            let section = match item {
+                "type" => Item::Type(name.clone()),
+                _ => Item::Event(name.clone()),
+            };
             let mut removed = Vec::new();
             let kind = match item {
                 "type" => Section::Type,
@@ -774,11 +795,14 @@ impl Reader<'_> {
             for path in removed {
                 let first = path.first().map_or("", String::as_str);
                 match (first, path.get(1), path.len()) {
-                    ("kind" | "direction", _, 1) => {
-                        dropped.insert((section.clone(), first.to_owned()));
+                    ("kind", _, 1) => {
+                        dropped.insert((section.clone(), Dropped::Kind));
                     }
-                    ("recipients", Some(rule), 2) => {
-                        dropped.insert((section.clone(), format!("recipients.{rule}")));
+                    ("direction", _, 1) => {
+                        dropped.insert((section.clone(), Dropped::Direction));
+                    }
+                    ("recipients", Some(_), 2) => {
+                        dropped.insert((section.clone(), Dropped::Rule));
                     }
                     // The whole key lost (a sub-key or an item lost leaves the rest checked).
                     (k, _, 1) if STRUCTURAL_KEYS.contains(&k) => {
@@ -786,18 +810,18 @@ impl Reader<'_> {
                     }
                     // A whole field dropped: references to it are not reported again.
                     ("fields" | "payload", Some(field), 2) => {
-                        lost_fields.insert((section.clone(), field.clone()));
+                        lost_fields.insert((section.clone(), Some(field.clone())));
                     }
                     // All of them dropped (`payload = 5`).
                     ("fields" | "payload", None, _) => {
-                        lost_fields.insert((section.clone(), "*".to_owned()));
+                        lost_fields.insert((section.clone(), None));
                     }
                     ("fields" | "payload", _, _) => {}
                     // A misspelled `fields`/`payload` took its fields with it.
                     (other, _, _)
                         if names::did_you_mean(other, ["fields", "payload"]).is_some() =>
                     {
-                        lost_fields.insert((section.clone(), "*".to_owned()));
+                        lost_fields.insert((section.clone(), None));
                     }
                     _ => {}
                 }

@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::{clean_doc, deprecation, Lowering, ModuleCx, Symbols};
 use crate::diag::Diagnostic;
 use crate::names;
-use crate::raw::{RawEvent, RawRecipients};
+use crate::raw::{Dropped, Item, RawEvent, RawRecipients};
 use crate::source::FileId;
 
 const DIRECTIONS: [(&str, Direction); 3] = [
@@ -73,7 +73,7 @@ impl Lowering<'_> {
     ) -> Vec<EventDef> {
         let mut out = Vec::new();
         for (key, raw) in &m.raw.events {
-            if m.raw.damaged.contains(&format!("event {}", key.get_ref())) {
+            if m.raw.damaged.contains(&Item::Event(key.get_ref().clone())) {
                 continue;
             }
             if let Some(event) = self.lower_event(m, symbols, lowered, key, raw) {
@@ -161,7 +161,7 @@ impl Lowering<'_> {
         let dropped_direction = m
             .raw
             .dropped
-            .contains(&(format!("event {k}"), "direction".to_owned()));
+            .contains(&(Item::Event(k.clone()), Dropped::Direction));
         let direction = match &e.direction {
             // Dropped for a value of the wrong type (reported): every direction allowed, so
             // that `reply`, `delivery` and `recipients` are checked without a second error.
@@ -192,7 +192,7 @@ impl Lowering<'_> {
                 symbols,
                 p.get_ref(),
                 &format!("event `{k}`"),
-                &format!("{}:{k}", m.name),
+                &(m.name.clone(), Item::Event(k.clone())),
             ),
             None => Vec::new(),
         };
@@ -362,9 +362,10 @@ impl Lowering<'_> {
             .as_ref()
             .and_then(|f| self.path(&paths, f, IdUse::Except));
         // A rule dropped for an error of its own (`everyone = "yes"`) was a rule all the same.
-        let rule_dropped = m.raw.dropped.iter().any(|(section, key)| {
-            *section == format!("event {k}") && key.starts_with("recipients.")
-        });
+        let rule_dropped = m
+            .raw
+            .dropped
+            .contains(&(Item::Event(k.to_owned()), Dropped::Rule));
         if rules.is_empty()
             && !rule_dropped
             && r.user.is_empty()
@@ -472,7 +473,7 @@ impl Lowering<'_> {
         let file = p.m.raw.file;
         let mut fields: &[Field] = p.payload;
         let mut owner = format!("the payload of event `{}`", p.event);
-        let mut owner_key = format!("{}:{}", p.m.name, p.event);
+        let mut owner_key = (p.m.name.clone(), Item::Event(p.event.to_owned()));
         let mut optional = false;
         let mut optional_at: Option<String> = None;
         let mut offset = 0;
@@ -481,8 +482,12 @@ impl Lowering<'_> {
             let span = lit.span(from + offset..from + offset + seg.len());
             offset += seg.len() + 1;
             let Some(field) = fields.iter().find(|f| f.name == *seg) else {
-                if self.unresolved.contains(&format!("{owner_key}.{seg}"))
-                    || self.unresolved.contains(&format!("{owner_key}.*"))
+                let (module, item) = owner_key.clone();
+                if self.unresolved.contains(&(
+                    module.clone(),
+                    item.clone(),
+                    Some((*seg).to_owned()),
+                )) || self.unresolved.contains(&(module, item, None))
                 {
                     // The field's own error was reported where it is declared.
                     return None;
@@ -561,7 +566,7 @@ impl Lowering<'_> {
                 }) => {
                     fields = inner_fields;
                     owner = format!("type `{name}`");
-                    owner_key = format!("{module}.{name}");
+                    owner_key = (module.clone(), Item::Type(name.clone()));
                 }
                 // The type failed to lower; it was reported already.
                 None => return None,

@@ -18,7 +18,7 @@ use toml::Spanned;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::names;
-use crate::raw::{RawDeprecated, RawModule, RawType};
+use crate::raw::{Item, RawDeprecated, RawModule, RawType};
 use crate::source::{FileId, Sources};
 
 /// Lowers parsed files into a schema, pushing every problem into `diags`.
@@ -38,13 +38,9 @@ pub(crate) fn lower(
     // Fields dropped by the raw layer for errors of their own: references to them are not
     // reported again.
     for m in &modules {
-        for (section, field) in &m.raw.lost_fields {
-            let owner = match section.split_once(' ') {
-                Some(("type", name)) => format!("{}.{name}", m.name),
-                Some(("event", key)) => format!("{}:{key}", m.name),
-                _ => continue,
-            };
-            cx.unresolved.insert(format!("{owner}.{field}"));
+        for (item, field) in &m.raw.lost_fields {
+            cx.unresolved
+                .insert((m.name.clone(), item.clone(), field.clone()));
         }
     }
     cx.check_imports(&modules);
@@ -127,7 +123,7 @@ impl Symbols {
                 .types
                 .iter()
                 .map(|(name, t)| {
-                    let shape = if m.raw.damaged.contains(&format!("type {}", name.get_ref())) {
+                    let shape = if m.raw.damaged.contains(&Item::Type(name.get_ref().clone())) {
                         Shape::Unknown
                     } else {
                         shape_of(t.get_ref())
@@ -177,13 +173,18 @@ fn shape_of(t: &RawType) -> Shape {
     }
 }
 
+/// A field of a type or event of a module (`None`: every field of it), in the sets of what
+/// went wrong where.
+type Owner = (String, Item, Option<String>);
+
 /// The lowering context: the sources (for locations) and the diagnostics sink.
 struct Lowering<'a> {
     sources: &'a Sources,
     diags: &'a mut Diagnostics,
-    /// Fields left out of the IR because of an error already reported (`owner.field`), so that
-    /// paths through them are not reported again.
-    unresolved: HashSet<String>,
+    /// Fields left out of the IR because of an error already reported — (module, the type or
+    /// event, the field; `None` for all of them) — so that paths through them are not reported
+    /// again.
+    unresolved: HashSet<Owner>,
     /// Modules whose file could not be read as a schema (a TOML error, not UTF-8): importing
     /// them is not a second error.
     broken: HashSet<String>,

@@ -11,7 +11,7 @@ use toml::Spanned;
 use super::{clean_doc, deprecation, Lowering, ModuleCx, Shape, Symbols};
 use crate::diag::Diagnostic;
 use crate::names;
-use crate::raw::{OrTable, OrderedMap, RawEnumValue, RawField, RawType};
+use crate::raw::{Dropped, Item, OrTable, OrderedMap, RawEnumValue, RawField, RawType};
 use crate::source::FileId;
 use crate::typeexpr::{self, TypeExpr};
 
@@ -31,7 +31,7 @@ impl Lowering<'_> {
         self.check_type_names(m);
         let mut out = Vec::new();
         for (name, raw) in &m.raw.types {
-            if m.raw.damaged.contains(&format!("type {}", name.get_ref())) {
+            if m.raw.damaged.contains(&Item::Type(name.get_ref().clone())) {
                 continue;
             }
             let span = name.span();
@@ -41,7 +41,7 @@ impl Lowering<'_> {
             let dropped_kind = m
                 .raw
                 .dropped
-                .contains(&(format!("type {}", name.get_ref()), "kind".to_owned()));
+                .contains(&(Item::Type(name.get_ref().clone()), Dropped::Kind));
             // What the other keys imply: a `kind` dropped for a value of the wrong type, or
             // unknown (`strcut`), is reported once, and the rest checked as that kind.
             let implied = if t.values.is_some() {
@@ -83,7 +83,7 @@ impl Lowering<'_> {
                             symbols,
                             fields.get_ref(),
                             &format!("type `{}`", name.get_ref()),
-                            &format!("{}.{}", m.name, name.get_ref()),
+                            &(m.name.clone(), Item::Type(name.get_ref().clone())),
                         ),
                         None => Vec::new(),
                     };
@@ -549,7 +549,7 @@ impl Lowering<'_> {
         symbols: &Symbols,
         fields: &OrderedMap<RawField>,
         owner: &str,
-        owner_key: &str,
+        owner_key: &(String, Item),
     ) -> Vec<Field> {
         let file = m.raw.file;
         let mut seen: HashMap<String, (String, Range<usize>)> = HashMap::new();
@@ -587,7 +587,11 @@ impl Lowering<'_> {
                 OrTable::Full(full) => (full.ty.get_ref().as_str(), full.ty.span()),
             };
             let Some(ty) = self.resolve_type(m, symbols, ty_text, &ty_span) else {
-                self.unresolved.insert(format!("{owner_key}.{fname}"));
+                self.unresolved.insert((
+                    owner_key.0.clone(),
+                    owner_key.1.clone(),
+                    Some(fname.clone()),
+                ));
                 continue;
             };
             let mut field = Field {
