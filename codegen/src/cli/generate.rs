@@ -13,6 +13,14 @@ use crate::ts::{self, TsOptions};
 pub struct Args {
     #[command(flatten)]
     input: Input,
+    #[command(flatten)]
+    outputs: Outputs,
+}
+
+/// What to write, shared by `tidings generate` (from schema files) and
+/// [`crate::export::run`] (from derived events).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Outputs {
     /// Write the TypeScript client modules into this directory.
     #[arg(long, value_name = "DIR")]
     ts: Option<PathBuf>,
@@ -23,6 +31,9 @@ pub struct Args {
     /// With `--ts`: also write the React adapter (`react.ts`).
     #[arg(long, requires = "ts")]
     ts_react: bool,
+    /// Write the IR (as `tidings ir` prints it) into this file.
+    #[arg(long, value_name = "FILE")]
+    ir: Option<PathBuf>,
     /// Write nothing; exit 1 when the files on disk differ from what would be generated.
     #[arg(long)]
     check: bool,
@@ -30,37 +41,66 @@ pub struct Args {
 
 /// Generates, or checks for drift.
 pub(super) fn run(args: &Args) -> Result<u8> {
-    if args.ts.is_none() && args.rust.is_none() {
+    if args.outputs.is_empty() {
         bail!("nothing to generate: give an output, such as `--ts web/src/generated` or `--rust src/events`");
     }
     let Some(checked) = args.input.load()? else {
         return Ok(EXIT_FINDINGS);
     };
-    let mut outputs = Vec::new();
-    if let Some(dir) = &args.ts {
-        outputs.push((
-            dir,
-            ts::generate(
-                &checked.schema,
-                &TsOptions {
-                    react: args.ts_react,
-                },
-            ),
-            "ts",
-        ));
+    args.outputs.produce(&checked.schema)
+}
+
+impl Outputs {
+    /// Whether no output was asked for.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ts.is_none() && self.rust.is_none() && self.ir.is_none()
     }
-    if let Some(dir) = &args.rust {
-        outputs.push((dir, crate::rust::generate(&checked.schema), "rs"));
+
+    /// Writes every output asked for from `schema`, or with `--check` reports drift; the exit
+    /// code (`EXIT_FINDINGS` on drift).
+    pub(crate) fn produce(&self, schema: &tidings::schema::Schema) -> Result<u8> {
+        let mut outputs = Vec::new();
+        if let Some(dir) = &self.ts {
+            outputs.push((
+                dir,
+                ts::generate(
+                    schema,
+                    &TsOptions {
+                        react: self.ts_react,
+                    },
+                ),
+                "ts",
+            ));
+        }
+        if let Some(dir) = &self.rust {
+            outputs.push((dir, crate::rust::generate(schema), "rs"));
+        }
+        let mut drifted = false;
+        for (dir, files, extension) in outputs {
+            drifted |= write_or_check(dir, &files, extension, self.check)? == EXIT_FINDINGS;
+        }
+        if let Some(file) = &self.ir {
+            let json = serde_json::to_string_pretty(schema)? + "\n";
+            let same = std::fs::read_to_string(file).is_ok_and(|old| old == json);
+            if self.check {
+                if !same {
+                    super::outln!("{}: out of date", file.display());
+                    drifted = true;
+                }
+            } else if !same {
+                std::fs::write(file, json)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;
+                super::outln!("{}: written", file.display());
+            } else {
+                super::outln!("{}: up to date", file.display());
+            }
+        }
+        if drifted {
+            super::outln!("generated files are out of date: run again without `--check` and commit the result");
+            return Ok(EXIT_FINDINGS);
+        }
+        Ok(EXIT_OK)
     }
-    let mut drifted = false;
-    for (dir, files, extension) in outputs {
-        drifted |= write_or_check(dir, &files, extension, args.check)? == EXIT_FINDINGS;
-    }
-    if drifted {
-        super::outln!("generated files are out of date: run `tidings generate` without `--check` and commit the result");
-        return Ok(EXIT_FINDINGS);
-    }
-    Ok(EXIT_OK)
 }
 
 /// Writes files into `dir`, or with `check` reports drift; the exit code.

@@ -9,6 +9,7 @@ mod compat;
 mod docs;
 mod export;
 mod generate;
+pub(crate) use generate::Outputs;
 mod ir;
 
 use std::path::PathBuf;
