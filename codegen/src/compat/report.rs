@@ -277,18 +277,7 @@ pub fn render(runs: &[Run], mode: Mode, format: ReportFormat, sources: &[&Source
                     xml(&run.baseline),
                     run.findings.len()
                 );
-                let _ = writeln!(out, "    <properties>");
-                let _ = writeln!(
-                    out,
-                    r#"      <property name="verdict" value="{}"/>"#,
-                    xml(v.order_text())
-                );
-                let _ = writeln!(
-                    out,
-                    r#"      <property name="reason" value="{}"/>"#,
-                    xml(&v.reason)
-                );
-                let _ = writeln!(out, "    </properties>");
+                verdict_properties(&v, &mut out);
                 for f in &run.findings {
                     let name = format!(
                         "{}{}",
@@ -333,18 +322,7 @@ pub fn render(runs: &[Run], mode: Mode, format: ReportFormat, sources: &[&Source
                 r#"  <testsuite name="verdict" tests="1" failures="{}">"#,
                 usize::from(failing_total > 0)
             );
-            let _ = writeln!(out, "    <properties>");
-            let _ = writeln!(
-                out,
-                r#"      <property name="verdict" value="{}"/>"#,
-                xml(overall.order_text())
-            );
-            let _ = writeln!(
-                out,
-                r#"      <property name="reason" value="{}"/>"#,
-                xml(&overall.reason)
-            );
-            let _ = writeln!(out, "    </properties>");
+            verdict_properties(&overall, &mut out);
             if failing_total > 0 {
                 let _ = writeln!(
                     out,
@@ -369,6 +347,22 @@ pub fn render(runs: &[Run], mode: Mode, format: ReportFormat, sources: &[&Source
         }
     }
     out
+}
+
+/// A verdict as the properties of a JUnit test suite.
+fn verdict_properties(v: &Verdict, out: &mut String) {
+    let _ = writeln!(out, "    <properties>");
+    let _ = writeln!(
+        out,
+        r#"      <property name="verdict" value="{}"/>"#,
+        xml(v.order_text())
+    );
+    let _ = writeln!(
+        out,
+        r#"      <property name="reason" value="{}"/>"#,
+        xml(&v.reason)
+    );
+    let _ = writeln!(out, "    </properties>");
 }
 
 /// Workflow command properties (`file=…`) escape also `:` and `,`, which end them.
