@@ -59,6 +59,8 @@ mod server;
 mod session;
 #[cfg(feature = "server")]
 pub mod validate;
+#[cfg(feature = "server")]
+mod violation;
 
 /// serde, for generated code (`#[serde(crate = "::tidings::serde")]`), so that users need no
 /// dependency beyond `tidings`.
@@ -92,7 +94,7 @@ pub use auth::{
     RESUME_SUBPROTOCOL_PREFIX, SUBPROTOCOL,
 };
 #[cfg(feature = "server")]
-pub use event::{Event, Violation};
+pub use event::Event;
 #[cfg(feature = "server")]
 pub use hub::{
     Delivered, DisconnectReason, EmitError, History, Hub, HubBuilder, Limits, Metrics, Position,
@@ -112,3 +114,5 @@ pub use router::{FromContext, Handler, HandlerError, Router, State};
 pub use server::Server;
 #[cfg(feature = "server")]
 pub use session::Session;
+#[cfg(feature = "server")]
+pub use violation::Violation;

@@ -42,9 +42,10 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use serde_json::value::RawValue;
 
-use crate::event::{Event, Violation};
+use crate::event::Event;
 use crate::protocol::ErrorCode;
 use crate::schema::Direction;
+use crate::violation::Violation;
 use crate::{Hub, Principal, Session};
 
 /// A handler's failure, sent to the client as an `$error` frame with this code.

@@ -19,10 +19,11 @@ pub use stream::{History, Position, StreamId};
 
 use crate::auth::{Authenticator, DenyAll};
 use crate::broker::{Broker, BrokerError, Envelope};
-use crate::event::{Event, Violation};
+use crate::event::Event;
 use crate::protocol;
 use crate::router::{Dispatch, Router};
 use crate::schema::{Delivery, Direction};
+use crate::violation::Violation;
 use crate::{Principal, Recipients};
 use conn::{Conn, Push};
 use metrics::Counters;

@@ -1,28 +1,8 @@
-//! Checks used by generated `validate` implementations (and available to hand-written ones).
+//! The checks themselves: one function per constraint, each reporting a [`Violation`] at its
+//! [`Place`], and the traits generated code calls them through.
 
-mod document;
-
-pub use crate::format::{is_timestamp, is_uuid, TIMESTAMP_PATTERN, UUID_PATTERN};
-pub use document::{Contract, Contracts, Refusal, Types, MAX_DEPTH};
-
-/// Decodes an event payload strictly: the JSON text is checked against the event's
-/// [`Contract`](crate::Event::contract) (shapes, number ranges, formats, constraints), then
-/// decoded by serde. Events without a contract are decoded by serde alone. The declared
-/// constraints of the decoded value ([`Event::validate`](crate::Event::validate)) are the
-/// caller's to check, as for values built in code.
-///
-/// # Errors
-/// [`Refusal::Shape`] when the text is not JSON or not the payload's shape;
-/// [`Refusal::Constraint`] when a constraint or format fails.
-pub fn decode<E: crate::Event>(text: &str) -> Result<E, Refusal> {
-    let refused = |e: serde_json::Error| Refusal::Shape(crate::Violation::new("", e.to_string()));
-    let Some(contract) = E::contract() else {
-        return serde_json::from_str(text).map_err(refused);
-    };
-    let mut value: serde_json::Value = serde_json::from_str(text).map_err(refused)?;
-    contract.check(&mut value)?;
-    serde::Deserialize::deserialize(value).map_err(refused)
-}
+use crate::format::{is_timestamp, is_uuid};
+use crate::violation::Violation;
 
 /// Checks the declared constraints of a generated type, reporting the first violation with its
 /// path (`ticket.title`). Implemented by generated structs and unions.
@@ -35,7 +15,7 @@ pub trait Check {
     ///
     /// # Errors
     /// The first violated constraint.
-    fn check(&self, at: &str) -> Result<(), crate::Violation>;
+    fn check(&self, at: &str) -> Result<(), Violation>;
 }
 
 /// The path of field `field` under `at`.
@@ -81,11 +61,11 @@ pub(crate) fn ensure(
     ok: bool,
     place: &Place<'_>,
     message: impl FnOnce() -> String,
-) -> Result<(), crate::Violation> {
+) -> Result<(), Violation> {
     if ok {
         Ok(())
     } else {
-        Err(crate::Violation::new(place.to_string(), message()))
+        Err(Violation::new(place.to_string(), message()))
     }
 }
 
@@ -93,7 +73,7 @@ pub(crate) fn ensure(
 ///
 /// # Errors
 /// `must be a UUID` at `place`.
-pub fn uuid(value: &str, place: &Place<'_>) -> Result<(), crate::Violation> {
+pub fn uuid(value: &str, place: &Place<'_>) -> Result<(), Violation> {
     ensure(is_uuid(value), place, || "must be a UUID".to_owned())
 }
 
@@ -101,7 +81,7 @@ pub fn uuid(value: &str, place: &Place<'_>) -> Result<(), crate::Violation> {
 ///
 /// # Errors
 /// `must be an RFC 3339 timestamp` at `place`.
-pub fn timestamp(value: &str, place: &Place<'_>) -> Result<(), crate::Violation> {
+pub fn timestamp(value: &str, place: &Place<'_>) -> Result<(), Violation> {
     ensure(is_timestamp(value), place, || {
         "must be an RFC 3339 timestamp".to_owned()
     })
@@ -114,7 +94,7 @@ pub(crate) fn chars_within(
     min: Option<usize>,
     max: Option<usize>,
     place: &Place<'_>,
-) -> Result<(), crate::Violation> {
+) -> Result<(), Violation> {
     let ok = min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
     ensure(ok, place, || match (min, max) {
         (Some(lo), Some(hi)) => format!("must be {lo} to {hi} characters long, got {n}"),
@@ -135,7 +115,7 @@ pub fn chars_between(
     min: usize,
     max: usize,
     place: &Place<'_>,
-) -> Result<(), crate::Violation> {
+) -> Result<(), Violation> {
     chars_within(value.chars().count(), Some(min), Some(max), place)
 }
 
@@ -143,7 +123,7 @@ pub fn chars_between(
 ///
 /// # Errors
 /// `must be at least 3 characters long, got 2` at `place`.
-pub fn chars_at_least(value: &str, min: usize, place: &Place<'_>) -> Result<(), crate::Violation> {
+pub fn chars_at_least(value: &str, min: usize, place: &Place<'_>) -> Result<(), Violation> {
     chars_within(value.chars().count(), Some(min), None, place)
 }
 
@@ -151,7 +131,7 @@ pub fn chars_at_least(value: &str, min: usize, place: &Place<'_>) -> Result<(), 
 ///
 /// # Errors
 /// `must be at most 500 characters long, got 501` at `place`.
-pub fn chars_at_most(value: &str, max: usize, place: &Place<'_>) -> Result<(), crate::Violation> {
+pub fn chars_at_most(value: &str, max: usize, place: &Place<'_>) -> Result<(), Violation> {
     chars_within(value.chars().count(), None, Some(max), place)
 }
 
@@ -164,7 +144,7 @@ pub fn len_at_least(
     min: usize,
     unit: &str,
     place: &Place<'_>,
-) -> Result<(), crate::Violation> {
+) -> Result<(), Violation> {
     ensure(len >= min, place, || {
         format!("must have at least {min} {unit}, got {len}")
     })
@@ -174,12 +154,7 @@ pub fn len_at_least(
 ///
 /// # Errors
 /// `must have at most 10 items, got 11` at `place`.
-pub fn len_at_most(
-    len: usize,
-    max: usize,
-    unit: &str,
-    place: &Place<'_>,
-) -> Result<(), crate::Violation> {
+pub fn len_at_most(len: usize, max: usize, unit: &str, place: &Place<'_>) -> Result<(), Violation> {
     ensure(len <= max, place, || {
         format!("must have at most {max} {unit}, got {len}")
     })
@@ -193,7 +168,7 @@ pub fn at_least<T: PartialOrd + std::fmt::Display>(
     value: &T,
     min: T,
     place: &Place<'_>,
-) -> Result<(), crate::Violation> {
+) -> Result<(), Violation> {
     ensure(*value >= min, place, || {
         format!("must be at least {min}, got {value}")
     })
@@ -207,7 +182,7 @@ pub fn at_most<T: PartialOrd + std::fmt::Display>(
     value: &T,
     max: T,
     place: &Place<'_>,
-) -> Result<(), crate::Violation> {
+) -> Result<(), Violation> {
     ensure(*value <= max, place, || {
         format!("must be at most {max}, got {value}")
     })
@@ -221,7 +196,7 @@ pub fn at_most<T: PartialOrd + std::fmt::Display>(
 pub fn finite<T: Copy + Into<f64> + std::fmt::Display>(
     value: &T,
     place: &Place<'_>,
-) -> Result<(), crate::Violation> {
+) -> Result<(), Violation> {
     ensure((*value).into().is_finite(), place, || {
         format!("must be a finite number, got {value}")
     })
@@ -273,7 +248,7 @@ macro_rules! unchecked {
     ($($ty:ty),* $(,)?) => {
         $(impl Check for $ty {
             const TRIVIAL: bool = true;
-            fn check(&self, _: &str) -> Result<(), crate::Violation> {
+            fn check(&self, _: &str) -> Result<(), Violation> {
                 Ok(())
             }
         })*
@@ -298,11 +273,11 @@ unchecked!(
 macro_rules! finite_floats {
     ($($ty:ty),*) => {
         $(impl Check for $ty {
-            fn check(&self, at: &str) -> Result<(), crate::Violation> {
+            fn check(&self, at: &str) -> Result<(), Violation> {
                 if self.is_finite() {
                     Ok(())
                 } else {
-                    Err(crate::Violation::new(at, format!("must be a finite number, got {self}")))
+                    Err(Violation::new(at, format!("must be a finite number, got {self}")))
                 }
             }
         })*
@@ -314,7 +289,7 @@ finite_floats!(f32, f64);
 
 impl<T: Check> Check for Option<T> {
     const TRIVIAL: bool = T::TRIVIAL;
-    fn check(&self, at: &str) -> Result<(), crate::Violation> {
+    fn check(&self, at: &str) -> Result<(), Violation> {
         match self {
             Some(v) => v.check(at),
             None => Ok(()),
@@ -324,7 +299,7 @@ impl<T: Check> Check for Option<T> {
 
 impl<T: Check> Check for Vec<T> {
     const TRIVIAL: bool = T::TRIVIAL;
-    fn check(&self, at: &str) -> Result<(), crate::Violation> {
+    fn check(&self, at: &str) -> Result<(), Violation> {
         if T::TRIVIAL {
             return Ok(());
         }
@@ -337,7 +312,7 @@ impl<T: Check> Check for Vec<T> {
 
 impl<T: Check> Check for std::collections::BTreeMap<String, T> {
     const TRIVIAL: bool = T::TRIVIAL;
-    fn check(&self, at: &str) -> Result<(), crate::Violation> {
+    fn check(&self, at: &str) -> Result<(), Violation> {
         if T::TRIVIAL {
             return Ok(());
         }
@@ -350,7 +325,7 @@ impl<T: Check> Check for std::collections::BTreeMap<String, T> {
 
 impl<T: Check> Check for Box<T> {
     const TRIVIAL: bool = T::TRIVIAL;
-    fn check(&self, at: &str) -> Result<(), crate::Violation> {
+    fn check(&self, at: &str) -> Result<(), Violation> {
         (**self).check(at)
     }
 }
@@ -410,7 +385,7 @@ pub fn within<T: Bounded + ?Sized>(
     min: Option<crate::schema::Number>,
     max: Option<crate::schema::Number>,
     place: &Place<'_>,
-) -> Result<(), crate::Violation> {
+) -> Result<(), Violation> {
     use std::cmp::Ordering;
     let Some(n) = value.number() else {
         return Ok(());
@@ -458,7 +433,7 @@ pub trait Length {
         min: Option<usize>,
         max: Option<usize>,
         place: &Place<'_>,
-    ) -> Result<(), crate::Violation> {
+    ) -> Result<(), Violation> {
         let Some(n) = self.length() else {
             return Ok(());
         };
@@ -523,17 +498,17 @@ pub trait Texts {
     /// The first string that fails.
     fn check_each(
         &self,
-        check: fn(&str, &Place<'_>) -> Result<(), crate::Violation>,
+        check: fn(&str, &Place<'_>) -> Result<(), Violation>,
         place: &Place<'_>,
-    ) -> Result<(), crate::Violation>;
+    ) -> Result<(), Violation>;
 }
 
 impl Texts for String {
     fn check_each(
         &self,
-        check: fn(&str, &Place<'_>) -> Result<(), crate::Violation>,
+        check: fn(&str, &Place<'_>) -> Result<(), Violation>,
         place: &Place<'_>,
-    ) -> Result<(), crate::Violation> {
+    ) -> Result<(), Violation> {
         check(self, place)
     }
 }
@@ -541,9 +516,9 @@ impl Texts for String {
 impl<T: Texts> Texts for Option<T> {
     fn check_each(
         &self,
-        check: fn(&str, &Place<'_>) -> Result<(), crate::Violation>,
+        check: fn(&str, &Place<'_>) -> Result<(), Violation>,
         place: &Place<'_>,
-    ) -> Result<(), crate::Violation> {
+    ) -> Result<(), Violation> {
         self.as_ref().map_or(Ok(()), |v| v.check_each(check, place))
     }
 }
@@ -551,9 +526,9 @@ impl<T: Texts> Texts for Option<T> {
 impl<T: Texts> Texts for Vec<T> {
     fn check_each(
         &self,
-        check: fn(&str, &Place<'_>) -> Result<(), crate::Violation>,
+        check: fn(&str, &Place<'_>) -> Result<(), Violation>,
         place: &Place<'_>,
-    ) -> Result<(), crate::Violation> {
+    ) -> Result<(), Violation> {
         for (i, v) in self.iter().enumerate() {
             v.check_each(check, &Place::Index(place, i))?;
         }
@@ -564,9 +539,9 @@ impl<T: Texts> Texts for Vec<T> {
 impl<T: Texts> Texts for std::collections::BTreeMap<String, T> {
     fn check_each(
         &self,
-        check: fn(&str, &Place<'_>) -> Result<(), crate::Violation>,
+        check: fn(&str, &Place<'_>) -> Result<(), Violation>,
         place: &Place<'_>,
-    ) -> Result<(), crate::Violation> {
+    ) -> Result<(), Violation> {
         for (k, v) in self {
             v.check_each(check, &Place::Key(place, k))?;
         }
