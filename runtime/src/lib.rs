@@ -36,9 +36,13 @@ pub use tidings_macros::{Describe, Event};
 #[cfg(feature = "axum")]
 pub mod axum;
 #[cfg(feature = "server")]
+mod delivery;
+#[cfg(feature = "server")]
 mod event;
 #[cfg(feature = "server")]
 mod hub;
+#[cfg(feature = "server")]
+mod ids;
 #[cfg(feature = "jwt")]
 mod jwt;
 #[cfg(feature = "server")]
@@ -94,11 +98,12 @@ pub use auth::{
     RESUME_SUBPROTOCOL_PREFIX, SUBPROTOCOL,
 };
 #[cfg(feature = "server")]
+pub use delivery::{History, Position, StreamId};
+#[cfg(feature = "server")]
 pub use event::Event;
 #[cfg(feature = "server")]
 pub use hub::{
-    Delivered, DisconnectReason, EmitError, History, Hub, HubBuilder, Limits, Metrics, Position,
-    RoomPolicy, StreamId,
+    Delivered, DisconnectReason, EmitError, Hub, HubBuilder, Limits, Metrics, RoomPolicy,
 };
 #[cfg(feature = "jwt")]
 pub use jwt::JwtAuthenticator;

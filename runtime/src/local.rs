@@ -26,7 +26,7 @@ use futures_channel::mpsc;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::hub::Position;
+use crate::delivery::Position;
 use crate::{Hub, Principal};
 
 /// Frames the client side may have waiting before [`LocalConnection::send`] waits (and the

@@ -172,7 +172,7 @@ async fn expired(timer: &mut Option<Pin<Box<Sleep>>>) {
 pub(crate) async fn run<S, E>(
     hub: Hub,
     principal: Principal,
-    resume: Option<crate::hub::Position>,
+    resume: Option<crate::delivery::Position>,
     socket: S,
 ) where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
@@ -227,7 +227,7 @@ struct Runner {
     conn: Arc<Conn>,
     session: Session,
     /// The stream's position when the connection registered: live events follow it.
-    position: crate::hub::Position,
+    position: crate::delivery::Position,
 }
 
 /// What handling one inbound message asks of the loop.

@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 
+pub use crate::delivery::StreamId;
+use crate::delivery::{History, Position};
 use crate::hub::stream::{Stored, UserStream};
-pub use crate::hub::StreamId;
-use crate::hub::{History, Hub, Inner, Position};
+use crate::hub::{Hub, Inner};
 use crate::Recipients;
 
 #[cfg(feature = "redis")]
@@ -139,7 +140,7 @@ impl Node {
     pub(crate) fn new(hub: &Hub) -> Node {
         Node {
             hub: Arc::downgrade(&hub.inner),
-            id: crate::hub::ids::node_id(),
+            id: crate::ids::node_id(),
         }
     }
 

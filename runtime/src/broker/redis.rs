@@ -34,7 +34,7 @@ use redis::{Script, Value};
 use tokio::sync::mpsc;
 
 use super::{Applied, Broker, BrokerError, BrokerStatus, Envelope, Node, Snapshot, StreamId};
-use crate::hub::{History, Position};
+use crate::delivery::{History, Position};
 
 /// How long a stream remembers that an event was numbered in it: nodes resolve the same
 /// envelope within milliseconds of each other, and retries after an outage within seconds.
@@ -296,7 +296,7 @@ impl Shared {
             .read
             .key(self.key("m", stream))
             .key(self.key("h", stream))
-            .arg(crate::hub::ids::epoch())
+            .arg(crate::ids::epoch())
             .arg(self.ttl())
             .arg(count)
             .arg(after.map(|a| a.to_string()).unwrap_or_default())
@@ -419,7 +419,7 @@ impl Shared {
                     .arg(now_ms())
                     .arg(history.max_events)
                     .arg(self.ttl())
-                    .arg(crate::hub::ids::epoch())
+                    .arg(crate::ids::epoch())
                     .arg(if target.offline { "1" } else { "0" })
                     .arg(header)
                     .arg(self.numbered())

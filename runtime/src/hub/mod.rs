@@ -1,7 +1,6 @@
 //! The hub: the registry of live connections, recipient resolution, and emitting events.
 
 pub(crate) mod conn;
-pub(crate) mod ids;
 mod metrics;
 mod outbox;
 mod registry;
@@ -15,11 +14,12 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 pub use metrics::{DisconnectReason, Metrics};
-pub use stream::{History, Position, StreamId};
 
 use crate::auth::{Authenticator, DenyAll};
 use crate::broker::{Broker, BrokerError, Envelope};
+use crate::delivery::{History, Position, StreamId};
 use crate::event::Event;
+use crate::ids;
 use crate::protocol;
 use crate::router::{Dispatch, Router};
 use crate::schema::{Delivery, Direction};
