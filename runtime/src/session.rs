@@ -75,9 +75,9 @@ impl Session {
     /// # Errors
     /// When the event violates a constraint or cannot be serialized.
     pub fn send<E: Event>(&self, event: &E) -> Result<(), EmitError> {
-        let (_, body) = crate::hub::encode_body(event)?;
+        let (_, body) = crate::protocol::encode_body(event)?;
         self.conn
-            .push(Utf8Bytes::from(crate::hub::unnumbered(&body)));
+            .push(Utf8Bytes::from(crate::protocol::unnumbered(&body)));
         Ok(())
     }
 }

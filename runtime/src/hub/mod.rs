@@ -1,6 +1,8 @@
 //! The hub: the registry of live connections, recipient resolution, and emitting events.
 
 pub(crate) mod conn;
+mod error;
+mod limits;
 mod metrics;
 mod outbox;
 mod registry;
@@ -8,157 +10,29 @@ pub(crate) mod stream;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+pub(crate) use error::RegisterError;
+pub use error::{Delivered, EmitError};
+pub use limits::{Limits, RoomPolicy};
 pub use metrics::{DisconnectReason, Metrics};
 
 use crate::auth::{Authenticator, DenyAll};
-use crate::broker::{Broker, BrokerError, Envelope};
+use crate::broker::{Broker, Envelope};
 use crate::delivery::{History, Position, StreamId};
 use crate::event::Event;
 use crate::ids;
-use crate::protocol;
+use crate::protocol::{encode_body, unnumbered};
 use crate::router::{Dispatch, Router};
 use crate::schema::{Delivery, Direction};
-use crate::violation::Violation;
 use crate::{Principal, Recipients};
 use conn::{Conn, Push};
 use metrics::Counters;
 use registry::Registry;
 use stream::UserStream;
-
-/// Validates and serializes an event into its id and the body of its frame: everything after the
-/// optional per-user `"seq":N,` prefix (see [`stream::numbered`], [`unnumbered`]).
-pub(crate) fn encode_body<E: Event>(event: &E) -> Result<(String, String), EmitError> {
-    event.validate().map_err(|violation| EmitError::Invalid {
-        event: E::NAME,
-        violation,
-    })?;
-    let data = serde_json::to_string(event).map_err(|source| EmitError::Serialize {
-        event: E::NAME,
-        source,
-    })?;
-    let id = ids::next();
-    let body = protocol::event_body(E::NAME, &id, &protocol::rfc3339(SystemTime::now()), &data);
-    Ok((id, body))
-}
-
-/// The frame of an event outside any stream: `{` and the body.
-pub(crate) fn unnumbered(body: &str) -> String {
-    let mut frame = String::with_capacity(body.len() + 1);
-    frame.push('{');
-    frame.push_str(body);
-    frame
-}
-
-/// Limits that keep every connection, and so the server, bounded. Each has a documented
-/// consequence (docs/protocol.md, "Limits").
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Limits {
-    /// Largest inbound message, in bytes; larger closes the session with
-    /// [`close::MESSAGE_TOO_BIG`](protocol::close::MESSAGE_TOO_BIG). Default 64 KiB.
-    pub max_frame_bytes: usize,
-    /// Frames queued for one connection; when full, the connection is cut off with
-    /// [`close::SLOW_CONSUMER`](protocol::close::SLOW_CONSUMER). Default 1024.
-    pub outbound_queue: usize,
-    /// Connections one user may hold; more are refused with HTTP 429 (or closed with
-    /// [`close::TOO_MANY_CONNECTIONS`](protocol::close::TOO_MANY_CONNECTIONS)). Default 16.
-    pub max_connections_per_user: usize,
-    /// Sustained inbound frames per second per connection (token bucket refill). Default 20.
-    pub rate_per_second: u32,
-    /// Inbound frames a connection may send in a burst. Default 40.
-    pub rate_burst: u32,
-    /// Frames dropped for rate in a row before the session is closed with
-    /// [`close::RATE_LIMITED`](protocol::close::RATE_LIMITED). Default 100.
-    pub flood_close_after: u32,
-    /// Requests of one connection handled at once; more get a `busy` error. Default 32.
-    pub max_in_flight: usize,
-    /// How often the server sends `$ping`. Default 25 s.
-    pub heartbeat_interval: Duration,
-    /// How long the server waits for any frame before closing with
-    /// [`close::HEARTBEAT_TIMEOUT`](protocol::close::HEARTBEAT_TIMEOUT). Default 60 s.
-    pub heartbeat_timeout: Duration,
-    /// Bytes of tungstenite's read buffer per connection. Default 4 KiB.
-    pub read_buffer_bytes: usize,
-    /// How long graceful shutdown waits for sessions to drain their queues. Default 5 s.
-    pub drain_timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_frame_bytes: 64 * 1024,
-            outbound_queue: 1024,
-            max_connections_per_user: 16,
-            rate_per_second: 20,
-            rate_burst: 40,
-            flood_close_after: 100,
-            max_in_flight: 32,
-            heartbeat_interval: Duration::from_secs(25),
-            heartbeat_timeout: Duration::from_secs(60),
-            read_buffer_bytes: 4 * 1024,
-            drain_timeout: Duration::from_secs(5),
-        }
-    }
-}
-
-/// Decides whether a principal may join a room when its client asks to (`$join`).
-pub type RoomPolicy = Arc<dyn Fn(&Principal, &str) -> bool + Send + Sync>;
-
-/// Why an emit failed. Nothing was delivered.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EmitError {
-    /// The event is one clients send; the server cannot emit it.
-    #[error("`{0}` is sent by clients; the server cannot emit it")]
-    WrongDirection(&'static str),
-    /// The event violates a declared constraint.
-    #[error("`{event}` violates a constraint: {violation}")]
-    Invalid {
-        /// The event.
-        event: &'static str,
-        /// What is violated.
-        violation: Violation,
-    },
-    /// Role, room or everyone rules without a tenant or platform scope.
-    #[error("`{0}` selects roles, rooms or everyone without a scope: add `in_tenant(..)` or `across_platform()`")]
-    MissingScope(&'static str),
-    /// The backplane cannot take the event now (its queue is full while it is disconnected):
-    /// nothing was sent; emit again later.
-    #[error("`{event}` was not sent: {source}")]
-    Unavailable {
-        /// The event.
-        event: &'static str,
-        /// Why the backplane refused it.
-        #[source]
-        source: BrokerError,
-    },
-    /// The payload could not be serialized.
-    #[error("`{event}` could not be serialized: {source}")]
-    Serialize {
-        /// The event.
-        event: &'static str,
-        /// The serializer's error.
-        #[source]
-        source: serde_json::Error,
-    },
-}
-
-/// What an emit reached.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Delivered {
-    /// Connections the frame was queued to.
-    pub connections: usize,
-    /// Connections whose queue was full (they are being cut off as slow consumers).
-    pub dropped: usize,
-    /// The event was handed to the backplane, which delivers it on every node (this one
-    /// included) after it returns; the counts above are then zero.
-    pub forwarded: bool,
-}
 
 /// The hub: every live connection, and the way to reach them. Cheap to clone; clones share the
 /// same connections.
@@ -655,11 +529,4 @@ impl Hub {
     pub fn broker_status(&self) -> Option<crate::broker::BrokerStatus> {
         self.inner.broker.as_ref().map(|b| b.status())
     }
-}
-
-/// Why a connection could not be registered.
-#[derive(Debug)]
-pub(crate) enum RegisterError {
-    TooManyConnections,
-    Unavailable(BrokerError),
 }

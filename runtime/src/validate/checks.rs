@@ -375,7 +375,7 @@ impl Bounded for crate::schema::Number {
 
 /// Fails unless `value` lies within the inclusive bounds, compared exactly
 /// ([`Number::cmp_exact`](crate::schema::Number::cmp_exact)); absent values pass. The check
-/// of `min`/`max` for derived fields and for JSON documents ([`Contract`]), with the messages of
+/// of `min`/`max` for derived fields and for JSON documents ([`Contract`](super::Contract)), with the messages of
 /// [`at_least`] and [`at_most`].
 ///
 /// # Errors

@@ -16,7 +16,7 @@ use crate::violation::Violation;
 /// Decodes an event payload strictly: the JSON text is checked against the event's
 /// [`Contract`](Event::contract) (shapes, number ranges, formats, constraints), then
 /// decoded by serde. Events without a contract are decoded by serde alone. The declared
-/// constraints of the decoded value ([`Event::validate`](Event::validate)) are the
+/// constraints of the decoded value ([`Event::validate`]) are the
 /// caller's to check, as for values built in code.
 ///
 /// # Errors
