@@ -29,6 +29,8 @@ mod auth;
 pub mod broker;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "server")]
+mod connection;
 #[cfg(feature = "derive")]
 pub mod describe;
 #[cfg(feature = "derive")]
@@ -59,8 +61,6 @@ mod recipients;
 mod router;
 #[cfg(feature = "server")]
 mod server;
-#[cfg(feature = "server")]
-mod session;
 #[cfg(feature = "server")]
 pub mod validate;
 #[cfg(feature = "server")]
@@ -102,8 +102,10 @@ pub use delivery::{History, Position, StreamId};
 #[cfg(feature = "server")]
 pub use event::Event;
 #[cfg(feature = "server")]
+pub use hub::builder::HubBuilder;
+#[cfg(feature = "server")]
 pub use hub::{
-    Delivered, DisconnectReason, EmitError, Hub, HubBuilder, Limits, Metrics, RoomPolicy,
+    Delivered, DisconnectReason, EmitError, HandlerError, Hub, Limits, Metrics, RoomPolicy, Session,
 };
 #[cfg(feature = "jwt")]
 pub use jwt::JwtAuthenticator;
@@ -114,10 +116,8 @@ pub use recipients::{
     to_platform, to_role, to_room, to_tenant, to_user, to_users, Id, Ids, Recipients, Scope,
 };
 #[cfg(feature = "server")]
-pub use router::{FromContext, Handler, HandlerError, Router, State};
+pub use router::{FromContext, Handler, Router, State};
 #[cfg(feature = "server")]
 pub use server::Server;
-#[cfg(feature = "server")]
-pub use session::Session;
 #[cfg(feature = "server")]
 pub use violation::Violation;
