@@ -5,8 +5,10 @@
 //! paths in types, expressions, patterns and macro bodies that start with `crate::`, `super::`,
 //! `self::` or a child module — and resolves each to the file that defines the item, following
 //! re-exports (`pub use`) of `lib.rs` and of every other module. Comments and doc links are not
-//! edges: they do not make one file need another to build or test. The strongly connected
-//! components of that graph must be single files, except the pairs in [`ALLOWED`].
+//! edges: they do not make one file need another to build or test; nor is `mod child;` (a
+//! parent's facade may re-export its children, which then must not use the parent). The
+//! strongly connected components of that graph must be single files, except the pairs in
+//! [`ALLOWED`]; and the [`LEAVES`] import nothing above them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,6 +18,28 @@ use syn::visit::Visit;
 /// Cycles that are the point of their files: a connection holds its user's delivery stream,
 /// and the stream holds the user's connections, each under its own lock.
 const ALLOWED: &[&[&str]] = &[&["hub/conn.rs", "hub/stream.rs"]];
+
+/// The bottom layer: files (or folders, ending in `/`) that import nothing of the runtime but
+/// each other.
+const LEAVES: &[&str] = &[
+    "schema/",
+    "format.rs",
+    "principal.rs",
+    "recipients.rs",
+    "violation.rs",
+    "delivery.rs",
+    "ids.rs",
+];
+
+fn is_leaf(file: &str) -> bool {
+    LEAVES.iter().any(|l| {
+        if l.ends_with('/') {
+            file.starts_with(l)
+        } else {
+            file == *l
+        }
+    })
+}
 
 /// A module: its path from the crate root (`["hub", "conn"]`) and the file that holds it.
 struct Module {
@@ -388,6 +412,22 @@ fn runtime_modules_have_no_import_cycle() {
 }
 
 #[test]
+fn leaves_import_only_leaves() {
+    let edges = Crate::load().edges();
+    let mut wrong = Vec::new();
+    for (from, to) in edges.iter().filter(|(f, _)| is_leaf(f)) {
+        for (target, why) in to.iter().filter(|(t, _)| !is_leaf(t)) {
+            wrong.push(format!("    {from} → {target}  ({why})"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "leaves of runtime/src import files above them (see docs/architecture.md):\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
 fn the_graph_sees_known_edges() {
     // The resolver follows re-exports: `crate::Hub` is defined in the hub, `crate::Principal`
     // in principal.rs. A graph without these edges would pass the test above for nothing.
@@ -404,4 +444,10 @@ fn the_graph_sees_known_edges() {
         edges.get("server.rs")
     );
     assert!(uses("jwt.rs", "auth.rs"), "{:#?}", edges.get("jwt.rs"));
+    // Through two re-exports: `crate::hub::Counters` is `hub/metrics.rs`'s.
+    assert!(
+        uses("connection.rs", "hub/metrics.rs"),
+        "{:#?}",
+        edges.get("connection.rs")
+    );
 }
