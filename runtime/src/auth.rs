@@ -74,7 +74,7 @@ impl UpgradeRequest {
     ///
     /// # Errors
     /// When one is given but malformed; the upgrade is then refused with 400.
-    pub fn resume(&self) -> Result<Option<crate::hub::Position>, String> {
+    pub fn resume(&self) -> Result<Option<crate::delivery::Position>, String> {
         let mut given = None;
         for v in self.headers.get_all(http::header::SEC_WEBSOCKET_PROTOCOL) {
             for proto in v.to_str().unwrap_or_default().split(',') {
@@ -86,7 +86,7 @@ impl UpgradeRequest {
         let Some(text) = given.or_else(|| self.query("resume")) else {
             return Ok(None);
         };
-        crate::hub::Position::parse(&text).map(Some).ok_or_else(|| {
+        crate::delivery::Position::parse(&text).map(Some).ok_or_else(|| {
             format!("malformed resume position `{text}`: expected `<epoch>.<seq>` as sent in `$connected`")
         })
     }

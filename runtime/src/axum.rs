@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::auth::{UpgradeRequest, SUBPROTOCOL};
-use crate::session::ReadError;
+use crate::connection::ReadError;
 use crate::Hub;
 
 /// A `GET` route that upgrades to a Tidings session on `hub`.
@@ -40,38 +40,19 @@ pub fn websocket<S: Clone + Send + Sync + 'static>(hub: Hub) -> axum::routing::M
 /// Authenticates the upgrade request and, when accepted, runs a session on the socket; for
 /// apps that write their own axum handler.
 pub async fn upgrade(hub: Hub, ws: WebSocketUpgrade, uri: Uri, headers: HeaderMap) -> Response {
-    let request = UpgradeRequest::new(uri, headers);
-    let counters = &hub.inner.counters;
-    let resume = match request.resume() {
-        Ok(r) => r,
-        Err(message) => return (http::StatusCode::BAD_REQUEST, message).into_response(),
-    };
-    let principal = match hub.inner.authenticator.authenticate(&request) {
-        Ok(p) => p,
-        Err(e) => {
-            counters
-                .connections_rejected
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return (e.status, e.message).into_response();
-        }
+    let admission = match hub.admit(&UpgradeRequest::new(uri, headers)) {
+        Ok(admission) => admission,
+        Err(refusal) => return (refusal.status, refusal.message).into_response(),
     };
     let limits = hub.limits().clone();
-    if hub.user_connection_count(&principal.user_id) >= limits.max_connections_per_user {
-        counters
-            .connections_rejected
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return (
-            http::StatusCode::TOO_MANY_REQUESTS,
-            "too many connections for this user",
-        )
-            .into_response();
-    }
     ws.protocols([SUBPROTOCOL])
         .read_buffer_size(limits.read_buffer_bytes)
         .write_buffer_size(0)
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
-        .on_upgrade(move |socket| crate::session::run(hub, principal, resume, Adapter(socket)))
+        .on_upgrade(move |socket| {
+            crate::connection::run(hub, admission.principal, admission.resume, Adapter(socket))
+        })
 }
 
 impl ReadError for axum::Error {

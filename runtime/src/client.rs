@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::hub::Position;
+use crate::delivery::Position;
 use crate::protocol::frame;
 
 /// Why the client could not do something.

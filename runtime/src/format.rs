@@ -1,7 +1,7 @@
 //! The string formats of the schema language, `uuid` and `timestamp`: one rule each, written
-//! once, used by generated and derived Rust code ([`crate::validate`]), by the exported JSON
-//! Schema (as `pattern`s next to `format`) and mirrored by the TypeScript guard (the same
-//! patterns; a test holds them equal).
+//! once, used by generated and derived Rust code (through `tidings::validate`, feature
+//! `server`), by the exported JSON Schema (as `pattern`s next to `format`) and mirrored by the
+//! TypeScript guard (the same patterns; a test holds them equal).
 //!
 //! Available without any feature: the compiler uses the patterns to write its exports.
 

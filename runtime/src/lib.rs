@@ -29,6 +29,8 @@ mod auth;
 pub mod broker;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "server")]
+mod connection;
 #[cfg(feature = "derive")]
 pub mod describe;
 #[cfg(feature = "derive")]
@@ -36,9 +38,13 @@ pub use tidings_macros::{Describe, Event};
 #[cfg(feature = "axum")]
 pub mod axum;
 #[cfg(feature = "server")]
+mod delivery;
+#[cfg(feature = "server")]
 mod event;
 #[cfg(feature = "server")]
 mod hub;
+#[cfg(feature = "server")]
+mod ids;
 #[cfg(feature = "jwt")]
 mod jwt;
 #[cfg(feature = "server")]
@@ -56,9 +62,9 @@ mod router;
 #[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]
-mod session;
-#[cfg(feature = "server")]
 pub mod validate;
+#[cfg(feature = "server")]
+mod violation;
 
 /// serde, for generated code (`#[serde(crate = "::tidings::serde")]`), so that users need no
 /// dependency beyond `tidings`.
@@ -92,11 +98,14 @@ pub use auth::{
     RESUME_SUBPROTOCOL_PREFIX, SUBPROTOCOL,
 };
 #[cfg(feature = "server")]
-pub use event::{Event, Violation};
+pub use delivery::{History, Position, StreamId};
+#[cfg(feature = "server")]
+pub use event::Event;
+#[cfg(feature = "server")]
+pub use hub::builder::HubBuilder;
 #[cfg(feature = "server")]
 pub use hub::{
-    Delivered, DisconnectReason, EmitError, History, Hub, HubBuilder, Limits, Metrics, Position,
-    RoomPolicy, StreamId,
+    Delivered, DisconnectReason, EmitError, HandlerError, Hub, Limits, Metrics, RoomPolicy, Session,
 };
 #[cfg(feature = "jwt")]
 pub use jwt::JwtAuthenticator;
@@ -107,8 +116,8 @@ pub use recipients::{
     to_platform, to_role, to_room, to_tenant, to_user, to_users, Id, Ids, Recipients, Scope,
 };
 #[cfg(feature = "server")]
-pub use router::{FromContext, Handler, HandlerError, Router, State};
+pub use router::{FromContext, Handler, Router, State};
 #[cfg(feature = "server")]
 pub use server::Server;
 #[cfg(feature = "server")]
-pub use session::Session;
+pub use violation::Violation;

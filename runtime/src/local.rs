@@ -26,7 +26,7 @@ use futures_channel::mpsc;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::hub::Position;
+use crate::delivery::Position;
 use crate::{Hub, Principal};
 
 /// Frames the client side may have waiting before [`LocalConnection::send`] waits (and the
@@ -137,7 +137,7 @@ impl Sink<Message> for Socket {
     }
 }
 
-impl crate::session::ReadError for Infallible {
+impl crate::connection::ReadError for Infallible {
     fn too_big(&self) -> bool {
         false
     }
@@ -153,7 +153,12 @@ impl Hub {
         let (to_session, inbound) = mpsc::channel(CHANNEL_FRAMES);
         let (outbound, from_session) = mpsc::channel(CHANNEL_FRAMES);
         let socket = Socket { inbound, outbound };
-        tokio::spawn(crate::session::run(self.clone(), principal, resume, socket));
+        tokio::spawn(crate::connection::run(
+            self.clone(),
+            principal,
+            resume,
+            socket,
+        ));
         LocalConnection {
             to_session,
             from_session,

@@ -95,7 +95,7 @@ impl Operations {
         let op = Operation {
             inner: Arc::new(OpInner {
                 hub: self.hub.clone(),
-                id: crate::hub::ids::uuid(),
+                id: crate::ids::uuid(),
                 operation_type: operation_type.to_owned(),
                 user_id: user_id.to_owned(),
                 to,

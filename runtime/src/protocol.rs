@@ -7,6 +7,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::event::Event;
+use crate::hub::EmitError;
+use crate::ids;
+
 /// Frame types the protocol reserves; event wire names never start with `$`.
 pub mod frame {
     /// Server → client, first frame of a session.
@@ -195,16 +199,40 @@ pub(crate) fn event_body(name: &str, id: &str, ts: &str, data_json: &str) -> Str
     s
 }
 
+/// Validates and serializes an event into its id and the body of its frame: everything after the
+/// optional per-user `"seq":N,` prefix (see [`unnumbered`]; numbered frames are built per stream).
+pub(crate) fn encode_body<E: Event>(event: &E) -> Result<(String, String), EmitError> {
+    event.validate().map_err(|violation| EmitError::Invalid {
+        event: E::NAME,
+        violation,
+    })?;
+    let data = serde_json::to_string(event).map_err(|source| EmitError::Serialize {
+        event: E::NAME,
+        source,
+    })?;
+    let id = ids::next();
+    let body = event_body(E::NAME, &id, &rfc3339(SystemTime::now()), &data);
+    Ok((id, body))
+}
+
+/// The frame of an event outside any stream: `{` and the body.
+pub(crate) fn unnumbered(body: &str) -> String {
+    let mut frame = String::with_capacity(body.len() + 1);
+    frame.push('{');
+    frame.push_str(body);
+    frame
+}
+
 /// The frame a server sends for `event` outside any delivery stream — what an ephemeral emit
 /// queues to every recipient and [`Session::send`](crate::Session::send) writes: the event
 /// checked against its constraints, serialized once, with a fresh id and the current time.
 ///
 /// # Errors
-/// [`EmitError::Invalid`](crate::EmitError::Invalid) when a constraint is violated,
-/// [`EmitError::Serialize`](crate::EmitError::Serialize) when the payload does not serialize.
-pub fn encode_event<E: crate::Event>(event: &E) -> Result<String, crate::EmitError> {
-    let (_, body) = crate::hub::encode_body(event)?;
-    Ok(crate::hub::unnumbered(&body))
+/// [`EmitError::Invalid`] when a constraint is violated,
+/// [`EmitError::Serialize`] when the payload does not serialize.
+pub fn encode_event<E: Event>(event: &E) -> Result<String, EmitError> {
+    let (_, body) = encode_body(event)?;
+    Ok(unnumbered(&body))
 }
 
 /// An RFC 3339 UTC timestamp with milliseconds (`2026-11-22T03:04:05.678Z`).

@@ -34,7 +34,6 @@
 //! # let _ = router;
 //! ```
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -42,74 +41,12 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use serde_json::value::RawValue;
 
-use crate::event::{Event, Violation};
+use crate::event::Event;
+use crate::hub::builder::HubBuilder;
+use crate::hub::{Dispatch, HandlerError, Hub, Session, Started};
+use crate::principal::Principal;
 use crate::protocol::ErrorCode;
 use crate::schema::Direction;
-use crate::{Hub, Principal, Session};
-
-/// A handler's failure, sent to the client as an `$error` frame with this code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandlerError {
-    /// A stable code the client can match (`empty_message`), or one of
-    /// [`ErrorCode`](crate::protocol::ErrorCode)'s.
-    pub code: Cow<'static, str>,
-    /// What went wrong, for the client.
-    pub message: String,
-    /// The payload field at fault, if any.
-    pub field: Option<String>,
-}
-
-impl HandlerError {
-    /// An error with an application-defined code.
-    pub fn new(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> HandlerError {
-        HandlerError {
-            code: code.into(),
-            message: message.into(),
-            field: None,
-        }
-    }
-
-    /// Names the field at fault.
-    pub fn with_field(mut self, field: impl Into<String>) -> HandlerError {
-        self.field = Some(field.into());
-        self
-    }
-
-    /// An error with one of the protocol's codes.
-    pub fn protocol(code: ErrorCode, message: impl Into<String>) -> HandlerError {
-        HandlerError::new(code.as_str(), message)
-    }
-
-    /// `forbidden`.
-    pub fn forbidden(message: impl Into<String>) -> HandlerError {
-        HandlerError::protocol(ErrorCode::Forbidden, message)
-    }
-
-    /// `internal`: a failure the client cannot act on.
-    pub fn internal(message: impl Into<String>) -> HandlerError {
-        HandlerError::protocol(ErrorCode::Internal, message)
-    }
-}
-
-impl std::fmt::Display for HandlerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
-    }
-}
-
-impl std::error::Error for HandlerError {}
-
-impl From<Violation> for HandlerError {
-    fn from(v: Violation) -> HandlerError {
-        HandlerError::protocol(ErrorCode::ConstraintViolated, v.to_string()).with_field(v.field)
-    }
-}
-
-impl From<std::convert::Infallible> for HandlerError {
-    fn from(never: std::convert::Infallible) -> HandlerError {
-        match never {}
-    }
-}
 
 /// Extracts a value from the request context for a handler argument.
 #[diagnostic::on_unimplemented(
@@ -189,22 +126,6 @@ impl_handler!(T1);
 impl_handler!(T1, T2);
 impl_handler!(T1, T2, T3);
 impl_handler!(T1, T2, T3, T4);
-
-/// What dispatching an inbound event started.
-pub(crate) enum Started {
-    /// No handler for this name.
-    Unknown,
-    /// The payload was refused before any handler ran.
-    Refused(HandlerError),
-    /// The handler runs; it yields the reply as JSON.
-    Running(BoxFuture<'static, Result<String, HandlerError>>),
-}
-
-/// The type-erased router the hub holds.
-pub(crate) trait Dispatch: Send + Sync {
-    fn dispatch(&self, name: &str, data: Option<&RawValue>, session: Session) -> Started;
-    fn handles(&self, name: &str) -> bool;
-}
 
 type Route<S> = Arc<dyn Fn(S, Session, Option<&RawValue>) -> Started + Send + Sync>;
 
@@ -323,7 +244,7 @@ impl<S> Router<S> {
     }
 }
 
-impl<S: Clone + Send + Sync + 'static> Dispatch for Router<S> {
+impl<S: Clone + Send + Sync + 'static> Dispatch<Session> for Router<S> {
     fn dispatch(&self, name: &str, data: Option<&RawValue>, session: Session) -> Started {
         match self.routes.get(name) {
             Some(route) => route(self.state.clone(), session, data),
@@ -333,5 +254,13 @@ impl<S: Clone + Send + Sync + 'static> Dispatch for Router<S> {
 
     fn handles(&self, name: &str) -> bool {
         self.routes.contains_key(name)
+    }
+}
+
+impl HubBuilder {
+    /// The router of events clients send.
+    pub fn router<S: Clone + Send + Sync + 'static>(mut self, router: Router<S>) -> HubBuilder {
+        self.dispatch = Some(Arc::new(router));
+        self
     }
 }

@@ -129,41 +129,20 @@ fn refuse(status: http::StatusCode, message: &str) -> ErrorResponse {
 #[allow(clippy::result_large_err)]
 async fn connection(hub: Hub, tcp: TcpStream) {
     let _ = tcp.set_nodelay(true);
-    let mut principal = None;
+    let mut admitted = None;
     let callback = |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
         let upgrade = UpgradeRequest::new(request.uri().clone(), request.headers().clone());
-        let counters = &hub.inner.counters;
-        let resume = match upgrade.resume() {
-            Ok(r) => r,
-            Err(message) => return Err(refuse(http::StatusCode::BAD_REQUEST, &message)),
-        };
-        match hub.inner.authenticator.authenticate(&upgrade) {
-            Ok(p) => {
-                if hub.user_connection_count(&p.user_id) >= hub.limits().max_connections_per_user {
-                    counters
-                        .connections_rejected
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    return Err(refuse(
-                        http::StatusCode::TOO_MANY_REQUESTS,
-                        "too many connections for this user",
-                    ));
-                }
-                if upgrade.offers_subprotocol() {
-                    response.headers_mut().insert(
-                        http::header::SEC_WEBSOCKET_PROTOCOL,
-                        http::HeaderValue::from_static(SUBPROTOCOL),
-                    );
-                }
-                principal = Some((p, resume));
-                Ok(response)
-            }
-            Err(e) => {
-                counters
-                    .connections_rejected
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                Err(refuse(e.status, &e.message))
-            }
+        let admission = hub
+            .admit(&upgrade)
+            .map_err(|refusal| refuse(refusal.status, &refusal.message))?;
+        if upgrade.offers_subprotocol() {
+            response.headers_mut().insert(
+                http::header::SEC_WEBSOCKET_PROTOCOL,
+                http::HeaderValue::from_static(SUBPROTOCOL),
+            );
         }
+        admitted = Some(admission);
+        Ok(response)
     };
     let config = websocket_config(&hub);
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(config));
@@ -178,7 +157,7 @@ async fn connection(hub: Hub, tcp: TcpStream) {
             return;
         }
     };
-    if let Some((principal, resume)) = principal {
-        crate::session::run(hub, principal, resume, ws).await;
+    if let Some(admission) = admitted {
+        crate::connection::run(hub, admission.principal, admission.resume, ws).await;
     }
 }

@@ -1,6 +1,6 @@
 //! Brokers: what joins several server processes (nodes) into one system.
 //!
-//! Without a broker, a [`Hub`] is the whole system: it resolves recipients against its own
+//! Without a broker, a [`Hub`](crate::Hub) is the whole system: it resolves recipients against its own
 //! connections and keeps every user's delivery stream (sequence and history) in memory — the
 //! in-memory default. With a broker ([`HubBuilder::broker`](crate::HubBuilder::broker)), an
 //! emitted event is handed to the broker, which brings it to every node; each node resolves the
@@ -13,14 +13,13 @@
 //! docs/delivery.md states the guarantees.
 
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
-use crate::hub::stream::{Stored, UserStream};
-pub use crate::hub::StreamId;
-use crate::hub::{History, Hub, Inner, Position};
-use crate::Recipients;
+pub use crate::delivery::StreamId;
+use crate::delivery::{History, Position};
+use crate::recipients::{Recipients, Scope};
 
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -127,24 +126,51 @@ pub trait Broker: Send + Sync + 'static {
     fn status(&self) -> BrokerStatus;
 }
 
+/// The calls a broker makes back into its node, behind [`Node`]: the hub implements them
+/// (`hub/backplane.rs`), and a broker sees nothing else of the hub.
+pub(crate) trait NodeEvents: Send + Sync {
+    /// The history bounds the hub was built with.
+    fn history(&self) -> History;
+
+    /// Takes an envelope that reached this node: an ephemeral event is queued to the
+    /// connections it selects here; for a durable one, returns the streams of the users it
+    /// selects here.
+    fn receive(&self, envelope: &Envelope) -> Vec<Target>;
+
+    /// As [`Node::apply`].
+    fn apply(&self, stream: &StreamId, position: &Position, body: Arc<str>) -> Applied;
+
+    /// As [`Node::positions`].
+    fn positions(&self) -> Vec<(StreamId, Position)>;
+
+    /// As [`Node::restart`].
+    fn restart(&self, stream: &StreamId, position: &Position, reason: &str);
+}
+
 /// A node's side of a broker: the hub, as a broker drives it. Holds the hub weakly: when the hub
 /// is dropped, [`Node::is_alive`] turns false and the broker's tasks should end.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Node {
-    hub: Weak<Inner>,
+    events: Weak<dyn NodeEvents>,
     id: String,
 }
 
-impl Node {
-    pub(crate) fn new(hub: &Hub) -> Node {
-        Node {
-            hub: Arc::downgrade(&hub.inner),
-            id: crate::hub::ids::node_id(),
-        }
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.id)
+            .field("alive", &self.is_alive())
+            .finish()
     }
+}
 
-    fn hub(&self) -> Option<Hub> {
-        self.hub.upgrade().map(|inner| Hub { inner })
+impl Node {
+    /// The node of the hub behind `events`, with this process's node id.
+    pub(crate) fn new(events: Weak<dyn NodeEvents>) -> Node {
+        Node {
+            events,
+            id: crate::ids::node_id(),
+        }
     }
 
     /// This node's id, the `origin` of the envelopes it sends.
@@ -154,36 +180,27 @@ impl Node {
 
     /// Whether the hub still exists.
     pub fn is_alive(&self) -> bool {
-        self.hub.strong_count() > 0
+        self.events.strong_count() > 0
     }
 
     /// The history bounds the hub was built with.
     pub fn history(&self) -> History {
-        self.hub().map(|h| h.inner.history).unwrap_or_default()
+        self.events
+            .upgrade()
+            .map(|e| e.history())
+            .unwrap_or_default()
     }
 
     /// Takes an envelope that reached this node: ephemeral events are queued to the selected
     /// connections here; for durable events, returns the streams to number it in.
     pub fn receive(&self, envelope: &Envelope) -> Vec<Target> {
-        let Some(hub) = self.hub() else {
+        let Some(events) = self.events.upgrade() else {
             return Vec::new();
         };
-        if !envelope.durable {
-            let d = hub.deliver_ephemeral(&envelope.recipients, &envelope.body);
-            hub.count_delivered(d);
-            return Vec::new();
-        }
-        let mut targets: Vec<Target> = hub
-            .durable_streams(&envelope.recipients, false)
-            .into_iter()
-            .map(|s| Target {
-                stream: s.id.clone(),
-                offline: false,
-            })
-            .collect();
-        if envelope.origin == self.id {
+        let mut targets = events.receive(envelope);
+        if envelope.durable && envelope.origin == self.id {
             let tenant = match envelope.recipients.scope() {
-                crate::Scope::Tenant(t) => Some(t.clone()),
+                Scope::Tenant(t) => Some(t.clone()),
                 _ => None,
             };
             for user in envelope.recipients.users() {
@@ -208,138 +225,26 @@ impl Node {
     /// Applies a numbered frame of `user`'s stream: queued to the user's connections here when
     /// it is the next one. A new epoch restarts the stream: the connections are told to resync.
     pub fn apply(&self, stream: &StreamId, position: &Position, body: Arc<str>) -> Applied {
-        let Some(hub) = self.hub() else {
-            return Applied::NotHere;
-        };
-        let Some(stream) = hub.inner.registry.stream(stream) else {
-            return Applied::NotHere;
-        };
-        let mut st = stream.lock();
-        if st.dead {
-            return Applied::NotHere;
+        match self.events.upgrade() {
+            Some(events) => events.apply(stream, position, body),
+            None => Applied::NotHere,
         }
-        if !st.hydrated {
-            st.waiting.push((position.clone(), body));
-            return Applied::Held;
-        }
-        let applied = apply_locked(&mut st, position, body, &hub.inner.history);
-        if let Some(d) = applied.1 {
-            drop(st);
-            hub.count_delivered(d);
-        }
-        applied.0
     }
 
     /// The users this node serves and their streams' positions, to reconcile after the broker
     /// lost its connection.
     pub fn positions(&self) -> Vec<(StreamId, Position)> {
-        self.hub()
-            .map(|h| {
-                h.inner
-                    .registry
-                    .streams()
-                    .into_iter()
-                    .map(|s| (s.id.clone(), s.position()))
-                    .collect()
-            })
+        self.events
+            .upgrade()
+            .map(|e| e.positions())
             .unwrap_or_default()
     }
 
     /// Restarts `user`'s stream at `position`: the connections here get `$resync_required`
     /// (what they missed cannot be replayed).
     pub fn restart(&self, stream: &StreamId, position: &Position, reason: &str) {
-        if let Some(stream) = self.hub().and_then(|h| h.inner.registry.stream(stream)) {
-            stream
-                .lock()
-                .restart(position.epoch.clone(), position.seq, reason);
+        if let Some(events) = self.events.upgrade() {
+            events.restart(stream, position, reason);
         }
     }
-}
-
-/// Applies one numbered frame under the stream's lock.
-fn apply_locked(
-    st: &mut crate::hub::stream::StreamState,
-    position: &Position,
-    body: Arc<str>,
-    history: &History,
-) -> (Applied, Option<crate::Delivered>) {
-    if position.epoch != st.epoch {
-        // The broker's stream was started anew (its store lost it): nothing before this frame
-        // can be replayed.
-        st.restart(
-            position.epoch.clone(),
-            position.seq.saturating_sub(1),
-            "the stream was restarted (new epoch)",
-        );
-    }
-    if position.seq <= st.seq {
-        return (Applied::Duplicate, None);
-    }
-    if position.seq > st.seq + 1 {
-        return (Applied::Gap { after: st.seq }, None);
-    }
-    let d = st.deliver(position.seq, body, history, Instant::now());
-    (Applied::Delivered, Some(d))
-}
-
-/// Makes a stream created on this node agree with the broker's: its epoch, position and
-/// history, then the frames that arrived meanwhile.
-pub(crate) async fn hydrate(
-    broker: &dyn Broker,
-    stream: &UserStream,
-    history: &History,
-) -> Result<(), BrokerError> {
-    for _ in 0..3 {
-        if stream.lock().hydrated {
-            return Ok(());
-        }
-        let snapshot = broker.snapshot(&stream.id).await?;
-        let now = Instant::now();
-        let mut st = stream.lock();
-        if st.hydrated {
-            return Ok(());
-        }
-        st.epoch = snapshot.position.epoch.clone();
-        st.seq = snapshot.position.seq;
-        // The history must end at the stream's position without a hole: keep the contiguous
-        // run of events that does.
-        let mut events = snapshot.events;
-        let mut keep = events.len();
-        let mut expect = snapshot.position.seq;
-        for (i, (seq, _, _)) in events.iter().enumerate().rev() {
-            if *seq != expect {
-                break;
-            }
-            keep = i;
-            expect = expect.saturating_sub(1);
-        }
-        if events.last().is_some_and(|e| e.0 != snapshot.position.seq) {
-            keep = events.len();
-        }
-        st.history = events
-            .drain(keep..)
-            .map(|(_, age, body)| Stored {
-                body,
-                at_ms: crate::hub::stream::clock_ms(now.checked_sub(age).unwrap_or(now)),
-            })
-            .collect();
-        st.trim(history, now);
-        let mut waiting = std::mem::take(&mut st.waiting);
-        waiting.sort_by_key(|(p, _)| p.seq);
-        let mut gap = false;
-        for (position, body) in waiting {
-            if let (Applied::Gap { .. }, _) = apply_locked(&mut st, &position, body, history) {
-                gap = true;
-                break;
-            }
-        }
-        if !gap {
-            st.hydrated = true;
-            return Ok(());
-        }
-        // Frames were lost between the snapshot and now: take a newer snapshot.
-    }
-    Err(BrokerError::Backend(
-        "the stream kept moving while it was being loaded".to_owned(),
-    ))
 }

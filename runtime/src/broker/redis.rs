@@ -20,6 +20,8 @@
 //!   close code 1013, reconnects with backoff, and then reconciles every stream it serves:
 //!   missed events are read back from Redis, or the connections are told to resync.
 //!
+//! The Lua scripts are `broker/lua/*.lua`, included as text at build time.
+//!
 //! Pub/sub is the classic kind (`PUBLISH`/`SUBSCRIBE`), which every Redis version and topology
 //! carries; see docs/delivery.md for the trade-offs.
 
@@ -34,56 +36,18 @@ use redis::{Script, Value};
 use tokio::sync::mpsc;
 
 use super::{Applied, Broker, BrokerError, BrokerStatus, Envelope, Node, Snapshot, StreamId};
-use crate::hub::{History, Position};
+use crate::delivery::{History, Position};
 
 /// How long a stream remembers that an event was numbered in it: nodes resolve the same
 /// envelope within milliseconds of each other, and retries after an outage within seconds.
 const DEDUP_SECONDS: u64 = 60;
 
 /// Numbers an event in a stream: skip duplicates, next seq, append, trim, publish.
-const APPEND: &str = r"
--- KEYS: meta hash, history stream, dedup key
--- ARGV: body, now ms, max events, ttl s, candidate epoch, offline, header, channel, dedup ttl s
-if ARGV[6] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[9]) then return 0 end
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[5]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
-end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-if tonumber(ARGV[3]) > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'b', ARGV[1], 't', ARGV[2])
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
-end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('PUBLISH', ARGV[8], ARGV[7] .. '\n' .. epoch .. '\n' .. seq .. '\n' .. ARGV[1])
-return seq
-";
+const APPEND: &str = include_str!("lua/append.lua");
 
 /// A stream's position and entries (the newest `count`, or those after `after`), created with
 /// a new epoch when Redis holds none.
-const READ: &str = r"
--- KEYS: meta hash, history stream
--- ARGV: candidate epoch, ttl s, count, after ('' for the newest)
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
-end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
-local entries
-if ARGV[4] == '' then
-  entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[3])
-else
-  entries = redis.call('XRANGE', KEYS[2], (tonumber(ARGV[4]) + 1) .. '-0', '+', 'COUNT', ARGV[3])
-end
-return {epoch, seq, entries}
-";
+const READ: &str = include_str!("lua/read.lua");
 
 /// Configures a [`RedisBroker`].
 #[derive(Debug, Clone)]
@@ -296,7 +260,7 @@ impl Shared {
             .read
             .key(self.key("m", stream))
             .key(self.key("h", stream))
-            .arg(crate::hub::ids::epoch())
+            .arg(crate::ids::epoch())
             .arg(self.ttl())
             .arg(count)
             .arg(after.map(|a| a.to_string()).unwrap_or_default())
@@ -419,7 +383,7 @@ impl Shared {
                     .arg(now_ms())
                     .arg(history.max_events)
                     .arg(self.ttl())
-                    .arg(crate::hub::ids::epoch())
+                    .arg(crate::ids::epoch())
                     .arg(if target.offline { "1" } else { "0" })
                     .arg(header)
                     .arg(self.numbered())

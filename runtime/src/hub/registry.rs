@@ -8,7 +8,8 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::conn::Conn;
-use super::stream::{StreamId, UserStream};
+use super::stream::UserStream;
+use crate::delivery::StreamId;
 use crate::recipients::{Recipients, Scope};
 
 const SHARDS: usize = 32;

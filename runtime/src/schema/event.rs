@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Field, Location, Recipients, TypeRef};
+use super::meta::{Deprecation, Location};
+use super::recipients::Recipients;
+use super::types::{Field, TypeRef};
 
 /// One event of a module.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,12 +104,4 @@ impl Delivery {
             Delivery::Ephemeral => "ephemeral",
         }
     }
-}
-
-/// A deprecation mark, with an optional note saying what to use instead.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Deprecation {
-    /// Why, or what to use instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
 }

@@ -9,11 +9,13 @@
 //! order of declaration, so output generated from the IR is deterministic.
 
 mod event;
+mod meta;
 mod recipients;
 mod types;
 mod walk;
 
-pub use event::{Delivery, Deprecation, Direction, EventDef};
+pub use event::{Delivery, Direction, EventDef};
+pub use meta::{Deprecation, Location};
 pub use recipients::{FieldPath, Recipients, RoomPart, RoomTemplate, Rule, Scope};
 pub use types::{
     Constraints, EnumValue, Field, Number, Primitive, TypeDef, TypeKind, TypeRef, Value, Variant,
@@ -100,22 +102,5 @@ impl Module {
     /// The event declared under `key` in this module.
     pub fn event(&self, key: &str) -> Option<&EventDef> {
         self.events.iter().find(|e| e.key == key)
-    }
-}
-
-/// A position in a schema source file; 1-based line and column (columns count characters).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Location {
-    /// The file path as it was given to the compiler.
-    pub file: String,
-    /// 1-based line.
-    pub line: u32,
-    /// 1-based column, in characters.
-    pub column: u32,
-}
-
-impl std::fmt::Display for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
     }
 }

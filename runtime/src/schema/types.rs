@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Deprecation, Location};
+use super::meta::{Deprecation, Location};
 
 /// A named type declared in a module.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Number as JsonNumber, Value};
 
-use super::Place;
+use super::checks::{self, Place};
 use crate::schema::{Constraints, Field, Number, Primitive, Schema, TypeDef, TypeKind, TypeRef};
-use crate::Violation;
+use crate::violation::Violation;
 
 /// How deep a document may nest before it is refused (serde_json's own parser stops at 128).
 pub const MAX_DEPTH: usize = 128;
@@ -374,7 +374,7 @@ fn describe(v: &Value) -> String {
 fn length(n: usize, c: Option<&Constraints>, unit: &str, place: &Place<'_>) -> Result<(), Refusal> {
     let Some(c) = c else { return Ok(()) };
     if let Some(min) = c.min_length {
-        constraint(super::len_at_least(
+        constraint(checks::len_at_least(
             n,
             usize::try_from(min).unwrap_or(usize::MAX),
             unit,
@@ -382,7 +382,7 @@ fn length(n: usize, c: Option<&Constraints>, unit: &str, place: &Place<'_>) -> R
         ))?;
     }
     if let Some(max) = c.max_length {
-        constraint(super::len_at_most(
+        constraint(checks::len_at_most(
             n,
             usize::try_from(max).unwrap_or(usize::MAX),
             unit,
@@ -415,13 +415,13 @@ fn primitive(
                 ));
             };
             match p {
-                Primitive::Uuid => constraint(super::uuid(s, place)),
-                Primitive::Timestamp => constraint(super::timestamp(s, place)),
+                Primitive::Uuid => constraint(checks::uuid(s, place)),
+                Primitive::Timestamp => constraint(checks::timestamp(s, place)),
                 _ => {
                     let Some(c) = c else { return Ok(()) };
                     let bound =
                         |b: Option<u64>| b.map(|b| usize::try_from(b).unwrap_or(usize::MAX));
-                    constraint(super::chars_within(
+                    constraint(checks::chars_within(
                         s.chars().count(),
                         bound(c.min_length),
                         bound(c.max_length),
@@ -480,7 +480,7 @@ fn exact(n: &JsonNumber) -> Number {
 
 fn bounds(x: Number, c: Option<&Constraints>, place: &Place<'_>) -> Result<(), Refusal> {
     let Some(c) = c else { return Ok(()) };
-    constraint(super::within(&x, c.min, c.max, place))
+    constraint(checks::within(&x, c.min, c.max, place))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! A session: one connection's life, from registration to the close code. Written over any
-//! `Sink`/`Stream` of WebSocket messages, so every transport shares it.
+//! The connection loop: one connection's life, from registration to the close code. Written
+//! over any `Sink`/`Stream` of WebSocket messages, so every transport shares it.
 
 use std::fmt::Display;
 use std::pin::Pin;
@@ -15,72 +15,11 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tracing::Instrument as _;
 
-use crate::event::Event;
+use crate::delivery::Position;
 use crate::hub::conn::Conn;
-use crate::hub::{DisconnectReason, EmitError, Hub, RegisterError};
+use crate::hub::{Counters, DisconnectReason, Hub, RegisterError, Session, Started};
+use crate::principal::Principal;
 use crate::protocol::{self, close, frame, Cid, ClientFrame, ErrorCode};
-use crate::router::Started;
-use crate::Principal;
-
-/// A live connection, as handlers see it: its identity, its rooms, and a way to send to it.
-#[derive(Clone)]
-pub struct Session {
-    hub: Hub,
-    conn: Arc<Conn>,
-}
-
-impl std::fmt::Debug for Session {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("id", &self.conn.id)
-            .field("user", &self.conn.user())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Session {
-    /// The session id, unique in this process; also sent to the client in `$connected`.
-    pub fn id(&self) -> u64 {
-        self.conn.id
-    }
-
-    /// Who is connected (after any in-band refresh).
-    pub fn principal(&self) -> Arc<Principal> {
-        self.conn.principal()
-    }
-
-    /// The hub the session belongs to.
-    pub fn hub(&self) -> &Hub {
-        &self.hub
-    }
-
-    /// Joins a room of the connection's tenant. Returns false when already in it.
-    pub fn join(&self, room: &str) -> bool {
-        self.hub.inner.registry.join(&self.conn, room)
-    }
-
-    /// Leaves a room. Returns false when not in it.
-    pub fn leave(&self, room: &str) -> bool {
-        self.hub.inner.registry.leave(&self.conn, room)
-    }
-
-    /// The rooms the connection is in.
-    pub fn rooms(&self) -> Vec<String> {
-        self.conn.rooms()
-    }
-
-    /// Sends an event to this connection only, without a sequence number: it is not part of
-    /// the user's delivery stream and is never replayed.
-    ///
-    /// # Errors
-    /// When the event violates a constraint or cannot be serialized.
-    pub fn send<E: Event>(&self, event: &E) -> Result<(), EmitError> {
-        let (_, body) = crate::hub::encode_body(event)?;
-        self.conn
-            .push(Utf8Bytes::from(crate::hub::unnumbered(&body)));
-        Ok(())
-    }
-}
 
 /// Frames written per flush.
 const WRITE_BATCH: usize = 64;
@@ -169,12 +108,8 @@ async fn expired(timer: &mut Option<Pin<Box<Sleep>>>) {
 }
 
 /// Runs a session on an upgraded socket until it ends.
-pub(crate) async fn run<S, E>(
-    hub: Hub,
-    principal: Principal,
-    resume: Option<crate::hub::Position>,
-    socket: S,
-) where
+pub(crate) async fn run<S, E>(hub: Hub, principal: Principal, resume: Option<Position>, socket: S)
+where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
     <S as Sink<Message>>::Error: Display,
     E: ReadError,
@@ -183,10 +118,7 @@ pub(crate) async fn run<S, E>(
     let (conn, position) = match hub.register(principal, resume.as_ref()).await {
         Ok(registered) => registered,
         Err(e) => {
-            hub.inner
-                .counters
-                .connections_rejected
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Counters::add(&hub.counters().connections_rejected, 1);
             let (code, reason) = match e {
                 RegisterError::TooManyConnections => (
                     close::TOO_MANY_CONNECTIONS,
@@ -205,10 +137,7 @@ pub(crate) async fn run<S, E>(
         }
     };
     let span = tracing::info_span!("session", id = conn.id, user = %conn.user());
-    let session = Session {
-        hub: hub.clone(),
-        conn: conn.clone(),
-    };
+    let session = Session::new(hub.clone(), conn.clone());
     let reason = Runner {
         hub: hub.clone(),
         conn: conn.clone(),
@@ -227,7 +156,7 @@ struct Runner {
     conn: Arc<Conn>,
     session: Session,
     /// The stream's position when the connection registered: live events follow it.
-    position: crate::hub::Position,
+    position: Position,
 }
 
 /// What handling one inbound message asks of the loop.
@@ -253,7 +182,7 @@ impl Runner {
         {
             return DisconnectReason::TransportError;
         }
-        let mut shutdown = self.hub.inner.shutdown.subscribe();
+        let mut shutdown = self.hub.shutdown_signal();
         let mut heartbeat = tokio::time::interval_at(
             Instant::now() + limits.heartbeat_interval,
             limits.heartbeat_interval,
@@ -425,11 +354,7 @@ impl Runner {
             Message::Close(_) => return Next::End(DisconnectReason::ClientClosed),
             Message::Pong(_) | Message::Frame(_) => return Next::Continue,
         };
-        self.hub
-            .inner
-            .counters
-            .frames_received
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Counters::add(&self.hub.counters().frames_received, 1);
         if !bucket.take() {
             *dropped_in_row += 1;
             if *dropped_in_row >= self.hub.limits().flood_close_after {
@@ -501,7 +426,7 @@ impl Runner {
         K: Sink<Message> + Unpin,
     {
         let cid = frame.cid.as_ref();
-        let Some(dispatch) = self.hub.inner.dispatch.clone() else {
+        let Some(dispatch) = self.hub.dispatcher() else {
             let message = format!("no handler for `{name}`");
             return self
                 .error(sink, cid, ErrorCode::UnknownEvent.as_str(), &message, None)
@@ -545,10 +470,7 @@ impl Runner {
                         (Ok(reply), Some(cid)) => protocol::reply_frame(cid, &reply),
                         (Ok(_), None) => return,
                         (Err(e), cid) => {
-                            hub.inner
-                                .counters
-                                .errors_sent
-                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            Counters::add(&hub.counters().errors_sent, 1);
                             protocol::error_frame(
                                 cid.as_ref(),
                                 &e.code,
@@ -583,12 +505,7 @@ impl Runner {
                 .await;
         };
         if join {
-            let allowed = self
-                .hub
-                .inner
-                .room_policy
-                .as_ref()
-                .is_some_and(|policy| policy(&self.conn.principal(), room));
+            let allowed = self.hub.may_join(&self.conn.principal(), room);
             if !allowed {
                 let message = format!("you may not join `{room}`");
                 return self
@@ -638,7 +555,7 @@ impl Runner {
                 )
                 .await;
         };
-        let fresh = match self.hub.inner.authenticator.refresh(token) {
+        let fresh = match self.hub.authenticator().refresh(token) {
             Ok(p) => p,
             Err(e) => {
                 return self
@@ -658,14 +575,7 @@ impl Runner {
                 .await;
         }
         *expiry = expiry_sleep(&fresh);
-        let registry = &self.hub.inner.registry;
-        let old = self.conn.set_principal(fresh.clone());
-        for role in old.roles.iter().filter(|r| !fresh.has_role(r)) {
-            registry.remove_role(&self.conn, role);
-        }
-        for role in fresh.roles.iter().filter(|r| !old.has_role(r)) {
-            registry.add_role(&self.conn, role);
-        }
+        self.hub.set_principal(&self.conn, &fresh);
         match cid {
             Some(cid) => {
                 let expires = fresh.expires_at.map(protocol::rfc3339);
@@ -688,11 +598,7 @@ impl Runner {
     where
         K: Sink<Message> + Unpin,
     {
-        self.hub
-            .inner
-            .counters
-            .errors_sent
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Counters::add(&self.hub.counters().errors_sent, 1);
         send_text(sink, &protocol::error_frame(cid, code, message, field)).await
     }
 }

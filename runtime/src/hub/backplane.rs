@@ -1,0 +1,156 @@
+//! The hub as a backplane's node: the calls a [`Broker`] makes back into it ([`NodeEvents`]),
+//! and the loading of a delivery stream from the broker when this node starts serving its user.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::error::Delivered;
+use super::stream::{clock_ms, Stored, StreamState, UserStream};
+use super::Inner;
+use crate::broker::{Applied, Broker, BrokerError, Envelope, NodeEvents, Target};
+use crate::delivery::{History, Position, StreamId};
+
+impl NodeEvents for Inner {
+    fn history(&self) -> History {
+        self.history
+    }
+
+    fn receive(&self, envelope: &Envelope) -> Vec<Target> {
+        if !envelope.durable {
+            let d = self.deliver_ephemeral(&envelope.recipients, &envelope.body);
+            self.count_delivered(d);
+            return Vec::new();
+        }
+        self.durable_streams(&envelope.recipients, false)
+            .into_iter()
+            .map(|s| Target {
+                stream: s.id.clone(),
+                offline: false,
+            })
+            .collect()
+    }
+
+    fn apply(&self, stream: &StreamId, position: &Position, body: Arc<str>) -> Applied {
+        let Some(stream) = self.registry.stream(stream) else {
+            return Applied::NotHere;
+        };
+        let mut st = stream.lock();
+        if st.dead {
+            return Applied::NotHere;
+        }
+        if !st.hydrated {
+            st.waiting.push((position.clone(), body));
+            return Applied::Held;
+        }
+        let applied = apply_locked(&mut st, position, body, &self.history);
+        if let Some(d) = applied.1 {
+            drop(st);
+            self.count_delivered(d);
+        }
+        applied.0
+    }
+
+    fn positions(&self) -> Vec<(StreamId, Position)> {
+        self.registry
+            .streams()
+            .into_iter()
+            .map(|s| (s.id.clone(), s.position()))
+            .collect()
+    }
+
+    fn restart(&self, stream: &StreamId, position: &Position, reason: &str) {
+        if let Some(stream) = self.registry.stream(stream) {
+            stream
+                .lock()
+                .restart(position.epoch.clone(), position.seq, reason);
+        }
+    }
+}
+
+/// Applies one numbered frame under the stream's lock.
+fn apply_locked(
+    st: &mut StreamState,
+    position: &Position,
+    body: Arc<str>,
+    history: &History,
+) -> (Applied, Option<Delivered>) {
+    if position.epoch != st.epoch {
+        // The broker's stream was started anew (its store lost it): nothing before this frame
+        // can be replayed.
+        st.restart(
+            position.epoch.clone(),
+            position.seq.saturating_sub(1),
+            "the stream was restarted (new epoch)",
+        );
+    }
+    if position.seq <= st.seq {
+        return (Applied::Duplicate, None);
+    }
+    if position.seq > st.seq + 1 {
+        return (Applied::Gap { after: st.seq }, None);
+    }
+    let d = st.deliver(position.seq, body, history, Instant::now());
+    (Applied::Delivered, Some(d))
+}
+
+/// Makes a stream created on this node agree with the broker's: its epoch, position and
+/// history, then the frames that arrived meanwhile.
+pub(super) async fn hydrate(
+    broker: &dyn Broker,
+    stream: &UserStream,
+    history: &History,
+) -> Result<(), BrokerError> {
+    for _ in 0..3 {
+        if stream.lock().hydrated {
+            return Ok(());
+        }
+        let snapshot = broker.snapshot(&stream.id).await?;
+        let now = Instant::now();
+        let mut st = stream.lock();
+        if st.hydrated {
+            return Ok(());
+        }
+        st.epoch = snapshot.position.epoch.clone();
+        st.seq = snapshot.position.seq;
+        // The history must end at the stream's position without a hole: keep the contiguous
+        // run of events that does.
+        let mut events = snapshot.events;
+        let mut keep = events.len();
+        let mut expect = snapshot.position.seq;
+        for (i, (seq, _, _)) in events.iter().enumerate().rev() {
+            if *seq != expect {
+                break;
+            }
+            keep = i;
+            expect = expect.saturating_sub(1);
+        }
+        if events.last().is_some_and(|e| e.0 != snapshot.position.seq) {
+            keep = events.len();
+        }
+        st.history = events
+            .drain(keep..)
+            .map(|(_, age, body)| Stored {
+                body,
+                at_ms: clock_ms(now.checked_sub(age).unwrap_or(now)),
+            })
+            .collect();
+        st.trim(history, now);
+        let mut waiting = std::mem::take(&mut st.waiting);
+        waiting.sort_by_key(|(p, _)| p.seq);
+        let mut gap = false;
+        for (position, body) in waiting {
+            if let (Applied::Gap { .. }, _) = apply_locked(&mut st, &position, body, history) {
+                gap = true;
+                break;
+            }
+        }
+        if !gap {
+            st.hydrated = true;
+            return Ok(());
+        }
+        // Frames were lost between the snapshot and now: take a newer snapshot.
+    }
+    Err(BrokerError::Backend(
+        "the stream kept moving while it was being loaded".to_owned(),
+    ))
+}

@@ -1,0 +1,165 @@
+//! Connections coming and going: admission before the upgrade (one rule for every transport),
+//! registration in the user's delivery stream with replay, unregistration, and the sweeping of
+//! streams that outlived their connections.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::StatusCode;
+
+use super::backplane::hydrate;
+use super::conn::Conn;
+use super::error::RegisterError;
+use super::metrics::{Counters, DisconnectReason};
+use super::Hub;
+use crate::auth::UpgradeRequest;
+use crate::delivery::{Position, StreamId};
+use crate::principal::Principal;
+
+/// An upgrade request the hub accepts: who connects, and where their stream resumes.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    pub(crate) principal: Principal,
+    pub(crate) resume: Option<Position>,
+}
+
+/// An upgrade request the hub refuses: the HTTP response's status and body.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+}
+
+impl Hub {
+    /// Decides on an upgrade request before the upgrade, for every transport: a malformed
+    /// resume position is a 400; the authenticator's refusal is its status; a user at
+    /// [`Limits::max_connections_per_user`](super::Limits::max_connections_per_user) gets 429.
+    /// Refusals other than the 400 count as rejected connections.
+    pub(crate) fn admit(&self, request: &UpgradeRequest) -> Result<Admission, Refusal> {
+        let resume = request.resume().map_err(|message| Refusal {
+            status: StatusCode::BAD_REQUEST,
+            message,
+        })?;
+        let rejected = |status: StatusCode, message: String| {
+            Counters::add(&self.inner.counters.connections_rejected, 1);
+            Refusal { status, message }
+        };
+        let principal = self
+            .inner
+            .authenticator
+            .authenticate(request)
+            .map_err(|e| rejected(e.status, e.message))?;
+        if self.user_connection_count(&principal.user_id)
+            >= self.inner.limits.max_connections_per_user
+        {
+            return Err(rejected(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many connections for this user".to_owned(),
+            ));
+        }
+        Ok(Admission { principal, resume })
+    }
+
+    /// Registers a connection: attaches it to its user's delivery stream — replaying what it
+    /// missed since `resume`, under the stream's lock so that no live event overtakes the
+    /// replay — then indexes it. Returns the connection and the stream's position at that
+    /// moment (what `$connected` reports).
+    pub(crate) async fn register(
+        &self,
+        principal: Principal,
+        resume: Option<&Position>,
+    ) -> Result<(Arc<Conn>, Position), RegisterError> {
+        let history = self.inner.history;
+        let id = StreamId {
+            tenant: principal.tenant.clone(),
+            user: principal.user_id.clone(),
+        };
+        let stream = loop {
+            let stream = self
+                .inner
+                .registry
+                .stream_or_new(&id, self.inner.broker.is_none());
+            if let Some(broker) = &self.inner.broker {
+                hydrate(broker.as_ref(), &stream, &history)
+                    .await
+                    .map_err(RegisterError::Unavailable)?;
+            }
+            if !stream.lock().dead {
+                break stream;
+            }
+        };
+        let conn = Arc::new(Conn::new(
+            self.inner.next_conn.fetch_add(1, Ordering::Relaxed),
+            principal,
+            stream.clone(),
+            self.inner.limits.outbound_queue,
+        ));
+        let position = {
+            let mut st = stream.lock();
+            if st.conns.len() >= self.inner.limits.max_connections_per_user {
+                return Err(RegisterError::TooManyConnections);
+            }
+            let now = Instant::now();
+            st.conns.push(conn.clone());
+            st.active = now;
+            if let Some(from) = resume {
+                st.replay(&conn, from, &history, now);
+            }
+            Position {
+                epoch: st.epoch.clone(),
+                seq: st.seq,
+            }
+        };
+        self.inner.registry.index(&conn);
+        Counters::add(&self.inner.counters.connections_open, 1);
+        Counters::add(&self.inner.counters.connections_total, 1);
+        Ok((conn, position))
+    }
+
+    pub(crate) fn unregister(&self, conn: &Arc<Conn>, reason: DisconnectReason) {
+        self.inner.registry.remove(conn);
+        let empty = {
+            let mut st = conn.stream.lock();
+            st.conns.retain(|c| c.id != conn.id);
+            st.active = Instant::now();
+            st.conns.is_empty()
+        };
+        // With a backplane the history lives there; this node keeps streams only for the
+        // users it serves.
+        if empty && self.inner.broker.is_some() {
+            self.inner
+                .registry
+                .drop_stream_if(&conn.stream.id, |st| !st.conns.is_empty());
+        }
+        conn.outbox.close();
+        self.inner.counters.disconnected(reason);
+    }
+
+    /// Drops the delivery streams that have outlived their last connection and last event by
+    /// the history's age. Runs periodically on its own when the hub was built in a runtime.
+    pub fn sweep(&self) -> usize {
+        let history = self.inner.history;
+        let now = Instant::now();
+        let mut dropped = 0;
+        for stream in self.inner.registry.streams() {
+            let idle = {
+                let mut st = stream.lock();
+                st.trim(&history, now);
+                st.conns.is_empty()
+                    && st.history.is_empty()
+                    && now.duration_since(st.active) > history.max_age
+            };
+            if idle
+                && self.inner.registry.drop_stream_if(&stream.id, |st| {
+                    !st.conns.is_empty()
+                        || !st.history.is_empty()
+                        || now.duration_since(st.active) <= history.max_age
+                })
+            {
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+}

@@ -1,0 +1,183 @@
+//! Emitting: an event is checked and encoded once, then queued to the connections its
+//! recipients select on this node — numbered in each user's delivery stream when durable — or
+//! handed to the backplane.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::conn::{Conn, Push};
+use super::error::{Delivered, EmitError};
+use super::metrics::Counters;
+use super::stream::{FrameSlab, UserStream};
+use super::{Hub, Inner};
+use crate::broker::Envelope;
+use crate::event::Event;
+use crate::ids;
+use crate::protocol::{encode_body, unnumbered};
+use crate::recipients::{Recipients, Scope};
+use crate::schema::{Delivery, Direction};
+
+impl Hub {
+    /// Emits an event to the recipients its declared rules select.
+    ///
+    /// The payload is serialized once, whatever the number of recipients; the frame is queued to
+    /// each recipient connection without waiting. Durable events are numbered in each recipient
+    /// user's delivery stream.
+    ///
+    /// # Errors
+    /// When the event is one clients send, violates a constraint, or its rules lack a scope.
+    pub fn emit<E: Event>(&self, event: &E) -> Result<Delivered, EmitError> {
+        self.emit_to(event, &event.recipients())
+    }
+
+    /// Emits an event to explicit recipients, ignoring its declared rules.
+    ///
+    /// # Errors
+    /// As [`Hub::emit`].
+    pub fn emit_to<E: Event>(&self, event: &E, to: &Recipients) -> Result<Delivered, EmitError> {
+        if E::DIRECTION == Direction::ClientToServer {
+            return Err(EmitError::WrongDirection(E::NAME));
+        }
+        if to.lacks_scope() {
+            return Err(EmitError::MissingScope(E::NAME));
+        }
+        let (id, body) = encode_body(event)?;
+        Counters::add(&self.inner.counters.events_emitted, 1);
+        let durable = E::DELIVERY == Delivery::Durable;
+        if let Some(broker) = &self.inner.broker {
+            let envelope = Envelope {
+                origin: ids::node_id(),
+                event_id: id,
+                durable,
+                recipients: to.clone(),
+                body: Arc::from(body),
+            };
+            broker
+                .forward(envelope)
+                .map_err(|source| EmitError::Unavailable {
+                    event: E::NAME,
+                    source,
+                })?;
+            return Ok(Delivered {
+                forwarded: true,
+                ..Delivered::default()
+            });
+        }
+        let delivered = if durable {
+            self.inner.deliver_durable(to, Arc::from(body), true)
+        } else {
+            self.inner.deliver_ephemeral(to, &body)
+        };
+        tracing::trace!(
+            event = E::NAME,
+            connections = delivered.connections,
+            dropped = delivered.dropped,
+            "emitted"
+        );
+        if delivered.dropped > 0 {
+            tracing::debug!(
+                event = E::NAME,
+                dropped = delivered.dropped,
+                "slow consumers cut off"
+            );
+        }
+        self.inner.count_delivered(delivered);
+        Ok(delivered)
+    }
+}
+
+impl Inner {
+    pub(crate) fn count_delivered(&self, delivered: Delivered) {
+        Counters::add(
+            &self.counters.frames_delivered,
+            delivered.connections as u64,
+        );
+        Counters::add(&self.counters.frames_dropped, delivered.dropped as u64);
+    }
+
+    fn push_all<'a>(
+        &self,
+        conns: impl Iterator<Item = &'a Arc<Conn>>,
+        frame: &Utf8Bytes,
+    ) -> Delivered {
+        let mut d = Delivered::default();
+        for c in conns {
+            match c.push(frame.clone()) {
+                Push::Queued => d.connections += 1,
+                Push::Dropped => d.dropped += 1,
+                Push::Gone => {}
+            }
+        }
+        d
+    }
+
+    /// Queues an ephemeral event to the connections `to` selects on this node.
+    pub(crate) fn deliver_ephemeral(&self, to: &Recipients, body: &str) -> Delivered {
+        let conns = self.registry.resolve(to);
+        self.push_all(conns.iter(), &Utf8Bytes::from(unnumbered(body)))
+    }
+
+    /// The delivery streams a durable event goes to on this node: those of the users with a
+    /// selected connection, and (when `offline` is set) those of users named by id who have no
+    /// connection but whose stream is retained, in the event's tenant.
+    pub(crate) fn durable_streams(&self, to: &Recipients, offline: bool) -> Vec<Arc<UserStream>> {
+        let conns = self.registry.resolve(to);
+        let key = |s: &Arc<UserStream>| Arc::as_ptr(s) as usize;
+        let mut streams: Vec<Arc<UserStream>> = conns.iter().map(|c| c.stream.clone()).collect();
+        drop(conns);
+        streams.sort_unstable_by_key(key);
+        streams.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        let resolved = streams.len();
+        if offline {
+            let tenant = match to.scope() {
+                Scope::Tenant(t) => Some(t.as_str()),
+                _ => None,
+            };
+            for user in to.users() {
+                if to.excluded().contains(user) {
+                    continue;
+                }
+                for stream in self.registry.streams_of(user) {
+                    if streams[..resolved]
+                        .binary_search_by_key(&key(&stream), key)
+                        .is_ok()
+                        || streams[resolved..].iter().any(|s| Arc::ptr_eq(s, &stream))
+                        || tenant.is_some_and(|t| stream.id.tenant.as_deref() != Some(t))
+                    {
+                        continue;
+                    }
+                    let reachable = {
+                        let st = stream.lock();
+                        st.conns.is_empty() && !st.dead
+                    };
+                    if reachable {
+                        streams.push(stream);
+                    }
+                }
+            }
+        }
+        streams
+    }
+
+    /// Numbers a durable event in each recipient user's stream and queues it to every
+    /// connection of those users, under each stream's lock (see [`super::stream`]).
+    fn deliver_durable(&self, to: &Recipients, body: Arc<str>, offline: bool) -> Delivered {
+        let now = Instant::now();
+        let mut d = Delivered::default();
+        let mut frames = FrameSlab::new(body.len());
+        for stream in self.durable_streams(to, offline) {
+            let mut st = stream.lock();
+            if st.dead {
+                continue;
+            }
+            let next = st.seq + 1;
+            let frame = frames.numbered(next, &body);
+            let part = st.deliver_frame(next, body.clone(), frame, &self.history, now);
+            d.connections += part.connections;
+            d.dropped += part.dropped;
+        }
+        d
+    }
+}

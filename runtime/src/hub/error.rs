@@ -1,0 +1,63 @@
+//! What an emit returns: how far it got ([`Delivered`]) or why it failed ([`EmitError`]); and why
+//! a connection could not be registered.
+
+use crate::broker::BrokerError;
+use crate::violation::Violation;
+
+/// Why an emit failed. Nothing was delivered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmitError {
+    /// The event is one clients send; the server cannot emit it.
+    #[error("`{0}` is sent by clients; the server cannot emit it")]
+    WrongDirection(&'static str),
+    /// The event violates a declared constraint.
+    #[error("`{event}` violates a constraint: {violation}")]
+    Invalid {
+        /// The event.
+        event: &'static str,
+        /// What is violated.
+        violation: Violation,
+    },
+    /// Role, room or everyone rules without a tenant or platform scope.
+    #[error("`{0}` selects roles, rooms or everyone without a scope: add `in_tenant(..)` or `across_platform()`")]
+    MissingScope(&'static str),
+    /// The backplane cannot take the event now (its queue is full while it is disconnected):
+    /// nothing was sent; emit again later.
+    #[error("`{event}` was not sent: {source}")]
+    Unavailable {
+        /// The event.
+        event: &'static str,
+        /// Why the backplane refused it.
+        #[source]
+        source: BrokerError,
+    },
+    /// The payload could not be serialized.
+    #[error("`{event}` could not be serialized: {source}")]
+    Serialize {
+        /// The event.
+        event: &'static str,
+        /// The serializer's error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// What an emit reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// Connections the frame was queued to.
+    pub connections: usize,
+    /// Connections whose queue was full (they are being cut off as slow consumers).
+    pub dropped: usize,
+    /// The event was handed to the backplane, which delivers it on every node (this one
+    /// included) after it returns; the counts above are then zero.
+    pub forwarded: bool,
+}
+
+/// Why a connection could not be registered.
+#[derive(Debug)]
+pub(crate) enum RegisterError {
+    TooManyConnections,
+    Unavailable(BrokerError),
+}

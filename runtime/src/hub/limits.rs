@@ -1,0 +1,61 @@
+//! The limits that keep every connection, and so the server, bounded, and the room policy.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::principal::Principal;
+
+/// Limits that keep every connection, and so the server, bounded. Each has a documented
+/// consequence (docs/protocol.md, "Limits").
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest inbound message, in bytes; larger closes the session with
+    /// [`close::MESSAGE_TOO_BIG`](crate::protocol::close::MESSAGE_TOO_BIG). Default 64 KiB.
+    pub max_frame_bytes: usize,
+    /// Frames queued for one connection; when full, the connection is cut off with
+    /// [`close::SLOW_CONSUMER`](crate::protocol::close::SLOW_CONSUMER). Default 1024.
+    pub outbound_queue: usize,
+    /// Connections one user may hold; more are refused with HTTP 429 (or closed with
+    /// [`close::TOO_MANY_CONNECTIONS`](crate::protocol::close::TOO_MANY_CONNECTIONS)). Default 16.
+    pub max_connections_per_user: usize,
+    /// Sustained inbound frames per second per connection (token bucket refill). Default 20.
+    pub rate_per_second: u32,
+    /// Inbound frames a connection may send in a burst. Default 40.
+    pub rate_burst: u32,
+    /// Frames dropped for rate in a row before the session is closed with
+    /// [`close::RATE_LIMITED`](crate::protocol::close::RATE_LIMITED). Default 100.
+    pub flood_close_after: u32,
+    /// Requests of one connection handled at once; more get a `busy` error. Default 32.
+    pub max_in_flight: usize,
+    /// How often the server sends `$ping`. Default 25 s.
+    pub heartbeat_interval: Duration,
+    /// How long the server waits for any frame before closing with
+    /// [`close::HEARTBEAT_TIMEOUT`](crate::protocol::close::HEARTBEAT_TIMEOUT). Default 60 s.
+    pub heartbeat_timeout: Duration,
+    /// Bytes of tungstenite's read buffer per connection. Default 4 KiB.
+    pub read_buffer_bytes: usize,
+    /// How long graceful shutdown waits for sessions to drain their queues. Default 5 s.
+    pub drain_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame_bytes: 64 * 1024,
+            outbound_queue: 1024,
+            max_connections_per_user: 16,
+            rate_per_second: 20,
+            rate_burst: 40,
+            flood_close_after: 100,
+            max_in_flight: 32,
+            heartbeat_interval: Duration::from_secs(25),
+            heartbeat_timeout: Duration::from_secs(60),
+            read_buffer_bytes: 4 * 1024,
+            drain_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Decides whether a principal may join a room when its client asks to (`$join`).
+pub type RoomPolicy = Arc<dyn Fn(&Principal, &str) -> bool + Send + Sync>;
