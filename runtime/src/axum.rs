@@ -56,10 +56,10 @@ pub async fn upgrade(hub: Hub, ws: WebSocketUpgrade, uri: Uri, headers: HeaderMa
 }
 
 impl ReadError for axum::Error {
-    fn too_big(&self) -> bool {
+    fn close_code(&self) -> Option<(u16, &'static str)> {
         std::error::Error::source(self)
             .and_then(|e| e.downcast_ref::<tokio_tungstenite::tungstenite::Error>())
-            .is_some_and(|e| e.too_big())
+            .and_then(ReadError::close_code)
     }
 }
 

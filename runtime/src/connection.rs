@@ -29,13 +29,22 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Read errors of a transport, as far as a session needs to tell them apart.
 pub(crate) trait ReadError: Display {
-    /// Whether the peer sent a message over the size limit.
-    fn too_big(&self) -> bool;
+    /// The close code and reason a read error of the peer's making gets (RFC 6455 §7.4.1):
+    /// 1009 for a message over the size limit, 1007 for text that is not UTF-8, 1002 for a
+    /// protocol violation; `None` for a transport failure (nothing to say, or no one to say it
+    /// to).
+    fn close_code(&self) -> Option<(u16, &'static str)>;
 }
 
 impl ReadError for tokio_tungstenite::tungstenite::Error {
-    fn too_big(&self) -> bool {
-        matches!(self, tokio_tungstenite::tungstenite::Error::Capacity(_))
+    fn close_code(&self) -> Option<(u16, &'static str)> {
+        use tokio_tungstenite::tungstenite::Error as E;
+        match self {
+            E::Capacity(_) => Some((close::MESSAGE_TOO_BIG, "message too big")),
+            E::Utf8(_) => Some((close::INVALID_PAYLOAD, "text frames are UTF-8")),
+            E::Protocol(_) => Some((close::PROTOCOL_ERROR, "WebSocket protocol violation")),
+            _ => None,
+        }
     }
 }
 
@@ -55,6 +64,11 @@ impl Bucket {
             burst: f64::from(burst.max(1)),
             at: Instant::now(),
         }
+    }
+
+    /// Whether the bucket has refilled to its burst (as of now).
+    fn is_full(&self) -> bool {
+        self.tokens + self.at.elapsed().as_secs_f64() * self.rate >= self.burst
     }
 
     fn take(&mut self) -> bool {
@@ -87,6 +101,7 @@ fn reason_for(code: u16) -> DisconnectReason {
         close::MESSAGE_TOO_BIG => DisconnectReason::MessageTooBig,
         close::GOING_AWAY => DisconnectReason::Shutdown,
         close::TOO_MANY_CONNECTIONS => DisconnectReason::TooManyConnections,
+        close::PROTOCOL_ERROR | close::INVALID_PAYLOAD => DisconnectReason::TransportError,
         _ => DisconnectReason::ClientClosed,
     }
 }
@@ -138,6 +153,13 @@ where
     };
     let span = tracing::info_span!("session", id = conn.id, user = %conn.user());
     let session = Session::new(hub.clone(), conn.clone());
+    // Unregistered however the session ends: a panic in it unwinds through the guard, so the
+    // user never loses a connection slot to a dead task.
+    let mut registered = Registered {
+        hub: hub.clone(),
+        conn: conn.clone(),
+        reason: DisconnectReason::TransportError,
+    };
     let reason = Runner {
         hub: hub.clone(),
         conn: conn.clone(),
@@ -148,7 +170,27 @@ where
     .instrument(span)
     .await;
     tracing::debug!(session = conn.id, reason = reason.as_str(), "session ended");
-    hub.unregister(&conn, reason);
+    registered.reason = reason;
+}
+
+/// A registered connection, unregistered when dropped — at the end of its session, or while a
+/// panic in it unwinds (then as a transport error).
+struct Registered {
+    hub: Hub,
+    conn: Arc<Conn>,
+    reason: DisconnectReason,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(
+                session = self.conn.id,
+                "session task panicked; connection unregistered"
+            );
+        }
+        self.hub.unregister(&self.conn, self.reason);
+    }
 }
 
 struct Runner {
@@ -175,11 +217,11 @@ impl Runner {
     {
         let (mut sink, mut stream) = socket.split();
         let limits = self.hub.limits().clone();
-        if sink
-            .send(Message::Text(self.connected_frame().into()))
-            .await
-            .is_err()
-        {
+        let hello = sink.send(Message::Text(self.connected_frame().into()));
+        if !matches!(
+            tokio::time::timeout(limits.heartbeat_timeout, hello).await,
+            Ok(Ok(()))
+        ) {
             return DisconnectReason::TransportError;
         }
         let mut shutdown = self.hub.shutdown_signal();
@@ -219,21 +261,53 @@ impl Runner {
                 }
                 msg = stream.next() => match msg {
                     None => Next::End(DisconnectReason::ClientClosed),
-                    Some(Err(e)) if e.too_big() => Next::Close(close::MESSAGE_TOO_BIG, "message too big"),
-                    Some(Err(e)) => {
-                        tracing::debug!(error = %e, "read failed");
-                        Next::End(DisconnectReason::TransportError)
-                    }
+                    Some(Err(e)) => match e.close_code() {
+                        Some((code, reason)) => {
+                            tracing::debug!(error = %e, "the peer broke the protocol");
+                            Next::Close(code, reason)
+                        }
+                        None => {
+                            tracing::debug!(error = %e, "read failed");
+                            Next::End(DisconnectReason::TransportError)
+                        }
+                    },
                     Some(Ok(msg)) => {
                         last_inbound = Instant::now();
-                        self.inbound(&mut sink, msg, &mut bucket, &mut dropped_in_row, &in_flight, &mut expiry).await
+                        // Answering (a reply, an error, a pong) writes too: a peer that sends
+                        // but never reads must not hold the session, so the answer races the
+                        // hub's request to cut the connection off and is bounded in time.
+                        // Boxed: the race's state is allocated while a frame is answered, not
+                        // carried in every idle connection's session.
+                        let conn = self.conn.clone();
+                        Box::pin(async {
+                            tokio::select! {
+                                biased;
+                                kill = conn.killed() => Next::End(reason_for(kill.code)),
+                                step = tokio::time::timeout(
+                                    limits.heartbeat_timeout,
+                                    self.inbound(&mut sink, msg, &mut bucket, &mut dropped_in_row, &in_flight, &mut expiry),
+                                ) => step.unwrap_or(Next::End(DisconnectReason::SlowConsumer)),
+                            }
+                        })
+                        .await
                     }
                 },
                 _ = heartbeat.tick() => {
                     if last_inbound.elapsed() > limits.heartbeat_timeout {
                         Next::Close(close::HEARTBEAT_TIMEOUT, "no frame within the heartbeat timeout")
                     } else {
-                        send_text(&mut sink, "{\"type\":\"$ping\"}").await
+                        let conn = self.conn.clone();
+                        Box::pin(async {
+                            tokio::select! {
+                                biased;
+                                kill = conn.killed() => Next::End(reason_for(kill.code)),
+                                sent = tokio::time::timeout(
+                                    limits.heartbeat_timeout,
+                                    send_text(&mut sink, "{\"type\":\"$ping\"}"),
+                                ) => sent.unwrap_or(Next::End(DisconnectReason::SlowConsumer)),
+                            }
+                        })
+                        .await
                     }
                 }
             };
@@ -243,6 +317,17 @@ impl Runner {
                     let _ =
                         tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_message(code, reason)))
                             .await;
+                    // Read what the client still sends until its close (or the timeout): a
+                    // socket closed with unread input is reset by the kernel, and the client
+                    // would see 1006 instead of the code.
+                    let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, async {
+                        while let Some(Ok(m)) = stream.next().await {
+                            if matches!(m, Message::Close(_)) {
+                                break;
+                            }
+                        }
+                    }))
+                    .await;
                     break reason_for(code);
                 }
                 Next::End(reason) => break reason,
@@ -318,6 +403,46 @@ impl Runner {
         reason_for(code)
     }
 
+    /// The flood rule (docs/protocol.md, "Limits"): a frame over the rate is dropped; the first
+    /// drop of an episode is answered with one `rate_limited` error; `flood_close_after` drops
+    /// in one episode close the session with 4029. An episode ends when the bucket has filled
+    /// up again (the client kept to the rate for `rate_burst / rate_per_second` seconds).
+    /// `Some` when the frame goes no further.
+    async fn flood<K>(
+        &mut self,
+        sink: &mut K,
+        bucket: &mut Bucket,
+        dropped: &mut u32,
+    ) -> Option<Next>
+    where
+        K: Sink<Message> + Unpin,
+    {
+        let rested = bucket.is_full();
+        if bucket.take() {
+            if rested {
+                *dropped = 0;
+            }
+            return None;
+        }
+        *dropped += 1;
+        if *dropped >= self.hub.limits().flood_close_after {
+            return Some(Next::Close(close::RATE_LIMITED, "rate limit exceeded"));
+        }
+        if *dropped == 1 {
+            return Some(
+                self.error(
+                    sink,
+                    None,
+                    ErrorCode::RateLimited.as_str(),
+                    "too many frames; this one and any more above the rate are dropped",
+                    None,
+                )
+                .await,
+            );
+        }
+        Some(Next::Continue)
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn inbound<K>(
         &mut self,
@@ -331,6 +456,15 @@ impl Runner {
     where
         K: Sink<Message> + Unpin,
     {
+        // Every data frame counts against the rate, and pings too: a flood is a flood.
+        if matches!(
+            msg,
+            Message::Text(_) | Message::Binary(_) | Message::Ping(_)
+        ) {
+            if let Some(next) = self.flood(sink, bucket, dropped_in_row).await {
+                return next;
+            }
+        }
         let text = match msg {
             Message::Text(t) => t,
             Message::Binary(_) => {
@@ -355,31 +489,19 @@ impl Runner {
             Message::Pong(_) | Message::Frame(_) => return Next::Continue,
         };
         Counters::add(&self.hub.counters().frames_received, 1);
-        if !bucket.take() {
-            *dropped_in_row += 1;
-            if *dropped_in_row >= self.hub.limits().flood_close_after {
-                return Next::Close(close::RATE_LIMITED, "rate limit exceeded");
-            }
-            if *dropped_in_row == 1 {
-                return self
-                    .error(
-                        sink,
-                        None,
-                        ErrorCode::RateLimited.as_str(),
-                        "too many frames; this one and any more above the rate are dropped",
-                        None,
-                    )
-                    .await;
-            }
-            return Next::Continue;
-        }
-        *dropped_in_row = 0;
         let frame: ClientFrame<'_> = match serde_json::from_str(text.as_str()) {
             Ok(f) => f,
             Err(e) => {
-                let message = format!("expected a JSON object with a string `type`: {e}");
+                // Said of the member at fault, with the frame's `cid` when it has a readable one.
+                let (cid, message, field) = protocol::why_not_a_frame(text.as_str(), &e);
                 return self
-                    .error(sink, None, ErrorCode::BadFrame.as_str(), &message, None)
+                    .error(
+                        sink,
+                        cid.as_ref(),
+                        ErrorCode::BadFrame.as_str(),
+                        &message,
+                        field,
+                    )
                     .await;
             }
         };
@@ -505,6 +627,37 @@ impl Runner {
                 .await;
         };
         if join {
+            // Bounded per connection: the name's length, and the number of rooms.
+            let limits = self.hub.limits();
+            if room.len() > limits.max_room_name_bytes {
+                let message = format!("`room` is longer than {} bytes", limits.max_room_name_bytes);
+                return self
+                    .error(
+                        sink,
+                        cid,
+                        ErrorCode::BadFrame.as_str(),
+                        &message,
+                        Some("room"),
+                    )
+                    .await;
+            }
+            if self.conn.room_count() >= limits.max_rooms_per_connection
+                && !self.conn.rooms().iter().any(|r| r == room)
+            {
+                let message = format!(
+                    "a connection may be in {} rooms; leave one first",
+                    limits.max_rooms_per_connection
+                );
+                return self
+                    .error(
+                        sink,
+                        cid,
+                        ErrorCode::TooManyRooms.as_str(),
+                        &message,
+                        Some("room"),
+                    )
+                    .await;
+            }
             let allowed = self.hub.may_join(&self.conn.principal(), room);
             if !allowed {
                 let message = format!("you may not join `{room}`");

@@ -40,6 +40,8 @@ impl JwtAuthenticator {
     fn new(key: DecodingKey, algorithm: Algorithm) -> JwtAuthenticator {
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
+        // A token not valid yet (`nbf` ahead, RFC 7519 §4.1.5) is refused like an expired one.
+        validation.validate_nbf = true;
         validation.leeway = 0;
         JwtAuthenticator {
             key,
@@ -97,7 +99,8 @@ impl JwtAuthenticator {
     /// Verifies a token and reads its principal.
     ///
     /// # Errors
-    /// When the token is malformed, badly signed, expired, or lacks `sub`.
+    /// When the token is malformed, badly signed, expired, not valid yet (`nbf`), has an `exp`
+    /// out of range, or lacks `sub`.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let data = decode::<serde_json::Map<String, serde_json::Value>>(
             token,
@@ -108,6 +111,7 @@ impl JwtAuthenticator {
             use jsonwebtoken::errors::ErrorKind as K;
             AuthError::unauthorized(match e.kind() {
                 K::ExpiredSignature => "the token has expired".to_owned(),
+                K::ImmatureSignature => "the token is not valid yet (`nbf`)".to_owned(),
                 K::InvalidSignature => "the token's signature is invalid".to_owned(),
                 K::InvalidIssuer => "the token's issuer is not accepted".to_owned(),
                 K::InvalidAudience => "the token's audience is not accepted".to_owned(),
@@ -136,10 +140,15 @@ impl JwtAuthenticator {
             }
         };
         let tenant = claims.get(&self.tenant_claim).and_then(text);
-        let expires_at = claims
-            .get("exp")
-            .and_then(serde_json::Value::as_u64)
-            .map(|exp| UNIX_EPOCH + Duration::from_secs(exp));
+        // An `exp` past what the clock can hold (2^63 seconds and more) is refused, not a panic.
+        let expires_at = match claims.get("exp").and_then(serde_json::Value::as_u64) {
+            None => None,
+            Some(exp) => Some(
+                UNIX_EPOCH
+                    .checked_add(Duration::from_secs(exp))
+                    .ok_or_else(|| AuthError::unauthorized("the token's `exp` is out of range"))?,
+            ),
+        };
         Ok(Principal {
             user_id: user,
             roles,

@@ -138,8 +138,8 @@ impl Sink<Message> for Socket {
 }
 
 impl crate::connection::ReadError for Infallible {
-    fn too_big(&self) -> bool {
-        false
+    fn close_code(&self) -> Option<(u16, &'static str)> {
+        None
     }
 }
 

@@ -63,6 +63,9 @@ pub enum ErrorCode {
     AuthFailed,
     /// The handler failed in a way it did not describe.
     Internal,
+    /// A `$join` past [`Limits::max_rooms_per_connection`](crate::Limits); the connection stays
+    /// in the rooms it has.
+    TooManyRooms,
 }
 
 impl ErrorCode {
@@ -79,6 +82,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::AuthFailed => "auth_failed",
             ErrorCode::Internal => "internal",
+            ErrorCode::TooManyRooms => "too_many_rooms",
         }
     }
 }
@@ -91,6 +95,11 @@ pub mod close {
     pub const GOING_AWAY: u16 = 1001;
     /// An inbound frame exceeded the size limit.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// A protocol violation by the peer: a bad opcode, reserved bits set, a fragmented control
+    /// frame (RFC 6455 §7.4.1).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// Data inconsistent with its type: a text message that is not UTF-8 (RFC 6455 §7.4.1).
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// An unexpected server failure.
     pub const SERVER_ERROR: u16 = 1011;
     /// Try again later: the server cannot serve the connection now (its backplane is down).
@@ -130,6 +139,43 @@ pub(crate) struct ClientFrame<'a> {
     pub(crate) room: Option<String>,
     #[serde(default)]
     pub(crate) token: Option<String>,
+}
+
+/// Why `text` is not a client frame — for the `bad_frame` error, off the hot path: the frame's
+/// `cid` when it has a readable one (so the client can match the error to its request), what is
+/// wrong, and the member at fault.
+pub(crate) fn why_not_a_frame(
+    text: &str,
+    error: &serde_json::Error,
+) -> (Option<Cid>, String, Option<&'static str>) {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) else {
+        return (
+            None,
+            format!("expected a JSON object with a string `type`: {error}"),
+            None,
+        );
+    };
+    let cid = map
+        .get("cid")
+        .and_then(|c| serde_json::from_value::<Cid>(c.clone()).ok());
+    let expected: [(&'static str, &str); 4] = [
+        ("type", "a string"),
+        ("cid", "a string or a non-negative integer"),
+        ("room", "a string"),
+        ("token", "a string"),
+    ];
+    for (key, what) in expected {
+        let ok = match (key, map.get(key)) {
+            ("type", None) => false,
+            (_, None | Some(serde_json::Value::Null)) => key != "type",
+            ("cid", Some(_)) => cid.is_some(),
+            (_, Some(v)) => v.is_string(),
+        };
+        if !ok {
+            return (cid, format!("`{key}` must be {what}"), Some(key));
+        }
+    }
+    (cid, format!("not a frame of this protocol: {error}"), None)
 }
 
 /// An `$error` frame.

@@ -157,6 +157,14 @@ impl Conn {
         )
     }
 
+    /// How many rooms the connection is in.
+    pub(crate) fn room_count(&self) -> usize {
+        self.rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
     pub(crate) fn rooms(&self) -> Vec<String> {
         self.rooms
             .lock()

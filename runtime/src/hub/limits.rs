@@ -23,8 +23,9 @@ pub struct Limits {
     pub rate_per_second: u32,
     /// Inbound frames a connection may send in a burst. Default 40.
     pub rate_burst: u32,
-    /// Frames dropped for rate in a row before the session is closed with
-    /// [`close::RATE_LIMITED`](crate::protocol::close::RATE_LIMITED). Default 100.
+    /// Frames dropped for rate in one flood episode before the session is closed with
+    /// [`close::RATE_LIMITED`](crate::protocol::close::RATE_LIMITED); an episode ends when the
+    /// connection has kept to the rate long enough to refill its burst. Default 100.
     pub flood_close_after: u32,
     /// Requests of one connection handled at once; more get a `busy` error. Default 32.
     pub max_in_flight: usize,
@@ -37,6 +38,12 @@ pub struct Limits {
     pub read_buffer_bytes: usize,
     /// How long graceful shutdown waits for sessions to drain their queues. Default 5 s.
     pub drain_timeout: Duration,
+    /// Rooms one connection may be in through `$join`; a join past it is refused with a
+    /// `too_many_rooms` error (the connection stays). Default 256.
+    pub max_rooms_per_connection: usize,
+    /// Longest room name a client may `$join`, in bytes; a longer one is refused with a
+    /// `bad_frame` error on `room`. Default 256.
+    pub max_room_name_bytes: usize,
 }
 
 impl Default for Limits {
@@ -53,6 +60,8 @@ impl Default for Limits {
             heartbeat_timeout: Duration::from_secs(60),
             read_buffer_bytes: 4 * 1024,
             drain_timeout: Duration::from_secs(5),
+            max_rooms_per_connection: 256,
+            max_room_name_bytes: 256,
         }
     }
 }

@@ -77,6 +77,18 @@ async fn expiry_mid_session_closes_with_the_documented_code() {
     let server = TestServer::start(hub_builder().build()).await;
     let mut c = server.client("user=u1&ttl_ms=300").await;
     assert_eq!(c.close_code().await, Some(close::AUTH_EXPIRED));
+    drop(c);
+    // Counted once the server has read the client's last frames (or given up on them).
+    let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
+    while server
+        .hub
+        .metrics()
+        .disconnects_for(tidings::DisconnectReason::AuthExpired)
+        == 0
+    {
+        assert!(tokio::time::Instant::now() < deadline, "not counted");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let m = server.hub.metrics();
     assert_eq!(m.disconnects_for(tidings::DisconnectReason::AuthExpired), 1);
 }
@@ -208,4 +220,37 @@ async fn rs256_tokens_are_verified_with_the_public_key() {
         401
     );
     assert!(JwtAuthenticator::rs256_pem(b"not a key").is_err());
+}
+
+/// A correctly signed token with claims no one should honour: `nbf` ahead, an `exp` past what
+/// the clock holds. Refused with a reason, never a panic.
+#[cfg(feature = "jwt")]
+#[test]
+fn tokens_not_valid_yet_or_with_absurd_expiries_are_refused() {
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use std::time::{SystemTime, UNIX_EPOCH};
+    use tidings::JwtAuthenticator;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    let sign = |claims: serde_json::Value| {
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .expect("encode")
+    };
+    let auth = JwtAuthenticator::hs256(SECRET);
+    let early = sign(serde_json::json!({ "sub": "u", "exp": now + 7200, "nbf": now + 3600 }));
+    let err = auth.verify(&early).expect_err("not valid yet");
+    assert!(err.to_string().contains("not valid yet"), "{err}");
+    for exp in [1u64 << 63, u64::MAX] {
+        let far = sign(serde_json::json!({ "sub": "u", "exp": exp }));
+        let err = auth.verify(&far).expect_err("an exp out of range");
+        assert!(err.to_string().contains("out of range"), "{err}");
+    }
+    let fine = sign(serde_json::json!({ "sub": "u", "exp": now + 60 }));
+    assert!(auth.verify(&fine).is_ok());
 }

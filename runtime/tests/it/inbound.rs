@@ -60,7 +60,7 @@ async fn bad_frames_get_error_frames_and_the_session_stays_up() {
     let cases: Vec<(&str, Message, &str, Option<&str>)> = vec![
         ("malformed JSON", Message::Text("{not json".into()), "bad_frame", None),
         ("not an object", Message::Text("[1,2]".into()), "bad_frame", None),
-        ("no type", Message::Text(r#"{"cid":1}"#.into()), "bad_frame", None),
+        ("no type (named, and its cid echoed)", Message::Text(r#"{"cid":1}"#.into()), "bad_frame", Some("type")),
         ("binary frame", Message::Binary(vec![1, 2, 3].into()), "binary_unsupported", None),
         ("unknown event", Message::Text(r#"{"type":"chat:nope","cid":5,"data":{}}"#.into()), "unknown_event", None),
         ("unknown control frame", Message::Text(r#"{"type":"$nope","cid":6}"#.into()), "unknown_event", None),

@@ -191,3 +191,124 @@ async fn graceful_shutdown_delivers_what_is_queued_then_goes_away() {
             .is_err()
     );
 }
+
+/// Reads frames until the close: (error codes seen, the close code).
+async fn errors_until_close(c: &mut Client) -> (Vec<String>, Option<u16>) {
+    let mut codes = Vec::new();
+    loop {
+        match tokio::time::timeout(PATIENCE, c.next_message())
+            .await
+            .expect("frames")
+        {
+            Some(Message::Text(t)) => {
+                let v: serde_json::Value = serde_json::from_str(t.as_str()).expect("json");
+                if v["type"] == "$error" {
+                    codes.push(v["code"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+            Some(Message::Close(frame)) => return (codes, frame.map(|f| u16::from(f.code))),
+            Some(_) => {}
+            None => return (codes, None),
+        }
+    }
+}
+
+#[tokio::test]
+async fn binary_frames_count_against_the_rate() {
+    let hub = hub_builder()
+        .limits(limits(|l| {
+            l.rate_per_second = 5;
+            l.rate_burst = 5;
+            l.flood_close_after = 20;
+        }))
+        .build();
+    let server = TestServer::start(hub).await;
+    let mut c = server.client("user=u1").await;
+    for _ in 0..200 {
+        c.send_raw(Message::Binary(vec![0u8].into())).await;
+    }
+    let (codes, close_code) = errors_until_close(&mut c).await;
+    assert_eq!(close_code, Some(close::RATE_LIMITED), "{codes:?}");
+    let unsupported = codes.iter().filter(|c| *c == "binary_unsupported").count();
+    let limited = codes.iter().filter(|c| *c == "rate_limited").count();
+    assert_eq!((unsupported, limited), (5, 1), "{codes:?}");
+}
+
+#[tokio::test]
+async fn a_steady_flood_above_the_rate_is_one_episode() {
+    // 10× the rate, with the admitted frames in between: the drops still add up to the close.
+    let hub = hub_builder()
+        .limits(limits(|l| {
+            l.rate_per_second = 10;
+            l.rate_burst = 10;
+            l.flood_close_after = 30;
+        }))
+        .build();
+    let server = TestServer::start(hub).await;
+    let mut c = server.client("user=u1").await;
+    let sender = async {
+        // 60 frames over 0.6 s: 16 admitted, 44 dropped; the close comes after 30 drops, and
+        // the server reads on for a second after it, so no send meets a closed socket.
+        for _ in 0..60 {
+            c.send_json(json!({ "type": "$ping" })).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        c
+    };
+    let mut c = sender.await;
+    let (codes, close_code) = errors_until_close(&mut c).await;
+    assert_eq!(close_code, Some(close::RATE_LIMITED), "{codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| *c == "rate_limited").count(),
+        1,
+        "one rate_limited per episode: {codes:?}"
+    );
+}
+
+#[tokio::test]
+async fn rooms_per_connection_and_room_names_are_bounded() {
+    let hub = hub_builder()
+        .limits(limits(|l| {
+            l.max_rooms_per_connection = 2;
+            l.max_room_name_bytes = 16;
+        }))
+        .allow_join(|_, _| true)
+        .build();
+    let server = TestServer::start(hub).await;
+    let mut c = server.client("user=u1").await;
+    let long = c
+        .request(json!({ "type": "$join", "cid": 1, "room": "r".repeat(17) }))
+        .await;
+    assert_eq!(
+        (long["code"].as_str(), long["field"].as_str()),
+        (Some("bad_frame"), Some("room")),
+        "{long}"
+    );
+    for (cid, room) in [(2, "a"), (3, "b")] {
+        let ok = c
+            .request(json!({ "type": "$join", "cid": cid, "room": room }))
+            .await;
+        assert_eq!(ok["type"], "$reply", "{ok}");
+    }
+    let third = c
+        .request(json!({ "type": "$join", "cid": 4, "room": "c" }))
+        .await;
+    assert_eq!(third["code"], "too_many_rooms", "{third}");
+    // Joining a room it is in already is no new room.
+    let again = c
+        .request(json!({ "type": "$join", "cid": 5, "room": "a" }))
+        .await;
+    assert_eq!(again["type"], "$reply", "{again}");
+}
+
+#[tokio::test]
+async fn a_bad_member_is_named_and_the_cid_comes_back() {
+    let server = TestServer::start(hub_builder().build()).await;
+    let mut c = server.client("user=u1").await;
+    let e = c
+        .request(json!({ "type": "$join", "cid": "c1", "room": 5 }))
+        .await;
+    assert_eq!(e["code"], "bad_frame", "{e}");
+    assert_eq!(e["cid"], "c1", "{e}");
+    assert_eq!(e["field"], "room", "{e}");
+}
