@@ -87,6 +87,25 @@ struct Local {
     was: Option<Location>,
 }
 
+impl Local {
+    /// The finding, once the events it travels in (each with its flows) are known: what it
+    /// breaks follows from the union of their flows.
+    fn finding(self, subject: String, events: BTreeMap<String, Flows>) -> Finding {
+        let flows = events.values().fold(Flows::default(), |a, b| a.union(*b));
+        Finding::new(
+            self.rule,
+            Some(self.reads),
+            flows.verdict(self.reads.0, self.reads.1),
+            subject,
+            events,
+            self.field,
+            self.message,
+            self.location,
+            self.was,
+        )
+    }
+}
+
 /// What one comparison (a payload, or a pair of named types) found: its own findings, and the
 /// pairs of named types it reaches.
 #[derive(Default)]
@@ -263,18 +282,10 @@ impl<'a> Comparison<'a> {
     /// Findings of one event's own payload or reply, in its flows.
     pub(super) fn emit(&mut self, local: Vec<Local>, subject: &str, event: &str, flows: Flows) {
         for l in local {
-            let mut f = Finding::new(
-                l.rule,
-                Some(l.reads),
-                flows.verdict(l.reads.0, l.reads.1),
+            let f = l.finding(
                 subject.to_owned(),
                 BTreeMap::from([(event.to_owned(), flows)]),
-                l.field,
-                l.message,
-                l.location,
-                l.was,
             );
-            f.severity_by_rule();
             self.out.push(f);
         }
     }

@@ -84,24 +84,9 @@ impl Comparison<'_> {
     pub(super) fn emit_pairs(&mut self) {
         for pair in std::mem::take(&mut self.pairs) {
             let subject = format!("{}.{}", pair.new.0, pair.new.1);
-            let flows = pair
-                .events
-                .values()
-                .fold(Flows::default(), |a, b| a.union(*b));
             for l in pair.found.local {
-                let mut f = Finding::new(
-                    l.rule,
-                    Some(l.reads),
-                    flows.verdict(l.reads.0, l.reads.1),
-                    subject.clone(),
-                    pair.events.clone(),
-                    l.field,
-                    l.message,
-                    l.location,
-                    l.was,
-                );
-                f.severity_by_rule();
-                self.out.push(f);
+                self.out
+                    .push(l.finding(subject.clone(), pair.events.clone()));
             }
         }
     }
