@@ -629,33 +629,28 @@ impl Runner {
         if join {
             // Bounded per connection: the name's length, and the number of rooms.
             let limits = self.hub.limits();
-            if room.len() > limits.max_room_name_bytes {
-                let message = format!("`room` is longer than {} bytes", limits.max_room_name_bytes);
-                return self
-                    .error(
-                        sink,
-                        cid,
-                        ErrorCode::BadFrame.as_str(),
-                        &message,
-                        Some("room"),
-                    )
-                    .await;
-            }
-            if self.conn.room_count() >= limits.max_rooms_per_connection
-                && !self.conn.rooms().iter().any(|r| r == room)
+            let refusal = if room.len() > limits.max_room_name_bytes {
+                Some((
+                    ErrorCode::BadFrame,
+                    format!("`room` is longer than {} bytes", limits.max_room_name_bytes),
+                ))
+            } else if !self
+                .conn
+                .has_room_for(room, limits.max_rooms_per_connection)
             {
-                let message = format!(
-                    "a connection may be in {} rooms; leave one first",
-                    limits.max_rooms_per_connection
-                );
+                Some((
+                    ErrorCode::TooManyRooms,
+                    format!(
+                        "a connection may be in {} rooms; leave one first",
+                        limits.max_rooms_per_connection
+                    ),
+                ))
+            } else {
+                None
+            };
+            if let Some((code, message)) = refusal {
                 return self
-                    .error(
-                        sink,
-                        cid,
-                        ErrorCode::TooManyRooms.as_str(),
-                        &message,
-                        Some("room"),
-                    )
+                    .error(sink, cid, code.as_str(), &message, Some("room"))
                     .await;
             }
             let allowed = self.hub.may_join(&self.conn.principal(), room);

@@ -1102,14 +1102,21 @@ fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-#[test]
-fn git_baselines_tags_and_exit_codes() {
+/// A repository on `main` whose one commit holds `V1` under `schemas/`.
+fn repository_at_v1() -> tempfile::TempDir {
     let repo = tempfile::tempdir().expect("temp dir");
     let dir = repo.path();
     git(dir, &["init", "-q", "-b", "main"]);
     write(dir, V1);
     git(dir, &["add", "."]);
     git(dir, &["commit", "-q", "-m", "v1"]);
+    repo
+}
+
+#[test]
+fn git_baselines_tags_and_exit_codes() {
+    let repo = repository_at_v1();
+    let dir = repo.path();
     git(dir, &["tag", "v1"]);
     write(
         dir,
@@ -1258,12 +1265,8 @@ fn every_output_format_is_golden() {
 
 #[test]
 fn removals_are_anchored_in_the_checkout_and_pipes_and_repositories_fail_cleanly() {
-    let repo = tempfile::tempdir().expect("temp dir");
+    let repo = repository_at_v1();
     let dir = repo.path();
-    git(dir, &["init", "-q", "-b", "main"]);
-    write(dir, V1);
-    git(dir, &["add", "."]);
-    git(dir, &["commit", "-q", "-m", "v1"]);
     write(
         dir,
         &V1.replace(

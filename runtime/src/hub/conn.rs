@@ -157,12 +157,13 @@ impl Conn {
         )
     }
 
-    /// How many rooms the connection is in.
-    pub(crate) fn room_count(&self) -> usize {
-        self.rooms
+    /// Whether joining `room` keeps the connection within `max` rooms (it may be in it already).
+    pub(crate) fn has_room_for(&self, room: &str, max: usize) -> bool {
+        let rooms = self
+            .rooms
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        rooms.len() < max || rooms.iter().any(|r| r == room)
     }
 
     pub(crate) fn rooms(&self) -> Vec<String> {

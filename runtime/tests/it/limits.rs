@@ -69,8 +69,8 @@ async fn oversized_frames_close_with_1009() {
     assert_eq!(c.close_code().await, Some(close::MESSAGE_TOO_BIG));
 }
 
-#[tokio::test]
-async fn a_flood_is_answered_once_then_cut_off() {
+/// A server with a small rate (5/s, bursts of 5) that closes after 20 drops.
+async fn flood_server() -> TestServer {
     let hub = hub_builder()
         .limits(limits(|l| {
             l.rate_per_second = 5;
@@ -78,7 +78,12 @@ async fn a_flood_is_answered_once_then_cut_off() {
             l.flood_close_after = 20;
         }))
         .build();
-    let server = TestServer::start(hub).await;
+    TestServer::start(hub).await
+}
+
+#[tokio::test]
+async fn a_flood_is_answered_once_then_cut_off() {
+    let server = flood_server().await;
     let mut c = server.client("user=u1").await;
     for _ in 0..60 {
         c.send_json(json!({ "type": "$ping" })).await;
@@ -201,14 +206,7 @@ async fn frames_until_close(c: &mut Client) -> (Vec<String>, Option<u16>) {
 
 #[tokio::test]
 async fn binary_frames_count_against_the_rate() {
-    let hub = hub_builder()
-        .limits(limits(|l| {
-            l.rate_per_second = 5;
-            l.rate_burst = 5;
-            l.flood_close_after = 20;
-        }))
-        .build();
-    let server = TestServer::start(hub).await;
+    let server = flood_server().await;
     let mut c = server.client("user=u1").await;
     for _ in 0..200 {
         c.send_raw(Message::Binary(vec![0u8].into())).await;
