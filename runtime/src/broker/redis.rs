@@ -56,6 +56,15 @@ pub struct RedisBrokerBuilder {
     url: String,
     namespace: String,
     queue: usize,
+    reattach: Reattach,
+}
+
+/// How long, and for how many events, a stream that Redis started anew keeps its whole history:
+/// see [`RedisBrokerBuilder::reattach_window`].
+#[derive(Debug, Clone, Copy)]
+struct Reattach {
+    window: Duration,
+    max_events: usize,
 }
 
 impl RedisBrokerBuilder {
@@ -73,6 +82,23 @@ impl RedisBrokerBuilder {
         self
     }
 
+    /// How long a stream that Redis started anew (a new epoch: Redis restarted without
+    /// persistence, or evicted the stream) keeps every event it numbers, up to `max_events`,
+    /// instead of trimming to the history's count. Default 30 s and 4,096 events.
+    ///
+    /// After a Redis restart the nodes reattach one by one (each reconnects with backoff, up to
+    /// 2 s apart when Redis is reachable). The first node to number an event of a stream starts
+    /// the new epoch, and its connections receive the epoch from its first event; a node that
+    /// reattaches later reads the epoch back from Redis. While the window lasts, that read
+    /// starts at the epoch's first event too, so a user's tabs on every node are told to resync
+    /// once and then receive the same events. A node that reattaches after the window (or after
+    /// `max_events`) replays what the history still holds, after `$resync_required`: never a
+    /// silent gap. `Duration::ZERO` turns the window off.
+    pub fn reattach_window(mut self, window: Duration, max_events: usize) -> RedisBrokerBuilder {
+        self.reattach = Reattach { window, max_events };
+        self
+    }
+
     /// The broker. Connects when the hub starts it, and keeps reconnecting.
     ///
     /// # Errors
@@ -86,6 +112,7 @@ impl RedisBrokerBuilder {
                 client,
                 ns: self.namespace,
                 capacity: self.queue,
+                reattach: self.reattach,
                 tx,
                 rx: Mutex::new(Some(rx)),
                 status: Mutex::new(BrokerStatus::Degraded {
@@ -122,6 +149,7 @@ struct Shared {
     client: redis::Client,
     ns: String,
     capacity: usize,
+    reattach: Reattach,
     tx: mpsc::Sender<Envelope>,
     rx: Mutex<Option<mpsc::Receiver<Envelope>>>,
     status: Mutex<BrokerStatus>,
@@ -160,6 +188,10 @@ impl RedisBroker {
             url: url.into(),
             namespace: "tidings".to_owned(),
             queue: 65_536,
+            reattach: Reattach {
+                window: Duration::from_secs(30),
+                max_events: 4_096,
+            },
         }
     }
 }
@@ -186,6 +218,15 @@ impl Shared {
             .history
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How many entries a catch-up reads at most: the whole history a stream can hold, its
+    /// reattach window included.
+    fn catch_up_count(&self) -> usize {
+        self.history()
+            .max_events
+            .max(self.reattach.max_events)
+            .saturating_add(1)
     }
 
     fn ttl(&self) -> u64 {
@@ -247,15 +288,16 @@ impl Shared {
         Ok(c)
     }
 
-    /// Runs the READ script: the stream's position and entries.
+    /// Runs the READ script: the stream's position and at most `count` entries (the newest, or
+    /// those after `after`).
     async fn read(
         &self,
         stream: &StreamId,
         after: Option<u64>,
+        count: usize,
     ) -> Result<(Position, Vec<(u64, Duration, Arc<str>)>), BrokerError> {
         let history = self.history();
         let mut conn = self.conn().await?;
-        let count = history.max_events.max(1) + 1;
         let value: Value = self
             .read
             .key(self.key("m", stream))
@@ -264,6 +306,7 @@ impl Shared {
             .arg(self.ttl())
             .arg(count)
             .arg(after.map(|a| a.to_string()).unwrap_or_default())
+            .arg(now_ms())
             .invoke_async(&mut conn)
             .await
             .map_err(backend)?;
@@ -299,12 +342,13 @@ impl Shared {
     /// Brings a stream this node serves up to Redis's: queues what it missed in order, or
     /// tells its connections to resync when that is gone.
     async fn catch_up(&self, node: &Node, stream: &StreamId, local: &Position) {
-        match self.read(stream, Some(local.seq)).await {
+        let count = self.catch_up_count();
+        match self.read(stream, Some(local.seq), count).await {
             Ok((position, events)) => {
                 if position.epoch != local.epoch {
                     // Redis lost the stream and it started anew: the old epoch's missed events
                     // are gone (resync), the new epoch's are replayed.
-                    let (position, events) = match self.read(stream, Some(0)).await {
+                    let (position, events) = match self.read(stream, Some(0), count).await {
                         Ok(read) => read,
                         Err(_) => (position, Vec::new()),
                     };
@@ -388,6 +432,8 @@ impl Shared {
                     .arg(header)
                     .arg(self.numbered())
                     .arg(DEDUP_SECONDS)
+                    .arg(u64::try_from(self.reattach.window.as_millis()).unwrap_or(u64::MAX))
+                    .arg(self.reattach.max_events)
                     .ignore();
             }
         }
@@ -571,7 +617,8 @@ impl Broker for RedisBroker {
             if !matches!(self.status(), BrokerStatus::Healthy) {
                 return Err(BrokerError::Backend("the backplane is degraded".to_owned()));
             }
-            let (position, events) = self.shared.read(stream, None).await?;
+            let count = self.shared.history().max_events.max(1) + 1;
+            let (position, events) = self.shared.read(stream, None, count).await?;
             Ok(Snapshot { position, events })
         })
     }

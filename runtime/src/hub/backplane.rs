@@ -75,8 +75,13 @@ fn apply_locked(
     history: &History,
 ) -> (Applied, Option<Delivered>) {
     if position.epoch != st.epoch {
-        // The broker's stream was started anew (its store lost it): nothing before this frame
-        // can be replayed.
+        // The broker's stream was started anew (its store lost it). Past its first event, the
+        // new epoch's earlier events are read back from the broker first (a gap from 0): the
+        // connections here then receive the epoch from its start, as those of the node that
+        // numbered it did.
+        if position.seq > 1 {
+            return (Applied::Gap { after: 0 }, None);
+        }
         st.restart(
             position.epoch.clone(),
             position.seq.saturating_sub(1),

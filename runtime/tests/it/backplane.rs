@@ -13,16 +13,17 @@ use tidings::client::{Client as RustClient, ClientEvent};
 use tidings::{EmitError, History, Hub};
 
 use crate::delivery::Note;
+use crate::faults::FaultProxy;
 use crate::support::{hub_builder, Marker, TestServer, PATIENCE};
 
 /// A `redis-server` of this test alone, without persistence: a restart loses everything.
-struct Redis {
-    port: u16,
+pub(crate) struct Redis {
+    pub(crate) port: u16,
     child: Option<Child>,
 }
 
 impl Redis {
-    fn start() -> Redis {
+    pub(crate) fn start() -> Redis {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -32,7 +33,7 @@ impl Redis {
         redis
     }
 
-    fn spawn(&mut self) {
+    pub(crate) fn spawn(&mut self) {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "yes"])
@@ -52,14 +53,14 @@ impl Redis {
         }
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 }
@@ -79,7 +80,7 @@ fn node(redis: &Redis, ns: &str, history: History) -> Hub {
     hub_builder().history(history).broker(broker).build()
 }
 
-async fn healthy(hub: &Hub) {
+pub(crate) async fn healthy(hub: &Hub) {
     tokio::time::timeout(Duration::from_secs(10), async {
         while hub.broker_status() != Some(BrokerStatus::Healthy) {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -113,7 +114,7 @@ async fn events(c: &mut RustClient, count: usize) -> (Vec<(u64, u64)>, Vec<Clien
     (got, resyncs)
 }
 
-fn note(user: &str, n: u64) -> Note {
+pub(crate) fn note(user: &str, n: u64) -> Note {
     Note {
         user: user.to_owned(),
         n,
@@ -351,4 +352,72 @@ async fn a_redis_restart_is_survived_and_signalled_as_a_resync() {
     // And the system goes on.
     a.hub.emit(&note("u1", 99)).expect("emit");
     assert_eq!(events(&mut c, 1).await.0[0].0, 99);
+}
+
+/// Redis restarts, and node B reattaches seconds after node A (B is cut off from Redis by a
+/// partition), while A numbers many more events of the new epoch than the history holds for a
+/// user with a tab on each node. Both tabs are told to resync once, then receive the same
+/// events: the new epoch keeps its whole history until every node has reattached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_redis_restart_a_late_node_replays_the_new_epoch_as_the_first_did() {
+    let mut redis = Redis::start();
+    let via = FaultProxy::start(([127, 0, 0, 1], redis.port).into(), 1).await;
+    let history = History::new(16, Duration::from_secs(300));
+    let a = TestServer::start(node(&redis, "late", history)).await;
+    let broker = RedisBroker::builder(format!("redis://{}/", via.addr()))
+        .namespace("late")
+        .queue(1_000)
+        .build()
+        .expect("url");
+    let b = TestServer::start(hub_builder().history(history).broker(broker).build()).await;
+    healthy(&a.hub).await;
+    healthy(&b.hub).await;
+    let mut tabs = Vec::new();
+    for server in [&a, &b] {
+        let mut tab = RustClient::builder(format!("ws://{}/ws?user=u1", server.addr))
+            .backoff(Duration::from_millis(20), Duration::from_millis(200))
+            .connect();
+        assert!(matches!(
+            next_event(&mut tab).await,
+            ClientEvent::Connected { .. }
+        ));
+        tabs.push(tab);
+    }
+    for n in 1..=3 {
+        a.hub.emit(&note("u1", n)).expect("emit");
+    }
+    for tab in &mut tabs {
+        assert_eq!(events(tab, 3).await.0.len(), 3);
+    }
+
+    via.partition(true);
+    redis.kill();
+    redis.spawn();
+    healthy(&a.hub).await;
+    // A numbers 60 events of the new epoch (the history holds 16) while B is still away.
+    for n in 4..=63 {
+        a.hub.emit(&note("u1", n)).expect("emit");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    via.partition(false);
+    for n in 64..=66 {
+        a.hub.emit(&note("u1", n)).expect("emit");
+    }
+    let mut seen = Vec::new();
+    for tab in &mut tabs {
+        let (got, resyncs) = events(tab, 63).await;
+        assert_eq!(resyncs.len(), 1, "{resyncs:?}");
+        let ClientEvent::Resync { position, reason } = &resyncs[0] else {
+            unreachable!()
+        };
+        assert_eq!(
+            (position.seq, reason.as_str()),
+            (0, "the stream was restarted (new epoch)")
+        );
+        seen.push(got);
+    }
+    let want: Vec<(u64, u64)> = (4..=66).map(|n| (n, n - 3)).collect();
+    assert_eq!(seen[0], want, "the tab on A");
+    assert_eq!(seen[1], want, "the tab on B, which reattached later");
 }

@@ -5,8 +5,12 @@ mod auth;
 mod axum_mount;
 #[cfg(feature = "redis")]
 mod backplane;
+#[cfg(feature = "redis")]
+mod chaos;
 mod delivery;
 mod events;
+#[cfg(feature = "redis")]
+mod faults;
 mod inbound;
 mod isolation;
 mod limits;
