@@ -4,24 +4,47 @@
 //! # async fn run(hub: tidings::Hub) -> std::io::Result<()> {
 //! let app = axum::Router::new()
 //!     .route("/health", axum::routing::get(|| async { "ok" }))
-//!     .route("/ws", tidings::axum::websocket(hub));
+//!     .route("/ws", tidings::axum::websocket(hub.clone()));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await
+//! tidings::axum::serve(listener, app)
+//!     .with_graceful_shutdown(async move {
+//!         let _ = tokio::signal::ctrl_c().await;
+//!         hub.begin_shutdown();
+//!     })
+//!     .await
 //! # }
 //! ```
 //!
 //! Sessions run exactly as under [`Server`](crate::Server): authentication before the upgrade,
 //! the same limits, frames and close codes. Graceful shutdown is the app's: call
-//! [`Hub::begin_shutdown`] when axum's shutdown signal fires.
+//! [`Hub::begin_shutdown`] when the shutdown signal fires.
+//!
+//! **Serve with [`serve`], not `axum::serve`.** `axum::serve` gives a connection unlimited time
+//! to send its request headers: a slowloris (a header line every few seconds, or an idle
+//! socket) holds a file descriptor for as long as it likes, and enough of them lock every real
+//! client out. [`serve`] is `axum::serve` with the handshake timeout of [`Server`]
+//! ([`Limits::handshake_timeout`](crate::Limits::handshake_timeout), 10 s): request headers
+//! must arrive within it, on every request of a connection. An app that runs its own hyper
+//! server sets the same with hyper's `http1::Builder::header_read_timeout` (and a timer); one
+//! behind a reverse proxy gets it from the proxy (nginx `client_header_timeout`).
 
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::extract::ws::{self, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use http::{HeaderMap, Uri};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -53,6 +76,136 @@ pub async fn upgrade(hub: Hub, ws: WebSocketUpgrade, uri: Uri, headers: HeaderMa
         .on_upgrade(move |socket| {
             crate::connection::run(hub, admission.principal, admission.resume, Adapter(socket))
         })
+}
+
+/// Serves `app` on `listener` as `axum::serve` does (HTTP/1.1, WebSocket upgrades), with a
+/// deadline for request headers: the [handshake timeout](Serve::handshake_timeout). Await it
+/// to run the server.
+pub fn serve(listener: TcpListener, app: axum::Router) -> Serve {
+    Serve {
+        listener,
+        app,
+        handshake_timeout: crate::Limits::default().handshake_timeout,
+        shutdown: None,
+    }
+}
+
+/// A server of an axum app, made by [`serve`]; runs when awaited.
+///
+/// It speaks HTTP/1.1 (the WebSocket handshake is HTTP/1.1); serve HTTP/2 behind a proxy.
+#[must_use = "a server does nothing until it is awaited"]
+pub struct Serve {
+    listener: TcpListener,
+    app: axum::Router,
+    handshake_timeout: Duration,
+    shutdown: Option<BoxFuture<'static, ()>>,
+}
+
+impl std::fmt::Debug for Serve {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Serve")
+            .field("listener", &self.listener)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Serve {
+    /// How long a connection may take to send a request's headers, counted from when the
+    /// server starts reading them (the connection opened, or the previous response sent);
+    /// past it the connection is closed without an answer. Default
+    /// [`Limits::handshake_timeout`](crate::Limits::handshake_timeout) (10 s). Bodies are not
+    /// covered: limit them per route (tower-http's `TimeoutLayer`).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Serve {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Stops when `signal` completes: no new connection is accepted, requests in progress are
+    /// answered, then the future returns. WebSocket sessions are the hub's: call
+    /// [`Hub::begin_shutdown`] in `signal` to drain them.
+    pub fn with_graceful_shutdown(
+        mut self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Serve {
+        self.shutdown = Some(Box::pin(signal));
+        self
+    }
+
+    /// The address the listener is bound to.
+    ///
+    /// # Errors
+    /// As [`TcpListener::local_addr`].
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    async fn run(self) -> io::Result<()> {
+        let Serve {
+            listener,
+            app,
+            handshake_timeout,
+            shutdown,
+        } = self;
+        let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
+        // `stopping` tells connections to finish; each holds a `done` receiver until it ends.
+        let (stopping, stop) = watch::channel(false);
+        let (done, finished) = watch::channel(());
+        loop {
+            let tcp = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, _)) => tcp,
+                    Err(e) => {
+                        // Out of descriptors, or a connection reset before it was accepted:
+                        // the listener itself is fine; pause so a full table can drain.
+                        tracing::debug!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = tcp.set_nodelay(true);
+            let service = TowerToHyperService::new(app.clone());
+            let mut stop = stop.clone();
+            let finished = finished.clone();
+            tokio::spawn(async move {
+                let mut http = hyper::server::conn::http1::Builder::new();
+                http.timer(TokioTimer::new())
+                    .header_read_timeout(handshake_timeout);
+                let conn = http
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .with_upgrades();
+                let mut conn = std::pin::pin!(conn);
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::debug!(error = %e, "connection ended");
+                        }
+                    }
+                    _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
+                drop(finished);
+            });
+        }
+        drop(listener);
+        stopping.send_replace(true);
+        drop(finished);
+        done.closed().await;
+        Ok(())
+    }
+}
+
+impl IntoFuture for Serve {
+    type Output = io::Result<()>;
+    type IntoFuture = BoxFuture<'static, io::Result<()>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
 }
 
 impl ReadError for axum::Error {

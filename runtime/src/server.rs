@@ -13,9 +13,6 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use crate::auth::{UpgradeRequest, SUBPROTOCOL};
 use crate::Hub;
 
-/// How long a client may take to complete the WebSocket handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// A WebSocket server: accepts connections, authenticates them before the upgrade, and runs a
 /// session for each on the hub.
 ///
@@ -146,7 +143,7 @@ async fn connection(hub: Hub, tcp: TcpStream) {
     };
     let config = websocket_config(&hub);
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(config));
-    let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+    let ws = match tokio::time::timeout(hub.limits().handshake_timeout, handshake).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "handshake failed");

@@ -128,7 +128,7 @@ async fn main() -> ExitCode {
         Err(e) => eprintln!("warning: {e}"),
     }
     let stopping = hub.clone();
-    let served = axum::serve(listener, app)
+    let served = tidings::axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             stopping.begin_shutdown();

@@ -34,6 +34,12 @@ pub struct Limits {
     /// How long the server waits for any frame before closing with
     /// [`close::HEARTBEAT_TIMEOUT`](crate::protocol::close::HEARTBEAT_TIMEOUT). Default 60 s.
     pub heartbeat_timeout: Duration,
+    /// How long a client may take from opening the TCP connection to completing the WebSocket
+    /// handshake (its request headers read, the upgrade answered); a slower one (a slowloris,
+    /// an idle socket) is disconnected without an answer. Default 10 s.
+    /// [`Server`](crate::Server) applies it; on axum, `tidings::axum::serve` does (feature
+    /// `axum`).
+    pub handshake_timeout: Duration,
     /// Bytes of tungstenite's read buffer per connection. Default 4 KiB.
     pub read_buffer_bytes: usize,
     /// How long graceful shutdown waits for sessions to drain their queues. Default 5 s.
@@ -58,6 +64,7 @@ impl Default for Limits {
             max_in_flight: 32,
             heartbeat_interval: Duration::from_secs(25),
             heartbeat_timeout: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(10),
             read_buffer_bytes: 4 * 1024,
             drain_timeout: Duration::from_secs(5),
             max_rooms_per_connection: 256,

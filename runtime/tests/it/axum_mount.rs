@@ -1,6 +1,9 @@
 //! The same sessions mounted on an axum app.
 
-use std::time::Duration;
+use std::future::IntoFuture;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use tidings::protocol::close;
 
@@ -47,4 +50,109 @@ async fn sessions_run_on_an_axum_route() {
     assert_eq!(c.close_code().await, Some(close::MESSAGE_TOO_BIG));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(hub.connection_count(), 0);
+}
+
+/// Serves `app` with `tidings::axum::serve` and a handshake timeout of 500 ms; the server stops
+/// when the returned sender fires.
+async fn served(
+    app: axum::Router,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tidings::axum::serve(listener, app)
+        .handshake_timeout(Duration::from_millis(500))
+        .with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+    (addr, stop, tokio::spawn(server.into_future()))
+}
+
+/// How long until the server closes `socket`, reading (and discarding) what it sends.
+async fn closed_after(socket: &mut tokio::net::TcpStream, started: Instant) -> Duration {
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return started.elapsed(),
+            Ok(Ok(_)) => {}
+            Err(_) => panic!("still open 5 s after the start"),
+        }
+    }
+}
+
+/// The slowloris samples of issue #18 against the axum mount: an idle socket, and request
+/// headers sent a line at a time (every 200 ms, never ending) are closed at the handshake
+/// timeout, while real clients connect throughout and the app's other routes answer.
+#[tokio::test]
+async fn the_axum_mount_closes_slow_handshakes_at_the_timeout() {
+    let hub = hub_builder().build();
+    let app = axum::Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .route("/ws", tidings::axum::websocket(hub.clone()));
+    let (addr, stop, server) = served(app).await;
+
+    let started = Instant::now();
+    let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut dribbling = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let dribble = async {
+        dribbling
+            .write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("write");
+        for i in 0.. {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let line = format!("X-Slow-{i}: 1\r\n");
+            if dribbling.write_all(line.as_bytes()).await.is_err() {
+                return started.elapsed();
+            }
+            // The server has closed when a read returns the end (no answer is sent).
+            let mut buf = [0u8; 64];
+            if let Ok(Ok(0) | Err(_)) =
+                tokio::time::timeout(Duration::from_millis(1), dribbling.read(&mut buf)).await
+            {
+                return started.elapsed();
+            }
+            assert!(i < 25, "the dribbling request is still open after 5 s");
+        }
+        unreachable!()
+    };
+    // Meanwhile a real client connects and is served.
+    let real = async {
+        let mut c = Client::connect(addr, "user=u1").await;
+        c.send_json(serde_json::json!({ "type": "$ping" })).await;
+        assert_eq!(c.recv_app().await["type"], "$pong");
+        c
+    };
+    let (idle_for, dribbled_for, _client) =
+        tokio::join!(closed_after(&mut idle, started), dribble, real);
+    for (what, lasted) in [("idle", idle_for), ("dribbling", dribbled_for)] {
+        assert!(
+            lasted >= Duration::from_millis(450) && lasted < Duration::from_secs(3),
+            "the {what} socket was closed after {lasted:?} (timeout 500 ms)"
+        );
+    }
+    // A keep-alive connection is held to the same deadline on its next request.
+    let mut keep = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    keep.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = [0u8; 256];
+    let n = keep.read(&mut answer).await.expect("an answer");
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+    let answered = Instant::now();
+    let kept_for = closed_after(&mut keep, answered).await;
+    assert!(kept_for < Duration::from_secs(3), "{kept_for:?}");
+
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server stops")
+        .expect("its task")
+        .expect("serve");
 }

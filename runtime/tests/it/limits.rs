@@ -296,3 +296,102 @@ async fn a_bad_member_is_named_and_the_cid_comes_back() {
     assert_eq!(e["cid"], "c1", "{e}");
     assert_eq!(e["field"], "room", "{e}");
 }
+
+/// `Server` applies `Limits::handshake_timeout`: an idle socket and a request that never ends
+/// are closed at it.
+#[tokio::test]
+async fn slow_handshakes_are_closed_at_the_handshake_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let hub = hub_builder()
+        .limits(limits(|l| l.handshake_timeout = Duration::from_millis(300)))
+        .build();
+    let server = TestServer::start(hub).await;
+    let started = tokio::time::Instant::now();
+    let mut idle = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let mut partial = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    partial
+        .write_all(b"GET /ws?user=u1 HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    for socket in [&mut idle, &mut partial] {
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(PATIENCE, socket.read(&mut buf)).await;
+        assert!(matches!(read, Ok(Ok(0) | Err(_))), "{read:?}");
+    }
+    let lasted = started.elapsed();
+    assert!(lasted >= Duration::from_millis(250), "{lasted:?}");
+    // Real clients are unaffected.
+    let _c = server.client("user=u1").await;
+}
+
+/// Issue #18's first sample: a client sends binary frames (each answered with an error frame)
+/// and never reads; once its socket is full the session is blocked writing an answer. Events
+/// emitted to it overflow its queue: the session must still be cut off and unregistered, within
+/// the heartbeat timeout, not hang on the write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_blocked_on_answering_is_still_cut_off() {
+    use futures_util::SinkExt;
+    let hub = hub_builder()
+        .limits(limits(|l| {
+            l.outbound_queue = 16;
+            l.rate_per_second = 1_000_000;
+            l.rate_burst = 1_000_000;
+            l.heartbeat_interval = Duration::from_millis(200);
+            l.heartbeat_timeout = Duration::from_secs(1);
+        }))
+        .build();
+    let server = TestServer::start(hub).await;
+    let url = format!("ws://{}/ws?user=stuck&tenant=acme", server.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connects");
+    // Binary frames until the server stops taking them (its answers fill the socket we never
+    // read) or drops the connection.
+    let sender = tokio::spawn(async move {
+        for _ in 0..2_000_000 {
+            let sent = tokio::time::timeout(
+                Duration::from_secs(1),
+                ws.send(Message::Binary(vec![0u8; 16].into())),
+            )
+            .await;
+            if !matches!(sent, Ok(Ok(()))) {
+                break;
+            }
+        }
+        ws
+    });
+    until(|| server.hub.connection_count() == 1).await;
+    let title = "x".repeat(16 * 1024);
+    let started = tokio::time::Instant::now();
+    while server.hub.connection_count() == 1 {
+        let d = server
+            .hub
+            .emit(&Announcement {
+                tenant_id: "acme".into(),
+                title: title.clone(),
+            })
+            .expect("emit");
+        if d.dropped > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the queue never filled"
+        );
+    }
+    // Unregistered within the heartbeat timeout (1 s) and the close's own bound, not never.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while server.hub.connection_count() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the blocked session is still registered 5 s after its queue overflowed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ws = sender.await.expect("the sender");
+}
