@@ -5,7 +5,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -75,7 +76,8 @@ impl Server {
                 () = &mut signal => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok((tcp, _peer)) => {
-                        sessions.spawn(connection(hub.clone(), tcp));
+                        let _ = tcp.set_nodelay(true);
+                        sessions.spawn(Server::serve_connection(hub.clone(), tcp));
                     }
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
@@ -122,39 +124,51 @@ fn refuse(status: http::StatusCode, message: &str) -> ErrorResponse {
     response
 }
 
-// The handshake callback's `Result<Response, ErrorResponse>` is tungstenite's signature.
-#[allow(clippy::result_large_err)]
-async fn connection(hub: Hub, tcp: TcpStream) {
-    let _ = tcp.set_nodelay(true);
-    let mut admitted = None;
-    let callback = |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
-        let upgrade = UpgradeRequest::new(request.uri().clone(), request.headers().clone());
-        let admission = hub
-            .admit(&upgrade)
-            .map_err(|refusal| refuse(refusal.status, &refusal.message))?;
-        if upgrade.offers_subprotocol() {
-            response.headers_mut().insert(
-                http::header::SEC_WEBSOCKET_PROTOCOL,
-                http::HeaderValue::from_static(SUBPROTOCOL),
-            );
+impl Server {
+    /// Serves one connection already accepted, on any byte stream: a TLS stream of
+    /// `tokio-rustls`, a Unix socket, an in-memory pipe. Exactly what [`Server::serve`] does
+    /// with each TCP connection: the WebSocket handshake within
+    /// [`Limits::handshake_timeout`](crate::Limits::handshake_timeout), authentication before
+    /// the upgrade (a refusal answers with its HTTP status), then the session until it ends.
+    /// Returns when the connection has ended.
+    // The handshake callback's `Result<Response, ErrorResponse>` is tungstenite's signature.
+    #[allow(clippy::result_large_err)]
+    pub async fn serve_connection<S>(hub: Hub, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let mut admitted = None;
+        let callback =
+            |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
+                let upgrade = UpgradeRequest::new(request.uri().clone(), request.headers().clone());
+                let admission = hub
+                    .admit(&upgrade)
+                    .map_err(|refusal| refuse(refusal.status, &refusal.message))?;
+                if upgrade.offers_subprotocol() {
+                    response.headers_mut().insert(
+                        http::header::SEC_WEBSOCKET_PROTOCOL,
+                        http::HeaderValue::from_static(SUBPROTOCOL),
+                    );
+                }
+                admitted = Some(admission);
+                Ok(response)
+            };
+        let config = websocket_config(&hub);
+        let handshake =
+            tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config));
+        let ws = match tokio::time::timeout(hub.limits().handshake_timeout, handshake).await {
+            Ok(Ok(ws)) => ws,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("handshake timed out");
+                return;
+            }
+        };
+        if let Some(admission) = admitted {
+            crate::connection::run(hub, admission.principal, admission.resume, ws).await;
         }
-        admitted = Some(admission);
-        Ok(response)
-    };
-    let config = websocket_config(&hub);
-    let handshake = tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(config));
-    let ws = match tokio::time::timeout(hub.limits().handshake_timeout, handshake).await {
-        Ok(Ok(ws)) => ws,
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, "handshake failed");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!("handshake timed out");
-            return;
-        }
-    };
-    if let Some(admission) = admitted {
-        crate::connection::run(hub, admission.principal, admission.resume, ws).await;
     }
 }
