@@ -374,6 +374,9 @@ interface Pending {
 }
 
 const OPEN = 1;
+/** How many ids of durable events a client remembers, to hand an event over once even when the
+ * server numbers it again in a new epoch (the Rust client has the same bound). */
+const RECENT_IDS = 1024;
 
 /** Creates a client; generated code wraps this with the system's types and guards. */
 export function createTidingsClient<S, C, R>(options: ClientOptions): TidingsClient<S, C, R> {
@@ -405,6 +408,10 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   // The delivery stream: the epoch and the last sequence number processed.
   private epoch: string | null = null;
   private lastSeq = 0;
+  // The ids of the last RECENT_IDS durable events handed over (a Set keeps insertion order):
+  // an event numbered again in a new epoch (in flight when the server's store lost its data)
+  // is not handed over twice.
+  private recentIds = new Set<string>();
   // Which URL the next connection tries (with fallbackUrls).
   private turn = 0;
 
@@ -788,6 +795,15 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
         return;
       }
       this.lastSeq = seq;
+      const id = typeof frame["id"] === "string" ? frame["id"] : "";
+      if (id !== "") {
+        if (this.recentIds.has(id)) return;
+        this.recentIds.add(id);
+        if (this.recentIds.size > RECENT_IDS) {
+          const oldest = this.recentIds.values().next();
+          if (oldest.done !== true) this.recentIds.delete(oldest.value);
+        }
+      }
     }
     const data = frame["data"];
     if (this.options.validate !== false) {

@@ -20,8 +20,11 @@
 //! one it handed over and sends it when it reconnects (`tidings.resume.<epoch>.<seq>`), so the
 //! server replays what was missed before any live event. A sequence number at or below the last
 //! one is a duplicate and is dropped; one that skips ahead (which the server never sends) makes
-//! the client reconnect and resume, so a gap is never handed to the app.
+//! the client reconnect and resume, so a gap is never handed to the app. The ids of the last
+//! [`RECENT_IDS`] durable events are remembered too: an event numbered again in a new epoch
+//! (in flight when Redis lost its data, then sent again) is not handed over a second time.
 
+use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -242,8 +245,40 @@ enum Ended {
     Closed,
 }
 
+/// How many ids of durable events the client remembers, to hand an event over once even when
+/// the server numbers it again in a new epoch.
+pub const RECENT_IDS: usize = 1024;
+
+/// The ids of the last [`RECENT_IDS`] durable events handed over, oldest first.
+#[derive(Default)]
+struct RecentIds {
+    order: VecDeque<String>,
+    set: HashSet<String>,
+}
+
+impl RecentIds {
+    /// Remembers `id`; false when it was already remembered.
+    fn insert(&mut self, id: &str) -> bool {
+        if id.is_empty() {
+            return true;
+        }
+        if self.set.contains(id) {
+            return false;
+        }
+        if self.order.len() == RECENT_IDS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.set.remove(&oldest);
+            }
+        }
+        self.order.push_back(id.to_owned());
+        self.set.insert(id.to_owned());
+        true
+    }
+}
+
 struct State {
     position: Option<Position>,
+    recent: RecentIds,
     position_tx: watch::Sender<Option<Position>>,
     events: mpsc::Sender<ClientEvent>,
     /// Frames sent while disconnected, sent on the next connection.
@@ -272,6 +307,7 @@ async fn run(
         position_tx,
         events,
         outbox: Vec::new(),
+        recent: RecentIds::default(),
     };
     let mut attempt: u32 = 0;
     let mut turn = 0usize;
@@ -440,6 +476,9 @@ async fn connection(
                                 let next = Position { epoch: p.epoch.clone(), seq };
                                 state.set_position(next);
                             }
+                            if !state.recent.insert(v["id"].as_str().unwrap_or_default()) {
+                                continue; // handed over already, under another number
+                            }
                         }
                         let received = Received {
                             name: name.to_owned(),
@@ -467,4 +506,24 @@ fn position_of(v: &Value) -> Option<Position> {
         epoch: v["epoch"].as_str()?.to_owned(),
         seq: v["seq"].as_u64()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RecentIds, RECENT_IDS};
+
+    #[test]
+    fn recent_ids_remember_the_last_ones_only() {
+        let mut recent = RecentIds::default();
+        assert!(recent.insert("a"));
+        assert!(!recent.insert("a"), "a repeated id");
+        assert!(recent.insert(""), "no id: never a duplicate");
+        assert!(recent.insert(""));
+        for n in 0..RECENT_IDS {
+            assert!(recent.insert(&n.to_string()));
+        }
+        assert!(recent.insert("a"), "forgotten after RECENT_IDS others");
+        assert_eq!(recent.order.len(), RECENT_IDS);
+        assert_eq!(recent.set.len(), RECENT_IDS);
+    }
 }

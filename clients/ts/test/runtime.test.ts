@@ -206,6 +206,21 @@ test("a lost stream is surfaced as a resync, never as a silent gap", async () =>
   assert.deepEqual(titles, ["new"]);
 });
 
+test("an event numbered again in a new epoch is handed over once (by id)", async () => {
+  make({ reconnect: { initialDelayMs: 10 } });
+  await settle();
+  const titles: string[] = [];
+  client.on(ticket.TICKET_CREATED, (d, meta) => titles.push(`${d.ticket.title}@${meta.seq}`));
+  latest().accept("e1", 0);
+  latest().frame({ ...created(1, "a"), id: "ev-a" });
+  latest().frame({ ...created(2, "b"), id: "ev-b" });
+  // The store lost its data with "ev-b" in flight: the new epoch numbers it again.
+  latest().frame({ type: "$resync_required", epoch: "e2", seq: 0, reason: "the stream was restarted (new epoch)" });
+  latest().frame({ ...created(1, "b again"), id: "ev-b" });
+  latest().frame({ ...created(2, "c"), id: "ev-c" });
+  assert.deepEqual(titles, ["a@1", "b@2", "c@2"], "the repeated id is dropped, its number still counts");
+});
+
 test("frames sent while offline go out in order once connected; invalid frames are reported", async () => {
   make();
   await settle();
