@@ -22,7 +22,7 @@
 //! **Serve with [`serve`], not `axum::serve`.** `axum::serve` gives a connection unlimited time
 //! to send its request headers: a slowloris (a header line every few seconds, or an idle
 //! socket) holds a file descriptor for as long as it likes, and enough of them lock every real
-//! client out. [`serve`] is `axum::serve` with the handshake timeout of [`Server`]
+//! client out. [`serve`] is `axum::serve` with the handshake timeout of [`Server`](crate::Server)
 //! ([`Limits::handshake_timeout`](crate::Limits::handshake_timeout), 10 s): request headers
 //! must arrive within it, on every request of a connection. An app that runs its own hyper
 //! server sets the same with hyper's `http1::Builder::header_read_timeout` (and a timer); one
