@@ -10,6 +10,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! An operation has a new UUID unless the app gives its own id (`hub.operations().with_id(
+//! "export-42")`), such as the id of the job that runs it. An operation whose last handle is
+//! dropped without `complete` or `fail` — its task panicked, was cancelled, or forgot — fails
+//! then with the code [`ABANDONED`], so no client shows it running forever.
+//!
 //! The events are durable and go to the user who started the operation (in their tenant), so
 //! every tab sees them in order and a client that reconnects gets what it missed. A client that
 //! connects mid-operation asks for the current state with the `$operations` control frame
@@ -35,6 +40,13 @@ pub const COMPLETE: &str = "operation:complete";
 /// The wire name of failure events.
 pub const ERROR: &str = "operation:error";
 
+/// The code of the `operation:error` an operation fails with when its last handle is dropped
+/// without `complete` or `fail` (retryable: the work may succeed when started again).
+pub const ABANDONED: &str = "abandoned";
+
+/// The longest id an app may give an operation, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+
 /// Why an operation could not report.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -45,27 +57,42 @@ pub enum OperationError {
     /// The event could not be emitted.
     #[error(transparent)]
     Emit(#[from] EmitError),
+    /// The id the app gave is empty, longer than [`MAX_ID_BYTES`], or has control characters.
+    #[error("invalid operation id {0:?}: 1 to 128 bytes without control characters")]
+    InvalidId(String),
 }
 
 /// Starts operations on a hub. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct Operations {
     hub: Hub,
+    id: Option<String>,
 }
 
 impl Hub {
     /// Starts and reports long-running operations.
     pub fn operations(&self) -> Operations {
-        Operations { hub: self.clone() }
+        Operations {
+            hub: self.clone(),
+            id: None,
+        }
     }
 }
 
 impl Operations {
+    /// Gives the operation started next the app's own id (the id of the job that runs it,
+    /// `export-42`) instead of a new UUID. The app keeps its ids unique per user while the
+    /// operations run: two running operations with one id are shown as one.
+    pub fn with_id(mut self, id: impl Into<String>) -> Operations {
+        self.id = Some(id.into());
+        self
+    }
+
     /// Starts an operation of type `operation_type` for the principal (in their tenant) and
     /// reports it at 0 %, stage `started`.
     ///
     /// # Errors
-    /// When the first progress event cannot be emitted.
+    /// As [`start_for`](Operations::start_for).
     pub fn start(
         &self,
         principal: &Principal,
@@ -81,7 +108,9 @@ impl Operations {
     /// Starts an operation for a user named by id (a background job without a principal).
     ///
     /// # Errors
-    /// When the first progress event cannot be emitted.
+    /// [`OperationError::InvalidId`] for an id given with [`with_id`](Operations::with_id)
+    /// that is empty, too long or has control characters; an emit error when the first
+    /// progress event cannot be emitted.
     pub fn start_for(
         &self,
         user_id: &str,
@@ -92,10 +121,19 @@ impl Operations {
         if let Some(t) = tenant {
             to = to.in_tenant(t);
         }
+        let id = match &self.id {
+            Some(id)
+                if id.is_empty() || id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) =>
+            {
+                return Err(OperationError::InvalidId(id.clone()));
+            }
+            Some(id) => id.clone(),
+            None => crate::ids::uuid(),
+        };
         let op = Operation {
             inner: Arc::new(OpInner {
                 hub: self.hub.clone(),
-                id: crate::ids::uuid(),
+                id,
                 operation_type: operation_type.to_owned(),
                 user_id: user_id.to_owned(),
                 to,
@@ -126,7 +164,8 @@ struct OpInner {
 }
 
 impl Operation {
-    /// The operation's id (a UUID), for the app's reply to the request that started it.
+    /// The operation's id (a UUID, or the app's own), for the app's reply to the request that
+    /// started it.
     pub fn id(&self) -> &str {
         &self.inner.id
     }
@@ -224,6 +263,33 @@ impl Operation {
             return Err(OperationError::Finished(self.inner.id.clone()));
         }
         Ok(())
+    }
+}
+
+impl Drop for OpInner {
+    /// The last handle is gone: an operation that did not end fails as [`ABANDONED`].
+    fn drop(&mut self) {
+        if self.finished.load(Ordering::Acquire) {
+            return;
+        }
+        tracing::warn!(
+            operation = %self.id,
+            operation_type = %self.operation_type,
+            "operation dropped without complete or fail; failing it as abandoned"
+        );
+        let event = Failed {
+            operation_id: self.id.clone(),
+            operation_type: self.operation_type.clone(),
+            user_id: self.user_id.clone(),
+            error: FailedError {
+                code: ABANDONED.to_owned(),
+                message: "the operation stopped without completing".to_owned(),
+                retryable: true,
+            },
+        };
+        if let Err(e) = self.hub.emit_to(&event, &self.to) {
+            tracing::warn!(operation = %self.id, error = %e, "the abandoned operation could not be reported");
+        }
     }
 }
 

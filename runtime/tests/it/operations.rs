@@ -137,3 +137,76 @@ fn operation_ids_are_v4_uuids() {
         }
     });
 }
+
+/// An operation takes the app's own id; one whose task dies without an ending fails as
+/// `abandoned` (issue #19: no operation stays "running" forever in `$operations`).
+#[tokio::test]
+async fn an_operation_takes_the_apps_id_and_fails_as_abandoned_when_its_task_dies() {
+    let server = TestServer::start(hub_builder().build()).await;
+    let mut tab = server.client("user=u1&tenant=acme").await;
+    let op = server
+        .hub
+        .operations()
+        .with_id("export-42")
+        .start_for("u1", Some("acme"), "export_csv")
+        .expect("started");
+    assert_eq!(op.id(), "export-42");
+    let job = tokio::spawn(async move {
+        op.progress("reading rows", 30, None).expect("progress");
+        panic!("the job crashed");
+    });
+    assert!(job.await.is_err(), "the job panicked");
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let f = tab.recv_app().await;
+        assert_eq!(f["data"]["operation_id"], "export-42", "{f}");
+        seen.push(f["type"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(
+        seen,
+        [
+            "operation:progress",
+            "operation:progress",
+            "operation:error"
+        ]
+    );
+    let reply = tab
+        .request(json!({ "type": "$operations", "cid": 1 }))
+        .await;
+    let state = &reply["data"]["operations"][0];
+    assert_eq!(state["state"], "failed", "{reply}");
+    assert_eq!(state["error"]["code"], tidings::operations::ABANDONED);
+    assert_eq!(state["error"]["retryable"], true);
+
+    // An operation that ended is not reported again when dropped.
+    let done = server
+        .hub
+        .operations()
+        .start_for("u1", Some("acme"), "import")
+        .expect("started");
+    done.complete(json!(null), &[], None).expect("complete");
+    drop(done);
+    let kinds: Vec<String> = [tab.recv_app().await, tab.recv_app().await]
+        .iter()
+        .map(|f| f["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(kinds, ["operation:progress", "operation:complete"]);
+    tab.send_json(json!({ "type": "$ping" })).await;
+    assert_eq!(
+        tab.recv_app().await["type"],
+        "$pong",
+        "nothing after the complete"
+    );
+
+    for bad in [String::new(), "a\nb".to_owned(), "x".repeat(129)] {
+        let refused = server.hub.operations().with_id(bad.clone()).start_for(
+            "u1",
+            Some("acme"),
+            "export_csv",
+        );
+        assert!(
+            matches!(refused, Err(OperationError::InvalidId(_))),
+            "{bad:?}: {refused:?}"
+        );
+    }
+}
