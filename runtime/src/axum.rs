@@ -5,7 +5,7 @@
 //! let app = axum::Router::new()
 //!     .route("/health", axum::routing::get(|| async { "ok" }))
 //!     .route("/ws", tidings::axum::websocket(hub.clone()));
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! let listener = tidings::listen("127.0.0.1:8080", tidings::DEFAULT_BACKLOG).await?;
 //! tidings::axum::serve(listener, app)
 //!     .with_graceful_shutdown(async move {
 //!         let _ = tokio::signal::ctrl_c().await;
@@ -27,6 +27,12 @@
 //! must arrive within it, on every request of a connection. An app that runs its own hyper
 //! server sets the same with hyper's `http1::Builder::header_read_timeout` (and a timer); one
 //! behind a reverse proxy gets it from the proxy (nginx `client_header_timeout`).
+//!
+//! **Bind with [`listen`](crate::listen).** `tokio::net::TcpListener::bind` listens with a
+//! backlog of 128: when a deploy or a network blip brings thousands of clients back at once, the
+//! kernel drops the SYNs past it and those clients wait a second or more for the retransmission.
+//! `tidings::listen(addr, tidings::DEFAULT_BACKLOG)` binds with a backlog of 4,096, as
+//! [`Server::bind`](crate::Server::bind) does.
 
 use std::future::{Future, IntoFuture};
 use std::io;

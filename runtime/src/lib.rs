@@ -118,6 +118,6 @@ pub use recipients::{
 #[cfg(feature = "server")]
 pub use router::{FromContext, Handler, Router, State};
 #[cfg(feature = "server")]
-pub use server::Server;
+pub use server::{listen, Server, DEFAULT_BACKLOG};
 #[cfg(feature = "server")]
 pub use violation::Violation;

@@ -30,15 +30,63 @@ pub struct Server {
     listener: TcpListener,
 }
 
+/// The listen backlog [`Server::bind`] and [`listen`] use: how many connections the kernel
+/// queues before the server accepts them. Large enough for a reconnect storm (every client of a
+/// node coming back at once after a deploy or a network blip); a smaller queue makes the kernel
+/// drop SYNs, and clients wait for their retransmission (1 s, then 3 s). The kernel caps it at
+/// `net.core.somaxconn` (4096 by default since Linux 5.4; raise it for larger storms).
+pub const DEFAULT_BACKLOG: u32 = 4096;
+
+/// Binds a TCP listener on `addr` with a listen `backlog` (see [`DEFAULT_BACKLOG`]), with
+/// `SO_REUSEADDR` set so a restarted server binds again at once. For an axum app served with
+/// `tidings::axum::serve`, or any server that takes a listener.
+///
+/// # Errors
+/// When `addr` does not resolve, or no address it resolves to can be bound.
+pub async fn listen(addr: impl ToSocketAddrs, backlog: u32) -> io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(addr).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr).and_then(|()| socket.listen(backlog)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
+}
+
 impl Server {
-    /// Binds a listening socket.
+    /// Binds a listening socket with the [`DEFAULT_BACKLOG`].
     ///
     /// # Errors
     /// When the address cannot be bound.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
+        Server::bind_with_backlog(addr, DEFAULT_BACKLOG).await
+    }
+
+    /// Binds a listening socket with a listen `backlog` of its own (see [`DEFAULT_BACKLOG`]).
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn bind_with_backlog(addr: impl ToSocketAddrs, backlog: u32) -> io::Result<Server> {
         Ok(Server {
-            listener: TcpListener::bind(addr).await?,
+            listener: listen(addr, backlog).await?,
         })
+    }
+
+    /// Serves on a listener the app bound itself.
+    pub fn from_listener(listener: TcpListener) -> Server {
+        Server { listener }
     }
 
     /// The address bound (useful with port 0).

@@ -116,7 +116,7 @@ async fn main() -> ExitCode {
         )
         .route("/health", get(|| async { "ok" }))
         .route("/ws", tidings::axum::websocket(hub.clone()));
-    let listener = match tokio::net::TcpListener::bind(&listen).await {
+    let listener = match tidings::listen(&listen, tidings::DEFAULT_BACKLOG).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: cannot listen on {listen}: {e}");

@@ -395,3 +395,37 @@ async fn a_session_blocked_on_answering_is_still_cut_off() {
     }
     let _ws = sender.await.expect("the sender");
 }
+
+/// `tidings::listen` (and so `Server::bind`) queues a storm of connections the server has not
+/// accepted yet, where tokio's default listener (backlog 128) lets the kernel drop the SYNs
+/// past 129, so those clients wait for a retransmission (issue #19).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listen_backlog_holds_a_connection_storm() {
+    async fn connected_within(addr: std::net::SocketAddr, clients: usize) -> usize {
+        let attempts = (0..clients).map(|_| async move {
+            tokio::time::timeout(
+                Duration::from_millis(700),
+                tokio::net::TcpStream::connect(addr),
+            )
+            .await
+            .ok()
+            .and_then(Result::ok)
+        });
+        futures_util::future::join_all(attempts)
+            .await
+            .into_iter()
+            .flatten()
+            .count()
+    }
+    // Nobody accepts: only the kernel's queue holds the connections.
+    let storm_proof = tidings::listen("127.0.0.1:0", 1024).await.expect("listen");
+    let addr = storm_proof.local_addr().expect("addr");
+    assert_eq!(connected_within(addr, 600).await, 600);
+    let small = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = small.local_addr().expect("addr");
+    let held = connected_within(addr, 600).await;
+    assert!(held < 600, "the default backlog held {held}");
+    drop((storm_proof, small));
+}
