@@ -17,7 +17,7 @@ use tracing::Instrument as _;
 
 use crate::delivery::Position;
 use crate::hub::conn::Conn;
-use crate::hub::{Counters, DisconnectReason, Hub, RegisterError, Session, Started};
+use crate::hub::{Counters, DisconnectReason, Disconnected, Hub, RegisterError, Session, Started};
 use crate::principal::Principal;
 use crate::protocol::{self, close, frame, Cid, ClientFrame, ErrorCode};
 
@@ -159,7 +159,20 @@ where
         hub: hub.clone(),
         conn: conn.clone(),
         reason: DisconnectReason::TransportError,
+        connected: false,
     };
+    if let Err(failed) = hub
+        .run_connect_hook(&session)
+        .instrument(span.clone())
+        .await
+    {
+        let close = close_message(failed.code, &failed.reason);
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(close)).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close()).await;
+        registered.reason = failed.why;
+        return;
+    }
+    registered.connected = true;
     let reason = Runner {
         hub: hub.clone(),
         conn: conn.clone(),
@@ -179,6 +192,8 @@ struct Registered {
     hub: Hub,
     conn: Arc<Conn>,
     reason: DisconnectReason,
+    /// Whether the `on_connect` hook let it through: only then does `on_disconnect` run.
+    connected: bool,
 }
 
 impl Drop for Registered {
@@ -189,7 +204,16 @@ impl Drop for Registered {
                 "session task panicked; connection unregistered"
             );
         }
+        let rooms = self.conn.rooms();
         self.hub.unregister(&self.conn, self.reason);
+        if self.connected {
+            self.hub.run_disconnect_hook(Disconnected {
+                id: self.conn.id,
+                principal: self.conn.principal(),
+                rooms,
+                reason: self.reason,
+            });
+        }
     }
 }
 

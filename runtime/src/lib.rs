@@ -105,7 +105,8 @@ pub use event::Event;
 pub use hub::builder::HubBuilder;
 #[cfg(feature = "server")]
 pub use hub::{
-    Delivered, DisconnectReason, EmitError, HandlerError, Hub, Limits, Metrics, RoomPolicy, Session,
+    Delivered, DisconnectReason, Disconnected, EmitError, HandlerError, Hub, Limits, Metrics,
+    Refusal, RoomPolicy, Session,
 };
 #[cfg(feature = "jwt")]
 pub use jwt::JwtAuthenticator;

@@ -106,6 +106,9 @@ pub mod close {
     pub const TRY_AGAIN_LATER: u16 = 1013;
     /// The credentials expired and were not refreshed in time; reconnect with a fresh token.
     pub const AUTH_EXPIRED: u16 = 4001;
+    /// The app refused the connection (its `on_connect` hook said no, with the reason in the
+    /// close frame); reconnecting does not help until what it checked changes.
+    pub const REFUSED: u16 = 4003;
     /// The client did not drain its outbound queue fast enough; reconnect and resume.
     pub const SLOW_CONSUMER: u16 = 4008;
     /// No frame arrived within the heartbeat timeout.

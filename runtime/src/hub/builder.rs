@@ -10,6 +10,7 @@ use super::dispatch::Dispatch;
 use super::limits::{Limits, RoomPolicy};
 use super::metrics::Counters;
 use super::registry::Registry;
+use super::{connect_hook, disconnect_hook, ConnectHook, DisconnectHook, Disconnected, Refusal};
 use super::{Hub, Inner, Session};
 use crate::auth::{Authenticator, DenyAll};
 use crate::broker::{Broker, Node, NodeEvents};
@@ -25,6 +26,8 @@ pub struct HubBuilder {
     room_policy: Option<RoomPolicy>,
     history: History,
     broker: Option<Arc<dyn Broker>>,
+    on_connect: Option<ConnectHook>,
+    on_disconnect: Option<DisconnectHook>,
 }
 
 impl std::fmt::Debug for HubBuilder {
@@ -49,6 +52,54 @@ impl HubBuilder {
         policy: impl Fn(&Principal, &str) -> bool + Send + Sync + 'static,
     ) -> HubBuilder {
         self.room_policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Runs `hook` for every new connection, after it is authenticated and registered and
+    /// before the client gets `$connected`: join it to rooms (`session.join(..)`), load state,
+    /// send it a first event (`session.send(..)`), log. Events emitted meanwhile wait in its
+    /// queue, so once the client has `$connected` it is in the rooms the hook joined.
+    ///
+    /// - `Err(Refusal)`: the connection is closed with
+    ///   [`close::REFUSED`](crate::protocol::close::REFUSED) (4003) and the refusal's message.
+    /// - A panic, or a hook still running after
+    ///   [`Limits::hook_timeout`](crate::Limits::hook_timeout) (5 s): closed with
+    ///   [`close::SERVER_ERROR`](crate::protocol::close::SERVER_ERROR) (1011), logged.
+    ///
+    /// Either way the connection is counted under its [`DisconnectReason`](crate::DisconnectReason)
+    /// (`Refused`, `HookFailed`) and `on_disconnect` does not run for it.
+    ///
+    /// ```
+    /// # let hub = tidings::Hub::builder()
+    /// .on_connect(|session: tidings::Session| async move {
+    ///     let who = session.principal();
+    ///     if who.has_role("admin") {
+    ///         session.join("admins");
+    ///     }
+    ///     Ok(())
+    /// })
+    /// # .build();
+    /// ```
+    pub fn on_connect<F, Fut>(mut self, hook: F) -> HubBuilder
+    where
+        F: Fn(Session) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), Refusal>> + Send + 'static,
+    {
+        self.on_connect = Some(connect_hook(hook));
+        self
+    }
+
+    /// Runs `hook` once a connection has ended (it is already out of every room and index),
+    /// on a task of its own, with who it was, its rooms and why it ended. Runs for every
+    /// connection whose `on_connect` succeeded (or when there is none); a panic is caught and a
+    /// hook still running after [`Limits::hook_timeout`](crate::Limits::hook_timeout) is
+    /// abandoned, both logged.
+    pub fn on_disconnect<F, Fut>(mut self, hook: F) -> HubBuilder
+    where
+        F: Fn(Disconnected) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.on_disconnect = Some(disconnect_hook(hook));
         self
     }
 
@@ -87,6 +138,8 @@ impl HubBuilder {
                 broker: self.broker,
                 next_conn: AtomicU64::new(1),
                 shutdown: watch::channel(false).0,
+                on_connect: self.on_connect,
+                on_disconnect: self.on_disconnect,
             }),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -122,6 +175,8 @@ impl Hub {
             room_policy: None,
             history: History::default(),
             broker: None,
+            on_connect: None,
+            on_disconnect: None,
         }
     }
 

@@ -22,7 +22,7 @@ pub(crate) struct Conn {
     principal: RwLock<Arc<Principal>>,
     pub(crate) stream: Arc<UserStream>,
     pub(crate) outbox: Outbox,
-    rooms: Mutex<Vec<String>>,
+    rooms: Mutex<Rooms>,
     kill: OnceLock<Kill>,
     killed: Notify,
 }
@@ -35,6 +35,14 @@ impl std::fmt::Debug for Conn {
             .field("tenant", &self.tenant())
             .finish_non_exhaustive()
     }
+}
+
+/// The rooms of a connection; once it is unregistered, closed to joins (a session handle kept
+/// past the connection's end cannot put it back into a room index).
+#[derive(Default)]
+struct Rooms {
+    names: Vec<String>,
+    closed: bool,
 }
 
 /// What happened to a frame offered to a connection.
@@ -59,7 +67,7 @@ impl Conn {
             principal: RwLock::new(Arc::new(principal)),
             stream,
             outbox: Outbox::new(outbound_queue),
-            rooms: Mutex::new(Vec::new()),
+            rooms: Mutex::new(Rooms::default()),
             kill: OnceLock::new(),
             killed: Notify::new(),
         }
@@ -126,50 +134,46 @@ impl Conn {
         }
     }
 
-    pub(crate) fn add_room(&self, room: &str) -> bool {
-        let mut rooms = self
-            .rooms
+    fn rooms_lock(&self) -> std::sync::MutexGuard<'_, Rooms> {
+        self.rooms
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if rooms.iter().any(|r| r == room) {
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds `room` and runs `index` (which puts the connection in the room indexes) under the
+    /// rooms' lock, so that unregistering, which takes the rooms, sees the room and removes
+    /// those entries. False, and nothing run, when already in the room or unregistered.
+    pub(crate) fn add_room(&self, room: &str, index: impl FnOnce()) -> bool {
+        let mut rooms = self.rooms_lock();
+        if rooms.closed || rooms.names.iter().any(|r| r == room) {
             return false;
         }
-        rooms.push(room.to_owned());
+        rooms.names.push(room.to_owned());
+        index();
         true
     }
 
     pub(crate) fn remove_room(&self, room: &str) -> bool {
-        let mut rooms = self
-            .rooms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let before = rooms.len();
-        rooms.retain(|r| r != room);
-        rooms.len() != before
+        let mut rooms = self.rooms_lock();
+        let before = rooms.names.len();
+        rooms.names.retain(|r| r != room);
+        rooms.names.len() != before
     }
 
+    /// The rooms, taken at unregistering: no room can be joined afterwards.
     pub(crate) fn take_rooms(&self) -> Vec<String> {
-        std::mem::take(
-            &mut *self
-                .rooms
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+        let mut rooms = self.rooms_lock();
+        rooms.closed = true;
+        std::mem::take(&mut rooms.names)
     }
 
     /// Whether joining `room` keeps the connection within `max` rooms (it may be in it already).
     pub(crate) fn has_room_for(&self, room: &str, max: usize) -> bool {
-        let rooms = self
-            .rooms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        rooms.len() < max || rooms.iter().any(|r| r == room)
+        let rooms = self.rooms_lock();
+        rooms.names.len() < max || rooms.names.iter().any(|r| r == room)
     }
 
     pub(crate) fn rooms(&self) -> Vec<String> {
-        self.rooms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.rooms_lock().names.clone()
     }
 }

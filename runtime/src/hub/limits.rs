@@ -40,6 +40,11 @@ pub struct Limits {
     /// [`Server`](crate::Server) applies it; on axum, `tidings::axum::serve` does (feature
     /// `axum`).
     pub handshake_timeout: Duration,
+    /// How long the app's `on_connect` and `on_disconnect` hooks may run. An `on_connect` that
+    /// takes longer fails the connection with
+    /// [`close::SERVER_ERROR`](crate::protocol::close::SERVER_ERROR); an `on_disconnect` is
+    /// abandoned (and logged). Default 5 s.
+    pub hook_timeout: Duration,
     /// Bytes of tungstenite's read buffer per connection. Default 4 KiB.
     pub read_buffer_bytes: usize,
     /// How long graceful shutdown waits for sessions to drain their queues. Default 5 s.
@@ -65,6 +70,7 @@ impl Default for Limits {
             heartbeat_interval: Duration::from_secs(25),
             heartbeat_timeout: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
+            hook_timeout: Duration::from_secs(5),
             read_buffer_bytes: 4 * 1024,
             drain_timeout: Duration::from_secs(5),
             max_rooms_per_connection: 256,

@@ -25,11 +25,16 @@ pub enum DisconnectReason {
     TooManyConnections,
     /// A transport error.
     TransportError,
+    /// The app's `on_connect` hook refused the connection.
+    Refused,
+    /// The app's `on_connect` hook failed: it panicked or did not finish within
+    /// [`Limits::hook_timeout`](crate::Limits::hook_timeout).
+    HookFailed,
 }
 
 impl DisconnectReason {
     /// Every reason, in a stable order.
-    pub const ALL: [DisconnectReason; 9] = [
+    pub const ALL: [DisconnectReason; 11] = [
         DisconnectReason::ClientClosed,
         DisconnectReason::Shutdown,
         DisconnectReason::AuthExpired,
@@ -39,6 +44,8 @@ impl DisconnectReason {
         DisconnectReason::RateLimited,
         DisconnectReason::TooManyConnections,
         DisconnectReason::TransportError,
+        DisconnectReason::Refused,
+        DisconnectReason::HookFailed,
     ];
 
     /// A short name for logs and metrics (`slow_consumer`).
@@ -53,6 +60,8 @@ impl DisconnectReason {
             DisconnectReason::RateLimited => "rate_limited",
             DisconnectReason::TooManyConnections => "too_many_connections",
             DisconnectReason::TransportError => "transport_error",
+            DisconnectReason::Refused => "refused",
+            DisconnectReason::HookFailed => "hook_failed",
         }
     }
 
@@ -108,7 +117,7 @@ pub(crate) struct Counters {
     pub(crate) frames_dropped: AtomicU64,
     pub(crate) frames_received: AtomicU64,
     pub(crate) errors_sent: AtomicU64,
-    disconnects: [AtomicU64; 9],
+    disconnects: [AtomicU64; DisconnectReason::ALL.len()],
 }
 
 impl Counters {

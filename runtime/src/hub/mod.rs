@@ -13,6 +13,7 @@ pub(crate) mod connections;
 mod dispatch;
 mod emit;
 mod error;
+mod hooks;
 mod limits;
 mod metrics;
 mod outbox;
@@ -29,6 +30,8 @@ pub use dispatch::HandlerError;
 pub(crate) use dispatch::{Dispatch, Started};
 pub(crate) use error::RegisterError;
 pub use error::{Delivered, EmitError};
+pub(crate) use hooks::{connect_hook, disconnect_hook, ConnectHook, DisconnectHook};
+pub use hooks::{Disconnected, Refusal};
 pub use limits::{Limits, RoomPolicy};
 pub(crate) use metrics::Counters;
 pub use metrics::{DisconnectReason, Metrics};
@@ -70,6 +73,8 @@ struct Inner {
     broker: Option<Arc<dyn Broker>>,
     next_conn: AtomicU64,
     shutdown: watch::Sender<bool>,
+    on_connect: Option<ConnectHook>,
+    on_disconnect: Option<DisconnectHook>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -227,7 +232,8 @@ impl Session {
         &self.hub
     }
 
-    /// Joins a room of the connection's tenant. Returns false when already in it.
+    /// Joins a room of the connection's tenant. Returns false when already in it, or when the
+    /// connection has ended.
     pub fn join(&self, room: &str) -> bool {
         self.hub.inner.registry.join(&self.conn, room)
     }

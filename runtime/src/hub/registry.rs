@@ -205,23 +205,22 @@ impl Registry {
         remove_from(&self.roles_all, role, conn.id);
     }
 
-    /// Adds a connection to a room of its tenant. Returns false when it was already in it.
+    /// Adds a connection to a room of its tenant. Returns false when it was already in it, or
+    /// has been unregistered.
     pub(crate) fn join(&self, conn: &Arc<Conn>, room: &str) -> bool {
-        if !conn.add_room(room) {
-            return false;
-        }
-        let key = (conn.tenant().map(str::to_owned), room.to_owned());
-        self.rooms
-            .write(&key)
-            .entry(key)
-            .or_default()
-            .insert(conn.id, conn.clone());
-        self.rooms_all
-            .write(room)
-            .entry(room.to_owned())
-            .or_default()
-            .insert(conn.id, conn.clone());
-        true
+        conn.add_room(room, || {
+            let key = (conn.tenant().map(str::to_owned), room.to_owned());
+            self.rooms
+                .write(&key)
+                .entry(key)
+                .or_default()
+                .insert(conn.id, conn.clone());
+            self.rooms_all
+                .write(room)
+                .entry(room.to_owned())
+                .or_default()
+                .insert(conn.id, conn.clone());
+        })
     }
 
     /// Removes a connection from a room. Returns false when it was not in it.

@@ -11,6 +11,7 @@ mod delivery;
 mod events;
 #[cfg(feature = "redis")]
 mod faults;
+mod hooks;
 mod inbound;
 mod isolation;
 mod limits;

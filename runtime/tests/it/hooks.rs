@@ -1,0 +1,169 @@
+//! The app's hooks on a connection's life (issue #19): `on_connect` runs before `$connected`
+//! (rooms joined there are in force for the first event), may refuse (4003), fails the
+//! connection when it panics or overruns (1011); `on_disconnect` sees who left, their rooms and
+//! why.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tidings::protocol::close;
+use tidings::{DisconnectReason, Disconnected, Limits, Refusal, Session};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::events::Typing;
+use crate::support::{hub_builder, TestServer, PATIENCE};
+
+/// Connects and returns the close frame's code and reason when the server closes before
+/// `$connected`, or `None` when `$connected` arrives.
+async fn refused(addr: std::net::SocketAddr, query: &str) -> Option<(u16, String)> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?{query}"))
+        .await
+        .expect("the upgrade is accepted");
+    loop {
+        let m = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("a frame in time");
+        match m {
+            Some(Ok(Message::Text(t))) if t.as_str().contains("\"$connected\"") => return None,
+            Some(Ok(Message::Close(Some(f)))) => {
+                return Some((u16::from(f.code), f.reason.as_str().to_owned()))
+            }
+            Some(Ok(_)) => {}
+            other => panic!("closed without a close frame: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn rooms_joined_on_connect_are_in_force_for_the_first_event() {
+    let gone: Arc<Mutex<Vec<Disconnected>>> = Arc::default();
+    let seen = gone.clone();
+    let hub = hub_builder()
+        .on_connect(|session: Session| async move {
+            // An async lookup (the user's chats, from a database), then the joins.
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let who = session.principal();
+            session.join("chat:7");
+            if who.has_role("admin") {
+                session.join("chat:admins");
+            }
+            Ok(())
+        })
+        .on_disconnect(move |left| {
+            let seen = seen.clone();
+            async move { seen.lock().expect("lock").push(left) }
+        })
+        .build();
+    let server = TestServer::start(hub).await;
+    let mut c = server.client("user=u1&tenant=acme&roles=admin").await;
+    // `$connected` has arrived: the hook has joined the rooms.
+    server
+        .hub
+        .emit(&Typing {
+            tenant_id: "acme".into(),
+            chat_id: "7".into(),
+            user_id: "someone".into(),
+        })
+        .expect("emit");
+    let first = c.recv_app().await;
+    assert_eq!(first["type"], "chat:typing", "{first}");
+
+    c.send_raw(Message::Close(None)).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while gone.lock().expect("lock").is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "on_disconnect ran");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let left = gone.lock().expect("lock").remove(0);
+    assert_eq!(left.principal.user_id, "u1");
+    let mut rooms = left.rooms.clone();
+    rooms.sort();
+    assert_eq!(rooms, ["chat:7", "chat:admins"]);
+    assert_eq!(left.reason, DisconnectReason::ClientClosed);
+    assert_eq!(server.hub.connection_count(), 0);
+}
+
+#[tokio::test]
+async fn a_hook_that_refuses_panics_or_overruns_closes_the_connection_with_its_code() {
+    let disconnects = Arc::new(Mutex::new(0));
+    let counted = disconnects.clone();
+    let mut limits = Limits::default();
+    limits.hook_timeout = Duration::from_millis(200);
+    let hub = hub_builder()
+        .limits(limits)
+        .on_connect(|session: Session| async move {
+            match session.principal().user_id.as_str() {
+                "suspended" => Err(Refusal::new("your account is suspended")),
+                "crashing" => panic!("the hook crashed"),
+                "slow" => {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    Ok(())
+                }
+                _ => Ok(()),
+            }
+        })
+        .on_disconnect(move |_| {
+            let counted = counted.clone();
+            async move { *counted.lock().expect("lock") += 1 }
+        })
+        .build();
+    let server = TestServer::start(hub).await;
+    assert_eq!(
+        refused(server.addr, "user=suspended").await,
+        Some((close::REFUSED, "your account is suspended".to_owned()))
+    );
+    let (code, _) = refused(server.addr, "user=crashing").await.expect("closed");
+    assert_eq!(code, close::SERVER_ERROR);
+    let (code, reason) = refused(server.addr, "user=slow").await.expect("closed");
+    assert_eq!(code, close::SERVER_ERROR);
+    assert!(reason.contains("too long"), "{reason}");
+    assert_eq!(refused(server.addr, "user=fine").await, None);
+
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while server.hub.connection_count() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "all unregistered");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let m = server.hub.metrics();
+    assert_eq!(m.disconnects_for(DisconnectReason::Refused), 1);
+    assert_eq!(m.disconnects_for(DisconnectReason::HookFailed), 2);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        *disconnects.lock().expect("lock"),
+        1,
+        "on_disconnect runs only for the connection its on_connect let through"
+    );
+}
+
+/// A session handle kept past its connection cannot put the connection back into a room.
+#[tokio::test]
+async fn a_session_kept_after_the_end_joins_nothing() {
+    let kept: Arc<Mutex<Option<Session>>> = Arc::default();
+    let keep = kept.clone();
+    let hub = hub_builder()
+        .on_connect(move |session: Session| {
+            let keep = keep.clone();
+            async move {
+                *keep.lock().expect("lock") = Some(session);
+                Ok(())
+            }
+        })
+        .build();
+    let server = TestServer::start(hub).await;
+    let mut c = server.client("user=u1&tenant=acme").await;
+    c.send_raw(Message::Close(None)).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while server.hub.connection_count() > 0 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let session = kept.lock().expect("lock").take().expect("kept");
+    assert!(!session.join("chat:late"));
+    assert_eq!(
+        server
+            .hub
+            .audience(&tidings::to_room("chat:late").in_tenant("acme")),
+        0
+    );
+}
