@@ -1,5 +1,8 @@
 //! Authentication: from the upgrade request (or an in-band token) to a [`Principal`].
 
+use std::future::Future;
+
+use futures_util::future::BoxFuture;
 use http::{HeaderMap, StatusCode, Uri};
 
 use crate::Principal;
@@ -163,11 +166,12 @@ impl AuthError {
     }
 }
 
-/// Turns an upgrade request into a principal, or refuses it before the upgrade.
-///
-/// Authentication runs inside the handshake, so it is synchronous: verify a token (as
+/// Turns an upgrade request into a principal, or refuses it before the upgrade: the synchronous
+/// form, for what needs no I/O — verify a token (as
 /// [`JwtAuthenticator`](crate::JwtAuthenticator) does) or look up a cache. A closure
-/// `Fn(&UpgradeRequest) -> Result<Principal, AuthError>` is an authenticator.
+/// `Fn(&UpgradeRequest) -> Result<Principal, AuthError>` is an authenticator. Every
+/// `Authenticator` is an [`AsyncAuthenticator`]; implement that one to look the connection up
+/// in a database or ask an identity service.
 pub trait Authenticator: Send + Sync + 'static {
     /// Authenticates an upgrade request.
     ///
@@ -194,6 +198,87 @@ where
 {
     fn authenticate(&self, request: &UpgradeRequest) -> Result<Principal, AuthError> {
         self(request)
+    }
+}
+
+/// The asynchronous form of [`Authenticator`], for authentication that does I/O: a session
+/// store, a database, an identity service. The hub bounds each call by
+/// [`Limits::auth_timeout`](crate::Limits::auth_timeout) (5 s): an upgrade whose
+/// authentication overruns is refused with HTTP 503, a `$auth` refresh with an `auth_failed`
+/// error frame. [`from_async_fn`] turns an async closure into one.
+pub trait AsyncAuthenticator: Send + Sync + 'static {
+    /// Authenticates an upgrade request.
+    ///
+    /// # Errors
+    /// The refusal, sent as the HTTP response of the upgrade.
+    fn authenticate<'a>(
+        &'a self,
+        request: &'a UpgradeRequest,
+    ) -> BoxFuture<'a, Result<Principal, AuthError>>;
+
+    /// Authenticates a token sent in-band (`$auth`) to refresh a live session's credentials.
+    ///
+    /// # Errors
+    /// The refusal, sent as an `auth_failed` error frame.
+    fn refresh<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Principal, AuthError>>;
+}
+
+impl<A: Authenticator> AsyncAuthenticator for A {
+    fn authenticate<'a>(
+        &'a self,
+        request: &'a UpgradeRequest,
+    ) -> BoxFuture<'a, Result<Principal, AuthError>> {
+        Box::pin(std::future::ready(Authenticator::authenticate(
+            self, request,
+        )))
+    }
+
+    fn refresh<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Principal, AuthError>> {
+        Box::pin(std::future::ready(Authenticator::refresh(self, token)))
+    }
+}
+
+/// An [`AsyncAuthenticator`] made of an async closure over the upgrade request (which it owns,
+/// so the future may hold it across awaits); in-band refreshes are refused.
+///
+/// ```
+/// use tidings::{AuthError, Principal, UpgradeRequest};
+///
+/// let auth = tidings::auth::from_async_fn(|request: UpgradeRequest| async move {
+///     let token = request.token().ok_or_else(|| AuthError::unauthorized("no token"))?;
+///     // let user = sessions.lookup(&token).await?;  (a database, an identity service)
+///     Ok(Principal::user(token))
+/// });
+/// let hub = tidings::Hub::builder().authenticator_async(auth).build();
+/// ```
+pub fn from_async_fn<F, Fut>(f: F) -> AsyncFnAuthenticator<F>
+where
+    F: Fn(UpgradeRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Principal, AuthError>> + Send + 'static,
+{
+    AsyncFnAuthenticator(f)
+}
+
+/// See [`from_async_fn`].
+#[derive(Debug, Clone, Copy)]
+pub struct AsyncFnAuthenticator<F>(F);
+
+impl<F, Fut> AsyncAuthenticator for AsyncFnAuthenticator<F>
+where
+    F: Fn(UpgradeRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Principal, AuthError>> + Send + 'static,
+{
+    fn authenticate<'a>(
+        &'a self,
+        request: &'a UpgradeRequest,
+    ) -> BoxFuture<'a, Result<Principal, AuthError>> {
+        Box::pin((self.0)(request.clone()))
+    }
+
+    fn refresh<'a>(&'a self, _token: &'a str) -> BoxFuture<'a, Result<Principal, AuthError>> {
+        Box::pin(std::future::ready(Err(AuthError::unauthorized(
+            "this server does not refresh tokens in-band",
+        ))))
     }
 }
 

@@ -1,14 +1,17 @@
 //! Mounting the WebSocket endpoint on an existing axum app (feature `axum`).
 //!
 //! ```no_run
-//! # async fn run(hub: tidings::Hub) -> std::io::Result<()> {
+//! # async fn run(
+//! #     hub: tidings::Hub,
+//! #     ctrl_c: impl std::future::Future<Output = ()> + Send + 'static,
+//! # ) -> std::io::Result<()> {
 //! let app = axum::Router::new()
 //!     .route("/health", axum::routing::get(|| async { "ok" }))
 //!     .route("/ws", tidings::axum::websocket(hub.clone()));
 //! let listener = tidings::listen("127.0.0.1:8080", tidings::DEFAULT_BACKLOG).await?;
 //! tidings::axum::serve(listener, app)
 //!     .with_graceful_shutdown(async move {
-//!         let _ = tokio::signal::ctrl_c().await;
+//!         ctrl_c.await; // tokio::signal::ctrl_c(), say
 //!         hub.begin_shutdown();
 //!     })
 //!     .await
@@ -69,7 +72,7 @@ pub fn websocket<S: Clone + Send + Sync + 'static>(hub: Hub) -> axum::routing::M
 /// Authenticates the upgrade request and, when accepted, runs a session on the socket; for
 /// apps that write their own axum handler.
 pub async fn upgrade(hub: Hub, ws: WebSocketUpgrade, uri: Uri, headers: HeaderMap) -> Response {
-    let admission = match hub.admit(&UpgradeRequest::new(uri, headers)) {
+    let admission = match hub.admit(&UpgradeRequest::new(uri, headers)).await {
         Ok(admission) => admission,
         Err(refusal) => return (refusal.status, refusal.message).into_response(),
     };

@@ -677,22 +677,43 @@ impl Runner {
                     .error(sink, cid, code.as_str(), &message, Some("room"))
                     .await;
             }
-            let allowed = self.hub.may_join(&self.conn.principal(), room);
-            if !allowed {
-                let message = format!("you may not join `{room}`");
+            let refusal = match self.hub.may_join(self.conn.principal(), room).await {
+                Some(true) => None,
+                Some(false) => Some((ErrorCode::Forbidden, format!("you may not join `{room}`"))),
+                None => Some((
+                    ErrorCode::Timeout,
+                    format!("the server did not decide on `{room}` in time; try again"),
+                )),
+            };
+            if let Some((code, message)) = refusal {
                 return self
-                    .error(
-                        sink,
-                        cid,
-                        ErrorCode::Forbidden.as_str(),
-                        &message,
-                        Some("room"),
-                    )
+                    .error(sink, cid, code.as_str(), &message, Some("room"))
                     .await;
             }
         }
         let changed = if join {
-            self.session.join(room)
+            // The bound again, as one step with the join: the policy may have taken a while.
+            match self
+                .hub
+                .join_within(&self.conn, room, self.hub.limits().max_rooms_per_connection)
+            {
+                Some(changed) => changed,
+                None => {
+                    let message = format!(
+                        "a connection may be in {} rooms; leave one first",
+                        self.hub.limits().max_rooms_per_connection
+                    );
+                    return self
+                        .error(
+                            sink,
+                            cid,
+                            ErrorCode::TooManyRooms.as_str(),
+                            &message,
+                            Some("room"),
+                        )
+                        .await;
+                }
+            }
         } else {
             self.session.leave(room)
         };
@@ -727,11 +748,24 @@ impl Runner {
                 )
                 .await;
         };
-        let fresh = match self.hub.authenticator().refresh(token) {
-            Ok(p) => p,
-            Err(e) => {
+        let timeout = self.hub.limits().auth_timeout;
+        let refreshing = self.hub.authenticator().refresh(token);
+        let fresh = match tokio::time::timeout(timeout, refreshing).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
                 return self
                     .error(sink, cid, ErrorCode::AuthFailed.as_str(), &e.message, None)
+                    .await
+            }
+            Err(_) => {
+                return self
+                    .error(
+                        sink,
+                        cid,
+                        ErrorCode::AuthFailed.as_str(),
+                        "authentication timed out; try again",
+                        None,
+                    )
                     .await
             }
         };

@@ -24,7 +24,7 @@ pub mod format;
 pub mod schema;
 
 #[cfg(feature = "server")]
-mod auth;
+pub mod auth;
 #[cfg(feature = "server")]
 pub mod broker;
 #[cfg(feature = "client")]
@@ -94,8 +94,8 @@ macro_rules! include_events {
 
 #[cfg(feature = "server")]
 pub use auth::{
-    AuthError, Authenticator, DenyAll, UpgradeRequest, BEARER_SUBPROTOCOL_PREFIX,
-    RESUME_SUBPROTOCOL_PREFIX, SUBPROTOCOL,
+    AsyncAuthenticator, AuthError, Authenticator, DenyAll, UpgradeRequest,
+    BEARER_SUBPROTOCOL_PREFIX, RESUME_SUBPROTOCOL_PREFIX, SUBPROTOCOL,
 };
 #[cfg(feature = "server")]
 pub use delivery::{History, Position, StreamId};

@@ -66,6 +66,9 @@ pub enum ErrorCode {
     /// A `$join` past [`Limits::max_rooms_per_connection`](crate::Limits); the connection stays
     /// in the rooms it has.
     TooManyRooms,
+    /// The server did not decide in time (the room policy overran
+    /// [`Limits::join_timeout`](crate::Limits)); nothing changed, the client may try again.
+    Timeout,
 }
 
 impl ErrorCode {
@@ -83,6 +86,7 @@ impl ErrorCode {
             ErrorCode::AuthFailed => "auth_failed",
             ErrorCode::Internal => "internal",
             ErrorCode::TooManyRooms => "too_many_rooms",
+            ErrorCode::Timeout => "timeout",
         }
     }
 }

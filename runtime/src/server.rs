@@ -185,13 +185,130 @@ impl Server {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let mut admitted = None;
-        let callback =
-            |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
-                let upgrade = UpgradeRequest::new(request.uri().clone(), request.headers().clone());
-                let admission = hub
-                    .admit(&upgrade)
-                    .map_err(|refusal| refuse(refusal.status, &refusal.message))?;
+        let timeout = hub.limits().handshake_timeout;
+        let ws = match tokio::time::timeout(timeout, handshake(&hub, stream)).await {
+            Ok(Some(ws)) => ws,
+            Ok(None) => return,
+            Err(_) => {
+                tracing::debug!("handshake timed out");
+                return;
+            }
+        };
+        let (admission, ws) = ws;
+        crate::connection::run(hub, admission.principal, admission.resume, ws).await;
+    }
+}
+
+/// The largest request head (request line and headers) read before the upgrade; a larger one
+/// is answered with 431.
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+/// The most headers an upgrade request may carry; more are answered with 431.
+const MAX_HEADERS: usize = 64;
+
+/// What reading the request head found.
+enum Head {
+    /// A complete, parsed request: the bytes read (to be read again by the handshake) and the
+    /// request.
+    Request(Vec<u8>, UpgradeRequest),
+    /// Not HTTP, or too large: answered with this status.
+    Refused(http::StatusCode, &'static str),
+    /// The client went away first.
+    Gone,
+}
+
+/// Reads the request head (until the blank line), bounded by [`MAX_REQUEST_HEAD`], and parses
+/// it, so that the hub can authenticate it asynchronously before the handshake answers.
+async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Head {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return Head::Gone,
+            Ok(n) => n,
+        };
+        let searched_from = buf.len().saturating_sub(3);
+        buf.extend_from_slice(&chunk[..n]);
+        if buf[searched_from..].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+        if buf.len() > MAX_REQUEST_HEAD {
+            return Head::Refused(
+                http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "the request head is too large",
+            );
+        }
+    }
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(&buf) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Err(httparse::Error::TooManyHeaders) => {
+            return Head::Refused(
+                http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "too many headers",
+            )
+        }
+        Ok(httparse::Status::Partial) | Err(_) => {
+            return Head::Refused(http::StatusCode::BAD_REQUEST, "not an HTTP request")
+        }
+    }
+    let Some(uri) = request.path.and_then(|p| p.parse::<http::Uri>().ok()) else {
+        return Head::Refused(http::StatusCode::BAD_REQUEST, "not a request target");
+    };
+    let mut map = http::HeaderMap::new();
+    for h in request.headers.iter() {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(h.name.as_bytes()),
+            http::HeaderValue::from_bytes(h.value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    Head::Request(buf, UpgradeRequest::new(uri, map))
+}
+
+/// Answers a request that never reaches the handshake, and closes.
+async fn answer<S: AsyncWrite + Unpin>(stream: &mut S, status: http::StatusCode, message: &str) {
+    use tokio::io::AsyncWriteExt;
+    let response = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{message}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        message.len(),
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// The handshake of one connection: the head read and authenticated (asynchronously), then
+/// tungstenite's handshake over the same bytes, answered with the decision. `None` when the
+/// connection was refused or failed.
+// The handshake callback's `Result<Response, ErrorResponse>` is tungstenite's signature.
+#[allow(clippy::result_large_err)]
+async fn handshake<S>(
+    hub: &Hub,
+    mut stream: S,
+) -> Option<(
+    crate::hub::connections::Admission,
+    tokio_tungstenite::WebSocketStream<Replay<S>>,
+)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (head, upgrade) = match read_head(&mut stream).await {
+        Head::Request(head, upgrade) => (head, upgrade),
+        Head::Refused(status, message) => {
+            answer(&mut stream, status, message).await;
+            return None;
+        }
+        Head::Gone => return None,
+    };
+    let mut decision = Some(hub.admit(&upgrade).await);
+    let mut admitted = None;
+    let callback = |_: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
+        match decision.take() {
+            Some(Ok(admission)) => {
                 if upgrade.offers_subprotocol() {
                     response.headers_mut().insert(
                         http::header::SEC_WEBSOCKET_PROTOCOL,
@@ -200,23 +317,77 @@ impl Server {
                 }
                 admitted = Some(admission);
                 Ok(response)
-            };
-        let config = websocket_config(&hub);
-        let handshake =
-            tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config));
-        let ws = match tokio::time::timeout(hub.limits().handshake_timeout, handshake).await {
-            Ok(Ok(ws)) => ws,
-            Ok(Err(e)) => {
-                tracing::debug!(error = %e, "handshake failed");
-                return;
             }
-            Err(_) => {
-                tracing::debug!("handshake timed out");
-                return;
-            }
-        };
-        if let Some(admission) = admitted {
-            crate::connection::run(hub, admission.principal, admission.resume, ws).await;
+            Some(Err(refusal)) => Err(refuse(refusal.status, &refusal.message)),
+            None => Err(refuse(
+                http::StatusCode::BAD_REQUEST,
+                "one request per connection",
+            )),
         }
+    };
+    let stream = Replay {
+        head,
+        at: 0,
+        inner: stream,
+    };
+    let config = websocket_config(hub);
+    match tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)).await {
+        Ok(ws) => admitted.map(|a| (a, ws)),
+        Err(e) => {
+            tracing::debug!(error = %e, "handshake failed");
+            None
+        }
+    }
+}
+
+/// A stream whose first bytes were read already: they are read again first.
+pub(crate) struct Replay<S> {
+    head: Vec<u8>,
+    at: usize,
+    inner: S,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Replay<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.at < this.head.len() {
+            let n = buf.remaining().min(this.head.len() - this.at);
+            buf.put_slice(&this.head[this.at..this.at + n]);
+            this.at += n;
+            if this.at == this.head.len() {
+                this.head = Vec::new(); // read again: the memory goes
+                this.at = 0;
+            }
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Replay<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -7,12 +7,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::dispatch::Dispatch;
-use super::limits::{Limits, RoomPolicy};
+use super::limits::{JoinPolicy, Limits};
 use super::metrics::Counters;
 use super::registry::Registry;
 use super::{connect_hook, disconnect_hook, ConnectHook, DisconnectHook, Disconnected, Refusal};
 use super::{Hub, Inner, Session};
-use crate::auth::{Authenticator, DenyAll};
+use crate::auth::{AsyncAuthenticator, Authenticator, DenyAll};
 use crate::broker::{Broker, Node, NodeEvents};
 use crate::delivery::History;
 use crate::principal::Principal;
@@ -21,9 +21,9 @@ use crate::principal::Principal;
 #[must_use]
 pub struct HubBuilder {
     limits: Limits,
-    authenticator: Arc<dyn Authenticator>,
+    authenticator: Arc<dyn AsyncAuthenticator>,
     pub(crate) dispatch: Option<Arc<dyn Dispatch<Session>>>,
-    room_policy: Option<RoomPolicy>,
+    room_policy: Option<JoinPolicy>,
     history: History,
     broker: Option<Arc<dyn Broker>>,
     on_connect: Option<ConnectHook>,
@@ -45,13 +45,48 @@ impl HubBuilder {
         self
     }
 
+    /// How connections are authenticated, asynchronously (a database, an identity service),
+    /// within [`Limits::auth_timeout`](crate::Limits::auth_timeout). See
+    /// [`AsyncAuthenticator`] and [`from_async_fn`](crate::auth::from_async_fn).
+    pub fn authenticator_async(mut self, a: impl AsyncAuthenticator) -> HubBuilder {
+        self.authenticator = Arc::new(a);
+        self
+    }
+
     /// Which rooms a client may join by asking (`$join`). Without a policy, every request is
     /// refused; the server can always join connections to rooms itself.
     pub fn allow_join(
         mut self,
         policy: impl Fn(&Principal, &str) -> bool + Send + Sync + 'static,
     ) -> HubBuilder {
-        self.room_policy = Some(Arc::new(policy));
+        self.room_policy = Some(Arc::new(move |who: Arc<Principal>, room: String| {
+            Box::pin(std::future::ready(policy(&who, &room)))
+        }));
+        self
+    }
+
+    /// Which rooms a client may join by asking (`$join`), decided asynchronously (is the user a
+    /// member of this chat? ask the database), within
+    /// [`Limits::join_timeout`](crate::Limits::join_timeout) (5 s): past it the join is refused
+    /// with a `timeout` error frame and nothing changes. A connection's `$join`s and
+    /// `$leave`s are handled one at a time, in the order sent.
+    ///
+    /// ```
+    /// # let hub = tidings::Hub::builder()
+    /// .allow_join_async(|who, room| async move {
+    ///     // db.is_member(&who.user_id, &room).await
+    ///     room.starts_with("chat:") && who.tenant.is_some()
+    /// })
+    /// # .build();
+    /// ```
+    pub fn allow_join_async<F, Fut>(mut self, policy: F) -> HubBuilder
+    where
+        F: Fn(Arc<Principal>, String) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = bool> + Send + 'static,
+    {
+        self.room_policy = Some(Arc::new(move |who: Arc<Principal>, room: String| {
+            Box::pin(policy(who, room))
+        }));
         self
     }
 

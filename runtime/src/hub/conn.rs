@@ -142,15 +142,19 @@ impl Conn {
 
     /// Adds `room` and runs `index` (which puts the connection in the room indexes) under the
     /// rooms' lock, so that unregistering, which takes the rooms, sees the room and removes
-    /// those entries. False, and nothing run, when already in the room or unregistered.
-    pub(crate) fn add_room(&self, room: &str, index: impl FnOnce()) -> bool {
+    /// those entries. `Some(false)`, and nothing run, when already in the room or unregistered;
+    /// `None` when in `max` rooms already.
+    pub(crate) fn add_room(&self, room: &str, max: usize, index: impl FnOnce()) -> Option<bool> {
         let mut rooms = self.rooms_lock();
         if rooms.closed || rooms.names.iter().any(|r| r == room) {
-            return false;
+            return Some(false);
+        }
+        if rooms.names.len() >= max {
+            return None;
         }
         rooms.names.push(room.to_owned());
         index();
-        true
+        Some(true)
     }
 
     pub(crate) fn remove_room(&self, room: &str) -> bool {

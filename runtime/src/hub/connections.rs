@@ -33,10 +33,11 @@ pub(crate) struct Refusal {
 
 impl Hub {
     /// Decides on an upgrade request before the upgrade, for every transport: a malformed
-    /// resume position is a 400; the authenticator's refusal is its status; a user at
+    /// resume position is a 400; the authenticator's refusal is its status, its overrunning
+    /// [`Limits::auth_timeout`](super::Limits::auth_timeout) a 503; a user at
     /// [`Limits::max_connections_per_user`](super::Limits::max_connections_per_user) gets 429.
     /// Refusals other than the 400 count as rejected connections.
-    pub(crate) fn admit(&self, request: &UpgradeRequest) -> Result<Admission, Refusal> {
+    pub(crate) async fn admit(&self, request: &UpgradeRequest) -> Result<Admission, Refusal> {
         let resume = request.resume().map_err(|message| Refusal {
             status: StatusCode::BAD_REQUEST,
             message,
@@ -45,11 +46,19 @@ impl Hub {
             Counters::add(&self.inner.counters.connections_rejected, 1);
             Refusal { status, message }
         };
-        let principal = self
-            .inner
-            .authenticator
-            .authenticate(request)
-            .map_err(|e| rejected(e.status, e.message))?;
+        let authenticating = self.inner.authenticator.authenticate(request);
+        let principal = match tokio::time::timeout(self.inner.limits.auth_timeout, authenticating)
+            .await
+        {
+            Ok(result) => result.map_err(|e| rejected(e.status, e.message))?,
+            Err(_) => {
+                tracing::warn!(timeout = ?self.inner.limits.auth_timeout, "authentication timed out");
+                return Err(rejected(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "authentication timed out; try again".to_owned(),
+                ));
+            }
+        };
         if self.user_connection_count(&principal.user_id)
             >= self.inner.limits.max_connections_per_user
         {

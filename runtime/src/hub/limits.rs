@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+
 use crate::principal::Principal;
 
 /// Limits that keep every connection, and so the server, bounded. Each has a documented
@@ -40,6 +42,15 @@ pub struct Limits {
     /// [`Server`](crate::Server) applies it; on axum, `tidings::axum::serve` does (feature
     /// `axum`).
     pub handshake_timeout: Duration,
+    /// How long authentication may take (an
+    /// [`AsyncAuthenticator`](crate::AsyncAuthenticator) that asks a database): an upgrade
+    /// whose authentication overruns is refused with HTTP 503, a `$auth` refresh with an
+    /// `auth_failed` error frame. Default 5 s.
+    pub auth_timeout: Duration,
+    /// How long the app's room policy may take to decide on a `$join`
+    /// ([`HubBuilder::allow_join_async`](crate::HubBuilder::allow_join_async)); past it the
+    /// join is refused with a `timeout` error frame. Default 5 s.
+    pub join_timeout: Duration,
     /// How long the app's `on_connect` and `on_disconnect` hooks may run. An `on_connect` that
     /// takes longer fails the connection with
     /// [`close::SERVER_ERROR`](crate::protocol::close::SERVER_ERROR); an `on_disconnect` is
@@ -70,6 +81,8 @@ impl Default for Limits {
             heartbeat_interval: Duration::from_secs(25),
             heartbeat_timeout: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
+            auth_timeout: Duration::from_secs(5),
+            join_timeout: Duration::from_secs(5),
             hook_timeout: Duration::from_secs(5),
             read_buffer_bytes: 4 * 1024,
             drain_timeout: Duration::from_secs(5),
@@ -79,5 +92,11 @@ impl Default for Limits {
     }
 }
 
-/// Decides whether a principal may join a room when its client asks to (`$join`).
+/// Decides whether a principal may join a room when its client asks to (`$join`): the
+/// synchronous form, as [`HubBuilder::allow_join`](crate::HubBuilder::allow_join) takes it.
 pub type RoomPolicy = Arc<dyn Fn(&Principal, &str) -> bool + Send + Sync>;
+
+/// The room policy as the hub runs it: asynchronous (a synchronous policy is an answer ready at
+/// once).
+pub(crate) type JoinPolicy =
+    Arc<dyn Fn(Arc<Principal>, String) -> BoxFuture<'static, bool> + Send + Sync>;

@@ -32,11 +32,12 @@ pub(crate) use error::RegisterError;
 pub use error::{Delivered, EmitError};
 pub(crate) use hooks::{connect_hook, disconnect_hook, ConnectHook, DisconnectHook};
 pub use hooks::{Disconnected, Refusal};
+pub(crate) use limits::JoinPolicy;
 pub use limits::{Limits, RoomPolicy};
 pub(crate) use metrics::Counters;
 pub use metrics::{DisconnectReason, Metrics};
 
-use crate::auth::Authenticator;
+use crate::auth::AsyncAuthenticator;
 use crate::broker::{Broker, BrokerStatus};
 use crate::delivery::{History, Position, StreamId};
 use crate::event::Event;
@@ -66,9 +67,9 @@ struct Inner {
     registry: Registry,
     counters: Counters,
     limits: Limits,
-    authenticator: Arc<dyn Authenticator>,
+    authenticator: Arc<dyn AsyncAuthenticator>,
     dispatch: Option<Arc<dyn Dispatch<Session>>>,
-    room_policy: Option<RoomPolicy>,
+    room_policy: Option<JoinPolicy>,
     history: History,
     broker: Option<Arc<dyn Broker>>,
     next_conn: AtomicU64,
@@ -163,12 +164,24 @@ impl Hub {
         self.inner.shutdown.subscribe()
     }
 
-    /// Whether the room policy lets `principal` join `room` by asking (`$join`).
-    pub(crate) fn may_join(&self, principal: &Principal, room: &str) -> bool {
-        self.inner
-            .room_policy
-            .as_ref()
-            .is_some_and(|policy| policy(principal, room))
+    /// Whether the room policy lets `principal` join `room` by asking (`$join`): `None` when
+    /// it did not decide within [`Limits::join_timeout`]; false without a policy.
+    pub(crate) async fn may_join(&self, principal: Arc<Principal>, room: &str) -> Option<bool> {
+        let Some(policy) = self.inner.room_policy.clone() else {
+            return Some(false);
+        };
+        tokio::time::timeout(
+            self.inner.limits.join_timeout,
+            policy(principal, room.to_owned()),
+        )
+        .await
+        .ok()
+    }
+
+    /// Joins `conn` to `room` unless it is in `max` rooms already (`None`); `Some(false)`
+    /// when it was in the room, or has ended.
+    pub(crate) fn join_within(&self, conn: &Arc<Conn>, room: &str, max: usize) -> Option<bool> {
+        self.inner.registry.join_within(conn, room, max)
     }
 
     /// What routes the events clients send, if the hub has a router.
@@ -177,7 +190,7 @@ impl Hub {
     }
 
     /// The authenticator, for in-band refreshes (`$auth`).
-    pub(crate) fn authenticator(&self) -> &dyn Authenticator {
+    pub(crate) fn authenticator(&self) -> &dyn AsyncAuthenticator {
         self.inner.authenticator.as_ref()
     }
 

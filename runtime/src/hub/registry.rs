@@ -208,7 +208,13 @@ impl Registry {
     /// Adds a connection to a room of its tenant. Returns false when it was already in it, or
     /// has been unregistered.
     pub(crate) fn join(&self, conn: &Arc<Conn>, room: &str) -> bool {
-        conn.add_room(room, || {
+        self.join_within(conn, room, usize::MAX).unwrap_or(false)
+    }
+
+    /// As [`join`](Registry::join), but `None` when the connection is in `max` rooms already
+    /// (checked in the same step as the join).
+    pub(crate) fn join_within(&self, conn: &Arc<Conn>, room: &str, max: usize) -> Option<bool> {
+        conn.add_room(room, max, || {
             let key = (conn.tenant().map(str::to_owned), room.to_owned());
             self.rooms
                 .write(&key)

@@ -167,3 +167,120 @@ async fn a_session_kept_after_the_end_joins_nothing() {
         0
     );
 }
+
+/// An asynchronous authenticator (a session store): accepted, refused with its status, and
+/// refused with 503 when it overruns `Limits::auth_timeout` — on `Server` and on axum alike.
+#[tokio::test]
+async fn an_async_authenticator_decides_before_the_upgrade_within_its_timeout() {
+    use tidings::{AuthError, Principal, UpgradeRequest};
+    let mut limits = Limits::default();
+    limits.auth_timeout = Duration::from_millis(200);
+    let auth = tidings::auth::from_async_fn(|request: UpgradeRequest| async move {
+        tokio::time::sleep(Duration::from_millis(20)).await; // the session store
+        match request.query("user").as_deref() {
+            Some("slow") => {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok(Principal::user("slow"))
+            }
+            Some("nobody") | None => Err(AuthError::unauthorized("unknown session")),
+            Some(user) => Ok(Principal::user(user).in_tenant("acme")),
+        }
+    });
+    let hub = tidings::Hub::builder()
+        .limits(limits)
+        .authenticator_async(auth)
+        .build();
+    let server = TestServer::start(hub.clone()).await;
+    let status = |query: &'static str, addr: std::net::SocketAddr| async move {
+        match crate::support::Client::try_connect(addr, query).await {
+            Ok(c) => {
+                assert_eq!(c.connected["user"], "u1");
+                101
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => r.status().as_u16(),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(status("user=u1", server.addr).await, 101);
+    assert_eq!(status("user=nobody", server.addr).await, 401);
+    assert_eq!(status("user=slow", server.addr).await, 503);
+
+    #[cfg(feature = "axum")]
+    {
+        let app = axum::Router::new().route("/ws", tidings::axum::websocket(hub.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(std::future::IntoFuture::into_future(tidings::axum::serve(
+            listener, app,
+        )));
+        assert_eq!(status("user=u1", addr).await, 101);
+        assert_eq!(status("user=nobody", addr).await, 401);
+        assert_eq!(status("user=slow", addr).await, 503);
+    }
+}
+
+/// An asynchronous room policy (a membership lookup): allowed, refused, and timed out — each
+/// `$join` answered in the order sent, the connection's other frames waiting behind it.
+#[tokio::test]
+async fn an_async_room_policy_decides_joins_in_order_within_its_timeout() {
+    use serde_json::json;
+    let mut limits = Limits::default();
+    limits.join_timeout = Duration::from_millis(200);
+    let hub = hub_builder()
+        .limits(limits)
+        .allow_join_async(|who, room| async move {
+            tokio::time::sleep(Duration::from_millis(20)).await; // the membership lookup
+            if room == "chat:slow" {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            who.tenant.as_deref() == Some("acme") && room.starts_with("chat:")
+        })
+        .build();
+    let server = TestServer::start(hub).await;
+    let mut c = server.client("user=u1&tenant=acme").await;
+    for (cid, room) in [
+        (1, "chat:1"),
+        (2, "secret"),
+        (3, "chat:slow"),
+        (4, "chat:2"),
+    ] {
+        c.send_json(json!({ "type": "$join", "cid": cid, "room": room }))
+            .await;
+    }
+    c.send_json(json!({ "type": "$leave", "cid": 5, "room": "chat:1" }))
+        .await;
+    let mut answers = Vec::new();
+    while answers.len() < 5 {
+        let f = c.recv_app().await;
+        let what = if f["type"] == "$error" {
+            f["code"].as_str().unwrap_or_default().to_owned()
+        } else {
+            format!("member={}", f["data"]["member"])
+        };
+        answers.push((f["cid"].as_u64().unwrap_or(0), what));
+    }
+    assert_eq!(
+        answers,
+        [
+            (1, "member=true".to_owned()),
+            (2, "forbidden".to_owned()),
+            (3, "timeout".to_owned()),
+            (4, "member=true".to_owned()),
+            (5, "member=false".to_owned()),
+        ]
+    );
+    assert_eq!(
+        server
+            .hub
+            .audience(&tidings::to_room("chat:2").in_tenant("acme")),
+        1
+    );
+    assert_eq!(
+        server
+            .hub
+            .audience(&tidings::to_room("chat:1").in_tenant("acme")),
+        0
+    );
+}
