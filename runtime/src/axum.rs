@@ -96,6 +96,8 @@ pub fn serve(listener: TcpListener, app: axum::Router) -> Serve {
         app,
         handshake_timeout: crate::Limits::default().handshake_timeout,
         shutdown: None,
+        #[cfg(feature = "tls")]
+        tls: None,
     }
 }
 
@@ -108,6 +110,8 @@ pub struct Serve {
     app: axum::Router,
     handshake_timeout: Duration,
     shutdown: Option<BoxFuture<'static, ()>>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsAcceptor>,
 }
 
 impl std::fmt::Debug for Serve {
@@ -141,6 +145,15 @@ impl Serve {
         self
     }
 
+    /// Serves `https://` and `wss://`: every connection completes a TLS handshake with
+    /// `acceptor` first, within the handshake timeout (feature `tls`; see
+    /// [`tls`](crate::tls)).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, acceptor: crate::tls::TlsAcceptor) -> Serve {
+        self.tls = Some(acceptor);
+        self
+    }
+
     /// The address the listener is bound to.
     ///
     /// # Errors
@@ -155,6 +168,8 @@ impl Serve {
             app,
             handshake_timeout,
             shutdown,
+            #[cfg(feature = "tls")]
+            tls,
         } = self;
         let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
         // `stopping` tells connections to finish; each holds a `done` receiver until it ends.
@@ -176,27 +191,24 @@ impl Serve {
             };
             let _ = tcp.set_nodelay(true);
             let service = TowerToHyperService::new(app.clone());
-            let mut stop = stop.clone();
+            let stop = stop.clone();
             let finished = finished.clone();
-            tokio::spawn(async move {
-                let mut http = hyper::server::conn::http1::Builder::new();
-                http.timer(TokioTimer::new())
-                    .header_read_timeout(handshake_timeout);
-                let conn = http
-                    .serve_connection(TokioIo::new(tcp), service)
-                    .with_upgrades();
-                let mut conn = std::pin::pin!(conn);
-                tokio::select! {
-                    result = conn.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::debug!(error = %e, "connection ended");
+            #[cfg(feature = "tls")]
+            if let Some(acceptor) = tls.clone() {
+                tokio::spawn(async move {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => {
+                            serve_http(stream, service, handshake_timeout, stop).await;
                         }
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
                     }
-                    _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = conn.await;
-                    }
-                }
+                    drop(finished);
+                });
+                continue;
+            }
+            tokio::spawn(async move {
+                serve_http(tcp, service, handshake_timeout, stop).await;
                 drop(finished);
             });
         }
@@ -205,6 +217,36 @@ impl Serve {
         drop(finished);
         done.closed().await;
         Ok(())
+    }
+}
+
+/// Serves HTTP/1.1 (with upgrades) on one connection until it ends, or gracefully once `stop`
+/// turns true; request heads must arrive within `header_timeout`.
+async fn serve_http<I>(
+    io: I,
+    service: TowerToHyperService<axum::Router>,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let conn = http
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        }
+        _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
 }
 

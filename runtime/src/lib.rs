@@ -61,6 +61,8 @@ mod recipients;
 mod router;
 #[cfg(feature = "server")]
 mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "server")]
 pub mod validate;
 #[cfg(feature = "server")]

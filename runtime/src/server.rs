@@ -25,9 +25,20 @@ use crate::Hub;
 /// tidings::Server::bind("127.0.0.1:8080").await?.serve(hub).await
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Server");
+        d.field("listener", &self.listener);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls.is_some());
+        d.finish()
+    }
 }
 
 /// The listen backlog [`Server::bind`] and [`listen`] use: how many connections the kernel
@@ -79,14 +90,25 @@ impl Server {
     /// # Errors
     /// When the address cannot be bound.
     pub async fn bind_with_backlog(addr: impl ToSocketAddrs, backlog: u32) -> io::Result<Server> {
-        Ok(Server {
-            listener: listen(addr, backlog).await?,
-        })
+        Ok(Server::from_listener(listen(addr, backlog).await?))
     }
 
     /// Serves on a listener the app bound itself.
     pub fn from_listener(listener: TcpListener) -> Server {
-        Server { listener }
+        Server {
+            listener,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// Serves `wss://`: every connection completes a TLS handshake with `acceptor` first
+    /// (feature `tls`; see [`tls`](crate::tls)). The TLS and WebSocket handshakes together get
+    /// [`Limits::handshake_timeout`](crate::Limits::handshake_timeout).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, acceptor: crate::tls::TlsAcceptor) -> Server {
+        self.tls = Some(acceptor);
+        self
     }
 
     /// The address bound (useful with port 0).
@@ -125,6 +147,11 @@ impl Server {
                 accepted = self.listener.accept() => match accepted {
                     Ok((tcp, _peer)) => {
                         let _ = tcp.set_nodelay(true);
+                        #[cfg(feature = "tls")]
+                        if let Some(acceptor) = &self.tls {
+                            sessions.spawn(serve_tls(hub.clone(), acceptor.clone(), tcp));
+                            continue;
+                        }
                         sessions.spawn(Server::serve_connection(hub.clone(), tcp));
                     }
                     Err(e) => {
@@ -185,17 +212,37 @@ impl Server {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let timeout = hub.limits().handshake_timeout;
-        let ws = match tokio::time::timeout(timeout, handshake(&hub, stream)).await {
-            Ok(Some(ws)) => ws,
-            Ok(None) => return,
-            Err(_) => {
-                tracing::debug!("handshake timed out");
-                return;
-            }
-        };
-        let (admission, ws) = ws;
-        crate::connection::run(hub, admission.principal, admission.resume, ws).await;
+        let deadline = tokio::time::Instant::now() + hub.limits().handshake_timeout;
+        serve_until(hub, stream, deadline).await;
+    }
+}
+
+/// Serves one connection whose handshake must be done by `deadline`.
+async fn serve_until<S>(hub: Hub, stream: S, deadline: tokio::time::Instant)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let ws = match tokio::time::timeout_at(deadline, handshake(&hub, stream)).await {
+        Ok(Some(ws)) => ws,
+        Ok(None) => return,
+        Err(_) => {
+            tracing::debug!("handshake timed out");
+            return;
+        }
+    };
+    let (admission, ws) = ws;
+    crate::connection::run(hub, admission.principal, admission.resume, ws).await;
+}
+
+/// Serves one connection behind TLS: the TLS handshake, then the WebSocket one, both by the
+/// handshake timeout.
+#[cfg(feature = "tls")]
+async fn serve_tls(hub: Hub, acceptor: crate::tls::TlsAcceptor, tcp: tokio::net::TcpStream) {
+    let deadline = tokio::time::Instant::now() + hub.limits().handshake_timeout;
+    match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => serve_until(hub, stream, deadline).await,
+        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!("TLS handshake timed out"),
     }
 }
 

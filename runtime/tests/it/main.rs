@@ -19,3 +19,5 @@ mod local;
 mod operations;
 mod recipients;
 mod support;
+#[cfg(all(feature = "tls", feature = "axum"))]
+mod tls;
