@@ -17,7 +17,7 @@ use tracing::Instrument as _;
 
 use crate::delivery::Position;
 use crate::hub::conn::Conn;
-use crate::hub::{Counters, DisconnectReason, Disconnected, Hub, RegisterError, Session, Started};
+use crate::hub::{DisconnectReason, Disconnected, Hub, RegisterError, Session, Started};
 use crate::principal::Principal;
 use crate::protocol::{self, close, frame, Cid, ClientFrame, ErrorCode};
 
@@ -133,7 +133,7 @@ where
     let (conn, position) = match hub.register(principal, resume.as_ref()).await {
         Ok(registered) => registered,
         Err(e) => {
-            Counters::add(&hub.counters().connections_rejected, 1);
+            hub.counters().rejected();
             let (code, reason) = match e {
                 RegisterError::TooManyConnections => (
                     close::TOO_MANY_CONNECTIONS,
@@ -512,7 +512,7 @@ impl Runner {
             Message::Close(_) => return Next::End(DisconnectReason::ClientClosed),
             Message::Pong(_) | Message::Frame(_) => return Next::Continue,
         };
-        Counters::add(&self.hub.counters().frames_received, 1);
+        self.hub.counters().received();
         let frame: ClientFrame<'_> = match serde_json::from_str(text.as_str()) {
             Ok(f) => f,
             Err(e) => {
@@ -609,14 +609,18 @@ impl Runner {
                 let conn = self.conn.clone();
                 let hub = self.hub.clone();
                 let cid = frame.cid.clone();
+                let event = name.to_owned();
+                let span = tracing::debug_span!("handle", event = %event);
                 tokio::spawn(async move {
-                    let outcome = fut.await;
+                    let started = Instant::now();
+                    let outcome = fut.instrument(span).await;
+                    crate::hub::handled(&event, started.elapsed());
                     drop(permit);
                     let text = match (outcome, &cid) {
                         (Ok(reply), Some(cid)) => protocol::reply_frame(cid, &reply),
                         (Ok(_), None) => return,
                         (Err(e), cid) => {
-                            Counters::add(&hub.counters().errors_sent, 1);
+                            hub.counters().error_sent(&e.code);
                             protocol::error_frame(
                                 cid.as_ref(),
                                 &e.code,
@@ -804,7 +808,7 @@ impl Runner {
     where
         K: Sink<Message> + Unpin,
     {
-        Counters::add(&self.hub.counters().errors_sent, 1);
+        self.hub.counters().error_sent(code);
         send_text(sink, &protocol::error_frame(cid, code, message, field)).await
     }
 }

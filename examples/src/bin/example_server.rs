@@ -12,6 +12,10 @@
 //!
 //! With `--redis redis://127.0.0.1:6379/`, the hub joins the others on that Redis: start two
 //! servers on two ports and a user's tabs on either see one stream (docs/delivery.md).
+//!
+//! `GET /metrics` serves the hub's metrics in the Prometheus text format (the `metrics` facade
+//! with `metrics-exporter-prometheus`); logs go to stderr at the level `RUST_LOG` sets (default
+//! `info`: connections of the backplane, slow consumers, failures).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +68,19 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let metrics = match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!("error: cannot install the metrics recorder: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let mut listen = "127.0.0.1:8080".to_owned();
     let mut web = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/web"));
     let mut redis = None;
@@ -115,6 +132,13 @@ async fn main() -> ExitCode {
             get(move || file(bundle.clone(), "text/javascript; charset=utf-8")),
         )
         .route("/health", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(move || {
+                let text = metrics.render();
+                async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+            }),
+        )
         .route("/ws", tidings::axum::websocket(hub.clone()));
     let listener = match tidings::listen(&listen, tidings::DEFAULT_BACKLOG).await {
         Ok(l) => l,

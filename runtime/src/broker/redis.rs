@@ -244,6 +244,8 @@ impl Shared {
                 | (BrokerStatus::Degraded { .. }, BrokerStatus::Degraded { .. })
         );
         if changed {
+            let up = matches!(status, BrokerStatus::Healthy);
+            metrics::gauge!("tidings_broker_up").set(if up { 1.0 } else { 0.0 });
             match &status {
                 BrokerStatus::Healthy => tracing::info!("redis backplane connected"),
                 BrokerStatus::Degraded { reason, .. } => {

@@ -26,7 +26,7 @@ pub struct HubBuilder {
     room_policy: Option<JoinPolicy>,
     history: History,
     broker: Option<Arc<dyn Broker>>,
-    on_connect: Option<ConnectHook>,
+    on_connect: Option<ConnectHook<Session>>,
     on_disconnect: Option<DisconnectHook>,
 }
 

@@ -2,8 +2,11 @@
 //! registration in the user's delivery stream with replay, unregistration, and the sweeping of
 //! streams that outlived their connections.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+use futures_util::FutureExt;
 use std::time::Instant;
 
 use http::StatusCode;
@@ -11,8 +14,10 @@ use http::StatusCode;
 use super::backplane::hydrate;
 use super::conn::Conn;
 use super::error::RegisterError;
-use super::metrics::{Counters, DisconnectReason};
+use super::hooks::{Disconnected, Failed};
+use super::metrics::DisconnectReason;
 use super::Hub;
+use super::Session;
 use crate::auth::UpgradeRequest;
 use crate::delivery::{Position, StreamId};
 use crate::principal::Principal;
@@ -43,7 +48,7 @@ impl Hub {
             message,
         })?;
         let rejected = |status: StatusCode, message: String| {
-            Counters::add(&self.inner.counters.connections_rejected, 1);
+            self.inner.counters.rejected();
             Refusal { status, message }
         };
         let authenticating = self.inner.authenticator.authenticate(request);
@@ -121,8 +126,7 @@ impl Hub {
             }
         };
         self.inner.registry.index(&conn);
-        Counters::add(&self.inner.counters.connections_open, 1);
-        Counters::add(&self.inner.counters.connections_total, 1);
+        self.inner.counters.opened();
         Ok((conn, position))
     }
 
@@ -170,5 +174,60 @@ impl Hub {
             }
         }
         dropped
+    }
+}
+
+impl Hub {
+    /// Runs the `on_connect` hook, if any, for a registered connection, within the hook
+    /// timeout; a panic is caught.
+    pub(crate) async fn run_connect_hook(&self, session: &Session) -> Result<(), Failed> {
+        let Some(hook) = self.inner.on_connect.clone() else {
+            return Ok(());
+        };
+        let run = AssertUnwindSafe(hook(session.clone())).catch_unwind();
+        match tokio::time::timeout(self.limits().hook_timeout, run).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(refusal))) => Err(Failed::refused(&refusal)),
+            Ok(Err(_)) => {
+                tracing::error!(session = session.id(), "the on_connect hook panicked");
+                Err(Failed::hook_failed(
+                    "the server failed to set up the connection",
+                ))
+            }
+            Err(_) => {
+                tracing::error!(
+                    session = session.id(),
+                    timeout = ?self.limits().hook_timeout,
+                    "the on_connect hook did not finish in time"
+                );
+                Err(Failed::hook_failed(
+                    "the server took too long to set up the connection",
+                ))
+            }
+        }
+    }
+
+    /// Runs the `on_disconnect` hook, if any, on a task of its own (within the hook timeout; a
+    /// panic is caught and logged). Outside a runtime (a hub dropped at exit) it is skipped.
+    pub(crate) fn run_disconnect_hook(&self, gone: Disconnected) {
+        let Some(hook) = self.inner.on_disconnect.clone() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let timeout = self.limits().hook_timeout;
+        let id = gone.id;
+        runtime.spawn(async move {
+            let run = AssertUnwindSafe(hook(gone)).catch_unwind();
+            match tokio::time::timeout(timeout, run).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => tracing::error!(session = id, "the on_disconnect hook panicked"),
+                Err(_) => tracing::warn!(
+                    session = id,
+                    "the on_disconnect hook did not finish in time"
+                ),
+            }
+        });
     }
 }

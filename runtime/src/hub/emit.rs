@@ -9,7 +9,6 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::conn::{Conn, Push};
 use super::error::{Delivered, EmitError};
-use super::metrics::Counters;
 use super::stream::{FrameSlab, UserStream};
 use super::{Hub, Inner};
 use crate::broker::Envelope;
@@ -43,8 +42,9 @@ impl Hub {
         if to.lacks_scope() {
             return Err(EmitError::MissingScope(E::NAME));
         }
+        let _span = tracing::debug_span!("emit", event = E::NAME).entered();
         let (id, body) = encode_body(event)?;
-        Counters::add(&self.inner.counters.events_emitted, 1);
+        self.inner.counters.emitted(E::NAME);
         let durable = E::DELIVERY == Delivery::Durable;
         if let Some(broker) = &self.inner.broker {
             let envelope = Envelope {
@@ -90,11 +90,8 @@ impl Hub {
 
 impl Inner {
     pub(crate) fn count_delivered(&self, delivered: Delivered) {
-        Counters::add(
-            &self.counters.frames_delivered,
-            delivered.connections as u64,
-        );
-        Counters::add(&self.counters.frames_dropped, delivered.dropped as u64);
+        self.counters
+            .delivered(delivered.connections, delivered.dropped);
     }
 
     fn push_all<'a>(

@@ -3,27 +3,26 @@
 //! connection is gone (log, clean up).
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use futures_util::FutureExt;
 
-use super::{DisconnectReason, Hub, Session};
+use super::metrics::DisconnectReason;
 use crate::principal::Principal;
 use crate::protocol::close;
 
-/// An `on_connect` hook, boxed.
-pub(crate) type ConnectHook =
-    Arc<dyn Fn(Session) -> BoxFuture<'static, Result<(), Refusal>> + Send + Sync>;
+/// An `on_connect` hook, boxed; `S` is the session handle (generic so that this file does not
+/// depend on the hub's).
+pub(crate) type ConnectHook<S> =
+    Arc<dyn Fn(S) -> BoxFuture<'static, Result<(), Refusal>> + Send + Sync>;
 
 /// An `on_disconnect` hook, boxed.
 pub(crate) type DisconnectHook = Arc<dyn Fn(Disconnected) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// Boxes an app's `on_connect` closure.
-pub(crate) fn connect_hook<F, Fut>(hook: F) -> ConnectHook
+pub(crate) fn connect_hook<S, F, Fut>(hook: F) -> ConnectHook<S>
 where
-    F: Fn(Session) -> Fut + Send + Sync + 'static,
+    F: Fn(S) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), Refusal>> + Send + 'static,
 {
     Arc::new(move |session| Box::pin(hook(session)))
@@ -87,75 +86,32 @@ pub(crate) struct Failed {
 /// them the code).
 const MAX_CLOSE_REASON: usize = 123;
 
-fn cut(text: &str) -> String {
+impl Failed {
+    /// The refusal of an `on_connect` hook.
+    pub(crate) fn refused(refusal: &Refusal) -> Failed {
+        Failed {
+            code: close::REFUSED,
+            reason: cut(refusal.message()),
+            why: DisconnectReason::Refused,
+        }
+    }
+
+    /// An `on_connect` hook that panicked or overran.
+    pub(crate) fn hook_failed(reason: &str) -> Failed {
+        Failed {
+            code: close::SERVER_ERROR,
+            reason: reason.to_owned(),
+            why: DisconnectReason::HookFailed,
+        }
+    }
+}
+
+pub(crate) fn cut(text: &str) -> String {
     let mut end = text.len().min(MAX_CLOSE_REASON);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
     text[..end].to_owned()
-}
-
-impl Hub {
-    /// Runs the `on_connect` hook, if any, for a registered connection, within the hook
-    /// timeout; a panic is caught.
-    pub(crate) async fn run_connect_hook(&self, session: &Session) -> Result<(), Failed> {
-        let Some(hook) = self.inner.on_connect.clone() else {
-            return Ok(());
-        };
-        let run = AssertUnwindSafe(hook(session.clone())).catch_unwind();
-        match tokio::time::timeout(self.limits().hook_timeout, run).await {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(refusal))) => Err(Failed {
-                code: close::REFUSED,
-                reason: cut(refusal.message()),
-                why: DisconnectReason::Refused,
-            }),
-            Ok(Err(_)) => {
-                tracing::error!(session = session.id(), "the on_connect hook panicked");
-                Err(Failed {
-                    code: close::SERVER_ERROR,
-                    reason: "the server failed to set up the connection".to_owned(),
-                    why: DisconnectReason::HookFailed,
-                })
-            }
-            Err(_) => {
-                tracing::error!(
-                    session = session.id(),
-                    timeout = ?self.limits().hook_timeout,
-                    "the on_connect hook did not finish in time"
-                );
-                Err(Failed {
-                    code: close::SERVER_ERROR,
-                    reason: "the server took too long to set up the connection".to_owned(),
-                    why: DisconnectReason::HookFailed,
-                })
-            }
-        }
-    }
-
-    /// Runs the `on_disconnect` hook, if any, on a task of its own (within the hook timeout; a
-    /// panic is caught and logged). Outside a runtime (a hub dropped at exit) it is skipped.
-    pub(crate) fn run_disconnect_hook(&self, gone: Disconnected) {
-        let Some(hook) = self.inner.on_disconnect.clone() else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let timeout = self.limits().hook_timeout;
-        let id = gone.id;
-        runtime.spawn(async move {
-            let run = AssertUnwindSafe(hook(gone)).catch_unwind();
-            match tokio::time::timeout(timeout, run).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => tracing::error!(session = id, "the on_disconnect hook panicked"),
-                Err(_) => tracing::warn!(
-                    session = id,
-                    "the on_disconnect hook did not finish in time"
-                ),
-            }
-        });
-    }
 }
 
 #[cfg(test)]

@@ -107,27 +107,77 @@ impl Metrics {
     }
 }
 
+/// The hub's counters: what [`Hub::metrics`](crate::Hub::metrics) reads, and, at the same
+/// places, the same facts recorded through the [`metrics`] facade for the app's exporter
+/// (Prometheus, OpenTelemetry…; docs/rust.md "Metrics" lists the names). Without an installed
+/// recorder the facade calls cost a check each.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) connections_open: AtomicU64,
-    pub(crate) connections_total: AtomicU64,
-    pub(crate) connections_rejected: AtomicU64,
-    pub(crate) events_emitted: AtomicU64,
-    pub(crate) frames_delivered: AtomicU64,
-    pub(crate) frames_dropped: AtomicU64,
-    pub(crate) frames_received: AtomicU64,
-    pub(crate) errors_sent: AtomicU64,
+    connections_open: AtomicU64,
+    connections_total: AtomicU64,
+    connections_rejected: AtomicU64,
+    events_emitted: AtomicU64,
+    frames_delivered: AtomicU64,
+    frames_dropped: AtomicU64,
+    frames_received: AtomicU64,
+    errors_sent: AtomicU64,
     disconnects: [AtomicU64; DisconnectReason::ALL.len()],
 }
 
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
 impl Counters {
-    pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+    /// A connection registered.
+    pub(crate) fn opened(&self) {
+        add(&self.connections_open, 1);
+        add(&self.connections_total, 1);
+        metrics::gauge!("tidings_connections_open").increment(1.0);
+        metrics::counter!("tidings_connections_total").increment(1);
     }
 
+    /// An upgrade or a registration refused (authentication, the connection limit, the
+    /// backplane down).
+    pub(crate) fn rejected(&self) {
+        add(&self.connections_rejected, 1);
+        metrics::counter!("tidings_connections_rejected_total").increment(1);
+    }
+
+    /// A session ended.
     pub(crate) fn disconnected(&self, reason: DisconnectReason) {
-        self.disconnects[reason.index()].fetch_add(1, Ordering::Relaxed);
+        add(&self.disconnects[reason.index()], 1);
         self.connections_open.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!("tidings_connections_open").decrement(1.0);
+        metrics::counter!("tidings_disconnects_total", "reason" => reason.as_str()).increment(1);
+    }
+
+    /// An event emitted on this node.
+    pub(crate) fn emitted(&self, event: &'static str) {
+        add(&self.events_emitted, 1);
+        metrics::counter!("tidings_emits_total", "event" => event).increment(1);
+    }
+
+    /// Frames queued to connections (and dropped at full queues) for one event.
+    pub(crate) fn delivered(&self, queued: usize, dropped: usize) {
+        add(&self.frames_delivered, queued as u64);
+        add(&self.frames_dropped, dropped as u64);
+        metrics::counter!("tidings_deliveries_total").increment(queued as u64);
+        if dropped > 0 {
+            metrics::counter!("tidings_frames_dropped_total").increment(dropped as u64);
+        }
+    }
+
+    /// A frame received from a client.
+    pub(crate) fn received(&self) {
+        add(&self.frames_received, 1);
+        metrics::counter!("tidings_frames_received_total").increment(1);
+    }
+
+    /// An error frame sent, with its code.
+    pub(crate) fn error_sent(&self, code: &str) {
+        add(&self.errors_sent, 1);
+        metrics::counter!("tidings_errors_sent_total", "code" => code.to_owned()).increment(1);
     }
 
     pub(crate) fn snapshot(&self) -> Metrics {
@@ -147,4 +197,19 @@ impl Counters {
                 .collect(),
         }
     }
+}
+
+/// A resume answered with how many events were replayed (`$pending_complete`), or a stream
+/// told to resync (`None`).
+pub(crate) fn resumed(replayed: Option<u64>) {
+    match replayed {
+        Some(n) => metrics::histogram!("tidings_replay_events").record(n as f64),
+        None => metrics::counter!("tidings_resyncs_total").increment(1),
+    }
+}
+
+/// How long a handler took, for the event it handled.
+pub(crate) fn handled(event: &str, took: std::time::Duration) {
+    metrics::histogram!("tidings_handler_duration_seconds", "event" => event.to_owned())
+        .record(took.as_secs_f64());
 }

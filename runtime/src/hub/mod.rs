@@ -34,7 +34,7 @@ pub(crate) use hooks::{connect_hook, disconnect_hook, ConnectHook, DisconnectHoo
 pub use hooks::{Disconnected, Refusal};
 pub(crate) use limits::JoinPolicy;
 pub use limits::{Limits, RoomPolicy};
-pub(crate) use metrics::Counters;
+pub(crate) use metrics::{handled, resumed, Counters};
 pub use metrics::{DisconnectReason, Metrics};
 
 use crate::auth::AsyncAuthenticator;
@@ -74,7 +74,7 @@ struct Inner {
     broker: Option<Arc<dyn Broker>>,
     next_conn: AtomicU64,
     shutdown: watch::Sender<bool>,
-    on_connect: Option<ConnectHook>,
+    on_connect: Option<ConnectHook<Session>>,
     on_disconnect: Option<DisconnectHook>,
 }
 

@@ -270,6 +270,7 @@ impl StreamState {
                 for (seq, e) in self.stored().filter(|(seq, _)| *seq > from.seq) {
                     conn.push_control(Utf8Bytes::from(numbered(seq, &e.body)));
                 }
+                super::resumed(Some(missed));
                 pending_frame(&self.epoch, self.seq, missed)
             } else {
                 resync_frame(
@@ -290,6 +291,7 @@ fn pending_frame(epoch: &str, seq: u64, replayed: u64) -> String {
 }
 
 pub(crate) fn resync_frame(epoch: &str, seq: u64, reason: &str) -> String {
+    super::resumed(None);
     crate::protocol::to_json(&serde_json::json!({
         "type": frame::RESYNC_REQUIRED, "epoch": epoch, "seq": seq, "reason": reason,
     }))
