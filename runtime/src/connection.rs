@@ -249,12 +249,13 @@ impl Runner {
             return DisconnectReason::TransportError;
         }
         let mut shutdown = self.hub.shutdown_signal();
-        let mut heartbeat = tokio::time::interval_at(
-            Instant::now() + limits.heartbeat_interval,
-            limits.heartbeat_interval,
-        );
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // One timer for both heartbeat duties: the next `$ping`, and the moment the client has
+        // been silent for the heartbeat timeout (4009 then, not at the next ping's tick).
+        let mut next_ping = Instant::now() + limits.heartbeat_interval;
         let mut last_inbound = Instant::now();
+        let mut heartbeat = Box::pin(tokio::time::sleep_until(
+            next_ping.min(last_inbound + limits.heartbeat_timeout),
+        ));
         let mut bucket = Bucket::new(limits.rate_per_second, limits.rate_burst);
         let mut dropped_in_row = 0u32;
         let in_flight = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
@@ -316,10 +317,18 @@ impl Runner {
                         .await
                     }
                 },
-                _ = heartbeat.tick() => {
-                    if last_inbound.elapsed() > limits.heartbeat_timeout {
+                () = heartbeat.as_mut() => {
+                    let now = Instant::now();
+                    let silent_until = last_inbound + limits.heartbeat_timeout;
+                    if now >= silent_until {
                         Next::Close(close::HEARTBEAT_TIMEOUT, "no frame within the heartbeat timeout")
+                    } else if now < next_ping {
+                        // The silence deadline moved on with later frames: wait for what is next.
+                        heartbeat.as_mut().reset(next_ping.min(silent_until));
+                        Next::Continue
                     } else {
+                        next_ping = now + limits.heartbeat_interval;
+                        heartbeat.as_mut().reset(next_ping.min(silent_until));
                         let conn = self.conn.clone();
                         Box::pin(async {
                             tokio::select! {
@@ -480,10 +489,12 @@ impl Runner {
     where
         K: Sink<Message> + Unpin,
     {
-        // Every data frame counts against the rate, and pings too: a flood is a flood.
+        // Every message counts against the rate — data, pings and (unsolicited) pongs alike: a
+        // flood is a flood. (Fragments of one message count once: tungstenite joins them, up
+        // to `max_frame_bytes`.)
         if matches!(
             msg,
-            Message::Text(_) | Message::Binary(_) | Message::Ping(_)
+            Message::Text(_) | Message::Binary(_) | Message::Ping(_) | Message::Pong(_)
         ) {
             if let Some(next) = self.flood(sink, bucket, dropped_in_row).await {
                 return next;

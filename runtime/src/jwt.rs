@@ -1,6 +1,6 @@
 //! The built-in JWT authenticator: HS256 or RS256, with expiry.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 
@@ -115,7 +115,12 @@ impl JwtAuthenticator {
                 K::InvalidSignature => "the token's signature is invalid".to_owned(),
                 K::InvalidIssuer => "the token's issuer is not accepted".to_owned(),
                 K::InvalidAudience => "the token's audience is not accepted".to_owned(),
-                K::MissingRequiredClaim(c) => format!("the token lacks the `{c}` claim"),
+                K::MissingRequiredClaim(c) if c == "sub" => {
+                    "the token lacks a `sub` claim that is a string".to_owned()
+                }
+                K::MissingRequiredClaim(c) => format!(
+                    "the token lacks a valid `{c}` claim (seconds since 1970, RFC 7519 NumericDate)"
+                ),
                 _ => format!("invalid token: {e}"),
             })
         })?;
@@ -140,14 +145,11 @@ impl JwtAuthenticator {
             }
         };
         let tenant = claims.get(&self.tenant_claim).and_then(text);
-        // An `exp` past what the clock can hold (2^63 seconds and more) is refused, not a panic.
-        let expires_at = match claims.get("exp").and_then(serde_json::Value::as_u64) {
+        let expires_at = match claims.get("exp") {
             None => None,
-            Some(exp) => Some(
-                UNIX_EPOCH
-                    .checked_add(Duration::from_secs(exp))
-                    .ok_or_else(|| AuthError::unauthorized("the token's `exp` is out of range"))?,
-            ),
+            Some(exp) => Some(numeric_date(exp).ok_or_else(|| {
+                AuthError::unauthorized("the token's `exp` is not a time this server can hold")
+            })?),
         };
         Ok(Principal {
             user_id: user,
@@ -156,6 +158,17 @@ impl JwtAuthenticator {
             expires_at,
         })
     }
+}
+
+/// A NumericDate (RFC 7519 §2): seconds since 1970-01-01T00:00:00Z, a whole or a decimal
+/// number, as a time; `None` for anything else, or a time past what the clock holds (2^63
+/// seconds and more) — refused, never a panic, never read as "no expiry".
+fn numeric_date(value: &serde_json::Value) -> Option<SystemTime> {
+    let since = match value.as_u64() {
+        Some(whole) => Duration::from_secs(whole),
+        None => Duration::try_from_secs_f64(value.as_f64()?).ok()?,
+    };
+    UNIX_EPOCH.checked_add(since)
 }
 
 impl Authenticator for JwtAuthenticator {

@@ -249,8 +249,27 @@ fn tokens_not_valid_yet_or_with_absurd_expiries_are_refused() {
     for exp in [1u64 << 63, u64::MAX] {
         let far = sign(serde_json::json!({ "sub": "u", "exp": exp }));
         let err = auth.verify(&far).expect_err("an exp out of range");
-        assert!(err.to_string().contains("out of range"), "{err}");
+        assert!(err.to_string().contains("`exp`"), "{err}");
+    }
+    for exp in [1.8e19, 1e300] {
+        let far = sign(serde_json::json!({ "sub": "u", "exp": exp }));
+        let err = auth.verify(&far).expect_err("a decimal exp out of range");
+        assert!(err.to_string().contains("`exp`"), "{err}");
     }
     let fine = sign(serde_json::json!({ "sub": "u", "exp": now + 60 }));
     assert!(auth.verify(&fine).is_ok());
+    // A decimal NumericDate (RFC 7519 §2, `time.time() + 60` in Python) expires like a whole one.
+    let decimal = sign(serde_json::json!({ "sub": "u", "exp": now as f64 + 60.5 }));
+    let expires = auth
+        .verify(&decimal)
+        .expect("a decimal exp")
+        .expires_at
+        .expect("an expiry, not none");
+    let left = expires
+        .duration_since(SystemTime::now())
+        .expect("in the future");
+    assert!(
+        left > std::time::Duration::from_secs(55) && left < std::time::Duration::from_secs(62),
+        "{left:?}"
+    );
 }

@@ -429,3 +429,43 @@ async fn the_listen_backlog_holds_a_connection_storm() {
     assert!(held < 600, "the default backlog held {held}");
     drop((storm_proof, small));
 }
+
+/// Unsolicited pong frames (the stranger's flood: millions a second, a core busy, other users'
+/// latency up 100×) count against the rate like every other frame.
+#[tokio::test]
+async fn pong_frames_count_against_the_rate() {
+    let server = flood_server().await;
+    let mut c = server.client("user=u1").await;
+    for _ in 0..200 {
+        c.send_raw(Message::Pong(vec![1u8].into())).await;
+    }
+    let (codes, close_code) = frames_until_close(&mut c).await;
+    assert_eq!(close_code, Some(close::RATE_LIMITED), "{codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| *c == "rate_limited").count(),
+        1,
+        "{codes:?}"
+    );
+}
+
+/// A silent client is closed at the heartbeat timeout, not at the next ping after it (the
+/// stranger saw 4009 at 75 s for a 60 s timeout with 25 s pings).
+#[tokio::test]
+async fn a_silent_client_is_closed_at_the_heartbeat_timeout_itself() {
+    let hub = hub_builder()
+        .limits(limits(|l| {
+            l.heartbeat_interval = Duration::from_millis(1000);
+            l.heartbeat_timeout = Duration::from_millis(1200);
+        }))
+        .build();
+    let server = TestServer::start(hub).await;
+    let started = tokio::time::Instant::now();
+    let mut silent = server.client("user=silent").await;
+    assert_eq!(silent.close_code().await, Some(close::HEARTBEAT_TIMEOUT));
+    let after = started.elapsed();
+    // The next ping after the timeout is at 2 s: closing there would be the old behaviour.
+    assert!(
+        after >= Duration::from_millis(1150) && after < Duration::from_millis(1950),
+        "closed after {after:?}"
+    );
+}
