@@ -12,6 +12,11 @@ use crate::Principal;
 /// `roles` (an array of strings) the roles, `tenant` the tenant, `exp` the expiry. Claim names
 /// are configurable.
 ///
+/// `exp` is required and `nbf` honoured: NumericDates (RFC 7519 §2), seconds since 1970 as a
+/// whole or a decimal number (`time.time() + 3600` from Python). A token not valid yet, expired,
+/// or with an `exp` past what the clock holds is refused (401); a session closes with 4001 when
+/// its token's `exp` passes.
+///
 /// ```
 /// let auth = tidings::JwtAuthenticator::hs256(b"a shared secret")
 ///     .tenant_claim("org_id")

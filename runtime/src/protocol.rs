@@ -155,12 +155,18 @@ pub(crate) fn why_not_a_frame(
     text: &str,
     error: &serde_json::Error,
 ) -> (Option<Cid>, String, Option<&'static str>) {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) else {
-        return (
-            None,
-            format!("expected a JSON object with a string `type`: {error}"),
-            None,
-        );
+    let map = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => map,
+        Ok(_) => {
+            return (
+                None,
+                format!("expected a JSON object with a string `type`: {error}"),
+                None,
+            )
+        }
+        // Not JSON serde reads (a lone surrogate in a string, a number out of range, text
+        // after the object): the `cid` may still be readable.
+        Err(_) => return (scan_cid(text), format!("not valid JSON: {error}"), None),
     };
     let cid = map
         .get("cid")
@@ -183,6 +189,105 @@ pub(crate) fn why_not_a_frame(
         }
     }
     (cid, format!("not a frame of this protocol: {error}"), None)
+}
+
+/// How deep [`scan_cid`] follows nested values before it gives up.
+const SCAN_DEPTH: usize = 64;
+
+/// The top-level `cid` of text that is almost a JSON object, read tolerantly: strings may hold
+/// escapes JSON refuses (a lone surrogate), numbers may be out of range, and what follows the
+/// object is not looked at. The `cid` itself must be a valid string or a non-negative integer.
+/// Bounded: one pass, nesting followed to [`SCAN_DEPTH`].
+fn scan_cid(text: &str) -> Option<Cid> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let ws = |i: &mut usize| {
+        while b.get(*i).is_some_and(u8::is_ascii_whitespace) {
+            *i += 1;
+        }
+    };
+    // The end of the string starting at `at` (a `"`), just past its closing quote.
+    let string_end = |at: usize| -> Option<usize> {
+        let mut j = at + 1;
+        loop {
+            match b.get(j)? {
+                b'\\' => j += 2,
+                b'"' => return Some(j + 1),
+                _ => j += 1,
+            }
+        }
+    };
+    // The end of the value starting at `at` (skipped, not read).
+    let value_end = |at: usize| -> Option<usize> {
+        match b.get(at)? {
+            b'"' => string_end(at),
+            b'{' | b'[' => {
+                let (mut j, mut depth) = (at, 0usize);
+                loop {
+                    match b.get(j)? {
+                        b'"' => {
+                            j = string_end(j)?;
+                            continue;
+                        }
+                        b'{' | b'[' => {
+                            depth += 1;
+                            if depth > SCAN_DEPTH {
+                                return None;
+                            }
+                        }
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return Some(j + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+            }
+            _ => {
+                let mut j = at;
+                while b
+                    .get(j)
+                    .is_some_and(|c| !matches!(c, b',' | b'}' | b']') && !c.is_ascii_whitespace())
+                {
+                    j += 1;
+                }
+                Some(j)
+            }
+        }
+    };
+    ws(&mut i);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        ws(&mut i);
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(i)?;
+        let key = &text[i..key_end];
+        i = key_end;
+        ws(&mut i);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        ws(&mut i);
+        let end = value_end(i)?;
+        if key == "\"cid\"" {
+            return serde_json::from_str::<Cid>(text[i..end].trim()).ok();
+        }
+        i = end;
+        ws(&mut i);
+        match b.get(i)? {
+            b',' => i += 1,
+            _ => return None,
+        }
+    }
 }
 
 /// An `$error` frame.
@@ -324,6 +429,42 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_readable_cid_is_found_in_text_json_refuses() {
+        let cid = |t: &str| scan_cid(t);
+        let s = |v: &str| Some(Cid::Str(v.to_owned()));
+        // The stranger's samples: a lone surrogate elsewhere, a number out of range, text after.
+        assert_eq!(
+            cid(r#"{"cid":"A","type":"$join","room":"chat:\ud800"}"#),
+            s("A")
+        );
+        assert_eq!(
+            cid(r#"{"type":"$join","room":"chat:\udc00","cid":"A"}"#),
+            s("A")
+        );
+        assert_eq!(cid(r#"{"type":"x","n":1e400,"cid":7}"#), Some(Cid::Num(7)));
+        assert_eq!(cid(r#"{"cid":"c1","type":"$ping"} trailing"#), s("c1"));
+        assert_eq!(
+            cid(r#"{"data":{"a":[1,{"b":"}"}],"s":"\"}"},"cid":"deep"}"#),
+            s("deep")
+        );
+        assert_eq!(cid(r#" { "cid" : 12 , "type": 5 "#), Some(Cid::Num(12)));
+        // Not readable: a cid that is not a string or a non-negative integer, or broken itself.
+        assert_eq!(cid(r#"{"cid":"\ud800"}"#), None);
+        assert_eq!(cid(r#"{"cid":-1}"#), None);
+        assert_eq!(cid(r#"{"cid":{"x":1}}"#), None);
+        assert_eq!(cid("not json"), None);
+        assert_eq!(cid(r#"{"cid""#), None);
+        assert_eq!(cid(r#"{"a":"unterminated"#), None);
+        // Nesting is followed to a bound, not without end.
+        let deep = format!(
+            r#"{{"a":{}{},"cid":1}}"#,
+            "[".repeat(1000),
+            "]".repeat(1000)
+        );
+        assert_eq!(cid(&deep), None);
+    }
 
     #[test]
     fn timestamps_are_rfc3339() {

@@ -295,6 +295,31 @@ async fn a_bad_member_is_named_and_the_cid_comes_back() {
     assert_eq!(e["code"], "bad_frame", "{e}");
     assert_eq!(e["cid"], "c1", "{e}");
     assert_eq!(e["field"], "room", "{e}");
+    // Text JSON refuses (a lone surrogate, a number out of range, text after the object): the
+    // cid still comes back, and the message says what is wrong.
+    for (text, cid) in [
+        (
+            r#"{"cid":"A","type":"$join","room":"chat:\ud800"}"#,
+            json!("A"),
+        ),
+        (r#"{"type":"$join","room":1e400,"cid":7}"#, json!(7)),
+        (r#"{"cid":"B","type":"$ping"} and more"#, json!("B")),
+    ] {
+        c.send_raw(Message::Text(text.into())).await;
+        let e = c.recv_app().await;
+        assert_eq!(
+            (&e["code"], &e["cid"]),
+            (&json!("bad_frame"), &cid),
+            "{text}: {e}"
+        );
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("not valid JSON"),
+            "{e}"
+        );
+    }
 }
 
 /// `Server` applies `Limits::handshake_timeout`: an idle socket and a request that never ends
