@@ -1,7 +1,10 @@
 //! The Redis backplane: several nodes, one set of delivery streams.
 //!
-//! - **Fan-out.** An emitted event is published once on `<ns>:fanout`; every node subscribes
-//!   and resolves the recipients against its own connections.
+//! - **Fan-out.** An emitted event is appended once to the Redis Stream `<ns>:fanout` (trimmed
+//!   to the fan-out window); every node reads it from the last entry it read and resolves the
+//!   recipients against its own connections. A node that was away (its connection to Redis
+//!   dropped, a partition) reads on from where it left off, so no event meant for its
+//!   connections is skipped; one away past the window tells its connections to resync.
 //! - **Streams.** For a durable event each node that resolved a user's stream runs one Lua
 //!   script that, atomically: skips it when this event was already numbered for that stream (a
 //!   user connected to two nodes is resolved by both), assigns the next `seq` in the stream's
@@ -30,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::BoxFuture;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
 use tokio::sync::mpsc;
@@ -57,6 +60,7 @@ pub struct RedisBrokerBuilder {
     namespace: String,
     queue: usize,
     reattach: Reattach,
+    fanout_window: usize,
 }
 
 /// How long, and for how many events, a stream that Redis started anew keeps its whole history:
@@ -99,6 +103,14 @@ impl RedisBrokerBuilder {
         self
     }
 
+    /// How many emitted events the fan-out stream (`<ns>:fanout`) keeps for nodes that read it
+    /// late (default 65,536, about 20 MB of Redis memory at 300-byte events). A node away from
+    /// Redis for longer than that many emits tells its connections to resync when it returns.
+    pub fn fanout_window(mut self, events: usize) -> RedisBrokerBuilder {
+        self.fanout_window = events.max(1);
+        self
+    }
+
     /// The broker. Connects when the hub starts it, and keeps reconnecting.
     ///
     /// # Errors
@@ -113,6 +125,7 @@ impl RedisBrokerBuilder {
                 ns: self.namespace,
                 capacity: self.queue,
                 reattach: self.reattach,
+                fanout_window: self.fanout_window,
                 tx,
                 rx: Mutex::new(Some(rx)),
                 status: Mutex::new(BrokerStatus::Degraded {
@@ -125,6 +138,7 @@ impl RedisBrokerBuilder {
                 read: Script::new(READ),
                 loaded: AtomicBool::new(false),
                 subscribed: AtomicBool::new(false),
+                reading: AtomicBool::new(false),
             }),
         })
     }
@@ -150,6 +164,7 @@ struct Shared {
     ns: String,
     capacity: usize,
     reattach: Reattach,
+    fanout_window: usize,
     tx: mpsc::Sender<Envelope>,
     rx: Mutex<Option<mpsc::Receiver<Envelope>>>,
     status: Mutex<BrokerStatus>,
@@ -161,6 +176,8 @@ struct Shared {
     loaded: AtomicBool,
     /// Whether the subscriber is connected and reconciled.
     subscribed: AtomicBool,
+    /// Whether the fan-out reader is reading.
+    reading: AtomicBool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -192,6 +209,7 @@ impl RedisBroker {
                 window: Duration::from_secs(30),
                 max_events: 4_096,
             },
+            fanout_window: 65_536,
         }
     }
 }
@@ -256,9 +274,10 @@ impl Shared {
         }
     }
 
-    /// A command succeeded: healthy again, unless the subscription is still down.
+    /// A command succeeded: healthy again, unless the subscription or the fan-out reader is
+    /// still down.
     fn recovered(&self) {
-        if self.subscribed.load(Ordering::Acquire) {
+        if self.subscribed.load(Ordering::Acquire) && self.reading.load(Ordering::Acquire) {
             self.set_status(BrokerStatus::Healthy);
         }
     }
@@ -481,28 +500,13 @@ impl Shared {
         }
     }
 
-    /// Takes one pub/sub message: an envelope is resolved here (its appends join `batch`); a
-    /// numbered frame is applied, after reading back what a gap skipped.
-    async fn handle(
-        &self,
-        node: &Node,
-        msg: &redis::Msg,
-        batch: &mut Vec<(Envelope, Vec<super::Target>)>,
-    ) {
+    /// Takes one numbered frame from `<ns>:numbered`: applied, after reading back what a gap
+    /// skipped.
+    async fn handle(&self, node: &Node, msg: &redis::Msg) {
         let Ok(payload) = std::str::from_utf8(msg.get_payload_bytes()) else {
             return;
         };
-        if msg.get_channel_name().ends_with(":fanout") {
-            match serde_json::from_str::<Envelope>(payload) {
-                Ok(envelope) => {
-                    let targets = node.receive(&envelope);
-                    if !targets.is_empty() {
-                        batch.push((envelope, targets));
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "an envelope could not be read"),
-            }
-        } else if let Some((stream, position, body)) = parse_numbered(payload) {
+        if let Some((stream, position, body)) = parse_numbered(payload) {
             if let Applied::Gap { after } = node.apply(&stream, &position, body) {
                 let local = Position {
                     epoch: position.epoch.clone(),
@@ -533,6 +537,217 @@ impl Shared {
         let mut conn = self.conn().await?;
         pipe.query_async::<()>(&mut conn).await.map_err(backend)
     }
+}
+
+/// How long one read of the fan-out stream waits for an entry (`XREAD BLOCK`).
+const FANOUT_BLOCK: Duration = Duration::from_secs(1);
+
+/// Entries taken per read of the fan-out stream.
+const FANOUT_BATCH: usize = 512;
+
+/// Reads the fan-out stream from the last entry read: each envelope is resolved against this
+/// node's connections, and the appends a batch needs go to Redis in one pipeline. After a
+/// failure it reconnects with backoff and reads on from where it left off; if entries it had
+/// not read were trimmed meanwhile (away past the fan-out window), the streams it serves are
+/// told to resync.
+async fn read_fanout(shared: Arc<Shared>, node: Node) {
+    let key = shared.fanout();
+    // Until the first connection: nothing read. Then the id of the last entry read.
+    let mut last: Option<StreamEntryId> = None;
+    let mut delay = Duration::from_millis(50);
+    while node.is_alive() {
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(FANOUT_BLOCK + Duration::from_secs(5)));
+        let connected = async {
+            let mut conn = shared
+                .client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .map_err(backend)?;
+            let from = match last {
+                // Where the stream ends now: what was emitted before this node started is
+                // not its business.
+                None => newest_entry(&mut conn, &key).await?,
+                Some(last) => {
+                    if trimmed_past(&mut conn, &key, last).await? {
+                        tracing::warn!("away past the fan-out window; this node's streams resync");
+                        for (stream, position) in node.positions() {
+                            node.restart(
+                                &stream,
+                                &position,
+                                "the backplane's fan-out window was exceeded; refetch",
+                            );
+                        }
+                    }
+                    last
+                }
+            };
+            Ok::<_, BrokerError>((conn, from))
+        };
+        let (mut conn, from) = match connected.await {
+            Ok(c) => c,
+            Err(e) => {
+                shared.reading.store(false, Ordering::Release);
+                shared.degraded(e.to_string());
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+                continue;
+            }
+        };
+        last = Some(from);
+        delay = Duration::from_millis(50);
+        shared.reading.store(true, Ordering::Release);
+        shared.recovered();
+        loop {
+            if !node.is_alive() {
+                return;
+            }
+            let Some(after) = last else { break };
+            let reply = redis::cmd("XREAD")
+                .arg("COUNT")
+                .arg(FANOUT_BATCH)
+                .arg("BLOCK")
+                .arg(FANOUT_BLOCK.as_millis() as u64)
+                .arg("STREAMS")
+                .arg(&key)
+                .arg(after.to_string())
+                .query_async::<Value>(&mut conn)
+                .await;
+            let entries = match reply {
+                Ok(value) => fanout_entries(value),
+                Err(e) => {
+                    shared.reading.store(false, Ordering::Release);
+                    shared.degraded(e.to_string());
+                    break;
+                }
+            };
+            let mut batch = Vec::new();
+            for (id, envelope) in entries {
+                last = Some(id);
+                match serde_json::from_str::<Envelope>(&envelope) {
+                    Ok(envelope) => {
+                        let targets = node.receive(&envelope);
+                        if !targets.is_empty() {
+                            batch.push((envelope, targets));
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "an envelope could not be read"),
+                }
+            }
+            if !batch.is_empty() {
+                shared.append(&node, &batch).await;
+            }
+        }
+    }
+}
+
+/// A Redis Stream entry id, `<ms>-<seq>`, ordered as Redis orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct StreamEntryId(u64, u64);
+
+impl StreamEntryId {
+    fn parse(text: &str) -> Option<StreamEntryId> {
+        let (ms, seq) = text.split_once('-')?;
+        Some(StreamEntryId(ms.parse().ok()?, seq.parse().ok()?))
+    }
+}
+
+impl std::fmt::Display for StreamEntryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.0, self.1)
+    }
+}
+
+/// The id of the stream's newest entry (`0-0` when it has none).
+async fn newest_entry(
+    conn: &mut redis::aio::MultiplexedConnection,
+    key: &str,
+) -> Result<StreamEntryId, BrokerError> {
+    let value: Value = redis::cmd("XREVRANGE")
+        .arg(key)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(conn)
+        .await
+        .map_err(backend)?;
+    let newest = match value {
+        Value::Array(entries) => entries.first().and_then(|e| match e {
+            Value::Array(parts) => parts.first().and_then(text),
+            _ => None,
+        }),
+        _ => None,
+    };
+    Ok(newest
+        .and_then(|id| StreamEntryId::parse(&id))
+        .unwrap_or(StreamEntryId(0, 0)))
+}
+
+/// Whether entries after `last` were trimmed from the stream (Redis 7's
+/// `max-deleted-entry-id`): this node missed them. A stream Redis lost (a restart) has deleted
+/// nothing; that loss is told by the new epochs instead.
+async fn trimmed_past(
+    conn: &mut redis::aio::MultiplexedConnection,
+    key: &str,
+    last: StreamEntryId,
+) -> Result<bool, BrokerError> {
+    let value = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(key)
+        .query_async::<Value>(conn)
+        .await;
+    let fields = match value {
+        Ok(Value::Array(fields)) => fields,
+        Ok(Value::Map(pairs)) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+        // No stream yet (nothing emitted since Redis started): nothing trimmed.
+        Ok(_) | Err(_) => return Ok(false),
+    };
+    let deleted = fields
+        .chunks(2)
+        .find(|kv| kv.first().and_then(text).as_deref() == Some("max-deleted-entry-id"))
+        .and_then(|kv| kv.get(1).and_then(text))
+        .and_then(|id| StreamEntryId::parse(&id));
+    Ok(deleted.is_some_and(|deleted| deleted > last))
+}
+
+/// The entries of an `XREAD` reply on one stream: id and envelope text, in order.
+fn fanout_entries(value: Value) -> Vec<(StreamEntryId, String)> {
+    let streams = match value {
+        Value::Array(streams) => streams,
+        Value::Map(pairs) => pairs
+            .into_iter()
+            .map(|(k, v)| Value::Array(vec![k, v]))
+            .collect(),
+        _ => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for stream in streams {
+        let Value::Array(parts) = stream else {
+            continue;
+        };
+        let Some(Value::Array(entries)) = parts.get(1) else {
+            continue;
+        };
+        for entry in entries {
+            let Value::Array(entry) = entry else { continue };
+            let (Some(id), Some(Value::Array(fields))) = (entry.first(), entry.get(1)) else {
+                continue;
+            };
+            let Some(id) = text(id).and_then(|id| StreamEntryId::parse(&id)) else {
+                continue;
+            };
+            let body = fields
+                .chunks(2)
+                .find(|kv| kv.first().and_then(text).as_deref() == Some("e"))
+                .and_then(|kv| kv.get(1).and_then(text));
+            if let Some(body) = body {
+                out.push((id, body));
+            }
+        }
+    }
+    out
 }
 
 /// Whether `events` run from `first` through `last` without a hole.
@@ -599,6 +814,7 @@ impl Broker for RedisBroker {
         if let Some(rx) = rx {
             tokio::spawn(publish(self.shared.clone(), node.clone(), rx));
         }
+        tokio::spawn(read_fanout(self.shared.clone(), node.clone()));
         tokio::spawn(subscribe(self.shared.clone(), node));
     }
 
@@ -634,17 +850,25 @@ impl Broker for RedisBroker {
     }
 }
 
-/// Publishes emitted events in order, in pipelined batches; a failed batch is retried as a
-/// whole until Redis takes it (receivers skip durable duplicates by event id).
+/// Appends emitted events to the fan-out stream in order, in pipelined batches; a failed batch
+/// is retried as a whole until Redis takes it (receivers skip durable duplicates by event id).
 async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelope>) {
-    let channel = shared.fanout();
+    let stream = shared.fanout();
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 256).await > 0 {
         let mut pipe = redis::pipe();
         for envelope in &batch {
             match serde_json::to_string(envelope) {
                 Ok(text) => {
-                    pipe.cmd("PUBLISH").arg(&channel).arg(text).ignore();
+                    pipe.cmd("XADD")
+                        .arg(&stream)
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(shared.fanout_window)
+                        .arg("*")
+                        .arg("e")
+                        .arg(text)
+                        .ignore();
                 }
                 Err(e) => tracing::error!(error = %e, "an envelope could not be encoded"),
             }
@@ -674,7 +898,7 @@ async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelop
     }
 }
 
-/// Receives envelopes and numbered frames; reconnects and reconciles after a failure.
+/// Receives numbered frames; reconnects and reconciles after a failure.
 async fn subscribe(shared: Arc<Shared>, node: Node) {
     let mut delay = Duration::from_millis(50);
     let keep_alive_every =
@@ -683,7 +907,7 @@ async fn subscribe(shared: Arc<Shared>, node: Node) {
         let connected = async {
             let mut pubsub = shared.client.get_async_pubsub().await.map_err(backend)?;
             pubsub
-                .subscribe(&[shared.fanout(), shared.numbered()])
+                .subscribe(&[shared.numbered()])
                 .await
                 .map_err(backend)?;
             // Make sure the command connection works too before calling the node healthy.
@@ -710,36 +934,15 @@ async fn subscribe(shared: Arc<Shared>, node: Node) {
             shared.catch_up(&node, &stream, &local).await;
         }
         shared.subscribed.store(true, Ordering::Release);
-        shared.set_status(BrokerStatus::Healthy);
+        shared.recovered();
         let mut messages = pubsub.into_on_message();
         let mut tick = tokio::time::interval(keep_alive_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 msg = messages.next() => {
-                    let Some(first) = msg else { break };
-                    // Take what else has arrived, so that the appends it needs go to Redis in
-                    // one pipeline.
-                    let mut batch = Vec::new();
-                    let mut next = Some(first);
-                    let mut ended = false;
-                    while let Some(msg) = next.take() {
-                        shared.handle(&node, &msg, &mut batch).await;
-                        if batch.len() >= 512 {
-                            break;
-                        }
-                        match messages.next().now_or_never() {
-                            Some(Some(m)) => next = Some(m),
-                            Some(None) => ended = true,
-                            None => {}
-                        }
-                    }
-                    if !batch.is_empty() {
-                        shared.append(&node, &batch).await;
-                    }
-                    if ended {
-                        break;
-                    }
+                    let Some(msg) = msg else { break };
+                    shared.handle(&node, &msg).await;
                 }
                 _ = tick.tick() => {
                     if !node.is_alive() {

@@ -1,7 +1,7 @@
 //! Chaos under network faults: two nodes on one Redis, every link behind a fault-injecting
 //! proxy ([`FaultProxy`]: node A ↔ Redis, node B ↔ Redis, clients ↔ A, clients ↔ B), ten users
-//! with a tab on each node, durable events emitted on both nodes at 100 per second before,
-//! during and after each fault:
+//! with a tab on each node and five with a tab on node B only, durable events emitted on both
+//! nodes at 100 per second before, during and after each fault:
 //!
 //! | fault | held for |
 //! |---|---|
@@ -11,6 +11,7 @@
 //! | node B partitioned from Redis, its connections to Redis reset at the heal | 10 s |
 //! | the clients of node B partitioned from it | 10 s |
 //! | Redis restarted empty, node B reattaching 3 s after node A | 3 s |
+//! | Redis down for 0.5 s (killed, then started empty) | 0.5 s |
 //!
 //! For each, every tab must end up with every event its user was sent, in `seq` order, each once
 //! (a resync is the only allowed reason to miss one, and only where Redis lost the history),
@@ -32,7 +33,10 @@ use crate::backplane::{healthy, note, Redis};
 use crate::faults::FaultProxy;
 use crate::support::{hub_builder, TestServer};
 
+/// Users with a tab on each node; then users with a tab on node B only (their events, half of
+/// them emitted on node A, reach node B through the fan-out alone).
 const USERS: u64 = 10;
+const USERS_ON_B_ONLY: u64 = 5;
 /// Time between two emits (the rate: 100 events per second, alternating between the nodes).
 const EVERY: Duration = Duration::from_millis(10);
 
@@ -44,6 +48,7 @@ enum Fault {
     NodeFromRedisReset,
     ClientsFromNode,
     RedisRestartNodeLate,
+    RedisDown(Duration),
 }
 
 /// What a tab saw, in order.
@@ -73,6 +78,8 @@ struct Figures {
     resyncs: usize,
     reconnects: usize,
     diverged: usize,
+    /// Of the lost, those emitted while Redis was down (accepted, queued): must be none.
+    lost_while_down: usize,
     /// Time from the emit to the tab, over every delivery: median and maximum, ms.
     delay_p50_ms: u128,
     delay_max_ms: u128,
@@ -118,10 +125,16 @@ async fn scenario(name: &str, fault: Fault, hold: Duration) -> Figures {
     ];
     let links = || to_redis.iter().chain(to_node.iter());
 
-    // Ten users, a tab of each on each node, each read by a task of its own into a log.
+    // Ten users with a tab on each node, five with one on node B only; each tab read by a task
+    // of its own into a log.
     let mut tabs = Vec::new();
-    for user in 0..USERS {
-        for proxy in &to_node {
+    for user in 0..USERS + USERS_ON_B_ONLY {
+        let nodes = if user < USERS {
+            &to_node[..]
+        } else {
+            &to_node[1..]
+        };
+        for proxy in nodes {
             let mut client = RustClient::builder(format!("ws://{}/ws?user=u{user}", proxy.addr()))
                 .backoff(Duration::from_millis(20), Duration::from_millis(500))
                 .buffer(4_096)
@@ -164,7 +177,7 @@ async fn scenario(name: &str, fault: Fault, hold: Duration) -> Figures {
         while !emitting.load(Ordering::Relaxed) {
             tick.tick().await;
             n += 1;
-            let user = n % USERS;
+            let user = n % (USERS + USERS_ON_B_ONLY);
             match hubs[(n % 2) as usize].emit(&note(&format!("u{user}"), n)) {
                 Ok(_) => {
                     accepted.entry(user).or_default().push(n);
@@ -178,6 +191,9 @@ async fn scenario(name: &str, fault: Fault, hold: Duration) -> Figures {
     });
 
     tokio::time::sleep(Duration::from_secs(1)).await;
+    // While Redis was down: every emit accepted then waits in its node's queue and is delivered
+    // once Redis is back (after the resync its restart causes).
+    let mut outage = None;
     match fault {
         Fault::Latency(d) => links().for_each(|l| l.latency(d)),
         Fault::Loss(p) => links().for_each(|l| l.loss(p)),
@@ -187,6 +203,13 @@ async fn scenario(name: &str, fault: Fault, hold: Duration) -> Figures {
             to_redis[1].partition(true);
             redis.kill();
             redis.spawn();
+        }
+        Fault::RedisDown(down) => {
+            let from = Instant::now();
+            redis.kill();
+            tokio::time::sleep(down).await;
+            redis.spawn();
+            outage = Some((from, Instant::now()));
         }
     }
     tokio::time::sleep(hold).await;
@@ -267,6 +290,12 @@ async fn scenario(name: &str, fault: Fault, hold: Duration) -> Figures {
             }
         }
         let lost = expected.difference(&received).count();
+        if let Some((from, to)) = outage {
+            f.lost_while_down += expected
+                .difference(&received)
+                .filter(|n| emitted_at.get(n).is_some_and(|at| *at >= from && *at <= to))
+                .count();
+        }
         f.expected += expected.len();
         f.delivered += received.len();
         f.lost += lost;
@@ -286,13 +315,14 @@ async fn scenario(name: &str, fault: Fault, hold: Duration) -> Figures {
     f.delay_max_ms = delays.last().copied().unwrap_or(0);
     drop(tabs);
     eprintln!(
-        "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |",
+        "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |",
         f.accepted,
         f.refused,
         f.expected,
         f.delivered,
         f.lost,
         f.silent,
+        f.lost_while_down,
         f.duplicated,
         f.out_of_order,
         f.resyncs,
@@ -308,7 +338,7 @@ async fn scenario(name: &str, fault: Fault, hold: Duration) -> Figures {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_network_faults_lose_nothing_silently() {
     eprintln!(
-        "| fault | accepted | refused | expected | delivered | lost | silent | duplicated | out of order | resyncs | reconnects | diverged | delay p50 / max ms |"
+        "| fault | accepted | refused | expected | delivered | lost | silent | lost while Redis was down | duplicated | out of order | resyncs | reconnects | diverged | delay p50 / max ms |"
     );
     let runs = [
         (
@@ -321,6 +351,11 @@ async fn chaos_network_faults_lose_nothing_silently() {
         ("partition B–Redis, reset", Fault::NodeFromRedisReset, 10),
         ("partition clients–B", Fault::ClientsFromNode, 10),
         ("Redis restart, B late", Fault::RedisRestartNodeLate, 3),
+        (
+            "Redis down 0.5 s",
+            Fault::RedisDown(Duration::from_millis(500)),
+            1,
+        ),
     ];
     // Side by side, each on a system of its own (its Redis, nodes and proxies).
     let figures = futures_util::future::join_all(
@@ -330,11 +365,17 @@ async fn chaos_network_faults_lose_nothing_silently() {
     .await;
     for (&(name, fault, _), f) in runs.iter().zip(figures) {
         assert_eq!(
-            (f.silent, f.duplicated, f.out_of_order, f.diverged),
-            (0, 0, 0, 0),
+            (
+                f.silent,
+                f.duplicated,
+                f.out_of_order,
+                f.diverged,
+                f.lost_while_down
+            ),
+            (0, 0, 0, 0, 0),
             "{name}: {f:?}"
         );
-        if !matches!(fault, Fault::RedisRestartNodeLate) {
+        if !matches!(fault, Fault::RedisRestartNodeLate | Fault::RedisDown(_)) {
             assert_eq!((f.lost, f.resyncs), (0, 0), "{name}: {f:?}");
         }
     }
