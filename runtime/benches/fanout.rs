@@ -252,9 +252,11 @@ fn child(kind: &str) {
             }
             _ => {
                 let ceiling = Arc::new(Ceiling::default());
-                let listener = tokio::net::TcpListener::bind(listener_addr)
-                    .await
-                    .expect("bind");
+                // The same listen backlog as `tidings::Server` (4,096), so that a storm of
+                // connections measures the servers, not the kernel's queue.
+                let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+                socket.bind(listener_addr).expect("bind");
+                let listener = socket.listen(4096).expect("listen");
                 println!("port {}", listener.local_addr().expect("addr").port());
                 let accepting = ceiling.clone();
                 tokio::spawn(async move {
@@ -424,6 +426,45 @@ async fn connect(protocol: Protocol, port: u16, user: &str) -> Client {
         let _connected = ws.next().await;
     }
     ws
+}
+
+/// A storm: `n` clients connect at the same moment (a deploy, a network blip); how long each
+/// took until the server had accepted it (its first frame: `$connected`, the ceiling's hello,
+/// Socket.IO's namespace connect), in ms, sorted; and how many did not get there within 30 s.
+async fn storm(kind: &str, n: usize) -> (Vec<f64>, usize) {
+    let server = ChildServer::start(kind);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let protocol = Protocol::of(kind);
+    let port = server.port;
+    let start = Instant::now();
+    let clients: Vec<_> = (0..n)
+        .map(|i| {
+            tokio::spawn(async move {
+                let connected = tokio::time::timeout(
+                    Duration::from_secs(30),
+                    tokio::spawn(async move { connect(protocol, port, &format!("s{i}")).await }),
+                )
+                .await;
+                match connected {
+                    Ok(Ok(ws)) => Some((start.elapsed().as_secs_f64() * 1e3, ws)),
+                    _ => None,
+                }
+            })
+        })
+        .collect();
+    let mut times = Vec::with_capacity(n);
+    let mut open = Vec::with_capacity(n);
+    for c in clients {
+        if let Ok(Some((ms, ws))) = c.await {
+            times.push(ms);
+            open.push(ws);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let failed = n - times.len();
+    drop(open);
+    drop(server);
+    (times, failed)
 }
 
 /// The next text frame carrying a benchmark event, answering Engine.IO pings on the way.
@@ -617,6 +658,39 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // `--storm 10000`: only the connection storm, at each size.
+    let storm_sizes: Vec<usize> = list_arg(&args, "--storm", "")
+        .iter()
+        .map(|n| n.parse().expect("--storm takes numbers"))
+        .collect();
+    if !storm_sizes.is_empty() {
+        rt.block_on(async move {
+            for &n in &storm_sizes {
+                println!();
+                println!("storm: {n} clients connect at once; time from the start until each has the server's first frame");
+                println!(
+                    "{:<10} {:>9} {:>9} {:>9} {:>7}",
+                    "server", "p50 ms", "p99 ms", "max ms", "failed"
+                );
+                for kind in &servers {
+                    let (times, failed) = storm(kind, n).await;
+                    let pct = |p: f64| {
+                        times
+                            .get(((times.len() as f64 * p) as usize).min(times.len().saturating_sub(1)))
+                            .copied()
+                            .unwrap_or(f64::NAN)
+                    };
+                    println!(
+                        "{kind:<10} {:>9.0} {:>9.0} {:>9.0} {failed:>7}",
+                        pct(0.50),
+                        pct(0.99),
+                        times.last().copied().unwrap_or(f64::NAN),
+                    );
+                }
+            }
+        });
+        return;
+    }
     rt.block_on(async move {
         for &n in &sizes {
             let events = events_for(n);
