@@ -108,7 +108,7 @@ pub use hub::builder::HubBuilder;
 #[cfg(feature = "server")]
 pub use hub::{
     Delivered, DisconnectReason, Disconnected, EmitError, HandlerError, Hub, Limits, Metrics,
-    Refusal, RoomPolicy, Session,
+    Presence, PresentUser, Refusal, RoomPolicy, Session, MAX_PRESENCE_USERS,
 };
 #[cfg(feature = "jwt")]
 pub use jwt::JwtAuthenticator;

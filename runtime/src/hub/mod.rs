@@ -17,6 +17,7 @@ mod hooks;
 mod limits;
 mod metrics;
 mod outbox;
+mod presence;
 mod registry;
 pub(crate) mod stream;
 
@@ -36,6 +37,7 @@ pub(crate) use limits::JoinPolicy;
 pub use limits::{Limits, RoomPolicy};
 pub(crate) use metrics::{handled, resumed, Counters};
 pub use metrics::{DisconnectReason, Metrics};
+pub use presence::{Presence, PresentUser, MAX_PRESENCE_USERS};
 
 use crate::auth::AsyncAuthenticator;
 use crate::broker::{Broker, BrokerStatus};
@@ -116,6 +118,14 @@ impl Hub {
             .iter()
             .filter(|c| self.inner.registry.leave(c, room))
             .count()
+    }
+
+    /// Who is in `room` of `tenant` on this node (`None`: connections without a tenant): its
+    /// users, each with its connections there, and the totals (lists cut at
+    /// [`MAX_PRESENCE_USERS`]). One index lookup, like resolving an emit to the room.
+    pub fn presence(&self, room: &str, tenant: Option<&str>) -> Presence {
+        let members = self.inner.registry.room_members(tenant, room);
+        Presence::of(members.iter().map(String::as_str))
     }
 
     /// How many connections are open.

@@ -247,6 +247,17 @@ impl Registry {
         remove_from(&self.rooms_all, room, conn.id);
     }
 
+    /// The users of the connections in `room` of `tenant` (`None`: connections without a
+    /// tenant), one entry per connection.
+    pub(crate) fn room_members(&self, tenant: Option<&str>, room: &str) -> Vec<String> {
+        let key = (tenant.map(str::to_owned), room.to_owned());
+        self.rooms
+            .read(&key)
+            .get(&key)
+            .map(|set| set.values().map(|c| c.user().to_owned()).collect())
+            .unwrap_or_default()
+    }
+
     /// Every connection of `user` (any tenant).
     pub(crate) fn user_connections(&self, user: &str) -> Vec<Arc<Conn>> {
         self.streams_of(user)

@@ -284,3 +284,53 @@ async fn an_async_room_policy_decides_joins_in_order_within_its_timeout() {
         0
     );
 }
+
+/// Presence on one node: who is in a room of a tenant, with their connections; another tenant's
+/// room of the same name is another room; leaving and disconnecting update it.
+#[tokio::test]
+async fn presence_lists_the_users_of_a_room_in_its_tenant() {
+    use serde_json::json;
+    let server = TestServer::start(hub_builder().build()).await;
+    let mut a1 = server.client("user=alice&tenant=acme").await;
+    let mut a2 = server.client("user=alice&tenant=acme").await;
+    let mut b = server.client("user=bob&tenant=acme").await;
+    let mut other = server.client("user=carol&tenant=globex").await;
+    for c in [&mut a1, &mut a2, &mut b, &mut other] {
+        let r = c
+            .request(json!({ "type": "$join", "cid": 1, "room": "chat:1" }))
+            .await;
+        assert_eq!(r["type"], "$reply", "{r}");
+    }
+    let p = server.hub.presence("chat:1", Some("acme"));
+    let users: Vec<(&str, usize)> = p
+        .users
+        .iter()
+        .map(|u| (u.user_id.as_str(), u.connections))
+        .collect();
+    assert_eq!(users, [("alice", 2), ("bob", 1)]);
+    assert_eq!(
+        (p.user_count, p.connection_count, p.truncated),
+        (2, 3, false)
+    );
+    assert_eq!(server.hub.presence("chat:1", Some("globex")).user_count, 1);
+    assert_eq!(
+        server.hub.presence("chat:2", Some("acme")).connection_count,
+        0
+    );
+
+    let r = a2
+        .request(json!({ "type": "$leave", "cid": 2, "room": "chat:1" }))
+        .await;
+    assert_eq!(r["type"], "$reply", "{r}");
+    b.send_raw(Message::Close(None)).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let p = server.hub.presence("chat:1", Some("acme"));
+        if p.connection_count == 1 {
+            assert_eq!(p.users[0].user_id, "alice");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{p:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
