@@ -39,6 +39,19 @@ pub struct Envelope {
     pub body: Arc<str>,
 }
 
+/// A connection of this node in a room: what a broker shares for presence across nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The room's tenant (`None`: a connection without one).
+    pub tenant: Option<String>,
+    /// The room.
+    pub room: String,
+    /// The connection's session id on this node.
+    pub connection: u64,
+    /// The connection's user.
+    pub user: String,
+}
+
 /// A user's stream to number a durable event in, as one node resolved it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -124,6 +137,23 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Whether the broker is working.
     fn status(&self) -> BrokerStatus;
+
+    /// A connection of this node joined (`true`) or left a room, for presence across nodes.
+    /// Called under no lock and without waiting: queue it. The default shares nothing.
+    fn presence_changed(&self, membership: &Membership, joined: bool) {
+        let _ = (membership, joined);
+    }
+
+    /// The users in a room across every node, one entry per connection; `None` when the broker
+    /// shares no presence (the hub then answers with its own connections).
+    fn room_members<'a>(
+        &'a self,
+        tenant: Option<&'a str>,
+        room: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, BrokerError>> {
+        let _ = (tenant, room);
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 /// The calls a broker makes back into its node, behind [`Node`]: the hub implements them
@@ -145,6 +175,9 @@ pub(crate) trait NodeEvents: Send + Sync {
 
     /// As [`Node::restart`].
     fn restart(&self, stream: &StreamId, position: &Position, reason: &str);
+
+    /// As [`Node::memberships`].
+    fn memberships(&self) -> Vec<Membership>;
 }
 
 /// A node's side of a broker: the hub, as a broker drives it. Holds the hub weakly: when the hub
@@ -229,6 +262,15 @@ impl Node {
             Some(events) => events.apply(stream, position, body),
             None => Applied::NotHere,
         }
+    }
+
+    /// Every room membership of this node's connections, to share them again after the broker
+    /// lost its store (a Redis restart) or its connection.
+    pub fn memberships(&self) -> Vec<Membership> {
+        self.events
+            .upgrade()
+            .map(|e| e.memberships())
+            .unwrap_or_default()
     }
 
     /// The users this node serves and their streams' positions, to reconcile after the broker

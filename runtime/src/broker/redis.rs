@@ -15,6 +15,11 @@
 //! - **Resume anywhere.** A node that gets a user's first connection loads the stream's
 //!   position and history from Redis first, so a client that reconnects to another node resumes
 //!   without loss.
+//! - **Presence.** Each node keeps its connections' room memberships in one hash per room
+//!   (`<ns>:p:<tenant>:<room>`, field `<node>:<connection>` → user) and its own liveness key
+//!   (`<ns>:n:<node>`, 15 s, refreshed every 5 s); a room's members are the fields of live
+//!   nodes (those of dead ones are removed when read). After Redis lost its data, or the
+//!   node's queue of changes overflowed, the node writes all its memberships again.
 //! - **Retention.** Both keys expire `history.max_age` after the last event, and are kept alive
 //!   while a node serves the user. When Redis loses them (restart without persistence, eviction)
 //!   the next event starts a new epoch, and every node tells its connections to resync.
@@ -38,7 +43,9 @@ use redis::aio::ConnectionManager;
 use redis::{Script, Value};
 use tokio::sync::mpsc;
 
-use super::{Applied, Broker, BrokerError, BrokerStatus, Envelope, Node, Snapshot, StreamId};
+use super::{
+    Applied, Broker, BrokerError, BrokerStatus, Envelope, Membership, Node, Snapshot, StreamId,
+};
 use crate::delivery::{History, Position};
 
 /// How long a stream remembers that an event was numbered in it: nodes resolve the same
@@ -119,6 +126,7 @@ impl RedisBrokerBuilder {
         let client = redis::Client::open(self.url.as_str())
             .map_err(|e| BrokerError::Backend(format!("`{}`: {e}", self.url)))?;
         let (tx, rx) = mpsc::channel(self.queue);
+        let (presence_tx, presence_rx) = mpsc::channel(PRESENCE_QUEUE);
         Ok(RedisBroker {
             shared: Arc::new(Shared {
                 client,
@@ -128,6 +136,9 @@ impl RedisBrokerBuilder {
                 fanout_window: self.fanout_window,
                 tx,
                 rx: Mutex::new(Some(rx)),
+                presence_tx,
+                presence_rx: Mutex::new(Some(presence_rx)),
+                presence_dirty: AtomicBool::new(true),
                 status: Mutex::new(BrokerStatus::Degraded {
                     reason: "not connected yet".to_owned(),
                     since: SystemTime::now(),
@@ -167,6 +178,11 @@ struct Shared {
     fanout_window: usize,
     tx: mpsc::Sender<Envelope>,
     rx: Mutex<Option<mpsc::Receiver<Envelope>>>,
+    /// Room memberships that changed here, on their way to Redis.
+    presence_tx: mpsc::Sender<(Membership, bool)>,
+    presence_rx: Mutex<Option<mpsc::Receiver<(Membership, bool)>>>,
+    /// Whether Redis may lack some of this node's memberships: all are written again.
+    presence_dirty: AtomicBool,
     status: Mutex<BrokerStatus>,
     conn: tokio::sync::Mutex<Option<ConnectionManager>>,
     history: Mutex<History>,
@@ -221,6 +237,19 @@ impl Shared {
 
     fn numbered(&self) -> String {
         format!("{}:numbered", self.ns)
+    }
+
+    /// The presence hash of a room: the tenant length-prefixed, like the streams' keys.
+    fn presence_key(&self, tenant: Option<&str>, room: &str) -> String {
+        match tenant {
+            Some(t) => format!("{}:p:{}:{t}:{room}", self.ns, t.len()),
+            None => format!("{}:p:-:{room}", self.ns),
+        }
+    }
+
+    /// A node's liveness key.
+    fn node_key(&self, node: &str) -> String {
+        format!("{}:n:{node}", self.ns)
     }
 
     /// The key suffix of a stream: tenant and user, length-prefixed so no two collide.
@@ -815,6 +844,15 @@ impl Broker for RedisBroker {
             tokio::spawn(publish(self.shared.clone(), node.clone(), rx));
         }
         tokio::spawn(read_fanout(self.shared.clone(), node.clone()));
+        let presence_rx = self
+            .shared
+            .presence_rx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(rx) = presence_rx {
+            tokio::spawn(share_presence(self.shared.clone(), node.clone(), rx));
+        }
         tokio::spawn(subscribe(self.shared.clone(), node));
     }
 
@@ -847,6 +885,176 @@ impl Broker for RedisBroker {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    fn presence_changed(&self, membership: &Membership, joined: bool) {
+        if self
+            .shared
+            .presence_tx
+            .try_send((membership.clone(), joined))
+            .is_err()
+        {
+            // Full (a burst of joins while Redis is slow): write them all again later.
+            self.shared.presence_dirty.store(true, Ordering::Release);
+        }
+    }
+
+    fn room_members<'a>(
+        &'a self,
+        tenant: Option<&'a str>,
+        room: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, BrokerError>> {
+        Box::pin(async move {
+            let key = self.shared.presence_key(tenant, room);
+            let mut conn = self.shared.conn().await?;
+            let fields: Vec<(String, String)> = redis::cmd("HGETALL")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .map_err(backend)?;
+            let mut nodes: Vec<&str> = fields
+                .iter()
+                .filter_map(|(field, _)| field.rsplit_once(':').map(|(node, _)| node))
+                .collect();
+            nodes.sort_unstable();
+            nodes.dedup();
+            let alive: Vec<Option<String>> = if nodes.is_empty() {
+                Vec::new()
+            } else {
+                let mut mget = redis::cmd("MGET");
+                for node in &nodes {
+                    mget.arg(self.shared.node_key(node));
+                }
+                mget.query_async(&mut conn).await.map_err(backend)?
+            };
+            let is_alive = |node: &str| {
+                nodes
+                    .iter()
+                    .position(|n| *n == node)
+                    .and_then(|i| alive.get(i))
+                    .is_some_and(Option::is_some)
+            };
+            let mut members = Vec::new();
+            let mut dead = Vec::new();
+            for (field, user) in &fields {
+                match field.rsplit_once(':') {
+                    Some((node, _)) if is_alive(node) => members.push(user.clone()),
+                    _ => dead.push(field.clone()),
+                }
+            }
+            if !dead.is_empty() {
+                // The memberships of nodes that died without leaving: gone now.
+                let _: Result<(), _> = redis::cmd("HDEL")
+                    .arg(&key)
+                    .arg(dead)
+                    .query_async(&mut conn)
+                    .await;
+            }
+            Ok(Some(members))
+        })
+    }
+}
+
+/// How many membership changes wait for Redis; past it they are written again all at once.
+const PRESENCE_QUEUE: usize = 65_536;
+
+/// How long a node's liveness key lives, and how often it is refreshed.
+const NODE_TTL: Duration = Duration::from_secs(15);
+const NODE_REFRESH: Duration = Duration::from_secs(5);
+
+/// How long a room's presence hash lives after its last change (the fields of dead nodes are
+/// removed when read; this drops rooms no one reads).
+const PRESENCE_TTL_SECONDS: u64 = 24 * 3600;
+
+/// Shares this node's room memberships in Redis: each change as it comes (pipelined), the
+/// node's liveness key every few seconds, and every membership again when Redis may lack some
+/// (its restart, the node's absence past its liveness, a write that failed, an overflowed
+/// queue). A full write is made under a new presence id, and the old id's liveness key is
+/// deleted, so that memberships that ended meanwhile vanish with the old id instead of staying.
+async fn share_presence(
+    shared: Arc<Shared>,
+    node: Node,
+    mut rx: mpsc::Receiver<(Membership, bool)>,
+) {
+    // This node's id in presence: new for each full write (and unique per broker, so two hubs
+    // of one process differ).
+    let mut id = crate::ids::uuid();
+    let mut tick = tokio::time::interval(NODE_REFRESH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut changes = Vec::new();
+    loop {
+        tokio::select! {
+            n = rx.recv_many(&mut changes, 512) => {
+                if n == 0 {
+                    return;
+                }
+            }
+            _ = tick.tick() => {}
+        }
+        if !node.is_alive() {
+            return;
+        }
+        let dirty = shared.presence_dirty.swap(false, Ordering::AcqRel);
+        let written = async {
+            let mut conn = shared.conn().await?;
+            let mut pipe = redis::pipe();
+            // A liveness key that had to be made again means Redis lost (or expired) this
+            // node's memberships.
+            let fresh: Option<String> = redis::cmd("SET")
+                .arg(shared.node_key(&id))
+                .arg("1")
+                .arg("NX")
+                .arg("EX")
+                .arg(NODE_TTL.as_secs())
+                .query_async(&mut conn)
+                .await
+                .map_err(backend)?;
+            let mut writing = id.clone();
+            let all = if dirty || fresh.is_some() {
+                writing = crate::ids::uuid();
+                pipe.cmd("DEL").arg(shared.node_key(&id)).ignore();
+                pipe.cmd("SET")
+                    .arg(shared.node_key(&writing))
+                    .arg("1")
+                    .arg("EX")
+                    .arg(NODE_TTL.as_secs())
+                    .ignore();
+                Some(node.memberships())
+            } else {
+                pipe.cmd("EXPIRE")
+                    .arg(shared.node_key(&id))
+                    .arg(NODE_TTL.as_secs())
+                    .ignore();
+                None
+            };
+            let writes: Vec<(&Membership, bool)> = match &all {
+                Some(all) => all.iter().map(|m| (m, true)).collect(),
+                None => changes.iter().map(|(m, joined)| (m, *joined)).collect(),
+            };
+            for (m, joined) in writes {
+                let key = shared.presence_key(m.tenant.as_deref(), &m.room);
+                let field = format!("{writing}:{}", m.connection);
+                if joined {
+                    pipe.cmd("HSET").arg(&key).arg(field).arg(&m.user).ignore();
+                    pipe.cmd("EXPIRE")
+                        .arg(&key)
+                        .arg(PRESENCE_TTL_SECONDS)
+                        .ignore();
+                } else {
+                    pipe.cmd("HDEL").arg(&key).arg(field).ignore();
+                }
+            }
+            pipe.query_async::<()>(&mut conn).await.map_err(backend)?;
+            Ok::<_, BrokerError>(writing)
+        };
+        match written.await {
+            Ok(writing) => id = writing,
+            Err(e) => {
+                tracing::debug!(error = %e, "presence not shared; written again once Redis is back");
+                shared.presence_dirty.store(true, Ordering::Release);
+            }
+        }
+        changes.clear();
     }
 }
 

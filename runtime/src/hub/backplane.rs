@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::error::Delivered;
 use super::stream::{clock_ms, Stored, StreamState, UserStream};
 use super::Inner;
-use crate::broker::{Applied, Broker, BrokerError, Envelope, NodeEvents, Target};
+use crate::broker::{Applied, Broker, BrokerError, Envelope, Membership, NodeEvents, Target};
 use crate::delivery::{History, Position, StreamId};
 
 impl NodeEvents for Inner {
@@ -64,6 +64,21 @@ impl NodeEvents for Inner {
                 .lock()
                 .restart(position.epoch.clone(), position.seq, reason);
         }
+    }
+
+    fn memberships(&self) -> Vec<Membership> {
+        self.registry
+            .all_connections()
+            .into_iter()
+            .flat_map(|conn| {
+                conn.rooms().into_iter().map(move |room| Membership {
+                    tenant: conn.tenant().map(str::to_owned),
+                    room,
+                    connection: conn.id,
+                    user: conn.user().to_owned(),
+                })
+            })
+            .collect()
     }
 }
 

@@ -19,6 +19,7 @@ use super::metrics::DisconnectReason;
 use super::Hub;
 use super::Session;
 use crate::auth::UpgradeRequest;
+use crate::broker::Membership;
 use crate::delivery::{Position, StreamId};
 use crate::principal::Principal;
 
@@ -131,7 +132,9 @@ impl Hub {
     }
 
     pub(crate) fn unregister(&self, conn: &Arc<Conn>, reason: DisconnectReason) {
-        self.inner.registry.remove(conn);
+        for room in self.inner.registry.remove(conn) {
+            self.membership_changed(conn, &room, false);
+        }
         let empty = {
             let mut st = conn.stream.lock();
             st.conns.retain(|c| c.id != conn.id);
@@ -229,5 +232,20 @@ impl Hub {
                 ),
             }
         });
+    }
+}
+
+impl Hub {
+    /// Tells the broker, if any, that `conn` joined or left `room` (presence across nodes).
+    pub(crate) fn membership_changed(&self, conn: &Conn, room: &str, joined: bool) {
+        if let Some(broker) = &self.inner.broker {
+            let membership = Membership {
+                tenant: conn.tenant().map(str::to_owned),
+                room: room.to_owned(),
+                connection: conn.id,
+                user: conn.user().to_owned(),
+            };
+            broker.presence_changed(&membership, joined);
+        }
     }
 }

@@ -106,7 +106,13 @@ impl Hub {
             .registry
             .user_connections(user_id)
             .iter()
-            .filter(|c| self.inner.registry.join(c, room))
+            .filter(|c| {
+                let joined = self.inner.registry.join(c, room);
+                if joined {
+                    self.membership_changed(c, room, true);
+                }
+                joined
+            })
             .count()
     }
 
@@ -116,16 +122,41 @@ impl Hub {
             .registry
             .user_connections(user_id)
             .iter()
-            .filter(|c| self.inner.registry.leave(c, room))
+            .filter(|c| {
+                let left = self.inner.registry.leave(c, room);
+                if left {
+                    self.membership_changed(c, room, false);
+                }
+                left
+            })
             .count()
     }
 
     /// Who is in `room` of `tenant` on this node (`None`: connections without a tenant): its
     /// users, each with its connections there, and the totals (lists cut at
     /// [`MAX_PRESENCE_USERS`]). One index lookup, like resolving an emit to the room.
-    pub fn presence(&self, room: &str, tenant: Option<&str>) -> Presence {
+    pub fn local_presence(&self, room: &str, tenant: Option<&str>) -> Presence {
         let members = self.inner.registry.room_members(tenant, room);
         Presence::of(members.iter().map(String::as_str))
+    }
+
+    /// Who is in `room` of `tenant` on every node: with a backplane that shares presence (the
+    /// Redis one does), its view of every live node's connections; otherwise this node's, as
+    /// [`Hub::local_presence`].
+    ///
+    /// # Errors
+    /// When the backplane cannot be asked (Redis unreachable).
+    pub async fn presence(
+        &self,
+        room: &str,
+        tenant: Option<&str>,
+    ) -> Result<Presence, crate::broker::BrokerError> {
+        if let Some(broker) = &self.inner.broker {
+            if let Some(members) = broker.room_members(tenant, room).await? {
+                return Ok(Presence::of(members.iter().map(String::as_str)));
+            }
+        }
+        Ok(self.local_presence(room, tenant))
     }
 
     /// How many connections are open.
@@ -191,7 +222,11 @@ impl Hub {
     /// Joins `conn` to `room` unless it is in `max` rooms already (`None`); `Some(false)`
     /// when it was in the room, or has ended.
     pub(crate) fn join_within(&self, conn: &Arc<Conn>, room: &str, max: usize) -> Option<bool> {
-        self.inner.registry.join_within(conn, room, max)
+        let joined = self.inner.registry.join_within(conn, room, max);
+        if joined == Some(true) {
+            self.membership_changed(conn, room, true);
+        }
+        joined
     }
 
     /// What routes the events clients send, if the hub has a router.
@@ -258,12 +293,20 @@ impl Session {
     /// Joins a room of the connection's tenant. Returns false when already in it, or when the
     /// connection has ended.
     pub fn join(&self, room: &str) -> bool {
-        self.hub.inner.registry.join(&self.conn, room)
+        let joined = self.hub.inner.registry.join(&self.conn, room);
+        if joined {
+            self.hub.membership_changed(&self.conn, room, true);
+        }
+        joined
     }
 
     /// Leaves a room. Returns false when not in it.
     pub fn leave(&self, room: &str) -> bool {
-        self.hub.inner.registry.leave(&self.conn, room)
+        let left = self.hub.inner.registry.leave(&self.conn, room);
+        if left {
+            self.hub.membership_changed(&self.conn, room, false);
+        }
+        left
     }
 
     /// The rooms the connection is in.

@@ -169,7 +169,8 @@ impl Registry {
     }
 
     /// Removes a connection from every index but its stream (see `Hub::unregister`).
-    pub(crate) fn remove(&self, conn: &Arc<Conn>) {
+    /// Unindexes a connection; returns the rooms it was in.
+    pub(crate) fn remove(&self, conn: &Arc<Conn>) -> Vec<String> {
         self.conns.write(&conn.id).remove(&conn.id);
         if let Some(t) = conn.tenant() {
             remove_from(&self.tenants, t, conn.id);
@@ -177,9 +178,19 @@ impl Registry {
         for role in &conn.principal().roles {
             self.remove_role(conn, role);
         }
-        for room in conn.take_rooms() {
-            self.remove_room_entries(conn, &room);
+        let rooms = conn.take_rooms();
+        for room in &rooms {
+            self.remove_room_entries(conn, room);
         }
+        rooms
+    }
+
+    /// Every registered connection.
+    pub(crate) fn all_connections(&self) -> Vec<Arc<Conn>> {
+        self.conns
+            .each_shard()
+            .flat_map(|s| s.values().cloned().collect::<Vec<_>>())
+            .collect()
     }
 
     pub(crate) fn add_role(&self, conn: &Arc<Conn>, role: &str) {

@@ -421,3 +421,72 @@ async fn after_a_redis_restart_a_late_node_replays_the_new_epoch_as_the_first_di
     assert_eq!(seen[0], want, "the tab on A");
     assert_eq!(seen[1], want, "the tab on B, which reattached later");
 }
+
+/// Presence across nodes: who is in a room of a tenant, whichever node their connections are on;
+/// a connection that leaves is gone from it; after Redis restarts empty, the nodes share their
+/// memberships again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_spans_the_nodes_and_survives_a_redis_restart() {
+    use serde_json::json;
+    let mut redis = Redis::start();
+    let a = TestServer::start(node(&redis, "presence", History::default())).await;
+    let b = TestServer::start(node(&redis, "presence", History::default())).await;
+    healthy(&a.hub).await;
+    healthy(&b.hub).await;
+    let mut tabs = Vec::new();
+    for (server, user) in [(&a, "alice"), (&a, "alice"), (&b, "bob"), (&b, "carol")] {
+        let mut c =
+            crate::support::Client::connect(server.addr, &format!("user={user}&tenant=acme")).await;
+        let r = c
+            .request(json!({ "type": "$join", "cid": 1, "room": "chat:1" }))
+            .await;
+        assert_eq!(r["type"], "$reply", "{r}");
+        tabs.push(c);
+    }
+    let users = |p: &tidings::Presence| -> Vec<(String, usize)> {
+        p.users
+            .iter()
+            .map(|u| (u.user_id.clone(), u.connections))
+            .collect()
+    };
+    let everyone = vec![
+        ("alice".to_owned(), 2),
+        ("bob".to_owned(), 1),
+        ("carol".to_owned(), 1),
+    ];
+    let until = |hub: tidings::Hub, want: Vec<(String, usize)>| async move {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let p = hub.presence("chat:1", Some("acme")).await;
+            if let Ok(p) = &p {
+                if users(p) == want {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "presence stayed {p:?}, want {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    until(a.hub.clone(), everyone.clone()).await;
+    until(b.hub.clone(), everyone.clone()).await;
+    assert_eq!(a.hub.local_presence("chat:1", Some("acme")).user_count, 1);
+
+    // Carol leaves the room; Bob disconnects.
+    let r = tabs[3]
+        .request(json!({ "type": "$leave", "cid": 2, "room": "chat:1" }))
+        .await;
+    assert_eq!(r["type"], "$reply", "{r}");
+    let bob = tabs.remove(2);
+    drop(bob);
+    until(a.hub.clone(), vec![("alice".to_owned(), 2)]).await;
+
+    // Redis loses everything; the nodes share their memberships again.
+    redis.kill();
+    redis.spawn();
+    healthy(&a.hub).await;
+    healthy(&b.hub).await;
+    until(b.hub.clone(), vec![("alice".to_owned(), 2)]).await;
+}

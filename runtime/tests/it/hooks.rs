@@ -301,7 +301,7 @@ async fn presence_lists_the_users_of_a_room_in_its_tenant() {
             .await;
         assert_eq!(r["type"], "$reply", "{r}");
     }
-    let p = server.hub.presence("chat:1", Some("acme"));
+    let p = server.hub.local_presence("chat:1", Some("acme"));
     let users: Vec<(&str, usize)> = p
         .users
         .iter()
@@ -312,9 +312,25 @@ async fn presence_lists_the_users_of_a_room_in_its_tenant() {
         (p.user_count, p.connection_count, p.truncated),
         (2, 3, false)
     );
-    assert_eq!(server.hub.presence("chat:1", Some("globex")).user_count, 1);
     assert_eq!(
-        server.hub.presence("chat:2", Some("acme")).connection_count,
+        server
+            .hub
+            .local_presence("chat:1", Some("globex"))
+            .user_count,
+        1
+    );
+    // Without a backplane, presence everywhere is this node's.
+    let everywhere = server
+        .hub
+        .presence("chat:1", Some("acme"))
+        .await
+        .expect("presence");
+    assert_eq!(everywhere.connection_count, 3);
+    assert_eq!(
+        server
+            .hub
+            .local_presence("chat:2", Some("acme"))
+            .connection_count,
         0
     );
 
@@ -325,7 +341,7 @@ async fn presence_lists_the_users_of_a_room_in_its_tenant() {
     b.send_raw(Message::Close(None)).await;
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let p = server.hub.presence("chat:1", Some("acme"));
+        let p = server.hub.local_presence("chat:1", Some("acme"));
         if p.connection_count == 1 {
             assert_eq!(p.users[0].user_id, "alice");
             break;
