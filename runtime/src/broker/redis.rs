@@ -4,7 +4,8 @@
 //!   to the fan-out window); every node reads it from the last entry it read and resolves the
 //!   recipients against its own connections. A node that was away (its connection to Redis
 //!   dropped, a partition) reads on from where it left off, so no event meant for its
-//!   connections is skipped; one away past the window tells its connections to resync.
+//!   connections is skipped; one away past the window (the entries after its last one were
+//!   trimmed) tells its connections to resync.
 //! - **Streams.** For a durable event each node that resolved a user's stream runs one Lua
 //!   script that, atomically: skips it when this event was already numbered for that stream (a
 //!   user connected to two nodes is resolved by both), assigns the next `seq` in the stream's
@@ -714,9 +715,12 @@ async fn newest_entry(
         .unwrap_or(StreamEntryId(0, 0)))
 }
 
-/// Whether entries after `last` were trimmed from the stream (Redis 7's
-/// `max-deleted-entry-id`): this node missed them. A stream Redis lost (a restart) has deleted
-/// nothing; that loss is told by the new epochs instead.
+/// Whether entries after `last` may have been trimmed from the stream before this node read
+/// them: the stream has been trimmed (Redis 7's `entries-added` exceeds its `length`; trimming
+/// leaves `max-deleted-entry-id` alone), `last` is no longer in it, and its first entry comes
+/// after `last`. At the very edge (the entry right after `last` survived) this errs towards a
+/// resync, never towards a silent gap. A stream Redis lost (a restart) has trimmed nothing;
+/// that loss is told by the new epochs instead.
 async fn trimmed_past(
     conn: &mut redis::aio::MultiplexedConnection,
     key: &str,
@@ -733,12 +737,37 @@ async fn trimmed_past(
         // No stream yet (nothing emitted since Redis started): nothing trimmed.
         Ok(_) | Err(_) => return Ok(false),
     };
-    let deleted = fields
-        .chunks(2)
-        .find(|kv| kv.first().and_then(text).as_deref() == Some("max-deleted-entry-id"))
-        .and_then(|kv| kv.get(1).and_then(text))
-        .and_then(|id| StreamEntryId::parse(&id));
-    Ok(deleted.is_some_and(|deleted| deleted > last))
+    let field = |name: &str| {
+        fields
+            .chunks(2)
+            .find(|kv| kv.first().and_then(text).as_deref() == Some(name))
+            .and_then(|kv| kv.get(1))
+    };
+    let int = |v: Option<&Value>| match v {
+        Some(Value::Int(n)) => Some(*n),
+        _ => None,
+    };
+    let length = int(field("length")).unwrap_or(0);
+    // Redis before 7 does not say how many were added: count it as trimmed.
+    let trimmed = int(field("entries-added")).is_none_or(|added| added > length);
+    let first = match field("first-entry") {
+        Some(Value::Array(entry)) => entry
+            .first()
+            .and_then(text)
+            .and_then(|id| StreamEntryId::parse(&id)),
+        _ => None,
+    };
+    if !trimmed || first.is_none_or(|first| first <= last) {
+        return Ok(false);
+    }
+    let still_there: Value = redis::cmd("XRANGE")
+        .arg(key)
+        .arg(last.to_string())
+        .arg(last.to_string())
+        .query_async(conn)
+        .await
+        .map_err(backend)?;
+    Ok(!matches!(still_there, Value::Array(entries) if !entries.is_empty()))
 }
 
 /// The entries of an `XREAD` reply on one stream: id and envelope text, in order.

@@ -490,3 +490,93 @@ async fn presence_spans_the_nodes_and_survives_a_redis_restart() {
     healthy(&b.hub).await;
     until(b.hub.clone(), vec![("alice".to_owned(), 2)]).await;
 }
+
+/// A durable event to a room (only the nodes with members in it can resolve it).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct RoomNote {
+    room: String,
+    n: u64,
+}
+
+impl tidings::Event for RoomNote {
+    const NAME: &'static str = "test:roomNote";
+    const MODULE: &'static str = "test";
+    const DIRECTION: tidings::schema::Direction = tidings::schema::Direction::ServerToClient;
+    const DELIVERY: tidings::schema::Delivery = tidings::schema::Delivery::Durable;
+    type Reply = ();
+
+    fn recipients(&self) -> tidings::Recipients {
+        tidings::to_room(&self.room).in_tenant("acme")
+    }
+}
+
+/// A node away from Redis for longer than the fan-out window (the entries it had not read were
+/// trimmed) tells its connections to resync: a user only on that node, in a room no other node
+/// serves, is never left with a silent gap (the second stranger's test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_away_past_the_fanout_window_resyncs_its_connections() {
+    use serde_json::json;
+    let redis = Redis::start();
+    let via = FaultProxy::start(([127, 0, 0, 1], redis.port).into(), 7).await;
+    let broker = |url: String| {
+        RedisBroker::builder(url)
+            .namespace("window")
+            .fanout_window(20)
+            .build()
+            .expect("url")
+    };
+    let a = TestServer::start(hub_builder().broker(broker(redis.url())).build()).await;
+    let b = TestServer::start(
+        hub_builder()
+            .broker(broker(format!("redis://{}/", via.addr())))
+            .build(),
+    )
+    .await;
+    healthy(&a.hub).await;
+    healthy(&b.hub).await;
+    let mut dave = crate::support::Client::connect(b.addr, "user=dave&tenant=acme").await;
+    let r = dave
+        .request(json!({ "type": "$join", "cid": 1, "room": "chat:9" }))
+        .await;
+    assert_eq!(r["type"], "$reply", "{r}");
+    a.hub
+        .emit(&RoomNote {
+            room: "chat:9".into(),
+            n: 0,
+        })
+        .expect("emit");
+    assert_eq!(dave.recv_app().await["data"]["n"], 0);
+
+    // B is cut off; A emits far more than the window holds.
+    via.partition(true);
+    via.reset();
+    for n in 1..=100 {
+        a.hub
+            .emit(&RoomNote {
+                room: "chat:9".into(),
+                n,
+            })
+            .expect("emit");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    via.partition(false);
+    // Dave is told to resync (no silent gap), whatever else arrives.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let f = tokio::time::timeout(Duration::from_secs(20), dave.recv_app())
+            .await
+            .expect("a frame");
+        if f["type"] == "$resync_required" {
+            assert!(
+                f["reason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("fan-out window"),
+                "{f}"
+            );
+            break;
+        }
+        assert!(f["type"] == "test:roomNote", "{f}");
+        assert!(Instant::now() < deadline, "no resync");
+    }
+}
