@@ -424,7 +424,18 @@ impl Shared {
                     }
                     return;
                 }
-                if position.seq <= local.seq {
+                if position.seq < local.seq {
+                    // Redis's stream is behind this node's (restored from an older snapshot, a
+                    // failover to a lagging replica): what the connections hold past it is not
+                    // Redis's; they resync at its position.
+                    node.restart(
+                        stream,
+                        &position,
+                        "the backplane's stream went back (restored from an older copy)",
+                    );
+                    return;
+                }
+                if position.seq == local.seq {
                     return;
                 }
                 if !is_contiguous(&events, local.seq + 1, position.seq) {

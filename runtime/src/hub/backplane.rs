@@ -104,7 +104,22 @@ fn apply_locked(
         );
     }
     if position.seq <= st.seq {
-        return (Applied::Duplicate, None);
+        // A number this node has delivered: the same event again (a duplicate), unless the
+        // broker's stream went back (Redis restored from an older snapshot, a failover to a
+        // lagging replica) and numbers another event with it — then what the connections
+        // hold past it is not the broker's any more: they resync there.
+        let rewound = st
+            .stored()
+            .find(|(seq, _)| *seq == position.seq)
+            .is_some_and(|(_, stored)| stored.body != body);
+        if !rewound {
+            return (Applied::Duplicate, None);
+        }
+        st.restart(
+            position.epoch.clone(),
+            position.seq.saturating_sub(1),
+            "the backplane's stream went back (restored from an older copy)",
+        );
     }
     if position.seq > st.seq + 1 {
         return (Applied::Gap { after: st.seq }, None);
