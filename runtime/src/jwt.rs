@@ -105,7 +105,8 @@ impl JwtAuthenticator {
     ///
     /// # Errors
     /// When the token is malformed, badly signed, expired, not valid yet (`nbf`), has an `exp`
-    /// out of range, or lacks `sub`.
+    /// or `nbf` out of range, lacks `sub`, or has a `tenant` or `roles` claim of another type
+    /// (a tenant is a string or a number; roles an array of them).
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let data = decode::<serde_json::Map<String, serde_json::Value>>(
             token,
@@ -139,9 +140,21 @@ impl JwtAuthenticator {
             .get("sub")
             .and_then(text)
             .ok_or_else(|| AuthError::unauthorized("the token's `sub` claim is not a string"))?;
+        // Claims of the wrong type are refused, never read as absent: a `tenant` that is an
+        // object must not make a connection with no tenant at all.
         let roles = match claims.get(&self.roles_claim) {
             None | Some(serde_json::Value::Null) => Vec::new(),
-            Some(serde_json::Value::Array(items)) => items.iter().filter_map(text).collect(),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|item| {
+                    text(item).ok_or_else(|| {
+                        AuthError::unauthorized(format!(
+                            "the token's `{}` claim holds an item that is not a string",
+                            self.roles_claim
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
             Some(_) => {
                 return Err(AuthError::unauthorized(format!(
                     "the token's `{}` claim is not an array",
@@ -149,13 +162,38 @@ impl JwtAuthenticator {
                 )))
             }
         };
-        let tenant = claims.get(&self.tenant_claim).and_then(text);
+        let tenant = match claims.get(&self.tenant_claim) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => Some(text(v).ok_or_else(|| {
+                AuthError::unauthorized(format!(
+                    "the token's `{}` claim is not a string",
+                    self.tenant_claim
+                ))
+            })?),
+        };
+        // The library compares whole seconds; a decimal `exp` just past, or `nbf` just ahead,
+        // is refused here to the fraction.
+        let now = SystemTime::now();
+        let leeway = Duration::from_secs(self.validation.leeway);
         let expires_at = match claims.get("exp") {
             None => None,
             Some(exp) => Some(numeric_date(exp).ok_or_else(|| {
                 AuthError::unauthorized("the token's `exp` is not a time this server can hold")
             })?),
         };
+        if expires_at.is_some_and(|exp| exp + leeway <= now) {
+            return Err(AuthError::unauthorized("the token has expired"));
+        }
+        if let Some(nbf) = claims.get("nbf") {
+            let nbf = numeric_date(nbf).ok_or_else(|| {
+                AuthError::unauthorized("the token's `nbf` is not a time this server can hold")
+            })?;
+            if nbf > now + leeway {
+                return Err(AuthError::unauthorized(
+                    "the token is not valid yet (`nbf`)",
+                ));
+            }
+        }
         Ok(Principal {
             user_id: user,
             roles,

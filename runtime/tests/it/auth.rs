@@ -272,4 +272,22 @@ fn tokens_not_valid_yet_or_with_absurd_expiries_are_refused() {
         left > std::time::Duration::from_secs(55) && left < std::time::Duration::from_secs(62),
         "{left:?}"
     );
+    // To the fraction: a decimal exp half a second past, or nbf half a second ahead, is refused
+    // (the library compares whole seconds).
+    let now_f = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("time")
+        .as_secs_f64();
+    let just_expired = sign(serde_json::json!({ "sub": "u", "exp": now_f - 0.5 }));
+    assert!(auth.verify(&just_expired).is_err(), "exp 0.5 s ago");
+    let almost = sign(serde_json::json!({ "sub": "u", "exp": now_f + 60.0, "nbf": now_f + 0.5 }));
+    assert!(auth.verify(&almost).is_err(), "nbf 0.5 s ahead");
+    // Claims of the wrong type are refused, not read as absent.
+    for claims in [
+        serde_json::json!({ "sub": "u", "exp": now + 60, "tenant": { "a": 1 } }),
+        serde_json::json!({ "sub": "u", "exp": now + 60, "roles": ["admin", { "x": 1 }] }),
+    ] {
+        let err = auth.verify(&sign(claims.clone())).expect_err("refused");
+        assert!(err.to_string().contains("claim"), "{claims}: {err}");
+    }
 }
