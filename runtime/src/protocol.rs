@@ -258,18 +258,24 @@ fn scan_cid(text: &str) -> Option<Cid> {
             }
         }
     };
+    // A byte-order mark before the object is skipped.
+    if text.starts_with('\u{feff}') {
+        i = '\u{feff}'.len_utf8();
+    }
     ws(&mut i);
     if b.get(i) != Some(&b'{') {
         return None;
     }
     i += 1;
+    // The last `cid` wins, as when JSON is read into a map.
+    let mut found = None;
     loop {
         ws(&mut i);
         if b.get(i) != Some(&b'"') {
             return None;
         }
         let key_end = string_end(i)?;
-        let key = &text[i..key_end];
+        let raw_key = &text[i..key_end];
         i = key_end;
         ws(&mut i);
         if b.get(i) != Some(&b':') {
@@ -278,14 +284,18 @@ fn scan_cid(text: &str) -> Option<Cid> {
         i += 1;
         ws(&mut i);
         let end = value_end(i)?;
-        if key == "\"cid\"" {
-            return serde_json::from_str::<Cid>(text[i..end].trim()).ok();
+        // A key written with escapes (`"\u0063id"`) is the same key.
+        let is_cid = raw_key == "\"cid\""
+            || (raw_key.contains('\\')
+                && serde_json::from_str::<String>(raw_key).is_ok_and(|k| k == "cid"));
+        if is_cid {
+            found = serde_json::from_str::<Cid>(text[i..end].trim()).ok();
         }
         i = end;
         ws(&mut i);
-        match b.get(i)? {
-            b',' => i += 1,
-            _ => return None,
+        match b.get(i) {
+            Some(b',') => i += 1,
+            _ => return found,
         }
     }
 }
@@ -450,6 +460,13 @@ mod tests {
             s("deep")
         );
         assert_eq!(cid(r#" { "cid" : 12 , "type": 5 "#), Some(Cid::Num(12)));
+        // A byte-order mark, an escaped key, and the last of two cids (as a map reads it).
+        assert_eq!(cid("\u{feff}{\"cid\":\"bom\",\"x\":\"\\ud800\"}"), s("bom"));
+        assert_eq!(cid(r#"{"\u0063id":"esc","x":"\ud800"}"#), s("esc"));
+        assert_eq!(
+            cid(r#"{"cid":"first","x":"\ud800","cid":"last"}"#),
+            s("last")
+        );
         // Not readable: a cid that is not a string or a non-negative integer, or broken itself.
         assert_eq!(cid(r#"{"cid":"\ud800"}"#), None);
         assert_eq!(cid(r#"{"cid":-1}"#), None);

@@ -87,7 +87,8 @@ impl RedisBrokerBuilder {
         self
     }
 
-    /// How many emitted events wait while Redis is unreachable before emits fail
+    /// How many emitted events may wait for Redis — while it is unreachable, or in a burst
+    /// faster than it takes them — before emits fail
     /// ([`EmitError::Unavailable`](crate::EmitError::Unavailable)). Default 65,536.
     pub fn queue(mut self, events: usize) -> RedisBrokerBuilder {
         self.queue = events.max(1);
