@@ -61,6 +61,8 @@ mod recipients;
 mod router;
 #[cfg(feature = "server")]
 mod server;
+#[cfg(feature = "server")]
+mod throttle;
 #[cfg(feature = "tls")]
 pub mod tls;
 #[cfg(feature = "server")]

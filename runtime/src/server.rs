@@ -222,6 +222,12 @@ async fn serve_until<S>(hub: Hub, stream: S, deadline: tokio::time::Instant)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let limits = hub.limits();
+    let stream = crate::throttle::Throttle::new(
+        stream,
+        limits.inbound_bytes_per_second,
+        limits.max_frame_bytes.saturating_mul(2),
+    );
     let ws = match tokio::time::timeout_at(deadline, handshake(&hub, stream)).await {
         Ok(Some(ws)) => ws,
         Ok(None) => return,

@@ -56,6 +56,12 @@ pub struct Limits {
     /// [`close::SERVER_ERROR`](crate::protocol::close::SERVER_ERROR); an `on_disconnect` is
     /// abandoned (and logged). Default 5 s.
     pub hook_timeout: Duration,
+    /// Bytes per second a connection may send, in bursts of twice `max_frame_bytes`: the bound
+    /// on the work of floods that counting messages cannot see (empty fragments of a message
+    /// that never ends). Past it the server reads more slowly and TCP pushes back on the
+    /// client; nothing is dropped or closed. [`Server`](crate::Server) applies it (behind
+    /// axum, use your proxy's rate limit). Default 256 KiB/s.
+    pub inbound_bytes_per_second: usize,
     /// Bytes of tungstenite's read buffer per connection. Default 4 KiB.
     pub read_buffer_bytes: usize,
     /// How long graceful shutdown waits for sessions to drain their queues. Default 5 s.
@@ -84,6 +90,7 @@ impl Default for Limits {
             auth_timeout: Duration::from_secs(5),
             join_timeout: Duration::from_secs(5),
             hook_timeout: Duration::from_secs(5),
+            inbound_bytes_per_second: 256 * 1024,
             read_buffer_bytes: 4 * 1024,
             drain_timeout: Duration::from_secs(5),
             max_rooms_per_connection: 256,

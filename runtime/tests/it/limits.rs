@@ -494,3 +494,50 @@ async fn a_silent_client_is_closed_at_the_heartbeat_timeout_itself() {
         "closed after {after:?}"
     );
 }
+
+/// The second stranger's flood: empty continuation fragments of one message (each a frame to
+/// parse, none completing a message, so the message rate never sees them). `Server` reads a
+/// connection at `inbound_bytes_per_second` at most: the flood takes the time its bytes are
+/// worth at that rate instead of a core.
+#[tokio::test]
+async fn a_flood_of_empty_fragments_is_read_at_the_byte_rate() {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    use tokio_tungstenite::MaybeTlsStream;
+    let hub = hub_builder()
+        .limits(limits(|l| {
+            l.inbound_bytes_per_second = 64 * 1024;
+            l.max_frame_bytes = 1024; // bursts of 2 KiB
+        }))
+        .build();
+    let server = TestServer::start(hub).await;
+    let url = format!("ws://{}/ws?user=u1", server.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connects");
+    let _connected = ws.next().await;
+    // A text frame without FIN, 128 KiB of empty masked continuation frames, then the end.
+    let mut bytes = Vec::new();
+    let start = br#"{"type":"$ping""#;
+    bytes.extend_from_slice(&[0x01, 0x80 | start.len() as u8, 0, 0, 0, 0]);
+    bytes.extend_from_slice(start);
+    for _ in 0..(128 * 1024 / 6) {
+        bytes.extend_from_slice(&[0x00, 0x80, 0, 0, 0, 0]);
+    }
+    bytes.extend_from_slice(&[0x80, 0x81, 0, 0, 0, 0, b'}']);
+    let started = tokio::time::Instant::now();
+    let MaybeTlsStream::Plain(tcp) = ws.get_mut() else {
+        panic!("plain TCP")
+    };
+    tcp.write_all(&bytes).await.expect("write");
+    loop {
+        match tokio::time::timeout(PATIENCE * 2, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str().contains("$pong") => break,
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no pong: {other:?}"),
+        }
+    }
+    let took = started.elapsed();
+    // 128 KiB at 64 KiB/s after a 2 KiB burst: about 2 s (unthrottled, a few ms).
+    assert!(took >= Duration::from_millis(1_500), "read in {took:?}");
+}
