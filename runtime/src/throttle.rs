@@ -76,7 +76,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Throttle<S> {
         // Read at most what the bucket holds, through a small buffer of our own (a copy of a
         // few KiB per read: no unsafe code for `ReadBuf`'s unfilled part).
         let mut chunk = [0u8; CHUNK];
-        let allowed = (this.tokens as usize).clamp(1, buf.remaining().min(CHUNK).max(1));
+        let allowed = (this.tokens as usize).clamp(1, buf.remaining().clamp(1, CHUNK));
         let mut limited = ReadBuf::new(&mut chunk[..allowed]);
         let polled = Pin::new(&mut this.inner).poll_read(cx, &mut limited);
         if let Poll::Ready(Ok(())) = polled {
