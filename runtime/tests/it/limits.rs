@@ -204,6 +204,16 @@ async fn frames_until_close(c: &mut Client) -> (Vec<String>, Option<u16>) {
     }
 }
 
+/// A flood ended as one episode: one `rate_limited` error frame, then the 4029 close.
+fn assert_one_flood_episode(codes: &[String], close_code: Option<u16>) {
+    assert_eq!(close_code, Some(close::RATE_LIMITED), "{codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| *c == "rate_limited").count(),
+        1,
+        "one rate_limited per episode: {codes:?}"
+    );
+}
+
 #[tokio::test]
 async fn binary_frames_count_against_the_rate() {
     let server = flood_server().await;
@@ -241,12 +251,7 @@ async fn a_steady_flood_above_the_rate_is_one_episode() {
     };
     let mut c = sender.await;
     let (codes, close_code) = frames_until_close(&mut c).await;
-    assert_eq!(close_code, Some(close::RATE_LIMITED), "{codes:?}");
-    assert_eq!(
-        codes.iter().filter(|c| *c == "rate_limited").count(),
-        1,
-        "one rate_limited per episode: {codes:?}"
-    );
+    assert_one_flood_episode(&codes, close_code);
 }
 
 #[tokio::test]
@@ -465,12 +470,7 @@ async fn pong_frames_count_against_the_rate() {
         c.send_raw(Message::Pong(vec![1u8].into())).await;
     }
     let (codes, close_code) = frames_until_close(&mut c).await;
-    assert_eq!(close_code, Some(close::RATE_LIMITED), "{codes:?}");
-    assert_eq!(
-        codes.iter().filter(|c| *c == "rate_limited").count(),
-        1,
-        "{codes:?}"
-    );
+    assert_one_flood_episode(&codes, close_code);
 }
 
 /// A silent client is closed at the heartbeat timeout, not at the next ping after it (the
