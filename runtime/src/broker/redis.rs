@@ -1060,6 +1060,10 @@ async fn share_presence(
                     .arg("EX")
                     .arg(NODE_TTL.as_secs())
                     .ignore();
+                // Every change still queued happened before the snapshot below, which holds its
+                // outcome: written later under the new id, a queued join whose leave was lost to
+                // an overflow would stay forever.
+                while rx.try_recv().is_ok() {}
                 Some(node.memberships())
             } else {
                 pipe.cmd("EXPIRE")
