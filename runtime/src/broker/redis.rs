@@ -820,6 +820,13 @@ fn fanout_entries(value: Value) -> Vec<(StreamEntryId, String)> {
     out
 }
 
+/// Takes what a slot holds (a receiver handed to the task that starts once).
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+}
+
 /// Whether `events` run from `first` through `last` without a hole.
 fn is_contiguous(events: &[(u64, Duration, Arc<str>)], first: u64, last: u64) -> bool {
     events.first().is_some_and(|e| e.0 == first)
@@ -875,23 +882,11 @@ impl Broker for RedisBroker {
             .history
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = node.history();
-        let rx = self
-            .shared
-            .rx
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(rx) = rx {
+        if let Some(rx) = take(&self.shared.rx) {
             tokio::spawn(publish(self.shared.clone(), node.clone(), rx));
         }
         tokio::spawn(read_fanout(self.shared.clone(), node.clone()));
-        let presence_rx = self
-            .shared
-            .presence_rx
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(rx) = presence_rx {
+        if let Some(rx) = take(&self.shared.presence_rx) {
             tokio::spawn(share_presence(self.shared.clone(), node.clone(), rx));
         }
         tokio::spawn(subscribe(self.shared.clone(), node));
