@@ -91,6 +91,9 @@ fn message(m: &Module, e: &EventDef, payload: Value) -> Value {
         "delivery": e.delivery.as_str(),
         "recipients": crate::summary::recipients(e),
     });
+    if let Some(kind) = e.presence {
+        msg["x-tidings"]["presence"] = json!(kind.as_str());
+    }
     msg
 }
 

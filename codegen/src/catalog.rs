@@ -304,6 +304,9 @@ fn module_md(schema: &Schema, m: &Module, out: &mut String) {
         let _ = writeln!(out, "- **Direction:** {}", direction_words(e));
         let _ = writeln!(out, "- **Delivery:** {}", delivery_words(e));
         let _ = writeln!(out, "- **Recipients:** {}", recipients_in_words(schema, e));
+        if let Some(when) = crate::summary::presence(e) {
+            let _ = writeln!(out, "- **Presence:** {when}");
+        }
         if let Some(r) = &e.reply {
             let _ = writeln!(out, "- **Reply:** `{r}`");
         }
@@ -529,6 +532,13 @@ fn html(schema: &Schema) -> String {
                 "<p class=\"who\"><strong>Recipients:</strong> {}</p>",
                 inline(&recipients_in_words(schema, e))
             );
+            if let Some(when) = crate::summary::presence(e) {
+                let _ = writeln!(
+                    body,
+                    "<p class=\"who\"><strong>Presence:</strong> {}</p>",
+                    esc(when)
+                );
+            }
             if let Some(r) = &e.reply {
                 let _ = writeln!(
                     body,

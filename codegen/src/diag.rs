@@ -81,6 +81,7 @@ codes! {
     UnknownField = "unknown-field": "A field path naming a field that does not exist, or stepping into a non-struct.",
     RecipientType = "recipient-type": "A recipient or tenant field of the wrong type (a list for `user`, a single id for `users`, an optional tenant …).",
     RoomTemplate = "room-template": "A malformed room template, or a placeholder naming a field that cannot be part of a room name.",
+    InvalidPresence = "invalid-presence": "A presence event (`presence = \"joined\"`) the hub cannot announce: not `to_client`, recipients other than one room in a scope, a room placeholder it cannot read back from a room name, no required `user_id` (`string` or `uuid`), or a required field it cannot fill.",
     MissingScope = "missing-scope": "A role, room or everyone rule on an event with neither `tenant` nor `platform = true`.",
     RedundantOptional = "redundant-optional": "`json?`.",
     FixedRoom = "fixed-room": "A room template with no placeholder: every emit goes to one room.",

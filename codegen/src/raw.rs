@@ -142,7 +142,7 @@ fn not_applying(section: Section, path: &[String], table: &DeTable<'_>) -> Vec<&
             };
             let mut keys = Vec::new();
             if !direction.server_sends() {
-                keys.extend(["delivery", "recipients"]);
+                keys.extend(["delivery", "recipients", "presence"]);
             }
             if !direction.client_sends() {
                 keys.push("reply");
@@ -351,6 +351,9 @@ pub(crate) struct RawEvent {
     /// Who receives the event when the server emits it.
     #[schemars(with = "Option<RawRecipients>")]
     pub(crate) recipients: Option<Spanned<RawRecipients>>,
+    /// `joined` or `left`: the hub announces this change of a room's members itself.
+    #[schemars(with = "Option<Presence>")]
+    pub(crate) presence: Option<Spanned<String>>,
     /// The event's previous key, so `tidings compat` reports a rename.
     #[schemars(with = "Option<String>")]
     pub(crate) renamed_from: Option<Spanned<String>>,
@@ -367,6 +370,17 @@ pub(crate) enum Direction {
     ToServer,
     /// Both.
     Both,
+}
+
+/// Presence announcements.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum Presence {
+    /// A user's first connection joined the room.
+    Joined,
+    /// A user's last connection left the room.
+    Left,
 }
 
 /// Deliveries.

@@ -2,19 +2,34 @@
 
 use std::fmt::Write as _;
 
-use tidings::schema::{EventDef, Recipients, Rule, Schema, Scope};
+use tidings::schema::{EventDef, PresenceKind, Recipients, Rule, Schema, Scope};
 
 /// Who receives an event, in a short phrase: "user ticket.created_by, role admin (in tenant
 /// tenant_id), except actor_id". Events clients send say who handles them.
 pub fn recipients(e: &EventDef) -> String {
     match &e.recipients {
-        Some(r) => in_words(r),
+        Some(r) => match presence(e) {
+            Some(when) => format!("{}; {when}", in_words(r)),
+            None => in_words(r),
+        },
         None if e.direction.server_sends() => "targets chosen at emit time".to_owned(),
         None => match &e.reply {
             Some(reply) => format!("handled by the server, replies `{reply}`"),
             None => "handled by the server".to_owned(),
         },
     }
+}
+
+/// When the hub announces a presence event, in words; `None` for other events.
+pub fn presence(e: &EventDef) -> Option<&'static str> {
+    e.presence.map(|kind| match kind {
+        PresenceKind::Joined => {
+            "announced by the hub when a user's first connection joins the room"
+        }
+        PresenceKind::Left => {
+            "announced by the hub when a user's last connection leaves the room (or closes)"
+        }
+    })
 }
 
 /// Recipients in words: the rules, the scope, the actor excluded.

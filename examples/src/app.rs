@@ -62,6 +62,9 @@ impl App {
             .authenticator(crate::trust_the_query)
             .router(router)
             .allow_join(|p: &Principal, room: &str| p.tenant.is_some() && room.starts_with("chat:"))
+            // Who opens and leaves a chat, announced by the hub (schemas/chat.toml).
+            .presence_event::<chat::MemberJoined>()
+            .presence_event::<chat::MemberLeft>()
     }
 }
 

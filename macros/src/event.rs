@@ -10,7 +10,7 @@ use crate::attr::{self, Errors, FieldInfo};
 use crate::case;
 use crate::fields::{checks, deprecation_expr, ir_fields};
 
-const KEYS: [&str; 15] = [
+const KEYS: [&str; 16] = [
     "module",
     "key",
     "name",
@@ -25,6 +25,7 @@ const KEYS: [&str; 15] = [
     "room",
     "everyone",
     "except",
+    "presence",
     "register",
 ];
 
@@ -44,6 +45,7 @@ struct EventAttrs {
     room: Vec<LitStr>,
     everyone: Option<Span>,
     except: Option<LitStr>,
+    presence: Option<LitStr>,
     register: Option<syn::LitBool>,
 }
 
@@ -74,6 +76,7 @@ fn parse(input: &DeriveInput, errors: &mut Errors) -> EventAttrs {
                 "room" => a.room.push(lit(&meta)?),
                 "everyone" => a.everyone = Some(meta.path.span()),
                 "except" => a.except = Some(lit(&meta)?),
+                "presence" => a.presence = Some(lit(&meta)?),
                 "register" => a.register = Some(meta.value()?.parse()?),
                 _ => return Err(attr::unknown(&meta, "event", &KEYS)),
             }
@@ -300,6 +303,21 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             quote!(Durable)
         }
     };
+    // The rest of a presence event's rules are checked on its IR by
+    // `tidings::schema::presence::spec`, the one rule list of every declaration route.
+    let presence = match a.presence.as_ref().map(LitStr::value).as_deref() {
+        None => None,
+        Some("joined") => Some(quote!(Joined)),
+        Some("left") => Some(quote!(Left)),
+        Some(other) => {
+            let lit = a.presence.as_ref().map_or(Span::call_site(), LitStr::span);
+            errors.at(
+                lit,
+                format!("unknown presence `{other}`: expected `joined` or `left`"),
+            );
+            None
+        }
+    };
     if let (Some(d), false) = (&a.delivery, server_sends) {
         errors.at(
             d.span(),
@@ -504,6 +522,26 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let deprecated = deprecation_expr(&attr::deprecated(&input.attrs));
     let delivery_ir = delivery.clone();
     let direction_ir = direction.clone();
+    let presence_ir = match &presence {
+        Some(kind) => quote!(::std::option::Option::Some(::tidings::schema::PresenceKind::#kind)),
+        None => quote!(::std::option::Option::None),
+    };
+    let presence_fn = presence.as_ref().map(|kind| {
+        let direction = direction.clone();
+        let recipients = recipients_ir.clone();
+        let payload = payload.clone();
+        quote! {
+            fn presence() -> ::std::option::Option<::std::result::Result<::tidings::schema::PresenceSpec, ::tidings::schema::presence::PresenceError>> {
+                let recipients: ::std::option::Option<::tidings::schema::Recipients> = #recipients;
+                ::std::option::Option::Some(::tidings::schema::presence::spec(
+                    ::tidings::schema::PresenceKind::#kind,
+                    ::tidings::schema::Direction::#direction,
+                    recipients.as_ref(),
+                    &#payload,
+                ))
+            }
+        }
+    });
     let event_impl = quote! {
             impl ::tidings::Event for #ident {
                 const NAME: &'static str = #wire;
@@ -519,6 +557,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 fn contract() -> ::std::option::Option<&'static ::tidings::validate::Contract> {
                     #contract
                 }
+                #presence_fn
             }
     };
     if !register {
@@ -544,6 +583,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     payload: #payload,
                     reply: #reply_ir,
                     recipients: #recipients_ir,
+                    presence: #presence_ir,
                     deprecated: #deprecated,
                     renamed_from: ::std::option::Option::None,
                     location: ::std::option::Option::None,

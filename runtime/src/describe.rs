@@ -175,6 +175,16 @@ pub enum DescribeError {
         /// Where the second is declared.
         second: String,
     },
+    /// A presence event breaks a rule of [`crate::schema::presence::spec`].
+    #[error("presence event `{name}` ({at}): {error}")]
+    Presence {
+        /// The event's wire name.
+        name: String,
+        /// Where it is declared.
+        at: String,
+        /// The rule broken.
+        error: crate::schema::presence::PresenceError,
+    },
     /// A type references a named type that no derive registered.
     #[error("`{from}` uses `{module}.{name}`, which is not registered: derive `Describe` on it")]
     UnknownType {
@@ -190,8 +200,8 @@ pub enum DescribeError {
 /// Assembles the IR of every type and event derived in this program.
 ///
 /// # Errors
-/// When two events share a wire name, a module declares a type twice, or a type refers to a
-/// type that is not derived.
+/// When two events share a wire name, a module declares a type twice, a type refers to a
+/// type that is not derived, or a presence event breaks its rules.
 pub fn schema() -> Result<Schema, DescribeError> {
     from_registrations(inventory::iter::<Registration>)
 }
@@ -234,6 +244,13 @@ pub fn from_registrations<'a>(
                 module.types.push(t);
             }
             Item::Event(e) => {
+                if let Err(error) = crate::schema::presence::of(&e) {
+                    return Err(DescribeError::Presence {
+                        name: e.name,
+                        at,
+                        error,
+                    });
+                }
                 if let Some(first) = wire_at.insert(e.name.clone(), at.clone()) {
                     return Err(DescribeError::DuplicateWireName {
                         name: e.name,
@@ -313,6 +330,7 @@ mod tests {
             payload: Vec::new(),
             reply: None,
             recipients: None,
+            presence: None,
             deprecated: None,
             renamed_from: None,
             location: None,

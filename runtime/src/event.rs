@@ -65,4 +65,13 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn contract() -> Option<&'static crate::validate::Contract> {
         None
     }
+
+    /// For a presence event (declared `presence = "joined"` or `"left"`), what the hub needs to
+    /// announce it, or the rule of [`crate::schema::presence::spec`] its declaration breaks;
+    /// `None` for every other event. Generated and derived events return theirs; see
+    /// [`HubBuilder::presence_event`](crate::HubBuilder::presence_event).
+    fn presence(
+    ) -> Option<Result<crate::schema::PresenceSpec, crate::schema::presence::PresenceError>> {
+        None
+    }
 }

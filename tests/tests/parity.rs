@@ -257,6 +257,43 @@ mod chat {
         pub is_typing: bool,
     }
 
+    /// Someone opened the chat: their first connection joined its room. Announced by the hub itself.
+    #[derive(Serialize, Deserialize, Event)]
+    #[event(
+        module = "chat",
+        presence = "joined",
+        delivery = "ephemeral",
+        tenant = "tenant_id",
+        room = "chat:{chat_id}",
+        except = "user_id"
+    )]
+    pub struct MemberJoined {
+        #[tidings(uuid)]
+        pub chat_id: String,
+        #[tidings(uuid)]
+        pub tenant_id: String,
+        #[tidings(uuid)]
+        pub user_id: String,
+    }
+
+    /// Someone left the chat: their last connection left its room, or closed. Announced by the hub itself.
+    #[derive(Serialize, Deserialize, Event)]
+    #[event(
+        module = "chat",
+        presence = "left",
+        delivery = "ephemeral",
+        tenant = "tenant_id",
+        room = "chat:{chat_id}"
+    )]
+    pub struct MemberLeft {
+        #[tidings(uuid)]
+        pub chat_id: String,
+        #[tidings(uuid)]
+        pub tenant_id: String,
+        #[tidings(uuid)]
+        pub user_id: String,
+    }
+
     /// The client posts a message; the reply is the stored message.
     #[derive(Serialize, Deserialize, Event)]
     #[event(module = "chat", name = "chat:sendMessage", direction = "to_server", reply = ChatMessage)]

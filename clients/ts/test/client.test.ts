@@ -96,6 +96,30 @@ test("each recipient kind reaches exactly its connections", async () => {
   assert.equal(roomErin.length, 0, "same room name, other tenant");
 });
 
+test("presence events: the room hears, typed, who opens the chat and who leaves it", async () => {
+  const ROOM = "00000000-0000-4000-8000-000000000019";
+  const watcher = await connect("user=watcher&tenant=acme");
+  await watcher.join(`chat:${ROOM}`);
+  const joined = collect(watcher, chat.CHAT_MEMBER_JOINED);
+  const left = collect(watcher, chat.CHAT_MEMBER_LEFT);
+  const tab1 = await connect("user=henry&tenant=acme");
+  const tab2 = await connect("user=henry&tenant=acme");
+  const own = collect(tab1, chat.CHAT_MEMBER_JOINED);
+  await tab1.join(`chat:${ROOM}`);
+  await eventually(() => joined.length === 1, 5_000, "henry's join announced");
+  const henry = joined[0]?.user_id;
+  assert.equal(joined[0]?.chat_id, ROOM);
+  assert.equal(henry?.length, 36, "the user id, as the server knows it");
+  // A second tab of a present user is no news; the last one closing is.
+  await tab2.join(`chat:${ROOM}`);
+  await tab2.leave(`chat:${ROOM}`);
+  tab1.close();
+  await eventually(() => left.length === 1, 5_000, "henry's leave announced");
+  assert.equal(joined.length, 1);
+  assert.equal(left[0]?.user_id, henry);
+  assert.equal(own.length, 0, "`except = user_id`: henry is not told he joined");
+});
+
 test("durable events carry their order; an operation's progress is monotonic and ends complete", async () => {
   const grace = await connect("user=grace&tenant=acme");
   const seqs: number[] = [];

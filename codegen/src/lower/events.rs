@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use tidings::schema::presence;
 use tidings::schema::{
-    Delivery, Direction, EventDef, Field, FieldPath, Primitive, Recipients, RoomPart, RoomTemplate,
-    Rule, Scope, TypeDef, TypeKind, TypeRef,
+    Delivery, Direction, EventDef, Field, FieldPath, PresenceKind, Primitive, Recipients, RoomPart,
+    RoomTemplate, Rule, Scope, TypeDef, TypeKind, TypeRef,
 };
 use toml::Spanned;
 
@@ -214,7 +215,36 @@ impl Lowering<'_> {
                 self.resolve_type(m, symbols, r.get_ref(), &r.span())
             }
         };
+        let errors_before = self.diags.error_count();
         let recipients = self.lower_recipients(m, lowered, k, e, direction, &payload);
+        let recipients_ok = self.diags.error_count() == errors_before;
+        let presence = match &e.presence {
+            None => None,
+            Some(p) => {
+                let options: Vec<(&str, PresenceKind)> =
+                    PresenceKind::ALL.iter().map(|k| (k.as_str(), *k)).collect();
+                let kind = self.keyword(file, p, "presence", &options);
+                // The one rule list of every route; recipients already in error are not
+                // judged again.
+                if let (Some(kind), true) = (kind, recipients_ok) {
+                    if let Err(error) =
+                        presence::spec(kind, direction, recipients.as_ref(), &payload)
+                    {
+                        self.error(
+                            Diagnostic::error(
+                                crate::diag::Code::InvalidPresence,
+                                file,
+                                p.span(),
+                                format!("event `{k}` cannot be a presence event"),
+                            )
+                            .label(error.to_string())
+                            .help("see \"Presence events\" in docs/schema.md"),
+                        );
+                    }
+                }
+                kind
+            }
+        };
         if !ok {
             return None;
         }
@@ -227,6 +257,7 @@ impl Lowering<'_> {
             payload,
             reply,
             recipients,
+            presence,
             deprecated: deprecation(e.deprecated.as_ref()),
             renamed_from: e.renamed_from.as_ref().map(|r| r.get_ref().clone()),
             location: Some(self.location(file, key.span())),

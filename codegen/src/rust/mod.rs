@@ -423,6 +423,10 @@ fn event_attrs(schema: &Schema, m: &Module, e: &EventDef) -> TokenStream {
             parts.push(quote!(except = #p));
         }
     }
+    if let Some(kind) = e.presence {
+        let kind = kind.as_str();
+        parts.push(quote!(presence = #kind));
+    }
     quote!(#[event(#(#parts),*)])
 }
 

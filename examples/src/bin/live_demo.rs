@@ -245,6 +245,7 @@ async fn scripted() -> Result<bool, String> {
     println!("\n3. chat: alice·1, bob and erin join the chat's room; bob posts (chat:sendMessage); the room gets chat:message");
     println!("   erin is in a room of the same name, but of tenant globex; dave, outside the room, may not post");
     println!("   chat:message is durable: it is numbered in alice's stream, so both her tabs get it (seq 2)");
+    println!("   the hub announces bob's entry to alice·1, already in the room (chat:member_joined, a presence event)");
     const CHAT: &str = "00000000-0000-4000-8000-000000000042";
     for i in [0usize, 2, 5] {
         let reply = clients[i]
@@ -263,7 +264,7 @@ async fn scripted() -> Result<bool, String> {
     ok &= reply["type"] == "$reply";
     println!("   bob's reply: the stored message {}", reply["data"]["id"]);
     let expected = BTreeMap::from([
-        ("alice·1", vec!["chat:message seq=2"]),
+        ("alice·1", vec!["chat:member_joined", "chat:message seq=2"]),
         ("alice·2", vec!["chat:message seq=2"]),
         ("bob", vec!["chat:message seq=3"]),
     ]);

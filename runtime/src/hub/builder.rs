@@ -9,12 +9,14 @@ use tokio::sync::watch;
 use super::dispatch::Dispatch;
 use super::limits::{JoinPolicy, Limits};
 use super::metrics::Counters;
+use super::presence::Announcer;
 use super::registry::Registry;
 use super::{connect_hook, disconnect_hook, ConnectHook, DisconnectHook, Disconnected, Refusal};
 use super::{Hub, Inner, Session};
 use crate::auth::{AsyncAuthenticator, Authenticator, DenyAll};
 use crate::broker::{Broker, Node, NodeEvents};
 use crate::delivery::History;
+use crate::event::Event;
 use crate::principal::Principal;
 
 /// Configures a [`Hub`].
@@ -28,6 +30,7 @@ pub struct HubBuilder {
     broker: Option<Arc<dyn Broker>>,
     on_connect: Option<ConnectHook<Session>>,
     on_disconnect: Option<DisconnectHook>,
+    presence: Vec<Announcer<Hub>>,
 }
 
 impl std::fmt::Debug for HubBuilder {
@@ -138,6 +141,53 @@ impl HubBuilder {
         self
     }
 
+    /// Announces a presence event: `E` is declared `presence = "joined"` (or `"left"`) with
+    /// one room, such as `chat:{chat_id}` (docs/schema.md, "Presence events"). Whenever a
+    /// user's first connection on this node joins a room of that form (their last one leaves
+    /// it, or closes, for `left`), the hub builds `E` from the room name, the user and the
+    /// tenant, and emits it like any other event: to the room, in the tenant, minus the user
+    /// when the event says `except = "user_id"`. Rooms of more than
+    /// [`Limits::presence_max_users`](crate::Limits::presence_max_users) users are not
+    /// announced; a room name that does not fit the event's payload (`chat:abc` for a `uuid`
+    /// placeholder) is skipped. With a broker, each node announces its own connections: a
+    /// user with connections on two nodes is announced by each, so clients keep a count per
+    /// user (docs/rust.md, "Presence").
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Serialize, Deserialize, tidings::Event)]
+    /// #[event(module = "chat", presence = "joined", tenant = "tenant_id",
+    ///         room = "chat:{chat_id}", except = "user_id", delivery = "ephemeral")]
+    /// struct MemberJoined {
+    ///     chat_id: String,
+    ///     tenant_id: String,
+    ///     user_id: String,
+    /// }
+    /// let hub = tidings::Hub::builder().presence_event::<MemberJoined>().build();
+    /// ```
+    ///
+    /// # Panics
+    /// When `E` is not a presence event, or breaks a rule of
+    /// [`schema::presence::spec`](crate::schema::presence::spec) (a derived event can; a
+    /// schema that does fails `tidings check`): a mistake of the program, shown at start.
+    pub fn presence_event<E: Event>(mut self) -> HubBuilder {
+        let spec = match E::presence() {
+            Some(Ok(spec)) => spec,
+            Some(Err(e)) => panic!("`{}` cannot be a presence event: {e}", E::NAME),
+            None => panic!(
+                "`{}` is not a presence event: declare it with `presence = \"joined\"` or `\"left\"`",
+                E::NAME
+            ),
+        };
+        let fields = E::contract().map(|c| c.fields()).unwrap_or_default();
+        self.presence.push(Announcer::new(
+            spec,
+            fields,
+            Arc::new(|hub: &Hub, payload| hub.announce::<E>(payload)),
+        ));
+        self
+    }
+
     /// The limits.
     pub fn limits(mut self, limits: Limits) -> HubBuilder {
         self.limits = limits;
@@ -175,6 +225,7 @@ impl HubBuilder {
                 shutdown: watch::channel(false).0,
                 on_connect: self.on_connect,
                 on_disconnect: self.on_disconnect,
+                presence: self.presence,
             }),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -211,6 +262,7 @@ impl Hub {
             history: History::default(),
             broker: None,
             on_connect: None,
+            presence: Vec::new(),
             on_disconnect: None,
         }
     }

@@ -157,11 +157,16 @@ impl Conn {
         Some(true)
     }
 
-    pub(crate) fn remove_room(&self, room: &str) -> bool {
+    /// Removes `room`, running `unindex` under the rooms' lock when it was there.
+    pub(crate) fn remove_room(&self, room: &str, unindex: impl FnOnce()) -> bool {
         let mut rooms = self.rooms_lock();
         let before = rooms.names.len();
         rooms.names.retain(|r| r != room);
-        rooms.names.len() != before
+        let removed = rooms.names.len() != before;
+        if removed {
+            unindex();
+        }
+        removed
     }
 
     /// The rooms, taken at unregistering: no room can be joined afterwards.

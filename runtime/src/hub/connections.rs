@@ -16,12 +16,15 @@ use super::conn::Conn;
 use super::error::RegisterError;
 use super::hooks::{Disconnected, Failed};
 use super::metrics::DisconnectReason;
+use super::registry::Entered;
 use super::Hub;
 use super::Session;
 use crate::auth::UpgradeRequest;
 use crate::broker::Membership;
 use crate::delivery::{Position, StreamId};
+use crate::event::Event;
 use crate::principal::Principal;
+use crate::schema::PresenceKind;
 
 /// An upgrade request the hub accepts: who connects, and where their stream resumes.
 #[derive(Debug)]
@@ -236,7 +239,9 @@ impl Hub {
 }
 
 impl Hub {
-    /// Tells the broker, if any, that `conn` joined or left `room` (presence across nodes).
+    /// Tells the broker, if any, that `conn` joined or left `room` (presence across nodes), and
+    /// announces the user's entry or exit through the presence events that cover the room.
+    /// Runs under the connection's rooms lock, so one connection's changes are told in order.
     pub(crate) fn membership_changed(&self, conn: &Conn, room: &str, joined: bool) {
         if let Some(broker) = &self.inner.broker {
             let membership = Membership {
@@ -246,6 +251,49 @@ impl Hub {
                 user: conn.user().to_owned(),
             };
             broker.presence_changed(&membership, joined);
+        }
+        if !self.inner.presence.iter().any(|a| a.covers(room)) {
+            return;
+        }
+        let (tenant, user) = (conn.tenant(), conn.user());
+        let max = self.inner.limits.presence_max_users;
+        self.inner
+            .registry
+            .count_presence(tenant, room, user, joined, |changed, users| {
+                let kind = match changed {
+                    Some(Entered::First) => PresenceKind::Joined,
+                    Some(Entered::Last) => PresenceKind::Left,
+                    None => return,
+                };
+                // The room's size with the user in it (after a join it is counted; after a
+                // leave, not), so that a join and its leave are both announced or neither.
+                let size = if joined { users } else { users + 1 };
+                if size > max {
+                    tracing::trace!(room, size, "presence not announced: a large room");
+                    return;
+                }
+                for a in self.inner.presence.iter().filter(|a| a.kind() == kind) {
+                    if a.covers(room) {
+                        a.announce(self, room, user, tenant);
+                    }
+                }
+            });
+    }
+
+    /// Emits the presence event `E` built from `payload`, once the payload meets the event's
+    /// contract (a room placeholder that is not a valid `uuid` does not).
+    pub(crate) fn announce<E: Event>(&self, mut payload: serde_json::Value) {
+        if let Some(contract) = E::contract() {
+            if let Err(refusal) = contract.check(&mut payload) {
+                tracing::debug!(event = E::NAME, error = %refusal.violation(), "no presence event: the room does not fit its payload");
+                return;
+            }
+        }
+        let result = serde_json::from_value::<E>(payload)
+            .map_err(|e| e.to_string())
+            .and_then(|event| self.emit(&event).map_err(|e| e.to_string()));
+        if let Err(error) = result {
+            tracing::debug!(event = E::NAME, %error, "presence event not emitted");
         }
     }
 }

@@ -72,6 +72,13 @@ pub struct Limits {
     /// Longest room name a client may `$join`, in bytes; a longer one is refused with a
     /// `bad_frame` error on `room`. Default 256.
     pub max_room_name_bytes: usize,
+    /// Most users a room (of a tenant, on this node) may hold for its joins and leaves to be
+    /// announced by presence events
+    /// ([`HubBuilder::presence_event`](crate::HubBuilder::presence_event)); in a larger room
+    /// they are not (read [`Hub::presence`](crate::Hub::presence) instead). Announcements grow
+    /// with the square of a room's size: a join in a room of `n` users is `n` frames. Default
+    /// 100.
+    pub presence_max_users: usize,
 }
 
 impl Default for Limits {
@@ -95,6 +102,7 @@ impl Default for Limits {
             drain_timeout: Duration::from_secs(5),
             max_rooms_per_connection: 256,
             max_room_name_bytes: 256,
+            presence_max_users: 100,
         }
     }
 }

@@ -78,6 +78,8 @@ struct Inner {
     shutdown: watch::Sender<bool>,
     on_connect: Option<ConnectHook<Session>>,
     on_disconnect: Option<DisconnectHook>,
+    /// The presence events announced, in the order registered.
+    presence: Vec<presence::Announcer<Hub>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -107,11 +109,12 @@ impl Hub {
             .user_connections(user_id)
             .iter()
             .filter(|c| {
-                let joined = self.inner.registry.join(c, room);
-                if joined {
-                    self.membership_changed(c, room, true);
-                }
-                joined
+                self.inner
+                    .registry
+                    .join_within(c, room, usize::MAX, || {
+                        self.membership_changed(c, room, true);
+                    })
+                    .unwrap_or(false)
             })
             .count()
     }
@@ -123,11 +126,9 @@ impl Hub {
             .user_connections(user_id)
             .iter()
             .filter(|c| {
-                let left = self.inner.registry.leave(c, room);
-                if left {
-                    self.membership_changed(c, room, false);
-                }
-                left
+                self.inner
+                    .registry
+                    .leave(c, room, || self.membership_changed(c, room, false))
             })
             .count()
     }
@@ -222,11 +223,9 @@ impl Hub {
     /// Joins `conn` to `room` unless it is in `max` rooms already (`None`); `Some(false)`
     /// when it was in the room, or has ended.
     pub(crate) fn join_within(&self, conn: &Arc<Conn>, room: &str, max: usize) -> Option<bool> {
-        let joined = self.inner.registry.join_within(conn, room, max);
-        if joined == Some(true) {
+        self.inner.registry.join_within(conn, room, max, || {
             self.membership_changed(conn, room, true);
-        }
-        joined
+        })
     }
 
     /// What routes the events clients send, if the hub has a router.
@@ -293,20 +292,14 @@ impl Session {
     /// Joins a room of the connection's tenant. Returns false when already in it, or when the
     /// connection has ended.
     pub fn join(&self, room: &str) -> bool {
-        let joined = self.hub.inner.registry.join(&self.conn, room);
-        if joined {
-            self.hub.membership_changed(&self.conn, room, true);
-        }
-        joined
+        self.hub.join_within(&self.conn, room, usize::MAX) == Some(true)
     }
 
     /// Leaves a room. Returns false when not in it.
     pub fn leave(&self, room: &str) -> bool {
-        let left = self.hub.inner.registry.leave(&self.conn, room);
-        if left {
+        self.hub.inner.registry.leave(&self.conn, room, || {
             self.hub.membership_changed(&self.conn, room, false);
-        }
-        left
+        })
     }
 
     /// The rooms the connection is in.

@@ -64,6 +64,18 @@ pub(crate) struct Registry {
     roles_all: Shards<String, ConnSet>,
     rooms: Shards<(Option<String>, String), ConnSet>,
     rooms_all: Shards<String, ConnSet>,
+    /// For rooms with presence events: how many connections each user has in the room (of a
+    /// tenant), so that a user's first join and last leave are told apart.
+    presence: Shards<(Option<String>, String), HashMap<String, usize>>,
+}
+
+/// A change of a user's presence in a room, as [`Registry::count_presence`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entered {
+    /// The user's first connection joined.
+    First,
+    /// The user's last connection left.
+    Last,
 }
 
 impl Registry {
@@ -76,7 +88,50 @@ impl Registry {
             roles_all: Shards::new(),
             rooms: Shards::new(),
             rooms_all: Shards::new(),
+            presence: Shards::new(),
         }
+    }
+
+    /// Counts a connection of `user` joining (`joined`) or leaving `room` of `tenant`, then runs
+    /// `then` — under the room's lock, so that the announcements of one room keep the order of
+    /// its changes — with the change of the user's presence (if any) and how many users are in
+    /// the room now.
+    pub(crate) fn count_presence(
+        &self,
+        tenant: Option<&str>,
+        room: &str,
+        user: &str,
+        joined: bool,
+        then: impl FnOnce(Option<Entered>, usize),
+    ) {
+        let key = (tenant.map(str::to_owned), room.to_owned());
+        let mut shard = self.presence.write(&key);
+        let changed = if joined {
+            let users = shard.entry(key.clone()).or_default();
+            let n = users.entry(user.to_owned()).or_default();
+            *n += 1;
+            (*n == 1).then_some(Entered::First)
+        } else {
+            match shard.get_mut(&key) {
+                Some(users) => match users.get_mut(user) {
+                    Some(n) if *n > 1 => {
+                        *n -= 1;
+                        None
+                    }
+                    Some(_) => {
+                        users.remove(user);
+                        Some(Entered::Last)
+                    }
+                    None => None,
+                },
+                None => None,
+            }
+        };
+        let count = shard.get(&key).map_or(0, HashMap::len);
+        if count == 0 {
+            shard.remove(&key);
+        }
+        then(changed, count);
     }
 
     /// The user's delivery stream in `tenant`, if this node holds one.
@@ -216,15 +271,17 @@ impl Registry {
         remove_from(&self.roles_all, role, conn.id);
     }
 
-    /// Adds a connection to a room of its tenant. Returns false when it was already in it, or
-    /// has been unregistered.
-    pub(crate) fn join(&self, conn: &Arc<Conn>, room: &str) -> bool {
-        self.join_within(conn, room, usize::MAX).unwrap_or(false)
-    }
-
-    /// As [`join`](Registry::join), but `None` when the connection is in `max` rooms already
-    /// (checked in the same step as the join).
-    pub(crate) fn join_within(&self, conn: &Arc<Conn>, room: &str, max: usize) -> Option<bool> {
+    /// Adds a connection to a room of its tenant: `Some(true)` when it joined, `Some(false)`
+    /// when it was already in it or has been unregistered, `None` when it is in `max` rooms
+    /// already (checked in the same step as the join). `changed` runs after a join, under the
+    /// connection's rooms lock: a connection's joins and leaves are told in their order.
+    pub(crate) fn join_within(
+        &self,
+        conn: &Arc<Conn>,
+        room: &str,
+        max: usize,
+        changed: impl FnOnce(),
+    ) -> Option<bool> {
         conn.add_room(room, max, || {
             let key = (conn.tenant().map(str::to_owned), room.to_owned());
             self.rooms
@@ -237,16 +294,17 @@ impl Registry {
                 .entry(room.to_owned())
                 .or_default()
                 .insert(conn.id, conn.clone());
+            changed();
         })
     }
 
-    /// Removes a connection from a room. Returns false when it was not in it.
-    pub(crate) fn leave(&self, conn: &Conn, room: &str) -> bool {
-        if !conn.remove_room(room) {
-            return false;
-        }
-        self.remove_room_entries(conn, room);
-        true
+    /// Removes a connection from a room. Returns false when it was not in it. `changed` runs
+    /// after the leave, under the connection's rooms lock (as for joins).
+    pub(crate) fn leave(&self, conn: &Conn, room: &str, changed: impl FnOnce()) -> bool {
+        conn.remove_room(room, || {
+            self.remove_room_entries(conn, room);
+            changed();
+        })
     }
 
     fn remove_room_entries(&self, conn: &Conn, room: &str) {

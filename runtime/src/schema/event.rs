@@ -1,5 +1,7 @@
 //! Events: wire name, direction, delivery, payload, reply and recipients.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use super::meta::{Deprecation, Location};
@@ -32,6 +34,10 @@ pub struct EventDef {
     /// targets at emit time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipients: Option<Recipients>,
+    /// Set on a presence event: the hub announces this change of a room's members itself
+    /// ([`super::presence`](crate::schema::presence)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence: Option<PresenceKind>,
     /// Set when the event is deprecated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deprecated: Option<Deprecation>,
@@ -48,6 +54,40 @@ impl EventDef {
     /// The payload field called `name`.
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.payload.iter().find(|f| f.name == name)
+    }
+}
+
+/// Which change of a room's members an event announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceKind {
+    /// A user entered the room: their first connection (on the announcing node) joined it.
+    Joined,
+    /// A user left the room: their last connection (on the announcing node) left it, or closed.
+    Left,
+}
+
+impl PresenceKind {
+    /// Every kind, as spelled in schemas.
+    pub const ALL: [PresenceKind; 2] = [PresenceKind::Joined, PresenceKind::Left];
+
+    /// The spelling used in schema files (`joined`, `left`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresenceKind::Joined => "joined",
+            PresenceKind::Left => "left",
+        }
+    }
+
+    /// The kind spelled `name` in schema files.
+    pub fn from_name(name: &str) -> Option<PresenceKind> {
+        PresenceKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl fmt::Display for PresenceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -10,12 +10,14 @@
 
 mod event;
 mod meta;
+pub mod presence;
 mod recipients;
 mod types;
 mod walk;
 
-pub use event::{Delivery, Direction, EventDef};
+pub use event::{Delivery, Direction, EventDef, PresenceKind};
 pub use meta::{Deprecation, Location};
+pub use presence::PresenceSpec;
 pub use recipients::{FieldPath, Recipients, RoomPart, RoomTemplate, Rule, Scope};
 pub use types::{
     Constraints, EnumValue, Field, Number, Primitive, TypeDef, TypeKind, TypeRef, Value, Variant,

@@ -521,6 +521,7 @@ mod tests {
             ],
             reply: None,
             recipients: None,
+            presence: None,
             deprecated: None,
             renamed_from: None,
             location: None,

@@ -517,6 +517,50 @@ async fn presence_spans_the_nodes_and_survives_a_redis_restart() {
     until(b.hub.clone(), vec![("alice".to_owned(), 2)]).await;
 }
 
+/// Presence events across nodes: each node announces its own connections, and the
+/// announcement reaches the room's members on every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_events_reach_the_room_on_every_node() {
+    use crate::presence_events::{MemberJoined, MemberLeft};
+    use serde_json::json;
+    let redis = Redis::start();
+    let node = |ns: &str| {
+        let broker = RedisBroker::builder(redis.url())
+            .namespace(ns)
+            .build()
+            .expect("a redis url");
+        crate::support::hub_builder()
+            .broker(broker)
+            .presence_event::<MemberJoined>()
+            .presence_event::<MemberLeft>()
+            .build()
+    };
+    let a = TestServer::start(node("presence-events")).await;
+    let b = TestServer::start(node("presence-events")).await;
+    healthy(&a.hub).await;
+    healthy(&b.hub).await;
+    let mut watcher = crate::support::Client::connect(b.addr, "user=watcher&tenant=acme").await;
+    let r = watcher
+        .request(json!({ "type": "$join", "cid": 1, "room": "chat:9" }))
+        .await;
+    assert_eq!(r["type"], "$reply", "{r}");
+    let mut alice = crate::support::Client::connect(a.addr, "user=alice&tenant=acme").await;
+    let r = alice
+        .request(json!({ "type": "$join", "cid": 1, "room": "chat:9" }))
+        .await;
+    assert_eq!(r["type"], "$reply", "{r}");
+    let joined = watcher.recv_app().await;
+    assert_eq!(joined["type"], "chat:member_joined", "{joined}");
+    assert_eq!(
+        joined["data"],
+        json!({ "chat_id": "9", "tenant_id": "acme", "user_id": "alice" })
+    );
+    drop(alice);
+    let left = watcher.recv_app().await;
+    assert_eq!(left["type"], "chat:member_left", "{left}");
+    assert_eq!(left["data"]["user_id"], "alice");
+}
+
 /// A durable event to a room (only the nodes with members in it can resolve it).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct RoomNote {

@@ -17,6 +17,7 @@ mod isolation;
 mod limits;
 mod local;
 mod operations;
+mod presence_events;
 mod recipients;
 mod support;
 #[cfg(all(feature = "tls", feature = "axum"))]
