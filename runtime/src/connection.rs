@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde_json::json;
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -178,6 +178,7 @@ where
         conn: conn.clone(),
         session,
         position,
+        rooms: None,
     }
     .run(socket)
     .instrument(span)
@@ -223,6 +224,16 @@ struct Runner {
     session: Session,
     /// The stream's position when the connection registered: live events follow it.
     position: Position,
+    /// With an asynchronous room policy: the task deciding this connection's `$join`s and
+    /// `$leave`s in order, off the loop (started at the first one).
+    rooms: Option<mpsc::Sender<RoomChange>>,
+}
+
+/// A `$join` or `$leave` for the room task.
+struct RoomChange {
+    join: bool,
+    room: String,
+    cid: Option<Cid>,
 }
 
 /// What handling one inbound message asks of the loop.
@@ -692,54 +703,42 @@ impl Runner {
                     .error(sink, cid, code.as_str(), &message, Some("room"))
                     .await;
             }
-            let refusal = match self.hub.may_join(self.conn.principal(), room).await {
-                Some(true) => None,
-                Some(false) => Some((ErrorCode::Forbidden, format!("you may not join `{room}`"))),
-                None => Some((
-                    ErrorCode::Timeout,
-                    format!("the server did not decide on `{room}` in time; try again"),
-                )),
+        }
+        if !self.hub.decides_joins_async() {
+            // A synchronous policy: decided here, in order with every other frame.
+            return match change_room(&self.hub, &self.conn, &self.session, join, room, cid).await {
+                Some(text) => send_text(sink, &text).await,
+                None => Next::Continue,
             };
-            if let Some((code, message)) = refusal {
-                return self
-                    .error(sink, cid, code.as_str(), &message, Some("room"))
-                    .await;
-            }
         }
-        let changed = if join {
-            // The bound again, as one step with the join: the policy may have taken a while.
-            match self
-                .hub
-                .join_within(&self.conn, room, self.hub.limits().max_rooms_per_connection)
-            {
-                Some(changed) => changed,
-                None => {
-                    let message = format!(
-                        "a connection may be in {} rooms; leave one first",
-                        self.hub.limits().max_rooms_per_connection
-                    );
-                    return self
-                        .error(
-                            sink,
-                            cid,
-                            ErrorCode::TooManyRooms.as_str(),
-                            &message,
-                            Some("room"),
-                        )
-                        .await;
-                }
-            }
-        } else {
-            self.session.leave(room)
+        // An asynchronous policy (a database) is decided off the loop, so that events, pings
+        // and other requests go on meanwhile; one task per connection keeps its joins and
+        // leaves in the order sent, and answers through the connection's queue.
+        let rooms = self.rooms.get_or_insert_with(|| {
+            room_task(
+                self.hub.clone(),
+                self.conn.clone(),
+                self.session.clone(),
+                self.hub.limits().max_in_flight.max(1),
+            )
+        });
+        let change = RoomChange {
+            join,
+            room: room.to_owned(),
+            cid: frame.cid.clone(),
         };
-        match cid {
-            Some(cid) => {
-                let data =
-                    protocol::to_json(&json!({ "room": room, "member": join, "changed": changed }));
-                send_text(sink, &protocol::reply_frame(cid, &data)).await
-            }
-            None => Next::Continue,
+        if rooms.try_send(change).is_err() {
+            return self
+                .error(
+                    sink,
+                    cid,
+                    ErrorCode::Busy.as_str(),
+                    "too many room changes in flight on this connection",
+                    None,
+                )
+                .await;
         }
+        Next::Continue
     }
 
     async fn refresh<K>(
@@ -822,6 +821,78 @@ impl Runner {
         self.hub.counters().error_sent(code);
         send_text(sink, &protocol::error_frame(cid, code, message, field)).await
     }
+}
+
+/// Starts the task that applies a connection's room changes in order (see `Runner::room`); it
+/// ends with the session, which holds the only sender.
+fn room_task(
+    hub: Hub,
+    conn: Arc<Conn>,
+    session: Session,
+    capacity: usize,
+) -> mpsc::Sender<RoomChange> {
+    let (tx, mut rx) = mpsc::channel::<RoomChange>(capacity);
+    tokio::spawn(async move {
+        while let Some(c) = rx.recv().await {
+            let answer = change_room(&hub, &conn, &session, c.join, &c.room, c.cid.as_ref()).await;
+            if let Some(text) = answer {
+                conn.push(Utf8Bytes::from(text));
+            }
+        }
+    });
+    tx
+}
+
+/// Decides and applies a `$join` (the room policy, then the join within the room bound) or a
+/// `$leave`, and returns the frame that answers it: a `$reply` when it has a `cid`, an error
+/// frame when refused.
+async fn change_room(
+    hub: &Hub,
+    conn: &Arc<Conn>,
+    session: &Session,
+    join: bool,
+    room: &str,
+    cid: Option<&Cid>,
+) -> Option<String> {
+    let refused = |code: ErrorCode, message: String| {
+        hub.counters().error_sent(code.as_str());
+        Some(protocol::error_frame(
+            cid,
+            code.as_str(),
+            &message,
+            Some("room"),
+        ))
+    };
+    let changed = if join {
+        match hub.may_join(conn.principal(), room).await {
+            Some(true) => {}
+            Some(false) => {
+                return refused(ErrorCode::Forbidden, format!("you may not join `{room}`"))
+            }
+            None => {
+                return refused(
+                    ErrorCode::Timeout,
+                    format!("the server did not decide on `{room}` in time; try again"),
+                )
+            }
+        }
+        // The bound again, as one step with the join: the policy may have taken a while.
+        let max = hub.limits().max_rooms_per_connection;
+        match hub.join_within(conn, room, max) {
+            Some(changed) => changed,
+            None => {
+                return refused(
+                    ErrorCode::TooManyRooms,
+                    format!("a connection may be in {max} rooms; leave one first"),
+                )
+            }
+        }
+    } else {
+        session.leave(room)
+    };
+    let cid = cid?;
+    let data = protocol::to_json(&json!({ "room": room, "member": join, "changed": changed }));
+    Some(protocol::reply_frame(cid, &data))
 }
 
 async fn send_text<K>(sink: &mut K, text: &str) -> Next

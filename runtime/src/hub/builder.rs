@@ -62,9 +62,7 @@ impl HubBuilder {
         mut self,
         policy: impl Fn(&Principal, &str) -> bool + Send + Sync + 'static,
     ) -> HubBuilder {
-        self.room_policy = Some(Arc::new(move |who: Arc<Principal>, room: String| {
-            Box::pin(std::future::ready(policy(&who, &room)))
-        }));
+        self.room_policy = Some(JoinPolicy::Sync(Arc::new(policy)));
         self
     }
 
@@ -72,7 +70,11 @@ impl HubBuilder {
     /// member of this chat? ask the database), within
     /// [`Limits::join_timeout`](crate::Limits::join_timeout) (5 s): past it the join is refused
     /// with a `timeout` error frame and nothing changes. A connection's `$join`s and
-    /// `$leave`s are handled one at a time, in the order sent.
+    /// `$leave`s are handled one at a time, in the order sent, off the session's loop: events,
+    /// heartbeats and other requests go on while the policy runs, so a client awaits a join's
+    /// reply before it relies on the membership (the TypeScript client's `join` does). Up to
+    /// [`Limits::max_in_flight`](crate::Limits::max_in_flight) changes wait their turn; more get
+    /// a `busy` error.
     ///
     /// ```
     /// # let hub = tidings::Hub::builder()
@@ -87,9 +89,9 @@ impl HubBuilder {
         F: Fn(Arc<Principal>, String) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = bool> + Send + 'static,
     {
-        self.room_policy = Some(Arc::new(move |who: Arc<Principal>, room: String| {
-            Box::pin(policy(who, room))
-        }));
+        self.room_policy = Some(JoinPolicy::Async(Arc::new(
+            move |who: Arc<Principal>, room: String| Box::pin(policy(who, room)),
+        )));
         self
     }
 

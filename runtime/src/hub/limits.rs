@@ -111,7 +111,13 @@ impl Default for Limits {
 /// synchronous form, as [`HubBuilder::allow_join`](crate::HubBuilder::allow_join) takes it.
 pub type RoomPolicy = Arc<dyn Fn(&Principal, &str) -> bool + Send + Sync>;
 
-/// The room policy as the hub runs it: asynchronous (a synchronous policy is an answer ready at
-/// once).
-pub(crate) type JoinPolicy =
-    Arc<dyn Fn(Arc<Principal>, String) -> BoxFuture<'static, bool> + Send + Sync>;
+/// The room policy as the hub runs it. A synchronous one decides inside the session, in order
+/// with the connection's other frames; an asynchronous one (a database) is decided off the
+/// session's loop, so that events keep flowing while it runs.
+#[derive(Clone)]
+pub(crate) enum JoinPolicy {
+    /// Decided at once.
+    Sync(RoomPolicy),
+    /// Decided by a future, within `Limits::join_timeout`.
+    Async(Arc<dyn Fn(Arc<Principal>, String) -> BoxFuture<'static, bool> + Send + Sync>),
+}

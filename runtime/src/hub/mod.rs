@@ -209,15 +209,22 @@ impl Hub {
     /// Whether the room policy lets `principal` join `room` by asking (`$join`): `None` when
     /// it did not decide within [`Limits::join_timeout`]; false without a policy.
     pub(crate) async fn may_join(&self, principal: Arc<Principal>, room: &str) -> Option<bool> {
-        let Some(policy) = self.inner.room_policy.clone() else {
-            return Some(false);
-        };
-        tokio::time::timeout(
-            self.inner.limits.join_timeout,
-            policy(principal, room.to_owned()),
-        )
-        .await
-        .ok()
+        match &self.inner.room_policy {
+            None => Some(false),
+            Some(JoinPolicy::Sync(policy)) => Some(policy(&principal, room)),
+            Some(JoinPolicy::Async(policy)) => {
+                let decided = policy(principal, room.to_owned());
+                tokio::time::timeout(self.inner.limits.join_timeout, decided)
+                    .await
+                    .ok()
+            }
+        }
+    }
+
+    /// Whether the room policy is asynchronous: `$join`s (and, after them, `$leave`s) are then
+    /// decided off the session's loop.
+    pub(crate) fn decides_joins_async(&self) -> bool {
+        matches!(self.inner.room_policy, Some(JoinPolicy::Async(_)))
     }
 
     /// Joins `conn` to `room` unless it is in `max` rooms already (`None`); `Some(false)`
