@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tidings::protocol::ErrorCode;
 use tidings::schema::{Delivery, Direction};
 use tidings::{Event, HandlerError, Hub, Principal, Session};
 
@@ -162,11 +163,20 @@ impl demo::Handlers for App {
     ) -> Result<demo::OperationStarted, HandlerError> {
         // The runtime's operations helper emits the generic operation events: progress clamped
         // and never decreasing, one ending, and state a late client can ask for ($operations).
-        let op = session
-            .hub()
-            .operations()
+        let operations = match &event.id {
+            // The app's own id (the job's), as the operations helper checks it.
+            Some(id) => session.hub().operations().with_id(id.clone()),
+            None => session.hub().operations(),
+        };
+        let op = operations
             .start(&session.principal(), &event.operation_type)
-            .map_err(|e| HandlerError::internal(e.to_string()))?;
+            .map_err(|e| match e {
+                tidings::operations::OperationError::InvalidId(_) => {
+                    HandlerError::protocol(ErrorCode::InvalidPayload, e.to_string())
+                        .with_field("id")
+                }
+                e => HandlerError::internal(e.to_string()),
+            })?;
         let operation_id = op.id().to_owned();
         tokio::spawn(async move {
             let steps = u32::from(event.steps);

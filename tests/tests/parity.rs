@@ -338,13 +338,14 @@ mod operation {
     #[derive(Serialize, Deserialize, Event)]
     #[event(module = "operation", user = "user_id")]
     pub struct Progress {
-        #[tidings(uuid)]
+        /// The operation's id: a UUID, or the app's own (`export-42`).
+        #[tidings(min_length = 1, max_length = 128)]
         pub operation_id: String,
         /// What kind of operation this is, such as `export_csv`.
         #[tidings(min_length = 1)]
         pub operation_type: String,
-        /// The user who started the operation.
-        #[tidings(uuid)]
+        /// The user who started the operation, as the server knows them.
+        #[tidings(min_length = 1)]
         pub user_id: String,
         /// The current step, such as `reading rows`.
         pub stage: String,
@@ -358,11 +359,11 @@ mod operation {
     #[derive(Serialize, Deserialize, Event)]
     #[event(module = "operation", user = "user_id")]
     pub struct Complete {
-        #[tidings(uuid)]
+        #[tidings(min_length = 1, max_length = 128)]
         pub operation_id: String,
         #[tidings(min_length = 1)]
         pub operation_type: String,
-        #[tidings(uuid)]
+        #[tidings(min_length = 1)]
         pub user_id: String,
         /// What the operation produced; its shape depends on `operation_type`.
         pub result: serde_json::Value,
@@ -382,11 +383,11 @@ mod operation {
         user = "user_id"
     )]
     pub struct Failed {
-        #[tidings(uuid)]
+        #[tidings(min_length = 1, max_length = 128)]
         pub operation_id: String,
         #[tidings(min_length = 1)]
         pub operation_type: String,
-        #[tidings(uuid)]
+        #[tidings(min_length = 1)]
         pub user_id: String,
         pub error: OperationError,
     }

@@ -143,6 +143,17 @@ test("durable events carry their order; an operation's progress is monotonic and
 
   assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
   assert.equal(new Set(seqs).size, seqs.length);
+
+  // The app's own id (its job's), not a UUID: the client's guards take it like any other.
+  const own = collect(grace, operation.OPERATION_COMPLETE);
+  const job = await grace.request(demo.DEMO_START_OPERATION, { operation_type: "export", steps: 1, step_ms: 0, id: "export-42" });
+  assert.equal(job.operation_id, "export-42");
+  await eventually(() => own.some((o) => o.operation_id === "export-42"));
+  assert.equal((await late.operations()).find((s) => s.operation_id === "export-42")?.state, "complete");
+  await assert.rejects(
+    grace.request(demo.DEMO_START_OPERATION, { operation_type: "export", id: "line\nbreak" }),
+    { code: "invalid_payload", field: "id" },
+  );
 });
 
 test("requests reject with typed errors; timeouts; the session stays usable", async () => {

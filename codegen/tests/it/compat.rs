@@ -128,6 +128,40 @@ const CASES: &[(&str, fn() -> (String, String), &[&str])] = &[
         &["field-type-narrowed breaking servers"],
     ),
     (
+        // Every uuid has 36 characters: lengths that admit 36 narrow nothing.
+        "s2c uuid to a bounded string that holds every uuid",
+        || {
+            (
+                s2c("payload.a = \"uuid\""),
+                s2c("payload.a = { type = \"string\", min_length = 1, max_length = 128 }"),
+            )
+        },
+        &["field-type-widened breaking clients"],
+    ),
+    (
+        "s2c uuid to a string too short for a uuid",
+        || {
+            (
+                s2c("payload.a = \"uuid\""),
+                s2c("payload.a = { type = \"string\", max_length = 10 }"),
+            )
+        },
+        &[
+            "field-type-widened breaking clients",
+            "constraint-changed breaking both",
+        ],
+    ),
+    (
+        "s2c timestamp to a string of at least 20 characters",
+        || {
+            (
+                s2c("payload.a = \"timestamp\""),
+                s2c("payload.a = { type = \"string\", min_length = 20 }"),
+            )
+        },
+        &["field-type-widened breaking clients"],
+    ),
+    (
         "s2c integer to float",
         || (s2c("payload.a = \"i32\""), s2c("payload.a = \"f64\"")),
         &["field-type-widened breaking clients"],

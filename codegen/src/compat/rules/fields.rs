@@ -170,10 +170,20 @@ impl Comparison<'_> {
             Change::Narrowed => Some((RuleId::FieldTypeNarrowed, format!("field `{}` narrowed from `{}` to `{}`: writers of the old schema may send values now refused", n.name, o.ty, n.ty))),
             Change::Changed => Some((RuleId::FieldTypeChanged, format!("field `{}` changed type from `{}` to `{}`", n.name, o.ty, n.ty))),
         };
+        let type_moved = matches!(change, Change::Widened | Change::Narrowed);
         if let Some((rule, why)) = rule {
             sink.add(rule, change.reads(), name.clone(), why, loc, None);
         }
-        let c = constraints(&o.constraints, &n.constraints);
+        // Lengths as the values have them: a `uuid` is always 36 characters, so `uuid` to
+        // `{ type = "string", max_length = 128 }` narrows nothing.
+        let c = constraints(&effective(o), &effective(n));
+        // A type that widened (narrowed) already says so of its values; lengths that moved
+        // the same way are part of that finding.
+        let c = if type_moved && c == change {
+            Change::Same
+        } else {
+            c
+        };
         if c != Change::Same {
             let (rule, what) = match c {
                 Change::Widened => (
@@ -336,6 +346,23 @@ fn primitive(p: Primitive, q: Primitive) -> Change {
 }
 
 /// How the set of values admitted by constraints changed.
+/// A field's constraints with the lengths its type gives every value: a `uuid` has 36
+/// characters (RFC 9562's hyphenated form), an RFC 3339 `timestamp` at least 20
+/// (`2024-01-01T00:00:00Z`).
+fn effective(f: &Field) -> Constraints {
+    let mut c = f.constraints.clone();
+    let (min, max) = match f.ty.unwrap_optional() {
+        TypeRef::Primitive(Primitive::Uuid) => (36, Some(36)),
+        TypeRef::Primitive(Primitive::Timestamp) => (20, None),
+        _ => return c,
+    };
+    c.min_length = Some(c.min_length.map_or(min, |v| v.max(min)));
+    if let Some(max) = max {
+        c.max_length = Some(c.max_length.map_or(max, |v| v.min(max)));
+    }
+    c
+}
+
 fn constraints(o: &Constraints, n: &Constraints) -> Change {
     use std::cmp::Ordering;
     use tidings::schema::Number;
