@@ -127,8 +127,10 @@ impl Serve {
     /// How long a connection may take to send a request's headers, counted from when the
     /// server starts reading them (the connection opened, or the previous response sent);
     /// past it the connection is closed without an answer. Default
-    /// [`Limits::handshake_timeout`](crate::Limits::handshake_timeout) (10 s). Bodies are not
-    /// covered: limit them per route (tower-http's `TimeoutLayer`).
+    /// [`Limits::handshake_timeout`](crate::Limits::handshake_timeout) (10 s), whose rule this
+    /// is. `serve` does not see the hub: to keep one value, pass
+    /// `hub.limits().handshake_timeout`. Bodies are not covered: limit them per route
+    /// (tower-http's `TimeoutLayer`).
     pub fn handshake_timeout(mut self, timeout: Duration) -> Serve {
         self.handshake_timeout = timeout;
         self
@@ -146,8 +148,8 @@ impl Serve {
     }
 
     /// Serves `https://` and `wss://`: every connection completes a TLS handshake with
-    /// `acceptor` first, within the handshake timeout (feature `tls`; see
-    /// [`tls`](crate::tls)).
+    /// `acceptor` first, within the handshake timeout, and then each request head gets the
+    /// handshake timeout of its own (feature `tls`; see [`tls`](crate::tls)).
     #[cfg(feature = "tls")]
     pub fn tls(mut self, acceptor: crate::tls::TlsAcceptor) -> Serve {
         self.tls = Some(acceptor);

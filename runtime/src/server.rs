@@ -103,8 +103,8 @@ impl Server {
     }
 
     /// Serves `wss://`: every connection completes a TLS handshake with `acceptor` first
-    /// (feature `tls`; see [`tls`](crate::tls)). The TLS and WebSocket handshakes together get
-    /// [`Limits::handshake_timeout`](crate::Limits::handshake_timeout).
+    /// (feature `tls`; see [`tls`](crate::tls)). The TLS handshake, then the request head,
+    /// each get [`Limits::handshake_timeout`](crate::Limits::handshake_timeout).
     #[cfg(feature = "tls")]
     pub fn tls(mut self, acceptor: crate::tls::TlsAcceptor) -> Server {
         self.tls = Some(acceptor);
@@ -202,9 +202,11 @@ fn refuse(status: http::StatusCode, message: &str) -> ErrorResponse {
 impl Server {
     /// Serves one connection already accepted, on any byte stream: a TLS stream of
     /// `tokio-rustls`, a Unix socket, an in-memory pipe. Exactly what [`Server::serve`] does
-    /// with each TCP connection: the WebSocket handshake within
-    /// [`Limits::handshake_timeout`](crate::Limits::handshake_timeout), authentication before
-    /// the upgrade (a refusal answers with its HTTP status), then the session until it ends.
+    /// with each TCP connection: the request head within
+    /// [`Limits::handshake_timeout`](crate::Limits::handshake_timeout) (counted from this call),
+    /// authentication before the upgrade within
+    /// [`Limits::auth_timeout`](crate::Limits::auth_timeout) (a refusal answers with its HTTP
+    /// status), then the session until it ends.
     /// Returns when the connection has ended.
     // The handshake callback's `Result<Response, ErrorResponse>` is tungstenite's signature.
     #[allow(clippy::result_large_err)]
@@ -212,13 +214,13 @@ impl Server {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let deadline = tokio::time::Instant::now() + hub.limits().handshake_timeout;
-        serve_until(hub, stream, deadline).await;
+        let head_by = tokio::time::Instant::now() + hub.limits().handshake_timeout;
+        serve_until(hub, stream, head_by).await;
     }
 }
 
-/// Serves one connection whose handshake must be done by `deadline`.
-async fn serve_until<S>(hub: Hub, stream: S, deadline: tokio::time::Instant)
+/// Serves one connection whose request head must have arrived by `head_by`.
+async fn serve_until<S>(hub: Hub, stream: S, head_by: tokio::time::Instant)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -228,25 +230,23 @@ where
         limits.inbound_bytes_per_second,
         limits.max_frame_bytes.saturating_mul(2),
     );
-    let ws = match tokio::time::timeout_at(deadline, handshake(&hub, stream)).await {
-        Ok(Some(ws)) => ws,
-        Ok(None) => return,
-        Err(_) => {
-            tracing::debug!("handshake timed out");
-            return;
-        }
+    let Some((admission, ws)) = handshake(&hub, stream, head_by).await else {
+        return;
     };
-    let (admission, ws) = ws;
     crate::connection::run(hub, admission.principal, admission.resume, ws).await;
 }
 
-/// Serves one connection behind TLS: the TLS handshake, then the WebSocket one, both by the
-/// handshake timeout.
+/// Serves one connection behind TLS: the TLS handshake within the handshake timeout, then the
+/// WebSocket handshake, whose request head has the handshake timeout of its own (the rule of
+/// [`Limits::handshake_timeout`](crate::Limits::handshake_timeout), as on axum).
 #[cfg(feature = "tls")]
 async fn serve_tls(hub: Hub, acceptor: crate::tls::TlsAcceptor, tcp: tokio::net::TcpStream) {
-    let deadline = tokio::time::Instant::now() + hub.limits().handshake_timeout;
-    match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
-        Ok(Ok(stream)) => serve_until(hub, stream, deadline).await,
+    let timeout = hub.limits().handshake_timeout;
+    match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => {
+            let head_by = tokio::time::Instant::now() + timeout;
+            serve_until(hub, stream, head_by).await;
+        }
         Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!("TLS handshake timed out"),
     }
@@ -342,6 +342,7 @@ async fn answer<S: AsyncWrite + Unpin>(stream: &mut S, status: http::StatusCode,
 async fn handshake<S>(
     hub: &Hub,
     mut stream: S,
+    head_by: tokio::time::Instant,
 ) -> Option<(
     crate::hub::connections::Admission,
     tokio_tungstenite::WebSocketStream<Replay<S>>,
@@ -349,13 +350,21 @@ async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (head, upgrade) = match read_head(&mut stream).await {
-        Head::Request(head, upgrade) => (head, upgrade),
-        Head::Refused(status, message) => {
-            answer(&mut stream, status, message).await;
+    // What the client controls — sending its request head — within the handshake timeout;
+    // then authentication, within its own timeout; then the answer, written within the
+    // handshake timeout again (a client that does not read it is let go).
+    let answer_within = hub.limits().handshake_timeout;
+    let (head, upgrade) = match tokio::time::timeout_at(head_by, read_head(&mut stream)).await {
+        Ok(Head::Request(head, upgrade)) => (head, upgrade),
+        Ok(Head::Refused(status, message)) => {
+            let _ = tokio::time::timeout(answer_within, answer(&mut stream, status, message)).await;
             return None;
         }
-        Head::Gone => return None,
+        Ok(Head::Gone) => return None,
+        Err(_) => {
+            tracing::debug!("no request head within the handshake timeout");
+            return None;
+        }
     };
     let mut decision = Some(hub.admit(&upgrade).await);
     let mut admitted = None;
@@ -384,10 +393,15 @@ where
         inner: stream,
     };
     let config = websocket_config(hub);
-    match tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)).await {
-        Ok(ws) => admitted.map(|a| (a, ws)),
-        Err(e) => {
+    let answered = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config));
+    match tokio::time::timeout(answer_within, answered).await {
+        Ok(Ok(ws)) => admitted.map(|a| (a, ws)),
+        Ok(Err(e)) => {
             tracing::debug!(error = %e, "handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("the handshake's answer was not taken within the handshake timeout");
             None
         }
     }

@@ -18,8 +18,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The TLS handshake and the WebSocket handshake together get
-//! [`Limits::handshake_timeout`](crate::Limits::handshake_timeout). Behind a load balancer that
+//! The TLS handshake, then the WebSocket request head, each get
+//! [`Limits::handshake_timeout`](crate::Limits::handshake_timeout), on [`Server::tls`] and on
+//! axum alike (the rule is on that field). Behind a load balancer that
 //! terminates TLS, serve plain `ws://` instead. On any other byte stream (a TLS stack of your
 //! own), [`Server::serve_connection`] serves one accepted connection.
 //!

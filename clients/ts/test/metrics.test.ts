@@ -37,7 +37,15 @@ test("connections, frames, errors and disconnects are exported for Prometheus", 
   ws.send(JSON.stringify({ type: "nope:x", cid: 1 }));
   await eventually(() => frames.some((f) => f.includes('"unknown_event"')), 5_000, "the error");
 
+  // A request a handler answers: its duration lands in a histogram with buckets.
+  ws.send(JSON.stringify({ type: "demo:openTicket", cid: 2, data: { title: "metrics" } }));
+  await eventually(() => frames.some((f) => f.includes('"$reply"')), 5_000, "the reply");
+
   let page = await scrape();
+  assert.ok(
+    (sample(page, "tidings_handler_duration_seconds_bucket", '{event="demo:openTicket",le="+Inf"}') ?? 0) >= 1,
+    page,
+  );
   assert.ok((sample(page, "tidings_connections_total") ?? 0) >= 1, page);
   assert.ok((sample(page, "tidings_connections_open") ?? 0) >= 1, page);
   assert.ok((sample(page, "tidings_frames_received_total") ?? 0) >= 1, page);

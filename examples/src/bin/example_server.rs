@@ -74,7 +74,7 @@ async fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let metrics = match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+    let metrics = match prometheus() {
         Ok(handle) => handle,
         Err(e) => {
             eprintln!("error: cannot install the metrics recorder: {e}");
@@ -165,4 +165,25 @@ async fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The Prometheus recorder. Histograms get buckets, so that Prometheus can aggregate them
+/// across nodes (`histogram_quantile` over `_bucket`); without buckets the exporter writes
+/// them as summaries, with quantiles computed per node.
+fn prometheus(
+) -> Result<metrics_exporter_prometheus::PrometheusHandle, metrics_exporter_prometheus::BuildError>
+{
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("tidings_handler_duration_seconds".to_owned()),
+            &[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ],
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full("tidings_replay_events".to_owned()),
+            &[0.0, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0],
+        )?
+        .install_recorder()
 }

@@ -98,7 +98,10 @@ impl HubBuilder {
     /// Runs `hook` for every new connection, after it is authenticated and registered and
     /// before the client gets `$connected`: join it to rooms (`session.join(..)`), load state,
     /// send it a first event (`session.send(..)`), log. Events emitted meanwhile wait in its
-    /// queue, so once the client has `$connected` it is in the rooms the hook joined.
+    /// queue, so once the client has `$connected` it is in the rooms the hook joined; the queue
+    /// holds [`Limits::outbound_queue`](crate::Limits::outbound_queue) frames, and past it the
+    /// connection is cut off with 4008 as soon as its session starts, like any slow consumer.
+    /// Rooms joined here are not limited by `max_rooms_per_connection`, but count toward it.
     ///
     /// - `Err(Refusal)`: the connection is closed with
     ///   [`close::REFUSED`](crate::protocol::close::REFUSED) (4003) and the refusal's message.

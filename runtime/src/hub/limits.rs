@@ -36,11 +36,17 @@ pub struct Limits {
     /// How long the server waits for any frame before closing with
     /// [`close::HEARTBEAT_TIMEOUT`](crate::protocol::close::HEARTBEAT_TIMEOUT). Default 60 s.
     pub heartbeat_timeout: Duration,
-    /// How long a client may take from opening the TCP connection to completing the WebSocket
-    /// handshake (its request headers read, the upgrade answered); a slower one (a slowloris,
-    /// an idle socket) is disconnected without an answer. Default 10 s.
-    /// [`Server`](crate::Server) applies it; on axum, `tidings::axum::serve` does (feature
-    /// `axum`).
+    /// How long a client may take over each part of the handshake that it controls: the TLS
+    /// handshake (with TLS), then sending its request head (request line and headers), counted
+    /// from the connection's opening or the end of TLS. A client that overruns either (a
+    /// slowloris, an idle socket) is disconnected without an answer. Authentication is the
+    /// server's part, bounded by [`auth_timeout`](Limits::auth_timeout) instead; the answer to
+    /// the upgrade must then be taken within this timeout again. Default 10 s.
+    ///
+    /// [`Server`](crate::Server) applies its hub's value. On axum, `tidings::axum::serve`
+    /// (feature `axum`) applies the same rule with its own `Serve::handshake_timeout`, which
+    /// does not see the hub: default the same 10 s; pass `hub.limits().handshake_timeout` to
+    /// keep one value.
     pub handshake_timeout: Duration,
     /// How long authentication may take (an
     /// [`AsyncAuthenticator`](crate::AsyncAuthenticator) that asks a database): an upgrade
@@ -67,7 +73,9 @@ pub struct Limits {
     /// How long graceful shutdown waits for sessions to drain their queues. Default 5 s.
     pub drain_timeout: Duration,
     /// Rooms one connection may be in through `$join`; a join past it is refused with a
-    /// `too_many_rooms` error (the connection stays). Default 256.
+    /// `too_many_rooms` error (the connection stays). Rooms the server joins the connection to
+    /// itself (`Session::join`, an `on_connect` hook, `Hub::join_user`) are not refused, but
+    /// count toward it for the client's later joins. Default 256.
     pub max_rooms_per_connection: usize,
     /// Longest room name a client may `$join`, in bytes; a longer one is refused with a
     /// `bad_frame` error on `room`. Default 256.

@@ -74,6 +74,27 @@ async fn served(
     (addr, stop, tokio::spawn(server.into_future()))
 }
 
+/// As on `Server`: the handshake timeout (500 ms here) bounds the request head, not the
+/// authenticator, which gets `auth_timeout`.
+#[tokio::test]
+async fn the_axum_mount_gives_authentication_its_own_timeout() {
+    let hub = tidings::Hub::builder()
+        .authenticator_async(tidings::auth::from_async_fn(
+            |req: tidings::UpgradeRequest| async move {
+                tokio::time::sleep(Duration::from_millis(900)).await;
+                crate::support::query_auth(&req)
+            },
+        ))
+        .build();
+    let app = axum::Router::new().route("/ws", tidings::axum::websocket(hub.clone()));
+    let (addr, stop, server) = served(app).await;
+    let c = Client::connect(addr, "user=slow").await;
+    assert_eq!(c.connected["user"], "slow");
+    let _ = stop.send(());
+    drop(c);
+    let _ = server.await;
+}
+
 /// How long until the server closes `socket`, reading (and discarding) what it sends.
 async fn closed_after(socket: &mut tokio::net::TcpStream, started: Instant) -> Duration {
     let mut buf = [0u8; 1024];

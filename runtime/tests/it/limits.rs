@@ -358,6 +358,39 @@ async fn slow_handshakes_are_closed_at_the_handshake_timeout() {
     let _c = server.client("user=u1").await;
 }
 
+/// The handshake timeout bounds what the client controls; authentication is the server's part,
+/// bounded by `auth_timeout` alone: an authenticator slower than the handshake timeout still
+/// admits the connection, and one past `auth_timeout` is answered 503, not dropped.
+#[tokio::test]
+async fn authentication_has_its_own_timeout_not_the_handshakes() {
+    let hub = tidings::Hub::builder()
+        .limits(limits(|l| {
+            l.handshake_timeout = Duration::from_millis(200);
+            l.auth_timeout = Duration::from_millis(1_500);
+        }))
+        .authenticator_async(tidings::auth::from_async_fn(
+            |req: tidings::UpgradeRequest| async move {
+                let wait = if req.query("user").as_deref() == Some("stuck") {
+                    3_000
+                } else {
+                    500
+                };
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                crate::support::query_auth(&req)
+            },
+        ))
+        .build();
+    let server = TestServer::start(hub).await;
+    let c = crate::support::Client::connect(server.addr, "user=slow").await;
+    assert_eq!(c.connected["user"], "slow");
+    match crate::support::Client::try_connect(server.addr, "user=stuck").await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status().as_u16(), 503)
+        }
+        other => panic!("expected 503, got {:?}", other.err()),
+    }
+}
+
 /// Issue #18's first sample: a client sends binary frames (each answered with an error frame)
 /// and never reads; once its socket is full the session is blocked writing an answer. Events
 /// emitted to it overflow its queue: the session must still be cut off and unregistered, within
