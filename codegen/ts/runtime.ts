@@ -151,6 +151,8 @@ export type ClientErrorCode =
   | "closed" // the client was closed
   | "invalid_frame" // a server frame failed its check; the handler was not called
   | "handler_threw" // an event handler threw; the other handlers still ran
+  | "disconnected" // the connection dropped after the request was sent: it may or may not have been handled
+  | "invalid_token" // getToken gave something that is not a string
   | "protocol"; // the server sent something this client does not understand
 
 /** An error of a request, a check, or a handler. `code` is stable; match on it. */
@@ -225,6 +227,42 @@ export interface ClientOptions {
   offlineQueueLimit?: number;
   /** Connect at once (default) or wait for `connect()`. */
   autoConnect?: boolean;
+  /**
+   * How long a socket may take to open, in ms; past it the attempt is abandoned (a `timeout`
+   * error is reported) and the client reconnects with backoff. Default 10 000.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * How long the server may take to send `$connected` once the socket is open, in ms; past it,
+   * likewise. Default 10 000.
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * Renew the credentials before they expire (`expires_at` of `$connected`): `getToken`, then
+   * `$auth`, at 70–80 % of their remaining life, without reconnecting. Default true when
+   * `getToken` is given.
+   */
+  refreshBeforeExpiry?: boolean;
+  /**
+   * Keeps the resume position (`{ user, tenant, epoch, seq }`) across page reloads: pass
+   * `sessionStorage` (one position per tab), or any object with the same `getItem`/`setItem`/
+   * `removeItem`. Without it the position lives in memory and a reload starts over.
+   */
+  storage?: PositionStorage;
+  /** The key of the position in `storage`. Default `"tidings.position"`. */
+  storageKey?: string;
+  /**
+   * Logs state changes, attempts and every frame in and out, for development: `true` for
+   * `console.debug`, or a function of your own. Off by default. Tokens are never logged.
+   */
+  debug?: boolean | ((message: string, detail?: unknown) => void);
+}
+
+/** Where the resume position is kept across reloads: the Web Storage API's subset. */
+export interface PositionStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
 }
 
 /** The connection's state. */
@@ -236,6 +274,22 @@ export interface SessionInfo {
   user: string;
   roles: string[];
   tenant: string | null;
+  /** When the credentials expire (RFC 3339), if they do. */
+  expiresAt: string | null;
+}
+
+/** A request sent and not yet answered. */
+export interface PendingRequest {
+  cid: number;
+  event: string;
+  /** Whether it has gone out on the socket (else it waits in the offline queue). */
+  sent: boolean;
+}
+
+/** The end of a replay: the client has every event it missed. */
+export interface CaughtUpInfo {
+  /** How many events the server replayed (0 on a fresh connection). */
+  replayed: number;
 }
 
 /** Facts about a delivered event beside its payload. */
@@ -288,6 +342,19 @@ export interface TidingsClient<S, C, R> {
   readonly state: ConnectionState;
   /** The session, while connected. */
   readonly session: SessionInfo | null;
+  /** The rooms joined (rejoined after each reconnect), as a copy. */
+  readonly rooms: ReadonlySet<string>;
+  /** The reconnect attempt in progress or waiting: 0 when open or not yet retried. */
+  readonly reconnectAttempt: number;
+  /** The requests not yet answered. */
+  readonly pendingRequests: readonly PendingRequest[];
+  /**
+   * Whether the client has every event it missed: false from a reconnect until the server's
+   * replay ends (`$pending_complete`, or `$resync_required`). Show "syncing…" while false.
+   */
+  readonly caughtUp: boolean;
+  /** Calls `listener` when a replay ends (and on every connection that needed none). */
+  onCaughtUp(listener: (info: CaughtUpInfo) => void): () => void;
   /** Calls `listener` on every state change; returns an unsubscribe. */
   onState(listener: (state: ConnectionState) => void): () => void;
   /** Handles an event; returns an unsubscribe. A handler that throws does not stop the others. */
@@ -314,7 +381,11 @@ export interface TidingsClient<S, C, R> {
   use(module: RealtimeModule<S, C, R>): () => void;
   /** Connects (when created with `autoConnect: false`, or after `close`). */
   connect(): void;
-  /** Closes for good: no reconnect; pending requests reject with `closed`. */
+  /**
+   * Closes for good: no reconnect; pending requests reject with `closed`. It also ends the
+   * identity: the rooms and the resume position are forgotten (also in `storage`), so a later
+   * `connect()` — as another user after a logout, say — starts clean.
+   */
   close(): void;
 }
 
@@ -371,6 +442,40 @@ interface Pending {
   reject: (error: TidingsError) => void;
   timer: ReturnType<typeof setTimeout>;
   event: string;
+  /** Gone out on the socket (else waiting in the offline queue). */
+  sent: boolean;
+}
+
+/** A frame waiting for the connection, with the request it belongs to. */
+interface Queued {
+  text: string;
+  cid: number | undefined;
+}
+
+/** What the resume position in storage holds. */
+interface StoredPosition {
+  user: string;
+  tenant: string | null;
+  epoch: string;
+  seq: number;
+}
+
+/** The characters of a subprotocol token (RFC 6455 §4.1, `token` of RFC 7230 §3.2.6). */
+const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The subprotocol that carries a bearer token: `tidings.bearer.<token>` when the token is made of
+ * subprotocol characters (a JWT is), else `tidings.bearer64.<base64url of its UTF-8, unpadded>`
+ * (an opaque token with `/`, `+`, `=` …), which the server decodes. docs/protocol.md.
+ */
+export function bearerSubprotocol(token: string): string {
+  if (TOKEN_CHARS.test(token)) return `tidings.bearer.${token}`;
+  const bytes = new TextEncoder().encode(token);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return `tidings.bearer64.${btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
 }
 
 const OPEN = 1;
@@ -386,28 +491,38 @@ export function createTidingsClient<S, C, R>(options: ClientOptions): TidingsCli
 class Client<S, C, R> implements TidingsClient<S, C, R> {
   state: ConnectionState = "idle";
   session: SessionInfo | null = null;
+  caughtUp = false;
 
   private readonly options: ClientOptions;
   private readonly ctor: WebSocketCtor;
+  private readonly log: ((message: string, detail?: unknown) => void) | null;
   private ws: WebSocketLike | null = null;
   private readonly handlers = new Map<string, Set<(data: never, meta: EventMeta) => void>>();
   private readonly stateListeners = new Set<(s: ConnectionState) => void>();
   private readonly resyncListeners = new Set<(i: ResyncInfo) => void>();
   private readonly errorListeners = new Set<(e: TidingsError) => void>();
+  private readonly caughtUpListeners = new Set<(i: CaughtUpInfo) => void>();
   private readonly modules = new Set<RealtimeModule<S, C, R>>();
   private readonly pending = new Map<number, Pending>();
-  private readonly rooms = new Set<string>();
-  private outbox: string[] = [];
+  private readonly joined = new Set<string>();
+  private outbox: Queued[] = [];
   private nextCid = 1;
-  private attempt = 0;
+  private tries = 0;
   private closedByUser = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private stableTimer: ReturnType<typeof setTimeout> | null = null;
   private watchdog: ReturnType<typeof setTimeout> | null = null;
+  // The connect timeout until the socket opens, then the handshake timeout until `$connected`.
+  private attemptTimer: ReturnType<typeof setTimeout> | null = null;
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private heartbeatMs = 0;
-  // The delivery stream: the epoch and the last sequence number processed.
+  // The delivery stream: the epoch and the last sequence number processed, and whose it is.
   private epoch: string | null = null;
   private lastSeq = 0;
+  private identity: { user: string; tenant: string | null } | null = null;
+  // The position offered on this connection belonged to another identity: the server's
+  // `$resync_required` answering it is no news to this one.
+  private foreignResume = false;
   // The ids of the last RECENT_IDS durable events handed over (a Set keeps insertion order):
   // an event numbered again in a new epoch (in flight when the server's store lost its data)
   // is not handed over twice.
@@ -422,7 +537,29 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
       throw new TidingsError("protocol", "no WebSocket implementation: pass `WebSocket` (e.g. from the `ws` package on Node < 22)");
     }
     this.ctor = ctor;
+    const debug = options.debug;
+    this.log =
+      debug === true
+        ? (message, detail) => console.debug(`[tidings] ${message}`, ...(detail === undefined ? [] : [detail]))
+        : typeof debug === "function"
+          ? debug
+          : null;
+    this.restorePosition();
     if (options.autoConnect !== false) this.connect();
+  }
+
+  // ── read-only views ──
+
+  get rooms(): ReadonlySet<string> {
+    return new Set(this.joined);
+  }
+
+  get reconnectAttempt(): number {
+    return this.tries;
+  }
+
+  get pendingRequests(): readonly PendingRequest[] {
+    return [...this.pending].map(([cid, p]) => ({ cid, event: p.event, sent: p.sent }));
   }
 
   // ── subscriptions ──
@@ -440,6 +577,11 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   onError(listener: (error: TidingsError) => void): () => void {
     this.errorListeners.add(listener);
     return () => this.errorListeners.delete(listener);
+  }
+
+  onCaughtUp(listener: (info: CaughtUpInfo) => void): () => void {
+    this.caughtUpListeners.add(listener);
+    return () => this.caughtUpListeners.delete(listener);
   }
 
   on<K extends keyof S & string>(event: K, handler: (data: S[K], meta: EventMeta) => void): () => void {
@@ -469,7 +611,8 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   use(module: RealtimeModule<S, C, R>): () => void {
     this.modules.add(module);
     module._attach(this);
-    if (this.state === "open") module._connected();
+    // As when the connection opens later: a throwing onConnect is reported, never thrown.
+    if (this.state === "open") this.startModule(module);
     return () => {
       if (!this.modules.delete(module)) return;
       module._disconnected();
@@ -477,10 +620,18 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     };
   }
 
+  private startModule(m: RealtimeModule<S, C, R>): void {
+    try {
+      m._connected();
+    } catch (e) {
+      this.report(new TidingsError("handler_threw", `module ${m.name} threw in onConnect`, { cause: e }));
+    }
+  }
+
   // ── sending ──
 
   send<K extends keyof C & string>(event: K, data: C[K]): void {
-    this.transmit(JSON.stringify({ type: event, data }));
+    this.transmit(JSON.stringify({ type: event, data }), undefined);
   }
 
   request<K extends keyof C & string>(event: K, data: C[K], options: { timeoutMs?: number } = {}): Promise<ReplyOf<R, K>> {
@@ -489,16 +640,17 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
 
   async join(room: string): Promise<void> {
     await this.call("$join", { type: "$join", room });
-    this.rooms.add(room);
+    this.joined.add(room);
   }
 
   async leave(room: string): Promise<void> {
-    this.rooms.delete(room);
+    this.joined.delete(room);
     await this.call("$leave", { type: "$leave", room });
   }
 
   async refreshToken(token: string): Promise<void> {
-    await this.call("$auth", { type: "$auth", token });
+    const reply = (await this.call("$auth", { type: "$auth", token })) as { expires_at?: unknown } | null;
+    this.credentialsExpire(typeof reply?.expires_at === "string" ? reply.expires_at : null);
   }
 
   async operations(): Promise<OperationState[]> {
@@ -514,13 +666,13 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
       const timer = setTimeout(() => {
         this.pending.delete(cid);
         // A request that timed out while offline is not sent later.
-        const queued = this.outbox.indexOf(text);
-        if (queued >= 0) this.outbox.splice(queued, 1);
+        this.outbox = this.outbox.filter((q) => q.cid !== cid);
         reject(new TidingsError("timeout", `no answer to ${event} within ${ms} ms`, { event }));
       }, ms);
-      this.pending.set(cid, { resolve, reject, timer, event });
+      const pending: Pending = { resolve, reject, timer, event, sent: false };
+      this.pending.set(cid, pending);
       try {
-        this.transmit(text);
+        this.transmit(text, cid);
       } catch (e) {
         clearTimeout(timer);
         this.pending.delete(cid);
@@ -529,17 +681,27 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     });
   }
 
-  private transmit(text: string): void {
+  /** Sends now when open, else queues (in order, bounded). */
+  private transmit(text: string, cid: number | undefined): void {
     if (this.state === "closed") throw new TidingsError("closed", "the client is closed");
     if (this.ws !== null && this.ws.readyState === OPEN && this.state === "open") {
-      this.ws.send(text);
+      this.write(this.ws, text, cid);
       return;
     }
     const limit = this.options.offlineQueueLimit ?? 100;
     if (this.outbox.length >= limit) {
       throw new TidingsError("offline_queue_full", `offline: ${limit} frames are already waiting to be sent`);
     }
-    this.outbox.push(text);
+    this.outbox.push({ text, cid });
+  }
+
+  private write(ws: WebSocketLike, text: string, cid: number | undefined): void {
+    if (this.log !== null) this.log("send", redact(text));
+    ws.send(text);
+    if (cid !== undefined) {
+      const p = this.pending.get(cid);
+      if (p !== undefined) p.sent = true;
+    }
   }
 
   // ── connection ──
@@ -559,36 +721,49 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
       ws.onclose = null;
       ws.close(1000, "client closed");
     }
-    this.dropped();
-    this.outbox = [];
     for (const [cid, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(new TidingsError("closed", `the client closed before ${p.event} was answered`, { event: p.event }));
       this.pending.delete(cid);
     }
+    this.dropped();
+    this.outbox = [];
+    // The identity ends here: a later connect() (another user's, after a logout) starts clean.
+    this.forgetIdentity();
     this.setState("closed");
   }
 
   private async open(): Promise<void> {
-    this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
+    this.setState(this.tries === 0 ? "connecting" : "reconnecting");
     let token = this.options.token;
     if (this.options.getToken !== undefined) {
+      let got: unknown;
       try {
-        token = await this.options.getToken();
+        got = await this.options.getToken();
       } catch (e) {
         this.report(new TidingsError("protocol", "getToken failed", { cause: e }));
         this.scheduleReconnect();
         return;
       }
+      if (typeof got !== "string") {
+        // Retrying would give the same: a mistake of the app, said once.
+        this.report(new TidingsError("invalid_token", `getToken gave ${typeof got}, not a string; the client stays closed`));
+        this.closedByUser = true;
+        this.setState("closed");
+        return;
+      }
+      token = got;
     }
     if (this.closedByUser) return;
     const protocols = ["tidings.v1"];
-    if (token !== undefined && token !== "") protocols.push(`tidings.bearer.${token}`);
+    if (token !== undefined && token !== "") protocols.push(bearerSubprotocol(token));
     // A reconnect resumes the delivery stream where it left off: the server replays what was
     // missed before any live event, then sends $pending_complete (or $resync_required).
-    if (this.epoch !== null) protocols.push(`tidings.resume.${this.epoch}.${this.lastSeq}`);
+    const resuming = this.epoch !== null;
+    if (resuming) protocols.push(`tidings.resume.${this.epoch}.${this.lastSeq}`);
     const urls = [this.options.url, ...(this.options.fallbackUrls ?? [])];
     const url = urls[this.turn++ % urls.length] ?? this.options.url;
+    this.log?.(`connecting to ${url}`, { attempt: this.tries, resume: resuming ? `${this.epoch}.${this.lastSeq}` : null });
     let ws: WebSocketLike;
     try {
       ws = new this.ctor(url, protocols);
@@ -598,12 +773,22 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
       return;
     }
     this.ws = ws;
-    ws.onmessage = (ev) => this.receive(ev.data);
+    this.caughtUp = false;
+    this.armAttempt(ws, "connect", this.options.connectTimeoutMs ?? 10_000);
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.log?.("socket open; waiting for $connected");
+      this.armAttempt(ws, "handshake", this.options.handshakeTimeoutMs ?? 10_000);
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws === ws) this.receive(ev.data);
+    };
     ws.onerror = () => {
       // A close event follows; reconnection is handled there.
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
+      this.log?.("socket closed", { code: ev.code, reason: ev.reason });
       this.ws = null;
       this.dropped();
       if (this.closedByUser || this.options.reconnect === false) {
@@ -617,13 +802,43 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     };
   }
 
+  /** Bounds one step of an attempt: past `ms`, the socket is dropped and the client retries. */
+  private armAttempt(ws: WebSocketLike, step: "connect" | "handshake", ms: number): void {
+    if (this.attemptTimer !== null) clearTimeout(this.attemptTimer);
+    this.attemptTimer = setTimeout(() => {
+      this.attemptTimer = null;
+      if (this.ws !== ws) return;
+      const what = step === "connect" ? "the socket did not open" : "no $connected";
+      this.report(new TidingsError("timeout", `${what} within ${ms} ms; reconnecting`));
+      this.ws = null;
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      try {
+        ws.close(4000, `${step} timeout`);
+      } catch {
+        // Closing a socket that never opened may throw in some implementations.
+      }
+      this.dropped();
+      if (this.closedByUser || this.options.reconnect === false) {
+        this.setState("closed");
+        return;
+      }
+      this.scheduleReconnect();
+    }, ms);
+  }
+
   private dropped(): void {
-    if (this.watchdog !== null) clearTimeout(this.watchdog);
-    if (this.stableTimer !== null) clearTimeout(this.stableTimer);
-    this.watchdog = null;
-    this.stableTimer = null;
+    for (const t of [this.watchdog, this.stableTimer, this.attemptTimer, this.refreshTimer]) if (t !== null) clearTimeout(t);
+    this.watchdog = this.stableTimer = this.attemptTimer = this.refreshTimer = null;
     const wasOpen = this.session !== null;
     this.session = null;
+    // Requests that went out on this socket may or may not have been handled: said at once,
+    // not at their timeout. Those still queued go out on the next connection.
+    for (const [cid, p] of this.pending) {
+      if (!p.sent) continue;
+      clearTimeout(p.timer);
+      this.pending.delete(cid);
+      p.reject(new TidingsError("disconnected", `the connection dropped before ${p.event} was answered`, { event: p.event }));
+    }
     if (wasOpen) for (const m of this.modules) m._disconnected();
   }
 
@@ -632,9 +847,10 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     const base = r?.initialDelayMs ?? 500;
     const cap = r?.maxDelayMs ?? 30_000;
     const factor = r?.factor ?? 2;
-    const ceiling = Math.min(cap, base * Math.pow(factor, this.attempt));
+    const ceiling = Math.min(cap, base * Math.pow(factor, this.tries));
     const delay = Math.random() * ceiling; // full jitter
-    this.attempt++;
+    this.tries++;
+    this.log?.(`reconnecting in ${Math.round(delay)} ms`, { attempt: this.tries });
     this.setState("reconnecting");
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
@@ -643,13 +859,14 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   }
 
   private clearTimers(): void {
-    for (const t of [this.reconnectTimer, this.stableTimer, this.watchdog]) if (t !== null) clearTimeout(t);
-    this.reconnectTimer = this.stableTimer = this.watchdog = null;
+    for (const t of [this.reconnectTimer, this.stableTimer, this.watchdog, this.attemptTimer, this.refreshTimer]) if (t !== null) clearTimeout(t);
+    this.reconnectTimer = this.stableTimer = this.watchdog = this.attemptTimer = this.refreshTimer = null;
   }
 
   private setState(state: ConnectionState): void {
     if (this.state === state) return;
     this.state = state;
+    this.log?.(`state ${state}`);
     for (const l of [...this.stateListeners]) {
       try {
         l(state);
@@ -660,6 +877,7 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   }
 
   private report(error: TidingsError): void {
+    this.log?.(`error ${error.code}: ${error.message}`);
     for (const l of [...this.errorListeners]) {
       try {
         l(error);
@@ -679,6 +897,109 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     }, this.heartbeatMs);
   }
 
+  // ── credentials ──
+
+  /** Schedules the renewal of credentials that expire at `expiresAt` (RFC 3339). */
+  private credentialsExpire(expiresAt: string | null): void {
+    if (this.refreshTimer !== null) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+    if (this.session !== null) this.session.expiresAt = expiresAt;
+    const getToken = this.options.getToken;
+    if (expiresAt === null || getToken === undefined || this.options.refreshBeforeExpiry === false) return;
+    const left = Date.parse(expiresAt) - Date.now();
+    if (!Number.isFinite(left)) return;
+    // At 70–80 % of the remaining life: spread, so that tokens issued together are not all
+    // renewed in the same second.
+    const delay = Math.max(0, left * (0.7 + 0.1 * Math.random()));
+    this.log?.(`credentials expire at ${expiresAt}; renewing in ${Math.round(delay)} ms`);
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      void this.renew(getToken);
+    }, Math.min(delay, 2_147_483_647));
+  }
+
+  private async renew(getToken: () => string | Promise<string>): Promise<void> {
+    try {
+      const token: unknown = await getToken();
+      if (typeof token !== "string") throw new TidingsError("invalid_token", `getToken gave ${typeof token}, not a string`);
+      await this.refreshToken(token);
+      this.log?.("credentials renewed");
+    } catch (e) {
+      // The server closes at expiry (4001) and the reconnect asks getToken again.
+      const error = e instanceof TidingsError ? e : new TidingsError("auth_failed", "renewing the credentials failed", { cause: e });
+      this.report(new TidingsError(error.code, `renewing the credentials failed: ${error.message}`, { cause: e }));
+    }
+  }
+
+  // ── the resume position and whose it is ──
+
+  private restorePosition(): void {
+    const storage = this.options.storage;
+    if (storage === undefined) return;
+    let stored: StoredPosition | null = null;
+    try {
+      const text = storage.getItem(this.storageKey());
+      const v: unknown = text === null ? null : JSON.parse(text);
+      if (
+        typeof v === "object" && v !== null &&
+        typeof (v as StoredPosition).user === "string" &&
+        typeof (v as StoredPosition).epoch === "string" &&
+        Number.isSafeInteger((v as StoredPosition).seq) &&
+        ((v as StoredPosition).tenant === null || typeof (v as StoredPosition).tenant === "string")
+      ) {
+        stored = v as StoredPosition;
+      }
+    } catch (e) {
+      this.report(new TidingsError("protocol", "the stored resume position cannot be read; starting over", { cause: e }));
+    }
+    if (stored === null) return;
+    this.identity = { user: stored.user, tenant: stored.tenant };
+    this.epoch = stored.epoch;
+    this.lastSeq = stored.seq;
+  }
+
+  private storageKey(): string {
+    return this.options.storageKey ?? "tidings.position";
+  }
+
+  private savePosition(): void {
+    const storage = this.options.storage;
+    if (storage === undefined || this.identity === null || this.epoch === null) return;
+    const position: StoredPosition = { ...this.identity, epoch: this.epoch, seq: this.lastSeq };
+    try {
+      storage.setItem(this.storageKey(), JSON.stringify(position));
+    } catch {
+      // A full or refused storage: the position stays in memory.
+    }
+  }
+
+  private forgetIdentity(): void {
+    this.identity = null;
+    this.epoch = null;
+    this.lastSeq = 0;
+    this.joined.clear();
+    this.recentIds.clear();
+    try {
+      this.options.storage?.removeItem(this.storageKey());
+    } catch {
+      // Nothing to forget.
+    }
+  }
+
+  private caught(replayed: number): void {
+    if (this.caughtUp) return;
+    this.caughtUp = true;
+    this.foreignResume = false;
+    this.log?.(`caught up (${replayed} replayed)`);
+    for (const l of [...this.caughtUpListeners]) {
+      try {
+        l({ replayed });
+      } catch (e) {
+        this.report(new TidingsError("handler_threw", "a caught-up listener threw", { cause: e }));
+      }
+    }
+  }
+
   // ── receiving ──
 
   private receive(raw: unknown): void {
@@ -687,6 +1008,7 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
       this.report(new TidingsError("protocol", "a binary frame arrived; the protocol is JSON text"));
       return;
     }
+    if (this.log !== null && raw !== '{"type":"$ping"}') this.log("receive", raw);
     let frame: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(raw);
@@ -712,18 +1034,25 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
         this.report(new TidingsError(String(frame["code"]), String(frame["message"]), optionalField(frame)));
         return;
       case "$pending_complete":
+        this.caught(typeof frame["replayed"] === "number" ? frame["replayed"] : 0);
         return this.settle(frame, true);
       case "$resync_required": {
         const info: ResyncInfo = { reason: String(frame["reason"]), epoch: String(frame["epoch"]), seq: Number(frame["seq"]) };
         this.epoch = info.epoch;
         this.lastSeq = info.seq;
-        for (const l of [...this.resyncListeners]) {
-          try {
-            l(info);
-          } catch (e) {
-            this.report(new TidingsError("handler_threw", "a resync listener threw", { cause: e }));
+        this.savePosition();
+        // A position of another identity (a stored one, after a switch of user) is no news to
+        // this one: the stream simply starts here.
+        if (!this.foreignResume) {
+          for (const l of [...this.resyncListeners]) {
+            try {
+              l(info);
+            } catch (e) {
+              this.report(new TidingsError("handler_threw", "a resync listener threw", { cause: e }));
+            }
           }
         }
+        this.caught(0);
         return this.settle(frame, true);
       }
       default:
@@ -733,39 +1062,53 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   }
 
   private connected(frame: Record<string, unknown>): void {
+    if (this.attemptTimer !== null) clearTimeout(this.attemptTimer);
+    this.attemptTimer = null;
     const heartbeat = frame["heartbeat"] as { interval_ms?: number; timeout_ms?: number } | undefined;
     this.heartbeatMs = (heartbeat?.interval_ms ?? 25_000) + (heartbeat?.timeout_ms ?? 60_000);
     this.feedWatchdog();
-    this.session = {
+    const session: SessionInfo = {
       session: String(frame["session"]),
       user: String(frame["user"]),
       roles: Array.isArray(frame["roles"]) ? frame["roles"].map(String) : [],
       tenant: typeof frame["tenant"] === "string" ? frame["tenant"] : null,
+      expiresAt: typeof frame["expires_at"] === "string" ? frame["expires_at"] : null,
     };
+    this.session = session;
     const resume = frame["resume"] as { epoch?: string; seq?: number } | undefined;
     const ws = this.ws;
     if (ws === null) return;
+    const offered = this.epoch !== null;
+    const same = this.identity !== null && this.identity.user === session.user && this.identity.tenant === session.tenant;
+    if (this.identity !== null && !same) {
+      // Another user (or tenant) than the position and rooms belong to: they are not this one's.
+      this.log?.("a new identity: the previous rooms and position are dropped");
+      this.joined.clear();
+      this.recentIds.clear();
+      this.foreignResume = offered;
+      this.epoch = null;
+    }
+    this.identity = { user: session.user, tenant: session.tenant };
     if (this.epoch === null) {
-      // First connection: the stream starts here. (A reconnect resumed in the handshake.)
+      // The stream starts here (a reconnect of the same identity resumed in the handshake).
       this.epoch = resume?.epoch ?? null;
       this.lastSeq = resume?.seq ?? 0;
     }
+    this.savePosition();
     const stableAfter = (this.options.reconnect === false ? undefined : this.options.reconnect?.stableAfterMs) ?? 5_000;
     this.stableTimer = setTimeout(() => {
-      this.attempt = 0;
+      this.tries = 0;
     }, stableAfter);
-    for (const room of this.rooms) ws.send(JSON.stringify({ type: "$join", room }));
-    this.setState("open");
+    this.credentialsExpire(session.expiresAt);
+    // In order: the rooms, then everything queued before the connection opened, and only then
+    // `open` — so a listener's sends follow the queue.
+    for (const room of this.joined) this.write(ws, JSON.stringify({ type: "$join", room }), undefined);
     const queued = this.outbox;
     this.outbox = [];
-    for (const text of queued) ws.send(text);
-    for (const m of this.modules) {
-      try {
-        m._connected();
-      } catch (e) {
-        this.report(new TidingsError("handler_threw", `module ${m.name} threw in onConnect`, { cause: e }));
-      }
-    }
+    for (const q of queued) this.write(ws, q.text, q.cid);
+    if (!offered) this.caught(0);
+    this.setState("open");
+    for (const m of this.modules) this.startModule(m);
   }
 
   private settle(frame: Record<string, unknown>, ok: boolean): void {
@@ -795,6 +1138,7 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
         return;
       }
       this.lastSeq = seq;
+      this.savePosition();
       const id = typeof frame["id"] === "string" ? frame["id"] : "";
       if (id !== "") {
         if (this.recentIds.has(id)) return;
@@ -825,6 +1169,11 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
       }
     }
   }
+}
+
+/** A frame as logged: a token in it (`$auth`) is replaced. */
+function redact(text: string): string {
+  return text.includes('"token"') ? text.replace(/("token"\s*:\s*)"(?:[^"\\]|\\.)*"/g, '$1"<redacted>"') : text;
 }
 
 function optionalField(frame: Record<string, unknown>): { field?: string } {

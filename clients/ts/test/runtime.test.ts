@@ -3,7 +3,16 @@
 import { test, mock, beforeEach, afterEach } from "node:test";
 import * as assert from "node:assert/strict";
 
-import { createClient, ticket, type Client, type WebSocketCtor, type WebSocketLike } from "../generated/index.js";
+import {
+  bearerSubprotocol,
+  createClient,
+  Module,
+  ticket,
+  type Client,
+  type PositionStorage,
+  type WebSocketCtor,
+  type WebSocketLike,
+} from "../generated/index.js";
 
 class FakeSocket implements WebSocketLike {
   static all: FakeSocket[] = [];
@@ -32,10 +41,15 @@ class FakeSocket implements WebSocketLike {
   }
 
   /** The server accepts: the socket opens and `$connected` arrives. */
-  accept(epoch = "e1", seq = 0, heartbeat = { interval_ms: 25_000, timeout_ms: 60_000 }): void {
+  accept(epoch = "e1", seq = 0, heartbeat = { interval_ms: 25_000, timeout_ms: 60_000 }, extra: Record<string, unknown> = {}): void {
+    this.open();
+    this.frame({ type: "$connected", session: "1", user: "u1", roles: [], tenant: "t1", resume: { epoch, seq }, heartbeat, ...extra });
+  }
+
+  /** The socket opens (no `$connected` yet). */
+  open(): void {
     this.readyState = 1;
     this.onopen?.({});
-    this.frame({ type: "$connected", session: "1", user: "u1", roles: [], tenant: "t1", resume: { epoch, seq }, heartbeat });
   }
 
   frame(v: Record<string, unknown>): void {
@@ -238,4 +252,266 @@ test("frames sent while offline go out in order once connected; invalid frames a
   latest().frame({ ...created(1), data: { ticket: { title: 7 } } });
   assert.deepEqual(seen, []);
   assert.deepEqual(errors, ["invalid_frame"]);
+});
+
+// ── issue #20: the client in real apps ──
+
+const typing = (chat: string): [never, never] => ["chat:setTyping" as never, { chat_id: chat, is_typing: true } as never];
+const chatsSent = (s: FakeSocket): string[] =>
+  s.sent.filter((f) => f["type"] === "chat:setTyping").map((f) => (f["data"] as { chat_id: string }).chat_id);
+
+test("everything queued before `open` goes out before what an `open` listener sends", async () => {
+  make();
+  await settle();
+  client.send(...typing("A"));
+  client.onState((s) => {
+    if (s === "open") client.send(...typing("B"));
+  });
+  latest().accept();
+  assert.deepEqual(chatsSent(latest()), ["A", "B"]);
+});
+
+test("a socket that never opens, and one that never says $connected, are given up and retried", async () => {
+  make({ connectTimeoutMs: 1_000, handshakeTimeoutMs: 2_000, reconnect: { initialDelayMs: 10 } });
+  await settle();
+  const errors: string[] = [];
+  client.onError((e) => errors.push(`${e.code}: ${e.message}`));
+  const first = latest();
+  mock.timers.tick(999);
+  assert.equal(first.closedWith, undefined);
+  mock.timers.tick(1);
+  assert.equal(first.closedWith, 4000, "the connect timeout");
+  assert.equal(client.state, "reconnecting");
+  mock.timers.tick(10);
+  await settle();
+  const second = latest();
+  assert.notEqual(second, first, "a new attempt");
+  second.open();
+  mock.timers.tick(1_999);
+  assert.equal(second.closedWith, undefined);
+  mock.timers.tick(1);
+  assert.equal(second.closedWith, 4000, "the handshake timeout");
+  assert.match(errors[0] ?? "", /^timeout: the socket did not open within 1000 ms/);
+  assert.match(errors[1] ?? "", /^timeout: no \$connected within 2000 ms/);
+  mock.timers.tick(20);
+  await settle();
+  latest().accept();
+  assert.equal(client.state, "open");
+  mock.timers.tick(60_000);
+  assert.equal(latest().closedWith, undefined, "the timeouts end with $connected");
+});
+
+test("any token connects: opaque tokens are carried base64url-encoded; a non-string token is a clear error", async () => {
+  const tchar = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  for (const [token, carried] of [
+    ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln", "tidings.bearer.eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln"],
+    ["dGVzdA==", "tidings.bearer64.ZEdWemRBPT0"],
+    ["a/b+c", "tidings.bearer64.YS9iK2M"],
+    ["Bearer x y", "tidings.bearer64.QmVhcmVyIHggeQ"],
+    ["clé€", "tidings.bearer64.Y2zDqeKCrA"],
+  ] as const) {
+    assert.equal(bearerSubprotocol(token), carried, token);
+    assert.match(carried, tchar, `${token} is sent as a valid subprotocol`);
+    make({ token });
+    await settle();
+    assert.deepEqual(latest().protocols, ["tidings.v1", carried]);
+    client.close();
+  }
+  const errors: string[] = [];
+  make({ token: undefined, getToken: () => 42 as unknown as string, reconnect: { initialDelayMs: 10 } });
+  client.onError((e) => errors.push(e.code));
+  const before = FakeSocket.all.length;
+  await settle();
+  mock.timers.tick(60_000);
+  await settle();
+  assert.deepEqual(errors, ["invalid_token"]);
+  assert.equal(client.state, "closed");
+  assert.equal(FakeSocket.all.length, before, "no socket, no retry loop");
+});
+
+test("after close(), connect() as another user starts clean: no resume, no rooms of the previous user", async () => {
+  let token = "alice";
+  make({ token: undefined, getToken: () => token, reconnect: { initialDelayMs: 10 } });
+  await settle();
+  latest().accept("e1", 0);
+  const joining = client.join("chat:alice-only");
+  latest().frame({ type: "$reply", cid: 1, data: { room: "chat:alice-only", member: true, changed: true } });
+  await joining;
+  latest().frame(created(1));
+  assert.deepEqual([...client.rooms], ["chat:alice-only"]);
+  client.close(); // logout
+  token = "bob";
+  client.connect(); // login
+  await settle();
+  assert.deepEqual(latest().protocols, ["tidings.v1", "tidings.bearer.bob"], "no resume position offered");
+  const resyncs: unknown[] = [];
+  client.onResync((i) => resyncs.push(i));
+  latest().accept("e9", 0, undefined, { user: "u2" });
+  assert.deepEqual(latest().sent.filter((f) => f["type"] === "$join"), [], "alice's rooms are not rejoined");
+  assert.deepEqual([...client.rooms], []);
+  assert.deepEqual(resyncs, []);
+});
+
+test("a reconnect that turns out to be another identity drops the rooms and the foreign position quietly", async () => {
+  make({ reconnect: { initialDelayMs: 10 } });
+  await settle();
+  latest().accept("e1", 0);
+  const joining = client.join("chat:1");
+  latest().frame({ type: "$reply", cid: 1, data: {} });
+  await joining;
+  latest().frame(created(1));
+  latest().drop();
+  mock.timers.tick(10);
+  await settle();
+  assert.ok(protocolsOf(latest()).includes("tidings.resume.e1.1"));
+  const resyncs: unknown[] = [];
+  client.onResync((i) => resyncs.push(i));
+  // The token now belongs to someone else (the app switched users without close()).
+  latest().accept("e7", 4, undefined, { user: "someone-else" });
+  latest().frame({ type: "$resync_required", reason: "unknown epoch", epoch: "e7", seq: 4 });
+  assert.deepEqual(latest().sent.filter((f) => f["type"] === "$join"), []);
+  assert.deepEqual(resyncs, [], "a position of another user is no news to this one");
+  assert.equal(client.caughtUp, true);
+});
+
+test("credentials are renewed ahead of their expiry without reconnecting; a refusal is reported", async () => {
+  mock.method(Math, "random", () => 0);
+  let n = 0;
+  make({ token: undefined, getToken: () => `token-${++n}`, reconnect: { initialDelayMs: 10 } });
+  await settle();
+  const errors: string[] = [];
+  client.onError((e) => errors.push(e.code));
+  const expires = new Date(Date.now() + 100_000).toISOString();
+  latest().accept("e1", 0, undefined, { expires_at: expires });
+  assert.equal(client.session?.expiresAt, expires);
+  mock.timers.tick(69_000);
+  await settle();
+  assert.deepEqual(latest().sent.filter((f) => f["type"] === "$auth"), []);
+  mock.timers.tick(1_500); // 70 % of the remaining life (jitter 0)
+  await settle();
+  const auth = latest().sent.find((f) => f["type"] === "$auth");
+  assert.equal(auth?.["token"], "token-2");
+  const later = new Date(Date.now() + 50_000).toISOString();
+  latest().frame({ type: "$reply", cid: auth?.["cid"], data: { expires_at: later } });
+  await settle();
+  assert.equal(client.session?.expiresAt, later);
+  mock.timers.tick(35_500);
+  await settle();
+  const second = latest().sent.filter((f) => f["type"] === "$auth").at(-1);
+  assert.equal(second?.["token"], "token-3", "renewed again from the new expiry");
+  latest().frame({ type: "$error", cid: second?.["cid"], code: "auth_failed", message: "revoked" });
+  await settle();
+  assert.deepEqual(errors, ["auth_failed"]);
+  assert.equal(FakeSocket.all.length, 1, "never reconnected to renew");
+});
+
+test("caught up: at once on a fresh connection, after the replay on a reconnect", async () => {
+  make({ reconnect: { initialDelayMs: 10 } });
+  await settle();
+  const caught: number[] = [];
+  client.onCaughtUp((i) => caught.push(i.replayed));
+  latest().accept("e1", 0);
+  assert.equal(client.caughtUp, true);
+  latest().frame(created(1));
+  latest().drop();
+  mock.timers.tick(10);
+  await settle();
+  assert.equal(client.caughtUp, false, "syncing…");
+  latest().accept("e1", 1);
+  assert.equal(client.caughtUp, false, "the replay has not ended");
+  latest().frame(created(2));
+  latest().frame({ type: "$pending_complete", epoch: "e1", seq: 2, replayed: 1 });
+  assert.equal(client.caughtUp, true);
+  assert.deepEqual(caught, [0, 1]);
+});
+
+test("with a storage, a reload resumes where the previous page left off", async () => {
+  const store = new Map<string, string>();
+  const storage: PositionStorage = {
+    getItem: (k) => store.get(k) ?? null,
+    setItem: (k, v) => void store.set(k, v),
+    removeItem: (k) => void store.delete(k),
+  };
+  make({ storage });
+  await settle();
+  latest().accept("e1", 0);
+  latest().frame(created(1));
+  latest().frame(created(2));
+  assert.deepEqual(JSON.parse(store.get("tidings.position") ?? "null"), { user: "u1", tenant: "t1", epoch: "e1", seq: 2 });
+  // The page reloads: a new client on the same storage.
+  const reloaded = createClient({ url: "ws://test/ws", token: "tok", WebSocket: FakeSocket as unknown as WebSocketCtor, storage });
+  await settle();
+  assert.deepEqual(protocolsOf(latest()), ["tidings.v1", "tidings.bearer.tok", "tidings.resume.e1.2"]);
+  const titles: string[] = [];
+  reloaded.on(ticket.TICKET_CREATED, (d) => titles.push(d.ticket.title));
+  latest().accept("e1", 2);
+  latest().frame(created(2)); // already processed before the reload
+  latest().frame(created(3));
+  assert.deepEqual(titles, ["t3"]);
+  reloaded.close();
+  assert.equal(store.get("tidings.position"), undefined, "close() forgets it (a logout)");
+  store.set("tidings.position", "{not json");
+  const broken = createClient({ url: "ws://test/ws", token: "tok", WebSocket: FakeSocket as unknown as WebSocketCtor, storage });
+  await settle();
+  assert.deepEqual(protocolsOf(latest()), ["tidings.v1", "tidings.bearer.tok"], "an unreadable position is ignored");
+  broken.close();
+});
+
+test("a request in flight when the connection drops rejects at once; one queued offline waits", async () => {
+  make({ reconnect: { initialDelayMs: 10 } });
+  await settle();
+  latest().accept();
+  const inFlight = client.request("chat:sendMessage" as never, { chat_id: "c" } as never);
+  assert.deepEqual(client.pendingRequests, [{ cid: 1, event: "chat:sendMessage", sent: true }]);
+  latest().drop();
+  await assert.rejects(inFlight, { code: "disconnected" });
+  const queued = client.request("chat:sendMessage" as never, { chat_id: "d" } as never);
+  assert.deepEqual(client.pendingRequests, [{ cid: 2, event: "chat:sendMessage", sent: false }]);
+  mock.timers.tick(10);
+  await settle();
+  latest().accept();
+  const sent = latest().sent.find((f) => f["cid"] === 2);
+  assert.ok(sent !== undefined, "sent once connected");
+  latest().frame({ type: "$reply", cid: 2, data: { ok: true } });
+  assert.deepEqual(await queued, { ok: true });
+  assert.deepEqual(client.pendingRequests, []);
+});
+
+test("a module whose onConnect throws is reported, whether attached before or after the connection opens", async () => {
+  class Broken extends Module {
+    readonly name = "broken";
+    protected override onConnect(): void {
+      throw new Error("boom");
+    }
+  }
+  make();
+  await settle();
+  const errors: string[] = [];
+  client.onError((e) => errors.push(e.code));
+  client.use(new Broken());
+  latest().accept();
+  assert.doesNotThrow(() => client.use(new Broken()));
+  assert.deepEqual(errors, ["handler_threw", "handler_threw"]);
+});
+
+test("debug logs states and frames, never a token; read-only views of rooms and the reconnect attempt", async () => {
+  const lines: string[] = [];
+  make({ token: "s3cr3t/token", debug: (m: string, d?: unknown) => lines.push(`${m} ${JSON.stringify(d) ?? ""}`), reconnect: { initialDelayMs: 10 } });
+  await settle();
+  latest().accept();
+  void client.refreshToken("an0ther-s3cr3t").catch(() => undefined);
+  latest().frame(created(1));
+  latest().drop();
+  assert.equal(client.reconnectAttempt, 1);
+  const text = lines.join("\n");
+  assert.match(text, /state open/);
+  assert.match(text, /send .*\$auth/);
+  assert.match(text, /receive .*ticket:created/);
+  assert.doesNotMatch(text, /s3cr3t/);
+  mock.timers.tick(10);
+  await settle();
+  latest().accept();
+  const rooms = client.rooms as Set<string>;
+  rooms.add("not-really");
+  assert.deepEqual([...client.rooms], [], "a copy: the client's own set is untouched");
 });
