@@ -12,6 +12,10 @@ pub const SUBPROTOCOL: &str = "tidings.v1";
 /// The prefix of the subprotocol that carries a bearer token (`tidings.bearer.<token>`), for
 /// browsers, which cannot set headers on a WebSocket.
 pub const BEARER_SUBPROTOCOL_PREFIX: &str = "tidings.bearer.";
+/// The prefix of the subprotocol that carries a bearer token which is not made of subprotocol
+/// characters (an opaque token with `/`, `+`, `=` …): `tidings.bearer64.<base64url of its UTF-8,
+/// without padding>` (RFC 4648 §5).
+pub const BEARER64_SUBPROTOCOL_PREFIX: &str = "tidings.bearer64.";
 /// The prefix of the subprotocol that carries the position a reconnecting client resumes from
 /// (`tidings.resume.<epoch>.<seq>`).
 pub const RESUME_SUBPROTOCOL_PREFIX: &str = "tidings.resume.";
@@ -48,7 +52,9 @@ impl UpgradeRequest {
     }
 
     /// The bearer token, looked for in order in the `Authorization: Bearer` header, a
-    /// `tidings.bearer.<token>` subprotocol, and the `token` query parameter.
+    /// `tidings.bearer.<token>` or `tidings.bearer64.<base64url>` subprotocol (see
+    /// [`bearer_subprotocol`]), and the `token` query parameter. A `tidings.bearer64.` value
+    /// that is not base64url of UTF-8 text counts as no token.
     pub fn token(&self) -> Option<String> {
         if let Some(v) = self
             .headers
@@ -64,7 +70,15 @@ impl UpgradeRequest {
         }
         for v in self.headers.get_all(http::header::SEC_WEBSOCKET_PROTOCOL) {
             for proto in v.to_str().unwrap_or_default().split(',') {
-                if let Some(t) = proto.trim().strip_prefix(BEARER_SUBPROTOCOL_PREFIX) {
+                let proto = proto.trim();
+                if let Some(t) = proto.strip_prefix(BEARER64_SUBPROTOCOL_PREFIX) {
+                    use base64::Engine as _;
+                    return base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(t)
+                        .ok()
+                        .and_then(|bytes| String::from_utf8(bytes).ok());
+                }
+                if let Some(t) = proto.strip_prefix(BEARER_SUBPROTOCOL_PREFIX) {
                     return Some(t.to_owned());
                 }
             }
@@ -103,6 +117,22 @@ impl UpgradeRequest {
             .flat_map(|v| v.split(','))
             .any(|p| p.trim() == SUBPROTOCOL)
     }
+}
+
+/// The subprotocol that carries `token`: `tidings.bearer.<token>` when the token is made of the
+/// characters a subprotocol may hold (RFC 6455 §4.1: an RFC 7230 `token`, as a JWT is), else
+/// `tidings.bearer64.<base64url>` ([`BEARER64_SUBPROTOCOL_PREFIX`]), which
+/// [`UpgradeRequest::token`] decodes. The TypeScript client encodes the same way.
+pub fn bearer_subprotocol(token: &str) -> String {
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if !token.is_empty() && token.bytes().all(tchar) {
+        return format!("{BEARER_SUBPROTOCOL_PREFIX}{token}");
+    }
+    use base64::Engine as _;
+    format!(
+        "{BEARER64_SUBPROTOCOL_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token)
+    )
 }
 
 fn percent_decode(s: &str) -> String {
@@ -297,6 +327,36 @@ impl Authenticator for DenyAll {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue #20: any token a server may issue travels in a subprotocol and comes back intact;
+    /// the same encodings as the TypeScript client's (clients/ts/test/runtime.test.ts).
+    #[test]
+    fn every_token_travels_in_a_subprotocol_and_comes_back() {
+        for (token, carried) in [
+            (
+                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln",
+                "tidings.bearer.eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln",
+            ),
+            ("dGVzdA==", "tidings.bearer64.ZEdWemRBPT0"),
+            ("a/b+c", "tidings.bearer64.YS9iK2M"),
+            ("Bearer x y", "tidings.bearer64.QmVhcmVyIHggeQ"),
+            ("clé€", "tidings.bearer64.Y2zDqeKCrA"),
+        ] {
+            assert_eq!(bearer_subprotocol(token), carried);
+            let r = req(
+                "/ws",
+                &[("sec-websocket-protocol", &format!("tidings.v1, {carried}"))],
+            );
+            assert_eq!(r.token().as_deref(), Some(token));
+        }
+        let broken = req(
+            "/ws",
+            &[("sec-websocket-protocol", "tidings.v1, tidings.bearer64.!!")],
+        );
+        assert_eq!(broken.token(), None);
+        let not_utf8 = req("/ws", &[("sec-websocket-protocol", "tidings.bearer64._w")]);
+        assert_eq!(not_utf8.token(), None);
+    }
 
     fn req(uri: &str, headers: &[(&str, &str)]) -> UpgradeRequest {
         let mut map = HeaderMap::new();

@@ -123,7 +123,8 @@ impl ClientBuilder {
         self
     }
 
-    /// A bearer token, sent as the `tidings.bearer.<token>` subprotocol.
+    /// A bearer token, sent as the `tidings.bearer.<token>` subprotocol (or, for a token with
+    /// other characters, `tidings.bearer64.<base64url>`: [`crate::auth::bearer_subprotocol`]).
     pub fn token(mut self, token: impl Into<String>) -> ClientBuilder {
         self.token = Some(token.into());
         self
@@ -366,7 +367,7 @@ async fn connection(
     };
     let mut protocols = vec![crate::SUBPROTOCOL.to_owned()];
     if let Some(t) = &config.token {
-        protocols.push(format!("{}{t}", crate::BEARER_SUBPROTOCOL_PREFIX));
+        protocols.push(crate::auth::bearer_subprotocol(t));
     }
     let resuming = state.position.clone();
     if let Some(p) = &resuming {

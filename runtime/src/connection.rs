@@ -390,6 +390,7 @@ impl Runner {
             "user": p.user_id,
             "roles": p.roles,
             "tenant": p.tenant,
+            "expires_at": p.expires_at.map(protocol::rfc3339),
             "resume": { "epoch": self.position.epoch, "seq": self.position.seq },
             "heartbeat": {
                 "interval_ms": limits.heartbeat_interval.as_millis() as u64,

@@ -98,8 +98,8 @@ macro_rules! include_events {
 
 #[cfg(feature = "server")]
 pub use auth::{
-    AsyncAuthenticator, AuthError, Authenticator, DenyAll, UpgradeRequest,
-    BEARER_SUBPROTOCOL_PREFIX, RESUME_SUBPROTOCOL_PREFIX, SUBPROTOCOL,
+    bearer_subprotocol, AsyncAuthenticator, AuthError, Authenticator, DenyAll, UpgradeRequest,
+    BEARER64_SUBPROTOCOL_PREFIX, BEARER_SUBPROTOCOL_PREFIX, RESUME_SUBPROTOCOL_PREFIX, SUBPROTOCOL,
 };
 #[cfg(feature = "server")]
 pub use delivery::{History, Position, StreamId};

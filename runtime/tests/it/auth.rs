@@ -291,3 +291,60 @@ fn tokens_not_valid_yet_or_with_absurd_expiries_are_refused() {
         assert!(err.to_string().contains("claim"), "{claims}: {err}");
     }
 }
+
+/// Issue #20: an opaque token with characters a subprotocol cannot hold (`/`, `+`, `=`) reaches
+/// the authenticator intact, through the Rust client's encoding; `$connected` carries when the
+/// credentials expire.
+#[tokio::test]
+async fn an_opaque_token_reaches_the_authenticator_and_connected_carries_its_expiry() {
+    use std::time::{Duration, SystemTime};
+    use tidings::client::{Client as RustClient, ClientEvent};
+    use tidings::{AuthError, Principal, UpgradeRequest};
+    const OPAQUE: &str = "dGVz/dA+==";
+    let hub = Hub::builder()
+        .authenticator(|req: &UpgradeRequest| match req.token().as_deref() {
+            Some(OPAQUE) => Ok(Principal::user("opaque-user")
+                .expires_at(SystemTime::now() + Duration::from_secs(3_600))),
+            other => Err(AuthError::unauthorized(format!("unknown token {other:?}"))),
+        })
+        .build();
+    let server = TestServer::start(hub).await;
+    let mut c = RustClient::builder(format!("ws://{}/ws", server.addr))
+        .token(OPAQUE)
+        .connect();
+    let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
+    loop {
+        let event = tokio::time::timeout_at(deadline, c.next())
+            .await
+            .expect("connected in time")
+            .expect("the client runs");
+        if let ClientEvent::Connected { .. } = event {
+            break;
+        }
+    }
+    // The same token by hand, to read `$connected` as it is on the wire.
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{}/ws", server.addr)
+        .into_client_request()
+        .expect("a request");
+    let protocols = format!("tidings.v1, {}", tidings::bearer_subprotocol(OPAQUE));
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        protocols.parse().expect("a header value"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("accepted");
+    use futures_util::StreamExt;
+    let first = tokio::time::timeout(crate::support::PATIENCE, ws.next())
+        .await
+        .expect("in time")
+        .expect("a frame")
+        .expect("valid");
+    let connected: serde_json::Value =
+        serde_json::from_str(first.to_text().expect("text")).expect("json");
+    assert_eq!(connected["user"], "opaque-user");
+    let expires = connected["expires_at"].as_str().expect("expires_at");
+    assert!(expires.ends_with('Z') && expires.len() >= 20, "{expires}");
+    c.close();
+}
