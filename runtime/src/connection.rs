@@ -173,6 +173,8 @@ where
         return;
     }
     registered.connected = true;
+    // From here its joins and leaves are announced (a refused connection never is).
+    hub.session_started(&conn);
     let reason = Runner {
         hub: hub.clone(),
         conn: conn.clone(),

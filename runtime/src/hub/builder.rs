@@ -151,9 +151,9 @@ impl HubBuilder {
     /// user's first connection on this node joins a room of that form (their last one leaves
     /// it, or closes, for `left`), the hub builds `E` from the room name, the user and the
     /// tenant, and emits it like any other event: to the room, in the tenant, minus the user
-    /// when the event says `except = "user_id"`. Rooms of more than
-    /// [`Limits::presence_max_users`](crate::Limits::presence_max_users) users are not
-    /// announced; a room name that does not fit the event's payload (`chat:abc` for a `uuid`
+    /// when the event says `except = "user_id"`. A join that makes a room hold more than
+    /// [`Limits::presence_max_users`](crate::Limits::presence_max_users) users is not
+    /// announced, nor that user's leave; a room name that does not fit the event's payload (`chat:abc` for a `uuid`
     /// placeholder) is skipped. With a broker, each node announces its own connections: a
     /// user with connections on two nodes is announced by each, so clients keep a count per
     /// user (docs/rust.md, "Presence").

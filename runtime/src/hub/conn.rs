@@ -43,6 +43,9 @@ impl std::fmt::Debug for Conn {
 struct Rooms {
     names: Vec<String>,
     closed: bool,
+    /// Its session has started (`on_connect` succeeded): its joins and leaves are announced
+    /// by presence events. Before, a connection that is then refused is never announced.
+    live: bool,
 }
 
 /// What happened to a frame offered to a connection.
@@ -144,7 +147,13 @@ impl Conn {
     /// rooms' lock, so that unregistering, which takes the rooms, sees the room and removes
     /// those entries. `Some(false)`, and nothing run, when already in the room or unregistered;
     /// `None` when in `max` rooms already.
-    pub(crate) fn add_room(&self, room: &str, max: usize, index: impl FnOnce()) -> Option<bool> {
+    /// `index` is told whether the connection is live.
+    pub(crate) fn add_room(
+        &self,
+        room: &str,
+        max: usize,
+        index: impl FnOnce(bool),
+    ) -> Option<bool> {
         let mut rooms = self.rooms_lock();
         if rooms.closed || rooms.names.iter().any(|r| r == room) {
             return Some(false);
@@ -153,27 +162,40 @@ impl Conn {
             return None;
         }
         rooms.names.push(room.to_owned());
-        index();
+        index(rooms.live);
         Some(true)
     }
 
+    /// Marks the session started and runs `announce` on its rooms, under the rooms' lock (so no
+    /// join or leave slips between). Does nothing once unregistered.
+    pub(crate) fn go_live(&self, announce: impl FnOnce(&[String])) {
+        let mut rooms = self.rooms_lock();
+        if rooms.closed || rooms.live {
+            return;
+        }
+        rooms.live = true;
+        announce(&rooms.names);
+    }
+
     /// Removes `room`, running `unindex` under the rooms' lock when it was there.
-    pub(crate) fn remove_room(&self, room: &str, unindex: impl FnOnce()) -> bool {
+    /// `unindex` is told whether the connection is live.
+    pub(crate) fn remove_room(&self, room: &str, unindex: impl FnOnce(bool)) -> bool {
         let mut rooms = self.rooms_lock();
         let before = rooms.names.len();
         rooms.names.retain(|r| r != room);
         let removed = rooms.names.len() != before;
         if removed {
-            unindex();
+            unindex(rooms.live);
         }
         removed
     }
 
     /// The rooms, taken at unregistering: no room can be joined afterwards.
-    pub(crate) fn take_rooms(&self) -> Vec<String> {
+    /// Also whether the connection was live.
+    pub(crate) fn take_rooms(&self) -> (Vec<String>, bool) {
         let mut rooms = self.rooms_lock();
         rooms.closed = true;
-        std::mem::take(&mut rooms.names)
+        (std::mem::take(&mut rooms.names), rooms.live)
     }
 
     /// Whether joining `room` keeps the connection within `max` rooms (it may be in it already).

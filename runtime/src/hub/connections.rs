@@ -135,8 +135,9 @@ impl Hub {
     }
 
     pub(crate) fn unregister(&self, conn: &Arc<Conn>, reason: DisconnectReason) {
-        for room in self.inner.registry.remove(conn) {
-            self.membership_changed(conn, &room, false);
+        let (rooms, live) = self.inner.registry.remove(conn);
+        for room in rooms {
+            self.membership_changed(conn, &room, false, live);
         }
         let empty = {
             let mut st = conn.stream.lock();
@@ -240,9 +241,10 @@ impl Hub {
 
 impl Hub {
     /// Tells the broker, if any, that `conn` joined or left `room` (presence across nodes), and
-    /// announces the user's entry or exit through the presence events that cover the room.
-    /// Runs under the connection's rooms lock, so one connection's changes are told in order.
-    pub(crate) fn membership_changed(&self, conn: &Conn, room: &str, joined: bool) {
+    /// — when the connection is `live` (its session started) — announces the user's entry or
+    /// exit through the presence events that cover the room. Runs under the connection's rooms
+    /// lock, so one connection's changes are told in order.
+    pub(crate) fn membership_changed(&self, conn: &Conn, room: &str, joined: bool, live: bool) {
         if let Some(broker) = &self.inner.broker {
             let membership = Membership {
                 tenant: conn.tenant().map(str::to_owned),
@@ -252,6 +254,25 @@ impl Hub {
             };
             broker.presence_changed(&membership, joined);
         }
+        if live {
+            self.presence_changed(conn, room, joined);
+        }
+    }
+
+    /// The session of `conn` has started (its `on_connect` succeeded): from now on its joins and
+    /// leaves are announced, starting with the rooms it is in. A connection refused by its hook
+    /// is never announced.
+    pub(crate) fn session_started(&self, conn: &Conn) {
+        conn.go_live(|rooms| {
+            for room in rooms {
+                self.presence_changed(conn, room, true);
+            }
+        });
+    }
+
+    /// Counts the user's entry into (or exit from) `room` and announces it through the presence
+    /// events that cover the room.
+    fn presence_changed(&self, conn: &Conn, room: &str, joined: bool) {
         if !self.inner.presence.iter().any(|a| a.covers(room)) {
             return;
         }
@@ -259,19 +280,12 @@ impl Hub {
         let max = self.inner.limits.presence_max_users;
         self.inner
             .registry
-            .count_presence(tenant, room, user, joined, |changed, users| {
+            .count_presence(tenant, room, user, joined, max, |changed| {
                 let kind = match changed {
                     Some(Entered::First) => PresenceKind::Joined,
                     Some(Entered::Last) => PresenceKind::Left,
                     None => return,
                 };
-                // The room's size with the user in it (after a join it is counted; after a
-                // leave, not), so that a join and its leave are both announced or neither.
-                let size = if joined { users } else { users + 1 };
-                if size > max {
-                    tracing::trace!(room, size, "presence not announced: a large room");
-                    return;
-                }
                 for a in self.inner.presence.iter().filter(|a| a.kind() == kind) {
                     if a.covers(room) {
                         a.announce(self, room, user, tenant);

@@ -80,12 +80,12 @@ pub struct Limits {
     /// Longest room name a client may `$join`, in bytes; a longer one is refused with a
     /// `bad_frame` error on `room`. Default 256.
     pub max_room_name_bytes: usize,
-    /// Most users a room (of a tenant, on this node) may hold for its joins and leaves to be
-    /// announced by presence events
-    /// ([`HubBuilder::presence_event`](crate::HubBuilder::presence_event)); in a larger room
-    /// they are not (read [`Hub::presence`](crate::Hub::presence) instead). Announcements grow
-    /// with the square of a room's size: a join in a room of `n` users is `n` frames. Default
-    /// 100.
+    /// Most users a room (of a tenant, on this node) may hold for a join to be announced by
+    /// presence events ([`HubBuilder::presence_event`](crate::HubBuilder::presence_event)); a
+    /// join that makes the room larger is not (read [`Hub::presence`](crate::Hub::presence)
+    /// instead), and a user's leave is announced exactly when their join was. Announcements
+    /// grow with the square of a room's size: a join in a room of `n` users is `n` frames.
+    /// Default 100.
     pub presence_max_users: usize,
 }
 

@@ -111,8 +111,8 @@ impl Hub {
             .filter(|c| {
                 self.inner
                     .registry
-                    .join_within(c, room, usize::MAX, || {
-                        self.membership_changed(c, room, true);
+                    .join_within(c, room, usize::MAX, |live| {
+                        self.membership_changed(c, room, true, live);
                     })
                     .unwrap_or(false)
             })
@@ -126,9 +126,9 @@ impl Hub {
             .user_connections(user_id)
             .iter()
             .filter(|c| {
-                self.inner
-                    .registry
-                    .leave(c, room, || self.membership_changed(c, room, false))
+                self.inner.registry.leave(c, room, |live| {
+                    self.membership_changed(c, room, false, live)
+                })
             })
             .count()
     }
@@ -230,8 +230,8 @@ impl Hub {
     /// Joins `conn` to `room` unless it is in `max` rooms already (`None`); `Some(false)`
     /// when it was in the room, or has ended.
     pub(crate) fn join_within(&self, conn: &Arc<Conn>, room: &str, max: usize) -> Option<bool> {
-        self.inner.registry.join_within(conn, room, max, || {
-            self.membership_changed(conn, room, true);
+        self.inner.registry.join_within(conn, room, max, |live| {
+            self.membership_changed(conn, room, true, live);
         })
     }
 
@@ -304,8 +304,8 @@ impl Session {
 
     /// Leaves a room. Returns false when not in it.
     pub fn leave(&self, room: &str) -> bool {
-        self.hub.inner.registry.leave(&self.conn, room, || {
-            self.hub.membership_changed(&self.conn, room, false);
+        self.hub.inner.registry.leave(&self.conn, room, |live| {
+            self.hub.membership_changed(&self.conn, room, false, live);
         })
     }
 

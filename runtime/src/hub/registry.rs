@@ -66,7 +66,8 @@ pub(crate) struct Registry {
     rooms_all: Shards<String, ConnSet>,
     /// For rooms with presence events: how many connections each user has in the room (of a
     /// tenant), so that a user's first join and last leave are told apart.
-    presence: Shards<(Option<String>, String), HashMap<String, usize>>,
+    /// Per user: connections in the room, and whether the user's join was announced.
+    presence: Shards<(Option<String>, String), HashMap<String, (usize, bool)>>,
 }
 
 /// A change of a user's presence in a room, as [`Registry::count_presence`] finds it.
@@ -94,44 +95,48 @@ impl Registry {
 
     /// Counts a connection of `user` joining (`joined`) or leaving `room` of `tenant`, then runs
     /// `then` — under the room's lock, so that the announcements of one room keep the order of
-    /// its changes — with the change of the user's presence (if any) and how many users are in
-    /// the room now.
+    /// its changes — with the change to announce, if any: the user's first join, when the room
+    /// then holds at most `max` users, and the last leave of a user whose join was announced
+    /// (so that joins and leaves are announced in pairs whatever the room's size meanwhile).
     pub(crate) fn count_presence(
         &self,
         tenant: Option<&str>,
         room: &str,
         user: &str,
         joined: bool,
-        then: impl FnOnce(Option<Entered>, usize),
+        max: usize,
+        then: impl FnOnce(Option<Entered>),
     ) {
         let key = (tenant.map(str::to_owned), room.to_owned());
         let mut shard = self.presence.write(&key);
         let changed = if joined {
             let users = shard.entry(key.clone()).or_default();
-            let n = users.entry(user.to_owned()).or_default();
-            *n += 1;
-            (*n == 1).then_some(Entered::First)
+            let size = users.len() + usize::from(!users.contains_key(user));
+            let entry = users.entry(user.to_owned()).or_insert((0, false));
+            entry.0 += 1;
+            if entry.0 == 1 {
+                entry.1 = size <= max;
+            }
+            (entry.0 == 1 && entry.1).then_some(Entered::First)
         } else {
             match shard.get_mut(&key) {
                 Some(users) => match users.get_mut(user) {
-                    Some(n) if *n > 1 => {
-                        *n -= 1;
+                    Some(entry) if entry.0 > 1 => {
+                        entry.0 -= 1;
                         None
                     }
-                    Some(_) => {
-                        users.remove(user);
-                        Some(Entered::Last)
-                    }
+                    Some(_) => users
+                        .remove(user)
+                        .and_then(|(_, announced)| announced.then_some(Entered::Last)),
                     None => None,
                 },
                 None => None,
             }
         };
-        let count = shard.get(&key).map_or(0, HashMap::len);
-        if count == 0 {
+        if shard.get(&key).is_some_and(HashMap::is_empty) {
             shard.remove(&key);
         }
-        then(changed, count);
+        then(changed);
     }
 
     /// The user's delivery stream in `tenant`, if this node holds one.
@@ -224,8 +229,8 @@ impl Registry {
     }
 
     /// Removes a connection from every index but its stream (see `Hub::unregister`).
-    /// Unindexes a connection; returns the rooms it was in.
-    pub(crate) fn remove(&self, conn: &Arc<Conn>) -> Vec<String> {
+    /// Unindexes a connection; returns the rooms it was in, and whether it was live.
+    pub(crate) fn remove(&self, conn: &Arc<Conn>) -> (Vec<String>, bool) {
         self.conns.write(&conn.id).remove(&conn.id);
         if let Some(t) = conn.tenant() {
             remove_from(&self.tenants, t, conn.id);
@@ -233,11 +238,11 @@ impl Registry {
         for role in &conn.principal().roles {
             self.remove_role(conn, role);
         }
-        let rooms = conn.take_rooms();
+        let (rooms, live) = conn.take_rooms();
         for room in &rooms {
             self.remove_room_entries(conn, room);
         }
-        rooms
+        (rooms, live)
     }
 
     /// Every registered connection.
@@ -280,9 +285,9 @@ impl Registry {
         conn: &Arc<Conn>,
         room: &str,
         max: usize,
-        changed: impl FnOnce(),
+        changed: impl FnOnce(bool),
     ) -> Option<bool> {
-        conn.add_room(room, max, || {
+        conn.add_room(room, max, |live| {
             let key = (conn.tenant().map(str::to_owned), room.to_owned());
             self.rooms
                 .write(&key)
@@ -294,16 +299,16 @@ impl Registry {
                 .entry(room.to_owned())
                 .or_default()
                 .insert(conn.id, conn.clone());
-            changed();
+            changed(live);
         })
     }
 
     /// Removes a connection from a room. Returns false when it was not in it. `changed` runs
     /// after the leave, under the connection's rooms lock (as for joins).
-    pub(crate) fn leave(&self, conn: &Conn, room: &str, changed: impl FnOnce()) -> bool {
-        conn.remove_room(room, || {
+    pub(crate) fn leave(&self, conn: &Conn, room: &str, changed: impl FnOnce(bool)) -> bool {
+        conn.remove_room(room, |live| {
             self.remove_room_entries(conn, room);
-            changed();
+            changed(live);
         })
     }
 

@@ -243,6 +243,55 @@ async fn rooms_of_other_tenants_other_forms_and_large_rooms_are_not_announced() 
         ],
         "the room is at its limit from the third user on"
     );
+    // Joins and leaves come in pairs (the stranger's sample): u1's join was announced, so is
+    // its leave, though the room was over the limit meanwhile; u3's was not, nor its leave.
+    for user in [0, 2] {
+        leave(&mut users[user], "chat:1").await;
+    }
+    let got = seen(&server, &mut [&mut watcher], 4).await;
+    assert_eq!(got[0], [announced("left", "1", "u1")]);
+}
+
+/// A connection that its `on_connect` hook refuses is never announced, though the hook joined
+/// it to a room before refusing.
+#[tokio::test]
+async fn a_connection_refused_by_its_hook_is_never_announced() {
+    let hub = hub_builder()
+        .allow_join(|_, _| true)
+        .presence_event::<MemberJoined>()
+        .presence_event::<MemberLeft>()
+        .on_connect(|session: tidings::Session| async move {
+            session.join("chat:1");
+            if session.principal().user_id == "mallory" {
+                return Err(tidings::Refusal::new("not today"));
+            }
+            Ok(())
+        })
+        .build();
+    let server = TestServer::start(hub).await;
+    let mut watcher = server.client("user=watcher&tenant=acme").await;
+    let url = format!("ws://{}/ws?user=mallory&tenant=acme", server.addr);
+    let (mut mallory, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("the upgrade is accepted");
+    loop {
+        use futures_util::StreamExt;
+        match tokio::time::timeout(crate::support::PATIENCE, mallory.next()).await {
+            Ok(Some(Ok(Message::Close(Some(f))))) => {
+                assert_eq!(u16::from(f.code), tidings::protocol::close::REFUSED);
+                break;
+            }
+            Ok(Some(Ok(_))) => {}
+            other => panic!("closed without the refusal: {other:?}"),
+        }
+    }
+    let mut alice = server.client("user=alice&tenant=acme").await;
+    let got = seen(&server, &mut [&mut watcher, &mut alice], 1).await;
+    assert_eq!(
+        got[0],
+        [announced("joined", "1", "alice")],
+        "mallory's join in the refusing hook, and its leave, are not announced"
+    );
 }
 
 #[test]
