@@ -67,8 +67,12 @@ pub(crate) struct Registry {
     /// For rooms with presence events: how many connections each user has in the room (of a
     /// tenant), so that a user's first join and last leave are told apart.
     /// Per user: connections in the room, and whether the user's join was announced.
-    presence: Shards<(Option<String>, String), HashMap<String, (usize, bool)>>,
+    presence: Shards<(Option<String>, String), HashMap<String, Present>>,
 }
+
+/// A user in a room with presence events: how many of their connections are in it, and whether
+/// their join was announced.
+type Present = (usize, bool);
 
 /// A change of a user's presence in a room, as [`Registry::count_presence`] finds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
