@@ -20,7 +20,9 @@
 //! one it handed over and sends it when it reconnects (`tidings.resume.<epoch>.<seq>`), so the
 //! server replays what was missed before any live event. A sequence number at or below the last
 //! one is a duplicate and is dropped; one that skips ahead (which the server never sends) makes
-//! the client reconnect and resume, so a gap is never handed to the app. The ids of the last
+//! the client reconnect and resume, so a gap is never handed to the app. A server silent for
+//! longer than the heartbeat's interval plus timeout (from `$connected`) counts as gone: the
+//! client closes (4000) and reconnects. The ids of the last
 //! [`RECENT_IDS`] durable events are remembered too: an event numbered again in a new epoch
 //! (in flight when Redis lost its data, then sent again) is not handed over a second time.
 
@@ -393,8 +395,22 @@ async fn connection(
     };
     let (mut sink, mut stream) = ws.split();
     let mut connected = false;
+    // Silence past the heartbeat's interval plus timeout (from `$connected`) means the link is
+    // dead: any frame is a sign of life. Until `$connected`, the connect timeout's bound.
+    let mut silence = Duration::from_secs(10);
+    let watchdog = tokio::time::sleep(silence);
+    tokio::pin!(watchdog);
     loop {
         tokio::select! {
+            () = &mut watchdog => {
+                tracing::debug!(?silence, "no frame from the server; reconnecting");
+                let close = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                    code: 4000.into(),
+                    reason: "heartbeat timeout".into(),
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(Message::Close(Some(close)))).await;
+                return Ended::Lost(None);
+            }
             cmd = commands.recv() => match cmd {
                 None | Some(Command::Close) => {
                     let _ = sink.send(Message::Close(None)).await;
@@ -410,6 +426,7 @@ async fn connection(
                 }
             },
             msg = stream.next() => {
+                watchdog.as_mut().reset(tokio::time::Instant::now() + silence);
                 let text = match msg {
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(Message::Close(frame))) => {
@@ -427,6 +444,10 @@ async fn connection(
                     frame::CONNECTED => {
                         connected = true;
                         *attempt = 0;
+                        let interval = v["heartbeat"]["interval_ms"].as_u64().unwrap_or(25_000);
+                        let timeout = v["heartbeat"]["timeout_ms"].as_u64().unwrap_or(60_000);
+                        silence = Duration::from_millis(interval.saturating_add(timeout));
+                        watchdog.as_mut().reset(tokio::time::Instant::now() + silence);
                         if resuming.is_none() {
                             if let Some(p) = position_of(&v["resume"]) {
                                 state.set_position(p);
