@@ -269,10 +269,12 @@ impl Player<'_> {
                 }
                 match a.resume.as_deref() {
                     None => {}
-                    Some("none") if handshake.resume.is_some() => return Err(format!(
+                    Some("none") if handshake.resume.is_some() => {
+                        return Err(format!(
                         "the handshake offers to resume from {:?}; a first connection offers none",
                         handshake.resume
-                    )),
+                    ))
+                    }
                     Some("none") => {}
                     Some(want) if handshake.resume.as_deref() != Some(want) => {
                         return Err(format!(
