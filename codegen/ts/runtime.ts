@@ -153,6 +153,7 @@ export type ClientErrorCode =
   | "handler_threw" // an event handler threw; the other handlers still ran
   | "disconnected" // the connection dropped after the request was sent: it may or may not have been handled
   | "invalid_token" // getToken gave something that is not a string
+  | "token_failed" // getToken threw (or rejected); the client retries with backoff
   | "protocol"; // the server sent something this client does not understand
 
 /** An error of a request, a check, or a handler. `code` is stable; match on it. */
@@ -344,12 +345,15 @@ export interface TidingsClient<S, C, R> {
   readonly session: SessionInfo | null;
   /** The rooms joined (rejoined after each reconnect), as a copy. */
   readonly rooms: ReadonlySet<string>;
-  /** The reconnect attempt in progress or waiting: 0 when open or not yet retried. */
+  /**
+   * The number of the last reconnect attempt: 0 before any, back to 0 once a connection has
+   * stayed open `stableAfterMs` (5 s), and after `close()`.
+   */
   readonly reconnectAttempt: number;
   /** The requests not yet answered. */
   readonly pendingRequests: readonly PendingRequest[];
   /**
-   * Whether the client has every event it missed: false from a reconnect until the server's
+   * Whether the client has every event it missed: false from a drop until the server's
    * replay ends (`$pending_complete`, or `$resync_required`). Show "syncing…" while false.
    */
   readonly caughtUp: boolean;
@@ -460,6 +464,9 @@ interface StoredPosition {
   seq: number;
 }
 
+/** An epoch as the handshake carries it: subprotocol characters but the `.` separator. */
+const EPOCH = /^[!#$%&'*+\-^_`|~0-9A-Za-z]+$/;
+
 /** The characters of a subprotocol token (RFC 6455 §4.1, `token` of RFC 7230 §3.2.6). */
 const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -529,6 +536,11 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   private recentIds = new Set<string>();
   // Which URL the next connection tries (with fallbackUrls).
   private turn = 0;
+  // Bumped by close() and by each attempt: an attempt still awaiting getToken when a newer one
+  // (or a close) started is abandoned when the token arrives.
+  private generation = 0;
+  // An attempt is under way (from getToken to the socket's end).
+  private opening = false;
 
   constructor(options: ClientOptions) {
     this.options = options;
@@ -615,7 +627,7 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     if (this.state === "open") this.startModule(module);
     return () => {
       if (!this.modules.delete(module)) return;
-      module._disconnected();
+      this.stopModule(module);
       module._detach();
     };
   }
@@ -707,13 +719,20 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   // ── connection ──
 
   connect(): void {
-    if (this.state === "connecting" || this.state === "open") return;
+    // One attempt at a time: while one is under way (or open), connect() changes nothing; while
+    // waiting out a backoff it tries at once.
+    if (this.state === "open" || this.opening) return;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
     this.closedByUser = false;
     void this.open();
   }
 
   close(): void {
     this.closedByUser = true;
+    this.generation++;
+    this.opening = false;
+    this.tries = 0;
     this.clearTimers();
     const ws = this.ws;
     this.ws = null;
@@ -734,27 +753,46 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   }
 
   private async open(): Promise<void> {
+    const generation = ++this.generation;
+    this.opening = true;
     this.setState(this.tries === 0 ? "connecting" : "reconnecting");
     let token = this.options.token;
     if (this.options.getToken !== undefined) {
+      const ms = this.options.connectTimeoutMs ?? 10_000;
       let got: unknown;
+      let timer: ReturnType<typeof setTimeout> | null = null;
       try {
-        got = await this.options.getToken();
+        // getToken is part of the attempt: bounded by the connect timeout.
+        got = await Promise.race([
+          Promise.resolve(this.options.getToken()),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new TidingsError("timeout", `getToken did not answer within ${ms} ms`)), ms);
+          }),
+        ]);
       } catch (e) {
-        this.report(new TidingsError("protocol", "getToken failed", { cause: e }));
+        if (generation !== this.generation) return; // closed (or superseded) meanwhile
+        this.opening = false;
+        const error = e instanceof TidingsError ? e : new TidingsError("token_failed", `getToken failed: ${String(e)}`, { cause: e });
+        this.report(error);
         this.scheduleReconnect();
         return;
+      } finally {
+        if (timer !== null) clearTimeout(timer);
       }
+      // A close() (a logout), or a newer attempt, while the token was being fetched: this
+      // attempt is over; its token belongs to whoever asked for it.
+      if (generation !== this.generation) return;
       if (typeof got !== "string") {
         // Retrying would give the same: a mistake of the app, said once.
         this.report(new TidingsError("invalid_token", `getToken gave ${typeof got}, not a string; the client stays closed`));
         this.closedByUser = true;
+        this.opening = false;
         this.setState("closed");
         return;
       }
       token = got;
     }
-    if (this.closedByUser) return;
+    if (this.closedByUser || generation !== this.generation) return;
     const protocols = ["tidings.v1"];
     if (token !== undefined && token !== "") protocols.push(bearerSubprotocol(token));
     // A reconnect resumes the delivery stream where it left off: the server replays what was
@@ -768,6 +806,7 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     try {
       ws = new this.ctor(url, protocols);
     } catch (e) {
+      this.opening = false;
       this.report(new TidingsError("protocol", `cannot open ${url}`, { cause: e }));
       this.scheduleReconnect();
       return;
@@ -789,17 +828,36 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.log?.("socket closed", { code: ev.code, reason: ev.reason });
-      this.ws = null;
-      this.dropped();
-      if (this.closedByUser || this.options.reconnect === false) {
-        this.setState("closed");
-        return;
-      }
       if (ev.code === 4010) {
         this.report(new TidingsError("protocol", "too many connections for this user; reconnecting later"));
       }
-      this.scheduleReconnect();
+      this.lost(ws);
     };
+  }
+
+  /**
+   * The connection `ws` is over — closed by the server, timed out, silent, or given up on a gap:
+   * its handlers are detached and the client goes on at once (reconnecting, unless closed), not
+   * after a close handshake a dead peer would never answer.
+   */
+  private lost(ws: WebSocketLike, code?: number, reason?: string): void {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    this.opening = false;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    if (code !== undefined) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // A socket that never opened may refuse to close in some implementations.
+      }
+    }
+    this.dropped();
+    if (this.closedByUser || this.options.reconnect === false) {
+      this.setState("closed");
+      return;
+    }
+    this.scheduleReconnect();
   }
 
   /** Bounds one step of an attempt: past `ms`, the socket is dropped and the client retries. */
@@ -810,19 +868,7 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
       if (this.ws !== ws) return;
       const what = step === "connect" ? "the socket did not open" : "no $connected";
       this.report(new TidingsError("timeout", `${what} within ${ms} ms; reconnecting`));
-      this.ws = null;
-      ws.onopen = ws.onmessage = ws.onclose = null;
-      try {
-        ws.close(4000, `${step} timeout`);
-      } catch {
-        // Closing a socket that never opened may throw in some implementations.
-      }
-      this.dropped();
-      if (this.closedByUser || this.options.reconnect === false) {
-        this.setState("closed");
-        return;
-      }
-      this.scheduleReconnect();
+      this.lost(ws, 4000, `${step} timeout`);
     }, ms);
   }
 
@@ -839,7 +885,16 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
       this.pending.delete(cid);
       p.reject(new TidingsError("disconnected", `the connection dropped before ${p.event} was answered`, { event: p.event }));
     }
-    if (wasOpen) for (const m of this.modules) m._disconnected();
+    this.caughtUp = false;
+    if (wasOpen) for (const m of this.modules) this.stopModule(m);
+  }
+
+  private stopModule(m: RealtimeModule<S, C, R>): void {
+    try {
+      m._disconnected();
+    } catch (e) {
+      this.report(new TidingsError("handler_threw", `module ${m.name} threw in onDisconnect`, { cause: e }));
+    }
   }
 
   private scheduleReconnect(): void {
@@ -893,7 +948,9 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     if (this.watchdog !== null) clearTimeout(this.watchdog);
     this.watchdog = setTimeout(() => {
       const ws = this.ws;
-      if (ws !== null) ws.close(4000, "heartbeat timeout");
+      if (ws === null) return;
+      this.report(new TidingsError("timeout", `no frame from the server within ${this.heartbeatMs} ms; reconnecting`));
+      this.lost(ws, 4000, "heartbeat timeout");
     }, this.heartbeatMs);
   }
 
@@ -907,10 +964,12 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     const getToken = this.options.getToken;
     if (expiresAt === null || getToken === undefined || this.options.refreshBeforeExpiry === false) return;
     const left = Date.parse(expiresAt) - Date.now();
-    if (!Number.isFinite(left)) return;
+    // Already past on this clock (a clock ahead of the server's): renewing would loop; the
+    // server closes at expiry (4001) and the reconnect asks getToken anyway.
+    if (!Number.isFinite(left) || left <= 0) return;
     // At 70–80 % of the remaining life: spread, so that tokens issued together are not all
-    // renewed in the same second.
-    const delay = Math.max(0, left * (0.7 + 0.1 * Math.random()));
+    // renewed in the same second; never sooner than a second from now.
+    const delay = Math.max(1_000, left * (0.7 + 0.1 * Math.random()));
     this.log?.(`credentials expire at ${expiresAt}; renewing in ${Math.round(delay)} ms`);
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = null;
@@ -940,14 +999,19 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     try {
       const text = storage.getItem(this.storageKey());
       const v: unknown = text === null ? null : JSON.parse(text);
+      const p = v as StoredPosition | null;
+      // Only a position the handshake can carry: an epoch of subprotocol characters without
+      // the `.` that separates it from the sequence number, and a sequence number >= 0.
       if (
-        typeof v === "object" && v !== null &&
-        typeof (v as StoredPosition).user === "string" &&
-        typeof (v as StoredPosition).epoch === "string" &&
-        Number.isSafeInteger((v as StoredPosition).seq) &&
-        ((v as StoredPosition).tenant === null || typeof (v as StoredPosition).tenant === "string")
+        typeof p === "object" && p !== null &&
+        typeof p.user === "string" &&
+        typeof p.epoch === "string" && EPOCH.test(p.epoch) &&
+        Number.isSafeInteger(p.seq) && p.seq >= 0 &&
+        (p.tenant === null || typeof p.tenant === "string")
       ) {
-        stored = v as StoredPosition;
+        stored = p;
+      } else if (v !== null) {
+        this.report(new TidingsError("protocol", "the stored resume position is not one; starting over"));
       }
     } catch (e) {
       this.report(new TidingsError("protocol", "the stored resume position cannot be read; starting over", { cause: e }));
@@ -1106,9 +1170,10 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     const queued = this.outbox;
     this.outbox = [];
     for (const q of queued) this.write(ws, q.text, q.cid);
-    if (!offered) this.caught(0);
+    this.opening = false;
     this.setState("open");
     for (const m of this.modules) this.startModule(m);
+    if (!offered) this.caught(0);
   }
 
   private settle(frame: Record<string, unknown>, ok: boolean): void {
@@ -1134,7 +1199,7 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
         // The server never skips a number on a connection; were it to, reconnecting resumes
         // from the last one processed, so the gap is filled by replay (or a resync) instead.
         this.report(new TidingsError("protocol", `gap in the delivery stream after ${this.lastSeq} (got ${seq}); resuming`));
-        this.ws?.close(4000, "gap in the delivery stream");
+        if (this.ws !== null) this.lost(this.ws, 4000, "gap in the delivery stream");
         return;
       }
       this.lastSeq = seq;

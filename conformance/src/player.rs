@@ -83,7 +83,12 @@ pub async fn play(
     let (conns_tx, mut conns) = mpsc::unbounded_channel();
     let (inbound_tx, inbound) = mpsc::unbounded_channel();
     let acceptor = tokio::spawn(accept_loop(listener, conns_tx, inbound_tx));
-    let mut child = tokio::process::Command::new("sh")
+    let mut command = tokio::process::Command::new("sh");
+    // A process group of its own, so that the driver and whatever `sh` started for it end
+    // together after the scenario.
+    #[cfg(unix)]
+    command.process_group(0);
+    let mut child = command
         .arg("-c")
         .arg(driver)
         .env("TIDINGS_CONFORMANCE_URL", &url)
@@ -116,7 +121,7 @@ pub async fn play(
         let _ = conn.sink.close().await;
     }
     acceptor.abort();
-    let _ = child.start_kill();
+    end_group(&mut child);
     if let Outcome::Failed { step, message } = outcome {
         let output = driver_output(&mut child).await;
         let message = if output.is_empty() {
@@ -128,6 +133,19 @@ pub async fn play(
     }
     let _ = child.wait().await;
     Ok(outcome)
+}
+
+/// Ends the driver: its whole process group (the driver under `sh -c`, and anything it
+/// started), not only the shell.
+fn end_group(child: &mut tokio::process::Child) {
+    #[cfg(unix)]
+    if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let _ = child.start_kill();
 }
 
 /// The last lines the driver printed, indented.

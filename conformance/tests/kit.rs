@@ -77,3 +77,38 @@ async fn drivers_that_break_the_protocol_fail_at_the_step_that_shows_it() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The kit ends the driver's whole process group after each scenario: nothing it started keeps
+/// running (a driver left behind reconnects forever and loads the machine).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_the_driver_started_outlives_the_scenario() {
+    let dir = std::env::temp_dir().join(format!("tidings-kit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let pid_file = dir.join("pid");
+    let driver = format!(
+        "sleep 300 & echo $! > {}; {RUST_DRIVER}",
+        pid_file.display()
+    );
+    let s = scenarios()
+        .into_iter()
+        .find(|s| s.name == "ping_pong")
+        .expect("ping_pong");
+    assert_eq!(play(&s, &driver, &[]).await.expect("runs"), Outcome::Passed);
+    let pid = std::fs::read_to_string(&pid_file).expect("the pid");
+    let alive = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+            .ok()
+            .and_then(|stat| stat.rsplit(") ").next().map(|rest| !rest.starts_with('Z')))
+            .unwrap_or(false)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while alive(&pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the driver's child {pid} still runs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -35,9 +35,12 @@ class FakeSocket implements WebSocketLike {
     this.sent.push(JSON.parse(data) as Record<string, unknown>);
   }
 
+  /** A dead peer: closing starts a handshake nobody answers (no close event follows). */
+  deaf = false;
+
   close(code?: number): void {
     this.closedWith = code ?? 1000;
-    this.drop(code ?? 1000);
+    if (!this.deaf) this.drop(code ?? 1000);
   }
 
   /** The server accepts: the socket opens and `$connected` arrives. */
@@ -514,4 +517,152 @@ test("debug logs states and frames, never a token; read-only views of rooms and 
   const rooms = client.rooms as Set<string>;
   rooms.add("not-really");
   assert.deepEqual([...client.rooms], [], "a copy: the client's own set is untouched");
+});
+
+// ── the second stranger's findings (#20) ──
+
+test("what an onCaughtUp listener sends on a fresh connection goes out at once", async () => {
+  make();
+  await settle();
+  client.onCaughtUp(() => client.send(...typing("C")));
+  latest().accept();
+  assert.deepEqual(chatsSent(latest()), ["C"]);
+});
+
+test("a dead peer (a close nobody answers) is given up at once on silence, and on a gap", async () => {
+  make({ reconnect: { initialDelayMs: 10 } });
+  await settle();
+  latest().accept("e1", 0, { interval_ms: 100, timeout_ms: 50 });
+  latest().deaf = true;
+  mock.timers.tick(150);
+  assert.equal(latest().closedWith, 4000);
+  assert.equal(client.state, "reconnecting", "not waiting for a close handshake");
+  mock.timers.tick(10);
+  await settle();
+  latest().accept("e1", 0);
+  latest().deaf = true;
+  latest().frame(created(2)); // a gap after 0
+  assert.equal(client.state, "reconnecting");
+});
+
+test("a logout while the previous user's token is being fetched cannot connect that user", async () => {
+  let user = "alice";
+  let calls = 0;
+  make({
+    token: undefined,
+    getToken: () => {
+      const who = user;
+      const wait = calls++ === 0 ? 300 : 50;
+      return new Promise<string>((resolve) => setTimeout(() => resolve(who), wait));
+    },
+  });
+  await settle();
+  mock.timers.tick(20);
+  client.close();
+  user = "bob";
+  client.connect();
+  assert.equal(client.state, "connecting");
+  assert.equal(client.reconnectAttempt, 0);
+  mock.timers.tick(400);
+  await settle();
+  const tokens = FakeSocket.all.map((sock) => protocolsOf(sock).find((p) => p.startsWith("tidings.bearer.")));
+  assert.deepEqual(tokens, ["tidings.bearer.bob"], "alice's late token opened nothing");
+});
+
+test("connect() while waiting out a backoff tries at once, with one socket", async () => {
+  make({ reconnect: { initialDelayMs: 60_000 } });
+  await settle();
+  latest().accept();
+  latest().drop();
+  assert.equal(client.state, "reconnecting");
+  const before = FakeSocket.all.length;
+  client.connect();
+  client.connect();
+  await settle();
+  assert.equal(FakeSocket.all.length, before + 1);
+  mock.timers.tick(60_000);
+  await settle();
+  assert.equal(FakeSocket.all.length, before + 1, "the backoff's timer was cleared");
+});
+
+test("expiry already past on this clock does not loop renewals", async () => {
+  make({ token: undefined, getToken: () => "t" });
+  await settle();
+  latest().accept("e1", 0, undefined, { expires_at: new Date(Date.now() - 1_000).toISOString() });
+  mock.timers.tick(10_000);
+  await settle();
+  assert.deepEqual(latest().sent.filter((f) => f["type"] === "$auth"), []);
+});
+
+test("a stored position the handshake cannot carry is dropped, and said", async () => {
+  for (const bad of [
+    { user: "u1", tenant: null, epoch: "", seq: 3 },
+    { user: "u1", tenant: null, epoch: "e1", seq: -1 },
+    { user: "u1", tenant: null, epoch: "a b", seq: 1 },
+    { user: "u1", tenant: null, epoch: "e.1", seq: 1 },
+  ]) {
+    const store = new Map([["tidings.position", JSON.stringify(bad)]]);
+    const errors: string[] = [];
+    const c = createClient({
+      url: "ws://test/ws",
+      token: "tok",
+      WebSocket: FakeSocket as unknown as WebSocketCtor,
+      autoConnect: false,
+      storage: { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => void store.set(k, v), removeItem: (k) => void store.delete(k) },
+    });
+    c.onError((e) => errors.push(e.code));
+    c.connect();
+    await settle();
+    assert.deepEqual(protocolsOf(latest()), ["tidings.v1", "tidings.bearer.tok"], JSON.stringify(bad));
+    c.close();
+  }
+});
+
+test("a module whose onDisconnect throws is reported, and the client still reconnects", async () => {
+  class Fragile extends Module {
+    readonly name = "fragile";
+    protected override onDisconnect(): void {
+      throw new Error("boom");
+    }
+  }
+  make({ reconnect: { initialDelayMs: 10 } });
+  await settle();
+  const errors: string[] = [];
+  client.onError((e) => errors.push(e.code));
+  client.use(new Fragile());
+  latest().accept();
+  const before = FakeSocket.all.length;
+  latest().drop();
+  assert.deepEqual(errors, ["handler_threw"]);
+  mock.timers.tick(10);
+  await settle();
+  assert.equal(FakeSocket.all.length, before + 1);
+});
+
+test("getToken that throws is retried; one that never answers is bounded by the connect timeout", async () => {
+  let n = 0;
+  make({
+    token: undefined,
+    autoConnect: false,
+    connectTimeoutMs: 1_000,
+    reconnect: { initialDelayMs: 10 },
+    getToken: () => {
+      n++;
+      if (n === 1) throw new Error("token service down");
+      if (n === 2) return new Promise<string>(() => undefined);
+      return "t3";
+    },
+  });
+  const errors: string[] = [];
+  client.onError((e) => errors.push(e.code));
+  client.connect();
+  await settle();
+  mock.timers.tick(10);
+  await settle();
+  mock.timers.tick(1_000);
+  await settle();
+  mock.timers.tick(20);
+  await settle();
+  assert.deepEqual(errors, ["token_failed", "timeout"]);
+  assert.deepEqual(protocolsOf(latest()), ["tidings.v1", "tidings.bearer.t3"]);
 });
