@@ -243,13 +243,17 @@ test("after the server restarts, the client reconnects, rejoins, and is told to 
   c.onState((s) => states.push(s));
   const resyncs: string[] = [];
   c.onResync((r) => resyncs.push(r.reason));
+  const caught: number[] = [];
+  c.onCaughtUp((i) => caught.push(i.replayed));
 
   await mine.stop();
   await eventually(() => c.state === "reconnecting", 5_000, "reconnecting");
+  assert.equal(c.caughtUp, false, "syncing… while away");
   const again = await startServer(mine.addr);
   try {
     await eventually(() => c.state === "open", 10_000, "reopened");
     await eventually(() => resyncs.length === 1, 5_000, "resync");
+    await eventually(() => c.caughtUp && caught.length >= 1, 5_000, "caught up after the resync");
     assert.match(resyncs[0] ?? "", /new epoch/);
     assert.ok(states.includes("reconnecting"));
     // The room was rejoined: a message to it arrives.
