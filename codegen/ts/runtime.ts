@@ -1244,3 +1244,173 @@ function redact(text: string): string {
 function optionalField(frame: Record<string, unknown>): { field?: string } {
   return typeof frame["field"] === "string" ? { field: frame["field"] } : {};
 }
+
+// ── operations UI: framework-neutral ──────────────────────────────────────────────────────────
+
+/** The wire names of the generic operation events (schemas/operation.toml). */
+export const OPERATION_EVENTS = {
+  progress: "operation:progress",
+  complete: "operation:complete",
+  error: "operation:error",
+} as const;
+
+/** Where an operation is: its first event (`started`), a later one, or its end. */
+export type OperationPhase = "started" | "progress" | "complete" | "failed";
+
+/** One change of one of the user's operations, as `onOperation` reports it. */
+export interface OperationUpdate {
+  phase: OperationPhase;
+  operation_id: string;
+  operation_type: string;
+  /** 0–100; 100 once complete. */
+  percentage: number;
+  stage?: string;
+  message?: string;
+  /** On `complete`: the tables whose client-side caches are now stale (see `refresh`). */
+  refresh_tables: string[];
+  /** On `complete`: what the operation produced. */
+  result?: unknown;
+  /** On `failed`: why. */
+  error?: { code: string; message: string; retryable: boolean };
+}
+
+/** How many operations `onOperation` follows at once; the oldest are forgotten past it. */
+const TRACKED_OPERATIONS = 1_000;
+
+type AnyClient = TidingsClient<Record<string, unknown>, Record<string, unknown>, Record<string, unknown>>;
+
+/**
+ * Calls `fn` for every change of the user's operations: `started` (the first event of an
+ * operation), `progress`, `complete` (with `refresh_tables`) and `failed`. Operations that began
+ * before the page opened, or changed while the connection was down, are reported when the
+ * connection opens (from `client.operations()`): running ones as `started`, and the end of those
+ * followed already. Returns a function that stops it.
+ */
+export function onOperation<S, C, R>(client: TidingsClient<S, C, R>, fn: (update: OperationUpdate) => void): () => void {
+  const c = client as unknown as AnyClient;
+  // Followed operations, by id, in the order first seen (a Map keeps insertion order).
+  const followed = new Map<string, number>();
+  const follow = (id: string, percentage: number): boolean => {
+    const known = followed.has(id);
+    followed.set(id, percentage);
+    if (followed.size > TRACKED_OPERATIONS) {
+      const oldest = followed.keys().next();
+      if (oldest.done !== true) followed.delete(oldest.value);
+    }
+    return known;
+  };
+  const call = (u: OperationUpdate): void => {
+    try {
+      fn(u);
+    } catch (e) {
+      console.error("an onOperation callback threw", e);
+    }
+  };
+  const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+  const base = (d: Record<string, unknown>) => {
+    const stage = str(d["stage"]);
+    const message = str(d["message"]);
+    return {
+      operation_id: String(d["operation_id"]),
+      operation_type: String(d["operation_type"]),
+      ...(stage === undefined ? {} : { stage }),
+      ...(message === undefined ? {} : { message }),
+    };
+  };
+  const offs = [
+    c.on(OPERATION_EVENTS.progress, (data) => {
+      const d = data as Record<string, unknown>;
+      const percentage = typeof d["percentage"] === "number" ? d["percentage"] : 0;
+      const known = follow(String(d["operation_id"]), percentage);
+      call({ ...base(d), phase: known ? "progress" : "started", percentage, refresh_tables: [] });
+    }),
+    c.on(OPERATION_EVENTS.complete, (data) => {
+      const d = data as Record<string, unknown>;
+      followed.delete(String(d["operation_id"]));
+      const tables = Array.isArray(d["refresh_tables"]) ? d["refresh_tables"].map(String) : [];
+      call({ ...base(d), phase: "complete", percentage: 100, refresh_tables: tables, result: d["result"] });
+    }),
+    c.on(OPERATION_EVENTS.error, (data) => {
+      const d = data as Record<string, unknown>;
+      const id = String(d["operation_id"]);
+      const percentage = followed.get(id) ?? 0;
+      followed.delete(id);
+      const e = (d["error"] ?? {}) as Record<string, unknown>;
+      const error = { code: String(e["code"]), message: String(e["message"] ?? ""), retryable: e["retryable"] === true };
+      call({ ...base(d), phase: "failed", percentage, refresh_tables: [], error });
+    }),
+  ];
+  // On every connection: what is running now, and what ended while the client was away.
+  const catchUp = (): void => {
+    c.operations().then(
+      (states) => {
+        for (const s of states) {
+          const tracked = followed.has(s.operation_id);
+          const common = {
+            operation_id: s.operation_id,
+            operation_type: s.operation_type,
+            ...(s.stage === undefined ? {} : { stage: s.stage }),
+            ...(s.message === undefined ? {} : { message: s.message }),
+          };
+          if (s.state === "running" && !tracked) {
+            follow(s.operation_id, s.percentage);
+            call({ ...common, phase: "started", percentage: s.percentage, refresh_tables: [] });
+          } else if (s.state === "complete" && tracked) {
+            followed.delete(s.operation_id);
+            call({ ...common, phase: "complete", percentage: 100, refresh_tables: s.refresh_tables ?? [], result: s.result });
+          } else if (s.state === "failed" && tracked) {
+            followed.delete(s.operation_id);
+            const error = s.error ?? { code: "failed", message: "", retryable: false };
+            call({ ...common, phase: "failed", percentage: s.percentage, refresh_tables: [], error });
+          }
+        }
+      },
+      () => {
+        // Offline again, or a server without operations: the events still come.
+      },
+    );
+  };
+  offs.push(c.onState((state) => state === "open" && catchUp()));
+  if (c.state === "open") catchUp();
+  return () => {
+    for (const off of offs) off();
+  };
+}
+
+// A page-wide bus of table refreshes (the seed apps' `table-refresh:<table>`).
+const refreshListeners = new Map<string, Set<() => void>>();
+
+/** Tells every `onRefresh(table, …)` of this page that `table` is stale. Callable from anywhere. */
+export function refresh(table: string): void {
+  for (const fn of [...(refreshListeners.get(table) ?? [])]) {
+    try {
+      fn();
+    } catch (e) {
+      console.error(`a refresh listener of ${table} threw`, e);
+    }
+  }
+}
+
+/** Calls `fn` whenever `table` is refreshed; returns an unsubscribe. */
+export function onRefresh(table: string, fn: () => void): () => void {
+  let set = refreshListeners.get(table);
+  if (set === undefined) {
+    set = new Set();
+    refreshListeners.set(table, set);
+  }
+  set.add(fn);
+  return () => {
+    set.delete(fn);
+    if (set.size === 0) refreshListeners.delete(table);
+  };
+}
+
+/**
+ * Refreshes the tables of every operation of the user that completes (`refresh_tables`), so
+ * that `onRefresh` listeners (a table on screen) reload. Returns a function that stops it.
+ */
+export function refreshOnComplete<S, C, R>(client: TidingsClient<S, C, R>): () => void {
+  return onOperation(client, (u) => {
+    if (u.phase === "complete") for (const table of u.refresh_tables) refresh(table);
+  });
+}

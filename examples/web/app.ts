@@ -1,7 +1,19 @@
 // The demo page: a ticket board, an operation progress bar and a chat room, all driven by the
 // TypeScript that build.rs generated from the schemas (./generated). Bundled by esbuild into
 // dist/app.js and served by the example server.
-import { chat, createClient, demo, Module, operation, tenant, ticket, notification, type TidingsError } from "./generated/index.js";
+import {
+  chat,
+  createClient,
+  demo,
+  Module,
+  onOperation,
+  onRefresh,
+  refreshOnComplete,
+  tenant,
+  ticket,
+  notification,
+  type TidingsError,
+} from "./generated/index.js";
 
 const params = new URLSearchParams(location.search);
 const me = params.get("user") ?? "alice";
@@ -93,15 +105,19 @@ $("ticket-form").addEventListener("submit", (ev) => {
     .catch((e: TidingsError) => log(`could not open the ticket: ${e.message}`, "error"));
 });
 
-// ── operation progress ──
-client.on(operation.OPERATION_PROGRESS, (p) => {
-  $<HTMLProgressElement>("progress").value = p.percentage;
-  $("operation-stage").textContent = `${p.operation_type}: ${p.stage} (${p.percentage}%)`;
+// ── operation progress: the framework-neutral helper (also reports operations that began
+// before the page opened) and the refresh bus fed by completed operations' refresh_tables ──
+onOperation(client, (u) => {
+  $<HTMLProgressElement>("progress").value = u.percentage;
+  $("operation-stage").textContent =
+    u.phase === "complete"
+      ? `${u.operation_type}: complete${u.message ? ` — ${u.message}` : ""}`
+      : u.phase === "failed"
+        ? `${u.operation_type}: failed (${u.error?.code ?? "?"})`
+        : `${u.operation_type}: ${u.stage ?? ""} (${u.percentage}%)`;
 });
-client.on(operation.OPERATION_COMPLETE, (c) => {
-  $<HTMLProgressElement>("progress").value = 100;
-  $("operation-stage").textContent = `${c.operation_type}: complete${c.message ? ` — ${c.message}` : ""}`;
-});
+refreshOnComplete(client);
+onRefresh("tickets", () => log("tickets table refreshed: an operation that changed it completed"));
 $("operation-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   void client.request(demo.DEMO_START_OPERATION, { operation_type: "export_csv", steps: 5, step_ms: 150 });

@@ -7,6 +7,11 @@ import {
   bearerSubprotocol,
   createClient,
   Module,
+  onOperation,
+  onRefresh,
+  refresh,
+  refreshOnComplete,
+  type OperationUpdate,
   ticket,
   type Client,
   type PositionStorage,
@@ -665,4 +670,84 @@ test("getToken that throws is retried; one that never answers is bounded by the 
   await settle();
   assert.deepEqual(errors, ["token_failed", "timeout"]);
   assert.deepEqual(protocolsOf(latest()), ["tidings.v1", "tidings.bearer.t3"]);
+});
+
+// ── #21: the operations UI helper and the refresh bus ──
+
+const op = (type: string, data: Record<string, unknown>, seq: number): Record<string, unknown> => ({
+  type,
+  seq,
+  id: `op${seq}`,
+  ts: "2026-12-01T00:00:00Z",
+  data: { operation_type: "export_csv", user_id: "u1", ...data },
+});
+
+test("onOperation reports start, progress, completion with its tables, and failure; refresh reaches onRefresh", async () => {
+  make();
+  await settle();
+  const seen: OperationUpdate[] = [];
+  const stop = onOperation(client, (u) => seen.push(u));
+  const stopRefresh = refreshOnComplete(client);
+  const refreshed: string[] = [];
+  const offTickets = onRefresh("tickets", () => refreshed.push("tickets"));
+  onRefresh("reports", () => refreshed.push("reports"));
+  latest().accept();
+  // Both helpers asked for the running operations on open; there are none.
+  for (const ask of latest().sent.filter((f) => f["type"] === "$operations")) {
+    latest().frame({ type: "$reply", cid: ask["cid"], data: { operations: [] } });
+  }
+  await settle();
+  latest().frame(op("operation:progress", { operation_id: "export-42", stage: "started", percentage: 0 }, 1));
+  latest().frame(op("operation:progress", { operation_id: "export-42", stage: "rows", percentage: 40, message: "40 of 100" }, 2));
+  latest().frame(op("operation:complete", { operation_id: "export-42", result: { url: "/x.csv" }, refresh_tables: ["tickets", "reports"] }, 3));
+  latest().frame(op("operation:progress", { operation_id: "import-7", stage: "started", percentage: 10 }, 4));
+  latest().frame(op("operation:error", { operation_id: "import-7", error: { code: "abandoned", message: "gone", retryable: true } }, 5));
+  assert.deepEqual(
+    seen.map((u) => `${u.operation_id} ${u.phase} ${u.percentage}`),
+    ["export-42 started 0", "export-42 progress 40", "export-42 complete 100", "import-7 started 10", "import-7 failed 10"],
+  );
+  assert.equal(seen[1]?.message, "40 of 100");
+  assert.deepEqual(seen[2]?.refresh_tables, ["tickets", "reports"]);
+  assert.deepEqual(seen[2]?.result, { url: "/x.csv" });
+  assert.deepEqual(seen[4]?.error, { code: "abandoned", message: "gone", retryable: true });
+  assert.deepEqual(refreshed, ["tickets", "reports"]);
+  refresh("tickets"); // from anywhere in the page
+  offTickets();
+  refresh("tickets");
+  assert.deepEqual(refreshed, ["tickets", "reports", "tickets"]);
+  stop();
+  stopRefresh();
+});
+
+test("onOperation reports what ran before the page opened, and what ended while away", async () => {
+  make({ reconnect: { initialDelayMs: 10 } });
+  await settle();
+  const seen: string[] = [];
+  onOperation(client, (u) => seen.push(`${u.operation_id} ${u.phase} ${u.percentage}`));
+  latest().accept();
+  const ask = latest().sent.find((f) => f["type"] === "$operations");
+  latest().frame({
+    type: "$reply",
+    cid: ask?.["cid"],
+    data: {
+      operations: [
+        { operation_id: "old-1", operation_type: "export_csv", state: "running", stage: "rows", percentage: 60, seq: 9, ts: "t" },
+        { operation_id: "old-2", operation_type: "export_csv", state: "complete", percentage: 100, seq: 8, ts: "t" },
+      ],
+    },
+  });
+  await settle();
+  assert.deepEqual(seen, ["old-1 started 60"], "a finished one it never followed is not news");
+  latest().drop();
+  mock.timers.tick(10);
+  await settle();
+  latest().accept();
+  const again = latest().sent.find((f) => f["type"] === "$operations");
+  latest().frame({
+    type: "$reply",
+    cid: again?.["cid"],
+    data: { operations: [{ operation_id: "old-1", operation_type: "export_csv", state: "complete", percentage: 100, refresh_tables: ["t1"], seq: 12, ts: "t" }] },
+  });
+  await settle();
+  assert.deepEqual(seen, ["old-1 started 60", "old-1 complete 100"], "it ended while the client was away");
 });
