@@ -101,7 +101,7 @@ pub async fn play(
         .spawn()?;
     let mut player = Player {
         scenario,
-        sink: None,
+        conn: None,
         inbound,
         inbox: VecDeque::new(),
         vars: BTreeMap::new(),
@@ -117,7 +117,7 @@ pub async fn play(
             break;
         }
     }
-    if let Some(mut conn) = player.sink.take() {
+    if let Some(mut conn) = player.conn.take() {
         let _ = conn.sink.close().await;
     }
     acceptor.abort();
@@ -241,7 +241,8 @@ async fn read_loop(
 
 struct Player<'s> {
     scenario: &'s Scenario,
-    sink: Option<Conn>,
+    /// The client's current connection.
+    conn: Option<Conn>,
     inbound: mpsc::UnboundedReceiver<Inbound>,
     /// What arrived and no step has taken yet.
     inbox: VecDeque<Inbound>,
@@ -263,7 +264,7 @@ impl Player<'_> {
                     .await
                     .map_err(|_| format!("no connection within {} ms", within.as_millis()))?
                     .ok_or("the server stopped accepting")?;
-                if let Some(mut old) = self.sink.replace(sink) {
+                if let Some(mut old) = self.conn.replace(sink) {
                     let _ = old.sink.close().await;
                 }
                 if !handshake
@@ -417,7 +418,7 @@ impl Player<'_> {
                 }
             }
             Step::Close(c) => {
-                let mut conn = self.sink.take().ok_or("no connection to close")?;
+                let mut conn = self.conn.take().ok_or("no connection to close")?;
                 let _ = conn
                     .sink
                     .send(Message::Close(Some(CloseFrame {
@@ -430,7 +431,7 @@ impl Player<'_> {
             }
             Step::Drop {} => {
                 // Both halves dropped: the socket closes with no close frame.
-                let conn = self.sink.take().ok_or("no connection to drop")?;
+                let conn = self.conn.take().ok_or("no connection to drop")?;
                 conn.reader.abort();
                 drop(conn.sink);
                 Ok(())
@@ -445,7 +446,7 @@ impl Player<'_> {
                         .position(|m| matches!(m, Inbound::Closed(_)))
                     {
                         self.inbox.remove(at);
-                        self.sink = None;
+                        self.conn = None;
                         return Ok(());
                     }
                     match tokio::time::timeout_at(deadline, self.inbound.recv()).await {
@@ -468,7 +469,7 @@ impl Player<'_> {
     }
 
     async fn send(&mut self, frame: Value) -> Result<(), String> {
-        let conn = self.sink.as_mut().ok_or("no connection to send on")?;
+        let conn = self.conn.as_mut().ok_or("no connection to send on")?;
         conn.sink
             .send(Message::Text(frame.to_string().into()))
             .await
