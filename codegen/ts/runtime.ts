@@ -1414,3 +1414,245 @@ export function refreshOnComplete<S, C, R>(client: TidingsClient<S, C, R>): () =
     if (u.phase === "complete") for (const table of u.refresh_tables) refresh(table);
   });
 }
+
+// ── a fake client, for an app's own tests ─────────────────────────────────────────────────────
+
+/** A client with no socket, for testing an app: push typed server events, move the state, answer requests. */
+export interface FakeClient<S, C, R> extends TidingsClient<S, C, R> {
+  /** Delivers a server event to the handlers as if it had arrived (checked by the guards, as a real one would be). */
+  push<K extends keyof S & string>(event: K, data: S[K], meta?: Partial<EventMeta>): void;
+  /** Moves the connection to `state`: state listeners and modules see it as they would a real one. */
+  setState(state: ConnectionState): void;
+  /** Every event and request the app sent, in order. */
+  readonly sent: ReadonlyArray<{ event: string; data: unknown }>;
+  /** Answers requests of `event` with what `answer` returns (or rejects with what it throws). Unanswered requests stay pending. */
+  answer<K extends keyof C & string>(event: K, answer: (data: C[K]) => ReplyOf<R, K> | Promise<ReplyOf<R, K>>): void;
+  /** Reports a resync to `onResync` listeners. */
+  resync(info?: Partial<ResyncInfo>): void;
+  /** Reports the end of a replay to `onCaughtUp` listeners. */
+  catchUp(replayed?: number): void;
+  /** What `operations()` answers. */
+  setOperations(states: OperationState[]): void;
+}
+
+/**
+ * Creates a fake client: the whole client API, in memory. It starts `idle` (`setState("open")`
+ * to connect it, which also runs modules' `onConnect`); `join`, `leave` and `refreshToken`
+ * succeed at once; `request` resolves with what `answer` says for its event.
+ */
+export function createFakeTidingsClient<S, C, R>(options: { guards?: Guards; session?: Partial<SessionInfo> } = {}): FakeClient<S, C, R> {
+  return new Fake<S, C, R>(options);
+}
+
+class Fake<S, C, R> implements FakeClient<S, C, R> {
+  state: ConnectionState = "idle";
+  session: SessionInfo | null = null;
+  caughtUp = false;
+  reconnectAttempt = 0;
+  readonly sent: Array<{ event: string; data: unknown }> = [];
+  private readonly joined = new Set<string>();
+  private readonly handlers = new Map<string, Set<(data: never, meta: EventMeta) => void>>();
+  private readonly listeners = {
+    state: new Set<(s: ConnectionState) => void>(),
+    resync: new Set<(i: ResyncInfo) => void>(),
+    error: new Set<(e: TidingsError) => void>(),
+    caughtUp: new Set<(i: CaughtUpInfo) => void>(),
+  };
+  private readonly modules = new Set<RealtimeModule<S, C, R>>();
+  private readonly answers = new Map<string, (data: never) => unknown>();
+  private readonly waiting: PendingRequest[] = [];
+  private states: OperationState[] = [];
+  private nextCid = 1;
+  private nextId = 1;
+
+  constructor(private readonly options: { guards?: Guards; session?: Partial<SessionInfo> }) {}
+
+  get rooms(): ReadonlySet<string> {
+    return new Set(this.joined);
+  }
+
+  get pendingRequests(): readonly PendingRequest[] {
+    return [...this.waiting];
+  }
+
+  private emit<T>(set: Set<(v: T) => void>, value: T, what: string): void {
+    for (const l of [...set]) {
+      try {
+        l(value);
+      } catch (e) {
+        this.report(new TidingsError("handler_threw", `a ${what} listener threw`, { cause: e }));
+      }
+    }
+  }
+
+  private report(error: TidingsError): void {
+    for (const l of [...this.listeners.error]) {
+      try {
+        l(error);
+      } catch {
+        // Nowhere left to report to.
+      }
+    }
+  }
+
+  onState(listener: (state: ConnectionState) => void): () => void {
+    this.listeners.state.add(listener);
+    return () => this.listeners.state.delete(listener);
+  }
+
+  onResync(listener: (info: ResyncInfo) => void): () => void {
+    this.listeners.resync.add(listener);
+    return () => this.listeners.resync.delete(listener);
+  }
+
+  onError(listener: (error: TidingsError) => void): () => void {
+    this.listeners.error.add(listener);
+    return () => this.listeners.error.delete(listener);
+  }
+
+  onCaughtUp(listener: (info: CaughtUpInfo) => void): () => void {
+    this.listeners.caughtUp.add(listener);
+    return () => this.listeners.caughtUp.delete(listener);
+  }
+
+  on<K extends keyof S & string>(event: K, handler: (data: S[K], meta: EventMeta) => void): () => void {
+    let set = this.handlers.get(event);
+    if (set === undefined) {
+      set = new Set();
+      this.handlers.set(event, set);
+    }
+    const h = handler as (data: never, meta: EventMeta) => void;
+    set.add(h);
+    return () => {
+      set.delete(h);
+    };
+  }
+
+  registerHandlers(handlers: HandlerMap<S>): () => void {
+    const offs: Array<() => void> = [];
+    for (const event of Object.keys(handlers) as Array<keyof S & string>) {
+      const h = handlers[event];
+      if (h !== undefined) offs.push(this.on(event, h));
+    }
+    return () => {
+      for (const off of offs) off();
+    };
+  }
+
+  use(module: RealtimeModule<S, C, R>): () => void {
+    this.modules.add(module);
+    module._attach(this);
+    if (this.state === "open") this.run(() => module._connected(), `module ${module.name} threw in onConnect`);
+    return () => {
+      if (!this.modules.delete(module)) return;
+      this.run(() => module._disconnected(), `module ${module.name} threw in onDisconnect`);
+      module._detach();
+    };
+  }
+
+  private run(f: () => void, what: string): void {
+    try {
+      f();
+    } catch (e) {
+      this.report(new TidingsError("handler_threw", what, { cause: e }));
+    }
+  }
+
+  send<K extends keyof C & string>(event: K, data: C[K]): void {
+    if (this.state === "closed") throw new TidingsError("closed", "the client is closed");
+    this.sent.push({ event, data });
+  }
+
+  request<K extends keyof C & string>(event: K, data: C[K]): Promise<ReplyOf<R, K>> {
+    this.send(event, data);
+    const pending: PendingRequest = { cid: this.nextCid++, event, sent: this.state === "open" };
+    this.waiting.push(pending);
+    const answer = this.answers.get(event);
+    const settle = () => {
+      const at = this.waiting.indexOf(pending);
+      if (at >= 0) this.waiting.splice(at, 1);
+    };
+    if (answer === undefined) return new Promise<ReplyOf<R, K>>(() => undefined);
+    return Promise.resolve()
+      .then(() => answer(data as never) as ReplyOf<R, K>)
+      .finally(settle);
+  }
+
+  async join(room: string): Promise<void> {
+    this.joined.add(room);
+  }
+
+  async leave(room: string): Promise<void> {
+    this.joined.delete(room);
+  }
+
+  async refreshToken(): Promise<void> {}
+
+  async operations(): Promise<OperationState[]> {
+    return [...this.states];
+  }
+
+  connect(): void {
+    if (this.state !== "open") this.setState("open");
+  }
+
+  close(): void {
+    this.setState("closed");
+    this.joined.clear();
+  }
+
+  push<K extends keyof S & string>(event: K, data: S[K], meta: Partial<EventMeta> = {}): void {
+    const guard = this.options.guards?.[event];
+    const problem = guard === undefined ? null : guard(data, "data");
+    if (problem !== null) {
+      this.report(new TidingsError("invalid_frame", `${event}: ${problem}`, { event }));
+      return;
+    }
+    const full: EventMeta = { type: event, id: `fake-${this.nextId++}`, ts: new Date().toISOString(), seq: undefined, ...meta };
+    for (const h of [...(this.handlers.get(event) ?? [])]) {
+      try {
+        h(data as never, full);
+      } catch (e) {
+        this.report(new TidingsError("handler_threw", `a handler of ${event} threw: ${String(e)}`, { event, cause: e }));
+      }
+    }
+  }
+
+  setState(state: ConnectionState): void {
+    if (this.state === state) return;
+    const wasOpen = this.state === "open";
+    this.state = state;
+    if (state === "open") {
+      this.session = { session: "fake", user: "fake-user", roles: [], tenant: null, expiresAt: null, ...this.options.session };
+      this.reconnectAttempt = 0;
+    } else if (wasOpen) {
+      this.session = null;
+      this.caughtUp = false;
+    }
+    if (state === "reconnecting") this.reconnectAttempt++;
+    this.emit(this.listeners.state, state, "state");
+    if (state === "open") {
+      for (const m of this.modules) this.run(() => m._connected(), `module ${m.name} threw in onConnect`);
+      this.catchUp(0);
+    } else if (wasOpen) {
+      for (const m of this.modules) this.run(() => m._disconnected(), `module ${m.name} threw in onDisconnect`);
+    }
+  }
+
+  answer<K extends keyof C & string>(event: K, answer: (data: C[K]) => ReplyOf<R, K> | Promise<ReplyOf<R, K>>): void {
+    this.answers.set(event, answer as (data: never) => unknown);
+  }
+
+  resync(info: Partial<ResyncInfo> = {}): void {
+    this.emit(this.listeners.resync, { reason: "fake resync", epoch: "fake", seq: 0, ...info }, "resync");
+  }
+
+  catchUp(replayed = 0): void {
+    this.caughtUp = true;
+    this.emit(this.listeners.caughtUp, { replayed }, "caught-up");
+  }
+
+  setOperations(states: OperationState[]): void {
+    this.states = [...states];
+  }
+}
