@@ -227,19 +227,21 @@ impl Lowering<'_> {
                 // The one rule list of every route; recipients already in error are not
                 // judged again.
                 if let (Some(kind), true) = (kind, recipients_ok) {
-                    if let Err(error) =
-                        presence::spec(kind, direction, recipients.as_ref(), &payload)
+                    if let Err(broken) =
+                        presence::problems(kind, direction, recipients.as_ref(), &payload)
                     {
-                        self.error(
-                            Diagnostic::error(
-                                crate::diag::Code::InvalidPresence,
-                                file,
-                                p.span(),
-                                format!("event `{k}` cannot be a presence event"),
-                            )
-                            .label(error.to_string())
-                            .help("see \"Presence events\" in docs/schema.md"),
-                        );
+                        for error in broken {
+                            self.error(
+                                Diagnostic::error(
+                                    crate::diag::Code::InvalidPresence,
+                                    file,
+                                    p.span(),
+                                    format!("event `{k}` cannot be a presence event"),
+                                )
+                                .label(error.to_string())
+                                .help("see \"Presence events\" in docs/schema.md"),
+                            );
+                        }
                     }
                 }
                 kind

@@ -137,100 +137,121 @@ pub fn of(event: &EventDef) -> Result<Option<PresenceSpec>, PresenceError> {
 /// (`string` or `uuid`); every other required field is a placeholder or the tenant field.
 ///
 /// # Errors
-/// The first rule broken.
+/// The first rule broken ([`problems`] has them all).
 pub fn spec(
     kind: PresenceKind,
     direction: Direction,
     recipients: Option<&Recipients>,
     payload: &[Field],
 ) -> Result<PresenceSpec, PresenceError> {
-    if direction != Direction::ServerToClient {
-        return Err(PresenceError::Direction(direction));
-    }
-    let Some(recipients) = recipients else {
-        return Err(PresenceError::NotOneRoom);
-    };
-    let [Rule::Room { template }] = recipients.rules.as_slice() else {
-        return Err(PresenceError::NotOneRoom);
-    };
-    let tenant = match &recipients.scope {
-        Scope::Tenant { field } => match field.segments() {
-            [name] => Some(name.clone()),
-            _ => return Err(PresenceError::NestedTenant(field.clone())),
-        },
-        Scope::Platform => None,
-        Scope::Users => return Err(PresenceError::NoScope),
-    };
-    if let Some(except) = &recipients.except {
-        if except.segments() != [USER_FIELD] {
-            return Err(PresenceError::Except(except.clone()));
-        }
-    }
-    check_payload(
-        &PresenceSpec {
-            kind,
-            room: template.clone(),
-            tenant,
-        },
-        payload,
-    )
+    problems(kind, direction, recipients, payload).map_err(|mut all| all.swap_remove(0))
 }
 
-/// Checks that the hub can build the payload `payload` for `spec` — the part of [`spec`] that
-/// concerns the fields, for callers that hold the spec already.
+/// As [`spec`], with every rule broken (for diagnostics that say them all in one run), in the
+/// order of the rules.
 ///
 /// # Errors
-/// The first rule broken.
-pub fn check_payload(
-    spec: &PresenceSpec,
+/// Every rule broken; never an empty list.
+pub fn problems(
+    kind: PresenceKind,
+    direction: Direction,
+    recipients: Option<&Recipients>,
     payload: &[Field],
-) -> Result<PresenceSpec, PresenceError> {
-    let field = |name: &str| payload.iter().find(|f| f.name == name);
-    let mut placeholders = Vec::new();
-    let mut after_placeholder = false;
-    for part in &spec.room.parts {
-        match part {
-            RoomPart::Literal(text) => after_placeholder = text.is_empty() && after_placeholder,
-            RoomPart::Field(path) => {
-                if after_placeholder {
-                    return Err(PresenceError::AdjacentPlaceholders);
-                }
-                let [name] = path.segments() else {
-                    return Err(PresenceError::NestedPlaceholder(path.clone()));
-                };
-                if let Some(f) = field(name) {
-                    if placeholder_kind(&f.ty).is_none() {
-                        return Err(PresenceError::PlaceholderType(name.clone(), f.ty.clone()));
-                    }
-                }
-                placeholders.push(name.as_str());
-                after_placeholder = true;
+) -> Result<PresenceSpec, Vec<PresenceError>> {
+    let mut broken = Vec::new();
+    if direction != Direction::ServerToClient {
+        broken.push(PresenceError::Direction(direction));
+    }
+    let template = match recipients.map(|r| r.rules.as_slice()) {
+        Some([Rule::Room { template }]) => Some(template),
+        // An event the server never sends has no recipients: its direction is the one mistake.
+        None if direction != Direction::ServerToClient => None,
+        _ => {
+            broken.push(PresenceError::NotOneRoom);
+            None
+        }
+    };
+    let mut tenant = None;
+    if let Some(r) = recipients {
+        match &r.scope {
+            Scope::Tenant { field } => match field.segments() {
+                [name] => tenant = Some(name.clone()),
+                _ => broken.push(PresenceError::NestedTenant(field.clone())),
+            },
+            Scope::Platform => {}
+            Scope::Users => broken.push(PresenceError::NoScope),
+        }
+        if let Some(except) = &r.except {
+            if except.segments() != [USER_FIELD] {
+                broken.push(PresenceError::Except(except.clone()));
             }
         }
     }
-    if placeholders.is_empty() {
-        return Err(PresenceError::NoPlaceholder);
+    let field = |name: &str| payload.iter().find(|f| f.name == name);
+    // The placeholders (without a room, unknown: the fields they would fill are not judged).
+    let mut placeholders = Vec::new();
+    if let Some(template) = template {
+        let mut after_placeholder = false;
+        for part in &template.parts {
+            match part {
+                RoomPart::Literal(text) => after_placeholder = text.is_empty() && after_placeholder,
+                RoomPart::Field(path) => {
+                    if after_placeholder {
+                        broken.push(PresenceError::AdjacentPlaceholders);
+                    }
+                    after_placeholder = true;
+                    let [name] = path.segments() else {
+                        broken.push(PresenceError::NestedPlaceholder(path.clone()));
+                        // Its outer field is said to be wrong here, not again as unfillable.
+                        if let Some(outer) = path.segments().first() {
+                            placeholders.push(outer.as_str());
+                        }
+                        continue;
+                    };
+                    if let Some(f) = field(name) {
+                        if placeholder_kind(&f.ty).is_none() {
+                            broken.push(PresenceError::PlaceholderType(name.clone(), f.ty.clone()));
+                        }
+                    }
+                    placeholders.push(name.as_str());
+                }
+            }
+        }
+        if placeholders.is_empty() {
+            broken.push(PresenceError::NoPlaceholder);
+        }
     }
-    let Some(user) = field(USER_FIELD) else {
-        return Err(PresenceError::NoUser);
-    };
-    if !user.is_required()
-        || !matches!(
-            user.ty,
-            TypeRef::Primitive(Primitive::String | Primitive::Uuid)
-        )
-    {
-        return Err(PresenceError::UserType(user.ty.clone()));
+    match field(USER_FIELD) {
+        None => broken.push(PresenceError::NoUser),
+        Some(user)
+            if !user.is_required()
+                || !matches!(
+                    user.ty,
+                    TypeRef::Primitive(Primitive::String | Primitive::Uuid)
+                ) =>
+        {
+            broken.push(PresenceError::UserType(user.ty.clone()));
+        }
+        Some(_) => {}
     }
-    if let Some(f) = payload.iter().find(|f| {
-        f.is_required()
-            && f.name != USER_FIELD
-            && spec.tenant.as_deref() != Some(f.name.as_str())
-            && !placeholders.contains(&f.name.as_str())
-    }) {
-        return Err(PresenceError::Unfillable(f.name.clone()));
+    if template.is_some() {
+        for f in payload.iter().filter(|f| {
+            f.is_required()
+                && f.name != USER_FIELD
+                && tenant.as_deref() != Some(f.name.as_str())
+                && !placeholders.contains(&f.name.as_str())
+        }) {
+            broken.push(PresenceError::Unfillable(f.name.clone()));
+        }
     }
-    Ok(spec.clone())
+    match template {
+        Some(template) if broken.is_empty() => Ok(PresenceSpec {
+            kind,
+            room: template.clone(),
+            tenant,
+        }),
+        _ => Err(broken),
+    }
 }
 
 /// How a room placeholder's text becomes a JSON value: `Some(true)` a number, `Some(false)` a
