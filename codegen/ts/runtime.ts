@@ -490,6 +490,32 @@ const OPEN = 1;
  * server numbers it again in a new epoch (the Rust client has the same bound). */
 const RECENT_IDS = 1024;
 
+/** Adds `value` to the set of `key` (made on first use); returns its removal (the set dropped once empty). */
+function subscribe<K, V>(map: Map<K, Set<V>>, key: K, value: V): () => void {
+  let set = map.get(key);
+  if (set === undefined) {
+    set = new Set();
+    map.set(key, set);
+  }
+  set.add(value);
+  return () => {
+    set.delete(value);
+    if (set.size === 0 && map.get(key) === set) map.delete(key);
+  };
+}
+
+/** `client.on` for every handler of `handlers`; returns one function that removes them all. */
+function registerAll<S, C, R>(client: TidingsClient<S, C, R>, handlers: HandlerMap<S>): () => void {
+  const offs: Array<() => void> = [];
+  for (const event of Object.keys(handlers) as Array<keyof S & string>) {
+    const h = handlers[event];
+    if (h !== undefined) offs.push(client.on(event, h));
+  }
+  return () => {
+    for (const off of offs) off();
+  };
+}
+
 /** Creates a client; generated code wraps this with the system's types and guards. */
 export function createTidingsClient<S, C, R>(options: ClientOptions): TidingsClient<S, C, R> {
   return new Client<S, C, R>(options);
@@ -597,27 +623,11 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   }
 
   on<K extends keyof S & string>(event: K, handler: (data: S[K], meta: EventMeta) => void): () => void {
-    let set = this.handlers.get(event);
-    if (set === undefined) {
-      set = new Set();
-      this.handlers.set(event, set);
-    }
-    const h = handler as (data: never, meta: EventMeta) => void;
-    set.add(h);
-    return () => {
-      set.delete(h);
-    };
+    return subscribe(this.handlers, event, handler as (data: never, meta: EventMeta) => void);
   }
 
   registerHandlers(handlers: HandlerMap<S>): () => void {
-    const offs: Array<() => void> = [];
-    for (const event of Object.keys(handlers) as Array<keyof S & string>) {
-      const h = handlers[event];
-      if (h !== undefined) offs.push(this.on(event, h));
-    }
-    return () => {
-      for (const off of offs) off();
-    };
+    return registerAll(this, handlers);
   }
 
   use(module: RealtimeModule<S, C, R>): () => void {
@@ -1393,16 +1403,7 @@ export function refresh(table: string): void {
 
 /** Calls `fn` whenever `table` is refreshed; returns an unsubscribe. */
 export function onRefresh(table: string, fn: () => void): () => void {
-  let set = refreshListeners.get(table);
-  if (set === undefined) {
-    set = new Set();
-    refreshListeners.set(table, set);
-  }
-  set.add(fn);
-  return () => {
-    set.delete(fn);
-    if (set.size === 0) refreshListeners.delete(table);
-  };
+  return subscribe(refreshListeners, table, fn);
 }
 
 /**
@@ -1516,27 +1517,11 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
   }
 
   on<K extends keyof S & string>(event: K, handler: (data: S[K], meta: EventMeta) => void): () => void {
-    let set = this.handlers.get(event);
-    if (set === undefined) {
-      set = new Set();
-      this.handlers.set(event, set);
-    }
-    const h = handler as (data: never, meta: EventMeta) => void;
-    set.add(h);
-    return () => {
-      set.delete(h);
-    };
+    return subscribe(this.handlers, event, handler as (data: never, meta: EventMeta) => void);
   }
 
   registerHandlers(handlers: HandlerMap<S>): () => void {
-    const offs: Array<() => void> = [];
-    for (const event of Object.keys(handlers) as Array<keyof S & string>) {
-      const h = handlers[event];
-      if (h !== undefined) offs.push(this.on(event, h));
-    }
-    return () => {
-      for (const off of offs) off();
-    };
+    return registerAll(this, handlers);
   }
 
   use(module: RealtimeModule<S, C, R>): () => void {
