@@ -7,7 +7,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tidings_codegen::Builder::new()
         .schemas("../schemas")
         .schemas("schemas")
-        .typescript("web/generated", TsOptions::default())
+        .typescript(
+            "web/generated",
+            TsOptions {
+                react: true,
+                vue: true,
+            },
+        )
         .compile()?;
     Ok(())
 }

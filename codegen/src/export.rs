@@ -27,7 +27,7 @@ struct ExportCli {
     outputs: Outputs,
 }
 
-/// Writes the outputs asked for on the command line (`--ts DIR`, `--ts-react`, `--rust DIR`,
+/// Writes the outputs asked for on the command line (`--ts DIR`, `--ts-react`, `--ts-vue`, `--rust DIR`,
 /// `--ir FILE`, `--check`: the options of `tidings generate`, parsed the same way) from a
 /// described schema. Exit codes as `tidings generate`: 0 written or up to date, 1 drift found
 /// with `--check`, 2 could not run.

@@ -114,7 +114,7 @@ const RESERVED_TYPE_NAMES: &[&str] = &[
 /// The files the TypeScript output writes for itself (`index.ts`, `runtime.ts`, `react.ts`); a
 /// module of one of these names would overwrite one. Refused whether or not the React adapter is
 /// generated, so that a schema never depends on a CLI flag.
-pub const TS_OUTPUT_FILES: [&str; 3] = ["index", "runtime", "react"];
+pub const TS_OUTPUT_FILES: [&str; 4] = ["index", "runtime", "react", "vue"];
 
 /// Names the generated TypeScript module files declare themselves (the `events` and `guards`
 /// constants; the locals of the `check…` functions start with `$`, which no module name has),
@@ -366,6 +366,7 @@ mod tests {
         assert_eq!(rust_field_name("__"), None);
         assert!(reserved_module_name("runtime").is_some());
         assert!(reserved_module_name("react").is_some());
+        assert!(reserved_module_name("vue").is_some());
         assert!(reserved_module_name("x12").is_none());
         assert!(reserved_module_name("x").is_none());
         assert!(reserved_module_name("chat").is_none());

@@ -3,17 +3,94 @@
 // Needs React >= 18 (`useSyncExternalStore`); written without JSX so it stays a `.ts` file.
 import * as React from "react";
 
-import type { Client, ServerEvents } from "./index.js";
-import type { ConnectionState, EventMeta } from "./runtime.js";
+import { createClient, type Client, type ClientEvents, type Replies, type ServerEvents } from "./index.js";
+import {
+  TidingsError,
+  onRefresh,
+  operationsOf,
+  refreshOnComplete,
+  type ClientOptions,
+  type ConnectionView,
+  type EventMeta,
+  type HandlerMap,
+  type OperationUpdate,
+  type ReplyOf,
+} from "./runtime.js";
 
-const TidingsContext = React.createContext<Client | null>(null);
+/** The client the hooks below use: set by `TidingsProvider` (or by your own `Provider`). */
+export const TidingsContext = React.createContext<Client | null>(null);
+TidingsContext.displayName = "Tidings";
 
-/** Makes `client` available to the hooks below. */
-export function TidingsProvider(props: { client: Client; children?: React.ReactNode }): React.ReactElement {
-  return React.createElement(TidingsContext.Provider, { value: props.client }, props.children);
+/**
+ * Props of `TidingsProvider`: either a `client` you own (created with `createClient`, or a fake
+ * one in tests), or the `options` of a client the provider owns.
+ */
+export type TidingsProviderProps = { children?: React.ReactNode } & (
+  | { client: Client; options?: undefined; enabled?: undefined }
+  | {
+      /**
+       * The options of the client the provider creates (once, on mount; `autoConnect` is
+       * ignored). `token` and `getToken` are read anew at every connection attempt, so they may
+       * change between renders (a token from your login state).
+       */
+      options: ClientOptions;
+      /**
+       * Whether the user is logged in: the client connects when this becomes true and closes when
+       * it becomes false (a logout: the socket closes, rooms and the resume position are
+       * forgotten, and the next `true` starts clean, maybe as another user). Default true.
+       */
+      enabled?: boolean;
+      client?: undefined;
+    }
+);
+
+/**
+ * Makes a client available to the hooks below. Given `client`, it only provides it. Given
+ * `options`, it owns the client's lifecycle: creates it on mount, connects while `enabled`,
+ * closes it when `enabled` turns false and on unmount.
+ */
+export function TidingsProvider(props: TidingsProviderProps): React.ReactElement {
+  if (props.client !== undefined) {
+    return React.createElement(TidingsContext.Provider, { value: props.client }, props.children);
+  }
+  return React.createElement(OwningProvider, { options: props.options, enabled: props.enabled ?? true }, props.children);
 }
 
-/** The client of the nearest `TidingsProvider`. */
+/** `useLayoutEffect` in a browser; on a server (where it does nothing but warn) `useEffect`. */
+const useBeforeChildrenEffect = typeof document === "undefined" ? React.useEffect : React.useLayoutEffect;
+
+function OwningProvider(props: { options: ClientOptions; enabled: boolean; children?: React.ReactNode }): React.ReactElement {
+  const latest = React.useRef(props.options);
+  latest.current = props.options;
+  const [client] = React.useState(() => {
+    const { token, getToken, ...rest } = props.options;
+    const own: ClientOptions = { ...rest, autoConnect: false };
+    if (token !== undefined || getToken !== undefined) {
+      // The latest render's credentials, at every attempt.
+      own.getToken = () => {
+        const now = latest.current;
+        if (now.getToken !== undefined) return now.getToken();
+        if (now.token !== undefined) return now.token;
+        throw new TidingsError("invalid_token", "TidingsProvider: the options have no token any more");
+      };
+    }
+    return createClient(own);
+  });
+  const { enabled } = props;
+  // A layout effect: it runs before the (passive) effects of the children, so that a child's
+  // `useRoom` after a login finds the client connecting, not still closed.
+  useBeforeChildrenEffect(() => {
+    if (enabled) client.connect();
+    else if (client.state !== "idle" && client.state !== "closed") client.close();
+  }, [client, enabled]);
+  React.useEffect(() => () => client.close(), [client]);
+  return React.createElement(TidingsContext.Provider, { value: client }, props.children);
+}
+
+/**
+ * The client of the nearest `TidingsProvider`.
+ * @throws Error outside a `TidingsProvider`.
+ */
 export function useTidingsClient(): Client {
   const client = React.useContext(TidingsContext);
   if (client === null) throw new Error("useTidingsClient must be used inside <TidingsProvider>");
@@ -34,12 +111,197 @@ export function useTidingsEvent<K extends keyof ServerEvents & string>(
   React.useEffect(() => client.on(event, (data, meta) => latest.current(data, meta)), [client, event]);
 }
 
-/** The connection's state, re-rendering on every change. */
-export function useConnectionState(): ConnectionState {
+/**
+ * Handles several events while the component is mounted (`{ "ticket:created": (t) => …, … }`).
+ * The latest handlers are called; it subscribes again only when the set of events changes.
+ */
+export function useTidingsEvents(handlers: HandlerMap<ServerEvents>): void {
   const client = useTidingsClient();
-  return React.useSyncExternalStore(
-    (notify) => client.onState(() => notify()),
-    () => client.state,
-    () => client.state,
+  const latest = React.useRef(handlers);
+  latest.current = handlers;
+  const events = (Object.keys(handlers) as Array<keyof ServerEvents & string>)
+    .filter((k) => handlers[k] !== undefined)
+    .sort()
+    .join("\n");
+  React.useEffect(() => {
+    const map: Record<string, (data: never, meta: EventMeta) => void> = {};
+    for (const event of events === "" ? [] : events.split("\n")) {
+      map[event] = (data, meta) => (latest.current as Record<string, ((d: never, m: EventMeta) => void) | undefined>)[event]?.(data, meta);
+    }
+    return client.registerHandlers(map as HandlerMap<ServerEvents>);
+  }, [client, events]);
+}
+
+/**
+ * The connection as one object — `state`, `reconnectAttempt` (1, 2, … while reconnecting),
+ * `caughtUp`, `session` — re-rendering whenever any of them changes.
+ */
+export function useConnectionState(): ConnectionView {
+  const client = useTidingsClient();
+  const subscribe = React.useCallback((notify: () => void) => client.onConnectionChange(() => notify()), [client]);
+  const read = React.useCallback(() => client.connection, [client]);
+  return React.useSyncExternalStore(subscribe, read, read);
+}
+
+/** Where a request made with `useTidingsRequest` is. */
+export interface RequestState<T> {
+  /** A request is on its way (the latest one). */
+  readonly pending: boolean;
+  /** The latest answered request's reply (kept while a newer one is pending). */
+  readonly result: T | undefined;
+  /** Why the latest request failed (`TidingsError.code`: `timeout`, `disconnected`, the server's code …). */
+  readonly error: TidingsError | undefined;
+}
+
+/** `useTidingsRequest`'s state and the functions that send. */
+export interface TidingsRequest<K extends keyof ClientEvents & string> extends RequestState<ReplyOf<Replies, K>> {
+  /** Sends the request; the outcome lands in `pending`/`result`/`error` (it never throws or rejects). */
+  send(data: ClientEvents[K]): void;
+  /** Sends the request and also returns the reply (rejects with a `TidingsError`). */
+  sendAsync(data: ClientEvents[K]): Promise<ReplyOf<Replies, K>>;
+  /** Back to no result and no error. */
+  reset(): void;
+}
+
+/**
+ * A typed request (a `to_server` event with a reply) as component state: `pending` while it is
+ * on its way, then `result` or `error`. Only the latest request counts: the answer to an earlier
+ * one, or one arriving after unmount, changes nothing.
+ */
+export function useTidingsRequest<K extends keyof ClientEvents & string>(event: K, options: { timeoutMs?: number } = {}): TidingsRequest<K> {
+  const client = useTidingsClient();
+  type Reply = ReplyOf<Replies, K>;
+  const [state, setState] = React.useState<RequestState<Reply>>({ pending: false, result: undefined, error: undefined });
+  const latestCall = React.useRef(0);
+  const mounted = React.useRef(true);
+  React.useEffect(() => {
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+    };
+  }, []);
+  const timeoutMs = options.timeoutMs;
+  const sendAsync = React.useCallback(
+    (data: ClientEvents[K]): Promise<Reply> => {
+      const call = ++latestCall.current;
+      const current = () => mounted.current && call === latestCall.current;
+      setState((s) => ({ ...s, pending: true, error: undefined }));
+      let sent: Promise<Reply>;
+      try {
+        sent = client.request(event, data, timeoutMs === undefined ? {} : { timeoutMs });
+      } catch (e) {
+        sent = Promise.reject(e);
+      }
+      return sent.then(
+        (result) => {
+          if (current()) setState({ pending: false, result, error: undefined });
+          return result;
+        },
+        (e: unknown) => {
+          const error = e instanceof TidingsError ? e : new TidingsError("protocol", String(e), { cause: e });
+          if (current()) setState((s) => ({ pending: false, result: s.result, error }));
+          throw error;
+        },
+      );
+    },
+    [client, event, timeoutMs],
   );
+  const send = React.useCallback(
+    (data: ClientEvents[K]): void => {
+      sendAsync(data).catch(() => undefined);
+    },
+    [sendAsync],
+  );
+  const reset = React.useCallback(() => {
+    latestCall.current++;
+    setState({ pending: false, result: undefined, error: undefined });
+  }, []);
+  return { ...state, send, sendAsync, reset };
+}
+
+/** Where `useRoom`'s join is. */
+export interface RoomState {
+  /** `idle` without a room; `joining`; `joined` once the server agreed; `failed` if it refused. */
+  readonly status: "idle" | "joining" | "joined" | "failed";
+  /** Why the join failed (`forbidden`, `too_many_rooms`, …). */
+  readonly error: TidingsError | undefined;
+}
+
+/**
+ * Joins `room` while the component is mounted (and leaves it on unmount, or when `room` changes);
+ * `null` joins nothing. The client rejoins it after every reconnect.
+ */
+export function useRoom(room: string | null): RoomState {
+  const client = useTidingsClient();
+  const [state, setState] = React.useState<RoomState>({ status: room === null ? "idle" : "joining", error: undefined });
+  React.useEffect(() => {
+    if (room === null) {
+      setState({ status: "idle", error: undefined });
+      return;
+    }
+    let active = true;
+    setState({ status: "joining", error: undefined });
+    client.join(room).then(
+      () => active && setState({ status: "joined", error: undefined }),
+      (e: unknown) => active && setState({ status: "failed", error: e instanceof TidingsError ? e : new TidingsError("protocol", String(e), { cause: e }) }),
+    );
+    return () => {
+      active = false;
+      client.leave(room).catch(() => undefined);
+    };
+  }, [client, room]);
+  return state;
+}
+
+/**
+ * The user's operations — running, and ended ones until dismissed with
+ * `operationsOf(client).dismiss(id)` — including those started before the page opened; see
+ * `operationsOf`. Re-renders on every change.
+ */
+export function useOperations(): readonly OperationUpdate[] {
+  const view = operationsOf(useTidingsClient());
+  return React.useSyncExternalStore(view.subscribe, () => view.operations, () => view.operations);
+}
+
+/** One operation's latest update (`undefined` until it is seen, and after it is dismissed). */
+export function useOperation(operationId: string): OperationUpdate | undefined {
+  const view = operationsOf(useTidingsClient());
+  const read = () => view.get(operationId);
+  return React.useSyncExternalStore(view.subscribe, read, read);
+}
+
+/**
+ * Calls `reload` whenever `table` is refreshed: when an operation of the user completes with
+ * `table` in its `refresh_tables`, and when anything on the page calls `refresh(table)`. The
+ * latest `reload` is called.
+ */
+export function useTableRefresh(table: string, reload: () => void): void {
+  const client = useTidingsClient();
+  const latest = React.useRef(reload);
+  latest.current = reload;
+  React.useEffect(() => refreshOnComplete(client), [client]);
+  React.useEffect(() => onRefresh(table, () => latest.current()), [table]);
+}
+
+/** The props `withTidings` gives a component. */
+export interface WithTidingsProps {
+  /** The client of the nearest `TidingsProvider`. */
+  tidings: Client;
+  /** The connection (as `useConnectionState`); the component re-renders when it changes. */
+  connection: ConnectionView;
+}
+
+/**
+ * For class components: a component that renders `Component` with `tidings` (the client) and
+ * `connection` props added. Subscribe in `componentDidMount` (`this.props.tidings.on(…)`) and
+ * unsubscribe in `componentWillUnmount`.
+ */
+export function withTidings<P extends WithTidingsProps>(Component: React.ComponentType<P>): React.FunctionComponent<Omit<P, keyof WithTidingsProps>> {
+  const Wrapped = (props: Omit<P, keyof WithTidingsProps>): React.ReactElement => {
+    const tidings = useTidingsClient();
+    const connection = useConnectionState();
+    return React.createElement(Component, { ...props, tidings, connection } as P & React.Attributes);
+  };
+  Wrapped.displayName = `withTidings(${Component.displayName ?? Component.name ?? "Component"})`;
+  return Wrapped;
 }

@@ -331,6 +331,54 @@ export interface OperationState {
   ts: string;
 }
 
+/**
+ * The connection as a UI shows it, in one object: a new object on every change of any of its
+ * fields, the same object between changes (so it can be compared by identity, as React's
+ * `useSyncExternalStore` and Vue's `shallowRef` do).
+ */
+export interface ConnectionView {
+  readonly state: ConnectionState;
+  /** As `TidingsClient.reconnectAttempt`: 1, 2, … while reconnecting; 0 once stable. */
+  readonly reconnectAttempt: number;
+  /** As `TidingsClient.caughtUp`. */
+  readonly caughtUp: boolean;
+  /** As `TidingsClient.session`. */
+  readonly session: SessionInfo | null;
+}
+
+/** Holds a client's `ConnectionView` and tells listeners when it changes. */
+class ViewCell {
+  current: ConnectionView;
+  private readonly listeners = new Set<(view: ConnectionView) => void>();
+
+  constructor(
+    private readonly read: () => ConnectionView,
+    private readonly report: (error: TidingsError) => void,
+  ) {
+    this.current = read();
+  }
+
+  listen(listener: (view: ConnectionView) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Reads the client again; a new view, and the listeners told, if anything changed. */
+  refresh(): void {
+    const next = this.read();
+    const now = this.current;
+    if (next.state === now.state && next.reconnectAttempt === now.reconnectAttempt && next.caughtUp === now.caughtUp && next.session === now.session) return;
+    this.current = Object.freeze(next);
+    for (const l of [...this.listeners]) {
+      try {
+        l(next);
+      } catch (e) {
+        this.report(new TidingsError("handler_threw", "a connection listener threw", { cause: e }));
+      }
+    }
+  }
+}
+
 /** The reply type of client event `K`: declared in `R`, else `null` (an acknowledgement). */
 export type ReplyOf<R, K> = K extends keyof R ? R[K] : null;
 
@@ -361,6 +409,13 @@ export interface TidingsClient<S, C, R> {
   onCaughtUp(listener: (info: CaughtUpInfo) => void): () => void;
   /** Calls `listener` on every state change; returns an unsubscribe. */
   onState(listener: (state: ConnectionState) => void): () => void;
+  /** The state, reconnect attempt, caught-up flag and session now, as one object (see `ConnectionView`). */
+  readonly connection: ConnectionView;
+  /**
+   * Calls `listener` whenever `connection` changes — the state, and also each new reconnect
+   * attempt while the state stays `reconnecting`, and catching up; returns an unsubscribe.
+   */
+  onConnectionChange(listener: (view: ConnectionView) => void): () => void;
   /** Handles an event; returns an unsubscribe. A handler that throws does not stop the others. */
   on<K extends keyof S & string>(event: K, handler: (data: S[K], meta: EventMeta) => void): () => void;
   /** Handles several events; returns one function that unregisters them all. */
@@ -567,6 +622,10 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   private generation = 0;
   // An attempt is under way (from getToken to the socket's end).
   private opening = false;
+  private readonly view = new ViewCell(
+    () => ({ state: this.state, reconnectAttempt: this.reconnectAttempt, caughtUp: this.caughtUp, session: this.session }),
+    (e) => this.report(e),
+  );
 
   constructor(options: ClientOptions) {
     this.options = options;
@@ -594,6 +653,14 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
 
   get reconnectAttempt(): number {
     return this.tries;
+  }
+
+  get connection(): ConnectionView {
+    return this.view.current;
+  }
+
+  onConnectionChange(listener: (view: ConnectionView) => void): () => void {
+    return this.view.listen(listener);
   }
 
   get pendingRequests(): readonly PendingRequest[] {
@@ -929,16 +996,19 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   }
 
   private setState(state: ConnectionState): void {
-    if (this.state === state) return;
-    this.state = state;
-    this.log?.(`state ${state}`);
-    for (const l of [...this.stateListeners]) {
-      try {
-        l(state);
-      } catch (e) {
-        this.report(new TidingsError("handler_threw", "a state listener threw", { cause: e }));
+    if (this.state !== state) {
+      this.state = state;
+      this.log?.(`state ${state}`);
+      for (const l of [...this.stateListeners]) {
+        try {
+          l(state);
+        } catch (e) {
+          this.report(new TidingsError("handler_threw", "a state listener threw", { cause: e }));
+        }
       }
     }
+    // Also a new attempt in the same state, a session or caught-up flag changed with it.
+    this.view.refresh();
   }
 
   private report(error: TidingsError): void {
@@ -1065,6 +1135,7 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     this.caughtUp = true;
     this.foreignResume = false;
     this.log?.(`caught up (${replayed} replayed)`);
+    this.view.refresh();
     for (const l of [...this.caughtUpListeners]) {
       try {
         l({ replayed });
@@ -1172,6 +1243,7 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     const stableAfter = (this.options.reconnect === false ? undefined : this.options.reconnect?.stableAfterMs) ?? 5_000;
     this.stableTimer = setTimeout(() => {
       this.tries = 0;
+      this.view.refresh();
     }, stableAfter);
     this.credentialsExpire(session.expiresAt);
     // In order: the rooms, then everything queued before the connection opened, and only then
@@ -1406,14 +1478,197 @@ export function onRefresh(table: string, fn: () => void): () => void {
   return subscribe(refreshListeners, table, fn);
 }
 
+// The clients whose completions refresh tables, with how many callers asked for it.
+const completions = new WeakMap<object, { users: number; stop: () => void }>();
+
 /**
  * Refreshes the tables of every operation of the user that completes (`refresh_tables`), so
- * that `onRefresh` listeners (a table on screen) reload. Returns a function that stops it.
+ * that `onRefresh` listeners (a table on screen) reload. Callers for one client share one
+ * subscription: each table is refreshed once per completion however many asked. Returns a
+ * function that stops it (for this caller; the last one's stop ends the subscription).
  */
 export function refreshOnComplete<S, C, R>(client: TidingsClient<S, C, R>): () => void {
-  return onOperation(client, (u) => {
-    if (u.phase === "complete") for (const table of u.refresh_tables) refresh(table);
+  let entry = completions.get(client);
+  if (entry === undefined) {
+    const stop = onOperation(client, (u) => {
+      if (u.phase === "complete") for (const table of u.refresh_tables) refresh(table);
+    });
+    entry = { users: 0, stop };
+    completions.set(client, entry);
+  }
+  const mine = entry;
+  mine.users++;
+  let stopped = false;
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    if (--mine.users === 0) {
+      mine.stop();
+      if (completions.get(client) === mine) completions.delete(client);
+    }
+  };
+}
+
+// ── the operations of a client, as a list a UI renders ────────────────────────────────────────
+
+/** How many operations `operationsOf` keeps; past it, ended ones are forgotten first, oldest first. */
+const OPERATIONS_IN_VIEW = 100;
+
+/**
+ * The user's operations as a UI shows them: the latest update of each (running, complete or
+ * failed), in the order they were first seen. Ended operations stay until `dismiss`ed (a toast's
+ * close button) or the client closes (a logout).
+ */
+export interface OperationsView {
+  /** The list now: a new array on every change, the same array between changes. */
+  readonly operations: readonly OperationUpdate[];
+  /** The latest update of one operation, if it is in the list. */
+  get(operationId: string): OperationUpdate | undefined;
+  /** Calls `listener` on every change of the list; returns an unsubscribe. */
+  subscribe(listener: () => void): () => void;
+  /** Removes an operation from the list (an ended one, usually). */
+  dismiss(operationId: string): void;
+}
+
+const operationViews = new WeakMap<object, OperationsView>();
+
+/**
+ * The operations of `client`'s user, kept up to date from `onOperation` (so including those that
+ * began before the page opened). One view per client, shared by every caller; it follows the
+ * client for the client's lifetime, and is emptied when the client closes.
+ */
+export function operationsOf<S, C, R>(client: TidingsClient<S, C, R>): OperationsView {
+  const known = operationViews.get(client);
+  if (known !== undefined) return known;
+  let list: readonly OperationUpdate[] = [];
+  const listeners = new Set<() => void>();
+  const set = (next: readonly OperationUpdate[]): void => {
+    list = Object.freeze(next);
+    for (const l of [...listeners]) {
+      try {
+        l();
+      } catch (e) {
+        console.error("an operations listener threw", e);
+      }
+    }
+  };
+  const view: OperationsView = {
+    get operations() {
+      return list;
+    },
+    get: (id) => list.find((u) => u.operation_id === id),
+    subscribe: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    dismiss: (id) => {
+      if (list.some((u) => u.operation_id === id)) set(list.filter((u) => u.operation_id !== id));
+    },
+  };
+  onOperation(client, (update) => {
+    const at = list.findIndex((u) => u.operation_id === update.operation_id);
+    const next = at >= 0 ? list.map((u, i) => (i === at ? update : u)) : [...list, update];
+    while (next.length > OPERATIONS_IN_VIEW) {
+      const ended = next.findIndex((u) => u.phase === "complete" || u.phase === "failed");
+      next.splice(ended >= 0 ? ended : 0, 1);
+    }
+    set(next);
   });
+  client.onState((state) => {
+    if (state === "closed" && list.length > 0) set([]);
+  });
+  operationViews.set(client, view);
+  return view;
+}
+
+// ── feature modules, loaded once and attached to a client ─────────────────────────────────────
+
+/** A feature module, or how to load one (`() => import("./chat.js")` — a module's default export). */
+export type ModuleEntry<S, C, R> =
+  | RealtimeModule<S, C, R>
+  | {
+      /** A name for reports, before the module is loaded. */
+      name: string;
+      load: () => RealtimeModule<S, C, R> | Promise<RealtimeModule<S, C, R> | { default: RealtimeModule<S, C, R> }>;
+    };
+
+/** A module that could not be loaded, and why. */
+export interface ModuleFailure {
+  name: string;
+  error: unknown;
+}
+
+/** What `registerModules` did: the modules attached and those skipped. */
+export interface ModuleReport {
+  /** The names of the modules attached, in the order of the entries. */
+  loaded: string[];
+  failed: ModuleFailure[];
+}
+
+/** Modules attached by `registerModules`. */
+export interface ModuleRegistry {
+  /** Settles once every entry is loaded or has failed; never rejects. */
+  readonly ready: Promise<ModuleReport>;
+  /** Detaches every module (each runs `onDisconnect` if connected); entries still loading are not attached. */
+  detach(): void;
+}
+
+/**
+ * The module registry: loads every entry (side by side), then attaches the loaded modules to
+ * `client` in the order of `entries` with `client.use` — each is initialized on every connect
+ * (`onConnect`) and cleaned up on every disconnect (`onDisconnect`). An entry that fails to load
+ * (its `load` throws or rejects, or gives no `RealtimeModule`), or whose name is already taken,
+ * is skipped and reported to `onFailure` (default `console.error`) and in `ready`; the others
+ * are attached all the same. A module that throws in `onConnect` is reported by the client
+ * (`onError`, `handler_threw`) and stays attached.
+ */
+export function registerModules<S, C, R>(
+  client: TidingsClient<S, C, R>,
+  entries: ReadonlyArray<ModuleEntry<S, C, R>>,
+  options: { onFailure?: (failure: ModuleFailure) => void } = {},
+): ModuleRegistry {
+  const onFailure = options.onFailure ?? ((f: ModuleFailure) => console.error(`tidings: module ${f.name} was skipped`, f.error));
+  let detached = false;
+  const detachers: Array<() => void> = [];
+  const loadOne = async (entry: ModuleEntry<S, C, R>): Promise<RealtimeModule<S, C, R>> => {
+    if (entry instanceof RealtimeModule) return entry;
+    const got = await entry.load();
+    const module = got instanceof RealtimeModule ? got : (got as { default?: unknown } | null)?.default;
+    if (!(module instanceof RealtimeModule)) throw new TypeError(`${entry.name}: load() gave no RealtimeModule`);
+    return module as RealtimeModule<S, C, R>;
+  };
+  const nameOf = (entry: ModuleEntry<S, C, R>): string => entry.name;
+  const ready = Promise.allSettled(entries.map(loadOne)).then((results) => {
+    const report: ModuleReport = { loaded: [], failed: [] };
+    const names = new Set<string>();
+    results.forEach((r, i) => {
+      const name = nameOf(entries[i] as ModuleEntry<S, C, R>);
+      let failure: ModuleFailure | null = null;
+      if (r.status === "rejected") failure = { name, error: r.reason };
+      else if (names.has(r.value.name)) failure = { name, error: new Error(`a module named ${r.value.name} is registered already`) };
+      if (failure !== null) {
+        report.failed.push(failure);
+        try {
+          onFailure(failure);
+        } catch (e) {
+          console.error("an onFailure callback threw", e);
+        }
+        return;
+      }
+      if (r.status !== "fulfilled") return;
+      names.add(r.value.name);
+      report.loaded.push(r.value.name);
+      if (!detached) detachers.push(client.use(r.value));
+    });
+    return report;
+  });
+  return {
+    ready,
+    detach: () => {
+      detached = true;
+      for (const d of detachers.splice(0)) d();
+    },
+  };
 }
 
 // ── a fake client, for an app's own tests ─────────────────────────────────────────────────────
@@ -1422,7 +1677,10 @@ export function refreshOnComplete<S, C, R>(client: TidingsClient<S, C, R>): () =
 export interface FakeClient<S, C, R> extends TidingsClient<S, C, R> {
   /** Delivers a server event to the handlers as if it had arrived (checked by the guards, as a real one would be). */
   push<K extends keyof S & string>(event: K, data: S[K], meta?: Partial<EventMeta>): void;
-  /** Moves the connection to `state`: state listeners and modules see it as they would a real one. */
+  /**
+   * Moves the connection to `state`: state listeners and modules see it as they would a real one.
+   * Each `"reconnecting"` counts one more reconnect attempt (also when already reconnecting).
+   */
   setState(state: ConnectionState): void;
   /** Every event and request the app sent, in order. */
   readonly sent: ReadonlyArray<{ event: string; data: unknown }>;
@@ -1465,8 +1723,20 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
   private states: OperationState[] = [];
   private nextCid = 1;
   private nextId = 1;
+  private readonly view = new ViewCell(
+    () => ({ state: this.state, reconnectAttempt: this.reconnectAttempt, caughtUp: this.caughtUp, session: this.session }),
+    (e) => this.report(e),
+  );
 
   constructor(private readonly options: { guards?: Guards; session?: Partial<SessionInfo> }) {}
+
+  get connection(): ConnectionView {
+    return this.view.current;
+  }
+
+  onConnectionChange(listener: (view: ConnectionView) => void): () => void {
+    return this.view.listen(listener);
+  }
 
   get rooms(): ReadonlySet<string> {
     return new Set(this.joined);
@@ -1604,7 +1874,14 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
   }
 
   setState(state: ConnectionState): void {
-    if (this.state === state) return;
+    if (this.state === state) {
+      // Another attempt while reconnecting, as a real client's next try.
+      if (state === "reconnecting") {
+        this.reconnectAttempt++;
+        this.view.refresh();
+      }
+      return;
+    }
     const wasOpen = this.state === "open";
     this.state = state;
     if (state === "open") {
@@ -1616,6 +1893,7 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
     }
     if (state === "reconnecting") this.reconnectAttempt++;
     this.emit(this.listeners.state, state, "state");
+    this.view.refresh();
     if (state === "open") {
       for (const m of this.modules) this.run(() => m._connected(), `module ${m.name} threw in onConnect`);
       this.catchUp(0);
@@ -1634,6 +1912,7 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
 
   catchUp(replayed = 0): void {
     this.caughtUp = true;
+    this.view.refresh();
     this.emit(this.listeners.caughtUp, { replayed }, "caught-up");
   }
 

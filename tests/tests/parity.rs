@@ -449,7 +449,10 @@ fn derived_and_toml_declarations_describe_the_same_ir() {
 
 #[test]
 fn derived_and_toml_declarations_generate_identical_typescript() {
-    let options = tidings_codegen::ts::TsOptions { react: true };
+    let options = tidings_codegen::ts::TsOptions {
+        react: true,
+        vue: true,
+    };
     let toml = tidings_codegen::ts::generate(&from_toml(), &options);
     let derived = tidings_codegen::ts::generate(&from_derive(), &options);
     assert_eq!(

@@ -31,6 +31,9 @@ pub(crate) struct Outputs {
     /// With `--ts`: also write the React adapter (`react.ts`).
     #[arg(long, requires = "ts")]
     ts_react: bool,
+    /// With `--ts`: also write the Vue adapter (`vue.ts`).
+    #[arg(long, requires = "ts")]
+    ts_vue: bool,
     /// Write the IR (as `tidings ir` prints it) into this file.
     #[arg(long, value_name = "FILE")]
     ir: Option<PathBuf>,
@@ -67,6 +70,7 @@ impl Outputs {
                     schema,
                     &TsOptions {
                         react: self.ts_react,
+                        vue: self.ts_vue,
                     },
                 ),
                 "ts",

@@ -52,7 +52,7 @@ tidings ir --summary               # one line per event: direction, delivery, re
     /// Generate code from the schemas, or check generated code is up to date (`--check`).
     #[command(after_help = "Examples:\n  \
 tidings generate --ts web/src/generated                # TypeScript modules + client runtime\n  \
-tidings generate --ts web/src/generated --ts-react     # … and the React adapter\n  \
+tidings generate --ts web/src/generated --ts-react     # … and the React adapter (--ts-vue: Vue)\n  \
 tidings generate --ts web/src/generated --check        # CI: exit 1 when the files drifted")]
     Generate(generate::Args),
     /// Check that the schemas are compatible with a baseline: what breaks whom, and which side

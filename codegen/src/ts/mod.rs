@@ -19,16 +19,23 @@ use render::{field_check, field_tags, js_string, jsdoc, property, ts_type, Shape
 pub const RUNTIME_TS: &str = include_str!("../../ts/runtime.ts");
 /// The hand-written React adapter, embedded when asked for.
 pub const REACT_TS: &str = include_str!("../../ts/react.ts");
+/// The hand-written Vue adapter, embedded when asked for.
+pub const VUE_TS: &str = include_str!("../../ts/vue.ts");
 
 /// File names the generated output uses for itself; no module may take them (`tidings check`
 /// refuses such modules, see [`names::reserved_module_name`]).
-pub const RESERVED_FILES: [&str; 3] = names::TS_OUTPUT_FILES;
+pub const RESERVED_FILES: [&str; 4] = names::TS_OUTPUT_FILES;
 
 /// Options of the TypeScript backend.
 #[derive(Debug, Clone, Default)]
 pub struct TsOptions {
-    /// Also emit `react.ts`: a provider and hooks (`useTidingsEvent`, `useConnectionState`).
+    /// Also emit `react.ts`: `TidingsProvider`, the hooks (`useTidingsEvent`,
+    /// `useConnectionState`, `useTidingsRequest`, `useRoom`, `useOperations`, …) and
+    /// `withTidings` (docs/typescript.md, "React"). Needs React >= 18.
     pub react: bool,
+    /// Also emit `vue.ts`: the plugin (`createTidings`) and the composables with the same
+    /// meaning as the React hooks (docs/typescript.md, "Vue"). Needs Vue >= 3.5.
+    pub vue: bool,
 }
 
 /// Generates the TypeScript output for a schema: file name → contents.
@@ -41,7 +48,7 @@ pub fn generate(schema: &Schema, options: &TsOptions) -> BTreeMap<PathBuf, Strin
             module_file(m, &inputs),
         );
     }
-    let [index, runtime, react] = RESERVED_FILES;
+    let [index, runtime, react, vue] = RESERVED_FILES;
     files.insert(PathBuf::from(format!("{index}.ts")), index_file(schema));
     files.insert(
         PathBuf::from(format!("{runtime}.ts")),
@@ -49,6 +56,9 @@ pub fn generate(schema: &Schema, options: &TsOptions) -> BTreeMap<PathBuf, Strin
     );
     if options.react {
         files.insert(PathBuf::from(format!("{react}.ts")), REACT_TS.to_owned());
+    }
+    if options.vue {
+        files.insert(PathBuf::from(format!("{vue}.ts")), VUE_TS.to_owned());
     }
     files
 }

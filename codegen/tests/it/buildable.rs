@@ -107,7 +107,13 @@ fn typecheck_ts(cases: &[(String, tidings_codegen::schema::Schema)]) -> bool {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut include = Vec::new();
     for (name, schema) in cases {
-        for (file, text) in ts::generate(schema, &TsOptions { react: false }) {
+        for (file, text) in ts::generate(
+            schema,
+            &TsOptions {
+                react: false,
+                vue: false,
+            },
+        ) {
             write(&dir.path().join(name).join(file), &text);
         }
         include.push(format!("\"{name}/**/*.ts\""));

@@ -17,10 +17,22 @@ fn shipped() -> tidings_codegen::schema::Schema {
 #[test]
 fn typescript_output_is_golden_and_deterministic() {
     let schema = shipped();
-    let files = ts::generate(&schema, &TsOptions { react: true });
+    let files = ts::generate(
+        &schema,
+        &TsOptions {
+            react: true,
+            vue: true,
+        },
+    );
     assert_eq!(
         files,
-        ts::generate(&schema, &TsOptions { react: true }),
+        ts::generate(
+            &schema,
+            &TsOptions {
+                react: true,
+                vue: true
+            }
+        ),
         "deterministic"
     );
     assert_eq!(

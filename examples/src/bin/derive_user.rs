@@ -7,7 +7,7 @@
 //!
 //! The second form is the one-command workflow for derive users: every event and type derived in
 //! the program is exported (they register themselves), with the same options as
-//! `tidings generate` (`--ts`, `--ts-react`, `--rust`, `--ir`, `--check`).
+//! `tidings generate` (`--ts`, `--ts-react`, `--ts-vue`, `--rust`, `--ir`, `--check`).
 
 use std::process::ExitCode;
 use std::time::Duration;

@@ -7,7 +7,8 @@
 //!
 //! Open `http://127.0.0.1:8080/?user=alice&tenant=acme&roles=admin`. The page is
 //! `examples/web/index.html` with `examples/web/dist/app.js`, bundled from `examples/web/app.ts`
-//! and the TypeScript `build.rs` generated (`./scripts/demo` does both). Prints
+//! and the TypeScript `build.rs` generated (`./scripts/demo` does both). The same demo written
+//! with the React and the Vue adapters is at `/react` and `/vue` (same query string). Prints
 //! `listening on http://ADDR` once ready; Ctrl-C (or SIGTERM) stops it gracefully.
 //!
 //! With `--redis redis://127.0.0.1:6379/`, the hub joins the others on that Redis: start two
@@ -45,6 +46,19 @@ async fn file(path: PathBuf, content_type: &'static str) -> Response {
             .into_response(),
     }
 }
+
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// Route, file under `examples/web`, content type.
+const PAGES: [(&str, &str, &str); 6] = [
+    ("/", "index.html", HTML),
+    ("/app.js", "dist/app.js", JS),
+    ("/react", "react.html", HTML),
+    ("/react.js", "dist/react.js", JS),
+    ("/vue", "vue.html", HTML),
+    ("/vue.js", "dist/vue.js", JS),
+];
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -121,16 +135,13 @@ async fn main() -> ExitCode {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
-    let (index, bundle) = (web.join("index.html"), web.join("dist/app.js"));
-    let app = axum::Router::new()
-        .route(
-            "/",
-            get(move || file(index.clone(), "text/html; charset=utf-8")),
-        )
-        .route(
-            "/app.js",
-            get(move || file(bundle.clone(), "text/javascript; charset=utf-8")),
-        )
+    // The pages and their bundles: the demo, and the same in React and in Vue.
+    let mut app = axum::Router::new();
+    for (route, file_name, content_type) in PAGES {
+        let path = web.join(file_name);
+        app = app.route(route, get(move || file(path.clone(), content_type)));
+    }
+    let app = app
         .route("/health", get(|| async { "ok" }))
         .route(
             "/metrics",
