@@ -4,22 +4,8 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 
 import { chat, createFakeClient, Module, onOperation, ticket, type OperationUpdate } from "../generated/index.js";
+import { TICKET } from "./fixtures.js";
 
-const TICKET: ticket.Created = {
-  ticket: {
-    id: "0f8fad5b-d9cb-469f-a165-70867728950e",
-    tenant_id: "0f8fad5b-d9cb-469f-a165-70867728950e",
-    title: "Broken chair",
-    status: "open",
-    priority: "normal",
-    tags: [],
-    created_by: "0f8fad5b-d9cb-469f-a165-70867728950e",
-    participant_ids: [],
-    created_at: "2026-12-01T00:00:00Z",
-    updated_at: "2026-12-01T00:00:00Z",
-  },
-  actor_id: "0f8fad5b-d9cb-469f-a165-70867728950e",
-};
 
 test("pushed events reach the handlers, checked by the guards like real ones", () => {
   const fake = createFakeClient();

@@ -41,9 +41,10 @@ fn typescript_output_is_golden_and_deterministic() {
         "the runtime is embedded verbatim"
     );
     assert_eq!(files[Path::new("react.ts")], ts::REACT_TS);
+    assert_eq!(files[Path::new("vue.ts")], ts::VUE_TS);
     for (name, content) in &files {
         let name = name.display().to_string();
-        if name == "runtime.ts" || name == "react.ts" {
+        if ["runtime.ts", "react.ts", "vue.ts"].contains(&name.as_str()) {
             continue;
         }
         assert!(
@@ -52,7 +53,9 @@ fn typescript_output_is_golden_and_deterministic() {
         );
         insta::assert_snapshot!(format!("ts__{name}"), content);
     }
-    assert!(!ts::generate(&schema, &TsOptions::default()).contains_key(Path::new("react.ts")));
+    let plain = ts::generate(&schema, &TsOptions::default());
+    assert!(!plain.contains_key(Path::new("react.ts")));
+    assert!(!plain.contains_key(Path::new("vue.ts")));
 }
 
 #[test]
