@@ -14,12 +14,7 @@ import {
   notification,
   type TidingsError,
 } from "./generated/index.js";
-
-const params = new URLSearchParams(location.search);
-const me = params.get("user") ?? "alice";
-const tenantName = params.get("tenant") ?? "acme";
-const roles = params.get("roles") ?? "admin";
-const CHAT = "00000000-0000-4000-8000-000000000042";
+import { CHAT, me, nameOf, roles, tenantName, wsUrl } from "./shared.js";
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -27,22 +22,7 @@ const $ = <T extends HTMLElement>(id: string): T => {
   return el as T;
 };
 
-/** The demo's names for ids (the server derives ids from names the same way). */
-function demoId(name: string): string {
-  let h = 0x6c62272e07bb014262b821756295c58dn;
-  const prime = 0x0000000001000000000000000000013bn;
-  for (const b of new TextEncoder().encode(name)) {
-    h ^= BigInt(b);
-    h = (h * prime) & ((1n << 128n) - 1n);
-  }
-  const hex = h.toString(16).padStart(32, "0");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
-const names = new Map<string, string>(["alice", "bob", "carol", "dave", me].map((n) => [demoId(n), n]));
-const nameOf = (id: string): string => names.get(id) ?? id.slice(0, 8);
-
 $("who").textContent = `${me} · ${tenantName}${roles ? ` · ${roles}` : ""}`;
-const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws?user=${encodeURIComponent(me)}&tenant=${encodeURIComponent(tenantName)}&roles=${encodeURIComponent(roles)}`;
 const client = createClient({ url: wsUrl, reconnect: { initialDelayMs: 300, maxDelayMs: 5000 } });
 
 client.onState((state) => {

@@ -1,4 +1,4 @@
-// What the React and Vue example pages share: who is logged in (from the query string, as the
+// What the demo pages (plain, React, Vue) share: who is logged in (from the query string, as the
 // example server authenticates) and the demo's names for ids.
 export const params = new URLSearchParams(location.search);
 export const me = params.get("user") ?? "alice";
