@@ -6,6 +6,7 @@ import * as React from "react";
 import { createClient, type Client, type ClientEvents, type Replies, type ServerEvents } from "./index.js";
 import {
   TidingsError,
+  holdRoom,
   onRefresh,
   operationsOf,
   refreshOnComplete,
@@ -15,6 +16,7 @@ import {
   type HandlerMap,
   type OperationUpdate,
   type ReplyOf,
+  type RoomView,
 } from "./runtime.js";
 
 /** The client the hooks below use: set by `TidingsProvider` (or by your own `Provider`). */
@@ -46,8 +48,12 @@ export type TidingsProviderProps = { children?: React.ReactNode } & (
 
 /**
  * Makes a client available to the hooks below. Given `client`, it only provides it. Given
- * `options`, it owns the client's lifecycle: creates it on mount, connects while `enabled`,
- * closes it when `enabled` turns false and on unmount.
+ * `options`, it owns the client's lifecycle: creates it on mount (the options are read then;
+ * later changes other than `token`/`getToken` are ignored — give the provider a `key` to start
+ * over with new options), connects while `enabled`, closes it when `enabled` turns false (a
+ * logout: rooms and the resume position are forgotten) and on unmount (the position is kept).
+ * A new token only takes effect at the next connection: to switch users, turn `enabled` off
+ * and on again (a logout, then a login).
  */
 export function TidingsProvider(props: TidingsProviderProps): React.ReactElement {
   if (props.client !== undefined) {
@@ -77,13 +83,28 @@ function OwningProvider(props: { options: ClientOptions; enabled: boolean; child
     return createClient(own);
   });
   const { enabled } = props;
+  const closing = React.useRef<ReturnType<typeof setTimeout> | null>(null);
   // A layout effect: it runs before the (passive) effects of the children, so that a child's
   // `useRoom` after a login finds the client connecting, not still closed.
   useBeforeChildrenEffect(() => {
+    // Mounted again right after an unmount (React's StrictMode does it in development): the
+    // same client goes on; nothing was closed.
+    if (closing.current !== null) clearTimeout(closing.current);
+    closing.current = null;
     if (enabled) client.connect();
     else if (client.state !== "idle" && client.state !== "closed") client.close();
   }, [client, enabled]);
-  React.useEffect(() => () => client.close(), [client]);
+  // Unmounted: closed — without forgetting the resume position (an unmount is not a logout), so
+  // a provider mounted later with the same `storage` resumes. Deferred, for the case above.
+  React.useEffect(
+    () => () => {
+      closing.current = setTimeout(() => {
+        closing.current = null;
+        client.close({ forget: false });
+      }, 0);
+    },
+    [client],
+  );
   return React.createElement(TidingsContext.Provider, { value: client }, props.children);
 }
 
@@ -219,38 +240,25 @@ export function useTidingsRequest<K extends keyof ClientEvents & string>(event: 
   return { ...state, send, sendAsync, reset };
 }
 
-/** Where `useRoom`'s join is. */
-export interface RoomState {
-  /** `idle` without a room; `joining`; `joined` once the server agreed; `failed` if it refused. */
-  readonly status: "idle" | "joining" | "joined" | "failed";
-  /** Why the join failed (`forbidden`, `too_many_rooms`, …). */
-  readonly error: TidingsError | undefined;
-}
+const IDLE_ROOM: RoomView = Object.freeze({ status: "idle", error: undefined });
 
 /**
- * Joins `room` while the component is mounted (and leaves it on unmount, or when `room` changes);
- * `null` joins nothing. The client rejoins it after every reconnect.
+ * Holds `room` while the component is mounted (see `holdRoom`): joined while any component holds
+ * it, left when the last one unmounts or moves to another room; `null` holds nothing. The status
+ * is `idle` (no room), `joining` (also while logged out or after a join was cut off: joined
+ * again when the connection opens), `joined`, or `failed` with the server's refusal in `error`.
  */
-export function useRoom(room: string | null): RoomState {
+export function useRoom(room: string | null): RoomView {
   const client = useTidingsClient();
-  const [state, setState] = React.useState<RoomState>({ status: room === null ? "idle" : "joining", error: undefined });
+  const [view, setView] = React.useState<RoomView>(IDLE_ROOM);
   React.useEffect(() => {
     if (room === null) {
-      setState({ status: "idle", error: undefined });
+      setView(IDLE_ROOM);
       return;
     }
-    let active = true;
-    setState({ status: "joining", error: undefined });
-    client.join(room).then(
-      () => active && setState({ status: "joined", error: undefined }),
-      (e: unknown) => active && setState({ status: "failed", error: e instanceof TidingsError ? e : new TidingsError("protocol", String(e), { cause: e }) }),
-    );
-    return () => {
-      active = false;
-      client.leave(room).catch(() => undefined);
-    };
+    return holdRoom(client, room, setView);
   }, [client, room]);
-  return state;
+  return room === null ? IDLE_ROOM : view;
 }
 
 /**

@@ -350,11 +350,12 @@ export interface ConnectionView {
 class ViewCell {
   current: ConnectionView;
   private readonly listeners = new Set<(view: ConnectionView) => void>();
+  private readonly read: () => ConnectionView;
+  private readonly report: (error: TidingsError) => void;
 
-  constructor(
-    private readonly read: () => ConnectionView,
-    private readonly report: (error: TidingsError) => void,
-  ) {
+  constructor(read: () => ConnectionView, report: (error: TidingsError) => void) {
+    this.read = read;
+    this.report = report;
     this.current = read();
   }
 
@@ -443,9 +444,11 @@ export interface TidingsClient<S, C, R> {
   /**
    * Closes for good: no reconnect; pending requests reject with `closed`. It also ends the
    * identity: the rooms and the resume position are forgotten (also in `storage`), so a later
-   * `connect()` — as another user after a logout, say — starts clean.
+   * `connect()` — as another user after a logout, say — starts clean. With `{ forget: false }`
+   * (a page or component going away, not a logout) the rooms and the position are kept, so a
+   * later `connect()`, or a client reading the same `storage`, resumes where this one stopped.
    */
-  close(): void;
+  close(options?: { forget?: boolean }): void;
 }
 
 /**
@@ -582,7 +585,7 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   caughtUp = false;
 
   private readonly options: ClientOptions;
-  private readonly ctor: WebSocketCtor;
+  private readonly ctor: WebSocketCtor | undefined;
   private readonly log: ((message: string, detail?: unknown) => void) | null;
   private ws: WebSocketLike | null = null;
   private readonly handlers = new Map<string, Set<(data: never, meta: EventMeta) => void>>();
@@ -593,6 +596,9 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   private readonly modules = new Set<RealtimeModule<S, C, R>>();
   private readonly pending = new Map<number, Pending>();
   private readonly joined = new Set<string>();
+  // The latest join or leave asked for each room while it is on its way, by number.
+  private readonly roomIntents = new Map<string, number>();
+  private nextIntent = 1;
   private outbox: Queued[] = [];
   private nextCid = 1;
   private tries = 0;
@@ -629,11 +635,9 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
 
   constructor(options: ClientOptions) {
     this.options = options;
-    const ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketCtor }).WebSocket;
-    if (ctor === undefined) {
-      throw new TidingsError("protocol", "no WebSocket implementation: pass `WebSocket` (e.g. from the `ws` package on Node < 22)");
-    }
-    this.ctor = ctor;
+    // Looked up here, needed at connect(): a client created where there is none (server-side
+    // rendering with `autoConnect: false`) is fine until it connects.
+    this.ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketCtor }).WebSocket;
     const debug = options.debug;
     this.log =
       debug === true
@@ -728,13 +732,30 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   }
 
   async join(room: string): Promise<void> {
-    await this.call("$join", { type: "$join", room });
+    const mine = this.nextIntent++;
+    this.roomIntents.set(room, mine);
+    try {
+      await this.call("$join", { type: "$join", room });
+    } catch (e) {
+      if (this.roomIntents.get(room) === mine) this.roomIntents.delete(room);
+      throw e;
+    }
+    // A leave (or another join) asked for meanwhile decides: a room left before its join was
+    // answered is not rejoined after the next reconnect.
+    if (this.roomIntents.get(room) !== mine) return;
+    this.roomIntents.delete(room);
     this.joined.add(room);
   }
 
   async leave(room: string): Promise<void> {
+    const mine = this.nextIntent++;
+    this.roomIntents.set(room, mine);
     this.joined.delete(room);
-    await this.call("$leave", { type: "$leave", room });
+    try {
+      await this.call("$leave", { type: "$leave", room });
+    } finally {
+      if (this.roomIntents.get(room) === mine) this.roomIntents.delete(room);
+    }
   }
 
   async refreshToken(token: string): Promise<void> {
@@ -799,13 +820,16 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     // One attempt at a time: while one is under way (or open), connect() changes nothing; while
     // waiting out a backoff it tries at once.
     if (this.state === "open" || this.opening) return;
+    if (this.ctor === undefined) {
+      throw new TidingsError("protocol", "no WebSocket implementation: pass `WebSocket` (e.g. from the `ws` package on Node < 22)");
+    }
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     this.closedByUser = false;
     void this.open();
   }
 
-  close(): void {
+  close(options: { forget?: boolean } = {}): void {
     this.closedByUser = true;
     this.generation++;
     this.opening = false;
@@ -825,7 +849,7 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     this.dropped();
     this.outbox = [];
     // The identity ends here: a later connect() (another user's, after a logout) starts clean.
-    this.forgetIdentity();
+    if (options.forget !== false) this.forgetIdentity();
     this.setState("closed");
   }
 
@@ -881,7 +905,8 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     this.log?.(`connecting to ${url}`, { attempt: this.tries, resume: resuming ? `${this.epoch}.${this.lastSeq}` : null });
     let ws: WebSocketLike;
     try {
-      ws = new this.ctor(url, protocols);
+      // connect() made sure there is one.
+      ws = new (this.ctor as WebSocketCtor)(url, protocols);
     } catch (e) {
       this.opening = false;
       this.report(new TidingsError("protocol", `cannot open ${url}`, { cause: e }));
@@ -1122,6 +1147,7 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
     this.epoch = null;
     this.lastSeq = 0;
     this.joined.clear();
+    this.roomIntents.clear();
     this.recentIds.clear();
     try {
       this.options.storage?.removeItem(this.storageKey());
@@ -1452,7 +1478,13 @@ export function onOperation<S, C, R>(client: TidingsClient<S, C, R>, fn: (update
       },
     );
   };
-  offs.push(c.onState((state) => state === "open" && catchUp()));
+  offs.push(
+    c.onState((state) => {
+      if (state === "open") catchUp();
+      // A logout: what the next connection reports (maybe as the same user) starts over.
+      else if (state === "closed") followed.clear();
+    }),
+  );
   if (c.state === "open") catchUp();
   return () => {
     for (const off of offs) off();
@@ -1581,6 +1613,117 @@ export function operationsOf<S, C, R>(client: TidingsClient<S, C, R>): Operation
   return view;
 }
 
+// ── rooms held by the components that show them ──────────────────────────────────────────────
+
+/** Where a held room is: see `holdRoom`. */
+export type RoomStatus = "idle" | "joining" | "joined" | "failed";
+
+/** A held room's status, and why it failed. */
+export interface RoomView {
+  readonly status: RoomStatus;
+  /** The server's refusal (`forbidden`, `too_many_rooms`, …) when `failed`. */
+  readonly error: TidingsError | undefined;
+}
+
+interface RoomHold {
+  view: RoomView;
+  readonly holders: Set<(view: RoomView) => void>;
+  /** Bumped by every join started and by a logout: only the latest join's answer counts. */
+  generation: number;
+  /** A join is on its way (sent, or queued until the connection opens). */
+  inFlight: boolean;
+}
+
+const roomHolds = new WeakMap<object, { rooms: Map<string, RoomHold>; stop: () => void }>();
+
+const asError = (e: unknown): TidingsError => (e instanceof TidingsError ? e : new TidingsError("protocol", String(e), { cause: e }));
+
+function setRoomView(hold: RoomHold, view: RoomView): void {
+  if (hold.view.status === view.status && hold.view.error === view.error) return;
+  hold.view = Object.freeze(view);
+  for (const l of [...hold.holders]) {
+    try {
+      l(hold.view);
+    } catch (e) {
+      console.error("a room listener threw", e);
+    }
+  }
+}
+
+function joinHeld<S, C, R>(client: TidingsClient<S, C, R>, room: string, hold: RoomHold): void {
+  setRoomView(hold, { status: "joining", error: undefined });
+  // Logged out: joined at the next connection (see the state listener of holdRoom).
+  if (client.state === "closed") return;
+  const mine = ++hold.generation;
+  hold.inFlight = true;
+  client.join(room).then(
+    () => {
+      if (mine !== hold.generation) return;
+      hold.inFlight = false;
+      setRoomView(hold, { status: "joined", error: undefined });
+    },
+    (e: unknown) => {
+      if (mine !== hold.generation) return;
+      hold.inFlight = false;
+      const error = asError(e);
+      // Cut off by a drop or a logout, not refused: joined again when the connection opens.
+      if (error.code === "disconnected" || error.code === "closed") return;
+      setRoomView(hold, { status: "failed", error });
+    },
+  );
+}
+
+/**
+ * Holds `room` on behalf of one holder — a component that shows it. The room is joined while
+ * anyone holds it and left when the last holder lets go, so two components showing one chat
+ * share one membership. `listener` gets the room's status at once and on every change:
+ * `joining` until the server agrees (also while logged out, or when a join was cut off by a
+ * drop: it is joined again when the connection opens), `joined` (a reconnect rejoins it), or
+ * `failed` with the server's refusal. Returns the release (call it once).
+ */
+export function holdRoom<S, C, R>(client: TidingsClient<S, C, R>, room: string, listener: (view: RoomView) => void): () => void {
+  let held = roomHolds.get(client);
+  if (held === undefined) {
+    const rooms = new Map<string, RoomHold>();
+    const stop = client.onState((state) => {
+      for (const [name, hold] of rooms) {
+        if (state === "closed") {
+          // A logout forgets the client's rooms: pending answers no longer count.
+          hold.generation++;
+          hold.inFlight = false;
+          setRoomView(hold, { status: "joining", error: undefined });
+        } else if (state === "open" && hold.view.status === "joining" && !hold.inFlight) {
+          joinHeld(client, name, hold);
+        }
+      }
+    });
+    held = { rooms, stop };
+    roomHolds.set(client, held);
+  }
+  const state = held;
+  let hold = state.rooms.get(room);
+  if (hold === undefined) {
+    hold = { view: { status: "joining", error: undefined }, holders: new Set(), generation: 0, inFlight: false };
+    state.rooms.set(room, hold);
+    joinHeld(client, room, hold);
+  }
+  const mine = hold;
+  // One entry per call, even for the same listener function.
+  const entry = (view: RoomView): void => listener(view);
+  mine.holders.add(entry);
+  entry(mine.view);
+  return () => {
+    if (!mine.holders.delete(entry) || mine.holders.size > 0) return;
+    mine.generation++;
+    state.rooms.delete(room);
+    client.leave(room).catch(() => undefined);
+    if (state.rooms.size === 0) {
+      state.stop();
+      roomHolds.delete(client);
+    }
+  };
+}
+
 // ── feature modules, loaded once and attached to a client ─────────────────────────────────────
 
 /** A feature module, or how to load one (`() => import("./chat.js")` — a module's default export). */
@@ -1609,17 +1752,18 @@ export interface ModuleReport {
 export interface ModuleRegistry {
   /** Settles once every entry is loaded or has failed; never rejects. */
   readonly ready: Promise<ModuleReport>;
-  /** Detaches every module (each runs `onDisconnect` if connected); entries still loading are not attached. */
+  /** Detaches every module (each runs `onDisconnect`); entries still loading are not attached. */
   detach(): void;
 }
 
 /**
  * The module registry: loads every entry (side by side), then attaches the loaded modules to
  * `client` in the order of `entries` with `client.use` — each is initialized on every connect
- * (`onConnect`) and cleaned up on every disconnect (`onDisconnect`). An entry that fails to load
- * (its `load` throws or rejects, or gives no `RealtimeModule`), or whose name is already taken,
- * is skipped and reported to `onFailure` (default `console.error`) and in `ready`; the others
- * are attached all the same. A module that throws in `onConnect` is reported by the client
+ * (`onConnect`) and cleaned up on every disconnect (`onDisconnect`, which `RealtimeModule` also
+ * runs when the module is detached). An entry that fails to load (its `load` throws or rejects,
+ * or gives no `RealtimeModule`), or whose name another entry of `entries` took already, is
+ * skipped and reported to `onFailure` (default `console.error`) and in `ready`; the others are
+ * attached all the same. A module that throws in `onConnect` is reported by the client
  * (`onError`, `handler_threw`) and stays attached.
  */
 export function registerModules<S, C, R>(
@@ -1699,8 +1843,21 @@ export interface FakeClient<S, C, R> extends TidingsClient<S, C, R> {
  * to connect it, which also runs modules' `onConnect`); `join`, `leave` and `refreshToken`
  * succeed at once; `request` resolves with what `answer` says for its event.
  */
-export function createFakeTidingsClient<S, C, R>(options: { guards?: Guards; session?: Partial<SessionInfo> } = {}): FakeClient<S, C, R> {
+export function createFakeTidingsClient<S, C, R>(options: FakeClientOptions = {}): FakeClient<S, C, R> {
   return new Fake<S, C, R>(options);
+}
+
+/** Options of a fake client. */
+export interface FakeClientOptions {
+  /** Payload checks by wire name (the generated `guards`; `createFakeClient` passes them). */
+  guards?: Guards;
+  /** The session `setState("open")` reports. */
+  session?: Partial<SessionInfo>;
+  /**
+   * Unanswered requests reject with `timeout` after this many ms (or their own `timeoutMs`), as
+   * a real client's do. Default: they wait for ever (no timer keeps a test's process alive).
+   */
+  requestTimeoutMs?: number;
 }
 
 class Fake<S, C, R> implements FakeClient<S, C, R> {
@@ -1719,7 +1876,8 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
   };
   private readonly modules = new Set<RealtimeModule<S, C, R>>();
   private readonly answers = new Map<string, (data: never) => unknown>();
-  private readonly waiting: PendingRequest[] = [];
+  private readonly waiting: Array<PendingRequest & { reject(error: TidingsError): void; timer: ReturnType<typeof setTimeout> | null }> = [];
+  private readonly options: FakeClientOptions;
   private states: OperationState[] = [];
   private nextCid = 1;
   private nextId = 1;
@@ -1728,7 +1886,9 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
     (e) => this.report(e),
   );
 
-  constructor(private readonly options: { guards?: Guards; session?: Partial<SessionInfo> }) {}
+  constructor(options: FakeClientOptions) {
+    this.options = options;
+  }
 
   get connection(): ConnectionView {
     return this.view.current;
@@ -1743,7 +1903,16 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
   }
 
   get pendingRequests(): readonly PendingRequest[] {
-    return [...this.waiting];
+    return this.waiting.map(({ cid, event, sent }) => ({ cid, event, sent }));
+  }
+
+  /** Rejects the pending requests `which` selects, as a real client does at a drop or a close. */
+  private rejectPending(which: (p: PendingRequest) => boolean, error: (event: string) => TidingsError): void {
+    for (const p of this.waiting.filter(which)) {
+      this.waiting.splice(this.waiting.indexOf(p), 1);
+      if (p.timer !== null) clearTimeout(p.timer);
+      p.reject(error(p.event));
+    }
   }
 
   private emit<T>(set: Set<(v: T) => void>, value: T, what: string): void {
@@ -1818,19 +1987,33 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
     this.sent.push({ event, data });
   }
 
-  request<K extends keyof C & string>(event: K, data: C[K]): Promise<ReplyOf<R, K>> {
+  request<K extends keyof C & string>(event: K, data: C[K], options: { timeoutMs?: number } = {}): Promise<ReplyOf<R, K>> {
     this.send(event, data);
-    const pending: PendingRequest = { cid: this.nextCid++, event, sent: this.state === "open" };
-    this.waiting.push(pending);
-    const answer = this.answers.get(event);
-    const settle = () => {
-      const at = this.waiting.indexOf(pending);
-      if (at >= 0) this.waiting.splice(at, 1);
-    };
-    if (answer === undefined) return new Promise<ReplyOf<R, K>>(() => undefined);
-    return Promise.resolve()
-      .then(() => answer(data as never) as ReplyOf<R, K>)
-      .finally(settle);
+    return new Promise<ReplyOf<R, K>>((resolve, reject) => {
+      const pending = { cid: this.nextCid++, event, sent: this.state === "open", reject, timer: null as ReturnType<typeof setTimeout> | null };
+      this.waiting.push(pending);
+      const settled = (): boolean => {
+        const at = this.waiting.indexOf(pending);
+        if (at < 0) return false; // rejected already (a drop, a close, the timeout)
+        this.waiting.splice(at, 1);
+        if (pending.timer !== null) clearTimeout(pending.timer);
+        return true;
+      };
+      const ms = options.timeoutMs ?? this.options.requestTimeoutMs;
+      if (ms !== undefined) {
+        pending.timer = setTimeout(() => {
+          if (settled()) reject(new TidingsError("timeout", `no answer to ${event} within ${ms} ms`, { event }));
+        }, ms);
+      }
+      const answer = this.answers.get(event);
+      if (answer === undefined) return;
+      Promise.resolve()
+        .then(() => answer(data as never) as ReplyOf<R, K>)
+        .then(
+          (reply) => settled() && resolve(reply),
+          (e: unknown) => settled() && reject(e),
+        );
+    });
   }
 
   async join(room: string): Promise<void> {
@@ -1851,9 +2034,13 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
     if (this.state !== "open") this.setState("open");
   }
 
-  close(): void {
+  close(options: { forget?: boolean } = {}): void {
+    this.rejectPending(
+      () => true,
+      (event) => new TidingsError("closed", `the client closed before ${event} was answered`, { event }),
+    );
     this.setState("closed");
-    this.joined.clear();
+    if (options.forget !== false) this.joined.clear();
   }
 
   push<K extends keyof S & string>(event: K, data: S[K], meta: Partial<EventMeta> = {}): void {
@@ -1890,6 +2077,11 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
     } else if (wasOpen) {
       this.session = null;
       this.caughtUp = false;
+      // Requests that went out on the connection that dropped, as a real client rejects them.
+      this.rejectPending(
+        (p) => p.sent,
+        (event) => new TidingsError("disconnected", `the connection dropped before ${event} was answered`, { event }),
+      );
     }
     if (state === "reconnecting") this.reconnectAttempt++;
     this.emit(this.listeners.state, state, "state");

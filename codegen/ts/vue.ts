@@ -20,6 +20,7 @@ import {
 import { createClient, type Client, type ClientEvents, type Replies, type ServerEvents } from "./index.js";
 import {
   TidingsError,
+  holdRoom,
   onRefresh,
   operationsOf,
   refreshOnComplete,
@@ -33,6 +34,7 @@ import {
   type ModuleReport,
   type OperationUpdate,
   type ReplyOf,
+  type RoomStatus,
 } from "./runtime.js";
 
 /** Where the plugin provides the client (`inject(TidingsKey)`). */
@@ -60,7 +62,8 @@ export type TidingsPluginOptions = {
   | {
       /**
        * The options of the client the plugin creates and owns; it connects at `app.use` unless
-       * `autoConnect: false` (connect on login with `tidings.connect()`); `app.unmount()` closes it.
+       * `autoConnect: false` (connect on login with `tidings.connect()`); `app.unmount()` closes
+       * it (keeping the resume position: an unmount is not a logout — `tidings.close()` is).
        */
       options: ClientOptions;
       client?: undefined;
@@ -89,7 +92,8 @@ export interface TidingsPlugin {
  */
 export function createTidings(config: TidingsPluginOptions): TidingsPlugin {
   const owned = config.client === undefined;
-  const client = config.client ?? createClient(config.options);
+  // Created unconnected: the socket opens at `app.use` (or at `connect()`), not on import.
+  const client = config.client ?? createClient({ ...config.options, autoConnect: false });
   let installed: (report: Promise<ModuleReport>) => void = () => undefined;
   const modules = new Promise<ModuleReport>((resolve) => (installed = resolve));
   return {
@@ -100,9 +104,11 @@ export function createTidings(config: TidingsPluginOptions): TidingsPlugin {
       app.config.globalProperties.$tidings = client;
       const registry = registerModules(client, config.modules ?? [], config.onModuleFailure === undefined ? {} : { onFailure: config.onModuleFailure });
       installed(registry.ready);
+      if (owned && config.options?.autoConnect !== false) client.connect();
       app.onUnmount(() => {
         registry.detach();
-        if (owned) client.close();
+        // Not a logout: the resume position is kept (a remounted app with the same storage resumes).
+        if (owned) client.close({ forget: false });
       });
     },
     connect: () => client.connect(),
@@ -221,53 +227,46 @@ export function useTidingsRequest<K extends keyof ClientEvents & string>(event: 
   };
 }
 
-/** Where `useRoom`'s join is. */
+/** Where `useRoom`'s room is (see `holdRoom`). */
 export interface RoomState {
-  /** `idle` without a room; `joining`; `joined` once the server agreed; `failed` if it refused. */
-  readonly status: Readonly<Ref<"idle" | "joining" | "joined" | "failed">>;
+  /**
+   * `idle` without a room; `joining` (also while logged out or after a join was cut off: joined
+   * again when the connection opens); `joined`; `failed` if the server refused.
+   */
+  readonly status: Readonly<Ref<RoomStatus>>;
   /** Why the join failed (`forbidden`, `too_many_rooms`, …). */
   readonly error: Readonly<ShallowRef<TidingsError | undefined>>;
 }
 
 /**
- * Joins `room` (a string, a ref or a getter; `null` for none) until the component is disposed;
- * when it changes, leaves the old room and joins the new one. The client rejoins after every
- * reconnect.
+ * Holds `room` (a string, a ref or a getter; `null` for none) until the component is disposed
+ * (see `holdRoom`): joined while any component holds it, left when the last one lets go; when
+ * `room` changes, the old one is released and the new one held.
  */
 export function useRoom(room: MaybeRefOrGetter<string | null>): RoomState {
   const client = useTidingsClient();
-  const status = shallowRef<"idle" | "joining" | "joined" | "failed">("idle");
+  const status = shallowRef<RoomStatus>("idle");
   const error = shallowRef<TidingsError | undefined>(undefined);
-  let current: string | null = null;
-  const leave = () => {
-    if (current !== null) client.leave(current).catch(() => undefined);
-    current = null;
+  let release: (() => void) | null = null;
+  const letGo = (): void => {
+    release?.();
+    release = null;
   };
   watch(
     () => toValue(room),
     (next) => {
-      leave();
+      letGo();
+      status.value = "idle";
       error.value = undefined;
-      if (next === null) {
-        status.value = "idle";
-        return;
-      }
-      current = next;
-      status.value = "joining";
-      client.join(next).then(
-        () => {
-          if (current === next) status.value = "joined";
-        },
-        (e: unknown) => {
-          if (current !== next) return;
-          status.value = "failed";
-          error.value = e instanceof TidingsError ? e : new TidingsError("protocol", String(e), { cause: e });
-        },
-      );
+      if (next === null) return;
+      release = holdRoom(client, next, (view) => {
+        status.value = view.status;
+        error.value = view.error;
+      });
     },
     { immediate: true },
   );
-  onScopeDispose(leave);
+  onScopeDispose(letGo);
   return { status: shallowReadonly(status), error: shallowReadonly(error) };
 }
 
@@ -292,11 +291,21 @@ export function useOperation(operationId: MaybeRefOrGetter<string>): ComputedRef
 }
 
 /**
- * Calls `reload` whenever `table` is refreshed: when an operation of the user completes with
- * `table` in its `refresh_tables`, and when anything on the page calls `refresh(table)`.
+ * Calls `reload` whenever `table` (a string, a ref or a getter) is refreshed: when an operation of
+ * the user completes with `table` in its `refresh_tables`, and when anything on the page calls
+ * `refresh(table)`.
  */
-export function useTableRefresh(table: string, reload: () => void): void {
+export function useTableRefresh(table: MaybeRefOrGetter<string>, reload: () => void): void {
   const client = useTidingsClient();
   onScopeDispose(refreshOnComplete(client));
-  onScopeDispose(onRefresh(table, reload));
+  let off: (() => void) | null = null;
+  watch(
+    () => toValue(table),
+    (name) => {
+      off?.();
+      off = onRefresh(name, reload);
+    },
+    { immediate: true },
+  );
+  onScopeDispose(() => off?.());
 }

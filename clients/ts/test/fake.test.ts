@@ -51,13 +51,34 @@ test("state changes reach listeners and modules; requests are answered, or stay 
   }));
   const stored = await fake.request(chat.CHAT_SEND_MESSAGE, { chat_id: "c1", body: { type: "text", text: "hi" } });
   assert.equal(stored.chat_id, "c1");
-  void fake.request(chat.CHAT_SET_TYPING, { chat_id: "c1", is_typing: true });
+  const typing = fake.request(chat.CHAT_SET_TYPING, { chat_id: "c1", is_typing: true });
   assert.deepEqual(fake.pendingRequests.map((p) => p.event), [chat.CHAT_SET_TYPING], "no answer given: pending");
   assert.deepEqual(fake.sent.map((s) => s.event), [chat.CHAT_SEND_MESSAGE, chat.CHAT_SET_TYPING]);
   await fake.join("chat:c1");
   assert.deepEqual([...fake.rooms], ["chat:c1"]);
   fake.close();
+  await assert.rejects(typing, { code: "closed" }, "a close rejects what is pending, as a real client's does");
+  assert.deepEqual(fake.pendingRequests, []);
   assert.throws(() => fake.send(chat.CHAT_SET_TYPING, { chat_id: "c1", is_typing: false }), { code: "closed" });
+});
+
+test("unanswered requests time out, and a drop rejects those sent on the connection, as on a real client", async () => {
+  const fake = createFakeClient({ requestTimeoutMs: 20 });
+  const offline = fake.request(chat.CHAT_SET_TYPING, { chat_id: "c1", is_typing: true });
+  await assert.rejects(offline, { code: "timeout" });
+  const own = fake.request(chat.CHAT_SET_TYPING, { chat_id: "c1", is_typing: true }, { timeoutMs: 5 });
+  await assert.rejects(own, { code: "timeout" }, "a request's own timeout");
+  const waits = createFakeClient();
+  waits.setState("open");
+  const sent = waits.request(chat.CHAT_SET_TYPING, { chat_id: "c1", is_typing: true });
+  waits.setState("reconnecting");
+  await assert.rejects(sent, { code: "disconnected" });
+  // Asked while reconnecting: queued, as a real client's offline queue; still pending.
+  const queued = waits.request(chat.CHAT_SET_TYPING, { chat_id: "c1", is_typing: false });
+  waits.setState("open");
+  assert.deepEqual(waits.pendingRequests.map((p) => p.sent), [false]);
+  waits.close();
+  await assert.rejects(queued, { code: "closed" });
 });
 
 test("the operations helper runs on the fake: running operations, pushed progress and completion", async () => {

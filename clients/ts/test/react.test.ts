@@ -331,5 +331,40 @@ test("a provider given options owns the client: connects while enabled with the 
   await act(async () => FakeSocket.all[1]!.frame({ type: "$reply", cid: join["cid"], data: null }));
   assert.equal(r.text(), "open room joined");
   await r.unmount();
+  await settle();
   assert.equal(FakeSocket.all[1]!.closedWith, 1000, "closed on unmount");
+});
+
+test("two components on one room share it: one unmounting leaves the other joined", async () => {
+  const fake = createFakeClient();
+  const Room = (props: { tag: string }) => h("i", null, `${props.tag}:${useRoom("chat:1").status} `);
+  const app = (both: boolean) => h(TidingsProvider, { client: fake }, h(Room, { tag: "window" }), both ? h(Room, { tag: "sidebar" }) : null);
+  const r = await render(app(true));
+  await settle();
+  assert.equal(r.text(), "window:joined sidebar:joined ");
+  await r.rerender(app(false));
+  await settle();
+  assert.equal(r.text(), "window:joined ");
+  assert.deepEqual([...fake.rooms], ["chat:1"], "still a member");
+  await r.unmount();
+  await settle();
+  assert.deepEqual([...fake.rooms], []);
+});
+
+test("StrictMode: the owning provider opens one socket, resuming from storage (its simulated unmount closes nothing)", async () => {
+  FakeSocket.all = [];
+  const stored = new Map<string, string>([["tidings.position", JSON.stringify({ user: "u1", tenant: "t1", epoch: "e1", seq: 7 })]]);
+  const storage = { getItem: (k: string) => stored.get(k) ?? null, setItem: (k: string, v: string) => void stored.set(k, v), removeItem: (k: string) => void stored.delete(k) };
+  const options = { url: "ws://example.test/ws", token: "t", storage, WebSocket: FakeSocket as unknown as WebSocketCtor, reconnect: false as const };
+  const Probe = () => h("span", null, useConnectionState().state);
+  const r = await render(h(React.StrictMode, null, h(TidingsProvider, { options }, h(Probe))));
+  await settle();
+  assert.equal(FakeSocket.all.length, 1, "one socket");
+  assert.ok(([] as string[]).concat(FakeSocket.all[0]!.protocols ?? []).includes("tidings.resume.e1.7"), "the stored position is offered");
+  await act(async () => FakeSocket.all[0]!.accept("e1", 7));
+  assert.equal(r.text(), "open");
+  await r.unmount();
+  await settle();
+  assert.equal(FakeSocket.all[0]!.closedWith, 1000);
+  assert.ok(stored.has("tidings.position"), "an unmount is not a logout: the position is kept");
 });

@@ -8,8 +8,10 @@ import {
   createClient,
   Module,
   onOperation,
+  holdRoom,
   onRefresh,
   refresh,
+  type RoomView,
   refreshOnComplete,
   type OperationUpdate,
   ticket,
@@ -699,4 +701,138 @@ test("onOperation reports what ran before the page opened, and what ended while 
   });
   await settle();
   assert.deepEqual(seen, ["old-1 started 60", "old-1 complete 100"], "it ended while the client was away");
+});
+
+/** Answers the socket's latest request frame of `type` (a `$join`, `$operations` …) with `data`. */
+function answer(socket: FakeSocket, type: string, data: unknown = null): void {
+  const ask = [...socket.sent].reverse().find((f) => f["type"] === type);
+  assert.ok(ask !== undefined, `a ${type} was sent`);
+  socket.frame({ type: "$reply", cid: ask["cid"], data });
+}
+
+test("a room left before its join was answered is not rejoined after a reconnect", async () => {
+  make({ reconnect: { initialDelayMs: 10 } });
+  await settle();
+  latest().accept();
+  const joining = client.join("chat:a");
+  const leaving = client.leave("chat:a");
+  answer(latest(), "$join");
+  answer(latest(), "$leave");
+  await Promise.all([joining, leaving]);
+  assert.deepEqual([...client.rooms], [], "the leave decides");
+  // Joined again later: it counts.
+  const again = client.join("chat:a");
+  answer(latest(), "$join");
+  await again;
+  assert.deepEqual([...client.rooms], ["chat:a"]);
+  latest().drop();
+  mock.timers.tick(10);
+  await settle();
+  latest().accept();
+  assert.deepEqual(
+    latest().sent.filter((f) => f["type"] === "$join").map((f) => f["room"]),
+    ["chat:a"],
+    "rejoined once after the reconnect",
+  );
+});
+
+test("holdRoom: holders share one membership; a join cut off by a drop, and a logout, are joined again at the next connection", async () => {
+  make({ reconnect: { initialDelayMs: 10 } });
+  await settle();
+  const seen: string[] = [];
+  const record = (who: string) => (v: RoomView) => seen.push(`${who} ${v.status}`);
+  const releaseA = holdRoom(client, "chat:1", record("a"));
+  const releaseB = holdRoom(client, "chat:1", record("b"));
+  latest().accept();
+  assert.equal(latest().sent.filter((f) => f["type"] === "$join").length, 1, "one join for two holders");
+  // The socket drops before the join is answered: not a failure, joined on the next connection.
+  latest().drop();
+  await settle();
+  mock.timers.tick(10);
+  await settle();
+  latest().accept();
+  answer(latest(), "$join");
+  await settle();
+  assert.deepEqual(seen, ["a joining", "b joining", "a joined", "b joined"]);
+  // One holder lets go: the other still holds the room.
+  releaseA();
+  assert.equal(latest().sent.filter((f) => f["type"] === "$leave").length, 0);
+  assert.deepEqual([...client.rooms], ["chat:1"]);
+  // A logout: joining (waiting for the next login), then joined again.
+  client.close();
+  assert.deepEqual(seen.slice(4), ["b joining"]);
+  client.connect();
+  await settle();
+  latest().accept();
+  answer(latest(), "$join");
+  await settle();
+  assert.deepEqual(seen.slice(4), ["b joining", "b joined"]);
+  // A refusal is a failure, with the server's error.
+  const refused: RoomView[] = [];
+  const releaseC = holdRoom(client, "chat:secret", (v) => refused.push(v));
+  const ask = [...latest().sent].reverse().find((f) => f["type"] === "$join");
+  latest().frame({ type: "$error", cid: ask?.["cid"], code: "forbidden", message: "not a member" });
+  await settle();
+  assert.equal(refused[refused.length - 1]?.status, "failed");
+  assert.equal(refused[refused.length - 1]?.error?.code, "forbidden");
+  releaseC();
+  releaseB();
+  assert.deepEqual(
+    latest().sent.filter((f) => f["type"] === "$leave").map((f) => f["room"]),
+    ["chat:secret", "chat:1"],
+    "the last holder's release leaves",
+  );
+});
+
+test("onOperation after a logout and a login reports a still-running operation as started again", async () => {
+  make();
+  await settle();
+  const seen: string[] = [];
+  onOperation(client, (u) => seen.push(`${u.operation_id} ${u.phase}`));
+  const running = { operations: [{ operation_id: "op", operation_type: "export_csv", state: "running", percentage: 40, seq: 3, ts: "t" }] };
+  latest().accept();
+  answer(latest(), "$operations", running);
+  await settle();
+  client.close();
+  client.connect();
+  await settle();
+  latest().accept();
+  answer(latest(), "$operations", running);
+  await settle();
+  assert.deepEqual(seen, ["op started", "op started"]);
+});
+
+test("without a WebSocket implementation a client can be created unconnected (server-side rendering); connect() says what is missing", () => {
+  const global = globalThis as { WebSocket?: unknown };
+  const saved = global.WebSocket;
+  delete global.WebSocket;
+  try {
+    const idle = createClient({ url: "ws://test/ws", autoConnect: false });
+    assert.equal(idle.state, "idle");
+    assert.throws(() => idle.connect(), /no WebSocket implementation/);
+    assert.throws(() => createClient({ url: "ws://test/ws" }), /no WebSocket implementation/);
+  } finally {
+    if (saved !== undefined) global.WebSocket = saved;
+  }
+});
+
+test("close({ forget: false }) keeps the rooms and the resume position: the next connection resumes", async () => {
+  const stored = new Map<string, string>();
+  const storage = { getItem: (k: string) => stored.get(k) ?? null, setItem: (k: string, v: string) => void stored.set(k, v), removeItem: (k: string) => void stored.delete(k) };
+  make({ storage });
+  await settle();
+  latest().accept("e7", 0);
+  latest().frame(created(1));
+  const joined = client.join("chat:1");
+  answer(latest(), "$join");
+  await joined;
+  client.close({ forget: false });
+  assert.ok(stored.size > 0, "the stored position is kept");
+  client.connect();
+  await settle();
+  assert.ok(protocolsOf(latest()).includes("tidings.resume.e7.1"), "resumes where it stopped");
+  latest().accept("e7", 1);
+  assert.ok(latest().sent.some((f) => f["type"] === "$join" && f["room"] === "chat:1"), "rejoins its rooms");
+  client.close();
+  assert.equal(stored.size, 0, "a plain close (a logout) forgets");
 });

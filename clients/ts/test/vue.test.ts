@@ -302,3 +302,35 @@ test("a plugin given options owns its client: connects at once (or on connect())
   owned.app.unmount();
   assert.equal(FakeSocket.all[1]!.closedWith, 1000, "app.unmount() closes a client the plugin owns");
 });
+
+test("two components on one room share it; a plugin's own client opens nothing before app.use", async () => {
+  const fake = createFakeClient();
+  const show = ref(true);
+  const Room = (tag: string) =>
+    defineComponent(() => {
+      const r = useRoom("chat:1");
+      return () => h("i", `${tag}:${r.status.value} `);
+    });
+  const [Window, Sidebar] = [Room("window"), Room("sidebar")];
+  const m = mount(
+    defineComponent(() => () => h("div", [h(Window), show.value ? h(Sidebar) : null])),
+    { client: fake },
+  );
+  await settle();
+  assert.equal(m.text(), "window:joined sidebar:joined ");
+  show.value = false;
+  await settle();
+  assert.equal(m.text(), "window:joined ");
+  assert.deepEqual([...fake.rooms], ["chat:1"], "still a member");
+  m.app.unmount();
+  await settle();
+  assert.deepEqual([...fake.rooms], []);
+
+  FakeSocket.all = [];
+  const plugin = createTidings({ options: { url: "ws://example.test/ws", token: "t", WebSocket: FakeSocket as unknown as WebSocketCtor, reconnect: false } });
+  assert.equal(FakeSocket.all.length, 0, "creating the plugin opens nothing");
+  const app = createApp(defineComponent(() => () => null));
+  app.use(plugin);
+  assert.equal(FakeSocket.all.length, 1, "app.use connects");
+  plugin.client.close();
+});
