@@ -57,6 +57,8 @@ export type TidingsProviderProps = { children?: React.ReactNode } & (
  */
 export function TidingsProvider(props: TidingsProviderProps): React.ReactElement {
   if (props.client !== undefined) {
+    // The operations list follows from the start (a toast list mounted later shows what ended).
+    operationsOf(props.client);
     return React.createElement(TidingsContext.Provider, { value: props.client }, props.children);
   }
   return React.createElement(OwningProvider, { options: props.options, enabled: props.enabled ?? true }, props.children);
@@ -69,18 +71,16 @@ function OwningProvider(props: { options: ClientOptions; enabled: boolean; child
   const latest = React.useRef(props.options);
   latest.current = props.options;
   const [client] = React.useState(() => {
-    const { token, getToken, ...rest } = props.options;
-    const own: ClientOptions = { ...rest, autoConnect: false };
-    if (token !== undefined || getToken !== undefined) {
-      // The latest render's credentials, at every attempt.
-      own.getToken = () => {
-        const now = latest.current;
-        if (now.getToken !== undefined) return now.getToken();
-        if (now.token !== undefined) return now.token;
-        throw new TidingsError("invalid_token", "TidingsProvider: the options have no token any more");
-      };
-    }
-    return createClient(own);
+    const { token: _token, getToken: _getToken, ...rest } = props.options;
+    // The latest render's credentials, at every attempt (none: connect without a token).
+    const getToken = (): string | Promise<string> => {
+      const now = latest.current;
+      return now.getToken !== undefined ? now.getToken() : (now.token ?? "");
+    };
+    const client = createClient({ ...rest, getToken, autoConnect: false });
+    // The operations list follows from the start (a toast list mounted later shows what ended).
+    operationsOf(client);
+    return client;
   });
   const { enabled } = props;
   const closing = React.useRef<ReturnType<typeof setTimeout> | null>(null);
@@ -202,6 +202,14 @@ export function useTidingsRequest<K extends keyof ClientEvents & string>(event: 
     };
   }, []);
   const timeoutMs = options.timeoutMs;
+  // Another event (or client): answers to the previous one's requests no longer count.
+  React.useEffect(
+    () => () => {
+      latestCall.current++;
+      setState({ pending: false, result: undefined, error: undefined });
+    },
+    [client, event],
+  );
   const sendAsync = React.useCallback(
     (data: ClientEvents[K]): Promise<Reply> => {
       const call = ++latestCall.current;
@@ -241,6 +249,7 @@ export function useTidingsRequest<K extends keyof ClientEvents & string>(event: 
 }
 
 const IDLE_ROOM: RoomView = Object.freeze({ status: "idle", error: undefined });
+const JOINING_ROOM: RoomView = Object.freeze({ status: "joining", error: undefined });
 
 /**
  * Holds `room` while the component is mounted (see `holdRoom`): joined while any component holds
@@ -250,15 +259,15 @@ const IDLE_ROOM: RoomView = Object.freeze({ status: "idle", error: undefined });
  */
 export function useRoom(room: string | null): RoomView {
   const client = useTidingsClient();
-  const [view, setView] = React.useState<RoomView>(IDLE_ROOM);
+  // The view with the room and client it belongs to: a render after `room` changed shows the new
+  // room as joining, never the previous room's status.
+  const [held, setHeld] = React.useState<{ client: Client; room: string; view: RoomView } | null>(null);
   React.useEffect(() => {
-    if (room === null) {
-      setView(IDLE_ROOM);
-      return;
-    }
-    return holdRoom(client, room, setView);
+    if (room === null) return;
+    return holdRoom(client, room, (view) => setHeld({ client, room, view }));
   }, [client, room]);
-  return room === null ? IDLE_ROOM : view;
+  if (room === null) return IDLE_ROOM;
+  return held !== null && held.room === room && held.client === client ? held.view : JOINING_ROOM;
 }
 
 /**
@@ -310,6 +319,6 @@ export function withTidings<P extends WithTidingsProps>(Component: React.Compone
     const connection = useConnectionState();
     return React.createElement(Component, { ...props, tidings, connection } as P & React.Attributes);
   };
-  Wrapped.displayName = `withTidings(${Component.displayName ?? Component.name ?? "Component"})`;
+  Wrapped.displayName = `withTidings(${Component.displayName || Component.name || "Component"})`;
   return Wrapped;
 }

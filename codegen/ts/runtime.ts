@@ -360,8 +360,7 @@ class ViewCell {
   }
 
   listen(listener: (view: ConnectionView) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return listen(this.listeners, listener);
   }
 
   /** Reads the client again; a new view, and the listeners told, if anything changed. */
@@ -549,17 +548,27 @@ const OPEN = 1;
 const RECENT_IDS = 1024;
 
 /** Adds `value` to the set of `key` (made on first use); returns its removal (the set dropped once empty). */
-function subscribe<K, V>(map: Map<K, Set<V>>, key: K, value: V): () => void {
+function subscribe<K, A extends unknown[]>(map: Map<K, Set<(...args: A) => void>>, key: K, fn: (...args: A) => void): () => void {
   let set = map.get(key);
   if (set === undefined) {
     set = new Set();
     map.set(key, set);
   }
-  set.add(value);
+  const release = listen(set, fn);
   return () => {
-    set.delete(value);
+    release();
     if (set.size === 0 && map.get(key) === set) map.delete(key);
   };
+}
+
+/**
+ * Adds `fn` to `set` as an entry of its own — the same function subscribed twice is two
+ * subscriptions, and releasing one leaves the other — and returns its release.
+ */
+function listen<A extends unknown[]>(set: Set<(...args: A) => void>, fn: (...args: A) => void): () => void {
+  const entry = (...args: A): void => fn(...args);
+  set.add(entry);
+  return () => void set.delete(entry);
 }
 
 /** `client.on` for every handler of `handlers`; returns one function that removes them all. */
@@ -674,23 +683,19 @@ class Client<S, C, R> implements TidingsClient<S, C, R> {
   // ── subscriptions ──
 
   onState(listener: (state: ConnectionState) => void): () => void {
-    this.stateListeners.add(listener);
-    return () => this.stateListeners.delete(listener);
+    return listen(this.stateListeners, listener);
   }
 
   onResync(listener: (info: ResyncInfo) => void): () => void {
-    this.resyncListeners.add(listener);
-    return () => this.resyncListeners.delete(listener);
+    return listen(this.resyncListeners, listener);
   }
 
   onError(listener: (error: TidingsError) => void): () => void {
-    this.errorListeners.add(listener);
-    return () => this.errorListeners.delete(listener);
+    return listen(this.errorListeners, listener);
   }
 
   onCaughtUp(listener: (info: CaughtUpInfo) => void): () => void {
-    this.caughtUpListeners.add(listener);
-    return () => this.caughtUpListeners.delete(listener);
+    return listen(this.caughtUpListeners, listener);
   }
 
   on<K extends keyof S & string>(event: K, handler: (data: S[K], meta: EventMeta) => void): () => void {
@@ -1387,6 +1392,12 @@ const TRACKED_OPERATIONS = 1_000;
 
 type AnyClient = TidingsClient<Record<string, unknown>, Record<string, unknown>, Record<string, unknown>>;
 
+/** Who the client's session is (user and tenant), or null without one. */
+function identityOf<S, C, R>(client: TidingsClient<S, C, R>): string | null {
+  const s = client.session;
+  return s === null ? null : JSON.stringify([s.user, s.tenant]);
+}
+
 /**
  * Calls `fn` for every change of the user's operations: `started` (the first event of an
  * operation), `progress`, `complete` (with `refresh_tables`) and `failed`. Operations that began
@@ -1478,9 +1489,16 @@ export function onOperation<S, C, R>(client: TidingsClient<S, C, R>, fn: (update
       },
     );
   };
+  let identity = identityOf(c);
   offs.push(
     c.onState((state) => {
-      if (state === "open") catchUp();
+      if (state === "open") {
+        // Another user on this client (a token that names someone else): their operations are news.
+        const now = identityOf(c);
+        if (now !== identity) followed.clear();
+        identity = now;
+        catchUp();
+      }
       // A logout: what the next connection reports (maybe as the same user) starts over.
       else if (state === "closed") followed.clear();
     }),
@@ -1522,7 +1540,8 @@ const completions = new WeakMap<object, { users: number; stop: () => void }>();
 export function refreshOnComplete<S, C, R>(client: TidingsClient<S, C, R>): () => void {
   let entry = completions.get(client);
   if (entry === undefined) {
-    const stop = onOperation(client, (u) => {
+    // On the client's one operations feed (`operationsOf`): no request of its own.
+    const stop = listen(operationsState(client).updates, (u: OperationUpdate) => {
       if (u.phase === "complete") for (const table of u.refresh_tables) refresh(table);
     });
     entry = { users: 0, stop };
@@ -1562,16 +1581,29 @@ export interface OperationsView {
   dismiss(operationId: string): void;
 }
 
-const operationViews = new WeakMap<object, OperationsView>();
+/** One `onOperation` per client, shared: the list, and the updates as they come. */
+interface Operations {
+  view: OperationsView;
+  updates: Set<(update: OperationUpdate) => void>;
+}
+
+const operationStates = new WeakMap<object, Operations>();
 
 /**
  * The operations of `client`'s user, kept up to date from `onOperation` (so including those that
  * began before the page opened). One view per client, shared by every caller; it follows the
- * client for the client's lifetime, and is emptied when the client closes.
+ * client from the first call for the client's lifetime (the React provider and the Vue plugin
+ * call it at once, so a list mounted later still shows what ended meanwhile), and is emptied
+ * when the client closes or its session becomes another user's.
  */
 export function operationsOf<S, C, R>(client: TidingsClient<S, C, R>): OperationsView {
-  const known = operationViews.get(client);
+  return operationsState(client).view;
+}
+
+function operationsState<S, C, R>(client: TidingsClient<S, C, R>): Operations {
+  const known = operationStates.get(client);
   if (known !== undefined) return known;
+  const updates = new Set<(update: OperationUpdate) => void>();
   let list: readonly OperationUpdate[] = [];
   const listeners = new Set<() => void>();
   const set = (next: readonly OperationUpdate[]): void => {
@@ -1589,14 +1621,17 @@ export function operationsOf<S, C, R>(client: TidingsClient<S, C, R>): Operation
       return list;
     },
     get: (id) => list.find((u) => u.operation_id === id),
-    subscribe: (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    subscribe: (listener) => listen(listeners, listener),
     dismiss: (id) => {
       if (list.some((u) => u.operation_id === id)) set(list.filter((u) => u.operation_id !== id));
     },
   };
+  let identity = identityOf(client);
+  client.onState((state) => {
+    const now = identityOf(client);
+    if ((state === "closed" || (state === "open" && now !== identity)) && list.length > 0) set([]);
+    if (state === "open") identity = now;
+  });
   onOperation(client, (update) => {
     const at = list.findIndex((u) => u.operation_id === update.operation_id);
     const next = at >= 0 ? list.map((u, i) => (i === at ? update : u)) : [...list, update];
@@ -1605,12 +1640,17 @@ export function operationsOf<S, C, R>(client: TidingsClient<S, C, R>): Operation
       next.splice(ended >= 0 ? ended : 0, 1);
     }
     set(next);
+    for (const l of [...updates]) {
+      try {
+        l(update);
+      } catch (e) {
+        console.error("an operations listener threw", e);
+      }
+    }
   });
-  client.onState((state) => {
-    if (state === "closed" && list.length > 0) set([]);
-  });
-  operationViews.set(client, view);
-  return view;
+  const state = { view, updates };
+  operationStates.set(client, state);
+  return state;
 }
 
 // ── rooms held by the components that show them ──────────────────────────────────────────────
@@ -1630,8 +1670,10 @@ interface RoomHold {
   readonly holders: Set<(view: RoomView) => void>;
   /** Bumped by every join started and by a logout: only the latest join's answer counts. */
   generation: number;
-  /** A join is on its way (sent, or queued until the connection opens). */
+  /** A join is on its way. */
   inFlight: boolean;
+  /** The last holder let go; the leave goes out unless someone holds it again first. */
+  releasing: boolean;
 }
 
 const roomHolds = new WeakMap<object, { rooms: Map<string, RoomHold>; stop: () => void }>();
@@ -1650,10 +1692,14 @@ function setRoomView(hold: RoomHold, view: RoomView): void {
   }
 }
 
+/** Errors after which a join is tried again when the connection (re)opens, rather than failed. */
+const JOIN_RETRIED: ReadonlySet<string> = new Set(["disconnected", "closed", "timeout", "offline_queue_full"]);
+
 function joinHeld<S, C, R>(client: TidingsClient<S, C, R>, room: string, hold: RoomHold): void {
   setRoomView(hold, { status: "joining", error: undefined });
-  // Logged out: joined at the next connection (see the state listener of holdRoom).
-  if (client.state === "closed") return;
+  // Not connected (idle, connecting, reconnecting, logged out): joined when the connection
+  // opens (see the state listener of holdRoom) — not queued, where it could time out.
+  if (client.state !== "open") return;
   const mine = ++hold.generation;
   hold.inFlight = true;
   client.join(room).then(
@@ -1666,8 +1712,8 @@ function joinHeld<S, C, R>(client: TidingsClient<S, C, R>, room: string, hold: R
       if (mine !== hold.generation) return;
       hold.inFlight = false;
       const error = asError(e);
-      // Cut off by a drop or a logout, not refused: joined again when the connection opens.
-      if (error.code === "disconnected" || error.code === "closed") return;
+      // Cut off (a drop, a logout, no answer in time), not refused: joined again at the next open.
+      if (JOIN_RETRIED.has(error.code)) return;
       setRoomView(hold, { status: "failed", error });
     },
   );
@@ -1675,11 +1721,13 @@ function joinHeld<S, C, R>(client: TidingsClient<S, C, R>, room: string, hold: R
 
 /**
  * Holds `room` on behalf of one holder — a component that shows it. The room is joined while
- * anyone holds it and left when the last holder lets go, so two components showing one chat
- * share one membership. `listener` gets the room's status at once and on every change:
- * `joining` until the server agrees (also while logged out, or when a join was cut off by a
- * drop: it is joined again when the connection opens), `joined` (a reconnect rejoins it), or
- * `failed` with the server's refusal. Returns the release (call it once).
+ * anyone holds it and left when the last holder lets go (a release followed at once by a new
+ * hold, as React's StrictMode does, sends nothing), so two components showing one chat share
+ * one membership. `listener` gets the room's status at once and on every change: `joining` until
+ * the server agrees (also while not connected, or when a join was cut off by a drop or got no
+ * answer: it is joined again when the connection opens), `joined` (a reconnect rejoins it, also
+ * after the session became another user's), or `failed` with the server's refusal. Returns the
+ * release (call it once).
  */
 export function holdRoom<S, C, R>(client: TidingsClient<S, C, R>, room: string, listener: (view: RoomView) => void): () => void {
   let held = roomHolds.get(client);
@@ -1692,8 +1740,11 @@ export function holdRoom<S, C, R>(client: TidingsClient<S, C, R>, room: string, 
           hold.generation++;
           hold.inFlight = false;
           setRoomView(hold, { status: "joining", error: undefined });
-        } else if (state === "open" && hold.view.status === "joining" && !hold.inFlight) {
-          joinHeld(client, name, hold);
+        } else if (state === "open" && !hold.inFlight && !hold.releasing) {
+          // Waiting to be joined; or joined, but no longer among the client's rooms (the
+          // session became another user's, whose rooms these are not yet).
+          const lost = hold.view.status === "joined" && !client.rooms.has(name);
+          if (hold.view.status === "joining" || lost) joinHeld(client, name, hold);
         }
       }
     });
@@ -1703,24 +1754,32 @@ export function holdRoom<S, C, R>(client: TidingsClient<S, C, R>, room: string, 
   const state = held;
   let hold = state.rooms.get(room);
   if (hold === undefined) {
-    hold = { view: { status: "joining", error: undefined }, holders: new Set(), generation: 0, inFlight: false };
+    hold = { view: { status: "joining", error: undefined }, holders: new Set(), generation: 0, inFlight: false, releasing: false };
     state.rooms.set(room, hold);
     joinHeld(client, room, hold);
   }
   const mine = hold;
+  mine.releasing = false;
   // One entry per call, even for the same listener function.
-  const entry = (view: RoomView): void => listener(view);
-  mine.holders.add(entry);
-  entry(mine.view);
+  const release = listen(mine.holders, listener);
+  listener(mine.view);
+  let released = false;
   return () => {
-    if (!mine.holders.delete(entry) || mine.holders.size > 0) return;
-    mine.generation++;
-    state.rooms.delete(room);
-    client.leave(room).catch(() => undefined);
-    if (state.rooms.size === 0) {
-      state.stop();
-      roomHolds.delete(client);
-    }
+    if (released) return;
+    released = true;
+    release();
+    if (mine.holders.size > 0) return;
+    mine.releasing = true;
+    queueMicrotask(() => {
+      if (!mine.releasing || mine.holders.size > 0) return;
+      mine.generation++;
+      state.rooms.delete(room);
+      client.leave(room).catch(() => undefined);
+      if (state.rooms.size === 0 && roomHolds.get(client) === state) {
+        state.stop();
+        roomHolds.delete(client);
+      }
+    });
   };
 }
 
@@ -1936,23 +1995,19 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
   }
 
   onState(listener: (state: ConnectionState) => void): () => void {
-    this.listeners.state.add(listener);
-    return () => this.listeners.state.delete(listener);
+    return listen(this.listeners.state, listener);
   }
 
   onResync(listener: (info: ResyncInfo) => void): () => void {
-    this.listeners.resync.add(listener);
-    return () => this.listeners.resync.delete(listener);
+    return listen(this.listeners.resync, listener);
   }
 
   onError(listener: (error: TidingsError) => void): () => void {
-    this.listeners.error.add(listener);
-    return () => this.listeners.error.delete(listener);
+    return listen(this.listeners.error, listener);
   }
 
   onCaughtUp(listener: (info: CaughtUpInfo) => void): () => void {
-    this.listeners.caughtUp.add(listener);
-    return () => this.listeners.caughtUp.delete(listener);
+    return listen(this.listeners.caughtUp, listener);
   }
 
   on<K extends keyof S & string>(event: K, handler: (data: S[K], meta: EventMeta) => void): () => void {
@@ -1988,7 +2043,12 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
   }
 
   request<K extends keyof C & string>(event: K, data: C[K], options: { timeoutMs?: number } = {}): Promise<ReplyOf<R, K>> {
-    this.send(event, data);
+    try {
+      this.send(event, data);
+    } catch (e) {
+      // As a real client: a refused request is a rejected promise, not a throw.
+      return Promise.reject(e);
+    }
     return new Promise<ReplyOf<R, K>>((resolve, reject) => {
       const pending = { cid: this.nextCid++, event, sent: this.state === "open", reject, timer: null as ReturnType<typeof setTimeout> | null };
       this.waiting.push(pending);
@@ -2017,11 +2077,13 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
   }
 
   async join(room: string): Promise<void> {
+    if (this.state === "closed") throw new TidingsError("closed", "the client is closed");
     this.joined.add(room);
   }
 
   async leave(room: string): Promise<void> {
     this.joined.delete(room);
+    if (this.state === "closed") throw new TidingsError("closed", "the client is closed");
   }
 
   async refreshToken(): Promise<void> {}
@@ -2039,6 +2101,7 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
       () => true,
       (event) => new TidingsError("closed", `the client closed before ${event} was answered`, { event }),
     );
+    this.reconnectAttempt = 0;
     this.setState("closed");
     if (options.forget !== false) this.joined.clear();
   }
@@ -2074,6 +2137,8 @@ class Fake<S, C, R> implements FakeClient<S, C, R> {
     if (state === "open") {
       this.session = { session: "fake", user: "fake-user", roles: [], tenant: null, expiresAt: null, ...this.options.session };
       this.reconnectAttempt = 0;
+      // What waited for the connection goes out on it.
+      for (const p of this.waiting) p.sent = true;
     } else if (wasOpen) {
       this.session = null;
       this.caughtUp = false;

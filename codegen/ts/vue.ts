@@ -61,9 +61,10 @@ export type TidingsPluginOptions = {
   | { client: Client; options?: undefined }
   | {
       /**
-       * The options of the client the plugin creates and owns; it connects at `app.use` unless
-       * `autoConnect: false` (connect on login with `tidings.connect()`); `app.unmount()` closes
-       * it (keeping the resume position: an unmount is not a logout — `tidings.close()` is).
+       * The options of the client the plugin creates and owns; it connects at `app.use` in a
+       * browser unless `autoConnect: false` (connect on login with `tidings.connect()`), never
+       * during server-side rendering; `app.unmount()` closes it (keeping the resume position: an
+       * unmount is not a logout — `tidings.close()` is).
        */
       options: ClientOptions;
       client?: undefined;
@@ -104,7 +105,10 @@ export function createTidings(config: TidingsPluginOptions): TidingsPlugin {
       app.config.globalProperties.$tidings = client;
       const registry = registerModules(client, config.modules ?? [], config.onModuleFailure === undefined ? {} : { onFailure: config.onModuleFailure });
       installed(registry.ready);
-      if (owned && config.options?.autoConnect !== false) client.connect();
+      // The operations list follows from the start (a toast list mounted later shows what ended).
+      operationsOf(client);
+      // Not while rendering on a server (no document): the browser's app connects.
+      if (owned && config.options?.autoConnect !== false && typeof document !== "undefined") client.connect();
       app.onUnmount(() => {
         registry.detach();
         // Not a logout: the resume position is kept (a remounted app with the same storage resumes).
@@ -121,8 +125,9 @@ export function createTidings(config: TidingsPluginOptions): TidingsPlugin {
  * @throws Error outside an app that uses the plugin (or outside `setup`).
  */
 export function useTidingsClient(): Client {
+  // `inject` gives undefined outside setup (and the default, null, where nothing was provided).
   const client = inject(TidingsKey, null);
-  if (client === null) throw new Error("useTidingsClient: install the plugin first (app.use(createTidings(…)))");
+  if (client === null || client === undefined) throw new Error("useTidingsClient: install the plugin first (app.use(createTidings(…)))");
   return client;
 }
 

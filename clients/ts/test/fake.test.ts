@@ -73,12 +73,21 @@ test("unanswered requests time out, and a drop rejects those sent on the connect
   const sent = waits.request(chat.CHAT_SET_TYPING, { chat_id: "c1", is_typing: true });
   waits.setState("reconnecting");
   await assert.rejects(sent, { code: "disconnected" });
-  // Asked while reconnecting: queued, as a real client's offline queue; still pending.
+  // Asked while reconnecting: queued, as in a real client's offline queue, and sent when the
+  // connection opens — so a drop after that rejects it.
   const queued = waits.request(chat.CHAT_SET_TYPING, { chat_id: "c1", is_typing: false });
-  waits.setState("open");
   assert.deepEqual(waits.pendingRequests.map((p) => p.sent), [false]);
+  waits.setState("open");
+  assert.deepEqual(waits.pendingRequests.map((p) => p.sent), [true]);
+  waits.setState("reconnecting");
+  await assert.rejects(queued, { code: "disconnected" });
+  const last = waits.request(chat.CHAT_SET_TYPING, { chat_id: "c1", is_typing: false });
   waits.close();
-  await assert.rejects(queued, { code: "closed" });
+  await assert.rejects(last, { code: "closed" });
+  // On a closed client a request is a rejected promise (not a throw), and a join is refused.
+  await assert.rejects(waits.request(chat.CHAT_SET_TYPING, { chat_id: "c1", is_typing: false }), { code: "closed" });
+  await assert.rejects(waits.join("chat:1"), { code: "closed" });
+  assert.equal(waits.reconnectAttempt, 0, "a close resets the attempt, as on a real client");
 });
 
 test("the operations helper runs on the fake: running operations, pushed progress and completion", async () => {

@@ -177,6 +177,7 @@ test("useTidingsRequest: pending, then the typed result or the error; only the l
 
 test("useRoom joins on mount, leaves on unmount, and moves when the room changes", async () => {
   const fake = createFakeClient();
+  fake.setState("open");
   const Probe = (props: { room: string | null }) => h("span", null, useRoom(props.room).status);
   const r = await render(h(TidingsProvider, { client: fake }, h(Probe, { room: "chat:1" })));
   await settle();
@@ -196,6 +197,7 @@ test("useRoom joins on mount, leaves on unmount, and moves when the room changes
   assert.deepEqual([...fake.rooms], [], "left on unmount");
   // A refused join is `failed`, with the error.
   const refusing = createFakeClient();
+  refusing.setState("open");
   refusing.join = () => Promise.reject(new TidingsError("forbidden", "not a member"));
   const Failing = () => {
     const room = useRoom("chat:9");
@@ -337,6 +339,7 @@ test("a provider given options owns the client: connects while enabled with the 
 
 test("two components on one room share it: one unmounting leaves the other joined", async () => {
   const fake = createFakeClient();
+  fake.setState("open");
   const Room = (props: { tag: string }) => h("i", null, `${props.tag}:${useRoom("chat:1").status} `);
   const app = (both: boolean) => h(TidingsProvider, { client: fake }, h(Room, { tag: "window" }), both ? h(Room, { tag: "sidebar" }) : null);
   const r = await render(app(true));
@@ -367,4 +370,70 @@ test("StrictMode: the owning provider opens one socket, resuming from storage (i
   await settle();
   assert.equal(FakeSocket.all[0]!.closedWith, 1000);
   assert.ok(stored.has("tidings.position"), "an unmount is not a logout: the position is kept");
+});
+
+test("a provider mounted without a token sends the one a later render gives; useRoom never shows the previous room's status", async () => {
+  FakeSocket.all = [];
+  const statuses: string[] = [];
+  const Room = (props: { room: string }) => {
+    const view = useRoom(props.room);
+    statuses.push(`${props.room}:${view.status}`);
+    return null;
+  };
+  const app = (token: string | undefined, room: string) =>
+    h(
+      TidingsProvider,
+      { options: { url: "ws://example.test/ws", WebSocket: FakeSocket as unknown as WebSocketCtor, reconnect: false as const, ...(token === undefined ? {} : { token }) }, enabled: token !== undefined },
+      h(Room, { room }),
+    );
+  const r = await render(app(undefined, "chat:a"));
+  await r.rerender(app("late-token", "chat:a"));
+  await settle();
+  assert.deepEqual(FakeSocket.all[0]!.protocols, ["tidings.v1", "tidings.bearer.late-token"]);
+  const socket = FakeSocket.all[0]!;
+  await act(async () => socket.accept());
+  const joinA = socket.sent.find((f) => f["type"] === "$join");
+  await act(async () => socket.frame({ type: "$reply", cid: joinA?.["cid"], data: null }));
+  await settle();
+  statuses.length = 0;
+  await r.rerender(app("late-token", "chat:b"));
+  await settle();
+  assert.equal(statuses[0], "chat:b:joining", "the first render of the new room is not the old room's joined");
+  assert.ok(!statuses.includes("chat:b:joined"), "not joined before the server says so");
+  await r.unmount();
+});
+
+test("useTidingsRequest: a reply to the previous event's request does not land after the event changed", async () => {
+  const fake = createFakeClient();
+  let resolveFirst: (t: ticket.Ticket) => void = () => undefined;
+  fake.answer(demo.DEMO_OPEN_TICKET, () => new Promise((resolve) => (resolveFirst = resolve)));
+  fake.answer(demo.DEMO_CHANGE_STATUS, () => new Promise(() => undefined));
+  let send: ((data: never) => void) | null = null;
+  const Probe = (props: { event: typeof demo.DEMO_OPEN_TICKET | typeof demo.DEMO_CHANGE_STATUS }) => {
+    const r = useTidingsRequest(props.event);
+    send = r.send as (data: never) => void;
+    return h("span", null, `${r.pending ? "pending" : "idle"}|${r.result === undefined ? "-" : "result"}`);
+  };
+  const r = await render(h(TidingsProvider, { client: fake }, h(Probe, { event: demo.DEMO_OPEN_TICKET })));
+  await act(async () => send!({ title: "x", assignee: null } as never));
+  assert.equal(r.text(), "pending|-");
+  await r.rerender(h(TidingsProvider, { client: fake }, h(Probe, { event: demo.DEMO_CHANGE_STATUS })));
+  assert.equal(r.text(), "idle|-");
+  await act(async () => resolveFirst(TICKET.ticket));
+  await settle();
+  assert.equal(r.text(), "idle|-", "the old event's reply is dropped");
+  await r.unmount();
+});
+
+test("StrictMode: a room held by a component is joined once, with no leave in between", async () => {
+  FakeSocket.all = [];
+  const Room = () => h("span", null, useRoom("chat:1").status);
+  const options = { url: "ws://example.test/ws", token: "t", WebSocket: FakeSocket as unknown as WebSocketCtor, reconnect: false as const };
+  const r = await render(h(React.StrictMode, null, h(TidingsProvider, { options }, h(Room))));
+  await settle();
+  await act(async () => FakeSocket.all[0]!.accept());
+  await settle();
+  const frames = FakeSocket.all[0]!.sent.map((f) => `${String(f["type"])} ${String(f["room"] ?? "")}`).filter((f) => f.startsWith("$join") || f.startsWith("$leave"));
+  assert.deepEqual(frames, ["$join chat:1"]);
+  await r.unmount();
 });

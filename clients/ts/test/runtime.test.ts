@@ -9,6 +9,7 @@ import {
   Module,
   onOperation,
   holdRoom,
+  operationsOf,
   onRefresh,
   refresh,
   type RoomView,
@@ -756,6 +757,7 @@ test("holdRoom: holders share one membership; a join cut off by a drop, and a lo
   assert.deepEqual(seen, ["a joining", "b joining", "a joined", "b joined"]);
   // One holder lets go: the other still holds the room.
   releaseA();
+  await settle();
   assert.equal(latest().sent.filter((f) => f["type"] === "$leave").length, 0);
   assert.deepEqual([...client.rooms], ["chat:1"]);
   // A logout: joining (waiting for the next login), then joined again.
@@ -777,6 +779,7 @@ test("holdRoom: holders share one membership; a join cut off by a drop, and a lo
   assert.equal(refused[refused.length - 1]?.error?.code, "forbidden");
   releaseC();
   releaseB();
+  await settle();
   assert.deepEqual(
     latest().sent.filter((f) => f["type"] === "$leave").map((f) => f["room"]),
     ["chat:secret", "chat:1"],
@@ -835,4 +838,77 @@ test("close({ forget: false }) keeps the rooms and the resume position: the next
   assert.ok(latest().sent.some((f) => f["type"] === "$join" && f["room"] === "chat:1"), "rejoins its rooms");
   client.close();
   assert.equal(stored.size, 0, "a plain close (a logout) forgets");
+});
+
+test("holdRoom waits for the connection instead of queueing a join that could time out; a join without an answer is tried again", async () => {
+  make({ autoConnect: false, requestTimeoutMs: 1_000, reconnect: { initialDelayMs: 10 } });
+  const seen: string[] = [];
+  const release = holdRoom(client, "chat:1", (v) => seen.push(v.status));
+  mock.timers.tick(5_000);
+  await settle();
+  assert.deepEqual(seen, ["joining"], "no timeout while not connected");
+  client.connect();
+  await settle();
+  latest().accept();
+  // The server does not answer: the join times out, and is tried again at the next connection.
+  mock.timers.tick(1_000);
+  await settle();
+  assert.deepEqual(seen, ["joining"]);
+  latest().drop();
+  mock.timers.tick(10);
+  await settle();
+  latest().accept();
+  answer(latest(), "$join");
+  await settle();
+  assert.deepEqual(seen, ["joining", "joined"]);
+  release();
+});
+
+test("a session that becomes another user's: held rooms are joined again, the operations list and followed operations start over", async () => {
+  make({ reconnect: { initialDelayMs: 10 } });
+  await settle();
+  const seen: string[] = [];
+  const release = holdRoom(client, "chat:1", (v) => seen.push(v.status));
+  const updates: string[] = [];
+  onOperation(client, (u) => updates.push(`${u.operation_id} ${u.phase}`));
+  const view = operationsOf(client);
+  latest().accept();
+  answer(latest(), "$join");
+  const running = { operations: [{ operation_id: "op", operation_type: "export_csv", state: "running", percentage: 40, seq: 3, ts: "t" }] };
+  for (const f of latest().sent.filter((f) => f["type"] === "$operations")) latest().frame({ type: "$reply", cid: f["cid"], data: running });
+  await settle();
+  assert.deepEqual(seen, ["joining", "joined"]);
+  assert.equal(view.operations.length, 1);
+  // The next connection is bob's (a token that names someone else).
+  latest().drop();
+  mock.timers.tick(10);
+  await settle();
+  latest().open();
+  latest().frame({ type: "$connected", session: "2", user: "bob", roles: [], tenant: "t1", resume: { epoch: "e9", seq: 0 }, heartbeat: { interval_ms: 25_000, timeout_ms: 60_000 } });
+  assert.equal(view.operations.length, 0, "alice's operations are not bob's");
+  assert.ok(
+    latest().sent.some((f) => f["type"] === "$join" && f["room"] === "chat:1" && f["cid"] !== undefined),
+    "the held room is joined again for bob",
+  );
+  for (const f of latest().sent.filter((f) => f["type"] === "$operations")) latest().frame({ type: "$reply", cid: f["cid"], data: running });
+  await settle();
+  assert.deepEqual(updates, ["op started", "op started"], "reported anew for the new user");
+  release();
+});
+
+test("one function subscribed twice is two subscriptions: releasing one leaves the other", () => {
+  make();
+  const calls: string[] = [];
+  const fn = (): void => void calls.push("state");
+  const offA = client.onState(fn);
+  client.onState(fn);
+  offA();
+  client.close();
+  assert.deepEqual(calls, ["state"]);
+  const table = (): void => void calls.push("refresh");
+  const offB = onRefresh("t", table);
+  onRefresh("t", table);
+  offB();
+  refresh("t");
+  assert.deepEqual(calls, ["state", "refresh"]);
 });

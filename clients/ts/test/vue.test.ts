@@ -141,6 +141,7 @@ test("useTidingsRequest: pending, then the typed result or the error; only the l
 
 test("useRoom joins, follows a ref to another room, and leaves on unmount", async () => {
   const fake = createFakeClient();
+  fake.setState("open");
   const room = ref<string | null>("chat:1");
   const Root = defineComponent(() => {
     const r = useRoom(room);
@@ -163,6 +164,7 @@ test("useRoom joins, follows a ref to another room, and leaves on unmount", asyn
   await settle();
   assert.deepEqual([...fake.rooms], [], "left on unmount");
   const refusing = createFakeClient();
+  refusing.setState("open");
   refusing.join = () => Promise.reject(new TidingsError("forbidden", "not a member"));
   const Failing = defineComponent(() => {
     const r = useRoom("chat:9");
@@ -305,6 +307,7 @@ test("a plugin given options owns its client: connects at once (or on connect())
 
 test("two components on one room share it; a plugin's own client opens nothing before app.use", async () => {
   const fake = createFakeClient();
+  fake.setState("open");
   const show = ref(true);
   const Room = (tag: string) =>
     defineComponent(() => {
@@ -333,4 +336,14 @@ test("two components on one room share it; a plugin's own client opens nothing b
   app.use(plugin);
   assert.equal(FakeSocket.all.length, 1, "app.use connects");
   plugin.client.close();
+});
+
+test("useTidingsClient outside setup says what is wrong", () => {
+  const warn = console.warn;
+  console.warn = () => undefined;
+  try {
+    assert.throws(() => useTidingsClient(), /install the plugin first/);
+  } finally {
+    console.warn = warn;
+  }
 });
