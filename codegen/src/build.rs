@@ -114,11 +114,13 @@ impl Builder {
             None => PathBuf::from(std::env::var_os("OUT_DIR").ok_or(BuildError::NoOutDir)?)
                 .join("tidings"),
         };
-        let mut files = crate::rust::generate(&checked.schema);
+        // Derived modules (IR documents among the schemas) are the app's own Rust already.
+        let rust = checked.rust_schema();
+        let mut files = crate::rust::generate(&rust);
         files.remove(Path::new("mod.rs"));
         files.insert(
             PathBuf::from("tidings.rs"),
-            crate::rust::include_file(&checked.schema),
+            crate::rust::include_file(&rust),
         );
         output::write(&dir, &files, "rs")?;
         if let Some((ts_dir, options)) = &self.typescript {

@@ -89,6 +89,7 @@ codes! {
     DanglingLink = "dangling-link": "A `*.toml` symbolic link that leads to no file (an editor's lock file `.#x.toml`): not read; the other files are.",
     SymlinkLoop = "symlink-loop": "A symbolic link leading back to a directory being read (`loop -> .`): not followed, so every file is read once; said once per directory.",
     InexactInJavascript = "inexact-in-javascript": "A bound or default a JavaScript number cannot hold exactly (an integer beyond ±2^53 − 1): Rust and the JSON Schema use it exactly, the TypeScript side the nearest number.",
+    InvalidIr = "invalid-ir": "A `.json` schema file that is not a Tidings IR document of this version (what `tidings ir` or an export binary's `--ir` writes, for events derived in Rust); schemas are otherwise TOML.",
 }
 
 impl std::fmt::Display for Code {

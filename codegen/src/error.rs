@@ -36,8 +36,8 @@ pub enum ErrorKind {
         #[source]
         source: std::io::Error,
     },
-    /// A directory given to the compiler holds no `.toml` file.
-    #[error("`{}` holds no schema files (`*.toml`)", path.display())]
+    /// A directory given to the compiler holds no schema file (`*.toml`, `*.ir.json`).
+    #[error("`{}` holds no schema files (`*.toml`, or IR documents `*.ir.json`)", path.display())]
     NoSchemas {
         /// The directory as given.
         path: PathBuf,

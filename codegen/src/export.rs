@@ -52,7 +52,7 @@ pub fn run<E: Display>(
             "nothing to export: give an output, such as `--ts web/src/generated`, `--rust src/events` or `--ir ir.json`"
                 .to_owned(),
         ),
-        Ok(schema) => cli.outputs.produce(&schema).map_err(|e| format!("{e:#}")),
+        Ok(schema) => cli.outputs.produce(&schema, &[]).map_err(|e| format!("{e:#}")),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -43,6 +43,7 @@ mod diag;
 pub mod editor;
 mod error;
 pub mod export;
+pub mod ir_input;
 pub mod jsonschema;
 mod lower;
 pub mod names;
@@ -66,10 +67,25 @@ pub use tidings::schema;
 /// A schema that passed every check, with the warnings found on the way.
 #[derive(Debug, Clone)]
 pub struct Checked {
-    /// The resolved IR.
+    /// The resolved IR: the TOML modules and those of the IR documents (derived events), sorted
+    /// by name.
     pub schema: schema::Schema,
     /// Warnings (never errors).
     pub warnings: Diagnostics,
+    /// The modules read from IR documents (`*.ir.json`, see [`ir_input`]): their Rust is the
+    /// app's own (`#[derive(Event)]`), so the Rust backend leaves them out; every other output
+    /// includes them.
+    pub derived: Vec<String>,
+}
+
+impl Checked {
+    /// The schema the Rust backend generates from: [`Checked::schema`] without the
+    /// [`Checked::derived`] modules.
+    pub fn rust_schema(&self) -> schema::Schema {
+        let mut schema = self.schema.clone();
+        schema.modules.retain(|m| !self.derived.contains(&m.name));
+        schema
+    }
 }
 
 /// Parses, lowers and validates every file of `sources`.
@@ -99,7 +115,12 @@ pub fn check(sources: &Sources) -> Result<Checked, Diagnostics> {
     // The modules of files that could not be read as schemas, by the name they declare:
     // their importers are not told that no such module exists.
     let mut broken = std::collections::HashSet::new();
+    let mut ir_files = Vec::new();
     for (id, file) in sources.iter() {
+        if ir_input::is_ir_source(file.name()) {
+            ir_files.push(id);
+            continue;
+        }
         let parsed = if sources.not_utf8().iter().any(|(bad, _)| *bad == id) {
             None
         } else {
@@ -110,7 +131,8 @@ pub fn check(sources: &Sources) -> Result<Checked, Diagnostics> {
             None => broken.extend(raw::declared_module(file.text())),
         }
     }
-    let schema = lower::lower(sources, &raws, broken, &mut diags);
+    let mut schema = lower::lower(sources, &raws, broken, &mut diags);
+    let derived = ir_input::merge(sources, &ir_files, &mut schema, &mut diags);
     diags.sort();
     if diags.has_errors() {
         Err(diags)
@@ -118,6 +140,7 @@ pub fn check(sources: &Sources) -> Result<Checked, Diagnostics> {
         Ok(Checked {
             schema,
             warnings: diags,
+            derived,
         })
     }
 }

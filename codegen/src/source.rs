@@ -191,7 +191,7 @@ impl Sources {
         if meta.is_dir() {
             let mut found = Vec::new();
             let mut ancestors = Vec::new();
-            collect_toml(path, &mut found, &mut ancestors, &mut self.skipped)?;
+            collect_schema_files(path, &mut found, &mut ancestors, &mut self.skipped)?;
             if found.is_empty() {
                 return Err(ErrorKind::NoSchemas {
                     path: path.to_owned(),
@@ -274,10 +274,11 @@ impl Sources {
     }
 }
 
-/// Every `*.toml` below `dir`. `ancestors` holds the real paths of the directories being read:
+/// Every schema file below `dir` — `*.toml`, and IR documents `*.ir.json` (see
+/// [`crate::ir_input`]). `ancestors` holds the real paths of the directories being read:
 /// a directory reached again through a symbolic link (`loop -> .`) is not read again, and said
 /// once in `skipped`.
-fn collect_toml(
+fn collect_schema_files(
     dir: &Path,
     out: &mut Vec<PathBuf>,
     ancestors: &mut Vec<PathBuf>,
@@ -302,8 +303,13 @@ fn collect_toml(
     for entry in fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         if path.is_dir() {
-            collect_toml(&path, out, ancestors, skipped)?;
-        } else if path.extension().is_some_and(|e| e == "toml") {
+            collect_schema_files(&path, out, ancestors, skipped)?;
+        } else if path.extension().is_some_and(|e| e == "toml")
+            || path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(crate::ir_input::is_ir_dir_file)
+        {
             // A link to nothing (or to a link loop) is passed over, said once.
             if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
                 && fs::metadata(&path).is_err()

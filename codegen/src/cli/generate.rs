@@ -50,7 +50,7 @@ pub(super) fn run(args: &Args) -> Result<u8> {
     let Some(checked) = args.input.load()? else {
         return Ok(EXIT_FINDINGS);
     };
-    args.outputs.produce(&checked.schema)
+    args.outputs.produce(&checked.schema, &checked.derived)
 }
 
 impl Outputs {
@@ -61,7 +61,12 @@ impl Outputs {
 
     /// Writes every output asked for from `schema`, or with `--check` reports drift; the exit
     /// code (`EXIT_FINDINGS` on drift).
-    pub(crate) fn produce(&self, schema: &tidings::schema::Schema) -> Result<u8> {
+    /// The Rust output leaves out the `derived` modules (their Rust is the app's own).
+    pub(crate) fn produce(
+        &self,
+        schema: &tidings::schema::Schema,
+        derived: &[String],
+    ) -> Result<u8> {
         let mut outputs = Vec::new();
         if let Some(dir) = &self.ts {
             outputs.push((
@@ -77,7 +82,9 @@ impl Outputs {
             ));
         }
         if let Some(dir) = &self.rust {
-            outputs.push((dir, crate::rust::generate(schema), "rs"));
+            let mut own = schema.clone();
+            own.modules.retain(|m| !derived.contains(&m.name));
+            outputs.push((dir, crate::rust::generate(&own), "rs"));
         }
         let mut drifted = false;
         for (dir, files, extension) in outputs {

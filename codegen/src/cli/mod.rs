@@ -81,7 +81,8 @@ tidings export toml-schema --out docs/tidings-schema.json   # editor completion 
 /// Paths and output format shared by commands that read schemas.
 #[derive(Debug, clap::Args)]
 pub struct Input {
-    /// Schema files or directories (searched recursively for *.toml).
+    /// Schema files or directories (searched recursively for `*.toml`, and for IR documents
+    /// `*.ir.json` holding events derived in Rust).
     #[arg(value_name = "PATHS", default_value = "schemas")]
     pub paths: Vec<PathBuf>,
 }

@@ -161,7 +161,10 @@ pub fn load_baseline(
             let specs: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             args.extend(specs.iter().map(String::as_str));
             let listed = git(&args)?;
-            let mut files: Vec<&str> = listed.lines().filter(|f| f.ends_with(".toml")).collect();
+            let mut files: Vec<&str> = listed
+                .lines()
+                .filter(|f| f.ends_with(".toml") || crate::ir_input::is_ir_dir_file(f))
+                .collect();
             files.sort_unstable();
             if files.is_empty() {
                 return Ok(None);

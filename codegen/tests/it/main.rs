@@ -8,6 +8,7 @@ mod docs_examples;
 mod files;
 mod generated;
 mod never_panics;
+mod pipeline;
 mod shipped_schemas;
 mod unique_ids;
 

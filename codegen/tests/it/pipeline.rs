@@ -1,0 +1,118 @@
+//! One contract from TOML modules and derived events: an IR document (`*.ir.json`, as an
+//! export binary's `--ir` writes it) next to the TOML files reaches every output — one
+//! TypeScript client, the catalog, the exports, compat at a git ref — and the Rust backend leaves
+//! the derived module out (its Rust is the app's own).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::cli::{text, tidings};
+
+const DESK: &str = r#"module = "desk"
+version = "1.0.0"
+
+[events.opened]
+doc = "A desk was opened."
+recipients.user = ["user_id"]
+payload.user_id = "uuid"
+"#;
+
+/// The IR of the derived `jobs` module of the examples' `derive_user` (`--ir`).
+fn jobs_ir() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/jobs.ir.json"))
+        .expect("the IR fixture")
+}
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("schemas")).expect("mkdir");
+    std::fs::write(dir.path().join("schemas/desk.toml"), DESK).expect("write");
+    std::fs::write(dir.path().join("schemas/jobs.ir.json"), jobs_ir()).expect("write");
+    dir
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+}
+
+#[test]
+fn derived_events_in_an_ir_document_reach_every_output_but_rust() {
+    let dir = project();
+    let p = dir.path();
+    let out = tidings(&["check"], p);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("checked 2 files: 2 modules"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = tidings(&["generate", "--ts", "web", "--rust", "src/events"], p);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let index = std::fs::read_to_string(p.join("web/index.ts")).expect("index.ts");
+    assert!(
+        index.contains("import * as jobs from \"./jobs.js\""),
+        "one client with both modules"
+    );
+    assert!(index.contains("import * as desk from \"./desk.js\""));
+    assert!(p.join("web/jobs.ts").exists());
+    assert!(p.join("src/events/desk.rs").exists());
+    assert!(
+        !p.join("src/events/jobs.rs").exists(),
+        "derived modules are Rust already"
+    );
+    let out = tidings(
+        &["generate", "--ts", "web", "--rust", "src/events", "--check"],
+        p,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    let out = tidings(&["docs", "--out", "catalog"], p);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let catalog = std::fs::read_to_string(p.join("catalog/README.md")).unwrap_or_default()
+        + &std::fs::read_dir(p.join("catalog"))
+            .expect("catalog")
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .collect::<String>();
+    assert!(catalog.contains("jobs:stateChanged") && catalog.contains("desk:opened"));
+
+    let out = tidings(&["export", "asyncapi", "--out", "asyncapi.json"], p);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let asyncapi = std::fs::read_to_string(p.join("asyncapi.json")).expect("asyncapi");
+    assert!(asyncapi.contains("jobs:stateChanged") && asyncapi.contains("desk:opened"));
+}
+
+#[test]
+fn compat_at_a_git_ref_judges_derived_events_too() {
+    let dir = project();
+    let p = dir.path();
+    git(p, &["init", "-q", "-b", "main"]);
+    git(p, &["add", "."]);
+    git(p, &["commit", "-q", "-m", "v1"]);
+    // The derived job event loses a field the deployed clients read.
+    let mut ir: serde_json::Value = serde_json::from_str(&jobs_ir()).expect("json");
+    let payload = ir["modules"][0]["events"][0]["payload"]
+        .as_array_mut()
+        .expect("payload");
+    let before = payload.len();
+    payload.retain(|f| f["name"] != "progress");
+    assert_eq!(payload.len(), before - 1);
+    std::fs::write(
+        p.join("schemas/jobs.ir.json"),
+        serde_json::to_string_pretty(&ir).expect("json"),
+    )
+    .expect("write");
+    let out = tidings(&["compat", "--against", "git:main"], p);
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}{}", text(&out.stderr));
+    assert!(
+        report.contains("jobs:stateChanged") && report.contains("progress"),
+        "{report}"
+    );
+}
