@@ -560,8 +560,36 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 #presence_fn
             }
     };
+    // `event.emit(&hub)` / `event.emit_to(&hub, &to)` on the events the server sends — for
+    // events derived in Rust and generated from TOML alike (generated code derives `Event`).
+    let emit_methods = if server_sends {
+        let emit_doc = format!(" Emits this `{wire}` to the recipients its rules select.");
+        let to_doc = format!(" Emits this `{wire}` to explicit recipients.");
+        quote! {
+            impl #ident {
+                #[doc = #emit_doc]
+                ///
+                /// # Errors
+                /// When a constraint is violated (see [`tidings::EmitError`]).
+                pub fn emit(&self, hub: &::tidings::Hub) -> ::std::result::Result<::tidings::Delivered, ::tidings::EmitError> {
+                    hub.emit(self)
+                }
+
+                #[doc = #to_doc]
+                ///
+                /// # Errors
+                /// As [`Self::emit`].
+                pub fn emit_to(&self, hub: &::tidings::Hub, to: &::tidings::Recipients) -> ::std::result::Result<::tidings::Delivered, ::tidings::EmitError> {
+                    hub.emit_to(self, to)
+                }
+            }
+        }
+    } else {
+        quote!()
+    };
     if !register {
         return Ok(quote! {
+            #emit_methods
             const _: () = {
                 #[allow(deprecated)]
                 #event_impl
@@ -569,6 +597,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         });
     }
     Ok(quote! {
+        #emit_methods
         const _: () = {
             #[allow(deprecated)]
             #event_impl

@@ -169,8 +169,12 @@ fn percent_decode(s: &str) -> String {
 
 /// Why authentication failed: the HTTP status of the refused upgrade, and a message for the
 /// client (never the secret details).
+///
+/// It displays as its message (`the token has expired`); the status is a field. With the `axum`
+/// feature it is an `axum` response too (the status, the message as text), so an HTTP route
+/// that verifies the same token (`JwtAuthenticator::verify`) can return it with `?`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{status}: {message}")]
+#[error("{message}")]
 pub struct AuthError {
     /// 401 for missing or invalid credentials, 403 for valid ones that may not connect.
     pub status: StatusCode,

@@ -341,3 +341,11 @@ impl Sink<Message> for Adapter {
         self.0.poll_close_unpin(cx)
     }
 }
+
+/// An authentication failure as an HTTP response: its status and its message as text — for
+/// routes of the app that verify the clients' token themselves (`JwtAuthenticator::verify`).
+impl IntoResponse for crate::auth::AuthError {
+    fn into_response(self) -> Response {
+        (self.status, self.message).into_response()
+    }
+}

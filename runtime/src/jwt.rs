@@ -127,7 +127,18 @@ impl JwtAuthenticator {
                 K::MissingRequiredClaim(c) => format!(
                     "the token lacks a valid `{c}` claim (seconds since 1970, RFC 7519 NumericDate)"
                 ),
-                _ => format!("invalid token: {e}"),
+                K::InvalidToken => {
+                    "the token is not a JWT (three base64url parts joined by dots, RFC 7519)"
+                        .to_owned()
+                }
+                K::Base64(_) => "a part of the token is not base64url".to_owned(),
+                K::Json(_) | K::Utf8(_) => {
+                    "the token's header or claims are not a JSON object".to_owned()
+                }
+                K::InvalidAlgorithm | K::InvalidAlgorithmName => {
+                    "the token is signed with another algorithm than the server accepts".to_owned()
+                }
+                _ => "the token cannot be verified".to_owned(),
             })
         })?;
         let claims = data.claims;

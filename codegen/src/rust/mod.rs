@@ -18,8 +18,8 @@ use tidings::schema::{
 use crate::names;
 use crate::recursion::{Boxed, Graph};
 use types::{
-    default_fn_item, deprecated, docs, field_decl, field_ident, ident, member_type, rust_type,
-    variant_ident,
+    default_fn_item, deprecated, docs, field_decl, field_ident, ident, member_docs, member_type,
+    rust_type, variant_ident,
 };
 
 /// Generates the Rust output: `<module>.rs` per module and `mod.rs` declaring them (for a source
@@ -307,7 +307,7 @@ fn type_tokens(schema: &Schema, boxed: &Boxed, m: &Module, t: &TypeDef) -> Token
             let decls = variants.iter().map(|v| {
                 let ident = variant_ident(&v.name);
                 let wire = &v.name;
-                let doc = docs(v.doc.as_deref(), &format!("The `{wire}` variant."));
+                let doc = member_docs(v.doc.as_deref());
                 let dep = deprecated(v.deprecated.as_ref());
                 match &v.payload {
                     Some(p) => {
@@ -432,7 +432,6 @@ fn event_attrs(schema: &Schema, m: &Module, e: &EventDef) -> TokenStream {
 
 fn event_tokens(schema: &Schema, boxed: &Boxed, m: &Module, e: &EventDef) -> TokenStream {
     let type_name = names::event_type_name(&e.key);
-    let ident = format_ident!("{}", type_name);
     let mut text = format!("`{}`", e.name);
     if let Some(d) = &e.doc {
         text.push_str(&format!(": {d}"));
@@ -455,36 +454,8 @@ fn event_tokens(schema: &Schema, boxed: &Boxed, m: &Module, e: &EventDef) -> Tok
         &e.payload,
         quote!(#derives #attrs),
     );
-    let wire = &e.name;
-    let emit = if e.direction.server_sends() {
-        let emit_doc = format!(" Emits this `{wire}` to the recipients its rules select.");
-        let to_doc = format!(" Emits this `{wire}` to explicit recipients.");
-        quote! {
-            impl #ident {
-                #[doc = #emit_doc]
-                ///
-                /// # Errors
-                /// When a constraint is violated (see [`tidings::EmitError`]).
-                pub fn emit(&self, hub: &::tidings::Hub) -> ::std::result::Result<::tidings::Delivered, ::tidings::EmitError> {
-                    hub.emit(self)
-                }
-
-                #[doc = #to_doc]
-                ///
-                /// # Errors
-                /// As [`Self::emit`].
-                pub fn emit_to(&self, hub: &::tidings::Hub, to: &::tidings::Recipients) -> ::std::result::Result<::tidings::Delivered, ::tidings::EmitError> {
-                    hub.emit_to(self, to)
-                }
-            }
-        }
-    } else {
-        quote!()
-    };
-    quote! {
-        #item
-        #emit
-    }
+    // `emit` / `emit_to` come with `#[derive(tidings::Event)]`, as for events derived in Rust.
+    item
 }
 
 fn handlers_tokens(m: &Module) -> TokenStream {
@@ -500,7 +471,7 @@ fn handlers_tokens(m: &Module) -> TokenStream {
         let method = field_ident(&e.key);
         let ty = format_ident!("{}", names::event_type_name(&e.key));
         let reply = e.reply.as_ref().map_or_else(|| quote!(()), |r| rust_type(r, &m.name));
-        let doc = format!(" Handles `{}`{}.", e.name, e.doc.as_deref().map(|d| format!(": {d}")).unwrap_or_default());
+        let doc = format!(" Handles `{}`{}", e.name, e.doc.as_deref().map_or_else(|| ".".to_owned(), |d| format!(": {}", types::sentence(d))));
         quote! {
             #[doc = #doc]
             fn #method(&self, session: ::tidings::Session, event: #ty)

@@ -94,6 +94,25 @@ pub(crate) fn docs(doc: Option<&str>, fallback: &str) -> TokenStream {
     quote!(#(#[doc = #lines])*)
 }
 
+/// The schema's doc of a member, or — without one — nothing but `#[allow(missing_docs)]`: no
+/// filler ("The `id` field.") for a crate that denies missing docs.
+pub(crate) fn member_docs(doc: Option<&str>) -> TokenStream {
+    match doc {
+        Some(doc) => docs(Some(doc), ""),
+        None => quote!(#[allow(missing_docs)]),
+    }
+}
+
+/// `text` as a sentence: a full stop added unless it ends in one (or `!`, `?`).
+pub(crate) fn sentence(text: &str) -> String {
+    let text = text.trim_end();
+    if text.ends_with(['.', '!', '?']) {
+        text.to_owned()
+    } else {
+        format!("{text}.")
+    }
+}
+
 /// `#[deprecated]` when deprecated.
 pub(crate) fn deprecated(d: Option<&tidings::schema::Deprecation>) -> TokenStream {
     match d {
@@ -115,7 +134,7 @@ pub(crate) fn default_fn(owner: &str, field: &str) -> Ident {
 pub(crate) fn field_decl(f: &Field, owner: &str, current: &str, boxed: bool) -> TokenStream {
     let name = field_ident(&f.name);
     let ty = member_type(&f.ty, current, boxed);
-    let doc = docs(f.doc.as_deref(), &format!("The `{}` field.", f.name));
+    let doc = member_docs(f.doc.as_deref());
     let dep = deprecated(f.deprecated.as_ref());
     let wire = &f.name;
     let rename = if field_name(wire) == *wire {

@@ -122,7 +122,8 @@ async fn scripted() -> Result<(), String> {
         state: JobState::Running,
         progress: 40,
     };
-    emit(&hub, &running).map_err(|e| e.to_string())?;
+    // The same API as events generated from TOML: `.emit(&hub)`.
+    running.emit(&hub).map_err(|e| e.to_string())?;
     let bad = JobStateChanged {
         job_id: "j-1".into(),
         owner_id: owner,

@@ -348,3 +348,25 @@ async fn an_opaque_token_reaches_the_authenticator_and_connected_carries_its_exp
     assert!(expires.ends_with('Z') && expires.len() >= 20, "{expires}");
     c.close();
 }
+
+/// A token that is not a JWT at all, reused in an app's own HTTP route: a message a person can
+/// read, displayed without the status, and the status in the axum response.
+#[cfg(all(feature = "jwt", feature = "axum"))]
+#[test]
+fn a_malformed_token_says_what_is_wrong_in_words_and_is_an_http_response() {
+    use axum::response::IntoResponse;
+    use tidings::JwtAuthenticator;
+    let auth = JwtAuthenticator::hs256(SECRET);
+    let err = auth.verify("not-a-jwt").expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        "the token is not a JWT (three base64url parts joined by dots, RFC 7519)"
+    );
+    let err = auth.verify("a.b.c").expect_err("refused");
+    assert!(
+        !err.to_string().contains("Base64") && !err.to_string().contains("401"),
+        "{err}"
+    );
+    let response = err.into_response();
+    assert_eq!(response.status(), axum::http::StatusCode::UNAUTHORIZED);
+}
