@@ -237,3 +237,82 @@ impl Authenticator for JwtAuthenticator {
         self.verify(token)
     }
 }
+
+/// Signs HS256 tokens that a [`JwtAuthenticator::hs256`] with the same secret accepts — for the
+/// app's own endpoint behind the client's `getToken` (after the app's login has said who the
+/// user is). Claims: `sub` (the user), `tenant` and `roles` (under the claim names set here, by
+/// default those the authenticator reads), `iat` and `exp` (RFC 7519 NumericDates).
+///
+/// ```
+/// use std::time::Duration;
+/// let issuer = tidings::JwtIssuer::hs256(b"a shared secret");
+/// let token = issuer.issue("alice", Some("acme"), &["agent"], Duration::from_secs(3600))?;
+/// let who = tidings::JwtAuthenticator::hs256(b"a shared secret").verify(&token)?;
+/// assert_eq!(who.user_id, "alice");
+/// # Ok::<(), tidings::AuthError>(())
+/// ```
+#[derive(Clone)]
+pub struct JwtIssuer {
+    key: jsonwebtoken::EncodingKey,
+    roles_claim: String,
+    tenant_claim: String,
+}
+
+impl std::fmt::Debug for JwtIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtIssuer")
+            .field("roles_claim", &self.roles_claim)
+            .field("tenant_claim", &self.tenant_claim)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtIssuer {
+    /// HS256 with a shared secret (the authenticator's).
+    pub fn hs256(secret: &[u8]) -> JwtIssuer {
+        JwtIssuer {
+            key: jsonwebtoken::EncodingKey::from_secret(secret),
+            roles_claim: "roles".to_owned(),
+            tenant_claim: "tenant".to_owned(),
+        }
+    }
+
+    /// The claim holding the roles (as [`JwtAuthenticator::roles_claim`]).
+    pub fn roles_claim(mut self, name: impl Into<String>) -> JwtIssuer {
+        self.roles_claim = name.into();
+        self
+    }
+
+    /// The claim holding the tenant (as [`JwtAuthenticator::tenant_claim`]).
+    pub fn tenant_claim(mut self, name: impl Into<String>) -> JwtIssuer {
+        self.tenant_claim = name.into();
+        self
+    }
+
+    /// A token for `user`, valid for `ttl` from now.
+    ///
+    /// # Errors
+    /// When the clock is before 1970 or the token cannot be signed (an `unauthorized` error
+    /// saying why).
+    pub fn issue(
+        &self,
+        user: &str,
+        tenant: Option<&str>,
+        roles: &[&str],
+        ttl: Duration,
+    ) -> Result<String, AuthError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| AuthError::unauthorized("the clock is before 1970"))?;
+        let mut claims = serde_json::Map::new();
+        claims.insert("sub".into(), user.into());
+        claims.insert("iat".into(), now.as_secs().into());
+        claims.insert("exp".into(), now.saturating_add(ttl).as_secs().into());
+        claims.insert(self.roles_claim.clone(), roles.into());
+        if let Some(tenant) = tenant {
+            claims.insert(self.tenant_claim.clone(), tenant.into());
+        }
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &self.key)
+            .map_err(|e| AuthError::unauthorized(format!("cannot sign the token: {e}")))
+    }
+}

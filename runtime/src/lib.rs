@@ -113,7 +113,7 @@ pub use hub::{
     Presence, PresentUser, Refusal, RoomPolicy, Session, MAX_PRESENCE_USERS,
 };
 #[cfg(feature = "jwt")]
-pub use jwt::JwtAuthenticator;
+pub use jwt::{JwtAuthenticator, JwtIssuer};
 #[cfg(feature = "server")]
 pub use principal::Principal;
 #[cfg(feature = "server")]

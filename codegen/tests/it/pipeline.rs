@@ -11,10 +11,14 @@ use crate::cli::{text, tidings};
 const DESK: &str = r#"module = "desk"
 version = "1.0.0"
 
+[types.Desk]
+fields.name = "string"
+
 [events.opened]
 doc = "A desk was opened."
 recipients.user = ["user_id"]
 payload.user_id = "uuid"
+payload.desk = "Desk"
 "#;
 
 /// The IR of the derived `jobs` module of the examples' `derive_user` (`--ir`).
@@ -114,5 +118,53 @@ fn compat_at_a_git_ref_judges_derived_events_too() {
     assert!(
         report.contains("jobs:stateChanged") && report.contains("progress"),
         "{report}"
+    );
+}
+
+/// The catalog an app commits: counts in words, anchors GitHub renders, no link to a file the
+/// app lacks, linked type names, frames as they travel, and no recipients for client events.
+#[test]
+fn the_catalog_is_ready_to_commit() {
+    let dir = project();
+    let p = dir.path();
+    std::fs::remove_file(p.join("schemas/jobs.ir.json")).expect("rm");
+    let out = tidings(&["docs", "--out", "catalog"], p);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let md = std::fs::read_to_string(p.join("catalog/catalog.md")).expect("catalog.md");
+    assert!(md.contains("1 module, 1 event."), "{md}");
+    assert!(!md.contains("{#"), "no heading ids GitHub shows literally");
+    assert!(md.contains("<a id=\"module-desk\"></a>"));
+    assert!(
+        !md.contains("(docs/protocol.md)"),
+        "no link to a file the app does not have"
+    );
+    assert!(
+        md.contains("[`desk.Desk`](#type-desk-desk)"),
+        "type names link to their section"
+    );
+    assert!(md.contains("<a id=\"type-desk-desk\"></a>"));
+    assert!(
+        md.contains("\"id\": ") && md.contains("\"ts\": ") && md.contains("\"seq\": 42"),
+        "{md}"
+    );
+    // A client → server event: handled by the app, with its reply frame; no recipients.
+    std::fs::write(
+        p.join("schemas/desk.toml"),
+        format!("{DESK}\n[events.ping]\ndirection = \"to_server\"\npayload.n = \"u8\"\n"),
+    )
+    .expect("write");
+    let out = tidings(&["docs", "--out", "catalog"], p);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let md = std::fs::read_to_string(p.join("catalog/catalog.md")).expect("catalog.md");
+    let ping = &md[md.find("### `desk:ping`").expect("the ping section")..];
+    let ping = &ping[..ping.find("<a id=").unwrap_or(ping.len())];
+    assert!(
+        ping.contains("**Handled by:** the app's handler on the server"),
+        "{ping}"
+    );
+    assert!(!ping.contains("Recipients"), "{ping}");
+    assert!(
+        ping.contains("\"cid\": 7") && ping.contains("\"$reply\""),
+        "{ping}"
     );
 }
