@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use tidings::schema::{EventDef, Module, Rule, Schema, Scope, TypeRef};
 
 use crate::jsonschema::{def_schema, key, object_schema, type_schema, Refs};
+use crate::project::Project;
 
 /// A channel: id, address, description, and its parameters (name, description).
 type Channel = (
@@ -97,14 +98,17 @@ fn message(m: &Module, e: &EventDef, payload: Value) -> Value {
     msg
 }
 
-/// Generates the AsyncAPI document (JSON).
+/// Generates the AsyncAPI document (JSON), named and described from the schemas alone (see
+/// [`generate_for`]).
 pub fn generate(schema: &Schema) -> String {
-    let version = schema
-        .modules
-        .iter()
-        .filter_map(|m| m.version.clone())
-        .max()
-        .unwrap_or_else(|| "0.1.0".to_owned());
+    generate_for(schema, &Project::default())
+}
+
+/// Generates the AsyncAPI document (JSON) of `project` (`tidings.toml`'s `[project]`): its name,
+/// version, description, contact, licence and servers, each defaulting to what the schemas say
+/// (no contact, licence or server is invented).
+pub fn generate_for(schema: &Schema, project: &Project) -> String {
+    let version = project.version_for(schema);
     let mut channel_messages: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
     let mut components_messages = Map::new();
     let mut operations = Map::new();
@@ -209,30 +213,53 @@ pub fn generate(schema: &Schema) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let doc = json!({
+    let mut info = Map::new();
+    info.insert("title".into(), json!(project.name_for(schema)));
+    info.insert("version".into(), json!(version));
+    let about = project.description.clone().map_or_else(
+        || format!("Modules:\n{description}"),
+        |d| format!("{d}\n\nModules:\n{description}"),
+    );
+    info.insert(
+        "description".into(),
+        json!(format!("{about}\n\nRealtime events over WebSocket: JSON text frames of the Tidings protocol ({PROTOCOL_URL}).")),
+    );
+    if let Some(contact) = &project.contact {
+        info.insert("contact".into(), json!(contact));
+    }
+    if let Some(license) = &project.license {
+        info.insert("license".into(), json!(license));
+    }
+    let mut doc = json!({
         "asyncapi": "3.0.0",
-        "info": {
-            "title": "Tidings event system",
-            "version": version,
-            "description": format!("Realtime events over WebSocket (JSON text frames, see docs/protocol.md).\n\nModules:\n{description}"),
-            "contact": { "name": "Tidings", "url": "https://github.com/tidings-rs/tidings" },
-            "license": { "name": "MIT OR Apache-2.0" },
-        },
+        "info": info,
         "defaultContentType": "application/json",
-        "servers": {
-            "websocket": {
-                "host": "localhost:8080",
-                "pathname": "/ws",
-                "protocol": "ws",
-                "description": "A Tidings server; authenticate with `Authorization: Bearer`, the `tidings.bearer.<token>` subprotocol, or `?token=`.",
-            }
-        },
         "channels": channels,
         "operations": operations,
         "components": { "schemas": schemas, "messages": components_messages },
     });
+    if !project.servers.is_empty() {
+        let servers: Map<String, Value> = project
+            .servers
+            .iter()
+            .map(|(name, s)| {
+                let mut server = json!(s);
+                if s.description.is_none() {
+                    server["description"] = json!(AUTH_NOTE);
+                }
+                (name.clone(), server)
+            })
+            .collect();
+        doc["servers"] = Value::Object(servers);
+    }
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
+
+/// Where the protocol is described.
+const PROTOCOL_URL: &str = "https://github.com/tidings-rs/tidings/blob/main/docs/protocol.md";
+
+/// How clients authenticate to a Tidings server.
+const AUTH_NOTE: &str = "A Tidings server; authenticate with `Authorization: Bearer`, the `tidings.bearer.<token>` subprotocol, or `?token=`.";
 
 fn reply_schema(reply: &TypeRef) -> Value {
     type_schema(reply, None, Refs::Components)

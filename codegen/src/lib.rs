@@ -49,6 +49,7 @@ mod lower;
 pub mod names;
 mod numbers;
 pub mod output;
+pub mod project;
 mod raw;
 mod recursion;
 pub mod rust;

@@ -31,6 +31,11 @@ pub struct Args {
     /// Write nothing; exit 1 when the output on disk differs.
     #[arg(long, requires = "out")]
     check: bool,
+    /// The project file whose `[project]` table names the system in the AsyncAPI document
+    /// (title, version, description, contact, license, servers); default `tidings.toml` when
+    /// the current directory has one.
+    #[arg(long, value_name = "FILE")]
+    project: Option<PathBuf>,
 }
 
 pub(super) fn run(args: &Args) -> Result<u8> {
@@ -48,7 +53,11 @@ pub(super) fn run(args: &Args) -> Result<u8> {
                 let files = crate::jsonschema::generate(&checked.schema);
                 return super::generate::write_or_check(&dir, &files, "json", args.check);
             }
-            crate::asyncapi::generate(&checked.schema)
+            let project = match &args.project {
+                Some(path) => crate::project::Project::load(path)?,
+                None => crate::project::Project::discover()?,
+            };
+            crate::asyncapi::generate_for(&checked.schema, &project)
         }
     };
     match &args.out {

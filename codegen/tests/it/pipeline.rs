@@ -168,3 +168,44 @@ fn the_catalog_is_ready_to_commit() {
         "{ping}"
     );
 }
+
+/// The AsyncAPI document carries the app's identity from `tidings.toml`, and without it only
+/// what the schemas say — no invented contact, licence or server.
+#[test]
+fn exports_carry_the_apps_identity() {
+    let dir = project();
+    let p = dir.path();
+    let out = tidings(&["export", "asyncapi", "--out", "plain.json"], p);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plain: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("plain.json")).expect("read"))
+            .expect("json");
+    assert_eq!(plain["info"]["title"], "Events of desk, jobs");
+    assert_eq!(plain["info"]["version"], "1.0.0");
+    assert!(plain["info"].get("contact").is_none() && plain["info"].get("license").is_none());
+    assert!(plain.get("servers").is_none(), "no localhost:8080 invented");
+    std::fs::write(
+        p.join("tidings.toml"),
+        "[project]\nname = \"Help desk\"\nversion = \"3.0.0\"\ncontact = { email = \"desk@example.com\" }\nlicense = { name = \"MIT\" }\n\n[project.servers.production]\nhost = \"rt.example.com\"\n",
+    )
+    .expect("write");
+    let out = tidings(&["export", "asyncapi", "--out", "named.json"], p);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let named: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("named.json")).expect("read"))
+            .expect("json");
+    assert_eq!(named["info"]["title"], "Help desk");
+    assert_eq!(named["info"]["version"], "3.0.0");
+    assert_eq!(named["info"]["contact"]["email"], "desk@example.com");
+    assert_eq!(named["info"]["license"]["name"], "MIT");
+    assert_eq!(named["servers"]["production"]["host"], "rt.example.com");
+    assert_eq!(named["servers"]["production"]["protocol"], "wss");
+    std::fs::write(p.join("tidings.toml"), "[project]\ntitle = \"x\"\n").expect("write");
+    let out = tidings(&["export", "asyncapi"], p);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown field `title`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
