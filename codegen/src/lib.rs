@@ -52,6 +52,7 @@ pub mod output;
 pub mod project;
 mod raw;
 mod recursion;
+pub mod rooms;
 pub mod rust;
 pub mod shapes;
 mod source;

@@ -62,7 +62,10 @@ impl App {
         Hub::builder()
             .authenticator(crate::trust_the_query)
             .router(router)
-            .allow_join(|p: &Principal, room: &str| p.tenant.is_some() && room.starts_with("chat:"))
+            // Chat rooms (`chat:{chat_id}`, read with the generated reader), for connections with a tenant.
+            .allow_join(|p: &Principal, room: &str| {
+                p.tenant.is_some() && chat::rooms::read_chat(room).is_some()
+            })
             // Who opens and leaves a chat, announced by the hub (schemas/chat.toml).
             .presence_event::<chat::MemberJoined>()
             .presence_event::<chat::MemberLeft>()

@@ -121,7 +121,7 @@ class ChatRoom extends Module {
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
 
   protected override onConnect(): void {
-    void this.client.join(`chat:${CHAT}`);
+    void this.client.join(chat.rooms.chat({ chat_id: CHAT })).catch((e: TidingsError) => log(`join refused: ${e.code}`, "error"));
     this.on(chat.CHAT_MESSAGE, ({ message }) => {
       const li = document.createElement("li");
       const text = message.body.type === "text" ? message.body.text : `[${message.body.type}]`;

@@ -113,3 +113,11 @@ test("the operations helper runs on the fake: running operations, pushed progres
   );
   assert.deepEqual(seen[1]?.refresh_tables, ["exports"]);
 });
+
+test("room builders generated from the schemas' room templates", async () => {
+  assert.equal(chat.rooms.chat({ chat_id: "c1" }), "chat:c1");
+  const fake = createFakeClient();
+  fake.setState("open");
+  await fake.join(chat.rooms.chat({ chat_id: 42 }));
+  assert.deepEqual([...fake.rooms], ["chat:42"]);
+});

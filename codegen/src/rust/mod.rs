@@ -128,7 +128,80 @@ fn module_tokens(schema: &Schema, boxed: &Boxed, m: &Module) -> TokenStream {
         out.extend(event_tokens(schema, &none, m, e));
     }
     out.extend(handlers_tokens(m));
+    out.extend(rooms_tokens(m));
     out
+}
+
+/// `pub mod rooms`: a builder and a reader per room form of the module ([`crate::rooms`]) —
+/// `chat::rooms::chat(&id)` for `client.join`/`Session::join`, and `chat::rooms::read_chat(room)`
+/// for a join policy.
+fn rooms_tokens(m: &Module) -> TokenStream {
+    let forms = crate::rooms::of_module(m);
+    if forms.is_empty() {
+        return TokenStream::new();
+    }
+    let items = forms.iter().map(|f| {
+        let name = format_ident!("{}", f.name);
+        let read = format_ident!("read_{}", f.name);
+        let template = &f.form;
+        let source = &f.template.template;
+        let params: Vec<_> = f.params.iter().map(|p| format_ident!("{}", p)).collect();
+        let count = params.len();
+        let n = proc_macro2::Literal::usize_unsuffixed(count);
+        let mut names = params.iter();
+        let pushes = f.template.parts.iter().filter_map(|p| match p {
+            RoomPart::Literal(text) if text.is_empty() => None,
+            RoomPart::Literal(text) => Some(quote!(room.push_str(#text);)),
+            RoomPart::Field(_) => names
+                .next()
+                .map(|p| quote!(room.push_str(&::std::string::ToString::to_string(&#p));)),
+        });
+        let parts = f.template.parts.iter().map(|p| match p {
+            RoomPart::Literal(text) => {
+                quote!(::tidings::schema::RoomPart::Literal(::std::string::String::from(#text)))
+            }
+            RoomPart::Field(path) => {
+                let segs = &path.0;
+                quote!(::tidings::schema::RoomPart::Field(::tidings::schema::FieldPath(::std::vec![#(::std::string::String::from(#segs)),*])))
+            }
+        });
+        let build_doc = format!(" The room `{template}`.");
+        let read_doc = format!(
+            " Reads a room name of the form `{template}` back: the values of its placeholders, in order; `None` for a name of another form."
+        );
+        let takes = (0..count).map(|_| quote!(it.next()?));
+        quote! {
+            #[doc = #build_doc]
+            pub fn #name(#(#params: impl ::std::fmt::Display),*) -> ::std::string::String {
+                #[allow(unused_mut)]
+                let mut room = ::std::string::String::new();
+                #(#pushes)*
+                room
+            }
+
+            #[doc = #read_doc]
+            pub fn #read(room: &str) -> ::std::option::Option<[&str; #n]> {
+                static TEMPLATE: ::std::sync::LazyLock<::tidings::schema::RoomTemplate> =
+                    ::std::sync::LazyLock::new(|| ::tidings::schema::RoomTemplate {
+                        template: ::std::string::String::from(#source),
+                        parts: ::std::vec![#(#parts),*],
+                    });
+                #[allow(unused_mut, unused_variables)]
+                let mut it = TEMPLATE.read(room)?.into_iter().map(|(_, value)| value);
+                ::std::option::Option::Some([#(#takes),*])
+            }
+        }
+    });
+    let doc = format!(
+        " Room names of module `{}`, as its events' recipient rules form them.",
+        m.name
+    );
+    quote! {
+        #[doc = #doc]
+        pub mod rooms {
+            #(#items)*
+        }
+    }
 }
 
 /// The derives of a generated item. `tidings` is `Describe` for types and `Event` for events:

@@ -119,6 +119,59 @@ struct ModuleFile {
     imports: Vec<String>,
     types: Vec<TypeView>,
     events: Vec<EventView>,
+    /// The room builders (`rooms.chat({ chat_id })`), or nothing without room rules.
+    rooms: String,
+}
+
+/// `export const rooms = { … }`: a builder per room form of the module ([`crate::rooms`]).
+fn rooms_ts(m: &Module) -> String {
+    let forms = crate::rooms::of_module(m);
+    if forms.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "/** Room names of module `{}`, as its events' recipient rules form them: `client.join(rooms.…({{ … }}))`. */\nexport const rooms = {{\n",
+        m.name
+    );
+    for f in &forms {
+        let expr: Vec<String> = {
+            let mut params = f.params.iter();
+            f.template
+                .parts
+                .iter()
+                .filter_map(|p| match p {
+                    tidings::schema::RoomPart::Literal(text) if text.is_empty() => None,
+                    tidings::schema::RoomPart::Literal(text) => Some(js_string(text)),
+                    tidings::schema::RoomPart::Field(_) => {
+                        params.next().map(|name| format!("String(p.{name})"))
+                    }
+                })
+                .collect()
+        };
+        let expr = if expr.is_empty() {
+            "\"\"".to_owned()
+        } else {
+            expr.join(" + ")
+        };
+        let param_type = f
+            .params
+            .iter()
+            .map(|p| format!("{p}: string | number"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let arg = if f.params.is_empty() {
+            String::new()
+        } else {
+            format!("p: {{ {param_type} }}")
+        };
+        out.push_str(&format!(
+            "  /** `{}` */\n  {}: ({arg}): string => {expr},\n",
+            f.form.replace("*/", "*\\/"),
+            f.name
+        ));
+    }
+    out.push_str("} as const;\n\n");
+    out
 }
 
 #[derive(Template)]
@@ -320,6 +373,7 @@ fn module_file(m: &Module, inputs: &Inputs) -> String {
             .map(|t| type_view(t, &m.name, inputs))
             .collect(),
         events: m.events.iter().map(|e| event_view(m, e, inputs)).collect(),
+        rooms: rooms_ts(m),
     };
     render_template(&file)
 }

@@ -105,7 +105,7 @@ function Operations(): React.ReactElement {
 }
 
 function Chat(): React.ReactElement {
-  const room = useRoom(`chat:${CHAT}`);
+  const room = useRoom(chat.rooms.chat({ chat_id: CHAT }));
   const [messages, setMessages] = React.useState<string[]>([]);
   const [typing, setTyping] = React.useState<string | null>(null);
   const [text, setText] = React.useState("");

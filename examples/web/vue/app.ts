@@ -116,7 +116,7 @@ const Operations = defineComponent(() => {
 });
 
 const Chat = defineComponent(() => {
-  const room = useRoom(`chat:${CHAT}`);
+  const room = useRoom(chat.rooms.chat({ chat_id: CHAT }));
   const messages = ref<string[]>([]);
   const typing = ref<string | null>(null);
   const text = ref("");

@@ -1,0 +1,104 @@
+//! The rooms a module's events name (`recipients.rooms = ["chat:{chat_id}"]`), as the typed
+//! room builders of the Rust and TypeScript output: one table, used by both backends.
+//!
+//! A template used by several events is one room form. Its name comes from its literal text
+//! (`chat:{chat_id}` → `chat`, `chat:{chat_id}:typing` → `chat_typing`, a template of
+//! placeholders only → `room`), made unique within the module; its parameters are the
+//! placeholders' last path segments (`ticket.ticket_id` → `ticket_id`), in order.
+
+use tidings::schema::{Module, RoomPart, RoomTemplate, Rule};
+
+use crate::names;
+
+/// One form of room name of a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomForm<'s> {
+    /// The builder's name: a snake_case identifier, unique in the module.
+    pub name: String,
+    /// The form written with its parameters: `chat:{chat_id}` (for `chat:{message.chat_id}`
+    /// and `chat:{chat_id}` alike — one form).
+    pub form: String,
+    /// The first template of this form the schema declares, and its parts.
+    pub template: &'s RoomTemplate,
+    /// The parameters, one per placeholder, in order (snake_case identifiers, unique).
+    pub params: Vec<String>,
+}
+
+/// The room forms of `m`, in the order its events first use them.
+pub fn of_module(m: &Module) -> Vec<RoomForm<'_>> {
+    let mut forms: Vec<RoomForm<'_>> = Vec::new();
+    let templates = m
+        .events
+        .iter()
+        .filter_map(|e| e.recipients.as_ref())
+        .flat_map(|r| r.rules.iter())
+        .filter_map(|rule| match rule {
+            Rule::Room { template } => Some(template),
+            _ => None,
+        });
+    for template in templates {
+        let params = params_of(template);
+        let form = form_of(template, &params);
+        if forms.iter().any(|f| f.form == form) {
+            continue;
+        }
+        let literal: Vec<String> = template
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                RoomPart::Literal(text) => names::rust_field_name(text),
+                RoomPart::Field(_) => None,
+            })
+            .collect();
+        let base = if literal.is_empty() {
+            "room".to_owned()
+        } else {
+            literal.join("_")
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while forms.iter().any(|f| f.name == name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        forms.push(RoomForm {
+            name,
+            form,
+            template,
+            params,
+        });
+    }
+    forms
+}
+
+/// The parameters of a template: its placeholders' last segments, made unique.
+fn params_of(template: &RoomTemplate) -> Vec<String> {
+    let mut params: Vec<String> = Vec::new();
+    for part in &template.parts {
+        if let RoomPart::Field(path) = part {
+            let last = path.0.last().map_or("value", String::as_str);
+            let base = names::rust_field_name(last).unwrap_or_else(|| "value".to_owned());
+            let mut param = base.clone();
+            let mut n = 2;
+            while params.contains(&param) {
+                param = format!("{base}_{n}");
+                n += 1;
+            }
+            params.push(param);
+        }
+    }
+    params
+}
+
+/// The template written with `params` for its placeholders.
+fn form_of(template: &RoomTemplate, params: &[String]) -> String {
+    let mut params = params.iter();
+    template
+        .parts
+        .iter()
+        .map(|p| match p {
+            RoomPart::Literal(text) => text.clone(),
+            RoomPart::Field(_) => format!("{{{}}}", params.next().map_or("", String::as_str)),
+        })
+        .collect()
+}
