@@ -71,6 +71,12 @@ impl Builder {
     }
 
     /// Also writes the TypeScript client modules into `dir` (for a web app next to the server).
+    ///
+    /// This writes into your source tree from a build script — an explicit choice, unlike the
+    /// Rust output, which stays in `$OUT_DIR` as prost-build's does. It suits one repository
+    /// holding server and page; the alternative is `tidings generate --ts DIR` in the web
+    /// project, committed and guarded by `tidings generate --ts DIR --check` in CI (the way
+    /// docs/guide.md takes). Files are written only when their content changed.
     pub fn typescript(mut self, dir: impl AsRef<Path>, options: TsOptions) -> Builder {
         self.typescript = Some((dir.as_ref().to_owned(), options));
         self
