@@ -5,7 +5,7 @@ import * as React from "react";
 
 import { createClient, type Client, type ClientEvents, type Replies, type ServerEvents } from "./index.js";
 import {
-  TidingsError,
+  RequestCell,
   holdRoom,
   onRefresh,
   operationsOf,
@@ -16,8 +16,11 @@ import {
   type HandlerMap,
   type OperationUpdate,
   type ReplyOf,
+  type RequestState,
   type RoomView,
 } from "./runtime.js";
+
+export type { RequestState } from "./runtime.js";
 
 /** The client the hooks below use: set by `TidingsProvider` (or by your own `Provider`). */
 export const TidingsContext = React.createContext<Client | null>(null);
@@ -164,16 +167,6 @@ export function useConnectionState(): ConnectionView {
   return React.useSyncExternalStore(subscribe, read, read);
 }
 
-/** Where a request made with `useTidingsRequest` is. */
-export interface RequestState<T> {
-  /** A request is on its way (the latest one). */
-  readonly pending: boolean;
-  /** The latest answered request's reply (kept while a newer one is pending). */
-  readonly result: T | undefined;
-  /** Why the latest request failed (`TidingsError.code`: `timeout`, `disconnected`, the server's code …). */
-  readonly error: TidingsError | undefined;
-}
-
 /** `useTidingsRequest`'s state and the functions that send. */
 export interface TidingsRequest<K extends keyof ClientEvents & string> extends RequestState<ReplyOf<Replies, K>> {
   /** Sends the request; the outcome lands in `pending`/`result`/`error` (it never throws or rejects). */
@@ -192,48 +185,15 @@ export interface TidingsRequest<K extends keyof ClientEvents & string> extends R
 export function useTidingsRequest<K extends keyof ClientEvents & string>(event: K, options: { timeoutMs?: number } = {}): TidingsRequest<K> {
   const client = useTidingsClient();
   type Reply = ReplyOf<Replies, K>;
-  const [state, setState] = React.useState<RequestState<Reply>>({ pending: false, result: undefined, error: undefined });
-  const latestCall = React.useRef(0);
-  const mounted = React.useRef(true);
-  React.useEffect(() => {
-    mounted.current = true;
-    return () => {
-      mounted.current = false;
-    };
-  }, []);
+  // One cell per client and event: answers to another event's requests never land here.
+  const cell = React.useMemo(() => new RequestCell<Reply>(), [client, event]);
+  // Unmounted, or another event: what is still on its way no longer counts.
+  React.useEffect(() => () => cell.reset(), [cell]);
+  const state = React.useSyncExternalStore(cell.subscribe, () => cell.state, () => cell.state);
   const timeoutMs = options.timeoutMs;
-  // Another event (or client): answers to the previous one's requests no longer count.
-  React.useEffect(
-    () => () => {
-      latestCall.current++;
-      setState({ pending: false, result: undefined, error: undefined });
-    },
-    [client, event],
-  );
   const sendAsync = React.useCallback(
-    (data: ClientEvents[K]): Promise<Reply> => {
-      const call = ++latestCall.current;
-      const current = () => mounted.current && call === latestCall.current;
-      setState((s) => ({ ...s, pending: true, error: undefined }));
-      let sent: Promise<Reply>;
-      try {
-        sent = client.request(event, data, timeoutMs === undefined ? {} : { timeoutMs });
-      } catch (e) {
-        sent = Promise.reject(e);
-      }
-      return sent.then(
-        (result) => {
-          if (current()) setState({ pending: false, result, error: undefined });
-          return result;
-        },
-        (e: unknown) => {
-          const error = e instanceof TidingsError ? e : new TidingsError("protocol", String(e), { cause: e });
-          if (current()) setState((s) => ({ pending: false, result: s.result, error }));
-          throw error;
-        },
-      );
-    },
-    [client, event, timeoutMs],
+    (data: ClientEvents[K]): Promise<Reply> => cell.run(() => client.request(event, data, timeoutMs === undefined ? {} : { timeoutMs })),
+    [cell, client, event, timeoutMs],
   );
   const send = React.useCallback(
     (data: ClientEvents[K]): void => {
@@ -241,10 +201,7 @@ export function useTidingsRequest<K extends keyof ClientEvents & string>(event: 
     },
     [sendAsync],
   );
-  const reset = React.useCallback(() => {
-    latestCall.current++;
-    setState({ pending: false, result: undefined, error: undefined });
-  }, []);
+  const reset = React.useCallback(() => cell.reset(), [cell]);
   return { ...state, send, sendAsync, reset };
 }
 

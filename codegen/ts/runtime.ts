@@ -1783,6 +1783,75 @@ export function holdRoom<S, C, R>(client: TidingsClient<S, C, R>, room: string, 
   };
 }
 
+// ── a request as UI state ─────────────────────────────────────────────────────────────────────
+
+/** Where a request a UI made is. */
+export interface RequestState<T> {
+  /** A request is on its way (the latest one). */
+  readonly pending: boolean;
+  /** The latest answered request's reply (kept while a newer one is pending). */
+  readonly result: T | undefined;
+  /** Why the latest request failed (`TidingsError.code`: `timeout`, `disconnected`, the server's code …). */
+  readonly error: TidingsError | undefined;
+}
+
+/**
+ * A typed request as UI state, for the framework adapters (`useTidingsRequest`): `run` sends and
+ * moves `state` from pending to the result or the error. Only the latest run counts: the answer
+ * to an earlier one, or to any run before `reset`, changes nothing.
+ */
+export class RequestCell<T> {
+  /** The state now: a new object on every change. */
+  state: RequestState<T> = Object.freeze({ pending: false, result: undefined, error: undefined });
+  private latest = 0;
+  private readonly listeners = new Set<() => void>();
+
+  /** Calls `listener` on every change of `state`; returns an unsubscribe. */
+  readonly subscribe = (listener: () => void): (() => void) => listen(this.listeners, listener);
+
+  /** Sends with `send` (a `client.request(…)`); resolves with the reply, or rejects with a `TidingsError`. */
+  run(send: () => Promise<T>): Promise<T> {
+    const mine = ++this.latest;
+    this.set({ ...this.state, pending: true, error: undefined });
+    let sent: Promise<T>;
+    try {
+      sent = send();
+    } catch (e) {
+      sent = Promise.reject(e);
+    }
+    return sent.then(
+      (result) => {
+        if (mine === this.latest) this.set({ pending: false, result, error: undefined });
+        return result;
+      },
+      (e: unknown) => {
+        const error = asError(e);
+        if (mine === this.latest) this.set({ pending: false, result: this.state.result, error });
+        throw error;
+      },
+    );
+  }
+
+  /** Back to no request, no result and no error; answers of the runs so far no longer count. */
+  reset(): void {
+    this.latest++;
+    if (this.state.pending || this.state.result !== undefined || this.state.error !== undefined) {
+      this.set({ pending: false, result: undefined, error: undefined });
+    }
+  }
+
+  private set(next: RequestState<T>): void {
+    this.state = Object.freeze(next);
+    for (const l of [...this.listeners]) {
+      try {
+        l();
+      } catch (e) {
+        console.error("a request listener threw", e);
+      }
+    }
+  }
+}
+
 // ── feature modules, loaded once and attached to a client ─────────────────────────────────────
 
 /** A feature module, or how to load one (`() => import("./chat.js")` — a module's default export). */

@@ -19,6 +19,7 @@ import {
 
 import { createClient, type Client, type ClientEvents, type Replies, type ServerEvents } from "./index.js";
 import {
+  RequestCell,
   TidingsError,
   holdRoom,
   onRefresh,
@@ -160,9 +161,9 @@ export interface TidingsRequest<K extends keyof ClientEvents & string> {
   /** A request is on its way (the latest one). */
   readonly pending: Readonly<Ref<boolean>>;
   /** The latest answered request's reply (kept while a newer one is pending). */
-  readonly result: Readonly<ShallowRef<ReplyOf<Replies, K> | undefined>>;
+  readonly result: Readonly<Ref<ReplyOf<Replies, K> | undefined>>;
   /** Why the latest request failed (`TidingsError.code`). */
-  readonly error: Readonly<ShallowRef<TidingsError | undefined>>;
+  readonly error: Readonly<Ref<TidingsError | undefined>>;
   /** Sends the request; the outcome lands in the refs (it never throws or rejects). */
   send(data: ClientEvents[K]): void;
   /** Sends the request and also returns the reply (rejects with a `TidingsError`). */
@@ -178,57 +179,25 @@ export interface TidingsRequest<K extends keyof ClientEvents & string> {
 export function useTidingsRequest<K extends keyof ClientEvents & string>(event: K, options: { timeoutMs?: number } = {}): TidingsRequest<K> {
   const client = useTidingsClient();
   type Reply = ReplyOf<Replies, K>;
-  const pending = shallowRef(false);
-  const result = shallowRef<Reply | undefined>(undefined);
-  const error = shallowRef<TidingsError | undefined>(undefined);
-  let latest = 0;
-  let disposed = false;
+  const cell = new RequestCell<Reply>();
+  const state = shallowRef(cell.state);
+  const off = cell.subscribe(() => (state.value = cell.state));
+  // Disposed: what is still on its way no longer counts.
   onScopeDispose(() => {
-    disposed = true;
+    off();
+    cell.reset();
   });
-  const sendAsync = (data: ClientEvents[K]): Promise<Reply> => {
-    const call = ++latest;
-    const current = () => !disposed && call === latest;
-    pending.value = true;
-    error.value = undefined;
-    let sent: Promise<Reply>;
-    try {
-      sent = client.request(event, data, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
-    } catch (e) {
-      sent = Promise.reject(e);
-    }
-    return sent.then(
-      (reply) => {
-        if (current()) {
-          result.value = reply;
-          pending.value = false;
-        }
-        return reply;
-      },
-      (e: unknown) => {
-        const failure = e instanceof TidingsError ? e : new TidingsError("protocol", String(e), { cause: e });
-        if (current()) {
-          error.value = failure;
-          pending.value = false;
-        }
-        throw failure;
-      },
-    );
-  };
+  const sendAsync = (data: ClientEvents[K]): Promise<Reply> =>
+    cell.run(() => client.request(event, data, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }));
   return {
-    pending: shallowReadonly(pending),
-    result: shallowReadonly(result),
-    error: shallowReadonly(error),
+    pending: computed(() => state.value.pending),
+    result: computed(() => state.value.result),
+    error: computed(() => state.value.error),
     send: (data) => {
       sendAsync(data).catch(() => undefined);
     },
     sendAsync,
-    reset: () => {
-      latest++;
-      pending.value = false;
-      result.value = undefined;
-      error.value = undefined;
-    },
+    reset: () => cell.reset(),
   };
 }
 

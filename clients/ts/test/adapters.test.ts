@@ -6,25 +6,19 @@
 import { test, after, before } from "node:test";
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page, type WebSocket as PageSocket } from "playwright-core";
+import { type Browser, type Page, type WebSocket as PageSocket } from "playwright-core";
 
 import WebSocket from "ws";
 
 import { createClient, demo, type WebSocketCtor } from "../generated/index.js";
-import { repo, startServer, type RunningServer } from "./server.js";
+import { launchChromium, repo, startServer, type RunningServer } from "./server.js";
 
-const CHROMIUM = process.env["CHROMIUM"] ?? "/usr/bin/chromium";
 let server: RunningServer;
 let browser: Browser;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (scripts/test does)`);
   server = await startServer();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

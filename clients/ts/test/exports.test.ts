@@ -4,13 +4,12 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Parser } from "@asyncapi/parser";
-import { chromium } from "playwright-core";
 
-import { repo } from "./server.js";
+import { launchChromium, repo } from "./server.js";
 
 const tidings = path.join(repo, "target/debug/tidings");
 const out = mkdtempSync(path.join(tmpdir(), "tidings-exports-"));
@@ -40,12 +39,7 @@ test("the AsyncAPI export of every shipped schema parses with zero errors and ze
 test("the HTML catalog renders every event without console errors", async () => {
   const dir = path.join(out, "catalog");
   run(["docs", "--out", dir, "schemas"]);
-  const chromiumPath = process.env["CHROMIUM"] ?? "/usr/bin/chromium";
-  assert.ok(existsSync(chromiumPath), `${chromiumPath} is missing`);
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];

@@ -59,3 +59,15 @@ export async function eventually(check: () => boolean, ms = 5_000, what = "condi
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** The Chromium of the browser tests: `CHROMIUM` or /usr/bin/chromium (scripts/test installs it). */
+export async function launchChromium(): Promise<import("playwright-core").Browser> {
+  const { chromium } = await import("playwright-core");
+  const { existsSync } = await import("node:fs");
+  const executablePath = process.env["CHROMIUM"] ?? "/usr/bin/chromium";
+  if (!existsSync(executablePath)) throw new Error(`${executablePath} is missing: apt-get install chromium (scripts/test does)`);
+  return chromium.launch({
+    executablePath,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
