@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 use tidings::schema::{EventDef, Module, Rule, Schema, Scope, TypeRef};
 
+use crate::catalog::PROTOCOL_URL;
 use crate::jsonschema::{def_schema, key, object_schema, type_schema, Refs};
 use crate::project::Project;
 
@@ -254,9 +255,6 @@ pub fn generate_for(schema: &Schema, project: &Project) -> String {
     }
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
-
-/// Where the protocol is described.
-const PROTOCOL_URL: &str = "https://github.com/tidings-rs/tidings/blob/main/docs/protocol.md";
 
 /// How clients authenticate to a Tidings server.
 const AUTH_NOTE: &str = "A Tidings server; authenticate with `Authorization: Bearer`, the `tidings.bearer.<token>` subprotocol, or `?token=`.";

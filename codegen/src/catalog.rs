@@ -208,7 +208,8 @@ fn counted(n: usize, noun: &str) -> String {
 }
 
 /// Where the protocol is described: an app's repository has no `docs/protocol.md` of its own.
-const PROTOCOL_URL: &str = "https://github.com/tidings-rs/tidings/blob/main/docs/protocol.md";
+pub(crate) const PROTOCOL_URL: &str =
+    "https://github.com/tidings-rs/tidings/blob/main/docs/protocol.md";
 
 /// Who gets the event, in words, under its label: the recipients of what the server sends; for
 /// what only clients send, that the app's handler on the server takes it (and what it answers).

@@ -84,10 +84,15 @@ impl Checked {
     /// The schema the Rust backend generates from: [`Checked::schema`] without the
     /// [`Checked::derived`] modules.
     pub fn rust_schema(&self) -> schema::Schema {
-        let mut schema = self.schema.clone();
-        schema.modules.retain(|m| !self.derived.contains(&m.name));
-        schema
+        without_modules(&self.schema, &self.derived)
     }
+}
+
+/// `schema` without the modules named in `names` (the derived ones, for the Rust backend).
+pub(crate) fn without_modules(schema: &schema::Schema, names: &[String]) -> schema::Schema {
+    let mut rest = schema.clone();
+    rest.modules.retain(|m| !names.contains(&m.name));
+    rest
 }
 
 /// Parses, lowers and validates every file of `sources`.

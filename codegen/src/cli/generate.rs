@@ -82,8 +82,7 @@ impl Outputs {
             ));
         }
         if let Some(dir) = &self.rust {
-            let mut own = schema.clone();
-            own.modules.retain(|m| !derived.contains(&m.name));
+            let own = crate::without_modules(schema, derived);
             outputs.push((dir, crate::rust::generate(&own), "rs"));
         }
         let mut drifted = false;
