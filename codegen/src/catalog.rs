@@ -131,30 +131,52 @@ fn constraints_words(c: &Constraints) -> String {
 }
 
 /// A sample value of a type, within its constraints.
-fn example(schema: &Schema, ty: &TypeRef, c: Option<&Constraints>, depth: usize) -> Value {
-    if depth > 6 {
+///
+/// Past [`SHALLOW`] levels of nesting a sample takes the least it may — no optional value
+/// (`null`), lists and maps as short as their bounds allow — so that recursive types end.
+/// [`DEEPEST`] and `left` (values still to build, from [`BUDGET`]) bound the walk for a type
+/// no finite document meets (a list of itself with a minimum length): `null` there.
+fn example(
+    schema: &Schema,
+    ty: &TypeRef,
+    c: Option<&Constraints>,
+    depth: usize,
+    left: &mut usize,
+) -> Value {
+    if depth > DEEPEST || *left == 0 {
         return Value::Null;
     }
+    *left -= 1;
+    let least = depth >= SHALLOW;
     match ty {
-        TypeRef::Optional(inner) => example(schema, inner, c, depth),
+        TypeRef::Optional(_) if least => Value::Null,
+        TypeRef::Optional(inner) => example(schema, inner, c, depth, left),
         TypeRef::Primitive(p) => match p {
             Primitive::String => {
-                let n = c.and_then(|c| c.min_length).unwrap_or(0).max(1) as usize;
-                let max = c.and_then(|c| c.max_length).unwrap_or(u64::MAX) as usize;
+                // "example", stretched or cut to the length bounds (a sample: at most 100,000
+                // characters, however long the minimum).
+                let len = |b: Option<u64>, or: usize| {
+                    b.map_or(or, |b| usize::try_from(b).unwrap_or(usize::MAX))
+                };
+                let min = len(c.and_then(|c| c.min_length), 0);
+                let max = len(c.and_then(|c| c.max_length), usize::MAX);
                 let base = "example";
                 json!(base
                     .chars()
                     .cycle()
-                    .take(n.max(base.len().min(max)))
+                    .take(min.max(base.len().min(max)).min(100_000))
                     .collect::<String>())
             }
             Primitive::Uuid => json!("3f2b8c1e-4d5a-4b6c-9e7f-0a1b2c3d4e5f"),
             Primitive::Timestamp => json!("2026-11-22T09:30:00Z"),
             Primitive::Bool => json!(true),
             Primitive::F32 | Primitive::F64 => {
-                json!(c
-                    .and_then(|c| c.min)
-                    .map_or(1.5, tidings::schema::Number::to_f64))
+                let bound = |b: Option<tidings::schema::Number>| b.map(|b| b.to_f64());
+                match (bound(c.and_then(|c| c.min)), bound(c.and_then(|c| c.max))) {
+                    (Some(min), _) => json!(min),
+                    (None, Some(max)) if max < 1.5 => json!(max),
+                    _ => json!(1.5),
+                }
             }
             Primitive::Json => json!({ "any": "json" }),
             _ => {
@@ -164,10 +186,25 @@ fn example(schema: &Schema, ty: &TypeRef, c: Option<&Constraints>, depth: usize)
                 crate::numbers::json(tidings::schema::Number::Int(lo.max(1).min(hi)))
             }
         },
-        TypeRef::List(inner) => json!([example(schema, inner, None, depth + 1)]),
-        TypeRef::Map(inner) => json!({ "key": example(schema, inner, None, depth + 1) }),
+        TypeRef::List(inner) => Value::Array(
+            (0..entries(c, least))
+                .map(|_| example(schema, inner, None, depth + 1, left))
+                .collect(),
+        ),
+        TypeRef::Map(inner) => Value::Object(
+            (1..=entries(c, least))
+                .map(|i| {
+                    let key = if i == 1 {
+                        "key".to_owned()
+                    } else {
+                        format!("key{i}")
+                    };
+                    (key, example(schema, inner, None, depth + 1, left))
+                })
+                .collect(),
+        ),
         TypeRef::Named { module, name } => match schema.type_def(module, name).map(|t| &t.kind) {
-            Some(TypeKind::Struct { fields }) => object(schema, fields, depth + 1),
+            Some(TypeKind::Struct { fields }) => object(schema, fields, depth + 1, left),
             Some(TypeKind::Enum { values, .. }) => {
                 json!(values.first().map(|v| v.name.clone()).unwrap_or_default())
             }
@@ -176,7 +213,7 @@ fn example(schema: &Schema, ty: &TypeRef, c: Option<&Constraints>, depth: usize)
                     return json!({});
                 };
                 let mut obj = match &v.payload {
-                    Some(p) => example(schema, p, None, depth + 1),
+                    Some(p) => example(schema, p, None, depth + 1, left),
                     None => json!({}),
                 };
                 obj[tag.as_str()] = json!(v.name);
@@ -187,12 +224,31 @@ fn example(schema: &Schema, ty: &TypeRef, c: Option<&Constraints>, depth: usize)
     }
 }
 
-fn object(schema: &Schema, fields: &[Field], depth: usize) -> Value {
+/// How deep a sample shows every optional value and one entry of every list or map.
+const SHALLOW: usize = 3;
+
+/// How deep a sample goes at all.
+const DEEPEST: usize = 32;
+
+/// How many values one sample builds at most.
+const BUDGET: usize = 10_000;
+
+/// How many entries a sample list or map has: one, or as many as its length bounds ask
+/// (`min_length` 3 → three; `max_length` 0 → none); with `least`, its minimum (none without
+/// one).
+fn entries(c: Option<&Constraints>, least: bool) -> usize {
+    let min = c.and_then(|c| c.min_length).unwrap_or(u64::from(!least));
+    let min = if least { min } else { min.max(1) };
+    let max = c.and_then(|c| c.max_length).unwrap_or(u64::MAX);
+    usize::try_from(min.min(max).min(BUDGET as u64)).unwrap_or(1)
+}
+
+fn object(schema: &Schema, fields: &[Field], depth: usize, left: &mut usize) -> Value {
     let mut map = serde_json::Map::new();
     for f in fields {
         map.insert(
             f.name.clone(),
-            example(schema, &f.ty, Some(&f.constraints), depth),
+            example(schema, &f.ty, Some(&f.constraints), depth, left),
         );
     }
     Value::Object(map)
@@ -230,8 +286,15 @@ fn audience(schema: &Schema, e: &EventDef) -> (&'static str, String) {
 
 /// Example frames of an event as they travel: a server frame carries `id`, `ts` and — durable —
 /// `seq` beside `data`; a client frame a `cid` when it expects an answer, and the `$reply`.
+/// The sample payload the catalog shows for event `e` of `schema`: a document within the
+/// event's contract (every field present, each value within its type and constraints).
+pub fn sample_payload(schema: &Schema, e: &EventDef) -> Value {
+    let mut left = BUDGET;
+    object(schema, &e.payload, 0, &mut left)
+}
+
 fn example_frames(schema: &Schema, e: &EventDef) -> Vec<Value> {
-    let data = object(schema, &e.payload, 0);
+    let data = sample_payload(schema, e);
     let mut frames = Vec::new();
     if e.direction.server_sends() {
         let mut frame = serde_json::Map::new();
@@ -246,10 +309,10 @@ fn example_frames(schema: &Schema, e: &EventDef) -> Vec<Value> {
     }
     if e.direction.client_sends() {
         frames.push(json!({ "type": e.name, "cid": 7, "data": data }));
-        let reply = e
-            .reply
-            .as_ref()
-            .map_or(Value::Null, |r| example(schema, r, None, 0));
+        let reply = e.reply.as_ref().map_or(Value::Null, |r| {
+            let mut left = BUDGET;
+            example(schema, r, None, 0, &mut left)
+        });
         frames.push(json!({ "type": "$reply", "cid": 7, "data": reply }));
     }
     frames
@@ -288,6 +351,12 @@ fn anchor(s: &str) -> String {
         .collect()
 }
 
+/// Text for one cell of a Markdown table: on one line, its `|` escaped (GitHub Flavored
+/// Markdown, "Tables": `\|` stands for a pipe in a cell, in code spans too).
+fn cell(text: &str) -> String {
+    text.replace('\n', " ").replace('|', "\\|")
+}
+
 fn fields_md(out: &mut String, fields: &[Field]) {
     if fields.is_empty() {
         out.push_str("No fields.\n\n");
@@ -316,11 +385,11 @@ fn fields_md(out: &mut String, fields: &[Field]) {
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} | {} |",
-            f.name,
-            type_md(&f.ty),
+            cell(&f.name),
+            cell(&type_md(&f.ty)),
             if f.is_required() { "yes" } else { "no" },
-            constraints_words(&f.constraints),
-            desc.trim()
+            cell(&constraints_words(&f.constraints)),
+            cell(desc.trim())
         );
     }
     out.push('\n');

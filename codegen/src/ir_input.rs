@@ -20,6 +20,36 @@ use tidings::schema::{Schema, IR_VERSION};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::source::{FileId, Sources};
 
+/// What writing the IR document `text` to `file` would do to the schemas beside it: the rendered
+/// errors when the directory holding `file` has schema files (`*.toml`, other `*.ir.json`)
+/// and would no longer check with `text` among them — a module or event name declared on both
+/// routes, a type no module defines. `None` when the contract would check, or when the
+/// directory has no other schema file (nothing to join).
+///
+/// An export that wrote such a document would lock its own app out: every build script and
+/// command reading the directory would fail, the export binary among them.
+pub(crate) fn breaks_beside(file: &std::path::Path, text: &str) -> Option<String> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let mut found = Sources::new();
+    found.add_path(dir).ok()?;
+    let itself = std::fs::canonicalize(file).ok();
+    let mut joined = Sources::new();
+    for (_, f) in found.iter() {
+        let same = itself.is_some() && std::fs::canonicalize(f.name()).ok() == itself;
+        if !same {
+            joined.add(f.name(), f.text());
+        }
+    }
+    if joined.is_empty() {
+        return None;
+    }
+    joined.add(file.display().to_string(), text);
+    crate::check(&joined).err().map(|d| d.render(&joined))
+}
+
 /// Whether a file found in a schema directory is an IR document: `*.ir.json`.
 pub fn is_ir_dir_file(name: &str) -> bool {
     name.ends_with(".ir.json")

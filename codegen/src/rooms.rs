@@ -3,8 +3,11 @@
 //!
 //! A template used by several events is one room form. Its name comes from its literal text
 //! (`chat:{chat_id}` → `chat`, `chat:{chat_id}:typing` → `chat_typing`, a template of
-//! placeholders only → `room`), made unique within the module; its parameters are the
-//! placeholders' last path segments (`ticket.ticket_id` → `ticket_id`), in order.
+//! placeholders only → `room`), made unique within the module — a builder's name never equals
+//! another form's reader name (`read_chat:{a}` next to `chat:{b}`); its parameters are the
+//! placeholders' last path segments (`ticket.ticket_id` → `ticket_id`), in order. A name that
+//! is a keyword stays as it is: the Rust backend writes it as a raw identifier (`r#match`),
+//! TypeScript as a property (`rooms.match(…)`).
 
 use tidings::schema::{Module, RoomPart, RoomTemplate, Rule};
 
@@ -55,9 +58,10 @@ pub fn of_module(m: &Module) -> Vec<RoomForm<'_>> {
         } else {
             literal.join("_")
         };
+
         let mut name = base.clone();
         let mut n = 2;
-        while forms.iter().any(|f| f.name == name) {
+        while forms.iter().any(|f| clashes(&f.name, &name)) {
             name = format!("{base}_{n}");
             n += 1;
         }
@@ -69,6 +73,12 @@ pub fn of_module(m: &Module) -> Vec<RoomForm<'_>> {
         });
     }
     forms
+}
+
+/// Whether forms named `a` and `b` would share an identifier: a builder is named after its
+/// form, its reader `read_` + that.
+fn clashes(a: &str, b: &str) -> bool {
+    a == b || format!("read_{a}") == b || a == format!("read_{b}")
 }
 
 /// The parameters of a template: its placeholders' last segments, made unique.

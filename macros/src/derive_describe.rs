@@ -284,9 +284,15 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             }
     };
     if !register {
+        // Known to `tidings::describe::schema` as declared in a schema file, so derived items
+        // may use it; its IR comes from that file.
         return Ok(quote! {
             const _: () = {
                 #impls
+
+                ::tidings::describe::__private::inventory::submit! {
+                    ::tidings::describe::Declared { module: #module, name: #name }
+                }
             };
         });
     }

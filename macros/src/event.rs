@@ -434,10 +434,18 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 quote!(::tidings::schema::RoomPart::Literal(::std::string::String::from(#rest))),
             );
         }
-        if ok {
+        if ok && args.is_empty() {
+            // A fixed room: its text as it is (`format!` of a literal alone is clippy's
+            // `useless_format`).
+            body.extend(
+                quote_spanned!(lit.span()=> r = r.to_room(::std::string::String::from(#text));),
+            );
+        } else if ok {
             body.extend(
                 quote_spanned!(lit.span()=> r = r.to_room(::std::format!(#fmt, #(#args),*));),
             );
+        }
+        if ok {
             rules.push(quote!(::tidings::schema::Rule::Room {
                 template: ::tidings::schema::RoomTemplate { template: ::std::string::String::from(#text), parts: ::std::vec![#(#parts),*] },
             }));

@@ -149,6 +149,21 @@ pub struct Registration {
 
 inventory::collect!(Registration);
 
+/// A type declared in a schema file: code generated from TOML derives `Describe` with
+/// `register = false`, and submits this instead of a [`Registration`]. [`schema`] leaves such
+/// types out of the IR — the schema files hold them — but lets derived types and events use
+/// them: the IR refers to them by module and name, and the contract that joins the TOML
+/// modules and the IR document (`tidings check`) resolves the reference.
+#[derive(Debug)]
+pub struct Declared {
+    /// The module of the schema file that declares it.
+    pub module: &'static str,
+    /// The type's name.
+    pub name: &'static str,
+}
+
+inventory::collect!(Declared);
+
 /// Why the derived items do not form one schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -201,17 +216,27 @@ pub enum DescribeError {
 ///
 /// # Errors
 /// When two events share a wire name, a module declares a type twice, a type refers to a
-/// type that is not derived, or a presence event breaks its rules.
+/// type that is neither derived nor generated from a schema file ([`Declared`]), or a presence
+/// event breaks its rules.
 pub fn schema() -> Result<Schema, DescribeError> {
-    from_registrations(inventory::iter::<Registration>)
+    assemble(inventory::iter::<Registration>, inventory::iter::<Declared>)
 }
 
-/// Assembles the IR of the given registrations (what [`schema`] does with all of them).
+/// Assembles the IR of the given registrations (what [`schema`] does with all of them), with
+/// no type declared in schema files.
 ///
 /// # Errors
 /// As [`schema`].
 pub fn from_registrations<'a>(
     regs: impl IntoIterator<Item = &'a Registration>,
+) -> Result<Schema, DescribeError> {
+    assemble(regs, [])
+}
+
+/// [`schema`] of `regs`, where derived items may also use the `declared` types.
+fn assemble<'a>(
+    regs: impl IntoIterator<Item = &'a Registration>,
+    declared: impl IntoIterator<Item = &'a Declared>,
 ) -> Result<Schema, DescribeError> {
     let mut regs: Vec<&Registration> = regs.into_iter().collect();
     regs.sort_by_key(|r| (r.module, r.file, r.line));
@@ -263,7 +288,11 @@ pub fn from_registrations<'a>(
         }
     }
     // Imports: every other module a module's types and events refer to; all must exist.
-    let known: HashMap<(String, String), ()> = type_at.keys().map(|k| (k.clone(), ())).collect();
+    let mut known: HashMap<(String, String), ()> =
+        type_at.keys().map(|k| (k.clone(), ())).collect();
+    for d in declared {
+        known.insert((d.module.to_owned(), d.name.to_owned()), ());
+    }
     for m in modules.values_mut() {
         let mut imports = Vec::new();
         let mut refs = Vec::new();

@@ -727,3 +727,67 @@ fn generated_events_decode_with_the_ir_of_their_schema() {
     }
     assert!(types_checked > 20, "only {types_checked} types compared");
 }
+
+/// The sample payload the catalog shows for every event is a document of its contract: the Rust
+/// decoder and the JSON Schema accept it — for every event here, and for length and range
+/// bounds a sample must stretch to (a list of at least three, a map of at least two, a float
+/// below 1.5, a long minimum string, a list that must be empty).
+#[test]
+fn every_catalog_sample_is_accepted_by_its_contract() {
+    let schema = schema();
+    let judges = validators(&schema);
+    for (_, e) in schema.events() {
+        let text = tidings_codegen::catalog::sample_payload(&schema, e).to_string();
+        let rust = decode_event(&e.name, &text).expect("every event has a Rust type");
+        assert!(
+            rust.is_ok(),
+            "{}: Rust refuses the sample {text}: {rust:?}",
+            e.name
+        );
+        assert!(
+            schema_accepts(&judges[&e.name], &text),
+            "{}: the JSON Schema refuses the sample {text}",
+            e.name
+        );
+    }
+
+    let mut sources = tidings_codegen::Sources::new();
+    sources.add(
+        "bounds.toml",
+        r#"module = "bounds"
+[types.Pair]
+fields.a = { type = "f64", max = 0.25 }
+fields.tags = { type = "[string]", min_length = 3, max_length = 5 }
+
+[events.stretched]
+payload.list = { type = "[Pair]", min_length = 3 }
+payload.map = { type = "map<u8>", min_length = 2, max_length = 4 }
+payload.none = { type = "[u8]", max_length = 0 }
+payload.long = { type = "string", min_length = 12 }
+payload.short = { type = "string", max_length = 2 }
+payload.cold = { type = "f32", min = -40.5, max = -10 }
+"#,
+    );
+    let checked =
+        tidings_codegen::check(&sources).unwrap_or_else(|d| panic!("{}", d.render(&sources)));
+    let contracts = tidings::validate::Contracts::new(&checked.schema);
+    let judges = validators(&checked.schema);
+    let (_, e) = checked
+        .schema
+        .event_by_wire_name("bounds:stretched")
+        .expect("declared");
+    let mut sample = tidings_codegen::catalog::sample_payload(&checked.schema, e);
+    let text = sample.to_string();
+    assert_eq!(sample["list"].as_array().map(Vec::len), Some(3), "{text}");
+    assert_eq!(
+        sample["map"].as_object().map(|m| m.len()),
+        Some(2),
+        "{text}"
+    );
+    assert!(schema_accepts(&judges["bounds:stretched"], &text), "{text}");
+    contracts
+        .get("bounds:stretched")
+        .expect("a contract")
+        .check(&mut sample)
+        .unwrap_or_else(|r| panic!("{text}: {r:?}"));
+}

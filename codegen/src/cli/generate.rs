@@ -98,6 +98,14 @@ impl Outputs {
                     drifted = true;
                 }
             } else if !same {
+                if let Some(problems) = crate::ir_input::breaks_beside(file, &json) {
+                    eprint!("{problems}");
+                    bail!(
+                        "{} not written: with it, the schemas beside it would no longer check \
+                         (above); rename the module or event on one side",
+                        file.display()
+                    );
+                }
                 std::fs::write(file, json)
                     .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;
                 super::outln!("{}: written", file.display());

@@ -141,21 +141,50 @@ fn rooms_tokens(m: &Module) -> TokenStream {
         return TokenStream::new();
     }
     let items = forms.iter().map(|f| {
-        let name = format_ident!("{}", f.name);
-        let read = format_ident!("read_{}", f.name);
+        let name = types::ident(&f.name);
+        let read = types::ident(&format!("read_{}", f.name));
         let template = &f.form;
         let source = &f.template.template;
-        let params: Vec<_> = f.params.iter().map(|p| format_ident!("{}", p)).collect();
+        let params: Vec<_> = f.params.iter().map(|p| types::ident(p)).collect();
         let count = params.len();
         let n = proc_macro2::Literal::usize_unsuffixed(count);
-        let mut names = params.iter();
-        let pushes = f.template.parts.iter().filter_map(|p| match p {
-            RoomPart::Literal(text) if text.is_empty() => None,
-            RoomPart::Literal(text) => Some(quote!(room.push_str(#text);)),
-            RoomPart::Field(_) => names
-                .next()
-                .map(|p| quote!(room.push_str(&::std::string::ToString::to_string(&#p));)),
-        });
+        // One `format!` with the literal text inline: no local a parameter could shadow. A
+        // parameter is captured by name, except a raw identifier, which format strings cannot
+        // name (`{}` with the argument after).
+        let mut fmt = String::new();
+        let mut raw = Vec::new();
+        let mut pairs = f.params.iter().zip(&params);
+        for p in &f.template.parts {
+            match p {
+                RoomPart::Literal(text) => {
+                    fmt.push_str(&text.replace('{', "{{").replace('}', "}}"));
+                }
+                RoomPart::Field(_) => {
+                    if let Some((name, id)) = pairs.next() {
+                        if names::is_rust_keyword(name) {
+                            fmt.push_str("{}");
+                            raw.push(id);
+                        } else {
+                            fmt.push_str(&format!("{{{name}}}"));
+                        }
+                    }
+                }
+            }
+        }
+        let body = if params.is_empty() {
+            let text: String = f
+                .template
+                .parts
+                .iter()
+                .filter_map(|p| match p {
+                    RoomPart::Literal(text) => Some(text.as_str()),
+                    RoomPart::Field(_) => None,
+                })
+                .collect();
+            quote!(::std::string::String::from(#text))
+        } else {
+            quote!(::std::format!(#fmt #(, #raw)*))
+        };
         let parts = f.template.parts.iter().map(|p| match p {
             RoomPart::Literal(text) => {
                 quote!(::tidings::schema::RoomPart::Literal(::std::string::String::from(#text)))
@@ -173,10 +202,7 @@ fn rooms_tokens(m: &Module) -> TokenStream {
         quote! {
             #[doc = #build_doc]
             pub fn #name(#(#params: impl ::std::fmt::Display),*) -> ::std::string::String {
-                #[allow(unused_mut)]
-                let mut room = ::std::string::String::new();
-                #(#pushes)*
-                room
+                #body
             }
 
             #[doc = #read_doc]
