@@ -22,7 +22,11 @@ use crate::ts::TsOptions;
 use crate::{Error, Sources};
 
 /// Why a build-script compilation failed.
-#[derive(Debug, thiserror::Error)]
+///
+/// Its `Debug` is its message, so that a build script's `fn main() -> Result<(), Box<dyn
+/// Error>>` prints the diagnostics as they are rendered (file:line:col, the source line, a
+/// caret), not as one escaped line.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
     /// A schema path could not be read, or an output could not be written.
@@ -36,6 +40,12 @@ pub enum BuildError {
         "OUT_DIR is not set: call this from build.rs, or set an output directory with `out_dir`"
     )]
     NoOutDir,
+}
+
+impl std::fmt::Debug for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Compiles schemas into Rust (and optionally TypeScript) from a build script.
@@ -133,5 +143,32 @@ impl Builder {
             output::write(ts_dir, &crate::ts::generate(&checked.schema, options), "ts")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A build script returning the error from `main` prints `{:?}`: the diagnostics as
+    /// rendered, on their own lines.
+    #[test]
+    fn a_schema_error_debugs_as_its_rendered_diagnostics() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("bad.toml"),
+            "module = \"bad\"\n[events.x]\npayload.a = \"strnig\"\n",
+        )
+        .expect("write");
+        let err = Builder::new()
+            .schemas(dir.path())
+            .out_dir(dir.path().join("out"))
+            .emit_rerun_if_changed(false)
+            .compile()
+            .expect_err("the schema has an error");
+        let debug = format!("{err:?}");
+        assert_eq!(debug, err.to_string());
+        assert!(debug.contains("bad.toml:3:"), "{debug}");
+        assert!(debug.lines().count() > 3, "{debug}");
     }
 }

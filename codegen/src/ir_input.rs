@@ -50,6 +50,29 @@ pub(crate) fn breaks_beside(file: &std::path::Path, text: &str) -> Option<String
     crate::check(&joined).err().map(|d| d.render(&joined))
 }
 
+/// The modules the IR documents `ids` declare, each with its document's name — read before the
+/// TOML modules are lowered, so that a TOML file importing one is told why it cannot (a TOML
+/// module cannot use a derived module's types) rather than that no such module exists.
+/// Documents that do not read are left to [`merge`] to report.
+pub(crate) fn declared_modules(sources: &Sources, ids: &[FileId]) -> HashMap<String, String> {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        modules: Vec<Named>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Named {
+        name: String,
+    }
+    ids.iter()
+        .filter_map(|&id| {
+            let file = sources.file(id);
+            let doc: Doc = serde_json::from_str(file.text()).ok()?;
+            Some((doc, file.name().to_owned()))
+        })
+        .flat_map(|(doc, file)| doc.modules.into_iter().map(move |m| (m.name, file.clone())))
+        .collect()
+}
+
 /// Whether a file found in a schema directory is an IR document: `*.ir.json`.
 pub fn is_ir_dir_file(name: &str) -> bool {
     name.ends_with(".ir.json")

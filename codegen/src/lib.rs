@@ -138,7 +138,8 @@ pub fn check(sources: &Sources) -> Result<Checked, Diagnostics> {
             None => broken.extend(raw::declared_module(file.text())),
         }
     }
-    let mut schema = lower::lower(sources, &raws, broken, &mut diags);
+    let derived_names = ir_input::declared_modules(sources, &ir_files);
+    let mut schema = lower::lower(sources, &raws, broken, &derived_names, &mut diags);
     let derived = ir_input::merge(sources, &ir_files, &mut schema, &mut diags);
     diags.sort();
     if diags.has_errors() {

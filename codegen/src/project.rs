@@ -29,8 +29,10 @@ use tidings::schema::Schema;
 /// The file `tidings export` and `tidings docs` read when it exists in the current directory.
 pub const PROJECT_FILE: &str = "tidings.toml";
 
-/// `tidings.toml`: only the `[project]` table is read (other tables are left to other tools).
+/// `tidings.toml`: the `[project]` table (the only one it has so far; any other key is refused,
+/// so that a misspelled `[projcet]` is not silently ignored).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct File {
     #[serde(default)]
     project: Project,
@@ -40,11 +42,12 @@ struct File {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Project {
-    /// The system's name (AsyncAPI `info.title`, the catalog's heading).
+    /// The system's name (AsyncAPI `info.title`, the catalog's title).
     pub name: Option<String>,
     /// Its version (AsyncAPI `info.version`); default: the highest module version.
     pub version: Option<String>,
-    /// What it is; default: the modules' descriptions.
+    /// What it is (AsyncAPI `info.description`, the catalog's first paragraph); default: the
+    /// modules' descriptions.
     pub description: Option<String>,
     /// Who to ask (AsyncAPI `info.contact`).
     pub contact: Option<Contact>,
@@ -85,17 +88,65 @@ pub struct License {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Server {
-    /// `host[:port]`.
+    /// `host[:port]`: a host name or address, with no scheme (`wss://`) or path (AsyncAPI 3.0,
+    /// Server Object `host`).
+    #[serde(deserialize_with = "host")]
     pub host: String,
-    /// `ws` or `wss`.
-    #[serde(default = "wss")]
+    /// `ws` or `wss`; default `wss`.
+    #[serde(default = "wss", deserialize_with = "protocol")]
     pub protocol: String,
-    /// The endpoint's path; default `/ws`.
-    #[serde(default = "ws_path")]
+    /// The endpoint's path, starting with `/`; default `/ws`.
+    #[serde(default = "ws_path", deserialize_with = "pathname")]
     pub pathname: String,
     /// What this server is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+
+/// `host`: not empty, no scheme, no path, no spaces.
+fn host<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let host = String::deserialize(d)?;
+    let problem = if host.is_empty() {
+        Some("is empty")
+    } else if host.contains("://") {
+        Some("has a scheme: give it as `protocol`")
+    } else if host.contains('/') {
+        Some("has a path: give it as `pathname`")
+    } else if host.chars().any(char::is_whitespace) {
+        Some("has a space")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(serde::de::Error::custom(format!(
+            "`host` {p} (`host[:port]`, as `rt.example.com` or `127.0.0.1:8080`)"
+        ))),
+        None => Ok(host),
+    }
+}
+
+/// `protocol`: `ws` or `wss`.
+fn protocol<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let protocol = String::deserialize(d)?;
+    if protocol == "ws" || protocol == "wss" {
+        Ok(protocol)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "`protocol` is `{protocol}`: a Tidings endpoint speaks `ws` or `wss`"
+        )))
+    }
+}
+
+/// `pathname`: starts with `/`.
+fn pathname<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let path = String::deserialize(d)?;
+    if path.starts_with('/') && !path.chars().any(char::is_whitespace) {
+        Ok(path)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "`pathname` is `{path}`: a path starting with `/`, without spaces, as `/ws`"
+        )))
+    }
 }
 
 fn wss() -> String {
@@ -110,7 +161,7 @@ fn ws_path() -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The file.
         path: String,
@@ -149,9 +200,25 @@ impl Project {
     /// # Errors
     /// As [`Project::load`], the message only.
     pub fn parse(text: &str) -> Result<Project, String> {
+        let unknown = unknown_keys(text);
+        if !unknown.is_empty() {
+            return Err(unknown.join("\n"));
+        }
         toml::from_str::<File>(text)
             .map(|f| f.project)
             .map_err(|e| e.to_string().trim_end().to_owned())
+    }
+
+    /// The project file named on the command line (`--project FILE`), else `tidings.toml` of
+    /// the current directory when there is one, else the defaults.
+    ///
+    /// # Errors
+    /// As [`Project::load`].
+    pub fn from_arg(path: Option<&Path>) -> Result<Project, ProjectError> {
+        match path {
+            Some(path) => Project::load(path),
+            None => Project::discover(),
+        }
     }
 
     /// `tidings.toml` of the current directory when there is one, else the defaults.
@@ -203,6 +270,98 @@ impl Project {
     }
 }
 
+/// The keys each table of `tidings.toml` takes; `servers` holds tables named by the app.
+const TOP: &[&str] = &["project"];
+const PROJECT: &[&str] = &[
+    "name",
+    "version",
+    "description",
+    "contact",
+    "license",
+    "servers",
+];
+const CONTACT: &[&str] = &["name", "url", "email"];
+const LICENSE: &[&str] = &["name", "url"];
+const SERVER: &[&str] = &["host", "protocol", "pathname", "description"];
+
+/// Every key of `text` that its table does not take, each as `line L, column C: …` with the
+/// closest known key: all of them at once, not one per run. Empty when there is none, or when
+/// the text is not TOML (the TOML reader says where).
+fn unknown_keys(text: &str) -> Vec<String> {
+    use toml::de::{DeTable, DeValue};
+    fn table<'a, 'v>(t: &'a DeTable<'v>, key: &str) -> Option<&'a DeTable<'v>> {
+        match t.get(key)?.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+    let mut found = Vec::new();
+    let mut check = |t: &DeTable<'_>, known: &[&str], prefix: &str| {
+        for key in t.keys() {
+            let name: &str = key.get_ref();
+            if known.contains(&name) {
+                continue;
+            }
+            let (line, column) = line_column(text, key.span().start);
+            let hint = crate::names::did_you_mean(name, known.iter().copied()).map_or_else(
+                || {
+                    format!(
+                        "; it takes {}",
+                        known
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+                |k| format!("; did you mean `{k}`?"),
+            );
+            found.push(format!(
+                "line {line}, column {column}: unknown key `{prefix}{name}`{hint}"
+            ));
+        }
+    };
+    let Ok(root) = DeTable::parse(text) else {
+        return found;
+    };
+    let root = root.get_ref();
+    check(root, TOP, "");
+    if let Some(project) = table(root, "project") {
+        check(project, PROJECT, "project.");
+        if let Some(contact) = table(project, "contact") {
+            check(contact, CONTACT, "project.contact.");
+        }
+        if let Some(license) = table(project, "license") {
+            check(license, LICENSE, "project.license.");
+        }
+        if let Some(servers) = table(project, "servers") {
+            for (name, server) in servers {
+                if let DeValue::Table(server) = server.get_ref() {
+                    check(
+                        server,
+                        SERVER,
+                        &format!("project.servers.{}.", name.get_ref()),
+                    );
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The 1-based line and column (in characters) of byte `offset` of `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before, |at| &before[at + 1..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,9 +376,51 @@ mod tests {
         .expect("read");
         assert_eq!(p.name.as_deref(), Some("Desk"));
         assert_eq!(p.servers["prod"].protocol, "wss");
-        assert_eq!(
-            Project::parse("[tool.other]\nx = 1\n").expect("other tables"),
-            Project::default()
+        assert!(Project::parse("").is_ok());
+    }
+
+    #[test]
+    fn every_unknown_key_is_said_at_once_with_its_place() {
+        let err = Project::parse(
+            "[projcet]\nname = \"x\"\n\n[project]\nnmae = \"x\"\ncontact = { nme = \"a\" }\n\
+             [project.servers.prod]\nhost = \"h\"\nport = 1\n",
+        )
+        .expect_err("refused");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 4, "{err}");
+        assert!(
+            lines[0]
+                .starts_with("line 1, column 2: unknown key `projcet`; did you mean `project`?"),
+            "{err}"
         );
+        assert!(
+            err.contains("line 5, column 1: unknown key `project.nmae`; did you mean `name`?"),
+            "{err}"
+        );
+        assert!(err.contains("unknown key `project.contact.nme`"), "{err}");
+        assert!(err.contains("line 9, column 1: unknown key `project.servers.prod.port`; it takes `host`, `protocol`, `pathname`, `description`"), "{err}");
+    }
+
+    #[test]
+    fn server_values_are_checked() {
+        for (server, wanted) in [
+            ("host = \"\"", "`host` is empty"),
+            ("host = \"wss://rt.example.com\"", "has a scheme"),
+            ("host = \"rt.example.com/ws\"", "has a path"),
+            ("host = \"h\"\nprotocol = \"http\"", "`protocol` is `http`"),
+            ("host = \"h\"\npathname = \"ws\"", "`pathname` is `ws`"),
+        ] {
+            let err =
+                Project::parse(&format!("[project.servers.prod]\n{server}\n")).expect_err(server);
+            assert!(
+                err.contains(wanted) && err.contains("line "),
+                "{server}: {err}"
+            );
+        }
+        let ok = Project::parse(
+            "[project.servers.dev]\nhost = \"127.0.0.1:8080\"\nprotocol = \"ws\"\npathname = \"/rt\"\n",
+        )
+        .expect("a good server");
+        assert_eq!(ok.servers["dev"].pathname, "/rt");
     }
 }

@@ -42,6 +42,8 @@ mod delivery;
 #[cfg(feature = "server")]
 mod event;
 #[cfg(feature = "server")]
+mod handlers;
+#[cfg(feature = "server")]
 mod hub;
 #[cfg(feature = "server")]
 mod ids;

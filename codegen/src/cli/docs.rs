@@ -17,12 +17,17 @@ pub struct Args {
     /// Write nothing; exit 1 when the files on disk differ.
     #[arg(long)]
     check: bool,
+    /// The project file whose `[project]` table titles the catalog (`name`) and opens it
+    /// (`description`); default `tidings.toml` when the current directory has one.
+    #[arg(long, value_name = "FILE")]
+    project: Option<PathBuf>,
 }
 
 pub(super) fn run(args: &Args) -> Result<u8> {
     let Some(checked) = args.input.load()? else {
         return Ok(EXIT_FINDINGS);
     };
-    let files = crate::catalog::generate(&checked.schema);
+    let project = crate::project::Project::from_arg(args.project.as_deref())?;
+    let files = crate::catalog::generate_for(&checked.schema, &project);
     super::generate::write_or_check(&args.out, &files, "md", args.check)
 }

@@ -53,10 +53,7 @@ pub(super) fn run(args: &Args) -> Result<u8> {
                 let files = crate::jsonschema::generate(&checked.schema);
                 return super::generate::write_or_check(&dir, &files, "json", args.check);
             }
-            let project = match &args.project {
-                Some(path) => crate::project::Project::load(path)?,
-                None => crate::project::Project::discover()?,
-            };
+            let project = crate::project::Project::from_arg(args.project.as_deref())?;
             crate::asyncapi::generate_for(&checked.schema, &project)
         }
     };

@@ -106,6 +106,10 @@ impl Outputs {
                         file.display()
                     );
                 }
+                if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+                }
                 std::fs::write(file, json)
                     .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;
                 super::outln!("{}: written", file.display());

@@ -26,6 +26,7 @@ pub(crate) fn lower(
     sources: &Sources,
     raws: &[RawModule],
     broken: HashSet<String>,
+    derived: &HashMap<String, String>,
     diags: &mut Diagnostics,
 ) -> Schema {
     let mut cx = Lowering {
@@ -33,6 +34,7 @@ pub(crate) fn lower(
         diags,
         unresolved: HashSet::new(),
         broken,
+        derived,
     };
     let modules = cx.collect_modules(raws);
     // Fields dropped by the raw layer for errors of their own: references to them are not
@@ -188,6 +190,9 @@ struct Lowering<'a> {
     /// Modules whose file could not be read as a schema (a TOML error, not UTF-8): importing
     /// them is not a second error.
     broken: HashSet<String>,
+    /// Modules declared by IR documents (events derived in Rust), with the document's name:
+    /// a TOML module cannot import them, and is told so.
+    derived: &'a HashMap<String, String>,
 }
 
 impl Lowering<'_> {
@@ -335,6 +340,21 @@ impl Lowering<'_> {
                             format!("module `{name}` imports itself"),
                         )
                         .help("a module's own types need no import; remove it"),
+                    );
+                } else if let Some(file) = self.derived.get(name).filter(|_| !known.contains(name))
+                {
+                    self.diags.push(
+                        Diagnostic::error(
+                            crate::diag::Code::UnknownImport,
+                            m.raw.file,
+                            span.clone(),
+                            format!("module `{name}` is derived in Rust (`{file}`): a TOML module cannot import it"),
+                        )
+                        .label("imported here")
+                        .help(
+                            "a derived module's types are the app's Rust, which generated code cannot name; \
+                             declare the type in a TOML module instead — derived events may use TOML types",
+                        ),
                     );
                 } else if !known.contains(name) && !self.broken.contains(name) {
                     // `comon` for `common`, or a file name (`common.toml`) for its module.

@@ -83,6 +83,148 @@ pub fn include_file(schema: &Schema) -> String {
     format(quote!(#(#decls)*), "the schema")
 }
 
+/// The file printed by prettyplease, except `tidings::handlers!` invocations ([`handlers_text`]).
+fn unparse(file: syn::File) -> String {
+    let is_handlers = |item: &syn::Item| matches!(item, syn::Item::Macro(m) if m.mac.path.segments.last().is_some_and(|s| s.ident == "handlers"));
+    if !file.items.iter().any(is_handlers) {
+        return prettyplease::unparse(&file);
+    }
+    let mut out = String::new();
+    let mut run = syn::File {
+        shebang: file.shebang,
+        attrs: file.attrs,
+        items: Vec::new(),
+    };
+    for item in file.items {
+        if let (true, syn::Item::Macro(m)) = (is_handlers(&item), &item) {
+            if let Some(text) = handlers_text(&m.mac) {
+                if !run.items.is_empty() || !run.attrs.is_empty() {
+                    out.push_str(&prettyplease::unparse(&run));
+                    run.items.clear();
+                    run.attrs.clear();
+                }
+                out.push_str(&text);
+                continue;
+            }
+        }
+        run.items.push(item);
+    }
+    if !run.items.is_empty() {
+        out.push_str(&prettyplease::unparse(&run));
+    }
+    out
+}
+
+/// `tidings::handlers! { … }` as a person writes it: doc comments as `///`, one method per
+/// line. `None` when the tokens are not the form [`handlers_tokens`] writes.
+fn handlers_text(mac: &syn::Macro) -> Option<String> {
+    struct Method {
+        attrs: Vec<syn::Attribute>,
+        name: syn::Ident,
+        event: syn::Type,
+    }
+    struct Invocation {
+        attrs: Vec<syn::Attribute>,
+        vis: syn::Visibility,
+        name: syn::Ident,
+        router: syn::Ident,
+        methods: Vec<Method>,
+    }
+    impl syn::parse::Parse for Invocation {
+        fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
+            let attrs = input.call(syn::Attribute::parse_outer)?;
+            let vis = input.parse()?;
+            input.parse::<syn::Token![trait]>()?;
+            let name = input.parse()?;
+            input.parse::<syn::Token![,]>()?;
+            input.parse::<syn::Token![fn]>()?;
+            let router = input.parse()?;
+            let body;
+            syn::braced!(body in input);
+            let mut methods = Vec::new();
+            while !body.is_empty() {
+                let attrs = body.call(syn::Attribute::parse_outer)?;
+                let name = body.parse()?;
+                body.parse::<syn::Token![=>]>()?;
+                let event = body.parse()?;
+                if !body.is_empty() {
+                    body.parse::<syn::Token![,]>()?;
+                }
+                methods.push(Method { attrs, name, event });
+            }
+            Ok(Invocation {
+                attrs,
+                vis,
+                name,
+                router,
+                methods,
+            })
+        }
+    }
+    fn docs(attrs: &[syn::Attribute], indent: &str, out: &mut String) -> Option<()> {
+        for attr in attrs {
+            let syn::Meta::NameValue(nv) = &attr.meta else {
+                return None;
+            };
+            let syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(text),
+                ..
+            }) = &nv.value
+            else {
+                return None;
+            };
+            if !nv.path.is_ident("doc") {
+                return None;
+            }
+            for line in text.value().lines() {
+                out.push_str(&format!("{indent}///{}\n", line.trim_end()));
+            }
+        }
+        Some(())
+    }
+    let call: Invocation = mac.parse_body().ok()?;
+    let path = mac
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::");
+    let leading = if mac.path.leading_colon.is_some() {
+        "::"
+    } else {
+        ""
+    };
+    let mut out = format!("{leading}{path}! {{\n");
+    docs(&call.attrs, "    ", &mut out)?;
+    let vis = match &call.vis {
+        syn::Visibility::Public(_) => "pub ".to_owned(),
+        syn::Visibility::Inherited => String::new(),
+        syn::Visibility::Restricted(r) => format!("{} ", quote!(#r).to_string().replace(' ', "")),
+    };
+    out.push_str(&format!(
+        "    {vis}trait {}, fn {} {{\n",
+        call.name, call.router
+    ));
+    for m in &call.methods {
+        docs(&m.attrs, "        ", &mut out)?;
+        out.push_str(&format!("        {} => {},\n", m.name, type_text(&m.event)));
+    }
+    out.push_str("    }\n}\n");
+    Some(out)
+}
+
+/// A type as prettyplease prints it (`Vec<u8>`, not `Vec < u8 >`).
+fn type_text(ty: &syn::Type) -> String {
+    let file: syn::File = syn::parse_quote!(type T = #ty;);
+    let text = prettyplease::unparse(&file);
+    text.trim()
+        .strip_prefix("type T = ")
+        .and_then(|t| t.strip_suffix(';'))
+        .unwrap_or(&text)
+        .to_owned()
+}
+
 fn module_doc(m: &Module) -> TokenStream {
     let mut text = format!("Module `{}`", m.name);
     if let Some(v) = &m.version {
@@ -97,9 +239,13 @@ fn module_doc(m: &Module) -> TokenStream {
 }
 
 /// Formats tokens as a Rust file with the generated-code header.
+///
+/// prettyplease prints macro invocations as it finds their tokens, on long lines with
+/// `#[doc = "…"]`; the one macro generated code invokes, `tidings::handlers!`, is printed by
+/// [`handlers_text`] as a person would write it.
 fn format(tokens: TokenStream, what: &str) -> String {
     let body = match syn::parse2::<syn::File>(tokens) {
-        Ok(file) => prettyplease::unparse(&file),
+        Ok(file) => unparse(file),
         // The backend builds every item with quote!; a parse failure is a bug in it. Keep the
         // output compilable-looking enough to show where.
         Err(e) => format!(
@@ -566,23 +712,21 @@ fn handlers_tokens(m: &Module) -> TokenStream {
     if inbound.is_empty() {
         return quote!();
     }
+    // `tidings::handlers!`, as events derived in Rust use it: one implementation of the trait
+    // and its router.
     let methods = inbound.iter().map(|e| {
         let method = field_ident(&e.key);
         let ty = format_ident!("{}", names::event_type_name(&e.key));
-        let reply = e.reply.as_ref().map_or_else(|| quote!(()), |r| rust_type(r, &m.name));
-        let doc = format!(" Handles `{}`{}", e.name, e.doc.as_deref().map_or_else(|| ".".to_owned(), |d| format!(": {}", types::sentence(d))));
+        let doc = format!(
+            " Handles `{}`{}",
+            e.name,
+            e.doc
+                .as_deref()
+                .map_or_else(|| ".".to_owned(), |d| format!(": {}", types::sentence(d)))
+        );
         quote! {
             #[doc = #doc]
-            fn #method(&self, session: ::tidings::Session, event: #ty)
-                -> impl ::std::future::Future<Output = ::std::result::Result<#reply, ::tidings::HandlerError>> + ::std::marker::Send;
-        }
-    });
-    let routes = inbound.iter().map(|e| {
-        let method = field_ident(&e.key);
-        let ty = format_ident!("{}", names::event_type_name(&e.key));
-        quote! {
-            let h = handlers.clone();
-            let router = router.on::<#ty, _, _>(move |session: ::tidings::Session, event: #ty| async move { h.#method(session, event).await });
+            #method => #ty,
         }
     });
     let trait_doc = format!(
@@ -590,18 +734,11 @@ fn handlers_tokens(m: &Module) -> TokenStream {
         m.name
     );
     quote! {
-        #[doc = #trait_doc]
-        pub trait Handlers: ::std::marker::Send + ::std::marker::Sync + 'static {
-            #(#methods)*
-        }
-
-        /// A router sending every event clients send in this module to `handlers`. Merge the
-        /// routers of several modules with [`tidings::Router::merge`].
-        pub fn router(handlers: impl Handlers) -> ::tidings::Router {
-            let handlers = ::std::sync::Arc::new(handlers);
-            let router = ::tidings::Router::new();
-            #(#routes)*
-            router
+        ::tidings::handlers! {
+            #[doc = #trait_doc]
+            pub trait Handlers, fn router {
+                #(#methods)*
+            }
         }
     }
 }

@@ -167,6 +167,62 @@ fn the_catalog_is_ready_to_commit() {
         ping.contains("\"cid\": 7") && ping.contains("\"$reply\""),
         "{ping}"
     );
+
+    // A `|` in a description or a default stays inside its cell (GFM: `\|`), and a list's
+    // minimum length shows in its sample.
+    std::fs::write(
+        p.join("schemas/desk.toml"),
+        format!(
+            "{DESK}\n[events.piped]\npayload.mode = {{ type = \"string\", default = \"a|b\", doc = \"`a|b` or c | d\" }}\n\
+             payload.tags = {{ type = \"[string]\", min_length = 3 }}\nrecipients.user = [\"user_id\"]\npayload.user_id = \"uuid\"\n"
+        ),
+    )
+    .expect("write");
+    let out = tidings(&["docs", "--out", "catalog"], p);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let md = std::fs::read_to_string(p.join("catalog/catalog.md")).expect("catalog.md");
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| `mode` |"))
+        .expect("the row of `mode`");
+    assert_eq!(
+        row.matches('|').count() - row.matches("\\|").count(),
+        6,
+        "five cells, every other pipe escaped: {row}"
+    );
+    assert!(row.contains("`a\\|b` or c \\| d"), "{row}");
+    assert!(
+        md.contains("\"tags\": [\n") && md.matches("\"example\"").count() >= 3,
+        "{md}"
+    );
+}
+
+/// An export that would write an IR document the schemas beside it could not take (the whole
+/// contract again, next to the TOML it came from) writes nothing and says why: the app's own
+/// build would otherwise fail, export binary included.
+#[test]
+fn an_ir_document_that_would_break_its_directory_is_not_written() {
+    let dir = project();
+    let p = dir.path();
+    let out = tidings(&["generate", "--ir", "schemas/all.ir.json"], p);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("schemas/all.ir.json not written") && err.contains("declared twice"),
+        "{err}"
+    );
+    assert!(!p.join("schemas/all.ir.json").exists());
+    let out = tidings(&["check"], p);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // Elsewhere it is written; rewriting a document in place replaces it.
+    let out = tidings(&["generate", "--ir", "ir/all.ir.json"], p);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(p.join("ir/all.ir.json").exists());
+    std::fs::create_dir_all(p.join("derived")).expect("mkdir");
+    std::fs::write(p.join("derived/jobs.ir.json"), jobs_ir()).expect("write");
+    let out = tidings(&["generate", "--ir", "derived/jobs.ir.json", "derived"], p);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
 /// The AsyncAPI document carries the app's identity from `tidings.toml`, and without it only
@@ -200,12 +256,45 @@ fn exports_carry_the_apps_identity() {
     assert_eq!(named["info"]["license"]["name"], "MIT");
     assert_eq!(named["servers"]["production"]["host"], "rt.example.com");
     assert_eq!(named["servers"]["production"]["protocol"], "wss");
-    std::fs::write(p.join("tidings.toml"), "[project]\ntitle = \"x\"\n").expect("write");
-    let out = tidings(&["export", "asyncapi"], p);
-    assert_eq!(out.status.code(), Some(2));
+    // The catalog is titled and opened with the same table.
+    std::fs::write(
+        p.join("tidings.toml"),
+        "[project]\nname = \"Help desk\"\ndescription = \"Realtime events of the help desk.\"\n",
+    )
+    .expect("write");
+    let out = tidings(&["docs", "--out", "catalog"], p);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let md = std::fs::read_to_string(p.join("catalog/catalog.md")).expect("catalog.md");
     assert!(
-        text(&out.stderr).contains("unknown field `title`"),
-        "{}",
-        text(&out.stderr)
+        md.contains("# Help desk: event catalog\n\nRealtime events of the help desk.\n"),
+        "{md}"
     );
+    let html = std::fs::read_to_string(p.join("catalog/catalog.html")).expect("catalog.html");
+    assert!(
+        html.contains("<title>Help desk: event catalog</title>"),
+        "{html}"
+    );
+
+    // Every unknown key at once, a misspelled table too, with its place.
+    std::fs::write(
+        p.join("tidings.toml"),
+        "[projcet]\nname = \"x\"\n[project]\ntitle = \"x\"\n",
+    )
+    .expect("write");
+    for command in [&["export", "asyncapi"][..], &["docs", "--out", "catalog"]] {
+        let out = tidings(command, p);
+        assert_eq!(out.status.code(), Some(2), "{command:?}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("line 1, column 2: unknown key `projcet`; did you mean `project`?")
+                && err.contains("line 4, column 1: unknown key `project.title`"),
+            "{err}"
+        );
+    }
+    // A project file that is not there is said once.
+    let out = tidings(&["docs", "--project", "nope.toml"], p);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+    assert!(err.contains("cannot read nope.toml"), "{err}");
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
-use tidings::{Describe, Event, HandlerError, Hub, Principal, Router};
+use tidings::{Describe, Event, HandlerError, Hub, Session};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Where a job is.
@@ -67,15 +67,32 @@ fn emit<E: Event>(hub: &Hub, event: &E) -> Result<(), HandlerError> {
         .map_err(|e| HandlerError::internal(e.to_string()))
 }
 
-async fn cancel(hub: Hub, who: Principal, req: CancelJob) -> Result<Cancelled, HandlerError> {
-    let done = JobStateChanged {
-        job_id: req.job_id,
-        owner_id: who.user_id,
-        state: JobState::Done,
-        progress: 100,
-    };
-    emit(&hub, &done)?;
-    Ok(Cancelled { cancelled: true })
+tidings::handlers! {
+    /// What this program does with the events clients send in module `jobs`: the same typed
+    /// trait and router as a module generated from TOML has.
+    trait JobsHandlers, fn jobs_router {
+        /// `jobs:cancel`: the job is done; its owner's tabs hear of it.
+        cancel_job => CancelJob,
+    }
+}
+
+struct Jobs;
+
+impl JobsHandlers for Jobs {
+    async fn cancel_job(
+        &self,
+        session: Session,
+        req: CancelJob,
+    ) -> Result<Cancelled, HandlerError> {
+        let done = JobStateChanged {
+            job_id: req.job_id,
+            owner_id: session.principal().user_id.clone(),
+            state: JobState::Done,
+            progress: 100,
+        };
+        emit(session.hub(), &done)?;
+        Ok(Cancelled { cancelled: true })
+    }
 }
 
 type Ws =
@@ -99,7 +116,7 @@ async fn next_json(ws: &mut Ws) -> Result<serde_json::Value, String> {
 async fn scripted() -> Result<(), String> {
     let hub = Hub::builder()
         .authenticator(tidings_examples::trust_the_query)
-        .router(Router::new().on::<CancelJob, _, _>(cancel))
+        .router(jobs_router(Jobs))
         .build();
     let server = tidings::Server::bind("127.0.0.1:0")
         .await
