@@ -9,7 +9,7 @@
 //! is a keyword stays as it is: the Rust backend writes it as a raw identifier (`r#match`),
 //! TypeScript as a property (`rooms.match(…)`).
 
-use tidings::schema::{Module, RoomPart, RoomTemplate, Rule};
+use tidings::schema::{Module, RoomPart, RoomTemplate, Rule, Schema, TypeRef};
 
 use crate::names;
 
@@ -25,26 +25,51 @@ pub struct RoomForm<'s> {
     pub template: &'s RoomTemplate,
     /// The parameters, one per placeholder, in order (snake_case identifiers, unique).
     pub params: Vec<String>,
+    /// Each parameter's types: the placeholder's field type (through optionals) in every
+    /// template of this form, without repeats — one type unless two events' fields differ.
+    pub types: Vec<Vec<TypeRef>>,
 }
 
-/// The room forms of `m`, in the order its events first use them.
-pub fn of_module(m: &Module) -> Vec<RoomForm<'_>> {
-    let mut forms: Vec<RoomForm<'_>> = Vec::new();
-    let templates = m
-        .events
-        .iter()
-        .filter_map(|e| e.recipients.as_ref())
-        .flat_map(|r| r.rules.iter())
-        .filter_map(|rule| match rule {
-            Rule::Room { template } => Some(template),
-            _ => None,
-        });
-    for template in templates {
+/// The room forms of `m` (a module of `schema`), in the order its events first use them.
+pub fn of_module<'s>(schema: &'s Schema, m: &'s Module) -> Vec<RoomForm<'s>> {
+    let mut forms: Vec<RoomForm<'s>> = Vec::new();
+    let templates = m.events.iter().flat_map(|e| {
+        e.recipients
+            .iter()
+            .flat_map(|r| r.rules.iter())
+            .filter_map(move |rule| match rule {
+                Rule::Room { template } => Some((e, template)),
+                _ => None,
+            })
+    });
+    for (event, template) in templates {
         let params = params_of(template);
         let form = form_of(template, &params);
-        if forms.iter().any(|f| f.form == form) {
+        let types: Vec<Option<TypeRef>> = template
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                RoomPart::Field(path) => {
+                    let through = schema.path_fields(&event.payload, path);
+                    Some(
+                        through
+                            .last()
+                            .filter(|_| through.len() == path.0.len())
+                            .map(|f| f.ty.unwrap_optional().clone()),
+                    )
+                }
+                RoomPart::Literal(_) => None,
+            })
+            .collect();
+        if let Some(known) = forms.iter_mut().find(|f| f.form == form) {
+            for (have, ty) in known.types.iter_mut().zip(types) {
+                if let Some(ty) = ty.filter(|ty| !have.contains(ty)) {
+                    have.push(ty);
+                }
+            }
             continue;
         }
+        let types = types.into_iter().map(|t| t.into_iter().collect()).collect();
         let literal: Vec<String> = template
             .parts
             .iter()
@@ -70,6 +95,7 @@ pub fn of_module(m: &Module) -> Vec<RoomForm<'_>> {
             form,
             template,
             params,
+            types,
         });
     }
     forms

@@ -105,7 +105,7 @@ impl JwtAuthenticator {
     ///
     /// # Errors
     /// When the token is malformed, badly signed, expired, not valid yet (`nbf`), has an `exp`
-    /// or `nbf` out of range, lacks `sub`, or has a `tenant` or `roles` claim of another type
+    /// or `nbf` out of range, lacks `sub` (or has an empty one), or has a `tenant` or `roles` claim of another type
     /// (a tenant is a string or a number; roles an array of them).
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let data = decode::<serde_json::Map<String, serde_json::Value>>(
@@ -151,6 +151,11 @@ impl JwtAuthenticator {
             .get("sub")
             .and_then(text)
             .ok_or_else(|| AuthError::unauthorized("the token's `sub` claim is not a string"))?;
+        if user.is_empty() {
+            return Err(AuthError::unauthorized(
+                "the token's `sub` claim is empty: it names no user",
+            ));
+        }
         // Claims of the wrong type are refused, never read as absent: a `tenant` that is an
         // object must not make a connection with no tenant at all.
         let roles = match claims.get(&self.roles_claim) {
@@ -292,8 +297,9 @@ impl JwtIssuer {
     /// A token for `user`, valid for `ttl` from now.
     ///
     /// # Errors
-    /// When the clock is before 1970 or the token cannot be signed (an `unauthorized` error
-    /// saying why).
+    /// When `user` is empty (a token must name a user: [`JwtAuthenticator::verify`] refuses
+    /// an empty `sub`), `ttl` is zero (the token would be expired when issued), the clock is
+    /// before 1970 or the token cannot be signed — an `unauthorized` error saying why.
     pub fn issue(
         &self,
         user: &str,
@@ -301,6 +307,16 @@ impl JwtIssuer {
         roles: &[&str],
         ttl: Duration,
     ) -> Result<String, AuthError> {
+        if user.is_empty() {
+            return Err(AuthError::unauthorized(
+                "cannot issue a token for an empty user name",
+            ));
+        }
+        if ttl.is_zero() {
+            return Err(AuthError::unauthorized(
+                "cannot issue a token valid for no time: give a `ttl` above zero",
+            ));
+        }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_err(|_| AuthError::unauthorized("the clock is before 1970"))?;

@@ -118,6 +118,9 @@ test("room builders generated from the schemas' room templates", async () => {
   assert.equal(chat.rooms.chat({ chat_id: "c1" }), "chat:c1");
   const fake = createFakeClient();
   fake.setState("open");
-  await fake.join(chat.rooms.chat({ chat_id: 42 }));
+  await fake.join(chat.rooms.chat({ chat_id: "42" }));
   assert.deepEqual([...fake.rooms], ["chat:42"]);
+  // A parameter has its placeholder field's type: `chat_id` is a uuid, a string.
+  // @ts-expect-error a number is not a chat id
+  assert.equal(chat.rooms.chat({ chat_id: 42 }), "chat:42");
 });

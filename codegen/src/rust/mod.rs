@@ -274,15 +274,15 @@ fn module_tokens(schema: &Schema, boxed: &Boxed, m: &Module) -> TokenStream {
         out.extend(event_tokens(schema, &none, m, e));
     }
     out.extend(handlers_tokens(m));
-    out.extend(rooms_tokens(m));
+    out.extend(rooms_tokens(schema, m));
     out
 }
 
 /// `pub mod rooms`: a builder and a reader per room form of the module ([`crate::rooms`]) —
 /// `chat::rooms::chat(&id)` for `client.join`/`Session::join`, and `chat::rooms::read_chat(room)`
 /// for a join policy.
-fn rooms_tokens(m: &Module) -> TokenStream {
-    let forms = crate::rooms::of_module(m);
+fn rooms_tokens(schema: &Schema, m: &Module) -> TokenStream {
+    let forms = crate::rooms::of_module(schema, m);
     if forms.is_empty() {
         return TokenStream::new();
     }

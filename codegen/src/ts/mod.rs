@@ -45,7 +45,7 @@ pub fn generate(schema: &Schema, options: &TsOptions) -> BTreeMap<PathBuf, Strin
     for m in &schema.modules {
         files.insert(
             PathBuf::from(format!("{}.ts", m.name)),
-            module_file(m, &inputs),
+            module_file(schema, m, &inputs),
         );
     }
     let [index, runtime, react, vue] = RESERVED_FILES;
@@ -124,8 +124,8 @@ struct ModuleFile {
 }
 
 /// `export const rooms = { … }`: a builder per room form of the module ([`crate::rooms`]).
-fn rooms_ts(m: &Module) -> String {
-    let forms = crate::rooms::of_module(m);
+fn rooms_ts(schema: &Schema, m: &Module) -> String {
+    let forms = crate::rooms::of_module(schema, m);
     if forms.is_empty() {
         return String::new();
     }
@@ -153,10 +153,23 @@ fn rooms_ts(m: &Module) -> String {
         } else {
             expr.join(" + ")
         };
+        // Each parameter typed as its placeholder's field (a union when events differ).
         let param_type = f
             .params
             .iter()
-            .map(|p| format!("{p}: string | number"))
+            .zip(&f.types)
+            .map(|(p, types)| {
+                let ty = if types.is_empty() {
+                    "string | number".to_owned()
+                } else {
+                    types
+                        .iter()
+                        .map(|t| ts_type(t, &m.name, Shape::Read))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                };
+                format!("{p}: {ty}")
+            })
             .collect::<Vec<_>>()
             .join("; ");
         let arg = if f.params.is_empty() {
@@ -346,7 +359,7 @@ fn referenced(m: &Module) -> Vec<String> {
     out.into_iter().collect()
 }
 
-fn module_file(m: &Module, inputs: &Inputs) -> String {
+fn module_file(schema: &Schema, m: &Module, inputs: &Inputs) -> String {
     let mut tags = Vec::new();
     if let Some(v) = &m.version {
         tags.push(format!("Version {v}."));
@@ -373,7 +386,7 @@ fn module_file(m: &Module, inputs: &Inputs) -> String {
             .map(|t| type_view(t, &m.name, inputs))
             .collect(),
         events: m.events.iter().map(|e| event_view(m, e, inputs)).collect(),
-        rooms: rooms_ts(m),
+        rooms: rooms_ts(schema, m),
     };
     render_template(&file)
 }

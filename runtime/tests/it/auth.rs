@@ -370,3 +370,26 @@ fn a_malformed_token_says_what_is_wrong_in_words_and_is_an_http_response() {
     let response = err.into_response();
     assert_eq!(response.status(), axum::http::StatusCode::UNAUTHORIZED);
 }
+
+/// A token names a user: an empty `sub` is refused when verifying, and not issued.
+#[cfg(feature = "jwt")]
+#[test]
+fn an_empty_user_is_neither_issued_nor_accepted() {
+    use std::time::Duration;
+    use tidings::{JwtAuthenticator, JwtIssuer};
+    let auth = JwtAuthenticator::hs256(SECRET);
+    let err = auth
+        .verify(&token("", "acme", &[], Duration::from_secs(60)))
+        .expect_err("an empty sub");
+    assert!(err.to_string().contains("`sub` claim is empty"), "{err}");
+    let issuer = JwtIssuer::hs256(SECRET);
+    assert!(issuer
+        .issue("", None, &[], Duration::from_secs(60))
+        .is_err());
+    assert!(issuer.issue("alice", None, &[], Duration::ZERO).is_err());
+    let good = issuer
+        .issue("alice", Some("acme"), &["agent"], Duration::from_secs(60))
+        .expect("issued");
+    let who = auth.verify(&good).expect("verified");
+    assert_eq!(who.user_id, "alice");
+}
