@@ -20,6 +20,35 @@ use tidings::schema::{Schema, IR_VERSION};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::source::{FileId, Sources};
 
+/// Gives a derived module, its types and its events the place in their IR document where each
+/// is named (the first occurrence of the quoted name), unless the document says where: compat
+/// findings and other reports about derived events then point into the committed document.
+fn locate(sources: &Sources, id: FileId, module: &mut tidings::schema::Module) {
+    let file = sources.file(id);
+    let at = |name: &str| {
+        let span = span_of(file.text(), name);
+        let (line, column) = file.position(span.start);
+        tidings::schema::Location {
+            file: file.name().to_owned(),
+            line,
+            column,
+        }
+    };
+    if module.location.is_none() {
+        module.location = Some(at(&module.name));
+    }
+    for t in &mut module.types {
+        if t.location.is_none() {
+            t.location = Some(at(&t.name));
+        }
+    }
+    for e in &mut module.events {
+        if e.location.is_none() {
+            e.location = Some(at(&e.name));
+        }
+    }
+}
+
 /// What writing the IR document `text` to `file` would do to the schemas beside it: the rendered
 /// errors when the directory holding `file` has schema files (`*.toml`, other `*.ir.json`)
 /// and would no longer check with `text` among them — a module or event name declared on both
@@ -265,7 +294,10 @@ pub(crate) fn merge(
     }
     schema
         .modules
-        .extend(from_ir.into_iter().map(|(_, module)| module));
+        .extend(from_ir.into_iter().map(|(id, mut module)| {
+            locate(sources, id, &mut module);
+            module
+        }));
     schema.modules.sort_by(|a, b| a.name.cmp(&b.name));
     added.sort();
     added

@@ -119,6 +119,23 @@ fn compat_at_a_git_ref_judges_derived_events_too() {
         report.contains("jobs:stateChanged") && report.contains("progress"),
         "{report}"
     );
+    // The finding points into the committed document, where the event is named.
+    let at = report
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("--> schemas/jobs.ir.json:"))
+        .unwrap_or_else(|| panic!("no place in the IR document: {report}"));
+    let line: usize = at
+        .split(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a line");
+    let doc = std::fs::read_to_string(p.join("schemas/jobs.ir.json")).expect("read");
+    assert!(
+        doc.lines()
+            .nth(line - 1)
+            .is_some_and(|l| l.contains("\"jobs:stateChanged\"")),
+        "{report}"
+    );
 }
 
 /// The catalog an app commits: counts in words, anchors GitHub renders, no link to a file the
