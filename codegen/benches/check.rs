@@ -5,7 +5,8 @@
 //! directory, then times loading them from disk and checking them, as `tidings check` does.
 //! It prints the median, minimum and maximum of several runs and the cost per event, which stays
 //! flat when the cost grows linearly. It then times Rust and TypeScript generation separately,
-//! and `tidings compat` between two versions of each set.
+//! a build script's run (`Builder::compile`) first and with its schemas unchanged, on the
+//! shipped schemas and each set, and `tidings compat` between two versions of each set.
 //!
 //! `-- --modelina` adds AsyncAPI Modelina side by side: TypeScript models generated in Node from
 //! the AsyncAPI export of the same events (`bench/peers/modelina.mjs`; `npm ci` there first),
@@ -170,6 +171,45 @@ fn main() {
             ts.as_secs_f64() * 1e3,
             both.as_secs_f64() * 1e3,
             both.as_secs_f64() * 1e6 / events as f64
+        );
+    }
+    println!();
+    // A build script's run from its start to its end (`Builder::compile`, as build.rs calls
+    // it): the first run, which generates, and runs whose schemas did not change (cargo runs
+    // the script again when a schema file is touched, or the build script changes).
+    println!(
+        "{:>8} {:>11} {:>11} {:>11} {:>11}",
+        "build.rs", "first", "unchanged", "min", "max"
+    );
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
+    let mut sets: Vec<(String, std::path::PathBuf, Option<tempfile::TempDir>)> =
+        vec![("shipped".to_owned(), shipped, None)];
+    for &(events, _) in plan {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write_set(dir.path(), events);
+        sets.push((events.to_string(), dir.path().to_owned(), Some(dir)));
+    }
+    for (name, schemas, _keep) in &sets {
+        let out = tempfile::tempdir().expect("temp dir");
+        let compile = || {
+            let start = Instant::now();
+            tidings_codegen::Builder::new()
+                .schemas(schemas)
+                .out_dir(out.path())
+                .emit_rerun_if_changed(false)
+                .compile()
+                .expect("compiles");
+            start.elapsed()
+        };
+        let first = compile();
+        let mut times: Vec<Duration> = (0..if smoke { 1 } else { 15 }).map(|_| compile()).collect();
+        times.sort();
+        println!(
+            "{name:>8} {:>9.2}ms {:>9.2}ms {:>9.2}ms {:>9.2}ms",
+            first.as_secs_f64() * 1e3,
+            times[times.len() / 2].as_secs_f64() * 1e3,
+            times[0].as_secs_f64() * 1e3,
+            times[times.len() - 1].as_secs_f64() * 1e3,
         );
     }
     println!();

@@ -100,6 +100,12 @@ impl Builder {
 
     /// Checks the schemas and writes the generated files (only those whose content changed).
     ///
+    /// A run whose inputs are those of the previous run — the same schema texts, the same
+    /// options, the same build-script binary (so the same version of this crate) — and whose
+    /// outputs are as it left them does no more: it repeats the previous run's warnings and
+    /// returns. What it compares is recorded in the output directory (`.tidings-stamp`: a hash
+    /// of the inputs, and each output's size and modification time).
+    ///
     /// # Errors
     /// When a schema cannot be read, has errors (all diagnostics are in the error), or an output
     /// cannot be written.
@@ -116,20 +122,31 @@ impl Builder {
                 println!("cargo:rerun-if-changed={}", file.display());
             }
         }
+        let dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => PathBuf::from(std::env::var_os("OUT_DIR").ok_or(BuildError::NoOutDir)?)
+                .join("tidings"),
+        };
+        let key = self.fingerprint(&dir, &sources);
+        if let Some(stamp) = Stamp::read(&dir).filter(|s| s.key == key && s.outputs_unchanged()) {
+            for warning in &stamp.warnings {
+                println!("cargo:warning={warning}");
+            }
+            return Ok(());
+        }
+        // Whatever happens next, the previous run's record no longer describes the outputs.
+        Stamp::remove(&dir);
         let checked = crate::check(&sources).map_err(|d| BuildError::Schema(d.render(&sources)))?;
-        for warning in checked
+        let warnings: Vec<String> = checked
             .warnings
             .render(&sources)
             .lines()
             .filter(|l| l.starts_with("warning"))
-        {
+            .map(str::to_owned)
+            .collect();
+        for warning in &warnings {
             println!("cargo:warning={warning}");
         }
-        let dir = match self.out_dir {
-            Some(dir) => dir,
-            None => PathBuf::from(std::env::var_os("OUT_DIR").ok_or(BuildError::NoOutDir)?)
-                .join("tidings"),
-        };
         // Derived modules (IR documents among the schemas) are the app's own Rust already.
         let rust = checked.rust_schema();
         let mut files = crate::rust::generate(&rust);
@@ -139,10 +156,117 @@ impl Builder {
             crate::rust::include_file(&rust),
         );
         output::write(&dir, &files, "rs")?;
+        let mut outputs: Vec<PathBuf> = files.keys().map(|f| dir.join(f)).collect();
         if let Some((ts_dir, options)) = &self.typescript {
-            output::write(ts_dir, &crate::ts::generate(&checked.schema, options), "ts")?;
+            let ts = crate::ts::generate(&checked.schema, options);
+            output::write(ts_dir, &ts, "ts")?;
+            outputs.extend(ts.keys().map(|f| ts_dir.join(f)));
         }
+        Stamp::record(&dir, key, &warnings, &outputs);
         Ok(())
+    }
+
+    /// A hash of everything the outputs depend on: this build script's binary (its size and
+    /// modification time: a new version of this crate, or a changed build script, is a new
+    /// binary), the options, and every schema file's name and text.
+    fn fingerprint(&self, dir: &Path, sources: &Sources) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        env!("CARGO_PKG_VERSION").hash(&mut h);
+        if let Some(meta) = std::env::current_exe()
+            .ok()
+            .and_then(|e| std::fs::metadata(e).ok())
+        {
+            meta.len().hash(&mut h);
+            meta.modified().ok().hash(&mut h);
+        }
+        dir.hash(&mut h);
+        self.typescript
+            .as_ref()
+            .map(|(d, o)| (d, o.react, o.vue))
+            .hash(&mut h);
+        for (_, file) in sources.iter() {
+            file.name().hash(&mut h);
+            file.text().hash(&mut h);
+        }
+        h.finish()
+    }
+}
+
+/// What the last [`Builder::compile`] generated from what, kept in the output directory: the
+/// inputs' hash, the warnings it printed, and each output's size and modification time.
+struct Stamp {
+    key: u64,
+    warnings: Vec<String>,
+    outputs: Vec<(PathBuf, u64, u128)>,
+}
+
+impl Stamp {
+    const FILE: &'static str = ".tidings-stamp";
+
+    /// An output's size and modification time (nanoseconds since the epoch).
+    fn state(path: &Path) -> Option<(u64, u128)> {
+        let meta = std::fs::metadata(path).ok()?;
+        let modified = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
+        Some((meta.len(), modified))
+    }
+
+    /// The record of `dir`, when there is one that reads.
+    fn read(dir: &Path) -> Option<Stamp> {
+        let text = std::fs::read_to_string(dir.join(Self::FILE)).ok()?;
+        let mut lines = text.lines();
+        let key = u64::from_str_radix(lines.next()?.strip_prefix("key ")?, 16).ok()?;
+        let mut stamp = Stamp {
+            key,
+            warnings: Vec::new(),
+            outputs: Vec::new(),
+        };
+        for line in lines {
+            if let Some(w) = line.strip_prefix("warning ") {
+                stamp.warnings.push(w.to_owned());
+            } else {
+                let mut parts = line.strip_prefix("file ")?.splitn(3, ' ');
+                let len = parts.next()?.parse().ok()?;
+                let modified = parts.next()?.parse().ok()?;
+                stamp
+                    .outputs
+                    .push((PathBuf::from(parts.next()?), len, modified));
+            }
+        }
+        Some(stamp)
+    }
+
+    /// Whether every output is as the record says (none removed, none edited).
+    fn outputs_unchanged(&self) -> bool {
+        !self.outputs.is_empty()
+            && self
+                .outputs
+                .iter()
+                .all(|(path, len, modified)| Self::state(path) == Some((*len, *modified)))
+    }
+
+    /// Records a run; a record that cannot be written only costs the next run its shortcut.
+    fn record(dir: &Path, key: u64, warnings: &[String], outputs: &[PathBuf]) {
+        let mut text = format!("key {key:016x}\n");
+        for w in warnings {
+            text.push_str(&format!("warning {w}\n"));
+        }
+        for path in outputs {
+            let Some((len, modified)) = Self::state(path) else {
+                return;
+            };
+            text.push_str(&format!("file {len} {modified} {}\n", path.display()));
+        }
+        let _ = std::fs::write(dir.join(Self::FILE), text);
+    }
+
+    fn remove(dir: &Path) {
+        let _ = std::fs::remove_file(dir.join(Self::FILE));
     }
 }
 
@@ -170,5 +294,83 @@ mod tests {
         assert_eq!(debug, err.to_string());
         assert!(debug.contains("bad.toml:3:"), "{debug}");
         assert!(debug.lines().count() > 3, "{debug}");
+    }
+
+    /// A second run on the same inputs reuses the first's outputs; a changed schema, an
+    /// edited or removed output, or other options generate again.
+    #[test]
+    fn an_unchanged_run_reuses_the_previous_outputs() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let schemas = dir.path().join("schemas");
+        std::fs::create_dir(&schemas).expect("mkdir");
+        let text = "module = \"desk\"\n[events.opened]\nrecipients.user = [\"user_id\"]\npayload.user_id = \"uuid\"\n";
+        std::fs::write(schemas.join("desk.toml"), text).expect("write");
+        let out = dir.path().join("out");
+        let build = || {
+            Builder::new()
+                .schemas(&schemas)
+                .out_dir(&out)
+                .emit_rerun_if_changed(false)
+                .compile()
+                .expect("compiles");
+        };
+        build();
+        let desk = out.join("desk.rs");
+        let first = Stamp::state(&desk).expect("generated");
+        let stamp = Stamp::read(&out).expect("recorded");
+        assert!(stamp.outputs_unchanged());
+
+        // Unchanged inputs: nothing is checked or generated again. Shown by an output
+        // changed behind the record's back (same size, same modification time), which the
+        // shortcut trusts and a generating run would have replaced.
+        let original = std::fs::read_to_string(&desk).expect("read");
+        let forged = "x".repeat(original.len());
+        let modified = std::fs::metadata(&desk)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        std::fs::write(&desk, &forged).expect("forge");
+        std::fs::File::options()
+            .write(true)
+            .open(&desk)
+            .and_then(|f| f.set_modified(modified))
+            .expect("set mtime");
+        assert_eq!(Stamp::state(&desk), Some(first));
+        build();
+        assert_eq!(std::fs::read_to_string(&desk).expect("read"), forged);
+        assert_eq!(Stamp::read(&out).expect("recorded").key, stamp.key);
+
+        // An edited output is generated again.
+        std::fs::write(&desk, "// edited\n").expect("edit");
+        build();
+        assert!(std::fs::read_to_string(&desk)
+            .expect("read")
+            .starts_with("// @generated"));
+
+        // A removed output too.
+        std::fs::remove_file(&desk).expect("rm");
+        build();
+        assert!(desk.exists());
+
+        // A changed schema gives a new key and new outputs.
+        std::fs::write(
+            schemas.join("desk.toml"),
+            text.replace("[events.opened]", "[events.closed]"),
+        )
+        .expect("write");
+        build();
+        assert_ne!(Stamp::read(&out).expect("recorded").key, stamp.key);
+        assert!(std::fs::read_to_string(&desk)
+            .expect("read")
+            .contains("Closed"));
+
+        // A failing run leaves no record behind.
+        std::fs::write(schemas.join("desk.toml"), "module = 1\n").expect("write");
+        assert!(Builder::new()
+            .schemas(&schemas)
+            .out_dir(&out)
+            .emit_rerun_if_changed(false)
+            .compile()
+            .is_err());
+        assert!(Stamp::read(&out).is_none());
     }
 }
