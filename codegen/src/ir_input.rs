@@ -20,32 +20,64 @@ use tidings::schema::{Schema, IR_VERSION};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::source::{FileId, Sources};
 
-/// Gives a derived module, its types and its events the place in their IR document where each
-/// is named (the first occurrence of the quoted name), unless the document says where: compat
-/// findings and other reports about derived events then point into the committed document.
+/// Gives a derived module, its types, its events and their fields the place in their IR
+/// document where each is named, unless the document says where: compat findings and other
+/// reports about derived events then point into the committed document. A type or an event is
+/// found at the first occurrence of its quoted name; a field at the first occurrence of
+/// `"name": "<field>"` after its type or event.
 fn locate(sources: &Sources, id: FileId, module: &mut tidings::schema::Module) {
+    use tidings::schema::{Field, Location, TypeKind};
     let file = sources.file(id);
-    let at = |name: &str| {
-        let span = span_of(file.text(), name);
-        let (line, column) = file.position(span.start);
-        tidings::schema::Location {
+    let text = file.text();
+    let place = |offset: usize| {
+        let (line, column) = file.position(offset);
+        Location {
             file: file.name().to_owned(),
             line,
             column,
         }
     };
+    // The offset of `"name": "<name>"` (as serde_json writes it, compact or pretty) at or
+    // after `from`, pointing at the name.
+    let named_after = |from: usize, name: &str| -> Option<usize> {
+        let quoted = serde_json::to_string(name).ok()?;
+        let rest = text.get(from..)?;
+        [format!("\"name\": {quoted}"), format!("\"name\":{quoted}")]
+            .iter()
+            .filter_map(|needle| {
+                rest.find(needle.as_str())
+                    .map(|at| at + needle.len() - quoted.len() + 1)
+            })
+            .min()
+            .map(|at| from + at)
+    };
+    let fields = |fields: &mut [Field], from: usize| {
+        for f in fields {
+            if f.location.is_none() {
+                if let Some(at) = named_after(from, &f.name) {
+                    f.location = Some(place(at));
+                }
+            }
+        }
+    };
     if module.location.is_none() {
-        module.location = Some(at(&module.name));
+        module.location = Some(place(named_after(0, &module.name).unwrap_or(0)));
     }
     for t in &mut module.types {
+        let at = named_after(0, &t.name).unwrap_or(0);
         if t.location.is_none() {
-            t.location = Some(at(&t.name));
+            t.location = Some(place(at));
+        }
+        if let TypeKind::Struct { fields: list } = &mut t.kind {
+            fields(list, at);
         }
     }
     for e in &mut module.events {
+        let at = named_after(0, &e.name).unwrap_or(0);
         if e.location.is_none() {
-            e.location = Some(at(&e.name));
+            e.location = Some(place(at));
         }
+        fields(&mut e.payload, at);
     }
 }
 

@@ -65,11 +65,19 @@ pub struct Contact {
     /// A person or team.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// A URL about them.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// A URL about them: absolute (AsyncAPI 3.0: `format: uri`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "some_url"
+    )]
     pub url: Option<String>,
-    /// An e-mail address.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// An e-mail address (AsyncAPI 3.0: `format: email`: `local@domain`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "some_email"
+    )]
     pub email: Option<String>,
 }
 
@@ -79,8 +87,12 @@ pub struct Contact {
 pub struct License {
     /// Its name or SPDX expression.
     pub name: String,
-    /// Where it is written.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Where it is written: an absolute URL (AsyncAPI 3.0: `format: uri`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "some_url"
+    )]
     pub url: Option<String>,
 }
 
@@ -101,6 +113,42 @@ pub struct Server {
     /// What this server is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+
+/// `url`: an absolute URL (the `url` crate's WHATWG parser).
+fn some_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    match url::Url::parse(&text) {
+        Ok(_) => Ok(Some(text)),
+        Err(e) => Err(serde::de::Error::custom(format!(
+            "`{text}` is not an absolute URL ({e}), as `https://example.com/team`"
+        ))),
+    }
+}
+
+/// `email`: `local@domain`, the domain of dot-separated labels of letters, digits and `-` (the
+/// shape JSON Schema's `email` format checks, as AsyncAPI tools apply it).
+fn some_email<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    let label = |l: &str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    let ok = text.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && !local.contains(|c: char| c.is_whitespace() || c == '@' || c == '"')
+            && domain.contains('.')
+            && domain.split('.').all(label)
+    });
+    if ok {
+        Ok(Some(text))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "`{text}` is not an e-mail address, as `team@example.com`"
+        )))
+    }
 }
 
 /// `host`: not empty, no scheme, no path, no spaces.
@@ -169,13 +217,23 @@ pub enum ProjectError {
         source: std::io::Error,
     },
     /// The file is not TOML, or `[project]` has a key or value it does not take.
-    #[error("{path}: {message}")]
+    #[error("{}", located(path, message))]
     Invalid {
         /// The file.
         path: String,
-        /// What is wrong, and where (line and column).
+        /// What is wrong, one line per mistake, each `line:column: what` (as [`Project::parse`]
+        /// gives them); displayed as `path:line:column: what`.
         message: String,
     },
+}
+
+/// `message`'s lines, each with `path:` in front.
+fn located(path: &str, message: &str) -> String {
+    message
+        .lines()
+        .map(|l| format!("{path}:{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl Project {
@@ -206,7 +264,12 @@ impl Project {
         }
         toml::from_str::<File>(text)
             .map(|f| f.project)
-            .map_err(|e| e.to_string().trim_end().to_owned())
+            .map_err(|e| {
+                let (line, column) = e
+                    .span()
+                    .map_or((1, 1), |span| line_column(text, span.start));
+                format!("{line}:{column}: {}", e.message().trim_end())
+            })
     }
 
     /// The project file named on the command line (`--project FILE`), else `tidings.toml` of
@@ -284,7 +347,7 @@ const CONTACT: &[&str] = &["name", "url", "email"];
 const LICENSE: &[&str] = &["name", "url"];
 const SERVER: &[&str] = &["host", "protocol", "pathname", "description"];
 
-/// Every key of `text` that its table does not take, each as `line L, column C: …` with the
+/// Every key of `text` that its table does not take, each as `line:column: …` with the
 /// closest known key: all of them at once, not one per run. Empty when there is none, or when
 /// the text is not TOML (the TOML reader says where).
 fn unknown_keys(text: &str) -> Vec<String> {
@@ -295,14 +358,15 @@ fn unknown_keys(text: &str) -> Vec<String> {
             _ => None,
         }
     }
-    let mut found = Vec::new();
+    let mut found: Vec<(usize, String)> = Vec::new();
     let mut check = |t: &DeTable<'_>, known: &[&str], prefix: &str| {
         for key in t.keys() {
             let name: &str = key.get_ref();
             if known.contains(&name) {
                 continue;
             }
-            let (line, column) = line_column(text, key.span().start);
+            let at = key.span().start;
+            let (line, column) = line_column(text, at);
             let hint = crate::names::did_you_mean(name, known.iter().copied()).map_or_else(
                 || {
                     format!(
@@ -316,13 +380,14 @@ fn unknown_keys(text: &str) -> Vec<String> {
                 },
                 |k| format!("; did you mean `{k}`?"),
             );
-            found.push(format!(
-                "line {line}, column {column}: unknown key `{prefix}{name}`{hint}"
+            found.push((
+                at,
+                format!("{line}:{column}: unknown key `{prefix}{name}`{hint}"),
             ));
         }
     };
     let Ok(root) = DeTable::parse(text) else {
-        return found;
+        return Vec::new();
     };
     let root = root.get_ref();
     check(root, TOP, "");
@@ -346,7 +411,9 @@ fn unknown_keys(text: &str) -> Vec<String> {
             }
         }
     }
-    found
+    // In the file's order.
+    found.sort_by_key(|(at, _)| *at);
+    found.into_iter().map(|(_, message)| message).collect()
 }
 
 /// The 1-based line and column (in characters) of byte `offset` of `text`.
@@ -369,7 +436,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused_with_their_place() {
         let err = Project::parse("[project]\nnmae = \"x\"\n").expect_err("refused");
-        assert!(err.contains("nmae") && err.contains("line 2"), "{err}");
+        assert!(err.starts_with("2:1: unknown key `project.nmae`"), "{err}");
         let p = Project::parse(
             "[project]\nname = \"Desk\"\n[project.servers.prod]\nhost = \"rt.example.com\"\n",
         )
@@ -389,16 +456,15 @@ mod tests {
         let lines: Vec<&str> = err.lines().collect();
         assert_eq!(lines.len(), 4, "{err}");
         assert!(
-            lines[0]
-                .starts_with("line 1, column 2: unknown key `projcet`; did you mean `project`?"),
+            lines[0].starts_with("1:2: unknown key `projcet`; did you mean `project`?"),
             "{err}"
         );
         assert!(
-            err.contains("line 5, column 1: unknown key `project.nmae`; did you mean `name`?"),
+            lines[1].starts_with("5:1: unknown key `project.nmae`; did you mean `name`?"),
             "{err}"
         );
         assert!(err.contains("unknown key `project.contact.nme`"), "{err}");
-        assert!(err.contains("line 9, column 1: unknown key `project.servers.prod.port`; it takes `host`, `protocol`, `pathname`, `description`"), "{err}");
+        assert!(lines[3].starts_with("9:1: unknown key `project.servers.prod.port`; it takes `host`, `protocol`, `pathname`, `description`"), "{err}");
     }
 
     #[test]
@@ -413,7 +479,7 @@ mod tests {
             let err =
                 Project::parse(&format!("[project.servers.prod]\n{server}\n")).expect_err(server);
             assert!(
-                err.contains(wanted) && err.contains("line "),
+                err.contains(wanted) && (err.starts_with("2:") || err.starts_with("3:")),
                 "{server}: {err}"
             );
         }
@@ -422,5 +488,35 @@ mod tests {
         )
         .expect("a good server");
         assert_eq!(ok.servers["dev"].pathname, "/rt");
+    }
+
+    #[test]
+    fn contact_and_licence_values_are_checked() {
+        for (table, wanted) in [
+            (
+                "contact = { email = \"not an email\" }",
+                "not an e-mail address",
+            ),
+            ("contact = { email = \"a@b\" }", "not an e-mail address"),
+            ("contact = { url = \"nope\" }", "not an absolute URL"),
+            (
+                "license = { name = \"MIT\", url = \"/LICENSE\" }",
+                "not an absolute URL",
+            ),
+        ] {
+            let err = Project::parse(&format!("[project]\n{table}\n")).expect_err(table);
+            assert!(
+                err.contains(wanted) && err.starts_with("2:"),
+                "{table}: {err}"
+            );
+        }
+        let ok = Project::parse(
+            "[project]\ncontact = { email = \"desk@example.com\", url = \"https://example.com/desk\" }\n",
+        )
+        .expect("good values");
+        assert_eq!(
+            ok.contact.and_then(|c| c.email).as_deref(),
+            Some("desk@example.com")
+        );
     }
 }

@@ -45,9 +45,18 @@ pub fn of_module<'s>(schema: &'s Schema, m: &'s Module) -> Vec<RoomForm<'s>> {
     for (event, template) in templates {
         let params = params_of(template);
         let form = form_of(template, &params);
+        let mut firsts = Vec::new();
         let types: Vec<Option<TypeRef>> = template
             .parts
             .iter()
+            .filter(|p| match p {
+                RoomPart::Field(path) if firsts.contains(&path) => false,
+                RoomPart::Field(path) => {
+                    firsts.push(path);
+                    true
+                }
+                RoomPart::Literal(_) => true,
+            })
             .filter_map(|p| match p {
                 RoomPart::Field(path) => {
                     let through = schema.path_fields(&event.payload, path);
@@ -70,26 +79,24 @@ pub fn of_module<'s>(schema: &'s Schema, m: &'s Module) -> Vec<RoomForm<'s>> {
             continue;
         }
         let types = types.into_iter().map(|t| t.into_iter().collect()).collect();
-        let literal: Vec<String> = template
+        // The literal text's words, snake_case: never two underscores in a row or a leading
+        // digit (`1room:{id}` → `room_1room`), which Rust's `non_snake_case` lint refuses.
+        let words: Vec<String> = template
             .parts
             .iter()
             .filter_map(|p| match p {
-                RoomPart::Literal(text) => names::rust_field_name(text),
+                RoomPart::Literal(text) => Some(names::words(text)),
                 RoomPart::Field(_) => None,
             })
+            .flatten()
             .collect();
-        let base = if literal.is_empty() {
-            "room".to_owned()
-        } else {
-            literal.join("_")
+        let base = match words.join("_") {
+            b if b.is_empty() => "room".to_owned(),
+            b if b.starts_with(|c: char| c.is_ascii_digit()) => format!("room_{b}"),
+            b if names::is_rust_unusable(&b) => format!("{b}_"),
+            b => b,
         };
-
-        let mut name = base.clone();
-        let mut n = 2;
-        while forms.iter().any(|f| clashes(&f.name, &name)) {
-            name = format!("{base}_{n}");
-            n += 1;
-        }
+        let name = unique(&base, |name| forms.iter().any(|f| clashes(&f.name, name)));
         forms.push(RoomForm {
             name,
             form,
@@ -107,34 +114,73 @@ fn clashes(a: &str, b: &str) -> bool {
     a == b || format!("read_{a}") == b || a == format!("read_{b}")
 }
 
-/// The parameters of a template: its placeholders' last segments, made unique.
+/// `base`, or `base_2`, `base_3`, … (without doubling a trailing `_`): the first that is not
+/// `taken`.
+fn unique(base: &str, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(base) {
+        return base.to_owned();
+    }
+    let stem = base.trim_end_matches('_');
+    (2..)
+        .map(|n| format!("{stem}_{n}"))
+        .find(|name| !taken(name))
+        .unwrap_or_else(|| base.to_owned())
+}
+
+/// The parameters of a template: its placeholders' last segments, made unique; a placeholder
+/// written twice (`x:{id}:{id}`) is one parameter.
 fn params_of(template: &RoomTemplate) -> Vec<String> {
     let mut params: Vec<String> = Vec::new();
+    let mut seen: Vec<&tidings::schema::FieldPath> = Vec::new();
     for part in &template.parts {
         if let RoomPart::Field(path) = part {
+            if seen.contains(&path) {
+                continue;
+            }
+            seen.push(path);
             let last = path.0.last().map_or("value", String::as_str);
             let base = names::rust_field_name(last).unwrap_or_else(|| "value".to_owned());
-            let mut param = base.clone();
-            let mut n = 2;
-            while params.contains(&param) {
-                param = format!("{base}_{n}");
-                n += 1;
-            }
+            let param = unique(&base, |p| params.iter().any(|q| q == p));
             params.push(param);
         }
     }
     params
 }
 
+/// For each placeholder of `template`, in order, the index of its parameter (a placeholder
+/// written twice has one).
+pub fn placeholder_params(template: &RoomTemplate) -> Vec<usize> {
+    let mut seen: Vec<&tidings::schema::FieldPath> = Vec::new();
+    template
+        .parts
+        .iter()
+        .filter_map(|part| match part {
+            RoomPart::Field(path) => Some(match seen.iter().position(|p| *p == path) {
+                Some(i) => i,
+                None => {
+                    seen.push(path);
+                    seen.len() - 1
+                }
+            }),
+            RoomPart::Literal(_) => None,
+        })
+        .collect()
+}
+
 /// The template written with `params` for its placeholders.
 fn form_of(template: &RoomTemplate, params: &[String]) -> String {
-    let mut params = params.iter();
+    let mut at = placeholder_params(template).into_iter();
     template
         .parts
         .iter()
         .map(|p| match p {
             RoomPart::Literal(text) => text.clone(),
-            RoomPart::Field(_) => format!("{{{}}}", params.next().map_or("", String::as_str)),
+            RoomPart::Field(_) => format!(
+                "{{{}}}",
+                at.next()
+                    .and_then(|i| params.get(i))
+                    .map_or("", String::as_str)
+            ),
         })
         .collect()
 }

@@ -274,6 +274,25 @@ impl Sources {
     }
 }
 
+/// Directories a directory search does not enter: build output and dependencies (hidden
+/// directories, `.git` and `.cargo` among them, are not entered either). `tidings check .` in a
+/// project's root reads its schemas, not its dependencies' files.
+const NOT_SCHEMA_DIRS: &[&str] = &["target", "node_modules"];
+
+/// TOML files of other tools a project holds, which a directory search passes over (given by
+/// name, a file is read whatever it is called).
+const NOT_SCHEMA_FILES: &[&str] = &[
+    "Cargo.toml",
+    "tidings.toml",
+    "tidings-compat.toml",
+    "rust-toolchain.toml",
+    "rustfmt.toml",
+    "clippy.toml",
+    "deny.toml",
+    "Cross.toml",
+    "pyproject.toml",
+];
+
 /// Every schema file below `dir` — `*.toml`, and IR documents `*.ir.json` (see
 /// [`crate::ir_input`]). `ancestors` holds the real paths of the directories being read:
 /// a directory reached again through a symbolic link (`loop -> .`) is not read again, and said
@@ -302,8 +321,13 @@ fn collect_schema_files(
     ancestors.push(real);
     for entry in fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if path.is_dir() {
-            collect_schema_files(&path, out, ancestors, skipped)?;
+            if !NOT_SCHEMA_DIRS.contains(&name) && !name.starts_with('.') {
+                collect_schema_files(&path, out, ancestors, skipped)?;
+            }
+        } else if NOT_SCHEMA_FILES.contains(&name) {
+            continue;
         } else if path.extension().is_some_and(|e| e == "toml")
             || path
                 .file_name()

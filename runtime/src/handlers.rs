@@ -10,8 +10,8 @@
 /// Each method is `fn method(&self, session: Session, event: E) -> impl Future<Output =
 /// Result<E::Reply, HandlerError>> + Send`, implemented as an `async fn`; the reply type is the
 /// event's declared one (`#[event(reply = …)]`), so a handler answering with anything else does
-/// not compile, nor does an implementation that forgets an event. The router panics, as
-/// [`Router::on`](crate::Router::on) does, when it is built with an event clients never send.
+/// not compile, nor does an implementation that forgets an event, nor a list naming an event
+/// only the server sends (`direction = "to_client"`).
 ///
 /// ```
 /// use serde::{Deserialize, Serialize};
@@ -74,6 +74,21 @@ macro_rules! handlers {
                 > + ::std::marker::Send;
             )*
         }
+
+        // An event the server only sends cannot have a handler: refused when compiling, not
+        // when the router is built.
+        $(
+            const _: () = ::std::assert!(
+                !::std::matches!(
+                    <$event as $crate::Event>::DIRECTION,
+                    $crate::schema::Direction::ServerToClient
+                ),
+                ::std::concat!(
+                    "`", ::std::stringify!($event),
+                    "` is sent by the server only (direction `to_client`): clients cannot send it, so it has no handler"
+                )
+            );
+        )*
 
         #[doc = ::std::concat!(
             " A router sending each event of [`", ::std::stringify!($trait),

@@ -102,7 +102,9 @@ impl Outputs {
                     eprint!("{problems}");
                     bail!(
                         "{} not written: with it, the schemas beside it would no longer check \
-                         (above); rename the module or event on one side",
+                         (above, where the places in {} are those of the document as it would \
+                         have been written); rename the module or event on one side",
+                        file.display(),
                         file.display()
                     );
                 }

@@ -237,7 +237,7 @@ pub enum Order {
 pub struct Verdict {
     /// The order that is safe.
     pub order: Order,
-    /// Why, naming the findings that decide it.
+    /// Why, naming the findings that decide it (the order itself is [`Verdict::order_text`]).
     pub reason: String,
 }
 
@@ -264,25 +264,22 @@ impl Verdict {
         match (breaking(|b| b.clients), breaking(|b| b.servers)) {
             (None, None) => Verdict {
                 order: Order::Any,
-                reason: "nothing deployed breaks: deploy in any order".to_owned(),
+                reason: "nothing deployed breaks".to_owned(),
             },
             (Some(c), None) => Verdict {
                 order: Order::ClientsFirst,
-                reason: format!("deploy clients first: {} breaks deployed clients", name(c)),
+                reason: format!("{} breaks deployed clients", name(c)),
             },
             (None, Some(s)) => Verdict {
                 order: Order::ServersFirst,
-                reason: format!("deploy servers first: {} breaks deployed servers", name(s)),
+                reason: format!("{} breaks deployed servers", name(s)),
             },
             (Some(c), Some(s)) => Verdict {
                 order: Order::NoSafeOrder,
                 reason: match both {
-                    Some(f) => format!(
-                        "no deploy order is safe: {} breaks deployed clients and servers",
-                        name(f)
-                    ),
+                    Some(f) => format!("{} breaks deployed clients and servers", name(f)),
                     None => format!(
-                        "no deploy order is safe: {} breaks deployed clients, {} deployed servers",
+                        "{} breaks deployed clients, {} deployed servers",
                         name(c),
                         name(s)
                     ),

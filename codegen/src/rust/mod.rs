@@ -297,9 +297,11 @@ fn rooms_tokens(schema: &Schema, m: &Module) -> TokenStream {
         // One `format!` with the literal text inline: no local a parameter could shadow. A
         // parameter is captured by name, except a raw identifier, which format strings cannot
         // name (`{}` with the argument after).
+        // A placeholder written twice is one parameter ([`crate::rooms::placeholder_params`]).
+        let at = crate::rooms::placeholder_params(f.template);
         let mut fmt = String::new();
         let mut raw = Vec::new();
-        let mut pairs = f.params.iter().zip(&params);
+        let mut pairs = at.iter().filter_map(|&i| Some((f.params.get(i)?, params.get(i)?)));
         for p in &f.template.parts {
             match p {
                 RoomPart::Literal(text) => {
@@ -344,7 +346,21 @@ fn rooms_tokens(schema: &Schema, m: &Module) -> TokenStream {
         let read_doc = format!(
             " Reads a room name of the form `{template}` back: the values of its placeholders, in order; `None` for a name of another form."
         );
-        let takes = (0..count).map(|_| quote!(it.next()?));
+        // One value per placeholder, in order; a placeholder written twice must read the same
+        // text both times.
+        let values: Vec<_> = (0..count).map(|i| format_ident!("v{}", i)).collect();
+        let mut bound = vec![false; count];
+        let takes: Vec<TokenStream> = at
+            .iter()
+            .map(|&i| {
+                let v = &values[i];
+                if std::mem::replace(&mut bound[i], true) {
+                    quote!(if it.next()? != #v { return ::std::option::Option::None; })
+                } else {
+                    quote!(let #v = it.next()?;)
+                }
+            })
+            .collect();
         quote! {
             #[doc = #build_doc]
             pub fn #name(#(#params: impl ::std::fmt::Display),*) -> ::std::string::String {
@@ -360,7 +376,8 @@ fn rooms_tokens(schema: &Schema, m: &Module) -> TokenStream {
                     });
                 #[allow(unused_mut, unused_variables)]
                 let mut it = TEMPLATE.read(room)?.into_iter().map(|(_, value)| value);
-                ::std::option::Option::Some([#(#takes),*])
+                #(#takes)*
+                ::std::option::Option::Some([#(#values),*])
             }
         }
     });

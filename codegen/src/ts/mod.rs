@@ -135,16 +135,18 @@ fn rooms_ts(schema: &Schema, m: &Module) -> String {
     );
     for f in &forms {
         let expr: Vec<String> = {
-            let mut params = f.params.iter();
+            // A placeholder written twice is one parameter.
+            let mut at = crate::rooms::placeholder_params(f.template).into_iter();
             f.template
                 .parts
                 .iter()
                 .filter_map(|p| match p {
                     tidings::schema::RoomPart::Literal(text) if text.is_empty() => None,
                     tidings::schema::RoomPart::Literal(text) => Some(js_string(text)),
-                    tidings::schema::RoomPart::Field(_) => {
-                        params.next().map(|name| format!("String(p.{name})"))
-                    }
+                    tidings::schema::RoomPart::Field(_) => at
+                        .next()
+                        .and_then(|i| f.params.get(i))
+                        .map(|name| format!("String(p.{name})")),
                 })
                 .collect()
         };

@@ -161,3 +161,42 @@ fn a_link_to_nothing_is_passed_over_and_the_other_files_are_checked() {
         text(&out.stdout)
     );
 }
+
+/// `tidings check .` in a project's root reads its schemas: not `Cargo.toml`, `tidings.toml`
+/// or other tools' TOML files, nor anything under `target/`, `node_modules/` or a hidden
+/// directory. Given by name, such a file is read as a schema.
+#[test]
+fn a_project_root_is_searched_for_schemas_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = dir.path();
+    for sub in [
+        "schemas",
+        "target/debug",
+        "node_modules/x",
+        ".git",
+        ".cargo",
+    ] {
+        std::fs::create_dir_all(p.join(sub)).expect("mkdir");
+    }
+    std::fs::write(p.join("schemas/chat.toml"), CHAT).expect("write");
+    for other in [
+        "Cargo.toml",
+        "tidings.toml",
+        "rustfmt.toml",
+        "target/debug/x.toml",
+        "node_modules/x/y.toml",
+        ".git/config.toml",
+        ".cargo/config.toml",
+    ] {
+        std::fs::write(p.join(other), "[package]\nname = \"x\"\n").expect("write");
+    }
+    let out = tidings(&["check", "."], p);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("checked 1 file:"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = tidings(&["check", "schemas", "Cargo.toml"], p);
+    assert_eq!(out.status.code(), Some(1), "given by name, it is read");
+}

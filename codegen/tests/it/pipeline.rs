@@ -136,6 +136,32 @@ fn compat_at_a_git_ref_judges_derived_events_too() {
             .is_some_and(|l| l.contains("\"jobs:stateChanged\"")),
         "{report}"
     );
+
+    // A field's finding points at the field.
+    ir["modules"][0]["events"][0]["payload"]
+        .as_array_mut()
+        .expect("payload")
+        .push(serde_json::json!({ "name": "extra", "type": { "primitive": "u32" } }));
+    let doc = serde_json::to_string_pretty(&ir).expect("json");
+    std::fs::write(p.join("schemas/jobs.ir.json"), &doc).expect("write");
+    let out = tidings(&["compat", "--against", "git:main"], p);
+    let report = text(&out.stdout);
+    let at = report
+        .lines()
+        .skip_while(|l| !l.contains("extra"))
+        .find_map(|l| l.trim().strip_prefix("--> schemas/jobs.ir.json:"))
+        .unwrap_or_else(|| panic!("no place for the field: {report}"));
+    let line: usize = at
+        .split(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a line");
+    assert!(
+        doc.lines()
+            .nth(line - 1)
+            .is_some_and(|l| l.contains("\"extra\"")),
+        "{report}"
+    );
 }
 
 /// The catalog an app commits: counts in words, anchors GitHub renders, no link to a file the
@@ -303,8 +329,8 @@ fn exports_carry_the_apps_identity() {
         assert_eq!(out.status.code(), Some(2), "{command:?}");
         let err = text(&out.stderr);
         assert!(
-            err.contains("line 1, column 2: unknown key `projcet`; did you mean `project`?")
-                && err.contains("line 4, column 1: unknown key `project.title`"),
+            err.contains("tidings.toml:1:2: unknown key `projcet`; did you mean `project`?")
+                && err.contains("tidings.toml:4:1: unknown key `project.title`"),
             "{err}"
         );
     }

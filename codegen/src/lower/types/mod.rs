@@ -301,7 +301,20 @@ impl Lowering<'_> {
             let span = v.span();
             let wire = enum_value_name(v.get_ref()).to_owned();
             let variant = names::to_pascal_case(&wire);
-            if wire.is_empty() || !names::is_pascal_case(&variant) || variant == "Self" {
+            if variant == "Self" {
+                self.error(
+                    Diagnostic::error(
+                        crate::diag::Code::InvalidName,
+                        file,
+                        span,
+                        format!("enum value `{wire}` would be the Rust variant `Self`, a keyword no identifier can be"),
+                    )
+                    .label("its variant name is `Self`")
+                    .help("choose another value, for example `own` or `itself`"),
+                );
+                continue;
+            }
+            if wire.is_empty() || !names::is_pascal_case(&variant) {
                 self.error(
                     Diagnostic::error(
                         crate::diag::Code::InvalidName,
