@@ -169,9 +169,11 @@ impl BenchServer for Ceiling {
     }
 }
 
+/// The ceiling's WebSocket buffers: Tidings' own (its default read buffer, no write buffer), so
+/// that memory per connection compares the servers' work, not their buffer settings.
 fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(tidings::Limits::default().read_buffer_bytes)
         .write_buffer_size(0)
 }
 
