@@ -22,8 +22,8 @@ use crate::source::{FileId, Sources};
 
 /// Gives a derived module, its types, its events and their fields the place in their IR
 /// document where each is named, unless the document says where: compat findings and other
-/// reports about derived events then point into the committed document. A type or an event is
-/// found at the first occurrence of its quoted name; a field at the first occurrence of
+/// reports about derived events then point into the committed document. A module, type or
+/// event is found at the first `"name": "<its name>"` of the document; a field at the first
 /// `"name": "<field>"` after its type or event.
 fn locate(sources: &Sources, id: FileId, module: &mut tidings::schema::Module) {
     use tidings::schema::{Field, Location, TypeKind};

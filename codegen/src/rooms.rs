@@ -45,31 +45,21 @@ pub fn of_module<'s>(schema: &'s Schema, m: &'s Module) -> Vec<RoomForm<'s>> {
     for (event, template) in templates {
         let params = params_of(template);
         let form = form_of(template, &params);
-        let mut firsts = Vec::new();
-        let types: Vec<Option<TypeRef>> = template
-            .parts
-            .iter()
-            .filter(|p| match p {
-                RoomPart::Field(path) if firsts.contains(&path) => false,
-                RoomPart::Field(path) => {
-                    firsts.push(path);
-                    true
-                }
-                RoomPart::Literal(_) => true,
-            })
-            .filter_map(|p| match p {
-                RoomPart::Field(path) => {
-                    let through = schema.path_fields(&event.payload, path);
-                    Some(
-                        through
-                            .last()
-                            .filter(|_| through.len() == path.0.len())
-                            .map(|f| f.ty.unwrap_optional().clone()),
-                    )
-                }
-                RoomPart::Literal(_) => None,
-            })
-            .collect();
+        // Each parameter's type: its first placeholder's field ([`placeholder_params`]).
+        let mut types: Vec<Option<TypeRef>> = vec![None; params.len()];
+        let placeholders = template.parts.iter().filter_map(|p| match p {
+            RoomPart::Field(path) => Some(path),
+            RoomPart::Literal(_) => None,
+        });
+        for (path, i) in placeholders.zip(placeholder_params(template)) {
+            if let Some(slot) = types.get_mut(i).filter(|t| t.is_none()) {
+                let through = schema.path_fields(&event.payload, path);
+                *slot = through
+                    .last()
+                    .filter(|_| through.len() == path.0.len())
+                    .map(|f| f.ty.unwrap_optional().clone());
+            }
+        }
         if let Some(known) = forms.iter_mut().find(|f| f.form == form) {
             for (have, ty) in known.types.iter_mut().zip(types) {
                 if let Some(ty) = ty.filter(|ty| !have.contains(ty)) {
