@@ -3,9 +3,10 @@
 //!
 //! `cargo bench -p tidings --bench fanout` runs each server in turn in a child process, so that
 //! its memory can be read alone:
-//! - **ceiling**: a minimal tokio-tungstenite broadcast server doing only what any server must
-//!   (encode once, share the frame, bounded per-connection queues, batched writes), with the same
-//!   WebSocket buffer sizes as Tidings (a child of this binary);
+//! - **ceiling**: a minimal tokio-tungstenite broadcast server doing only the wire work (encode
+//!   once, share the frame; per connection an unbounded queue drained whole between one chain of
+//!   `feed`s and one `flush`, the read half in a task of its own), with the same WebSocket buffer
+//!   sizes as Tidings (a child of this binary);
 //! - **tidings**: `tidings::Server` with a hub (a child of this binary);
 //! - **ws**: a broadcast loop on Node's `ws` library, each frame encoded once;
 //! - **socketio**: Socket.IO v4, a broadcast to a room (WebSocket transport only).
@@ -124,11 +125,15 @@ impl BenchServer for TidingsServer {
     }
 }
 
-/// The ceiling: a broadcast loop with nothing but what every server needs.
+/// The ceiling: the fastest plain broadcast server we know how to write on tokio-tungstenite —
+/// each frame serialized once and its bytes shared; per connection an unbounded queue and a
+/// writer that takes everything queued (`try_recv` until empty) between one chain of `feed`s
+/// and one `flush`; the read half in a task of its own. No checks, numbering or bounds: the
+/// reference Tidings is measured against.
 #[derive(Default)]
 struct Ceiling {
-    conns: Mutex<Vec<mpsc::Sender<Utf8Bytes>>>,
-    latency: Mutex<Option<mpsc::Sender<Utf8Bytes>>>,
+    conns: Mutex<Vec<mpsc::UnboundedSender<Utf8Bytes>>>,
+    latency: Mutex<Option<mpsc::UnboundedSender<Utf8Bytes>>>,
 }
 
 fn ceiling_frame(n: u64, pad: &str) -> Utf8Bytes {
@@ -152,7 +157,7 @@ impl BenchServer for Ceiling {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             for tx in conns.iter() {
-                let _ = tx.try_send(frame.clone());
+                let _ = tx.send(frame.clone());
             }
         }
     }
@@ -164,7 +169,7 @@ impl BenchServer for Ceiling {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .as_ref()
         {
-            let _ = tx.try_send(ceiling_frame(n, pad));
+            let _ = tx.send(ceiling_frame(n, pad));
         }
     }
 }
@@ -193,7 +198,7 @@ async fn ceiling_connection(ceiling: Arc<Ceiling>, tcp: tokio::net::TcpStream) {
     else {
         return;
     };
-    let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(1024);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Utf8Bytes>();
     if is_latency {
         *ceiling
             .latency
@@ -207,29 +212,28 @@ async fn ceiling_connection(ceiling: Arc<Ceiling>, tcp: tokio::net::TcpStream) {
             .push(tx);
     }
     let (mut sink, mut stream) = ws.split();
+    // The read half on its own: it reads (and drops) what the client sends until it goes.
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
     if sink
         .send(Message::Text(r#"{"type":"$connected"}"#.into()))
         .await
-        .is_err()
+        .is_ok()
     {
-        return;
-    }
-    loop {
-        tokio::select! {
-            frame = rx.recv() => {
-                let Some(frame) = frame else { return };
-                if sink.feed(Message::Text(frame)).await.is_err() { return; }
-                for _ in 0..64 {
-                    match rx.try_recv() {
-                        Ok(f) => if sink.feed(Message::Text(f)).await.is_err() { return; },
-                        Err(_) => break,
-                    }
-                }
-                if sink.flush().await.is_err() { return; }
+        'write: while let Some(frame) = rx.recv().await {
+            if sink.feed(Message::Text(frame)).await.is_err() {
+                break;
             }
-            msg = stream.next() => if !matches!(msg, Some(Ok(_))) { return; },
+            while let Ok(frame) = rx.try_recv() {
+                if sink.feed(Message::Text(frame)).await.is_err() {
+                    break 'write;
+                }
+            }
+            if sink.flush().await.is_err() {
+                break;
+            }
         }
     }
+    reader.abort();
 }
 
 fn child(kind: &str) {
