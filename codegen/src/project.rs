@@ -367,7 +367,7 @@ fn unknown_keys(text: &str) -> Vec<String> {
             }
             let at = key.span().start;
             let (line, column) = line_column(text, at);
-            let hint = crate::names::did_you_mean(name, known.iter().copied()).map_or_else(
+            let hint = crate::names::suggestion(name, known.iter().copied()).map_or_else(
                 || {
                     format!(
                         "; it takes {}",
@@ -378,7 +378,7 @@ fn unknown_keys(text: &str) -> Vec<String> {
                             .join(", ")
                     )
                 },
-                |k| format!("; did you mean `{k}`?"),
+                |s| format!("; {s}"),
             );
             found.push((
                 at,
@@ -416,17 +416,12 @@ fn unknown_keys(text: &str) -> Vec<String> {
     found.into_iter().map(|(_, message)| message).collect()
 }
 
-/// The 1-based line and column (in characters) of byte `offset` of `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before, |at| &before[at + 1..])
-        .chars()
-        .count()
-        + 1;
-    (line, column)
+/// The 1-based line and column (in characters) of byte `offset` of `text`, as schema
+/// diagnostics count them ([`crate::SourceFile::position`]).
+fn line_column(text: &str, offset: usize) -> (u32, u32) {
+    let mut file = crate::Sources::new();
+    let id = file.add(PROJECT_FILE, text);
+    file.file(id).position(offset.min(text.len()))
 }
 
 #[cfg(test)]

@@ -118,21 +118,21 @@ fn unique(base: &str, taken: impl Fn(&str) -> bool) -> String {
 }
 
 /// The parameters of a template: its placeholders' last segments, made unique; a placeholder
-/// written twice (`x:{id}:{id}`) is one parameter.
+/// written twice (`x:{id}:{id}`) is one parameter ([`placeholder_params`]).
 fn params_of(template: &RoomTemplate) -> Vec<String> {
     let mut params: Vec<String> = Vec::new();
-    let mut seen: Vec<&tidings::schema::FieldPath> = Vec::new();
-    for part in &template.parts {
-        if let RoomPart::Field(path) = part {
-            if seen.contains(&path) {
-                continue;
-            }
-            seen.push(path);
-            let last = path.0.last().map_or("value", String::as_str);
-            let base = names::rust_field_name(last).unwrap_or_else(|| "value".to_owned());
-            let param = unique(&base, |p| params.iter().any(|q| q == p));
-            params.push(param);
+    let placeholders = template.parts.iter().filter_map(|p| match p {
+        RoomPart::Field(path) => Some(path),
+        RoomPart::Literal(_) => None,
+    });
+    for (path, i) in placeholders.zip(placeholder_params(template)) {
+        if i < params.len() {
+            continue;
         }
+        let last = path.0.last().map_or("value", String::as_str);
+        let base = names::rust_field_name(last).unwrap_or_else(|| "value".to_owned());
+        let param = unique(&base, |p| params.iter().any(|q| q == p));
+        params.push(param);
     }
     params
 }
