@@ -3,7 +3,8 @@
 
 use std::fmt::Display;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -17,6 +18,7 @@ use tracing::Instrument as _;
 
 use crate::delivery::Position;
 use crate::hub::conn::Conn;
+use crate::hub::outbox::{DirectWrite, Written};
 use crate::hub::{DisconnectReason, Disconnected, Hub, RegisterError, Session, Started};
 use crate::principal::Principal;
 use crate::protocol::{self, close, frame, Cid, ClientFrame, ErrorCode};
@@ -220,6 +222,110 @@ impl Drop for Registered {
     }
 }
 
+/// A session's socket, shared by its task and the threads that write frames to it directly
+/// (see [`crate::hub::outbox`]). Each use locks it for one poll, never across an `.await`.
+struct SharedSocket<S> {
+    inner: Mutex<Guarded<S>>,
+}
+
+struct Guarded<S> {
+    socket: S,
+    /// Everything sent was flushed: a direct write may go.
+    flushed: bool,
+}
+
+impl<S> SharedSocket<S> {
+    fn lock(&self) -> MutexGuard<'_, Guarded<S>> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<S> DirectWrite for SharedSocket<S>
+where
+    S: Sink<Message> + Unpin + Send,
+{
+    fn try_write(&self, frame: Utf8Bytes) -> Written {
+        let mut g = match self.inner.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return Written::Busy(frame),
+        };
+        if !g.flushed {
+            return Written::Busy(frame);
+        }
+        // Nothing waits here: a write that would block is left to the session's task, which
+        // polls the socket again with its own waker.
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        let mut socket = Pin::new(&mut g.socket);
+        match socket.as_mut().poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(_)) => return Written::Failed,
+            Poll::Pending => return Written::Busy(frame),
+        }
+        if socket.as_mut().start_send(Message::Text(frame)).is_err() {
+            return Written::Failed;
+        }
+        match socket.poll_flush(&mut cx) {
+            Poll::Ready(Ok(())) => Written::Flushed,
+            Poll::Ready(Err(_)) => {
+                g.flushed = false;
+                Written::Failed
+            }
+            Poll::Pending => {
+                g.flushed = false;
+                Written::Unflushed
+            }
+        }
+    }
+}
+
+/// The session's handle on its shared socket: the sink and the stream it reads.
+struct Half<S>(Arc<SharedSocket<S>>);
+
+impl<S: Sink<Message> + Unpin> Sink<Message> for Half<S> {
+    type Error = S::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        let mut g = self.0.lock();
+        let polled = Pin::new(&mut g.socket).poll_ready(cx);
+        if polled.is_pending() {
+            g.flushed = false;
+        }
+        polled
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), S::Error> {
+        let mut g = self.0.lock();
+        g.flushed = false;
+        Pin::new(&mut g.socket).start_send(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        let mut g = self.0.lock();
+        let polled = Pin::new(&mut g.socket).poll_flush(cx);
+        // While a flush of the session's is pending, its waker must stay registered: no
+        // direct write (whose poll would replace it) until a flush completes.
+        g.flushed = matches!(polled, Poll::Ready(Ok(())));
+        polled
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        let mut g = self.0.lock();
+        g.flushed = false;
+        Pin::new(&mut g.socket).poll_close(cx)
+    }
+}
+
+impl<S: Stream + Unpin> Stream for Half<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        Pin::new(&mut self.0.lock().socket).poll_next(cx)
+    }
+}
+
 struct Runner {
     hub: Hub,
     conn: Arc<Conn>,
@@ -248,11 +354,17 @@ enum Next {
 impl Runner {
     async fn run<S, E>(mut self, socket: S) -> DisconnectReason
     where
-        S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
+        S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
         <S as Sink<Message>>::Error: Display,
         E: ReadError,
     {
-        let (mut sink, mut stream) = socket.split();
+        let shared = Arc::new(SharedSocket {
+            inner: Mutex::new(Guarded {
+                socket,
+                flushed: true,
+            }),
+        });
+        let (mut sink, mut stream) = (Half(shared.clone()), Half(shared.clone()));
         let limits = self.hub.limits().clone();
         let hello = sink.send(Message::Text(self.connected_frame().into()));
         if !matches!(
@@ -261,6 +373,8 @@ impl Runner {
         ) {
             return DisconnectReason::TransportError;
         }
+        // From here an emitting thread may write to the socket itself (after `$connected`).
+        self.conn.outbox.attach(shared);
         let mut shutdown = self.hub.shutdown_signal();
         // One timer for both heartbeat duties: the next `$ping`, and the moment the client has
         // been silent for the heartbeat timeout (4009 then, not at the next ping's tick).
@@ -317,7 +431,8 @@ impl Runner {
                         // Boxed: the race's state is allocated while a frame is answered, not
                         // carried in every idle connection's session.
                         let conn = self.conn.clone();
-                        Box::pin(async {
+                        conn.outbox.hold();
+                        let step = Box::pin(async {
                             tokio::select! {
                                 biased;
                                 kill = conn.killed() => Next::End(reason_for(kill.code)),
@@ -327,7 +442,9 @@ impl Runner {
                                 ) => step.unwrap_or(Next::End(DisconnectReason::SlowConsumer)),
                             }
                         })
-                        .await
+                        .await;
+                        self.conn.outbox.release();
+                        step
                     }
                 },
                 () = heartbeat.as_mut() => {
@@ -421,6 +538,7 @@ impl Runner {
         if sink.flush().await.is_err() {
             return Next::End(DisconnectReason::TransportError);
         }
+        self.conn.outbox.release();
         Next::Continue
     }
 

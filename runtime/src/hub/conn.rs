@@ -104,7 +104,18 @@ impl Conn {
 
     /// Offers a frame to the outbound queue without waiting.
     pub(crate) fn push(&self, frame: Utf8Bytes) -> Push {
-        match self.outbox.push(frame) {
+        self.pushed(self.outbox.push(frame))
+    }
+
+    /// Offers a frame as [`push`](Self::push) does, writing it on this thread when the
+    /// connection is idle (see [`super::outbox`]): for events to a few connections, where the
+    /// wake-up of the session's task would be most of the latency.
+    pub(crate) fn push_direct(&self, frame: Utf8Bytes) -> Push {
+        self.pushed(self.outbox.offer(frame))
+    }
+
+    fn pushed(&self, result: Result<(), Refused>) -> Push {
+        match result {
             Ok(()) => Push::Queued,
             Err(Refused::Full) => {
                 self.kill(crate::protocol::close::SLOW_CONSUMER, "outbound queue full");

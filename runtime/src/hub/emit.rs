@@ -18,6 +18,12 @@ use crate::protocol::{encode_body, unnumbered};
 use crate::recipients::{Recipients, Scope};
 use crate::schema::{Delivery, Direction};
 
+/// An event that reaches at most this many connections (ephemeral) or users (durable) is
+/// written by the emitting thread to those of them that are idle (see [`super::outbox`]): one
+/// `write` call each instead of a wake-up of each session's task. Larger fan-outs leave the
+/// writes to the sessions' tasks, which spread over the runtime's workers and batch frames.
+const DIRECT_WRITES: usize = 4;
+
 impl Hub {
     /// Emits an event to the recipients its declared rules select.
     ///
@@ -94,14 +100,16 @@ impl Inner {
             .delivered(delivered.connections, delivered.dropped);
     }
 
-    fn push_all<'a>(
-        &self,
-        conns: impl Iterator<Item = &'a Arc<Conn>>,
-        frame: &Utf8Bytes,
-    ) -> Delivered {
+    fn push_all(&self, conns: &[Arc<Conn>], frame: &Utf8Bytes) -> Delivered {
         let mut d = Delivered::default();
+        let direct = conns.len() <= DIRECT_WRITES;
         for c in conns {
-            match c.push(frame.clone()) {
+            let push = if direct {
+                c.push_direct(frame.clone())
+            } else {
+                c.push(frame.clone())
+            };
+            match push {
                 Push::Queued => d.connections += 1,
                 Push::Dropped => d.dropped += 1,
                 Push::Gone => {}
@@ -113,7 +121,7 @@ impl Inner {
     /// Queues an ephemeral event to the connections `to` selects on this node.
     pub(crate) fn deliver_ephemeral(&self, to: &Recipients, body: &str) -> Delivered {
         let conns = self.registry.resolve(to);
-        self.push_all(conns.iter(), &Utf8Bytes::from(unnumbered(body)))
+        self.push_all(&conns, &Utf8Bytes::from(unnumbered(body)))
     }
 
     /// The delivery streams a durable event goes to on this node: those of the users with a
@@ -164,14 +172,16 @@ impl Inner {
         let now = Instant::now();
         let mut d = Delivered::default();
         let mut frames = FrameSlab::new(body.len());
-        for stream in self.durable_streams(to, offline) {
+        let streams = self.durable_streams(to, offline);
+        let direct = streams.len() <= DIRECT_WRITES;
+        for stream in streams {
             let mut st = stream.lock();
             if st.dead {
                 continue;
             }
             let next = st.seq + 1;
             let frame = frames.numbered(next, &body);
-            let part = st.deliver_frame(next, body.clone(), frame, &self.history, now);
+            let part = st.deliver_frame(next, body.clone(), frame, &self.history, now, direct);
             d.connections += part.connections;
             d.dropped += part.dropped;
         }

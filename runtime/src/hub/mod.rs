@@ -16,7 +16,7 @@ mod error;
 mod hooks;
 mod limits;
 mod metrics;
-mod outbox;
+pub(crate) mod outbox;
 mod presence;
 mod registry;
 pub(crate) mod stream;

@@ -1,11 +1,20 @@
-//! A connection's bounded outbound queue.
+//! A connection's bounded outbound queue, and the direct write that skips it.
 //!
 //! Idle connections are the common case, so an empty outbox allocates nothing: a `VecDeque`
 //! grows on the first frame and is trimmed back once drained after a burst.
+//!
+//! **Direct writes.** A frame offered with [`Outbox::offer`] to a connection whose queue is
+//! empty and whose socket has nothing in flight is written by the offering thread itself,
+//! without waking the session's task (what Node's `ws` does inside its `send`): the latency of
+//! an event to a few connections is then one `write` call, not a task wake-up on another
+//! worker. The write never waits: when the socket would block (or the session task holds it),
+//! the frame goes to the front of the queue and the session writes it. Frames keep their order
+//! because a direct write starts only when nothing is queued or held, and while one runs the
+//! session takes nothing from the queue.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -17,11 +26,52 @@ pub(crate) enum Refused {
     Closed,
 }
 
+/// What a direct write did with its frame.
+#[derive(Debug)]
+pub(crate) enum Written {
+    /// Written and flushed to the socket.
+    Flushed,
+    /// Taken by the socket; part of it waits for the session to flush.
+    Unflushed,
+    /// Not taken: the socket would block or is in use. The frame is handed back.
+    Busy(Utf8Bytes),
+    /// The socket failed (the session sees it too and ends).
+    Failed,
+}
+
+/// A session's socket, writable from the thread that emits an event.
+pub(crate) trait DirectWrite: Send + Sync {
+    /// Writes `frame` if the socket takes it without waiting; never blocks on the socket.
+    fn try_write(&self, frame: Utf8Bytes) -> Written;
+}
+
 pub(crate) struct Outbox {
-    queue: Mutex<VecDeque<Utf8Bytes>>,
+    state: Mutex<State>,
     ready: Notify,
     capacity: usize,
     closed: AtomicBool,
+}
+
+#[derive(Default)]
+struct State {
+    frames: VecDeque<Utf8Bytes>,
+    /// The session holds frames taken from the queue and has not flushed them yet, or is
+    /// answering a client's frame (see [`Outbox::hold`]).
+    batch: bool,
+    /// An emitting thread is writing a frame directly.
+    direct: bool,
+    /// A direct write left bytes for the session to flush.
+    flush: bool,
+    /// The session's socket, once its `$connected` frame is written.
+    socket: Option<Arc<dyn DirectWrite>>,
+}
+
+impl State {
+    /// Whether the session has work: frames queued or bytes to flush, and no direct write
+    /// running (taking frames meanwhile could put them ahead of the direct write's frame).
+    fn has_work(&self) -> bool {
+        !self.direct && (self.flush || !self.frames.is_empty())
+    }
 }
 
 /// Capacity kept after a burst has drained.
@@ -30,17 +80,24 @@ const KEEP: usize = 16;
 impl Outbox {
     pub(crate) fn new(capacity: usize) -> Outbox {
         Outbox {
-            queue: Mutex::new(VecDeque::new()),
+            state: Mutex::new(State::default()),
             ready: Notify::new(),
             capacity: capacity.max(1),
             closed: AtomicBool::new(false),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Utf8Bytes>> {
-        self.queue
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Lets frames offered from now on be written directly to `socket`.
+    pub(crate) fn attach(&self, socket: Arc<dyn DirectWrite>) {
+        if !self.closed.load(Ordering::Acquire) {
+            self.lock().socket = Some(socket);
+        }
     }
 
     /// Queues a frame without waiting.
@@ -49,14 +106,61 @@ impl Outbox {
             return Err(Refused::Closed);
         }
         {
-            let mut q = self.lock();
-            if q.len() >= self.capacity {
+            let mut st = self.lock();
+            if st.frames.len() >= self.capacity {
                 return Err(Refused::Full);
             }
-            q.push_back(frame);
+            st.frames.push_back(frame);
         }
         self.ready.notify_one();
         Ok(())
+    }
+
+    /// Writes a frame directly when the connection is idle (nothing queued, nothing held by the
+    /// session, its socket attached and writable without waiting); queues it otherwise, as
+    /// [`push`](Self::push) does.
+    pub(crate) fn offer(&self, frame: Utf8Bytes) -> Result<(), Refused> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Refused::Closed);
+        }
+        let socket = {
+            let mut st = self.lock();
+            let idle = st.frames.is_empty() && !st.batch && !st.direct && !st.flush;
+            match st.socket.clone() {
+                Some(socket) if idle => {
+                    st.direct = true;
+                    socket
+                }
+                _ => {
+                    drop(st);
+                    return self.push(frame);
+                }
+            }
+        };
+        let written = socket.try_write(frame);
+        let mut st = self.lock();
+        st.direct = false;
+        let result = match written {
+            Written::Flushed => Ok(()),
+            Written::Unflushed => {
+                st.flush = true;
+                Ok(())
+            }
+            // First in line: everything queued meanwhile was offered after it. Over the
+            // capacity by at most this one frame, which was admitted on an empty queue.
+            Written::Busy(frame) => {
+                st.frames.push_front(frame);
+                Ok(())
+            }
+            Written::Failed => Err(Refused::Closed),
+        };
+        // Frames queued during the write were not taken (see `has_work`): wake the session.
+        let wake = st.has_work();
+        drop(st);
+        if wake {
+            self.ready.notify_one();
+        }
+        result
     }
 
     /// Queues a frame without the capacity check (frames whose number is bounded elsewhere).
@@ -64,36 +168,53 @@ impl Outbox {
         if self.closed.load(Ordering::Acquire) {
             return Err(Refused::Closed);
         }
-        self.lock().push_back(frame);
+        self.lock().frames.push_back(frame);
         self.ready.notify_one();
         Ok(())
     }
 
-    /// Waits until a frame is queued. A push between the check and the wait leaves a permit in
-    /// the `Notify`, so no wake-up is lost.
+    /// Waits until there is something to write. A push between the check and the wait leaves a
+    /// permit in the `Notify`, so no wake-up is lost.
     pub(crate) async fn wait(&self) {
         loop {
-            if !self.lock().is_empty() {
+            if self.lock().has_work() {
                 return;
             }
             self.ready.notified().await;
         }
     }
 
-    /// Moves up to `max` queued frames into `out`, oldest first.
+    /// Moves up to `max` queued frames into `out`, oldest first, and holds direct writes off
+    /// until [`release`](Self::release): the session flushes what it feeds and what a direct
+    /// write left.
     pub(crate) fn drain_into(&self, out: &mut Vec<Utf8Bytes>, max: usize) {
-        let mut q = self.lock();
-        let n = q.len().min(max);
-        out.extend(q.drain(..n));
-        if q.is_empty() && q.capacity() > KEEP {
-            q.shrink_to(KEEP);
+        let mut st = self.lock();
+        let n = st.frames.len().min(max);
+        out.extend(st.frames.drain(..n));
+        if st.frames.is_empty() && st.frames.capacity() > KEEP {
+            st.frames.shrink_to(KEEP);
         }
+        st.batch = true;
+        st.flush = false;
     }
 
-    /// Refuses further frames and frees what is queued.
+    /// Holds direct writes off while the session answers a client's frame: what the answer's
+    /// handling emits to this connection is queued behind the answer, as it always was.
+    pub(crate) fn hold(&self) {
+        self.lock().batch = true;
+    }
+
+    /// The session flushed what it took, or answered: direct writes may go again.
+    pub(crate) fn release(&self) {
+        self.lock().batch = false;
+    }
+
+    /// Refuses further frames, frees what is queued and lets go of the socket.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        *self.lock() = VecDeque::new();
+        let mut st = self.lock();
+        st.frames = VecDeque::new();
+        st.socket = None;
     }
 }
 
@@ -103,13 +224,14 @@ mod tests {
 
     #[tokio::test]
     async fn bounded_fifo_that_wakes_its_reader() {
-        let outbox = std::sync::Arc::new(Outbox::new(2));
+        let outbox = Arc::new(Outbox::new(2));
         assert_eq!(outbox.push("a".into()), Ok(()));
         assert_eq!(outbox.push("b".into()), Ok(()));
         assert_eq!(outbox.push("c".into()), Err(Refused::Full));
         outbox.wait().await;
         let mut out = Vec::new();
         outbox.drain_into(&mut out, 10);
+        outbox.release();
         assert_eq!(out, ["a", "b"]);
 
         let waiter = {
@@ -126,5 +248,124 @@ mod tests {
         assert_eq!(waiter.await.expect("joins"), ["d"]);
         outbox.close();
         assert_eq!(outbox.push("e".into()), Err(Refused::Closed));
+    }
+
+    /// Something another thread does while a direct write runs.
+    type Meanwhile = Box<dyn FnOnce() + Send>;
+
+    /// A socket that records what it takes and answers as told.
+    struct Recorder {
+        taken: Mutex<Vec<Utf8Bytes>>,
+        answer: Mutex<&'static str>,
+        meanwhile: Mutex<Option<Meanwhile>>,
+    }
+
+    impl DirectWrite for Recorder {
+        fn try_write(&self, frame: Utf8Bytes) -> Written {
+            if let Some(f) = self.meanwhile.lock().expect("lock").take() {
+                f();
+            }
+            match *self.answer.lock().expect("lock") {
+                "busy" => Written::Busy(frame),
+                "failed" => Written::Failed,
+                answer => {
+                    self.taken.lock().expect("lock").push(frame);
+                    if answer == "unflushed" {
+                        Written::Unflushed
+                    } else {
+                        Written::Flushed
+                    }
+                }
+            }
+        }
+    }
+
+    fn recorder(answer: &'static str) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            taken: Mutex::new(Vec::new()),
+            answer: Mutex::new(answer),
+            meanwhile: Mutex::new(None),
+        })
+    }
+
+    fn drained(outbox: &Outbox) -> Vec<Utf8Bytes> {
+        let mut out = Vec::new();
+        outbox.drain_into(&mut out, usize::MAX);
+        out
+    }
+
+    #[test]
+    fn an_idle_connection_is_written_directly_and_a_busy_one_queued_in_order() {
+        let outbox = Arc::new(Outbox::new(4));
+        // Before the socket is attached (the `$connected` frame goes first), frames queue.
+        assert_eq!(outbox.offer("early".into()), Ok(()));
+        let socket = recorder("flushed");
+        outbox.attach(socket.clone());
+        // Something queued: a later frame must not overtake it.
+        assert_eq!(outbox.offer("a".into()), Ok(()));
+        assert!(socket.taken.lock().expect("lock").is_empty());
+        assert_eq!(drained(&outbox), ["early", "a"]);
+        // The session holds a batch: still queued.
+        assert_eq!(outbox.offer("b".into()), Ok(()));
+        assert!(socket.taken.lock().expect("lock").is_empty());
+        outbox.release();
+        assert_eq!(drained(&outbox), ["b"]);
+        outbox.release();
+        // Idle: written by the caller, nothing for the session to do.
+        assert_eq!(outbox.offer("c".into()), Ok(()));
+        assert_eq!(*socket.taken.lock().expect("lock"), ["c"]);
+        assert!(!outbox.lock().has_work());
+
+        // The socket would block: the frame goes first in line, ahead of one another thread
+        // queued during the attempt (which the session did not take meanwhile).
+        *socket.answer.lock().expect("lock") = "busy";
+        let other = outbox.clone();
+        *socket.meanwhile.lock().expect("lock") = Some(Box::new(move || {
+            assert_eq!(other.offer("e".into()), Ok(()));
+            assert!(
+                !other.lock().has_work(),
+                "nothing taken during a direct write"
+            );
+        }));
+        assert_eq!(outbox.offer("d".into()), Ok(()));
+        assert!(outbox.lock().has_work());
+        assert_eq!(drained(&outbox), ["d", "e"]);
+        outbox.release();
+
+        // Taken but not flushed: the session is asked to flush, and nothing goes directly
+        // until it has.
+        *socket.answer.lock().expect("lock") = "unflushed";
+        assert_eq!(outbox.offer("f".into()), Ok(()));
+        assert!(outbox.lock().has_work());
+        *socket.answer.lock().expect("lock") = "flushed";
+        assert_eq!(outbox.offer("g".into()), Ok(()));
+        assert!(outbox.lock().flush);
+        assert_eq!(drained(&outbox), ["g"]);
+        assert!(!outbox.lock().has_work());
+        outbox.release();
+
+        *socket.answer.lock().expect("lock") = "failed";
+        assert_eq!(outbox.offer("h".into()), Err(Refused::Closed));
+        outbox.close();
+        assert_eq!(outbox.offer("i".into()), Err(Refused::Closed));
+        assert!(outbox.lock().socket.is_none());
+    }
+
+    #[test]
+    fn nothing_overtakes_an_answer_or_a_direct_write() {
+        let outbox = Outbox::new(4);
+        outbox.attach(recorder("flushed"));
+        outbox.hold();
+        assert_eq!(outbox.offer("while answering".into()), Ok(()));
+        assert!(outbox.lock().has_work());
+        outbox.release();
+        assert_eq!(drained(&outbox), ["while answering"]);
+        outbox.release();
+        let mut st = outbox.lock();
+        st.direct = true;
+        st.frames.push_back("queued meanwhile".into());
+        assert!(!st.has_work());
+        st.direct = false;
+        assert!(st.has_work());
     }
 }

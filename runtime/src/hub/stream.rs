@@ -194,10 +194,11 @@ impl StreamState {
         now: Instant,
     ) -> Delivered {
         let frame = Utf8Bytes::from(numbered(seq, &body));
-        self.deliver_frame(seq, body, frame, limits, now)
+        self.deliver_frame(seq, body, frame, limits, now, false)
     }
 
-    /// As [`deliver`](Self::deliver), with the numbered frame already built (see [`FrameSlab`]).
+    /// As [`deliver`](Self::deliver), with the numbered frame already built (see [`FrameSlab`]);
+    /// `direct` writes it on this thread to idle connections ([`Conn::push_direct`]).
     pub(crate) fn deliver_frame(
         &mut self,
         seq: u64,
@@ -205,6 +206,7 @@ impl StreamState {
         frame: Utf8Bytes,
         limits: &History,
         now: Instant,
+        direct: bool,
     ) -> Delivered {
         self.seq = seq;
         self.active = now;
@@ -223,11 +225,18 @@ impl StreamState {
             Push::Dropped => d.dropped += 1,
             Push::Gone => {}
         };
+        let push = |c: &Conn, frame| {
+            if direct {
+                c.push_direct(frame)
+            } else {
+                c.push(frame)
+            }
+        };
         if let Some((last, others)) = self.conns.split_last() {
             for c in others {
-                count(c.push(frame.clone()));
+                count(push(c, frame.clone()));
             }
-            count(last.push(frame));
+            count(push(last, frame));
         }
         d
     }

@@ -8,6 +8,7 @@ mod backplane;
 #[cfg(feature = "redis")]
 mod chaos;
 mod delivery;
+mod direct;
 mod events;
 #[cfg(feature = "redis")]
 mod faults;

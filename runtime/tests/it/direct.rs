@@ -1,0 +1,146 @@
+//! Direct writes: an event to an idle connection is written by the thread that emits it (no
+//! wake-up of the session's task), and frames from many threads still arrive whole, in order.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tidings::schema::{Delivery, Direction};
+use tidings::{Event, Limits, Recipients};
+
+use crate::support::{hub_builder, Client, TestServer};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Tick {
+    from: u64,
+    n: u64,
+}
+
+impl Event for Tick {
+    const NAME: &'static str = "direct:tick";
+    const MODULE: &'static str = "direct";
+    const DIRECTION: Direction = Direction::ServerToClient;
+    const DELIVERY: Delivery = Delivery::Ephemeral;
+    type Reply = ();
+
+    fn recipients(&self) -> Recipients {
+        tidings::to_user("solo")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredTick(Tick);
+
+impl Event for StoredTick {
+    const NAME: &'static str = "direct:stored_tick";
+    const MODULE: &'static str = "direct";
+    const DIRECTION: Direction = Direction::ServerToClient;
+    const DELIVERY: Delivery = Delivery::Durable;
+    type Reply = ();
+
+    fn recipients(&self) -> Recipients {
+        tidings::to_user("solo")
+    }
+}
+
+/// The server runs on a runtime of one thread, which the test then blocks right after the emit:
+/// the session's task cannot run, so the frame can only have been written by the emitting call.
+#[tokio::test]
+async fn an_idle_connection_gets_the_frame_from_the_emitting_call() {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let mut server = TestServer::start(hub_builder().build()).await;
+            ready_tx.send(server.addr).expect("test waits");
+            let mut go = go_rx;
+            while let Some(n) = go.recv().await {
+                server.hub.emit(&Tick { from: 0, n }).expect("emits");
+                // Block the runtime's only thread: no task of this server runs meanwhile.
+                std::thread::sleep(Duration::from_millis(1500));
+                let _ = done_tx.send(());
+            }
+            server.shutdown().await;
+        });
+    });
+    let addr = tokio::task::spawn_blocking(move || ready_rx.recv().expect("server starts"))
+        .await
+        .expect("joins");
+    let mut client = Client::connect(addr, "user=solo").await;
+    for n in 0..3 {
+        go_tx.send(n).expect("server listens");
+        let frame = tokio::time::timeout(Duration::from_millis(1000), client.recv_app())
+            .await
+            .unwrap_or_else(|_| panic!("event {n} arrived while the server's thread was blocked"));
+        assert_eq!(frame["type"], "direct:tick", "{frame}");
+        assert_eq!(frame["data"]["n"], n, "{frame}");
+        done_rx
+            .recv()
+            .await
+            .expect("the server's thread is free again");
+    }
+    drop(go_tx);
+    tokio::task::spawn_blocking(move || server.join().expect("server thread"))
+        .await
+        .expect("joins");
+}
+
+/// Several threads emit to one connection at once, so direct writes, queued frames and the
+/// session's batches interleave: every frame arrives, whole, each thread's in its order, and
+/// durable ones numbered without a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_from_many_threads_arrive_whole_and_in_order() {
+    const THREADS: u64 = 4;
+    const EACH: u64 = 1_000;
+    let mut limits = Limits::default();
+    limits.outbound_queue = (THREADS * EACH * 2) as usize;
+    let server = TestServer::start(hub_builder().limits(limits).build()).await;
+    let mut client = server.client("user=solo").await;
+    let emitters: Vec<_> = (0..THREADS)
+        .map(|from| {
+            let hub = server.hub.clone();
+            std::thread::spawn(move || {
+                for n in 0..EACH {
+                    let tick = Tick { from, n };
+                    if n % 2 == 0 {
+                        hub.emit(&tick).expect("emits");
+                    } else {
+                        hub.emit(&StoredTick(tick)).expect("emits");
+                    }
+                    if n % 100 == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut next: HashMap<u64, u64> = HashMap::new();
+    let mut last_seq = 0;
+    for _ in 0..THREADS * EACH {
+        let frame = client.recv_app().await;
+        let from = frame["data"]["from"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("a tick: {frame}"));
+        let expected = next.entry(from).or_insert(0);
+        assert_eq!(
+            frame["data"]["n"], *expected,
+            "thread {from}'s frames in order: {frame}"
+        );
+        *expected += 1;
+        if frame["type"] == "direct:stored_tick" {
+            let seq = frame["seq"].as_u64().expect("numbered");
+            assert_eq!(seq, last_seq + 1, "durable frames numbered without a gap");
+            last_seq = seq;
+        }
+    }
+    for e in emitters {
+        e.join().expect("emitter");
+    }
+    assert!(next.values().all(|n| *n == EACH), "{next:?}");
+    assert_eq!(last_seq, THREADS * EACH / 2);
+}
