@@ -22,12 +22,18 @@
 //! `-- --connections 1000,5000` picks the sizes (default 1,000, 5,000 and 10,000),
 //! `-- --servers ceiling,tidings` the servers, and `-- --smoke` runs 50 connections once so the
 //! suite keeps this building and running. Method and figures: BENCHMARKS.md.
+//!
+//! `-- --callgrind DIR` counts instructions instead of timing (valgrind's callgrind; the counts
+//! do not move with the machine's load): each Rust server runs under callgrind with
+//! instrumentation off, switched on for the fan-outs only, one fan-out of each mode, dumped to
+//! `DIR/<server>.out.<n>` (1: ephemeral, 2: durable); `callgrind_annotate` reads them. Use a
+//! small `--connections`: everything runs ~50× slower.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
@@ -310,9 +316,34 @@ struct ChildServer {
     port: u16,
 }
 
+/// `--callgrind DIR`: where the instruction counts go (see the module's docs).
+static CALLGRIND: OnceLock<std::path::PathBuf> = OnceLock::new();
+
+/// Runs `callgrind_control ARG PID` (switching instrumentation, dumping counts).
+fn callgrind_control(arg: &str, pid: u32) {
+    let status = Command::new("callgrind_control")
+        .args([arg, &pid.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .expect("callgrind_control (valgrind) runs");
+    assert!(status.success(), "callgrind_control {arg} {pid} failed");
+}
+
 impl ChildServer {
     fn start(kind: &str) -> ChildServer {
-        let mut command = if Protocol::of(kind) == Protocol::Native {
+        let native = Protocol::of(kind) == Protocol::Native;
+        let mut command = if let (true, Some(dir)) = (native, CALLGRIND.get()) {
+            let mut c = Command::new("valgrind");
+            c.arg("--tool=callgrind")
+                .arg("--instr-atstart=no")
+                .arg(format!(
+                    "--callgrind-out-file={}",
+                    dir.join(format!("{kind}.out")).display()
+                ))
+                .arg(std::env::current_exe().expect("exe"))
+                .args(["--child", kind]);
+            c
+        } else if native {
             let mut c = Command::new(std::env::current_exe().expect("exe"));
             c.args(["--child", kind]);
             c
@@ -543,15 +574,20 @@ async fn measure(kind: &str, n: usize, events: u64, runs: usize, latency_seconds
     let after = server.rss();
     let bytes_per_conn = after.saturating_sub(before) as f64 / n as f64;
 
+    let profiled = CALLGRIND.get().is_some() && protocol == Protocol::Native;
     let mut fan = |mode: &'static str| {
         let mut rates = Vec::new();
+        let runs = if profiled { 1 } else { runs };
+        if profiled {
+            callgrind_control("--instr=on", server.process.id());
+        }
         for _ in 0..runs {
             let start_count = received.load(Ordering::Relaxed);
             let target = start_count + events * n as u64;
             let start = Instant::now();
             let answer = server.ask(&format!("fanout {events} 200 {mode}"));
             assert_eq!(answer, "queued");
-            let deadline = start + Duration::from_secs(120);
+            let deadline = start + Duration::from_secs(if profiled { 1200 } else { 120 });
             while received.load(Ordering::Relaxed) < target {
                 assert!(
                     Instant::now() < deadline,
@@ -561,6 +597,10 @@ async fn measure(kind: &str, n: usize, events: u64, runs: usize, latency_seconds
                 std::thread::sleep(Duration::from_micros(200));
             }
             rates.push((events * n as u64) as f64 / start.elapsed().as_secs_f64());
+        }
+        if profiled {
+            callgrind_control("--instr=off", server.process.id());
+            callgrind_control("--dump", server.process.id());
         }
         rates.sort_by(f64::total_cmp);
         rates[rates.len() / 2]
@@ -628,6 +668,10 @@ fn main() {
         return;
     }
     let smoke = args.iter().any(|a| a == "--smoke");
+    if let Some(dir) = list_arg(&args, "--callgrind", "").first() {
+        std::fs::create_dir_all(dir).expect("--callgrind DIR is writable");
+        let _ = CALLGRIND.set(std::path::PathBuf::from(dir));
+    }
     let sizes: Vec<usize> = list_arg(
         &args,
         "--connections",

@@ -357,10 +357,24 @@ impl Registry {
             _ => None,
         };
         let in_scope = |c: &Conn| tenant.is_none_or(|t| c.tenant() == Some(t));
+        // One source (one user, role or room, or everyone — the common case, and a broadcast's)
+        // never names a connection twice: listed as found, without the set that de-duplicates
+        // several sources (one insertion per connection, the whole broadcast's cost otherwise).
+        let by_scope = if matches!(r.scope(), Scope::Users) {
+            0
+        } else {
+            r.roles().len() + r.rooms().len() + usize::from(r.is_everyone())
+        };
+        let single = r.users().len() + by_scope <= 1;
+        let mut listed: Vec<Arc<Conn>> = Vec::new();
         let mut picked: ConnSet = HashMap::new();
         let mut add = |c: &Arc<Conn>| {
             if in_scope(c) {
-                picked.entry(c.id).or_insert_with(|| c.clone());
+                if single {
+                    listed.push(c.clone());
+                } else {
+                    picked.entry(c.id).or_insert_with(|| c.clone());
+                }
             }
         };
         for user in r.users() {
@@ -407,11 +421,14 @@ impl Registry {
             }
             Scope::Users => {}
         }
+        if !single {
+            listed = picked.into_values().collect();
+        }
         let except = r.excluded();
-        picked
-            .into_values()
-            .filter(|c| !except.iter().any(|u| u == c.user()))
-            .collect()
+        if !except.is_empty() {
+            listed.retain(|c| !except.iter().any(|u| u == c.user()));
+        }
+        listed
     }
 }
 
