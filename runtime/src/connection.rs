@@ -117,6 +117,21 @@ fn expiry_sleep(p: &Principal) -> Option<Pin<Box<Sleep>>> {
     Some(Box::pin(tokio::time::sleep(left)))
 }
 
+/// `fut`, given up after `limit` (`Err`, as [`tokio::time::timeout`]). The timer is armed only
+/// when the first poll finds the future waiting: most writes complete at once, and a timer
+/// costs a registration in the runtime's wheel and its removal, per write.
+async fn bounded<F: std::future::Future>(
+    limit: Duration,
+    fut: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut fut = std::pin::pin!(fut);
+    let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(out) => Ok(out),
+        Poll::Pending => tokio::time::timeout(limit, fut).await,
+    }
+}
+
 async fn expired(timer: &mut Option<Pin<Box<Sleep>>>) {
     match timer {
         Some(sleep) => sleep.as_mut().await,
@@ -406,7 +421,7 @@ impl Runner {
                     tokio::select! {
                         biased;
                         kill = conn.killed() => Next::End(reason_for(kill.code)),
-                        written = tokio::time::timeout(limits.heartbeat_timeout, self.write_batch(&mut sink)) => {
+                        written = bounded(limits.heartbeat_timeout, self.write_batch(&mut sink)) => {
                             written.unwrap_or(Next::End(DisconnectReason::SlowConsumer))
                         }
                     }
@@ -436,7 +451,7 @@ impl Runner {
                             tokio::select! {
                                 biased;
                                 kill = conn.killed() => Next::End(reason_for(kill.code)),
-                                step = tokio::time::timeout(
+                                step = bounded(
                                     limits.heartbeat_timeout,
                                     self.inbound(&mut sink, msg, &mut bucket, &mut dropped_in_row, &in_flight, &mut expiry),
                                 ) => step.unwrap_or(Next::End(DisconnectReason::SlowConsumer)),

@@ -105,14 +105,19 @@ impl Outbox {
         if self.closed.load(Ordering::Acquire) {
             return Err(Refused::Closed);
         }
-        {
+        let wake = {
             let mut st = self.lock();
             if st.frames.len() >= self.capacity {
                 return Err(Refused::Full);
             }
             st.frames.push_back(frame);
+            st.frames.len() == 1
+        };
+        // Only the first frame wakes the session: it takes everything queued before it waits
+        // again (`wait` checks the queue first), so later ones need no wake-up of their own.
+        if wake {
+            self.ready.notify_one();
         }
-        self.ready.notify_one();
         Ok(())
     }
 
@@ -168,8 +173,14 @@ impl Outbox {
         if self.closed.load(Ordering::Acquire) {
             return Err(Refused::Closed);
         }
-        self.lock().frames.push_back(frame);
-        self.ready.notify_one();
+        let wake = {
+            let mut st = self.lock();
+            st.frames.push_back(frame);
+            st.frames.len() == 1
+        };
+        if wake {
+            self.ready.notify_one();
+        }
         Ok(())
     }
 

@@ -367,6 +367,17 @@ impl Registry {
         };
         let single = r.users().len() + by_scope <= 1;
         let mut listed: Vec<Arc<Conn>> = Vec::new();
+        if single && r.is_everyone() && !matches!(r.scope(), Scope::Users) {
+            // A broadcast: sized once rather than grown through a dozen copies.
+            listed.reserve(match r.scope() {
+                Scope::Tenant(t) => self
+                    .tenants
+                    .read(t.as_str())
+                    .get(t.as_str())
+                    .map_or(0, HashMap::len),
+                _ => self.len(),
+            });
+        }
         let mut picked: ConnSet = HashMap::new();
         let mut add = |c: &Arc<Conn>| {
             if in_scope(c) {

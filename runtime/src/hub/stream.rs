@@ -158,10 +158,15 @@ impl UserStream {
 impl StreamState {
     /// Drops what is past either bound of the history.
     pub(crate) fn trim(&mut self, limits: &History, now: Instant) {
+        self.trim_at(limits, clock_ms(now));
+    }
+
+    /// [`trim`](Self::trim) at `now` on the history's clock ([`clock_ms`]).
+    fn trim_at(&mut self, limits: &History, now: u64) {
         while self.history.len() > limits.max_events {
             self.history.pop_front();
         }
-        let (now, max) = (clock_ms(now), limits.max_age.as_millis() as u64);
+        let max = limits.max_age.as_millis() as u64;
         while self
             .history
             .front()
@@ -211,11 +216,9 @@ impl StreamState {
         self.seq = seq;
         self.active = now;
         if limits.max_events > 0 {
-            self.history.push_back(Stored {
-                body,
-                at_ms: clock_ms(now),
-            });
-            self.trim(limits, now);
+            let at_ms = clock_ms(now);
+            self.history.push_back(Stored { body, at_ms });
+            self.trim_at(limits, at_ms);
         }
         let mut d = Delivered::default();
         // The last connection (usually the only one) takes the frame itself: a clone of bytes
