@@ -79,7 +79,7 @@ pub async fn upgrade(hub: Hub, ws: WebSocketUpgrade, uri: Uri, headers: HeaderMa
     let limits = hub.limits().clone();
     ws.protocols([SUBPROTOCOL])
         .read_buffer_size(limits.read_buffer_bytes)
-        .write_buffer_size(0)
+        .write_buffer_size(limits.write_buffer_bytes)
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
         .on_upgrade(move |socket| {

@@ -546,7 +546,7 @@ impl Runner {
         let mut batch = Vec::new();
         self.conn.outbox.drain_into(&mut batch, WRITE_BATCH);
         for frame in batch {
-            if sink.feed(Message::Text(frame)).await.is_err() {
+            if sink.feed(Message::Text(frame.into_text())).await.is_err() {
                 return Next::End(DisconnectReason::TransportError);
             }
         }
@@ -572,7 +572,7 @@ impl Runner {
             let mut batch = Vec::new();
             self.conn.outbox.drain_into(&mut batch, usize::MAX);
             for frame in batch {
-                if sink.feed(Message::Text(frame)).await.is_err() {
+                if sink.feed(Message::Text(frame.into_text())).await.is_err() {
                     return;
                 }
             }

@@ -186,7 +186,7 @@ pub(crate) fn websocket_config(hub: &Hub) -> WebSocketConfig {
     let limits = hub.limits();
     let mut config = WebSocketConfig::default()
         .read_buffer_size(limits.read_buffer_bytes)
-        .write_buffer_size(0)
+        .write_buffer_size(limits.write_buffer_bytes)
         .max_message_size(Some(limits.max_frame_bytes))
         .max_frame_size(Some(limits.max_frame_bytes));
     config.max_write_buffer_size = limits.max_frame_bytes.saturating_mul(4).max(64 * 1024);

@@ -124,7 +124,7 @@ fn apply_locked(
     if position.seq > st.seq + 1 {
         return (Applied::Gap { after: st.seq }, None);
     }
-    let d = st.deliver(position.seq, body, history, Instant::now());
+    let d = st.deliver(position.seq, body, history, Instant::now(), false);
     (Applied::Delivered, Some(d))
 }
 

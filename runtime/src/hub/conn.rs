@@ -3,9 +3,8 @@
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::outbox::{Outbox, Refused};
+use super::outbox::{Frame, Outbox, Refused};
 use super::stream::UserStream;
 use crate::Principal;
 
@@ -103,15 +102,15 @@ impl Conn {
     }
 
     /// Offers a frame to the outbound queue without waiting.
-    pub(crate) fn push(&self, frame: Utf8Bytes) -> Push {
-        self.pushed(self.outbox.push(frame))
+    pub(crate) fn push(&self, frame: impl Into<Frame>) -> Push {
+        self.pushed(self.outbox.push(frame.into()))
     }
 
     /// Offers a frame as [`push`](Self::push) does, writing it on this thread when the
     /// connection is idle (see [`super::outbox`]): for events to a few connections, where the
     /// wake-up of the session's task would be most of the latency.
-    pub(crate) fn push_direct(&self, frame: Utf8Bytes) -> Push {
-        self.pushed(self.outbox.offer(frame))
+    pub(crate) fn push_direct(&self, frame: impl Into<Frame>) -> Push {
+        self.pushed(self.outbox.offer(frame.into()))
     }
 
     fn pushed(&self, result: Result<(), Refused>) -> Push {
@@ -127,8 +126,8 @@ impl Conn {
 
     /// Queues a frame whatever the queue's length: replayed events and stream control frames,
     /// whose number is bounded by the history, not by the reader's speed.
-    pub(crate) fn push_control(&self, frame: Utf8Bytes) {
-        let _ = self.outbox.push_unbounded(frame);
+    pub(crate) fn push_control(&self, frame: impl Into<Frame>) {
+        let _ = self.outbox.push_unbounded(frame.into());
     }
 
     /// Asks the session to close with `code`; the first request wins.

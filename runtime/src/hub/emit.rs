@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::conn::{Conn, Push};
 use super::error::{Delivered, EmitError};
-use super::stream::{FrameSlab, UserStream};
+use super::stream::UserStream;
 use super::{Hub, Inner};
 use crate::broker::Envelope;
 use crate::event::Event;
@@ -171,7 +171,6 @@ impl Inner {
     fn deliver_durable(&self, to: &Recipients, body: Arc<str>, offline: bool) -> Delivered {
         let now = Instant::now();
         let mut d = Delivered::default();
-        let mut frames = FrameSlab::new(body.len());
         let streams = self.durable_streams(to, offline);
         let direct = streams.len() <= DIRECT_WRITES;
         for stream in streams {
@@ -180,8 +179,7 @@ impl Inner {
                 continue;
             }
             let next = st.seq + 1;
-            let frame = frames.numbered(next, &body);
-            let part = st.deliver_frame(next, body.clone(), frame, &self.history, now, direct);
+            let part = st.deliver(next, body.clone(), &self.history, now, direct);
             d.connections += part.connections;
             d.dropped += part.dropped;
         }

@@ -19,6 +19,61 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+/// A frame in a connection's queue.
+#[derive(Debug, Clone)]
+pub(crate) enum Frame {
+    /// Text ready to write, shared by every recipient.
+    Text(Utf8Bytes),
+    /// A durable event numbered in the user's stream: `{"seq":N,` and the shared body, written
+    /// out by the session that sends it ([`Frame::into_text`]).
+    Numbered { seq: u64, body: Arc<str> },
+}
+
+impl Frame {
+    /// The frame's text.
+    pub(crate) fn into_text(self) -> Utf8Bytes {
+        match self {
+            Frame::Text(text) => text,
+            Frame::Numbered { seq, body } => Utf8Bytes::from(numbered(seq, &body)),
+        }
+    }
+}
+
+impl From<Utf8Bytes> for Frame {
+    fn from(text: Utf8Bytes) -> Frame {
+        Frame::Text(text)
+    }
+}
+
+/// `{"seq":N,` followed by the shared body, in one allocation of exactly its length — so that
+/// turning it into the frame's `Bytes` reuses the allocation instead of adding one.
+pub(crate) fn numbered(seq: u64, body: &str) -> String {
+    let mut buf = [0u8; 20];
+    let digits = seq_digits(seq, &mut buf);
+    let mut frame = String::with_capacity(8 + digits.len() + body.len());
+    frame.push_str("{\"seq\":");
+    for d in digits {
+        frame.push(char::from(*d));
+    }
+    frame.push(',');
+    frame.push_str(body);
+    frame
+}
+
+/// The decimal digits of `n`, written at the end of `buf`.
+fn seq_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[at..]
+}
+
 /// Why a frame was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refused {
@@ -54,7 +109,7 @@ pub(crate) struct Outbox {
 
 #[derive(Default)]
 struct State {
-    frames: VecDeque<Utf8Bytes>,
+    frames: VecDeque<Frame>,
     /// The session holds frames taken from the queue and has not flushed them yet, or is
     /// answering a client's frame (see [`Outbox::hold`]).
     batch: bool,
@@ -101,7 +156,7 @@ impl Outbox {
     }
 
     /// Queues a frame without waiting.
-    pub(crate) fn push(&self, frame: Utf8Bytes) -> Result<(), Refused> {
+    pub(crate) fn push(&self, frame: Frame) -> Result<(), Refused> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Refused::Closed);
         }
@@ -124,7 +179,7 @@ impl Outbox {
     /// Writes a frame directly when the connection is idle (nothing queued, nothing held by the
     /// session, its socket attached and writable without waiting); queues it otherwise, as
     /// [`push`](Self::push) does.
-    pub(crate) fn offer(&self, frame: Utf8Bytes) -> Result<(), Refused> {
+    pub(crate) fn offer(&self, frame: Frame) -> Result<(), Refused> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Refused::Closed);
         }
@@ -142,7 +197,7 @@ impl Outbox {
                 }
             }
         };
-        let written = socket.try_write(frame);
+        let written = socket.try_write(frame.into_text());
         let mut st = self.lock();
         st.direct = false;
         let result = match written {
@@ -154,7 +209,7 @@ impl Outbox {
             // First in line: everything queued meanwhile was offered after it. Over the
             // capacity by at most this one frame, which was admitted on an empty queue.
             Written::Busy(frame) => {
-                st.frames.push_front(frame);
+                st.frames.push_front(Frame::Text(frame));
                 Ok(())
             }
             Written::Failed => Err(Refused::Closed),
@@ -169,7 +224,7 @@ impl Outbox {
     }
 
     /// Queues a frame without the capacity check (frames whose number is bounded elsewhere).
-    pub(crate) fn push_unbounded(&self, frame: Utf8Bytes) -> Result<(), Refused> {
+    pub(crate) fn push_unbounded(&self, frame: Frame) -> Result<(), Refused> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Refused::Closed);
         }
@@ -198,7 +253,7 @@ impl Outbox {
     /// Moves up to `max` queued frames into `out`, oldest first, and holds direct writes off
     /// until [`release`](Self::release): the session flushes what it feeds and what a direct
     /// write left.
-    pub(crate) fn drain_into(&self, out: &mut Vec<Utf8Bytes>, max: usize) {
+    pub(crate) fn drain_into(&self, out: &mut Vec<Frame>, max: usize) {
         let mut st = self.lock();
         let n = st.frames.len().min(max);
         out.extend(st.frames.drain(..n));
@@ -233,17 +288,42 @@ impl Outbox {
 mod tests {
     use super::*;
 
+    fn f(text: &'static str) -> Frame {
+        Frame::Text(Utf8Bytes::from_static(text))
+    }
+
+    fn texts(frames: Vec<Frame>) -> Vec<String> {
+        frames
+            .into_iter()
+            .map(|f| f.into_text().as_str().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn numbered_frames_are_exactly_sized() {
+        for seq in [0, 7, 10, 99, 12_345, u64::MAX] {
+            let f = numbered(seq, "\"type\":\"x\"}");
+            assert_eq!(f, format!("{{\"seq\":{seq},\"type\":\"x\"}}"));
+            assert_eq!(f.len(), f.capacity(), "{seq}");
+            let frame = Frame::Numbered {
+                seq,
+                body: Arc::from("\"type\":\"x\"}"),
+            };
+            assert_eq!(frame.into_text().as_str(), f);
+        }
+    }
+
     #[tokio::test]
     async fn bounded_fifo_that_wakes_its_reader() {
         let outbox = Arc::new(Outbox::new(2));
-        assert_eq!(outbox.push("a".into()), Ok(()));
-        assert_eq!(outbox.push("b".into()), Ok(()));
-        assert_eq!(outbox.push("c".into()), Err(Refused::Full));
+        assert_eq!(outbox.push(f("a")), Ok(()));
+        assert_eq!(outbox.push(f("b")), Ok(()));
+        assert_eq!(outbox.push(f("c")), Err(Refused::Full));
         outbox.wait().await;
         let mut out = Vec::new();
         outbox.drain_into(&mut out, 10);
         outbox.release();
-        assert_eq!(out, ["a", "b"]);
+        assert_eq!(texts(out), ["a", "b"]);
 
         let waiter = {
             let o = outbox.clone();
@@ -251,14 +331,14 @@ mod tests {
                 o.wait().await;
                 let mut out = Vec::new();
                 o.drain_into(&mut out, 10);
-                out
+                texts(out)
             })
         };
         tokio::task::yield_now().await;
-        assert_eq!(outbox.push("d".into()), Ok(()));
+        assert_eq!(outbox.push(f("d")), Ok(()));
         assert_eq!(waiter.await.expect("joins"), ["d"]);
         outbox.close();
-        assert_eq!(outbox.push("e".into()), Err(Refused::Closed));
+        assert_eq!(outbox.push(f("e")), Err(Refused::Closed));
     }
 
     /// Something another thread does while a direct write runs.
@@ -299,31 +379,31 @@ mod tests {
         })
     }
 
-    fn drained(outbox: &Outbox) -> Vec<Utf8Bytes> {
+    fn drained(outbox: &Outbox) -> Vec<String> {
         let mut out = Vec::new();
         outbox.drain_into(&mut out, usize::MAX);
-        out
+        texts(out)
     }
 
     #[test]
     fn an_idle_connection_is_written_directly_and_a_busy_one_queued_in_order() {
         let outbox = Arc::new(Outbox::new(4));
         // Before the socket is attached (the `$connected` frame goes first), frames queue.
-        assert_eq!(outbox.offer("early".into()), Ok(()));
+        assert_eq!(outbox.offer(f("early")), Ok(()));
         let socket = recorder("flushed");
         outbox.attach(socket.clone());
         // Something queued: a later frame must not overtake it.
-        assert_eq!(outbox.offer("a".into()), Ok(()));
+        assert_eq!(outbox.offer(f("a")), Ok(()));
         assert!(socket.taken.lock().expect("lock").is_empty());
         assert_eq!(drained(&outbox), ["early", "a"]);
         // The session holds a batch: still queued.
-        assert_eq!(outbox.offer("b".into()), Ok(()));
+        assert_eq!(outbox.offer(f("b")), Ok(()));
         assert!(socket.taken.lock().expect("lock").is_empty());
         outbox.release();
         assert_eq!(drained(&outbox), ["b"]);
         outbox.release();
         // Idle: written by the caller, nothing for the session to do.
-        assert_eq!(outbox.offer("c".into()), Ok(()));
+        assert_eq!(outbox.offer(f("c")), Ok(()));
         assert_eq!(*socket.taken.lock().expect("lock"), ["c"]);
         assert!(!outbox.lock().has_work());
 
@@ -332,13 +412,13 @@ mod tests {
         *socket.answer.lock().expect("lock") = "busy";
         let other = outbox.clone();
         *socket.meanwhile.lock().expect("lock") = Some(Box::new(move || {
-            assert_eq!(other.offer("e".into()), Ok(()));
+            assert_eq!(other.offer(f("e")), Ok(()));
             assert!(
                 !other.lock().has_work(),
                 "nothing taken during a direct write"
             );
         }));
-        assert_eq!(outbox.offer("d".into()), Ok(()));
+        assert_eq!(outbox.offer(f("d")), Ok(()));
         assert!(outbox.lock().has_work());
         assert_eq!(drained(&outbox), ["d", "e"]);
         outbox.release();
@@ -346,19 +426,19 @@ mod tests {
         // Taken but not flushed: the session is asked to flush, and nothing goes directly
         // until it has.
         *socket.answer.lock().expect("lock") = "unflushed";
-        assert_eq!(outbox.offer("f".into()), Ok(()));
+        assert_eq!(outbox.offer(f("f")), Ok(()));
         assert!(outbox.lock().has_work());
         *socket.answer.lock().expect("lock") = "flushed";
-        assert_eq!(outbox.offer("g".into()), Ok(()));
+        assert_eq!(outbox.offer(f("g")), Ok(()));
         assert!(outbox.lock().flush);
         assert_eq!(drained(&outbox), ["g"]);
         assert!(!outbox.lock().has_work());
         outbox.release();
 
         *socket.answer.lock().expect("lock") = "failed";
-        assert_eq!(outbox.offer("h".into()), Err(Refused::Closed));
+        assert_eq!(outbox.offer(f("h")), Err(Refused::Closed));
         outbox.close();
-        assert_eq!(outbox.offer("i".into()), Err(Refused::Closed));
+        assert_eq!(outbox.offer(f("i")), Err(Refused::Closed));
         assert!(outbox.lock().socket.is_none());
     }
 
@@ -367,14 +447,14 @@ mod tests {
         let outbox = Outbox::new(4);
         outbox.attach(recorder("flushed"));
         outbox.hold();
-        assert_eq!(outbox.offer("while answering".into()), Ok(()));
+        assert_eq!(outbox.offer(f("while answering")), Ok(()));
         assert!(outbox.lock().has_work());
         outbox.release();
         assert_eq!(drained(&outbox), ["while answering"]);
         outbox.release();
         let mut st = outbox.lock();
         st.direct = true;
-        st.frames.push_back("queued meanwhile".into());
+        st.frames.push_back(f("queued meanwhile"));
         assert!(!st.has_work());
         st.direct = false;
         assert!(st.has_work());

@@ -13,6 +13,7 @@ use std::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::conn::{Conn, Push};
+use super::outbox::Frame;
 use super::Delivered;
 use crate::delivery::{History, Position, StreamId};
 use crate::protocol::frame;
@@ -55,72 +56,6 @@ pub(crate) struct StreamState {
 pub(crate) struct UserStream {
     pub(crate) id: StreamId,
     state: Mutex<StreamState>,
-}
-
-/// `{"seq":N,` followed by the shared body, in one allocation of exactly its length — so that
-/// turning it into the frame's `Bytes` reuses the allocation instead of adding one.
-pub(crate) fn numbered(seq: u64, body: &str) -> String {
-    let mut buf = [0u8; 20];
-    let digits = seq_digits(seq, &mut buf);
-    let mut frame = String::with_capacity(8 + digits.len() + body.len());
-    frame.push_str("{\"seq\":");
-    for d in digits {
-        frame.push(char::from(*d));
-    }
-    frame.push(',');
-    frame.push_str(body);
-    frame
-}
-
-/// Numbered frames of one event for many streams, carved from shared buffers of
-/// [`FrameSlab::FRAMES`] frames each: one allocation per that many recipients instead of one
-/// each (and one free, on whichever thread writes the last of them). A connection's queue can
-/// so hold on to at most `FRAMES` frames' worth of memory per queued frame.
-pub(crate) struct FrameSlab {
-    buf: bytes::BytesMut,
-    frame_len: usize,
-}
-
-impl FrameSlab {
-    /// Frames per shared buffer.
-    pub(crate) const FRAMES: usize = 8;
-
-    pub(crate) fn new(body_len: usize) -> FrameSlab {
-        FrameSlab {
-            buf: bytes::BytesMut::new(),
-            // `{"seq":` + up to 20 digits + `,` + body
-            frame_len: body_len + 28,
-        }
-    }
-
-    /// `{"seq":N,` followed by `body`, as a frame sharing this slab's current buffer.
-    pub(crate) fn numbered(&mut self, seq: u64, body: &str) -> Utf8Bytes {
-        if self.buf.capacity() < self.frame_len {
-            self.buf = bytes::BytesMut::with_capacity(self.frame_len * Self::FRAMES);
-        }
-        let mut digits = [0u8; 20];
-        self.buf.extend_from_slice(b"{\"seq\":");
-        self.buf.extend_from_slice(seq_digits(seq, &mut digits));
-        self.buf.extend_from_slice(b",");
-        self.buf.extend_from_slice(body.as_bytes());
-        let bytes = self.buf.split().freeze();
-        // Built from ASCII and a `str`, so always UTF-8; checking it costs a scan of the frame.
-        Utf8Bytes::try_from(bytes).unwrap_or_else(|_| Utf8Bytes::from(numbered(seq, body)))
-    }
-}
-
-/// The decimal digits of `n`, written at the end of `buf`.
-fn seq_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[at..]
 }
 
 impl UserStream {
@@ -190,25 +125,15 @@ impl StreamState {
             .map(move |(i, e)| (first + i as u64, e))
     }
 
-    /// Numbers an event `seq` (the next one), stores it and queues it to every connection.
+    /// Numbers an event `seq` (the next one), stores it and queues it to every connection;
+    /// `direct` writes it on this thread to idle connections ([`Conn::push_direct`]). The
+    /// queues hold the number and the shared body: each connection's session writes the frame
+    /// out, so a broadcast's per-recipient copies are made on every worker, not on the emitting
+    /// thread.
     pub(crate) fn deliver(
         &mut self,
         seq: u64,
         body: Arc<str>,
-        limits: &History,
-        now: Instant,
-    ) -> Delivered {
-        let frame = Utf8Bytes::from(numbered(seq, &body));
-        self.deliver_frame(seq, body, frame, limits, now, false)
-    }
-
-    /// As [`deliver`](Self::deliver), with the numbered frame already built (see [`FrameSlab`]);
-    /// `direct` writes it on this thread to idle connections ([`Conn::push_direct`]).
-    pub(crate) fn deliver_frame(
-        &mut self,
-        seq: u64,
-        body: Arc<str>,
-        frame: Utf8Bytes,
         limits: &History,
         now: Instant,
         direct: bool,
@@ -217,29 +142,28 @@ impl StreamState {
         self.active = now;
         if limits.max_events > 0 {
             let at_ms = clock_ms(now);
-            self.history.push_back(Stored { body, at_ms });
+            self.history.push_back(Stored {
+                body: body.clone(),
+                at_ms,
+            });
             self.trim_at(limits, at_ms);
         }
         let mut d = Delivered::default();
-        // The last connection (usually the only one) takes the frame itself: a clone of bytes
-        // built from a `String` would allocate their shared header.
-        let mut count = |push: Push| match push {
-            Push::Queued => d.connections += 1,
-            Push::Dropped => d.dropped += 1,
-            Push::Gone => {}
-        };
-        let push = |c: &Conn, frame| {
-            if direct {
+        for c in &self.conns {
+            let frame = Frame::Numbered {
+                seq,
+                body: body.clone(),
+            };
+            let push = if direct {
                 c.push_direct(frame)
             } else {
                 c.push(frame)
+            };
+            match push {
+                Push::Queued => d.connections += 1,
+                Push::Dropped => d.dropped += 1,
+                Push::Gone => {}
             }
-        };
-        if let Some((last, others)) = self.conns.split_last() {
-            for c in others {
-                count(push(c, frame.clone()));
-            }
-            count(push(last, frame));
         }
         d
     }
@@ -280,7 +204,10 @@ impl StreamState {
             let kept = self.stored().filter(|(seq, _)| *seq > from.seq).count() as u64;
             if kept == missed {
                 for (seq, e) in self.stored().filter(|(seq, _)| *seq > from.seq) {
-                    conn.push_control(Utf8Bytes::from(numbered(seq, &e.body)));
+                    conn.push_control(Frame::Numbered {
+                        seq,
+                        body: e.body.clone(),
+                    });
                 }
                 super::resumed(Some(missed));
                 pending_frame(&self.epoch, self.seq, missed)
@@ -307,32 +234,4 @@ pub(crate) fn resync_frame(epoch: &str, seq: u64, reason: &str) -> String {
     crate::protocol::to_json(&serde_json::json!({
         "type": frame::RESYNC_REQUIRED, "epoch": epoch, "seq": seq, "reason": reason,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbered_frames_are_exactly_sized() {
-        for seq in [0, 7, 10, 99, 12_345, u64::MAX] {
-            let f = numbered(seq, "\"type\":\"x\"}");
-            assert_eq!(f, format!("{{\"seq\":{seq},\"type\":\"x\"}}"));
-            assert_eq!(f.len(), f.capacity(), "{seq}");
-        }
-    }
-
-    #[test]
-    fn slab_frames_equal_numbered_frames_across_buffers() {
-        let body = "\"type\":\"x\",\"data\":{\"é\":1}}";
-        let mut slab = FrameSlab::new(body.len());
-        let frames: Vec<Utf8Bytes> = (0..(FrameSlab::FRAMES as u64 * 3 + 1))
-            .map(|i| slab.numbered(i * 997, body))
-            .collect();
-        for (i, f) in frames.iter().enumerate() {
-            assert_eq!(f.as_str(), numbered(i as u64 * 997, body));
-        }
-        let big = slab.numbered(u64::MAX, body);
-        assert_eq!(big.as_str(), numbered(u64::MAX, body));
-    }
 }
