@@ -117,18 +117,41 @@ fn expiry_sleep(p: &Principal) -> Option<Pin<Box<Sleep>>> {
     Some(Box::pin(tokio::time::sleep(left)))
 }
 
-/// `fut`, given up after `limit` (`Err`, as [`tokio::time::timeout`]). The timer is armed only
-/// when the first poll finds the future waiting: most writes complete at once, and a timer
-/// costs a registration in the runtime's wheel and its removal, per write.
-async fn bounded<F: std::future::Future>(
-    limit: Duration,
-    fut: F,
-) -> Result<F::Output, tokio::time::error::Elapsed> {
-    let mut fut = std::pin::pin!(fut);
-    let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
-    match first {
-        Poll::Ready(out) => Ok(out),
-        Poll::Pending => tokio::time::timeout(limit, fut).await,
+pin_project_lite::pin_project! {
+    /// A future given up after a time limit (`None`, as [`tokio::time::timeout`]'s `Err`).
+    /// The timer is made only when a poll finds the future waiting: most writes complete at
+    /// once, and a timer costs an allocation of its entry in the runtime's wheel and its
+    /// removal — and, held inline, ~100 bytes of every idle session's state.
+    struct Bounded<F> {
+        #[pin]
+        fut: F,
+        limit: Duration,
+        timer: Option<Pin<Box<Sleep>>>,
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for Bounded<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(out) = this.fut.poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        let limit = *this.limit;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        timer.as_mut().poll(cx).map(|()| None)
+    }
+}
+
+/// `fut`, given up after `limit` (see [`Bounded`]).
+fn bounded<F: std::future::Future>(limit: Duration, fut: F) -> Bounded<F> {
+    Bounded {
+        fut,
+        limit,
+        timer: None,
     }
 }
 
@@ -140,14 +163,42 @@ async fn expired(timer: &mut Option<Pin<Box<Sleep>>>) {
 }
 
 /// Runs a session on an upgraded socket until it ends.
-pub(crate) async fn run<S, E>(hub: Hub, principal: Principal, resume: Option<Position>, socket: S)
+///
+/// The socket and the principal move to the heap before the session's state machine is made:
+/// an async function keeps its arguments in its state for its whole life, and a WebSocket
+/// stream is several hundred bytes — of every idle connection.
+pub(crate) fn run<S, E>(
+    hub: Hub,
+    principal: Principal,
+    resume: Option<Position>,
+    socket: S,
+) -> impl std::future::Future<Output = ()> + Send
 where
+    S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
+    <S as Sink<Message>>::Error: Display + Send,
+    E: ReadError + Send,
+{
+    let shared = Arc::new(SharedSocket {
+        inner: Mutex::new(Guarded {
+            socket,
+            flushed: true,
+        }),
+    });
+    session(hub, Box::new(principal), resume, shared)
+}
+
+async fn session<S, E>(
+    hub: Hub,
+    principal: Box<Principal>,
+    resume: Option<Position>,
+    shared: Arc<SharedSocket<S>>,
+) where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
     <S as Sink<Message>>::Error: Display,
     E: ReadError,
 {
-    let mut socket = socket;
-    let (conn, position) = match hub.register(principal, resume.as_ref()).await {
+    let mut socket = Half(shared.clone());
+    let (conn, position) = match hub.register(*principal, resume.as_ref()).await {
         Ok(registered) => registered,
         Err(e) => {
             hub.counters().rejected();
@@ -192,16 +243,18 @@ where
     registered.connected = true;
     // From here its joins and leaves are announced (a refused connection never is).
     hub.session_started(&conn);
-    let reason = Runner {
+    // Held here and run by reference: a `self` taken by value is kept twice in the session's
+    // state (the argument and its binding), in every idle connection.
+    let mut runner = Runner {
         hub: hub.clone(),
         conn: conn.clone(),
         session,
         position,
         rooms: None,
-    }
-    .run(socket)
-    .instrument(span)
-    .await;
+        in_flight: None,
+    };
+    drop(socket);
+    let reason = runner.run(shared).instrument(span).await;
     tracing::debug!(session = conn.id, reason = reason.as_str(), "session ended");
     registered.reason = reason;
 }
@@ -350,6 +403,9 @@ struct Runner {
     /// With an asynchronous room policy: the task deciding this connection's `$join`s and
     /// `$leave`s in order, off the loop (started at the first one).
     rooms: Option<mpsc::Sender<RoomChange>>,
+    /// Permits for requests in progress (`Limits::max_in_flight`), made at the first request:
+    /// an idle connection holds none.
+    in_flight: Option<Arc<Semaphore>>,
 }
 
 /// A `$join` or `$leave` for the room task.
@@ -367,23 +423,21 @@ enum Next {
 }
 
 impl Runner {
-    async fn run<S, E>(mut self, socket: S) -> DisconnectReason
+    async fn run<S, E>(&mut self, shared: Arc<SharedSocket<S>>) -> DisconnectReason
     where
         S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
         <S as Sink<Message>>::Error: Display,
         E: ReadError,
     {
-        let shared = Arc::new(SharedSocket {
-            inner: Mutex::new(Guarded {
-                socket,
-                flushed: true,
-            }),
-        });
         let (mut sink, mut stream) = (Half(shared.clone()), Half(shared.clone()));
-        let limits = self.hub.limits().clone();
+        // The two limits the loop reads, not a copy of them all held by every idle session.
+        let (heartbeat_interval, heartbeat_timeout) = {
+            let limits = self.hub.limits();
+            (limits.heartbeat_interval, limits.heartbeat_timeout)
+        };
         let hello = sink.send(Message::Text(self.connected_frame().into()));
         if !matches!(
-            tokio::time::timeout(limits.heartbeat_timeout, hello).await,
+            tokio::time::timeout(heartbeat_timeout, hello).await,
             Ok(Ok(()))
         ) {
             return DisconnectReason::TransportError;
@@ -393,14 +447,16 @@ impl Runner {
         let mut shutdown = self.hub.shutdown_signal();
         // One timer for both heartbeat duties: the next `$ping`, and the moment the client has
         // been silent for the heartbeat timeout (4009 then, not at the next ping's tick).
-        let mut next_ping = Instant::now() + limits.heartbeat_interval;
+        let mut next_ping = Instant::now() + heartbeat_interval;
         let mut last_inbound = Instant::now();
         let mut heartbeat = Box::pin(tokio::time::sleep_until(
-            next_ping.min(last_inbound + limits.heartbeat_timeout),
+            next_ping.min(last_inbound + heartbeat_timeout),
         ));
-        let mut bucket = Bucket::new(limits.rate_per_second, limits.rate_burst);
+        let mut bucket = {
+            let limits = self.hub.limits();
+            Bucket::new(limits.rate_per_second, limits.rate_burst)
+        };
         let mut dropped_in_row = 0u32;
-        let in_flight = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
         let mut expiry = expiry_sleep(&self.conn.principal());
 
         let next = loop {
@@ -421,7 +477,7 @@ impl Runner {
                     tokio::select! {
                         biased;
                         kill = conn.killed() => Next::End(reason_for(kill.code)),
-                        written = bounded(limits.heartbeat_timeout, self.write_batch(&mut sink)) => {
+                        written = bounded(heartbeat_timeout, self.write_batch(&mut sink)) => {
                             written.unwrap_or(Next::End(DisconnectReason::SlowConsumer))
                         }
                     }
@@ -452,8 +508,8 @@ impl Runner {
                                 biased;
                                 kill = conn.killed() => Next::End(reason_for(kill.code)),
                                 step = bounded(
-                                    limits.heartbeat_timeout,
-                                    self.inbound(&mut sink, msg, &mut bucket, &mut dropped_in_row, &in_flight, &mut expiry),
+                                    heartbeat_timeout,
+                                    self.inbound(&mut sink, msg, &mut bucket, &mut dropped_in_row, &mut expiry),
                                 ) => step.unwrap_or(Next::End(DisconnectReason::SlowConsumer)),
                             }
                         })
@@ -464,7 +520,7 @@ impl Runner {
                 },
                 () = heartbeat.as_mut() => {
                     let now = Instant::now();
-                    let silent_until = last_inbound + limits.heartbeat_timeout;
+                    let silent_until = last_inbound + heartbeat_timeout;
                     if now >= silent_until {
                         Next::Close(close::HEARTBEAT_TIMEOUT, "no frame within the heartbeat timeout")
                     } else if now < next_ping {
@@ -472,7 +528,7 @@ impl Runner {
                         heartbeat.as_mut().reset(next_ping.min(silent_until));
                         Next::Continue
                     } else {
-                        next_ping = now + limits.heartbeat_interval;
+                        next_ping = now + heartbeat_interval;
                         heartbeat.as_mut().reset(next_ping.min(silent_until));
                         let conn = self.conn.clone();
                         Box::pin(async {
@@ -480,7 +536,7 @@ impl Runner {
                                 biased;
                                 kill = conn.killed() => Next::End(reason_for(kill.code)),
                                 sent = tokio::time::timeout(
-                                    limits.heartbeat_timeout,
+                                    heartbeat_timeout,
                                     send_text(&mut sink, "{\"type\":\"$ping\"}"),
                                 ) => sent.unwrap_or(Next::End(DisconnectReason::SlowConsumer)),
                             }
@@ -630,7 +686,6 @@ impl Runner {
         msg: Message,
         bucket: &mut Bucket,
         dropped_in_row: &mut u32,
-        in_flight: &Arc<Semaphore>,
         expiry: &mut Option<Pin<Box<Sleep>>>,
     ) -> Next
     where
@@ -715,17 +770,11 @@ impl Runner {
                 self.error(sink, cid, ErrorCode::UnknownEvent.as_str(), &message, None)
                     .await
             }
-            name => self.dispatch(sink, name, &frame, in_flight).await,
+            name => self.dispatch(sink, name, &frame).await,
         }
     }
 
-    async fn dispatch<K>(
-        &mut self,
-        sink: &mut K,
-        name: &str,
-        frame: &ClientFrame<'_>,
-        in_flight: &Arc<Semaphore>,
-    ) -> Next
+    async fn dispatch<K>(&mut self, sink: &mut K, name: &str, frame: &ClientFrame<'_>) -> Next
     where
         K: Sink<Message> + Unpin,
     {
@@ -742,6 +791,10 @@ impl Runner {
                 .error(sink, cid, ErrorCode::UnknownEvent.as_str(), &message, None)
                 .await;
         }
+        let max_in_flight = self.hub.limits().max_in_flight.max(1);
+        let in_flight = self
+            .in_flight
+            .get_or_insert_with(|| Arc::new(Semaphore::new(max_in_flight)));
         let Ok(permit) = in_flight.clone().try_acquire_owned() else {
             return self
                 .error(
