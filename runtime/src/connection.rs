@@ -327,24 +327,23 @@ where
         // polls the socket again with its own waker.
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         let mut socket = Pin::new(&mut g.socket);
-        match socket.as_mut().poll_ready(&mut cx) {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(_)) => return Written::Failed,
-            Poll::Pending => return Written::Busy(frame),
+        // A socket that fails is left to the session as well: it writes the frame itself, meets
+        // the same failure and ends the connection, exactly as without direct writes.
+        if !matches!(socket.as_mut().poll_ready(&mut cx), Poll::Ready(Ok(()))) {
+            return Written::Busy(frame);
         }
-        if socket.as_mut().start_send(Message::Text(frame)).is_err() {
-            return Written::Failed;
+        if socket
+            .as_mut()
+            .start_send(Message::Text(frame.clone()))
+            .is_err()
+        {
+            return Written::Busy(frame);
         }
-        match socket.poll_flush(&mut cx) {
-            Poll::Ready(Ok(())) => Written::Flushed,
-            Poll::Ready(Err(_)) => {
-                g.flushed = false;
-                Written::Failed
-            }
-            Poll::Pending => {
-                g.flushed = false;
-                Written::Unflushed
-            }
+        if matches!(socket.poll_flush(&mut cx), Poll::Ready(Ok(()))) {
+            Written::Flushed
+        } else {
+            g.flushed = false;
+            Written::Unflushed
         }
     }
 }

@@ -86,12 +86,12 @@ pub(crate) enum Refused {
 pub(crate) enum Written {
     /// Written and flushed to the socket.
     Flushed,
-    /// Taken by the socket; part of it waits for the session to flush.
+    /// Taken by the socket; the session flushes the rest (and meets any failure of the
+    /// socket).
     Unflushed,
-    /// Not taken: the socket would block or is in use. The frame is handed back.
+    /// Not taken: the socket would block, is in use, or failed (the session writes the frame
+    /// and meets the failure itself). The frame is handed back.
     Busy(Utf8Bytes),
-    /// The socket failed (the session sees it too and ends).
-    Failed,
 }
 
 /// A session's socket, writable from the thread that emits an event.
@@ -200,27 +200,20 @@ impl Outbox {
         let written = socket.try_write(frame.into_text());
         let mut st = self.lock();
         st.direct = false;
-        let result = match written {
-            Written::Flushed => Ok(()),
-            Written::Unflushed => {
-                st.flush = true;
-                Ok(())
-            }
+        match written {
+            Written::Flushed => {}
+            Written::Unflushed => st.flush = true,
             // First in line: everything queued meanwhile was offered after it. Over the
             // capacity by at most this one frame, which was admitted on an empty queue.
-            Written::Busy(frame) => {
-                st.frames.push_front(Frame::Text(frame));
-                Ok(())
-            }
-            Written::Failed => Err(Refused::Closed),
-        };
+            Written::Busy(frame) => st.frames.push_front(Frame::Text(frame)),
+        }
         // Frames queued during the write were not taken (see `has_work`): wake the session.
         let wake = st.has_work();
         drop(st);
         if wake {
             self.ready.notify_one();
         }
-        result
+        Ok(())
     }
 
     /// Queues a frame without the capacity check (frames whose number is bounded elsewhere).
@@ -358,7 +351,6 @@ mod tests {
             }
             match *self.answer.lock().expect("lock") {
                 "busy" => Written::Busy(frame),
-                "failed" => Written::Failed,
                 answer => {
                     self.taken.lock().expect("lock").push(frame);
                     if answer == "unflushed" {
@@ -435,8 +427,6 @@ mod tests {
         assert!(!outbox.lock().has_work());
         outbox.release();
 
-        *socket.answer.lock().expect("lock") = "failed";
-        assert_eq!(outbox.offer(f("h")), Err(Refused::Closed));
         outbox.close();
         assert_eq!(outbox.offer(f("i")), Err(Refused::Closed));
         assert!(outbox.lock().socket.is_none());
