@@ -157,12 +157,21 @@ impl Outbox {
 
     /// Queues a frame without waiting.
     pub(crate) fn push(&self, frame: Frame) -> Result<(), Refused> {
+        self.queue(frame, self.capacity)
+    }
+
+    /// Queues a frame without the capacity check (frames whose number is bounded elsewhere).
+    pub(crate) fn push_unbounded(&self, frame: Frame) -> Result<(), Refused> {
+        self.queue(frame, usize::MAX)
+    }
+
+    fn queue(&self, frame: Frame, capacity: usize) -> Result<(), Refused> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Refused::Closed);
         }
         let wake = {
             let mut st = self.lock();
-            if st.frames.len() >= self.capacity {
+            if st.frames.len() >= capacity {
                 return Err(Refused::Full);
             }
             st.frames.push_back(frame);
@@ -210,22 +219,6 @@ impl Outbox {
         // Frames queued during the write were not taken (see `has_work`): wake the session.
         let wake = st.has_work();
         drop(st);
-        if wake {
-            self.ready.notify_one();
-        }
-        Ok(())
-    }
-
-    /// Queues a frame without the capacity check (frames whose number is bounded elsewhere).
-    pub(crate) fn push_unbounded(&self, frame: Frame) -> Result<(), Refused> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Refused::Closed);
-        }
-        let wake = {
-            let mut st = self.lock();
-            st.frames.push_back(frame);
-            st.frames.len() == 1
-        };
         if wake {
             self.ready.notify_one();
         }

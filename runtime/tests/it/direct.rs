@@ -10,38 +10,35 @@ use tidings::{Event, Limits, Recipients};
 
 use crate::support::{hub_builder, Client, TestServer};
 
+/// `impl Event` for a test payload that goes to user `solo`.
+macro_rules! to_solo {
+    ($ty:ty, $name:literal, $delivery:ident) => {
+        impl Event for $ty {
+            const NAME: &'static str = $name;
+            const MODULE: &'static str = "direct";
+            const DIRECTION: Direction = Direction::ServerToClient;
+            const DELIVERY: Delivery = Delivery::$delivery;
+            type Reply = ();
+
+            fn recipients(&self) -> Recipients {
+                tidings::to_user("solo")
+            }
+        }
+    };
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Tick {
     from: u64,
     n: u64,
 }
 
-impl Event for Tick {
-    const NAME: &'static str = "direct:tick";
-    const MODULE: &'static str = "direct";
-    const DIRECTION: Direction = Direction::ServerToClient;
-    const DELIVERY: Delivery = Delivery::Ephemeral;
-    type Reply = ();
-
-    fn recipients(&self) -> Recipients {
-        tidings::to_user("solo")
-    }
-}
+to_solo!(Tick, "direct:tick", Ephemeral);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredTick(Tick);
 
-impl Event for StoredTick {
-    const NAME: &'static str = "direct:stored_tick";
-    const MODULE: &'static str = "direct";
-    const DIRECTION: Direction = Direction::ServerToClient;
-    const DELIVERY: Delivery = Delivery::Durable;
-    type Reply = ();
-
-    fn recipients(&self) -> Recipients {
-        tidings::to_user("solo")
-    }
-}
+to_solo!(StoredTick, "direct:stored_tick", Durable);
 
 /// The server runs on a runtime of one thread, which the test then blocks right after the emit:
 /// the session's task cannot run, so the frame can only have been written by the emitting call.
@@ -150,17 +147,7 @@ struct Big {
     pad: String,
 }
 
-impl Event for Big {
-    const NAME: &'static str = "direct:big";
-    const MODULE: &'static str = "direct";
-    const DIRECTION: Direction = Direction::ServerToClient;
-    const DELIVERY: Delivery = Delivery::Ephemeral;
-    type Reply = ();
-
-    fn recipients(&self) -> Recipients {
-        tidings::to_user("solo")
-    }
-}
+to_solo!(Big, "direct:big", Ephemeral);
 
 /// A frame the socket refuses (larger than its write buffer may hold) is not dropped by the
 /// direct write: the session writes it, meets the refusal and ends the connection — the client
