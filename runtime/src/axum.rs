@@ -80,6 +80,7 @@ pub async fn upgrade(hub: Hub, ws: WebSocketUpgrade, uri: Uri, headers: HeaderMa
     ws.protocols([SUBPROTOCOL])
         .read_buffer_size(limits.read_buffer_bytes)
         .write_buffer_size(limits.write_buffer_bytes)
+        .max_write_buffer_size(crate::server::max_write_buffer(&limits))
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
         .on_upgrade(move |socket| {

@@ -475,7 +475,7 @@ impl Runner {
                     let conn = self.conn.clone();
                     tokio::select! {
                         biased;
-                        kill = conn.killed() => Next::End(reason_for(kill.code)),
+                        kill = conn.killed() => Next::Close(kill.code, kill.reason),
                         written = bounded(heartbeat_timeout, self.write_batch(&mut sink)) => {
                             written.unwrap_or(Next::End(DisconnectReason::SlowConsumer))
                         }
@@ -505,7 +505,7 @@ impl Runner {
                         let step = Box::pin(async {
                             tokio::select! {
                                 biased;
-                                kill = conn.killed() => Next::End(reason_for(kill.code)),
+                                kill = conn.killed() => Next::Close(kill.code, kill.reason),
                                 step = bounded(
                                     heartbeat_timeout,
                                     self.inbound(&mut sink, msg, &mut bucket, &mut dropped_in_row, &mut expiry),
@@ -533,7 +533,7 @@ impl Runner {
                         Box::pin(async {
                             tokio::select! {
                                 biased;
-                                kill = conn.killed() => Next::End(reason_for(kill.code)),
+                                kill = conn.killed() => Next::Close(kill.code, kill.reason),
                                 sent = tokio::time::timeout(
                                     heartbeat_timeout,
                                     send_text(&mut sink, "{\"type\":\"$ping\"}"),

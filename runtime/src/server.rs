@@ -189,8 +189,19 @@ pub(crate) fn websocket_config(hub: &Hub) -> WebSocketConfig {
         .write_buffer_size(limits.write_buffer_bytes)
         .max_message_size(Some(limits.max_frame_bytes))
         .max_frame_size(Some(limits.max_frame_bytes));
-    config.max_write_buffer_size = limits.max_frame_bytes.saturating_mul(4).max(64 * 1024);
+    config.max_write_buffer_size = max_write_buffer(limits);
     config
+}
+
+/// How far a connection's write buffer may grow while its socket is blocked: four frames of
+/// `max_frame_bytes` (at least 64 KiB), and always more than `write_buffer_bytes` (tungstenite
+/// refuses a configuration without that margin).
+pub(crate) fn max_write_buffer(limits: &crate::Limits) -> usize {
+    limits.max_frame_bytes.saturating_mul(4).max(64 * 1024).max(
+        limits
+            .write_buffer_bytes
+            .saturating_add(limits.max_frame_bytes.max(1)),
+    )
 }
 
 fn refuse(status: http::StatusCode, message: &str) -> ErrorResponse {

@@ -78,6 +78,8 @@ pub struct Limits {
     /// a burst of ~300-byte events costs one `write` per 13 frames instead of one per frame,
     /// and what the buffer keeps of its capacity after a burst stays near 4 KiB per connection
     /// (nothing for a connection that was never sent anything). 0 writes every frame at once.
+    /// The bound on what a blocked connection's buffer may hold grows with it: the larger of
+    /// four `max_frame_bytes` (at least 64 KiB) and this plus one `max_frame_bytes`.
     pub write_buffer_bytes: usize,
     /// How long graceful shutdown waits for sessions to drain their queues. Default 5 s.
     pub drain_timeout: Duration,

@@ -182,3 +182,91 @@ async fn a_frame_the_socket_refuses_ends_the_connection() {
     .await;
     assert!(ended.is_ok(), "the connection ended");
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Padded {
+    user: String,
+    n: u64,
+    pad: String,
+}
+
+impl Event for Padded {
+    const NAME: &'static str = "direct:padded";
+    const MODULE: &'static str = "direct";
+    const DIRECTION: Direction = Direction::ServerToClient;
+    const DELIVERY: Delivery = Delivery::Durable;
+    type Reply = ();
+
+    fn recipients(&self) -> Recipients {
+        tidings::to_user(&self.user)
+    }
+}
+
+/// A burst past a slow reader's queue cuts it off with 4008 — the close frame carries the code
+/// even when the cut-off finds the session writing (a frame the emitting call left for it to
+/// flush, or a batch), not a close frame without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_past_the_queue_closes_with_4008() {
+    let mut limits = Limits::default();
+    limits.outbound_queue = 4;
+    let server = TestServer::start(hub_builder().limits(limits).build()).await;
+    for attempt in 0..6 {
+        let user = format!("burst{attempt}");
+        let mut client = server.client(&format!("user={user}")).await;
+        // Slower than the emitters: the socket fills, the session is left writing, the queue
+        // overflows.
+        let reader = tokio::spawn(async move {
+            let mut read = 0u64;
+            loop {
+                read += 1;
+                if read % 50 == 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                match tokio::time::timeout(crate::support::PATIENCE, client.next_message()).await {
+                    Ok(Some(tokio_tungstenite::tungstenite::Message::Close(frame))) => {
+                        return frame.map(|f| u16::from(f.code));
+                    }
+                    Ok(Some(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                        let _: serde_json::Value =
+                            serde_json::from_str(t.as_str()).expect("JSON frames");
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => return None,
+                }
+            }
+        });
+        let emitters: Vec<_> = (0..2)
+            .map(|_| {
+                let (hub, user) = (server.hub.clone(), user.clone());
+                std::thread::spawn(move || {
+                    for n in 0..20_000 {
+                        let pad = "p".repeat(500);
+                        let _ = hub.emit(&Padded {
+                            user: user.clone(),
+                            n,
+                            pad,
+                        });
+                    }
+                })
+            })
+            .collect();
+        for e in emitters {
+            e.join().expect("emitter");
+        }
+        let code = reader.await.expect("reader");
+        assert_eq!(code, Some(4008), "attempt {attempt}: cut off with 4008");
+    }
+}
+
+/// A write buffer larger than tungstenite's default bound on it is taken (the bound grows with
+/// it), not a panic at every handshake.
+#[tokio::test]
+async fn a_large_write_buffer_is_a_working_setting() {
+    let mut limits = Limits::default();
+    limits.write_buffer_bytes = 1024 * 1024;
+    let server = TestServer::start(hub_builder().limits(limits).build()).await;
+    let mut client = server.client("user=solo").await;
+    server.hub.emit(&Tick { from: 0, n: 7 }).expect("emits");
+    let frame = client.recv_app().await;
+    assert_eq!(frame["data"]["n"], 7, "{frame}");
+}
