@@ -6,6 +6,7 @@ use tokio::sync::Notify;
 
 use super::outbox::{Frame, Outbox, Refused};
 use super::stream::UserStream;
+use super::Delivered;
 use crate::Principal;
 
 /// Why the hub asks a session to end.
@@ -57,6 +58,17 @@ pub(crate) enum Push {
     Gone,
 }
 
+impl Push {
+    /// Counts what happened to the frame in an emit's tally.
+    pub(crate) fn add_to(self, d: &mut Delivered) {
+        match self {
+            Push::Queued => d.connections += 1,
+            Push::Dropped => d.dropped += 1,
+            Push::Gone => {}
+        }
+    }
+}
+
 impl Conn {
     pub(crate) fn new(
         id: u64,
@@ -106,11 +118,16 @@ impl Conn {
         self.pushed(self.outbox.push(frame.into()))
     }
 
-    /// Offers a frame as [`push`](Self::push) does, writing it on this thread when the
-    /// connection is idle (see [`super::outbox`]): for events to a few connections, where the
-    /// wake-up of the session's task would be most of the latency.
-    pub(crate) fn push_direct(&self, frame: impl Into<Frame>) -> Push {
-        self.pushed(self.outbox.offer(frame.into()))
+    /// Offers a frame as [`push`](Self::push) does; with `direct`, writes it on this thread
+    /// when the connection is idle (see [`super::outbox`]): for events to a few connections,
+    /// where the wake-up of the session's task would be most of the latency.
+    pub(crate) fn offer(&self, frame: impl Into<Frame>, direct: bool) -> Push {
+        let frame = frame.into();
+        self.pushed(if direct {
+            self.outbox.offer(frame)
+        } else {
+            self.outbox.push(frame)
+        })
     }
 
     fn pushed(&self, result: Result<(), Refused>) -> Push {

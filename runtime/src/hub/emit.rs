@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::conn::{Conn, Push};
+use super::conn::Conn;
 use super::error::{Delivered, EmitError};
 use super::stream::UserStream;
 use super::{Hub, Inner};
@@ -104,16 +104,7 @@ impl Inner {
         let mut d = Delivered::default();
         let direct = conns.len() <= DIRECT_WRITES;
         for c in conns {
-            let push = if direct {
-                c.push_direct(frame.clone())
-            } else {
-                c.push(frame.clone())
-            };
-            match push {
-                Push::Queued => d.connections += 1,
-                Push::Dropped => d.dropped += 1,
-                Push::Gone => {}
-            }
+            c.offer(frame.clone(), direct).add_to(&mut d);
         }
         d
     }

@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// A frame in a connection's queue.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum Frame {
     /// Text ready to write, shared by every recipient.
     Text(Utf8Bytes),
@@ -47,7 +47,7 @@ impl From<Utf8Bytes> for Frame {
 
 /// `{"seq":N,` followed by the shared body, in one allocation of exactly its length — so that
 /// turning it into the frame's `Bytes` reuses the allocation instead of adding one.
-pub(crate) fn numbered(seq: u64, body: &str) -> String {
+fn numbered(seq: u64, body: &str) -> String {
     let mut buf = [0u8; 20];
     let digits = seq_digits(seq, &mut buf);
     let mut frame = String::with_capacity(8 + digits.len() + body.len());
@@ -150,8 +150,11 @@ impl Outbox {
 
     /// Lets frames offered from now on be written directly to `socket`.
     pub(crate) fn attach(&self, socket: Arc<dyn DirectWrite>) {
+        // Checked under the lock `close` takes after marking the outbox closed: a socket is
+        // never attached to a closed outbox.
+        let mut st = self.lock();
         if !self.closed.load(Ordering::Acquire) {
-            self.lock().socket = Some(socket);
+            st.socket = Some(socket);
         }
     }
 
@@ -169,16 +172,25 @@ impl Outbox {
         if self.closed.load(Ordering::Acquire) {
             return Err(Refused::Closed);
         }
-        let wake = {
-            let mut st = self.lock();
-            if st.frames.len() >= capacity {
-                return Err(Refused::Full);
-            }
-            st.frames.push_back(frame);
-            st.frames.len() == 1
-        };
-        // Only the first frame wakes the session: it takes everything queued before it waits
-        // again (`wait` checks the queue first), so later ones need no wake-up of their own.
+        let st = self.lock();
+        self.queue_locked(st, frame, capacity)
+    }
+
+    /// Queues `frame` in the locked state. Only the first frame wakes the session: it takes
+    /// everything queued before it waits again (`wait` checks the queue first), so later ones
+    /// need no wake-up of their own.
+    fn queue_locked(
+        &self,
+        mut st: std::sync::MutexGuard<'_, State>,
+        frame: Frame,
+        capacity: usize,
+    ) -> Result<(), Refused> {
+        if st.frames.len() >= capacity {
+            return Err(Refused::Full);
+        }
+        st.frames.push_back(frame);
+        let wake = st.frames.len() == 1;
+        drop(st);
         if wake {
             self.ready.notify_one();
         }
@@ -200,10 +212,7 @@ impl Outbox {
                     st.direct = true;
                     socket
                 }
-                _ => {
-                    drop(st);
-                    return self.push(frame);
-                }
+                _ => return self.queue_locked(st, frame, self.capacity),
             }
         };
         let written = socket.try_write(frame.into_text());

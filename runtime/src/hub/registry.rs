@@ -360,14 +360,15 @@ impl Registry {
         // One source (one user, role or room, or everyone — the common case, and a broadcast's)
         // never names a connection twice: listed as found, without the set that de-duplicates
         // several sources (one insertion per connection, the whole broadcast's cost otherwise).
-        let by_scope = if matches!(r.scope(), Scope::Users) {
-            0
-        } else {
+        let scoped = !matches!(r.scope(), Scope::Users);
+        let by_scope = if scoped {
             r.roles().len() + r.rooms().len() + usize::from(r.is_everyone())
+        } else {
+            0
         };
         let single = r.users().len() + by_scope <= 1;
         let mut listed: Vec<Arc<Conn>> = Vec::new();
-        if single && r.is_everyone() && !matches!(r.scope(), Scope::Users) {
+        if single && scoped && r.is_everyone() {
             // A broadcast: sized once rather than grown through a dozen copies.
             listed.reserve(match r.scope() {
                 Scope::Tenant(t) => self

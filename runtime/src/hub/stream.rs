@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::conn::{Conn, Push};
+use super::conn::Conn;
 use super::outbox::Frame;
 use super::Delivered;
 use crate::delivery::{History, Position, StreamId};
@@ -154,16 +154,7 @@ impl StreamState {
                 seq,
                 body: body.clone(),
             };
-            let push = if direct {
-                c.push_direct(frame)
-            } else {
-                c.push(frame)
-            };
-            match push {
-                Push::Queued => d.connections += 1,
-                Push::Dropped => d.dropped += 1,
-                Push::Gone => {}
-            }
+            c.offer(frame, direct).add_to(&mut d);
         }
         d
     }
