@@ -2,6 +2,8 @@
 //! wake-up of the session's task), and frames from many threads still arrive whole, in order.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -212,49 +214,70 @@ async fn a_burst_past_the_queue_closes_with_4008() {
     let server = TestServer::start(hub_builder().limits(limits).build()).await;
     for attempt in 0..6 {
         let user = format!("burst{attempt}");
-        let mut client = server.client(&format!("user={user}")).await;
-        // Slower than the emitters: the socket fills, the session is left writing, the queue
-        // overflows.
-        let reader = tokio::spawn(async move {
-            let mut read = 0u64;
-            loop {
-                read += 1;
-                if read % 50 == 0 {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-                match tokio::time::timeout(crate::support::PATIENCE, client.next_message()).await {
-                    Ok(Some(tokio_tungstenite::tungstenite::Message::Close(frame))) => {
-                        return frame.map(|f| u16::from(f.code));
+        // A small receive buffer and emitters that go on until the reader has its answer:
+        // however fast this machine's threads, the reader (ten frames per millisecond) falls
+        // behind, the socket fills, the session is left writing and the queue overflows.
+        let mut client =
+            Client::connect_with_receive_buffer(server.addr, &format!("user={user}"), 64 * 1024)
+                .await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut read = 0u64;
+                let outcome = loop {
+                    read += 1;
+                    if read % 10 == 0 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
                     }
-                    Ok(Some(tokio_tungstenite::tungstenite::Message::Text(t))) => {
-                        let _: serde_json::Value =
-                            serde_json::from_str(t.as_str()).expect("JSON frames");
+                    match tokio::time::timeout(crate::support::PATIENCE, client.next_message())
+                        .await
+                    {
+                        Ok(Some(tokio_tungstenite::tungstenite::Message::Close(frame))) => {
+                            break format!("close {:?}", frame.map(|f| u16::from(f.code)));
+                        }
+                        Ok(Some(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                            let _: serde_json::Value =
+                                serde_json::from_str(t.as_str()).expect("JSON frames");
+                        }
+                        Ok(Some(_)) => {}
+                        Ok(None) => break format!("ended without a close frame after {read}"),
+                        Err(_) => break format!("no frame for 5 s after {read}"),
                     }
-                    Ok(Some(_)) => {}
-                    Ok(None) | Err(_) => return None,
-                }
-            }
-        });
+                };
+                stop.store(true, Ordering::Relaxed);
+                outcome
+            })
+        };
         let emitters: Vec<_> = (0..2)
             .map(|_| {
-                let (hub, user) = (server.hub.clone(), user.clone());
+                let (hub, user, stop) = (server.hub.clone(), user.clone(), stop.clone());
                 std::thread::spawn(move || {
-                    for n in 0..20_000 {
+                    let started = std::time::Instant::now();
+                    let mut n = 0;
+                    while !stop.load(Ordering::Relaxed)
+                        && started.elapsed() < Duration::from_secs(60)
+                    {
                         let pad = "p".repeat(500);
                         let _ = hub.emit(&Padded {
                             user: user.clone(),
                             n,
                             pad,
                         });
+                        n += 1;
                     }
                 })
             })
             .collect();
+        let outcome = reader.await.expect("reader");
+        stop.store(true, Ordering::Relaxed);
         for e in emitters {
             e.join().expect("emitter");
         }
-        let code = reader.await.expect("reader");
-        assert_eq!(code, Some(4008), "attempt {attempt}: cut off with 4008");
+        assert_eq!(
+            outcome, "close Some(4008)",
+            "attempt {attempt}: cut off with 4008"
+        );
     }
 }
 

@@ -191,6 +191,34 @@ impl Client {
         Ok(client)
     }
 
+    /// Connects through a socket whose receive buffer is `bytes` (the kernel's autotuning off):
+    /// a slow reader's backlog fills it after kilobytes, not the tens of megabytes loopback
+    /// grows to.
+    #[allow(dead_code)]
+    pub(crate) async fn connect_with_receive_buffer(
+        addr: SocketAddr,
+        query: &str,
+        bytes: u32,
+    ) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        let stream = socket.connect(addr).await.expect("connects");
+        let (ws, _) = tokio_tungstenite::client_async(
+            format!("ws://{addr}/ws?{query}"),
+            MaybeTlsStream::Plain(stream),
+        )
+        .await
+        .expect("handshake");
+        let mut client = Client {
+            ws,
+            connected: Value::Null,
+        };
+        let first = client.recv().await;
+        assert_eq!(first["type"], "$connected", "{first}");
+        client.connected = first;
+        client
+    }
+
     pub(crate) async fn connect(addr: SocketAddr, query: &str) -> Client {
         Client::try_connect(addr, query).await.expect("connects")
     }
