@@ -826,19 +826,42 @@ impl Runner {
                     let outcome = fut.instrument(span).await;
                     crate::hub::handled(&event, started.elapsed());
                     drop(permit);
-                    let text = match (outcome, &cid) {
-                        (Ok(reply), Some(cid)) => protocol::reply_frame(cid, &reply),
+                    let (text, code) = match (outcome, &cid) {
+                        (Ok(reply), Some(cid)) => (protocol::reply_frame(cid, &reply), None),
                         (Ok(_), None) => return,
-                        (Err(e), cid) => {
-                            hub.counters().error_sent(&e.code);
+                        (Err(e), cid) => (
                             protocol::error_frame(
                                 cid.as_ref(),
                                 &e.code,
                                 &e.message,
                                 e.field.as_deref(),
-                            )
-                        }
+                            ),
+                            Some(e.code),
+                        ),
                     };
+                    // A reply or error the socket would refuse (and end the connection over)
+                    // becomes an `internal` error that says so.
+                    let limit = hub.limits().max_outbound_frame_bytes;
+                    let (text, code) = if text.len() > limit {
+                        tracing::error!(
+                            event = %event,
+                            bytes = text.len(),
+                            limit,
+                            "a handler's answer is larger than max_outbound_frame_bytes; answered with an internal error"
+                        );
+                        let message = format!(
+                            "the answer is {} bytes; the server sends at most {limit}",
+                            text.len()
+                        );
+                        let internal = ErrorCode::Internal.as_str();
+                        let frame = protocol::error_frame(cid.as_ref(), internal, &message, None);
+                        (frame, Some(std::borrow::Cow::Borrowed(internal)))
+                    } else {
+                        (text, code)
+                    };
+                    if let Some(code) = code {
+                        hub.counters().error_sent(&code);
+                    }
                     conn.push(Utf8Bytes::from(text));
                 });
                 Next::Continue

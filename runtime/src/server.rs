@@ -193,15 +193,22 @@ pub(crate) fn websocket_config(hub: &Hub) -> WebSocketConfig {
     config
 }
 
-/// How far a connection's write buffer may grow while its socket is blocked: four frames of
-/// `max_frame_bytes` (at least 64 KiB), and always more than `write_buffer_bytes` (tungstenite
-/// refuses a configuration without that margin).
+/// How far a connection's write buffer may grow while its socket is blocked. Tungstenite
+/// writes its buffer out whenever it holds more than `write_buffer_bytes`, and refuses a frame
+/// that would take the buffer past this bound (and the connection ends); so the bound is
+/// `write_buffer_bytes`, a pong tungstenite may have queued ahead (a control frame, at most 129
+/// bytes; RFC 6455 §5.5), and the largest frame the server sends with its header (at most 10
+/// bytes unmasked; §5.2): an event or a handler's answer up to `max_outbound_frame_bytes`, and
+/// the protocol's own frames (`$connected` with the principal's roles, answers to `$join`) however
+/// low that limit is set — 64 KiB at least.
 pub(crate) fn max_write_buffer(limits: &crate::Limits) -> usize {
-    limits.max_frame_bytes.saturating_mul(4).max(64 * 1024).max(
-        limits
-            .write_buffer_bytes
-            .saturating_add(limits.max_frame_bytes.max(1)),
-    )
+    const CONTROL_FRAME: usize = 2 + 2 + 125;
+    const HEADER: usize = 10;
+    const PROTOCOL_FRAMES: usize = 64 * 1024;
+    limits
+        .write_buffer_bytes
+        .saturating_add(CONTROL_FRAME + HEADER)
+        .saturating_add(limits.max_outbound_frame_bytes.max(PROTOCOL_FRAMES))
 }
 
 fn refuse(status: http::StatusCode, message: &str) -> ErrorResponse {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::error::Delivered;
+use super::outbox::widest_frame;
 use super::stream::{clock_ms, Stored, StreamState, UserStream};
 use super::Inner;
 use crate::broker::{Applied, Broker, BrokerError, Envelope, Membership, NodeEvents, Target};
@@ -16,6 +17,18 @@ impl NodeEvents for Inner {
     }
 
     fn receive(&self, envelope: &Envelope) -> Vec<Target> {
+        // The emitting node checked the size against its own limit; a node configured with a
+        // lower one does not send what its sockets would refuse.
+        let bytes = widest_frame(&envelope.body, envelope.durable);
+        if bytes > self.limits.max_outbound_frame_bytes {
+            tracing::warn!(
+                event_id = %envelope.event_id,
+                bytes,
+                limit = self.limits.max_outbound_frame_bytes,
+                "an event from another node is larger than this node's max_outbound_frame_bytes; not delivered here"
+            );
+            return Vec::new();
+        }
         if !envelope.durable {
             let d = self.deliver_ephemeral(&envelope.recipients, &envelope.body);
             self.count_delivered(d);

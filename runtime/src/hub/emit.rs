@@ -9,6 +9,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::conn::Conn;
 use super::error::{Delivered, EmitError};
+use super::outbox::widest_frame;
 use super::stream::UserStream;
 use super::{Hub, Inner};
 use crate::broker::Envelope;
@@ -32,7 +33,9 @@ impl Hub {
     /// user's delivery stream.
     ///
     /// # Errors
-    /// When the event is one clients send, violates a constraint, or its rules lack a scope.
+    /// When the event is one clients send, violates a constraint, its rules lack a scope, its
+    /// frame is larger than [`Limits::max_outbound_frame_bytes`](crate::Limits), or the
+    /// backplane cannot take it now ([`EmitError`]); nothing is sent then.
     pub fn emit<E: Event>(&self, event: &E) -> Result<Delivered, EmitError> {
         self.emit_to(event, &event.recipients())
     }
@@ -50,8 +53,9 @@ impl Hub {
         }
         let _span = tracing::debug_span!("emit", event = E::NAME).entered();
         let (id, body) = encode_body(event)?;
-        self.inner.counters.emitted(E::NAME);
         let durable = E::DELIVERY == Delivery::Durable;
+        self.inner.fits(E::NAME, &body, durable)?;
+        self.inner.counters.emitted(E::NAME);
         if let Some(broker) = &self.inner.broker {
             let envelope = Envelope {
                 origin: ids::node_id(),
@@ -95,6 +99,27 @@ impl Hub {
 }
 
 impl Inner {
+    /// Refuses an event whose frame (at its widest, see [`widest_frame`]) the connections'
+    /// sockets would refuse: sent, it would end every recipient's connection, and a durable one
+    /// every resume until the history drops it.
+    pub(crate) fn fits(
+        &self,
+        event: &'static str,
+        body: &str,
+        durable: bool,
+    ) -> Result<(), EmitError> {
+        let bytes = widest_frame(body, durable);
+        let limit = self.limits.max_outbound_frame_bytes;
+        if bytes > limit {
+            return Err(EmitError::TooLarge {
+                event,
+                bytes,
+                limit,
+            });
+        }
+        Ok(())
+    }
+
     pub(crate) fn count_delivered(&self, delivered: Delivered) {
         self.counters
             .delivered(delivered.connections, delivered.dropped);

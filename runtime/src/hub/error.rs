@@ -32,6 +32,17 @@ pub enum EmitError {
         #[source]
         source: BrokerError,
     },
+    /// The event's frame is larger than
+    /// [`Limits::max_outbound_frame_bytes`](crate::Limits::max_outbound_frame_bytes).
+    #[error("`{event}` is {bytes} bytes as a frame; the server sends at most {limit} (`Limits::max_outbound_frame_bytes`)")]
+    TooLarge {
+        /// The event.
+        event: &'static str,
+        /// The frame's length in bytes (a durable event's with a 20-digit sequence number).
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The payload could not be serialized.
     #[error("`{event}` could not be serialized: {source}")]
     Serialize {

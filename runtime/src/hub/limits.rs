@@ -78,9 +78,15 @@ pub struct Limits {
     /// a burst of ~300-byte events costs one `write` per 13 frames instead of one per frame,
     /// and what the buffer keeps of its capacity after a burst stays near 4 KiB per connection
     /// (nothing for a connection that was never sent anything). 0 writes every frame at once.
-    /// The bound on what a blocked connection's buffer may hold grows with it: the larger of
-    /// four `max_frame_bytes` (at least 64 KiB) and this plus one `max_frame_bytes`.
+    /// The bound on what a blocked connection's buffer may hold is this plus one
+    /// `max_outbound_frame_bytes` (and a frame header and a control frame's room).
     pub write_buffer_bytes: usize,
+    /// Largest frame the server sends, in bytes of JSON text: an event's frame (a durable one
+    /// counted with its sequence number at its widest, 20 digits), a handler's reply or error.
+    /// An emit of a larger event fails with
+    /// [`EmitError::TooLarge`](crate::EmitError::TooLarge) and reaches no one; a handler's
+    /// larger reply or error is answered with an `internal` error instead. Default 256 KiB.
+    pub max_outbound_frame_bytes: usize,
     /// How long graceful shutdown waits for sessions to drain their queues. Default 5 s.
     pub drain_timeout: Duration,
     /// Rooms one connection may be in through `$join`; a join past it is refused with a
@@ -119,6 +125,7 @@ impl Default for Limits {
             inbound_bytes_per_second: 256 * 1024,
             read_buffer_bytes: 2 * 1024,
             write_buffer_bytes: 4 * 1024,
+            max_outbound_frame_bytes: 256 * 1024,
             drain_timeout: Duration::from_secs(5),
             max_rooms_per_connection: 256,
             max_room_name_bytes: 256,

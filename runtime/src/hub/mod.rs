@@ -318,9 +318,11 @@ impl Session {
     /// the user's delivery stream and is never replayed.
     ///
     /// # Errors
-    /// When the event violates a constraint or cannot be serialized.
+    /// When the event violates a constraint, cannot be serialized or its frame is larger than
+    /// [`Limits::max_outbound_frame_bytes`].
     pub fn send<E: Event>(&self, event: &E) -> Result<(), EmitError> {
         let (_, body) = encode_body(event)?;
+        self.hub.inner.fits(E::NAME, &body, false)?;
         self.conn.push(Utf8Bytes::from(unnumbered(&body)));
         Ok(())
     }

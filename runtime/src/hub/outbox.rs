@@ -47,6 +47,17 @@ impl From<Utf8Bytes> for Frame {
 
 /// `{"seq":N,` followed by the shared body, in one allocation of exactly its length — so that
 /// turning it into the frame's `Bytes` reuses the allocation instead of adding one.
+/// The longest frame a body takes: `{` and the body, or when `numbered` `{"seq":N,` with `N` at
+/// its widest (20 digits, `u64::MAX`) and the body — the length a size limit checks before the
+/// event is numbered.
+pub(crate) fn widest_frame(body: &str, numbered: bool) -> usize {
+    if numbered {
+        body.len() + 8 + 20
+    } else {
+        body.len() + 1
+    }
+}
+
 fn numbered(seq: u64, body: &str) -> String {
     let mut buf = [0u8; 20];
     let digits = seq_digits(seq, &mut buf);
@@ -300,12 +311,19 @@ mod tests {
             let f = numbered(seq, "\"type\":\"x\"}");
             assert_eq!(f, format!("{{\"seq\":{seq},\"type\":\"x\"}}"));
             assert_eq!(f.len(), f.capacity(), "{seq}");
+            assert!(f.len() <= widest_frame("\"type\":\"x\"}", true), "{seq}");
             let frame = Frame::Numbered {
                 seq,
                 body: Arc::from("\"type\":\"x\"}"),
             };
             assert_eq!(frame.into_text().as_str(), f);
         }
+        let widest = numbered(u64::MAX, "}");
+        assert_eq!(widest.len(), widest_frame("}", true));
+        assert_eq!(
+            crate::protocol::unnumbered("}").len(),
+            widest_frame("}", false)
+        );
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ mod isolation;
 mod limits;
 mod local;
 mod operations;
+mod outbound;
 mod presence_events;
 mod recipients;
 mod support;

@@ -225,6 +225,11 @@ impl Client {
 
     /// The next text frame, as JSON (heartbeat pings included).
     pub(crate) async fn recv(&mut self) -> Value {
+        serde_json::from_str(&self.recv_raw().await).expect("server frames are JSON")
+    }
+
+    /// The next text frame as it came (heartbeat pings included).
+    pub(crate) async fn recv_raw(&mut self) -> String {
         loop {
             let msg = tokio::time::timeout(PATIENCE, self.ws.next())
                 .await
@@ -232,11 +237,20 @@ impl Client {
                 .expect("the stream is open")
                 .expect("a valid frame");
             match msg {
-                Message::Text(t) => {
-                    return serde_json::from_str(t.as_str()).expect("server frames are JSON")
-                }
+                Message::Text(t) => return t.as_str().to_owned(),
                 Message::Close(c) => panic!("closed unexpectedly: {c:?}"),
                 _ => {}
+            }
+        }
+    }
+
+    /// The next text frame that is not a heartbeat, as it came.
+    #[allow(dead_code)]
+    pub(crate) async fn recv_text(&mut self) -> String {
+        loop {
+            let text = self.recv_raw().await;
+            if text != "{\"type\":\"$ping\"}" {
+                return text;
             }
         }
     }
