@@ -251,7 +251,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     };
     let is_struct = matches!(input.data, Data::Struct(_));
     let struct_marker = if is_struct {
-        quote!(impl ::tidings::describe::Struct for #ident {})
+        quote!(#[allow(deprecated)] impl ::tidings::describe::Struct for #ident {})
     } else {
         quote!()
     };

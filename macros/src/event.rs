@@ -574,6 +574,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         let emit_doc = format!(" Emits this `{wire}` to the recipients its rules select.");
         let to_doc = format!(" Emits this `{wire}` to explicit recipients.");
         quote! {
+            #[allow(deprecated)]
             impl #ident {
                 #[doc = #emit_doc]
                 ///

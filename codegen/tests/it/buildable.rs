@@ -354,7 +354,27 @@ fn random_field(rng: &mut Rng, types: &[String]) -> String {
         ];
         keys.push(format!("default = {}", rng.pick(&defaults)));
     }
+    if rng.chance(15) {
+        keys.push(random_deprecation(rng));
+    }
+    if rng.chance(15) {
+        keys.push(format!("doc = {}", rng.pick(&DOCS)));
+    }
     format!("{{ {} }}", keys.join(", "))
+}
+
+/// Docs the backends write as comments: tabs, quotes, backslashes, comment ends, line breaks.
+const DOCS: [&str; 4] = [
+    r#""plain""#,
+    r#""a\ttab and \"quotes\" and \\ and */ and <b>""#,
+    r#""two\nlines\r\nand a CRLF""#,
+    r#""ends in a backslash \\""#,
+];
+
+/// `deprecated = true` or a note.
+fn random_deprecation(rng: &mut Rng) -> String {
+    rng.pick(&["deprecated = true", "deprecated = \"use the other one\""])
+        .to_owned()
 }
 
 /// `n` different field names.
@@ -377,9 +397,17 @@ fn random_schema(rng: &mut Rng, i: usize) -> String {
         types.push(format!("T{t}"));
     }
     for (t, name) in types.clone().iter().enumerate() {
+        // Deprecated types are used by others (fields, variants, payloads) all the same.
+        let deprecation = if rng.chance(20) {
+            format!("{}\n", random_deprecation(rng))
+        } else {
+            String::new()
+        };
         match rng.below(5) {
             0 => {
-                out.push_str(&format!("[types.{name}]\nkind = \"enum\"\nvalues = ["));
+                out.push_str(&format!(
+                    "[types.{name}]\n{deprecation}kind = \"enum\"\nvalues = ["
+                ));
                 let n = 1 + rng.below(3);
                 let values: Vec<String> = (0..n)
                     .map(|_| format!("{:?}", rng.pick(&ENUM_VALUES)))
@@ -388,12 +416,12 @@ fn random_schema(rng: &mut Rng, i: usize) -> String {
                 out.push_str("]\n\n");
             }
             1 if t > 0 => {
-                out.push_str(&format!("[types.{name}]\nkind = \"union\"\n"));
+                out.push_str(&format!("[types.{name}]\n{deprecation}kind = \"union\"\n"));
                 out.push_str(&format!("variants.first = \"{}\"\n", types[rng.below(t)]));
                 out.push_str("variants.none = {}\n\n");
             }
             _ => {
-                out.push_str(&format!("[types.{name}]\n"));
+                out.push_str(&format!("[types.{name}]\n{deprecation}"));
                 let n = 1 + rng.below(4);
                 for f in distinct(rng, n) {
                     out.push_str(&format!("fields.{f} = {}\n", random_field(rng, &types)));
@@ -404,6 +432,9 @@ fn random_schema(rng: &mut Rng, i: usize) -> String {
     }
     for e in 0..=rng.below(3) {
         out.push_str(&format!("[events.e{e}]\n"));
+        if rng.chance(20) {
+            out.push_str(&format!("{}\n", random_deprecation(rng)));
+        }
         if rng.chance(30) {
             let d = rng.pick(&["to_server", "both"]);
             out.push_str(&format!("direction = \"{d}\"\n"));

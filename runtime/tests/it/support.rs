@@ -181,6 +181,11 @@ impl Client {
         query: &str,
     ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?{query}")).await?;
+        Ok(Client::connected(ws).await)
+    }
+
+    /// A client on an open WebSocket, past its `$connected` frame.
+    async fn connected(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
         let mut client = Client {
             ws,
             connected: Value::Null,
@@ -188,7 +193,7 @@ impl Client {
         let first = client.recv().await;
         assert_eq!(first["type"], "$connected", "{first}");
         client.connected = first;
-        Ok(client)
+        client
     }
 
     /// Connects through a socket whose receive buffer is `bytes` (the kernel's autotuning off):
@@ -209,14 +214,7 @@ impl Client {
         )
         .await
         .expect("handshake");
-        let mut client = Client {
-            ws,
-            connected: Value::Null,
-        };
-        let first = client.recv().await;
-        assert_eq!(first["type"], "$connected", "{first}");
-        client.connected = first;
-        client
+        Client::connected(ws).await
     }
 
     pub(crate) async fn connect(addr: SocketAddr, query: &str) -> Client {
