@@ -2,7 +2,7 @@
 //! rules and constraint checks compiled in), typed emit functions and, for events clients send,
 //! a handler trait whose router cannot be built without a handler for every such event.
 //!
-//! The Rust is written as text, laid out as prettyplease would lay it out ([`text`]).
+//! The Rust is written as text, laid out as prettyplease would lay it out (`rust/text.rs`).
 
 mod text;
 mod types;
