@@ -77,10 +77,13 @@ pub async fn upgrade(hub: Hub, ws: WebSocketUpgrade, uri: Uri, headers: HeaderMa
         Err(refusal) => return (refusal.status, refusal.message).into_response(),
     };
     let limits = hub.limits().clone();
+    let gathered = limits
+        .write_buffer_bytes
+        .min(crate::server::RETAINED_WRITE_BUFFER);
     ws.protocols([SUBPROTOCOL])
         .read_buffer_size(limits.read_buffer_bytes)
-        .write_buffer_size(limits.write_buffer_bytes)
-        .max_write_buffer_size(crate::server::max_write_buffer(&limits))
+        .write_buffer_size(gathered)
+        .max_write_buffer_size(crate::server::max_write_buffer(gathered, &limits))
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
         .on_upgrade(move |socket| {

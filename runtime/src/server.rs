@@ -181,32 +181,37 @@ impl Server {
     }
 }
 
+/// How many outbound bytes tungstenite may gather where it does the gathering (axum): its buffer
+/// keeps its size once grown, so this is memory of every connection that was sent a burst.
+pub(crate) const RETAINED_WRITE_BUFFER: usize = 4 * 1024;
+
 /// The tungstenite configuration for the hub's limits: small buffers for many connections.
+/// Tungstenite hands each frame on at once; [`Accepted`] gathers them (`write_buffer_bytes`)
+/// and frees what it gathered once written.
 pub(crate) fn websocket_config(hub: &Hub) -> WebSocketConfig {
     let limits = hub.limits();
     let mut config = WebSocketConfig::default()
         .read_buffer_size(limits.read_buffer_bytes)
-        .write_buffer_size(limits.write_buffer_bytes)
+        .write_buffer_size(0)
         .max_message_size(Some(limits.max_frame_bytes))
         .max_frame_size(Some(limits.max_frame_bytes));
-    config.max_write_buffer_size = max_write_buffer(limits);
+    config.max_write_buffer_size = max_write_buffer(0, limits);
     config
 }
 
-/// How far a connection's write buffer may grow while its socket is blocked. Tungstenite
-/// writes its buffer out whenever it holds more than `write_buffer_bytes`, and refuses a frame
-/// that would take the buffer past this bound (and the connection ends); so the bound is
-/// `write_buffer_bytes`, a pong tungstenite may have queued ahead (a control frame, at most 129
+/// How far tungstenite's write buffer may grow while the socket is blocked, when it gathers up
+/// to `gathered` bytes itself (0 behind [`Accepted`]). Tungstenite writes its buffer out
+/// whenever it holds more than that, and refuses a frame that would take the buffer past this
+/// bound (and the connection ends); so the bound is `gathered`, a pong tungstenite may have queued ahead (a control frame, at most 129
 /// bytes; RFC 6455 §5.5), and the largest frame the server sends with its header (at most 10
 /// bytes unmasked; §5.2): an event or a handler's answer up to `max_outbound_frame_bytes`, and
 /// the protocol's own frames (`$connected` with the principal's roles, answers to `$join`) however
 /// low that limit is set — 64 KiB at least.
-pub(crate) fn max_write_buffer(limits: &crate::Limits) -> usize {
+pub(crate) fn max_write_buffer(gathered: usize, limits: &crate::Limits) -> usize {
     const CONTROL_FRAME: usize = 2 + 2 + 125;
     const HEADER: usize = 10;
     const PROTOCOL_FRAMES: usize = 64 * 1024;
-    limits
-        .write_buffer_bytes
+    gathered
         .saturating_add(CONTROL_FRAME + HEADER)
         .saturating_add(limits.max_outbound_frame_bytes.max(PROTOCOL_FRAMES))
 }
@@ -363,7 +368,7 @@ async fn handshake<S>(
     head_by: tokio::time::Instant,
 ) -> Option<(
     crate::hub::connections::Admission,
-    tokio_tungstenite::WebSocketStream<Replay<S>>,
+    tokio_tungstenite::WebSocketStream<Accepted<S>>,
 )>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -405,10 +410,13 @@ where
             )),
         }
     };
-    let stream = Replay {
+    let stream = Accepted {
         head,
         at: 0,
         inner: stream,
+        out: Vec::new(),
+        written: 0,
+        gather: hub.limits().write_buffer_bytes,
     };
     let config = websocket_config(hub);
     let answered = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config));
@@ -425,14 +433,40 @@ where
     }
 }
 
-/// A stream whose first bytes were read already: they are read again first.
-pub(crate) struct Replay<S> {
+/// An accepted connection's byte stream. Reading: its first bytes (the request head) were read
+/// already, and are read again first. Writing: what tungstenite writes is gathered, up to
+/// `gather` bytes, and written to the socket in one call when that much is gathered or on a
+/// flush (the end of each batch); written out, the memory is freed, so an idle connection holds
+/// none.
+pub(crate) struct Accepted<S> {
     head: Vec<u8>,
     at: usize,
     inner: S,
+    /// Gathered bytes; `out[written..]` are not written yet.
+    out: Vec<u8>,
+    written: usize,
+    gather: usize,
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Replay<S> {
+impl<S: AsyncWrite + Unpin> Accepted<S> {
+    /// Writes out what is gathered, then frees it.
+    fn write_out(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        while self.written < self.out.len() {
+            let n = std::task::ready!(
+                std::pin::Pin::new(&mut self.inner).poll_write(cx, &self.out[self.written..])
+            )?;
+            if n == 0 {
+                return std::task::Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.written += n;
+        }
+        self.out = Vec::new();
+        self.written = 0;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Accepted<S> {
     fn poll_read(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
@@ -453,19 +487,29 @@ impl<S: AsyncRead + Unpin> AsyncRead for Replay<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Replay<S> {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Accepted<S> {
     fn poll_write(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         data: &[u8],
     ) -> std::task::Poll<io::Result<usize>> {
-        std::pin::Pin::new(&mut self.inner).poll_write(cx, data)
+        let this = &mut *self;
+        if this.out.len() >= this.gather {
+            std::task::ready!(this.write_out(cx))?;
+        }
+        if this.out.is_empty() && data.len() >= this.gather {
+            // Nothing gathered and nothing to gather with: written as it comes.
+            return std::pin::Pin::new(&mut this.inner).poll_write(cx, data);
+        }
+        this.out.extend_from_slice(data);
+        std::task::Poll::Ready(Ok(data.len()))
     }
 
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<io::Result<()>> {
+        std::task::ready!(self.write_out(cx))?;
         std::pin::Pin::new(&mut self.inner).poll_flush(cx)
     }
 
@@ -473,6 +517,111 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Replay<S> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<io::Result<()>> {
+        std::task::ready!(self.write_out(cx))?;
         std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    /// A socket that takes at most `room` bytes per call, and nothing (pending) when `room` is 0.
+    #[derive(Default)]
+    struct Socket {
+        written: Vec<u8>,
+        calls: usize,
+        room: usize,
+    }
+
+    impl AsyncWrite for Socket {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            data: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            if self.room == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            let n = data.len().min(self.room);
+            self.written.extend_from_slice(&data[..n]);
+            self.calls += 1;
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn accepted(room: usize, gather: usize) -> Accepted<Socket> {
+        Accepted {
+            head: Vec::new(),
+            at: 0,
+            inner: Socket {
+                room,
+                ..Socket::default()
+            },
+            out: Vec::new(),
+            written: 0,
+            gather,
+        }
+    }
+
+    #[tokio::test]
+    async fn frames_are_gathered_into_one_write_and_freed_once_written() {
+        let mut s = accepted(usize::MAX, 1024);
+        for i in 0..10u8 {
+            s.write_all(&[i; 50]).await.expect("gathered");
+        }
+        assert_eq!(s.inner.calls, 0, "nothing written before the flush");
+        s.flush().await.expect("flushed");
+        assert_eq!(s.inner.calls, 1, "one write for the batch");
+        assert_eq!(s.inner.written.len(), 500);
+        assert_eq!(s.out.capacity(), 0, "freed once written");
+    }
+
+    #[tokio::test]
+    async fn past_the_gather_size_it_writes_out_and_keeps_order_through_partial_writes() {
+        let mut s = accepted(7, 100);
+        let mut expected = Vec::new();
+        for i in 0..30u8 {
+            let frame = [i; 40];
+            s.write_all(&frame).await.expect("written");
+            expected.extend_from_slice(&frame);
+            assert!(s.out.len() < 100 + 40, "bounded: {}", s.out.len());
+        }
+        s.flush().await.expect("flushed");
+        assert_eq!(s.inner.written, expected);
+        // A frame larger than the gather size with nothing gathered goes straight through.
+        let calls = s.inner.calls;
+        s.inner.room = usize::MAX;
+        s.write_all(&[9; 300]).await.expect("written");
+        assert_eq!(s.inner.calls, calls + 1);
+        assert_eq!(s.out.capacity(), 0);
+    }
+
+    #[test]
+    fn a_blocked_socket_holds_the_writer_at_the_gather_size() {
+        let mut s = accepted(0, 100);
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut taken = 0;
+        while let Poll::Ready(Ok(n)) = Pin::new(&mut s).poll_write(&mut cx, &[1; 30]) {
+            taken += n;
+            assert!(taken < 1_000, "a blocked socket must push back");
+        }
+        assert_eq!(taken, 120, "gathered up to the size, then pending");
+        assert!(Pin::new(&mut s).poll_flush(&mut cx).is_pending());
     }
 }

@@ -73,13 +73,14 @@ pub struct Limits {
     /// are small client events, and an idle connection costs what it holds (a 64 KiB frame
     /// takes 32 reads instead of 16).
     pub read_buffer_bytes: usize,
-    /// Bytes of outbound frames tungstenite gathers before it writes them to the socket in one
-    /// call (a write also happens at the end of each batch of queued frames). Default 4 KiB:
-    /// a burst of ~300-byte events costs one `write` per 13 frames instead of one per frame,
-    /// and what the buffer keeps of its capacity after a burst stays near 4 KiB per connection
-    /// (nothing for a connection that was never sent anything). 0 writes every frame at once.
-    /// The bound on what a blocked connection's buffer may hold is this plus one
-    /// `max_outbound_frame_bytes` (and a frame header and a control frame's room).
+    /// Bytes of outbound frames gathered before they are written to the socket in one call (a
+    /// write also happens at the end of each batch of queued frames). Default 64 KiB: a burst
+    /// of ~300-byte events costs one `write` per ~200 frames instead of one per frame (system
+    /// calls are most of a broadcast's cost). With [`Server`](crate::Server) the gathered bytes
+    /// are freed as soon as they are written out, so an idle connection holds no write buffer;
+    /// on axum, where tungstenite gathers them in a buffer that keeps its size, at most 4 KiB
+    /// are gathered. 0 writes every frame at once. What a blocked connection may hold is this
+    /// plus one `max_outbound_frame_bytes` (and a frame header and a control frame's room).
     pub write_buffer_bytes: usize,
     /// Largest frame the server sends, in bytes of JSON text: an event's frame (a durable one
     /// counted with its sequence number at its widest, 20 digits), a handler's reply or error.
@@ -124,7 +125,7 @@ impl Default for Limits {
             hook_timeout: Duration::from_secs(5),
             inbound_bytes_per_second: 256 * 1024,
             read_buffer_bytes: 2 * 1024,
-            write_buffer_bytes: 4 * 1024,
+            write_buffer_bytes: 64 * 1024,
             max_outbound_frame_bytes: 256 * 1024,
             drain_timeout: Duration::from_secs(5),
             max_rooms_per_connection: 256,
