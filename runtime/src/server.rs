@@ -253,7 +253,9 @@ where
         limits.inbound_bytes_per_second,
         limits.max_frame_bytes.saturating_mul(2),
     );
-    let Some((admission, ws)) = handshake(&hub, stream, head_by).await else {
+    // Boxed: the handshake's state (the request being parsed, tungstenite's handshake machine)
+    // is freed once it is done, instead of sizing the connection's task for its whole life.
+    let Some((admission, ws)) = Box::pin(handshake(&hub, stream, head_by)).await else {
         return;
     };
     crate::connection::run(hub, admission.principal, admission.resume, ws).await;
@@ -417,6 +419,7 @@ where
         out: Vec::new(),
         written: 0,
         gather: hub.limits().write_buffer_bytes,
+        wrote: false,
     };
     let config = websocket_config(hub);
     let answered = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config));
@@ -446,6 +449,8 @@ pub(crate) struct Accepted<S> {
     out: Vec<u8>,
     written: usize,
     gather: usize,
+    /// A write went to the socket since the last flush.
+    wrote: bool,
 }
 
 impl<S: AsyncWrite + Unpin> Accepted<S> {
@@ -497,9 +502,19 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Accepted<S> {
         if this.out.len() >= this.gather {
             std::task::ready!(this.write_out(cx))?;
         }
-        if this.out.is_empty() && data.len() >= this.gather {
-            // Nothing gathered and nothing to gather with: written as it comes.
-            return std::pin::Pin::new(&mut this.inner).poll_write(cx, data);
+        if this.out.is_empty() && !this.wrote {
+            // The first frame since a flush goes to the socket as it comes: a lone frame (a
+            // reply, an event to an idle connection, `$connected`) costs no buffer, whose
+            // memory, freed, would stay in the process as a hole. What follows it until the
+            // flush, and what the socket does not take at once, is gathered.
+            match std::pin::Pin::new(&mut this.inner).poll_write(cx, data) {
+                std::task::Poll::Pending if data.len() < this.gather => {}
+                std::task::Poll::Ready(Ok(n)) => {
+                    this.wrote = true;
+                    return std::task::Poll::Ready(Ok(n));
+                }
+                other => return other,
+            }
         }
         this.out.extend_from_slice(data);
         std::task::Poll::Ready(Ok(data.len()))
@@ -510,6 +525,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Accepted<S> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<io::Result<()>> {
         std::task::ready!(self.write_out(cx))?;
+        self.wrote = false;
         std::pin::Pin::new(&mut self.inner).poll_flush(cx)
     }
 
@@ -575,6 +591,7 @@ mod tests {
             out: Vec::new(),
             written: 0,
             gather,
+            wrote: false,
         }
     }
 
@@ -584,11 +601,18 @@ mod tests {
         for i in 0..10u8 {
             s.write_all(&[i; 50]).await.expect("gathered");
         }
-        assert_eq!(s.inner.calls, 0, "nothing written before the flush");
+        assert_eq!(
+            s.inner.calls, 1,
+            "the first frame went as it came, the rest gathered"
+        );
         s.flush().await.expect("flushed");
-        assert_eq!(s.inner.calls, 1, "one write for the batch");
+        assert_eq!(s.inner.calls, 2, "one write for the rest of the batch");
         assert_eq!(s.inner.written.len(), 500);
         assert_eq!(s.out.capacity(), 0, "freed once written");
+        // A lone frame after a flush: written at once, no buffer.
+        s.write_all(&[7; 50]).await.expect("written");
+        assert_eq!((s.inner.calls, s.out.capacity()), (3, 0));
+        s.flush().await.expect("flushed");
     }
 
     #[tokio::test]
@@ -603,11 +627,6 @@ mod tests {
         }
         s.flush().await.expect("flushed");
         assert_eq!(s.inner.written, expected);
-        // A frame larger than the gather size with nothing gathered goes straight through.
-        let calls = s.inner.calls;
-        s.inner.room = usize::MAX;
-        s.write_all(&[9; 300]).await.expect("written");
-        assert_eq!(s.inner.calls, calls + 1);
         assert_eq!(s.out.capacity(), 0);
     }
 
@@ -622,6 +641,7 @@ mod tests {
             assert!(taken < 1_000, "a blocked socket must push back");
         }
         assert_eq!(taken, 120, "gathered up to the size, then pending");
+        assert_eq!(s.inner.written.len(), 0);
         assert!(Pin::new(&mut s).poll_flush(&mut cx).is_pending());
     }
 }
