@@ -183,6 +183,7 @@ impl Server {
 
 /// How many outbound bytes tungstenite may gather where it does the gathering (axum): its buffer
 /// keeps its size once grown, so this is memory of every connection that was sent a burst.
+#[cfg(feature = "axum")]
 pub(crate) const RETAINED_WRITE_BUFFER: usize = 4 * 1024;
 
 /// The tungstenite configuration for the hub's limits: small buffers for many connections.
