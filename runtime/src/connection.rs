@@ -19,7 +19,9 @@ use tracing::Instrument as _;
 use crate::delivery::Position;
 use crate::hub::conn::Conn;
 use crate::hub::outbox::{DirectWrite, Written};
-use crate::hub::{DisconnectReason, Disconnected, Hub, RegisterError, Session, Started};
+use crate::hub::{
+    DisconnectReason, Disconnected, HandlerError, Hub, RegisterError, Session, Started,
+};
 use crate::principal::Principal;
 use crate::protocol::{self, close, frame, Cid, ClientFrame, ErrorCode};
 
@@ -826,43 +828,9 @@ impl Runner {
                     let outcome = fut.instrument(span).await;
                     crate::hub::handled(&event, started.elapsed());
                     drop(permit);
-                    let (text, code) = match (outcome, &cid) {
-                        (Ok(reply), Some(cid)) => (protocol::reply_frame(cid, &reply), None),
-                        (Ok(_), None) => return,
-                        (Err(e), cid) => (
-                            protocol::error_frame(
-                                cid.as_ref(),
-                                &e.code,
-                                &e.message,
-                                e.field.as_deref(),
-                            ),
-                            Some(e.code),
-                        ),
-                    };
-                    // A reply or error the socket would refuse (and end the connection over)
-                    // becomes an `internal` error that says so.
-                    let limit = hub.limits().max_outbound_frame_bytes;
-                    let (text, code) = if text.len() > limit {
-                        tracing::error!(
-                            event = %event,
-                            bytes = text.len(),
-                            limit,
-                            "a handler's answer is larger than max_outbound_frame_bytes; answered with an internal error"
-                        );
-                        let message = format!(
-                            "the answer is {} bytes; the server sends at most {limit}",
-                            text.len()
-                        );
-                        let internal = ErrorCode::Internal.as_str();
-                        let frame = protocol::error_frame(cid.as_ref(), internal, &message, None);
-                        (frame, Some(std::borrow::Cow::Borrowed(internal)))
-                    } else {
-                        (text, code)
-                    };
-                    if let Some(code) = code {
-                        hub.counters().error_sent(&code);
+                    if let Some(text) = answer_frame(&hub, &event, cid.as_ref(), outcome) {
+                        conn.push(Utf8Bytes::from(text));
                     }
-                    conn.push(Utf8Bytes::from(text));
                 });
                 Next::Continue
             }
@@ -1104,6 +1072,45 @@ async fn change_room(
     let cid = cid?;
     let data = protocol::to_json(&json!({ "room": room, "member": join, "changed": changed }));
     Some(protocol::reply_frame(cid, &data))
+}
+
+/// The frame answering a handled request: its `$reply` or `$error` (counted), or — when that
+/// is larger than `max_outbound_frame_bytes`, which the socket would refuse and end the
+/// connection over — an `internal` error saying so. `None` for a success without a `cid`.
+fn answer_frame(
+    hub: &Hub,
+    event: &str,
+    cid: Option<&Cid>,
+    outcome: Result<String, HandlerError>,
+) -> Option<String> {
+    let (text, code) = match (outcome, cid) {
+        (Ok(reply), Some(cid)) => (protocol::reply_frame(cid, &reply), None),
+        (Ok(_), None) => return None,
+        (Err(e), cid) => {
+            let text = protocol::error_frame(cid, &e.code, &e.message, e.field.as_deref());
+            (text, Some(e.code))
+        }
+    };
+    let limit = hub.limits().max_outbound_frame_bytes;
+    if text.len() <= limit {
+        if let Some(code) = code {
+            hub.counters().error_sent(&code);
+        }
+        return Some(text);
+    }
+    tracing::error!(
+        event,
+        bytes = text.len(),
+        limit,
+        "a handler's answer is larger than max_outbound_frame_bytes; answered with an internal error"
+    );
+    let message = format!(
+        "the answer is {} bytes; the server sends at most {limit}",
+        text.len()
+    );
+    let internal = ErrorCode::Internal.as_str();
+    hub.counters().error_sent(internal);
+    Some(protocol::error_frame(cid, internal, &message, None))
 }
 
 async fn send_text<K>(sink: &mut K, text: &str) -> Next

@@ -203,11 +203,11 @@ pub(crate) fn websocket_config(hub: &Hub) -> WebSocketConfig {
 /// How far tungstenite's write buffer may grow while the socket is blocked, when it gathers up
 /// to `gathered` bytes itself (0 behind [`Accepted`]). Tungstenite writes its buffer out
 /// whenever it holds more than that, and refuses a frame that would take the buffer past this
-/// bound (and the connection ends); so the bound is `gathered`, a pong tungstenite may have queued ahead (a control frame, at most 129
-/// bytes; RFC 6455 §5.5), and the largest frame the server sends with its header (at most 10
-/// bytes unmasked; §5.2): an event or a handler's answer up to `max_outbound_frame_bytes`, and
-/// the protocol's own frames (`$connected` with the principal's roles, answers to `$join`) however
-/// low that limit is set — 64 KiB at least.
+/// bound (and the connection ends); so the bound is `gathered`, a pong tungstenite may have
+/// queued ahead (a control frame, at most 129 bytes; RFC 6455 §5.5), and the largest frame the
+/// server sends with its header (at most 10 bytes unmasked; §5.2): an event or a handler's
+/// answer up to `max_outbound_frame_bytes`, and the protocol's own frames (`$connected` with the
+/// principal's roles, answers to `$join`) however low that limit is set — 64 KiB at least.
 pub(crate) fn max_write_buffer(gathered: usize, limits: &crate::Limits) -> usize {
     const CONTROL_FRAME: usize = 2 + 2 + 125;
     const HEADER: usize = 10;
@@ -413,15 +413,7 @@ where
             )),
         }
     };
-    let stream = Accepted {
-        head,
-        at: 0,
-        inner: stream,
-        out: Vec::new(),
-        written: 0,
-        gather: hub.limits().write_buffer_bytes,
-        wrote: false,
-    };
+    let stream = Accepted::new(head, stream, hub.limits().write_buffer_bytes);
     let config = websocket_config(hub);
     let answered = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config));
     match tokio::time::timeout(answer_within, answered).await {
@@ -452,6 +444,21 @@ pub(crate) struct Accepted<S> {
     gather: usize,
     /// A write went to the socket since the last flush.
     wrote: bool,
+}
+
+impl<S> Accepted<S> {
+    /// `inner`, whose first bytes `head` were read already; writes gathered up to `gather`.
+    fn new(head: Vec<u8>, inner: S, gather: usize) -> Accepted<S> {
+        Accepted {
+            head,
+            at: 0,
+            inner,
+            out: Vec::new(),
+            written: 0,
+            gather,
+            wrote: false,
+        }
+    }
 }
 
 impl<S: AsyncWrite + Unpin> Accepted<S> {
@@ -503,11 +510,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Accepted<S> {
         if this.out.len() >= this.gather {
             std::task::ready!(this.write_out(cx))?;
         }
-        if this.out.is_empty() && !this.wrote {
-            // The first frame since a flush goes to the socket as it comes: a lone frame (a
-            // reply, an event to an idle connection, `$connected`) costs no buffer, whose
-            // memory, freed, would stay in the process as a hole. What follows it until the
-            // flush, and what the socket does not take at once, is gathered.
+        if this.out.is_empty() && (!this.wrote || data.len() >= this.gather) {
+            // Straight to the socket when nothing is gathered and this is the first frame since
+            // a flush — a lone frame (a reply, an event to an idle connection, `$connected`)
+            // costs no buffer, whose memory, freed, would stay in the process as a hole — or a
+            // frame as large as the gather size by itself. What follows the first frame until
+            // the flush, and what the socket does not take at once, is gathered.
             match std::pin::Pin::new(&mut this.inner).poll_write(cx, data) {
                 std::task::Poll::Pending if data.len() < this.gather => {}
                 std::task::Poll::Ready(Ok(n)) => {
@@ -582,18 +590,11 @@ mod tests {
     }
 
     fn accepted(room: usize, gather: usize) -> Accepted<Socket> {
-        Accepted {
-            head: Vec::new(),
-            at: 0,
-            inner: Socket {
-                room,
-                ..Socket::default()
-            },
-            out: Vec::new(),
-            written: 0,
-            gather,
-            wrote: false,
-        }
+        let socket = Socket {
+            room,
+            ..Socket::default()
+        };
+        Accepted::new(Vec::new(), socket, gather)
     }
 
     #[tokio::test]
@@ -629,6 +630,13 @@ mod tests {
         s.flush().await.expect("flushed");
         assert_eq!(s.inner.written, expected);
         assert_eq!(s.out.capacity(), 0);
+        // After a first frame, one as large as the gather size goes straight through too.
+        s.inner.room = usize::MAX;
+        s.write_all(&[8; 10]).await.expect("written");
+        let calls = s.inner.calls;
+        s.write_all(&[9; 300]).await.expect("written");
+        assert_eq!((s.inner.calls, s.out.capacity()), (calls + 1, 0));
+        s.flush().await.expect("flushed");
     }
 
     #[test]

@@ -99,7 +99,7 @@ fn module_doc(out: &mut String, m: &Module) {
         text.push_str("\n\n");
         text.push_str(d);
     }
-    docs(out, "", Some(&text), "");
+    text::doc(out, "", &text);
 }
 
 /// A Rust file: the generated-code header, then `body`.
@@ -137,14 +137,13 @@ fn rooms_text(out: &mut String, schema: &Schema, m: &Module) {
     if forms.is_empty() {
         return;
     }
-    docs(
+    text::doc(
         out,
         "",
-        Some(&format!(
+        &format!(
             "Room names of module `{}`, as its events' recipient rules form them.",
             m.name
-        )),
-        "",
+        ),
     );
     out.push_str("pub mod rooms {\n");
     let i1 = INDENT;
@@ -200,37 +199,23 @@ fn rooms_text(out: &mut String, schema: &Schema, m: &Module) {
             text::list(&mut call, i2, i2.len(), ("::std::format!(", ")"), &args, 0);
             call
         };
-        docs(out, i1, Some(&format!("The room `{}`.", f.form)), "");
+        text::doc(out, i1, &format!("The room `{}`.", f.form));
         let params_decl: Vec<String> = params
             .iter()
             .map(|p| format!("{p}: impl ::std::fmt::Display"))
             .collect();
         let _ = write!(out, "{i1}pub fn {name}");
         let column = i1.len() + "pub fn ".len() + name.len();
-        let ret = " -> ::std::string::String {";
         // The signature up to its return type fits (the brace may pass the margin, as with
         // prettyplease).
-        let flat = params_decl.iter().map(String::len).sum::<usize>()
-            + 2 * params_decl.len().saturating_sub(1);
-        if column + 2 + flat + ret.len() - 2 <= text::MARGIN {
-            let _ = writeln!(out, "({}){ret}", params_decl.join(", "));
-        } else {
-            out.push_str("(\n");
-            for p in &params_decl {
-                let _ = writeln!(out, "{i2}{p},");
-            }
-            let _ = writeln!(out, "{i1}){ret}");
-        }
+        let ret = " -> ::std::string::String";
+        text::list(out, i1, column, ("(", ")"), &params_decl, ret.len());
+        let _ = writeln!(out, "{ret} {{");
         let _ = writeln!(out, "{i2}{body}\n{i1}}}");
-        docs(
-            out,
-            i1,
-            Some(&format!(
+        text::doc(out, i1, &format!(
                 "Reads a room name of the form `{}` back: the values of its placeholders, in order; `None` for a name of another form.",
                 f.form
-            )),
-            "",
-        );
+            ));
         let _ = writeln!(
             out,
             "{i1}pub fn {read}(room: &str) -> ::std::option::Option<[&str; {count}]> {{"
@@ -452,7 +437,7 @@ fn type_text(out: &mut String, schema: &Schema, boxed: &Boxed, m: &Module, t: &T
             } else {
                 "Every value, in declaration order."
             };
-            docs(out, INDENT, Some(all_doc), "");
+            text::doc(out, INDENT, all_doc);
             let all: Vec<String> = values
                 .iter()
                 .map(|v| format!("{name}::{}", variant_ident(&v.name)))
@@ -638,7 +623,7 @@ fn event_text(out: &mut String, schema: &Schema, boxed: &Boxed, m: &Module, e: &
         "\n\nRecipients: {}.",
         crate::summary::recipients(e)
     ));
-    docs(out, "", Some(&doc), "");
+    text::doc(out, "", &doc);
     deprecated(out, "", e.deprecated.as_ref());
     derives(out, &[], "::tidings::Event");
     event_attrs(out, schema, m, e);
@@ -659,15 +644,10 @@ fn handlers_text(out: &mut String, m: &Module) {
     }
     let i2 = &INDENT.repeat(2);
     out.push_str("::tidings::handlers! {\n");
-    docs(
-        out,
-        INDENT,
-        Some(&format!(
+    text::doc(out, INDENT, &format!(
             "Handlers of the events clients send in module `{}`. Implement every method; [`router`] routes each event to its method, so a forgotten event does not compile.",
             m.name
-        )),
-        "",
-    );
+        ));
     let _ = writeln!(out, "{INDENT}pub trait Handlers, fn router {{");
     for e in inbound {
         let doc = format!(
@@ -677,7 +657,7 @@ fn handlers_text(out: &mut String, m: &Module) {
                 .as_deref()
                 .map_or_else(|| ".".to_owned(), |d| format!(": {}", types::sentence(d)))
         );
-        docs(out, i2, Some(&doc), "");
+        text::doc(out, i2, &doc);
         let _ = writeln!(
             out,
             "{i2}{} => {},",

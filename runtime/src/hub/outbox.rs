@@ -45,23 +45,26 @@ impl From<Utf8Bytes> for Frame {
     }
 }
 
-/// `{"seq":N,` followed by the shared body, in one allocation of exactly its length — so that
-/// turning it into the frame's `Bytes` reuses the allocation instead of adding one.
+/// `{"seq":` and `,`: what a numbered frame adds to the body besides the number's digits.
+const NUMBER_AROUND: usize = 8;
+
 /// The longest frame a body takes: `{` and the body, or when `numbered` `{"seq":N,` with `N` at
 /// its widest (20 digits, `u64::MAX`) and the body — the length a size limit checks before the
 /// event is numbered.
 pub(crate) fn widest_frame(body: &str, numbered: bool) -> usize {
     if numbered {
-        body.len() + 8 + 20
+        body.len() + NUMBER_AROUND + 20
     } else {
         body.len() + 1
     }
 }
 
+/// `{"seq":N,` followed by the shared body, in one allocation of exactly its length — so that
+/// turning it into the frame's `Bytes` reuses the allocation instead of adding one.
 fn numbered(seq: u64, body: &str) -> String {
     let mut buf = [0u8; 20];
     let digits = seq_digits(seq, &mut buf);
-    let mut frame = String::with_capacity(8 + digits.len() + body.len());
+    let mut frame = String::with_capacity(NUMBER_AROUND + digits.len() + body.len());
     frame.push_str("{\"seq\":");
     for d in digits {
         frame.push(char::from(*d));

@@ -126,7 +126,7 @@ impl StreamState {
     }
 
     /// Numbers an event `seq` (the next one), stores it and queues it to every connection;
-    /// `direct` writes it on this thread to idle connections ([`Conn::push_direct`]). The
+    /// `direct` writes it on this thread to idle connections ([`Conn::offer`]). The
     /// queues hold the number and the shared body: each connection's session writes the frame
     /// out, so a broadcast's per-recipient copies are made on every worker, not on the emitting
     /// thread.
