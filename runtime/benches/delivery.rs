@@ -132,6 +132,22 @@ impl Redis {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// CPU time the server has used (`used_cpu_user` + `used_cpu_sys` of `INFO cpu`), in s.
+    fn cpu_seconds(&self) -> f64 {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "info", "cpu"])
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("used_cpu_user:")
+                    .or_else(|| l.strip_prefix("used_cpu_sys:"))
+            })
+            .filter_map(|v| v.trim().parse::<f64>().ok())
+            .sum()
+    }
+
     fn used_memory(&self) -> u64 {
         let out = Command::new("redis-cli")
             .args(["-p", &self.port.to_string(), "info", "memory"])
@@ -205,25 +221,50 @@ async fn wait_for(counter: &AtomicU64, target: u64) {
     }
 }
 
+/// CPU time this process's threads have used (the first field of each
+/// `/proc/self/task/*/schedstat`, ns), in s: servers and clients together.
+fn process_cpu_seconds() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum::<u64>() as f64
+        / 1e9
+}
+
+/// CPU time per durable delivery: this process (servers and clients) and Redis, in µs.
+#[derive(Default)]
+struct CpuPerDelivery {
+    process: f64,
+    redis: f64,
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
-/// Deliveries per second of durable and ephemeral fan-out to every user.
+/// Deliveries per second of durable and ephemeral fan-out to every user, and the CPU time per
+/// durable delivery over all runs (Redis's when one is given).
 async fn fanout(
     emitter: &Hub,
     addrs: &[SocketAddr],
     users: usize,
     events: u64,
     runs: usize,
-) -> (f64, f64) {
+    redis: Option<&Redis>,
+) -> (f64, f64, CpuPerDelivery) {
     let received = Arc::new(AtomicU64::new(0));
     clients(addrs, users, received.clone()).await;
     let everyone: Recipients = to_tenant("bench");
     let (mut durable, mut ephemeral) = (Vec::new(), Vec::new());
+    let mut cpu = CpuPerDelivery::default();
     for _ in 0..runs {
         let start_count = received.load(Ordering::Relaxed);
+        let (process_before, redis_before) =
+            (process_cpu_seconds(), redis.map_or(0.0, Redis::cpu_seconds));
         let t = Instant::now();
         for n in 0..events {
             emitter
@@ -232,6 +273,9 @@ async fn fanout(
         }
         wait_for(&received, start_count + events * users as u64).await;
         durable.push((events * users as u64) as f64 / t.elapsed().as_secs_f64());
+        let deliveries = (events * users as u64 * runs as u64) as f64 / 1e6;
+        cpu.process += (process_cpu_seconds() - process_before) / deliveries;
+        cpu.redis += (redis.map_or(0.0, Redis::cpu_seconds) - redis_before) / deliveries;
 
         let start_count = received.load(Ordering::Relaxed);
         let blips = events * 10;
@@ -244,7 +288,7 @@ async fn fanout(
         wait_for(&received, start_count + blips * users as u64).await;
         ephemeral.push((blips * users as u64) as f64 / t.elapsed().as_secs_f64());
     }
-    (median(durable), median(ephemeral))
+    (median(durable), median(ephemeral), cpu)
 }
 
 /// Milliseconds from a reconnect with a position until `$pending_complete`, `missed` events later.
@@ -374,7 +418,7 @@ fn main() {
         println!("fan-out to {users} users, {events} durable and {} ephemeral events to all:", events * 10);
         let single = hub(None, history);
         let addr = serve(single.clone()).await;
-        let (d1, e1) = fanout(&single, &[addr], users, events, runs).await;
+        let (d1, e1, c1) = fanout(&single, &[addr], users, events, runs, None).await;
         println!("  one node, in memory:        durable {:>10.0}/s  ephemeral {:>10.0}/s", d1, e1);
         let (a, b, api) = (
             hub(Some(broker(&redis, "fan")), history),
@@ -385,8 +429,12 @@ fn main() {
             healthy(h).await;
         }
         let addrs = [serve(a.clone()).await, serve(b.clone()).await];
-        let (d2, e2) = fanout(&api, &addrs, users, events, runs).await;
+        let (d2, e2, c2) = fanout(&api, &addrs, users, events, runs, Some(&redis)).await;
         println!("  two nodes through Redis:    durable {:>10.0}/s  ephemeral {:>10.0}/s", d2, e2);
+        println!(
+            "  CPU per durable delivery:   one node {:.2} us; through Redis {:.2} us in this process (servers and clients) + {:.2} us in redis-server",
+            c1.process, c2.process, c2.redis
+        );
 
         println!("replay of {missed} missed events (to $pending_complete):");
         let r1 = replay(&single, addr, addr, "replayer", missed, if smoke { 1 } else { 5 }).await;

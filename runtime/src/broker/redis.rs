@@ -6,13 +6,17 @@
 //!   dropped, a partition) reads on from where it left off, so no event meant for its
 //!   connections is skipped; one away past the window (the entries after its last one were
 //!   trimmed) tells its connections to resync.
-//! - **Streams.** For a durable event each node that resolved a user's stream runs one Lua
-//!   script that, atomically: skips it when this event was already numbered for that stream (a
-//!   user connected to two nodes is resolved by both), assigns the next `seq` in the stream's
-//!   hash (`<ns>:m:<stream>`: epoch and seq), appends it to a Redis Stream
-//!   (`<ns>:h:<stream>`, entry id `<seq>-0`, trimmed to the history's count) and publishes the
-//!   numbered frame on `<ns>:numbered`. Nodes serving the user queue it to their connections, in
-//!   `seq` order; a node that sees a number skipped reads the missing ones from the Redis Stream.
+//! - **Streams.** Each node numbers the durable events of a batch it read in the streams it
+//!   resolved them to: one Lua script call per batch and up to [`STREAMS_PER_CALL`] streams.
+//!   Per stream, atomically: it skips the events this stream already numbered (a user connected
+//!   to two nodes is resolved by both; told apart by fan-out entry id), assigns the next `seq`s
+//!   in the stream's hash (`<ns>:m:<stream>`: epoch, seq, the last fan-out id numbered), appends
+//!   them as one entry of a Redis Stream (`<ns>:h:<stream>`, entry id `<last seq>-0`, one body
+//!   per event, trimmed to the history's count) and records their fan-out ids
+//!   (`<ns>:n:<stream>`, a list kept for the dedup window). One message on `<ns>:numbered` then
+//!   carries the call's runs and each body once. Nodes serving the user queue them to their
+//!   connections, in `seq` order; a node that sees a number skipped reads the missing ones from
+//!   the Redis Stream.
 //! - **Resume anywhere.** A node that gets a user's first connection loads the stream's
 //!   position and history from Redis first, so a client that reconnects to another node resumes
 //!   without loss.
@@ -34,6 +38,7 @@
 //! Pub/sub is the classic kind (`PUBLISH`/`SUBSCRIBE`), which every Redis version and topology
 //! carries; see docs/delivery.md for the trade-offs.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -53,8 +58,12 @@ use crate::delivery::{History, Position};
 /// envelope within milliseconds of each other, and retries after an outage within seconds.
 const DEDUP_SECONDS: u64 = 60;
 
-/// Numbers an event in a stream: skip duplicates, next seq, append, trim, publish.
+/// Numbers a batch of events in the streams one node resolved: skip duplicates, next seqs,
+/// append, trim, publish.
 const APPEND: &str = include_str!("lua/append.lua");
+
+/// Appends a batch of emitted events to the fan-out stream, a durable one only once.
+const PUBLISH: &str = include_str!("lua/publish.lua");
 
 /// A stream's position and entries (the newest `count`, or those after `after`), created with
 /// a new epoch when Redis holds none.
@@ -148,6 +157,7 @@ impl RedisBrokerBuilder {
                 conn: tokio::sync::Mutex::new(None),
                 history: Mutex::new(History::default()),
                 append: Script::new(APPEND),
+                publish: Script::new(PUBLISH),
                 read: Script::new(READ),
                 loaded: AtomicBool::new(false),
                 subscribed: AtomicBool::new(false),
@@ -189,6 +199,7 @@ struct Shared {
     conn: tokio::sync::Mutex<Option<ConnectionManager>>,
     history: Mutex<History>,
     append: Script,
+    publish: Script,
     read: Script,
     /// Whether the append script is loaded in Redis (pipelines call it by hash).
     loaded: AtomicBool,
@@ -378,15 +389,21 @@ impl Shared {
         let mut events = Vec::new();
         if let Value::Array(entries) = entries {
             for entry in entries {
-                let (s, t, body) = parse_entry(entry).ok_or_else(malformed)?;
-                let age = Duration::from_millis(now.saturating_sub(t));
-                if age <= history.max_age {
-                    events.push((s, age, body));
+                for (s, t, body) in parse_entry(entry).ok_or_else(malformed)? {
+                    let age = Duration::from_millis(now.saturating_sub(t));
+                    if age <= history.max_age && after.is_none_or(|a| s > a) {
+                        events.push((s, age, body));
+                    }
                 }
             }
         }
+        // An entry holds a run of events: order them, and keep `count` (the newest, or the
+        // first after `after`).
+        events.sort_unstable_by_key(|e| e.0);
         if after.is_none() {
-            events.reverse();
+            events.drain(..events.len().saturating_sub(count));
+        } else {
+            events.truncate(count);
         }
         Ok((Position { epoch, seq }, events))
     }
@@ -466,38 +483,58 @@ impl Shared {
         }
     }
 
-    /// Numbers durable events in their target streams: one pipeline of script calls, in
-    /// fan-out order, retried as a whole while Redis is away (the script skips what was already
-    /// numbered). Streams it could not reach are told to resync.
-    async fn append(&self, node: &Node, batch: &[(Envelope, Vec<super::Target>)]) {
+    /// Numbers durable events in their target streams: the batch's events grouped by stream
+    /// (each stream's in fan-out order), [`STREAMS_PER_CALL`] streams per script call, every
+    /// call in one pipeline, retried as a whole while Redis is away (the script skips what was
+    /// already numbered). Streams it could not reach are told to resync.
+    async fn append(&self, node: &Node, batch: &[Resolved]) {
         let history = self.history();
         let hash = self.append.get_hash().to_owned();
+        let streams = by_stream(batch);
         let mut pipe = redis::pipe();
-        for (envelope, targets) in batch {
-            for target in targets {
-                let header = serde_json::to_string(&target.stream).unwrap_or_default();
-                pipe.cmd("EVALSHA")
-                    .arg(&hash)
-                    .arg(3)
-                    .arg(self.key("m", &target.stream))
-                    .arg(self.key("h", &target.stream))
-                    .arg(format!(
-                        "{}:{}",
-                        self.key("d", &target.stream),
-                        envelope.event_id
-                    ))
-                    .arg(envelope.body.as_ref())
-                    .arg(now_ms())
-                    .arg(history.max_events)
-                    .arg(self.ttl())
-                    .arg(crate::ids::epoch())
-                    .arg(if target.offline { "1" } else { "0" })
-                    .arg(header)
-                    .arg(self.numbered())
-                    .arg(DEDUP_SECONDS)
-                    .arg(u64::try_from(self.reattach.window.as_millis()).unwrap_or(u64::MAX))
-                    .arg(self.reattach.max_events)
-                    .ignore();
+        // An event's 1-based index in the current call (0: not in it).
+        let mut slot = vec![0usize; batch.len()];
+        for chunk in streams.chunks(STREAMS_PER_CALL) {
+            let mut used = Vec::new();
+            for run in chunk {
+                for &e in &run.events {
+                    if slot[e] == 0 {
+                        used.push(e);
+                        slot[e] = used.len();
+                    }
+                }
+            }
+            pipe.cmd("EVALSHA").arg(&hash).arg(chunk.len() * 3);
+            for run in chunk {
+                pipe.arg(self.key("m", run.stream))
+                    .arg(self.key("h", run.stream))
+                    .arg(self.key("n", run.stream));
+            }
+            pipe.arg(now_ms())
+                .arg(history.max_events)
+                .arg(self.ttl())
+                .arg(crate::ids::epoch())
+                .arg(self.numbered())
+                .arg(DEDUP_SECONDS * 1000)
+                .arg(u64::try_from(self.reattach.window.as_millis()).unwrap_or(u64::MAX))
+                .arg(self.reattach.max_events)
+                .arg(used.len());
+            for &e in &used {
+                pipe.arg(batch[e].entry.to_string());
+            }
+            for &e in &used {
+                pipe.arg(batch[e].envelope.body.as_ref());
+            }
+            for run in chunk {
+                let indexes: Vec<String> =
+                    run.events.iter().map(|&e| slot[e].to_string()).collect();
+                pipe.arg(if run.offline { "1" } else { "0" })
+                    .arg(serde_json::to_string(run.stream).unwrap_or_default())
+                    .arg(indexes.join(","));
+            }
+            pipe.ignore();
+            for &e in &used {
+                slot[e] = 0;
             }
         }
         let mut delay = Duration::from_millis(50);
@@ -529,32 +566,47 @@ impl Shared {
             }
         }
         let local = node.positions();
-        for (_, targets) in batch {
-            for target in targets.iter().filter(|t| !t.offline) {
-                if let Some((stream, position)) = local.iter().find(|(s, _)| *s == target.stream) {
-                    node.restart(
-                        stream,
-                        position,
-                        "the backplane failed while delivering; refetch",
-                    );
-                }
+        for run in streams.iter().filter(|r| !r.offline) {
+            if let Some((stream, position)) = local.iter().find(|(s, _)| s == run.stream) {
+                node.restart(
+                    stream,
+                    position,
+                    "the backplane failed while delivering; refetch",
+                );
             }
         }
     }
 
-    /// Takes one numbered frame from `<ns>:numbered`: applied, after reading back what a gap
-    /// skipped.
+    /// Takes one message from `<ns>:numbered` (one script call's runs of numbered events):
+    /// each run is applied in order, after reading back what a gap skipped.
     async fn handle(&self, node: &Node, msg: &redis::Msg) {
         let Ok(payload) = std::str::from_utf8(msg.get_payload_bytes()) else {
             return;
         };
-        if let Some((stream, position, body)) = parse_numbered(payload) {
-            if let Applied::Gap { after } = node.apply(&stream, &position, body) {
-                let local = Position {
-                    epoch: position.epoch.clone(),
-                    seq: after,
+        let Some((runs, bodies)) = parse_numbered(payload) else {
+            tracing::warn!("a message of numbered events could not be read");
+            return;
+        };
+        for run in runs {
+            for (seq, &e) in (run.first..).zip(&run.events) {
+                let Some(body) = bodies.get(e) else { break };
+                let position = Position {
+                    epoch: run.epoch.clone(),
+                    seq,
                 };
-                self.catch_up(node, &stream, &local).await;
+                match node.apply(&run.stream, &position, body.clone()) {
+                    Applied::Gap { after } => {
+                        // Reads the stream on to Redis's position, the rest of this run included.
+                        let local = Position {
+                            epoch: run.epoch.clone(),
+                            seq: after,
+                        };
+                        self.catch_up(node, &run.stream, &local).await;
+                        break;
+                    }
+                    Applied::NotHere => break,
+                    Applied::Delivered | Applied::Duplicate | Applied::Held => {}
+                }
             }
         }
     }
@@ -586,6 +638,51 @@ const FANOUT_BLOCK: Duration = Duration::from_secs(1);
 
 /// Entries taken per read of the fan-out stream.
 const FANOUT_BATCH: usize = 512;
+
+/// Streams numbered per script call: bounds how long one call holds Redis (and the arguments
+/// of one call: three keys and three arguments per stream, an id and a body per event).
+const STREAMS_PER_CALL: usize = 128;
+
+/// A stream of a batch and its events (indexes into the batch, in fan-out order); `offline`
+/// when every event named it so.
+struct StreamRun<'a> {
+    stream: &'a StreamId,
+    offline: bool,
+    events: Vec<usize>,
+}
+
+/// A durable event read from the fan-out stream and the streams this node resolved it to.
+struct Resolved {
+    /// Its fan-out entry's id: the order every node numbers in, and what duplicates are told by.
+    entry: StreamEntryId,
+    envelope: Envelope,
+    targets: Vec<super::Target>,
+}
+
+/// The batch's target streams in the order first named, each with its events.
+fn by_stream(batch: &[Resolved]) -> Vec<StreamRun<'_>> {
+    let mut runs: Vec<StreamRun<'_>> = Vec::new();
+    let mut index: HashMap<&StreamId, usize> = HashMap::new();
+    for (e, resolved) in batch.iter().enumerate() {
+        for target in &resolved.targets {
+            let i = *index.entry(&target.stream).or_insert_with(|| {
+                runs.push(StreamRun {
+                    stream: &target.stream,
+                    offline: true,
+                    events: Vec::new(),
+                });
+                runs.len() - 1
+            });
+            if let Some(run) = runs.get_mut(i) {
+                run.offline &= target.offline;
+                if run.events.last() != Some(&e) {
+                    run.events.push(e);
+                }
+            }
+        }
+    }
+    runs
+}
 
 /// Reads the fan-out stream from the last entry read: each envelope is resolved against this
 /// node's connections, and the appends a batch needs go to Redis in one pipeline. After a
@@ -671,7 +768,11 @@ async fn read_fanout(shared: Arc<Shared>, node: Node) {
                     Ok(envelope) => {
                         let targets = node.receive(&envelope);
                         if !targets.is_empty() {
-                            batch.push((envelope, targets));
+                            batch.push(Resolved {
+                                entry: id,
+                                envelope,
+                                targets,
+                            });
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "an envelope could not be read"),
@@ -842,37 +943,88 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-/// `[id, [field, value, …]]` of a history entry: its seq, time and body.
-fn parse_entry(entry: &Value) -> Option<(u64, u64, Arc<str>)> {
+/// `[id, [field, value, …]]` of a history entry: a run of events, the last one's `seq` the
+/// entry's id, with one time (`t`, ms) and one body (`b`) per event, oldest first. Returns
+/// `(seq, time, body)` per event.
+fn parse_entry(entry: &Value) -> Option<Vec<(u64, u64, Arc<str>)>> {
     let Value::Array(parts) = entry else {
         return None;
     };
     let [id, Value::Array(fields)] = parts.as_slice() else {
         return None;
     };
-    let seq = text(id)?.split('-').next()?.parse().ok()?;
+    let last: u64 = text(id)?.split('-').next()?.parse().ok()?;
     let mut t = 0;
-    let mut body = None;
+    let mut bodies = Vec::new();
     for pair in fields.chunks(2) {
         if let [k, v] = pair {
             match text(k)?.as_str() {
                 "t" => t = text(v)?.parse().ok()?,
-                "b" => body = Some(Arc::<str>::from(text(v)?)),
+                "b" => bodies.push(Arc::<str>::from(text(v)?)),
                 _ => {}
             }
         }
     }
-    Some((seq, t, body?))
+    let first = (last + 1).checked_sub(u64::try_from(bodies.len()).ok()?)?;
+    if bodies.is_empty() || first == 0 {
+        return None;
+    }
+    Some((first..).zip(bodies).map(|(seq, b)| (seq, t, b)).collect())
 }
 
-/// A numbered frame from `<ns>:numbered`: header (the stream as JSON), epoch, seq, body.
-fn parse_numbered(payload: &str) -> Option<(StreamId, Position, Arc<str>)> {
-    let mut parts = payload.splitn(4, '\n');
-    let stream: StreamId = serde_json::from_str(parts.next()?).ok()?;
-    let epoch = parts.next()?.to_owned();
-    let seq = parts.next()?.parse().ok()?;
-    let body = Arc::from(parts.next()?);
-    Some((stream, Position { epoch, seq }, body))
+/// A run of events numbered in one stream by one script call: `seq`s `first`, `first + 1` …,
+/// one per entry of `events` (indexes into the message's bodies).
+#[derive(Debug, PartialEq)]
+struct Run {
+    stream: StreamId,
+    epoch: String,
+    first: u64,
+    events: Vec<usize>,
+}
+
+/// A message from `<ns>:numbered` (written by `lua/append.lua`): `"<runs>\n"`, one line
+/// `"<epoch> <first seq> <indexes, 1-based, comma-separated> <stream as JSON>\n"` per run,
+/// `"<bodies>\n"`, then each body as `"<byte length>\n<body>"`. `None` when malformed.
+fn parse_numbered(payload: &str) -> Option<(Vec<Run>, Vec<Arc<str>>)> {
+    fn count(rest: &mut &str) -> Option<usize> {
+        let (n, after) = rest.split_once('\n')?;
+        *rest = after;
+        n.parse().ok()
+    }
+    let mut rest = payload;
+    let runs_count = count(&mut rest)?;
+    let mut runs = Vec::with_capacity(runs_count.min(STREAMS_PER_CALL));
+    for _ in 0..runs_count {
+        let (line, after) = rest.split_once('\n')?;
+        rest = after;
+        let mut parts = line.splitn(4, ' ');
+        let epoch = parts.next()?.to_owned();
+        let first = parts.next()?.parse().ok()?;
+        let events = parts
+            .next()?
+            .split(',')
+            .map(|i| i.parse::<usize>().ok()?.checked_sub(1))
+            .collect::<Option<Vec<_>>>()?;
+        let stream = serde_json::from_str(parts.next()?).ok()?;
+        runs.push(Run {
+            stream,
+            epoch,
+            first,
+            events,
+        });
+    }
+    let bodies_count = count(&mut rest)?;
+    let mut bodies = Vec::with_capacity(bodies_count.min(FANOUT_BATCH));
+    for _ in 0..bodies_count {
+        let len = count(&mut rest)?;
+        bodies.push(Arc::from(rest.get(..len)?));
+        rest = rest.get(len..)?;
+    }
+    let complete = rest.is_empty()
+        && runs
+            .iter()
+            .all(|r| r.events.iter().all(|&e| e < bodies.len()));
+    complete.then_some((runs, bodies))
 }
 
 impl Broker for RedisBroker {
@@ -1098,25 +1250,27 @@ async fn share_presence(
     }
 }
 
-/// Appends emitted events to the fan-out stream in order, in pipelined batches; a failed batch
-/// is retried as a whole until Redis takes it (receivers skip durable duplicates by event id).
+/// Appends emitted events to the fan-out stream in order, one script call per batch
+/// (`lua/publish.lua`); a failed batch is retried as a whole until Redis takes it (the script
+/// skips a durable event already appended).
 async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelope>) {
     let stream = shared.fanout();
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 256).await > 0 {
-        let mut pipe = redis::pipe();
+        let mut call = shared.publish.prepare_invoke();
+        call.key(&stream)
+            .arg(shared.fanout_window)
+            .arg(DEDUP_SECONDS)
+            .arg(format!("{}:e:", shared.ns));
         for envelope in &batch {
             match serde_json::to_string(envelope) {
                 Ok(text) => {
-                    pipe.cmd("XADD")
-                        .arg(&stream)
-                        .arg("MAXLEN")
-                        .arg("~")
-                        .arg(shared.fanout_window)
-                        .arg("*")
-                        .arg("e")
-                        .arg(text)
-                        .ignore();
+                    call.arg(if envelope.durable {
+                        envelope.event_id.as_str()
+                    } else {
+                        ""
+                    })
+                    .arg(text);
                 }
                 Err(e) => tracing::error!(error = %e, "an envelope could not be encoded"),
             }
@@ -1125,7 +1279,7 @@ async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelop
         loop {
             let sent = async {
                 let mut conn = shared.conn().await?;
-                pipe.query_async::<()>(&mut conn).await.map_err(backend)
+                call.invoke_async::<()>(&mut conn).await.map_err(backend)
             };
             match sent.await {
                 Ok(()) => {
@@ -1204,5 +1358,258 @@ async fn subscribe(shared: Arc<Shared>, node: Node) {
         }
         shared.subscribed.store(false, Ordering::Release);
         shared.degraded("the subscription to redis was lost");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `redis-server` of this test alone, on a free loopback port, without persistence.
+    struct Server(std::process::Child, u16);
+
+    impl Server {
+        fn start() -> Server {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server (apt-get install redis-server)");
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "redis-server did not start"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Server(child, port)
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    const CHANNEL: &str = "t:numbered";
+
+    fn stream(user: &str) -> StreamId {
+        StreamId {
+            tenant: Some("acme".to_owned()),
+            user: user.to_owned(),
+        }
+    }
+
+    /// One node's script call: `events` as (fan-out id, body), `streams` as (user, 1-based
+    /// indexes into `events`).
+    async fn number(
+        conn: &mut redis::aio::MultiplexedConnection,
+        events: &[(&str, &str)],
+        streams: &[(&str, &[usize])],
+        max_events: usize,
+    ) {
+        let script = Script::new(APPEND);
+        let mut call = script.prepare_invoke();
+        for (user, _) in streams {
+            for kind in ["m", "h", "n"] {
+                call.key(format!("t:{kind}:{user}"));
+            }
+        }
+        call.arg(now_ms())
+            .arg(max_events)
+            .arg(600)
+            .arg("e1")
+            .arg(CHANNEL)
+            .arg(60_000)
+            .arg(0)
+            .arg(0)
+            .arg(events.len());
+        for (id, _) in events {
+            call.arg(*id);
+        }
+        for (_, body) in events {
+            call.arg(*body);
+        }
+        for (user, picked) in streams {
+            let picked: Vec<String> = picked.iter().map(usize::to_string).collect();
+            call.arg("0")
+                .arg(serde_json::to_string(&stream(user)).expect("json"))
+                .arg(picked.join(","));
+        }
+        call.invoke_async::<()>(conn)
+            .await
+            .expect("the script runs");
+    }
+
+    /// `(user, seq, body)` of every event the messages received so far numbered.
+    async fn numbered(
+        messages: &mut (impl futures_util::Stream<Item = redis::Msg> + Unpin),
+        count: usize,
+    ) -> Vec<(String, u64, String)> {
+        let mut out = Vec::new();
+        for _ in 0..count {
+            let msg = tokio::time::timeout(Duration::from_secs(5), messages.next())
+                .await
+                .expect("a message")
+                .expect("subscribed");
+            let payload = String::from_utf8(msg.get_payload_bytes().to_vec()).expect("utf-8");
+            let (runs, bodies) = parse_numbered(&payload).expect("a well-formed message");
+            for run in runs {
+                assert_eq!(run.epoch, "e1");
+                for (seq, e) in (run.first..).zip(run.events) {
+                    out.push((run.stream.user.clone(), seq, bodies[e].to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn each_event_is_numbered_once_per_stream_whatever_order_the_nodes_come_in() {
+        let server = Server::start();
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.1)).expect("url");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect");
+        let mut pubsub = client.get_async_pubsub().await.expect("pubsub");
+        pubsub.subscribe(CHANNEL).await.expect("subscribe");
+        let mut messages = pubsub.into_on_message();
+        let events = [
+            ("1700000000000-0", "{\"a\":1}"),
+            ("1700000000000-1", "{\"b\":\"line\\nbreak, ü\"}"),
+            ("1700000000001-0", "{\"c\":3}"),
+        ];
+        // Node B, ahead, numbers events 2 and 3 for ann (a room only B resolves it to) and event 3
+        // for bob; node A then numbers all three for ann (two are B's) and event 1 for bob.
+        number(&mut conn, &events, &[("ann", &[2, 3]), ("bob", &[3])], 10).await;
+        number(
+            &mut conn,
+            &events,
+            &[("ann", &[1, 2, 3]), ("bob", &[1])],
+            10,
+        )
+        .await;
+        // A retry of node A's call numbers nothing and publishes nothing.
+        number(
+            &mut conn,
+            &events,
+            &[("ann", &[1, 2, 3]), ("bob", &[1])],
+            10,
+        )
+        .await;
+        let got = numbered(&mut messages, 2).await;
+        let body = |i: usize| events[i].1.to_owned();
+        assert_eq!(
+            got,
+            vec![
+                ("ann".to_owned(), 1, body(1)),
+                ("ann".to_owned(), 2, body(2)),
+                ("bob".to_owned(), 1, body(2)),
+                ("ann".to_owned(), 3, body(0)),
+                ("bob".to_owned(), 2, body(0)),
+            ]
+        );
+        number(&mut conn, &events, &[("ann", &[3])], 10).await;
+        let nothing = tokio::time::timeout(Duration::from_millis(200), messages.next()).await;
+        assert!(nothing.is_err(), "a duplicate published {nothing:?}");
+
+        // The history holds runs of events, one entry per call, read back one event each.
+        let entries: Value = redis::cmd("XRANGE")
+            .arg("t:h:ann")
+            .arg("-")
+            .arg("+")
+            .query_async(&mut conn)
+            .await
+            .expect("xrange");
+        let Value::Array(entries) = entries else {
+            panic!("entries: {entries:?}")
+        };
+        let history: Vec<(u64, String)> = entries
+            .iter()
+            .flat_map(|e| parse_entry(e).expect("an entry"))
+            .map(|(seq, _, body)| (seq, body.to_string()))
+            .collect();
+        assert_eq!(history, vec![(1, body(1)), (2, body(2)), (3, body(0))]);
+    }
+
+    #[tokio::test]
+    async fn the_history_keeps_at_least_max_events_when_runs_are_trimmed() {
+        let server = Server::start();
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.1)).expect("url");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect");
+        // 25 events in runs of 1, 7, 1, 16 (the ids grow as the fan-out stream's would).
+        let ids: Vec<String> = (0..25).map(|i| format!("1700000000000-{i}")).collect();
+        let bodies: Vec<String> = (0..25).map(|i| format!("{{\"n\":{i}}}")).collect();
+        let events: Vec<(&str, &str)> = ids
+            .iter()
+            .zip(&bodies)
+            .map(|(i, b)| (i.as_str(), b.as_str()))
+            .collect();
+        let mut at = 0;
+        for run in [1, 7, 1, 16] {
+            let picked: Vec<usize> = (at + 1..=at + run).collect();
+            number(&mut conn, &events, &[("cy", &picked)], 10).await;
+            at += run;
+        }
+        let entries: Value = redis::cmd("XRANGE")
+            .arg("t:h:cy")
+            .arg("-")
+            .arg("+")
+            .query_async(&mut conn)
+            .await
+            .expect("xrange");
+        let Value::Array(entries) = entries else {
+            panic!("entries: {entries:?}")
+        };
+        let seqs: Vec<u64> = entries
+            .iter()
+            .flat_map(|e| parse_entry(e).expect("an entry"))
+            .map(|(seq, _, _)| seq)
+            .collect();
+        // The last run (10–25) holds the newest 10 and more; the older runs are gone.
+        assert_eq!(seqs, (10..=25).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_malformed_message_of_numbered_events_is_refused() {
+        let good = "1\ne1 4 1,2 {\"tenant\":null,\"user\":\"u\"}\n2\n2\nab3\nxyz";
+        let (runs, bodies) = parse_numbered(good).expect("well-formed");
+        assert_eq!(
+            runs,
+            vec![Run {
+                stream: StreamId {
+                    tenant: None,
+                    user: "u".to_owned()
+                },
+                epoch: "e1".to_owned(),
+                first: 4,
+                events: vec![0, 1],
+            }]
+        );
+        assert_eq!(bodies, vec![Arc::from("ab"), Arc::from("xyz")]);
+        for bad in [
+            "",
+            "1\ne1 4 1,2 {\"tenant\":null,\"user\":\"u\"}\n2\n2\nab3\nxy",
+            "1\ne1 4 1,2 {\"tenant\":null,\"user\":\"u\"}\n2\n2\nab3\nxyzz",
+            "1\ne1 4 1,3 {\"tenant\":null,\"user\":\"u\"}\n2\n2\nab3\nxyz",
+            "1\ne1 4 0 {\"tenant\":null,\"user\":\"u\"}\n1\n2\nab",
+            "1\ne1 x 1 {\"tenant\":null,\"user\":\"u\"}\n1\n2\nab",
+            "1\ne1 4 1 {\"user\":}\n1\n2\nab",
+            "1\ne1 4 1 {\"tenant\":null,\"user\":\"u\"}\n1\n3\né",
+        ] {
+            assert!(parse_numbered(bad).is_none(), "{bad:?} was accepted");
+        }
     }
 }
