@@ -8,15 +8,15 @@
 //!   trimmed) tells its connections to resync.
 //! - **Streams.** Each node numbers the durable events of a batch it read in the streams it
 //!   resolved them to: one Lua script call per batch and up to [`STREAMS_PER_CALL`] streams.
-//!   Per stream, atomically: it skips the events this stream already numbered (a user connected
-//!   to two nodes is resolved by both; told apart by fan-out entry id), assigns the next `seq`s
-//!   in the stream's hash (`<ns>:m:<stream>`: epoch, seq, the last fan-out id numbered), appends
-//!   them as one entry of a Redis Stream (`<ns>:h:<stream>`, entry id `<last seq>-0`, one body
-//!   per event, trimmed to the history's count) and records their fan-out ids
-//!   (`<ns>:n:<stream>`, a list kept for the dedup window). One message on `<ns>:numbered` then
+//!   The call stores its bodies once (`<ns>:c:<call>`, a list). Per stream, atomically, it
+//!   skips the events this stream already numbered (a user connected to two nodes is resolved
+//!   by both; told apart by fan-out entry id), assigns the next `seq`s in the stream's hash
+//!   (`<ns>:m:<stream>`: epoch, seq, the last fan-out id numbered), appends one history entry
+//!   naming the run (`<ns>:l:<stream>`, a list of `"<last seq> <ms> <call> <events>"`, trimmed
+//!   so that at least the history's count remains) and records the fan-out ids
+//!   (`<ns>:n:<stream>`, kept for the dedup window). One message on `<ns>:numbered` then
 //!   carries the call's runs and each body once. Nodes serving the user queue them to their
-//!   connections, in `seq` order; a node that sees a number skipped reads the missing ones from
-//!   the Redis Stream.
+//!   connections, in `seq` order; a node that sees a number skipped reads the missing ones back.
 //! - **Resume anywhere.** A node that gets a user's first connection loads the stream's
 //!   position and history from Redis first, so a client that reconnects to another node resumes
 //!   without loss.
@@ -248,6 +248,11 @@ impl Shared {
         format!("{}:fanout", self.ns)
     }
 
+    /// The prefix of the keys that hold a script call's bodies (`lua/append.lua`).
+    fn bodies_prefix(&self) -> String {
+        format!("{}:c:", self.ns)
+    }
+
     fn numbered(&self) -> String {
         format!("{}:numbered", self.ns)
     }
@@ -364,12 +369,13 @@ impl Shared {
         let value: Value = self
             .read
             .key(self.key("m", stream))
-            .key(self.key("h", stream))
+            .key(self.key("l", stream))
             .arg(crate::ids::epoch())
             .arg(self.ttl())
             .arg(count)
             .arg(after.map(|a| a.to_string()).unwrap_or_default())
             .arg(now_ms())
+            .arg(self.bodies_prefix())
             .invoke_async(&mut conn)
             .await
             .map_err(backend)?;
@@ -507,7 +513,7 @@ impl Shared {
             pipe.cmd("EVALSHA").arg(&hash).arg(chunk.len() * 3);
             for run in chunk {
                 pipe.arg(self.key("m", run.stream))
-                    .arg(self.key("h", run.stream))
+                    .arg(self.key("l", run.stream))
                     .arg(self.key("n", run.stream));
             }
             pipe.arg(now_ms())
@@ -518,6 +524,7 @@ impl Shared {
                 .arg(DEDUP_SECONDS * 1000)
                 .arg(u64::try_from(self.reattach.window.as_millis()).unwrap_or(u64::MAX))
                 .arg(self.reattach.max_events)
+                .arg(self.bodies_prefix())
                 .arg(used.len());
             for &e in &used {
                 pipe.arg(batch[e].entry.to_string());
@@ -526,11 +533,17 @@ impl Shared {
                 pipe.arg(batch[e].envelope.body.as_ref());
             }
             for run in chunk {
-                let indexes: Vec<String> =
-                    run.events.iter().map(|&e| slot[e].to_string()).collect();
+                // '' for every event of the call (the common case of a broadcast).
+                let indexes = if run.events.len() == used.len() {
+                    String::new()
+                } else {
+                    let indexes: Vec<String> =
+                        run.events.iter().map(|&e| slot[e].to_string()).collect();
+                    indexes.join(",")
+                };
                 pipe.arg(if run.offline { "1" } else { "0" })
                     .arg(serde_json::to_string(run.stream).unwrap_or_default())
-                    .arg(indexes.join(","));
+                    .arg(indexes);
             }
             pipe.ignore();
             for &e in &used {
@@ -624,7 +637,7 @@ impl Shared {
                 .arg(self.ttl())
                 .ignore();
             pipe.cmd("EXPIRE")
-                .arg(self.key("h", s))
+                .arg(self.key("l", s))
                 .arg(self.ttl())
                 .ignore();
         }
@@ -642,6 +655,29 @@ const FANOUT_BATCH: usize = 512;
 /// Streams numbered per script call: bounds how long one call holds Redis (and the arguments
 /// of one call: three keys and three arguments per stream, an id and a body per event).
 const STREAMS_PER_CALL: usize = 128;
+
+/// Bytes of event bodies numbered per script call at most (unless one body is larger): one call
+/// publishes each of its bodies once, in one message, and a subscriber whose pending messages
+/// pass Redis's `client-output-buffer-limit` for pub/sub (32 MiB by default) is disconnected.
+const CALL_BYTES: usize = 4 << 20;
+
+/// `batch` in consecutive parts of at most `limit` bytes of bodies each (a larger body alone).
+fn parts(batch: &[Resolved], limit: usize) -> Vec<&[Resolved]> {
+    let mut parts = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, resolved) in batch.iter().enumerate() {
+        let size = resolved.envelope.body.len();
+        if i > start && bytes + size > limit {
+            parts.push(&batch[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < batch.len() {
+        parts.push(&batch[start..]);
+    }
+    parts
+}
 
 /// A stream of a batch and its events (indexes into the batch, in fan-out order); `offline`
 /// when every event named it so.
@@ -778,8 +814,8 @@ async fn read_fanout(shared: Arc<Shared>, node: Node) {
                     Err(e) => tracing::warn!(error = %e, "an envelope could not be read"),
                 }
             }
-            if !batch.is_empty() {
-                shared.append(&node, &batch).await;
+            for part in parts(&batch, CALL_BYTES) {
+                shared.append(&node, part).await;
             }
         }
     }
@@ -943,8 +979,8 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-/// `[id, [field, value, …]]` of a history entry: a run of events, the last one's `seq` the
-/// entry's id, with one time (`t`, ms) and one body (`b`) per event, oldest first. Returns
+/// `["<last seq>-0", ['t', ms, 'b', body, 'b', body …]]`, a history entry as `lua/read.lua`
+/// returns it: a run of events numbered together, its bodies oldest first. Returns
 /// `(seq, time, body)` per event.
 fn parse_entry(entry: &Value) -> Option<Vec<(u64, u64, Arc<str>)>> {
     let Value::Array(parts) = entry else {
@@ -983,7 +1019,8 @@ struct Run {
 }
 
 /// A message from `<ns>:numbered` (written by `lua/append.lua`): `"<runs>\n"`, one line
-/// `"<epoch> <first seq> <indexes, 1-based, comma-separated> <stream as JSON>\n"` per run,
+/// `"<epoch> <first seq> <indexes, 1-based, comma-separated, or * for all> <stream as JSON>\n"`
+/// per run,
 /// `"<bodies>\n"`, then each body as `"<byte length>\n<body>"`. `None` when malformed.
 fn parse_numbered(payload: &str) -> Option<(Vec<Run>, Vec<Arc<str>>)> {
     fn count(rest: &mut &str) -> Option<usize> {
@@ -1000,18 +1037,16 @@ fn parse_numbered(payload: &str) -> Option<(Vec<Run>, Vec<Arc<str>>)> {
         let mut parts = line.splitn(4, ' ');
         let epoch = parts.next()?.to_owned();
         let first = parts.next()?.parse().ok()?;
-        let events = parts
-            .next()?
-            .split(',')
-            .map(|i| i.parse::<usize>().ok()?.checked_sub(1))
-            .collect::<Option<Vec<_>>>()?;
+        let events = match parts.next()? {
+            "*" => None,
+            list => Some(
+                list.split(',')
+                    .map(|i| i.parse::<usize>().ok()?.checked_sub(1))
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+        };
         let stream = serde_json::from_str(parts.next()?).ok()?;
-        runs.push(Run {
-            stream,
-            epoch,
-            first,
-            events,
-        });
+        runs.push((stream, epoch, first, events));
     }
     let bodies_count = count(&mut rest)?;
     let mut bodies = Vec::with_capacity(bodies_count.min(FANOUT_BATCH));
@@ -1020,10 +1055,19 @@ fn parse_numbered(payload: &str) -> Option<(Vec<Run>, Vec<Arc<str>>)> {
         bodies.push(Arc::from(rest.get(..len)?));
         rest = rest.get(len..)?;
     }
+    let runs: Vec<Run> = runs
+        .into_iter()
+        .map(|(stream, epoch, first, events)| Run {
+            stream,
+            epoch,
+            first,
+            events: events.unwrap_or_else(|| (0..bodies.len()).collect()),
+        })
+        .collect();
     let complete = rest.is_empty()
         && runs
             .iter()
-            .all(|r| r.events.iter().all(|&e| e < bodies.len()));
+            .all(|r| !r.events.is_empty() && r.events.iter().all(|&e| e < bodies.len()));
     complete.then_some((runs, bodies))
 }
 
@@ -1409,8 +1453,9 @@ mod tests {
     }
 
     /// One node's script call: `events` as (fan-out id, body), `streams` as (user, 1-based
-    /// indexes into `events`).
+    /// indexes into `events`; none: every event).
     async fn number(
+        shared: &Shared,
         conn: &mut redis::aio::MultiplexedConnection,
         events: &[(&str, &str)],
         streams: &[(&str, &[usize])],
@@ -1419,8 +1464,8 @@ mod tests {
         let script = Script::new(APPEND);
         let mut call = script.prepare_invoke();
         for (user, _) in streams {
-            for kind in ["m", "h", "n"] {
-                call.key(format!("t:{kind}:{user}"));
+            for kind in ["m", "l", "n"] {
+                call.key(shared.key(kind, &stream(user)));
             }
         }
         call.arg(now_ms())
@@ -1431,6 +1476,7 @@ mod tests {
             .arg(60_000)
             .arg(0)
             .arg(0)
+            .arg(shared.bodies_prefix())
             .arg(events.len());
         for (id, _) in events {
             call.arg(*id);
@@ -1447,6 +1493,40 @@ mod tests {
         call.invoke_async::<()>(conn)
             .await
             .expect("the script runs");
+    }
+
+    /// `(seq, body)` of the events in the user's history after `after` (at most `count`), or
+    /// the newest `count`, as a node reads them back.
+    async fn history(
+        shared: &Shared,
+        user: &str,
+        after: Option<u64>,
+        count: usize,
+    ) -> Vec<(u64, String)> {
+        let (position, events) = shared
+            .read(&stream(user), after, count)
+            .await
+            .expect("the read script runs");
+        assert_eq!(position.epoch, "e1");
+        events
+            .into_iter()
+            .map(|(seq, _, body)| (seq, body.to_string()))
+            .collect()
+    }
+
+    /// A broker of namespace `t` on the server, and a connection of its own.
+    async fn broker(server: &Server) -> (RedisBroker, redis::aio::MultiplexedConnection) {
+        let url = format!("redis://127.0.0.1:{}/", server.1);
+        let broker = RedisBroker::builder(url.as_str())
+            .namespace("t")
+            .build()
+            .expect("url");
+        let client = redis::Client::open(url).expect("url");
+        let conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect");
+        (broker, conn)
     }
 
     /// `(user, seq, body)` of every event the messages received so far numbered.
@@ -1475,11 +1555,9 @@ mod tests {
     #[tokio::test]
     async fn each_event_is_numbered_once_per_stream_whatever_order_the_nodes_come_in() {
         let server = Server::start();
+        let (broker, mut conn) = broker(&server).await;
+        let shared = &broker.shared;
         let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.1)).expect("url");
-        let mut conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect");
         let mut pubsub = client.get_async_pubsub().await.expect("pubsub");
         pubsub.subscribe(CHANNEL).await.expect("subscribe");
         let mut messages = pubsub.into_on_message();
@@ -1490,8 +1568,17 @@ mod tests {
         ];
         // Node B, ahead, numbers events 2 and 3 for ann (a room only B resolves it to) and event 3
         // for bob; node A then numbers all three for ann (two are B's) and event 1 for bob.
-        number(&mut conn, &events, &[("ann", &[2, 3]), ("bob", &[3])], 10).await;
+        // cy gets every event of B's call.
         number(
+            shared,
+            &mut conn,
+            &events,
+            &[("ann", &[2, 3]), ("bob", &[3]), ("cy", &[])],
+            10,
+        )
+        .await;
+        number(
+            shared,
             &mut conn,
             &events,
             &[("ann", &[1, 2, 3]), ("bob", &[1])],
@@ -1500,6 +1587,7 @@ mod tests {
         .await;
         // A retry of node A's call numbers nothing and publishes nothing.
         number(
+            shared,
             &mut conn,
             &events,
             &[("ann", &[1, 2, 3]), ("bob", &[1])],
@@ -1514,72 +1602,96 @@ mod tests {
                 ("ann".to_owned(), 1, body(1)),
                 ("ann".to_owned(), 2, body(2)),
                 ("bob".to_owned(), 1, body(2)),
+                ("cy".to_owned(), 1, body(0)),
+                ("cy".to_owned(), 2, body(1)),
+                ("cy".to_owned(), 3, body(2)),
                 ("ann".to_owned(), 3, body(0)),
                 ("bob".to_owned(), 2, body(0)),
             ]
         );
-        number(&mut conn, &events, &[("ann", &[3])], 10).await;
+        number(shared, &mut conn, &events, &[("ann", &[3])], 10).await;
         let nothing = tokio::time::timeout(Duration::from_millis(200), messages.next()).await;
         assert!(nothing.is_err(), "a duplicate published {nothing:?}");
 
-        // The history holds runs of events, one entry per call, read back one event each.
-        let entries: Value = redis::cmd("XRANGE")
-            .arg("t:h:ann")
-            .arg("-")
-            .arg("+")
-            .query_async(&mut conn)
-            .await
-            .expect("xrange");
-        let Value::Array(entries) = entries else {
-            panic!("entries: {entries:?}")
-        };
-        let history: Vec<(u64, String)> = entries
-            .iter()
-            .flat_map(|e| parse_entry(e).expect("an entry"))
-            .map(|(seq, _, body)| (seq, body.to_string()))
-            .collect();
-        assert_eq!(history, vec![(1, body(1)), (2, body(2)), (3, body(0))]);
+        // The history holds runs of events, one entry per call naming the call's bodies, read
+        // back one event each.
+        assert_eq!(
+            history(shared, "ann", Some(0), 100).await,
+            vec![(1, body(1)), (2, body(2)), (3, body(0))]
+        );
+        assert_eq!(
+            history(shared, "bob", Some(0), 100).await,
+            vec![(1, body(2)), (2, body(0))]
+        );
+        assert_eq!(
+            history(shared, "cy", Some(0), 100).await,
+            vec![(1, body(0)), (2, body(1)), (3, body(2))]
+        );
     }
 
     #[tokio::test]
     async fn the_history_keeps_at_least_max_events_when_runs_are_trimmed() {
         let server = Server::start();
-        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.1)).expect("url");
-        let mut conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect");
-        // 25 events in runs of 1, 7, 1, 16 (the ids grow as the fan-out stream's would).
-        let ids: Vec<String> = (0..25).map(|i| format!("1700000000000-{i}")).collect();
-        let bodies: Vec<String> = (0..25).map(|i| format!("{{\"n\":{i}}}")).collect();
+        let (broker, mut conn) = broker(&server).await;
+        let shared = &broker.shared;
+        // 40 events in runs of 1, 7, 1, 16, 15 (the ids grow as the fan-out stream's would).
+        let ids: Vec<String> = (0..40).map(|i| format!("1700000000000-{i}")).collect();
+        let bodies: Vec<String> = (0..40).map(|i| format!("{{\"n\":{i}}}")).collect();
         let events: Vec<(&str, &str)> = ids
             .iter()
             .zip(&bodies)
             .map(|(i, b)| (i.as_str(), b.as_str()))
             .collect();
         let mut at = 0;
-        for run in [1, 7, 1, 16] {
+        for run in [1, 7, 1, 16, 15] {
             let picked: Vec<usize> = (at + 1..=at + run).collect();
-            number(&mut conn, &events, &[("cy", &picked)], 10).await;
+            number(shared, &mut conn, &events, &[("cy", &picked)], 10).await;
             at += run;
         }
-        let entries: Value = redis::cmd("XRANGE")
-            .arg("t:h:cy")
-            .arg("-")
-            .arg("+")
-            .query_async(&mut conn)
-            .await
-            .expect("xrange");
-        let Value::Array(entries) = entries else {
-            panic!("entries: {entries:?}")
+        // Trimmed when the stream passed 32: the last run (26–40) holds the newest 10 and more;
+        // the older runs, all before 31, are gone.
+        let seqs = |events: Vec<(u64, String)>| {
+            assert!(events
+                .iter()
+                .all(|(seq, body)| *body == format!("{{\"n\":{}}}", seq - 1)));
+            events.into_iter().map(|(seq, _)| seq).collect::<Vec<_>>()
         };
-        let seqs: Vec<u64> = entries
+        assert_eq!(
+            seqs(history(shared, "cy", Some(0), 100).await),
+            (26..=40).collect::<Vec<_>>()
+        );
+        // Read back from inside a run, and the newest few: cut to the events asked for.
+        assert_eq!(
+            seqs(history(shared, "cy", Some(30), 5).await),
+            (31..=35).collect::<Vec<_>>()
+        );
+        assert_eq!(seqs(history(shared, "cy", None, 3).await), vec![38, 39, 40]);
+        assert_eq!(
+            seqs(history(shared, "cy", Some(40), 5).await),
+            Vec::<u64>::new()
+        );
+    }
+
+    #[test]
+    fn a_batch_is_split_into_parts_of_bounded_bytes_in_order() {
+        let resolved = |bytes: usize| Resolved {
+            entry: StreamEntryId(1, 0),
+            envelope: Envelope {
+                origin: "n".to_owned(),
+                event_id: "e".to_owned(),
+                durable: true,
+                recipients: crate::recipients::Recipients::default(),
+                body: Arc::from("x".repeat(bytes)),
+            },
+            targets: Vec::new(),
+        };
+        let batch: Vec<Resolved> = [3, 4, 2, 9, 1, 1].into_iter().map(resolved).collect();
+        let sizes: Vec<Vec<usize>> = parts(&batch, 6)
             .iter()
-            .flat_map(|e| parse_entry(e).expect("an entry"))
-            .map(|(seq, _, _)| seq)
+            .map(|p| p.iter().map(|r| r.envelope.body.len()).collect())
             .collect();
-        // The last run (10–25) holds the newest 10 and more; the older runs are gone.
-        assert_eq!(seqs, (10..=25).collect::<Vec<_>>());
+        assert_eq!(sizes, vec![vec![3], vec![4, 2], vec![9], vec![1, 1]]);
+        assert!(parts(&[], 6).is_empty());
     }
 
     #[test]

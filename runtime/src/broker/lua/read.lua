@@ -1,5 +1,10 @@
--- KEYS: meta hash, history stream
--- ARGV: candidate epoch, ttl s, count, after ('' for the newest), now ms
+-- KEYS: meta hash, history list
+-- ARGV: candidate epoch, ttl s, count, after ('' for the newest), now ms, prefix of the bodies'
+--       keys
+-- Returns {epoch, seq, entries}: the entries that hold the newest `count` events (or the first
+-- `count` after `after`), oldest first, each {'<last seq>-0', {'t', ms, 'b', body, 'b', body …}}
+-- with the bodies of its run read from the list of the call that stored them (see append.lua).
+-- An entry whose bodies expired is left out.
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[1]
@@ -9,10 +14,68 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
-local entries
-if ARGV[4] == '' then
-  entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[3])
-else
-  entries = redis.call('XRANGE', KEYS[2], (tonumber(ARGV[4]) + 1) .. '-0', '+', 'COUNT', ARGV[3])
+local count = tonumber(ARGV[3])
+local all = redis.call('LRANGE', KEYS[2], 0, -1)
+-- Each entry's fields, and how many events it holds once read.
+local entries = {}
+for _, e in ipairs(all) do
+  local last, t, call, which = string.match(e, '^(%d+) (%d+) (%d+) ([%d,*]+)$')
+  if last then
+    entries[#entries + 1] = {tonumber(last), t, call, which}
+  end
 end
-return {epoch, seq, entries}
+local from, to = 1, #entries
+if ARGV[4] == '' then
+  -- The newest entries: enough for `count` events (a run may hold more).
+  local covered = 0
+  from = #entries + 1
+  while from > 1 and covered < count do
+    from = from - 1
+    local previous = 0
+    if from > 1 then previous = entries[from - 1][1] end
+    covered = covered + entries[from][1] - previous
+  end
+else
+  local after = tonumber(ARGV[4])
+  while from <= #entries and entries[from][1] <= after do
+    from = from + 1
+  end
+  local covered = 0
+  to = from - 1
+  while to < #entries and covered < count do
+    to = to + 1
+    covered = covered + entries[to][1] - math.max(after, (entries[to - 1] or {after})[1])
+  end
+end
+local calls = {}
+local out = {}
+for k = from, to do
+  local last, t, call, which = unpack(entries[k])
+  local bodies = calls[call]
+  if not bodies then
+    bodies = redis.call('LRANGE', ARGV[6] .. call, 0, -1)
+    calls[call] = bodies
+  end
+  local expanded = {'t', t}
+  local complete = #bodies > 0
+  if which == '*' then
+    for _, body in ipairs(bodies) do
+      expanded[#expanded + 1] = 'b'
+      expanded[#expanded + 1] = body
+    end
+  else
+    for i in string.gmatch(which, '%d+') do
+      local body = bodies[tonumber(i)]
+      if not body then
+        complete = false
+        break
+      end
+      expanded[#expanded + 1] = 'b'
+      expanded[#expanded + 1] = body
+    end
+  end
+  if complete then
+    out[#out + 1] = {tostring(last) .. '-0', expanded}
+  end
+end
+return {epoch, seq, out}
