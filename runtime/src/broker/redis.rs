@@ -498,18 +498,8 @@ impl Shared {
         let hash = self.append.get_hash().to_owned();
         let streams = by_stream(batch);
         let mut pipe = redis::pipe();
-        // An event's 1-based index in the current call (0: not in it).
-        let mut slot = vec![0usize; batch.len()];
         for chunk in streams.chunks(STREAMS_PER_CALL) {
-            let mut used = Vec::new();
-            for run in chunk {
-                for &e in &run.events {
-                    if slot[e] == 0 {
-                        used.push(e);
-                        slot[e] = used.len();
-                    }
-                }
-            }
+            let (used, lists) = call_events(chunk, batch.len());
             pipe.cmd("EVALSHA").arg(&hash).arg(chunk.len() * 3);
             for run in chunk {
                 pipe.arg(self.key("m", run.stream))
@@ -532,23 +522,12 @@ impl Shared {
             for &e in &used {
                 pipe.arg(batch[e].envelope.body.as_ref());
             }
-            for run in chunk {
-                // '' for every event of the call (the common case of a broadcast).
-                let indexes = if run.events.len() == used.len() {
-                    String::new()
-                } else {
-                    let indexes: Vec<String> =
-                        run.events.iter().map(|&e| slot[e].to_string()).collect();
-                    indexes.join(",")
-                };
+            for (run, list) in chunk.iter().zip(lists) {
                 pipe.arg(if run.offline { "1" } else { "0" })
                     .arg(serde_json::to_string(run.stream).unwrap_or_default())
-                    .arg(indexes);
+                    .arg(list);
             }
             pipe.ignore();
-            for &e in &used {
-                slot[e] = 0;
-            }
         }
         let mut delay = Duration::from_millis(50);
         for _ in 0..40 {
@@ -693,6 +672,44 @@ struct Resolved {
     entry: StreamEntryId,
     envelope: Envelope,
     targets: Vec<super::Target>,
+}
+
+/// The events one script call numbers for `runs` (indexes into a batch of `batch` events, in
+/// fan-out order, as the script needs their ids ascending), and each run's events as the
+/// script takes them: 1-based indexes into those, comma-separated, or `""` for all of them.
+fn call_events(runs: &[StreamRun<'_>], batch: usize) -> (Vec<usize>, Vec<String>) {
+    let mut slot = vec![0usize; batch];
+    for run in runs {
+        for &e in &run.events {
+            if let Some(s) = slot.get_mut(e) {
+                *s = 1;
+            }
+        }
+    }
+    let mut used = Vec::new();
+    for (e, s) in slot.iter_mut().enumerate() {
+        if *s != 0 {
+            used.push(e);
+            *s = used.len();
+        }
+    }
+    let lists = runs
+        .iter()
+        .map(|run| {
+            if run.events.len() == used.len() {
+                // Every event of the call (the common case of a broadcast).
+                String::new()
+            } else {
+                let indexes: Vec<String> = run
+                    .events
+                    .iter()
+                    .filter_map(|&e| slot.get(e).map(usize::to_string))
+                    .collect();
+                indexes.join(",")
+            }
+        })
+        .collect();
+    (used, lists)
 }
 
 /// The batch's target streams in the order first named, each with its events.
@@ -1670,6 +1687,23 @@ mod tests {
             seqs(history(shared, "cy", Some(40), 5).await),
             Vec::<u64>::new()
         );
+    }
+
+    #[test]
+    fn a_calls_events_are_in_fan_out_order_and_all_of_them_is_said_once() {
+        let ann = stream("ann");
+        let bob = stream("bob");
+        let cy = stream("cy");
+        let run = |stream, events: &[usize]| StreamRun {
+            stream,
+            offline: false,
+            events: events.to_vec(),
+        };
+        // ann was named first, for later events: the call's events still ascend.
+        let runs = [run(&ann, &[5, 6]), run(&bob, &[1, 5, 6]), run(&cy, &[6])];
+        let (used, lists) = call_events(&runs, 8);
+        assert_eq!(used, vec![1, 5, 6]);
+        assert_eq!(lists, vec!["2,3", "", "3"]);
     }
 
     #[test]
