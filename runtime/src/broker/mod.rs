@@ -167,8 +167,14 @@ pub(crate) trait NodeEvents: Send + Sync {
     /// selects here.
     fn receive(&self, envelope: &Envelope) -> Vec<Target>;
 
-    /// As [`Node::apply`].
-    fn apply(&self, stream: &StreamId, position: &Position, body: Arc<str>) -> Applied;
+    /// As [`Node::apply_run`].
+    fn apply_run(
+        &self,
+        stream: &StreamId,
+        epoch: &str,
+        first: u64,
+        bodies: &mut dyn Iterator<Item = Arc<str>>,
+    ) -> Applied;
 
     /// As [`Node::positions`].
     fn positions(&self) -> Vec<(StreamId, Position)>;
@@ -258,8 +264,28 @@ impl Node {
     /// Applies a numbered frame of `user`'s stream: queued to the user's connections here when
     /// it is the next one. A new epoch restarts the stream: the connections are told to resync.
     pub fn apply(&self, stream: &StreamId, position: &Position, body: Arc<str>) -> Applied {
+        self.apply_run(
+            stream,
+            &position.epoch,
+            position.seq,
+            &mut std::iter::once(body),
+        )
+    }
+
+    /// Applies a run of numbered frames of `user`'s stream, numbered `first`, `first + 1` … in
+    /// `epoch`, as [`Node::apply`] applies each, under one look-up of the stream. Stops at the
+    /// first [`Applied::Gap`] and returns it (the frames from there on are for the caller to
+    /// read back); otherwise returns what became of the last frame ([`Applied::NotHere`] for
+    /// all when this node serves no connection of the user).
+    pub fn apply_run(
+        &self,
+        stream: &StreamId,
+        epoch: &str,
+        first: u64,
+        bodies: &mut dyn Iterator<Item = Arc<str>>,
+    ) -> Applied {
         match self.events.upgrade() {
-            Some(events) => events.apply(stream, position, body),
+            Some(events) => events.apply_run(stream, epoch, first, bodies),
             None => Applied::NotHere,
         }
     }

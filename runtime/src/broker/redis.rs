@@ -580,25 +580,15 @@ impl Shared {
             return;
         };
         for run in runs {
-            for (seq, &e) in (run.first..).zip(&run.events) {
-                let Some(body) = bodies.get(e) else { break };
-                let position = Position {
+            let mut run_bodies = run.events.iter().filter_map(|&e| bodies.get(e).cloned());
+            let applied = node.apply_run(&run.stream, &run.epoch, run.first, &mut run_bodies);
+            if let Applied::Gap { after } = applied {
+                // Reads the stream on to Redis's position, the rest of this run included.
+                let local = Position {
                     epoch: run.epoch.clone(),
-                    seq,
+                    seq: after,
                 };
-                match node.apply(&run.stream, &position, body.clone()) {
-                    Applied::Gap { after } => {
-                        // Reads the stream on to Redis's position, the rest of this run included.
-                        let local = Position {
-                            epoch: run.epoch.clone(),
-                            seq: after,
-                        };
-                        self.catch_up(node, &run.stream, &local).await;
-                        break;
-                    }
-                    Applied::NotHere => break,
-                    Applied::Delivered | Applied::Duplicate | Applied::Held => {}
-                }
+                self.catch_up(node, &run.stream, &local).await;
             }
         }
     }

@@ -43,7 +43,13 @@ impl NodeEvents for Inner {
             .collect()
     }
 
-    fn apply(&self, stream: &StreamId, position: &Position, body: Arc<str>) -> Applied {
+    fn apply_run(
+        &self,
+        stream: &StreamId,
+        epoch: &str,
+        first: u64,
+        bodies: &mut dyn Iterator<Item = Arc<str>>,
+    ) -> Applied {
         let Some(stream) = self.registry.stream(stream) else {
             return Applied::NotHere;
         };
@@ -51,16 +57,32 @@ impl NodeEvents for Inner {
         if st.dead {
             return Applied::NotHere;
         }
-        if !st.hydrated {
-            st.waiting.push((position.clone(), body));
-            return Applied::Held;
+        let mut position = Position {
+            epoch: epoch.to_owned(),
+            seq: first,
+        };
+        let mut outcome = Applied::NotHere;
+        let mut delivered = Delivered::default();
+        for body in bodies {
+            if !st.hydrated {
+                st.waiting.push((position.clone(), body));
+                outcome = Applied::Held;
+            } else {
+                let (applied, d) = apply_locked(&mut st, &position, body, &self.history);
+                if let Some(d) = d {
+                    delivered.connections += d.connections;
+                    delivered.dropped += d.dropped;
+                }
+                outcome = applied;
+                if let Applied::Gap { .. } = applied {
+                    break;
+                }
+            }
+            position.seq += 1;
         }
-        let applied = apply_locked(&mut st, position, body, &self.history);
-        if let Some(d) = applied.1 {
-            drop(st);
-            self.count_delivered(d);
-        }
-        applied.0
+        drop(st);
+        self.count_delivered(delivered);
+        outcome
     }
 
     fn positions(&self) -> Vec<(StreamId, Position)> {
