@@ -54,9 +54,13 @@ use super::{
 };
 use crate::delivery::{History, Position};
 
-/// How long a stream remembers that an event was numbered in it: nodes resolve the same
-/// envelope within milliseconds of each other, and retries after an outage within seconds.
-const DEDUP_SECONDS: u64 = 60;
+/// The default of [`RedisBrokerBuilder::dedup_window`].
+const DEDUP_WINDOW: Duration = Duration::from_secs(60);
+
+/// Why a node's connections of a stream resync when the node read an event older than the
+/// de-duplication window that another node may have numbered already.
+const PAST_DEDUP_WINDOW: &str =
+    "the backplane's de-duplication window was exceeded (this node was away); refetch";
 
 /// Numbers a batch of events in the streams one node resolved: skip duplicates, next seqs,
 /// append, trim, publish.
@@ -78,6 +82,7 @@ pub struct RedisBrokerBuilder {
     queue: usize,
     reattach: Reattach,
     fanout_window: usize,
+    dedup_window: Duration,
 }
 
 /// How long, and for how many events, a stream that Redis started anew keeps its whole history:
@@ -129,6 +134,20 @@ impl RedisBrokerBuilder {
         self
     }
 
+    /// How long Redis remembers which events each stream numbered, and each durable event
+    /// appended to the fan-out stream (default 60 s, at least 1 s). Every node that serves a
+    /// user numbers the events it resolves for that user's stream, and the first one does: the
+    /// others skip it by this memory. A node that was away from Redis (a partition, a pause)
+    /// reads on from where it left off; for an event older than this window that another node
+    /// may have numbered in a stream this node serves too, it cannot tell, so it numbers
+    /// nothing and tells its connections of that stream to resync (`$resync_required`), rather
+    /// than deliver the event twice. Longer windows cost Redis memory: about 30 bytes per
+    /// event and stream numbered within it.
+    pub fn dedup_window(mut self, window: Duration) -> RedisBrokerBuilder {
+        self.dedup_window = window.max(Duration::from_secs(1));
+        self
+    }
+
     /// The broker. Connects when the hub starts it, and keeps reconnecting.
     ///
     /// # Errors
@@ -145,6 +164,7 @@ impl RedisBrokerBuilder {
                 capacity: self.queue,
                 reattach: self.reattach,
                 fanout_window: self.fanout_window,
+                dedup_window: self.dedup_window,
                 tx,
                 rx: Mutex::new(Some(rx)),
                 presence_tx,
@@ -188,6 +208,7 @@ struct Shared {
     capacity: usize,
     reattach: Reattach,
     fanout_window: usize,
+    dedup_window: Duration,
     tx: mpsc::Sender<Envelope>,
     rx: Mutex<Option<mpsc::Receiver<Envelope>>>,
     /// Room memberships that changed here, on their way to Redis.
@@ -239,6 +260,7 @@ impl RedisBroker {
                 max_events: 4_096,
             },
             fanout_window: 65_536,
+            dedup_window: DEDUP_WINDOW,
         }
     }
 }
@@ -511,7 +533,7 @@ impl Shared {
                 .arg(self.ttl())
                 .arg(crate::ids::epoch())
                 .arg(self.numbered())
-                .arg(DEDUP_SECONDS * 1000)
+                .arg(u64::try_from(self.dedup_window.as_millis()).unwrap_or(u64::MAX))
                 .arg(u64::try_from(self.reattach.window.as_millis()).unwrap_or(u64::MAX))
                 .arg(self.reattach.max_events)
                 .arg(self.bodies_prefix())
@@ -527,7 +549,6 @@ impl Shared {
                     .arg(serde_json::to_string(run.stream).unwrap_or_default())
                     .arg(list);
             }
-            pipe.ignore();
         }
         let mut delay = Duration::from_millis(50);
         for _ in 0..40 {
@@ -541,11 +562,35 @@ impl Shared {
                         .map_err(backend)?;
                     self.loaded.store(true, Ordering::Release);
                 }
-                pipe.query_async::<()>(&mut conn).await.map_err(backend)
+                pipe.query_async::<Vec<Value>>(&mut conn)
+                    .await
+                    .map_err(backend)
             };
             match attempt.await {
-                Ok(()) => {
+                Ok(replies) => {
                     self.recovered();
+                    // Streams whose events were past the de-duplication window: resync here.
+                    let local = node.positions();
+                    for (chunk, reply) in streams.chunks(STREAMS_PER_CALL).zip(&replies) {
+                        let Value::Array(unsure) = reply else {
+                            continue;
+                        };
+                        for i in unsure {
+                            let run = match i {
+                                Value::Int(i) => {
+                                    usize::try_from(*i).ok().and_then(|i| chunk.get(i))
+                                }
+                                _ => None,
+                            };
+                            let Some(run) = run else { continue };
+                            tracing::warn!(user = %run.stream.user, "events older than the de-duplication window; the stream's connections here resync");
+                            if let Some((stream, position)) =
+                                local.iter().find(|(s, _)| s == run.stream)
+                            {
+                                node.restart(stream, position, PAST_DEDUP_WINDOW);
+                            }
+                        }
+                    }
                     return;
                 }
                 Err(e) => {
@@ -1311,7 +1356,7 @@ async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelop
         let mut call = shared.publish.prepare_invoke();
         call.key(&stream)
             .arg(shared.fanout_window)
-            .arg(DEDUP_SECONDS)
+            .arg(shared.dedup_window.as_secs().max(1))
             .arg(format!("{}:e:", shared.ns));
         for envelope in &batch {
             match serde_json::to_string(envelope) {
@@ -1460,14 +1505,14 @@ mod tests {
     }
 
     /// One node's script call: `events` as (fan-out id, body), `streams` as (user, 1-based
-    /// indexes into `events`; none: every event).
+    /// indexes into `events`; none: every event). Returns the unsure streams' indexes.
     async fn number(
         shared: &Shared,
         conn: &mut redis::aio::MultiplexedConnection,
         events: &[(&str, &str)],
         streams: &[(&str, &[usize])],
         max_events: usize,
-    ) {
+    ) -> Vec<i64> {
         let script = Script::new(APPEND);
         let mut call = script.prepare_invoke();
         for (user, _) in streams {
@@ -1497,9 +1542,7 @@ mod tests {
                 .arg(serde_json::to_string(&stream(user)).expect("json"))
                 .arg(picked.join(","));
         }
-        call.invoke_async::<()>(conn)
-            .await
-            .expect("the script runs");
+        call.invoke_async(conn).await.expect("the script runs")
     }
 
     /// `(seq, body)` of the events in the user's history after `after` (at most `count`), or
@@ -1568,10 +1611,17 @@ mod tests {
         let mut pubsub = client.get_async_pubsub().await.expect("pubsub");
         pubsub.subscribe(CHANNEL).await.expect("subscribe");
         let mut messages = pubsub.into_on_message();
+        // Fan-out ids as Redis makes them: its clock's ms, then a counter.
+        let now = now_ms();
+        let ids = [
+            format!("{now}-0"),
+            format!("{now}-1"),
+            format!("{}-0", now + 1),
+        ];
         let events = [
-            ("1700000000000-0", "{\"a\":1}"),
-            ("1700000000000-1", "{\"b\":\"line\\nbreak, ü\"}"),
-            ("1700000000001-0", "{\"c\":3}"),
+            (ids[0].as_str(), "{\"a\":1}"),
+            (ids[1].as_str(), "{\"b\":\"line\\nbreak, ü\"}"),
+            (ids[2].as_str(), "{\"c\":3}"),
         ];
         // Node B, ahead, numbers events 2 and 3 for ann (a room only B resolves it to) and event 3
         // for bob; node A then numbers all three for ann (two are B's) and event 1 for bob.
@@ -1619,6 +1669,23 @@ mod tests {
         number(shared, &mut conn, &events, &[("ann", &[3])], 10).await;
         let nothing = tokio::time::timeout(Duration::from_millis(200), messages.next()).await;
         assert!(nothing.is_err(), "a duplicate published {nothing:?}");
+
+        // An event older than the de-duplication window, from a node that was away, and before
+        // the stream's last: the script cannot tell whether it was numbered, so it numbers it
+        // in no stream that has newer ones and names those streams (by index) as unsure.
+        let stale = format!("{}-0", now - 120_000);
+        let late = [(stale.as_str(), "{\"d\":4}")];
+        let unsure = number(
+            shared,
+            &mut conn,
+            &late,
+            &[("ann", &[1]), ("dan", &[1])],
+            10,
+        )
+        .await;
+        assert_eq!(unsure, vec![0], "ann has newer events; dan, new, takes it");
+        let got = numbered(&mut messages, 1).await;
+        assert_eq!(got, vec![("dan".to_owned(), 1, late[0].1.to_owned())]);
 
         // The history holds runs of events, one entry per call naming the call's bodies, read
         // back one event each.

@@ -696,3 +696,122 @@ async fn a_redis_restored_from_an_older_snapshot_is_a_resync_not_a_silent_gap() 
     assert_eq!(resyncs.len(), 1, "{resyncs:?}");
     assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [7, 8, 9]);
 }
+
+/// The durable events a tab receives until event `last` arrives: `(seq, n)` of each in order,
+/// and a resync as `(position, u64::MAX)`.
+async fn notes_until(tab: &mut crate::support::Client, last: u64) -> Vec<(u64, u64)> {
+    let mut got = Vec::new();
+    loop {
+        let f = tokio::time::timeout(Duration::from_secs(20), tab.recv_app())
+            .await
+            .unwrap_or_else(|_| panic!("no event {last} within 20 s; got {got:?}"));
+        match f["type"].as_str() {
+            Some("test:note") => {
+                let n = f["data"]["n"].as_u64().expect("n");
+                got.push((f["seq"].as_u64().expect("durable"), n));
+                if n == last {
+                    return got;
+                }
+            }
+            Some("$resync_required") => {
+                assert!(
+                    f["reason"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("de-duplication window"),
+                    "{f}"
+                );
+                got.push((f["seq"].as_u64().expect("position"), u64::MAX));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A node away from Redis for longer than the de-duplication window reads on from where it
+/// left off, to events the other node numbered already in a stream both serve. It cannot tell
+/// which, so it numbers none of those and its tab resyncs: no event arrives twice (a stranger's
+/// test: with the old window of keys, k = 5 … 14 came again as new numbers, no resync).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_away_past_the_dedup_window_resyncs_instead_of_numbering_twice() {
+    use crate::delivery::Note;
+    let redis = Redis::start();
+    let via = FaultProxy::start(([127, 0, 0, 1], redis.port).into(), 11).await;
+    let broker = |url: String| {
+        RedisBroker::builder(url)
+            .namespace("dedup")
+            .dedup_window(Duration::from_secs(2))
+            .build()
+            .expect("url")
+    };
+    let a = TestServer::start(hub_builder().broker(broker(redis.url())).build()).await;
+    let b = TestServer::start(
+        hub_builder()
+            .broker(broker(format!("redis://{}/", via.addr())))
+            .build(),
+    )
+    .await;
+    healthy(&a.hub).await;
+    healthy(&b.hub).await;
+    let mut on_a = crate::support::Client::connect(a.addr, "user=u").await;
+    let mut on_b = crate::support::Client::connect(b.addr, "user=u").await;
+    let emit = |range: std::ops::Range<u64>| {
+        for n in range {
+            a.hub
+                .emit(&Note {
+                    user: "u".into(),
+                    n,
+                })
+                .expect("emit");
+        }
+    };
+    emit(0..5);
+    let mut seen_a = notes_until(&mut on_a, 4).await;
+    let mut seen_b = notes_until(&mut on_b, 4).await;
+
+    via.partition(true);
+    via.reset();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    emit(5..15);
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    // Past the window; 40 more cross a multiple of 32, where the stream's list is trimmed.
+    emit(15..55);
+    seen_a.extend(notes_until(&mut on_a, 54).await);
+    via.partition(false);
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    emit(55..58);
+    seen_a.extend(notes_until(&mut on_a, 57).await);
+    seen_b.extend(notes_until(&mut on_b, 57).await);
+
+    // A's tab: every event once, numbered 1 … 58, no resync.
+    assert_eq!(
+        seen_a,
+        (0..58).map(|n| (n + 1, n)).collect::<Vec<_>>(),
+        "A's tab"
+    );
+    // B's tab: no event twice; numbers contiguous except where it was told to resync; the
+    // same event at the same number as on A's tab.
+    let mut ns: Vec<u64> = seen_b
+        .iter()
+        .filter(|e| e.1 != u64::MAX)
+        .map(|e| e.1)
+        .collect();
+    let count = ns.len();
+    ns.sort_unstable();
+    ns.dedup();
+    assert_eq!(ns.len(), count, "an event twice on B's tab: {seen_b:?}");
+    let mut last = 0;
+    for &(seq, n) in &seen_b {
+        if n == u64::MAX {
+            last = seq;
+            continue;
+        }
+        assert_eq!(seq, last + 1, "a gap or repeat on B's tab: {seen_b:?}");
+        assert_eq!(
+            seq,
+            n + 1,
+            "another event at this number than on A's: {seen_b:?}"
+        );
+        last = seq;
+    }
+}

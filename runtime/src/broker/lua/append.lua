@@ -21,7 +21,11 @@
 -- as a whole after a failure. Nodes number in fan-out order, so an event whose fan-out id is past
 -- the stream's `last` is new; one at or before it is looked up (from the newest) in the list of
 -- fan-out ids the stream numbered in the last dedup window (kept in numbering order, trimmed
--- by the age in their ids).
+-- by the age in their ids). For an event older than the window (its node was away) the list
+-- cannot tell: it is not numbered, and the stream is returned as unsure, for the node to tell
+-- its connections to resync.
+--
+-- Returns the 0-based indexes of the unsure streams.
 --
 -- Publishes on the channel: "<streams>\n", per stream "<epoch> <first seq> <events> <header>\n"
 -- (events '*' for all), then "<E>\n" and per event "<byte length>\n<body>".
@@ -31,6 +35,7 @@ local events = tonumber(ARGV[10])
 local ids_at = 11
 local bodies_at = ids_at + events
 local streams_at = bodies_at + events
+local unsure = {}
 local call = nil
 local stored = false
 local lines = {}
@@ -93,8 +98,16 @@ for s = 0, #KEYS / 3 - 1 do
       local ids = {}
       for _, i in ipairs(picked) do
         local id = ARGV[ids_at + i - 1]
-        if after(id_ms[i], id_n[i], last_ms, last_n)
-          or not redis.call('LPOS', numbered, id, 'RANK', -1) then
+        if after(id_ms[i], id_n[i], last_ms, last_n) then
+          taken[#taken + 1] = i
+          ids[#ids + 1] = id
+        elseif id_ms[i] < oldest + 1000 then
+          -- Older than the window (with a second's margin): the list no longer tells, and
+          -- the event is left out.
+          if unsure[#unsure] ~= s then
+            unsure[#unsure + 1] = s
+          end
+        elseif not redis.call('LPOS', numbered, id, 'RANK', -1) then
           taken[#taken + 1] = i
           ids[#ids + 1] = id
         end
@@ -177,7 +190,7 @@ for s = 0, #KEYS / 3 - 1 do
   end
 end
 if not call then
-  return 0
+  return unsure
 end
 if stored then
   local key = ARGV[9] .. call
@@ -192,4 +205,4 @@ for i = 0, events - 1 do
   message[#message + 1] = body
 end
 redis.call('PUBLISH', ARGV[5], table.concat(message))
-return #lines / 8
+return unsure
