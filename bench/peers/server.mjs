@@ -17,7 +17,8 @@ import { WebSocketServer } from 'ws';
 import { Server } from 'socket.io';
 
 const kind = process.argv[2];
-const nowNs = () => Math.round((performance.timeOrigin + performance.now()) * 1e6);
+// CLOCK_MONOTONIC in ns, as the Rust client reads it (performance.timeOrigin is off by µs).
+const nowNs = () => Number(process.hrtime.bigint());
 const tick = (n, pad) => ({ n, sent_ns: nowNs(), pad });
 const userOf = (url) => new URL(url, 'http://localhost').searchParams.get('user') ?? '';
 
