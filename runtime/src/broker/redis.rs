@@ -7,7 +7,7 @@
 //!   connections is skipped; one away past the window (the entries after its last one were
 //!   trimmed) tells its connections to resync.
 //! - **Streams.** Each node numbers the durable events of a batch it read in the streams it
-//!   resolved them to: one Lua script call per batch and up to [`STREAMS_PER_CALL`] streams.
+//!   resolved them to: one Lua script call per batch and up to 128 streams.
 //!   The call stores its bodies once (`<ns>:c:<call>`, a list). Per stream, atomically, it
 //!   skips the events this stream already numbered (a user connected to two nodes is resolved
 //!   by both; told apart by fan-out entry id), assigns the next `seq`s in the stream's hash
