@@ -595,15 +595,7 @@ async fn a_node_away_past_the_fanout_window_resyncs_its_connections() {
             .build()
             .expect("url")
     };
-    let a = TestServer::start(hub_builder().broker(broker(redis.url())).build()).await;
-    let b = TestServer::start(
-        hub_builder()
-            .broker(broker(format!("redis://{}/", via.addr())))
-            .build(),
-    )
-    .await;
-    healthy(&a.hub).await;
-    healthy(&b.hub).await;
+    let (a, b) = a_direct_b_through(&redis, &via, broker).await;
     let mut dave = crate::support::Client::connect(b.addr, "user=dave&tenant=acme").await;
     let r = dave
         .request(json!({ "type": "$join", "cid": 1, "room": "chat:9" }))
@@ -697,6 +689,25 @@ async fn a_redis_restored_from_an_older_snapshot_is_a_resync_not_a_silent_gap() 
     assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [7, 8, 9]);
 }
 
+/// Node A on Redis directly, node B through `via`, each with the broker `broker` makes from its
+/// URL; both healthy.
+async fn a_direct_b_through(
+    redis: &Redis,
+    via: &FaultProxy,
+    broker: impl Fn(String) -> RedisBroker,
+) -> (TestServer, TestServer) {
+    let a = TestServer::start(hub_builder().broker(broker(redis.url())).build()).await;
+    let b = TestServer::start(
+        hub_builder()
+            .broker(broker(format!("redis://{}/", via.addr())))
+            .build(),
+    )
+    .await;
+    healthy(&a.hub).await;
+    healthy(&b.hub).await;
+    (a, b)
+}
+
 /// The durable events a tab receives until event `last` arrives: `(seq, n)` of each in order,
 /// and a resync as `(position, u64::MAX)`.
 async fn notes_until(tab: &mut crate::support::Client, last: u64) -> Vec<(u64, u64)> {
@@ -744,15 +755,7 @@ async fn a_node_away_past_the_dedup_window_resyncs_instead_of_numbering_twice() 
             .build()
             .expect("url")
     };
-    let a = TestServer::start(hub_builder().broker(broker(redis.url())).build()).await;
-    let b = TestServer::start(
-        hub_builder()
-            .broker(broker(format!("redis://{}/", via.addr())))
-            .build(),
-    )
-    .await;
-    healthy(&a.hub).await;
-    healthy(&b.hub).await;
+    let (a, b) = a_direct_b_through(&redis, &via, broker).await;
     let mut on_a = crate::support::Client::connect(a.addr, "user=u").await;
     let mut on_b = crate::support::Client::connect(b.addr, "user=u").await;
     let emit = |range: std::ops::Range<u64>| {
