@@ -295,12 +295,28 @@ fn child(kind: &str) {
                 ["latency", rate, seconds] => {
                     let rate: u64 = rate.parse().unwrap_or(100);
                     let total = rate * seconds.parse::<u64>().unwrap_or(1);
-                    let mut tick =
-                        tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
-                    for n in 0..total {
-                        tick.tick().await;
-                        server.to_latency_user(n, "");
-                    }
+                    // Paced on a thread of its own, whose runtime runs the timer and the emit
+                    // on that one thread, as Node's event loop does. Paced from the serving
+                    // runtime, each tick's new deadline woke the worker that held the I/O
+                    // driver (an eventfd write and a futex wake per event), which then competed
+                    // with the client for the two cores.
+                    let server = server.clone();
+                    let pacer = std::thread::spawn(move || {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .enable_time()
+                            .build()
+                            .expect("runtime");
+                        rt.block_on(async move {
+                            let mut tick = tokio::time::interval(Duration::from_nanos(
+                                1_000_000_000 / rate.max(1),
+                            ));
+                            for n in 0..total {
+                                tick.tick().await;
+                                server.to_latency_user(n, "");
+                            }
+                        });
+                    });
+                    tokio::task::block_in_place(|| pacer.join()).expect("the pacer");
                     println!("done");
                 }
                 _ => break,
