@@ -14,7 +14,7 @@
 //!   (`<ns>:m:<stream>`: epoch, seq, the last fan-out id numbered), appends one history entry
 //!   naming the run (`<ns>:l:<stream>`, a list of `"<last seq> <ms> <call> <events>"`, trimmed
 //!   so that at least the history's count remains) and records the fan-out ids
-//!   (`<ns>:n:<stream>`, kept for the dedup window). One message on `<ns>:numbered` then
+//!   (`<ns>:i:<stream>`, kept for the dedup window). One message on `<ns>:numbered` then
 //!   carries the call's runs and each body once. Nodes serving the user queue them to their
 //!   connections, in `seq` order; a node that sees a number skipped reads the missing ones back.
 //! - **Resume anywhere.** A node that gets a user's first connection loads the stream's
@@ -25,8 +25,9 @@
 //!   (`<ns>:n:<node>`, 15 s, refreshed every 5 s); a room's members are the fields of live
 //!   nodes (those of dead ones are removed when read). After Redis lost its data, or the
 //!   node's queue of changes overflowed, the node writes all its memberships again.
-//! - **Retention.** Both keys expire `history.max_age` after the last event, and are kept alive
-//!   while a node serves the user. When Redis loses them (restart without persistence, eviction)
+//! - **Retention.** A stream's hash and history expire `history.max_age` after its last event,
+//!   and are kept alive while a node serves the user; a call's bodies live `max_age` and a
+//!   minute more. When Redis loses them (restart without persistence, eviction)
 //!   the next event starts a new epoch, and every node tells its connections to resync.
 //! - **Failures.** When Redis is unreachable the broker reports [`BrokerStatus::Degraded`],
 //!   queues emitted events (bounded; a full queue fails the emit), refuses new sessions with
@@ -526,7 +527,7 @@ impl Shared {
             for run in chunk {
                 pipe.arg(self.key("m", run.stream))
                     .arg(self.key("l", run.stream))
-                    .arg(self.key("n", run.stream));
+                    .arg(self.key("i", run.stream));
             }
             pipe.arg(now_ms())
                 .arg(history.max_events)
@@ -1516,7 +1517,7 @@ mod tests {
         let script = Script::new(APPEND);
         let mut call = script.prepare_invoke();
         for (user, _) in streams {
-            for kind in ["m", "l", "n"] {
+            for kind in ["m", "l", "i"] {
                 call.key(shared.key(kind, &stream(user)));
             }
         }
