@@ -442,8 +442,6 @@ pub(crate) struct Accepted<S> {
     out: Vec<u8>,
     written: usize,
     gather: usize,
-    /// A write went to the socket since the last flush.
-    wrote: bool,
 }
 
 impl<S> Accepted<S> {
@@ -456,7 +454,6 @@ impl<S> Accepted<S> {
             out: Vec::new(),
             written: 0,
             gather,
-            wrote: false,
         }
     }
 }
@@ -507,24 +504,19 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Accepted<S> {
         data: &[u8],
     ) -> std::task::Poll<io::Result<usize>> {
         let this = &mut *self;
-        if this.out.len() >= this.gather {
+        let large = data.len() >= this.gather;
+        if this.out.len() >= this.gather || (large && !this.out.is_empty()) {
             std::task::ready!(this.write_out(cx))?;
         }
-        if this.out.is_empty() && (!this.wrote || data.len() >= this.gather) {
-            // Straight to the socket when nothing is gathered and this is the first frame since
-            // a flush — a lone frame (a reply, an event to an idle connection, `$connected`)
-            // costs no buffer, whose memory, freed, would stay in the process as a hole — or a
-            // frame as large as the gather size by itself. What follows the first frame until
-            // the flush, and what the socket does not take at once, is gathered.
-            match std::pin::Pin::new(&mut this.inner).poll_write(cx, data) {
-                std::task::Poll::Pending if data.len() < this.gather => {}
-                std::task::Poll::Ready(Ok(n)) => {
-                    this.wrote = true;
-                    return std::task::Poll::Ready(Ok(n));
-                }
-                other => return other,
-            }
+        if large {
+            // A frame as large as the gather size goes straight to the socket, after what was
+            // gathered before it.
+            return std::pin::Pin::new(&mut this.inner).poll_write(cx, data);
         }
+        // Everything else is gathered until the flush at the end of the batch, a lone frame
+        // too: one write per batch. (Writing a batch's first frame as it came cost a second
+        // system call per batch, which the clients paid too, reading twice: 0.62–0.72× of the
+        // ceiling's ephemeral fan-out against 0.80–1.01× gathered, BENCHMARKS.md.)
         this.out.extend_from_slice(data);
         std::task::Poll::Ready(Ok(data.len()))
     }
@@ -534,7 +526,6 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Accepted<S> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<io::Result<()>> {
         std::task::ready!(self.write_out(cx))?;
-        self.wrote = false;
         std::pin::Pin::new(&mut self.inner).poll_flush(cx)
     }
 
@@ -603,18 +594,16 @@ mod tests {
         for i in 0..10u8 {
             s.write_all(&[i; 50]).await.expect("gathered");
         }
-        assert_eq!(
-            s.inner.calls, 1,
-            "the first frame went as it came, the rest gathered"
-        );
+        assert_eq!(s.inner.calls, 0, "gathered until the flush");
         s.flush().await.expect("flushed");
-        assert_eq!(s.inner.calls, 2, "one write for the rest of the batch");
+        assert_eq!(s.inner.calls, 1, "one write for the batch");
         assert_eq!(s.inner.written.len(), 500);
         assert_eq!(s.out.capacity(), 0, "freed once written");
-        // A lone frame after a flush: written at once, no buffer.
+        // A lone frame: one write at its flush, and the buffer freed again.
         s.write_all(&[7; 50]).await.expect("written");
-        assert_eq!((s.inner.calls, s.out.capacity()), (3, 0));
+        assert_eq!(s.inner.calls, 1);
         s.flush().await.expect("flushed");
+        assert_eq!((s.inner.calls, s.out.capacity()), (2, 0));
     }
 
     #[tokio::test]
@@ -630,13 +619,20 @@ mod tests {
         s.flush().await.expect("flushed");
         assert_eq!(s.inner.written, expected);
         assert_eq!(s.out.capacity(), 0);
-        // After a first frame, one as large as the gather size goes straight through too.
+        // A frame as large as the gather size goes straight through, after what was gathered.
         s.inner.room = usize::MAX;
         s.write_all(&[8; 10]).await.expect("written");
         let calls = s.inner.calls;
         s.write_all(&[9; 300]).await.expect("written");
-        assert_eq!((s.inner.calls, s.out.capacity()), (calls + 1, 0));
+        assert_eq!(
+            s.inner.calls,
+            calls + 2,
+            "the gathered bytes, then the large frame"
+        );
+        assert_eq!(s.out.len(), 0);
         s.flush().await.expect("flushed");
+        let tail = &s.inner.written[s.inner.written.len() - 310..];
+        assert!(tail[..10].iter().all(|&b| b == 8) && tail[10..].iter().all(|&b| b == 9));
     }
 
     #[test]
