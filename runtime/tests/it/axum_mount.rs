@@ -40,6 +40,34 @@ async fn sessions_run_on_an_axum_route() {
     assert_eq!(frames.len(), 1);
     assert_eq!(frames[0]["data"]["title"], "via axum");
 
+    // Durable events in a burst to more connections than get direct writes: the sessions
+    // write the numbered frames in batches (raw frames, which axum's WebSocket cannot carry,
+    // were once lost here).
+    let mut others = Vec::new();
+    for i in 2..=6 {
+        others.push(Client::connect(addr, &format!("user=u{i}&tenant=acme")).await);
+    }
+    for n in 0..50 {
+        hub.emit(&Announcement {
+            tenant_id: "acme".into(),
+            title: format!("burst {n}"),
+        })
+        .expect("emit");
+    }
+    hub.emit(&Marker { n: 2 }).expect("marker");
+    for tab in std::iter::once(&mut c).chain(others.iter_mut()) {
+        let frames = tab.events_until_marker(2).await;
+        let titles: Vec<&str> = frames
+            .iter()
+            .filter_map(|f| f["data"]["title"].as_str())
+            .collect();
+        let expected: Vec<String> = (0..50).map(|n| format!("burst {n}")).collect();
+        assert_eq!(titles, expected);
+        let seqs: Vec<u64> = frames.iter().filter_map(|f| f["seq"].as_u64()).collect();
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    }
+    drop(others);
+
     c.send_json(serde_json::json!({ "type": "nope:x", "cid": 1 }))
         .await;
     assert_eq!(c.recv_app().await["code"], "unknown_event");
