@@ -18,7 +18,7 @@ use tracing::Instrument as _;
 
 use crate::delivery::Position;
 use crate::hub::conn::Conn;
-use crate::hub::outbox::{DirectWrite, Frame, Written};
+use crate::hub::outbox::{DirectWrite, Written};
 use crate::hub::{
     DisconnectReason, Disconnected, HandlerError, Hub, RegisterError, Session, Started,
 };
@@ -602,8 +602,8 @@ impl Runner {
     {
         let mut batch = Vec::new();
         self.conn.outbox.drain_into(&mut batch, WRITE_BATCH);
-        for message in Frame::into_messages(batch) {
-            if sink.feed(message).await.is_err() {
+        for frame in batch {
+            if sink.feed(Message::Text(frame.into_text())).await.is_err() {
                 return Next::End(DisconnectReason::TransportError);
             }
         }
@@ -628,8 +628,8 @@ impl Runner {
         let drain = async {
             let mut batch = Vec::new();
             self.conn.outbox.drain_into(&mut batch, usize::MAX);
-            for message in Frame::into_messages(batch) {
-                if sink.feed(message).await.is_err() {
+            for frame in batch {
+                if sink.feed(Message::Text(frame.into_text())).await.is_err() {
                     return;
                 }
             }

@@ -16,9 +16,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bytes::BytesMut;
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// A frame in a connection's queue.
 #[derive(Debug)]
@@ -31,37 +30,6 @@ pub(crate) enum Frame {
 }
 
 impl Frame {
-    /// The frames of a batch as text messages, in order. Numbered frames are written into one
-    /// buffer for the batch — one allocation per batch instead of one per frame, freed when the
-    /// last of them is written. (Raw frames would skip tungstenite's UTF-8 scan, but not every
-    /// transport carries them: axum's WebSocket has no such message.)
-    pub(crate) fn into_messages(frames: Vec<Frame>) -> impl Iterator<Item = Message> {
-        let bytes: usize = frames
-            .iter()
-            .map(|f| match f {
-                Frame::Numbered { body, .. } => widest_frame(body, true),
-                Frame::Text(_) => 0,
-            })
-            .sum();
-        let mut buf = BytesMut::with_capacity(bytes);
-        frames.into_iter().map(move |frame| match frame {
-            Frame::Text(text) => Message::Text(text),
-            Frame::Numbered { seq, body } => {
-                let mut digits = [0u8; 20];
-                buf.extend_from_slice(b"{\"seq\":");
-                buf.extend_from_slice(seq_digits(seq, &mut digits));
-                buf.extend_from_slice(b",");
-                buf.extend_from_slice(body.as_bytes());
-                // Valid UTF-8 by construction (`{"seq":N,` and a body that was a `str`); the
-                // text type scans it again, without a copy.
-                match Utf8Bytes::try_from(buf.split().freeze()) {
-                    Ok(text) => Message::Text(text),
-                    Err(_) => Message::Text(Utf8Bytes::from(numbered(seq, &body))),
-                }
-            }
-        })
-    }
-
     /// The frame's text.
     pub(crate) fn into_text(self) -> Utf8Bytes {
         match self {
@@ -359,50 +327,6 @@ mod tests {
             crate::protocol::unnumbered("}").len(),
             widest_frame("}", false)
         );
-    }
-
-    #[test]
-    fn a_batch_becomes_text_frames_in_order_its_numbered_ones_in_one_buffer() {
-        let body = |t: &str| Arc::<str>::from(format!("\"type\":\"{t}\"}}"));
-        let batch = vec![
-            Frame::Numbered {
-                seq: 9,
-                body: body("a"),
-            },
-            f("{\"type\":\"$ping\"}"),
-            Frame::Numbered {
-                seq: u64::MAX,
-                body: body("ü"),
-            },
-            Frame::Numbered {
-                seq: 10,
-                body: body("c"),
-            },
-        ];
-        let mut starts = Vec::new();
-        let got: Vec<String> = Frame::into_messages(batch)
-            .map(|m| match m {
-                Message::Text(t) => {
-                    if t.as_str().starts_with("{\"seq\"") {
-                        starts.push(t.as_str().as_ptr() as usize);
-                    }
-                    t.as_str().to_owned()
-                }
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        assert_eq!(
-            got,
-            [
-                "{\"seq\":9,\"type\":\"a\"}".to_owned(),
-                "{\"type\":\"$ping\"}".to_owned(),
-                format!("{{\"seq\":{},\"type\":\"ü\"}}", u64::MAX),
-                "{\"seq\":10,\"type\":\"c\"}".to_owned(),
-            ]
-        );
-        // One allocation: each numbered frame starts where the one before it ended.
-        assert_eq!(starts[1] - starts[0], got[0].len());
-        assert_eq!(starts[2] - starts[1], got[2].len());
     }
 
     #[tokio::test]
