@@ -571,26 +571,18 @@ impl Shared {
                 Ok(replies) => {
                     self.recovered();
                     // Streams whose events were past the de-duplication window: resync here.
-                    let local = node.positions();
-                    for (chunk, reply) in streams.chunks(STREAMS_PER_CALL).zip(&replies) {
-                        let Value::Array(unsure) = reply else {
-                            continue;
-                        };
-                        for i in unsure {
-                            let run = match i {
-                                Value::Int(i) => {
-                                    usize::try_from(*i).ok().and_then(|i| chunk.get(i))
-                                }
-                                _ => None,
-                            };
-                            let Some(run) = run else { continue };
-                            tracing::warn!(user = %run.stream.user, "events older than the de-duplication window; the stream's connections here resync");
-                            if let Some((stream, position)) =
-                                local.iter().find(|(s, _)| s == run.stream)
-                            {
-                                node.restart(stream, position, PAST_DEDUP_WINDOW);
-                            }
-                        }
+                    let unsure: Vec<&StreamId> = streams
+                        .chunks(STREAMS_PER_CALL)
+                        .zip(&replies)
+                        .flat_map(|(chunk, reply)| unsure_runs(chunk, reply))
+                        .map(|run| run.stream)
+                        .collect();
+                    if !unsure.is_empty() {
+                        tracing::warn!(
+                            streams = unsure.len(),
+                            "events older than the de-duplication window; those streams' connections here resync"
+                        );
+                        restart_here(node, unsure, PAST_DEDUP_WINDOW);
                     }
                     return;
                 }
@@ -603,16 +595,11 @@ impl Shared {
                 }
             }
         }
-        let local = node.positions();
-        for run in streams.iter().filter(|r| !r.offline) {
-            if let Some((stream, position)) = local.iter().find(|(s, _)| s == run.stream) {
-                node.restart(
-                    stream,
-                    position,
-                    "the backplane failed while delivering; refetch",
-                );
-            }
-        }
+        restart_here(
+            node,
+            streams.iter().filter(|r| !r.offline).map(|r| r.stream),
+            "the backplane failed while delivering; refetch",
+        );
     }
 
     /// Takes one message from `<ns>:numbered` (one script call's runs of numbered events):
@@ -746,6 +733,32 @@ fn call_events(runs: &[StreamRun<'_>], batch: usize) -> (Vec<usize>, Vec<String>
         })
         .collect();
     (used, lists)
+}
+
+/// The runs of `chunk` that one script call's reply names as unsure (by index).
+fn unsure_runs<'a, 'b>(
+    chunk: &'a [StreamRun<'b>],
+    reply: &'a Value,
+) -> impl Iterator<Item = &'a StreamRun<'b>> {
+    let indexes = match reply {
+        Value::Array(indexes) => indexes.as_slice(),
+        _ => &[],
+    };
+    indexes.iter().filter_map(|i| match i {
+        Value::Int(i) => usize::try_from(*i).ok().and_then(|i| chunk.get(i)),
+        _ => None,
+    })
+}
+
+/// Tells this node's connections of `streams` to resync at their current position, for
+/// `reason`; streams this node does not serve are left alone.
+fn restart_here<'a>(node: &Node, streams: impl IntoIterator<Item = &'a StreamId>, reason: &str) {
+    let local: HashMap<StreamId, Position> = node.positions().into_iter().collect();
+    for stream in streams {
+        if let Some(position) = local.get(stream) {
+            node.restart(stream, position, reason);
+        }
+    }
 }
 
 /// The batch's target streams in the order first named, each with its events.
