@@ -316,6 +316,13 @@ fn from_axum(m: ws::Message) -> Message {
     }
 }
 
+/// axum's socket takes whole messages only.
+impl crate::connection::TextParts for Adapter {
+    fn write_text_parts(&mut self, _: &[&str]) -> bool {
+        false
+    }
+}
+
 impl Stream for Adapter {
     type Item = Result<Message, axum::Error>;
 

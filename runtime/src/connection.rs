@@ -18,7 +18,7 @@ use tracing::Instrument as _;
 
 use crate::delivery::Position;
 use crate::hub::conn::Conn;
-use crate::hub::outbox::{DirectWrite, Written};
+use crate::hub::outbox::{DirectWrite, Frame, Written};
 use crate::hub::{
     DisconnectReason, Disconnected, HandlerError, Hub, RegisterError, Session, Started,
 };
@@ -30,6 +30,18 @@ const WRITE_BATCH: usize = 64;
 
 /// How long a session waits to send its close frame to a peer that may have stopped reading.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A socket that takes a text frame in parts and writes it without building it first: the
+/// server's own sockets write the frame's header and parts straight into their gathered bytes,
+/// below tungstenite (see `server::Accepted::write_text`), which saves a numbered frame's
+/// allocation and copy and tungstenite's own copy of every frame. Frames go out in the order
+/// they are written, whichever way each takes.
+pub(crate) trait TextParts {
+    /// Writes one text frame whose payload is `parts` concatenated (UTF-8, being `str`s), when
+    /// the socket can take it so now without waiting; `false` leaves the frame to the caller,
+    /// who sends it as a message. A frame written so is flushed by the sink's next flush.
+    fn write_text_parts(&mut self, parts: &[&str]) -> bool;
+}
 
 /// Read errors of a transport, as far as a session needs to tell them apart.
 pub(crate) trait ReadError: Display {
@@ -176,7 +188,7 @@ pub(crate) fn run<S, E>(
     socket: S,
 ) -> impl std::future::Future<Output = ()> + Send
 where
-    S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
+    S: Sink<Message> + Stream<Item = Result<Message, E>> + TextParts + Unpin + Send + 'static,
     <S as Sink<Message>>::Error: Display + Send,
     E: ReadError + Send,
 {
@@ -195,7 +207,7 @@ async fn session<S, E>(
     resume: Option<Position>,
     shared: Arc<SharedSocket<S>>,
 ) where
-    S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
+    S: Sink<Message> + Stream<Item = Result<Message, E>> + TextParts + Unpin + Send + 'static,
     <S as Sink<Message>>::Error: Display,
     E: ReadError,
 {
@@ -314,9 +326,9 @@ impl<S> SharedSocket<S> {
 
 impl<S> DirectWrite for SharedSocket<S>
 where
-    S: Sink<Message> + Unpin + Send,
+    S: Sink<Message> + TextParts + Unpin + Send,
 {
-    fn try_write(&self, frame: Utf8Bytes) -> Written {
+    fn try_write(&self, frame: Frame) -> Written {
         let mut g = match self.inner.try_lock() {
             Ok(g) => g,
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
@@ -329,17 +341,20 @@ where
         // polls the socket again with its own waker.
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         let mut socket = Pin::new(&mut g.socket);
-        // A socket that fails is left to the session as well: it writes the frame itself, meets
-        // the same failure and ends the connection, exactly as without direct writes.
-        if !matches!(socket.as_mut().poll_ready(&mut cx), Poll::Ready(Ok(()))) {
-            return Written::Busy(frame);
-        }
-        if socket
-            .as_mut()
-            .start_send(Message::Text(frame.clone()))
-            .is_err()
-        {
-            return Written::Busy(frame);
+        if !frame.with_parts(|parts| socket.write_text_parts(parts)) {
+            // A socket that fails is left to the session as well: it writes the frame itself,
+            // meets the same failure and ends the connection, exactly as without direct writes.
+            if !matches!(socket.as_mut().poll_ready(&mut cx), Poll::Ready(Ok(()))) {
+                return Written::Busy(frame);
+            }
+            let text = frame.into_text();
+            if socket
+                .as_mut()
+                .start_send(Message::Text(text.clone()))
+                .is_err()
+            {
+                return Written::Busy(Frame::Text(text));
+            }
         }
         if matches!(socket.poll_flush(&mut cx), Poll::Ready(Ok(()))) {
             Written::Flushed
@@ -352,6 +367,17 @@ where
 
 /// The session's handle on its shared socket: the sink and the stream it reads.
 struct Half<S>(Arc<SharedSocket<S>>);
+
+impl<S: TextParts> TextParts for Half<S> {
+    fn write_text_parts(&mut self, parts: &[&str]) -> bool {
+        let mut g = self.0.lock();
+        let written = g.socket.write_text_parts(parts);
+        if written {
+            g.flushed = false;
+        }
+        written
+    }
+}
 
 impl<S: Sink<Message> + Unpin> Sink<Message> for Half<S> {
     type Error = S::Error;
@@ -426,7 +452,7 @@ enum Next {
 impl Runner {
     async fn run<S, E>(&mut self, shared: Arc<SharedSocket<S>>) -> DisconnectReason
     where
-        S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
+        S: Sink<Message> + Stream<Item = Result<Message, E>> + TextParts + Unpin + Send + 'static,
         <S as Sink<Message>>::Error: Display,
         E: ReadError,
     {
@@ -598,12 +624,12 @@ impl Runner {
     /// Writes what is queued (up to a batch), then flushes once.
     async fn write_batch<K>(&mut self, sink: &mut K) -> Next
     where
-        K: Sink<Message> + Unpin,
+        K: Sink<Message> + TextParts + Unpin,
     {
         let mut batch = Vec::new();
         self.conn.outbox.drain_into(&mut batch, WRITE_BATCH);
         for frame in batch {
-            if sink.feed(Message::Text(frame.into_text())).await.is_err() {
+            if !feed_frame(sink, frame).await {
                 return Next::End(DisconnectReason::TransportError);
             }
         }
@@ -622,14 +648,14 @@ impl Runner {
         reason: &'static str,
     ) -> DisconnectReason
     where
-        K: Sink<Message> + Unpin,
+        K: Sink<Message> + TextParts + Unpin,
     {
         let deadline = self.hub.limits().drain_timeout;
         let drain = async {
             let mut batch = Vec::new();
             self.conn.outbox.drain_into(&mut batch, usize::MAX);
             for frame in batch {
-                if sink.feed(Message::Text(frame.into_text())).await.is_err() {
+                if !feed_frame(sink, frame).await {
                     return;
                 }
             }
@@ -1111,6 +1137,16 @@ fn answer_frame(
     let internal = ErrorCode::Internal.as_str();
     hub.counters().error_sent(internal);
     Some(protocol::error_frame(cid, internal, &message, None))
+}
+
+/// Feeds one queued frame to the sink: in parts where the socket takes it so, as a text
+/// message otherwise. `false` when the socket failed.
+async fn feed_frame<K>(sink: &mut K, frame: Frame) -> bool
+where
+    K: Sink<Message> + TextParts + Unpin,
+{
+    frame.with_parts(|parts| sink.write_text_parts(parts))
+        || sink.feed(Message::Text(frame.into_text())).await.is_ok()
 }
 
 async fn send_text<K>(sink: &mut K, text: &str) -> Next

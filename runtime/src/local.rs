@@ -109,6 +109,13 @@ struct Socket {
     outbound: mpsc::Sender<Message>,
 }
 
+/// The in-process channel carries whole messages.
+impl crate::connection::TextParts for Socket {
+    fn write_text_parts(&mut self, _: &[&str]) -> bool {
+        false
+    }
+}
+
 impl Stream for Socket {
     type Item = Result<Message, Infallible>;
 

@@ -442,6 +442,10 @@ pub(crate) struct Accepted<S> {
     out: Vec<u8>,
     written: usize,
     gather: usize,
+    /// Every write tungstenite made was taken whole. Tungstenite hands over all it buffered in
+    /// each write and keeps only what is not taken, so its buffer is empty now: the bytes end
+    /// at a frame's end, where [`write_text`](Self::write_text) may add a frame of its own.
+    whole: bool,
 }
 
 impl<S> Accepted<S> {
@@ -454,7 +458,43 @@ impl<S> Accepted<S> {
             out: Vec::new(),
             written: 0,
             gather,
+            whole: true,
         }
+    }
+
+    /// Gathers one text frame (RFC 6455 §5.2: FIN, opcode 1, the payload length in 7, 16 or 64
+    /// bits, unmasked as a server's frames are) whose payload is `parts` concatenated, when
+    /// that needs no write to the socket first: tungstenite's buffer is empty, what is gathered
+    /// is under the gather size, and the frame is smaller than it. `false` otherwise: the
+    /// caller sends the frame through tungstenite, which writes out first.
+    pub(crate) fn write_text(&mut self, parts: &[&str]) -> bool {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if !self.whole || self.out.len() >= self.gather || len >= self.gather {
+            return false;
+        }
+        self.out.reserve(10 + len);
+        self.out.push(0x80 | 0x1);
+        if len < 126 {
+            self.out.push(len as u8);
+        } else if let Ok(len) = u16::try_from(len) {
+            self.out.push(126);
+            self.out.extend_from_slice(&len.to_be_bytes());
+        } else {
+            self.out.push(127);
+            self.out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+        for part in parts {
+            self.out.extend_from_slice(part.as_bytes());
+        }
+        true
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> crate::connection::TextParts
+    for tokio_tungstenite::WebSocketStream<Accepted<T>>
+{
+    fn write_text_parts(&mut self, parts: &[&str]) -> bool {
+        self.get_mut().write_text(parts)
     }
 }
 
@@ -504,6 +544,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Accepted<S> {
         data: &[u8],
     ) -> std::task::Poll<io::Result<usize>> {
         let this = &mut *self;
+        // Not whole until this write is taken whole (tungstenite keeps what is not).
+        this.whole = false;
         let large = data.len() >= this.gather;
         if this.out.len() >= this.gather || (large && !this.out.is_empty()) {
             std::task::ready!(this.write_out(cx))?;
@@ -511,13 +553,16 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Accepted<S> {
         if large {
             // A frame as large as the gather size goes straight to the socket, after what was
             // gathered before it.
-            return std::pin::Pin::new(&mut this.inner).poll_write(cx, data);
+            let written = std::task::ready!(std::pin::Pin::new(&mut this.inner).poll_write(cx, data))?;
+            this.whole = written == data.len();
+            return std::task::Poll::Ready(Ok(written));
         }
         // Everything else is gathered until the flush at the end of the batch, a lone frame
         // too: one write per batch. (Writing a batch's first frame as it came cost a second
         // system call per batch, which the clients paid too, reading twice: 0.62–0.72× of the
         // ceiling's ephemeral fan-out against 0.80–1.01× gathered, BENCHMARKS.md.)
         this.out.extend_from_slice(data);
+        this.whole = true;
         std::task::Poll::Ready(Ok(data.len()))
     }
 
@@ -648,5 +693,76 @@ mod tests {
         assert_eq!(taken, 120, "gathered up to the size, then pending");
         assert_eq!(s.inner.written.len(), 0);
         assert!(Pin::new(&mut s).poll_flush(&mut cx).is_pending());
+    }
+
+    /// Frames written in parts and frames written by tungstenite, in any order and at every
+    /// length encoding (7, 16 and 64 bits, RFC 6455 §5.2), read back by a tungstenite client as
+    /// the same messages in the same order.
+    #[tokio::test]
+    async fn frames_in_parts_read_back_as_messages_between_tungstenite_frames() {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::protocol::Role;
+        use tokio_tungstenite::tungstenite::Message;
+        use tokio_tungstenite::WebSocketStream;
+
+        use crate::connection::TextParts;
+
+        let (server, client) = tokio::io::duplex(1 << 20);
+        let accepted = Accepted::new(Vec::new(), server, 256 * 1024);
+        let config = WebSocketConfig::default().write_buffer_size(0);
+        let mut server = WebSocketStream::from_raw_socket(accepted, Role::Server, Some(config)).await;
+        let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        let mut sent = Vec::new();
+        for (i, len) in [0, 1, 116, 117, 118, 125, 126, 127, 65_535, 65_536, 70_000]
+            .into_iter()
+            .enumerate()
+        {
+            let body = "é".repeat(len / 2) + &"x".repeat(len % 2);
+            let digits = i.to_string();
+            assert!(server.write_text_parts(&["{\"seq\":", &digits, ",", &body]));
+            sent.push(format!("{{\"seq\":{i},{body}"));
+            let text = format!("tungstenite {i}");
+            server.feed(Message::Text(text.clone().into())).await.expect("fed");
+            sent.push(text);
+        }
+        server.flush().await.expect("flushed");
+        for expected in sent {
+            match client.next().await {
+                Some(Ok(Message::Text(text))) => assert_eq!(text.as_str(), expected),
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Parts are refused (and the frame left to tungstenite, which writes out first) while
+    /// tungstenite may hold part of a frame — a write not taken whole — and when the frame or
+    /// what is gathered reaches the gather size.
+    #[test]
+    fn parts_are_refused_unless_the_bytes_end_at_a_frame_end() {
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut s = accepted(0, 100);
+        assert!(s.write_text(&["abc"]));
+        assert!(!s.write_text(&[&"x".repeat(100)]), "as large as the gather size");
+        // A large write the blocked socket does not take: tungstenite keeps it.
+        assert!(Pin::new(&mut s).poll_write(&mut cx, &[1; 300]).is_pending());
+        assert!(!s.write_text(&["abc"]), "tungstenite holds a frame");
+        // Taken in part only: the rest is still tungstenite's.
+        s.inner.room = 7;
+        let _ = Pin::new(&mut s).poll_flush(&mut cx);
+        assert_eq!(
+            Pin::new(&mut s).poll_write(&mut cx, &[1; 300]).map(Result::ok),
+            Poll::Ready(Some(7))
+        );
+        assert!(!s.write_text(&["abc"]), "part of a frame is still to come");
+        // Taken whole: a frame may follow.
+        assert!(Pin::new(&mut s).poll_write(&mut cx, &[2; 30]).is_ready());
+        assert!(s.write_text(&["abc"]));
+        // Gathered up to the size: tungstenite's write empties it first.
+        s.inner.room = 0;
+        while s.out.len() < 100 {
+            assert!(s.write_text(&["0123456789"]));
+        }
+        assert!(!s.write_text(&["abc"]), "gathered up to the size");
     }
 }

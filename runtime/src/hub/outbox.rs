@@ -30,11 +30,25 @@ pub(crate) enum Frame {
 }
 
 impl Frame {
+    /// The frame's text, as the parts it is made of (whole, when they are concatenated): the
+    /// shared text, or `{"seq":`, the number's digits, `,` and the shared body. A socket that
+    /// takes a frame in parts writes it without building it first (see
+    /// [`crate::connection::TextParts`]).
+    pub(crate) fn with_parts<R>(&self, f: impl FnOnce(&[&str]) -> R) -> R {
+        match self {
+            Frame::Text(text) => f(&[text.as_str()]),
+            Frame::Numbered { seq, body } => {
+                let mut digits = itoa::Buffer::new();
+                f(&["{\"seq\":", digits.format(*seq), ",", body])
+            }
+        }
+    }
+
     /// The frame's text.
     pub(crate) fn into_text(self) -> Utf8Bytes {
         match self {
             Frame::Text(text) => text,
-            Frame::Numbered { seq, body } => Utf8Bytes::from(numbered(seq, &body)),
+            numbered @ Frame::Numbered { .. } => Utf8Bytes::from(numbered.with_parts(joined)),
         }
     }
 }
@@ -59,33 +73,14 @@ pub(crate) fn widest_frame(body: &str, numbered: bool) -> usize {
     }
 }
 
-/// `{"seq":N,` followed by the shared body, in one allocation of exactly its length — so that
-/// turning it into the frame's `Bytes` reuses the allocation instead of adding one.
-fn numbered(seq: u64, body: &str) -> String {
-    let mut buf = [0u8; 20];
-    let digits = seq_digits(seq, &mut buf);
-    let mut frame = String::with_capacity(NUMBER_AROUND + digits.len() + body.len());
-    frame.push_str("{\"seq\":");
-    for d in digits {
-        frame.push(char::from(*d));
+/// The parts joined in one allocation of exactly their length — so that turning it into the
+/// frame's `Bytes` reuses the allocation instead of adding one.
+fn joined(parts: &[&str]) -> String {
+    let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        text.push_str(part);
     }
-    frame.push(',');
-    frame.push_str(body);
-    frame
-}
-
-/// The decimal digits of `n`, written at the end of `buf`.
-fn seq_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[at..]
+    text
 }
 
 /// Why a frame was not queued.
@@ -105,13 +100,13 @@ pub(crate) enum Written {
     Unflushed,
     /// Not taken: the socket would block, is in use, or failed (the session writes the frame
     /// and meets the failure itself). The frame is handed back.
-    Busy(Utf8Bytes),
+    Busy(Frame),
 }
 
 /// A session's socket, writable from the thread that emits an event.
 pub(crate) trait DirectWrite: Send + Sync {
     /// Writes `frame` if the socket takes it without waiting; never blocks on the socket.
-    fn try_write(&self, frame: Utf8Bytes) -> Written;
+    fn try_write(&self, frame: Frame) -> Written;
 }
 
 pub(crate) struct Outbox {
@@ -229,7 +224,7 @@ impl Outbox {
                 _ => return self.queue_locked(st, frame, self.capacity),
             }
         };
-        let written = socket.try_write(frame.into_text());
+        let written = socket.try_write(frame);
         let mut st = self.lock();
         st.direct = false;
         match written {
@@ -237,7 +232,7 @@ impl Outbox {
             Written::Unflushed => st.flush = true,
             // First in line: everything queued meanwhile was offered after it. Over the
             // capacity by at most this one frame, which was admitted on an empty queue.
-            Written::Busy(frame) => st.frames.push_front(Frame::Text(frame)),
+            Written::Busy(frame) => st.frames.push_front(frame),
         }
         // Frames queued during the write were not taken (see `has_work`): wake the session.
         let wake = st.has_work();
@@ -311,6 +306,13 @@ mod tests {
     #[test]
     fn numbered_frames_are_exactly_sized() {
         for seq in [0, 7, 10, 99, 12_345, u64::MAX] {
+            let numbered = |seq, body: &str| {
+                Frame::Numbered {
+                    seq,
+                    body: Arc::from(body),
+                }
+                .with_parts(joined)
+            };
             let f = numbered(seq, "\"type\":\"x\"}");
             assert_eq!(f, format!("{{\"seq\":{seq},\"type\":\"x\"}}"));
             assert_eq!(f.len(), f.capacity(), "{seq}");
@@ -321,7 +323,11 @@ mod tests {
             };
             assert_eq!(frame.into_text().as_str(), f);
         }
-        let widest = numbered(u64::MAX, "}");
+        let widest = Frame::Numbered {
+            seq: u64::MAX,
+            body: Arc::from("}"),
+        }
+        .with_parts(joined);
         assert_eq!(widest.len(), widest_frame("}", true));
         assert_eq!(
             crate::protocol::unnumbered("}").len(),
@@ -362,20 +368,20 @@ mod tests {
 
     /// A socket that records what it takes and answers as told.
     struct Recorder {
-        taken: Mutex<Vec<Utf8Bytes>>,
+        taken: Mutex<Vec<String>>,
         answer: Mutex<&'static str>,
         meanwhile: Mutex<Option<Meanwhile>>,
     }
 
     impl DirectWrite for Recorder {
-        fn try_write(&self, frame: Utf8Bytes) -> Written {
+        fn try_write(&self, frame: Frame) -> Written {
             if let Some(f) = self.meanwhile.lock().expect("lock").take() {
                 f();
             }
             match *self.answer.lock().expect("lock") {
                 "busy" => Written::Busy(frame),
                 answer => {
-                    self.taken.lock().expect("lock").push(frame);
+                    self.taken.lock().expect("lock").push(frame.with_parts(joined));
                     if answer == "unflushed" {
                         Written::Unflushed
                     } else {
