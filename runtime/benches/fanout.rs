@@ -7,6 +7,9 @@
 //!   once, share the frame; per connection an unbounded queue drained whole between one chain of
 //!   `feed`s and one `flush`, the read half in a task of its own), with Tidings' read buffer
 //!   size and tungstenite's default write buffer (a child of this binary);
+//! - **ceiling-raw**: the same, writing its frames itself below tungstenite (each frame's
+//!   header and payload copied once into one buffer, one `write` per batch), as Tidings'
+//!   sessions do;
 //! - **tidings**: `tidings::Server` with a hub (a child of this binary);
 //! - **ws**: a broadcast loop on Node's `ws` library, each frame encoded once;
 //! - **socketio**: Socket.IO v4, a broadcast to a room (WebSocket transport only).
@@ -245,6 +248,91 @@ async fn ceiling_connection(ceiling: Arc<Ceiling>, tcp: tokio::net::TcpStream) {
     reader.abort();
 }
 
+/// Appends one text frame to `out` as a server sends it (RFC 6455 §5.2): FIN and opcode 1, the
+/// payload length in 7, 16 or 64 bits, no mask; then the payload.
+fn put_text_frame(out: &mut Vec<u8>, payload: &[u8]) {
+    out.push(0x81);
+    match payload.len() {
+        len @ 0..=125 => out.push(len as u8),
+        len @ 126..=0xFFFF => {
+            out.push(126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        len => {
+            out.push(127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(payload);
+}
+
+/// The ceiling writing its frames itself, below tungstenite (`ceiling-raw`): the same server
+/// as [`ceiling_connection`], but once the handshake is done (tungstenite's, on the borrowed
+/// socket) the socket is split: the read half reads and drops what the client sends, and the
+/// writer formats everything queued into one buffer (each frame's header and payload copied
+/// once) and writes it with one `write` per batch — tungstenite's write path skipped, as
+/// Tidings' sessions skip it (they write frames in parts into their gathered bytes).
+#[allow(clippy::result_large_err)]
+async fn raw_ceiling_connection(ceiling: Arc<Ceiling>, mut tcp: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// Written out when a batch has gathered this much, as tungstenite's default buffer does.
+    const GATHER: usize = 128 * 1024;
+    let _ = tcp.set_nodelay(true);
+    let mut is_latency = false;
+    let callback =
+        |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
+         resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
+            is_latency = req.uri().query().is_some_and(|q| q.contains("user=lat"));
+            Ok(resp)
+        };
+    if tokio_tungstenite::accept_hdr_async_with_config(&mut tcp, callback, Some(ws_config()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<Utf8Bytes>();
+    if is_latency {
+        *ceiling
+            .latency
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx);
+    } else {
+        ceiling
+            .conns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(tx);
+    }
+    let (mut read, mut write) = tcp.into_split();
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; tidings::Limits::default().read_buffer_bytes];
+        while matches!(read.read(&mut buf).await, Ok(n) if n > 0) {}
+    });
+    let mut out = Vec::new();
+    put_text_frame(&mut out, br#"{"type":"$connected"}"#);
+    if write.write_all(&out).await.is_ok() {
+        out = Vec::new();
+        'write: while let Some(frame) = rx.recv().await {
+            put_text_frame(&mut out, frame.as_bytes());
+            while let Ok(frame) = rx.try_recv() {
+                put_text_frame(&mut out, frame.as_bytes());
+                if out.len() >= GATHER {
+                    if write.write_all(&out).await.is_err() {
+                        break 'write;
+                    }
+                    out.clear();
+                }
+            }
+            if write.write_all(&out).await.is_err() {
+                break;
+            }
+            out.clear();
+        }
+    }
+    reader.abort();
+}
+
 fn child(kind: &str) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async move {
@@ -274,9 +362,14 @@ fn child(kind: &str) {
                 let listener = socket.listen(4096).expect("listen");
                 println!("port {}", listener.local_addr().expect("addr").port());
                 let accepting = ceiling.clone();
+                let raw = kind == "ceiling-raw";
                 tokio::spawn(async move {
                     while let Ok((tcp, _)) = listener.accept().await {
-                        tokio::spawn(ceiling_connection(accepting.clone(), tcp));
+                        if raw {
+                            tokio::spawn(raw_ceiling_connection(accepting.clone(), tcp));
+                        } else {
+                            tokio::spawn(ceiling_connection(accepting.clone(), tcp));
+                        }
                     }
                 });
                 ceiling
@@ -578,8 +671,29 @@ struct Figures {
     bytes_per_conn: f64,
     deliveries_per_sec: f64,
     durable_per_sec: Option<f64>,
+    /// CPU time per delivery, ns: the server's and the load generator's (ephemeral, durable).
+    cpu_ns: (Cpu, Option<Cpu>),
     p50_us: f64,
     p99_us: f64,
+}
+
+/// CPU time per delivery in one fan-out, ns.
+#[derive(Debug, Clone, Copy)]
+struct Cpu {
+    server: f64,
+    clients: f64,
+}
+
+/// CPU time process `pid`'s threads have used (the first field of each
+/// `/proc/PID/task/*/schedstat`: user and kernel time, ns).
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 async fn measure(kind: &str, n: usize, events: u64, runs: usize, latency_seconds: u64) -> Figures {
@@ -596,7 +710,9 @@ async fn measure(kind: &str, n: usize, events: u64, runs: usize, latency_seconds
     let profiled = CALLGRIND.get().is_some() && protocol == Protocol::Native;
     let mut fan = |mode: &'static str| {
         let mut rates = Vec::new();
+        let mut cpus = Vec::new();
         let runs = if profiled { 1 } else { runs };
+        let (server_pid, own_pid) = (server.process.id(), std::process::id());
         if profiled {
             callgrind_control("--instr=on", server.process.id());
         }
@@ -604,6 +720,7 @@ async fn measure(kind: &str, n: usize, events: u64, runs: usize, latency_seconds
             let start_count = received.load(Ordering::Relaxed);
             let target = start_count + events * n as u64;
             let start = Instant::now();
+            let cpu_before = (cpu_ns(server_pid), cpu_ns(own_pid));
             let answer = server.ask(&format!("fanout {events} 200 {mode}"));
             assert_eq!(answer, "queued");
             let deadline = start + Duration::from_secs(if profiled { 1200 } else { 120 });
@@ -616,16 +733,24 @@ async fn measure(kind: &str, n: usize, events: u64, runs: usize, latency_seconds
                 std::thread::sleep(Duration::from_micros(200));
             }
             rates.push((events * n as u64) as f64 / start.elapsed().as_secs_f64());
+            let per = |ns: u64| ns as f64 / (events * n as u64) as f64;
+            cpus.push(Cpu {
+                server: per(cpu_ns(server_pid).saturating_sub(cpu_before.0)),
+                clients: per(cpu_ns(own_pid).saturating_sub(cpu_before.1)),
+            });
         }
         if profiled {
             callgrind_control("--instr=off", server.process.id());
             callgrind_control("--dump", server.process.id());
         }
         rates.sort_by(f64::total_cmp);
-        rates[rates.len() / 2]
+        cpus.sort_by(|a, b| a.server.total_cmp(&b.server));
+        (rates[rates.len() / 2], cpus[cpus.len() / 2])
     };
-    let deliveries_per_sec = fan("ephemeral");
-    let durable_per_sec = (kind == "tidings").then(|| fan("durable"));
+    let (deliveries_per_sec, cpu_ephemeral) = fan("ephemeral");
+    let durable = (kind == "tidings").then(|| fan("durable"));
+    let durable_per_sec = durable.map(|d| d.0);
+    let cpu_ns = (cpu_ephemeral, durable.map(|d| d.1));
 
     // Latency: one more connection, user "lat", events at a steady 1,000/s.
     let mut lat = connect(protocol, server.port, "lat").await;
@@ -663,6 +788,7 @@ async fn measure(kind: &str, n: usize, events: u64, runs: usize, latency_seconds
         bytes_per_conn,
         deliveries_per_sec,
         durable_per_sec,
+        cpu_ns,
         p50_us: pct(0.50),
         p99_us: pct(0.99),
     }
@@ -702,9 +828,9 @@ fn main() {
     // The Node peers need `npm ci` in bench/peers; without it they are left out (and said so).
     let have_peers = peers_dir().join("node_modules").is_dir();
     let default_servers = if have_peers {
-        "ceiling,tidings,ws,socketio"
+        "ceiling,ceiling-raw,tidings,ws,socketio"
     } else {
-        "ceiling,tidings"
+        "ceiling,ceiling-raw,tidings"
     };
     let servers = list_arg(&args, "--servers", default_servers);
     if !have_peers {
@@ -774,13 +900,13 @@ fn main() {
                 .find(|(k, _)| *k == "ceiling")
                 .map(|(_, f)| f.deliveries_per_sec);
             println!(
-                "{:<10} {:>13} {:>7} {:>13} {:>7} {:>8} {:>8} {:>11}",
+                "{:<12} {:>13} {:>7} {:>13} {:>7} {:>8} {:>8} {:>11}",
                 "server", "deliveries/s", "ratio", "durable/s", "ratio", "p50 µs", "p99 µs", "bytes/conn"
             );
             let ratio = |x: f64| ceiling.map_or("-".to_owned(), |c| format!("{:.2}×", x / c));
             for (name, f) in &results {
                 println!(
-                    "{name:<10} {:>13.0} {:>7} {:>13} {:>7} {:>8.0} {:>8.0} {:>11.0}",
+                    "{name:<12} {:>13.0} {:>7} {:>13} {:>7} {:>8.0} {:>8.0} {:>11.0}",
                     f.deliveries_per_sec,
                     ratio(f.deliveries_per_sec),
                     f.durable_per_sec.map_or("-".to_owned(), |d| format!("{d:.0}")),
@@ -788,6 +914,32 @@ fn main() {
                     f.p50_us,
                     f.p99_us,
                     f.bytes_per_conn
+                );
+            }
+            println!(
+                "{:<12} {:>22} {:>22}",
+                "CPU ns per delivery", "server (durable)", "clients (durable)"
+            );
+            for (name, f) in &results {
+                let (e, d) = f.cpu_ns;
+                let with = |x: f64, y: Option<f64>| match y {
+                    Some(y) => format!("{x:.0} ({y:.0})"),
+                    None => format!("{x:.0}"),
+                };
+                println!(
+                    "{name:<19} {:>22} {:>22}",
+                    with(e.server, d.map(|d| d.server)),
+                    with(e.clients, d.map(|d| d.clients))
+                );
+            }
+            let of = |kind: &str| results.iter().find(|(k, _)| *k == kind).map(|(_, f)| f);
+            if let (Some(raw), Some(t)) = (of("ceiling-raw"), of("tidings")) {
+                let durable = t.durable_per_sec.map_or("-".to_owned(), |d| {
+                    format!("{:.2}×", d / raw.deliveries_per_sec)
+                });
+                println!(
+                    "tidings against ceiling-raw: ephemeral {:.2}×, durable {durable}",
+                    t.deliveries_per_sec / raw.deliveries_per_sec
                 );
             }
         }

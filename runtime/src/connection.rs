@@ -25,8 +25,12 @@ use crate::hub::{
 use crate::principal::Principal;
 use crate::protocol::{self, close, frame, Cid, ClientFrame, ErrorCode};
 
-/// Frames written per flush.
+/// Frames taken from the queue at a time.
 const WRITE_BATCH: usize = 64;
+
+/// Frames written before a flush at most, while more keep coming (what is gathered is written
+/// out at the gather size regardless, `Limits::write_buffer_bytes`).
+const FLUSH_FRAMES: usize = 1024;
 
 /// How long a session waits to send its close frame to a peer that may have stopped reading.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -627,10 +631,19 @@ impl Runner {
         K: Sink<Message> + TextParts + Unpin,
     {
         let mut batch = Vec::new();
-        self.conn.outbox.drain_into(&mut batch, WRITE_BATCH);
-        for frame in batch {
-            if !feed_frame(sink, frame).await {
-                return Next::End(DisconnectReason::TransportError);
+        let mut fed = 0;
+        // What was queued while the batch was fed joins it, up to a flush's worth: one write
+        // for what a burst queues meanwhile, not one per drain.
+        while fed < FLUSH_FRAMES {
+            self.conn.outbox.drain_into(&mut batch, WRITE_BATCH);
+            if batch.is_empty() {
+                break;
+            }
+            fed += batch.len();
+            for frame in batch.drain(..) {
+                if !feed_frame(sink, frame).await {
+                    return Next::End(DisconnectReason::TransportError);
+                }
             }
         }
         if sink.flush().await.is_err() {

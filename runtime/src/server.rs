@@ -553,7 +553,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Accepted<S> {
         if large {
             // A frame as large as the gather size goes straight to the socket, after what was
             // gathered before it.
-            let written = std::task::ready!(std::pin::Pin::new(&mut this.inner).poll_write(cx, data))?;
+            let written =
+                std::task::ready!(std::pin::Pin::new(&mut this.inner).poll_write(cx, data))?;
             this.whole = written == data.len();
             return std::task::Poll::Ready(Ok(written));
         }
@@ -710,7 +711,8 @@ mod tests {
         let (server, client) = tokio::io::duplex(1 << 20);
         let accepted = Accepted::new(Vec::new(), server, 256 * 1024);
         let config = WebSocketConfig::default().write_buffer_size(0);
-        let mut server = WebSocketStream::from_raw_socket(accepted, Role::Server, Some(config)).await;
+        let mut server =
+            WebSocketStream::from_raw_socket(accepted, Role::Server, Some(config)).await;
         let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
         let mut sent = Vec::new();
         for (i, len) in [0, 1, 116, 117, 118, 125, 126, 127, 65_535, 65_536, 70_000]
@@ -722,7 +724,10 @@ mod tests {
             assert!(server.write_text_parts(&["{\"seq\":", &digits, ",", &body]));
             sent.push(format!("{{\"seq\":{i},{body}"));
             let text = format!("tungstenite {i}");
-            server.feed(Message::Text(text.clone().into())).await.expect("fed");
+            server
+                .feed(Message::Text(text.clone().into()))
+                .await
+                .expect("fed");
             sent.push(text);
         }
         server.flush().await.expect("flushed");
@@ -743,7 +748,10 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         let mut s = accepted(0, 100);
         assert!(s.write_text(&["abc"]));
-        assert!(!s.write_text(&[&"x".repeat(100)]), "as large as the gather size");
+        assert!(
+            !s.write_text(&[&"x".repeat(100)]),
+            "as large as the gather size"
+        );
         // A large write the blocked socket does not take: tungstenite keeps it.
         assert!(Pin::new(&mut s).poll_write(&mut cx, &[1; 300]).is_pending());
         assert!(!s.write_text(&["abc"]), "tungstenite holds a frame");
@@ -751,7 +759,9 @@ mod tests {
         s.inner.room = 7;
         let _ = Pin::new(&mut s).poll_flush(&mut cx);
         assert_eq!(
-            Pin::new(&mut s).poll_write(&mut cx, &[1; 300]).map(Result::ok),
+            Pin::new(&mut s)
+                .poll_write(&mut cx, &[1; 300])
+                .map(Result::ok),
             Poll::Ready(Some(7))
         );
         assert!(!s.write_text(&["abc"]), "part of a frame is still to come");

@@ -1,22 +1,28 @@
 //! A connection's bounded outbound queue, and the direct write that skips it.
 //!
-//! Idle connections are the common case, so an empty outbox allocates nothing: a `VecDeque`
-//! grows on the first frame and is trimmed back once drained after a burst.
+//! **Pushing never waits.** The queue is lock-free (crossbeam's `SegQueue`) and its length an
+//! atomic count, so a broadcast's emitting thread queues to each connection without taking a
+//! lock the connection's session also takes. With a mutex there, a session preempted while it
+//! held the lock put the emitter to sleep for a scheduler's time slice; on two cores shared with
+//! the load generator, that was most of a broadcast's time (BENCHMARKS.md, "Pushes without a
+//! lock"). Idle connections are the common case, so an empty outbox allocates nothing: the
+//! queue allocates its first block of slots at the first frame and frees each block once read.
 //!
 //! **Direct writes.** A frame offered with [`Outbox::offer`] to a connection whose queue is
 //! empty and whose socket has nothing in flight is written by the offering thread itself,
 //! without waking the session's task (what Node's `ws` does inside its `send`): the latency of
 //! an event to a few connections is then one `write` call, not a task wake-up on another
 //! worker. The write never waits: when the socket would block (or the session task holds it),
-//! the frame goes to the front of the queue and the session writes it. Frames keep their order
+//! the frame goes first in line (a slot ahead of the queue) and the session writes it. Frames keep their order
 //! because a direct write starts only when nothing is queued or held, and while one runs the
 //! session takes nothing from the queue.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
-use tokio::sync::Notify;
+use crossbeam_queue::SegQueue;
+use futures_util::task::AtomicWaker;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// A frame in a connection's queue.
@@ -110,15 +116,26 @@ pub(crate) trait DirectWrite: Send + Sync {
 }
 
 pub(crate) struct Outbox {
+    /// Frames queued, oldest first: pushed without a lock, so that an emitting thread never
+    /// waits for the session (a session preempted while holding a lock would hold a broadcast
+    /// up for a whole time slice of the scheduler).
+    frames: SegQueue<Frame>,
+    /// Frames counted in: a push counts its frame before it queues it, a drain counts out what
+    /// it took, so this is never less than what the queue holds (the bound's check).
+    len: AtomicUsize,
+    /// The state a direct write and the session agree on.
     state: Mutex<State>,
-    ready: Notify,
+    /// The session's waker: woken by the push that finds nothing counted in, and when a direct
+    /// write leaves work.
+    ready: AtomicWaker,
     capacity: usize,
     closed: AtomicBool,
 }
 
 #[derive(Default)]
 struct State {
-    frames: VecDeque<Frame>,
+    /// A frame a direct write could not write: first in line, ahead of everything queued.
+    front: Option<Frame>,
     /// The session holds frames taken from the queue and has not flushed them yet, or is
     /// answering a client's frame (see [`Outbox::hold`]).
     batch: bool,
@@ -130,22 +147,13 @@ struct State {
     socket: Option<Arc<dyn DirectWrite>>,
 }
 
-impl State {
-    /// Whether the session has work: frames queued or bytes to flush, and no direct write
-    /// running (taking frames meanwhile could put them ahead of the direct write's frame).
-    fn has_work(&self) -> bool {
-        !self.direct && (self.flush || !self.frames.is_empty())
-    }
-}
-
-/// Capacity kept after a burst has drained.
-const KEEP: usize = 16;
-
 impl Outbox {
     pub(crate) fn new(capacity: usize) -> Outbox {
         Outbox {
+            frames: SegQueue::new(),
+            len: AtomicUsize::new(0),
             state: Mutex::new(State::default()),
-            ready: Notify::new(),
+            ready: AtomicWaker::new(),
             capacity: capacity.max(1),
             closed: AtomicBool::new(false),
         }
@@ -155,6 +163,12 @@ impl Outbox {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether the session has work: frames queued or bytes to flush, and no direct write
+    /// running (taking frames meanwhile could put them ahead of the direct write's frame).
+    fn has_work(&self, st: &State) -> bool {
+        !st.direct && (st.flush || st.front.is_some() || self.len.load(Ordering::Acquire) > 0)
     }
 
     /// Lets frames offered from now on be written directly to `socket`.
@@ -177,31 +191,22 @@ impl Outbox {
         self.queue(frame, usize::MAX)
     }
 
+    /// Counts `frame` in (refused past `capacity`), queues it, and wakes the session when
+    /// nothing was counted in before: the session takes everything queued before it waits
+    /// again (`wait` checks the count first), so later frames need no wake-up of their own.
+    /// Concurrent pushes may pass the capacity by one frame each for as long as they race.
     fn queue(&self, frame: Frame, capacity: usize) -> Result<(), Refused> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Refused::Closed);
         }
-        let st = self.lock();
-        self.queue_locked(st, frame, capacity)
-    }
-
-    /// Queues `frame` in the locked state. Only the first frame wakes the session: it takes
-    /// everything queued before it waits again (`wait` checks the queue first), so later ones
-    /// need no wake-up of their own.
-    fn queue_locked(
-        &self,
-        mut st: std::sync::MutexGuard<'_, State>,
-        frame: Frame,
-        capacity: usize,
-    ) -> Result<(), Refused> {
-        if st.frames.len() >= capacity {
+        let before = self.len.fetch_add(1, Ordering::AcqRel);
+        if before >= capacity {
+            self.len.fetch_sub(1, Ordering::AcqRel);
             return Err(Refused::Full);
         }
-        st.frames.push_back(frame);
-        let wake = st.frames.len() == 1;
-        drop(st);
-        if wake {
-            self.ready.notify_one();
+        self.frames.push(frame);
+        if before == 0 {
+            self.ready.wake();
         }
         Ok(())
     }
@@ -215,13 +220,20 @@ impl Outbox {
         }
         let socket = {
             let mut st = self.lock();
-            let idle = st.frames.is_empty() && !st.batch && !st.direct && !st.flush;
+            let idle = !st.batch
+                && !st.direct
+                && !st.flush
+                && st.front.is_none()
+                && self.len.load(Ordering::Acquire) == 0;
             match st.socket.clone() {
                 Some(socket) if idle => {
                     st.direct = true;
                     socket
                 }
-                _ => return self.queue_locked(st, frame, self.capacity),
+                _ => {
+                    drop(st);
+                    return self.queue(frame, self.capacity);
+                }
             }
         };
         let written = socket.try_write(frame);
@@ -232,26 +244,32 @@ impl Outbox {
             Written::Unflushed => st.flush = true,
             // First in line: everything queued meanwhile was offered after it. Over the
             // capacity by at most this one frame, which was admitted on an empty queue.
-            Written::Busy(frame) => st.frames.push_front(frame),
+            Written::Busy(frame) => st.front = Some(frame),
         }
         // Frames queued during the write were not taken (see `has_work`): wake the session.
-        let wake = st.has_work();
+        let wake = self.has_work(&st);
         drop(st);
         if wake {
-            self.ready.notify_one();
+            self.ready.wake();
         }
         Ok(())
     }
 
-    /// Waits until there is something to write. A push between the check and the wait leaves a
-    /// permit in the `Notify`, so no wake-up is lost.
+    /// Waits until there is something to write. The waker is registered before the second
+    /// check, so a push between the check and the wait wakes it: no wake-up is lost.
     pub(crate) async fn wait(&self) {
-        loop {
-            if self.lock().has_work() {
-                return;
+        std::future::poll_fn(|cx| {
+            if self.has_work(&self.lock()) {
+                return Poll::Ready(());
             }
-            self.ready.notified().await;
-        }
+            self.ready.register(cx.waker());
+            if self.has_work(&self.lock()) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
     }
 
     /// Moves up to `max` queued frames into `out`, oldest first, and holds direct writes off
@@ -259,10 +277,22 @@ impl Outbox {
     /// write left.
     pub(crate) fn drain_into(&self, out: &mut Vec<Frame>, max: usize) {
         let mut st = self.lock();
-        let n = st.frames.len().min(max);
-        out.extend(st.frames.drain(..n));
-        if st.frames.is_empty() && st.frames.capacity() > KEEP {
-            st.frames.shrink_to(KEEP);
+        // Frames moved, and of them those taken from the queue (counted out below).
+        let (mut moved, mut taken) = (0, 0);
+        if let Some(frame) = st.front.take() {
+            out.push(frame);
+            moved += 1;
+        }
+        while moved < max {
+            let Some(frame) = self.frames.pop() else {
+                break;
+            };
+            out.push(frame);
+            moved += 1;
+            taken += 1;
+        }
+        if taken > 0 {
+            self.len.fetch_sub(taken, Ordering::AcqRel);
         }
         st.batch = true;
         st.flush = false;
@@ -283,8 +313,9 @@ impl Outbox {
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         let mut st = self.lock();
-        st.frames = VecDeque::new();
+        st.front = None;
         st.socket = None;
+        while self.frames.pop().is_some() {}
     }
 }
 
@@ -381,7 +412,10 @@ mod tests {
             match *self.answer.lock().expect("lock") {
                 "busy" => Written::Busy(frame),
                 answer => {
-                    self.taken.lock().expect("lock").push(frame.with_parts(joined));
+                    self.taken
+                        .lock()
+                        .expect("lock")
+                        .push(frame.with_parts(joined));
                     if answer == "unflushed" {
                         Written::Unflushed
                     } else {
@@ -398,6 +432,10 @@ mod tests {
             answer: Mutex::new(answer),
             meanwhile: Mutex::new(None),
         })
+    }
+
+    fn work(outbox: &Outbox) -> bool {
+        outbox.has_work(&outbox.lock())
     }
 
     fn drained(outbox: &Outbox) -> Vec<String> {
@@ -426,7 +464,7 @@ mod tests {
         // Idle: written by the caller, nothing for the session to do.
         assert_eq!(outbox.offer(f("c")), Ok(()));
         assert_eq!(*socket.taken.lock().expect("lock"), ["c"]);
-        assert!(!outbox.lock().has_work());
+        assert!(!work(&outbox));
 
         // The socket would block: the frame goes first in line, ahead of one another thread
         // queued during the attempt (which the session did not take meanwhile).
@@ -434,13 +472,10 @@ mod tests {
         let other = outbox.clone();
         *socket.meanwhile.lock().expect("lock") = Some(Box::new(move || {
             assert_eq!(other.offer(f("e")), Ok(()));
-            assert!(
-                !other.lock().has_work(),
-                "nothing taken during a direct write"
-            );
+            assert!(!work(&other), "nothing taken during a direct write");
         }));
         assert_eq!(outbox.offer(f("d")), Ok(()));
-        assert!(outbox.lock().has_work());
+        assert!(work(&outbox));
         assert_eq!(drained(&outbox), ["d", "e"]);
         outbox.release();
 
@@ -448,12 +483,12 @@ mod tests {
         // until it has.
         *socket.answer.lock().expect("lock") = "unflushed";
         assert_eq!(outbox.offer(f("f")), Ok(()));
-        assert!(outbox.lock().has_work());
+        assert!(work(&outbox));
         *socket.answer.lock().expect("lock") = "flushed";
         assert_eq!(outbox.offer(f("g")), Ok(()));
         assert!(outbox.lock().flush);
         assert_eq!(drained(&outbox), ["g"]);
-        assert!(!outbox.lock().has_work());
+        assert!(!work(&outbox));
         outbox.release();
 
         outbox.close();
@@ -467,15 +502,65 @@ mod tests {
         outbox.attach(recorder("flushed"));
         outbox.hold();
         assert_eq!(outbox.offer(f("while answering")), Ok(()));
-        assert!(outbox.lock().has_work());
+        assert!(work(&outbox));
         outbox.release();
         assert_eq!(drained(&outbox), ["while answering"]);
         outbox.release();
-        let mut st = outbox.lock();
-        st.direct = true;
-        st.frames.push_back(f("queued meanwhile"));
-        assert!(!st.has_work());
-        st.direct = false;
-        assert!(st.has_work());
+        outbox.lock().direct = true;
+        assert_eq!(outbox.push(f("queued meanwhile")), Ok(()));
+        assert!(!work(&outbox));
+        outbox.lock().direct = false;
+        assert!(work(&outbox));
+    }
+
+    /// Many threads push to one outbox while its session drains it: every frame arrives once,
+    /// each thread's in its order, and the count never goes wrong (a frame counted in but not
+    /// yet queued is waited for, never refused).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_pushes_arrive_once_in_each_threads_order() {
+        const THREADS: usize = 4;
+        const EACH: usize = 5_000;
+        let outbox = Arc::new(Outbox::new(THREADS * EACH));
+        let session = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while seen.len() < THREADS * EACH {
+                    outbox.wait().await;
+                    let mut batch = Vec::new();
+                    outbox.drain_into(&mut batch, 64);
+                    seen.extend(texts(batch));
+                    outbox.release();
+                }
+                seen
+            })
+        };
+        let pushers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let outbox = outbox.clone();
+                std::thread::spawn(move || {
+                    for i in 0..EACH {
+                        let text = Utf8Bytes::from(format!("{t} {i}"));
+                        assert_eq!(outbox.push(Frame::Text(text)), Ok(()));
+                    }
+                })
+            })
+            .collect();
+        for p in pushers {
+            p.join().expect("pusher");
+        }
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(30), session)
+            .await
+            .expect("every frame arrives")
+            .expect("session");
+        let mut next = [0usize; THREADS];
+        for text in seen {
+            let (t, i) = text.split_once(' ').expect("t i");
+            let (t, i): (usize, usize) = (t.parse().expect("t"), i.parse().expect("i"));
+            assert_eq!(i, next[t], "thread {t}: its frames in order, once");
+            next[t] += 1;
+        }
+        assert_eq!(next, [EACH; THREADS]);
+        assert_eq!(outbox.len.load(Ordering::Acquire), 0);
     }
 }
