@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let checked = result.map_err(|d| d.render(&sources))?;
     let mut arms = String::new();
     let mut contracts = String::new();
+    let mut recipients = String::new();
     for (m, e) in checked.schema.events() {
         let ty = tidings_codegen::names::event_type_name(&e.key);
         let path = format!("crate::events::{}::{ty}", m.name);
@@ -25,6 +26,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         writeln!(
             contracts,
             "        {:?} => <{path} as tidings::Event>::contract(),",
+            e.name
+        )?;
+        writeln!(
+            recipients,
+            "        {:?} => Some(tidings::validate::decode::<{path}>(text).ok().map(|e| tidings::Event::recipients(&e))),",
             e.name
         )?;
     }
@@ -36,7 +42,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          match name {{\n{arms}        _ => None,\n    }}\n}}\n\n\
          /// The contract the generated event `name` decodes inbound payloads with.\n\
          pub fn contract_of(name: &str) -> Option<&'static tidings::validate::Contract> {{\n    \
-         match name {{\n{contracts}        _ => None,\n    }}\n}}\n"
+         match name {{\n{contracts}        _ => None,\n    }}\n}}\n\n\
+         /// The recipients the generated event `name`'s declared rules select for the payload \
+         `text` (`Some(None)` when the payload does not decode; `None` for an unknown event).\n\
+         pub fn recipients_of(name: &str, text: &str) -> Option<Option<tidings::Recipients>> {{\n    \
+         match name {{\n{recipients}        _ => None,\n    }}\n}}\n"
     );
     let out = PathBuf::from(std::env::var("OUT_DIR")?).join("decode_event.rs");
     std::fs::write(out, table)?;

@@ -1,4 +1,4 @@
-//! The built-in JWT authenticator: HS256 or RS256, with expiry.
+//! The built-in JWT authenticator: HS256, RS256 or ES256 (a key, or a JWKS), with expiry.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,7 +10,8 @@ use crate::Principal;
 /// Verifies a JWT (from the `Authorization` header, the `tidings.bearer.<token>` subprotocol or
 /// the `token` query parameter) and reads the principal from its claims: `sub` is the user,
 /// `roles` (an array of strings) the roles, `tenant` the tenant, `exp` the expiry. Claim names
-/// are configurable.
+/// are configurable. Keys: an HS256 secret, an RS256 or ES256 public key, or a JSON Web Key
+/// Set (RFC 7517 §5) whose key is picked by the token header's `kid`.
 ///
 /// `exp` is required and `nbf` honoured: NumericDates (RFC 7519 §2), seconds since 1970 as a
 /// whole or a decimal number (`time.time() + 3600` from Python). A token not valid yet, expired,
@@ -25,16 +26,27 @@ use crate::Principal;
 /// ```
 #[derive(Clone)]
 pub struct JwtAuthenticator {
-    key: DecodingKey,
+    keys: Keys,
     validation: Validation,
+    user_claim: String,
     roles_claim: String,
     tenant_claim: String,
+}
+
+/// The keys a token may be signed with.
+#[derive(Clone)]
+enum Keys {
+    /// One key, of the validation's one algorithm.
+    One(DecodingKey),
+    /// A key set: each key with its id (`kid`) and algorithm.
+    Set(Vec<(Option<String>, Algorithm, DecodingKey)>),
 }
 
 impl std::fmt::Debug for JwtAuthenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtAuthenticator")
             .field("algorithms", &self.validation.algorithms)
+            .field("user_claim", &self.user_claim)
             .field("roles_claim", &self.roles_claim)
             .field("tenant_claim", &self.tenant_claim)
             .finish_non_exhaustive()
@@ -43,14 +55,20 @@ impl std::fmt::Debug for JwtAuthenticator {
 
 impl JwtAuthenticator {
     fn new(key: DecodingKey, algorithm: Algorithm) -> JwtAuthenticator {
-        let mut validation = Validation::new(algorithm);
+        JwtAuthenticator::with_keys(Keys::One(key), vec![algorithm])
+    }
+
+    fn with_keys(keys: Keys, algorithms: Vec<Algorithm>) -> JwtAuthenticator {
+        let mut validation = Validation::new(algorithms.first().copied().unwrap_or_default());
+        validation.algorithms = algorithms;
         validation.set_required_spec_claims(&["exp", "sub"]);
         // A token not valid yet (`nbf` ahead, RFC 7519 §4.1.5) is refused like an expired one.
         validation.validate_nbf = true;
         validation.leeway = 0;
         JwtAuthenticator {
-            key,
+            keys,
             validation,
+            user_claim: "sub".to_owned(),
             roles_claim: "roles".to_owned(),
             tenant_claim: "tenant".to_owned(),
         }
@@ -69,6 +87,75 @@ impl JwtAuthenticator {
         let key = DecodingKey::from_rsa_pem(public_key_pem)
             .map_err(|e| AuthError::unauthorized(format!("invalid RSA public key: {e}")))?;
         Ok(JwtAuthenticator::new(key, Algorithm::RS256))
+    }
+
+    /// ES256 (ECDSA on P-256 with SHA-256, RFC 7518 §3.4) with a PEM-encoded public key.
+    ///
+    /// # Errors
+    /// When the PEM is not an EC public key.
+    pub fn es256_pem(public_key_pem: &[u8]) -> Result<JwtAuthenticator, AuthError> {
+        let key = DecodingKey::from_ec_pem(public_key_pem)
+            .map_err(|e| AuthError::unauthorized(format!("invalid EC public key: {e}")))?;
+        Ok(JwtAuthenticator::new(key, Algorithm::ES256))
+    }
+
+    /// The public keys of a JSON Web Key Set (RFC 7517 §5: `{"keys": [...]}`, as an identity
+    /// provider publishes at its `jwks_uri`): RSA keys (RS256) and P-256 EC keys (ES256), or
+    /// those of the algorithm a key names (`alg`). A token is verified with the key its
+    /// header's `kid` names — or the only key, when the set has one and the token names none.
+    ///
+    /// # Errors
+    /// When the text is not a JWK Set, or holds no RSA or P-256 key.
+    pub fn jwks(json: &[u8]) -> Result<JwtAuthenticator, AuthError> {
+        use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
+        let set: JwkSet = serde_json::from_slice(json)
+            .map_err(|e| AuthError::unauthorized(format!("not a JWK Set (RFC 7517 §5): {e}")))?;
+        let mut keys = Vec::new();
+        let mut algorithms = Vec::new();
+        for jwk in &set.keys {
+            let algorithm = match (&jwk.common.key_algorithm, &jwk.algorithm) {
+                (Some(named), _) => match named.to_string().parse::<Algorithm>() {
+                    Ok(a @ (Algorithm::RS256 | Algorithm::ES256)) => a,
+                    _ => continue,
+                },
+                (None, AlgorithmParameters::RSA(_)) => Algorithm::RS256,
+                (None, AlgorithmParameters::EllipticCurve(ec))
+                    if ec.curve == EllipticCurve::P256 =>
+                {
+                    Algorithm::ES256
+                }
+                _ => continue,
+            };
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| {
+                AuthError::unauthorized(format!(
+                    "the JWK Set's key {} is invalid: {e}",
+                    jwk.common.key_id.as_deref().unwrap_or("without a `kid`")
+                ))
+            })?;
+            if !algorithms.contains(&algorithm) {
+                algorithms.push(algorithm);
+            }
+            keys.push((jwk.common.key_id.clone(), algorithm, key));
+        }
+        if keys.is_empty() {
+            return Err(AuthError::unauthorized(
+                "the JWK Set holds no RSA (RS256) or P-256 (ES256) key",
+            ));
+        }
+        Ok(JwtAuthenticator::with_keys(Keys::Set(keys), algorithms))
+    }
+
+    /// The claim holding the user id (default `sub`): a non-empty string, or a number.
+    pub fn user_claim(mut self, name: impl Into<String>) -> JwtAuthenticator {
+        let name = name.into();
+        let required: &[&str] = if name == "sub" {
+            &["exp", "sub"]
+        } else {
+            &["exp"]
+        };
+        self.validation.set_required_spec_claims(required);
+        self.user_claim = name;
+        self
     }
 
     /// The claim holding the roles (default `roles`).
@@ -108,14 +195,12 @@ impl JwtAuthenticator {
     /// or `nbf` out of range, lacks `sub` (or has an empty one), or has a `tenant` or `roles` claim of another type
     /// (a tenant is a string or a number; roles an array of them).
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        let data = decode::<serde_json::Map<String, serde_json::Value>>(
-            token,
-            &self.key,
-            &self.validation,
-        )
-        .map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as K;
-            AuthError::unauthorized(match e.kind() {
+        let key = self.key_for(token)?;
+        let data =
+            decode::<serde_json::Map<String, serde_json::Value>>(token, key, &self.validation)
+                .map_err(|e| {
+                    use jsonwebtoken::errors::ErrorKind as K;
+                    AuthError::unauthorized(match e.kind() {
                 K::ExpiredSignature => "the token has expired".to_owned(),
                 K::ImmatureSignature => "the token is not valid yet (`nbf`)".to_owned(),
                 K::InvalidSignature => "the token's signature is invalid".to_owned(),
@@ -140,21 +225,24 @@ impl JwtAuthenticator {
                 }
                 _ => "the token cannot be verified".to_owned(),
             })
-        })?;
+                })?;
         let claims = data.claims;
         let text = |v: &serde_json::Value| match v {
             serde_json::Value::String(s) => Some(s.clone()),
             serde_json::Value::Number(n) => Some(n.to_string()),
             _ => None,
         };
-        let user = claims
-            .get("sub")
-            .and_then(text)
-            .ok_or_else(|| AuthError::unauthorized("the token's `sub` claim is not a string"))?;
+        let user = claims.get(&self.user_claim).and_then(text).ok_or_else(|| {
+            AuthError::unauthorized(format!(
+                "the token's `{}` claim is absent or not a string",
+                self.user_claim
+            ))
+        })?;
         if user.is_empty() {
-            return Err(AuthError::unauthorized(
-                "the token's `sub` claim is empty: it names no user",
-            ));
+            return Err(AuthError::unauthorized(format!(
+                "the token's `{}` claim is empty: it names no user",
+                self.user_claim
+            )));
         }
         // Claims of the wrong type are refused, never read as absent: a `tenant` that is an
         // object must not make a connection with no tenant at all.
@@ -216,6 +304,37 @@ impl JwtAuthenticator {
             tenant,
             expires_at,
         })
+    }
+}
+
+impl JwtAuthenticator {
+    /// The key to verify `token` with: the one key, or the set's key its header's `kid`
+    /// names (the only one, when the token names none), of the algorithm the header states.
+    fn key_for(&self, token: &str) -> Result<&DecodingKey, AuthError> {
+        let set = match &self.keys {
+            Keys::One(key) => return Ok(key),
+            Keys::Set(set) => set,
+        };
+        let header = jsonwebtoken::decode_header(token).map_err(|_| {
+            AuthError::unauthorized(
+                "the token is not a JWT (three base64url parts joined by dots, RFC 7519)",
+            )
+        })?;
+        let found = match &header.kid {
+            Some(kid) => set.iter().find(|(id, _, _)| id.as_deref() == Some(kid)),
+            None if set.len() == 1 => set.first(),
+            None => None,
+        };
+        match found {
+            Some((_, algorithm, key)) if *algorithm == header.alg => Ok(key),
+            Some(_) => Err(AuthError::unauthorized(
+                "the token is signed with another algorithm than its key's",
+            )),
+            None => Err(AuthError::unauthorized(match &header.kid {
+                Some(kid) => format!("the token's key `{kid}` is not in the key set"),
+                None => "the token names no key (`kid`) and the key set has several".to_owned(),
+            })),
+        }
     }
 }
 

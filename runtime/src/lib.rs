@@ -111,8 +111,8 @@ pub use event::Event;
 pub use hub::builder::HubBuilder;
 #[cfg(feature = "server")]
 pub use hub::{
-    Delivered, DisconnectReason, Disconnected, EmitError, HandlerError, Hub, Limits, Metrics,
-    Presence, PresentUser, Refusal, RoomPolicy, Session, MAX_PRESENCE_USERS,
+    Delivered, DisconnectReason, Disconnected, EmitError, Emitted, HandlerError, Hub, JsonEvent,
+    Limits, Metrics, Presence, PresentUser, Refusal, RoomPolicy, Session, MAX_PRESENCE_USERS,
 };
 #[cfg(feature = "jwt")]
 pub use jwt::{JwtAuthenticator, JwtIssuer};

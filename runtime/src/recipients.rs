@@ -276,3 +276,95 @@ impl<T: Ids> Ids for Option<T> {
         self.as_ref().map(Ids::ids).unwrap_or_default()
     }
 }
+
+impl Recipients {
+    /// The recipients `declared` rules select for a payload given as JSON: what a generated
+    /// or derived event's `recipients()` builds from its own fields, for an event known only
+    /// from its schema (the publish API of `tidings serve`).
+    ///
+    /// The rules read the payload as the generated code reads its fields: a `user`, `tenant`
+    /// or `except` field holds one id (a string, or an integer written in decimal); a `users`
+    /// field a list of them; a room template's placeholders are replaced by their fields'
+    /// values (strings as they are — an enum's wire value too — integers in decimal). A field
+    /// that is absent or `null` (an optional one) adds nothing, as `None` does; so a tenant
+    /// scope whose field is absent leaves the recipients without a scope
+    /// ([`lacks_scope`](Self::lacks_scope)). The payload is expected to have passed the
+    /// event's [`Contract`](crate::validate::Contract) check, which guarantees these shapes; a
+    /// value of another shape adds nothing either.
+    pub fn declared(
+        declared: &crate::schema::Recipients,
+        payload: &serde_json::Value,
+    ) -> Recipients {
+        use crate::schema::{RoomPart, Rule, Scope as DeclaredScope};
+        let mut r = Recipients::new();
+        for rule in &declared.rules {
+            match rule {
+                Rule::User { field } => {
+                    if let Some(id) = json_field(payload, field).and_then(json_id) {
+                        r = r.to_user(id);
+                    }
+                }
+                Rule::Users { field } => {
+                    if let Some(serde_json::Value::Array(ids)) = json_field(payload, field) {
+                        r = r.to_users(ids.iter().filter_map(json_id));
+                    }
+                }
+                Rule::Role { role } => r = r.to_role(role.as_str()),
+                Rule::Room { template } => {
+                    let mut room = String::new();
+                    let complete = template.parts.iter().all(|part| match part {
+                        RoomPart::Literal(text) => {
+                            room.push_str(text);
+                            true
+                        }
+                        RoomPart::Field(path) => json_field(payload, path)
+                            .and_then(json_id)
+                            .map(|value| room.push_str(&value))
+                            .is_some(),
+                    });
+                    if complete {
+                        r = r.to_room(room);
+                    }
+                }
+                Rule::Everyone => r = r.to_everyone(),
+            }
+        }
+        match &declared.scope {
+            DeclaredScope::Tenant { field } => {
+                if let Some(tenant) = json_field(payload, field).and_then(json_id) {
+                    r = r.in_tenant(tenant);
+                }
+            }
+            DeclaredScope::Platform => r = r.across_platform(),
+            DeclaredScope::Users => {}
+        }
+        if let Some(field) = &declared.except {
+            if let Some(actor) = json_field(payload, field).and_then(json_id) {
+                r = r.except(actor);
+            }
+        }
+        r
+    }
+}
+
+/// The value at `path` in `payload`, through nested objects; `None` when a step is absent or
+/// `null`.
+fn json_field<'v>(
+    payload: &'v serde_json::Value,
+    path: &crate::schema::FieldPath,
+) -> Option<&'v serde_json::Value> {
+    path.segments()
+        .iter()
+        .try_fold(payload, |value, segment| value.get(segment))
+        .filter(|value| !value.is_null())
+}
+
+/// A JSON value as an id, as [`Id`] renders the Rust value it decodes to: a string as it is,
+/// an integer in decimal.
+fn json_id(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        _ => None,
+    }
+}

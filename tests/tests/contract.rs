@@ -27,7 +27,9 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 use tidings_codegen::ts::{self, TsOptions};
-use tidings_tests::contract::{corpus, decode_event, js_view, schema_accepts, validators, Doc};
+use tidings_tests::contract::{
+    corpus, decode_event, js_view, recipients_of, schema_accepts, validators, Doc,
+};
 use tidings_tests::repo_root;
 
 fn schema() -> tidings::schema::Schema {
@@ -264,6 +266,81 @@ fn holds_undeclared(schema: &tidings::schema::Schema, event: &str, text: &str) -
         })
 }
 
+/// The fourth side: the publish API of `tidings serve` (`Published::check`, what `POST
+/// /api/publish` runs on `data`), for events the server sends. It must accept what Rust
+/// accepts; and of an accepted payload, send what Rust would encode (the same JSON value) to
+/// whom the generated `recipients()` names.
+fn publish_disagrees(
+    catalog: &tidings_serve::catalog::Catalog,
+    doc: &Doc,
+    rust: &Verdict,
+    rust_out: Option<&str>,
+) -> Option<String> {
+    let event = catalog.get(&doc.event)?;
+    let verdict = serde_json::from_str::<Value>(&doc.text)
+        .map_err(|e| e.to_string())
+        .and_then(|v| event.check(v).map_err(|e| e.to_string()));
+    let prefix = || format!("{} {}: the publish API", doc.event, doc.what);
+    match (verdict, rust_out) {
+        (Ok((data, to)), Some(out)) => {
+            let data: Value = serde_json::from_str(&data).expect("the API sends JSON");
+            let out: Value = serde_json::from_str(out).expect("Rust encodes JSON");
+            if data != out {
+                return Some(format!(
+                    "{} sends another payload than Rust encodes
+    API:  {}
+    Rust: {}",
+                    prefix(),
+                    short(&data.to_string()),
+                    short(&out.to_string())
+                ));
+            }
+            let typed = recipients_of(&doc.event, &doc.text).flatten()?;
+            (routing(&to) != routing(&typed)).then(|| {
+                format!(
+                    "{} routes to {:?}, the generated code to {:?}
+    {}",
+                    prefix(),
+                    routing(&to),
+                    routing(&typed),
+                    short(&doc.text)
+                )
+            })
+        }
+        (Err(_), None) => None,
+        (Ok(_), None) => Some(format!(
+            "{} accepts, Rust {rust:?}
+    {}",
+            prefix(),
+            short(&doc.text)
+        )),
+        (Err(e), Some(_)) => Some(format!(
+            "{} refuses ({e}), Rust accepts
+    {}",
+            prefix(),
+            short(&doc.text)
+        )),
+    }
+}
+
+/// Recipients as a set: the scope, then users, roles, rooms, everyone and the excluded, sorted.
+fn routing(r: &tidings::Recipients) -> String {
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    format!(
+        "{:?} users {:?} roles {:?} rooms {:?} everyone {} except {:?}",
+        r.scope(),
+        sorted(r.users()),
+        sorted(r.roles()),
+        sorted(r.rooms()),
+        r.is_everyone(),
+        sorted(r.excluded())
+    )
+}
+
 #[test]
 fn rust_typescript_and_json_schema_agree_on_every_document() {
     let schema = schema();
@@ -279,8 +356,16 @@ fn rust_typescript_and_json_schema_agree_on_every_document() {
     let mut seen = std::collections::HashSet::new();
     let mut rust_on_js = Vec::new();
     let mut accepted = 0;
+    let catalog = tidings_serve::catalog::Catalog::new(&schema);
+    let mut published = 0;
     for doc in &docs {
         let (r, out) = rust(&doc.event, &doc.text);
+        if server_sends[doc.event.as_str()] {
+            published += 1;
+            if let Some(d) = publish_disagrees(&catalog, doc, &r, out.as_deref()) {
+                disagreements.push(d);
+            }
+        }
         let s = schema_accepts(&validators[&doc.event], &doc.text);
         if r.accepts() != s {
             disagreements.push(format!(
@@ -356,11 +441,12 @@ fn rust_typescript_and_json_schema_agree_on_every_document() {
         }
     }
     eprintln!(
-        "{} documents over {} events ({} accepted), {} encoded payloads type-checked",
+        "{} documents over {} events ({} accepted), {} encoded payloads type-checked, {} judged by the publish API",
         docs.len(),
         schema.events().count(),
         accepted,
-        emitted.len()
+        emitted.len(),
+        published
     );
     assert!(
         disagreements.is_empty(),

@@ -3,19 +3,19 @@
 //! handed to the backplane.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::conn::Conn;
-use super::error::{Delivered, EmitError};
+use super::error::{Delivered, EmitError, Emitted, JsonEvent};
 use super::outbox::widest_frame;
 use super::stream::UserStream;
 use super::{Hub, Inner};
 use crate::broker::Envelope;
 use crate::event::Event;
 use crate::ids;
-use crate::protocol::{encode_body, unnumbered};
+use crate::protocol::{encode_body, event_body, rfc3339, unnumbered};
 use crate::recipients::{Recipients, Scope};
 use crate::schema::{Delivery, Direction};
 
@@ -53,9 +53,45 @@ impl Hub {
         }
         let _span = tracing::debug_span!("emit", event = E::NAME).entered();
         let (id, body) = encode_body(event)?;
-        let durable = E::DELIVERY == Delivery::Durable;
-        self.inner.fits(E::NAME, &body, durable)?;
-        self.inner.counters.emitted(E::NAME);
+        self.emit_body(E::NAME, E::DELIVERY == Delivery::Durable, id, body, to)
+    }
+
+    /// Emits an event known by its name rather than a Rust type — one read from a schema at
+    /// run time (the publish API of `tidings serve`) — to `to`. `event.data` is the payload's
+    /// JSON text, which the caller has checked against the event's
+    /// [`Contract`](crate::validate::Contract) (and must only be for a server → client
+    /// event): it is framed as it is, with a fresh id and the current time, and delivered
+    /// exactly as [`Hub::emit_to`] delivers a typed event. Recipients for the event's declared
+    /// rules: [`Recipients::declared`].
+    ///
+    /// # Errors
+    /// When the recipients lack a scope, the frame is larger than
+    /// [`Limits::max_outbound_frame_bytes`](crate::Limits), or the backplane cannot take it
+    /// now ([`EmitError`]); nothing is sent then.
+    pub fn emit_json(&self, event: JsonEvent<'_>, to: &Recipients) -> Result<Emitted, EmitError> {
+        if to.lacks_scope() {
+            return Err(EmitError::MissingScope(event.name));
+        }
+        let _span = tracing::debug_span!("emit", event = event.name).entered();
+        let id = ids::next();
+        let body = event_body(event.name, &id, &rfc3339(SystemTime::now()), event.data);
+        let durable = event.delivery == Delivery::Durable;
+        let delivered = self.emit_body(event.name, durable, id.clone(), body, to)?;
+        Ok(Emitted { id, delivered })
+    }
+
+    /// Delivers an encoded event (`id`, and its frame's `body`) to `to`: on this node, or
+    /// through the backplane.
+    fn emit_body(
+        &self,
+        name: &'static str,
+        durable: bool,
+        id: String,
+        body: String,
+        to: &Recipients,
+    ) -> Result<Delivered, EmitError> {
+        self.inner.fits(name, &body, durable)?;
+        self.inner.counters.emitted(name);
         if let Some(broker) = &self.inner.broker {
             let envelope = Envelope {
                 origin: ids::node_id(),
@@ -67,7 +103,7 @@ impl Hub {
             broker
                 .forward(envelope)
                 .map_err(|source| EmitError::Unavailable {
-                    event: E::NAME,
+                    event: name,
                     source,
                 })?;
             return Ok(Delivered {
@@ -81,14 +117,14 @@ impl Hub {
             self.inner.deliver_ephemeral(to, &body)
         };
         tracing::trace!(
-            event = E::NAME,
+            event = name,
             connections = delivered.connections,
             dropped = delivered.dropped,
             "emitted"
         );
         if delivered.dropped > 0 {
             tracing::debug!(
-                event = E::NAME,
+                event = name,
                 dropped = delivered.dropped,
                 "slow consumers cut off"
             );

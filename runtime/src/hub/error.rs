@@ -2,6 +2,7 @@
 //! a connection could not be registered.
 
 use crate::broker::BrokerError;
+use crate::schema::Delivery;
 use crate::violation::Violation;
 
 /// Why an emit failed. Nothing was delivered.
@@ -71,4 +72,24 @@ pub struct Delivered {
 pub(crate) enum RegisterError {
     TooManyConnections,
     Unavailable(BrokerError),
+}
+
+/// An event known by its name at run time: see [`Hub::emit_json`](super::Hub::emit_json).
+#[derive(Debug, Clone, Copy)]
+pub struct JsonEvent<'a> {
+    /// The event's wire name (`ticket:created`).
+    pub name: &'static str,
+    /// Whether it is numbered in its recipients' delivery streams and kept for replay.
+    pub delivery: Delivery,
+    /// The payload as JSON text (an object), checked against the event's contract.
+    pub data: &'a str,
+}
+
+/// What [`Hub::emit_json`](super::Hub::emit_json) did: the event's id (the `id` of its frame) and whom it reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emitted {
+    /// The event's id, as its frame carries it (`id`).
+    pub id: String,
+    /// What the emit reached on this node.
+    pub delivered: Delivered,
 }

@@ -142,8 +142,16 @@ impl Contract {
         &self.types
     }
 
-    /// Checks `document` (an event payload) against the contract, and writes every integral
-    /// number of an integer field in integer form (`1.0` → `1`), so that serde decodes it.
+    /// Checks `document` (an event payload) against the contract, and writes it as the
+    /// generated Rust encodes the value it decodes to, so that a document passed on as it is
+    /// (the publish API of `tidings serve`) is the payload a Rust server would send: absent
+    /// members with a default get it; members a struct or variant does not declare are
+    /// dropped, and optional members without a default that are `null` removed (an absent
+    /// `Option` is not written); members are in declaration order, a variant's tag first; an integer field's
+    /// integral number in integer form (`1.0` → `1`, which serde decodes); a float field's
+    /// number as its type holds it (`0` → `0.0`; an `f32` rounded, in its shortest form,
+    /// [`f32_on_wire`](crate::validate::f32_on_wire)). An open enum's or union's value it does
+    /// not know is left as it is. A refused document may be left partly rewritten.
     ///
     /// # Errors
     /// The first place where the document differs from the contract.
@@ -193,7 +201,49 @@ impl Walk<'_> {
         self.fields(fields, map, place, depth)
     }
 
+    /// A variant's members: its tag first, then its fields ([`fields`](Self::fields)).
+    fn variant_fields(
+        &self,
+        fields: &[Field],
+        tag: &str,
+        map: &mut Map<String, Value>,
+        place: &Place<'_>,
+        depth: usize,
+    ) -> Result<(), Refusal> {
+        let tag_value = map.remove(tag).unwrap_or(Value::Null);
+        self.fields(fields, map, place, depth)?;
+        let rest = std::mem::take(map);
+        map.insert(tag.to_owned(), tag_value);
+        map.extend(rest);
+        Ok(())
+    }
+
+    /// Checks a struct's members, then writes them as the struct is encoded: declared members
+    /// only, in declaration order, without `null` optional ones.
     fn fields(
+        &self,
+        fields: &[Field],
+        map: &mut Map<String, Value>,
+        place: &Place<'_>,
+        depth: usize,
+    ) -> Result<(), Refusal> {
+        self.check_fields(fields, map, place, depth)?;
+        let mut rest = std::mem::take(map);
+        for f in fields {
+            match rest.remove(&f.name) {
+                // An absent `Option` is not written; with a default, absent means the default,
+                // so `null` (`None`) is written.
+                Some(Value::Null) if f.ty.is_optional() && f.default.is_none() => {}
+                Some(value) => {
+                    map.insert(f.name.clone(), value);
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn check_fields(
         &self,
         fields: &[Field],
         map: &mut Map<String, Value>,
@@ -336,11 +386,15 @@ impl Walk<'_> {
                             ));
                         };
                         match &variant.payload {
-                            None => Ok(()),
+                            None => {
+                                // The tag alone, as a unit variant is encoded.
+                                map.retain(|k, _| k == tag);
+                                Ok(())
+                            }
                             Some(TypeRef::Named { module, name }) => {
                                 match self.types.get(module, name).map(|t| &t.kind) {
                                     Some(TypeKind::Struct { fields }) => {
-                                        self.fields(fields, map, place, depth)
+                                        self.variant_fields(fields, tag, map, place, depth)
                                     }
                                     _ => Err(shape(
                                         place,
@@ -462,6 +516,15 @@ fn primitive(
                         place,
                         format!("must be a finite `{}`, got {n}", p.as_str()),
                     ));
+                }
+                // As the float type holds it, and serde_json writes it.
+                let held = if p == Primitive::F32 {
+                    checks::f32_on_wire(x.to_f64() as f32)
+                } else {
+                    x.to_f64()
+                };
+                if let Some(number) = serde_json::Number::from_f64(held) {
+                    *v = Value::Number(number);
                 }
             }
             bounds(x, c, place)

@@ -1,0 +1,196 @@
+//! `tidings serve`: the Tidings realtime server from the schema alone.
+//!
+//! For backends in any language: clients connect over WebSocket exactly as to a Rust server
+//! built with Tidings (auth by JWT, rooms, heartbeats, resume and history), and the app's
+//! backend publishes events with `POST /api/publish`. Each payload is checked against the
+//! schema's contract and routed by the event's declared recipient rules. Guide:
+//! docs/serve.md.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), tidings_serve::ServeError> {
+//! let config = tidings_serve::config::Config::load("tidings-serve.toml".as_ref())?;
+//! let server = tidings_serve::Server::new(&config)?;
+//! let listener = tokio::net::TcpListener::bind(config.listen()).await.map_err(tidings_serve::ServeError::Listen)?;
+//! server.serve(listener, std::future::pending()).await
+//! # }
+//! ```
+
+pub mod api;
+pub mod catalog;
+pub mod config;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use tidings::{AuthError, Authenticator, Hub, Principal, UpgradeRequest};
+
+use crate::api::{Api, Idempotency};
+use crate::catalog::Catalog;
+use crate::config::{Config, ConfigError};
+
+/// Why the server cannot start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The schemas cannot be read.
+    #[error("cannot read the schemas: {0}")]
+    Schemas(String),
+    /// The schemas have errors: the diagnostics, rendered (file:line:col).
+    #[error("the schemas have errors:\n{0}")]
+    Invalid(String),
+    /// The Redis backplane cannot be set up.
+    #[error("`redis`: {0}")]
+    Redis(String),
+    /// The address cannot be listened on.
+    #[error("cannot listen: {0}")]
+    Listen(std::io::Error),
+    /// Serving failed.
+    #[error("serving failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A server ready to serve: the hub, and the app with its routes.
+#[derive(Debug)]
+pub struct Server {
+    hub: Hub,
+    app: axum::Router,
+    events: usize,
+}
+
+impl Server {
+    /// Builds the server `config` describes: reads and checks the schemas, the client
+    /// authenticator, the API keys and the backplane.
+    ///
+    /// # Errors
+    /// When any of them is wrong ([`ServeError`]); nothing is served then.
+    pub fn new(config: &Config) -> Result<Server, ServeError> {
+        if config.schemas.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "schemas",
+                message: "no schema: pass the schemas' directory (`tidings serve schemas/`) or set `schemas = [\"schemas\"]`".to_owned(),
+            }
+            .into());
+        }
+        let (sources, checked) = tidings_codegen::check_paths(&config.schemas)
+            .map_err(|e| ServeError::Schemas(e.to_string()))?;
+        let checked = checked.map_err(|d| ServeError::Invalid(d.render(&sources)))?;
+        let catalog = Catalog::new(&checked.schema);
+        let keys = config.api_keys()?;
+        let authenticator = Origins {
+            allowed: config.allowed_origins.clone(),
+            inner: config.authenticator()?,
+        };
+        let ws_path = config.ws_path()?;
+        let rooms = config.clone();
+        let mut builder = Hub::builder()
+            .authenticator(authenticator)
+            .limits(config.limits())
+            .history(config.history())
+            .allow_join(move |_who: &Principal, room: &str| rooms.may_join(room));
+        if let Some(url) = &config.redis {
+            let broker = tidings::broker::redis::RedisBroker::builder(url)
+                .namespace("tidings-serve")
+                .build()
+                .map_err(|e| ServeError::Redis(e.to_string()))?;
+            builder = builder.broker(broker);
+        }
+        let hub = builder.build();
+        let api = Arc::new(Api {
+            hub: hub.clone(),
+            catalog,
+            keys,
+            max_body_bytes: config.api.max_body_bytes.unwrap_or(1024 * 1024),
+            max_batch: config.api.max_batch.unwrap_or(100).max(1),
+            idempotency: Idempotency::new(
+                Duration::from_secs(config.api.idempotency_seconds.unwrap_or(86_400)),
+                config.api.idempotency_keys.unwrap_or(100_000),
+            ),
+        });
+        let events = api.catalog.len();
+        let health = hub.clone();
+        let app = axum::Router::new()
+            .route(&ws_path, tidings::axum::websocket(hub.clone()))
+            .route("/api/publish", post(api::publish).with_state(api))
+            .route(
+                "/healthz",
+                get(move || {
+                    let up = health
+                        .broker_status()
+                        .is_none_or(|s| s == tidings::broker::BrokerStatus::Healthy);
+                    async move {
+                        if up {
+                            (axum::http::StatusCode::OK, "ok")
+                        } else {
+                            (
+                                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                                "backplane down",
+                            )
+                        }
+                    }
+                }),
+            );
+        Ok(Server { hub, app, events })
+    }
+
+    /// The hub: its metrics, connection counts.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// How many events the schemas declare.
+    pub fn event_count(&self) -> usize {
+        self.events
+    }
+
+    /// Serves on `listener` until `shutdown` completes; then every session is closed with
+    /// 1001 ("going away") after its queue is drained, and this returns.
+    ///
+    /// # Errors
+    /// When serving fails ([`ServeError::Serve`]).
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let stopping = self.hub.clone();
+        tidings::axum::serve(listener, self.app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stopping.begin_shutdown();
+            })
+            .await
+            .map_err(ServeError::Serve)
+    }
+}
+
+/// Refuses a WebSocket upgrade from a page of another origin (403), then authenticates.
+#[derive(Debug)]
+struct Origins<A> {
+    /// Empty: any origin.
+    allowed: Vec<String>,
+    inner: A,
+}
+
+impl<A: Authenticator> Authenticator for Origins<A> {
+    fn authenticate(&self, request: &UpgradeRequest) -> Result<Principal, AuthError> {
+        if !self.allowed.is_empty() {
+            if let Some(origin) = request.headers().get(axum::http::header::ORIGIN) {
+                let origin = origin.to_str().unwrap_or_default();
+                if !self.allowed.iter().any(|a| a == origin) {
+                    return Err(AuthError::forbidden(format!(
+                        "pages of `{origin}` may not connect (`allowed_origins`)"
+                    )));
+                }
+            }
+        }
+        self.inner.authenticate(request)
+    }
+
+    fn refresh(&self, token: &str) -> Result<Principal, AuthError> {
+        self.inner.refresh(token)
+    }
+}
