@@ -17,7 +17,7 @@ use tidings_serve::Server;
 #[derive(Debug, Parser)]
 #[command(name = "tidings serve", version)]
 struct Args {
-    /// Schema files or directories (default: `schemas` of the configuration).
+    /// Schema files or directories (default: `schemas` of the configuration, else `schemas`).
     schemas: Vec<PathBuf>,
     /// The configuration file (TOML; every key optional, flags override it).
     #[arg(long, short)]
@@ -76,6 +76,8 @@ async fn run(args: Args) -> ExitCode {
     };
     if !args.schemas.is_empty() {
         config.schemas = args.schemas;
+    } else if config.schemas.is_empty() {
+        config.schemas = vec![PathBuf::from("schemas")];
     }
     if args.listen.is_some() {
         config.listen = args.listen;

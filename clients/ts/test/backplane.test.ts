@@ -3,56 +3,19 @@
 // the other without losing an event.
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import * as net from "node:net";
 import WebSocket from "ws";
 
 import { createClient, demo, notification, type Client, type WebSocketCtor } from "../generated/index.js";
-import { eventually, startServer, type RunningServer } from "./server.js";
+import { eventually, startRedis, startServer, type RunningServer } from "./server.js";
 
-let redis: ChildProcess;
+let redisStop: () => void;
 let redisUrl: string;
 let one: RunningServer;
 let two: RunningServer;
 const clients: Client[] = [];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
 before(async () => {
-  const port = await freePort();
-  redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: "ignore",
-  });
-  redis.once("error", (e) => {
-    throw new Error(`cannot start redis-server (the README's test command installs it): ${e.message}`);
-  });
-  const deadline = Date.now() + 5_000;
-  while (!(await listening(port))) {
-    if (Date.now() > deadline) throw new Error("redis-server did not listen");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  redisUrl = `redis://127.0.0.1:${port}/`;
+  ({ url: redisUrl, stop: redisStop } = await startRedis());
   one = await startServer("127.0.0.1:0", ["--redis", redisUrl]);
   two = await startServer("127.0.0.1:0", ["--redis", redisUrl]);
 });
@@ -61,7 +24,7 @@ after(async () => {
   for (const c of clients) c.close();
   await one.stop();
   await two.stop();
-  redis.kill("SIGKILL");
+  redisStop();
 });
 
 async function connect(url: string, query: string, fallback: string[] = []): Promise<Client> {

@@ -1,6 +1,7 @@
 // Starts the Rust example server (target/debug/example_server, built by cargo before the tests)
 // on a free loopback port, and stops it.
 import { spawn, type ChildProcess } from "node:child_process";
+import * as net from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import * as path from "node:path";
@@ -70,4 +71,45 @@ export async function launchChromium(): Promise<import("playwright-core").Browse
     executablePath,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
+}
+
+/** A free loopback port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const address = s.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** A redis-server of its own on a free loopback port, without persistence: its URL, and how to stop it. */
+export async function startRedis(): Promise<{ url: string; stop: () => void }> {
+  const port = await freePort();
+  const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdio: "ignore",
+  });
+  redis.once("error", (e) => {
+    throw new Error(`cannot start redis-server (the README's test command installs it): ${e.message}`);
+  });
+  const deadline = Date.now() + 5_000;
+  while (!(await listening(port))) {
+    if (Date.now() > deadline) throw new Error("redis-server did not listen");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { url: `redis://127.0.0.1:${port}/`, stop: () => redis.kill("SIGKILL") };
 }

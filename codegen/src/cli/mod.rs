@@ -11,6 +11,7 @@ mod export;
 mod generate;
 pub(crate) use generate::Outputs;
 mod ir;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +77,13 @@ tidings export toml-schema --out docs/tidings-schema.json   # editor completion 
         after_help = "Example:\n  tidings docs --out docs/catalog   # catalog.md and catalog.html"
     )]
     Docs(docs::Args),
+    /// Run the realtime server from the schemas alone: WebSocket clients, and an HTTP publish
+    /// API for backends in any language (the `tidings-serve` executable; docs/serve.md).
+    #[command(after_help = "Examples:\n  \
+tidings serve schemas/ --config tidings-serve.toml\n  \
+tidings serve --help                 # the server's options")]
+    #[command(disable_help_flag = true)]
+    Serve(serve::Args),
 }
 
 /// Paths and output format shared by commands that read schemas.
@@ -149,6 +157,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Compat(args) => compat::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Docs(args) => docs::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

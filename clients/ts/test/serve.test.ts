@@ -1,0 +1,168 @@
+// `tidings serve` (target/debug/tidings-serve, built by cargo before the tests) on the shipped
+// schemas: two nodes on one Redis, TypeScript clients with JWTs, and a backend publishing over
+// HTTP — each event reaches, on either node, whom its declared rules name (never another
+// tenant); a malformed publish is refused with the field's path and delivers nothing.
+import { test, before, after } from "node:test";
+import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { createInterface } from "node:readline";
+import * as path from "node:path";
+import WebSocket from "ws";
+
+import { createClient, ticket, type Client, type WebSocketCtor } from "../generated/index.js";
+import { eventually, repo, startRedis } from "./server.js";
+
+const SECRET = "a secret of at least thirty-two bytes, for tests";
+const API_KEY = "serve-test-api-key-0123456789";
+const T1 = "11111111-1111-4111-8111-111111111111";
+const T2 = "22222222-2222-4222-8222-222222222222";
+const ALICE = "a0000000-0000-4000-8000-00000000000a";
+const BOB = "b0000000-0000-4000-8000-00000000000b";
+const CAROL = "c0000000-0000-4000-8000-00000000000c";
+const ADMIN2 = "e0000000-0000-4000-8000-00000000000e";
+
+interface Node {
+  addr: string;
+  stop(): Promise<void>;
+}
+
+let redisStop: () => void;
+const nodes: Node[] = [];
+const clients: Client[] = [];
+
+/** An HS256 JWT (RFC 7519) for `sub`, valid for ten minutes. */
+function jwt(sub: string, tenant: string, roles: string[] = []): string {
+  const part = (v: object) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const body = `${part({ alg: "HS256", typ: "JWT" })}.${part({ sub, tenant, roles, exp: Math.floor(Date.now() / 1000) + 600 })}`;
+  return `${body}.${createHmac("sha256", SECRET).update(body).digest("base64url")}`;
+}
+
+async function startNode(redisUrl: string): Promise<Node> {
+  const dir = mkdtempSync(path.join(tmpdir(), "tidings-serve-"));
+  const config = path.join(dir, "tidings-serve.toml");
+  writeFileSync(
+    config,
+    `listen = "127.0.0.1:0"\nschemas = [${JSON.stringify(path.join(repo, "schemas"))}]\nredis = ${JSON.stringify(redisUrl)}\n` +
+      `[auth.jwt]\nhs256_secret_env = "TIDINGS_TEST_JWT_SECRET"\n`,
+  );
+  const bin = process.env["TIDINGS_SERVE"] ?? path.join(repo, "target/debug/tidings-serve");
+  const child = spawn(bin, ["--config", config], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, TIDINGS_API_KEYS: API_KEY, TIDINGS_TEST_JWT_SECRET: SECRET, RUST_LOG: "warn" },
+  });
+  const addr = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${bin} did not start within 10 s`)), 10_000);
+    child.once("error", (e) => reject(new Error(`cannot start ${bin}: ${e.message} (build it with cargo build -p tidings-serve)`)));
+    child.once("exit", (code) => reject(new Error(`${bin} exited with ${code}`)));
+    const stdout = child.stdout;
+    if (stdout === null) return reject(new Error("no stdout"));
+    createInterface({ input: stdout }).on("line", (line) => {
+      const m = /listening on http:\/\/(\S+)/.exec(line);
+      if (m !== null && m[1] !== undefined) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+  });
+  const node = {
+    addr,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+  nodes.push(node);
+  return node;
+}
+
+async function connect(node: Node, token: string): Promise<Client> {
+  const client = createClient({
+    url: `ws://${node.addr}/ws`,
+    token,
+    WebSocket: WebSocket as unknown as WebSocketCtor,
+    reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+  });
+  clients.push(client);
+  // Until the node's backplane is up, it refuses sessions with 1013 and the client retries.
+  await eventually(() => client.state === "open", 10_000, "the client is open");
+  return client;
+}
+
+async function publish(node: Node, body: unknown): Promise<{ status: number; json: any }> {
+  const response = await fetch(`http://${node.addr}/api/publish`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, json: await response.json() };
+}
+
+function ticketCreated(title: string) {
+  return {
+    event: ticket.TICKET_CREATED,
+    data: {
+      ticket: {
+        id: "7e000000-0000-4000-8000-000000000001",
+        tenant_id: T1,
+        title,
+        status: "open",
+        created_by: ALICE,
+        assignee_id: BOB,
+        participant_ids: [CAROL],
+        created_at: "2026-12-01T10:00:00Z",
+        updated_at: "2026-12-01T10:00:00Z",
+      },
+      actor_id: ALICE,
+    },
+  };
+}
+
+before(async () => {
+  let url: string;
+  ({ url, stop: redisStop } = await startRedis());
+  await startNode(url);
+  await startNode(url);
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  for (const n of nodes) await n.stop();
+  redisStop();
+});
+
+test("a publish on one node reaches whom the rules name on both nodes, never another tenant", async () => {
+  const [one, two] = nodes as [Node, Node];
+  const bob = await connect(one, jwt(BOB, T1));
+  const carol = await connect(two, jwt(CAROL, T1));
+  const admin2 = await connect(one, jwt(ADMIN2, T2, ["admin"]));
+  const seen = (c: Client) => {
+    const got: Array<[string, number | undefined]> = [];
+    c.on(ticket.TICKET_CREATED, (data, meta) => got.push([data.ticket.title, meta.seq]));
+    return got;
+  };
+  const [b, c, a2] = [seen(bob), seen(carol), seen(admin2)];
+
+  const { status, json } = await publish(two, ticketCreated("Printer on fire"));
+  assert.equal(status, 200, JSON.stringify(json));
+  assert.equal(typeof json.id, "string");
+  assert.equal(json.connections, null, "through the backplane: delivered after the answer");
+  await eventually(() => b.length === 1 && c.length === 1, 5_000, "bob (node one) and carol (node two)");
+  assert.equal(b[0]?.[0], "Printer on fire");
+  assert.equal(typeof b[0]?.[1], "number", "durable: numbered in the user's stream");
+
+  // A malformed publish: refused with the field's path, nothing delivered.
+  const bad = await publish(one, ticketCreated("x".repeat(201)));
+  assert.equal(bad.status, 422);
+  assert.equal(bad.json.error.code, "constraint_violated");
+  assert.equal(bad.json.error.path, "ticket.title");
+  const next = await publish(one, ticketCreated("Second"));
+  assert.equal(next.status, 200);
+  await eventually(() => b.length === 2 && c.length === 2, 5_000, "the next event");
+  assert.deepEqual(b.map((x) => x[0]), ["Printer on fire", "Second"], "the refused one never arrived");
+  assert.deepEqual(a2, [], "an admin of another tenant gets nothing");
+});
