@@ -160,6 +160,25 @@ fn ceiling_frame(n: u64, pad: &str) -> Utf8Bytes {
     ))
 }
 
+impl Ceiling {
+    /// A new connection's queue: the latency client's, or one of the broadcast's.
+    fn register(&self, is_latency: bool) -> mpsc::UnboundedReceiver<Utf8Bytes> {
+        let (tx, rx) = mpsc::unbounded_channel::<Utf8Bytes>();
+        if is_latency {
+            *self
+                .latency
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx);
+        } else {
+            self.conns
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(tx);
+        }
+        rx
+    }
+}
+
 impl BenchServer for Ceiling {
     fn fanout(&self, count: u64, pad: &str, _durable: bool) {
         for n in 0..count {
@@ -194,10 +213,14 @@ fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default().read_buffer_size(tidings::Limits::default().read_buffer_bytes)
 }
 
+/// The ceilings' WebSocket handshake on `stream`: the socket, and whether the client is the
+/// latency one (`user=lat`).
 // The handshake callback's `Result<Response, ErrorResponse>` is tungstenite's signature.
 #[allow(clippy::result_large_err)]
-async fn ceiling_connection(ceiling: Arc<Ceiling>, tcp: tokio::net::TcpStream) {
-    let _ = tcp.set_nodelay(true);
+async fn ceiling_handshake<S>(stream: S) -> Option<(tokio_tungstenite::WebSocketStream<S>, bool)>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut is_latency = false;
     let callback =
         |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
@@ -205,24 +228,18 @@ async fn ceiling_connection(ceiling: Arc<Ceiling>, tcp: tokio::net::TcpStream) {
             is_latency = req.uri().query().is_some_and(|q| q.contains("user=lat"));
             Ok(resp)
         };
-    let Ok(ws) =
-        tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(ws_config())).await
-    else {
+    let ws = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config()))
+        .await
+        .ok()?;
+    Some((ws, is_latency))
+}
+
+async fn ceiling_connection(ceiling: Arc<Ceiling>, tcp: tokio::net::TcpStream) {
+    let _ = tcp.set_nodelay(true);
+    let Some((ws, is_latency)) = ceiling_handshake(tcp).await else {
         return;
     };
-    let (tx, mut rx) = mpsc::unbounded_channel::<Utf8Bytes>();
-    if is_latency {
-        *ceiling
-            .latency
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx);
-    } else {
-        ceiling
-            .conns
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(tx);
-    }
+    let mut rx = ceiling.register(is_latency);
     let (mut sink, mut stream) = ws.split();
     // The read half on its own: it reads (and drops) what the client sends until it goes.
     let reader = tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
@@ -272,38 +289,15 @@ fn put_text_frame(out: &mut Vec<u8>, payload: &[u8]) {
 /// writer formats everything queued into one buffer (each frame's header and payload copied
 /// once) and writes it with one `write` per batch — tungstenite's write path skipped, as
 /// Tidings' sessions skip it (they write frames in parts into their gathered bytes).
-#[allow(clippy::result_large_err)]
 async fn raw_ceiling_connection(ceiling: Arc<Ceiling>, mut tcp: tokio::net::TcpStream) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     /// Written out when a batch has gathered this much, as tungstenite's default buffer does.
     const GATHER: usize = 128 * 1024;
     let _ = tcp.set_nodelay(true);
-    let mut is_latency = false;
-    let callback =
-        |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
-         resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
-            is_latency = req.uri().query().is_some_and(|q| q.contains("user=lat"));
-            Ok(resp)
-        };
-    if tokio_tungstenite::accept_hdr_async_with_config(&mut tcp, callback, Some(ws_config()))
-        .await
-        .is_err()
-    {
+    let Some((_, is_latency)) = ceiling_handshake(&mut tcp).await else {
         return;
-    }
-    let (tx, mut rx) = mpsc::unbounded_channel::<Utf8Bytes>();
-    if is_latency {
-        *ceiling
-            .latency
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx);
-    } else {
-        ceiling
-            .conns
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(tx);
-    }
+    };
+    let mut rx = ceiling.register(is_latency);
     let (mut read, mut write) = tcp.into_split();
     let reader = tokio::spawn(async move {
         let mut buf = vec![0u8; tidings::Limits::default().read_buffer_bytes];

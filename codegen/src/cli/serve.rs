@@ -8,7 +8,11 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The arguments of `tidings-serve`: schema paths, `--config`, `--listen`, `--redis`.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
     pub args: Vec<OsString>,
 }
 
@@ -53,6 +57,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
         let status = command
             .status()
             .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", server.display()))?;
-        Ok(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1))
+        Ok(status
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .unwrap_or(1))
     }
 }
