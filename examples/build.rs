@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             TsOptions {
                 react: true,
                 vue: true,
+                publisher: false,
             },
         )
         .compile()?;

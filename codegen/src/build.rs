@@ -183,7 +183,7 @@ impl Builder {
         dir.hash(&mut h);
         self.typescript
             .as_ref()
-            .map(|(d, o)| (d, o.react, o.vue))
+            .map(|(d, o)| (d, o.react, o.vue, o.publisher))
             .hash(&mut h);
         for (_, file) in sources.iter() {
             file.name().hash(&mut h);

@@ -111,10 +111,10 @@ const RESERVED_TYPE_NAMES: &[&str] = &[
     "Vec",
 ];
 
-/// The files the TypeScript output writes for itself (`index.ts`, `runtime.ts`, `react.ts`); a
-/// module of one of these names would overwrite one. Refused whether or not the React adapter is
-/// generated, so that a schema never depends on a CLI flag.
-pub const TS_OUTPUT_FILES: [&str; 4] = ["index", "runtime", "react", "vue"];
+/// The files the TypeScript output writes for itself (`index.ts`, `runtime.ts`, `react.ts`,
+/// `vue.ts`, `publisher.ts`); a module of one of these names would overwrite one. Refused
+/// whether or not the adapters are generated, so that a schema never depends on a CLI flag.
+pub const TS_OUTPUT_FILES: [&str; 5] = ["index", "runtime", "react", "vue", "publisher"];
 
 /// Names the generated TypeScript module files declare themselves (the `events` and `guards`
 /// constants; the locals of the `check…` functions start with `$`, which no module name has),

@@ -12,7 +12,7 @@ pub fn run(sources: &Sources) {
             let _ = tidings_codegen::rust::generate(schema);
             let _ = tidings_codegen::ts::generate(
                 schema,
-                &tidings_codegen::ts::TsOptions { react: true, vue: true },
+                &tidings_codegen::ts::TsOptions { react: true, vue: true, publisher: true },
             );
             let _ = tidings_codegen::jsonschema::generate(schema);
             let _ = tidings_codegen::asyncapi::generate(schema);

@@ -452,6 +452,7 @@ fn derived_and_toml_declarations_generate_identical_typescript() {
     let options = tidings_codegen::ts::TsOptions {
         react: true,
         vue: true,
+        publisher: true,
     };
     let toml = tidings_codegen::ts::generate(&from_toml(), &options);
     let derived = tidings_codegen::ts::generate(&from_derive(), &options);

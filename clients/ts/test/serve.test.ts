@@ -13,6 +13,7 @@ import * as path from "node:path";
 import WebSocket from "ws";
 
 import { createClient, ticket, type Client, type WebSocketCtor } from "../generated/index.js";
+import { createPublisher, PublishError } from "../generated/publisher.js";
 import { eventually, repo, startRedis } from "./server.js";
 
 const SECRET = "a secret of at least thirty-two bytes, for tests";
@@ -93,19 +94,12 @@ async function connect(node: Node, token: string): Promise<Client> {
   return client;
 }
 
-async function publish(node: Node, body: unknown): Promise<{ status: number; json: any }> {
-  const response = await fetch(`http://${node.addr}/api/publish`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, json: await response.json() };
+function publisher(node: Node) {
+  return createPublisher({ url: `http://${node.addr}`, apiKey: API_KEY });
 }
 
-function ticketCreated(title: string) {
+function ticketCreated(title: string): ticket.Created {
   return {
-    event: ticket.TICKET_CREATED,
-    data: {
       ticket: {
         id: "7e000000-0000-4000-8000-000000000001",
         tenant_id: T1,
@@ -116,9 +110,10 @@ function ticketCreated(title: string) {
         participant_ids: [CAROL],
         created_at: "2026-12-01T10:00:00Z",
         updated_at: "2026-12-01T10:00:00Z",
+        priority: "normal",
+        tags: [],
       },
       actor_id: ALICE,
-    },
   };
 }
 
@@ -147,21 +142,30 @@ test("a publish on one node reaches whom the rules name on both nodes, never ano
   };
   const [b, c, a2] = [seen(bob), seen(carol), seen(admin2)];
 
-  const { status, json } = await publish(two, ticketCreated("Printer on fire"));
-  assert.equal(status, 200, JSON.stringify(json));
-  assert.equal(typeof json.id, "string");
-  assert.equal(json.connections, null, "through the backplane: delivered after the answer");
+  // The typed publisher generated from the schema (`tidings generate --ts-publisher`).
+  const published = await publisher(two).publish(ticket.TICKET_CREATED, ticketCreated("Printer on fire"));
+  assert.equal(typeof published.id, "string");
+  assert.equal(published.connections, null, "through the backplane: delivered after the answer");
   await eventually(() => b.length === 1 && c.length === 1, 5_000, "bob (node one) and carol (node two)");
   assert.equal(b[0]?.[0], "Printer on fire");
   assert.equal(typeof b[0]?.[1], "number", "durable: numbered in the user's stream");
 
   // A malformed publish: refused with the field's path, nothing delivered.
-  const bad = await publish(one, ticketCreated("x".repeat(201)));
-  assert.equal(bad.status, 422);
-  assert.equal(bad.json.error.code, "constraint_violated");
-  assert.equal(bad.json.error.path, "ticket.title");
-  const next = await publish(one, ticketCreated("Second"));
-  assert.equal(next.status, 200);
+  await assert.rejects(publisher(one).publish(ticket.TICKET_CREATED, ticketCreated("x".repeat(201))), (e: unknown) => {
+    assert.ok(e instanceof PublishError);
+    assert.equal(e.status, 422);
+    assert.equal(e.code, "constraint_violated");
+    assert.equal(e.path, "ticket.title");
+    return true;
+  });
+  // A batch, and a retry with its idempotency key, which publishes nothing more.
+  const batch = await publisher(one).publishBatch([{ event: ticket.TICKET_CREATED, data: ticketCreated("Second") }], {
+    idempotencyKey: "second",
+  });
+  const again = await publisher(one).publishBatch([{ event: ticket.TICKET_CREATED, data: ticketCreated("Second") }], {
+    idempotencyKey: "second",
+  });
+  assert.deepEqual(again, batch, "the first answer again");
   await eventually(() => b.length === 2 && c.length === 2, 5_000, "the next event");
   assert.deepEqual(b.map((x) => x[0]), ["Printer on fire", "Second"], "the refused one never arrived");
   assert.deepEqual(a2, [], "an admin of another tenant gets nothing");

@@ -34,6 +34,10 @@ pub(crate) struct Outputs {
     /// With `--ts`: also write the Vue adapter (`vue.ts`).
     #[arg(long, requires = "ts")]
     ts_vue: bool,
+    /// With `--ts`: also write the publisher of `tidings serve`'s HTTP API (`publisher.ts`),
+    /// for the app's backend in Node.
+    #[arg(long, requires = "ts")]
+    ts_publisher: bool,
     /// Write the IR (as `tidings ir` prints it) into this file.
     #[arg(long, value_name = "FILE")]
     ir: Option<PathBuf>,
@@ -76,6 +80,7 @@ impl Outputs {
                     &TsOptions {
                         react: self.ts_react,
                         vue: self.ts_vue,
+                        publisher: self.ts_publisher,
                     },
                 ),
                 "ts",

@@ -21,10 +21,12 @@ pub const RUNTIME_TS: &str = include_str!("../../ts/runtime.ts");
 pub const REACT_TS: &str = include_str!("../../ts/react.ts");
 /// The hand-written Vue adapter, embedded when asked for.
 pub const VUE_TS: &str = include_str!("../../ts/vue.ts");
+/// The hand-written publisher of `tidings serve`'s HTTP API, embedded when asked for.
+pub const PUBLISHER_TS: &str = include_str!("../../ts/publisher.ts");
 
 /// File names the generated output uses for itself; no module may take them (`tidings check`
 /// refuses such modules, see [`names::reserved_module_name`]).
-pub const RESERVED_FILES: [&str; 4] = names::TS_OUTPUT_FILES;
+pub const RESERVED_FILES: [&str; 5] = names::TS_OUTPUT_FILES;
 
 /// Options of the TypeScript backend.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +38,10 @@ pub struct TsOptions {
     /// Also emit `vue.ts`: the plugin (`createTidings`) and the composables with the same
     /// meaning as the React hooks (docs/typescript.md, "Vue"). Needs Vue >= 3.5.
     pub vue: bool,
+    /// Also emit `publisher.ts`: `createPublisher`, whose `publish(EVENT, data)` posts to a
+    /// `tidings serve`'s publish API, typed by the payload types (docs/serve.md). For the
+    /// app's backend (Node 18+): it holds an API key.
+    pub publisher: bool,
 }
 
 /// Generates the TypeScript output for a schema: file name → contents.
@@ -48,7 +54,7 @@ pub fn generate(schema: &Schema, options: &TsOptions) -> BTreeMap<PathBuf, Strin
             module_file(schema, m, &inputs),
         );
     }
-    let [index, runtime, react, vue] = RESERVED_FILES;
+    let [index, runtime, react, vue, publisher] = RESERVED_FILES;
     files.insert(PathBuf::from(format!("{index}.ts")), index_file(schema));
     files.insert(
         PathBuf::from(format!("{runtime}.ts")),
@@ -59,6 +65,12 @@ pub fn generate(schema: &Schema, options: &TsOptions) -> BTreeMap<PathBuf, Strin
     }
     if options.vue {
         files.insert(PathBuf::from(format!("{vue}.ts")), VUE_TS.to_owned());
+    }
+    if options.publisher {
+        files.insert(
+            PathBuf::from(format!("{publisher}.ts")),
+            PUBLISHER_TS.to_owned(),
+        );
     }
     files
 }

@@ -129,6 +129,7 @@ fn typecheck_ts(cases: &[(String, tidings_codegen::schema::Schema)]) -> bool {
             &TsOptions {
                 react: false,
                 vue: false,
+                publisher: true,
             },
         ) {
             write(&dir.path().join(name).join(file), &text);

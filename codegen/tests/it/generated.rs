@@ -22,6 +22,7 @@ fn typescript_output_is_golden_and_deterministic() {
         &TsOptions {
             react: true,
             vue: true,
+            publisher: true,
         },
     );
     assert_eq!(
@@ -30,7 +31,8 @@ fn typescript_output_is_golden_and_deterministic() {
             &schema,
             &TsOptions {
                 react: true,
-                vue: true
+                vue: true,
+                publisher: true,
             }
         ),
         "deterministic"
@@ -42,9 +44,10 @@ fn typescript_output_is_golden_and_deterministic() {
     );
     assert_eq!(files[Path::new("react.ts")], ts::REACT_TS);
     assert_eq!(files[Path::new("vue.ts")], ts::VUE_TS);
+    assert_eq!(files[Path::new("publisher.ts")], ts::PUBLISHER_TS);
     for (name, content) in &files {
         let name = name.display().to_string();
-        if ["runtime.ts", "react.ts", "vue.ts"].contains(&name.as_str()) {
+        if ["runtime.ts", "react.ts", "vue.ts", "publisher.ts"].contains(&name.as_str()) {
             continue;
         }
         assert!(
@@ -56,6 +59,7 @@ fn typescript_output_is_golden_and_deterministic() {
     let plain = ts::generate(&schema, &TsOptions::default());
     assert!(!plain.contains_key(Path::new("react.ts")));
     assert!(!plain.contains_key(Path::new("vue.ts")));
+    assert!(!plain.contains_key(Path::new("publisher.ts")));
 }
 
 #[test]
