@@ -62,7 +62,7 @@ codes! {
     MissingKey = "missing-key": "A required key is missing (`module`, a field's `type`, an enum's `values`, a union's `variants`).",
     InvalidValue = "invalid-value": "A value of the wrong TOML type, or an unknown `kind`, `direction` or `delivery`, an empty enum, union or recipients table, or an invalid `version`.",
     InvalidName = "invalid-name": "A module, type, field, event, enum value, variant, role or wire name that is not well formed.",
-    ReservedName = "reserved-name": "A name that generated Rust or TypeScript cannot use, a module named after a file of the generated output (`index`, `runtime`, `react`, `vue`), `__proto__` as a field or tag, or an optional field named like a member of `Object.prototype`.",
+    ReservedName = "reserved-name": "A name that generated Rust or TypeScript cannot use, a module named after a file of the generated output (`index`, `runtime`, `react`, `vue`, `publisher`), `__proto__` as a field or tag, or an optional field named like a member of `Object.prototype`.",
     NameClash = "name-clash": "Two names that collide in generated code (by case, or snake/Pascal casing, or a type named like another's `…Input` shape), or a union tag colliding with a variant's field.",
     EndlessType = "endless-type": "A type whose required fields lead back to itself: no finite value exists.",
     DuplicateModule = "duplicate-module": "Two files declare the same module.",

@@ -147,15 +147,26 @@ impl JwtAuthenticator {
 
     /// The claim holding the user id (default `sub`): a non-empty string, or a number.
     pub fn user_claim(mut self, name: impl Into<String>) -> JwtAuthenticator {
-        let name = name.into();
-        let required: &[&str] = if name == "sub" {
-            &["exp", "sub"]
-        } else {
-            &["exp"]
-        };
-        self.validation.set_required_spec_claims(required);
-        self.user_claim = name;
+        self.user_claim = name.into();
+        self.require_claims();
         self
+    }
+
+    /// The registered claims a token must hold (RFC 7519 §4.1): `exp`; `sub` when it holds
+    /// the user; `iss` and `aud` when an issuer or audience is required — a token without
+    /// them is refused, not let through unchecked.
+    fn require_claims(&mut self) {
+        let mut required = vec!["exp"];
+        if self.user_claim == "sub" {
+            required.push("sub");
+        }
+        if self.validation.iss.is_some() {
+            required.push("iss");
+        }
+        if self.validation.aud.is_some() {
+            required.push("aud");
+        }
+        self.validation.set_required_spec_claims(&required);
     }
 
     /// The claim holding the roles (default `roles`).
@@ -173,12 +184,14 @@ impl JwtAuthenticator {
     /// Requires this issuer (`iss`).
     pub fn issuer(mut self, issuer: &str) -> JwtAuthenticator {
         self.validation.set_issuer(&[issuer]);
+        self.require_claims();
         self
     }
 
     /// Requires this audience (`aud`).
     pub fn audience(mut self, audience: &str) -> JwtAuthenticator {
         self.validation.set_audience(&[audience]);
+        self.require_claims();
         self
     }
 
@@ -195,37 +208,49 @@ impl JwtAuthenticator {
     /// or `nbf` out of range, lacks `sub` (or has an empty one), or has a `tenant` or `roles` claim of another type
     /// (a tenant is a string or a number; roles an array of them).
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        let key = self.key_for(token)?;
-        let data =
-            decode::<serde_json::Map<String, serde_json::Value>>(token, key, &self.validation)
-                .map_err(|e| {
-                    use jsonwebtoken::errors::ErrorKind as K;
-                    AuthError::unauthorized(match e.kind() {
-                K::ExpiredSignature => "the token has expired".to_owned(),
-                K::ImmatureSignature => "the token is not valid yet (`nbf`)".to_owned(),
-                K::InvalidSignature => "the token's signature is invalid".to_owned(),
-                K::InvalidIssuer => "the token's issuer is not accepted".to_owned(),
-                K::InvalidAudience => "the token's audience is not accepted".to_owned(),
-                K::MissingRequiredClaim(c) if c == "sub" => {
-                    "the token lacks a `sub` claim that is a string".to_owned()
-                }
-                K::MissingRequiredClaim(c) => format!(
+        let (key, algorithm) = self.key_for(token)?;
+        // A key set's key is checked with its own algorithm only: one validation naming
+        // RS256 and ES256 refuses every key (a key must suit each algorithm it lists).
+        let set_validation;
+        let validation = match algorithm {
+            Some(algorithm) => {
+                let mut v = self.validation.clone();
+                v.algorithms = vec![algorithm];
+                set_validation = v;
+                &set_validation
+            }
+            None => &self.validation,
+        };
+        let data = decode::<serde_json::Map<String, serde_json::Value>>(token, key, validation)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind as K;
+                AuthError::unauthorized(match e.kind() {
+                    K::ExpiredSignature => "the token has expired".to_owned(),
+                    K::ImmatureSignature => "the token is not valid yet (`nbf`)".to_owned(),
+                    K::InvalidSignature => "the token's signature is invalid".to_owned(),
+                    K::InvalidIssuer => "the token's issuer is not accepted".to_owned(),
+                    K::InvalidAudience => "the token's audience is not accepted".to_owned(),
+                    K::MissingRequiredClaim(c) if c == "sub" => {
+                        "the token lacks a `sub` claim that is a string".to_owned()
+                    }
+                    K::MissingRequiredClaim(c) => format!(
                     "the token lacks a valid `{c}` claim (seconds since 1970, RFC 7519 NumericDate)"
                 ),
-                K::InvalidToken => {
-                    "the token is not a JWT (three base64url parts joined by dots, RFC 7519)"
-                        .to_owned()
-                }
-                K::Base64(_) => "a part of the token is not base64url".to_owned(),
-                K::Json(_) | K::Utf8(_) => {
-                    "the token's header or claims are not a JSON object".to_owned()
-                }
-                K::InvalidAlgorithm | K::InvalidAlgorithmName => {
-                    "the token is signed with another algorithm than the server accepts".to_owned()
-                }
-                _ => "the token cannot be verified".to_owned(),
-            })
-                })?;
+                    K::InvalidToken => {
+                        "the token is not a JWT (three base64url parts joined by dots, RFC 7519)"
+                            .to_owned()
+                    }
+                    K::Base64(_) => "a part of the token is not base64url".to_owned(),
+                    K::Json(_) | K::Utf8(_) => {
+                        "the token's header or claims are not a JSON object".to_owned()
+                    }
+                    K::InvalidAlgorithm | K::InvalidAlgorithmName => {
+                        "the token is signed with another algorithm than the server accepts"
+                            .to_owned()
+                    }
+                    _ => "the token cannot be verified".to_owned(),
+                })
+            })?;
         let claims = data.claims;
         let text = |v: &serde_json::Value| match v {
             serde_json::Value::String(s) => Some(s.clone()),
@@ -310,9 +335,9 @@ impl JwtAuthenticator {
 impl JwtAuthenticator {
     /// The key to verify `token` with: the one key, or the set's key its header's `kid`
     /// names (the only one, when the token names none), of the algorithm the header states.
-    fn key_for(&self, token: &str) -> Result<&DecodingKey, AuthError> {
+    fn key_for(&self, token: &str) -> Result<(&DecodingKey, Option<Algorithm>), AuthError> {
         let set = match &self.keys {
-            Keys::One(key) => return Ok(key),
+            Keys::One(key) => return Ok((key, None)),
             Keys::Set(set) => set,
         };
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
@@ -326,7 +351,7 @@ impl JwtAuthenticator {
             None => None,
         };
         match found {
-            Some((_, algorithm, key)) if *algorithm == header.alg => Ok(key),
+            Some((_, algorithm, key)) if *algorithm == header.alg => Ok((key, Some(*algorithm))),
             Some(_) => Err(AuthError::unauthorized(
                 "the token is signed with another algorithm than its key's",
             )),

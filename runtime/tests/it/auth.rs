@@ -393,3 +393,85 @@ fn an_empty_user_is_neither_issued_nor_accepted() {
     let who = auth.verify(&good).expect("verified");
     assert_eq!(who.user_id, "alice");
 }
+
+/// A JSON Web Key Set with an RSA and a P-256 key: a token signed with either verifies with the
+/// key its `kid` names, whatever other family of key the set holds; an unknown `kid`, or a
+/// token naming the RSA key but signed ES256, is refused.
+#[cfg(feature = "jwt")]
+#[test]
+fn a_key_set_of_rsa_and_ec_keys_verifies_tokens_of_each() {
+    use base64::Engine as _;
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use tidings::JwtAuthenticator;
+
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let rsa_private = std::fs::read(format!("{fixtures}/rs256_private.pem")).expect("key");
+    let rsa_jwk: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(format!("{fixtures}/rs256_public.jwk.json")).expect("jwk"),
+    )
+    .expect("JSON");
+    let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("P-256 key");
+    let raw = ec.public_key_raw(); // 0x04, X, Y (SEC 1 uncompressed)
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let ec_jwk = serde_json::json!({
+        "kty": "EC", "crv": "P-256", "kid": "e1", "x": b64(&raw[1..33]), "y": b64(&raw[33..65]),
+    });
+    let set = serde_json::json!({ "keys": [rsa_jwk, ec_jwk] });
+    let auth = JwtAuthenticator::jwks(set.to_string().as_bytes()).expect("a key set");
+
+    let exp = (SystemTime::now() + Duration::from_secs(60))
+        .duration_since(UNIX_EPOCH)
+        .expect("t")
+        .as_secs();
+    let claims = serde_json::json!({ "sub": "u1", "exp": exp });
+    let token = |alg: Algorithm, kid: &str, key: &EncodingKey| {
+        let mut header = Header::new(alg);
+        header.kid = Some(kid.to_owned());
+        encode(&header, &claims, key).expect("encode")
+    };
+    let rsa_key = EncodingKey::from_rsa_pem(&rsa_private).expect("RSA key");
+    let ec_key = EncodingKey::from_ec_der(&ec.serialize_der());
+    let rs = token(Algorithm::RS256, "r1", &rsa_key);
+    let es = token(Algorithm::ES256, "e1", &ec_key);
+    assert_eq!(auth.verify(&rs).expect("RS256 with r1").user_id, "u1");
+    assert_eq!(auth.verify(&es).expect("ES256 with e1").user_id, "u1");
+    assert!(auth.verify(&token(Algorithm::ES256, "r1", &ec_key)).is_err());
+    assert!(auth.verify(&token(Algorithm::RS256, "nope", &rsa_key)).is_err());
+}
+
+/// With an issuer and an audience required, a token that leaves out `iss` or `aud` is refused,
+/// not let through unchecked.
+#[cfg(feature = "jwt")]
+#[test]
+fn a_required_issuer_or_audience_cannot_be_left_out() {
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use tidings::JwtAuthenticator;
+
+    let secret = b"a secret of at least thirty-two bytes!";
+    let auth = JwtAuthenticator::hs256(secret)
+        .issuer("https://idp.example.com/")
+        .audience("tidings");
+    let exp = (SystemTime::now() + Duration::from_secs(60))
+        .duration_since(UNIX_EPOCH)
+        .expect("t")
+        .as_secs();
+    let sign = |claims: serde_json::Value| {
+        encode(&Header::default(), &claims, &EncodingKey::from_secret(secret)).expect("encode")
+    };
+    let iss = "https://idp.example.com/";
+    let both = sign(serde_json::json!({ "sub": "u", "exp": exp, "iss": iss, "aud": "tidings" }));
+    assert!(auth.verify(&both).is_ok());
+    for claims in [
+        serde_json::json!({ "sub": "u", "exp": exp, "iss": iss }),
+        serde_json::json!({ "sub": "u", "exp": exp, "aud": "tidings" }),
+        serde_json::json!({ "sub": "u", "exp": exp, "iss": iss, "aud": "another" }),
+    ] {
+        assert!(auth.verify(&sign(claims.clone())).is_err(), "{claims}");
+    }
+    // A custom user claim keeps them required.
+    let auth = auth.user_claim("uid");
+    let no_aud = sign(serde_json::json!({ "uid": "u", "exp": exp, "iss": iss }));
+    assert!(auth.verify(&no_aud).is_err());
+}
