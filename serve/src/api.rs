@@ -23,6 +23,14 @@ use tidings::{EmitError, Hub, JsonEvent, Recipients};
 
 use crate::catalog::{Catalog, PayloadError};
 
+fn too_large(bytes: usize, limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the event is {bytes} bytes as a frame; clients are sent at most {limit}"),
+    )
+}
+
 /// What the publish API needs.
 #[derive(Debug)]
 pub struct Api {
@@ -97,6 +105,28 @@ fn respond(status: StatusCode, body: Bytes, replayed: bool) -> Response {
     response
 }
 
+/// How long a request body may take to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Any other request under `/api/`: a JSON 404, or 405 for another method than `POST` on
+/// `/api/publish`.
+pub async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let e = if uri.path() == "/api/publish" {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("`{method} /api/publish`: publish with POST"),
+        )
+    } else {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no `{}` here: the API is `POST /api/publish`", uri.path()),
+        )
+    };
+    e.into_response()
+}
+
 /// `POST /api/publish`.
 pub async fn publish(State(api): State<Arc<Api>>, headers: HeaderMap, body: Body) -> Response {
     let key = match api.authorize(&headers) {
@@ -106,9 +136,22 @@ pub async fn publish(State(api): State<Arc<Api>>, headers: HeaderMap, body: Body
             return respond(status, body, false);
         }
     };
-    let body = match axum::body::to_bytes(body, api.max_body_bytes).await {
-        Ok(body) => body,
+    let read = axum::body::to_bytes(body, api.max_body_bytes);
+    let body = match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Ok(Ok(body)) => body,
         Err(_) => {
+            let e = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            );
+            let (status, body) = answer(e.status, &e.body());
+            return respond(status, body, false);
+        }
+        Ok(Err(_)) => {
             let e = ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
@@ -185,11 +228,13 @@ impl Api {
                 "no API key: send `Authorization: Bearer <API key>`",
             ));
         };
+        // The scheme is case-insensitive (RFC 9110 §11.1).
         let given = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim())
             .ok_or_else(|| unauthorized("the `Authorization` header must be `Bearer <API key>`"))?;
         // Every key is compared, whichever matches.
         let mut found = None;
@@ -331,6 +376,14 @@ impl Api {
                 format!("`{name}` is routed within a tenant, and its payload names none"),
             ),
         })?;
+        let event = JsonEvent {
+            name: published.name,
+            delivery: published.delivery,
+            data: &data,
+        };
+        if let Err(EmitError::TooLarge { bytes, limit, .. }) = self.hub.check_json(event) {
+            return Err(too_large(bytes, limit));
+        }
         Ok((published, data, to))
     }
 
@@ -356,11 +409,7 @@ impl Api {
                 };
                 Ok(json!({ "id": emitted.id, "connections": connections }))
             }
-            Err(EmitError::TooLarge { bytes, limit, .. }) => Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("the event is {bytes} bytes as a frame; clients are sent at most {limit}"),
-            )),
+            Err(EmitError::TooLarge { bytes, limit, .. }) => Err(too_large(bytes, limit)),
             Err(e @ EmitError::MissingScope(_)) => Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "missing_scope",

@@ -204,16 +204,111 @@ impl Config {
     /// The WebSocket endpoint's path.
     ///
     /// # Errors
-    /// When it does not start with `/`.
+    /// When it is not a plain path of its own ([`validate`](Self::validate)).
     pub fn ws_path(&self) -> Result<String, ConfigError> {
         let path = self.ws_path.clone().unwrap_or_else(|| "/ws".to_owned());
-        if !path.starts_with('/') || path.starts_with("/api/") {
+        let plain = path.len() > 1
+            && path.starts_with('/')
+            && !path.ends_with('/')
+            && !path.contains("//")
+            && path
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
+        if !plain || path == "/healthz" || path == "/api" || path.starts_with("/api/") {
             return Err(ConfigError::Invalid {
                 key: "ws_path",
-                message: format!("`{path}` must start with `/` and not be under `/api/`"),
+                message: format!(
+                    "`{path}` must be a plain path (`/ws`, `/realtime/ws`: letters, digits, `-`, `_`, `.` between slashes), not `/healthz` nor under `/api/`"
+                ),
             });
         }
         Ok(path)
+    }
+
+    /// Checks the values the types alone do not: a path of its own for the WebSocket
+    /// endpoint, and limits and history bounds in their ranges (a limit of 0 would refuse
+    /// every connection or frame; a heartbeat of 0 would flood every client).
+    ///
+    /// # Errors
+    /// The first value out of its range, by key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.ws_path()?;
+        let within = |key: &'static str, value: Option<u64>, min: u64, max: u64| match value {
+            Some(v) if v < min || v > max => Err(ConfigError::Invalid {
+                key,
+                message: format!("{v} is out of range: {min} to {max}"),
+            }),
+            _ => Ok(()),
+        };
+        let l = &self.limits;
+        let n = |v: Option<usize>| v.map(|v| v as u64);
+        within(
+            "limits.max_connections_per_user",
+            n(l.max_connections_per_user),
+            1,
+            1_000_000,
+        )?;
+        within("limits.outbound_queue", n(l.outbound_queue), 1, 10_000_000)?;
+        within(
+            "limits.max_frame_bytes",
+            n(l.max_frame_bytes),
+            1024,
+            1 << 30,
+        )?;
+        within(
+            "limits.heartbeat_interval_seconds",
+            l.heartbeat_interval_seconds,
+            1,
+            3_600,
+        )?;
+        within(
+            "limits.heartbeat_timeout_seconds",
+            l.heartbeat_timeout_seconds,
+            1,
+            86_400,
+        )?;
+        let limits = self.limits();
+        if limits.heartbeat_timeout <= limits.heartbeat_interval {
+            return Err(ConfigError::Invalid {
+                key: "limits.heartbeat_timeout_seconds",
+                message: format!(
+                    "must be longer than the heartbeat interval ({} s), or every connection is closed between two pings",
+                    limits.heartbeat_interval.as_secs()
+                ),
+            });
+        }
+        within(
+            "history.max_events",
+            n(self.history.max_events),
+            0,
+            1_000_000,
+        )?;
+        within(
+            "history.max_age_seconds",
+            self.history.max_age_seconds,
+            1,
+            366 * 86_400,
+        )?;
+        within(
+            "api.max_body_bytes",
+            n(self.api.max_body_bytes),
+            1024,
+            1 << 30,
+        )?;
+        within("api.max_batch", n(self.api.max_batch), 1, 100_000)?;
+        within(
+            "api.idempotency_seconds",
+            self.api.idempotency_seconds,
+            1,
+            366 * 86_400,
+        )?;
+        within(
+            "api.idempotency_keys",
+            n(self.api.idempotency_keys),
+            1,
+            100_000_000,
+        )?;
+        Ok(())
     }
 
     /// The runtime's limits with the configured ones applied.

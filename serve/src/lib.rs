@@ -75,6 +75,7 @@ impl Server {
             }
             .into());
         }
+        config.validate()?;
         let (sources, checked) = tidings_codegen::check_paths(&config.schemas)
             .map_err(|e| ServeError::Schemas(e.to_string()))?;
         let checked = checked.map_err(|d| ServeError::Invalid(d.render(&sources)))?;
@@ -114,7 +115,10 @@ impl Server {
         let health = hub.clone();
         let app = axum::Router::new()
             .route(&ws_path, tidings::axum::websocket(hub.clone()))
-            .route("/api/publish", post(api::publish).with_state(api))
+            .route(
+                "/api/publish",
+                post(api::publish).with_state(api).fallback(api::not_found),
+            )
             .route(
                 "/healthz",
                 get(move || {
@@ -132,7 +136,8 @@ impl Server {
                         }
                     }
                 }),
-            );
+            )
+            .fallback(api::not_found);
         Ok(Server { hub, app, events })
     }
 

@@ -15,7 +15,7 @@ use tidings_serve::Server;
 /// The Tidings realtime server from the schema alone: WebSocket clients, and an HTTP publish
 /// API for the app's backend in any language (docs/serve.md).
 #[derive(Debug, Parser)]
-#[command(name = "tidings serve", version)]
+#[command(name = "tidings serve", bin_name = "tidings serve", version)]
 struct Args {
     /// Schema files or directories (default: `schemas` of the configuration, else `schemas`).
     schemas: Vec<PathBuf>,

@@ -70,6 +70,35 @@ fn help_succeeds_and_bad_input_exits_2_with_where() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("x.toml:3:11"), "{err}");
 
+    // Values out of their range, named by key.
+    for (extra, key) in [
+        ("ws_path = \"/healthz\"", "ws_path"),
+        ("ws_path = \"/ws/:id\"", "ws_path"),
+        (
+            "[limits]\nheartbeat_interval_seconds = 0",
+            "limits.heartbeat_interval_seconds",
+        ),
+        (
+            "[limits]\nheartbeat_timeout_seconds = 18446744073709551615",
+            "limits.heartbeat_timeout_seconds",
+        ),
+        (
+            "[limits]\nmax_connections_per_user = 0",
+            "limits.max_connections_per_user",
+        ),
+        (
+            "[history]\nmax_age_seconds = 18446744073709551615",
+            "history.max_age_seconds",
+        ),
+    ] {
+        let path = config(&dir, extra);
+        let out = server().arg("--config").arg(&path).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{extra}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("`{key}`")), "{extra}: {err}");
+    }
+    let path = config(&dir, "");
+
     // No API key.
     let out = server()
         .env_remove("TIDINGS_API_KEYS")

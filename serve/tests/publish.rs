@@ -351,3 +351,52 @@ async fn rooms_a_client_joins_get_the_events_routed_to_them() {
     assert!(frame.get("seq").is_none(), "ephemeral: not numbered");
     assert_eq!(next_frame(&mut carol).await, None);
 }
+
+#[tokio::test]
+async fn a_batch_with_an_event_too_large_for_clients_publishes_nothing() {
+    let addr = start().await;
+    let mut bob = connect(addr, BOB, T1, &[]).await;
+    let complete = |result: &str| {
+        json!({ "event": "operation:complete", "data": {
+            "operation_id": "op-1", "operation_type": "export", "user_id": BOB, "result": result,
+        }})
+    };
+    // 300 KB of result: past the 256 KiB a frame to clients may hold.
+    let batch =
+        json!({ "events": [complete("small"), complete(&"x".repeat(300_000)), complete("small")] });
+    let (status, answer) = publish(addr, &batch).await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["error"]["code"], "too_large");
+    assert_eq!(answer["error"]["index"], 1);
+    assert!(
+        answer.get("results").is_none(),
+        "nothing was published: {answer}"
+    );
+    assert_eq!(next_frame(&mut bob).await, None, "nothing was delivered");
+}
+
+#[tokio::test]
+async fn every_answer_is_json_and_the_scheme_is_case_insensitive() {
+    let addr = start().await;
+    let lower = format!("bearer {KEY}");
+    let body = ticket_created("t").to_string();
+    let (status, _, _) = post(addr, "/api/publish", &[("Authorization", &lower)], &body).await;
+    assert_eq!(status, 200, "RFC 9110: the scheme is case-insensitive");
+    let (status, _, answer) =
+        post(addr, "/api/publish/", &[("Authorization", &lower)], &body).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("tcp");
+    tcp.write_all(
+        format!("GET /api/publish HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.expect("read");
+    assert!(response.starts_with("HTTP/1.1 405"), "{response}");
+    assert!(response.contains("\"method_not_allowed\""), "{response}");
+}

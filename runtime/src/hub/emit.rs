@@ -80,6 +80,25 @@ impl Hub {
         Ok(Emitted { id, delivered })
     }
 
+    /// Checks, without sending anything, what [`Hub::emit_json`] refuses `event` for whoever
+    /// its recipients are: a frame (at its widest: the longest event id, and a number when
+    /// durable) larger than [`Limits::max_outbound_frame_bytes`](crate::Limits). Checked
+    /// first for every event of a batch, a batch is sent whole or not at all.
+    ///
+    /// # Errors
+    /// [`EmitError::TooLarge`].
+    pub fn check_json(&self, event: JsonEvent<'_>) -> Result<(), EmitError> {
+        let widest_id = "f".repeat(ids::MAX_LEN);
+        let body = event_body(
+            event.name,
+            &widest_id,
+            &rfc3339(SystemTime::now()),
+            event.data,
+        );
+        self.inner
+            .fits(event.name, &body, event.delivery == Delivery::Durable)
+    }
+
     /// Delivers an encoded event (`id`, and its frame's `body`) to `to`: on this node, or
     /// through the backplane.
     fn emit_body(

@@ -436,8 +436,12 @@ fn a_key_set_of_rsa_and_ec_keys_verifies_tokens_of_each() {
     let es = token(Algorithm::ES256, "e1", &ec_key);
     assert_eq!(auth.verify(&rs).expect("RS256 with r1").user_id, "u1");
     assert_eq!(auth.verify(&es).expect("ES256 with e1").user_id, "u1");
-    assert!(auth.verify(&token(Algorithm::ES256, "r1", &ec_key)).is_err());
-    assert!(auth.verify(&token(Algorithm::RS256, "nope", &rsa_key)).is_err());
+    assert!(auth
+        .verify(&token(Algorithm::ES256, "r1", &ec_key))
+        .is_err());
+    assert!(auth
+        .verify(&token(Algorithm::RS256, "nope", &rsa_key))
+        .is_err());
 }
 
 /// With an issuer and an audience required, a token that leaves out `iss` or `aud` is refused,
@@ -458,7 +462,12 @@ fn a_required_issuer_or_audience_cannot_be_left_out() {
         .expect("t")
         .as_secs();
     let sign = |claims: serde_json::Value| {
-        encode(&Header::default(), &claims, &EncodingKey::from_secret(secret)).expect("encode")
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .expect("encode")
     };
     let iss = "https://idp.example.com/";
     let both = sign(serde_json::json!({ "sub": "u", "exp": exp, "iss": iss, "aud": "tidings" }));
