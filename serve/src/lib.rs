@@ -92,6 +92,20 @@ impl Server {
             .limits(config.limits())
             .history(config.history())
             .allow_join(move |_who: &Principal, room: &str| rooms.may_join(room));
+        // The schema's presence events, announced by the hub as a Rust server's are.
+        for (_, event) in checked
+            .schema
+            .events()
+            .filter(|(_, e)| e.presence.is_some())
+        {
+            if let Some(published) = catalog.get(&event.name) {
+                builder = builder
+                    .presence_event_json(event, published.name, published.contract.clone())
+                    .map_err(|e| {
+                        ServeError::Invalid(format!("presence event `{}`: {e}", event.name))
+                    })?;
+            }
+        }
         if let Some(url) = &config.redis {
             let broker = tidings::broker::redis::RedisBroker::builder(url)
                 .namespace("tidings-serve")

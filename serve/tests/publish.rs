@@ -400,3 +400,35 @@ async fn every_answer_is_json_and_the_scheme_is_case_insensitive() {
     assert!(response.starts_with("HTTP/1.1 405"), "{response}");
     assert!(response.contains("\"method_not_allowed\""), "{response}");
 }
+
+#[tokio::test]
+async fn the_schemas_presence_events_are_announced() {
+    let addr = start().await;
+    let room = format!("chat:{CHAT}");
+    let join = |cid: u64| {
+        Message::Text(
+            json!({ "type": "$join", "cid": cid, "room": room })
+                .to_string()
+                .into(),
+        )
+    };
+    let mut bob = connect(addr, BOB, T1, &[]).await;
+    bob.send(join(1)).await.expect("join");
+    assert_eq!(next_frame(&mut bob).await.expect("reply")["type"], "$reply");
+    let mut carol = connect(addr, CAROL, T1, &[]).await;
+    carol.send(join(1)).await.expect("join");
+    let joined = next_frame(&mut bob).await.expect("carol's join, announced");
+    assert_eq!(joined["type"], "chat:member_joined", "{joined}");
+    assert_eq!(joined["data"]["user_id"], CAROL);
+    assert_eq!(joined["data"]["chat_id"], CHAT);
+    assert_eq!(joined["data"]["tenant_id"], T1);
+    // A user of another tenant in a room of the same name hears nothing of it.
+    let mut other = connect(addr, DAVE, T2, &[]).await;
+    other.send(join(1)).await.expect("join");
+    assert_eq!(next_frame(&mut other).await.expect("reply")["type"], "$reply");
+    drop(carol);
+    let left = next_frame(&mut bob).await.expect("carol left, announced");
+    assert_eq!(left["type"], "chat:member_left", "{left}");
+    assert_eq!(left["data"]["user_id"], CAROL);
+    assert_eq!(next_frame(&mut other).await, None);
+}

@@ -193,6 +193,59 @@ impl HubBuilder {
         self
     }
 
+    /// Announces the presence event `event` of a schema read at run time, as
+    /// [`presence_event`](Self::presence_event) announces a Rust type's: its payload is built
+    /// from the room's name and the user, checked by `contract`, routed by the event's
+    /// declared rules ([`Recipients::declared`](crate::Recipients::declared)) and emitted with
+    /// [`Hub::emit_json`] under `name` (`event`'s wire name, interned by the caller). What
+    /// `tidings serve` does for the presence events of its schemas. An event that is not a
+    /// presence event (no `presence` kind) is left out.
+    ///
+    /// # Errors
+    /// When `event` breaks a rule of
+    /// [`schema::presence::spec`](crate::schema::presence::spec).
+    pub fn presence_event_json(
+        mut self,
+        event: &crate::schema::EventDef,
+        name: &'static str,
+        contract: crate::validate::Contract,
+    ) -> Result<HubBuilder, crate::schema::presence::PresenceError> {
+        let Some(kind) = event.presence else {
+            return Ok(self);
+        };
+        use crate::schema::presence::spec;
+        let spec = spec(
+            kind,
+            event.direction,
+            event.recipients.as_ref(),
+            &event.payload,
+        )?;
+        let rules = event.recipients.clone();
+        let delivery = event.delivery;
+        let fields = contract.fields().to_vec();
+        let emit = Arc::new(move |hub: &Hub, mut payload: serde_json::Value| {
+            if let Err(refusal) = contract.check(&mut payload) {
+                tracing::debug!(event = name, error = %refusal.violation(), "no presence event: the room does not fit its payload");
+                return;
+            }
+            let to = rules
+                .as_ref()
+                .map(|r| crate::Recipients::declared(r, &payload))
+                .unwrap_or_default();
+            let data = payload.to_string();
+            let event = crate::hub::JsonEvent {
+                name,
+                delivery,
+                data: &data,
+            };
+            if let Err(error) = hub.emit_json(event, &to) {
+                tracing::debug!(event = name, %error, "presence event not emitted");
+            }
+        });
+        self.presence.push(Announcer::new(spec, &fields, emit));
+        Ok(self)
+    }
+
     /// The limits.
     pub fn limits(mut self, limits: Limits) -> HubBuilder {
         self.limits = limits;
