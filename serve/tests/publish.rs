@@ -425,7 +425,10 @@ async fn the_schemas_presence_events_are_announced() {
     // A user of another tenant in a room of the same name hears nothing of it.
     let mut other = connect(addr, DAVE, T2, &[]).await;
     other.send(join(1)).await.expect("join");
-    assert_eq!(next_frame(&mut other).await.expect("reply")["type"], "$reply");
+    assert_eq!(
+        next_frame(&mut other).await.expect("reply")["type"],
+        "$reply"
+    );
     drop(carol);
     let left = next_frame(&mut bob).await.expect("carol left, announced");
     assert_eq!(left["type"], "chat:member_left", "{left}");
