@@ -142,7 +142,8 @@ impl Serve {
 
     /// Stops when `signal` completes: no new connection is accepted, requests in progress are
     /// answered, then the future returns. WebSocket sessions are the hub's: call
-    /// [`Hub::begin_shutdown`] in `signal` to drain them.
+    /// [`Hub::begin_shutdown`] in `signal` to drain them, and await [`Hub::sessions_ended`]
+    /// after this returns, before the process exits.
     pub fn with_graceful_shutdown(
         mut self,
         signal: impl Future<Output = ()> + Send + 'static,

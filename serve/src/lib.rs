@@ -51,7 +51,14 @@ pub enum ServeError {
     /// Serving failed.
     #[error("serving failed: {0}")]
     Serve(std::io::Error),
+    /// At shutdown, the Redis backplane did not take every event the publish API had taken
+    /// (answered with `connections: null`) within [`FLUSH_TIMEOUT`]: they are lost.
+    #[error("{0} published events were not handed to Redis before shutdown: lost")]
+    Lost(usize),
 }
+
+/// How long a stopping server waits for the Redis backplane to take the events it queued.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A server ready to serve: the hub, and the app with its routes.
 #[derive(Debug)]
@@ -166,10 +173,12 @@ impl Server {
     }
 
     /// Serves on `listener` until `shutdown` completes; then every session is closed with
-    /// 1001 ("going away") after its queue is drained, and this returns.
+    /// 1001 ("going away") after its queue is drained, the backplane is given up to
+    /// [`FLUSH_TIMEOUT`] to take what is queued for it, and this returns.
     ///
     /// # Errors
-    /// When serving fails ([`ServeError::Serve`]).
+    /// When serving fails ([`ServeError::Serve`]), or events were lost at shutdown
+    /// ([`ServeError::Lost`]).
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -182,7 +191,20 @@ impl Server {
                 stopping.begin_shutdown();
             })
             .await
-            .map_err(ServeError::Serve)
+            .map_err(ServeError::Serve)?;
+        // The sessions are the hub's, not the HTTP server's: wait for them to deliver what is
+        // queued and close with 1001, up to the drain timeout and a close handshake.
+        let within = self.hub.limits().drain_timeout + Duration::from_secs(2);
+        let left = self.hub.sessions_ended(within).await;
+        if left > 0 {
+            tracing::warn!(left, "sessions did not end within the drain timeout");
+        }
+        // Events the publish API answered for and the backplane has not taken yet (Redis
+        // away): wait for it, bounded, and say what is lost.
+        match self.hub.backplane_flushed(FLUSH_TIMEOUT).await {
+            0 => Ok(()),
+            lost => Err(ServeError::Lost(lost)),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! `tidings-serve` (also run as `tidings serve`): see `tidings-serve --help` and docs/serve.md.
 //!
-//! Exit codes: 0 after a graceful shutdown (SIGINT or SIGTERM), 1 when serving fails, 2 when
+//! Exit codes: 0 after a graceful shutdown (SIGINT or SIGTERM), 1 when serving fails or
+//! published events were lost at shutdown (the Redis backplane away), 2 when
 //! the server cannot start (bad arguments or configuration, schemas with errors, an address
 //! that cannot be listened on).
 

@@ -169,6 +169,10 @@ async fn main() -> ExitCode {
             stopping.begin_shutdown();
         })
         .await;
+    // The sessions are the hub's: let them deliver what is queued and close with 1001.
+    let _ = hub
+        .sessions_ended(hub.limits().drain_timeout + std::time::Duration::from_secs(2))
+        .await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

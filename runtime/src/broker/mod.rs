@@ -138,6 +138,13 @@ pub trait Broker: Send + Sync + 'static {
     /// Whether the broker is working.
     fn status(&self) -> BrokerStatus;
 
+    /// How many events [`forward`](Self::forward) took that the backend does not hold yet
+    /// (queued, or being written): what a process stopping now would lose. The default
+    /// holds none.
+    fn unpublished(&self) -> usize {
+        0
+    }
+
     /// A connection of this node joined (`true`) or left a room, for presence across nodes.
     /// Called under no lock and without waiting: queue it. The default shares nothing.
     fn presence_changed(&self, membership: &Membership, joined: bool) {

@@ -171,6 +171,7 @@ impl RedisBrokerBuilder {
                 presence_tx,
                 presence_rx: Mutex::new(Some(presence_rx)),
                 presence_dirty: AtomicBool::new(true),
+                unpublished: std::sync::atomic::AtomicUsize::new(0),
                 status: Mutex::new(BrokerStatus::Degraded {
                     reason: "not connected yet".to_owned(),
                     since: SystemTime::now(),
@@ -217,6 +218,8 @@ struct Shared {
     presence_rx: Mutex<Option<mpsc::Receiver<(Membership, bool)>>>,
     /// Whether Redis may lack some of this node's memberships: all are written again.
     presence_dirty: AtomicBool,
+    /// Events taken by `forward` and not yet in Redis.
+    unpublished: std::sync::atomic::AtomicUsize,
     status: Mutex<BrokerStatus>,
     conn: tokio::sync::Mutex<Option<ConnectionManager>>,
     history: Mutex<History>,
@@ -1155,12 +1158,21 @@ impl Broker for RedisBroker {
     }
 
     fn forward(&self, envelope: Envelope) -> Result<(), BrokerError> {
-        self.shared.tx.try_send(envelope).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => BrokerError::QueueFull(self.shared.capacity),
-            mpsc::error::TrySendError::Closed(_) => {
-                BrokerError::Backend("the broker has stopped".to_owned())
+        // Counted before it is queued: the publisher may take it at once.
+        self.shared.unpublished.fetch_add(1, Ordering::AcqRel);
+        self.shared.tx.try_send(envelope).map_err(|e| {
+            self.shared.unpublished.fetch_sub(1, Ordering::AcqRel);
+            match e {
+                mpsc::error::TrySendError::Full(_) => BrokerError::QueueFull(self.shared.capacity),
+                mpsc::error::TrySendError::Closed(_) => {
+                    BrokerError::Backend("the broker has stopped".to_owned())
+                }
             }
         })
+    }
+
+    fn unpublished(&self) -> usize {
+        self.shared.unpublished.load(Ordering::Acquire)
     }
 
     fn snapshot<'a>(
@@ -1394,6 +1406,7 @@ async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelop
             match sent.await {
                 Ok(()) => {
                     shared.recovered();
+                    shared.unpublished.fetch_sub(batch.len(), Ordering::AcqRel);
                     break;
                 }
                 Err(e) => {

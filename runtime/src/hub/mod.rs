@@ -180,6 +180,39 @@ impl Hub {
         self.inner.shutdown.send_replace(true);
     }
 
+    /// Waits until this node has no session left, or `within` has passed; returns how many
+    /// are left. After [`begin_shutdown`](Self::begin_shutdown) the sessions deliver what is
+    /// queued and close with 1001 (going away). An HTTP server that hands its upgrades to the
+    /// hub, as axum does, returns before they have: await this before the process exits, or
+    /// clients see their connections dropped without a close frame.
+    pub async fn sessions_ended(&self, within: std::time::Duration) -> usize {
+        let _ = tokio::time::timeout(within, async {
+            while self.connection_count() > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        self.connection_count()
+    }
+
+    /// Waits until the backplane holds every event this node handed it, or `within` has
+    /// passed; returns how many it does not hold (0 without a backplane). An emit through a
+    /// backplane returns once the event is queued for it: a process stopping while Redis is
+    /// away would lose what is queued. Await this before the process exits (after
+    /// [`sessions_ended`](Self::sessions_ended)), and log what is left as lost.
+    pub async fn backplane_flushed(&self, within: std::time::Duration) -> usize {
+        let Some(broker) = &self.inner.broker else {
+            return 0;
+        };
+        let _ = tokio::time::timeout(within, async {
+            while broker.unpublished() > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        broker.unpublished()
+    }
+
     /// How many delivery streams this node holds (live users, and offline users whose stream
     /// is retained for replay).
     pub fn stream_count(&self) -> usize {

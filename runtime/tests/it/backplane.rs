@@ -818,3 +818,42 @@ async fn a_node_away_past_the_dedup_window_resyncs_instead_of_numbering_twice() 
         last = seq;
     }
 }
+
+/// An emit through a backplane returns once the event is queued for it: while Redis does not
+/// answer, the events wait in the queue, `backplane_flushed` says how many, and once Redis is
+/// back it waits until Redis holds them all (what a stopping process awaits, so that it says
+/// what it would lose instead of losing it silently).
+#[tokio::test]
+async fn events_queued_for_a_stalled_backplane_are_counted_until_it_takes_them() {
+    let redis = Redis::start();
+    let hub = node(&redis, "flush", History::default());
+    healthy(&hub).await;
+    assert_eq!(hub.backplane_flushed(Duration::from_millis(10)).await, 0);
+    let client = redis::Client::open(redis.url()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    // Redis holds every write command for two seconds.
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg("2000")
+        .arg("WRITE")
+        .query_async(&mut conn)
+        .await
+        .expect("CLIENT PAUSE");
+    for n in 0..5 {
+        hub.emit(&Note {
+            user: "u".into(),
+            n,
+        })
+        .expect("queued for the backplane");
+    }
+    let left = hub.backplane_flushed(Duration::from_millis(300)).await;
+    assert_eq!(left, 5, "Redis holds none of them yet");
+    assert_eq!(
+        hub.backplane_flushed(Duration::from_secs(10)).await,
+        0,
+        "taken once Redis answers again"
+    );
+}
