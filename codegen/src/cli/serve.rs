@@ -41,7 +41,7 @@ fn server() -> Option<PathBuf> {
 pub(crate) fn run(args: &Args) -> anyhow::Result<u8> {
     let Some(server) = server() else {
         anyhow::bail!(
-            "`tidings serve` runs the `tidings-serve` executable, which is not installed next to `tidings` or on PATH: `cargo install tidings-serve` (or `cargo build -p tidings-serve` in the workspace)"
+            "`tidings serve` runs the `tidings-serve` executable, which is not installed next to `tidings` or on PATH: `cargo install --locked --path serve` in a checkout of Tidings, or `--git https://github.com/tidings-rs/tidings tidings-serve`"
         );
     };
     let mut command = std::process::Command::new(&server);
