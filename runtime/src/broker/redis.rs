@@ -382,6 +382,77 @@ impl Shared {
         Ok(c)
     }
 
+    /// The key of the set of tenants in which `user` has a stream.
+    fn tenants_key(&self, user: &str) -> String {
+        format!("{}:t:{user}", self.ns)
+    }
+
+    /// Adds, next to each offline target without a tenant (a user addressed by id, by an event
+    /// scoped to no tenant, with no connection on the emitting node), the user's streams in
+    /// every tenant they have one in: a user who connects with a tenant reads the stream of
+    /// that tenant, which a single node finds among its own streams and a node of several
+    /// learns from Redis (`<ns>:t:<user>`, written when a stream is read for a connection).
+    /// When Redis does not answer, the targets stay as they are.
+    async fn tenant_streams(&self, batch: &mut [Resolved]) {
+        let mut users: Vec<String> = batch
+            .iter()
+            .flat_map(|r| r.targets.iter())
+            .filter(|t| t.offline && t.stream.tenant.is_none())
+            .map(|t| t.stream.user.clone())
+            .collect();
+        if users.is_empty() {
+            return;
+        }
+        users.sort_unstable();
+        users.dedup();
+        let mut pipe = redis::pipe();
+        for user in &users {
+            pipe.cmd("SMEMBERS").arg(self.tenants_key(user));
+        }
+        let tenants: Vec<Vec<String>> = match self.conn().await {
+            Ok(mut conn) => match pipe.query_async(&mut conn).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::debug!(error = %e, "the users' tenants could not be read");
+                    return;
+                }
+            },
+            Err(_) => return,
+        };
+        let of: HashMap<&str, &Vec<String>> = users
+            .iter()
+            .map(String::as_str)
+            .zip(tenants.iter())
+            .collect();
+        for resolved in batch.iter_mut() {
+            let mut added = Vec::new();
+            for target in &resolved.targets {
+                if !(target.offline && target.stream.tenant.is_none()) {
+                    continue;
+                }
+                for tenant in of
+                    .get(target.stream.user.as_str())
+                    .into_iter()
+                    .flat_map(|t| t.iter())
+                {
+                    let stream = StreamId {
+                        tenant: Some(tenant.clone()),
+                        user: target.stream.user.clone(),
+                    };
+                    if !resolved.targets.iter().any(|t| t.stream == stream)
+                        && !added.iter().any(|t: &super::Target| t.stream == stream)
+                    {
+                        added.push(super::Target {
+                            stream,
+                            offline: true,
+                        });
+                    }
+                }
+            }
+            resolved.targets.extend(added);
+        }
+    }
+
     /// Runs the READ script: the stream's position and at most `count` entries (the newest, or
     /// those after `after`).
     async fn read(
@@ -883,12 +954,19 @@ async fn read_fanout(shared: Arc<Shared>, node: Node) {
                     Err(e) => tracing::warn!(error = %e, "an envelope could not be read"),
                 }
             }
+            shared.tenant_streams(&mut batch).await;
             for part in parts(&batch, CALL_BYTES) {
                 shared.append(&node, part).await;
             }
         }
     }
 }
+
+/// How long a user's set of tenants (`<ns>:t:<user>`) lives after the user's last connection
+/// began, in seconds, at least: a week, so that a connection open for days still has its
+/// tenant found when it goes away and events addressed to its user with no tenant wait in its
+/// stream.
+const TENANTS_TTL: u64 = 7 * 24 * 3600;
 
 /// A Redis Stream entry id, `<ms>-<seq>`, ordered as Redis orders them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -1185,6 +1263,23 @@ impl Broker for RedisBroker {
             }
             let count = self.shared.history().max_events.max(1) + 1;
             let (position, events) = self.shared.read(stream, None, count).await?;
+            if let Some(tenant) = &stream.tenant {
+                // Where events addressed to the user with no tenant find this stream.
+                let key = self.shared.tenants_key(&stream.user);
+                let mut conn = self.shared.conn().await?;
+                let () = redis::pipe()
+                    .cmd("SADD")
+                    .arg(&key)
+                    .arg(tenant)
+                    .ignore()
+                    .cmd("EXPIRE")
+                    .arg(&key)
+                    .arg(self.shared.ttl().max(TENANTS_TTL))
+                    .ignore()
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(backend)?;
+            }
             Ok(Snapshot { position, events })
         })
     }

@@ -857,3 +857,38 @@ async fn events_queued_for_a_stalled_backplane_are_counted_until_it_takes_them()
         "taken once Redis answers again"
     );
 }
+
+/// A user who connects within a tenant reads that tenant's stream. Events addressed to the user
+/// by id with no tenant scope, emitted while the user has no connection anywhere, wait in that
+/// stream through Redis as on one node, and are replayed on resume, on either node (the
+/// stranger's pass on `tidings serve` found them lost: the offline stream was looked up
+/// without the tenant).
+#[tokio::test]
+async fn untenanted_events_for_an_offline_user_wait_in_their_tenant_stream() {
+    let redis = Redis::start();
+    let a = TestServer::start(node(&redis, "tenants", History::default())).await;
+    let b = TestServer::start(node(&redis, "tenants", History::default())).await;
+    for hub in [&a.hub, &b.hub] {
+        healthy(hub).await;
+    }
+    let mut tab = RustClient::builder(format!("ws://{}/ws?user=u1&tenant=acme", a.addr)).connect();
+    assert!(matches!(
+        next_event(&mut tab).await,
+        ClientEvent::Connected { .. }
+    ));
+    a.hub.emit(&note("u1", 1)).expect("emit");
+    assert_eq!(events(&mut tab, 1).await.0, [(1, 1)]);
+    let left_at = tab.position().expect("position");
+    drop(tab);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Emitted on each node while u1 is connected nowhere.
+    a.hub.emit(&note("u1", 2)).expect("emit");
+    b.hub.emit(&note("u1", 3)).expect("emit");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut again = RustClient::builder(format!("ws://{}/ws?user=u1&tenant=acme", b.addr))
+        .resume_from(left_at)
+        .connect();
+    let (got, resyncs) = events(&mut again, 2).await;
+    assert_eq!(got, [(2, 2), (3, 3)], "replayed in order, numbered once");
+    assert!(resyncs.is_empty());
+}
