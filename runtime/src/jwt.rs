@@ -96,6 +96,12 @@ impl JwtAuthenticator {
     pub fn es256_pem(public_key_pem: &[u8]) -> Result<JwtAuthenticator, AuthError> {
         let key = DecodingKey::from_ec_pem(public_key_pem)
             .map_err(|e| AuthError::unauthorized(format!("invalid EC public key: {e}")))?;
+        // The library takes a key of any curve here and would refuse every token later.
+        if !pem_names_p256(public_key_pem) {
+            return Err(AuthError::unauthorized(
+                "the EC public key is not on P-256: ES256 is ECDSA on P-256 (RFC 7518 §3.4)",
+            ));
+        }
         Ok(JwtAuthenticator::new(key, Algorithm::ES256))
     }
 
@@ -330,6 +336,22 @@ impl JwtAuthenticator {
             expires_at,
         })
     }
+}
+
+/// Whether a PEM public key (SubjectPublicKeyInfo, RFC 5280) names the curve P-256: its DER
+/// holds the curve's object identifier, 1.2.840.10045.3.1.7 (RFC 5480 §2.1.1.1).
+fn pem_names_p256(pem: &[u8]) -> bool {
+    use base64::Engine as _;
+    const P256_OID: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+    let text = String::from_utf8_lossy(pem);
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(|l| l.trim().chars())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .is_ok_and(|der| der.windows(P256_OID.len()).any(|w| w == P256_OID))
 }
 
 impl JwtAuthenticator {

@@ -484,3 +484,32 @@ fn a_required_issuer_or_audience_cannot_be_left_out() {
     let no_aud = sign(serde_json::json!({ "uid": "u", "exp": exp, "iss": iss }));
     assert!(auth.verify(&no_aud).is_err());
 }
+
+/// An ES256 key must be on P-256: a P-384 key is refused when the authenticator is made, not
+/// by refusing every token afterwards.
+#[cfg(feature = "jwt")]
+#[test]
+fn an_es256_key_of_another_curve_is_refused_at_once() {
+    use base64::Engine as _;
+    use tidings::JwtAuthenticator;
+    // A public key as PEM (RFC 7468): its SubjectPublicKeyInfo, base64 in lines of 64.
+    let pem = |key: &rcgen::KeyPair| {
+        use rcgen::PublicKeyData as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(key.subject_public_key_info());
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+            .collect();
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            lines.join("\n")
+        )
+    };
+    let p256 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("P-256");
+    let p384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).expect("P-384");
+    assert!(JwtAuthenticator::es256_pem(pem(&p256).as_bytes()).is_ok());
+    let refused =
+        JwtAuthenticator::es256_pem(pem(&p384).as_bytes()).expect_err("P-384 is not ES256");
+    assert!(refused.to_string().contains("P-256"), "{refused}");
+}
