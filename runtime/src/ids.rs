@@ -21,9 +21,6 @@ fn node() -> u64 {
 }
 
 /// A new unique id: 16 hex digits of node, then the counter in hex.
-/// The longest id [`next`] makes: 16 hex digits of the node, up to 16 of the counter.
-pub(crate) const MAX_LEN: usize = 32;
-
 pub(crate) fn next() -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{:016x}{n:x}", node())

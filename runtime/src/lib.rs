@@ -112,7 +112,8 @@ pub use hub::builder::HubBuilder;
 #[cfg(feature = "server")]
 pub use hub::{
     Delivered, DisconnectReason, Disconnected, EmitError, Emitted, HandlerError, Hub, JsonEvent,
-    Limits, Metrics, Presence, PresentUser, Refusal, RoomPolicy, Session, MAX_PRESENCE_USERS,
+    Limits, Metrics, PreparedEvent, Presence, PresentUser, Refusal, RoomPolicy, Session,
+    MAX_PRESENCE_USERS,
 };
 #[cfg(feature = "jwt")]
 pub use jwt::{JwtAuthenticator, JwtIssuer};

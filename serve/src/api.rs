@@ -19,16 +19,30 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use tidings::schema::Direction;
 use tidings::validate::Refusal;
-use tidings::{EmitError, Hub, JsonEvent, Recipients};
+use tidings::{EmitError, Hub, JsonEvent, PreparedEvent, Recipients};
 
 use crate::catalog::{Catalog, PayloadError};
 
-fn too_large(bytes: usize, limit: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
-        format!("the event is {bytes} bytes as a frame; clients are sent at most {limit}"),
-    )
+/// The answer to an emit's failure.
+fn emit_error(e: EmitError) -> ApiError {
+    match e {
+        EmitError::TooLarge { bytes, limit, .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the event is {bytes} bytes as a frame; clients are sent at most {limit}"),
+        ),
+        e @ EmitError::MissingScope(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_scope",
+            e.to_string(),
+        ),
+        e @ EmitError::Unavailable { .. } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        ),
+        e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
 }
 
 /// What the publish API needs.
@@ -132,8 +146,7 @@ pub async fn publish(State(api): State<Arc<Api>>, headers: HeaderMap, body: Body
     let key = match api.authorize(&headers) {
         Ok(key) => key,
         Err(e) => {
-            let (status, body) = answer(e.status, &e.body());
-            return respond(status, body, false);
+            return e.into_response();
         }
     };
     let read = axum::body::to_bytes(body, api.max_body_bytes);
@@ -148,8 +161,7 @@ pub async fn publish(State(api): State<Arc<Api>>, headers: HeaderMap, body: Body
                     BODY_TIMEOUT.as_secs()
                 ),
             );
-            let (status, body) = answer(e.status, &e.body());
-            return respond(status, body, false);
+            return e.into_response();
         }
         Ok(Err(_)) => {
             let e = ApiError::new(
@@ -160,8 +172,7 @@ pub async fn publish(State(api): State<Arc<Api>>, headers: HeaderMap, body: Body
                     api.max_body_bytes
                 ),
             );
-            let (status, body) = answer(e.status, &e.body());
-            return respond(status, body, false);
+            return e.into_response();
         }
     };
     let idempotency_key = match headers.get("idempotency-key") {
@@ -174,8 +185,7 @@ pub async fn publish(State(api): State<Arc<Api>>, headers: HeaderMap, body: Body
                     "bad_request",
                     "the `Idempotency-Key` header must be 1 to 255 visible ASCII characters",
                 );
-                let (status, body) = answer(e.status, &e.body());
-                return respond(status, body, false);
+                return e.into_response();
             }
         },
     };
@@ -186,10 +196,7 @@ pub async fn publish(State(api): State<Arc<Api>>, headers: HeaderMap, body: Body
     let fingerprint = fingerprint(&body);
     match api.idempotency.begin(&idempotency_key, fingerprint) {
         Begun::Replay(status, body) => respond(status, body, true),
-        Begun::Refused(e) => {
-            let (status, body) = answer(e.status, &e.body());
-            respond(status, body, false)
-        }
+        Begun::Refused(e) => e.into_response(),
         Begun::New => {
             let (status, body, published) = api.handle(&body);
             // A server error that published nothing is forgotten, so that a retry is handled
@@ -303,35 +310,32 @@ impl Api {
             // publishes nothing.
             let mut checked = Vec::with_capacity(events.len());
             for (i, event) in events.into_iter().enumerate() {
-                let event = match event {
-                    Value::Object(event) => event,
-                    _ => {
-                        return Err(bad(format!("`events[{i}]` must be an object")))
-                            .map_err(|(e, d)| (e.at(Some(i)), d))
-                    }
+                let Value::Object(event) = event else {
+                    let (e, _) = bad(format!("`events[{i}]` must be an object"));
+                    return Err((e.at(Some(i)), None));
                 };
                 checked.push(self.check(event).map_err(|e| (e.at(Some(i)), None))?);
             }
             let mut results = Vec::with_capacity(checked.len());
-            for (i, (published, data, to)) in checked.into_iter().enumerate() {
-                match self.emit(published, &data, &to) {
+            for (i, (event, to)) in checked.into_iter().enumerate() {
+                match self.emit(event, &to) {
                     Ok(result) => results.push(result),
                     Err(e) => return Err((e.at(Some(i)), Some(results))),
                 }
             }
             return Ok(json!({ "results": results }));
         }
-        let (published, data, to) = self.check(request).map_err(|e| (e, None))?;
-        self.emit(published, &data, &to).map_err(|e| (e, None))
+        let (event, to) = self.check(request).map_err(|e| (e, None))?;
+        self.emit(event, &to).map_err(|e| (e, None))
     }
 
-    /// Checks one `{"event", "data"}`: the event is known and published by the server, and
-    /// its payload meets the contract. Returns the event, the payload as JSON text and the
-    /// recipients its rules select.
+    /// Checks one `{"event", "data"}`: the event is known and published by the server, its
+    /// payload meets the contract, and its frame fits the clients' limit. Returns the event
+    /// framed ([`Hub::prepare_json`]) and the recipients its rules select.
     fn check(
         &self,
         mut request: serde_json::Map<String, Value>,
-    ) -> Result<(&crate::catalog::Published, String, Recipients), ApiError> {
+    ) -> Result<(PreparedEvent, Recipients), ApiError> {
         let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m);
         let name = match request.remove("event") {
             Some(Value::String(name)) => name,
@@ -381,51 +385,20 @@ impl Api {
             delivery: published.delivery,
             data: &data,
         };
-        if let Err(EmitError::TooLarge { bytes, limit, .. }) = self.hub.check_json(event) {
-            return Err(too_large(bytes, limit));
-        }
-        Ok((published, data, to))
+        let prepared = self.hub.prepare_json(event).map_err(emit_error)?;
+        Ok((prepared, to))
     }
 
     /// Emits a checked event: `{"id", "connections"}` (`connections` is `null` when the
     /// event went through the backplane, which delivers it on every node after this answer).
-    fn emit(
-        &self,
-        published: &crate::catalog::Published,
-        data: &str,
-        to: &Recipients,
-    ) -> Result<Value, ApiError> {
-        let event = JsonEvent {
-            name: published.name,
-            delivery: published.delivery,
-            data,
+    fn emit(&self, event: PreparedEvent, to: &Recipients) -> Result<Value, ApiError> {
+        let emitted = self.hub.emit_prepared(event, to).map_err(emit_error)?;
+        let connections = if emitted.delivered.forwarded {
+            Value::Null
+        } else {
+            json!(emitted.delivered.connections)
         };
-        match self.hub.emit_json(event, to) {
-            Ok(emitted) => {
-                let connections = if emitted.delivered.forwarded {
-                    Value::Null
-                } else {
-                    json!(emitted.delivered.connections)
-                };
-                Ok(json!({ "id": emitted.id, "connections": connections }))
-            }
-            Err(EmitError::TooLarge { bytes, limit, .. }) => Err(too_large(bytes, limit)),
-            Err(e @ EmitError::MissingScope(_)) => Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "missing_scope",
-                e.to_string(),
-            )),
-            Err(e @ EmitError::Unavailable { .. }) => Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            )),
-            Err(e) => Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                e.to_string(),
-            )),
-        }
+        Ok(json!({ "id": emitted.id, "connections": connections }))
     }
 }
 

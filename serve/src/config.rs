@@ -459,11 +459,12 @@ impl Config {
         }
         Ok(auth)
     }
+}
 
+impl RoomsConfig {
     /// Whether a client may join `room` by asking.
     pub fn may_join(&self, room: &str) -> bool {
-        self.rooms
-            .allow
+        self.allow
             .iter()
             .any(|pattern| match pattern.strip_suffix('*') {
                 Some(prefix) => room.starts_with(prefix),

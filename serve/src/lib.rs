@@ -93,7 +93,7 @@ impl Server {
             inner: config.authenticator()?,
         };
         let ws_path = config.ws_path()?;
-        let rooms = config.clone();
+        let rooms = config.rooms.clone();
         let mut builder = Hub::builder()
             .authenticator(authenticator)
             .limits(config.limits())

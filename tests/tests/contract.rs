@@ -83,8 +83,10 @@ fn rust(event: &str, text: &str) -> (Verdict, Option<String>) {
 }
 
 /// The guard's verdicts on `texts` (event wire name, text), from Node; also type-checks
-/// `emitted` (event wire name, whether the server sends it, text) against the generated types.
+/// `emitted` (event wire name, whether the server sends it, text) against the generated types;
+/// `test` names the calling test, whose working directory it is.
 fn typescript(
+    test: &str,
     schema: &tidings::schema::Schema,
     texts: &[(String, String)],
     emitted: &[(String, bool, String)],
@@ -95,7 +97,8 @@ fn typescript(
         tsc.exists(),
         "tsc is missing: run `npm ci` in clients/ts (./scripts/test does)"
     );
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("contract");
+    // A directory per calling test: tests run in parallel, and each empties its own first.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("contract-{test}"));
     let _ = std::fs::remove_dir_all(&dir);
     let gen = dir.join("gen");
     std::fs::create_dir_all(&gen).expect("create the output dir");
@@ -404,7 +407,7 @@ fn rust_typescript_and_json_schema_agree_on_every_document() {
         .map(|d| (d.event.clone(), d.text.clone()))
         .collect();
     texts.extend(emitted.iter().map(|(e, _, t)| (e.clone(), t.clone())));
-    let guard = typescript(&schema, &texts, &emitted);
+    let guard = typescript("documents", &schema, &texts, &emitted);
     for (i, doc) in docs.iter().enumerate() {
         if let (Verdict::Accept(Some(js)), Some(r)) = (&guard[i], &rust_on_js[i].1) {
             let js: Value = serde_json::from_str(js).expect("the harness prints JSON");
@@ -667,7 +670,7 @@ fn each_sample_has_one_verdict_everywhere() {
         .iter()
         .map(|(_, e, t, _, _)| ((*e).to_owned(), t.clone()))
         .collect();
-    let guard = typescript(&schema, &texts, &[]);
+    let guard = typescript("samples", &schema, &texts, &[]);
     let mut wrong = Vec::new();
     for ((what, event, text, rust_ok, ts_ok), ts) in samples.iter().zip(&guard) {
         let (r, _) = rust(event, text);

@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::conn::Conn;
-use super::error::{Delivered, EmitError, Emitted, JsonEvent};
+use super::error::{Delivered, EmitError, Emitted, JsonEvent, PreparedEvent};
 use super::outbox::widest_frame;
 use super::stream::UserStream;
 use super::{Hub, Inner};
@@ -57,46 +57,61 @@ impl Hub {
     }
 
     /// Emits an event known by its name rather than a Rust type — one read from a schema at
-    /// run time (the publish API of `tidings serve`) — to `to`. `event.data` is the payload's
-    /// JSON text, which the caller has checked against the event's
-    /// [`Contract`](crate::validate::Contract) (and must only be for a server → client
-    /// event): it is framed as it is, with a fresh id and the current time, and delivered
-    /// exactly as [`Hub::emit_to`] delivers a typed event. Recipients for the event's declared
-    /// rules: [`Recipients::declared`].
+    /// run time — to `to`: [`prepare_json`](Self::prepare_json), then
+    /// [`emit_prepared`](Self::emit_prepared). Recipients for the event's declared rules:
+    /// [`Recipients::declared`].
     ///
     /// # Errors
-    /// When the recipients lack a scope, the frame is larger than
-    /// [`Limits::max_outbound_frame_bytes`](crate::Limits), or the backplane cannot take it
-    /// now ([`EmitError`]); nothing is sent then.
+    /// As the two steps.
     pub fn emit_json(&self, event: JsonEvent<'_>, to: &Recipients) -> Result<Emitted, EmitError> {
+        self.emit_prepared(self.prepare_json(event)?, to)
+    }
+
+    /// Frames an event known by its name (`event.data` is the payload's JSON text, which the
+    /// caller has checked against the event's [`Contract`](crate::validate::Contract), and
+    /// must only be for a server → client event) with a fresh id and the current time, and
+    /// checks the frame's size — without sending anything. Preparing every event of a batch
+    /// first sends the batch whole or not at all (the publish API of `tidings serve`); each
+    /// frame is built once.
+    ///
+    /// # Errors
+    /// [`EmitError::TooLarge`] when the frame is larger than
+    /// [`Limits::max_outbound_frame_bytes`](crate::Limits).
+    pub fn prepare_json(&self, event: JsonEvent<'_>) -> Result<PreparedEvent, EmitError> {
+        let id = ids::next();
+        let body = event_body(event.name, &id, &rfc3339(SystemTime::now()), event.data);
+        let durable = event.delivery == Delivery::Durable;
+        self.inner.fits(event.name, &body, durable)?;
+        Ok(PreparedEvent {
+            name: event.name,
+            durable,
+            id,
+            body,
+        })
+    }
+
+    /// Delivers a prepared event to `to`, exactly as [`Hub::emit_to`] delivers a typed event.
+    ///
+    /// # Errors
+    /// When the recipients lack a scope, or the backplane cannot take it now
+    /// ([`EmitError`]); nothing is sent then.
+    pub fn emit_prepared(
+        &self,
+        event: PreparedEvent,
+        to: &Recipients,
+    ) -> Result<Emitted, EmitError> {
         if to.lacks_scope() {
             return Err(EmitError::MissingScope(event.name));
         }
         let _span = tracing::debug_span!("emit", event = event.name).entered();
-        let id = ids::next();
-        let body = event_body(event.name, &id, &rfc3339(SystemTime::now()), event.data);
-        let durable = event.delivery == Delivery::Durable;
-        let delivered = self.emit_body(event.name, durable, id.clone(), body, to)?;
+        let PreparedEvent {
+            name,
+            durable,
+            id,
+            body,
+        } = event;
+        let delivered = self.emit_body(name, durable, id.clone(), body, to)?;
         Ok(Emitted { id, delivered })
-    }
-
-    /// Checks, without sending anything, what [`Hub::emit_json`] refuses `event` for whoever
-    /// its recipients are: a frame (at its widest: the longest event id, and a number when
-    /// durable) larger than [`Limits::max_outbound_frame_bytes`](crate::Limits). Checked
-    /// first for every event of a batch, a batch is sent whole or not at all.
-    ///
-    /// # Errors
-    /// [`EmitError::TooLarge`].
-    pub fn check_json(&self, event: JsonEvent<'_>) -> Result<(), EmitError> {
-        let widest_id = "f".repeat(ids::MAX_LEN);
-        let body = event_body(
-            event.name,
-            &widest_id,
-            &rfc3339(SystemTime::now()),
-            event.data,
-        );
-        self.inner
-            .fits(event.name, &body, event.delivery == Delivery::Durable)
     }
 
     /// Delivers an encoded event (`id`, and its frame's `body`) to `to`: on this node, or

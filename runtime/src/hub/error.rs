@@ -93,3 +93,20 @@ pub struct Emitted {
     /// What the emit reached on this node.
     pub delivered: Delivered,
 }
+
+/// An event framed by [`Hub::prepare_json`](super::Hub::prepare_json), its size checked, ready
+/// for [`Hub::emit_prepared`](super::Hub::emit_prepared).
+#[derive(Debug, Clone)]
+pub struct PreparedEvent {
+    pub(crate) name: &'static str,
+    pub(crate) durable: bool,
+    pub(crate) id: String,
+    pub(crate) body: String,
+}
+
+impl PreparedEvent {
+    /// The event's id, as its frame carries it.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}

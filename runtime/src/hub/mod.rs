@@ -30,7 +30,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 pub use dispatch::HandlerError;
 pub(crate) use dispatch::{Dispatch, Started};
 pub(crate) use error::RegisterError;
-pub use error::{Delivered, EmitError, Emitted, JsonEvent};
+pub use error::{Delivered, EmitError, Emitted, JsonEvent, PreparedEvent};
 pub(crate) use hooks::{connect_hook, disconnect_hook, ConnectHook, DisconnectHook};
 pub use hooks::{Disconnected, Refusal};
 pub(crate) use limits::JoinPolicy;

@@ -4,8 +4,8 @@
 //! atomic count, so a broadcast's emitting thread queues to each connection without taking a
 //! lock the connection's session also takes. With a mutex there, a session preempted while it
 //! held the lock put the emitter to sleep for a scheduler's time slice; on two cores shared with
-//! the load generator, that was most of a broadcast's time (BENCHMARKS.md, "Pushes without a
-//! lock"). Idle connections are the common case, so an empty outbox allocates nothing: the
+//! the load generator, that was most of a broadcast's time (BENCHMARKS.md, "Frames written
+//! below tungstenite, pushes without a lock"). Idle connections are the common case, so an empty outbox allocates nothing: the
 //! queue allocates its first block of slots at the first frame and frees each block once read.
 //!
 //! **Direct writes.** A frame offered with [`Outbox::offer`] to a connection whose queue is
@@ -13,9 +13,9 @@
 //! without waking the session's task (what Node's `ws` does inside its `send`): the latency of
 //! an event to a few connections is then one `write` call, not a task wake-up on another
 //! worker. The write never waits: when the socket would block (or the session task holds it),
-//! the frame goes first in line (a slot ahead of the queue) and the session writes it. Frames keep their order
-//! because a direct write starts only when nothing is queued or held, and while one runs the
-//! session takes nothing from the queue.
+//! the frame goes first in line (a slot ahead of the queue) and the session writes it. Frames
+//! keep their order because a direct write starts only when nothing is queued or held, and
+//! while one runs the session takes nothing from the queue.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -194,7 +194,8 @@ impl Outbox {
     /// Counts `frame` in (refused past `capacity`), queues it, and wakes the session when
     /// nothing was counted in before: the session takes everything queued before it waits
     /// again (`wait` checks the count first), so later frames need no wake-up of their own.
-    /// Concurrent pushes may pass the capacity by one frame each for as long as they race.
+    /// The count never passes `capacity`; a push racing a refused one may see its count for an
+    /// instant, and be refused a frame early.
     fn queue(&self, frame: Frame, capacity: usize) -> Result<(), Refused> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Refused::Closed);
