@@ -66,8 +66,10 @@ pub enum ErrorCode {
     /// A `$join` past [`Limits::max_rooms_per_connection`](crate::Limits); the connection stays
     /// in the rooms it has.
     TooManyRooms,
-    /// The server did not decide in time (the room policy overran
-    /// [`Limits::join_timeout`](crate::Limits)); nothing changed, the client may try again.
+    /// The server did not decide in time: the room policy overran
+    /// [`Limits::join_timeout`](crate::Limits) (nothing changed, the client may try again), or
+    /// a handler gave up on what it waited for (`tidings serve`'s handler proxy, when the app
+    /// does not answer within its timeout: the app may have acted).
     Timeout,
 }
 

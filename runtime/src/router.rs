@@ -40,6 +40,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::event::Event;
 use crate::hub::builder::HubBuilder;
@@ -47,6 +48,7 @@ use crate::hub::{Dispatch, HandlerError, Hub, Session, Started};
 use crate::principal::Principal;
 use crate::protocol::ErrorCode;
 use crate::schema::Direction;
+use crate::validate::{Contracts, Refusal, ReplyContract};
 
 /// Extracts a value from the request context for a handler argument.
 #[diagnostic::on_unimplemented(
@@ -192,20 +194,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             Arc::new(move |state: S, session: Session, data: Option<&RawValue>| {
                 let event: E = match crate::validate::decode(data.map_or("{}", RawValue::get)) {
                     Ok(e) => e,
-                    Err(crate::validate::Refusal::Shape(v)) => {
-                        let e = HandlerError::protocol(
-                            ErrorCode::InvalidPayload,
-                            format!("`{}` payload: {v}", E::NAME),
-                        );
-                        return Started::Refused(if v.field.is_empty() {
-                            e
-                        } else {
-                            e.with_field(v.field)
-                        });
-                    }
-                    Err(crate::validate::Refusal::Constraint(v)) => {
-                        return Started::Refused(v.into())
-                    }
+                    Err(refusal) => return Started::Refused(refused(E::NAME, refusal)),
                 };
                 if let Err(v) = event.validate() {
                     return Started::Refused(v.into());
@@ -220,6 +209,105 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             });
         self.routes.insert(E::NAME, route);
         self
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Router<S> {
+    /// Routes `event`, an event of a schema read at run time, to `handler`: what a server
+    /// that knows its events from their schema only (`tidings serve`) does instead of
+    /// [`on`](Self::on). `name` is the event's wire name, interned by the caller (the
+    /// runtime names events by `&'static str` in errors and metrics).
+    ///
+    /// The payload is checked by the event's contract in `contracts` before `handler` runs, as
+    /// the generated decoder checks it (refused with `invalid_payload` or
+    /// `constraint_violated` and the field's path, [`Contract::check`]); `handler` gets it as
+    /// the generated Rust would encode it. Its answer is checked by the declared reply's
+    /// contract ([`ReplyContract::check`]): one that breaks it is not sent, the client gets
+    /// `internal` and the server logs the place. An event that declares no reply is answered
+    /// with `null`, as a Rust handler returning `()` is, whatever `handler` returned.
+    ///
+    /// # Panics
+    /// When `event` is sent by the server only, has no contract in `contracts` (they are of
+    /// another schema), or already has a handler: mistakes in the program, as for
+    /// [`on`](Self::on).
+    pub fn on_json<F, Fut>(
+        mut self,
+        event: &crate::schema::EventDef,
+        name: &'static str,
+        contracts: &Contracts,
+        handler: F,
+    ) -> Router<S>
+    where
+        F: Fn(S, Session, Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, HandlerError>> + Send + 'static,
+    {
+        assert!(
+            event.direction != Direction::ServerToClient,
+            "`{name}` is sent by the server only; clients cannot send it, so it cannot have a handler"
+        );
+        assert!(!self.routes.contains_key(name), "`{name}` has two handlers");
+        let payload = contracts
+            .get(&event.name)
+            .unwrap_or_else(|| {
+                panic!("`{name}` has no contract: the contracts are of another schema")
+            })
+            .clone();
+        let reply: Option<ReplyContract> = contracts.reply(&event.name).cloned();
+        let handler = Arc::new(handler);
+        let route: Route<S> = Arc::new(
+            move |state: S, session: Session, data: Option<&RawValue>| {
+                let parsed = match data {
+                    None => Ok(Value::Object(serde_json::Map::new())),
+                    Some(raw) => serde_json::from_str::<Value>(raw.get()),
+                };
+                let mut data = match parsed {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return Started::Refused(HandlerError::protocol(
+                            ErrorCode::InvalidPayload,
+                            format!("`{name}` payload: {e}"),
+                        ))
+                    }
+                };
+                if let Err(refusal) = payload.check(&mut data) {
+                    return Started::Refused(refused(name, refusal));
+                }
+                let running = handler(state, session, data);
+                let reply = reply.clone();
+                Started::Running(Box::pin(async move {
+                    let mut answer = running.await?;
+                    let Some(reply) = reply else {
+                        return Ok("null".to_owned());
+                    };
+                    if let Err(refusal) = reply.check(&mut answer) {
+                        tracing::error!(event = name, error = %refusal, "a handler's reply breaks the event's declared reply type; answered with an internal error");
+                        return Err(HandlerError::internal(format!(
+                            "the server's reply to `{name}` breaks its declared type"
+                        )));
+                    }
+                    Ok(answer.to_string())
+                }))
+            },
+        );
+        self.routes.insert(name, route);
+        self
+    }
+}
+
+/// The answer to a payload its contract refuses: `invalid_payload` (a wrong shape) or
+/// `constraint_violated`, with the field's path.
+fn refused(name: &str, refusal: Refusal) -> HandlerError {
+    match refusal {
+        Refusal::Shape(v) => {
+            let e =
+                HandlerError::protocol(ErrorCode::InvalidPayload, format!("`{name}` payload: {v}"));
+            if v.field.is_empty() {
+                e
+            } else {
+                e.with_field(v.field)
+            }
+        }
+        Refusal::Constraint(v) => v.into(),
     }
 }
 

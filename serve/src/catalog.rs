@@ -63,6 +63,7 @@ impl Published {
 #[derive(Debug, Default)]
 pub struct Catalog {
     events: HashMap<String, Published>,
+    contracts: Contracts,
 }
 
 impl Catalog {
@@ -84,7 +85,12 @@ impl Catalog {
                 Some((e.name.clone(), published))
             })
             .collect();
-        Catalog { events }
+        Catalog { events, contracts }
+    }
+
+    /// The contracts of every event's payload and reply.
+    pub fn contracts(&self) -> &Contracts {
+        &self.contracts
     }
 
     /// The event named `name`.

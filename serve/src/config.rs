@@ -57,6 +57,9 @@ pub struct Config {
     /// How clients authenticate.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Where the app handles the events clients send (the handler proxy).
+    #[serde(default)]
+    pub handlers: crate::handlers::HandlersConfig,
     /// The HTTP API for the app's backend.
     #[serde(default)]
     pub api: ApiConfig,
@@ -296,6 +299,7 @@ impl Config {
             1 << 30,
         )?;
         within("api.max_batch", n(self.api.max_batch), 1, 100_000)?;
+        within("handlers.timeout_ms", self.handlers.timeout_ms, 10, 300_000)?;
         within(
             "api.idempotency_seconds",
             self.api.idempotency_seconds,

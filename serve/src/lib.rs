@@ -18,6 +18,7 @@
 pub mod api;
 pub mod catalog;
 pub mod config;
+pub mod handlers;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -45,6 +46,9 @@ pub enum ServeError {
     /// The Redis backplane cannot be set up.
     #[error("`redis`: {0}")]
     Redis(String),
+    /// The HTTP client of the handler proxy cannot be built.
+    #[error("`handlers`: {0}")]
+    Handlers(String),
     /// The address cannot be listened on.
     #[error("cannot listen: {0}")]
     Listen(std::io::Error),
@@ -119,6 +123,16 @@ impl Server {
                 .build()
                 .map_err(|e| ServeError::Redis(e.to_string()))?;
             builder = builder.broker(broker);
+        }
+        let routes = config.handlers.routes(&checked.schema)?;
+        if !routes.is_empty() {
+            let proxy = handlers::Proxy::new(
+                config.handlers.timeout(),
+                config.handlers.secret()?,
+                config.limits().max_outbound_frame_bytes,
+            )
+            .map_err(|e| ServeError::Handlers(e.to_string()))?;
+            builder = builder.router(Arc::new(proxy).router(&routes, &checked.schema, &catalog));
         }
         let hub = builder.build();
         let api = Arc::new(Api {

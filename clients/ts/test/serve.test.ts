@@ -8,11 +8,13 @@ import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
 import * as path from "node:path";
 import WebSocket from "ws";
 
-import { createClient, ticket, type Client, type WebSocketCtor } from "../generated/index.js";
+import { chat, createClient, ticket, TidingsError, type Client, type WebSocketCtor } from "../generated/index.js";
 import { createPublisher, PublishError } from "../generated/publisher.js";
 import { eventually, repo, startRedis } from "./server.js";
 
@@ -30,7 +32,14 @@ interface Node {
   stop(): Promise<void>;
 }
 
+const APP_SECRET = "the-app-secret-0123456789";
+const CHAT = "c4a70000-0000-4000-8000-000000000001";
+
 let redisStop: () => void;
+let app: Server;
+let appUrl: string;
+/** The calls the app got: the `Authorization` header, and the body. */
+const appCalls: Array<[string | undefined, { event: string; data: unknown; principal: unknown }]> = [];
 const nodes: Node[] = [];
 const clients: Client[] = [];
 
@@ -47,12 +56,19 @@ async function startNode(redisUrl: string): Promise<Node> {
   writeFileSync(
     config,
     `listen = "127.0.0.1:0"\nschemas = [${JSON.stringify(path.join(repo, "schemas"))}]\nredis = ${JSON.stringify(redisUrl)}\n` +
-      `[auth.jwt]\nhs256_secret_env = "TIDINGS_TEST_JWT_SECRET"\n`,
+      `[auth.jwt]\nhs256_secret_env = "TIDINGS_TEST_JWT_SECRET"\n` +
+      `[handlers]\nurl = ${JSON.stringify(appUrl)}\nsecret_env = "TIDINGS_TEST_APP_SECRET"\n`,
   );
   const bin = process.env["TIDINGS_SERVE"] ?? path.join(repo, "target/debug/tidings-serve");
   const child = spawn(bin, ["--config", config], {
     stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, TIDINGS_API_KEYS: API_KEY, TIDINGS_TEST_JWT_SECRET: SECRET, RUST_LOG: "warn" },
+    env: {
+      ...process.env,
+      TIDINGS_API_KEYS: API_KEY,
+      TIDINGS_TEST_JWT_SECRET: SECRET,
+      TIDINGS_TEST_APP_SECRET: APP_SECRET,
+      RUST_LOG: "error",
+    },
   });
   const addr = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${bin} did not start within 10 s`)), 10_000);
@@ -117,7 +133,46 @@ function ticketCreated(title: string): ticket.Created {
   };
 }
 
+/**
+ * The app's backend, in Node: it handles `chat:sendMessage` (the handler proxy POSTs each event
+ * clients send here) by storing the message — or refusing an empty chat — and answering with
+ * the stored message, as docs/serve.md shows.
+ */
+function startApp(): Promise<string> {
+  app = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    req.on("end", () => {
+      const call = JSON.parse(body) as {
+        event: string;
+        data: chat.SendMessage;
+        principal: { user_id: string; tenant?: string };
+      };
+      appCalls.push([req.headers.authorization, call]);
+      res.setHeader("content-type", "application/json");
+      if (call.event !== chat.CHAT_SEND_MESSAGE) return res.end(JSON.stringify({ reply: null }));
+      if (call.data.body.type === "deleted") {
+        res.statusCode = 422;
+        return res.end(JSON.stringify({ error: { code: "nothing_to_send", message: "a new message cannot be deleted", field: "body" } }));
+      }
+      const stored: chat.ChatMessage = {
+        id: "4e000000-0000-4000-8000-000000000001",
+        chat_id: call.data.chat_id,
+        tenant_id: call.principal.tenant ?? "",
+        sender_id: call.principal.user_id,
+        body: call.data.body,
+        sent_at: "2026-12-02T10:00:00Z",
+      };
+      res.end(JSON.stringify({ reply: stored }));
+    });
+  });
+  return new Promise((resolve) =>
+    app.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(app.address() as AddressInfo).port}/tidings`)),
+  );
+}
+
 before(async () => {
+  appUrl = await startApp();
   let url: string;
   ({ url, stop: redisStop } = await startRedis());
   await startNode(url);
@@ -128,6 +183,7 @@ after(async () => {
   for (const c of clients) c.close();
   for (const n of nodes) await n.stop();
   redisStop();
+  app.close();
 });
 
 test("a publish on one node reaches whom the rules name on both nodes, never another tenant", async () => {
@@ -169,4 +225,33 @@ test("a publish on one node reaches whom the rules name on both nodes, never ano
   await eventually(() => b.length === 2 && c.length === 2, 5_000, "the next event");
   assert.deepEqual(b.map((x) => x[0]), ["Printer on fire", "Second"], "the refused one never arrived");
   assert.deepEqual(a2, [], "an admin of another tenant gets nothing");
+});
+
+test("an event a client sends reaches the app's backend, and its reply comes back typed", async () => {
+  const [one] = nodes as [Node, Node];
+  const alice = await connect(one, jwt(ALICE, T1, ["agent"]));
+  const stored: chat.ChatMessage = await alice.request(chat.CHAT_SEND_MESSAGE, {
+    chat_id: CHAT,
+    body: { type: "text", text: "hello" },
+  });
+  assert.equal(stored.sender_id, ALICE);
+  assert.equal(stored.tenant_id, T1);
+  assert.deepEqual(stored.body, { type: "text", text: "hello" });
+  const [auth, call] = appCalls.at(-1) ?? [];
+  assert.equal(auth, `Bearer ${APP_SECRET}`, "the app can tell the server's calls");
+  assert.deepEqual(call?.principal, { user_id: ALICE, roles: ["agent"], tenant: T1 });
+
+  // The app's error reaches the client with the app's code and field.
+  await assert.rejects(alice.request(chat.CHAT_SEND_MESSAGE, { chat_id: CHAT, body: { type: "deleted" } }), (e: unknown) => {
+    assert.ok(e instanceof TidingsError);
+    assert.equal(e.code, "nothing_to_send");
+    assert.equal(e.field, "body");
+    return true;
+  });
+  // A payload the contract refuses never reaches the app.
+  const calls = appCalls.length;
+  await assert.rejects(alice.request(chat.CHAT_SEND_MESSAGE, { chat_id: "not a uuid", body: { type: "text", text: "x" } }), {
+    code: "constraint_violated",
+  });
+  assert.equal(appCalls.length, calls);
 });

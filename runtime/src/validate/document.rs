@@ -87,10 +87,19 @@ pub struct Contract {
     fields: Vec<Field>,
 }
 
-/// The contracts of every event of a schema, by wire name.
+/// The contract of a reply: one value of the type an event declares as its `reply`, and every
+/// named type of the schema it may use.
+#[derive(Debug, Clone)]
+pub struct ReplyContract {
+    types: Arc<Types>,
+    ty: TypeRef,
+}
+
+/// The contracts of every event of a schema, by wire name: its payload's, and its reply's.
 #[derive(Debug, Default)]
 pub struct Contracts {
     events: HashMap<String, Contract>,
+    replies: HashMap<String, ReplyContract>,
 }
 
 impl Contracts {
@@ -114,12 +123,43 @@ impl Contracts {
                 (e.name.clone(), contract)
             })
             .collect();
-        Contracts { events }
+        let replies = schema
+            .events()
+            .filter_map(|(_, e)| {
+                let contract = ReplyContract {
+                    types: Arc::clone(&types),
+                    ty: e.reply.clone()?,
+                };
+                Some((e.name.clone(), contract))
+            })
+            .collect();
+        Contracts { events, replies }
     }
 
     /// The contract of the event whose wire name is `name`.
     pub fn get(&self, name: &str) -> Option<&Contract> {
         self.events.get(name)
+    }
+
+    /// The contract of the reply of the event whose wire name is `name`, if it declares one.
+    pub fn reply(&self, name: &str) -> Option<&ReplyContract> {
+        self.replies.get(name)
+    }
+}
+
+impl ReplyContract {
+    /// The reply's type.
+    pub fn ty(&self) -> &TypeRef {
+        &self.ty
+    }
+
+    /// Checks `document` (a reply) against the contract and writes it as the generated Rust
+    /// encodes the value it decodes to, as [`Contract::check`] does for a payload.
+    ///
+    /// # Errors
+    /// The first place where the document differs from the contract.
+    pub fn check(&self, document: &mut Value) -> Result<(), Refusal> {
+        Walk { types: &self.types }.value(&self.ty, None, document, &Place::Root, 0)
     }
 }
 

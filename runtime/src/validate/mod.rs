@@ -8,7 +8,7 @@ pub use checks::{
     at_least, at_most, chars_at_least, chars_at_most, chars_between, f32_on_wire, finite, join,
     len_at_least, len_at_most, timestamp, uuid, within, Bounded, Check, Length, Place, Texts,
 };
-pub use document::{Contract, Contracts, Refusal, Types, MAX_DEPTH};
+pub use document::{Contract, Contracts, Refusal, ReplyContract, Types, MAX_DEPTH};
 
 use crate::event::Event;
 use crate::violation::Violation;
