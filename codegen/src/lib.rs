@@ -50,6 +50,7 @@ pub mod names;
 mod numbers;
 pub mod output;
 pub mod project;
+pub mod python;
 mod raw;
 mod recursion;
 pub mod rooms;

@@ -112,7 +112,8 @@ const RESERVED_TYPE_NAMES: &[&str] = &[
 ];
 
 /// The files the TypeScript output writes for itself (`index.ts`, `runtime.ts`, `react.ts`,
-/// `vue.ts`, `publisher.ts`); a module of one of these names would overwrite one. Refused
+/// `vue.ts`, `publisher.ts`; the Python output's `publisher.py` too); a module of one of these
+/// names would overwrite one. Refused
 /// whether or not the adapters are generated, so that a schema never depends on a CLI flag.
 pub const TS_OUTPUT_FILES: [&str; 5] = ["index", "runtime", "react", "vue", "publisher"];
 
@@ -271,6 +272,32 @@ pub fn rust_field_name(wire: &str) -> Option<String> {
     } else {
         Some(snake)
     }
+}
+
+/// Python's keywords (The Python Language Reference, §2.3.1), which no field, module or class
+/// of the generated Python may be named.
+const PY_KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
+];
+
+/// Whether `s` is a Python keyword.
+pub fn is_python_keyword(s: &str) -> bool {
+    PY_KEYWORDS.contains(&s)
+}
+
+/// The Python name of a field named `wire`: its Rust name ([`rust_field_name`], so that the
+/// names lowering keeps apart stay apart), with a trailing `_` when that is a Python keyword
+/// (`from` → `from_`, PEP 8's convention).
+pub fn python_field_name(wire: &str) -> Option<String> {
+    let name = rust_field_name(wire)?;
+    Some(if is_python_keyword(&name) {
+        format!("{name}_")
+    } else {
+        name
+    })
 }
 
 /// The name of the Rust/TypeScript type generated for the event declared under `key`.

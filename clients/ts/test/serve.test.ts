@@ -4,7 +4,7 @@
 // tenant); a malformed publish is refused with the field's path and delivers nothing.
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -254,4 +254,38 @@ test("an event a client sends reaches the app's backend, and its reply comes bac
     code: "constraint_violated",
   });
   assert.equal(appCalls.length, calls);
+});
+
+test("a Python backend publishes typed events (tidings generate --python); clients get them by the rules", async () => {
+  const [one, two] = nodes as [Node, Node];
+  const bob = await connect(two, jwt(BOB, T1));
+  const admin2 = await connect(one, jwt(ADMIN2, T2, ["admin"]));
+  const got: string[] = [];
+  bob.on(ticket.TICKET_CREATED, (d) => got.push(`created ${d.ticket.title}`));
+  bob.on(ticket.TICKET_UPDATED, (d) => got.push(`updated ${d.ticket.title}`));
+  bob.on(ticket.TICKET_STATUS_CHANGED, (d) => got.push(`status ${d.ticket.status}`));
+  const other: string[] = [];
+  admin2.on(ticket.TICKET_CREATED, (d) => other.push(d.ticket.title));
+
+  // clients/python/publish.py, on the venv ./scripts/test makes (target/py) and the package it
+  // generates (target/py/gen/events).
+  const python = process.env["TIDINGS_PYTHON"] ?? path.join(repo, "target/py/bin/python");
+  const pythonPath = process.env["TIDINGS_PYTHON_PATH"] ?? path.join(repo, "target/py/gen");
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(
+      python,
+      [path.join(repo, "clients/python/publish.py"), `http://${one.addr}`, API_KEY, T1, BOB],
+      { env: { ...process.env, PYTHONPATH: pythonPath }, timeout: 30_000 },
+      (e, stdout, stderr) => (e ? reject(new Error(`${python} publish.py: ${e.message}\n${stderr}`)) : resolve(stdout)),
+    ),
+  );
+  const seen = JSON.parse(out) as Record<string, unknown>;
+  assert.equal(typeof seen["created"], "string");
+  assert.deepEqual(seen["refused"], { status: 422, code: "constraint_violated", path: "ticket.title" });
+  assert.equal(seen["batch"], 1);
+  assert.equal(typeof seen["async"], "string");
+  assert.equal(seen["away"], "unavailable");
+  await eventually(() => got.length === 3, 5_000, "bob gets the three events, on the other node");
+  assert.deepEqual(got, ["created From Python", "updated From Python, renamed", "status open"]);
+  assert.deepEqual(other, [], "an admin of another tenant gets nothing");
 });

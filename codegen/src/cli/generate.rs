@@ -38,6 +38,10 @@ pub(crate) struct Outputs {
     /// for the app's backend in Node.
     #[arg(long, requires = "ts")]
     ts_publisher: bool,
+    /// Write the Python package of payload classes and the typed publisher of `tidings
+    /// serve` into this directory (dataclasses; the publisher needs httpx).
+    #[arg(long, value_name = "DIR")]
+    python: Option<PathBuf>,
     /// Write the IR (as `tidings ir` prints it) into this file.
     #[arg(long, value_name = "FILE")]
     ir: Option<PathBuf>,
@@ -60,7 +64,7 @@ pub(super) fn run(args: &Args) -> Result<u8> {
 impl Outputs {
     /// Whether no output was asked for.
     pub(crate) fn is_empty(&self) -> bool {
-        self.ts.is_none() && self.rust.is_none() && self.ir.is_none()
+        self.ts.is_none() && self.rust.is_none() && self.python.is_none() && self.ir.is_none()
     }
 
     /// Writes every output asked for from `schema`, or with `--check` reports drift; the exit
@@ -89,6 +93,9 @@ impl Outputs {
         if let Some(dir) = &self.rust {
             let own = crate::without_modules(schema, derived);
             outputs.push((dir, crate::rust::generate(&own), "rs"));
+        }
+        if let Some(dir) = &self.python {
+            outputs.push((dir, crate::python::generate(schema), "py"));
         }
         let mut drifted = false;
         for (dir, files, extension) in outputs {

@@ -166,6 +166,69 @@ fn typecheck_ts(cases: &[(String, tidings_codegen::schema::Schema)]) -> bool {
     true
 }
 
+/// Type-checks the Python generated for `cases` with `mypy --strict`; `false` when mypy is
+/// missing outside CI (skipped). mypy is in the venv ./scripts/test makes (target/py).
+fn typecheck_python(cases: &[(String, tidings_codegen::schema::Schema)]) -> bool {
+    let mypy = root().join("target/py/bin/mypy");
+    if !mypy.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "mypy is missing: ./scripts/test installs it into target/py"
+        );
+        eprintln!("skipped: no mypy in target/py (./scripts/test installs it)");
+        return false;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut packages = Vec::new();
+    for (i, (_, schema)) in cases.iter().enumerate() {
+        let package = format!("case{i}");
+        for (file, text) in tidings_codegen::python::generate(schema) {
+            write(&dir.path().join(&package).join(file), &text);
+        }
+        packages.push(package);
+    }
+    let out = Command::new(&mypy)
+        .args(["--strict", "--python-version", "3.10", "--no-incremental"])
+        .args(&packages)
+        .current_dir(dir.path())
+        .output()
+        .expect("mypy runs");
+    assert!(
+        out.status.success(),
+        "the generated Python does not type-check:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // mypy does not run it: import every module, which runs the class definitions and the
+    // imports between modules (cycles included).
+    let mut script = String::from("import importlib\n");
+    for (package, (_, schema)) in packages.iter().zip(cases) {
+        script.push_str(&format!("importlib.import_module({package:?})\n"));
+        for m in &schema.modules {
+            let module = tidings_codegen::python::module_file(&m.name);
+            script.push_str(&format!(
+                "importlib.import_module(\"{package}.{module}\")\n"
+            ));
+        }
+    }
+    let out = Command::new(root().join("target/py/bin/python"))
+        .args(["-c", &script])
+        .current_dir(dir.path())
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "the generated Python does not import:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
+}
+
+#[test]
+fn generated_python_of_every_buildable_case_type_checks() {
+    typecheck_python(&cases());
+}
+
 #[test]
 fn generated_rust_of_every_buildable_case_compiles() {
     compile_rust(&cases(), "buildable");
@@ -176,7 +239,8 @@ fn generated_typescript_of_every_buildable_case_type_checks() {
     typecheck_ts(&cases());
 }
 
-/// Random schemas that `check` accepts build: Rust that compiles, TypeScript that type-checks.
+/// Random schemas that `check` accepts build: Rust that compiles, TypeScript and Python that
+/// type-check.
 /// `TIDINGS_RANDOM_SCHEMAS` sets how many are drawn (default 40) and `TIDINGS_RANDOM_SEED` the
 /// seed (default fixed, so a failure reproduces); `./scripts/bench` draws more.
 #[test]
@@ -212,6 +276,7 @@ fn random_schemas_that_check_accepts_build() {
     assert_eq!(accepted.len(), count, "too few random schemas are accepted");
     compile_rust(&accepted, "random-schemas");
     typecheck_ts(&accepted);
+    typecheck_python(&accepted);
 }
 
 /// xorshift64: enough for drawing schemas, and reproducible from its seed.

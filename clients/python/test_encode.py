@@ -1,0 +1,51 @@
+"""The JSON the generated payload classes encode to: a union variant's tag first, `None` as
+`null`, nested classes, lists and maps walked, and a bounded depth. Run by ./scripts/test with
+the generated package on the path (PYTHONPATH=target/py/gen)."""
+
+from __future__ import annotations
+
+import json
+
+from events import _tidings, chat, encode, ticket
+
+
+def test_a_union_variant_writes_its_tag_first() -> None:
+    body = chat.MessageBodyImage(url="https://x/y.png", width=2, height=3)
+    assert json.dumps(encode(body)) == '{"type": "image", "url": "https://x/y.png", "width": 2, "height": 3, "alt": null}'
+    assert encode(chat.MessageBodyDeleted()) == {"type": "deleted"}
+
+
+def test_nested_classes_and_lists_are_walked() -> None:
+    message = chat.Message(
+        message=chat.ChatMessage(
+            id="i", chat_id="c", tenant_id="t", sender_id="s",
+            body=chat.MessageBodyText(text="hi"), sent_at="2026-12-02T10:00:00Z",
+        )
+    )
+    assert encode(message) == {
+        "message": {
+            "id": "i", "chat_id": "c", "tenant_id": "t", "sender_id": "s",
+            "body": {"type": "text", "text": "hi"}, "client_id": None,
+            "sent_at": "2026-12-02T10:00:00Z", "edited_at": None,
+        }
+    }
+    assert ticket.TICKET_CREATED.name == "ticket:created"
+    assert str(chat.CHAT_SEND_MESSAGE) == "chat:sendMessage"
+
+
+def test_a_cycle_is_refused_not_a_crash() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    try:
+        encode(loop)
+    except ValueError as e:
+        assert str(_tidings.MAX_DEPTH) in str(e)
+    else:
+        raise AssertionError("encoded a cycle")
+
+
+if __name__ == "__main__":
+    for name, test in sorted(globals().items()):
+        if name.startswith("test_") and callable(test):
+            test()
+            print(f"ok - {name}")
