@@ -80,6 +80,8 @@ pub struct Config {
 pub struct AuthConfig {
     /// `[auth.jwt]`: JSON Web Tokens.
     pub jwt: Option<JwtConfig>,
+    /// `[auth.proxy]`: the app says who each connection is (the connect proxy).
+    pub proxy: Option<crate::proxy::ConnectProxyConfig>,
 }
 
 /// `[auth.jwt]`: the key (exactly one of the key settings) and the claims.
@@ -129,10 +131,11 @@ pub struct ApiConfig {
 #[serde(deny_unknown_fields)]
 pub struct RoomsConfig {
     /// Room patterns clients may join: a name (`lobby`), or a prefix ending in `*`
-    /// (`chat:*`). Empty (the default): clients join nothing themselves; the backend joins
-    /// users with `POST /api/rooms/join`.
+    /// (`chat:*`). Empty (the default): clients join no room by a pattern.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// `[rooms.proxy]`: the app decides each `$join` no pattern allows (the join proxy).
+    pub proxy: Option<crate::proxy::JoinProxyConfig>,
 }
 
 /// `[history]`: each user's delivery stream keeps at most this much for replay.
@@ -300,6 +303,19 @@ impl Config {
         )?;
         within("api.max_batch", n(self.api.max_batch), 1, 100_000)?;
         within("handlers.timeout_ms", self.handlers.timeout_ms, 10, 300_000)?;
+        // Within the runtime's auth_timeout and join_timeout (5 s), which bound the whole call.
+        within(
+            "auth.proxy.timeout_ms",
+            self.auth.proxy.as_ref().and_then(|p| p.timeout_ms),
+            10,
+            5_000,
+        )?;
+        within(
+            "rooms.proxy.timeout_ms",
+            self.rooms.proxy.as_ref().and_then(|p| p.timeout_ms),
+            10,
+            5_000,
+        )?;
         within(
             "api.idempotency_seconds",
             self.api.idempotency_seconds,
@@ -382,15 +398,27 @@ impl Config {
         Ok(keys)
     }
 
-    /// The client authenticator `[auth.jwt]` describes.
+    /// The client authenticator `[auth.jwt]` or `[auth.proxy]` describes.
     ///
     /// # Errors
-    /// When no key or several are set, a key file cannot be read, or its key is not one.
-    pub fn authenticator(&self) -> Result<tidings::JwtAuthenticator, ConfigError> {
+    /// When neither or both are set, or the one set is wrong: no key or several, a key file
+    /// that cannot be read or holds no key; a proxy URL or secret that is not one.
+    pub fn authenticator(&self) -> Result<ClientAuth, ConfigError> {
+        match (&self.auth.jwt, &self.auth.proxy) {
+            (Some(_), Some(_)) => Err(ConfigError::Invalid {
+                key: "auth",
+                message: "set one of `[auth.jwt]` and `[auth.proxy]`, not both".to_owned(),
+            }),
+            (None, Some(proxy)) => Ok(ClientAuth::Proxy(crate::proxy::ConnectProxy::new(proxy)?)),
+            (_, None) => Ok(ClientAuth::Jwt(self.jwt_authenticator()?)),
+        }
+    }
+
+    fn jwt_authenticator(&self) -> Result<tidings::JwtAuthenticator, ConfigError> {
         let Some(jwt) = &self.auth.jwt else {
             return Err(ConfigError::Invalid {
-                key: "auth.jwt",
-                message: "clients must authenticate: set one of `hs256_secret_env`, `rs256_public_key`, `es256_public_key` or `jwks_file`".to_owned(),
+                key: "auth",
+                message: "clients must authenticate: set `[auth.jwt]` (one of `hs256_secret_env`, `rs256_public_key`, `es256_public_key` or `jwks_file`) or `[auth.proxy]` (your app's endpoint)".to_owned(),
             });
         };
         let set = [
@@ -462,6 +490,37 @@ impl Config {
             auth = auth.audience(a);
         }
         Ok(auth)
+    }
+}
+
+/// How clients authenticate: by a JWT, or by asking the app.
+#[derive(Debug)]
+pub enum ClientAuth {
+    /// `[auth.jwt]`.
+    Jwt(tidings::JwtAuthenticator),
+    /// `[auth.proxy]`.
+    Proxy(crate::proxy::ConnectProxy),
+}
+
+impl tidings::AsyncAuthenticator for ClientAuth {
+    fn authenticate<'a>(
+        &'a self,
+        request: &'a tidings::UpgradeRequest,
+    ) -> futures_util::future::BoxFuture<'a, Result<tidings::Principal, tidings::AuthError>> {
+        match self {
+            ClientAuth::Jwt(jwt) => tidings::AsyncAuthenticator::authenticate(jwt, request),
+            ClientAuth::Proxy(proxy) => proxy.authenticate(request),
+        }
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<tidings::Principal, tidings::AuthError>> {
+        match self {
+            ClientAuth::Jwt(jwt) => tidings::AsyncAuthenticator::refresh(jwt, token),
+            ClientAuth::Proxy(proxy) => proxy.refresh(token),
+        }
     }
 }
 

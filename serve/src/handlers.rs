@@ -21,6 +21,7 @@ use tidings::{HandlerError, Principal, Router};
 
 use crate::catalog::Catalog;
 use crate::config::ConfigError;
+use crate::proxy::Failure;
 
 /// `[handlers]`: where the app handles the events clients send. The most specific endpoint
 /// wins: `events`, then `modules`, then `url`. An event clients send that none of them covers
@@ -69,19 +70,7 @@ impl HandlersConfig {
     /// event clients do not send or a module the schema does not have (a typo would leave
     /// the event without its handler), by key.
     pub fn routes(&self, schema: &Schema) -> Result<Vec<Route>, ConfigError> {
-        let parse = |key: &'static str, url: &str| {
-            let parsed = Url::parse(url).map_err(|e| ConfigError::Invalid {
-                key,
-                message: format!("`{url}` is not a URL: {e}"),
-            })?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(ConfigError::Invalid {
-                    key,
-                    message: format!("`{url}` must be an http or https URL"),
-                });
-            }
-            Ok(parsed)
-        };
+        let parse = crate::proxy::endpoint_url;
         let default = self
             .url
             .as_deref()
@@ -145,20 +134,7 @@ impl HandlersConfig {
     /// # Errors
     /// When the variable is unset or holds fewer than 16 characters.
     pub fn secret(&self) -> Result<Option<String>, ConfigError> {
-        let Some(var) = &self.secret_env else {
-            return Ok(None);
-        };
-        let secret = std::env::var(var).unwrap_or_default();
-        if secret.len() < 16 {
-            return Err(ConfigError::Invalid {
-                key: "handlers.secret_env",
-                message: format!(
-                    "the environment variable `{var}` must hold a secret of at least 16 characters, it holds {}",
-                    secret.len()
-                ),
-            });
-        }
-        Ok(Some(secret))
+        crate::proxy::secret("handlers.secret_env", self.secret_env.as_deref())
     }
 }
 
@@ -200,13 +176,7 @@ impl Proxy {
         secret: Option<String>,
         max_answer_bytes: usize,
     ) -> Result<Proxy, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(2)))
-            // A redirect would turn the POST into a GET: an endpoint that moved is an error.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("tidings-serve/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = crate::proxy::client(timeout)?;
         Ok(Proxy {
             client,
             secret,
@@ -270,34 +240,32 @@ impl Proxy {
         if let Some(secret) = &self.secret {
             request = request.bearer_auth(secret);
         }
-        let failed = |e: reqwest::Error| {
-            if e.is_timeout() {
+        let (status, bytes) = match crate::proxy::send(request, self.max_answer_bytes).await {
+            Ok(answer) => answer,
+            Err(Failure::Timeout) => {
                 tracing::warn!(event, %url, "the app did not answer in time");
-                HandlerError::protocol(
+                return Err(HandlerError::protocol(
                     ErrorCode::Timeout,
                     format!(
                         "the app did not answer `{event}` within {} ms; it may have acted on it",
                         self.timeout.as_millis()
                     ),
-                )
-            } else {
-                tracing::warn!(event, %url, error = %e, "the app cannot be reached");
-                HandlerError::internal(format!("the app's handler of `{event}` cannot be reached"))
+                ));
             }
-        };
-        let mut response = request.send().await.map_err(failed)?;
-        let status = response.status();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(failed)? {
-            if bytes.len() + chunk.len() > self.max_answer_bytes {
-                tracing::warn!(event, %url, limit = self.max_answer_bytes, "the app's answer is too long");
+            Err(e @ Failure::Unreachable(_)) => {
+                tracing::warn!(event, %url, "the app {e}");
+                return Err(HandlerError::internal(format!(
+                    "the app's handler of `{event}` cannot be reached"
+                )));
+            }
+            Err(e @ Failure::TooLong(_)) => {
+                tracing::warn!(event, %url, "the app's answer: {e}");
                 return Err(HandlerError::internal(format!(
                     "the app's answer to `{event}` is longer than {} bytes",
                     self.max_answer_bytes
                 )));
             }
-            bytes.extend_from_slice(&chunk);
-        }
+        };
         let bad = |why: String| {
             tracing::warn!(event, %url, %status, "the app's answer is not one: {why}");
             HandlerError::internal(format!("the app's answer to `{event}` is not one: {why}"))

@@ -19,13 +19,14 @@ pub mod api;
 pub mod catalog;
 pub mod config;
 pub mod handlers;
+pub mod proxy;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::{get, post};
-use tidings::{AuthError, Authenticator, Hub, Principal, UpgradeRequest};
+use tidings::{AsyncAuthenticator, AuthError, Hub, Principal, UpgradeRequest};
 
 use crate::api::{Api, Idempotency};
 use crate::catalog::Catalog;
@@ -99,10 +100,21 @@ impl Server {
         let ws_path = config.ws_path()?;
         let rooms = config.rooms.clone();
         let mut builder = Hub::builder()
-            .authenticator(authenticator)
+            .authenticator_async(authenticator)
             .limits(config.limits())
-            .history(config.history())
-            .allow_join(move |_who: &Principal, room: &str| rooms.may_join(room));
+            .history(config.history());
+        builder = match &config.rooms.proxy {
+            None => builder.allow_join(move |_who: &Principal, room: &str| rooms.may_join(room)),
+            Some(proxy) => {
+                let proxy = Arc::new(proxy::JoinProxy::new(proxy)?);
+                let rooms = Arc::new(rooms);
+                builder.allow_join_async(move |who: Arc<Principal>, room: String| {
+                    let proxy = Arc::clone(&proxy);
+                    let rooms = Arc::clone(&rooms);
+                    async move { rooms.may_join(&room) || proxy.allows(&who, &room).await }
+                })
+            }
+        };
         // The schema's presence events, announced by the hub as a Rust server's are.
         for (_, event) in checked
             .schema
@@ -230,22 +242,29 @@ struct Origins<A> {
     inner: A,
 }
 
-impl<A: Authenticator> Authenticator for Origins<A> {
-    fn authenticate(&self, request: &UpgradeRequest) -> Result<Principal, AuthError> {
+impl<A: AsyncAuthenticator> AsyncAuthenticator for Origins<A> {
+    fn authenticate<'a>(
+        &'a self,
+        request: &'a UpgradeRequest,
+    ) -> futures_util::future::BoxFuture<'a, Result<Principal, AuthError>> {
         if !self.allowed.is_empty() {
             if let Some(origin) = request.headers().get(axum::http::header::ORIGIN) {
                 let origin = origin.to_str().unwrap_or_default();
                 if !self.allowed.iter().any(|a| a == origin) {
-                    return Err(AuthError::forbidden(format!(
+                    let refused = AuthError::forbidden(format!(
                         "pages of `{origin}` may not connect (`allowed_origins`)"
-                    )));
+                    ));
+                    return Box::pin(std::future::ready(Err(refused)));
                 }
             }
         }
         self.inner.authenticate(request)
     }
 
-    fn refresh(&self, token: &str) -> Result<Principal, AuthError> {
+    fn refresh<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<Principal, AuthError>> {
         self.inner.refresh(token)
     }
 }
