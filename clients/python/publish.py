@@ -5,8 +5,9 @@ declared rules.
 
     python publish.py URL API_KEY TENANT USER
 
-Publishes `ticket:created` for a ticket of TENANT assigned to USER (titled "From Python"), then
-a batch of one `ticket:updated`; checks that a malformed payload is refused with the field's
+Publishes `ticket:created` for a ticket of TENANT assigned to USER (titled "From Python"), and
+again with the same idempotency key (published once), then a batch of one `ticket:updated`, and
+`ticket:statusChanged` from asyncio; checks that a malformed payload is refused with the field's
 path; prints one JSON line of what it saw. `events` (the generated package) must be on the
 path (PYTHONPATH).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import uuid
 
 from events import ticket
 from events.publisher import AsyncPublisher, PublishError, Publisher, item
@@ -41,12 +43,12 @@ def main(url: str, api_key: str, tenant: str, user: str) -> dict[str, object]:
     seen: dict[str, object] = {}
     actor = "f0000000-0000-4000-8000-0000000000f1"
     with Publisher(url, api_key) as publisher:
-        created = publisher.publish(
-            ticket.TICKET_CREATED,
-            ticket.Created(ticket=a_ticket(tenant, user, "From Python"), actor_id=actor),
-            idempotency_key="python-created-1",
-        )
-        seen["created"] = created.id
+        # A retry with the same idempotency key publishes nothing more: the first answer again.
+        key = f"python-created-{uuid.uuid4()}"
+        payload = ticket.Created(ticket=a_ticket(tenant, user, "From Python"), actor_id=actor)
+        created = publisher.publish(ticket.TICKET_CREATED, payload, idempotency_key=key)
+        retried = publisher.publish(ticket.TICKET_CREATED, payload, idempotency_key=key)
+        seen["created"] = created.id if retried == created else None
         try:
             publisher.publish(
                 ticket.TICKET_CREATED,

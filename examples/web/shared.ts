@@ -7,8 +7,16 @@ export const roles = params.get("roles") ?? "admin";
 /** The demo's chat room. */
 export const CHAT = "00000000-0000-4000-8000-000000000042";
 
-/** The example server's endpoint for this user (it trusts the query string; a real app sends a token). */
-export const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws?user=${encodeURIComponent(me)}&tenant=${encodeURIComponent(tenantName)}&roles=${encodeURIComponent(roles)}`;
+const otherServer = params.get("ws");
+/**
+ * The WebSocket endpoint: the example server's for this user (it trusts the query string; a real
+ * app sends a token), or another server's given as `?ws=ws://host/ws&token=<jwt>`, such as a
+ * `tidings serve` (docs/serve.md), with the JWT in the query.
+ */
+export const wsUrl =
+  otherServer !== null
+    ? `${otherServer}?token=${encodeURIComponent(params.get("token") ?? "")}`
+    : `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws?user=${encodeURIComponent(me)}&tenant=${encodeURIComponent(tenantName)}&roles=${encodeURIComponent(roles)}`;
 
 /** The demo's ids for names (the server derives ids from names the same way). */
 export function demoId(name: string): string {

@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -16,7 +16,7 @@ import WebSocket from "ws";
 
 import { chat, createClient, ticket, TidingsError, type Client, type WebSocketCtor } from "../generated/index.js";
 import { createPublisher, PublishError } from "../generated/publisher.js";
-import { eventually, repo, startRedis } from "./server.js";
+import { eventually, launchChromium, repo, startRedis } from "./server.js";
 
 const SECRET = "a secret of at least thirty-two bytes, for tests";
 const API_KEY = "serve-test-api-key-0123456789";
@@ -256,6 +256,22 @@ test("an event a client sends reaches the app's backend, and its reply comes bac
   assert.equal(appCalls.length, calls);
 });
 
+/** Runs clients/python/publish.py against `node`, for a ticket of `tenant` assigned to `user`. */
+async function publishFromPython(node: Node, tenant: string, user: string): Promise<Record<string, unknown>> {
+  // On the venv ./scripts/test makes (target/py) and the package it generates (target/py/gen/events).
+  const python = process.env["TIDINGS_PYTHON"] ?? path.join(repo, "target/py/bin/python");
+  const pythonPath = process.env["TIDINGS_PYTHON_PATH"] ?? path.join(repo, "target/py/gen");
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(
+      python,
+      [path.join(repo, "clients/python/publish.py"), `http://${node.addr}`, API_KEY, tenant, user],
+      { env: { ...process.env, PYTHONPATH: pythonPath }, timeout: 30_000 },
+      (e, stdout, stderr) => (e ? reject(new Error(`${python} publish.py: ${e.message}\n${stderr}`)) : resolve(stdout)),
+    ),
+  );
+  return JSON.parse(out) as Record<string, unknown>;
+}
+
 test("a Python backend publishes typed events (tidings generate --python); clients get them by the rules", async () => {
   const [one, two] = nodes as [Node, Node];
   const bob = await connect(two, jwt(BOB, T1));
@@ -267,20 +283,8 @@ test("a Python backend publishes typed events (tidings generate --python); clien
   const other: string[] = [];
   admin2.on(ticket.TICKET_CREATED, (d) => other.push(d.ticket.title));
 
-  // clients/python/publish.py, on the venv ./scripts/test makes (target/py) and the package it
-  // generates (target/py/gen/events).
-  const python = process.env["TIDINGS_PYTHON"] ?? path.join(repo, "target/py/bin/python");
-  const pythonPath = process.env["TIDINGS_PYTHON_PATH"] ?? path.join(repo, "target/py/gen");
-  const out = await new Promise<string>((resolve, reject) =>
-    execFile(
-      python,
-      [path.join(repo, "clients/python/publish.py"), `http://${one.addr}`, API_KEY, T1, BOB],
-      { env: { ...process.env, PYTHONPATH: pythonPath }, timeout: 30_000 },
-      (e, stdout, stderr) => (e ? reject(new Error(`${python} publish.py: ${e.message}\n${stderr}`)) : resolve(stdout)),
-    ),
-  );
-  const seen = JSON.parse(out) as Record<string, unknown>;
-  assert.equal(typeof seen["created"], "string");
+  const seen = await publishFromPython(one, T1, BOB);
+  assert.equal(typeof seen["created"], "string", "published once, the retry answered the same");
   assert.deepEqual(seen["refused"], { status: 422, code: "constraint_violated", path: "ticket.title" });
   assert.equal(seen["batch"], 1);
   assert.equal(typeof seen["async"], "string");
@@ -288,4 +292,39 @@ test("a Python backend publishes typed events (tidings generate --python); clien
   await eventually(() => got.length === 3, 5_000, "bob gets the three events, on the other node");
   assert.deepEqual(got, ["created From Python", "updated From Python, renamed", "status open"]);
   assert.deepEqual(other, [], "an admin of another tenant gets nothing");
+});
+
+test("the demo page (Chromium) receives events published from Node and Python, by the rules", async () => {
+  const [one, two] = nodes as [Node, Node];
+  // The demo page, served as a static site of its own; it connects to a node with a JWT.
+  const site = createServer((req, res) => {
+    const file = req.url === "/app.js" ? "examples/web/dist/app.js" : "examples/web/index.html";
+    res.setHeader("content-type", file.endsWith(".js") ? "text/javascript" : "text/html");
+    res.end(readFileSync(path.join(repo, file)));
+  });
+  const siteUrl = await new Promise<string>((resolve) =>
+    site.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(site.address() as AddressInfo).port}`)),
+  );
+  const browser = await launchChromium();
+  try {
+    const open = async (node: Node, token: string) => {
+      const page = await browser.newPage();
+      await page.goto(`${siteUrl}/?user=carol&ws=${encodeURIComponent(`ws://${node.addr}/ws`)}&token=${token}`);
+      await page.waitForSelector('#state[data-state="open"]', { timeout: 10_000 });
+      return page;
+    };
+    const carolPage = await open(two, jwt(CAROL, T1));
+    const otherTenant = await open(one, jwt(ADMIN2, T2, ["admin"]));
+    const created = ticketCreated("From Node to the page");
+    await publisher(one).publish(ticket.TICKET_CREATED, created);
+    await carolPage.waitForSelector('#tickets li:has-text("From Node to the page")', { timeout: 5_000 });
+    await publishFromPython(one, T1, CAROL);
+    await carolPage.waitForSelector('#tickets li:has-text("From Python")', { timeout: 5_000 });
+    // The status change from Python's asyncio publisher updates the row in place.
+    await carolPage.waitForSelector('#tickets li:has-text("From Python, renamed")', { timeout: 5_000 });
+    assert.equal(await otherTenant.locator("#tickets li").count(), 0, "another tenant's page gets nothing");
+  } finally {
+    await browser.close();
+    site.close();
+  }
 });
