@@ -16,37 +16,32 @@ P = typing.TypeVar("P")
 MAX_DEPTH = 128
 
 
-class Event(typing.Generic[P]):
-    """An event's wire name, typed by its payload class: ``ticket.TICKET_CREATED`` is an
-    ``Event[ticket.Created]``, so a publisher takes only that payload for it."""
-
+class _Named(typing.Generic[P]):
     __slots__ = ("name",)
 
     def __init__(self, name: str) -> None:
         self.name = name
 
     def __repr__(self) -> str:
-        return f"Event({self.name!r})"
+        return f"{type(self).__name__}({self.name!r})"
 
     def __str__(self) -> str:
         return self.name
 
 
-class ClientEvent(typing.Generic[P]):
+class Event(_Named[P]):
+    """An event's wire name, typed by its payload class: ``ticket.TICKET_CREATED`` is an
+    ``Event[ticket.Created]``, so a publisher takes only that payload for it."""
+
+    __slots__ = ()
+
+
+class ClientEvent(_Named[P]):
     """The wire name of an event clients send, typed by its payload class (what the handler
     proxy of ``tidings serve`` POSTs to the app as ``data``). A publisher does not take it:
     the server refuses to publish events clients send."""
 
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"ClientEvent({self.name!r})"
-
-    def __str__(self) -> str:
-        return self.name
+    __slots__ = ()
 
 
 def encode(value: object, _depth: int = 0) -> object:

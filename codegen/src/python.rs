@@ -139,14 +139,7 @@ impl<'s> ModuleWriter<'s> {
         }
         for e in &self.module.events {
             let name = names::event_type_name(&e.key);
-            let doc = format!(
-                "Payload of `{}`.{}",
-                e.name,
-                e.doc
-                    .as_deref()
-                    .map(|d| format!(" {d}"))
-                    .unwrap_or_default()
-            );
+            let doc = crate::summary::payload_doc(e);
             body.push_str(&self.class(&name, Some(&doc), &e.payload, None));
         }
         body.push_str("\n\n");

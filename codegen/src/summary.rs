@@ -4,6 +4,19 @@ use std::fmt::Write as _;
 
 use tidings::schema::{EventDef, PresenceKind, Recipients, Rule, Schema, Scope};
 
+/// The first line of the documentation of an event's payload type, in every backend:
+/// "Payload of `ticket:created`." and the event's own documentation.
+pub fn payload_doc(e: &EventDef) -> String {
+    format!(
+        "Payload of `{}`.{}",
+        e.name,
+        e.doc
+            .as_deref()
+            .map(|d| format!(" {d}"))
+            .unwrap_or_default()
+    )
+}
+
 /// Who receives an event, in a short phrase: "user ticket.created_by, role admin (in tenant
 /// tenant_id), except actor_id". Events clients send say who handles them.
 pub fn recipients(e: &EventDef) -> String {

@@ -10,10 +10,13 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use tidings_serve::config::{Config, JwtConfig};
 use tokio_tungstenite::tungstenite::Message;
+
+mod common;
+use common::{frame, start, Ws};
 
 const SECRET_ENV: &str = "TIDINGS_HANDLERS_TEST_SECRET";
 const SECRET: &str = "a test secret of at least thirty-two bytes";
@@ -117,19 +120,6 @@ fn config(app: SocketAddr, down: SocketAddr) -> Config {
     config
 }
 
-async fn start(config: &Config) -> SocketAddr {
-    let server = tidings_serve::Server::new(config).expect("the server starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(server.serve(listener, std::future::pending()));
-    addr
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn connect(addr: SocketAddr) -> Ws {
     let token = tidings::JwtIssuer::hs256(SECRET.as_bytes())
         .issue(ALICE, Some(T1), &["agent"], Duration::from_secs(600))
@@ -137,35 +127,19 @@ async fn connect(addr: SocketAddr) -> Ws {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?token={token}"))
         .await
         .expect("connects");
-    let hello = answer(&mut ws).await;
+    let hello = frame(&mut ws).await;
     assert_eq!(hello["type"], "$connected");
     ws
 }
 
-/// The next frame other than a heartbeat, within five seconds.
-async fn answer(ws: &mut Ws) -> Value {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) => {
-                let v: Value = serde_json::from_str(t.as_str()).expect("JSON frame");
-                if v["type"] != "$ping" {
-                    return v;
-                }
-            }
-            Ok(Some(Ok(_))) => {}
-            other => panic!("no frame: {other:?}"),
-        }
-    }
-}
-
 async fn send(ws: &mut Ws, event: &str, cid: u32, data: Value) -> Value {
-    let frame = json!({ "type": event, "cid": cid, "data": data });
-    ws.send(Message::text(frame.to_string()))
+    let request = json!({ "type": event, "cid": cid, "data": data });
+    ws.send(Message::text(request.to_string()))
         .await
         .expect("send");
-    let frame = answer(ws).await;
-    assert_eq!(frame["cid"], cid, "{frame}");
-    frame
+    let answer = frame(ws).await;
+    assert_eq!(answer["cid"], cid, "{answer}");
+    answer
 }
 
 fn message(text: &str) -> Value {

@@ -9,12 +9,15 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use tidings_serve::config::Config;
 use tidings_serve::proxy::{ConnectProxyConfig, JoinProxyConfig};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
+
+mod common;
+use common::{frame, start, Ws};
 
 const KEYS_ENV: &str = "TIDINGS_PROXIES_TEST_KEYS";
 const SECRET_ENV: &str = "TIDINGS_PROXIES_TEST_SECRET";
@@ -123,19 +126,6 @@ fn config(app: SocketAddr) -> Config {
     config
 }
 
-async fn start(config: &Config) -> SocketAddr {
-    let server = tidings_serve::Server::new(config).expect("the server starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(server.serve(listener, std::future::pending()));
-    addr
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// Opens a WebSocket with `cookie` (and `query`): the session's `$connected`, or the HTTP
 /// status of the refused upgrade.
 async fn open(addr: SocketAddr, cookie: Option<&str>, query: &str) -> Result<(Ws, Value), u16> {
@@ -156,21 +146,6 @@ async fn open(addr: SocketAddr, cookie: Option<&str>, query: &str) -> Result<(Ws
             Err(response.status().as_u16())
         }
         Err(e) => panic!("{e}"),
-    }
-}
-
-async fn frame(ws: &mut Ws) -> Value {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) => {
-                let v: Value = serde_json::from_str(t.as_str()).expect("JSON frame");
-                if v["type"] != "$ping" {
-                    return v;
-                }
-            }
-            Ok(Some(Ok(_))) => {}
-            other => panic!("no frame: {other:?}"),
-        }
     }
 }
 

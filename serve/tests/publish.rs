@@ -6,11 +6,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use tidings_serve::config::{Config, JwtConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
+
+mod common;
+use common::Ws;
 
 const SECRET_ENV: &str = "TIDINGS_SERVE_TEST_SECRET";
 const SECRET: &str = "a test secret of at least thirty-two bytes";
@@ -45,17 +48,8 @@ async fn start() -> SocketAddr {
     });
     config.api.keys_env = Some(KEYS_ENV.to_owned());
     config.rooms.allow = vec!["chat:*".to_owned()];
-    let server = tidings_serve::Server::new(&config).expect("the server starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(server.serve(listener, std::future::pending()));
-    addr
+    common::start(&config).await
 }
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(addr: SocketAddr, user: &str, tenant: &str, roles: &[&str]) -> Ws {
     let token = tidings::JwtIssuer::hs256(SECRET.as_bytes())
@@ -71,18 +65,7 @@ async fn connect(addr: SocketAddr, user: &str, tenant: &str, roles: &[&str]) -> 
 
 /// The next frame other than a heartbeat, within a second.
 async fn next_frame(ws: &mut Ws) -> Option<Value> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(1), ws.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) => {
-                let v: Value = serde_json::from_str(t.as_str()).expect("JSON frame");
-                if v["type"] != "$ping" {
-                    return Some(v);
-                }
-            }
-            Ok(Some(Ok(_))) => {}
-            _ => return None,
-        }
-    }
+    common::next_frame(ws, Duration::from_secs(1)).await
 }
 
 /// POSTs `body` to `path` with `headers`: the status, the response's headers (lowercase) and

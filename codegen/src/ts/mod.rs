@@ -334,14 +334,7 @@ fn event_view(m: &Module, e: &EventDef, inputs: &Inputs) -> EventView {
     }
     EventView {
         doc: jsdoc(
-            Some(&format!(
-                "Payload of `{}`.{}",
-                e.name,
-                e.doc
-                    .as_deref()
-                    .map(|d| format!(" {d}"))
-                    .unwrap_or_default()
-            )),
+            Some(&crate::summary::payload_doc(e)),
             e.deprecated.as_ref(),
             &tags,
             "",
