@@ -1,12 +1,12 @@
-"""The JSON the generated payload classes encode to: a union variant's tag first, `None` as
-`null`, nested classes, lists and maps walked, and a bounded depth. Run by ./scripts/test with
+"""The JSON the generated payload classes encode to (a union variant's tag first, `None` as
+`null`, nested classes, lists and maps walked, a bounded depth), and back (`decode`). Run by ./scripts/test with
 the generated package on the path (PYTHONPATH=target/py/gen)."""
 
 from __future__ import annotations
 
 import json
 
-from events import _tidings, chat, encode, ticket
+from events import _tidings, chat, decode, encode, ticket
 
 
 def test_a_union_variant_writes_its_tag_first() -> None:
@@ -31,6 +31,35 @@ def test_nested_classes_and_lists_are_walked() -> None:
     }
     assert ticket.TICKET_CREATED.name == "ticket:created"
     assert str(chat.CHAT_SEND_MESSAGE) == "chat:sendMessage"
+
+
+def test_decode_builds_the_classes_back() -> None:
+    message = chat.Message(
+        message=chat.ChatMessage(
+            id="i", chat_id="c", tenant_id="t", sender_id="s",
+            body=chat.MessageBodyImage(url="u", width=1, height=2), sent_at="2026-12-02T10:00:00Z",
+            client_id="k",
+        )
+    )
+    assert decode(chat.Message, encode(message)) == message
+    # What the handler proxy POSTs as `data`: the variant picked by its tag; absent optionals None.
+    sent = decode(chat.SendMessage, {"chat_id": "c", "body": {"type": "text", "text": "hi"}})
+    assert sent == chat.SendMessage(chat_id="c", body=chat.MessageBodyText(text="hi"))
+    created = decode(ticket.Created, json.loads(json.dumps(encode(ticket.Created(
+        ticket=ticket.Ticket(
+            id="i", tenant_id="t", title="x", status="open", priority="low", created_by="c",
+            participant_ids=["p"], tags=[], created_at="2026-12-02T10:00:00Z", updated_at="2026-12-02T10:00:00Z",
+        ),
+        actor_id="a",
+    )))))
+    assert created.ticket.participant_ids == ["p"] and created.ticket.description is None
+    for bad, where in [({"chat_id": "c"}, "`body` is missing"), ({"chat_id": "c", "body": {"type": "video"}}, "no variant")]:
+        try:
+            decode(chat.SendMessage, bad)
+        except ValueError as e:
+            assert where in str(e), e
+        else:
+            raise AssertionError(f"decoded {bad}")
 
 
 def test_a_cycle_is_refused_not_a_crash() -> None:

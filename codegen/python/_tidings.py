@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 
 P = typing.TypeVar("P")
+T = typing.TypeVar("T")
 
 #: How deep a payload may nest (the server refuses deeper ones).
 MAX_DEPTH = 128
@@ -66,4 +68,60 @@ def encode(value: object, _depth: int = 0) -> object:
         return [encode(v, _depth + 1) for v in value]
     if isinstance(value, dict):
         return {k: encode(v, _depth + 1) for k, v in value.items()}
+    return value
+
+
+def decode(cls: type[T], value: object) -> T:
+    """The payload class ``cls`` built from its JSON value: what the handler proxy of
+    ``tidings serve`` POSTs as ``data`` (``chat.SendMessage``), or a payload a client sent.
+    Wire names are mapped to the fields', union variants picked by their tag, lists, maps and
+    nested classes built. It checks shapes only as far as it must to build the classes (the
+    server has checked the payload against the contract already).
+
+    Raises ``ValueError`` when ``value`` does not have the class's shape, and past
+    ``MAX_DEPTH`` levels."""
+    return typing.cast(T, _decode(cls, value, "", 0))
+
+
+def _decode(ty: object, value: object, at: str, depth: int) -> object:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"the payload nests deeper than {MAX_DEPTH} levels")
+    place = at or "the payload"
+    origin = typing.get_origin(ty)
+    if isinstance(ty, type) and dataclasses.is_dataclass(ty):
+        if not isinstance(value, dict):
+            raise ValueError(f"{place}: expected an object")
+        hints = typing.get_type_hints(ty)
+        kwargs: dict[str, object] = {}
+        for f in dataclasses.fields(ty):
+            wire = f.metadata.get("wire", f.name)
+            if wire in value:
+                kwargs[f.name] = _decode(hints[f.name], value[wire], f"{at}.{wire}".lstrip("."), depth + 1)
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ValueError(f"{place}: `{wire}` is missing")
+        return ty(**kwargs)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(ty)
+        if value is None and type(None) in options:
+            return None
+        tagged = [o for o in options if getattr(o, "__tidings_tag__", None) is not None]
+        if tagged and isinstance(value, dict):
+            for option in tagged:
+                tag, name = option.__tidings_tag__
+                if value.get(tag) == name:
+                    return _decode(option, value, at, depth)
+            raise ValueError(f"{place}: no variant is tagged {value.get(tagged[0].__tidings_tag__[0])!r}")
+        for option in options:
+            if option is not type(None):
+                return _decode(option, value, at, depth)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ValueError(f"{place}: expected an array")
+        (item,) = typing.get_args(ty)
+        return [_decode(item, v, f"{at}[{i}]", depth + 1) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{place}: expected an object")
+        _, item = typing.get_args(ty)
+        return {k: _decode(item, v, f"{at}.{k}".lstrip("."), depth + 1) for k, v in value.items()}
     return value
