@@ -220,7 +220,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     ///
     /// The payload is checked by the event's contract in `contracts` before `handler` runs, as
     /// the generated decoder checks it (refused with `invalid_payload` or
-    /// `constraint_violated` and the field's path, [`Contract::check`]); `handler` gets it as
+    /// `constraint_violated` and the field's path, [`Contract::check`](crate::validate::Contract::check)); `handler` gets it as
     /// the generated Rust would encode it. Its answer is checked by the declared reply's
     /// contract ([`ReplyContract::check`]): one that breaks it is not sent, the client gets
     /// `internal` and the server logs the place. An event that declares no reply is answered
