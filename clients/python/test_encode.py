@@ -5,6 +5,7 @@ the generated package on the path (PYTHONPATH=target/py/gen)."""
 from __future__ import annotations
 
 import json
+import typing
 
 from events import _tidings, chat, decode, encode, ticket
 
@@ -60,6 +61,26 @@ def test_decode_builds_the_classes_back() -> None:
             assert where in str(e), e
         else:
             raise AssertionError(f"decoded {bad}")
+
+
+def test_a_payload_json_cannot_hold_is_a_publish_error() -> None:
+    from events.publisher import Publisher, PublishError
+
+    with Publisher("http://127.0.0.1:9", "key") as publisher:
+        for bad in [float("nan"), float("inf")]:
+            payload = chat.Message(
+                message=chat.ChatMessage(
+                    id="i", chat_id="c", tenant_id="t", sender_id="s",
+                    body=chat.MessageBodyText(text="x"), sent_at="s",
+                )
+            )
+            payload.message.body = typing.cast(chat.MessageBody, {"type": "text", "text": bad})
+            try:
+                publisher.publish(chat.CHAT_MESSAGE, payload)
+            except PublishError as e:
+                assert (e.status, e.code) == (0, "invalid_payload"), e
+            else:
+                raise AssertionError("published NaN")
 
 
 def test_a_cycle_is_refused_not_a_crash() -> None:

@@ -14,8 +14,9 @@ import typing
 P = typing.TypeVar("P")
 T = typing.TypeVar("T")
 
-#: How deep a payload may nest (the server refuses deeper ones).
-MAX_DEPTH = 128
+#: How deep a payload may nest: under the server's bound (its JSON parser stops at 128 levels,
+#: the request's own envelope included), so that what passes here passes there.
+MAX_DEPTH = 120
 
 
 class _Named(typing.Generic[P]):

@@ -53,8 +53,9 @@ class PublishError(Exception):
     """A refusal of the server, or a publish that did not reach it.
 
     ``code`` is the server's (``constraint_violated``, ``unknown_event``, …: docs/serve.md lists
-    them), or ``unavailable`` when the server could not be reached or answered no JSON, and
-    ``timeout``. ``status`` is the HTTP status, 0 without an answer; ``path`` the payload field
+    them), or ``unavailable`` when the server could not be reached or answered no JSON,
+    ``timeout``, and ``invalid_payload`` (status 0) when the payload cannot be sent as JSON at
+    all (NaN, a value JSON cannot hold, nesting past ``MAX_DEPTH``). ``status`` is the HTTP status, 0 without an answer; ``path`` the payload field
     at fault (``ticket.title``); ``index`` the position of the event refused in a batch;
     ``results`` the events of a batch published before a failure part-way."""
 
@@ -101,11 +102,16 @@ class _Endpoint:
         self.endpoint = url.rstrip("/") + "/api/publish"
         self.api_key = api_key
 
-    def request(self, body: object, idempotency_key: str | None) -> tuple[dict[str, str], bytes]:
+    def request(self, body: typing.Callable[[], object], idempotency_key: str | None) -> tuple[dict[str, str], bytes]:
         headers = {"authorization": f"Bearer {self.api_key}", "content-type": "application/json"}
         if idempotency_key is not None:
             headers["idempotency-key"] = idempotency_key
-        return headers, json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
+        try:
+            content = json.dumps(body(), ensure_ascii=False, allow_nan=False).encode()
+        except (ValueError, TypeError, RecursionError) as e:
+            # NaN or infinity (not JSON numbers), a value JSON cannot hold, nesting past the bound.
+            raise PublishError(0, "invalid_payload", f"the payload cannot be sent as JSON: {e}") from None
+        return headers, content
 
     def failed(self, e: httpx.HTTPError) -> PublishError:
         code = "timeout" if isinstance(e, httpx.TimeoutException) else "unavailable"
@@ -146,12 +152,12 @@ class _Endpoint:
         return results
 
 
-def _single(event: Event[P], data: P) -> object:
-    return {"event": event.name, "data": encode(data)}
+def _single(event: Event[P], data: P) -> typing.Callable[[], object]:
+    return lambda: {"event": event.name, "data": encode(data)}
 
 
-def _batch(events: typing.Iterable[BatchItem]) -> object:
-    return {"events": [{"event": e.event, "data": encode(e.data)} for e in events]}
+def _batch(events: typing.Iterable[BatchItem]) -> typing.Callable[[], object]:
+    return lambda: {"events": [{"event": e.event, "data": encode(e.data)} for e in events]}
 
 
 class Publisher:
@@ -175,7 +181,7 @@ class Publisher:
         :class:`PublishError`."""
         return self._endpoint.many(self._post(_batch(events), idempotency_key))
 
-    def _post(self, body: object, idempotency_key: str | None) -> object:
+    def _post(self, body: typing.Callable[[], object], idempotency_key: str | None) -> object:
         headers, content = self._endpoint.request(body, idempotency_key)
         try:
             response = self._client.post(self._endpoint.endpoint, headers=headers, content=content)
@@ -211,7 +217,7 @@ class AsyncPublisher:
         """As :meth:`Publisher.publish_batch`."""
         return self._endpoint.many(await self._post(_batch(events), idempotency_key))
 
-    async def _post(self, body: object, idempotency_key: str | None) -> object:
+    async def _post(self, body: typing.Callable[[], object], idempotency_key: str | None) -> object:
         headers, content = self._endpoint.request(body, idempotency_key)
         try:
             response = await self._client.post(self._endpoint.endpoint, headers=headers, content=content)

@@ -131,6 +131,12 @@ pub async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> Resp
             "method_not_allowed",
             format!("`{method} /api/publish`: publish with POST"),
         )
+    } else if uri.path() == "/healthz" {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("`{method} /healthz`: ask with GET"),
+        )
     } else {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -283,7 +289,18 @@ impl Api {
             )
         };
         let request: Value =
-            serde_json::from_slice(body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
+            serde_json::from_slice(body).map_err(|e| {
+                // serde_json stops at 128 levels of nesting, the request's own included.
+                if e.to_string().starts_with("recursion limit exceeded") {
+                    bad(format!(
+                        "the body nests deeper than 128 levels (the request's `{{\"data\": …}}` included), at line {} column {}",
+                        e.line(),
+                        e.column()
+                    ))
+                } else {
+                    bad(format!("the body is not JSON: {e}"))
+                }
+            })?;
         let Value::Object(mut request) = request else {
             return Err(bad(
                 "the body must be an object: `{\"event\": …, \"data\": …}` or `{\"events\": […]}`"

@@ -106,6 +106,9 @@ pub struct JwtConfig {
     pub issuer: Option<String>,
     /// The audience tokens must name (`aud`).
     pub audience: Option<String>,
+    /// The clock skew allowed between the token's issuer and this server, in seconds, on
+    /// `exp` and `nbf` (default 5; 0 to 300).
+    pub leeway_seconds: Option<u64>,
 }
 
 /// `[api]`: the HTTP API the app's backend calls.
@@ -310,12 +313,30 @@ impl Config {
             10,
             5_000,
         )?;
+        // Under join_timeout, so that the proxy's own timeout decides (a refusal, logged).
         within(
             "rooms.proxy.timeout_ms",
             self.rooms.proxy.as_ref().and_then(|p| p.timeout_ms),
             10,
-            5_000,
+            4_500,
         )?;
+        within(
+            "auth.jwt.leeway_seconds",
+            self.auth.jwt.as_ref().and_then(|j| j.leeway_seconds),
+            0,
+            300,
+        )?;
+        for pattern in &self.rooms.allow {
+            let prefix = pattern.strip_suffix('*').unwrap_or(pattern);
+            if pattern.is_empty() || prefix.contains('*') {
+                return Err(ConfigError::Invalid {
+                    key: "rooms.allow",
+                    message: format!(
+                        "`{pattern}` is not a room name or a prefix ending in `*` (`lobby`, `chat:*`)"
+                    ),
+                });
+            }
+        }
         within(
             "api.idempotency_seconds",
             self.api.idempotency_seconds,
@@ -489,6 +510,7 @@ impl Config {
         if let Some(a) = &jwt.audience {
             auth = auth.audience(a);
         }
+        auth = auth.leeway(Duration::from_secs(jwt.leeway_seconds.unwrap_or(5)));
         Ok(auth)
     }
 }

@@ -78,10 +78,20 @@ impl HandlersConfig {
             .transpose()?;
         let mut modules = BTreeMap::new();
         for (module, url) in &self.modules {
-            if !schema.modules.iter().any(|m| &m.name == module) {
+            let Some(m) = schema.modules.iter().find(|m| &m.name == module) else {
                 return Err(ConfigError::Invalid {
                     key: "handlers.modules",
                     message: format!("the schemas have no module `{module}`"),
+                });
+            };
+            if !m
+                .events
+                .iter()
+                .any(|e| e.direction != Direction::ServerToClient)
+            {
+                return Err(ConfigError::Invalid {
+                    key: "handlers.modules",
+                    message: format!("module `{module}` has no event clients send"),
                 });
             }
             modules.insert(module.as_str(), parse("handlers.modules", url)?);
@@ -145,24 +155,6 @@ pub struct Proxy {
     secret: Option<String>,
     timeout: Duration,
     max_answer_bytes: usize,
-}
-
-/// What the app answers (any HTTP status: a 4xx or 5xx with an `error` is the app's error).
-#[derive(Debug, Deserialize)]
-struct Answer {
-    /// The reply, as the event declares it (`null` or absent when it declares none).
-    #[serde(default)]
-    reply: Value,
-    /// The app's refusal, sent to the client as the `$error`.
-    error: Option<AppError>,
-}
-
-#[derive(Debug, Deserialize)]
-struct AppError {
-    code: String,
-    #[serde(default)]
-    message: String,
-    field: Option<String>,
 }
 
 impl Proxy {
@@ -258,6 +250,12 @@ impl Proxy {
                     "the app's handler of `{event}` cannot be reached"
                 )));
             }
+            Err(e @ Failure::Broken(_)) => {
+                tracing::warn!(event, %url, "the app {e}");
+                return Err(HandlerError::internal(format!(
+                    "the app's handler of `{event}` failed without an answer; it may have acted on it"
+                )));
+            }
             Err(e @ Failure::TooLong(_)) => {
                 tracing::warn!(event, %url, "the app's answer: {e}");
                 return Err(HandlerError::internal(format!(
@@ -266,51 +264,139 @@ impl Proxy {
                 )));
             }
         };
-        let bad = |why: String| {
-            tracing::warn!(event, %url, %status, "the app's answer is not one: {why}");
-            HandlerError::internal(format!("the app's answer to `{event}` is not one: {why}"))
-        };
-        let answer: Answer = if bytes.iter().all(u8::is_ascii_whitespace) {
-            Answer {
-                reply: Value::Null,
-                error: None,
+        answer(status, &bytes).map_err(|refusal| match refusal {
+            Answered::App(e) => e,
+            Answered::NotAnAnswer { why, detail } => {
+                tracing::warn!(event, %url, %status, "the app's answer is not one: {why}{detail}");
+                HandlerError::internal(format!("the app's answer to `{event}` is not one: {why}"))
             }
+        })
+    }
+}
+
+/// Why an answer is not a reply.
+#[derive(Debug)]
+enum Answered {
+    /// The app's error, for the client.
+    App(HandlerError),
+    /// Not an answer: why, for the client; the parser's detail, for the log only.
+    NotAnAnswer { why: String, detail: String },
+}
+
+fn not_an_answer(why: impl Into<String>) -> Answered {
+    Answered::NotAnAnswer {
+        why: why.into(),
+        detail: String::new(),
+    }
+}
+
+/// Reads the app's answer: `{"reply": …}` (2xx; an empty body is `null`), or `{"error": {"code",
+/// "message"?, "field"?}}` with any status.
+fn answer(status: axum::http::StatusCode, bytes: &[u8]) -> Result<Value, Answered> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return if status.is_success() {
+            Ok(Value::Null)
         } else {
-            match serde_json::from_slice(&bytes) {
-                Ok(answer) => answer,
-                Err(_) if !status.is_success() => {
-                    return Err(bad(format!("HTTP {status} without an `error`")))
-                }
-                Err(e) => {
-                    return Err(bad(format!(
-                        "not `{{\"reply\": …}}` or `{{\"error\": …}}`: {e}"
-                    )))
-                }
-            }
+            Err(not_an_answer(format!("HTTP {status} without an `error`")))
         };
-        match answer.error {
-            Some(error) => {
-                let code_ok = !error.code.is_empty()
-                    && error.code.len() <= MAX_CODE_BYTES
-                    && error.code.bytes().all(|b| {
-                        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':')
-                    });
-                if !code_ok {
-                    return Err(bad(format!(
-                        "`error.code` must be 1 to {MAX_CODE_BYTES} letters, digits, `_`, `-`, `.` or `:`"
-                    )));
-                }
-                if !answer.reply.is_null() {
-                    return Err(bad("both `reply` and `error`".to_owned()));
-                }
-                let mut e = HandlerError::new(error.code, error.message);
-                if let Some(field) = error.field {
-                    e = e.with_field(field);
-                }
-                Err(e)
+    }
+    let body: Value = serde_json::from_slice(bytes).map_err(|e| Answered::NotAnAnswer {
+        why: format!("HTTP {status} with a body that is not JSON"),
+        detail: format!(" ({e})"),
+    })?;
+    let Value::Object(mut body) = body else {
+        return Err(not_an_answer(format!(
+            "HTTP {status} with a body that is not `{{\"reply\": …}}` or `{{\"error\": …}}`"
+        )));
+    };
+    match (body.remove("reply"), body.remove("error")) {
+        (Some(_), Some(_)) => Err(not_an_answer("both `reply` and `error`")),
+        (None, None) => Err(not_an_answer(format!(
+            "HTTP {status} with neither `reply` nor `error` (wrap the reply: `{{\"reply\": …}}`)"
+        ))),
+        (Some(_), None) if !status.is_success() => Err(not_an_answer(format!(
+            "HTTP {status} with a `reply`: a reply comes with a 2xx status"
+        ))),
+        (Some(reply), None) => Ok(reply),
+        (None, Some(error)) => Err(app_error(&error)),
+    }
+}
+
+/// The app's `error`: a code the client can match, a message, the field at fault.
+fn app_error(error: &Value) -> Answered {
+    let Some(code) = error.get("code").and_then(Value::as_str) else {
+        return not_an_answer("`error.code` is missing or not a string");
+    };
+    let code_ok = !code.is_empty()
+        && code.len() <= MAX_CODE_BYTES
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
+    if !code_ok {
+        return not_an_answer(format!(
+            "`error.code` must be 1 to {MAX_CODE_BYTES} letters, digits, `_`, `-`, `.` or `:`"
+        ));
+    }
+    let message = match error.get("message") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(m)) => m,
+        Some(_) => return not_an_answer("`error.message` is not a string"),
+    };
+    let mut e = HandlerError::new(code.to_owned(), message);
+    match error.get("field") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(f)) => e = e.with_field(f.clone()),
+        Some(_) => return not_an_answer("`error.field` is not a string"),
+    }
+    Answered::App(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use serde_json::json;
+
+    use super::*;
+
+    fn why(status: StatusCode, body: &str) -> String {
+        match answer(status, body.as_bytes()) {
+            Err(Answered::NotAnAnswer { why, .. }) => why,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn answers_are_read_strictly() {
+        assert_eq!(answer(StatusCode::OK, b"").ok(), Some(Value::Null));
+        assert_eq!(answer(StatusCode::NO_CONTENT, b" ").ok(), Some(Value::Null));
+        assert_eq!(
+            answer(StatusCode::OK, br#"{"reply": {"a": 1}}"#).ok(),
+            Some(json!({"a": 1}))
+        );
+        assert!(why(StatusCode::OK, r#"{"ok": true}"#).contains("neither `reply` nor `error`"));
+        assert!(why(StatusCode::OK, "[1,2]").contains("not `{\"reply\""));
+        assert!(why(StatusCode::OK, "<html>").contains("not JSON"));
+        assert!(why(StatusCode::FORBIDDEN, r#"{"error": {"message": "m"}}"#)
+            .contains("`error.code` is missing"));
+        assert!(why(
+            StatusCode::BAD_REQUEST,
+            r#"{"error": {"code": "x", "field": 5}}"#
+        )
+        .contains("`error.field`"));
+        assert!(why(StatusCode::BAD_REQUEST, r#"{"error": "nope"}"#).contains("`error.code`"));
+        assert!(why(StatusCode::INTERNAL_SERVER_ERROR, "").contains("500"));
+        assert!(why(StatusCode::INTERNAL_SERVER_ERROR, r#"{"reply": 1}"#).contains("2xx"));
+        match answer(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            br#"{"error": {"code": "chat_closed", "field": "chat_id"}}"#,
+        ) {
+            Err(Answered::App(e)) => {
+                assert_eq!(
+                    (&*e.code, e.message.as_str(), e.field.as_deref()),
+                    ("chat_closed", "", Some("chat_id"))
+                );
             }
-            None if !status.is_success() => Err(bad(format!("HTTP {status} without an `error`"))),
-            None => Ok(answer.reply),
+            other => panic!("{other:?}"),
         }
     }
 }

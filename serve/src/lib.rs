@@ -58,7 +58,7 @@ pub enum ServeError {
     Serve(std::io::Error),
     /// At shutdown, the Redis backplane did not take every event the publish API had taken
     /// (answered with `connections: null`) within [`FLUSH_TIMEOUT`]: they are lost.
-    #[error("{0} published events were not handed to Redis before shutdown: lost")]
+    #[error("published events not handed to Redis before shutdown, lost: {0}")]
     Lost(usize),
 }
 
@@ -182,7 +182,8 @@ impl Server {
                             )
                         }
                     }
-                }),
+                })
+                .fallback(api::not_found),
             )
             .fallback(api::not_found);
         Ok(Server { hub, app, events })

@@ -103,8 +103,9 @@ async fn run(args: Args) -> ExitCode {
     };
     match listener.local_addr() {
         Ok(addr) => println!(
-            "tidings serve: {} events; listening on http://{addr} (WebSocket {}, POST /api/publish)",
+            "tidings serve: {} event{}; listening on http://{addr} (WebSocket {}, POST /api/publish)",
             server.event_count(),
+            if server.event_count() == 1 { "" } else { "s" },
             config.ws_path().unwrap_or_default()
         ),
         Err(e) => eprintln!("warning: {e}"),

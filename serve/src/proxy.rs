@@ -12,6 +12,9 @@ use tidings::{AsyncAuthenticator, AuthError, Principal, UpgradeRequest};
 
 use crate::config::ConfigError;
 
+/// The latest `expires_at` taken: the year 9999.
+const MAX_SECONDS: f64 = 253_402_300_799.0;
+
 /// The longest answer the connect and join proxies read, in bytes.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
@@ -73,8 +76,11 @@ pub fn secret(key: &'static str, var: Option<&str>) -> Result<Option<String>, Co
 pub enum Failure {
     /// No answer within the timeout.
     Timeout,
-    /// The app cannot be reached, or the answer broke off.
+    /// The app cannot be reached: nothing was sent.
     Unreachable(reqwest::Error),
+    /// The request was sent, or may have been, and no whole answer came (the app closed the
+    /// connection, or died): the app may have acted on it.
+    Broken(reqwest::Error),
     /// The answer is longer than allowed.
     TooLong(usize),
 }
@@ -84,6 +90,7 @@ impl std::fmt::Display for Failure {
         match self {
             Failure::Timeout => f.write_str("no answer in time"),
             Failure::Unreachable(e) => write!(f, "cannot be reached: {e}"),
+            Failure::Broken(e) => write!(f, "gave no whole answer: {e}"),
             Failure::TooLong(max) => write!(f, "the answer is longer than {max} bytes"),
         }
     }
@@ -93,8 +100,10 @@ impl From<reqwest::Error> for Failure {
     fn from(e: reqwest::Error) -> Failure {
         if e.is_timeout() {
             Failure::Timeout
-        } else {
+        } else if e.is_connect() {
             Failure::Unreachable(e)
+        } else {
+            Failure::Broken(e)
         }
     }
 }
@@ -123,6 +132,29 @@ pub async fn send(
 /// the app's session.
 pub const DEFAULT_FORWARDED: [&str; 1] = ["cookie"];
 
+/// Headers the connect proxy never forwards: they frame or route the server's own request
+/// (the connection's hop-by-hop headers, RFC 9110 §7.6.1; the message's length and body, RFC
+/// 9112 §6), or name the WebSocket upgrade itself.
+pub const NOT_FORWARDED: [&str; 17] = [
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "expect",
+    "host",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "sec-websocket-key",
+    "sec-websocket-extensions",
+    "sec-websocket-version",
+];
+
 /// `[auth.proxy]`: the app's endpoint that says who a connection is (the connect proxy),
 /// instead of a JWT.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -146,12 +178,13 @@ struct Identity {
     user_id: String,
     #[serde(default)]
     tenant: Option<String>,
+    /// `null` or absent: none.
     #[serde(default)]
-    roles: Vec<String>,
-    /// When the identity expires, in seconds since the Unix epoch: the session is closed then
-    /// unless refreshed (`$auth`).
+    roles: Option<Vec<String>>,
+    /// When the identity expires, in seconds since the Unix epoch (a fraction allowed, as
+    /// Python's `time.time()` gives): the session is closed then unless refreshed (`$auth`).
     #[serde(default)]
-    expires_at: Option<u64>,
+    expires_at: Option<f64>,
 }
 
 /// The connect proxy: an [`AsyncAuthenticator`] that asks the app.
@@ -184,6 +217,14 @@ impl ConnectProxy {
                     message: format!("`{name}` is not a header name"),
                 }
             })?;
+            if NOT_FORWARDED.contains(&header.as_str()) {
+                return Err(ConfigError::Invalid {
+                    key: "auth.proxy.forward_headers",
+                    message: format!(
+                        "`{name}` cannot be forwarded: it frames or routes the server's own request to the app (RFC 9110 §7.6.1, RFC 9112 §6)"
+                    ),
+                });
+            }
             if header == axum::http::header::AUTHORIZATION && secret.is_some() {
                 return Err(ConfigError::Invalid {
                     key: "auth.proxy.forward_headers",
@@ -249,12 +290,31 @@ impl ConnectProxy {
         if identity.user_id.is_empty() {
             return Err(unavailable("its answer has an empty `user_id`".to_owned()));
         }
+        if identity.tenant.as_deref() == Some("") {
+            return Err(unavailable(
+                "its answer has an empty `tenant` (leave it out, or null, for none)".to_owned(),
+            ));
+        }
+        let expires_at = match identity.expires_at {
+            None => None,
+            Some(s) if s.is_finite() && (0.0..=MAX_SECONDS).contains(&s) => {
+                Some(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(s))
+            }
+            Some(s) => {
+                return Err(unavailable(format!(
+                    "its `expires_at` ({s}) is not seconds since 1970"
+                )))
+            }
+        };
+        if expires_at.is_some_and(|at| at <= SystemTime::now()) {
+            return Err(AuthError::unauthorized(
+                "the session has expired: sign in again",
+            ));
+        }
         let mut principal = Principal::user(identity.user_id);
         principal.tenant = identity.tenant;
-        principal.roles = identity.roles;
-        principal.expires_at = identity
-            .expires_at
-            .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s));
+        principal.roles = identity.roles.unwrap_or_default();
+        principal.expires_at = expires_at;
         Ok(principal)
     }
 }
@@ -306,8 +366,8 @@ impl AsyncAuthenticator for ConnectProxy {
 pub struct JoinProxyConfig {
     /// The endpoint (`http://127.0.0.1:3000/tidings/join`).
     pub url: String,
-    /// How long the app has to answer, in milliseconds (default 3,000; 10 to 5,000, the
-    /// runtime's `join_timeout`).
+    /// How long the app has to answer, in milliseconds (default 3,000; 10 to 4,500, under the
+    /// runtime's `join_timeout` of 5 s). No answer in time refuses the join (logged).
     pub timeout_ms: Option<u64>,
     /// The environment variable holding a secret sent as `Authorization: Bearer <secret>`.
     pub secret_env: Option<String>,

@@ -66,6 +66,8 @@ async fn app(
         "break" => Json(json!({ "reply": { "id": "not a uuid" } })).into_response(),
         "crash" => (StatusCode::INTERNAL_SERVER_ERROR, "Traceback …").into_response(),
         "bad code" => Json(json!({ "error": { "code": "no spaces allowed" } })).into_response(),
+        // The reply not wrapped in `{"reply": …}`.
+        "unwrapped" => Json(stored).into_response(),
         _ => Json(json!({ "reply": stored })).into_response(),
     }
 }
@@ -199,6 +201,15 @@ async fn a_client_event_reaches_the_app_and_its_reply_comes_back_checked() {
     let bad = send(&mut ws, "chat:sendMessage", 5, message("bad code")).await;
     assert_eq!(bad["code"], "internal", "{bad}");
 
+    let unwrapped = send(&mut ws, "chat:sendMessage", 9, message("unwrapped")).await;
+    assert!(
+        unwrapped["message"]
+            .as_str()
+            .expect("a message")
+            .contains("neither `reply` nor `error`"),
+        "{unwrapped}"
+    );
+
     // Past the timeout: `timeout`; the connection goes on.
     let slow = send(&mut ws, "chat:sendMessage", 6, message("slow")).await;
     assert_eq!(slow["code"], "timeout", "{slow}");
@@ -216,6 +227,49 @@ async fn a_client_event_reaches_the_app_and_its_reply_comes_back_checked() {
 
     let again = send(&mut ws, "chat:sendMessage", 8, message("still here")).await;
     assert_eq!(again["type"], "$reply", "{again}");
+}
+
+/// An app that reads each request and closes the connection without answering.
+async fn dropping_app() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = tokio::io::AsyncReadExt::read(&mut tcp, &mut buf).await;
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn an_app_that_dies_after_the_call_may_have_acted() {
+    let (app, _) = start_app().await;
+    let mut config = config(app, closed_port().await);
+    let dropper = dropping_app().await;
+    config.handlers.events.insert(
+        "chat:setTyping".to_owned(),
+        format!("http://{dropper}/typing"),
+    );
+    let server = start(&config).await;
+    let mut ws = connect(server).await;
+    let dropped = send(
+        &mut ws,
+        "chat:setTyping",
+        1,
+        json!({ "chat_id": CHAT, "is_typing": true }),
+    )
+    .await;
+    assert_eq!(dropped["code"], "internal", "{dropped}");
+    assert!(
+        dropped["message"]
+            .as_str()
+            .expect("a message")
+            .contains("may have acted"),
+        "{dropped}"
+    );
 }
 
 #[tokio::test]
@@ -286,6 +340,10 @@ async fn handler_endpoints_that_name_nothing_are_refused_at_start() {
     let mut scheme = config(app, down);
     scheme.handlers.url = Some("ftp://127.0.0.1/".to_owned());
     assert!(refused(scheme).contains("http or https"));
+    let mut no_client_events = config(app, down);
+    no_client_events.handlers.modules =
+        [("ticket".to_owned(), "http://127.0.0.1:1/".to_owned())].into();
+    assert!(refused(no_client_events).contains("no event clients send"));
     let mut timeout = config(app, down);
     timeout.handlers.timeout_ms = Some(0);
     assert!(refused(timeout).contains("handlers.timeout_ms"));

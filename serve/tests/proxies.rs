@@ -63,6 +63,19 @@ async fn connect_endpoint(
             Json(json!({ "user_id": ALICE })).into_response()
         }
         (Some("garbage"), _) => "<html>login</html>".into_response(),
+        (Some("expired"), _) => {
+            Json(json!({ "user_id": ALICE, "expires_at": 1000 })).into_response()
+        }
+        // As a Python backend writes it: `roles` null, `expires_at` from `time.time() + 900`.
+        (Some("python"), _) => {
+            let soon = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_secs_f64()
+                + 900.5;
+            Json(json!({ "user_id": ALICE, "tenant": T1, "roles": null, "expires_at": soon }))
+                .into_response()
+        }
         (_, Some("bob-token")) => Json(json!({ "user_id": BOB, "tenant": T1 })).into_response(),
         _ => StatusCode::UNAUTHORIZED.into_response(),
     }
@@ -200,6 +213,15 @@ async fn the_app_says_who_a_connection_is() {
         open(server, Some("session=slow"), "").await.err(),
         Some(503)
     );
+    assert_eq!(
+        open(server, Some("session=expired"), "").await.err(),
+        Some(401),
+        "expired already"
+    );
+    let (_py, hello) = open(server, Some("session=python"), "")
+        .await
+        .expect("a fractional expires_at and null roles are taken");
+    assert_eq!(hello["type"], "$connected");
 }
 
 #[tokio::test]
@@ -265,11 +287,40 @@ async fn proxies_that_are_not_configured_right_are_refused_at_start() {
         p.forward_headers = Some(vec!["Authorization".to_owned()]);
     }
     assert!(refused(leak).contains("server's secret"));
+    for framing in [
+        "content-length",
+        "Transfer-Encoding",
+        "connection",
+        "host",
+        "expect",
+    ] {
+        let mut smuggle = config(app);
+        if let Some(p) = &mut smuggle.auth.proxy {
+            p.forward_headers = Some(vec!["cookie".to_owned(), framing.to_owned()]);
+        }
+        assert!(
+            refused(smuggle).contains("cannot be forwarded"),
+            "{framing}"
+        );
+    }
+    for pattern in ["*chat", "", "chat:*:admins*x"] {
+        let mut bad = config(app);
+        bad.rooms.allow = vec![pattern.to_owned()];
+        assert!(refused(bad).contains("rooms.allow"), "{pattern:?}");
+    }
     let mut slow = config(app);
     if let Some(p) = &mut slow.rooms.proxy {
         p.timeout_ms = Some(60_000);
     }
     assert!(refused(slow).contains("rooms.proxy.timeout_ms"));
+    let mut at_join_timeout = config(app);
+    if let Some(p) = &mut at_join_timeout.rooms.proxy {
+        p.timeout_ms = Some(5_000);
+    }
+    assert!(
+        refused(at_join_timeout).contains("rooms.proxy.timeout_ms"),
+        "under the runtime's join_timeout, so that the proxy's timeout decides"
+    );
     let mut scheme = config(app);
     if let Some(p) = &mut scheme.auth.proxy {
         p.url = "file:///etc/passwd".to_owned();
