@@ -5,14 +5,15 @@
 //!   `ticket:created` — a real payload of the shipped schemas, checked by the contract and
 //!   routed by its rules — for D seconds, one event per request and then batches of 100:
 //!   events/s, and each request's p50/p99. Next to it, **the HTTP floor**: the same requests
-//!   to a minimal axum server (a child of this binary) that reads the body, parses it as JSON
+//!   to a minimal axum server (a child of this binary, served as `tidings serve` is, with
+//!   `tidings::axum::serve`) that reads the body, parses it as JSON
 //!   and answers the same JSON, with no contract and no routing — what the HTTP stack alone
 //!   costs on this machine.
 //! - **fan-out of published events**: N WebSocket clients of one tenant; one POST of a batch
 //!   of M `tenant:announcement` (durable, to everyone in the tenant); timed from the POST until
-//!   every client has every frame (deliveries/s, median of runs). The fan-out bench of the
-//!   runtime (`cargo bench -p tidings --bench fanout`) measures events emitted from Rust in the
-//!   same way; `./scripts/bench` runs both, and BENCHMARKS.md sets them side by side.
+//!   every client has every frame (deliveries/s, median of runs). Next to it, **emitted from
+//!   Rust**: a Rust server (a child of this binary: a hub on axum, as `tidings serve` is) that
+//!   emits the same typed events itself when one POST tells it to, to the same clients.
 //!
 //! `-- --connections 1000,5000` picks the fan-out sizes (default 1,000, 5,000 and 10,000),
 //! `-- --seconds 5` each throughput run's length, `-- --smoke` runs everything once at a tiny
@@ -145,8 +146,84 @@ fn floor() {
             "floor: listening on http://{}",
             listener.local_addr().expect("addr")
         );
-        axum::serve(listener, app).await.expect("serve");
+        // The serving function `tidings serve` uses: the same HTTP stack and socket options.
+        tidings::axum::serve(listener, app).await.expect("serve");
     });
+}
+
+/// `tenant:announcement` as a Rust server declares it (`#[derive(Event)]` would write the same
+/// impl): durable, to everyone in its tenant.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Announcement {
+    tenant_id: String,
+    announcement_id: String,
+    severity: String,
+    title: String,
+    body: String,
+    published_by: String,
+}
+
+impl tidings::Event for Announcement {
+    const NAME: &'static str = "tenant:announcement";
+    const MODULE: &'static str = "tenant";
+    const DIRECTION: tidings::schema::Direction = tidings::schema::Direction::ServerToClient;
+    const DELIVERY: tidings::schema::Delivery = tidings::schema::Delivery::Durable;
+    type Reply = ();
+    fn recipients(&self) -> tidings::Recipients {
+        tidings::to_tenant(self.tenant_id.clone())
+    }
+}
+
+/// The reference for the fan-out: a Rust server on the same stack (a hub on axum, the same JWT
+/// auth and default limits as `tidings serve`) that emits the typed event itself when told
+/// (`POST /emit` with `{"n": M, "round": r}`): the same frames to the same clients, without
+/// the HTTP API's body, the contract check and the rules read from the schema.
+fn rust_server() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let hub = tidings::Hub::builder()
+            .authenticator(tidings::JwtAuthenticator::hs256(SECRET.as_bytes()))
+            .build();
+        let emitter = hub.clone();
+        let app = axum::Router::new()
+            .route("/ws", tidings::axum::websocket(hub.clone()))
+            .route(
+                "/emit",
+                axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+                    let hub = emitter.clone();
+                    async move {
+                        let n = v["n"].as_u64().unwrap_or(0);
+                        let round = v["round"].as_u64().unwrap_or(0);
+                        for i in 0..n {
+                            let a: Announcement =
+                                serde_json::from_value(announcement(round * 10_000 + i))
+                                    .expect("an announcement");
+                            if let Err(e) = hub.emit(&a) {
+                                eprintln!("emit failed: {e}");
+                            }
+                        }
+                        "ok"
+                    }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        println!(
+            "rust: listening on http://{}",
+            listener.local_addr().expect("addr")
+        );
+        tidings::axum::serve(listener, app).await.expect("serve");
+    });
+}
+
+fn start_rust_server() -> Running {
+    let child = Command::new(std::env::current_exe().expect("this bench"))
+        .arg("--rust-server")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the Rust server starts");
+    listening(child)
 }
 
 fn ticket_created(n: u64) -> Value {
@@ -309,26 +386,30 @@ async fn connect_clients(addr: SocketAddr, n: usize, received: Arc<AtomicU64>) {
     }
 }
 
-/// One POST of `m` announcements: seconds until every one of `n` clients has every frame.
-async fn published_fanout(
+/// One POST of `m` announcements — published through the API, or (`rust`) a command to the
+/// Rust server to emit them — timed until every one of `n` clients has every frame: seconds.
+async fn fanout_once(
     addr: SocketAddr,
+    rust: bool,
     n: usize,
     m: usize,
     received: &AtomicU64,
     round: u64,
 ) -> f64 {
     let client = reqwest::Client::new();
-    let events: Vec<Value> = (0..m as u64)
-        .map(
-            |i| json!({ "event": "tenant:announcement", "data": announcement(round * 10_000 + i) }),
-        )
-        .collect();
-    let body = json!({ "events": events }).to_string();
+    let (path, body) = if rust {
+        ("/emit", json!({ "n": m, "round": round }).to_string())
+    } else {
+        let events: Vec<Value> = (0..m as u64)
+            .map(|i| json!({ "event": "tenant:announcement", "data": announcement(round * 10_000 + i) }))
+            .collect();
+        ("/api/publish", json!({ "events": events }).to_string())
+    };
     let before = received.load(Ordering::Relaxed);
     let want = before + (n * m) as u64;
     let started = Instant::now();
     let response = client
-        .post(format!("http://{addr}/api/publish"))
+        .post(format!("http://{addr}{path}"))
         .header("authorization", format!("Bearer {KEY}"))
         .header("content-type", "application/json")
         .body(body)
@@ -348,6 +429,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--floor") {
         floor();
+        return;
+    }
+    if args.iter().any(|a| a == "--rust-server") {
+        rust_server();
         return;
     }
     let smoke = args.iter().any(|a| a == "--smoke");
@@ -395,25 +480,38 @@ fn main() {
     }
 
     let m = if smoke { 10 } else { 100 };
-    println!("\nfan-out of published events: one POST of a batch of {m} `tenant:announcement` (durable) to N clients of the tenant; median of {runs} runs");
-    println!("{:>8} {:>14} {:>12}", "clients", "deliveries/s", "ms");
+    println!("\nfan-out: one POST of a batch of {m} `tenant:announcement` (durable) to N clients of the tenant, published through the API; next to it a Rust server emitting the same typed events itself, to the same clients; median of {runs} runs");
+    println!(
+        "{:>8} {:>16} {:>16} {:>8}",
+        "clients", "published/s", "Rust-emitted/s", "ratio"
+    );
     for &n in &sizes {
-        let server = start_serve(dir.path());
-        let received = Arc::new(AtomicU64::new(0));
-        runtime.block_on(connect_clients(server.addr, n, Arc::clone(&received)));
-        let mut times: Vec<f64> = (0..runs)
-            .map(|r| runtime.block_on(published_fanout(server.addr, n, m, &received, r as u64)))
-            .collect();
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
+        let mut rates = [0.0f64; 2];
+        for (i, rust) in [false, true].into_iter().enumerate() {
+            let server = if rust {
+                start_rust_server()
+            } else {
+                start_serve(dir.path())
+            };
+            let received = Arc::new(AtomicU64::new(0));
+            runtime.block_on(connect_clients(server.addr, n, Arc::clone(&received)));
+            let mut times: Vec<f64> = (0..runs)
+                .map(|r| {
+                    runtime.block_on(fanout_once(server.addr, rust, n, m, &received, r as u64))
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            rates[i] = (n * m) as f64 / times[times.len() / 2];
+            drop(server);
+            // Let the clients see their connections close before the next server.
+            std::thread::sleep(Duration::from_millis(300));
+        }
         println!(
-            "{:>8} {:>14.0} {:>12.1}",
+            "{:>8} {:>16.0} {:>16.0} {:>8.2}",
             n,
-            (n * m) as f64 / median,
-            median * 1000.0
+            rates[0],
+            rates[1],
+            rates[0] / rates[1]
         );
-        drop(server);
-        // Let the clients see their connections close before the next size.
-        std::thread::sleep(Duration::from_millis(300));
     }
 }
