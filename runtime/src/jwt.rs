@@ -211,7 +211,7 @@ impl JwtAuthenticator {
     ///
     /// # Errors
     /// When the token is malformed, badly signed, expired, not valid yet (`nbf`), has an `exp`
-    /// or `nbf` out of range, lacks `sub` (or has an empty one), or has a `tenant` or `roles` claim of another type
+    /// or `nbf` out of range, lacks `sub` (or has an empty one), has an empty `tenant`, or has a `tenant` or `roles` claim of another type
     /// (a tenant is a string or a number; roles an array of them).
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let (key, algorithm) = self.key_for(token)?;
@@ -306,6 +306,14 @@ impl JwtAuthenticator {
                 ))
             })?),
         };
+        // An empty tenant is a tenant nobody else names, not no tenant: a mistake of the
+        // issuer, refused like an empty user.
+        if tenant.as_deref() == Some("") {
+            return Err(AuthError::unauthorized(format!(
+                "the token's `{}` claim is empty: leave it out for no tenant",
+                self.tenant_claim
+            )));
+        }
         // The library compares whole seconds; a decimal `exp` just past, or `nbf` just ahead,
         // is refused here to the fraction.
         let now = SystemTime::now();
@@ -463,8 +471,8 @@ impl JwtIssuer {
     /// A token for `user`, valid for `ttl` from now.
     ///
     /// # Errors
-    /// When `user` is empty (a token must name a user: [`JwtAuthenticator::verify`] refuses
-    /// an empty `sub`), `ttl` is zero (the token would be expired when issued), the clock is
+    /// When `user` or `tenant` is empty (a token must name a user: [`JwtAuthenticator::verify`]
+    /// refuses an empty `sub`, and an empty tenant), `ttl` is zero (the token would be expired when issued), the clock is
     /// before 1970 or the token cannot be signed — an `unauthorized` error saying why.
     pub fn issue(
         &self,
@@ -476,6 +484,11 @@ impl JwtIssuer {
         if user.is_empty() {
             return Err(AuthError::unauthorized(
                 "cannot issue a token for an empty user name",
+            ));
+        }
+        if tenant == Some("") {
+            return Err(AuthError::unauthorized(
+                "cannot issue a token for an empty tenant: give `None` for no tenant",
             ));
         }
         if ttl.is_zero() {

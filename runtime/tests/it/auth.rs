@@ -371,7 +371,7 @@ fn a_malformed_token_says_what_is_wrong_in_words_and_is_an_http_response() {
     assert_eq!(response.status(), axum::http::StatusCode::UNAUTHORIZED);
 }
 
-/// A token names a user: an empty `sub` is refused when verifying, and not issued.
+/// A token names a user: an empty `sub` (or tenant) is refused when verifying, and not issued.
 #[cfg(feature = "jwt")]
 #[test]
 fn an_empty_user_is_neither_issued_nor_accepted() {
@@ -382,7 +382,15 @@ fn an_empty_user_is_neither_issued_nor_accepted() {
         .verify(&token("", "acme", &[], Duration::from_secs(60)))
         .expect_err("an empty sub");
     assert!(err.to_string().contains("`sub` claim is empty"), "{err}");
+    // An empty tenant is refused too: it is not "no tenant".
+    let err = auth
+        .verify(&token("alice", "", &[], Duration::from_secs(60)))
+        .expect_err("an empty tenant");
+    assert!(err.to_string().contains("`tenant` claim is empty"), "{err}");
     let issuer = JwtIssuer::hs256(SECRET);
+    assert!(issuer
+        .issue("alice", Some(""), &[], Duration::from_secs(60))
+        .is_err());
     assert!(issuer
         .issue("", None, &[], Duration::from_secs(60))
         .is_err());
