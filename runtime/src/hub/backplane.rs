@@ -159,7 +159,14 @@ fn apply_locked(
     if position.seq > st.seq + 1 {
         return (Applied::Gap { after: st.seq }, None);
     }
-    let d = st.deliver(position.seq, body, history, Instant::now(), false);
+    let now = Instant::now();
+    let d = st.deliver(
+        position.seq,
+        body,
+        history,
+        (now, super::stream::clock_ms(now)),
+        false,
+    );
     (Applied::Delivered, Some(d))
 }
 

@@ -130,18 +130,20 @@ impl StreamState {
     /// queues hold the number and the shared body: each connection's session writes the frame
     /// out, so a broadcast's per-recipient copies are made on every worker, not on the emitting
     /// thread.
+    ///
+    /// `at_ms` is `now` on the history's clock ([`clock_ms`]): a broadcast reads the clock once,
+    /// not once per stream.
     pub(crate) fn deliver(
         &mut self,
         seq: u64,
         body: Arc<str>,
         limits: &History,
-        now: Instant,
+        (now, at_ms): (Instant, u64),
         direct: bool,
     ) -> Delivered {
         self.seq = seq;
         self.active = now;
         if limits.max_events > 0 {
-            let at_ms = clock_ms(now);
             self.history.push_back(Stored {
                 body: body.clone(),
                 at_ms,
