@@ -82,12 +82,7 @@ async fn start_app() -> (SocketAddr, Calls) {
             app(Arc::clone(&seen), headers, body)
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (addr, calls)
+    (common::serve_app(router).await, calls)
 }
 
 /// An address nothing listens on.

@@ -25,6 +25,16 @@ pub(crate) async fn start(config: &Config) -> SocketAddr {
     addr
 }
 
+/// Serves `app` (the app's side of a proxy, in a test) on a free port of 127.0.0.1: its address.
+pub(crate) async fn serve_app(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
 /// The next frame other than a heartbeat within `within`, or `None` (nothing came, or the
 /// connection ended).
 pub(crate) async fn next_frame(ws: &mut Ws, within: Duration) -> Option<Value> {
