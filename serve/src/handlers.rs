@@ -151,8 +151,7 @@ impl HandlersConfig {
 /// Calls the app's endpoints.
 #[derive(Debug)]
 pub struct Proxy {
-    client: reqwest::Client,
-    secret: Option<String>,
+    caller: crate::proxy::Caller,
     timeout: Duration,
     max_answer_bytes: usize,
 }
@@ -168,10 +167,8 @@ impl Proxy {
         secret: Option<String>,
         max_answer_bytes: usize,
     ) -> Result<Proxy, reqwest::Error> {
-        let client = crate::proxy::client(timeout)?;
         Ok(Proxy {
-            client,
-            secret,
+            caller: crate::proxy::Caller::new(timeout, secret)?,
             timeout,
             max_answer_bytes,
         })
@@ -224,14 +221,7 @@ impl Proxy {
         data: Value,
     ) -> Result<Value, HandlerError> {
         let body = serde_json::json!({ "event": event, "data": data, "principal": principal });
-        let mut request = self
-            .client
-            .post(url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string());
-        if let Some(secret) = &self.secret {
-            request = request.bearer_auth(secret);
-        }
+        let request = self.caller.post(url, &body);
         let (status, bytes) = match crate::proxy::send(request, self.max_answer_bytes).await {
             Ok(answer) => answer,
             Err(Failure::Timeout) => {

@@ -18,18 +18,68 @@ const MAX_SECONDS: f64 = 253_402_300_799.0;
 /// The longest answer the connect and join proxies read, in bytes.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// An HTTP client for calls that take at most `timeout`, following no redirect (a POST
-/// redirected would become a GET: an endpoint that moved is an error).
-///
-/// # Errors
-/// When the client cannot be built (no TLS roots could be loaded).
-pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(2)))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("tidings-serve/", env!("CARGO_PKG_VERSION")))
-        .build()
+/// What every call to the app shares: an HTTP client whose calls take at most a timeout and
+/// follow no redirect (a POST redirected would become a GET: an endpoint that moved is an
+/// error), and the secret each call carries as `Authorization: Bearer`, for the app to refuse
+/// calls that are not the server's.
+#[derive(Debug)]
+pub struct Caller {
+    client: reqwest::Client,
+    secret: Option<String>,
+}
+
+impl Caller {
+    /// A caller whose calls take at most `timeout` and carry `secret`, if any.
+    ///
+    /// # Errors
+    /// When the client cannot be built (no TLS roots could be loaded).
+    pub fn new(timeout: Duration, secret: Option<String>) -> Result<Caller, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(2)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("tidings-serve/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Caller { client, secret })
+    }
+
+    /// A caller for the proxy configured under `key` (`auth.proxy`, `rooms.proxy`): its
+    /// `timeout_ms` (default 3,000) and `secret_env`.
+    ///
+    /// # Errors
+    /// When the secret is not one, or the client cannot be built, by key.
+    fn configured(
+        key: &'static str,
+        secret_key: &'static str,
+        timeout_ms: Option<u64>,
+        secret_env: Option<&str>,
+    ) -> Result<Caller, ConfigError> {
+        let secret = secret(secret_key, secret_env)?;
+        Caller::new(Duration::from_millis(timeout_ms.unwrap_or(3_000)), secret).map_err(|e| {
+            ConfigError::Invalid {
+                key,
+                message: e.to_string(),
+            }
+        })
+    }
+
+    /// Whether calls carry a secret.
+    pub fn has_secret(&self) -> bool {
+        self.secret.is_some()
+    }
+
+    /// A POST of `body`, as JSON, to `url`, with the secret.
+    pub fn post(&self, url: &Url, body: &Value) -> reqwest::RequestBuilder {
+        let request = self
+            .client
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string());
+        match &self.secret {
+            Some(secret) => request.bearer_auth(secret),
+            None => request,
+        }
+    }
 }
 
 /// Parses an endpoint's URL: `http` or `https` only.
@@ -190,9 +240,8 @@ struct Identity {
 /// The connect proxy: an [`AsyncAuthenticator`] that asks the app.
 #[derive(Debug)]
 pub struct ConnectProxy {
-    client: reqwest::Client,
+    caller: Caller,
     url: Url,
-    secret: Option<String>,
     forward: Vec<axum::http::HeaderName>,
 }
 
@@ -204,7 +253,12 @@ impl ConnectProxy {
     /// a forwarded `Authorization` header ([`ConfigError`]).
     pub fn new(config: &ConnectProxyConfig) -> Result<ConnectProxy, ConfigError> {
         let url = endpoint_url("auth.proxy.url", &config.url)?;
-        let secret = secret("auth.proxy.secret_env", config.secret_env.as_deref())?;
+        let caller = Caller::configured(
+            "auth.proxy",
+            "auth.proxy.secret_env",
+            config.timeout_ms,
+            config.secret_env.as_deref(),
+        )?;
         let names: Vec<String> = match &config.forward_headers {
             Some(names) => names.clone(),
             None => DEFAULT_FORWARDED.iter().map(|&n| n.to_owned()).collect(),
@@ -225,7 +279,7 @@ impl ConnectProxy {
                     ),
                 });
             }
-            if header == axum::http::header::AUTHORIZATION && secret.is_some() {
+            if header == axum::http::header::AUTHORIZATION && caller.has_secret() {
                 return Err(ConfigError::Invalid {
                     key: "auth.proxy.forward_headers",
                     message: "`authorization` carries the server's secret (`secret_env`); the app gets the client's token as `token`".to_owned(),
@@ -233,15 +287,9 @@ impl ConnectProxy {
             }
             forward.push(header);
         }
-        let timeout = Duration::from_millis(config.timeout_ms.unwrap_or(3_000));
-        let client = client(timeout).map_err(|e| ConfigError::Invalid {
-            key: "auth.proxy",
-            message: e.to_string(),
-        })?;
         Ok(ConnectProxy {
-            client,
+            caller,
             url,
-            secret,
             forward,
         })
     }
@@ -251,16 +299,9 @@ impl ConnectProxy {
         headers: &[(axum::http::HeaderName, axum::http::HeaderValue)],
         body: Value,
     ) -> Result<Principal, AuthError> {
-        let mut request = self
-            .client
-            .post(self.url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string());
+        let mut request = self.caller.post(&self.url, &body);
         for (name, value) in headers {
             request = request.header(name.as_str(), value.as_bytes());
-        }
-        if let Some(secret) = &self.secret {
-            request = request.bearer_auth(secret);
         }
         let unavailable = |why: String| {
             tracing::warn!(url = %self.url, "the connect proxy failed: {why}");
@@ -376,9 +417,8 @@ pub struct JoinProxyConfig {
 /// The join proxy.
 #[derive(Debug)]
 pub struct JoinProxy {
-    client: reqwest::Client,
+    caller: Caller,
     url: Url,
-    secret: Option<String>,
 }
 
 impl JoinProxy {
@@ -388,30 +428,21 @@ impl JoinProxy {
     /// When the URL or the secret is not one ([`ConfigError`]).
     pub fn new(config: &JoinProxyConfig) -> Result<JoinProxy, ConfigError> {
         let url = endpoint_url("rooms.proxy.url", &config.url)?;
-        let secret = secret("rooms.proxy.secret_env", config.secret_env.as_deref())?;
-        let timeout = Duration::from_millis(config.timeout_ms.unwrap_or(3_000));
-        let client = client(timeout).map_err(|e| ConfigError::Invalid {
-            key: "rooms.proxy",
-            message: e.to_string(),
-        })?;
-        Ok(JoinProxy {
-            client,
-            url,
-            secret,
-        })
+        let caller = Caller::configured(
+            "rooms.proxy",
+            "rooms.proxy.secret_env",
+            config.timeout_ms,
+            config.secret_env.as_deref(),
+        )?;
+        Ok(JoinProxy { caller, url })
     }
 
     /// Whether the app lets `who` join `room`: a 2xx answer `{"allow": true}`. Anything else
     /// refuses: `{"allow": false}`, another status, no answer (logged).
     pub async fn allows(&self, who: &Principal, room: &str) -> bool {
-        let mut request = self
-            .client
-            .post(self.url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(json!({ "room": room, "principal": who }).to_string());
-        if let Some(secret) = &self.secret {
-            request = request.bearer_auth(secret);
-        }
+        let request = self
+            .caller
+            .post(&self.url, &json!({ "room": room, "principal": who }));
         match send(request, MAX_ANSWER_BYTES).await {
             Ok((status, bytes)) if status.is_success() => {
                 match serde_json::from_slice::<Value>(&bytes) {
