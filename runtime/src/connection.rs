@@ -45,6 +45,21 @@ pub(crate) trait TextParts {
     /// the socket can take it so now without waiting; `false` leaves the frame to the caller,
     /// who sends it as a message. A frame written so is flushed by the sink's next flush.
     fn write_text_parts(&mut self, parts: &[&str]) -> bool;
+
+    /// Makes room for frames about to be written whose payloads total `bytes`: a hint, so that
+    /// a batch is gathered in one allocation rather than in a buffer grown (and copied) a
+    /// doubling at a time. Sockets that gather nothing ignore it.
+    fn reserve_text(&mut self, bytes: usize) {
+        let _ = bytes;
+    }
+
+    /// Whether the memory of the gathered bytes is kept once they are written out: kept while
+    /// a burst's batches follow one another (regrown from nothing, each batch paid a copy per
+    /// doubling), freed when `false` is set and nothing is left to write, so that an idle
+    /// connection holds none. Sockets that gather nothing ignore it.
+    fn keep_buffer(&mut self, keep: bool) {
+        let _ = keep;
+    }
 }
 
 /// Read errors of a transport, as far as a session needs to tell them apart.
@@ -381,6 +396,14 @@ impl<S: TextParts> TextParts for Half<S> {
         }
         written
     }
+
+    fn reserve_text(&mut self, bytes: usize) {
+        self.0.lock().socket.reserve_text(bytes);
+    }
+
+    fn keep_buffer(&mut self, keep: bool) {
+        self.0.lock().socket.keep_buffer(keep);
+    }
 }
 
 impl<S: Sink<Message> + Unpin> Sink<Message> for Half<S> {
@@ -632,6 +655,7 @@ impl Runner {
     {
         let mut batch = Vec::new();
         let mut fed = 0;
+        sink.keep_buffer(true);
         // What was queued while the batch was fed joins it, up to a flush's worth: one write
         // for what a burst queues meanwhile, not one per drain.
         while fed < FLUSH_FRAMES {
@@ -640,6 +664,7 @@ impl Runner {
                 break;
             }
             fed += batch.len();
+            sink.reserve_text(batch.iter().map(Frame::wire_bytes).sum());
             for frame in batch.drain(..) {
                 if !feed_frame(sink, frame).await {
                     return Next::End(DisconnectReason::TransportError);
@@ -649,6 +674,8 @@ impl Runner {
         if sink.flush().await.is_err() {
             return Next::End(DisconnectReason::TransportError);
         }
+        // The next batch reuses the memory while a burst goes on; idle, the connection frees it.
+        sink.keep_buffer(self.conn.outbox.pending());
         self.conn.outbox.release();
         Next::Continue
     }

@@ -432,8 +432,8 @@ where
 /// An accepted connection's byte stream. Reading: its first bytes (the request head) were read
 /// already, and are read again first. Writing: what tungstenite writes is gathered, up to
 /// `gather` bytes, and written to the socket in one call when that much is gathered or on a
-/// flush (the end of each batch); written out, the memory is freed, so an idle connection holds
-/// none.
+/// flush (the end of each batch); written out, the memory is freed (kept while a burst's
+/// batches follow one another, see `TextParts::keep_buffer`), so an idle connection holds none.
 pub(crate) struct Accepted<S> {
     head: Vec<u8>,
     at: usize,
@@ -446,6 +446,8 @@ pub(crate) struct Accepted<S> {
     /// each write and keeps only what is not taken, so its buffer is empty now: the bytes end
     /// at a frame's end, where [`write_text`](Self::write_text) may add a frame of its own.
     whole: bool,
+    /// Keep `out`'s memory once written (a burst's batches follow); freed otherwise.
+    keep: bool,
 }
 
 impl<S> Accepted<S> {
@@ -459,6 +461,7 @@ impl<S> Accepted<S> {
             written: 0,
             gather,
             whole: true,
+            keep: false,
         }
     }
 
@@ -467,6 +470,15 @@ impl<S> Accepted<S> {
     /// that needs no write to the socket first: tungstenite's buffer is empty, what is gathered
     /// is under the gather size, and the frame is smaller than it. `false` otherwise: the
     /// caller sends the frame through tungstenite, which writes out first.
+    /// Makes room for `bytes` more gathered bytes at once — at most what may be gathered
+    /// before a write ([`write_text`](Self::write_text) takes frames while less than the
+    /// gather size is gathered) — when frames may be gathered now.
+    pub(crate) fn reserve(&mut self, bytes: usize) {
+        if self.whole && self.out.len() < self.gather {
+            self.out.reserve(bytes.min(self.gather - self.out.len()));
+        }
+    }
+
     pub(crate) fn write_text(&mut self, parts: &[&str]) -> bool {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         if !self.whole || self.out.len() >= self.gather || len >= self.gather {
@@ -496,6 +508,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> crate::connection::TextParts
     fn write_text_parts(&mut self, parts: &[&str]) -> bool {
         self.get_mut().write_text(parts)
     }
+
+    fn reserve_text(&mut self, bytes: usize) {
+        self.get_mut().reserve(bytes);
+    }
+
+    fn keep_buffer(&mut self, keep: bool) {
+        let this = self.get_mut();
+        this.keep = keep;
+        if !keep && this.out.is_empty() {
+            this.out = Vec::new();
+        }
+    }
 }
 
 impl<S: AsyncWrite + Unpin> Accepted<S> {
@@ -510,7 +534,11 @@ impl<S: AsyncWrite + Unpin> Accepted<S> {
             }
             self.written += n;
         }
-        self.out = Vec::new();
+        if self.keep {
+            self.out.clear();
+        } else {
+            self.out = Vec::new();
+        }
         self.written = 0;
         std::task::Poll::Ready(Ok(()))
     }
@@ -679,6 +707,34 @@ mod tests {
         s.flush().await.expect("flushed");
         let tail = &s.inner.written[s.inner.written.len() - 310..];
         assert!(tail[..10].iter().all(|&b| b == 8) && tail[10..].iter().all(|&b| b == 9));
+    }
+
+    /// Kept, the gathered bytes' memory is reused by the next batch, reserved once for it up to
+    /// the gather size; let go, it is freed (an idle connection holds none).
+    #[tokio::test]
+    async fn a_burst_reuses_the_gathered_memory_and_idle_frees_it() {
+        let mut s = accepted(usize::MAX, 1000);
+        s.reserve(10_000);
+        assert_eq!(s.out.capacity(), 1000, "reserved up to the gather size");
+        s.keep = true;
+        for _ in 0..2 {
+            let before = s.out.capacity();
+            for _ in 0..20 {
+                assert!(s.write_text(&["{\"seq\":1,", "0123456789"]));
+            }
+            assert_eq!(s.out.capacity(), before, "gathered without growing");
+            s.flush().await.expect("flushed");
+            assert_eq!((s.out.len(), s.out.capacity()), (0, before), "kept");
+        }
+        assert_eq!(
+            s.inner.written.len(),
+            2 * 20 * 21,
+            "a 2-byte header and 19 bytes"
+        );
+        s.keep = false;
+        assert!(s.write_text(&["abc"]));
+        s.flush().await.expect("flushed");
+        assert_eq!(s.out.capacity(), 0, "freed once written");
     }
 
     #[test]

@@ -34,13 +34,15 @@ impl NodeEvents for Inner {
             self.count_delivered(d);
             return Vec::new();
         }
-        self.durable_streams(&envelope.recipients, false)
-            .into_iter()
-            .map(|s| Target {
-                stream: s.id.clone(),
+        let conns = self.registry.resolve(&envelope.recipients);
+        let mut targets = Vec::new();
+        self.each_durable_stream(&conns, &envelope.recipients, false, |stream, _| {
+            targets.push(Target {
+                stream: stream.id.clone(),
                 offline: false,
-            })
-            .collect()
+            });
+        });
+        targets
     }
 
     fn apply_run(

@@ -5,13 +5,12 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use rustc_hash::FxHashSet;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::conn::Conn;
 use super::error::{Delivered, EmitError, Emitted, JsonEvent, PreparedEvent};
 use super::outbox::widest_frame;
-use super::stream::UserStream;
+use super::stream::{next_walk, StreamState, UserStream};
 use super::{Hub, Inner};
 use crate::broker::Envelope;
 use crate::event::Event;
@@ -20,7 +19,7 @@ use crate::protocol::{encode_body, event_body, rfc3339, unnumbered};
 use crate::recipients::{Recipients, Scope};
 use crate::schema::{Delivery, Direction};
 
-/// An event that reaches at most this many connections (ephemeral) or users (durable) is
+/// An event that reaches at most this many connections is
 /// written by the emitting thread to those of them that are idle (see [`super::outbox`]): one
 /// `write` call each instead of a wake-up of each session's task. Larger fan-outs leave the
 /// writes to the sessions' tasks, which spread over the runtime's workers and batch frames.
@@ -211,50 +210,54 @@ impl Inner {
         self.push_all(&conns, &Utf8Bytes::from(unnumbered(body)))
     }
 
-    /// The delivery streams a durable event goes to on this node: those of the users with a
-    /// selected connection, and (when `offline` is set) those of users named by id who have no
-    /// connection but whose stream is retained, in the event's tenant.
-    pub(crate) fn durable_streams(&self, to: &Recipients, offline: bool) -> Vec<Arc<UserStream>> {
-        let conns = self.registry.resolve(to);
-        // A user's connections share one stream: each stream once, in the order found. A set
-        // of addresses, not a sort: O(1) per connection however many (a sort was O(log n), and
-        // the largest cost of a durable broadcast's bookkeeping at 10,000 connections).
-        let mut seen: FxHashSet<usize> =
-            FxHashSet::with_capacity_and_hasher(conns.len(), Default::default());
-        let mut streams: Vec<Arc<UserStream>> = Vec::with_capacity(conns.len());
-        for c in &conns {
-            if seen.insert(Arc::as_ptr(&c.stream) as usize) {
-                streams.push(c.stream.clone());
+    /// Calls `each` once for every delivery stream a durable event goes to on this node, with
+    /// the stream's state locked: the streams of the users with a connection in `conns` (what
+    /// the registry resolved the recipients to), and, when `offline` is set, those of users
+    /// `to` names by id who have no connection but whose stream is retained, in the event's
+    /// tenant.
+    ///
+    /// A user's connections share one stream, reached once, in the order found: marked under
+    /// its lock with this walk's ticket ([`next_walk`]), so that a second connection of the
+    /// user finds it marked. Nothing is allocated and nothing hashed per recipient (a set of
+    /// the streams seen was a third of a durable broadcast's bookkeeping; a sort before it,
+    /// O(log n) per connection).
+    pub(crate) fn each_durable_stream(
+        &self,
+        conns: &[Arc<Conn>],
+        to: &Recipients,
+        offline: bool,
+        mut each: impl FnMut(&UserStream, &mut StreamState),
+    ) {
+        let walk = next_walk();
+        for c in conns {
+            let mut st = c.stream.lock();
+            if st.walk != walk {
+                st.walk = walk;
+                each(&c.stream, &mut st);
             }
         }
-        drop(conns);
-        if offline {
-            let tenant = match to.scope() {
-                Scope::Tenant(t) => Some(t.as_str()),
-                _ => None,
-            };
-            for user in to.users() {
-                if to.excluded().contains(user) {
+        if !offline {
+            return;
+        }
+        let tenant = match to.scope() {
+            Scope::Tenant(t) => Some(t.as_str()),
+            _ => None,
+        };
+        for user in to.users() {
+            if to.excluded().contains(user) {
+                continue;
+            }
+            for stream in self.registry.streams_of(user) {
+                if tenant.is_some_and(|t| stream.id.tenant.as_deref() != Some(t)) {
                     continue;
                 }
-                for stream in self.registry.streams_of(user) {
-                    if tenant.is_some_and(|t| stream.id.tenant.as_deref() != Some(t))
-                        || seen.contains(&(Arc::as_ptr(&stream) as usize))
-                    {
-                        continue;
-                    }
-                    let reachable = {
-                        let st = stream.lock();
-                        st.conns.is_empty() && !st.dead
-                    };
-                    if reachable {
-                        seen.insert(Arc::as_ptr(&stream) as usize);
-                        streams.push(stream);
-                    }
+                let mut st = stream.lock();
+                if st.walk != walk && st.conns.is_empty() && !st.dead {
+                    st.walk = walk;
+                    each(&stream, &mut st);
                 }
             }
         }
-        streams
     }
 
     /// Numbers a durable event in each recipient user's stream and queues it to every
@@ -263,18 +266,17 @@ impl Inner {
         let now = Instant::now();
         let clock = (now, super::stream::clock_ms(now));
         let mut d = Delivered::default();
-        let streams = self.durable_streams(to, offline);
-        let direct = streams.len() <= DIRECT_WRITES;
-        for stream in streams {
-            let mut st = stream.lock();
+        let conns = self.registry.resolve(to);
+        let direct = conns.len() <= DIRECT_WRITES;
+        self.each_durable_stream(&conns, to, offline, |_, st| {
             if st.dead {
-                continue;
+                return;
             }
             let next = st.seq + 1;
             let part = st.deliver(next, body.clone(), &self.history, clock, direct);
             d.connections += part.connections;
             d.dropped += part.dropped;
-        }
+        });
         d
     }
 }

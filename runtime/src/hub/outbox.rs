@@ -37,16 +37,25 @@ pub(crate) enum Frame {
 
 impl Frame {
     /// The frame's text, as the parts it is made of (whole, when they are concatenated): the
-    /// shared text, or `{"seq":`, the number's digits, `,` and the shared body. A socket that
+    /// shared text, or `{"seq":N,` (built on the stack) and the shared body. A socket that
     /// takes a frame in parts writes it without building it first (see
     /// [`crate::connection::TextParts`]).
     pub(crate) fn with_parts<R>(&self, f: impl FnOnce(&[&str]) -> R) -> R {
         match self {
             Frame::Text(text) => f(&[text.as_str()]),
             Frame::Numbered { seq, body } => {
-                let mut digits = itoa::Buffer::new();
-                f(&["{\"seq\":", digits.format(*seq), ",", body])
+                let mut prefix = NumberPrefix::new();
+                f(&[prefix.format(*seq), body])
             }
+        }
+    }
+
+    /// Bytes the frame takes on the wire at most: its payload at its widest and the longest
+    /// frame header (RFC 6455 §5.2, 10 bytes for a server's unmasked frame).
+    pub(crate) fn wire_bytes(&self) -> usize {
+        10 + match self {
+            Frame::Text(text) => text.len(),
+            Frame::Numbered { body, .. } => widest_frame(body, true),
         }
     }
 
@@ -67,6 +76,26 @@ impl From<Utf8Bytes> for Frame {
 
 /// `{"seq":` and `,`: what a numbered frame adds to the body besides the number's digits.
 const NUMBER_AROUND: usize = 8;
+
+/// `{"seq":N,` written on the stack: one part to copy rather than three.
+struct NumberPrefix([u8; NUMBER_AROUND + 20]);
+
+impl NumberPrefix {
+    fn new() -> NumberPrefix {
+        NumberPrefix([0; NUMBER_AROUND + 20])
+    }
+
+    fn format(&mut self, seq: u64) -> &str {
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(seq).as_bytes();
+        let end = 7 + digits.len();
+        self.0[..7].copy_from_slice(b"{\"seq\":");
+        self.0[7..end].copy_from_slice(digits);
+        self.0[end] = b',';
+        // ASCII throughout: `{"seq":`, digits and `,`.
+        std::str::from_utf8(&self.0[..=end]).unwrap_or_default()
+    }
+}
 
 /// The longest frame a body takes: `{` and the body, or when `numbered` `{"seq":N,` with `N` at
 /// its widest (20 digits, `u64::MAX`) and the body — the length a size limit checks before the
@@ -169,6 +198,11 @@ impl Outbox {
     /// running (taking frames meanwhile could put them ahead of the direct write's frame).
     fn has_work(&self, st: &State) -> bool {
         !st.direct && (st.flush || st.front.is_some() || self.len.load(Ordering::Acquire) > 0)
+    }
+
+    /// Whether frames are waiting for the session: queued, or first in line.
+    pub(crate) fn pending(&self) -> bool {
+        self.len.load(Ordering::Acquire) > 0 || self.lock().front.is_some()
     }
 
     /// Lets frames offered from now on be written directly to `socket`.

@@ -7,6 +7,7 @@
 //! registers while events are being emitted gets each of them exactly once: by replay or live.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -49,6 +50,17 @@ pub(crate) struct StreamState {
     /// arrive meanwhile wait here.
     pub(crate) hydrated: bool,
     pub(crate) waiting: Vec<(Position, Arc<str>)>,
+    /// The last walk over recipients ([`next_walk`]) that reached the stream: a walk that finds
+    /// it marked with its own ticket has reached it already, through another of the user's
+    /// connections.
+    pub(crate) walk: u64,
+}
+
+/// A ticket for one walk over the streams a durable event reaches: unique in the process, never
+/// 0 (the mark of a stream no walk reached yet).
+pub(crate) fn next_walk() -> u64 {
+    static WALKS: AtomicU64 = AtomicU64::new(0);
+    WALKS.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 /// A user's delivery stream on this node.
@@ -71,6 +83,7 @@ impl UserStream {
                 dead: false,
                 hydrated,
                 waiting: Vec::new(),
+                walk: 0,
             }),
         }
     }
