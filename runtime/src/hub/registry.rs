@@ -340,7 +340,7 @@ impl Registry {
     pub(crate) fn user_connections(&self, user: &str) -> Vec<Arc<Conn>> {
         self.streams_of(user)
             .iter()
-            .flat_map(|s| s.lock().conns.clone())
+            .flat_map(|s| s.lock().conns.iter().cloned().collect::<Vec<_>>())
             .collect()
     }
 

@@ -35,25 +35,29 @@ pub(crate) fn clock_ms(now: Instant) -> u64 {
     now.saturating_duration_since(start).as_millis() as u64
 }
 
+/// A stream's state. Laid out in declaration order (`repr(C)`), what a durable event reads and
+/// writes first: the walk's mark, the number, the connections and the history, on the lines
+/// just after the lock, then what connecting, resuming and the backplane use.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct StreamState {
-    pub(crate) epoch: String,
-    /// The last sequence number of the stream.
-    pub(crate) seq: u64,
-    pub(crate) conns: Vec<Arc<Conn>>,
-    pub(crate) history: VecDeque<Stored>,
-    /// The last time the stream had a connection or an event.
-    pub(crate) active: Instant,
-    /// Removed from the registry: an emitter holding it must look the stream up again.
-    pub(crate) dead: bool,
-    /// For a backplane: the stream's position is not yet known from it; numbered frames that
-    /// arrive meanwhile wait here.
-    pub(crate) hydrated: bool,
-    pub(crate) waiting: Vec<(Position, Arc<str>)>,
     /// The last walk over recipients ([`next_walk`]) that reached the stream: a walk that finds
     /// it marked with its own ticket has reached it already, through another of the user's
     /// connections.
     pub(crate) walk: u64,
+    /// The last sequence number of the stream.
+    pub(crate) seq: u64,
+    /// The last time the stream had a connection or an event.
+    pub(crate) active: Instant,
+    /// Removed from the registry: an emitter holding it must look the stream up again.
+    pub(crate) dead: bool,
+    pub(crate) conns: Conns,
+    pub(crate) history: VecDeque<Stored>,
+    pub(crate) epoch: String,
+    /// For a backplane: the stream's position is not yet known from it; numbered frames that
+    /// arrive meanwhile wait here.
+    pub(crate) hydrated: bool,
+    pub(crate) waiting: Vec<(Position, Arc<str>)>,
 }
 
 /// A ticket for one walk over the streams a durable event reaches: unique in the process, never
@@ -63,11 +67,60 @@ pub(crate) fn next_walk() -> u64 {
     WALKS.fetch_add(1, Ordering::Relaxed) + 1
 }
 
-/// A user's delivery stream on this node.
+/// A stream's live connections on this node, in the order they registered. The first is held
+/// inline: most users have one connection, and delivering to it then reads no list of its own
+/// (another cache line per user, per durable event).
+#[derive(Debug, Default)]
+pub(crate) struct Conns {
+    first: Option<Arc<Conn>>,
+    /// The others; empty whenever `first` is.
+    more: Vec<Arc<Conn>>,
+}
+
+impl Conns {
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    pub(crate) fn push(&mut self, conn: Arc<Conn>) {
+        if self.first.is_none() {
+            self.first = Some(conn);
+        } else {
+            self.more.push(conn);
+        }
+    }
+
+    /// Keeps the connections `keep` accepts, in their order.
+    pub(crate) fn retain(&mut self, keep: impl Fn(&Conn) -> bool) {
+        let kept: Vec<Arc<Conn>> = self
+            .first
+            .take()
+            .into_iter()
+            .chain(self.more.drain(..))
+            .filter(|c| keep(c))
+            .collect();
+        let mut kept = kept.into_iter();
+        self.first = kept.next();
+        self.more = kept.collect();
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<Conn>> + '_ {
+        self.first.iter().chain(self.more.iter())
+    }
+}
+
+/// A user's delivery stream on this node. The lock and the state come first (`repr(C)`), ahead
+/// of the id, and start a cache line (`align(64)`): what a durable event touches of the stream
+/// is its first two lines.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub(crate) struct UserStream {
-    pub(crate) id: StreamId,
     state: Mutex<StreamState>,
+    pub(crate) id: StreamId,
 }
 
 impl UserStream {
@@ -75,15 +128,15 @@ impl UserStream {
         UserStream {
             id,
             state: Mutex::new(StreamState {
-                epoch: crate::ids::epoch(),
+                walk: 0,
                 seq: 0,
-                conns: Vec::new(),
+                dead: false,
+                conns: Conns::default(),
                 history: VecDeque::new(),
                 active: Instant::now(),
-                dead: false,
+                epoch: crate::ids::epoch(),
                 hydrated,
                 waiting: Vec::new(),
-                walk: 0,
             }),
         }
     }
@@ -124,6 +177,36 @@ impl StreamState {
         }
     }
 
+    /// Stores the newest event, then drops what is past the history's age. A full history
+    /// drops its oldest event first, so that the new one takes its slot: the deque never
+    /// holds more than `max_events` (its capacity grows to that and no further), and storing
+    /// into a full history writes one slot where a push then a pop wrote two, half a deque
+    /// apart (a cache line each, per user, per durable event).
+    ///
+    /// The age is looked at only when the event dropped was past it, or none was dropped: the
+    /// history is in time order, so when its oldest event was recent enough, so is every other
+    /// (and the next oldest, on another line, is not read).
+    fn store(&mut self, event: Stored, limits: &History) {
+        let at_ms = event.at_ms;
+        let max_age = limits.max_age.as_millis() as u64;
+        let len = self.history.len();
+        let look = if len >= limits.max_events {
+            self.history
+                .pop_front()
+                .is_none_or(|oldest| at_ms.saturating_sub(oldest.at_ms) > max_age)
+        } else {
+            if len == self.history.capacity() {
+                self.history
+                    .reserve_exact(len.max(4).min(limits.max_events - len));
+            }
+            true
+        };
+        self.history.push_back(event);
+        if look {
+            self.trim_at(limits, at_ms);
+        }
+    }
+
     /// The sequence number of the oldest stored event.
     pub(crate) fn first_stored(&self) -> u64 {
         self.seq + 1 - self.history.len() as u64
@@ -157,14 +240,16 @@ impl StreamState {
         self.seq = seq;
         self.active = now;
         if limits.max_events > 0 {
-            self.history.push_back(Stored {
-                body: body.clone(),
-                at_ms,
-            });
-            self.trim_at(limits, at_ms);
+            self.store(
+                Stored {
+                    body: body.clone(),
+                    at_ms,
+                },
+                limits,
+            );
         }
         let mut d = Delivered::default();
-        for c in &self.conns {
+        for c in self.conns.iter() {
             let frame = Frame::Numbered {
                 seq,
                 body: body.clone(),
@@ -181,7 +266,7 @@ impl StreamState {
         self.seq = seq;
         self.history.clear();
         let text = Utf8Bytes::from(resync_frame(&self.epoch, seq, reason));
-        for c in &self.conns {
+        for c in self.conns.iter() {
             c.push_control(text.clone());
         }
     }
@@ -240,4 +325,107 @@ pub(crate) fn resync_frame(epoch: &str, seq: u64, reason: &str) -> String {
     crate::protocol::to_json(&serde_json::json!({
         "type": frame::RESYNC_REQUIRED, "epoch": epoch, "seq": seq, "reason": reason,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A full history drops its oldest event for each new one, in order, and its deque never
+    /// grows past `max_events`, whatever that is.
+    #[test]
+    fn a_full_history_keeps_the_newest_in_place() {
+        for max in [1, 3, 5, 256, 300] {
+            let limits = History::new(max, Duration::from_secs(300));
+            let stream = UserStream::new(
+                StreamId {
+                    tenant: None,
+                    user: "u".into(),
+                },
+                true,
+            );
+            let mut st = stream.lock();
+            let now = Instant::now();
+            let clock = (now, clock_ms(now));
+            for seq in 1..=(3 * max as u64 + 7) {
+                st.deliver(seq, Arc::from(seq.to_string()), &limits, clock, false);
+                let kept: Vec<(u64, String)> =
+                    st.stored().map(|(n, e)| (n, e.body.to_string())).collect();
+                let first = seq.saturating_sub(max as u64) + 1;
+                let expected: Vec<(u64, String)> =
+                    (first..=seq).map(|n| (n, n.to_string())).collect();
+                assert_eq!(kept, expected, "max {max}, after {seq}");
+                assert!(
+                    st.history.capacity() <= max.max(4),
+                    "max {max}: {}",
+                    st.history.capacity()
+                );
+            }
+        }
+    }
+
+    /// The inline first connection and the others read as one list in registration order,
+    /// through removals of the first, the last and all.
+    #[test]
+    fn connections_keep_their_order_through_removals() {
+        let stream = Arc::new(UserStream::new(
+            StreamId {
+                tenant: None,
+                user: "u".into(),
+            },
+            true,
+        ));
+        let conn = |id| {
+            Arc::new(Conn::new(
+                id,
+                crate::Principal::user("u"),
+                stream.clone(),
+                4,
+            ))
+        };
+        let ids = |c: &Conns| c.iter().map(|c| c.id).collect::<Vec<_>>();
+        let mut conns = Conns::default();
+        assert!(conns.is_empty());
+        for id in 1..=4 {
+            conns.push(conn(id));
+        }
+        assert_eq!((ids(&conns), conns.len()), (vec![1, 2, 3, 4], 4));
+        conns.retain(|c| c.id != 1);
+        assert_eq!(ids(&conns), [2, 3, 4]);
+        conns.retain(|c| c.id != 4);
+        conns.push(conn(5));
+        assert_eq!(ids(&conns), [2, 3, 5]);
+        conns.retain(|_| false);
+        assert_eq!((conns.is_empty(), conns.len()), (true, 0));
+        conns.push(conn(6));
+        assert_eq!((ids(&conns), conns.len()), (vec![6], 1));
+    }
+
+    /// Events past the history's age are dropped as new ones come.
+    #[test]
+    fn old_events_go_as_new_ones_come() {
+        let limits = History::new(10, Duration::from_millis(100));
+        let stream = UserStream::new(
+            StreamId {
+                tenant: None,
+                user: "u".into(),
+            },
+            true,
+        );
+        let mut st = stream.lock();
+        let now = Instant::now();
+        st.deliver(1, Arc::from("a"), &limits, (now, 1_000), false);
+        st.deliver(2, Arc::from("b"), &limits, (now, 1_050), false);
+        st.deliver(3, Arc::from("c"), &limits, (now, 1_140), false);
+        let kept: Vec<u64> = st.stored().map(|(n, _)| n).collect();
+        assert_eq!(kept, [2, 3]);
+        // Full, dropping its oldest: past the age too, the next oldest goes as well.
+        let limits = History::new(3, Duration::from_millis(100));
+        for (seq, at) in [(4, 1_150), (5, 1_160), (6, 1_300)] {
+            st.deliver(seq, Arc::from("d"), &limits, (now, at), false);
+        }
+        let kept: Vec<u64> = st.stored().map(|(n, _)| n).collect();
+        assert_eq!(kept, [6], "4 and 5 are 150 and 140 ms old");
+    }
 }
