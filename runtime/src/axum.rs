@@ -319,7 +319,7 @@ fn from_axum(m: ws::Message) -> Message {
 
 /// axum's socket takes whole messages only.
 impl crate::connection::TextParts for Adapter {
-    fn write_text_parts(&mut self, _: &[&str]) -> bool {
+    fn write_text_parts(&mut self, _: &[&[u8]]) -> bool {
         false
     }
 }

@@ -41,10 +41,12 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// allocation and copy and tungstenite's own copy of every frame. Frames go out in the order
 /// they are written, whichever way each takes.
 pub(crate) trait TextParts {
-    /// Writes one text frame whose payload is `parts` concatenated (UTF-8, being `str`s), when
-    /// the socket can take it so now without waiting; `false` leaves the frame to the caller,
-    /// who sends it as a message. A frame written so is flushed by the sink's next flush.
-    fn write_text_parts(&mut self, parts: &[&str]) -> bool;
+    /// Writes one text frame whose payload is `parts` concatenated, when the socket can take it
+    /// so now without waiting; `false` leaves the frame to the caller, who sends it as a
+    /// message. A frame written so is flushed by the sink's next flush. The parts are bytes so
+    /// that a number's few ASCII bytes need no UTF-8 check; together they must be UTF-8 text
+    /// (RFC 6455 §5.6), as [`Frame::with_parts`]'s are: `str`s and ASCII.
+    fn write_text_parts(&mut self, parts: &[&[u8]]) -> bool;
 
     /// Makes room for frames about to be written whose payloads total `bytes`: a hint, so that
     /// a batch is gathered in one allocation rather than in a buffer grown (and copied) a
@@ -388,7 +390,7 @@ where
 struct Half<S>(Arc<SharedSocket<S>>);
 
 impl<S: TextParts> TextParts for Half<S> {
-    fn write_text_parts(&mut self, parts: &[&str]) -> bool {
+    fn write_text_parts(&mut self, parts: &[&[u8]]) -> bool {
         let mut g = self.0.lock();
         let written = g.socket.write_text_parts(parts);
         if written {
@@ -664,7 +666,14 @@ impl Runner {
                 break;
             }
             fed += batch.len();
-            sink.reserve_text(batch.iter().map(Frame::wire_bytes).sum());
+            // More queued than this batch: room for what may be gathered at once, not a
+            // doubling per batch.
+            let room = if self.conn.outbox.pending() {
+                usize::MAX
+            } else {
+                batch.iter().map(Frame::wire_bytes).sum()
+            };
+            sink.reserve_text(room);
             for frame in batch.drain(..) {
                 if !feed_frame(sink, frame).await {
                     return Next::End(DisconnectReason::TransportError);

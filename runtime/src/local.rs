@@ -111,7 +111,7 @@ struct Socket {
 
 /// The in-process channel carries whole messages.
 impl crate::connection::TextParts for Socket {
-    fn write_text_parts(&mut self, _: &[&str]) -> bool {
+    fn write_text_parts(&mut self, _: &[&[u8]]) -> bool {
         false
     }
 }

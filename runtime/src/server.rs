@@ -479,7 +479,7 @@ impl<S> Accepted<S> {
         }
     }
 
-    pub(crate) fn write_text(&mut self, parts: &[&str]) -> bool {
+    pub(crate) fn write_text(&mut self, parts: &[&[u8]]) -> bool {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         if !self.whole || self.out.len() >= self.gather || len >= self.gather {
             return false;
@@ -496,7 +496,7 @@ impl<S> Accepted<S> {
             self.out.extend_from_slice(&(len as u64).to_be_bytes());
         }
         for part in parts {
-            self.out.extend_from_slice(part.as_bytes());
+            self.out.extend_from_slice(part);
         }
         true
     }
@@ -505,7 +505,7 @@ impl<S> Accepted<S> {
 impl<T: AsyncRead + AsyncWrite + Unpin> crate::connection::TextParts
     for tokio_tungstenite::WebSocketStream<Accepted<T>>
 {
-    fn write_text_parts(&mut self, parts: &[&str]) -> bool {
+    fn write_text_parts(&mut self, parts: &[&[u8]]) -> bool {
         self.get_mut().write_text(parts)
     }
 
@@ -720,7 +720,7 @@ mod tests {
         for _ in 0..2 {
             let before = s.out.capacity();
             for _ in 0..20 {
-                assert!(s.write_text(&["{\"seq\":1,", "0123456789"]));
+                assert!(s.write_text(&[b"{\"seq\":1,", b"0123456789"]));
             }
             assert_eq!(s.out.capacity(), before, "gathered without growing");
             s.flush().await.expect("flushed");
@@ -732,7 +732,7 @@ mod tests {
             "a 2-byte header and 19 bytes"
         );
         s.keep = false;
-        assert!(s.write_text(&["abc"]));
+        assert!(s.write_text(&[b"abc"]));
         s.flush().await.expect("flushed");
         assert_eq!(s.out.capacity(), 0, "freed once written");
     }
@@ -777,7 +777,12 @@ mod tests {
         {
             let body = "é".repeat(len / 2) + &"x".repeat(len % 2);
             let digits = i.to_string();
-            assert!(server.write_text_parts(&["{\"seq\":", &digits, ",", &body]));
+            assert!(server.write_text_parts(&[
+                b"{\"seq\":",
+                digits.as_bytes(),
+                b",",
+                body.as_bytes()
+            ]));
             sent.push(format!("{{\"seq\":{i},{body}"));
             let text = format!("tungstenite {i}");
             server
@@ -803,14 +808,14 @@ mod tests {
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         let mut s = accepted(0, 100);
-        assert!(s.write_text(&["abc"]));
+        assert!(s.write_text(&[b"abc"]));
         assert!(
-            !s.write_text(&[&"x".repeat(100)]),
+            !s.write_text(&["x".repeat(100).as_bytes()]),
             "as large as the gather size"
         );
         // A large write the blocked socket does not take: tungstenite keeps it.
         assert!(Pin::new(&mut s).poll_write(&mut cx, &[1; 300]).is_pending());
-        assert!(!s.write_text(&["abc"]), "tungstenite holds a frame");
+        assert!(!s.write_text(&[b"abc"]), "tungstenite holds a frame");
         // Taken in part only: the rest is still tungstenite's.
         s.inner.room = 7;
         let _ = Pin::new(&mut s).poll_flush(&mut cx);
@@ -820,15 +825,15 @@ mod tests {
                 .map(Result::ok),
             Poll::Ready(Some(7))
         );
-        assert!(!s.write_text(&["abc"]), "part of a frame is still to come");
+        assert!(!s.write_text(&[b"abc"]), "part of a frame is still to come");
         // Taken whole: a frame may follow.
         assert!(Pin::new(&mut s).poll_write(&mut cx, &[2; 30]).is_ready());
-        assert!(s.write_text(&["abc"]));
+        assert!(s.write_text(&[b"abc"]));
         // Gathered up to the size: tungstenite's write empties it first.
         s.inner.room = 0;
         while s.out.len() < 100 {
-            assert!(s.write_text(&["0123456789"]));
+            assert!(s.write_text(&[b"0123456789"]));
         }
-        assert!(!s.write_text(&["abc"]), "gathered up to the size");
+        assert!(!s.write_text(&[b"abc"]), "gathered up to the size");
     }
 }
