@@ -5,8 +5,9 @@
 //
 // Prints `port N`, then answers one line per command:
 //   rss                          → `rss BYTES` (after a full GC)
-//   fanout COUNT PAD ephemeral   → `queued` once COUNT events with PAD bytes of padding have been
-//                                  handed to every connection (each frame encoded once)
+//   fanout COUNT PAD ephemeral   → `queued NS` once COUNT events with PAD bytes of padding have
+//                                  been handed to every connection (each frame encoded once);
+//                                  NS: how long that took
 //   latency RATE SECONDS         → `done` after RATE events per second to the connection of user
 //                                  `lat`, each carrying its send time in ns
 // Connections: `/?user=ID` (ws: any path; Socket.IO: its own `/socket.io/` path, WebSocket
@@ -81,8 +82,9 @@ for await (const line of lines) {
     globalThis.gc?.();
     console.log(`rss ${process.memoryUsage().rss}`);
   } else if (command === 'fanout') {
+    const emitting = process.hrtime.bigint();
     fanout(Number(args[0]), 'x'.repeat(Number(args[1])));
-    console.log('queued');
+    console.log(`queued ${process.hrtime.bigint() - emitting}`);
   } else if (command === 'latency') {
     const rate = Number(args[0]);
     const total = rate * Number(args[1]);

@@ -376,8 +376,9 @@ fn child(kind: &str) {
                 ["rss"] => println!("rss {}", rss_bytes()),
                 ["fanout", count, size, mode] => {
                     let pad = "x".repeat(size.parse().unwrap_or(0));
+                    let emitting = Instant::now();
                     server.fanout(count.parse().unwrap_or(1), &pad, *mode == "durable");
-                    println!("queued");
+                    println!("queued {}", emitting.elapsed().as_nanos());
                 }
                 ["latency", rate, seconds] => {
                     let rate: u64 = rate.parse().unwrap_or(100);
@@ -671,11 +672,15 @@ struct Figures {
     p99_us: f64,
 }
 
-/// CPU time per delivery in one fan-out, ns.
+/// CPU time per delivery in one fan-out, ns; and how long the server's emitting loop took, next
+/// to the whole fan-out (from the command to the last frame received), ms. An emitter that
+/// takes most of the fan-out's time is what holds it up.
 #[derive(Debug, Clone, Copy)]
 struct Cpu {
     server: f64,
     clients: f64,
+    emit_ms: f64,
+    fanout_ms: f64,
 }
 
 /// CPU time process `pid`'s threads have used (the first field of each
@@ -716,7 +721,10 @@ async fn measure(kind: &str, n: usize, events: u64, runs: usize, latency_seconds
             let start = Instant::now();
             let cpu_before = (cpu_ns(server_pid), cpu_ns(own_pid));
             let answer = server.ask(&format!("fanout {events} 200 {mode}"));
-            assert_eq!(answer, "queued");
+            let emit_ns = answer
+                .strip_prefix("queued ")
+                .and_then(|ns| ns.parse::<f64>().ok())
+                .unwrap_or_else(|| panic!("{kind}: `queued NS` expected, got {answer:?}"));
             let deadline = start + Duration::from_secs(if profiled { 1200 } else { 120 });
             while received.load(Ordering::Relaxed) < target {
                 assert!(
@@ -731,6 +739,8 @@ async fn measure(kind: &str, n: usize, events: u64, runs: usize, latency_seconds
             cpus.push(Cpu {
                 server: per(cpu_ns(server_pid).saturating_sub(cpu_before.0)),
                 clients: per(cpu_ns(own_pid).saturating_sub(cpu_before.1)),
+                emit_ms: emit_ns / 1e6,
+                fanout_ms: start.elapsed().as_secs_f64() * 1e3,
             });
         }
         if profiled {
@@ -911,8 +921,11 @@ fn main() {
                 );
             }
             println!(
-                "{:<12} {:>22} {:>22}",
-                "CPU ns per delivery", "server (durable)", "clients (durable)"
+                "{:<12} {:>22} {:>22} {:>26}",
+                "CPU ns per delivery",
+                "server (durable)",
+                "clients (durable)",
+                "emit/fan-out ms (durable)"
             );
             for (name, f) in &results {
                 let (e, d) = f.cpu_ns;
@@ -920,10 +933,15 @@ fn main() {
                     Some(y) => format!("{x:.0} ({y:.0})"),
                     None => format!("{x:.0}"),
                 };
+                let ms = |c: Cpu| format!("{:.0}/{:.0}", c.emit_ms, c.fanout_ms);
                 println!(
-                    "{name:<19} {:>22} {:>22}",
+                    "{name:<19} {:>22} {:>22} {:>26}",
                     with(e.server, d.map(|d| d.server)),
-                    with(e.clients, d.map(|d| d.clients))
+                    with(e.clients, d.map(|d| d.clients)),
+                    match d {
+                        Some(d) => format!("{} ({})", ms(e), ms(d)),
+                        None => ms(e),
+                    }
                 );
             }
             let of = |kind: &str| results.iter().find(|(k, _)| *k == kind).map(|(_, f)| f);

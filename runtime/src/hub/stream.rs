@@ -47,12 +47,15 @@ pub(crate) struct StreamState {
     pub(crate) walk: u64,
     /// The last sequence number of the stream.
     pub(crate) seq: u64,
-    /// The last time the stream had a connection or an event.
-    pub(crate) active: Instant,
     /// Removed from the registry: an emitter holding it must look the stream up again.
     pub(crate) dead: bool,
     pub(crate) conns: Conns,
     pub(crate) history: VecDeque<Stored>,
+    /// Since when the stream has had no connection and no event (what the sweeper's
+    /// `max_age` counts from): set as its last connection goes, and by each event while it
+    /// has none. An event to a connected stream leaves it alone: the stream is kept while
+    /// connected, and its last connection's going sets it later than the event anyway.
+    pub(crate) active: Instant,
     pub(crate) epoch: String,
     /// For a backplane: the stream's position is not yet known from it; numbered frames that
     /// arrive meanwhile wait here.
@@ -238,7 +241,9 @@ impl StreamState {
         direct: bool,
     ) -> Delivered {
         self.seq = seq;
-        self.active = now;
+        if self.conns.is_empty() {
+            self.active = now;
+        }
         if limits.max_events > 0 {
             self.store(
                 Stored {
