@@ -666,14 +666,16 @@ impl Runner {
                 break;
             }
             fed += batch.len();
-            // More queued than this batch: room for what may be gathered at once, not a
-            // doubling per batch.
-            let room = if self.conn.outbox.pending() {
-                usize::MAX
-            } else {
-                batch.iter().map(Frame::wire_bytes).sum()
-            };
-            sink.reserve_text(room);
+            // Room for this batch and, at its frames' average size, for what is queued behind
+            // it up to the flush: one allocation, not a doubling per batch (the socket caps it
+            // at the gather size).
+            let bytes: usize = batch.iter().map(Frame::wire_bytes).sum();
+            let behind = self
+                .conn
+                .outbox
+                .queued()
+                .min(FLUSH_FRAMES.saturating_sub(fed));
+            sink.reserve_text(bytes + bytes / batch.len() * behind);
             for frame in batch.drain(..) {
                 if !feed_frame(sink, frame).await {
                     return Next::End(DisconnectReason::TransportError);

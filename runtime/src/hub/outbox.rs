@@ -200,6 +200,11 @@ impl Outbox {
         !st.direct && (st.flush || st.front.is_some() || self.len.load(Ordering::Acquire) > 0)
     }
 
+    /// How many frames are queued (counted in; see [`queue`](Self::queue)).
+    pub(crate) fn queued(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+
     /// Whether frames are waiting for the session: queued, or first in line.
     pub(crate) fn pending(&self) -> bool {
         self.len.load(Ordering::Acquire) > 0 || self.lock().front.is_some()
