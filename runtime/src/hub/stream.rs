@@ -337,19 +337,24 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// A stream of user `u`, without tenant, whose position is known.
+    fn user_stream() -> UserStream {
+        UserStream::new(
+            StreamId {
+                tenant: None,
+                user: "u".into(),
+            },
+            true,
+        )
+    }
+
     /// A full history drops its oldest event for each new one, in order, and its deque never
     /// grows past `max_events`, whatever that is.
     #[test]
     fn a_full_history_keeps_the_newest_in_place() {
         for max in [1, 3, 5, 256, 300] {
             let limits = History::new(max, Duration::from_secs(300));
-            let stream = UserStream::new(
-                StreamId {
-                    tenant: None,
-                    user: "u".into(),
-                },
-                true,
-            );
+            let stream = user_stream();
             let mut st = stream.lock();
             let now = Instant::now();
             let clock = (now, clock_ms(now));
@@ -374,13 +379,7 @@ mod tests {
     /// through removals of the first, the last and all.
     #[test]
     fn connections_keep_their_order_through_removals() {
-        let stream = Arc::new(UserStream::new(
-            StreamId {
-                tenant: None,
-                user: "u".into(),
-            },
-            true,
-        ));
+        let stream = Arc::new(user_stream());
         let conn = |id| {
             Arc::new(Conn::new(
                 id,
@@ -411,13 +410,7 @@ mod tests {
     #[test]
     fn old_events_go_as_new_ones_come() {
         let limits = History::new(10, Duration::from_millis(100));
-        let stream = UserStream::new(
-            StreamId {
-                tenant: None,
-                user: "u".into(),
-            },
-            true,
-        );
+        let stream = user_stream();
         let mut st = stream.lock();
         let now = Instant::now();
         st.deliver(1, Arc::from("a"), &limits, (now, 1_000), false);
