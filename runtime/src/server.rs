@@ -523,7 +523,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> crate::connection::TextParts
 }
 
 impl<S: AsyncWrite + Unpin> Accepted<S> {
-    /// Writes out what is gathered, then frees it.
+    /// Writes out what is gathered, then frees it (or keeps its memory, see `keep`).
     fn write_out(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
         while self.written < self.out.len() {
             let n = std::task::ready!(

@@ -77,7 +77,8 @@ pub struct Limits {
     /// write also happens at the end of each batch of queued frames). Default 64 KiB: a burst
     /// of ~300-byte events costs one `write` per ~200 frames instead of one per frame (system
     /// calls are most of a broadcast's cost). With [`Server`](crate::Server) the gathered bytes
-    /// are freed as soon as they are written out, so an idle connection holds no write buffer;
+    /// are freed once written out (kept for the next batch while more frames are already
+    /// queued), so an idle connection holds no write buffer;
     /// on axum, where tungstenite gathers them in a buffer that keeps its size, at most 4 KiB
     /// are gathered. 0 writes every frame at once. What a blocked connection may hold is this
     /// plus one `max_outbound_frame_bytes` (and a frame header and a control frame's room).
