@@ -19,10 +19,10 @@ use crate::protocol::{encode_body, event_body, rfc3339, unnumbered};
 use crate::recipients::{Recipients, Scope};
 use crate::schema::{Delivery, Direction};
 
-/// An event that reaches at most this many connections is
-/// written by the emitting thread to those of them that are idle (see [`super::outbox`]): one
-/// `write` call each instead of a wake-up of each session's task. Larger fan-outs leave the
-/// writes to the sessions' tasks, which spread over the runtime's workers and batch frames.
+/// An event that reaches at most this many connections is written by the emitting thread to
+/// those of them that are idle (see [`super::outbox`]): one `write` call each instead of a
+/// wake-up of each session's task. Larger fan-outs leave the writes to the sessions' tasks,
+/// which spread over the runtime's workers and batch frames.
 const DIRECT_WRITES: usize = 4;
 
 impl Hub {
