@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::error::Delivered;
 use super::outbox::widest_frame;
-use super::stream::{clock_ms, Stored, StreamState, UserStream};
+use super::stream::{clock_ms, next_ticket, Stored, StreamState, UserStream};
 use super::Inner;
 use crate::broker::{Applied, Broker, BrokerError, Envelope, Membership, NodeEvents, Target};
 use crate::delivery::{History, Position, StreamId};
@@ -34,9 +34,10 @@ impl NodeEvents for Inner {
             self.count_delivered(d);
             return Vec::new();
         }
+        let walk = next_ticket();
         let conns = self.registry.resolve(&envelope.recipients);
         let mut targets = Vec::new();
-        self.each_durable_stream(&conns, &envelope.recipients, false, |stream, _| {
+        self.each_durable_stream(walk, &conns, &envelope.recipients, false, |stream, _| {
             targets.push(Target {
                 stream: stream.id.clone(),
                 offline: false,

@@ -119,7 +119,7 @@ impl Hub {
                 return Err(RegisterError::TooManyConnections);
             }
             let now = Instant::now();
-            st.conns.push(conn.clone());
+            st.attach(conn.clone());
             st.active = now;
             if let Some(from) = resume {
                 st.replay(&conn, from, &history, now);
@@ -141,7 +141,7 @@ impl Hub {
         }
         let empty = {
             let mut st = conn.stream.lock();
-            st.conns.retain(|c| c.id != conn.id);
+            st.detach(conn.id);
             st.active = Instant::now();
             st.conns.is_empty()
         };

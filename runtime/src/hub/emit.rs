@@ -2,6 +2,7 @@
 //! recipients select on this node — numbered in each user's delivery stream when durable — or
 //! handed to the backplane.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -10,7 +11,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use super::conn::Conn;
 use super::error::{Delivered, EmitError, Emitted, JsonEvent, PreparedEvent};
 use super::outbox::widest_frame;
-use super::stream::{next_walk, StreamState, UserStream};
+use super::stream::{next_ticket, StreamState, UserStream};
 use super::{Hub, Inner};
 use crate::broker::Envelope;
 use crate::event::Event;
@@ -212,27 +213,32 @@ impl Inner {
 
     /// Calls `each` once for every delivery stream a durable event goes to on this node, with
     /// the stream's state locked: the streams of the users with a connection in `conns` (what
-    /// the registry resolved the recipients to), and, when `offline` is set, those of users
-    /// `to` names by id who have no connection but whose stream is retained, in the event's
-    /// tenant.
+    /// the registry resolved the recipients to, after `walk` was taken with [`next_ticket`]),
+    /// and, when `offline` is set, those of users `to` names by id who have no connection but
+    /// whose stream is retained, in the event's tenant.
     ///
-    /// A user's connections share one stream, reached once, in the order found: marked under
-    /// its lock with this walk's ticket ([`next_walk`]), so that a second connection of the
-    /// user finds it marked. Nothing is allocated and nothing hashed per recipient (a set of
-    /// the streams seen was a third of a durable broadcast's bookkeeping; a sort before it,
-    /// O(log n) per connection).
+    /// A user's connections share one stream, reached once, in the order found. A stream whose
+    /// connections did not change since the walk's ticket, and which holds one, was resolved
+    /// to through that one alone: it is reached without more ado (the common case, and a
+    /// broadcast's: nothing allocated or hashed per recipient). Any other stream — several
+    /// connections, or a change during the walk — is looked up in a set of the streams this
+    /// walk reached, as is every stream when named users follow (`offline`). Walks on other
+    /// threads at the same time keep sets of their own, so none is reached twice by a walk.
     pub(crate) fn each_durable_stream(
         &self,
+        walk: u64,
         conns: &[Arc<Conn>],
         to: &Recipients,
         offline: bool,
         mut each: impl FnMut(&UserStream, &mut StreamState),
     ) {
-        let walk = next_walk();
+        let offline = offline && !to.users().is_empty();
+        // The streams reached that another connection or a named user may lead to again.
+        let mut reached: HashSet<*const UserStream> = HashSet::new();
         for c in conns {
             let mut st = c.stream.lock();
-            if st.walk != walk {
-                st.walk = walk;
+            let alone = !offline && st.changed < walk && st.conns.len() == 1;
+            if alone || reached.insert(Arc::as_ptr(&c.stream)) {
                 each(&c.stream, &mut st);
             }
         }
@@ -252,8 +258,7 @@ impl Inner {
                     continue;
                 }
                 let mut st = stream.lock();
-                if st.walk != walk && st.conns.is_empty() && !st.dead {
-                    st.walk = walk;
+                if st.conns.is_empty() && !st.dead && reached.insert(Arc::as_ptr(&stream)) {
                     each(&stream, &mut st);
                 }
             }
@@ -266,9 +271,10 @@ impl Inner {
         let now = Instant::now();
         let clock = (now, super::stream::clock_ms(now));
         let mut d = Delivered::default();
+        let walk = next_ticket();
         let conns = self.registry.resolve(to);
         let direct = conns.len() <= DIRECT_WRITES;
-        self.each_durable_stream(&conns, to, offline, |_, st| {
+        self.each_durable_stream(walk, &conns, to, offline, |_, st| {
             if st.dead {
                 return;
             }
@@ -278,5 +284,105 @@ impl Inner {
             d.dropped += part.dropped;
         });
         d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::hub::outbox::Frame;
+    use crate::hub::Limits;
+    use crate::schema::Delivery;
+    use crate::{JsonEvent, Principal};
+
+    /// Each event's id in a connection's queue, with its number, in queue order.
+    fn numbered(conn: &Conn) -> Vec<(u64, String)> {
+        let mut frames = Vec::new();
+        conn.outbox.drain_into(&mut frames, usize::MAX);
+        frames
+            .into_iter()
+            .map(|f| match f {
+                Frame::Numbered { seq, body } => {
+                    let v: serde_json::Value =
+                        serde_json::from_str(&format!("{{{body}")).expect("a JSON frame");
+                    (seq, v["id"].as_str().unwrap_or_default().to_owned())
+                }
+                Frame::Text(t) => panic!("an unnumbered frame: {t}"),
+            })
+            .collect()
+    }
+
+    /// Durable events emitted from several threads at once, to users with one connection and
+    /// with two (each reached through both), while other connections of the same users come
+    /// and go: every stream numbers each event once, and a connection that stays gets each
+    /// event once, numbered without a gap.
+    #[tokio::test]
+    async fn concurrent_durable_emits_reach_each_stream_once() {
+        let hub = Hub::builder()
+            .limits(Limits {
+                outbound_queue: 100_000,
+                ..Limits::default()
+            })
+            .build();
+        const USERS: usize = 40;
+        const PER_THREAD: usize = 300;
+        // Users with two connections that stay, and as many with one.
+        let users: Vec<(String, usize)> =
+            (0..USERS).map(|u| (format!("u{u}"), 1 + u % 2)).collect();
+        let mut kept = Vec::new();
+        for (user, tabs) in &users {
+            for _ in 0..*tabs {
+                let (conn, _) = hub
+                    .register(Principal::user(user.clone()), None)
+                    .await
+                    .expect("registered");
+                kept.push(conn);
+            }
+        }
+        let churn = tokio::runtime::Handle::current();
+        let recipients = [
+            crate::to_platform(),
+            crate::to_users(users.iter().map(|(user, _)| user.clone())),
+        ];
+        std::thread::scope(|s| {
+            for to in &recipients {
+                let hub = &hub;
+                s.spawn(move || {
+                    for _ in 0..PER_THREAD {
+                        let event = JsonEvent {
+                            name: "test:tick",
+                            delivery: Delivery::Durable,
+                            data: "{}",
+                        };
+                        hub.emit_json(event, to).expect("emitted");
+                    }
+                });
+            }
+            let (hub, users) = (&hub, &users);
+            s.spawn(move || {
+                for i in 0..4 * PER_THREAD {
+                    let user = users[i % USERS].0.clone();
+                    let (conn, _) = churn
+                        .block_on(hub.register(Principal::user(user), None))
+                        .expect("registered");
+                    hub.unregister(&conn, crate::hub::DisconnectReason::ClientClosed);
+                }
+            });
+        });
+        let total = (recipients.len() * PER_THREAD) as u64;
+        for conn in &kept {
+            let got = numbered(conn);
+            let ids: HashSet<&str> = got.iter().map(|(_, id)| id.as_str()).collect();
+            assert_eq!(
+                (got.len() as u64, ids.len() as u64),
+                (total, total),
+                "user {}: each event once",
+                conn.user()
+            );
+            let gaps = got.iter().zip(1..).filter(|((seq, _), n)| seq != n).count();
+            assert_eq!(gaps, 0, "user {}: numbered 1, 2, 3, …", conn.user());
+        }
     }
 }

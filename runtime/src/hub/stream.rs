@@ -36,15 +36,15 @@ pub(crate) fn clock_ms(now: Instant) -> u64 {
 }
 
 /// A stream's state. Laid out in declaration order (`repr(C)`), what a durable event reads and
-/// writes first: the walk's mark, the number, the connections and the history, on the lines
+/// writes first: the ticket of the last change of its connections, the number, the connections and the history, on the lines
 /// just after the lock, then what connecting, resuming and the backplane use.
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct StreamState {
-    /// The last walk over recipients ([`next_walk`]) that reached the stream: a walk that finds
-    /// it marked with its own ticket has reached it already, through another of the user's
-    /// connections.
-    pub(crate) walk: u64,
+    /// The ticket ([`next_ticket`]) of the last change of `conns`: a walk over a durable
+    /// event's recipients whose ticket is later knows that the connections it resolved to of
+    /// this stream are those the stream holds (see `Inner::each_durable_stream`).
+    pub(crate) changed: u64,
     /// The last sequence number of the stream.
     pub(crate) seq: u64,
     /// Removed from the registry: an emitter holding it must look the stream up again.
@@ -63,11 +63,16 @@ pub(crate) struct StreamState {
     pub(crate) waiting: Vec<(Position, Arc<str>)>,
 }
 
-/// A ticket for one walk over the streams a durable event reaches: unique in the process, never
-/// 0 (the mark of a stream no walk reached yet).
-pub(crate) fn next_walk() -> u64 {
-    static WALKS: AtomicU64 = AtomicU64::new(0);
-    WALKS.fetch_add(1, Ordering::Relaxed) + 1
+/// A ticket from the one counter that orders walks over a durable event's recipients and
+/// changes of streams' connections: unique in the process and increasing, never 0 (the ticket
+/// of a stream whose connections never changed).
+///
+/// Taken with acquire-release ordering, so that a change whose ticket is earlier than a walk's
+/// happens before it: a walk that takes its ticket, then resolves its recipients, sees the
+/// registry as every earlier change left it.
+pub(crate) fn next_ticket() -> u64 {
+    static TICKETS: AtomicU64 = AtomicU64::new(0);
+    TICKETS.fetch_add(1, Ordering::AcqRel) + 1
 }
 
 /// A stream's live connections on this node, in the order they registered. The first is held
@@ -89,7 +94,7 @@ impl Conns {
         self.first.is_none()
     }
 
-    pub(crate) fn push(&mut self, conn: Arc<Conn>) {
+    fn push(&mut self, conn: Arc<Conn>) {
         if self.first.is_none() {
             self.first = Some(conn);
         } else {
@@ -98,7 +103,7 @@ impl Conns {
     }
 
     /// Keeps the connections `keep` accepts, in their order.
-    pub(crate) fn retain(&mut self, keep: impl Fn(&Conn) -> bool) {
+    fn retain(&mut self, keep: impl Fn(&Conn) -> bool) {
         let kept: Vec<Arc<Conn>> = self
             .first
             .take()
@@ -131,7 +136,7 @@ impl UserStream {
         UserStream {
             id,
             state: Mutex::new(StreamState {
-                walk: 0,
+                changed: 0,
                 seq: 0,
                 dead: false,
                 conns: Conns::default(),
@@ -160,6 +165,18 @@ impl UserStream {
 }
 
 impl StreamState {
+    /// Adds a connection, last, with a new ticket for the change.
+    pub(crate) fn attach(&mut self, conn: Arc<Conn>) {
+        self.conns.push(conn);
+        self.changed = next_ticket();
+    }
+
+    /// Removes the connection `id`, with a new ticket for the change.
+    pub(crate) fn detach(&mut self, id: u64) {
+        self.conns.retain(|c| c.id != id);
+        self.changed = next_ticket();
+    }
+
     /// Drops what is past either bound of the history.
     pub(crate) fn trim(&mut self, limits: &History, now: Instant) {
         self.trim_at(limits, clock_ms(now));
