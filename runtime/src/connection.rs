@@ -650,6 +650,11 @@ impl Runner {
         }))
     }
 
+    /// Takes up to `max` queued frames (see [`Hub::take`]).
+    fn take(&self, batch: &mut Vec<Frame>, max: usize) {
+        self.hub.take(&self.conn, batch, max);
+    }
+
     /// Writes what is queued (up to a batch), then flushes once.
     async fn write_batch<K>(&mut self, sink: &mut K) -> Next
     where
@@ -661,7 +666,7 @@ impl Runner {
         // What was queued while the batch was fed joins it, up to a flush's worth: one write
         // for what a burst queues meanwhile, not one per drain.
         while fed < FLUSH_FRAMES {
-            self.conn.outbox.drain_into(&mut batch, WRITE_BATCH);
+            self.take(&mut batch, WRITE_BATCH);
             if batch.is_empty() {
                 break;
             }
@@ -704,7 +709,7 @@ impl Runner {
         let deadline = self.hub.limits().drain_timeout;
         let drain = async {
             let mut batch = Vec::new();
-            self.conn.outbox.drain_into(&mut batch, usize::MAX);
+            self.take(&mut batch, usize::MAX);
             for frame in batch {
                 if !feed_frame(sink, frame).await {
                     return;

@@ -37,12 +37,19 @@ impl NodeEvents for Inner {
         let walk = next_ticket();
         let conns = self.registry.resolve(&envelope.recipients);
         let mut targets = Vec::new();
-        self.each_durable_stream(walk, &conns, &envelope.recipients, false, |stream, _| {
-            targets.push(Target {
-                stream: stream.id.clone(),
-                offline: false,
-            });
-        });
+        self.each_durable_stream(
+            walk,
+            &conns,
+            &envelope.recipients,
+            false,
+            |_| false,
+            |stream, _| {
+                targets.push(Target {
+                    stream: stream.id.clone(),
+                    offline: false,
+                });
+            },
+        );
         targets
     }
 

@@ -1,14 +1,16 @@
 //! One live connection as the hub sees it: identity, delivery stream, rooms and outbound queue.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use std::task::Poll;
 
 use futures_util::task::AtomicWaker;
 
-use super::outbox::{Frame, Outbox, Refused};
+use super::outbox::{Frame, Outbox, Refused, Unnumbered};
 use super::stream::UserStream;
 use super::Delivered;
+use crate::delivery::History;
 use crate::Principal;
 
 /// Why the hub asks a session to end.
@@ -30,6 +32,29 @@ pub(crate) struct Conn {
     /// session's own task waits for its kill. (A `Notify` took a lock to register each wait and
     /// another to drop it, twice per batch a session wrote: 3–4% of a fan-out's server time.)
     killed: AtomicWaker,
+    /// The ticket (`stream::next_ticket`) of the change of its stream's connections since
+    /// which this one is the only one; 0 while it is not. Written under the stream's lock.
+    alone_since: AtomicU64,
+    /// Durable events queued to it unnumbered, counted in before they are queued, and the
+    /// [`SHUT`] bit: while that is set, emitters queue none without the stream's lock (see
+    /// `super::stream`, "Numbering").
+    unnumbered: AtomicUsize,
+}
+
+/// The bit of [`Conn`]'s count of unnumbered events that shuts the path without the stream's
+/// lock: set and cleared under the lock, in the atomic operation that emitters count
+/// themselves in with, so an emitter either counts in before it is set or is refused.
+const SHUT: usize = 1 << (usize::BITS - 1);
+
+/// Why [`Conn::push_unlocked`] handed an event back: the emitter takes the stream's lock then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unlocked {
+    /// Not its stream's only connection since before the walk, or the path is shut.
+    Locked,
+    /// Its queue is full: the connection is being cut off as a slow consumer.
+    Full,
+    /// Its session has ended.
+    Gone,
 }
 
 impl std::fmt::Debug for Conn {
@@ -89,7 +114,82 @@ impl Conn {
             rooms: Mutex::new(Rooms::default()),
             kill: OnceLock::new(),
             killed: AtomicWaker::new(),
+            alone_since: AtomicU64::new(0),
+            unnumbered: AtomicUsize::new(SHUT),
         }
+    }
+
+    /// Queues a durable event unnumbered without its stream's lock — for its session to
+    /// number — when the connection has been its stream's only one since before `walk` (a
+    /// ticket `stream::next_ticket` gave) and the path is open; hands it back otherwise.
+    pub(crate) fn push_unlocked(
+        &self,
+        event: Unnumbered,
+        walk: u64,
+    ) -> Result<(), (Unlocked, Unnumbered)> {
+        let since = self.alone_since.load(Ordering::Acquire);
+        if since == 0 || since >= walk {
+            return Err((Unlocked::Locked, event));
+        }
+        if self.unnumbered.fetch_add(1, Ordering::AcqRel) & SHUT != 0 {
+            self.unnumbered.fetch_sub(1, Ordering::AcqRel);
+            return Err((Unlocked::Locked, event));
+        }
+        self.outbox
+            .push_unnumbered(event)
+            .map_err(|(refused, event)| {
+                self.unnumbered.fetch_sub(1, Ordering::AcqRel);
+                match refused {
+                    Refused::Full => {
+                        self.kill(crate::protocol::close::SLOW_CONSUMER, "outbound queue full");
+                        (Unlocked::Full, event)
+                    }
+                    Refused::Closed => (Unlocked::Gone, event),
+                }
+            })
+    }
+
+    /// Queues a durable event unnumbered under its stream's lock (past the shut path).
+    pub(crate) fn push_unnumbered(&self, event: Unnumbered) -> Result<(), (Refused, Unnumbered)> {
+        self.unnumbered.fetch_add(1, Ordering::AcqRel);
+        self.outbox.push_unnumbered(event).inspect_err(|_| {
+            self.unnumbered.fetch_sub(1, Ordering::AcqRel);
+        })
+    }
+
+    /// Shuts the path without the stream's lock (under the lock); how many unnumbered events
+    /// it has queued or counted in, and whether the path was open.
+    pub(crate) fn shut_unlocked(&self) -> (usize, bool) {
+        let before = self.unnumbered.fetch_or(SHUT, Ordering::AcqRel);
+        (before & !SHUT, before & SHUT == 0)
+    }
+
+    /// Opens the path without the stream's lock (under the lock).
+    pub(crate) fn open_unlocked(&self) {
+        self.unnumbered.fetch_and(!SHUT, Ordering::AcqRel);
+    }
+
+    /// One unnumbered event was taken from the queue.
+    pub(crate) fn took_unnumbered(&self) {
+        self.unnumbered.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Moves up to `max` queued frames into `out` for the session to write, numbering the
+    /// durable events queued unnumbered (`StreamState::number_taken`) under the stream's lock,
+    /// which every change of who numbers the stream takes too. Returns how many connections
+    /// were cut off as slow consumers meanwhile.
+    pub(crate) fn take(&self, out: &mut Vec<Frame>, max: usize, limits: &History) -> usize {
+        let mut st = self.stream.lock();
+        let mut dropped = 0;
+        self.outbox.drain_into(out, max, |event| {
+            st.number_taken(self, event, limits, &mut dropped)
+        });
+        dropped
+    }
+
+    /// Marks the connection its stream's only one since `ticket` (0: not), under the lock.
+    pub(crate) fn set_alone_since(&self, ticket: u64) {
+        self.alone_since.store(ticket, Ordering::Release);
     }
 
     /// The user (the stream's: user and tenant are kept once, there).
@@ -150,6 +250,12 @@ impl Conn {
     /// whose number is bounded by the history, not by the reader's speed.
     pub(crate) fn push_control(&self, frame: impl Into<Frame>) {
         let _ = self.outbox.push_unbounded(frame.into());
+    }
+
+    /// Whether the session was asked to close, and how.
+    #[cfg(test)]
+    pub(crate) fn killed_now(&self) -> Option<Kill> {
+        self.kill.get().copied()
     }
 
     /// Asks the session to close with `code`; the first request wins.

@@ -141,7 +141,7 @@ impl Hub {
         }
         let empty = {
             let mut st = conn.stream.lock();
-            st.detach(conn.id);
+            st.detach(conn, &self.inner.history);
             st.active = Instant::now();
             st.conns.is_empty()
         };
@@ -154,6 +154,16 @@ impl Hub {
         }
         conn.outbox.close();
         self.inner.counters.disconnected(reason);
+    }
+
+    /// Moves up to `max` frames queued to `conn` into `out` for its session to write,
+    /// numbering the durable events queued unnumbered ([`Conn::take`]); connections cut off as
+    /// slow consumers meanwhile count as dropped deliveries.
+    pub(crate) fn take(&self, conn: &Conn, out: &mut Vec<super::outbox::Frame>, max: usize) {
+        let dropped = conn.take(out, max, &self.inner.history);
+        if dropped > 0 {
+            self.inner.counters.delivered(0, dropped);
+        }
     }
 
     /// Drops the delivery streams that have outlived their last connection and last event by

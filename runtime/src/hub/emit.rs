@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::conn::Conn;
 use super::error::{Delivered, EmitError, Emitted, JsonEvent, PreparedEvent};
-use super::outbox::widest_frame;
+use super::outbox::{widest_frame, Unnumbered};
 use super::stream::{next_ticket, StreamState, UserStream};
 use super::{Hub, Inner};
 use crate::broker::Envelope;
@@ -224,18 +224,27 @@ impl Inner {
     /// connections, or a change during the walk — is looked up in a set of the streams this
     /// walk reached, as is every stream when named users follow (`offline`). Walks on other
     /// threads at the same time keep sets of their own, so none is reached twice by a walk.
+    ///
+    /// Unless named users follow, `unlocked` is offered each connection first: when it returns
+    /// true, it reached the connection's stream without the stream's lock, which it may only
+    /// do through a connection that has been its stream's only one since before the walk
+    /// ([`Conn::push_unlocked`] checks that), and `each` is not called for it.
     pub(crate) fn each_durable_stream(
         &self,
         walk: u64,
         conns: &[Arc<Conn>],
         to: &Recipients,
         offline: bool,
+        mut unlocked: impl FnMut(&Conn) -> bool,
         mut each: impl FnMut(&UserStream, &mut StreamState),
     ) {
         let offline = offline && !to.users().is_empty();
         // The streams reached that another connection or a named user may lead to again.
         let mut reached: HashSet<*const UserStream> = HashSet::new();
         for c in conns {
+            if !offline && unlocked(c) {
+                continue;
+            }
             let mut st = c.stream.lock();
             let alone = !offline && st.changed < walk && st.conns.len() == 1;
             if alone || reached.insert(Arc::as_ptr(&c.stream)) {
@@ -265,24 +274,43 @@ impl Inner {
         }
     }
 
-    /// Numbers a durable event in each recipient user's stream and queues it to every
-    /// connection of those users, under each stream's lock (see [`super::stream`]).
+    /// Delivers a durable event to each recipient user's stream on this node (see
+    /// [`super::stream`], "Numbering"): queued unnumbered, without the stream's lock, to a
+    /// user's only connection, whose session numbers it as it takes it — the emitting thread
+    /// then touches nothing of the stream; numbered under the stream's lock and queued to
+    /// every connection otherwise, and always in an event to a few connections (written
+    /// directly to those idle, see [`DIRECT_WRITES`]).
     fn deliver_durable(&self, to: &Recipients, body: Arc<str>, offline: bool) -> Delivered {
         let now = Instant::now();
-        let clock = (now, super::stream::clock_ms(now));
-        let mut d = Delivered::default();
+        let event = Unnumbered {
+            body,
+            at_ms: super::stream::clock_ms(now),
+        };
         let walk = next_ticket();
         let conns = self.registry.resolve(to);
         let direct = conns.len() <= DIRECT_WRITES;
-        self.each_durable_stream(walk, &conns, to, offline, |_, st| {
-            if st.dead {
-                return;
-            }
-            let next = st.seq + 1;
-            let part = st.deliver(next, body.clone(), &self.history, clock, direct);
-            d.connections += part.connections;
-            d.dropped += part.dropped;
-        });
+        let mut queued = 0;
+        let mut d = Delivered::default();
+        self.each_durable_stream(
+            walk,
+            &conns,
+            to,
+            offline,
+            |c| {
+                // A full queue is counted by the locked path, which meets it again.
+                let taken = !direct && c.push_unlocked(event.clone(), walk).is_ok();
+                queued += usize::from(taken);
+                taken
+            },
+            |_, st| {
+                if !st.dead {
+                    let part = st.route(event.clone(), &self.history, (now, direct));
+                    d.connections += part.connections;
+                    d.dropped += part.dropped;
+                }
+            },
+        );
+        d.connections += queued;
         d
     }
 }
@@ -292,15 +320,16 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+    use crate::hub::conn::Unlocked;
     use crate::hub::outbox::Frame;
     use crate::hub::Limits;
     use crate::schema::Delivery;
     use crate::{JsonEvent, Principal};
 
     /// Each event's id in a connection's queue, with its number, in queue order.
-    fn numbered(conn: &Conn) -> Vec<(u64, String)> {
+    fn numbered(hub: &Hub, conn: &Conn) -> Vec<(u64, String)> {
         let mut frames = Vec::new();
-        conn.outbox.drain_into(&mut frames, usize::MAX);
+        conn.take(&mut frames, usize::MAX, &hub.inner.history);
         frames
             .into_iter()
             .map(|f| match f {
@@ -314,10 +343,187 @@ mod tests {
             .collect()
     }
 
-    /// Durable events emitted from several threads at once, to users with one connection and
-    /// with two (each reached through both), while other connections of the same users come
-    /// and go: every stream numbers each event once, and a connection that stays gets each
-    /// event once, numbered without a gap.
+    /// A hub whose queues hold `queue` frames, with five users who only make a broadcast
+    /// larger than [`DIRECT_WRITES`] (so that it is queued, not written directly).
+    async fn hub_with_bystanders(queue: usize) -> (Hub, Vec<Arc<Conn>>) {
+        let hub = Hub::builder()
+            .limits(Limits {
+                outbound_queue: queue,
+                ..Limits::default()
+            })
+            .build();
+        let mut others = Vec::new();
+        for u in 0..=DIRECT_WRITES {
+            let (conn, _) = hub
+                .register(Principal::user(format!("other{u}")), None)
+                .await
+                .expect("registered");
+            others.push(conn);
+        }
+        (hub, others)
+    }
+
+    fn broadcast(hub: &Hub, n: usize) {
+        for _ in 0..n {
+            let event = JsonEvent {
+                name: "test:tick",
+                delivery: Delivery::Durable,
+                data: "{}",
+            };
+            hub.emit_json(event, &crate::to_platform())
+                .expect("emitted");
+        }
+    }
+
+    /// Each frame a connection takes: its number, or `None` for a control frame.
+    fn taken(hub: &Hub, conn: &Conn) -> Vec<Option<u64>> {
+        let mut frames = Vec::new();
+        conn.take(&mut frames, usize::MAX, &hub.inner.history);
+        frames
+            .into_iter()
+            .map(|f| match f {
+                Frame::Numbered { seq, .. } => Some(seq),
+                Frame::Text(_) => None,
+            })
+            .collect()
+    }
+
+    fn numbers(from: std::ops::RangeInclusive<u64>) -> Vec<Option<u64>> {
+        from.map(Some).collect()
+    }
+
+    /// Events queued unnumbered to a user's only connection are numbered as its session takes
+    /// them; a second connection that comes meanwhile gets them, and those emitted after it
+    /// came, in the stream's order after its replay.
+    #[tokio::test]
+    async fn a_tab_that_comes_while_events_wait_unnumbered_gets_them_in_order() {
+        let (hub, _others) = hub_with_bystanders(1024).await;
+        let (first, at) = hub
+            .register(Principal::user("u"), None)
+            .await
+            .expect("registered");
+        broadcast(&hub, 10);
+        assert_eq!(first.stream.position().seq, 0, "not numbered yet");
+        let (second, joined) = hub
+            .register(Principal::user("u"), Some(&at))
+            .await
+            .expect("registered");
+        assert_eq!(joined.seq, 0);
+        broadcast(&hub, 5);
+        assert_eq!(taken(&hub, &first), numbers(1..=15));
+        let second = taken(&hub, &second);
+        assert_eq!(second[0], None, "the replay's end comes first");
+        assert_eq!(second[1..], numbers(1..=15));
+        // Two connections now: numbered as they are emitted.
+        broadcast(&hub, 2);
+        assert_eq!(first.stream.position().seq, 17);
+    }
+
+    /// The connection that numbers its user's stream goes while events wait unnumbered in its
+    /// queue: they go on, in order, to the next connection, and into the history.
+    #[tokio::test]
+    async fn events_waiting_in_a_connection_that_goes_are_handed_on() {
+        let (hub, _others) = hub_with_bystanders(1024).await;
+        let (first, at) = hub
+            .register(Principal::user("u"), None)
+            .await
+            .expect("registered");
+        broadcast(&hub, 3);
+        let (second, _) = hub
+            .register(Principal::user("u"), None)
+            .await
+            .expect("registered");
+        broadcast(&hub, 3);
+        hub.unregister(&first, crate::hub::DisconnectReason::ClientClosed);
+        broadcast(&hub, 2);
+        assert_eq!(taken(&hub, &second), numbers(1..=8));
+        let (later, _) = hub
+            .register(Principal::user("u"), Some(&at))
+            .await
+            .expect("registered");
+        let replayed = taken(&hub, &later);
+        assert_eq!(replayed[..8], numbers(1..=8), "from the history");
+        assert_eq!(replayed[8], None, "then the replay's end");
+    }
+
+    /// The path without the stream's lock takes an event only through a user's only
+    /// connection, only for a walk that began after it became the only one, and never while
+    /// the stream's lock-holder has it shut to place an event of its own.
+    #[tokio::test]
+    async fn the_unlocked_path_is_only_for_an_only_connection_and_shuts() {
+        let (hub, _others) = hub_with_bystanders(1024).await;
+        let event = || Unnumbered {
+            body: Arc::from("\"type\":\"test:tick\"}"),
+            at_ms: 0,
+        };
+        let before = next_ticket();
+        let (first, _) = hub
+            .register(Principal::user("u"), None)
+            .await
+            .expect("registered");
+        let refused = |r: Result<(), (Unlocked, Unnumbered)>| r.err().map(|(why, _)| why);
+        assert_eq!(
+            refused(first.push_unlocked(event(), before)),
+            Some(Unlocked::Locked),
+            "a walk from before it came may have resolved to another connection"
+        );
+        assert_eq!(refused(first.push_unlocked(event(), next_ticket())), None);
+        assert_eq!(
+            first.shut_unlocked(),
+            (1, true),
+            "one queued, and it was open"
+        );
+        assert_eq!(
+            refused(first.push_unlocked(event(), next_ticket())),
+            Some(Unlocked::Locked),
+            "shut"
+        );
+        first.open_unlocked();
+        assert_eq!(refused(first.push_unlocked(event(), next_ticket())), None);
+        let (second, _) = hub
+            .register(Principal::user("u"), None)
+            .await
+            .expect("registered");
+        for conn in [&first, &second] {
+            assert_eq!(
+                refused(conn.push_unlocked(event(), next_ticket())),
+                Some(Unlocked::Locked),
+                "two connections"
+            );
+        }
+        assert_eq!(taken(&hub, &first), numbers(1..=2));
+        assert_eq!(taken(&hub, &second), numbers(1..=2));
+    }
+
+    /// The only connection of a user fills its queue with events it has not numbered: it is
+    /// cut off as a slow consumer, and nothing is lost from its stream — what it held and
+    /// what came after are numbered in order, into the history it resumes from.
+    #[tokio::test]
+    async fn a_slow_consumer_cut_off_loses_nothing_from_its_stream() {
+        let (hub, _others) = hub_with_bystanders(4).await;
+        let (slow, at) = hub
+            .register(Principal::user("u"), None)
+            .await
+            .expect("registered");
+        broadcast(&hub, 3);
+        assert!(slow.killed_now().is_none());
+        broadcast(&hub, 4);
+        assert!(slow.killed_now().is_some(), "cut off");
+        hub.unregister(&slow, crate::hub::DisconnectReason::SlowConsumer);
+        let (back, _) = hub
+            .register(Principal::user("u"), Some(&at))
+            .await
+            .expect("registered");
+        let replayed = taken(&hub, &back);
+        assert_eq!(replayed[..7], numbers(1..=7));
+        assert_eq!(replayed[7..], [None]);
+    }
+
+    /// Durable events emitted from several threads at once — to users with one connection,
+    /// with two (each reached through both), and with two whose first goes midway (handing
+    /// on what it held unnumbered) — while other connections of the same users come and go
+    /// and every connection's session takes its frames: every stream numbers each event once,
+    /// and a connection that stays gets each event once, numbered without a gap.
     #[tokio::test]
     async fn concurrent_durable_emits_reach_each_stream_once() {
         let hub = Hub::builder()
@@ -328,27 +534,43 @@ mod tests {
             .build();
         const USERS: usize = 40;
         const PER_THREAD: usize = 300;
-        // Users with two connections that stay, and as many with one.
+        // Users with one connection that stays, and with two.
         let users: Vec<(String, usize)> =
             (0..USERS).map(|u| (format!("u{u}"), 1 + u % 2)).collect();
         let mut kept = Vec::new();
+        let register = |user: String| {
+            let hub = &hub;
+            async move {
+                hub.register(Principal::user(user), None)
+                    .await
+                    .expect("registered")
+                    .0
+            }
+        };
         for (user, tabs) in &users {
             for _ in 0..*tabs {
-                let (conn, _) = hub
-                    .register(Principal::user(user.clone()), None)
-                    .await
-                    .expect("registered");
-                kept.push(conn);
+                kept.push(register(user.clone()).await);
             }
         }
+        // Users whose first connection goes midway; their second stays.
+        let mut going = Vec::new();
+        for u in 0..USERS / 4 {
+            going.push(register(format!("h{u}")).await);
+            kept.push(register(format!("h{u}")).await);
+        }
+        let got: Vec<std::sync::Mutex<Vec<(u64, String)>>> =
+            kept.iter().map(|_| Default::default()).collect();
+        let emitting = std::sync::atomic::AtomicUsize::new(3);
         let churn = tokio::runtime::Handle::current();
-        let recipients = [
-            crate::to_platform(),
-            crate::to_users(users.iter().map(|(user, _)| user.clone())),
-        ];
+        let every: Vec<String> = users
+            .iter()
+            .map(|(user, _)| user.clone())
+            .chain((0..USERS / 4).map(|u| format!("h{u}")))
+            .collect();
+        let recipients = [crate::to_platform(), crate::to_users(every.clone())];
         std::thread::scope(|s| {
             for to in &recipients {
-                let hub = &hub;
+                let (hub, emitting) = (&hub, &emitting);
                 s.spawn(move || {
                     for _ in 0..PER_THREAD {
                         let event = JsonEvent {
@@ -358,9 +580,25 @@ mod tests {
                         };
                         hub.emit_json(event, to).expect("emitted");
                     }
+                    emitting.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
                 });
             }
-            let (hub, users) = (&hub, &users);
+            // Events to one user at a time: numbered by the emitter under the stream's lock (a
+            // few recipients), between the broadcasts queued unnumbered.
+            let (hub, emitting, every) = (&hub, &emitting, &every);
+            s.spawn(move || {
+                for user in every.iter().cycle().take(PER_THREAD) {
+                    let event = JsonEvent {
+                        name: "test:tick",
+                        delivery: Delivery::Durable,
+                        data: "{}",
+                    };
+                    hub.emit_json(event, &crate::to_user(user.clone()))
+                        .expect("emitted");
+                }
+                emitting.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            });
+            let (users, going) = (&users, &going);
             s.spawn(move || {
                 for i in 0..4 * PER_THREAD {
                     let user = users[i % USERS].0.clone();
@@ -368,12 +606,35 @@ mod tests {
                         .block_on(hub.register(Principal::user(user), None))
                         .expect("registered");
                     hub.unregister(&conn, crate::hub::DisconnectReason::ClientClosed);
+                    if i == 2 * PER_THREAD {
+                        for conn in going {
+                            hub.unregister(conn, crate::hub::DisconnectReason::ClientClosed);
+                        }
+                    }
                 }
             });
+            // The sessions: each connection's frames taken as they come, until the end.
+            let (kept, got) = (&kept, &got);
+            s.spawn(move || loop {
+                let last = emitting.load(std::sync::atomic::Ordering::Acquire) == 0;
+                for (conn, got) in kept.iter().zip(got) {
+                    got.lock().expect("lock").extend(numbered(hub, conn));
+                }
+                for conn in going {
+                    numbered(hub, conn);
+                }
+                if last {
+                    break;
+                }
+                std::thread::yield_now();
+            });
         });
-        let total = (recipients.len() * PER_THREAD) as u64;
-        for conn in &kept {
-            let got = numbered(conn);
+        for (conn, got) in kept.iter().zip(got) {
+            let alone = (0..PER_THREAD)
+                .filter(|i| every[i % every.len()] == conn.user())
+                .count();
+            let total = (recipients.len() * PER_THREAD + alone) as u64;
+            let got = got.into_inner().expect("lock");
             let ids: HashSet<&str> = got.iter().map(|(_, id)| id.as_str()).collect();
             assert_eq!(
                 (got.len() as u64, ids.len() as u64),

@@ -17,7 +17,7 @@
 //! keep their order because a direct write starts only when nothing is queued or held, and
 //! while one runs the session takes nothing from the queue.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
@@ -72,6 +72,22 @@ impl Frame {
     }
 }
 
+/// A durable event queued to the connection that numbers its user's stream, not yet numbered:
+/// the connection's session numbers it in the stream as it takes it (see `super::stream`).
+/// `at_ms` is when it was emitted, on the history's clock.
+#[derive(Debug, Clone)]
+pub(crate) struct Unnumbered {
+    pub(crate) body: Arc<str>,
+    pub(crate) at_ms: u64,
+}
+
+/// What a connection's queue holds: frames, and durable events its session numbers.
+#[derive(Debug)]
+enum Queued {
+    Frame(Frame),
+    Unnumbered(Unnumbered),
+}
+
 impl From<Utf8Bytes> for Frame {
     fn from(text: Utf8Bytes) -> Frame {
         Frame::Text(text)
@@ -118,6 +134,11 @@ fn joined(parts: &[&str]) -> String {
     text
 }
 
+/// The bit of [`Outbox`]'s count that marks it closed: set once, by [`Outbox::close_with`], in
+/// the same atomic operation pushes count themselves in with, so that every push is either
+/// counted in before the close (and queued, and found by it) or refused.
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
 /// Why a frame was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refused {
@@ -148,9 +169,10 @@ pub(crate) struct Outbox {
     /// Frames queued, oldest first: pushed without a lock, so that an emitting thread never
     /// waits for the session (a session preempted while holding a lock would hold a broadcast
     /// up for a whole time slice of the scheduler).
-    frames: SegQueue<Frame>,
-    /// Frames counted in: a push counts its frame before it queues it, a drain counts out what
-    /// it took, so this is never less than what the queue holds (the bound's check).
+    frames: SegQueue<Queued>,
+    /// Frames counted in, and the [`CLOSED`] bit: a push counts its frame before it queues it,
+    /// a drain counts out what it took, so this is never less than what the queue holds (the
+    /// bound's check).
     len: AtomicUsize,
     /// The state a direct write and the session agree on.
     state: Mutex<State>,
@@ -158,7 +180,6 @@ pub(crate) struct Outbox {
     /// write leaves work.
     ready: AtomicWaker,
     capacity: usize,
-    closed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -184,7 +205,6 @@ impl Outbox {
             state: Mutex::new(State::default()),
             ready: AtomicWaker::new(),
             capacity: capacity.max(1),
-            closed: AtomicBool::new(false),
         }
     }
 
@@ -197,17 +217,21 @@ impl Outbox {
     /// Whether the session has work: frames queued or bytes to flush, and no direct write
     /// running (taking frames meanwhile could put them ahead of the direct write's frame).
     fn has_work(&self, st: &State) -> bool {
-        !st.direct && (st.flush || st.front.is_some() || self.len.load(Ordering::Acquire) > 0)
+        !st.direct && (st.flush || st.front.is_some() || self.queued() > 0)
     }
 
     /// How many frames are queued (counted in; see [`queue`](Self::queue)).
     pub(crate) fn queued(&self) -> usize {
-        self.len.load(Ordering::Acquire)
+        self.len.load(Ordering::Acquire) & !CLOSED
+    }
+
+    fn is_closed(&self) -> bool {
+        self.len.load(Ordering::Acquire) & CLOSED != 0
     }
 
     /// Whether frames are waiting for the session: queued, or first in line.
     pub(crate) fn pending(&self) -> bool {
-        self.len.load(Ordering::Acquire) > 0 || self.lock().front.is_some()
+        self.queued() > 0 || self.lock().front.is_some()
     }
 
     /// Lets frames offered from now on be written directly to `socket`.
@@ -215,19 +239,31 @@ impl Outbox {
         // Checked under the lock `close` takes after marking the outbox closed: a socket is
         // never attached to a closed outbox.
         let mut st = self.lock();
-        if !self.closed.load(Ordering::Acquire) {
+        if !self.is_closed() {
             st.socket = Some(socket);
         }
     }
 
     /// Queues a frame without waiting.
     pub(crate) fn push(&self, frame: Frame) -> Result<(), Refused> {
-        self.queue(frame, self.capacity)
+        self.queue(Queued::Frame(frame), self.capacity)
     }
 
     /// Queues a frame without the capacity check (frames whose number is bounded elsewhere).
     pub(crate) fn push_unbounded(&self, frame: Frame) -> Result<(), Refused> {
-        self.queue(frame, usize::MAX)
+        self.queue(Queued::Frame(frame), usize::MAX)
+    }
+
+    /// Queues a durable event for the session to number, within the capacity; a refused one
+    /// is handed back.
+    pub(crate) fn push_unnumbered(&self, event: Unnumbered) -> Result<(), (Refused, Unnumbered)> {
+        match self.admit(self.capacity) {
+            Ok(before) => {
+                self.enqueue(Queued::Unnumbered(event), before);
+                Ok(())
+            }
+            Err(refused) => Err((refused, event)),
+        }
     }
 
     /// Counts `frame` in (refused past `capacity`), queues it, and wakes the session when
@@ -235,27 +271,40 @@ impl Outbox {
     /// again (`wait` checks the count first), so later frames need no wake-up of their own.
     /// The count never passes `capacity`; a push racing a refused one may see its count for an
     /// instant, and be refused a frame early.
-    fn queue(&self, frame: Frame, capacity: usize) -> Result<(), Refused> {
-        if self.closed.load(Ordering::Acquire) {
+    fn queue(&self, frame: Queued, capacity: usize) -> Result<(), Refused> {
+        let before = self.admit(capacity)?;
+        self.enqueue(frame, before);
+        Ok(())
+    }
+
+    /// Counts a frame in, unless the outbox is closed or holds `capacity` already; the count
+    /// before it.
+    fn admit(&self, capacity: usize) -> Result<usize, Refused> {
+        let before = self.len.fetch_add(1, Ordering::AcqRel);
+        if before & CLOSED != 0 {
+            self.len.fetch_sub(1, Ordering::AcqRel);
             return Err(Refused::Closed);
         }
-        let before = self.len.fetch_add(1, Ordering::AcqRel);
         if before >= capacity {
             self.len.fetch_sub(1, Ordering::AcqRel);
             return Err(Refused::Full);
         }
+        Ok(before)
+    }
+
+    /// Queues a frame [`admit`](Self::admit) counted in (`before`: the count it found).
+    fn enqueue(&self, frame: Queued, before: usize) {
         self.frames.push(frame);
         if before == 0 {
             self.ready.wake();
         }
-        Ok(())
     }
 
     /// Writes a frame directly when the connection is idle (nothing queued, nothing held by the
     /// session, its socket attached and writable without waiting); queues it otherwise, as
     /// [`push`](Self::push) does.
     pub(crate) fn offer(&self, frame: Frame) -> Result<(), Refused> {
-        if self.closed.load(Ordering::Acquire) {
+        if self.is_closed() {
             return Err(Refused::Closed);
         }
         let socket = {
@@ -272,7 +321,7 @@ impl Outbox {
                 }
                 _ => {
                     drop(st);
-                    return self.queue(frame, self.capacity);
+                    return self.push(frame);
                 }
             }
         };
@@ -314,8 +363,14 @@ impl Outbox {
 
     /// Moves up to `max` queued frames into `out`, oldest first, and holds direct writes off
     /// until [`release`](Self::release): the session flushes what it feeds and what a direct
-    /// write left.
-    pub(crate) fn drain_into(&self, out: &mut Vec<Frame>, max: usize) {
+    /// write left. A durable event queued unnumbered takes its place in `out` as `number` frames
+    /// it (or none, when `number` passes it on).
+    pub(crate) fn drain_into(
+        &self,
+        out: &mut Vec<Frame>,
+        max: usize,
+        mut number: impl FnMut(Unnumbered) -> Option<Frame>,
+    ) {
         let mut st = self.lock();
         // Frames moved, and of them those taken from the queue (counted out below).
         let (mut moved, mut taken) = (0, 0);
@@ -324,10 +379,13 @@ impl Outbox {
             moved += 1;
         }
         while moved < max {
-            let Some(frame) = self.frames.pop() else {
+            let Some(queued) = self.frames.pop() else {
                 break;
             };
-            out.push(frame);
+            match queued {
+                Queued::Frame(frame) => out.push(frame),
+                Queued::Unnumbered(event) => out.extend(number(event)),
+            }
             moved += 1;
             taken += 1;
         }
@@ -351,11 +409,33 @@ impl Outbox {
 
     /// Refuses further frames, frees what is queued and lets go of the socket.
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        let mut st = self.lock();
-        st.front = None;
-        st.socket = None;
-        while self.frames.pop().is_some() {}
+        self.close_with(|_| {});
+    }
+
+    /// Refuses further frames, lets go of the socket, and takes everything queued: frames are
+    /// freed, durable events still unnumbered are handed to `each`, oldest first. Every push
+    /// counted in before the close is waited for (it queues its frame without waiting for
+    /// anything), so none is left behind.
+    pub(crate) fn close_with(&self, mut each: impl FnMut(Unnumbered)) {
+        self.len.fetch_or(CLOSED, Ordering::AcqRel);
+        {
+            let mut st = self.lock();
+            st.front = None;
+            st.socket = None;
+        }
+        loop {
+            match self.frames.pop() {
+                Some(queued) => {
+                    self.len.fetch_sub(1, Ordering::AcqRel);
+                    if let Queued::Unnumbered(event) = queued {
+                        each(event);
+                    }
+                }
+                // Counted in, not queued yet: a push between its count and its queueing.
+                None if self.queued() > 0 => std::thread::yield_now(),
+                None => break,
+            }
+        }
     }
 }
 
@@ -370,6 +450,11 @@ mod tests {
     /// The frame its parts make, which must be UTF-8.
     fn text_of(parts: &[&[u8]]) -> String {
         String::from_utf8(parts.concat()).expect("the parts make UTF-8 text")
+    }
+
+    /// Takes up to `max` frames; there are no durable events to number here.
+    fn drain(outbox: &Outbox, out: &mut Vec<Frame>, max: usize) {
+        outbox.drain_into(out, max, |_| panic!("no unnumbered events here"));
     }
 
     fn texts(frames: Vec<Frame>) -> Vec<String> {
@@ -422,7 +507,7 @@ mod tests {
         assert_eq!(outbox.push(f("c")), Err(Refused::Full));
         outbox.wait().await;
         let mut out = Vec::new();
-        outbox.drain_into(&mut out, 10);
+        drain(&outbox, &mut out, 10);
         outbox.release();
         assert_eq!(texts(out), ["a", "b"]);
 
@@ -431,7 +516,7 @@ mod tests {
             tokio::spawn(async move {
                 o.wait().await;
                 let mut out = Vec::new();
-                o.drain_into(&mut out, 10);
+                drain(&o, &mut out, 10);
                 texts(out)
             })
         };
@@ -488,7 +573,7 @@ mod tests {
 
     fn drained(outbox: &Outbox) -> Vec<String> {
         let mut out = Vec::new();
-        outbox.drain_into(&mut out, usize::MAX);
+        drain(outbox, &mut out, usize::MAX);
         texts(out)
     }
 
@@ -576,7 +661,7 @@ mod tests {
                 while seen.len() < THREADS * EACH {
                     outbox.wait().await;
                     let mut batch = Vec::new();
-                    outbox.drain_into(&mut batch, 64);
+                    drain(&outbox, &mut batch, 64);
                     seen.extend(texts(batch));
                     outbox.release();
                 }

@@ -5,6 +5,40 @@
 //! the connections, registering a connection and replaying to it — happens under the stream's one
 //! lock, so a connection sees its user's stream gap-free and in order, and a connection that
 //! registers while events are being emitted gets each of them exactly once: by replay or live.
+//!
+//! # Numbering
+//!
+//! The stream's first connection (its oldest on this node) numbers it. A durable event is
+//! numbered in one of two places, both under the stream's lock:
+//! - **by the emitter**, as it places the event ([`StreamState::route`]): numbered, stored and
+//!   queued to every connection; or, while the first connection has events queued
+//!   unnumbered, queued unnumbered behind them. A stream without connection stores it.
+//! - **by the first connection's session**, as it takes an event queued unnumbered from its
+//!   queue ([`StreamState::number_taken`]): numbered, stored, queued numbered to the other
+//!   connections, and written.
+//!
+//! The second place is what lets a broadcast skip the stream: an emitter queues the event
+//! unnumbered to a user's *only* connection without the stream's lock
+//! ([`Conn::push_unlocked`]), touching nothing of the stream, and the session numbers a whole
+//! batch of its events under one lock, on its own worker. (Numbered by the emitter, a
+//! broadcast to thousands of users visited each user's stream — its lock, number and history,
+//! in memory no cache holds — once per event, on one thread: most of a durable broadcast's
+//! time.) Two rules keep one order:
+//! - **Only through an only connection, only for a walk that began after it became the only
+//!   one** (`alone_since`, a ticket from [`next_ticket`]): then the walk resolved to no other
+//!   connection of the stream, so the stream gets the event once.
+//! - **Shut while the lock-holder places an event**: the emitter that numbers under the lock
+//!   first shuts the unlocked path of the first connection ([`Conn::shut_unlocked`]), in the
+//!   atomic operation that unlocked emitters count themselves in with, and numbers only when
+//!   nothing unnumbered is queued or counted in. An event queued unnumbered is thus never
+//!   ahead of one numbered after it, and the session's numbers follow the emitter's.
+//!
+//! A stream with several connections keeps the path shut: its events are numbered by the
+//! emitter, once the first connection has numbered what it held (a connection that comes
+//! while events wait unnumbered gets them, after its replay, as the first numbers them).
+//! The first connection that goes hands what it held unnumbered to the next
+//! ([`StreamState::detach`]), before any later event; one cut off as a slow consumer too, so
+//! nothing is lost from the stream.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +48,7 @@ use std::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::conn::Conn;
-use super::outbox::Frame;
+use super::outbox::{Frame, Refused, Unnumbered};
 use super::Delivered;
 use crate::delivery::{History, Position, StreamId};
 use crate::protocol::frame;
@@ -94,6 +128,11 @@ impl Conns {
         self.first.is_none()
     }
 
+    /// The first connection (the oldest): the one that numbers the stream's events.
+    pub(crate) fn first(&self) -> Option<&Arc<Conn>> {
+        self.first.as_ref()
+    }
+
     fn push(&mut self, conn: Arc<Conn>) {
         if self.first.is_none() {
             self.first = Some(conn);
@@ -169,12 +208,149 @@ impl StreamState {
     pub(crate) fn attach(&mut self, conn: Arc<Conn>) {
         self.conns.push(conn);
         self.changed = next_ticket();
+        self.lead();
     }
 
-    /// Removes the connection `id`, with a new ticket for the change.
-    pub(crate) fn detach(&mut self, id: u64) {
-        self.conns.retain(|c| c.id != id);
+    /// Removes a connection, with a new ticket for the change, and closes its queue. When it
+    /// numbered the stream, the events it held unnumbered go on, in their order, to the next
+    /// connection (see [`route`](Self::route)).
+    pub(crate) fn detach(&mut self, conn: &Conn, limits: &History) {
+        self.conns.retain(|c| c.id != conn.id);
         self.changed = next_ticket();
+        let mut held = Vec::new();
+        conn.outbox.close_with(|event| {
+            conn.took_unnumbered();
+            held.push(event);
+        });
+        conn.set_alone_since(0);
+        self.lead();
+        let now = Instant::now();
+        for event in held {
+            self.route(event, limits, (now, false));
+        }
+    }
+
+    /// Lets the first connection number the stream, and opens the path without the lock to
+    /// it while it is the only one (since this change). The others were never first: their
+    /// path is shut from the start.
+    fn lead(&mut self) {
+        let alone = self.conns.len() == 1;
+        if let Some(first) = self.conns.first() {
+            first.set_alone_since(if alone { self.changed } else { 0 });
+            if alone {
+                first.open_unlocked();
+            } else {
+                first.shut_unlocked();
+            }
+        }
+    }
+
+    /// Gives an event the stream's next number and stores it.
+    fn number(&mut self, event: &Unnumbered, limits: &History) -> u64 {
+        self.seq += 1;
+        if limits.max_events > 0 {
+            self.store(
+                Stored {
+                    body: event.body.clone(),
+                    at_ms: event.at_ms,
+                },
+                limits,
+            );
+        }
+        self.seq
+    }
+
+    /// Delivers a durable event to the stream, under its lock: numbered now and queued to every
+    /// connection (written directly to those idle, with `direct`: see [`Conn::offer`]) — or,
+    /// while the first connection has events queued unnumbered, queued unnumbered behind them,
+    /// for its session to number. A stream without connection stores it.
+    ///
+    /// When the first connection's queue is full, the connection is cut off as a slow
+    /// consumer; what it held unnumbered goes first to the next (see [`detach`](Self::detach)),
+    /// then this event.
+    pub(crate) fn route(
+        &mut self,
+        event: Unnumbered,
+        limits: &History,
+        (now, direct): (Instant, bool),
+    ) -> Delivered {
+        let mut d = Delivered::default();
+        let mut event = event;
+        // At most twice: a connection that takes over numbering has nothing unnumbered queued.
+        loop {
+            let Some(first) = self.conns.first().cloned() else {
+                self.active = now;
+                self.number(&event, limits);
+                return d;
+            };
+            // Shut while this event is placed, so that nothing unnumbered is queued to the
+            // first connection between the look at its count and this event's frames.
+            let (unnumbered, open) = first.shut_unlocked();
+            if unnumbered == 0 {
+                let seq = self.number(&event, limits);
+                for c in self.conns.iter() {
+                    let frame = Frame::Numbered {
+                        seq,
+                        body: event.body.clone(),
+                    };
+                    c.offer(frame, direct).add_to(&mut d);
+                }
+                if open {
+                    first.open_unlocked();
+                }
+                return d;
+            }
+            match first.push_unnumbered(event) {
+                Ok(()) => {
+                    if open {
+                        first.open_unlocked();
+                    }
+                    d.connections += self.conns.len();
+                    return d;
+                }
+                Err((refused, back)) => {
+                    if refused == Refused::Full {
+                        first.kill(crate::protocol::close::SLOW_CONSUMER, "outbound queue full");
+                        d.dropped += 1;
+                    }
+                    event = back;
+                    self.detach(&first, limits);
+                }
+            }
+        }
+    }
+
+    /// Numbers an event the first connection (`taker`) took from its queue, stores it and
+    /// queues it numbered to the other connections; returns its frame for `taker` to write.
+    /// Counts in `dropped` the connections cut off as slow consumers meanwhile.
+    pub(crate) fn number_taken(
+        &mut self,
+        taker: &Conn,
+        event: Unnumbered,
+        limits: &History,
+        dropped: &mut usize,
+    ) -> Option<Frame> {
+        taker.took_unnumbered();
+        if self.conns.first().is_none_or(|c| c.id != taker.id) {
+            // Not queued by the rules above; should it happen, the event still goes to the
+            // stream once.
+            *dropped += self.route(event, limits, (Instant::now(), false)).dropped;
+            return None;
+        }
+        let seq = self.number(&event, limits);
+        let mut d = Delivered::default();
+        for c in self.conns.iter().skip(1) {
+            let frame = Frame::Numbered {
+                seq,
+                body: event.body.clone(),
+            };
+            c.push(frame).add_to(&mut d);
+        }
+        *dropped += d.dropped;
+        Some(Frame::Numbered {
+            seq,
+            body: event.body,
+        })
     }
 
     /// Drops what is past either bound of the history.
