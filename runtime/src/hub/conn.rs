@@ -176,14 +176,22 @@ impl Conn {
 
     /// Moves up to `max` queued frames into `out` for the session to write, numbering the
     /// durable events queued unnumbered (`StreamState::number_taken`) under the stream's lock,
-    /// which every change of who numbers the stream takes too. Returns how many connections
-    /// were cut off as slow consumers meanwhile.
+    /// which every change of who numbers the stream takes too. Frames come first without the
+    /// lock, up to the first event to number ([`Outbox::drain_frames`]): a session with none —
+    /// every ephemeral event, and every durable one numbered by its emitter — never takes its
+    /// stream's lock (and never waits for an emitter or a backplane holding it). Returns how
+    /// many connections were cut off as slow consumers meanwhile.
     pub(crate) fn take(&self, out: &mut Vec<Frame>, max: usize, limits: &History) -> usize {
+        let (moved, stopped) = self.outbox.drain_frames(out, max);
+        if !stopped {
+            return 0;
+        }
         let mut st = self.stream.lock();
         let mut dropped = 0;
-        self.outbox.drain_into(out, max, |event| {
-            st.number_taken(self, event, limits, &mut dropped)
-        });
+        self.outbox
+            .drain_into(out, max.saturating_sub(moved), |event| {
+                st.number_taken(self, event, limits, &mut dropped)
+            });
         dropped
     }
 

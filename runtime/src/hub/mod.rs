@@ -219,7 +219,10 @@ impl Hub {
         self.inner.registry.streams().len()
     }
 
-    /// The position of a delivery stream on this node, if it holds it.
+    /// The position of a delivery stream on this node, if it holds it: its epoch and the last
+    /// number it gave. An event queued to a user's only connection is numbered when that
+    /// connection's session takes it from its queue (docs/delivery.md, "The delivery
+    /// stream"), so just after an emit the position may not count it yet.
     pub fn stream_position(&self, id: &StreamId) -> Option<Position> {
         self.inner.registry.stream(id).map(|s| s.position())
     }

@@ -186,6 +186,9 @@ pub(crate) struct Outbox {
 struct State {
     /// A frame a direct write could not write: first in line, ahead of everything queued.
     front: Option<Frame>,
+    /// A durable event taken unnumbered from the queue by a drain that does not number
+    /// ([`Outbox::drain_frames`]): next in line, ahead of everything queued.
+    held: Option<Unnumbered>,
     /// The session holds frames taken from the queue and has not flushed them yet, or is
     /// answering a client's frame (see [`Outbox::hold`]).
     batch: bool,
@@ -217,7 +220,7 @@ impl Outbox {
     /// Whether the session has work: frames queued or bytes to flush, and no direct write
     /// running (taking frames meanwhile could put them ahead of the direct write's frame).
     fn has_work(&self, st: &State) -> bool {
-        !st.direct && (st.flush || st.front.is_some() || self.queued() > 0)
+        !st.direct && (st.flush || st.front.is_some() || st.held.is_some() || self.queued() > 0)
     }
 
     /// How many frames are queued (counted in; see [`queue`](Self::queue)).
@@ -231,7 +234,10 @@ impl Outbox {
 
     /// Whether frames are waiting for the session: queued, or first in line.
     pub(crate) fn pending(&self) -> bool {
-        self.queued() > 0 || self.lock().front.is_some()
+        self.queued() > 0 || {
+            let st = self.lock();
+            st.front.is_some() || st.held.is_some()
+        }
     }
 
     /// Lets frames offered from now on be written directly to `socket`.
@@ -371,6 +377,24 @@ impl Outbox {
         max: usize,
         mut number: impl FnMut(Unnumbered) -> Option<Frame>,
     ) {
+        self.drain(out, max, Some(&mut number));
+    }
+
+    /// Moves queued frames into `out` as [`drain_into`](Self::drain_into) does, but stops at
+    /// the first durable event queued unnumbered and keeps it next in line: a session that has
+    /// none to number takes its frames without its stream's lock. Returns how many frames it
+    /// moved, and whether it stopped at such an event (the caller then drains again with
+    /// `drain_into`, numbering).
+    pub(crate) fn drain_frames(&self, out: &mut Vec<Frame>, max: usize) -> (usize, bool) {
+        self.drain(out, max, None)
+    }
+
+    fn drain(
+        &self,
+        out: &mut Vec<Frame>,
+        max: usize,
+        mut number: Option<&mut dyn FnMut(Unnumbered) -> Option<Frame>>,
+    ) -> (usize, bool) {
         let mut st = self.lock();
         // Frames moved, and of them those taken from the queue (counted out below).
         let (mut moved, mut taken) = (0, 0);
@@ -378,22 +402,41 @@ impl Outbox {
             out.push(frame);
             moved += 1;
         }
-        while moved < max {
+        let mut stopped = false;
+        if let Some(event) = st.held.take() {
+            match number.as_mut() {
+                Some(number) => {
+                    out.extend(number(event));
+                    moved += 1;
+                }
+                None => {
+                    st.held = Some(event);
+                    stopped = true;
+                }
+            }
+        }
+        while !stopped && moved < max {
             let Some(queued) = self.frames.pop() else {
                 break;
             };
-            match queued {
-                Queued::Frame(frame) => out.push(frame),
-                Queued::Unnumbered(event) => out.extend(number(event)),
+            taken += 1;
+            match (queued, number.as_mut()) {
+                (Queued::Frame(frame), _) => out.push(frame),
+                (Queued::Unnumbered(event), Some(number)) => out.extend(number(event)),
+                (Queued::Unnumbered(event), None) => {
+                    st.held = Some(event);
+                    stopped = true;
+                    break;
+                }
             }
             moved += 1;
-            taken += 1;
         }
         if taken > 0 {
             self.len.fetch_sub(taken, Ordering::AcqRel);
         }
         st.batch = true;
         st.flush = false;
+        (moved, stopped)
     }
 
     /// Holds direct writes off while the session answers a client's frame: what the answer's
@@ -418,10 +461,12 @@ impl Outbox {
     /// anything), so none is left behind.
     pub(crate) fn close_with(&self, mut each: impl FnMut(Unnumbered)) {
         self.len.fetch_or(CLOSED, Ordering::AcqRel);
-        {
-            let mut st = self.lock();
-            st.front = None;
-            st.socket = None;
+        // Held throughout: a drain that does not number takes nothing meanwhile.
+        let mut st = self.lock();
+        st.front = None;
+        st.socket = None;
+        if let Some(event) = st.held.take() {
+            each(event);
         }
         loop {
             match self.frames.pop() {
@@ -525,6 +570,51 @@ mod tests {
         assert_eq!(waiter.await.expect("joins"), ["d"]);
         outbox.close();
         assert_eq!(outbox.push(f("e")), Err(Refused::Closed));
+    }
+
+    fn unnumbered(body: &str) -> Unnumbered {
+        Unnumbered {
+            body: Arc::from(body),
+            at_ms: 0,
+        }
+    }
+
+    /// A drain that does not number stops at the first event to number and keeps it next in
+    /// line, for a drain that numbers or for a close, ahead of what is queued behind it.
+    #[test]
+    fn a_drain_without_numbering_stops_at_an_event_to_number() {
+        let outbox = Outbox::new(8);
+        let fill = |outbox: &Outbox| {
+            assert_eq!(outbox.push(f("a")), Ok(()));
+            assert!(outbox.push_unnumbered(unnumbered("1")).is_ok());
+            assert_eq!(outbox.push(f("b")), Ok(()));
+            assert!(outbox.push_unnumbered(unnumbered("2")).is_ok());
+        };
+        fill(&outbox);
+        let mut out = Vec::new();
+        assert_eq!(outbox.drain_frames(&mut out, 10), (1, true));
+        assert_eq!(outbox.drain_frames(&mut out, 10), (0, true), "still held");
+        assert!(work(&outbox) && outbox.pending());
+        let mut seq = 0;
+        outbox.drain_into(&mut out, 10, |event| {
+            seq += 1;
+            Some(Frame::Numbered {
+                seq,
+                body: event.body,
+            })
+        });
+        assert_eq!(texts(out), ["a", "{\"seq\":1,1", "b", "{\"seq\":2,2"]);
+        assert_eq!(outbox.queued(), 0);
+        outbox.release();
+
+        fill(&outbox);
+        let mut out = Vec::new();
+        assert_eq!(outbox.drain_frames(&mut out, 10), (1, true));
+        let mut handed = Vec::new();
+        outbox.close_with(|event| handed.push(event.body.to_string()));
+        assert_eq!(handed, ["1", "2"], "the held one first");
+        assert_eq!(outbox.drain_frames(&mut out, 10), (0, false));
+        assert_eq!(outbox.queued(), 0);
     }
 
     /// Something another thread does while a direct write runs.
