@@ -604,6 +604,7 @@ impl Runner {
             match step {
                 Next::Continue => {}
                 Next::Close(code, reason) => {
+                    self.hub.leave_stream(&self.conn);
                     let _ =
                         tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_message(code, reason)))
                             .await;
@@ -620,7 +621,10 @@ impl Runner {
                     .await;
                     break reason_for(code);
                 }
-                Next::End(reason) => break reason,
+                Next::End(reason) => {
+                    self.hub.leave_stream(&self.conn);
+                    break reason;
+                }
             }
         };
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
@@ -707,9 +711,10 @@ impl Runner {
         K: Sink<Message> + TextParts + Unpin,
     {
         let deadline = self.hub.limits().drain_timeout;
+        let mut batch = Vec::new();
+        self.take(&mut batch, usize::MAX);
+        self.hub.leave_stream(&self.conn);
         let drain = async {
-            let mut batch = Vec::new();
-            self.take(&mut batch, usize::MAX);
             for frame in batch {
                 if !feed_frame(sink, frame).await {
                     return;

@@ -93,7 +93,7 @@ impl Hub {
             tenant: principal.tenant.clone(),
             user: principal.user_id.clone(),
         };
-        let stream = loop {
+        let (conn, position) = loop {
             let stream = self
                 .inner
                 .registry
@@ -103,18 +103,18 @@ impl Hub {
                     .await
                     .map_err(RegisterError::Unavailable)?;
             }
-            if !stream.lock().dead {
-                break stream;
-            }
-        };
-        let conn = Arc::new(Conn::new(
-            self.inner.next_conn.fetch_add(1, Ordering::Relaxed),
-            principal,
-            stream.clone(),
-            self.inner.limits.outbound_queue,
-        ));
-        let position = {
+            let conn = Arc::new(Conn::new(
+                self.inner.next_conn.fetch_add(1, Ordering::Relaxed),
+                principal.clone(),
+                stream.clone(),
+                self.inner.limits.outbound_queue,
+            ));
             let mut st = stream.lock();
+            // Dropped from the registry since it was looked up (the sweeper, or the last
+            // connection's going with a backplane): its successor takes the connection.
+            if st.dead {
+                continue;
+            }
             if st.conns.len() >= self.inner.limits.max_connections_per_user {
                 return Err(RegisterError::TooManyConnections);
             }
@@ -124,10 +124,12 @@ impl Hub {
             if let Some(from) = resume {
                 st.replay(&conn, from, &history, now);
             }
-            Position {
+            let position = Position {
                 epoch: st.epoch.clone(),
                 seq: st.seq,
-            }
+            };
+            drop(st);
+            break (conn, position);
         };
         self.inner.registry.index(&conn);
         self.inner.counters.opened();
@@ -154,6 +156,14 @@ impl Hub {
         }
         conn.outbox.close();
         self.inner.counters.disconnected(reason);
+    }
+
+    /// Takes `conn` out of its delivery stream as its session ends, before the close
+    /// handshake (up to three `CLOSE_TIMEOUT`s): its queue closes, and what it held
+    /// unnumbered goes on at once, in order, to the stream's next connection or its history
+    /// (`StreamState::cut`), rather than when the connection is unregistered.
+    pub(crate) fn leave_stream(&self, conn: &Conn) {
+        conn.stream.lock().cut(conn, &self.inner.history);
     }
 
     /// Moves up to `max` frames queued to `conn` into `out` for its session to write,

@@ -218,8 +218,9 @@ impl Inner {
     /// whose stream is retained, in the event's tenant.
     ///
     /// A user's connections share one stream, reached once, in the order found. A stream whose
-    /// connections did not change since the walk's ticket, and which holds one, was resolved
-    /// to through that one alone: it is reached without more ado (the common case, and a
+    /// connections did not change since the walk's ticket, and which holds one and none
+    /// leaving (cut but still listed: [`StreamState::cut`]), was resolved to through that one
+    /// alone: it is reached without more ado (the common case, and a
     /// broadcast's: nothing allocated or hashed per recipient). Any other stream — several
     /// connections, or a change during the walk — is looked up in a set of the streams this
     /// walk reached, as is every stream when named users follow (`offline`). Walks on other
@@ -246,7 +247,7 @@ impl Inner {
                 continue;
             }
             let mut st = c.stream.lock();
-            let alone = !offline && st.changed < walk && st.conns.len() == 1;
+            let alone = !offline && st.changed < walk && st.alone();
             if alone || reached.insert(Arc::as_ptr(&c.stream)) {
                 each(&c.stream, &mut st);
             }
@@ -517,6 +518,38 @@ mod tests {
         let replayed = taken(&hub, &back);
         assert_eq!(replayed[..7], numbers(1..=7));
         assert_eq!(replayed[7..], [None]);
+    }
+
+    /// A connection cut off as a slow consumer stays listed in the registry until its session
+    /// is unregistered: meanwhile a walk resolves to it and to the user's next connection,
+    /// and the stream is reached once (the next connection does not pass for the only one),
+    /// and once it is unregistered, the next one is.
+    #[tokio::test]
+    async fn a_connection_cut_off_but_still_listed_leaves_no_one_alone() {
+        let (hub, _others) = hub_with_bystanders(4).await;
+        let (cut, at) = hub
+            .register(Principal::user("u"), None)
+            .await
+            .expect("registered");
+        broadcast(&hub, 7);
+        assert!(cut.killed_now().is_some(), "cut off");
+        let (next, _) = hub
+            .register(Principal::user("u"), Some(&at))
+            .await
+            .expect("registered");
+        let mut replayed = numbers(1..=7);
+        replayed.push(None);
+        assert_eq!(taken(&hub, &next), replayed);
+        broadcast(&hub, 3);
+        assert_eq!(taken(&hub, &next), numbers(8..=10), "each event once");
+        hub.unregister(&cut, crate::hub::DisconnectReason::SlowConsumer);
+        broadcast(&hub, 2);
+        assert_eq!(
+            next.stream.position().seq,
+            10,
+            "queued unnumbered: alone now"
+        );
+        assert_eq!(taken(&hub, &next), numbers(11..=12));
     }
 
     /// Durable events emitted from several threads at once — to users with one connection,

@@ -36,9 +36,11 @@
 //! A stream with several connections keeps the path shut: its events are numbered by the
 //! emitter, once the first connection has numbered what it held (a connection that comes
 //! while events wait unnumbered gets them, after its replay, as the first numbers them).
-//! The first connection that goes hands what it held unnumbered to the next
-//! ([`StreamState::detach`]), before any later event; one cut off as a slow consumer too, so
-//! nothing is lost from the stream.
+//! A connection leaves the stream as its session ends, before the close handshake, or as it
+//! is cut off as a slow consumer ([`StreamState::cut`]); the first hands what it held
+//! unnumbered to the next, or to the history, before any later event, so nothing is lost
+//! from the stream. Until it is unregistered, the registry still lists it, and the stream
+//! counts it as leaving: no other connection passes for the only one meanwhile.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,6 +93,9 @@ pub(crate) struct StreamState {
     /// connected, and its last connection's going sets it later than the event anyway.
     pub(crate) active: Instant,
     pub(crate) epoch: String,
+    /// Connections cut from `conns` that the registry still lists, until they are
+    /// unregistered ([`StreamState::cut`]).
+    pub(crate) leaving: usize,
     /// For a backplane: the stream's position is not yet known from it; numbered frames that
     /// arrive meanwhile wait here.
     pub(crate) hydrated: bool,
@@ -182,6 +187,7 @@ impl UserStream {
                 history: VecDeque::new(),
                 active: Instant::now(),
                 epoch: crate::ids::epoch(),
+                leaving: 0,
                 hydrated,
                 waiting: Vec::new(),
             }),
@@ -211,10 +217,35 @@ impl StreamState {
         self.lead();
     }
 
-    /// Removes a connection, with a new ticket for the change, and closes its queue. When it
-    /// numbered the stream, the events it held unnumbered go on, in their order, to the next
-    /// connection (see [`route`](Self::route)).
+    /// Removes a connection as it is unregistered (no longer listed in the registry's
+    /// indexes): see [`leave`](Self::leave). One [`cut`](Self::cut) before is no longer
+    /// counted as leaving.
     pub(crate) fn detach(&mut self, conn: &Conn, limits: &History) {
+        self.leave(conn, limits, false);
+    }
+
+    /// Removes a connection whose session is ending, while the registry still lists it (until
+    /// it is unregistered): a slow consumer cut off, or a session closing. Counted in
+    /// `leaving` until [`detach`](Self::detach), so that a walk that resolves to it does not
+    /// take the stream's other connection for its only one. Cutting one twice does nothing.
+    pub(crate) fn cut(&mut self, conn: &Conn, limits: &History) {
+        self.leave(conn, limits, true);
+    }
+
+    /// Removes `conn` from the connections, with a new ticket for the change, and closes its
+    /// queue. When it numbered the stream, the events it held unnumbered go on, in their
+    /// order, before any later event: routed while the next connection's path without the
+    /// lock is still shut (it was never first), then [`lead`](Self::lead) opens it.
+    fn leave(&mut self, conn: &Conn, limits: &History, listed: bool) {
+        let member = self.conns.iter().any(|c| c.id == conn.id);
+        match (member, listed) {
+            (true, true) => self.leaving += 1,
+            (true, false) => {}
+            // Cut before, unregistered now.
+            (false, false) => self.leaving = self.leaving.saturating_sub(1),
+            // Cut already.
+            (false, true) => return,
+        }
         self.conns.retain(|c| c.id != conn.id);
         self.changed = next_ticket();
         let mut held = Vec::new();
@@ -223,18 +254,24 @@ impl StreamState {
             held.push(event);
         });
         conn.set_alone_since(0);
-        self.lead();
         let now = Instant::now();
         for event in held {
             self.route(event, limits, (now, false));
         }
+        self.lead();
+    }
+
+    /// Whether the one connection is the only one the registry lists for the stream: none is
+    /// [`leaving`](Self::cut).
+    pub(crate) fn alone(&self) -> bool {
+        self.conns.len() == 1 && self.leaving == 0
     }
 
     /// Lets the first connection number the stream, and opens the path without the lock to
     /// it while it is the only one (since this change). The others were never first: their
     /// path is shut from the start.
     fn lead(&mut self) {
-        let alone = self.conns.len() == 1;
+        let alone = self.alone();
         if let Some(first) = self.conns.first() {
             first.set_alone_since(if alone { self.changed } else { 0 });
             if alone {
@@ -314,7 +351,7 @@ impl StreamState {
                         d.dropped += 1;
                     }
                     event = back;
-                    self.detach(&first, limits);
+                    self.cut(&first, limits);
                 }
             }
         }
