@@ -214,8 +214,9 @@ impl Inner {
     /// Calls `each` once for every delivery stream a durable event goes to on this node, with
     /// the stream's state locked: the streams of the users with a connection in `conns` (what
     /// the registry resolved the recipients to, after `walk` was taken with [`next_ticket`]),
-    /// and, when `offline` is set, those of users `to` names by id who have no connection but
-    /// whose stream is retained, in the event's tenant.
+    /// and, when `offline` is set, the streams this node holds of users `to` names by id, in
+    /// the event's tenant, not reached through a connection: retained without one, or with one
+    /// that came since the recipients were resolved.
     ///
     /// A user's connections share one stream, reached once, in the order found. A stream whose
     /// connections did not change since the walk's ticket, and which holds one and none
@@ -268,7 +269,10 @@ impl Inner {
                     continue;
                 }
                 let mut st = stream.lock();
-                if st.conns.is_empty() && !st.dead && reached.insert(Arc::as_ptr(&stream)) {
+                // Not only streams without a connection: one may have come since the
+                // recipients were resolved (every stream reached through a connection is in
+                // the set, named users following).
+                if !st.dead && reached.insert(Arc::as_ptr(&stream)) {
                     each(&stream, &mut st);
                 }
             }
@@ -550,6 +554,29 @@ mod tests {
             "queued unnumbered: alone now"
         );
         assert_eq!(taken(&hub, &next), numbers(11..=12));
+    }
+
+    /// A stream whose last connection leaves it as its session ends is kept for the history's
+    /// age from then, not from when the connection came, while the session closes and after:
+    /// the client that resumes finds it.
+    #[tokio::test]
+    async fn a_stream_is_kept_from_its_last_connections_leaving() {
+        let hub = Hub::builder()
+            .history(crate::History::new(
+                16,
+                std::time::Duration::from_millis(40),
+            ))
+            .build();
+        let (only, _) = hub
+            .register(Principal::user("u"), None)
+            .await
+            .expect("registered");
+        std::thread::sleep(std::time::Duration::from_millis(80));
+        hub.leave_stream(&only);
+        assert_eq!(hub.sweep(), 0, "kept while its session closes");
+        hub.unregister(&only, crate::hub::DisconnectReason::ClientClosed);
+        assert_eq!(hub.sweep(), 0, "kept for the history's age");
+        assert_eq!(hub.stream_count(), 1);
     }
 
     /// Durable events emitted from several threads at once — to users with one connection,

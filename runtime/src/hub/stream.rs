@@ -248,6 +248,10 @@ impl StreamState {
         }
         self.conns.retain(|c| c.id != conn.id);
         self.changed = next_ticket();
+        if self.conns.is_empty() {
+            // The stream's retention (`max_age`) counts from its last connection's going.
+            self.active = Instant::now();
+        }
         let mut held = Vec::new();
         conn.outbox.close_with(|event| {
             conn.took_unnumbered();
