@@ -329,7 +329,7 @@ mod tests {
     use crate::hub::outbox::Frame;
     use crate::hub::Limits;
     use crate::schema::Delivery;
-    use crate::{JsonEvent, Principal};
+    use crate::{JsonEvent, Position, Principal};
 
     /// Each event's id in a connection's queue, with its number, in queue order.
     fn numbered(hub: &Hub, conn: &Conn) -> Vec<(u64, String)> {
@@ -348,6 +348,17 @@ mod tests {
             .collect()
     }
 
+    /// Registers a connection of `user`, resuming from `resume`.
+    async fn connect(
+        hub: &Hub,
+        user: impl Into<String>,
+        resume: Option<&Position>,
+    ) -> (Arc<Conn>, Position) {
+        hub.register(Principal::user(user), resume)
+            .await
+            .expect("registered")
+    }
+
     /// A hub whose queues hold `queue` frames, with five users who only make a broadcast
     /// larger than [`DIRECT_WRITES`] (so that it is queued, not written directly).
     async fn hub_with_bystanders(queue: usize) -> (Hub, Vec<Arc<Conn>>) {
@@ -359,10 +370,7 @@ mod tests {
             .build();
         let mut others = Vec::new();
         for u in 0..=DIRECT_WRITES {
-            let (conn, _) = hub
-                .register(Principal::user(format!("other{u}")), None)
-                .await
-                .expect("registered");
+            let (conn, _) = connect(&hub, format!("other{u}"), None).await;
             others.push(conn);
         }
         (hub, others)
@@ -403,16 +411,10 @@ mod tests {
     #[tokio::test]
     async fn a_tab_that_comes_while_events_wait_unnumbered_gets_them_in_order() {
         let (hub, _others) = hub_with_bystanders(1024).await;
-        let (first, at) = hub
-            .register(Principal::user("u"), None)
-            .await
-            .expect("registered");
+        let (first, at) = connect(&hub, "u", None).await;
         broadcast(&hub, 10);
         assert_eq!(first.stream.position().seq, 0, "not numbered yet");
-        let (second, joined) = hub
-            .register(Principal::user("u"), Some(&at))
-            .await
-            .expect("registered");
+        let (second, joined) = connect(&hub, "u", Some(&at)).await;
         assert_eq!(joined.seq, 0);
         broadcast(&hub, 5);
         assert_eq!(taken(&hub, &first), numbers(1..=15));
@@ -429,23 +431,14 @@ mod tests {
     #[tokio::test]
     async fn events_waiting_in_a_connection_that_goes_are_handed_on() {
         let (hub, _others) = hub_with_bystanders(1024).await;
-        let (first, at) = hub
-            .register(Principal::user("u"), None)
-            .await
-            .expect("registered");
+        let (first, at) = connect(&hub, "u", None).await;
         broadcast(&hub, 3);
-        let (second, _) = hub
-            .register(Principal::user("u"), None)
-            .await
-            .expect("registered");
+        let (second, _) = connect(&hub, "u", None).await;
         broadcast(&hub, 3);
         hub.unregister(&first, crate::hub::DisconnectReason::ClientClosed);
         broadcast(&hub, 2);
         assert_eq!(taken(&hub, &second), numbers(1..=8));
-        let (later, _) = hub
-            .register(Principal::user("u"), Some(&at))
-            .await
-            .expect("registered");
+        let (later, _) = connect(&hub, "u", Some(&at)).await;
         let replayed = taken(&hub, &later);
         assert_eq!(replayed[..8], numbers(1..=8), "from the history");
         assert_eq!(replayed[8], None, "then the replay's end");
@@ -462,10 +455,7 @@ mod tests {
             at_ms: 0,
         };
         let before = next_ticket();
-        let (first, _) = hub
-            .register(Principal::user("u"), None)
-            .await
-            .expect("registered");
+        let (first, _) = connect(&hub, "u", None).await;
         let refused = |r: Result<(), (Unlocked, Unnumbered)>| r.err().map(|(why, _)| why);
         assert_eq!(
             refused(first.push_unlocked(event(), before)),
@@ -485,10 +475,7 @@ mod tests {
         );
         first.open_unlocked();
         assert_eq!(refused(first.push_unlocked(event(), next_ticket())), None);
-        let (second, _) = hub
-            .register(Principal::user("u"), None)
-            .await
-            .expect("registered");
+        let (second, _) = connect(&hub, "u", None).await;
         for conn in [&first, &second] {
             assert_eq!(
                 refused(conn.push_unlocked(event(), next_ticket())),
@@ -506,19 +493,13 @@ mod tests {
     #[tokio::test]
     async fn a_slow_consumer_cut_off_loses_nothing_from_its_stream() {
         let (hub, _others) = hub_with_bystanders(4).await;
-        let (slow, at) = hub
-            .register(Principal::user("u"), None)
-            .await
-            .expect("registered");
+        let (slow, at) = connect(&hub, "u", None).await;
         broadcast(&hub, 3);
         assert!(slow.killed_now().is_none());
         broadcast(&hub, 4);
         assert!(slow.killed_now().is_some(), "cut off");
         hub.unregister(&slow, crate::hub::DisconnectReason::SlowConsumer);
-        let (back, _) = hub
-            .register(Principal::user("u"), Some(&at))
-            .await
-            .expect("registered");
+        let (back, _) = connect(&hub, "u", Some(&at)).await;
         let replayed = taken(&hub, &back);
         assert_eq!(replayed[..7], numbers(1..=7));
         assert_eq!(replayed[7..], [None]);
@@ -531,16 +512,10 @@ mod tests {
     #[tokio::test]
     async fn a_connection_cut_off_but_still_listed_leaves_no_one_alone() {
         let (hub, _others) = hub_with_bystanders(4).await;
-        let (cut, at) = hub
-            .register(Principal::user("u"), None)
-            .await
-            .expect("registered");
+        let (cut, at) = connect(&hub, "u", None).await;
         broadcast(&hub, 7);
         assert!(cut.killed_now().is_some(), "cut off");
-        let (next, _) = hub
-            .register(Principal::user("u"), Some(&at))
-            .await
-            .expect("registered");
+        let (next, _) = connect(&hub, "u", Some(&at)).await;
         let mut replayed = numbers(1..=7);
         replayed.push(None);
         assert_eq!(taken(&hub, &next), replayed);
@@ -567,10 +542,7 @@ mod tests {
                 std::time::Duration::from_millis(40),
             ))
             .build();
-        let (only, _) = hub
-            .register(Principal::user("u"), None)
-            .await
-            .expect("registered");
+        let (only, _) = connect(&hub, "u", None).await;
         std::thread::sleep(std::time::Duration::from_millis(80));
         hub.leave_stream(&only);
         assert_eq!(hub.sweep(), 0, "kept while its session closes");
@@ -600,12 +572,7 @@ mod tests {
         let mut kept = Vec::new();
         let register = |user: String| {
             let hub = &hub;
-            async move {
-                hub.register(Principal::user(user), None)
-                    .await
-                    .expect("registered")
-                    .0
-            }
+            async move { connect(hub, user, None).await.0 }
         };
         for (user, tabs) in &users {
             for _ in 0..*tabs {
