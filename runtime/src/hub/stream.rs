@@ -458,11 +458,13 @@ impl StreamState {
             .map(move |(i, e)| (first + i as u64, e))
     }
 
-    /// Numbers an event `seq` (the next one), stores it and queues it to every connection;
-    /// `direct` writes it on this thread to idle connections ([`Conn::offer`]). The
-    /// queues hold the number and the shared body: each connection's session writes the frame
-    /// out, so a broadcast's per-recipient copies are made on every worker, not on the emitting
-    /// thread.
+    /// Numbers an event `seq` (the next one, which a backplane gave: see `super::backplane`),
+    /// stores it and queues it to every connection; `direct` writes it on this thread to idle
+    /// connections ([`Conn::offer`]). The queues hold the number and the shared body: each
+    /// connection's session writes the frame out, so a broadcast's per-recipient copies are
+    /// made on every worker, not on the emitting thread. With a backplane nothing is queued
+    /// unnumbered (events are emitted through it, not delivered on this node), so no number
+    /// given here can overtake one a session would give.
     ///
     /// `at_ms` is `now` on the history's clock ([`clock_ms`]): a broadcast reads the clock once,
     /// not once per stream.
