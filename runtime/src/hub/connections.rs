@@ -144,7 +144,6 @@ impl Hub {
         let empty = {
             let mut st = conn.stream.lock();
             st.detach(conn, &self.inner.history);
-            st.active = Instant::now();
             st.conns.is_empty()
         };
         // With a backplane the history lives there; this node keeps streams only for the
