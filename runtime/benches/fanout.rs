@@ -19,8 +19,16 @@
 //! (speaking Engine.IO/Socket.IO to the Socket.IO server), and it drives the child over stdin:
 //! - memory: the child's RSS before and after the N connections, divided by N;
 //! - fan-out: M events of one payload size to every connection, timed from the command until
-//!   every client has received every frame (deliveries per second; median of runs);
+//!   every client has received every frame (deliveries per second);
 //! - latency: events to one user at a steady rate, each carrying its send time (p50/p99).
+//!
+//! It measures in rounds: in each, every server in turn (the first rotating) is started afresh,
+//! gets its N clients, one fan-out to warm up (durable: one that fills each user's history to
+//! its cap, as on a server that has run a while) and three timed per mode, and is stopped. The
+//! servers' fan-outs of a round are seconds apart, so a ratio is taken within a round — both
+//! under the same load of the shared machine — and the median of the rounds' ratios reported,
+//! with their range. (Measured one server after the other, a minute apart, the ratio moved by
+//! ±0.15 with the machine's load.) Latency is measured in the first round.
 //!
 //! `-- --connections 1000,5000` picks the sizes (default 1,000, 5,000 and 10,000),
 //! `-- --servers ceiling,tidings` the servers, and `-- --smoke` runs 50 connections once so the
@@ -148,6 +156,13 @@ struct Ceiling {
     latency: Mutex<Option<mpsc::UnboundedSender<Utf8Bytes>>>,
 }
 
+/// The ceiling's event ids: the shape of Tidings' (16 hex digits of the node, then a counter
+/// in hex, which its connections' streams and sessions have taken to 4–5 digits by the time
+/// events go), so that both servers send frames of the same length.
+static CEILING_IDS: AtomicU64 = AtomicU64::new(0x1000);
+
+/// A `bench:tick` frame as Tidings frames it: type, id, an RFC 3339 time of the same length,
+/// data.
 fn ceiling_frame(n: u64, pad: &str) -> Utf8Bytes {
     let data = serde_json::to_string(&Tick {
         n,
@@ -155,8 +170,9 @@ fn ceiling_frame(n: u64, pad: &str) -> Utf8Bytes {
         pad: pad.to_owned(),
     })
     .unwrap_or_default();
+    let id = CEILING_IDS.fetch_add(1, Ordering::Relaxed);
     Utf8Bytes::from(format!(
-        r#"{{"type":"bench:tick","id":"{n}","ts":"2026-01-01T00:00:00.000Z","data":{data}}}"#
+        r#"{{"type":"bench:tick","id":"5f3a9c0d2e7b4186{id:x}","ts":"2026-01-01T00:00:00.000Z","data":{data}}}"#
     ))
 }
 
@@ -662,14 +678,35 @@ async fn open_clients(
     handles
 }
 
+/// What a server's rounds measured at one size: per round, its deliveries per second and CPU
+/// per delivery (ephemeral; durable for Tidings) and its memory per idle connection; latency
+/// from the first round.
+#[derive(Default)]
 struct Figures {
-    bytes_per_conn: f64,
-    deliveries_per_sec: f64,
-    durable_per_sec: Option<f64>,
-    /// CPU time per delivery, ns: the server's and the load generator's (ephemeral, durable).
-    cpu_ns: (Cpu, Option<Cpu>),
+    bytes_per_conn: Vec<f64>,
+    ephemeral: Vec<(f64, Cpu)>,
+    durable: Vec<(f64, Cpu)>,
     p50_us: f64,
     p99_us: f64,
+}
+
+/// The median of `xs` (0 when empty).
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(0.0)
+}
+
+impl Figures {
+    fn rates(fans: &[(f64, Cpu)]) -> Vec<f64> {
+        fans.iter().map(|(rate, _)| *rate).collect()
+    }
+
+    /// The CPU figures of the fan-out with the median server CPU per delivery.
+    fn cpu(fans: &[(f64, Cpu)]) -> Option<Cpu> {
+        let mut cpus: Vec<Cpu> = fans.iter().map(|(_, c)| *c).collect();
+        cpus.sort_by(|a, b| a.server.total_cmp(&b.server));
+        cpus.get(cpus.len() / 2).copied()
+    }
 }
 
 /// CPU time per delivery in one fan-out, ns; and how long the server's emitting loop took, next
@@ -695,107 +732,188 @@ fn cpu_ns(pid: u32) -> u64 {
         .sum()
 }
 
-async fn measure(kind: &str, n: usize, events: u64, runs: usize, latency_seconds: u64) -> Figures {
-    let mut server = ChildServer::start(kind);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = server.rss();
-    let received = Arc::new(AtomicU64::new(0));
-    let protocol = Protocol::of(kind);
-    let clients = open_clients(protocol, server.port, n, received.clone()).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = server.rss();
-    let bytes_per_conn = after.saturating_sub(before) as f64 / n as f64;
+/// A server in its child process, with its N clients connected.
+struct Running {
+    kind: String,
+    server: ChildServer,
+    n: usize,
+    received: Arc<AtomicU64>,
+    clients: Vec<tokio::task::JoinHandle<()>>,
+    bytes_per_conn: f64,
+}
 
-    let profiled = CALLGRIND.get().is_some() && protocol == Protocol::Native;
-    let mut fan = |mode: &'static str| {
-        let mut rates = Vec::new();
-        let mut cpus = Vec::new();
-        let runs = if profiled { 1 } else { runs };
-        let (server_pid, own_pid) = (server.process.id(), std::process::id());
-        if profiled {
-            callgrind_control("--instr=on", server.process.id());
+impl Running {
+    /// Starts `kind` and connects `n` clients to it; its memory per connection is the child's
+    /// RSS after them less before, over `n`.
+    async fn start(kind: &str, n: usize) -> Running {
+        let mut server = ChildServer::start(kind);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = server.rss();
+        let received = Arc::new(AtomicU64::new(0));
+        let clients = open_clients(Protocol::of(kind), server.port, n, received.clone()).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = server.rss();
+        Running {
+            kind: kind.to_owned(),
+            server,
+            n,
+            received,
+            clients,
+            bytes_per_conn: after.saturating_sub(before) as f64 / n as f64,
         }
-        for _ in 0..runs {
-            let start_count = received.load(Ordering::Relaxed);
-            let target = start_count + events * n as u64;
-            let start = Instant::now();
-            let cpu_before = (cpu_ns(server_pid), cpu_ns(own_pid));
-            let answer = server.ask(&format!("fanout {events} 200 {mode}"));
-            let emit_ns = answer
-                .strip_prefix("queued ")
-                .and_then(|ns| ns.parse::<f64>().ok())
-                .unwrap_or_else(|| panic!("{kind}: `queued NS` expected, got {answer:?}"));
-            let deadline = start + Duration::from_secs(if profiled { 1200 } else { 120 });
-            while received.load(Ordering::Relaxed) < target {
-                assert!(
-                    Instant::now() < deadline,
-                    "{kind}: deliveries stalled at {} of {target}",
-                    received.load(Ordering::Relaxed)
-                );
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            rates.push((events * n as u64) as f64 / start.elapsed().as_secs_f64());
-            let per = |ns: u64| ns as f64 / (events * n as u64) as f64;
-            cpus.push(Cpu {
-                server: per(cpu_ns(server_pid).saturating_sub(cpu_before.0)),
-                clients: per(cpu_ns(own_pid).saturating_sub(cpu_before.1)),
-                emit_ms: emit_ns / 1e6,
-                fanout_ms: start.elapsed().as_secs_f64() * 1e3,
-            });
-        }
-        if profiled {
-            callgrind_control("--instr=off", server.process.id());
-            callgrind_control("--dump", server.process.id());
-        }
-        rates.sort_by(f64::total_cmp);
-        cpus.sort_by(|a, b| a.server.total_cmp(&b.server));
-        (rates[rates.len() / 2], cpus[cpus.len() / 2])
-    };
-    let (deliveries_per_sec, cpu_ephemeral) = fan("ephemeral");
-    let durable = (kind == "tidings").then(|| fan("durable"));
-    let durable_per_sec = durable.map(|d| d.0);
-    let cpu_ns = (cpu_ephemeral, durable.map(|d| d.1));
+    }
 
-    // Latency: one more connection, user "lat", events at a steady 1,000/s.
-    let mut lat = connect(protocol, server.port, "lat").await;
-    let collector = tokio::spawn(async move {
-        let mut samples = Vec::new();
-        while let Some(t) = next_tick(&mut lat).await {
-            if let Some(sent) = sent_ns(t.as_str()) {
-                samples.push(now_ns().saturating_sub(sent));
+    /// One fan-out of `events` events in `mode` (`ephemeral`, `durable`): deliveries per
+    /// second, from the command until every client has every frame, and CPU per delivery.
+    /// Under `--callgrind` (`profiled`), the server counts instructions for this fan-out only.
+    fn fan(&mut self, events: u64, mode: &str, profiled: bool) -> (f64, Cpu) {
+        let kind = &self.kind;
+        let deliveries = events * self.n as u64;
+        let (server_pid, own_pid) = (self.server.process.id(), std::process::id());
+        if profiled {
+            callgrind_control("--instr=on", server_pid);
+        }
+        let target = self.received.load(Ordering::Relaxed) + deliveries;
+        let start = Instant::now();
+        let cpu_before = (cpu_ns(server_pid), cpu_ns(own_pid));
+        let answer = self.server.ask(&format!("fanout {events} 200 {mode}"));
+        let emit_ns = answer
+            .strip_prefix("queued ")
+            .and_then(|ns| ns.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{kind}: `queued NS` expected, got {answer:?}"));
+        let deadline = start + Duration::from_secs(if profiled { 1200 } else { 120 });
+        while self.received.load(Ordering::Relaxed) < target {
+            assert!(
+                Instant::now() < deadline,
+                "{kind}: deliveries stalled at {} of {target}",
+                self.received.load(Ordering::Relaxed)
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let elapsed = start.elapsed();
+        let per = |ns: u64| ns as f64 / deliveries as f64;
+        let cpu = Cpu {
+            server: per(cpu_ns(server_pid).saturating_sub(cpu_before.0)),
+            clients: per(cpu_ns(own_pid).saturating_sub(cpu_before.1)),
+            emit_ms: emit_ns / 1e6,
+            fanout_ms: elapsed.as_secs_f64() * 1e3,
+        };
+        if profiled {
+            callgrind_control("--instr=off", server_pid);
+            callgrind_control("--dump", server_pid);
+        }
+        (deliveries as f64 / elapsed.as_secs_f64(), cpu)
+    }
+
+    /// Latency: one more connection, user "lat", events at a steady 1,000/s for `seconds`
+    /// while the N others stay connected; p50 and p99 of arrival − send, µs. Stops the server.
+    async fn latency(mut self, seconds: u64) -> (f64, f64) {
+        let mut lat = connect(Protocol::of(&self.kind), self.server.port, "lat").await;
+        let collector = tokio::spawn(async move {
+            let mut samples = Vec::new();
+            while let Some(t) = next_tick(&mut lat).await {
+                if let Some(sent) = sent_ns(t.as_str()) {
+                    samples.push(now_ns().saturating_sub(sent));
+                }
+            }
+            samples
+        });
+        let answer =
+            tokio::task::block_in_place(|| self.server.ask(&format!("latency 1000 {seconds}")));
+        assert_eq!(answer, "done");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(self);
+        let mut samples = tokio::time::timeout(Duration::from_secs(10), collector)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        samples.sort_unstable();
+        let pct = |p: f64| {
+            samples
+                .get(((samples.len() as f64 * p) as usize).min(samples.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(0) as f64
+                / 1e3
+        };
+        (pct(0.50), pct(0.99))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for c in &self.clients {
+            c.abort();
+        }
+    }
+}
+
+/// Timed fan-outs per server, mode and round.
+const TIMED_PER_ROUND: usize = 3;
+
+/// Measures `servers` at `n` connections in `runs` rounds. In each round every server in turn
+/// (the first one rotating from round to round) is started afresh, gets its `n` clients, one
+/// fan-out to warm it up (for durable events, one that fills the users' histories to their cap)
+/// and [`TIMED_PER_ROUND`] timed ones — of each mode for Tidings — and is stopped; in the
+/// first round each server's latency is measured too. The servers' fan-outs of one round are
+/// seconds apart, so a ratio taken within a round (a server's k-th timed fan-out over the
+/// ceiling's k-th) compares them under the same load of this shared machine, which drifts over
+/// a minute by more than the differences measured.
+async fn measure_all(
+    servers: &[String],
+    n: usize,
+    events: u64,
+    runs: usize,
+    latency_seconds: u64,
+) -> Vec<(String, Figures)> {
+    // Timed fan-outs per round and mode (one under callgrind, which counts instructions: no
+    // noise to average out).
+    let timed = if CALLGRIND.get().is_some() {
+        1
+    } else {
+        TIMED_PER_ROUND
+    };
+    let mut figures: Vec<(String, Figures)> = servers
+        .iter()
+        .map(|k| (k.clone(), Figures::default()))
+        .collect();
+    for round in 0..runs {
+        for j in 0..servers.len() {
+            let at = (round + j) % servers.len();
+            let kind = servers[at].as_str();
+            let profiled = CALLGRIND.get().is_some() && Protocol::of(kind) == Protocol::Native;
+            let mut running = Running::start(kind, n).await;
+            let f = &mut figures[at].1;
+            f.bytes_per_conn.push(running.bytes_per_conn);
+            let mut modes = vec![("ephemeral", false)];
+            if kind == "tidings" {
+                modes.push(("durable", true));
+            }
+            for (mode, durable) in modes {
+                // Durable events are kept in each user's history: the warm-up fills it to its
+                // cap, as a server that has run a while holds it, so that the timed fan-out
+                // stores each event in place of the oldest rather than growing the history.
+                let warm_up = if durable {
+                    events + tidings::History::default().max_events as u64
+                } else {
+                    events
+                };
+                running.fan(warm_up, mode, false);
+                for _ in 0..timed {
+                    let fan = running.fan(events, mode, profiled);
+                    if durable {
+                        f.durable.push(fan);
+                    } else {
+                        f.ephemeral.push(fan);
+                    }
+                }
+            }
+            if round == 0 {
+                (f.p50_us, f.p99_us) = running.latency(latency_seconds).await;
             }
         }
-        samples
-    });
-    let answer =
-        tokio::task::block_in_place(|| server.ask(&format!("latency 1000 {latency_seconds}")));
-    assert_eq!(answer, "done");
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    drop(server);
-    let mut samples = tokio::time::timeout(Duration::from_secs(10), collector)
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    samples.sort_unstable();
-    let pct = |p: f64| {
-        samples
-            .get(((samples.len() as f64 * p) as usize).min(samples.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0) as f64
-            / 1e3
-    };
-    for c in clients {
-        c.abort();
     }
-    Figures {
-        bytes_per_conn,
-        deliveries_per_sec,
-        durable_per_sec,
-        cpu_ns,
-        p50_us: pct(0.50),
-        p99_us: pct(0.99),
-    }
+    figures
 }
 
 /// The value of `--name a,b,c` split at commas, or `default`.
@@ -895,30 +1013,43 @@ fn main() {
         for &n in &sizes {
             let events = events_for(n);
             println!();
-            println!("{n} connections; {events} events with 200 bytes of padding per fan-out; median of {runs} fan-outs; latency at 1,000 events/s for {latency_seconds} s");
-            let mut results = Vec::new();
-            for kind in &servers {
-                results.push((kind.as_str(), measure(kind, n, events, runs, latency_seconds).await));
-            }
-            let ceiling = results
-                .iter()
-                .find(|(k, _)| *k == "ceiling")
-                .map(|(_, f)| f.deliveries_per_sec);
+            println!("{n} connections; {events} events with 200 bytes of padding per fan-out; {runs} rounds (each server started afresh, one warm-up and {TIMED_PER_ROUND} timed fan-outs per mode), medians, ratios within a round; latency at 1,000 events/s for {latency_seconds} s");
+            let results = measure_all(&servers, n, events, runs, latency_seconds).await;
+            let of = |kind: &str| results.iter().find(|(k, _)| k == kind).map(|(_, f)| f);
+            // Per round, a server's rate over the ceiling's in the same round; the median.
+            let ratio_of = |fans: &[(f64, Cpu)], to: Option<&Figures>| -> String {
+                let Some(to) = to else {
+                    return "-".to_owned();
+                };
+                let ratios: Vec<f64> = fans
+                    .iter()
+                    .zip(&to.ephemeral)
+                    .map(|((x, _), (c, _))| x / c)
+                    .collect();
+                if ratios.is_empty() {
+                    return "-".to_owned();
+                }
+                let (lo, hi) = ratios
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+                format!("{:.2}× ({lo:.2}–{hi:.2})", median(ratios))
+            };
+            let ceiling = of("ceiling");
             println!(
-                "{:<12} {:>13} {:>7} {:>13} {:>7} {:>8} {:>8} {:>11}",
-                "server", "deliveries/s", "ratio", "durable/s", "ratio", "p50 µs", "p99 µs", "bytes/conn"
+                "{:<12} {:>13} {:>19} {:>13} {:>19} {:>8} {:>8} {:>11}",
+                "server", "deliveries/s", "× ceiling (range)", "durable/s", "× ceiling (range)", "p50 µs", "p99 µs", "bytes/conn"
             );
-            let ratio = |x: f64| ceiling.map_or("-".to_owned(), |c| format!("{:.2}×", x / c));
             for (name, f) in &results {
+                let durable = (!f.durable.is_empty()).then(|| median(Figures::rates(&f.durable)));
                 println!(
-                    "{name:<12} {:>13.0} {:>7} {:>13} {:>7} {:>8.0} {:>8.0} {:>11.0}",
-                    f.deliveries_per_sec,
-                    ratio(f.deliveries_per_sec),
-                    f.durable_per_sec.map_or("-".to_owned(), |d| format!("{d:.0}")),
-                    f.durable_per_sec.map_or("-".to_owned(), ratio),
+                    "{name:<12} {:>13.0} {:>19} {:>13} {:>19} {:>8.0} {:>8.0} {:>11.0}",
+                    median(Figures::rates(&f.ephemeral)),
+                    ratio_of(&f.ephemeral, ceiling),
+                    durable.map_or("-".to_owned(), |d| format!("{d:.0}")),
+                    if durable.is_some() { ratio_of(&f.durable, ceiling) } else { "-".to_owned() },
                     f.p50_us,
                     f.p99_us,
-                    f.bytes_per_conn
+                    median(f.bytes_per_conn.clone()),
                 );
             }
             println!(
@@ -929,7 +1060,9 @@ fn main() {
                 "emit/fan-out ms (durable)"
             );
             for (name, f) in &results {
-                let (e, d) = f.cpu_ns;
+                let (Some(e), d) = (Figures::cpu(&f.ephemeral), Figures::cpu(&f.durable)) else {
+                    continue;
+                };
                 let with = |x: f64, y: Option<f64>| match y {
                     Some(y) => format!("{x:.0} ({y:.0})"),
                     None => format!("{x:.0}"),
@@ -947,12 +1080,10 @@ fn main() {
             }
             let of = |kind: &str| results.iter().find(|(k, _)| *k == kind).map(|(_, f)| f);
             if let (Some(raw), Some(t)) = (of("ceiling-raw"), of("tidings")) {
-                let durable = t.durable_per_sec.map_or("-".to_owned(), |d| {
-                    format!("{:.2}×", d / raw.deliveries_per_sec)
-                });
                 println!(
-                    "tidings against ceiling-raw: ephemeral {:.2}×, durable {durable}",
-                    t.deliveries_per_sec / raw.deliveries_per_sec
+                    "tidings against ceiling-raw, same rounds: ephemeral {}, durable {}",
+                    ratio_of(&t.ephemeral, Some(raw)),
+                    ratio_of(&t.durable, Some(raw)),
                 );
             }
         }

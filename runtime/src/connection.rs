@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tracing::Instrument as _;
 
 use crate::delivery::Position;
-use crate::hub::conn::Conn;
+use crate::hub::conn::{Conn, Signal};
 use crate::hub::outbox::{DirectWrite, Frame, Written};
 use crate::hub::{
     DisconnectReason, Disconnected, HandlerError, Hub, RegisterError, Session, Started,
@@ -500,7 +500,6 @@ impl Runner {
         }
         // From here an emitting thread may write to the socket itself (after `$connected`).
         self.conn.outbox.attach(shared);
-        let mut shutdown = self.hub.shutdown_signal();
         // One timer for both heartbeat duties: the next `$ping`, and the moment the client has
         // been silent for the heartbeat timeout (4009 then, not at the next ping's tick).
         let mut next_ping = Instant::now() + heartbeat_interval;
@@ -516,88 +515,97 @@ impl Runner {
         let mut expiry = expiry_sleep(&self.conn.principal());
 
         let next = loop {
-            if *shutdown.borrow() {
+            if self.hub.shutting_down() {
                 break self
                     .drain_and_close(&mut sink, close::GOING_AWAY, "server shutting down")
                     .await;
             }
-            let step = tokio::select! {
-                biased;
-                kill = self.conn.killed() => Next::Close(kill.code, kill.reason),
-                _ = shutdown.changed() => Next::Continue,
-                () = expired(&mut expiry) => Next::Close(close::AUTH_EXPIRED, "credentials expired"),
-                () = self.conn.outbox.wait() => {
-                    // A peer that stops reading stalls the write: race it with the hub's request
-                    // to cut the connection off, and bound it in time.
-                    let conn = self.conn.clone();
-                    tokio::select! {
-                        biased;
-                        kill = conn.killed() => Next::Close(kill.code, kill.reason),
-                        written = bounded(heartbeat_timeout, self.write_batch(&mut sink)) => {
-                            written.unwrap_or(Next::End(DisconnectReason::SlowConsumer))
-                        }
-                    }
-                }
-                msg = stream.next() => match msg {
-                    None => Next::End(DisconnectReason::ClientClosed),
-                    Some(Err(e)) => match e.close_code() {
-                        Some((code, reason)) => {
-                            tracing::debug!(error = %e, "the peer broke the protocol");
-                            Next::Close(code, reason)
-                        }
-                        None => {
-                            tracing::debug!(error = %e, "read failed");
-                            Next::End(DisconnectReason::TransportError)
+            // In this order: the hub's shutdown, a kill, the credentials' expiry, then (one
+            // waker for the three, `Conn::next_signal`) a kill or the shutdown that comes while
+            // idle, or frames to write; then what the client sends, and the heartbeat.
+            let step = if let Some(kill) = self.conn.kill_requested() {
+                Next::Close(kill.code, kill.reason)
+            } else {
+                tokio::select! {
+                    biased;
+                    () = expired(&mut expiry) => Next::Close(close::AUTH_EXPIRED, "credentials expired"),
+                    signal = self.conn.next_signal(|| self.hub.shutting_down()) => match signal {
+                        Signal::Kill(kill) => Next::Close(kill.code, kill.reason),
+                        Signal::ShuttingDown => Next::Continue,
+                        Signal::Work => {
+                            // A peer that stops reading stalls the write: race it with the hub's
+                            // request to cut the connection off, and bound it in time.
+                            let conn = self.conn.clone();
+                            tokio::select! {
+                                biased;
+                                kill = conn.killed() => Next::Close(kill.code, kill.reason),
+                                written = bounded(heartbeat_timeout, self.write_batch(&mut sink)) => {
+                                    written.unwrap_or(Next::End(DisconnectReason::SlowConsumer))
+                                }
+                            }
                         }
                     },
-                    Some(Ok(msg)) => {
-                        last_inbound = Instant::now();
-                        // Answering (a reply, an error, a pong) writes too: a peer that sends
-                        // but never reads must not hold the session, so the answer races the
-                        // hub's request to cut the connection off and is bounded in time.
-                        // Boxed: the race's state is allocated while a frame is answered, not
-                        // carried in every idle connection's session.
-                        let conn = self.conn.clone();
-                        conn.outbox.hold();
-                        let step = Box::pin(async {
-                            tokio::select! {
-                                biased;
-                                kill = conn.killed() => Next::Close(kill.code, kill.reason),
-                                step = bounded(
-                                    heartbeat_timeout,
-                                    self.inbound(&mut sink, msg, &mut bucket, &mut dropped_in_row, &mut expiry),
-                                ) => step.unwrap_or(Next::End(DisconnectReason::SlowConsumer)),
+                    msg = stream.next() => match msg {
+                        None => Next::End(DisconnectReason::ClientClosed),
+                        Some(Err(e)) => match e.close_code() {
+                            Some((code, reason)) => {
+                                tracing::debug!(error = %e, "the peer broke the protocol");
+                                Next::Close(code, reason)
                             }
-                        })
-                        .await;
-                        self.conn.outbox.release();
-                        step
-                    }
-                },
-                () = heartbeat.as_mut() => {
-                    let now = Instant::now();
-                    let silent_until = last_inbound + heartbeat_timeout;
-                    if now >= silent_until {
-                        Next::Close(close::HEARTBEAT_TIMEOUT, "no frame within the heartbeat timeout")
-                    } else if now < next_ping {
-                        // The silence deadline moved on with later frames: wait for what is next.
-                        heartbeat.as_mut().reset(next_ping.min(silent_until));
-                        Next::Continue
-                    } else {
-                        next_ping = now + heartbeat_interval;
-                        heartbeat.as_mut().reset(next_ping.min(silent_until));
-                        let conn = self.conn.clone();
-                        Box::pin(async {
-                            tokio::select! {
-                                biased;
-                                kill = conn.killed() => Next::Close(kill.code, kill.reason),
-                                sent = tokio::time::timeout(
-                                    heartbeat_timeout,
-                                    send_text(&mut sink, "{\"type\":\"$ping\"}"),
-                                ) => sent.unwrap_or(Next::End(DisconnectReason::SlowConsumer)),
+                            None => {
+                                tracing::debug!(error = %e, "read failed");
+                                Next::End(DisconnectReason::TransportError)
                             }
-                        })
-                        .await
+                        },
+                        Some(Ok(msg)) => {
+                            last_inbound = Instant::now();
+                            // Answering (a reply, an error, a pong) writes too: a peer that sends
+                            // but never reads must not hold the session, so the answer races the
+                            // hub's request to cut the connection off and is bounded in time.
+                            // Boxed: the race's state is allocated while a frame is answered, not
+                            // carried in every idle connection's session.
+                            let conn = self.conn.clone();
+                            conn.outbox.hold();
+                            let step = Box::pin(async {
+                                tokio::select! {
+                                    biased;
+                                    kill = conn.killed() => Next::Close(kill.code, kill.reason),
+                                    step = bounded(
+                                        heartbeat_timeout,
+                                        self.inbound(&mut sink, msg, &mut bucket, &mut dropped_in_row, &mut expiry),
+                                    ) => step.unwrap_or(Next::End(DisconnectReason::SlowConsumer)),
+                                }
+                            })
+                            .await;
+                            self.conn.outbox.release();
+                            step
+                        }
+                    },
+                    () = heartbeat.as_mut() => {
+                        let now = Instant::now();
+                        let silent_until = last_inbound + heartbeat_timeout;
+                        if now >= silent_until {
+                            Next::Close(close::HEARTBEAT_TIMEOUT, "no frame within the heartbeat timeout")
+                        } else if now < next_ping {
+                            // The silence deadline moved on with later frames: wait for what is next.
+                            heartbeat.as_mut().reset(next_ping.min(silent_until));
+                            Next::Continue
+                        } else {
+                            next_ping = now + heartbeat_interval;
+                            heartbeat.as_mut().reset(next_ping.min(silent_until));
+                            let conn = self.conn.clone();
+                            Box::pin(async {
+                                tokio::select! {
+                                    biased;
+                                    kill = conn.killed() => Next::Close(kill.code, kill.reason),
+                                    sent = tokio::time::timeout(
+                                        heartbeat_timeout,
+                                        send_text(&mut sink, "{\"type\":\"$ping\"}"),
+                                    ) => sent.unwrap_or(Next::End(DisconnectReason::SlowConsumer)),
+                                }
+                            })
+                            .await
+                        }
                     }
                 }
             };
@@ -664,7 +672,8 @@ impl Runner {
     where
         K: Sink<Message> + TextParts + Unpin,
     {
-        let mut batch = Vec::new();
+        // Sized once for what is queued (up to a batch), not grown through a few doublings.
+        let mut batch = Vec::with_capacity(self.conn.outbox.queued().clamp(1, WRITE_BATCH));
         let mut fed = 0;
         sink.keep_buffer(true);
         // What was queued while the batch was fed joins it, up to a flush's worth: one write

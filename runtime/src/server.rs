@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::auth::{UpgradeRequest, SUBPROTOCOL};
+use crate::hub::outbox::SpareBuffers;
 use crate::Hub;
 
 /// A WebSocket server: accepts connections, authenticates them before the upgrade, and runs a
@@ -413,7 +414,12 @@ where
             )),
         }
     };
-    let stream = Accepted::new(head, stream, hub.limits().write_buffer_bytes);
+    let stream = Accepted::new(
+        head,
+        stream,
+        hub.limits().write_buffer_bytes,
+        hub.spare_buffers(),
+    );
     let config = websocket_config(hub);
     let answered = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config));
     match tokio::time::timeout(answer_within, answered).await {
@@ -432,8 +438,10 @@ where
 /// An accepted connection's byte stream. Reading: its first bytes (the request head) were read
 /// already, and are read again first. Writing: what tungstenite writes is gathered, up to
 /// `gather` bytes, and written to the socket in one call when that much is gathered or on a
-/// flush (the end of each batch); written out, the memory is freed (kept while a burst's
-/// batches follow one another, see `TextParts::keep_buffer`), so an idle connection holds none.
+/// flush (the end of each batch). The gather buffer is taken from the hub's spare ones
+/// ([`SpareBuffers`]) when the connection starts gathering, and handed back once written out (kept while a
+/// burst's batches follow one another, see `TextParts::keep_buffer`), so an idle connection
+/// holds none; buffers larger than twice the gather size are freed rather than kept.
 pub(crate) struct Accepted<S> {
     head: Vec<u8>,
     at: usize,
@@ -446,13 +454,20 @@ pub(crate) struct Accepted<S> {
     /// each write and keeps only what is not taken, so its buffer is empty now: the bytes end
     /// at a frame's end, where [`write_text`](Self::write_text) may add a frame of its own.
     whole: bool,
-    /// Keep `out`'s memory once written (a burst's batches follow); freed otherwise.
+    /// Keep `out`'s memory once written (a burst's batches follow); handed back otherwise.
     keep: bool,
+    spare: std::sync::Arc<SpareBuffers>,
 }
 
 impl<S> Accepted<S> {
-    /// `inner`, whose first bytes `head` were read already; writes gathered up to `gather`.
-    fn new(head: Vec<u8>, inner: S, gather: usize) -> Accepted<S> {
+    /// `inner`, whose first bytes `head` were read already; writes gathered up to `gather`, in
+    /// buffers taken from and handed back to `spare`.
+    fn new(
+        head: Vec<u8>,
+        inner: S,
+        gather: usize,
+        spare: std::sync::Arc<SpareBuffers>,
+    ) -> Accepted<S> {
         Accepted {
             head,
             at: 0,
@@ -462,6 +477,7 @@ impl<S> Accepted<S> {
             gather,
             whole: true,
             keep: false,
+            spare,
         }
     }
 
@@ -475,7 +491,25 @@ impl<S> Accepted<S> {
     /// gather size is gathered) — when frames may be gathered now.
     pub(crate) fn reserve(&mut self, bytes: usize) {
         if self.whole && self.out.len() < self.gather {
+            self.take_buffer();
             self.out.reserve(bytes.min(self.gather - self.out.len()));
+        }
+    }
+
+    /// Takes a spare gather buffer when this connection holds none.
+    fn take_buffer(&mut self) {
+        if self.out.capacity() == 0 {
+            if let Some(spare) = self.spare.take() {
+                self.out = spare;
+            }
+        }
+    }
+
+    /// Hands the (written out, empty) gather buffer back to the spare ones, or frees it.
+    fn hand_back_buffer(&mut self) {
+        let out = std::mem::take(&mut self.out);
+        if out.is_empty() && out.capacity() > 0 && out.capacity() <= 2 * self.gather {
+            self.spare.hand_back(out);
         }
     }
 
@@ -484,6 +518,7 @@ impl<S> Accepted<S> {
         if !self.whole || self.out.len() >= self.gather || len >= self.gather {
             return false;
         }
+        self.take_buffer();
         self.out.reserve(10 + len);
         self.out.push(0x80 | 0x1);
         if len < 126 {
@@ -517,13 +552,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> crate::connection::TextParts
         let this = self.get_mut();
         this.keep = keep;
         if !keep && this.out.is_empty() {
-            this.out = Vec::new();
+            this.hand_back_buffer();
         }
     }
 }
 
 impl<S: AsyncWrite + Unpin> Accepted<S> {
-    /// Writes out what is gathered, then frees it (or keeps its memory, see `keep`).
+    /// Writes out what is gathered, then hands the buffer back (or keeps it, see `keep`).
     fn write_out(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
         while self.written < self.out.len() {
             let n = std::task::ready!(
@@ -534,10 +569,9 @@ impl<S: AsyncWrite + Unpin> Accepted<S> {
             }
             self.written += n;
         }
-        if self.keep {
-            self.out.clear();
-        } else {
-            self.out = Vec::new();
+        self.out.clear();
+        if !self.keep {
+            self.hand_back_buffer();
         }
         self.written = 0;
         std::task::Poll::Ready(Ok(()))
@@ -590,6 +624,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Accepted<S> {
         // too: one write per batch. (Writing a batch's first frame as it came cost a second
         // system call per batch, which the clients paid too, reading twice: 0.62–0.72× of the
         // ceiling's ephemeral fan-out against 0.80–1.01× gathered, BENCHMARKS.md.)
+        this.take_buffer();
         this.out.extend_from_slice(data);
         this.whole = true;
         std::task::Poll::Ready(Ok(data.len()))
@@ -659,7 +694,12 @@ mod tests {
             room,
             ..Socket::default()
         };
-        Accepted::new(Vec::new(), socket, gather)
+        Accepted::new(
+            Vec::new(),
+            socket,
+            gather,
+            std::sync::Arc::new(SpareBuffers::new()),
+        )
     }
 
     #[tokio::test]
@@ -678,6 +718,48 @@ mod tests {
         assert_eq!(s.inner.calls, 1);
         s.flush().await.expect("flushed");
         assert_eq!((s.inner.calls, s.out.capacity()), (2, 0));
+    }
+
+    /// A buffer written out goes to the hub's spare ones, and the next connection that gathers
+    /// takes it rather than allocating; an idle connection holds none. Buffers past twice the
+    /// gather size, or past the number kept, are freed.
+    #[tokio::test]
+    async fn written_out_buffers_are_handed_on_to_the_next_connection_that_gathers() {
+        let spare = std::sync::Arc::new(SpareBuffers::new());
+        let open = |gather: usize| {
+            Accepted::new(
+                Vec::new(),
+                Socket {
+                    room: usize::MAX,
+                    ..Socket::default()
+                },
+                gather,
+                spare.clone(),
+            )
+        };
+        let (mut a, mut b) = (open(1024), open(1024));
+        a.write_all(&[1; 300]).await.expect("gathered");
+        let capacity = a.out.capacity();
+        a.flush().await.expect("flushed");
+        assert_eq!((a.out.capacity(), spare.kept()), (0, 1), "handed back");
+        b.write_all(&[2; 100]).await.expect("gathered");
+        assert_eq!(spare.kept(), 0, "taken");
+        assert_eq!(b.out.capacity(), capacity, "the same memory");
+        b.flush().await.expect("flushed");
+        assert_eq!(b.inner.written, vec![2; 100]);
+        assert_eq!(spare.kept(), 1);
+        // Larger than twice its gather size: freed, not kept.
+        let mut small = open(100);
+        let _ = spare.take();
+        small.write_all(&[3; 50]).await.expect("gathered");
+        small.out.reserve(1000);
+        small.flush().await.expect("flushed");
+        assert_eq!(spare.kept(), 0);
+        // At most `KEPT` are kept.
+        for _ in 0..SpareBuffers::KEPT + 3 {
+            spare.hand_back(Vec::with_capacity(64));
+        }
+        assert_eq!(spare.kept(), SpareBuffers::KEPT);
     }
 
     #[tokio::test]
@@ -765,7 +847,12 @@ mod tests {
         use crate::connection::TextParts;
 
         let (server, client) = tokio::io::duplex(1 << 20);
-        let accepted = Accepted::new(Vec::new(), server, 256 * 1024);
+        let accepted = Accepted::new(
+            Vec::new(),
+            server,
+            256 * 1024,
+            std::sync::Arc::new(SpareBuffers::new()),
+        );
         let config = WebSocketConfig::default().write_buffer_size(0);
         let mut server =
             WebSocketStream::from_raw_socket(accepted, Role::Server, Some(config)).await;

@@ -1,10 +1,8 @@
 //! Building a hub: [`HubBuilder`].
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-
-use tokio::sync::watch;
 
 use super::dispatch::Dispatch;
 use super::limits::{JoinPolicy, Limits};
@@ -280,10 +278,11 @@ impl HubBuilder {
                 history: self.history,
                 broker: self.broker,
                 next_conn: AtomicU64::new(1),
-                shutdown: watch::channel(false).0,
+                shutting_down: AtomicBool::new(false),
                 on_connect: self.on_connect,
                 on_disconnect: self.on_disconnect,
                 presence: self.presence,
+                spare_buffers: Arc::new(super::outbox::SpareBuffers::new()),
             }),
         };
         if tokio::runtime::Handle::try_current().is_ok() {

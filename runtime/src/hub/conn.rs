@@ -5,8 +5,6 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use std::task::Poll;
 
-use futures_util::task::AtomicWaker;
-
 use super::outbox::{Frame, Outbox, Refused, Unnumbered};
 use super::stream::UserStream;
 use super::Delivered;
@@ -27,11 +25,9 @@ pub(crate) struct Conn {
     pub(crate) stream: Arc<UserStream>,
     pub(crate) outbox: Outbox,
     rooms: Mutex<Rooms>,
+    /// The request to close: the session's task is woken through its outbox's waker, the one
+    /// waker it registers while idle (see [`next_signal`](Self::next_signal)).
     kill: OnceLock<Kill>,
-    /// The session's task, woken by [`kill`](Self::kill). One waker suffices: only the
-    /// session's own task waits for its kill. (A `Notify` took a lock to register each wait and
-    /// another to drop it, twice per batch a session wrote: 3–4% of a fan-out's server time.)
-    killed: AtomicWaker,
     /// The ticket (`stream::next_ticket`) of the change of its stream's connections since
     /// which this one is the only one; 0 while it is not. Written under the stream's lock.
     alone_since: AtomicU64,
@@ -39,6 +35,17 @@ pub(crate) struct Conn {
     /// [`SHUT`] bit: while that is set, emitters queue none without the stream's lock (see
     /// `super::stream`, "Numbering").
     unnumbered: AtomicUsize,
+}
+
+/// What an idle session has to do next ([`Conn::next_signal`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Signal {
+    /// Close as asked.
+    Kill(Kill),
+    /// Close: the hub is shutting down.
+    ShuttingDown,
+    /// Write what is queued.
+    Work,
 }
 
 /// The bit of [`Conn`]'s count of unnumbered events that shuts the path without the stream's
@@ -113,7 +120,6 @@ impl Conn {
             outbox: Outbox::new(outbound_queue),
             rooms: Mutex::new(Rooms::default()),
             kill: OnceLock::new(),
-            killed: AtomicWaker::new(),
             alone_since: AtomicU64::new(0),
             unnumbered: AtomicUsize::new(SHUT),
         }
@@ -260,32 +266,65 @@ impl Conn {
         let _ = self.outbox.push_unbounded(frame.into());
     }
 
-    /// Whether the session was asked to close, and how.
-    #[cfg(test)]
-    pub(crate) fn killed_now(&self) -> Option<Kill> {
-        self.kill.get().copied()
-    }
-
     /// Asks the session to close with `code`; the first request wins.
     pub(crate) fn kill(&self, code: u16, reason: &'static str) {
         if self.kill.set(Kill { code, reason }).is_ok() {
-            self.killed.wake();
+            self.outbox.wake();
         }
     }
 
-    /// Resolves when the session was asked to close. For the session's own task only (see
-    /// `killed`). The waker is registered before the second look, so a kill between the two
-    /// wakes it: none is lost.
+    /// Whether the session was asked to close, and how.
+    pub(crate) fn kill_requested(&self) -> Option<Kill> {
+        self.kill.get().copied()
+    }
+
+    /// Wakes the session to look again at what [`next_signal`](Self::next_signal) checks (the
+    /// hub's shutdown: the hub sets its flag, then interrupts every session).
+    pub(crate) fn interrupt(&self) {
+        self.outbox.wake();
+    }
+
+    /// Resolves when the session was asked to close. For the session's own task only (the
+    /// outbox holds one waker). The waker is registered before the second look, so a kill
+    /// between the two wakes it: none is lost.
     pub(crate) async fn killed(&self) -> Kill {
         std::future::poll_fn(|cx| {
             if let Some(k) = self.kill.get() {
                 return Poll::Ready(*k);
             }
-            self.killed.register(cx.waker());
+            self.outbox.register(cx.waker());
             match self.kill.get() {
                 Some(k) => Poll::Ready(*k),
                 None => Poll::Pending,
             }
+        })
+        .await
+    }
+
+    /// Resolves with what an idle session has to do next, in this order: close as asked
+    /// ([`kill`](Self::kill)), close as the hub shuts down (`shutting_down`, looked at after
+    /// each [`interrupt`](Self::interrupt)), or write what is queued. One waker, the outbox's,
+    /// is registered for all three, before the second look: none is missed. (Three futures,
+    /// one per cause, registered two wakers and took and released a lock shared by every
+    /// session on each turn of an idle session's loop.)
+    pub(crate) async fn next_signal(&self, shutting_down: impl Fn() -> bool) -> Signal {
+        let look = || {
+            if let Some(k) = self.kill.get() {
+                Some(Signal::Kill(*k))
+            } else if shutting_down() {
+                Some(Signal::ShuttingDown)
+            } else if self.outbox.has_work_now() {
+                Some(Signal::Work)
+            } else {
+                None
+            }
+        };
+        std::future::poll_fn(|cx| {
+            if let Some(signal) = look() {
+                return Poll::Ready(signal);
+            }
+            self.outbox.register(cx.waker());
+            look().map_or(Poll::Pending, Poll::Ready)
         })
         .await
     }

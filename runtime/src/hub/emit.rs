@@ -495,9 +495,9 @@ mod tests {
         let (hub, _others) = hub_with_bystanders(4).await;
         let (slow, at) = connect(&hub, "u", None).await;
         broadcast(&hub, 3);
-        assert!(slow.killed_now().is_none());
+        assert!(slow.kill_requested().is_none());
         broadcast(&hub, 4);
-        assert!(slow.killed_now().is_some(), "cut off");
+        assert!(slow.kill_requested().is_some(), "cut off");
         hub.unregister(&slow, crate::hub::DisconnectReason::SlowConsumer);
         let (back, _) = connect(&hub, "u", Some(&at)).await;
         let replayed = taken(&hub, &back);
@@ -514,7 +514,7 @@ mod tests {
         let (hub, _others) = hub_with_bystanders(4).await;
         let (cut, at) = connect(&hub, "u", None).await;
         broadcast(&hub, 7);
-        assert!(cut.killed_now().is_some(), "cut off");
+        assert!(cut.kill_requested().is_some(), "cut off");
         let (next, _) = connect(&hub, "u", Some(&at)).await;
         let mut replayed = numbers(1..=7);
         replayed.push(None);

@@ -21,10 +21,9 @@ mod presence;
 mod registry;
 pub(crate) mod stream;
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 pub use dispatch::HandlerError;
@@ -75,11 +74,14 @@ struct Inner {
     history: History,
     broker: Option<Arc<dyn Broker>>,
     next_conn: AtomicU64,
-    shutdown: watch::Sender<bool>,
+    /// Set by [`Hub::begin_shutdown`]; sessions look at it when interrupted.
+    shutting_down: AtomicBool,
     on_connect: Option<ConnectHook<Session>>,
     on_disconnect: Option<DisconnectHook>,
     /// The presence events announced, in the order registered.
     presence: Vec<presence::Announcer<Hub>>,
+    /// The connections' emptied gather buffers, for the next that gathers.
+    spare_buffers: Arc<outbox::SpareBuffers>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -91,6 +93,11 @@ impl std::fmt::Debug for Inner {
 }
 
 impl Hub {
+    /// The gather buffers the hub's connections hand on to one another.
+    pub(crate) fn spare_buffers(&self) -> Arc<outbox::SpareBuffers> {
+        self.inner.spare_buffers.clone()
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
@@ -177,7 +184,12 @@ impl Hub {
 
     /// Asks every session to close with "going away" after draining its queue.
     pub fn begin_shutdown(&self) {
-        self.inner.shutdown.send_replace(true);
+        // Set before the sessions are interrupted: one that looks after its interruption, or
+        // starts its loop later, sees it (`Conn::next_signal`).
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        for conn in self.inner.registry.all_connections() {
+            conn.interrupt();
+        }
     }
 
     /// Waits until this node has no session left, or `within` has passed; returns how many
@@ -237,9 +249,9 @@ impl Hub {
         &self.inner.counters
     }
 
-    /// Turns true when the hub begins shutting down ([`Hub::begin_shutdown`]).
-    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
-        self.inner.shutdown.subscribe()
+    /// Whether the hub has begun shutting down ([`Hub::begin_shutdown`]).
+    pub(crate) fn shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::SeqCst)
     }
 
     /// Whether the room policy lets `principal` join `room` by asking (`$join`): `None` when

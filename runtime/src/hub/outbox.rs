@@ -19,7 +19,6 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
 
 use crossbeam_queue::SegQueue;
 use futures_util::task::AtomicWaker;
@@ -350,18 +349,35 @@ impl Outbox {
         Ok(())
     }
 
+    /// Whether the session has something to write now.
+    pub(crate) fn has_work_now(&self) -> bool {
+        self.has_work(&self.lock())
+    }
+
+    /// Registers the session's waker: woken by a push that finds nothing counted in, by a
+    /// direct write that leaves work, and by [`wake`](Self::wake).
+    pub(crate) fn register(&self, waker: &std::task::Waker) {
+        self.ready.register(waker);
+    }
+
+    /// Wakes the session (a kill, the hub's shutdown: see `Conn::next_signal`).
+    pub(crate) fn wake(&self) {
+        self.ready.wake();
+    }
+
     /// Waits until there is something to write. The waker is registered before the second
     /// check, so a push between the check and the wait wakes it: no wake-up is lost.
+    #[cfg(test)]
     pub(crate) async fn wait(&self) {
         std::future::poll_fn(|cx| {
             if self.has_work(&self.lock()) {
-                return Poll::Ready(());
+                return std::task::Poll::Ready(());
             }
             self.ready.register(cx.waker());
             if self.has_work(&self.lock()) {
-                Poll::Ready(())
+                std::task::Poll::Ready(())
             } else {
-                Poll::Pending
+                std::task::Poll::Pending
             }
         })
         .await;
@@ -481,6 +497,49 @@ impl Outbox {
                 None => break,
             }
         }
+    }
+}
+
+/// Gather buffers written out, emptied and handed back by the connections that used them, for
+/// the next one of the hub that gathers (`server::Accepted`). The sessions of a burst write one
+/// after the other on a few worker threads, so a few buffers serve them all; without these,
+/// each session allocated its buffer for every burst and freed it after, growing and shrinking
+/// the allocator's heaps under a broadcast (BENCHMARKS.md, "Gather buffers handed on").
+pub(crate) struct SpareBuffers(crossbeam_queue::ArrayQueue<Vec<u8>>);
+
+impl SpareBuffers {
+    /// How many emptied buffers are kept at most: a few per worker thread. One handed back
+    /// when as many are kept is freed.
+    pub(crate) const KEPT: usize = 32;
+
+    pub(crate) fn new() -> SpareBuffers {
+        SpareBuffers(crossbeam_queue::ArrayQueue::new(Self::KEPT))
+    }
+
+    /// A spare buffer (empty), if one is kept.
+    pub(crate) fn take(&self) -> Option<Vec<u8>> {
+        self.0.pop()
+    }
+
+    /// Keeps `buffer` (emptied) for the next taker, or frees it when as many are kept.
+    pub(crate) fn hand_back(&self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        // Refused when full: the buffer is freed.
+        let _ = self.0.push(buffer);
+    }
+
+    /// How many are kept now.
+    #[cfg(test)]
+    pub(crate) fn kept(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl std::fmt::Debug for SpareBuffers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpareBuffers")
+            .field("kept", &self.0.len())
+            .finish()
     }
 }
 
