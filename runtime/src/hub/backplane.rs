@@ -35,15 +35,13 @@ impl NodeEvents for Inner {
             return Vec::new();
         }
         let walk = next_ticket();
-        let conns = self.registry.resolve(&envelope.recipients);
         let mut targets = Vec::new();
         self.each_durable_stream(
             walk,
-            &conns,
             &envelope.recipients,
             false,
-            |_| false,
-            |stream, _| {
+            |_, _| false,
+            |stream, _, _| {
                 targets.push(Target {
                     stream: stream.id.clone(),
                     offline: false,

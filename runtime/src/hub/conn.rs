@@ -31,6 +31,10 @@ pub(crate) struct Conn {
     /// The ticket (`stream::next_ticket`) of the change of its stream's connections since
     /// which this one is the only one; 0 while it is not. Written under the stream's lock.
     alone_since: AtomicU64,
+    /// The ticket of its attaching to its stream (`stream::next_ticket`; 0 before), written
+    /// under the stream's lock before the connection is indexed: a walk whose ticket is older
+    /// passes it over (see `Inner::each_durable_stream`).
+    attached: AtomicU64,
     /// Durable events queued to it unnumbered, counted in before they are queued, and the
     /// [`SHUT`] bit: while that is set, emitters queue none without the stream's lock (see
     /// `super::stream`, "Numbering").
@@ -121,6 +125,7 @@ impl Conn {
             rooms: Mutex::new(Rooms::default()),
             kill: OnceLock::new(),
             alone_since: AtomicU64::new(0),
+            attached: AtomicU64::new(0),
             unnumbered: AtomicUsize::new(SHUT),
         }
     }
@@ -199,6 +204,16 @@ impl Conn {
                 st.number_taken(self, event, limits, &mut dropped)
             });
         dropped
+    }
+
+    /// Records the ticket of its attaching to its stream, under the stream's lock.
+    pub(crate) fn set_attached(&self, ticket: u64) {
+        self.attached.store(ticket, Ordering::Release);
+    }
+
+    /// Whether it attached to its stream after `walk` (a ticket) began.
+    pub(crate) fn attached_after(&self, walk: u64) -> bool {
+        self.attached.load(Ordering::Acquire) > walk
     }
 
     /// Marks the connection its stream's only one since `ticket` (0: not), under the lock.

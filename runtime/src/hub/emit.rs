@@ -196,29 +196,55 @@ impl Inner {
             .delivered(delivered.connections, delivered.dropped);
     }
 
-    fn push_all(&self, conns: &[Arc<Conn>], frame: &Utf8Bytes) -> Delivered {
-        let mut d = Delivered::default();
-        let direct = conns.len() <= DIRECT_WRITES;
-        for c in conns {
-            c.offer(frame.clone(), direct).add_to(&mut d);
+    /// Calls `each` with every connection `to` selects on this node (see
+    /// [`Registry::each_resolved`](super::registry::Registry::each_resolved): most under the
+    /// registry's read lock, lent), and whether the event goes to at most [`DIRECT_WRITES`]
+    /// connections, which are then written directly when idle: the first few are held back
+    /// until the walk shows whether more follow. Returns that flag.
+    fn each_recipient(&self, to: &Recipients, mut each: impl FnMut(&Arc<Conn>, bool)) -> bool {
+        let mut few: Vec<Arc<Conn>> = Vec::new();
+        let mut many = false;
+        self.registry.each_resolved(to, |c| {
+            if !many {
+                if few.len() < DIRECT_WRITES {
+                    few.push(c.clone());
+                    return;
+                }
+                many = true;
+                for f in few.drain(..) {
+                    each(&f, false);
+                }
+            }
+            each(c, false);
+        });
+        for f in &few {
+            each(f, true);
         }
+        !many
+    }
+
+    /// Queues an ephemeral event to the connections `to` selects on this node (written
+    /// directly to those idle when they are a few, see [`DIRECT_WRITES`]).
+    pub(crate) fn deliver_ephemeral(&self, to: &Recipients, body: &str) -> Delivered {
+        let frame = Utf8Bytes::from(unnumbered(body));
+        let mut d = Delivered::default();
+        self.each_recipient(to, |c, direct| {
+            c.offer(frame.clone(), direct).add_to(&mut d);
+        });
         d
     }
 
-    /// Queues an ephemeral event to the connections `to` selects on this node.
-    pub(crate) fn deliver_ephemeral(&self, to: &Recipients, body: &str) -> Delivered {
-        let conns = self.registry.resolve(to);
-        self.push_all(&conns, &Utf8Bytes::from(unnumbered(body)))
-    }
-
     /// Calls `each` once for every delivery stream a durable event goes to on this node, with
-    /// the stream's state locked: the streams of the users with a connection in `conns` (what
-    /// the registry resolved the recipients to, after `walk` was taken with [`next_ticket`]),
-    /// and, when `offline` is set, the streams this node holds of users `to` names by id, in
+    /// the stream's state locked: the streams of the users with a connection `to` selects
+    /// (walked with [`each_recipient`](Self::each_recipient), after `walk` was taken with
+    /// [`next_ticket`]), and, when `offline` is set, the streams this node holds of users `to` names by id, in
     /// the event's tenant, not reached through a connection: retained without one, or with one
     /// that came since the recipients were resolved.
     ///
-    /// A user's connections share one stream, reached once, in the order found. A stream whose
+    /// Connections attached to their stream after the walk's ticket came after the event, and
+    /// are passed over (their stream is reached through a connection that was there before,
+    /// or by name). A user's connections share one stream, reached once, in the order found. A
+    /// stream whose
     /// connections did not change since the walk's ticket, and which holds one and none
     /// leaving (cut but still listed: [`StreamState::cut`]), was resolved to through that one
     /// alone: it is reached without more ado (the common case, and a
@@ -230,29 +256,37 @@ impl Inner {
     /// Unless named users follow, `unlocked` is offered each connection first: when it returns
     /// true, it reached the connection's stream without the stream's lock, which it may only
     /// do through a connection that has been its stream's only one since before the walk
-    /// ([`Conn::push_unlocked`] checks that), and `each` is not called for it.
+    /// ([`Conn::push_unlocked`] checks that), and `each` is not called for it. Both are told
+    /// whether the event goes to a few connections (see [`each_recipient`](Self::each_recipient)).
     pub(crate) fn each_durable_stream(
         &self,
         walk: u64,
-        conns: &[Arc<Conn>],
         to: &Recipients,
         offline: bool,
-        mut unlocked: impl FnMut(&Conn) -> bool,
-        mut each: impl FnMut(&UserStream, &mut StreamState),
+        mut unlocked: impl FnMut(&Conn, bool) -> bool,
+        mut each: impl FnMut(&UserStream, &mut StreamState, bool),
     ) {
         let offline = offline && !to.users().is_empty();
         // The streams reached that another connection or a named user may lead to again.
         let mut reached: HashSet<*const UserStream> = HashSet::new();
-        for c in conns {
-            if !offline && unlocked(c) {
-                continue;
+        let few = self.each_recipient(to, |c, direct| {
+            // Walked in place, the indexes show connections that came during the walk: those
+            // attached to their stream after it began are passed over, as they would have been
+            // by a list of the recipients taken as it began. (Reached, one could lead back to a
+            // stream this walk reached through its only connection, without the lock and so
+            // without a trace in `reached`: the event would be numbered there twice.)
+            if c.attached_after(walk) {
+                return;
+            }
+            if !offline && unlocked(c, direct) {
+                return;
             }
             let mut st = c.stream.lock();
             let alone = !offline && st.changed < walk && st.alone();
             if alone || reached.insert(Arc::as_ptr(&c.stream)) {
-                each(&c.stream, &mut st);
+                each(&c.stream, &mut st, direct);
             }
-        }
+        });
         if !offline {
             return;
         }
@@ -273,7 +307,7 @@ impl Inner {
                 // recipients were resolved (every stream reached through a connection is in
                 // the set, named users following).
                 if !st.dead && reached.insert(Arc::as_ptr(&stream)) {
-                    each(&stream, &mut st);
+                    each(&stream, &mut st, few);
                 }
             }
         }
@@ -292,22 +326,19 @@ impl Inner {
             at_ms: super::stream::clock_ms(now),
         };
         let walk = next_ticket();
-        let conns = self.registry.resolve(to);
-        let direct = conns.len() <= DIRECT_WRITES;
         let mut queued = 0;
         let mut d = Delivered::default();
         self.each_durable_stream(
             walk,
-            &conns,
             to,
             offline,
-            |c| {
+            |c, direct| {
                 // A full queue is counted by the locked path, which meets it again.
                 let taken = !direct && c.push_unlocked(event.clone(), walk).is_ok();
                 queued += usize::from(taken);
                 taken
             },
-            |_, st| {
+            |_, st, direct| {
                 if !st.dead {
                     let part = st.route(event.clone(), &self.history, (now, direct));
                     d.connections += part.connections;
@@ -374,6 +405,53 @@ mod tests {
             others.push(conn);
         }
         (hub, others)
+    }
+
+    /// One source of recipients (everyone on the platform or in a tenant, one role) is walked
+    /// in place: each selected connection lent once, no reference taken. Several sources are
+    /// de-duplicated; the excluded user and other tenants are left out either way.
+    #[tokio::test]
+    async fn a_walk_lends_each_selected_connection_once() {
+        let hub = Hub::builder().build();
+        let mut conns = Vec::new();
+        for (user, tenant, role) in [
+            ("a", "t1", "ops"),
+            ("a", "t1", "ops"),
+            ("b", "t1", "dev"),
+            ("c", "t1", "ops"),
+            ("d", "t2", "ops"),
+        ] {
+            let p = Principal::user(user).in_tenant(tenant).with_role(role);
+            conns.push(hub.register(p, None).await.expect("registered").0);
+        }
+        // The references the indexes, the streams and the test hold.
+        let held: std::collections::HashMap<u64, usize> =
+            conns.iter().map(|c| (c.id, Arc::strong_count(c))).collect();
+        let walk = |to: &Recipients| {
+            let mut seen = Vec::new();
+            hub.inner.registry.each_resolved(to, |c| {
+                assert_eq!(Arc::strong_count(c), held[&c.id], "lent, none taken");
+                seen.push(c.id);
+            });
+            seen.sort_unstable();
+            seen
+        };
+        let ids = |pick: &[usize]| pick.iter().map(|&i| conns[i].id).collect::<Vec<_>>();
+        assert_eq!(walk(&crate::to_platform()), ids(&[0, 1, 2, 3, 4]));
+        assert_eq!(walk(&crate::to_tenant("t1").except("c")), ids(&[0, 1, 2]));
+        assert_eq!(
+            walk(&crate::to_role("ops").in_tenant("t1")),
+            ids(&[0, 1, 3])
+        );
+        let (mut seen, mut once) = (Vec::new(), HashSet::new());
+        let two = crate::to_role("ops").to_users(["a", "b"]).in_tenant("t1");
+        hub.inner.registry.each_resolved(&two, |c| {
+            assert!(once.insert(c.id), "each once");
+            seen.push(c.id);
+        });
+        seen.sort_unstable();
+        assert_eq!(seen, ids(&[0, 1, 2, 3]));
+        assert_eq!(hub.audience(&two), 4);
     }
 
     fn broadcast(hub: &Hub, n: usize) {

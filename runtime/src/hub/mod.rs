@@ -106,7 +106,7 @@ impl Hub {
     /// How many connections on this node `to` selects right now — those an ephemeral event to
     /// `to` would be queued to — without sending anything (the same index lookup as an emit).
     pub fn audience(&self, to: &Recipients) -> usize {
-        self.inner.registry.resolve(to).len()
+        self.inner.registry.count(to)
     }
 
     /// Joins every connection of `user` (in its own tenant) to `room`. Returns how many joined.

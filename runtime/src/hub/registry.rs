@@ -349,17 +349,38 @@ impl Registry {
         self.conns.each_shard().map(|s| s.len()).sum()
     }
 
-    /// The connections selected by `r`, each once, minus the excluded users. The caller has
-    /// checked that `r` has the scope its rules need.
-    pub(crate) fn resolve(&self, r: &Recipients) -> Vec<Arc<Conn>> {
+    /// How many connections `r` selects (see [`each_resolved`](Self::each_resolved)).
+    pub(crate) fn count(&self, r: &Recipients) -> usize {
+        let mut n = 0;
+        self.each_resolved(r, |_| n += 1);
+        n
+    }
+
+    /// Calls `each` with every connection selected by `r`, each once, minus the excluded
+    /// users. The caller has checked that `r` has the scope its rules need.
+    ///
+    /// One source of connections — one role or room, or everyone: the common case, and a
+    /// broadcast's — never names a connection twice, and is walked in place, under its index's
+    /// read lock (one shard at a time for everyone on the platform), each connection lent to
+    /// `each`: nothing is collected, hashed or reference-counted per recipient. (Collected, a
+    /// broadcast's every connection took a reference and dropped it after: two writes, each to
+    /// a line of the connection no cache held any more.) A user's connections are collected
+    /// first, so that `each` is never called with a stream's lock held. Several sources are
+    /// collected into a set that de-duplicates them, then lent.
+    ///
+    /// `each` must not take a lock of this registry's indexes: a writer waiting for the one
+    /// held would hold it up for good. It may take a stream's lock, which nothing takes before
+    /// an index's.
+    pub(crate) fn each_resolved(&self, r: &Recipients, mut each: impl FnMut(&Arc<Conn>)) {
         let tenant = match r.scope() {
             Scope::Tenant(t) => Some(t.as_str()),
             _ => None,
         };
-        let in_scope = |c: &Conn| tenant.is_none_or(|t| c.tenant() == Some(t));
-        // One source (one user, role or room, or everyone — the common case, and a broadcast's)
-        // never names a connection twice: listed as found, without the set that de-duplicates
-        // several sources (one insertion per connection, the whole broadcast's cost otherwise).
+        let except = r.excluded();
+        let wanted = |c: &Conn| {
+            tenant.is_none_or(|t| c.tenant() == Some(t))
+                && (except.is_empty() || !except.iter().any(|u| u == c.user()))
+        };
         let scoped = !matches!(r.scope(), Scope::Users);
         let by_scope = if scoped {
             r.roles().len() + r.rooms().len() + usize::from(r.is_everyone())
@@ -367,23 +388,11 @@ impl Registry {
             0
         };
         let single = r.users().len() + by_scope <= 1;
-        let mut listed: Vec<Arc<Conn>> = Vec::new();
-        if single && scoped && r.is_everyone() {
-            // A broadcast: sized once rather than grown through a dozen copies.
-            listed.reserve(match r.scope() {
-                Scope::Tenant(t) => self
-                    .tenants
-                    .read(t.as_str())
-                    .get(t.as_str())
-                    .map_or(0, HashMap::len),
-                _ => self.len(),
-            });
-        }
         let mut picked: ConnSet = HashMap::new();
         let mut add = |c: &Arc<Conn>| {
-            if in_scope(c) {
+            if wanted(c) {
                 if single {
-                    listed.push(c.clone());
+                    each(c);
                 } else {
                     picked.entry(c.id).or_insert_with(|| c.clone());
                 }
@@ -391,7 +400,8 @@ impl Registry {
         };
         for user in r.users() {
             for stream in self.streams_of(user) {
-                stream.lock().conns.iter().for_each(&mut add);
+                let conns: Vec<Arc<Conn>> = stream.lock().conns.iter().cloned().collect();
+                conns.iter().for_each(&mut add);
             }
         }
         match r.scope() {
@@ -433,14 +443,7 @@ impl Registry {
             }
             Scope::Users => {}
         }
-        if !single {
-            listed = picked.into_values().collect();
-        }
-        let except = r.excluded();
-        if !except.is_empty() {
-            listed.retain(|c| !except.iter().any(|u| u == c.user()));
-        }
-        listed
+        picked.values().for_each(each);
     }
 }
 

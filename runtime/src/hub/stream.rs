@@ -212,8 +212,10 @@ impl UserStream {
 impl StreamState {
     /// Adds a connection, last, with a new ticket for the change.
     pub(crate) fn attach(&mut self, conn: Arc<Conn>) {
+        let ticket = next_ticket();
+        conn.set_attached(ticket);
         self.conns.push(conn);
-        self.changed = next_ticket();
+        self.changed = ticket;
         self.lead();
     }
 
