@@ -377,10 +377,10 @@ impl Registry {
             _ => None,
         };
         let except = r.excluded();
-        let wanted = |c: &Conn| {
-            tenant.is_none_or(|t| c.tenant() == Some(t))
-                && (except.is_empty() || !except.iter().any(|u| u == c.user()))
-        };
+        // The tenant is checked only for users named (their streams in any tenant): the
+        // tenant's indexes hold only its connections, and reading a connection's tenant is a
+        // line of its stream per recipient.
+        let wanted = |c: &Conn| except.is_empty() || !except.iter().any(|u| u == c.user());
         let scoped = !matches!(r.scope(), Scope::Users);
         let by_scope = if scoped {
             r.roles().len() + r.rooms().len() + usize::from(r.is_everyone())
@@ -400,6 +400,9 @@ impl Registry {
         };
         for user in r.users() {
             for stream in self.streams_of(user) {
+                if tenant.is_some_and(|t| stream.id.tenant.as_deref() != Some(t)) {
+                    continue;
+                }
                 let conns: Vec<Arc<Conn>> = stream.lock().conns.iter().cloned().collect();
                 conns.iter().for_each(&mut add);
             }
