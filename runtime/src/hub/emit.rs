@@ -427,10 +427,17 @@ mod tests {
         // The references the indexes, the streams and the test hold.
         let held: std::collections::HashMap<u64, usize> =
             conns.iter().map(|c| (c.id, Arc::strong_count(c))).collect();
+        // Users named are collected from their streams first (one reference each, for the
+        // walk); the indexes' connections are lent.
         let walk = |to: &Recipients| {
             let mut seen = Vec::new();
+            let collected = usize::from(!to.users().is_empty());
             hub.inner.registry.each_resolved(to, |c| {
-                assert_eq!(Arc::strong_count(c), held[&c.id], "lent, none taken");
+                assert_eq!(
+                    Arc::strong_count(c),
+                    held[&c.id] + collected,
+                    "lent, none taken"
+                );
                 seen.push(c.id);
             });
             seen.sort_unstable();
@@ -444,6 +451,11 @@ mod tests {
             ids(&[0, 1, 3])
         );
         let (mut seen, mut once) = (Vec::new(), HashSet::new());
+        assert_eq!(
+            walk(&crate::to_users(["a", "d"]).in_tenant("t1")),
+            ids(&[0, 1])
+        );
+        assert_eq!(walk(&crate::to_users(["d"]).in_tenant("t2")), ids(&[4]));
         let two = crate::to_role("ops").to_users(["a", "b"]).in_tenant("t1");
         hub.inner.registry.each_resolved(&two, |c| {
             assert!(once.insert(c.id), "each once");
