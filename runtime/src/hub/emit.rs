@@ -270,15 +270,17 @@ impl Inner {
         // The streams reached that another connection or a named user may lead to again.
         let mut reached: HashSet<*const UserStream> = HashSet::new();
         let few = self.each_recipient(to, |c, direct| {
+            if !offline && unlocked(c, direct) {
+                return;
+            }
             // Walked in place, the indexes show connections that came during the walk: those
             // attached to their stream after it began are passed over, as they would have been
             // by a list of the recipients taken as it began. (Reached, one could lead back to a
             // stream this walk reached through its only connection, without the lock and so
-            // without a trace in `reached`: the event would be numbered there twice.)
+            // without a trace in `reached`: the event would be numbered there twice.) Looked
+            // at only here: the path without the lock takes a connection only when it has
+            // been its stream's only one since before the walk, so attached before it.
             if c.attached_after(walk) {
-                return;
-            }
-            if !offline && unlocked(c, direct) {
                 return;
             }
             let mut st = c.stream.lock();
