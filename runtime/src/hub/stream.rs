@@ -25,8 +25,10 @@
 //! in memory no cache holds — once per event, on one thread: most of a durable broadcast's
 //! time.) Two rules keep one order:
 //! - **Only through an only connection, only for a walk that began after it became the only
-//!   one** (`alone_since`, a ticket from [`next_ticket`]): then the walk resolved to no other
-//!   connection of the stream, so the stream gets the event once.
+//!   one** (`alone_since`, a ticket from [`next_ticket`]): then the walk reaches no other
+//!   connection of the stream, so the stream gets the event once. (A walk goes through the
+//!   registry's indexes in place, which show connections that come meanwhile: it passes over
+//!   those attached to their stream after it began.)
 //! - **Shut while the lock-holder places an event**: the emitter that numbers under the lock
 //!   first shuts the unlocked path of the first connection ([`Conn::shut_unlocked`]), in the
 //!   atomic operation that unlocked emitters count themselves in with, and numbers only when
