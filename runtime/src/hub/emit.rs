@@ -237,27 +237,27 @@ impl Inner {
     /// Calls `each` once for every delivery stream a durable event goes to on this node, with
     /// the stream's state locked: the streams of the users with a connection `to` selects
     /// (walked with [`each_recipient`](Self::each_recipient), after `walk` was taken with
-    /// [`next_ticket`]), and, when `offline` is set, the streams this node holds of users `to` names by id, in
-    /// the event's tenant, not reached through a connection: retained without one, or with one
-    /// that came since the recipients were resolved.
+    /// [`next_ticket`]), and, when `offline` is set, the streams this node holds of users `to`
+    /// names by id, in the event's tenant, not reached through a connection: retained without
+    /// one, or with one that came since the recipients were resolved.
     ///
     /// Connections attached to their stream after the walk's ticket came after the event, and
     /// are passed over (their stream is reached through a connection that was there before,
-    /// or by name). A user's connections share one stream, reached once, in the order found. A
-    /// stream whose
-    /// connections did not change since the walk's ticket, and which holds one and none
-    /// leaving (cut but still listed: [`StreamState::cut`]), was resolved to through that one
-    /// alone: it is reached without more ado (the common case, and a
-    /// broadcast's: nothing allocated or hashed per recipient). Any other stream — several
-    /// connections, or a change during the walk — is looked up in a set of the streams this
-    /// walk reached, as is every stream when named users follow (`offline`). Walks on other
-    /// threads at the same time keep sets of their own, so none is reached twice by a walk.
+    /// or by name). A user's connections share one stream, reached once, in the order found.
+    /// A stream whose connections did not change since the walk's ticket, and which holds one
+    /// and none leaving (cut but still listed: [`StreamState::cut`]), was resolved to through
+    /// that one alone: it is reached without more ado (the common case, and a broadcast's:
+    /// nothing allocated or hashed per recipient). Any other stream — several connections, or
+    /// a change during the walk — is looked up in a set of the streams this walk reached, as
+    /// is every stream when named users follow (`offline`). Walks on other threads at the same
+    /// time keep sets of their own, so none is reached twice by a walk.
     ///
     /// Unless named users follow, `unlocked` is offered each connection first: when it returns
     /// true, it reached the connection's stream without the stream's lock, which it may only
     /// do through a connection that has been its stream's only one since before the walk
     /// ([`Conn::push_unlocked`] checks that), and `each` is not called for it. Both are told
-    /// whether the event goes to a few connections (see [`each_recipient`](Self::each_recipient)).
+    /// whether the event goes to a few connections (see
+    /// [`each_recipient`](Self::each_recipient)).
     pub(crate) fn each_durable_stream(
         &self,
         walk: u64,
