@@ -504,7 +504,8 @@ impl Outbox {
 /// the next one of the hub that gathers (`server::Accepted`). The sessions of a burst write one
 /// after the other on a few worker threads, so a few buffers serve them all; without these,
 /// each session allocated its buffer for every burst and freed it after, growing and shrinking
-/// the allocator's heaps under a broadcast (BENCHMARKS.md, "Gather buffers handed on").
+/// the allocator's heaps under a broadcast (BENCHMARKS.md, "Rounds, lent connections, a
+/// session's one waker").
 pub(crate) struct SpareBuffers(crossbeam_queue::ArrayQueue<Vec<u8>>);
 
 impl SpareBuffers {
