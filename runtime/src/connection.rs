@@ -720,6 +720,11 @@ impl Runner {
         K: Sink<Message> + TextParts + Unpin,
     {
         let deadline = self.hub.limits().drain_timeout;
+        // An emitting thread may be writing a frame directly right now: once it has (one
+        // non-blocking write), what it could not write is first in line, and none starts again.
+        while !self.conn.outbox.hold_unless_writing() {
+            tokio::task::yield_now().await;
+        }
         let mut batch = Vec::new();
         self.take(&mut batch, usize::MAX);
         self.hub.leave_stream(&self.conn);

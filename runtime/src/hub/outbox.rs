@@ -461,6 +461,20 @@ impl Outbox {
         self.lock().batch = true;
     }
 
+    /// Holds direct writes off, as [`hold`](Self::hold) does, unless one is running: `false`
+    /// then, and the caller tries again once it has ended (a direct write never waits: it
+    /// lasts one non-blocking write). Once this returns `true` no direct write runs or starts,
+    /// so a drain after it finds every frame offered before, a frame a direct write could not
+    /// write included (first in line): what a session that is closing takes last.
+    pub(crate) fn hold_unless_writing(&self) -> bool {
+        let mut st = self.lock();
+        if st.direct {
+            return false;
+        }
+        st.batch = true;
+        true
+    }
+
     /// The session flushed what it took, or answered: direct writes may go again.
     pub(crate) fn release(&self) {
         self.lock().batch = false;
@@ -794,6 +808,29 @@ mod tests {
         assert!(!work(&outbox));
         outbox.lock().direct = false;
         assert!(work(&outbox));
+    }
+
+    /// A session that closes takes its last frames once no direct write runs: a frame a
+    /// running direct write could not write is first in line then, not lost behind the take.
+    /// Held, the outbox lets no direct write start.
+    #[test]
+    fn a_closing_drain_waits_for_a_running_direct_write() {
+        let outbox = Arc::new(Outbox::new(4));
+        let socket = recorder("busy");
+        outbox.attach(socket.clone());
+        let other = outbox.clone();
+        *socket.meanwhile.lock().expect("lock") = Some(Box::new(move || {
+            assert!(!other.hold_unless_writing(), "a direct write runs");
+        }));
+        assert_eq!(outbox.offer(f("written directly, blocked")), Ok(()));
+        assert!(outbox.hold_unless_writing());
+        *socket.answer.lock().expect("lock") = "flushed";
+        assert_eq!(outbox.offer(f("after")), Ok(()));
+        assert!(
+            socket.taken.lock().expect("lock").is_empty(),
+            "held: queued"
+        );
+        assert_eq!(drained(&outbox), ["written directly, blocked", "after"]);
     }
 
     /// Many threads push to one outbox while its session drains it: every frame arrives once,
