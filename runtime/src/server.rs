@@ -439,9 +439,10 @@ where
 /// already, and are read again first. Writing: what tungstenite writes is gathered, up to
 /// `gather` bytes, and written to the socket in one call when that much is gathered or on a
 /// flush (the end of each batch). The gather buffer is taken from the hub's spare ones
-/// ([`SpareBuffers`]) when the connection starts gathering, and handed back once written out (kept while a
-/// burst's batches follow one another, see `TextParts::keep_buffer`), so an idle connection
-/// holds none; buffers larger than twice the gather size are freed rather than kept.
+/// ([`SpareBuffers`]) when the connection starts gathering, and handed back once written out
+/// (kept while a burst's batches follow one another, see `TextParts::keep_buffer`), so an idle
+/// connection holds none; buffers larger than twice the gather size are freed rather than
+/// kept.
 pub(crate) struct Accepted<S> {
     head: Vec<u8>,
     at: usize,
@@ -505,10 +506,14 @@ impl<S> Accepted<S> {
         }
     }
 
-    /// Hands the (written out, empty) gather buffer back to the spare ones, or frees it.
+    /// Hands the gather buffer back to the spare ones (or frees it, when larger than twice the
+    /// gather size) once everything in it is written out; a buffer still holding bytes stays.
     fn hand_back_buffer(&mut self) {
+        if !self.out.is_empty() {
+            return;
+        }
         let out = std::mem::take(&mut self.out);
-        if out.is_empty() && out.capacity() > 0 && out.capacity() <= 2 * self.gather {
+        if out.capacity() > 0 && out.capacity() <= 2 * self.gather {
             self.spare.hand_back(out);
         }
     }
@@ -551,7 +556,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> crate::connection::TextParts
     fn keep_buffer(&mut self, keep: bool) {
         let this = self.get_mut();
         this.keep = keep;
-        if !keep && this.out.is_empty() {
+        if !keep {
             this.hand_back_buffer();
         }
     }
