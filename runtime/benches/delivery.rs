@@ -17,8 +17,8 @@
 //!
 //! `-- --smoke` runs tiny sizes once so the suite keeps this building and running.
 
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -103,39 +103,23 @@ async fn serve(hub: Hub) -> SocketAddr {
     addr
 }
 
-struct Redis {
-    port: u16,
-    child: Child,
+/// A `redis-server` of the bench's own: the integration tests' helper, one implementation.
+#[path = "../tests/it/redis_server.rs"]
+mod redis_server;
+use redis_server::RedisServer as Redis;
+
+/// What the bench reads of its Redis.
+trait RedisFigures {
+    /// CPU time the server has used (`used_cpu_user` + `used_cpu_sys` of `INFO cpu`), in s.
+    fn cpu_seconds(&self) -> f64;
+    /// `used_memory` of `INFO memory`, in bytes.
+    fn used_memory(&self) -> u64;
 }
 
-impl Redis {
-    fn start() -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (apt-get install redis-server)");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Redis { port, child }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// CPU time the server has used (`used_cpu_user` + `used_cpu_sys` of `INFO cpu`), in s.
+impl RedisFigures for Redis {
     fn cpu_seconds(&self) -> f64 {
         let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "info", "cpu"])
+            .args(["-p", &self.port().to_string(), "info", "cpu"])
             .output()
             .expect("redis-cli");
         String::from_utf8_lossy(&out.stdout)
@@ -150,7 +134,7 @@ impl Redis {
 
     fn used_memory(&self) -> u64 {
         let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "info", "memory"])
+            .args(["-p", &self.port().to_string(), "info", "memory"])
             .output()
             .expect("redis-cli");
         String::from_utf8_lossy(&out.stdout)
@@ -158,13 +142,6 @@ impl Redis {
             .find_map(|l| l.strip_prefix("used_memory:"))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -86,30 +86,66 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function listening(port: number): Promise<boolean> {
+/**
+ * The `process_id` that `INFO server` names on the loopback port, or null while nothing answers
+ * there as Redis does.
+ */
+async function servedBy(port: number): Promise<number | null> {
   return new Promise((resolve) => {
     const socket = net.connect(port, "127.0.0.1");
-    socket.once("connect", () => {
+    let reply = "";
+    const done = (pid: number | null) => {
       socket.destroy();
-      resolve(true);
+      resolve(pid);
+    };
+    socket.setTimeout(1_000, () => done(null));
+    socket.once("connect", () => socket.write("INFO server\r\n"));
+    socket.on("data", (chunk: Buffer) => {
+      reply += chunk.toString("latin1");
+      const m = /\r\nprocess_id:(\d+)\r\n/.exec(reply);
+      if (m !== null && m[1] !== undefined) done(Number(m[1]));
+      else if (reply.length > 65_536) done(null);
     });
-    socket.once("error", () => resolve(false));
+    socket.once("error", () => done(null));
+    socket.once("close", () => done(null));
   });
 }
 
-/** A redis-server of its own on a free loopback port, without persistence: its URL, and how to stop it. */
+/**
+ * A redis-server of its own on a free loopback port, without persistence: its URL, and how to stop
+ * it. A free port found by letting one go may be taken before redis-server binds it, and a bare
+ * connect may even reach itself (TCP simultaneous open), so it counts as started only once `INFO
+ * server` there names its process; a child that exits first is started again on another port
+ * (the Rust tests' runtime/tests/it/redis_server.rs does the same).
+ */
 export async function startRedis(): Promise<{ url: string; stop: () => void }> {
-  const port = await freePort();
-  const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: "ignore",
-  });
-  redis.once("error", (e) => {
-    throw new Error(`cannot start redis-server (the README's test command installs it): ${e.message}`);
-  });
-  const deadline = Date.now() + 5_000;
-  while (!(await listening(port))) {
-    if (Date.now() > deadline) throw new Error("redis-server did not listen");
-    await new Promise((r) => setTimeout(r, 20));
+  const failures: string[] = [];
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: "ignore",
+    });
+    const failed = new Promise<string>((resolve) => {
+      redis.once("error", (e) => resolve(`cannot start redis-server (the README's test command installs it): ${e.message}`));
+      redis.once("exit", (code, signal) => resolve(`it exited (${code ?? signal}) before it served`));
+    });
+    let failure: string | null = null;
+    void failed.then((why) => (failure = why));
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (failure !== null) break;
+      const pid = await servedBy(port);
+      if (pid !== null && pid === redis.pid) {
+        return { url: `redis://127.0.0.1:${port}/`, stop: () => redis.kill("SIGKILL") };
+      }
+      if (pid !== null) failure = `another redis-server (process ${pid}) serves it`;
+      else if (Date.now() > deadline) failure = "it did not serve within 10 s";
+      if (failure !== null) break;
+    }
+    redis.kill("SIGKILL");
+    failures.push(`port ${port}: ${failure}`);
+    if (failure.startsWith("cannot start")) break;
   }
-  return { url: `redis://127.0.0.1:${port}/`, stop: () => redis.kill("SIGKILL") };
+  throw new Error(`redis-server did not serve: ${failures.join("; ")}`);
 }

@@ -1579,43 +1579,16 @@ async fn subscribe(shared: Arc<Shared>, node: Node) {
     }
 }
 
+/// A `redis-server` of a test's own: the integration tests' helper, one implementation.
+#[cfg(test)]
+#[path = "../../tests/it/redis_server.rs"]
+mod redis_server;
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A `redis-server` of this test alone, on a free loopback port, without persistence.
-    struct Server(std::process::Child, u16);
-
-    impl Server {
-        fn start() -> Server {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
-            let child = std::process::Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .expect("redis-server (apt-get install redis-server)");
-            let deadline = std::time::Instant::now() + Duration::from_secs(5);
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "redis-server did not start"
-                );
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Server(child, port)
-        }
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+    use super::redis_server::RedisServer as Server;
 
     const CHANNEL: &str = "t:numbered";
 
@@ -1688,7 +1661,7 @@ mod tests {
 
     /// A broker of namespace `t` on the server, and a connection of its own.
     async fn broker(server: &Server) -> (RedisBroker, redis::aio::MultiplexedConnection) {
-        let url = format!("redis://127.0.0.1:{}/", server.1);
+        let url = server.url();
         let broker = RedisBroker::builder(url.as_str())
             .namespace("t")
             .build()
@@ -1729,7 +1702,7 @@ mod tests {
         let server = Server::start();
         let (broker, mut conn) = broker(&server).await;
         let shared = &broker.shared;
-        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.1)).expect("url");
+        let client = redis::Client::open(server.url()).expect("url");
         let mut pubsub = client.get_async_pubsub().await.expect("pubsub");
         pubsub.subscribe(CHANNEL).await.expect("subscribe");
         let mut messages = pubsub.into_on_message();

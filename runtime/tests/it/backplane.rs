@@ -3,8 +3,6 @@
 //! itself restarted.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tidings::broker::redis::RedisBroker;
@@ -16,86 +14,8 @@ use crate::delivery::Note;
 use crate::faults::FaultProxy;
 use crate::support::{hub_builder, Marker, TestServer, PATIENCE};
 
-/// A `redis-server` of this test alone, without persistence: a restart loses everything.
-pub(crate) struct Redis {
-    pub(crate) port: u16,
-    child: Option<Child>,
-    /// Where it saves snapshots (`SAVE`) and loads them from at a restart; none: no
-    /// persistence.
-    dir: Option<std::path::PathBuf>,
-}
-
-impl Redis {
-    pub(crate) fn start() -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut redis = Redis {
-            port,
-            child: None,
-            dir: None,
-        };
-        redis.spawn();
-        redis
-    }
-
-    /// A `redis-server` that loads its last snapshot (`SAVE`) when restarted.
-    pub(crate) fn start_persistent() -> Redis {
-        let dir = std::env::temp_dir().join(format!(
-            "tidings-redis-{}-{}",
-            std::process::id(),
-            Instant::now().elapsed().as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).expect("a snapshot directory");
-        let mut redis = Redis::start();
-        redis.kill();
-        redis.dir = Some(dir);
-        redis.spawn();
-        redis
-    }
-
-    pub(crate) fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "yes"])
-            .args(self.dir.iter().flat_map(|d| ["--dir".into(), d.as_os_str().to_owned()]))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("redis-server runs (the README's test command installs it: apt-get install redis-server)");
-        self.child = Some(child);
-        let deadline = Instant::now() + PATIENCE;
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not listen on {}",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    pub(crate) fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub(crate) fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-        if let Some(dir) = &self.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
+/// A `redis-server` of a test's own (see `redis_server.rs`).
+pub(crate) use crate::redis_server::RedisServer as Redis;
 
 fn node(redis: &Redis, ns: &str, history: History) -> Hub {
     let broker = RedisBroker::builder(redis.url())
@@ -361,7 +281,7 @@ async fn a_redis_restart_is_survived_and_signalled_as_a_resync() {
         "queued {queued}, refused {refused}"
     );
 
-    redis.spawn();
+    redis.start_again();
     healthy(&a.hub).await;
     // The stream was lost with Redis: the client is told to resync, then gets what was queued.
     let (got, resyncs) = events(&mut c, queued).await;
@@ -387,7 +307,7 @@ async fn a_redis_restart_is_survived_and_signalled_as_a_resync() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_redis_restart_a_late_node_replays_the_new_epoch_as_the_first_did() {
     let mut redis = Redis::start();
-    let via = FaultProxy::start(([127, 0, 0, 1], redis.port).into(), 1).await;
+    let via = FaultProxy::start(([127, 0, 0, 1], redis.port()).into(), 1).await;
     let history = History::new(16, Duration::from_secs(300));
     let a = TestServer::start(node(&redis, "late", history)).await;
     let broker = RedisBroker::builder(format!("redis://{}/", via.addr()))
@@ -418,7 +338,7 @@ async fn after_a_redis_restart_a_late_node_replays_the_new_epoch_as_the_first_di
 
     via.partition(true);
     redis.kill();
-    redis.spawn();
+    redis.start_again();
     healthy(&a.hub).await;
     // A numbers 60 events of the new epoch (the history holds 16) while B is still away.
     for n in 4..=63 {
@@ -511,7 +431,7 @@ async fn presence_spans_the_nodes_and_survives_a_redis_restart() {
 
     // Redis loses everything; the nodes share their memberships again.
     redis.kill();
-    redis.spawn();
+    redis.start_again();
     healthy(&a.hub).await;
     healthy(&b.hub).await;
     until(b.hub.clone(), vec![("alice".to_owned(), 2)]).await;
@@ -587,7 +507,7 @@ impl tidings::Event for RoomNote {
 async fn a_node_away_past_the_fanout_window_resyncs_its_connections() {
     use serde_json::json;
     let redis = Redis::start();
-    let via = FaultProxy::start(([127, 0, 0, 1], redis.port).into(), 7).await;
+    let via = FaultProxy::start(([127, 0, 0, 1], redis.port()).into(), 7).await;
     let broker = |url: String| {
         RedisBroker::builder(url)
             .namespace("window")
@@ -679,7 +599,7 @@ async fn a_redis_restored_from_an_older_snapshot_is_a_resync_not_a_silent_gap() 
 
     // Back to the snapshot: the stream's seq is 3 again, in the same epoch.
     redis.kill();
-    redis.spawn();
+    redis.start_again();
     healthy(&a.hub).await;
     for n in 7..=9 {
         a.hub.emit(&note("u1", n)).expect("emit");
@@ -747,7 +667,7 @@ async fn notes_until(tab: &mut crate::support::Client, last: u64) -> Vec<(u64, u
 async fn a_node_away_past_the_dedup_window_resyncs_instead_of_numbering_twice() {
     use crate::delivery::Note;
     let redis = Redis::start();
-    let via = FaultProxy::start(([127, 0, 0, 1], redis.port).into(), 11).await;
+    let via = FaultProxy::start(([127, 0, 0, 1], redis.port()).into(), 11).await;
     let broker = |url: String| {
         RedisBroker::builder(url)
             .namespace("dedup")

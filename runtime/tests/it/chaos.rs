@@ -107,7 +107,7 @@ async fn connected(client: &mut RustClient) {
 /// Runs one scenario and returns its figures.
 async fn scenario(name: &str, fault: Fault, hold: Duration) -> Figures {
     let mut redis = Redis::start();
-    let redis_addr = SocketAddr::from(([127, 0, 0, 1], redis.port));
+    let redis_addr = SocketAddr::from(([127, 0, 0, 1], redis.port()));
     let to_redis = [
         FaultProxy::start(redis_addr, 1).await,
         FaultProxy::start(redis_addr, 2).await,
@@ -202,13 +202,13 @@ async fn scenario(name: &str, fault: Fault, hold: Duration) -> Figures {
         Fault::RedisRestartNodeLate => {
             to_redis[1].partition(true);
             redis.kill();
-            redis.spawn();
+            redis.start_again();
         }
         Fault::RedisDown(down) => {
             let from = Instant::now();
             redis.kill();
             tokio::time::sleep(down).await;
-            redis.spawn();
+            redis.start_again();
             outage = Some((from, Instant::now()));
         }
     }

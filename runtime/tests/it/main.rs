@@ -21,6 +21,8 @@ mod operations;
 mod outbound;
 mod presence_events;
 mod recipients;
+#[cfg(feature = "redis")]
+mod redis_server;
 mod support;
 #[cfg(all(feature = "tls", feature = "axum"))]
 mod tls;

@@ -1,0 +1,187 @@
+//! A `redis-server` of one test's own on a loopback port, without persistence unless asked for.
+//! One implementation for the library's unit tests, the integration tests and the `delivery`
+//! bench, which include this file by `#[path]`.
+//!
+//! A free port is found by binding port 0 and letting it go, so another process of a parallel
+//! suite may take it before `redis-server` binds it, and a bare TCP connect to it may even reach
+//! itself (a loopback connect whose source port is the port asked for: TCP simultaneous open,
+//! RFC 793 §3.4). So a server counts as started only once `INFO server` on its port names this
+//! child's `process_id`; a child that exits first (its port was taken) is started again on
+//! another port.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Ports tried before giving up.
+const PORTS_TRIED: usize = 5;
+/// How long one child is given to answer on its port.
+const PATIENCE: Duration = Duration::from_secs(10);
+/// The most bytes of an `INFO server` reply read.
+const MAX_REPLY: usize = 64 * 1024;
+
+/// A running `redis-server`, killed (and its snapshot directory removed) when dropped.
+pub(crate) struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+    /// Where it saves snapshots (`SAVE`) and loads them from when started again; none: no
+    /// persistence, a restart loses everything.
+    dir: Option<PathBuf>,
+}
+
+impl RedisServer {
+    /// A server without persistence on a free loopback port.
+    ///
+    /// # Panics
+    /// If `redis-server` is not installed or does not serve on any of 5 ports within 10 s each.
+    pub(crate) fn start() -> RedisServer {
+        RedisServer::start_with(None)
+    }
+
+    /// A server that loads its last snapshot (`SAVE`) when started again, from a directory of
+    /// its own (removed when it is dropped).
+    ///
+    /// # Panics
+    /// As [`RedisServer::start`], and if the directory cannot be made.
+    pub(crate) fn start_persistent() -> RedisServer {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "tidings-redis-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("a snapshot directory");
+        RedisServer::start_with(Some(dir))
+    }
+
+    fn start_with(dir: Option<PathBuf>) -> RedisServer {
+        let mut failures = Vec::new();
+        for _ in 0..PORTS_TRIED {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let mut server = RedisServer {
+                port,
+                child: None,
+                dir: dir.clone(),
+            };
+            match server.spawn() {
+                Ok(()) => return server,
+                Err(why) => failures.push(format!("port {port}: {why}")),
+            }
+        }
+        panic!(
+            "redis-server did not serve on any of {PORTS_TRIED} ports: {}",
+            failures.join("; ")
+        );
+    }
+
+    /// Its loopback port.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:{port}/`.
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills the server (SIGKILL: nothing is saved) and waits for it to exit.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on its port after [`RedisServer::kill`]: with its last snapshot
+    /// if it is persistent, empty otherwise.
+    ///
+    /// # Panics
+    /// If it is running, or does not serve on its port within 10 s.
+    pub(crate) fn start_again(&mut self) {
+        assert!(self.child.is_none(), "redis-server is running");
+        if let Err(why) = self.spawn() {
+            panic!("redis-server did not start again on {}: {why}", self.port);
+        }
+    }
+
+    /// Starts a child on `self.port` and waits until it is the one serving there.
+    fn spawn(&mut self) -> Result<(), String> {
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"]);
+        if let Some(dir) = &self.dir {
+            command.arg("--dir").arg(dir);
+        }
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("redis-server runs (the README's test command installs it: apt-get install redis-server)");
+        let deadline = Instant::now() + PATIENCE;
+        let outcome = loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                break Err(format!("it exited ({status}) before it served"));
+            }
+            match served_by(self.port) {
+                Some(pid) if pid == child.id() => break Ok(()),
+                Some(pid) => break Err(format!("another redis-server (process {pid}) serves it")),
+                None if Instant::now() > deadline => {
+                    break Err(format!("it did not serve within {PATIENCE:?}"))
+                }
+                None => std::thread::sleep(Duration::from_millis(10)),
+            }
+        };
+        match outcome {
+            Ok(()) => self.child = Some(child),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        outcome
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// The `process_id` that `INFO server` names on the loopback port; none while nothing answers
+/// there as Redis does.
+fn served_by(port: u16) -> Option<u32> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    // The reply is a bulk string (`$<length>\r\n<text>\r\n`) whose lines are `field:value`.
+    let mut reply = Vec::new();
+    let mut chunk = [0; 4096];
+    while reply.len() < MAX_REPLY {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        reply.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&reply);
+        if let Some(at) = text.find("\r\nprocess_id:") {
+            let value = &text[at + "\r\nprocess_id:".len()..];
+            if let Some(end) = value.find("\r\n") {
+                return value[..end].parse().ok();
+            }
+        }
+    }
+    None
+}
