@@ -185,3 +185,41 @@ fn served_by(port: u16) -> Option<u32> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    /// A child on a port another process took is never taken for the server there: it fails,
+    /// and `start` goes on to another port.
+    #[test]
+    fn a_port_another_process_serves_is_not_taken_for_ours() {
+        // Imported here: a bench that includes this file (harness off) compiles no test.
+        use super::{served_by, Child, RedisServer, TcpListener};
+        let first = RedisServer::start();
+        // Another redis-server: it answers INFO with its own process id.
+        let mut second = RedisServer {
+            port: first.port(),
+            child: None,
+            dir: None,
+        };
+        let failed = second.spawn().expect_err("the port is the first server's");
+        assert!(
+            failed.contains("exited") || failed.contains("another redis-server"),
+            "{failed}"
+        );
+        assert!(second.child.is_none());
+        // Anything else that listens there, and answers nothing.
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+        let mut third = RedisServer {
+            port: listener.local_addr().expect("its address").port(),
+            child: None,
+            dir: None,
+        };
+        let failed = third.spawn().expect_err("the port is the listener's");
+        assert!(failed.contains("exited"), "{failed}");
+        // The first is still the one serving its port, and a new one gets another port.
+        assert_eq!(served_by(first.port()), first.child.as_ref().map(Child::id));
+        let fresh = RedisServer::start();
+        assert_ne!(fresh.port(), first.port());
+        assert_eq!(served_by(fresh.port()), fresh.child.as_ref().map(Child::id));
+    }
+}
