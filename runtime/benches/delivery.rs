@@ -18,7 +18,6 @@
 //! `-- --smoke` runs tiny sizes once so the suite keeps this building and running.
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -108,41 +107,21 @@ async fn serve(hub: Hub) -> SocketAddr {
 mod redis_server;
 use redis_server::RedisServer as Redis;
 
-/// What the bench reads of its Redis.
-trait RedisFigures {
-    /// CPU time the server has used (`used_cpu_user` + `used_cpu_sys` of `INFO cpu`), in s.
-    fn cpu_seconds(&self) -> f64;
-    /// `used_memory` of `INFO memory`, in bytes.
-    fn used_memory(&self) -> u64;
+/// CPU time the server has used (`used_cpu_user` + `used_cpu_sys` of `INFO cpu`), in s.
+fn redis_cpu_seconds(redis: &Redis) -> f64 {
+    let info = redis.info("cpu");
+    ["used_cpu_user", "used_cpu_sys"]
+        .iter()
+        .filter_map(|name| redis_server::field(&info, name)?.parse::<f64>().ok())
+        .sum()
 }
 
-impl RedisFigures for Redis {
-    fn cpu_seconds(&self) -> f64 {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port().to_string(), "info", "cpu"])
-            .output()
-            .expect("redis-cli");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| {
-                l.strip_prefix("used_cpu_user:")
-                    .or_else(|| l.strip_prefix("used_cpu_sys:"))
-            })
-            .filter_map(|v| v.trim().parse::<f64>().ok())
-            .sum()
-    }
-
-    fn used_memory(&self) -> u64 {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port().to_string(), "info", "memory"])
-            .output()
-            .expect("redis-cli");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find_map(|l| l.strip_prefix("used_memory:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0)
-    }
+/// `used_memory` of `INFO memory`, in bytes.
+fn redis_used_memory(redis: &Redis) -> u64 {
+    let info = redis.info("memory");
+    redis_server::field(&info, "used_memory")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn broker(redis: &Redis, ns: &str) -> RedisBroker {
@@ -241,7 +220,7 @@ async fn fanout(
     for _ in 0..runs {
         let start_count = received.load(Ordering::Relaxed);
         let (process_before, redis_before) =
-            (process_cpu_seconds(), redis.map_or(0.0, Redis::cpu_seconds));
+            (process_cpu_seconds(), redis.map_or(0.0, redis_cpu_seconds));
         let t = Instant::now();
         for n in 0..events {
             emitter
@@ -252,7 +231,7 @@ async fn fanout(
         durable.push((events * users as u64) as f64 / t.elapsed().as_secs_f64());
         let deliveries = (events * users as u64 * runs as u64) as f64 / 1e6;
         cpu.process += (process_cpu_seconds() - process_before) / deliveries;
-        cpu.redis += (redis.map_or(0.0, Redis::cpu_seconds) - redis_before) / deliveries;
+        cpu.redis += (redis.map_or(0.0, redis_cpu_seconds) - redis_before) / deliveries;
 
         let start_count = received.load(Ordering::Relaxed);
         let blips = events * 10;
@@ -447,7 +426,7 @@ fn main() {
         let node_addr = serve(node.clone()).await;
         visit(node_addr, memory_users, "r").await;
         settle_offline(&node).await;
-        let before = redis.used_memory();
+        let before = redis_used_memory(&redis);
         for n in 0..redis_per_user as u64 {
             for i in 0..memory_users {
                 let event = Addressed { user: format!("r{i}"), n, text: text() };
@@ -462,7 +441,7 @@ fn main() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut last = 0;
         loop {
-            let now = redis.used_memory();
+            let now = redis_used_memory(&redis);
             if now == last {
                 break;
             }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 const PORTS_TRIED: usize = 5;
 /// How long one child is given to answer on its port.
 const PATIENCE: Duration = Duration::from_secs(10);
-/// The most bytes of an `INFO server` reply read.
+/// The most bytes of an `INFO` reply read.
 const MAX_REPLY: usize = 64 * 1024;
 
 /// A running `redis-server`, killed (and its snapshot directory removed) when dropped.
@@ -90,6 +90,14 @@ impl RedisServer {
     /// `redis://127.0.0.1:{port}/`.
     pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The text of `INFO <section>` (`field:value` lines; see [`field`]).
+    ///
+    /// # Panics
+    /// If the server does not answer within a second.
+    pub(crate) fn info(&self, section: &str) -> String {
+        info(self.port, section).unwrap_or_else(|| panic!("INFO {section} on {}", self.port))
     }
 
     /// Kills the server (SIGKILL: nothing is saved) and waits for it to exit.
@@ -163,27 +171,48 @@ impl Drop for RedisServer {
 /// The `process_id` that `INFO server` names on the loopback port; none while nothing answers
 /// there as Redis does.
 fn served_by(port: u16) -> Option<u32> {
+    field(&info(port, "server")?, "process_id")?.parse().ok()
+}
+
+/// The text of `INFO <section>` from the Redis server on the loopback port: `field:value`
+/// lines. None when nothing answers within a second with a bulk string (RESP's
+/// `$<length>\r\n<text>\r\n`), as a listener that is not Redis, or a connect that reached
+/// itself, does not.
+fn info(port: u16, section: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
-    stream.write_all(b"INFO server\r\n").ok()?;
-    // The reply is a bulk string (`$<length>\r\n<text>\r\n`) whose lines are `field:value`.
+    stream
+        .write_all(format!("INFO {section}\r\n").as_bytes())
+        .ok()?;
     let mut reply = Vec::new();
     let mut chunk = [0; 4096];
-    while reply.len() < MAX_REPLY {
+    loop {
+        if let Some(end) = reply.windows(2).position(|w| w == b"\r\n") {
+            let header = reply.strip_prefix(b"$")?.get(..end - 1)?;
+            let length: usize = std::str::from_utf8(header).ok()?.parse().ok()?;
+            if length > MAX_REPLY {
+                return None;
+            }
+            if let Some(text) = reply.get(end + 2..end + 2 + length) {
+                return String::from_utf8(text.to_vec()).ok();
+            }
+        } else if reply.len() > 32 {
+            // No header line where one fits.
+            return None;
+        }
         let n = stream.read(&mut chunk).ok()?;
         if n == 0 {
             return None;
         }
         reply.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&reply);
-        if let Some(at) = text.find("\r\nprocess_id:") {
-            let value = &text[at + "\r\nprocess_id:".len()..];
-            if let Some(end) = value.find("\r\n") {
-                return value[..end].parse().ok();
-            }
-        }
     }
-    None
+}
+
+/// The value of `name` in the text of an `INFO` reply.
+pub(crate) fn field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
 }
 
 #[cfg(test)]
