@@ -2,12 +2,14 @@
 //! One implementation for the library's unit tests, the integration tests and the `delivery`
 //! bench, which include this file by `#[path]`.
 //!
-//! A free port is found by binding port 0 and letting it go, so another process of a parallel
-//! suite may take it before `redis-server` binds it, and a bare TCP connect to it may even reach
-//! itself (a loopback connect whose source port is the port asked for: TCP simultaneous open,
-//! RFC 793 §3.4). So a server counts as started only once `INFO server` on its port names this
-//! child's `process_id`; a child that exits first (its port was taken) is started again on
-//! another port.
+//! Its port is picked at random below the kernel's ephemeral range (Linux'
+//! `net.ipv4.ip_local_port_range`, 32768–60999 by default), where no `bind` to port 0 and no
+//! outgoing connect lands. A port taken from that range would be free again as soon as it was
+//! let go, and while the server is killed for a restart: another test's listener or connection
+//! could take it, and a bare connect to it may even reach itself (TCP simultaneous open,
+//! RFC 793 §3.4). Other tests picking ports the same way may still meet the same one, so a
+//! server counts as started only once `INFO server` on its port names this child's
+//! `process_id`; a child that exits first (its port was taken) is started again on another port.
 
 #![allow(dead_code)]
 
@@ -22,6 +24,9 @@ use std::time::{Duration, Instant};
 const PORTS_TRIED: usize = 5;
 /// How long one child is given to answer on its port.
 const PATIENCE: Duration = Duration::from_secs(10);
+/// The ports picked from: below the kernel's ephemeral range (see the module's docs), above the
+/// well-known and most registered ones.
+const PORTS: std::ops::Range<u16> = 20_000..32_768;
 /// The most bytes of an `INFO` reply read.
 const MAX_REPLY: usize = 64 * 1024;
 
@@ -60,12 +65,16 @@ impl RedisServer {
     }
 
     fn start_with(dir: Option<PathBuf>) -> RedisServer {
+        let ports = std::iter::repeat_with(|| fastrand::u16(PORTS))
+            .filter(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok())
+            .take(PORTS_TRIED);
+        RedisServer::start_on(ports, dir)
+    }
+
+    /// A server on the first of `ports` it serves on.
+    fn start_on(ports: impl IntoIterator<Item = u16>, dir: Option<PathBuf>) -> RedisServer {
         let mut failures = Vec::new();
-        for _ in 0..PORTS_TRIED {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
+        for port in ports {
             let mut server = RedisServer {
                 port,
                 child: None,
@@ -73,11 +82,19 @@ impl RedisServer {
             };
             match server.spawn() {
                 Ok(()) => return server,
-                Err(why) => failures.push(format!("port {port}: {why}")),
+                Err(why) => {
+                    // The snapshot directory is the next try's: not removed with this one.
+                    server.dir = None;
+                    failures.push(format!("port {port}: {why}"));
+                }
             }
         }
+        if let Some(dir) = &dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         panic!(
-            "redis-server did not serve on any of {PORTS_TRIED} ports: {}",
+            "redis-server did not serve on any of {} ports: {}",
+            failures.len(),
             failures.join("; ")
         );
     }
@@ -140,12 +157,16 @@ impl RedisServer {
                 break Err(format!("it exited ({status}) before it served"));
             }
             match served_by(self.port) {
-                Some(pid) if pid == child.id() => break Ok(()),
-                Some(pid) => break Err(format!("another redis-server (process {pid}) serves it")),
-                None if Instant::now() > deadline => {
-                    break Err(format!("it did not serve within {PATIENCE:?}"))
+                Some(pid) if pid != child.id() => {
+                    break Err(format!("another redis-server (process {pid}) serves it"))
                 }
-                None => std::thread::sleep(Duration::from_millis(10)),
+                // Ours; with a snapshot, once loaded (INFO answers while Redis loads, other
+                // commands are refused).
+                Some(_) if loaded(self.port) => break Ok(()),
+                _ if Instant::now() > deadline => {
+                    break Err(format!("it did not serve (and load) within {PATIENCE:?}"))
+                }
+                _ => std::thread::sleep(Duration::from_millis(10)),
             }
         };
         match outcome {
@@ -172,6 +193,12 @@ impl Drop for RedisServer {
 /// there as Redis does.
 fn served_by(port: u16) -> Option<u32> {
     field(&info(port, "server")?, "process_id")?.parse().ok()
+}
+
+/// Whether the Redis server on the loopback port has loaded its data (`loading:0` in `INFO
+/// persistence`).
+fn loaded(port: u16) -> bool {
+    info(port, "persistence").is_some_and(|info| field(&info, "loading") == Some("0"))
 }
 
 /// The text of `INFO <section>` from the Redis server on the loopback port: `field:value`
@@ -222,7 +249,7 @@ mod tests {
     #[test]
     fn a_port_another_process_serves_is_not_taken_for_ours() {
         // Imported here: a bench that includes this file (harness off) compiles no test.
-        use super::{served_by, Child, RedisServer, TcpListener};
+        use super::{served_by, Child, RedisServer, TcpListener, PORTS};
         let first = RedisServer::start();
         // Another redis-server: it answers INFO with its own process id.
         let mut second = RedisServer {
@@ -250,5 +277,44 @@ mod tests {
         let fresh = RedisServer::start();
         assert_ne!(fresh.port(), first.port());
         assert_eq!(served_by(fresh.port()), fresh.child.as_ref().map(Child::id));
+        assert!(PORTS.contains(&fresh.port()), "{}", fresh.port());
+    }
+
+    /// A persistent server whose first port is taken starts on the next one, with its
+    /// snapshot directory (a failed try does not remove it), and loads its snapshot when
+    /// started again.
+    #[test]
+    fn a_persistent_server_moves_to_another_port_with_its_directory() {
+        use super::{field, PathBuf, RedisServer, TcpListener};
+        let taken = RedisServer::start();
+        let dir: PathBuf = std::env::temp_dir().join(format!(
+            "tidings-redis-test-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&dir).expect("a snapshot directory");
+        let free = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a port")
+            .port();
+        let mut moved = RedisServer::start_on([taken.port(), free], Some(dir.clone()));
+        assert_eq!(moved.port(), free);
+        assert!(dir.is_dir());
+        // Its snapshot is written into the directory and read back at a restart.
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", free)).expect("connect");
+        std::io::Write::write_all(&mut conn, b"SET k v\r\nSAVE\r\n").expect("write");
+        let mut ok = [0; 10];
+        std::io::Read::read_exact(&mut conn, &mut ok).expect("two replies");
+        assert_eq!(&ok, b"+OK\r\n+OK\r\n");
+        drop(conn);
+        moved.kill();
+        moved.start_again();
+        let keys = moved.info("keyspace");
+        assert!(
+            field(&keys, "db0").is_some_and(|db| db.starts_with("keys=1")),
+            "{keys}"
+        );
+        drop(moved);
+        assert!(!dir.exists());
     }
 }
