@@ -65,7 +65,10 @@ impl RedisServer {
     }
 
     fn start_with(dir: Option<PathBuf>) -> RedisServer {
+        // Free ones among at most 1,000 drawn (a few thousand of the range's 12,768 may be in
+        // use on a busy machine).
         let ports = std::iter::repeat_with(|| fastrand::u16(PORTS))
+            .take(1_000)
             .filter(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok())
             .take(PORTS_TRIED);
         RedisServer::start_on(ports, dir)
@@ -92,6 +95,10 @@ impl RedisServer {
         if let Some(dir) = &dir {
             let _ = std::fs::remove_dir_all(dir);
         }
+        assert!(
+            !failures.is_empty(),
+            "no free port to start redis-server on"
+        );
         panic!(
             "redis-server did not serve on any of {} ports: {}",
             failures.len(),
