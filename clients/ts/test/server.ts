@@ -116,7 +116,7 @@ async function servedBy(port: number): Promise<number | null> {
  * it. A free port found by letting one go may be taken before redis-server binds it, and a bare
  * connect may even reach itself (TCP simultaneous open), so it counts as started only once `INFO
  * server` there names its process; a child that exits first is started again on another port
- * (the Rust tests' runtime/tests/it/redis_server.rs does the same).
+ * (the Rust tests' runtime/tests/it/redis_server.rs checks the same way).
  */
 export async function startRedis(): Promise<{ url: string; stop: () => void }> {
   const failures: string[] = [];

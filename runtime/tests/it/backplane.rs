@@ -12,10 +12,8 @@ use tidings::{EmitError, History, Hub};
 
 use crate::delivery::Note;
 use crate::faults::FaultProxy;
+use crate::redis_server::RedisServer as Redis;
 use crate::support::{hub_builder, Marker, TestServer, PATIENCE};
-
-/// A `redis-server` of a test's own (see `redis_server.rs`).
-pub(crate) use crate::redis_server::RedisServer as Redis;
 
 fn node(redis: &Redis, ns: &str, history: History) -> Hub {
     let broker = RedisBroker::builder(redis.url())

@@ -29,8 +29,9 @@ use tidings::client::{Client as RustClient, ClientEvent};
 use tidings::{EmitError, Hub};
 use tokio::time::Instant;
 
-use crate::backplane::{healthy, note, Redis};
+use crate::backplane::{healthy, note};
 use crate::faults::FaultProxy;
+use crate::redis_server::RedisServer as Redis;
 use crate::support::{hub_builder, TestServer};
 
 /// Users with a tab on each node; then users with a tab on node B only (their events, half of
