@@ -130,6 +130,19 @@ impl Conn {
         }
     }
 
+    /// Reads the words an emitter's push reads first — the durable path's `alone_since` and
+    /// the queue's count and bound — and nothing else: plain loads, whose values are dropped.
+    ///
+    /// A broadcast's walk warms the next few recipients this way before it pushes to any of
+    /// them (see `registry::each_warmed`). The loads have no atomic read-modify-write between
+    /// them, so the processor fetches their lines at once; a push's first read of a connection
+    /// no cache holds is otherwise a wait of its own, and a push's locked instructions keep
+    /// the next connection's reads from starting before it ends.
+    pub(crate) fn warm(&self) {
+        std::hint::black_box(self.alone_since.load(Ordering::Relaxed));
+        self.outbox.warm();
+    }
+
     /// Queues a durable event unnumbered without its stream's lock — for its session to
     /// number — when the connection has been its stream's only one since before `walk` (a
     /// ticket `stream::next_ticket` gave) and the path is open; hands it back otherwise.
