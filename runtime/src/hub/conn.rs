@@ -130,8 +130,9 @@ impl Conn {
         }
     }
 
-    /// Reads the words an emitter's push reads first — the durable path's `alone_since` and
-    /// the queue's count and bound — and nothing else: plain loads, whose values are dropped.
+    /// Reads the words an emitter's push reads first — the durable path's `alone_since`, the
+    /// queue's count, bound and tail ([`Outbox::warm`]) — and nothing else: plain loads, whose
+    /// values are dropped.
     ///
     /// A broadcast's walk warms the next few recipients this way before it pushes to any of
     /// them (see `registry::each_warmed`). The loads have no atomic read-modify-write between

@@ -222,12 +222,17 @@ impl Outbox {
         !st.direct && (st.flush || st.front.is_some() || st.held.is_some() || self.queued() > 0)
     }
 
-    /// Reads the words a push reads first (the count and the bound), so that their lines are
-    /// on their way into this core's cache before the push (see [`Conn::warm`]).
+    /// Reads the words a push reads first — the count, the bound and the queue's tail (with its
+    /// head: `SegQueue::is_empty` reads both) — so that their lines are on their way into this
+    /// core's cache before the push (see [`Conn::warm`]).
     ///
     /// [`Conn::warm`]: super::conn::Conn::warm
     pub(crate) fn warm(&self) {
-        std::hint::black_box((self.len.load(Ordering::Relaxed), self.capacity));
+        std::hint::black_box((
+            self.len.load(Ordering::Relaxed),
+            self.capacity,
+            self.frames.is_empty(),
+        ));
     }
 
     /// How many frames are queued (counted in; see [`queue`](Self::queue)).
