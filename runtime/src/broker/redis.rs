@@ -1666,12 +1666,7 @@ mod tests {
             .namespace("t")
             .build()
             .expect("url");
-        let client = redis::Client::open(url).expect("url");
-        let conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect");
-        (broker, conn)
+        (broker, server.connection().await)
     }
 
     /// `(user, seq, body)` of every event the messages received so far numbered.

@@ -581,11 +581,7 @@ async fn a_redis_restored_from_an_older_snapshot_is_a_resync_not_a_silent_gap() 
         a.hub.emit(&note("u1", n)).expect("emit");
     }
     assert_eq!(events(&mut tab, 3).await.0.len(), 3);
-    let mut conn = redis::Client::open(redis.url())
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect");
+    let mut conn = redis.connection().await;
     let () = redis::cmd("SAVE")
         .query_async(&mut conn)
         .await
@@ -747,11 +743,7 @@ async fn events_queued_for_a_stalled_backplane_are_counted_until_it_takes_them()
     let hub = node(&redis, "flush", History::default());
     healthy(&hub).await;
     assert_eq!(hub.backplane_flushed(Duration::from_millis(10)).await, 0);
-    let client = redis::Client::open(redis.url()).expect("url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let mut conn = redis.connection().await;
     // Redis holds every write command for two seconds.
     let () = redis::cmd("CLIENT")
         .arg("PAUSE")

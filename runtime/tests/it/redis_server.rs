@@ -116,6 +116,22 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// A connection of the caller's own, for commands of the test itself (`SAVE`, `CLIENT
+    /// PAUSE`, scripts). It waits up to 30 s for an answer: the client's default response
+    /// timeout (500 ms in redis-rs 1.x) failed a `SAVE` on a loaded CI machine.
+    ///
+    /// # Panics
+    /// If it cannot connect.
+    pub(crate) async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        let config =
+            redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
+        redis::Client::open(self.url())
+            .expect("a redis:// URL")
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .unwrap_or_else(|e| panic!("a connection to redis-server on {}: {e}", self.port))
+    }
+
     /// The text of `INFO <section>` (`field:value` lines; see [`field`]).
     ///
     /// # Panics
