@@ -194,9 +194,11 @@ impl Conn {
         self.unnumbered.fetch_and(!SHUT, Ordering::AcqRel);
     }
 
-    /// One unnumbered event was taken from the queue.
-    pub(crate) fn took_unnumbered(&self) {
-        self.unnumbered.fetch_sub(1, Ordering::AcqRel);
+    /// `count` unnumbered events were taken from the queue (under the stream's lock).
+    pub(crate) fn took_unnumbered(&self, count: usize) {
+        if count > 0 {
+            self.unnumbered.fetch_sub(count, Ordering::AcqRel);
+        }
     }
 
     /// Moves up to `max` queued frames into `out` for the session to write, numbering the
@@ -212,11 +214,18 @@ impl Conn {
             return 0;
         }
         let mut st = self.stream.lock();
-        let mut dropped = 0;
+        let (mut dropped, mut numbered) = (0, 0);
         self.outbox
             .drain_into(out, max.saturating_sub(moved), |event| {
+                numbered += 1;
                 st.number_taken(self, event, limits, &mut dropped)
             });
+        // Counted out once for the batch, still under the lock: everything that reads the
+        // count takes the lock first (`shut_unlocked`, `leave`), and an emitter pushing
+        // meanwhile writes the same word, so one locked operation per batch, not per event,
+        // moves its line between the cores.
+        self.took_unnumbered(numbered);
+        drop(st);
         dropped
     }
 

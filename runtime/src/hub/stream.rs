@@ -258,7 +258,7 @@ impl StreamState {
         }
         let mut held = Vec::new();
         conn.outbox.close_with(|event| {
-            conn.took_unnumbered();
+            conn.took_unnumbered(1);
             held.push(event);
         });
         conn.set_alone_since(0);
@@ -367,7 +367,9 @@ impl StreamState {
 
     /// Numbers an event the first connection (`taker`) took from its queue, stores it and
     /// queues it numbered to the other connections; returns its frame for `taker` to write.
-    /// Counts in `dropped` the connections cut off as slow consumers meanwhile.
+    /// Counts in `dropped` the connections cut off as slow consumers meanwhile. The caller
+    /// counts the event out of `taker`'s unnumbered ones ([`Conn::took_unnumbered`]) before it
+    /// lets the lock go: once per drain, not per event (see [`Conn::take`]).
     pub(crate) fn number_taken(
         &mut self,
         taker: &Conn,
@@ -375,7 +377,6 @@ impl StreamState {
         limits: &History,
         dropped: &mut usize,
     ) -> Option<Frame> {
-        taker.took_unnumbered();
         if self.conns.first().is_none_or(|c| c.id != taker.id) {
             // Not queued by the rules above; should it happen, the event still goes to the
             // stream once.
