@@ -257,10 +257,8 @@ impl StreamState {
             self.active = Instant::now();
         }
         let mut held = Vec::new();
-        conn.outbox.close_with(|event| {
-            conn.took_unnumbered(1);
-            held.push(event);
-        });
+        conn.outbox.close_with(|event| held.push(event));
+        conn.took_unnumbered(held.len());
         conn.set_alone_since(0);
         let now = Instant::now();
         for event in held {
