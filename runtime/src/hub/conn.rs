@@ -23,22 +23,42 @@ pub(crate) struct Conn {
     pub(crate) id: u64,
     principal: RwLock<Arc<Principal>>,
     pub(crate) stream: Arc<UserStream>,
-    pub(crate) outbox: Outbox,
+    /// Its queue, with the words of the durable path without the stream's lock on the line of
+    /// the queue's count ([`UnlockedPath`]).
+    pub(crate) outbox: Outbox<UnlockedPath>,
     rooms: Mutex<Rooms>,
     /// The request to close: the session's task is woken through its outbox's waker, the one
     /// waker it registers while idle (see [`next_signal`](Self::next_signal)).
     kill: OnceLock<Kill>,
-    /// The ticket (`stream::next_ticket`) of the change of its stream's connections since
-    /// which this one is the only one; 0 while it is not. Written under the stream's lock.
-    alone_since: AtomicU64,
     /// The ticket of its attaching to its stream (`stream::next_ticket`; 0 before), written
     /// under the stream's lock before the connection is indexed: a walk whose ticket is older
     /// passes it over (see `Inner::each_durable_stream`).
     attached: AtomicU64,
+}
+
+/// The words of a connection's durable path without its stream's lock (see `super::stream`,
+/// "Numbering"), kept on the cache line of its queue's count ([`Outbox::beside`]): a push on
+/// that path reads and writes them with the count.
+pub(crate) struct UnlockedPath {
+    /// The ticket (`stream::next_ticket`) of the change of its stream's connections since
+    /// which this one is the only one; 0 while it is not. Written under the stream's lock.
+    alone_since: AtomicU64,
     /// Durable events queued to it unnumbered, counted in before they are queued, and the
-    /// [`SHUT`] bit: while that is set, emitters queue none without the stream's lock (see
-    /// `super::stream`, "Numbering").
+    /// [`SHUT`] bit: while that is set, emitters queue none without the stream's lock.
     unnumbered: AtomicUsize,
+}
+
+// They fit beside the queue's count and bound on its 64-byte line.
+const _: () = assert!(std::mem::size_of::<UnlockedPath>() <= 48);
+
+impl UnlockedPath {
+    /// Not alone, the path shut: a connection's words until its stream opens the path.
+    fn shut() -> UnlockedPath {
+        UnlockedPath {
+            alone_since: AtomicU64::new(0),
+            unnumbered: AtomicUsize::new(SHUT),
+        }
+    }
 }
 
 /// What an idle session has to do next ([`Conn::next_signal`]).
@@ -52,8 +72,8 @@ pub(crate) enum Signal {
     Work,
 }
 
-/// The bit of [`Conn`]'s count of unnumbered events that shuts the path without the stream's
-/// lock: set and cleared under the lock, in the atomic operation that emitters count
+/// The bit of [`UnlockedPath`]'s count of unnumbered events that shuts the path without the
+/// stream's lock: set and cleared under the lock, in the atomic operation that emitters count
 /// themselves in with, so an emitter either counts in before it is set or is refused.
 const SHUT: usize = 1 << (usize::BITS - 1);
 
@@ -121,18 +141,16 @@ impl Conn {
             id,
             principal: RwLock::new(Arc::new(principal)),
             stream,
-            outbox: Outbox::new(outbound_queue),
+            outbox: Outbox::with(outbound_queue, UnlockedPath::shut()),
             rooms: Mutex::new(Rooms::default()),
             kill: OnceLock::new(),
-            alone_since: AtomicU64::new(0),
             attached: AtomicU64::new(0),
-            unnumbered: AtomicUsize::new(SHUT),
         }
     }
 
-    /// Reads the words an emitter's push reads first — the durable path's `alone_since`, the
-    /// queue's count, bound and tail ([`Outbox::warm`]) — and nothing else: plain loads, whose
-    /// values are dropped.
+    /// Reads the words an emitter's push reads first — the queue's count and bound, with the
+    /// durable path's words beside them on one line, and the queue's tail ([`Outbox::warm`])
+    /// — and nothing else: plain loads, whose values are dropped.
     ///
     /// A broadcast's walk warms the next few recipients this way before it pushes to any of
     /// them (see `registry::each_warmed`). The loads have no atomic read-modify-write between
@@ -140,8 +158,12 @@ impl Conn {
     /// no cache holds is otherwise a wait of its own, and a push's locked instructions keep
     /// the next connection's reads from starting before it ends.
     pub(crate) fn warm(&self) {
-        std::hint::black_box(self.alone_since.load(Ordering::Relaxed));
         self.outbox.warm();
+    }
+
+    /// The words of its durable path without the stream's lock.
+    fn path(&self) -> &UnlockedPath {
+        self.outbox.beside()
     }
 
     /// Queues a durable event unnumbered without its stream's lock — for its session to
@@ -152,18 +174,18 @@ impl Conn {
         event: Unnumbered,
         walk: u64,
     ) -> Result<(), (Unlocked, Unnumbered)> {
-        let since = self.alone_since.load(Ordering::Acquire);
+        let since = self.path().alone_since.load(Ordering::Acquire);
         if since == 0 || since >= walk {
             return Err((Unlocked::Locked, event));
         }
-        if self.unnumbered.fetch_add(1, Ordering::AcqRel) & SHUT != 0 {
-            self.unnumbered.fetch_sub(1, Ordering::AcqRel);
+        if self.path().unnumbered.fetch_add(1, Ordering::AcqRel) & SHUT != 0 {
+            self.path().unnumbered.fetch_sub(1, Ordering::AcqRel);
             return Err((Unlocked::Locked, event));
         }
         self.outbox
             .push_unnumbered(event)
             .map_err(|(refused, event)| {
-                self.unnumbered.fetch_sub(1, Ordering::AcqRel);
+                self.path().unnumbered.fetch_sub(1, Ordering::AcqRel);
                 match refused {
                     Refused::Full => {
                         self.kill(crate::protocol::close::SLOW_CONSUMER, "outbound queue full");
@@ -176,28 +198,28 @@ impl Conn {
 
     /// Queues a durable event unnumbered under its stream's lock (past the shut path).
     pub(crate) fn push_unnumbered(&self, event: Unnumbered) -> Result<(), (Refused, Unnumbered)> {
-        self.unnumbered.fetch_add(1, Ordering::AcqRel);
+        self.path().unnumbered.fetch_add(1, Ordering::AcqRel);
         self.outbox.push_unnumbered(event).inspect_err(|_| {
-            self.unnumbered.fetch_sub(1, Ordering::AcqRel);
+            self.path().unnumbered.fetch_sub(1, Ordering::AcqRel);
         })
     }
 
     /// Shuts the path without the stream's lock (under the lock); how many unnumbered events
     /// it has queued or counted in, and whether the path was open.
     pub(crate) fn shut_unlocked(&self) -> (usize, bool) {
-        let before = self.unnumbered.fetch_or(SHUT, Ordering::AcqRel);
+        let before = self.path().unnumbered.fetch_or(SHUT, Ordering::AcqRel);
         (before & !SHUT, before & SHUT == 0)
     }
 
     /// Opens the path without the stream's lock (under the lock).
     pub(crate) fn open_unlocked(&self) {
-        self.unnumbered.fetch_and(!SHUT, Ordering::AcqRel);
+        self.path().unnumbered.fetch_and(!SHUT, Ordering::AcqRel);
     }
 
     /// `count` unnumbered events were taken from the queue (under the stream's lock).
     pub(crate) fn took_unnumbered(&self, count: usize) {
         if count > 0 {
-            self.unnumbered.fetch_sub(count, Ordering::AcqRel);
+            self.path().unnumbered.fetch_sub(count, Ordering::AcqRel);
         }
     }
 
@@ -241,7 +263,7 @@ impl Conn {
 
     /// Marks the connection its stream's only one since `ticket` (0: not), under the lock.
     pub(crate) fn set_alone_since(&self, ticket: u64) {
-        self.alone_since.store(ticket, Ordering::Release);
+        self.path().alone_since.store(ticket, Ordering::Release);
     }
 
     /// The user (the stream's: user and tenant are kept once, there).

@@ -164,21 +164,36 @@ pub(crate) trait DirectWrite: Send + Sync {
     fn try_write(&self, frame: Frame) -> Written;
 }
 
-pub(crate) struct Outbox {
+/// A connection's queue. `W` is what its owner keeps on the cache line of the queue's count
+/// ([`beside`](Outbox::beside)): words a push of the owner's reads or writes with the count.
+pub(crate) struct Outbox<W = ()> {
     /// Frames queued, oldest first: pushed without a lock, so that an emitting thread never
     /// waits for the session (a session preempted while holding a lock would hold a broadcast
     /// up for a whole time slice of the scheduler).
     frames: SegQueue<Queued>,
-    /// Frames counted in, and the [`CLOSED`] bit: a push counts its frame before it queues it,
-    /// a drain counts out what it took, so this is never less than what the queue holds (the
-    /// bound's check).
-    len: AtomicUsize,
+    /// The count, the bound, and the owner's words.
+    counted: Counted<W>,
     /// The state a direct write and the session agree on.
     state: Mutex<State>,
     /// The session's waker: woken by the push that finds nothing counted in, and when a direct
     /// write leaves work.
     ready: AtomicWaker,
+}
+
+/// What a push reads and writes besides the queue itself, on one cache line of its own (64
+/// bytes on x86-64 and most 64-bit processors). The session writes the count once per batch
+/// it takes, so an emitter pushing to the connection next finds the line in the session's
+/// core: one line to fetch from there, not one per word. A durable push also reads and writes
+/// its owner's words ([`Outbox::beside`]); on a line of their own, they were a second line
+/// the session had written (BENCHMARKS.md, "The push's words on one line").
+#[repr(C, align(64))]
+struct Counted<W> {
+    /// Frames counted in, and the [`CLOSED`] bit: a push counts its frame before it queues it,
+    /// a drain counts out what it took, so this is never less than what the queue holds (the
+    /// bound's check).
+    len: AtomicUsize,
     capacity: usize,
+    beside: W,
 }
 
 #[derive(Default)]
@@ -200,14 +215,33 @@ struct State {
 }
 
 impl Outbox {
+    /// An empty outbox holding up to `capacity` frames (at least one), with nothing beside
+    /// its count.
+    #[cfg(test)]
     pub(crate) fn new(capacity: usize) -> Outbox {
+        Outbox::with(capacity, ())
+    }
+}
+
+impl<W> Outbox<W> {
+    /// An empty outbox holding up to `capacity` frames (at least one), with `beside` on its
+    /// count's cache line.
+    pub(crate) fn with(capacity: usize, beside: W) -> Outbox<W> {
         Outbox {
             frames: SegQueue::new(),
-            len: AtomicUsize::new(0),
+            counted: Counted {
+                len: AtomicUsize::new(0),
+                capacity: capacity.max(1),
+                beside,
+            },
             state: Mutex::new(State::default()),
             ready: AtomicWaker::new(),
-            capacity: capacity.max(1),
         }
+    }
+
+    /// The owner's words on the count's cache line.
+    pub(crate) fn beside(&self) -> &W {
+        &self.counted.beside
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -229,19 +263,19 @@ impl Outbox {
     /// [`Conn::warm`]: super::conn::Conn::warm
     pub(crate) fn warm(&self) {
         std::hint::black_box((
-            self.len.load(Ordering::Relaxed),
-            self.capacity,
+            self.counted.len.load(Ordering::Relaxed),
+            self.counted.capacity,
             self.frames.is_empty(),
         ));
     }
 
     /// How many frames are queued (counted in; see [`queue`](Self::queue)).
     pub(crate) fn queued(&self) -> usize {
-        self.len.load(Ordering::Acquire) & !CLOSED
+        self.counted.len.load(Ordering::Acquire) & !CLOSED
     }
 
     fn is_closed(&self) -> bool {
-        self.len.load(Ordering::Acquire) & CLOSED != 0
+        self.counted.len.load(Ordering::Acquire) & CLOSED != 0
     }
 
     /// Whether frames are waiting for the session: queued, or first in line.
@@ -264,7 +298,7 @@ impl Outbox {
 
     /// Queues a frame without waiting.
     pub(crate) fn push(&self, frame: Frame) -> Result<(), Refused> {
-        self.queue(Queued::Frame(frame), self.capacity)
+        self.queue(Queued::Frame(frame), self.counted.capacity)
     }
 
     /// Queues a frame without the capacity check (frames whose number is bounded elsewhere).
@@ -275,7 +309,7 @@ impl Outbox {
     /// Queues a durable event for the session to number, within the capacity; a refused one
     /// is handed back.
     pub(crate) fn push_unnumbered(&self, event: Unnumbered) -> Result<(), (Refused, Unnumbered)> {
-        match self.admit(self.capacity) {
+        match self.admit(self.counted.capacity) {
             Ok(before) => {
                 self.enqueue(Queued::Unnumbered(event), before);
                 Ok(())
@@ -298,13 +332,13 @@ impl Outbox {
     /// Counts a frame in, unless the outbox is closed or holds `capacity` already; the count
     /// before it.
     fn admit(&self, capacity: usize) -> Result<usize, Refused> {
-        let before = self.len.fetch_add(1, Ordering::AcqRel);
+        let before = self.counted.len.fetch_add(1, Ordering::AcqRel);
         if before & CLOSED != 0 {
-            self.len.fetch_sub(1, Ordering::AcqRel);
+            self.counted.len.fetch_sub(1, Ordering::AcqRel);
             return Err(Refused::Closed);
         }
         if before >= capacity {
-            self.len.fetch_sub(1, Ordering::AcqRel);
+            self.counted.len.fetch_sub(1, Ordering::AcqRel);
             return Err(Refused::Full);
         }
         Ok(before)
@@ -331,7 +365,7 @@ impl Outbox {
                 && !st.direct
                 && !st.flush
                 && st.front.is_none()
-                && self.len.load(Ordering::Acquire) == 0;
+                && self.counted.len.load(Ordering::Acquire) == 0;
             match st.socket.clone() {
                 Some(socket) if idle => {
                     st.direct = true;
@@ -461,7 +495,7 @@ impl Outbox {
             moved += 1;
         }
         if taken > 0 {
-            self.len.fetch_sub(taken, Ordering::AcqRel);
+            self.counted.len.fetch_sub(taken, Ordering::AcqRel);
         }
         st.batch = true;
         st.flush = false;
@@ -503,7 +537,7 @@ impl Outbox {
     /// counted in before the close is waited for (it queues its frame without waiting for
     /// anything), so none is left behind.
     pub(crate) fn close_with(&self, mut each: impl FnMut(Unnumbered)) {
-        self.len.fetch_or(CLOSED, Ordering::AcqRel);
+        self.counted.len.fetch_or(CLOSED, Ordering::AcqRel);
         // Held throughout: a drain that does not number takes nothing meanwhile.
         let mut st = self.lock();
         st.front = None;
@@ -514,7 +548,7 @@ impl Outbox {
         loop {
             match self.frames.pop() {
                 Some(queued) => {
-                    self.len.fetch_sub(1, Ordering::AcqRel);
+                    self.counted.len.fetch_sub(1, Ordering::AcqRel);
                     if let Queued::Unnumbered(event) = queued {
                         each(event);
                     }
@@ -894,6 +928,6 @@ mod tests {
             next[t] += 1;
         }
         assert_eq!(next, [EACH; THREADS]);
-        assert_eq!(outbox.len.load(Ordering::Acquire), 0);
+        assert_eq!(outbox.counted.len.load(Ordering::Acquire), 0);
     }
 }
