@@ -22,17 +22,19 @@
 //!   every client has received every frame (deliveries per second);
 //! - latency: events to one user at a steady rate, each carrying its send time (p50/p99).
 //!
-//! It measures in rounds: in each, every server in turn (the first rotating) is started afresh,
-//! gets its N clients, one fan-out to warm up (durable: one that fills each user's history to
-//! its cap, as on a server that has run a while) and three timed per mode, and is stopped. The
-//! servers' fan-outs of a round are seconds apart, so a ratio is taken within a round — both
-//! under the same load of the shared machine — and the median of the rounds' ratios reported,
-//! with their range. (Measured one server after the other, a minute apart, the ratio moved by
-//! ±0.15 with the machine's load.) Latency is measured in the first round.
+//! It measures in rounds (15; the Node peers in the first 5): in each, every server in turn (the
+//! first rotating) is started afresh, gets its N clients, one fan-out to warm up (durable: one
+//! that fills each user's history to its cap, as on a server that has run a while) and three
+//! timed per mode, and is stopped. The servers' fan-outs of a round are seconds apart, so a
+//! ratio is taken within a round — both under the same load of the shared machine — and the
+//! median of the rounds' ratios reported, with their range. (Measured one server after the
+//! other, a minute apart, the ratio moved by ±0.15 with the machine's load.) Latency is
+//! measured in the first 3 rounds, and the medians of their p50s and p99s reported.
 //!
 //! `-- --connections 1000,5000` picks the sizes (default 1,000, 5,000 and 10,000),
-//! `-- --servers ceiling,tidings` the servers, and `-- --smoke` runs 50 connections once so the
-//! suite keeps this building and running. Method and figures: BENCHMARKS.md.
+//! `-- --servers ceiling,tidings` the servers, `-- --rounds 5` the rounds, and `-- --smoke` runs
+//! 50 connections once so the suite keeps this building and running. Method and figures:
+//! BENCHMARKS.md.
 //!
 //! `-- --callgrind DIR` counts instructions instead of timing (valgrind's callgrind; the counts
 //! do not move with the machine's load): each Rust server runs under callgrind with
@@ -686,8 +688,9 @@ struct Figures {
     bytes_per_conn: Vec<f64>,
     ephemeral: Vec<(f64, Cpu)>,
     durable: Vec<(f64, Cpu)>,
-    p50_us: f64,
-    p99_us: f64,
+    /// p50 and p99 of each round that measured latency, µs.
+    p50_us: Vec<f64>,
+    p99_us: Vec<f64>,
 }
 
 /// The median of `xs` (0 when empty).
@@ -851,11 +854,27 @@ impl Drop for Running {
 /// Timed fan-outs per server, mode and round.
 const TIMED_PER_ROUND: usize = 3;
 
-/// Measures `servers` at `n` connections in `runs` rounds. In each round every server in turn
-/// (the first one rotating from round to round) is started afresh, gets its `n` clients, one
-/// fan-out to warm it up (for durable events, one that fills the users' histories to their cap)
-/// and [`TIMED_PER_ROUND`] timed ones — of each mode for Tidings — and is stopped; in the
-/// first round each server's latency is measured too. The servers' fan-outs of one round are
+/// Rounds of the Rust servers (`--rounds` sets it). A round's ratio depends on how that
+/// round's two server processes landed on the shared cores: the rounds of one invocation
+/// differed by more than the fan-outs within a round (0.80× and 1.07× as the medians of two
+/// rounds of one invocation, 9 fan-outs each), so the bench takes many rounds of few fan-outs.
+const ROUNDS: usize = 15;
+
+/// Rounds of the Node peers, at most: a fan-out of theirs takes seconds (30× the Rust
+/// servers'), and the figures they are compared on are an order of magnitude apart.
+const PEER_ROUNDS: usize = 5;
+
+/// Rounds whose latency is measured, the first ones: each is one sample of 3 s, and the
+/// median of their p50s and p99s is reported (a p99 of one sample moved by 2× between
+/// invocations).
+const LATENCY_ROUNDS: usize = 3;
+
+/// Measures `servers` at `n` connections in `runs` rounds (the Node peers in the first
+/// [`PEER_ROUNDS`] of them). In each round every server in turn (the first one rotating from
+/// round to round) is started afresh, gets its `n` clients, one fan-out to warm it up (for
+/// durable events, one that fills the users' histories to their cap) and [`TIMED_PER_ROUND`]
+/// timed ones — of each mode for Tidings — and is stopped; in the first [`LATENCY_ROUNDS`]
+/// rounds each server's latency is measured too. The servers' fan-outs of one round are
 /// seconds apart, so a ratio taken within a round (a server's k-th timed fan-out over the
 /// ceiling's k-th) compares them under the same load of this shared machine, which drifts over
 /// a minute by more than the differences measured.
@@ -881,6 +900,9 @@ async fn measure_all(
         for j in 0..servers.len() {
             let at = (round + j) % servers.len();
             let kind = servers[at].as_str();
+            if round >= PEER_ROUNDS && Protocol::of(kind) != Protocol::Native {
+                continue;
+            }
             let profiled = CALLGRIND.get().is_some() && Protocol::of(kind) == Protocol::Native;
             let mut running = Running::start(kind, n).await;
             let f = &mut figures[at].1;
@@ -908,8 +930,10 @@ async fn measure_all(
                     }
                 }
             }
-            if round == 0 {
-                (f.p50_us, f.p99_us) = running.latency(latency_seconds).await;
+            if round < LATENCY_ROUNDS {
+                let (p50, p99) = running.latency(latency_seconds).await;
+                f.p50_us.push(p50);
+                f.p99_us.push(p99);
             }
         }
     }
@@ -961,7 +985,15 @@ fn main() {
             peers_dir().join("node_modules").display()
         );
     }
-    let (runs, latency_seconds) = if smoke { (1, 1) } else { (5, 3) };
+    let (runs, latency_seconds) = if smoke {
+        (1, 1)
+    } else {
+        let rounds = list_arg(&args, "--rounds", "");
+        let runs = rounds
+            .first()
+            .map_or(ROUNDS, |r| r.parse().expect("--rounds takes a number"));
+        (runs.max(1), 3)
+    };
     // At least 20 events and 200,000 deliveries per fan-out, so that a fan-out to few clients
     // still takes long enough to time; at most 1,000 events, so that a burst fits the default
     // outbound queue (1,024 frames) and no client is cut off as a slow consumer.
@@ -1013,7 +1045,7 @@ fn main() {
         for &n in &sizes {
             let events = events_for(n);
             println!();
-            println!("{n} connections; {events} events with 200 bytes of padding per fan-out; {runs} rounds (each server started afresh, one warm-up and {TIMED_PER_ROUND} timed fan-outs per mode), medians, ratios within a round; latency at 1,000 events/s for {latency_seconds} s");
+            println!("{n} connections; {events} events with 200 bytes of padding per fan-out; {runs} rounds, Node peers in {} (each server started afresh, one warm-up and {TIMED_PER_ROUND} timed fan-outs per mode), medians, ratios within a round; latency at 1,000 events/s for {latency_seconds} s in each of {} rounds, medians", runs.min(PEER_ROUNDS), runs.min(LATENCY_ROUNDS));
             let results = measure_all(&servers, n, events, runs, latency_seconds).await;
             let of = |kind: &str| results.iter().find(|(k, _)| k == kind).map(|(_, f)| f);
             // Per round, a server's rate over the ceiling's in the same round; the median.
@@ -1047,8 +1079,8 @@ fn main() {
                     ratio_of(&f.ephemeral, ceiling),
                     durable.map_or("-".to_owned(), |d| format!("{d:.0}")),
                     if durable.is_some() { ratio_of(&f.durable, ceiling) } else { "-".to_owned() },
-                    f.p50_us,
-                    f.p99_us,
+                    median(f.p50_us.clone()),
+                    median(f.p99_us.clone()),
                     median(f.bytes_per_conn.clone()),
                 );
             }
