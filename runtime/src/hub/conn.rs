@@ -48,8 +48,8 @@ pub(crate) struct UnlockedPath {
     unnumbered: AtomicUsize,
 }
 
-// They fit beside the queue's count and bound on its 64-byte line.
-const _: () = assert!(std::mem::size_of::<UnlockedPath>() <= 48);
+// They fit beside the queue's count, bound and waker on its 64-byte line.
+const _: () = assert!(std::mem::size_of::<UnlockedPath>() <= 16);
 
 impl UnlockedPath {
     /// Not alone, the path shut: a connection's words until its stream opens the path.
