@@ -900,10 +900,11 @@ async fn measure_all(
         for j in 0..servers.len() {
             let at = (round + j) % servers.len();
             let kind = servers[at].as_str();
-            if round >= PEER_ROUNDS && Protocol::of(kind) != Protocol::Native {
+            let native = Protocol::of(kind) == Protocol::Native;
+            if round >= PEER_ROUNDS && !native {
                 continue;
             }
-            let profiled = CALLGRIND.get().is_some() && Protocol::of(kind) == Protocol::Native;
+            let profiled = CALLGRIND.get().is_some() && native;
             let mut running = Running::start(kind, n).await;
             let f = &mut figures[at].1;
             f.bytes_per_conn.push(running.bytes_per_conn);

@@ -49,7 +49,7 @@ pub(crate) struct UnlockedPath {
 }
 
 // They fit beside the queue's count, bound and waker on its 64-byte line.
-const _: () = assert!(std::mem::size_of::<UnlockedPath>() <= 16);
+const _: () = assert!(std::mem::size_of::<UnlockedPath>() <= super::outbox::BESIDE_BYTES);
 
 impl UnlockedPath {
     /// Not alone, the path shut: a connection's words until its stream opens the path.

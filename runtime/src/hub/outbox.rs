@@ -215,8 +215,11 @@ struct State {
     socket: Option<Arc<dyn DirectWrite>>,
 }
 
-// The count, the bound and the waker leave 16 bytes of the line to the owner.
-const _: () = assert!(std::mem::size_of::<Counted<[u64; 2]>>() == 64);
+/// Bytes of the count's cache line left to the owner's words ([`Outbox::beside`]) after the
+/// count, the bound and the waker.
+pub(crate) const BESIDE_BYTES: usize = 16;
+
+const _: () = assert!(std::mem::size_of::<Counted<[u64; BESIDE_BYTES / 8]>>() == 64);
 
 impl Outbox {
     /// An empty outbox holding up to `capacity` frames (at least one), with nothing beside
