@@ -25,9 +25,10 @@
 //!   (`<ns>:n:<node>`, 15 s, refreshed every 5 s); a room's members are the fields of live
 //!   nodes (those of dead ones are removed when read). After Redis lost its data, or the
 //!   node's queue of changes overflowed, the node writes all its memberships again.
-//! - **Retention.** A stream's hash and history expire `history.max_age` after its last event,
-//!   and are kept alive while a node serves the user; a call's bodies live `max_age` and a
-//!   minute more. When Redis loses them (restart without persistence, eviction)
+//! - **Retention.** A stream's hash and history expire `history.max_age` after its last event
+//!   (and at most a sixteenth of the shorter of `max_age` and the de-duplication window later:
+//!   numbering renews the expiries at most that often), and are kept alive while a node serves
+//!   the user; a call's bodies live as long as the history and a minute more. When Redis loses them (restart without persistence, eviction)
 //!   the next event starts a new epoch, and every node tells its connections to resync.
 //! - **Failures.** When Redis is unreachable the broker reports [`BrokerStatus::Degraded`],
 //!   queues emitted events (bounded; a full queue fails the emit), refuses new sessions with
@@ -320,8 +321,26 @@ impl Shared {
             .saturating_add(1)
     }
 
-    fn ttl(&self) -> u64 {
-        self.history().max_age.as_secs().max(1)
+    /// How often, at most, numbering renews a stream's expiries in Redis, in ms: a sixteenth of
+    /// the shorter of `max_age` (at least a second) and the de-duplication window. Renewing on
+    /// every call would cost three commands per stream and call (see `lua/append.lua`).
+    fn renewal_ms(&self) -> u64 {
+        let window = self
+            .history()
+            .max_age
+            .max(Duration::from_secs(1))
+            .min(self.dedup_window);
+        u64::try_from(window.as_millis() / 16).unwrap_or(u64::MAX)
+    }
+
+    /// A stream's keys' time to live in Redis, in ms: `max_age` (at least a second) plus the
+    /// renewal period, so that a key lives at least `max_age` after the stream's last event
+    /// although the expiry is not renewed on every one.
+    fn ttl_ms(&self) -> u64 {
+        let max_age = self.history().max_age.max(Duration::from_secs(1));
+        u64::try_from(max_age.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(self.renewal_ms())
     }
 
     fn set_status(&self, status: BrokerStatus) {
@@ -468,7 +487,7 @@ impl Shared {
             .key(self.key("m", stream))
             .key(self.key("l", stream))
             .arg(crate::ids::epoch())
-            .arg(self.ttl())
+            .arg(self.ttl_ms())
             .arg(count)
             .arg(after.map(|a| a.to_string()).unwrap_or_default())
             .arg(now_ms())
@@ -605,14 +624,15 @@ impl Shared {
             }
             pipe.arg(now_ms())
                 .arg(history.max_events)
-                .arg(self.ttl())
+                .arg(self.ttl_ms())
                 .arg(crate::ids::epoch())
                 .arg(self.numbered())
                 .arg(u64::try_from(self.dedup_window.as_millis()).unwrap_or(u64::MAX))
                 .arg(u64::try_from(self.reattach.window.as_millis()).unwrap_or(u64::MAX))
                 .arg(self.reattach.max_events)
                 .arg(self.bodies_prefix())
-                .arg(used.len());
+                .arg(used.len())
+                .arg(self.renewal_ms());
             for &e in &used {
                 pipe.arg(batch[e].entry.to_string());
             }
@@ -707,15 +727,10 @@ impl Shared {
             return Ok(());
         }
         let mut pipe = redis::pipe();
+        let ttl = self.ttl_ms();
         for (s, _) in &streams {
-            pipe.cmd("EXPIRE")
-                .arg(self.key("m", s))
-                .arg(self.ttl())
-                .ignore();
-            pipe.cmd("EXPIRE")
-                .arg(self.key("l", s))
-                .arg(self.ttl())
-                .ignore();
+            pipe.cmd("PEXPIRE").arg(self.key("m", s)).arg(ttl).ignore();
+            pipe.cmd("PEXPIRE").arg(self.key("l", s)).arg(ttl).ignore();
         }
         let mut conn = self.conn().await?;
         pipe.query_async::<()>(&mut conn).await.map_err(backend)
@@ -1274,7 +1289,7 @@ impl Broker for RedisBroker {
                     .ignore()
                     .cmd("EXPIRE")
                     .arg(&key)
-                    .arg(self.shared.ttl().max(TENANTS_TTL))
+                    .arg(self.shared.ttl_ms().div_ceil(1000).max(TENANTS_TTL))
                     .ignore()
                     .query_async(&mut conn)
                     .await
@@ -1617,14 +1632,15 @@ mod tests {
         }
         call.arg(now_ms())
             .arg(max_events)
-            .arg(600)
+            .arg(shared.ttl_ms())
             .arg("e1")
             .arg(CHANNEL)
             .arg(60_000)
             .arg(0)
             .arg(0)
             .arg(shared.bodies_prefix())
-            .arg(events.len());
+            .arg(events.len())
+            .arg(shared.renewal_ms());
         for (id, _) in events {
             call.arg(*id);
         }
@@ -1827,6 +1843,175 @@ mod tests {
         assert_eq!(
             seqs(history(shared, "cy", Some(40), 5).await),
             Vec::<u64>::new()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_streams_keys_outlive_each_event_by_their_window_renewed_once_per_period() {
+        let server = Server::start();
+        let (broker, mut conn) = broker(&server).await;
+        let shared = &broker.shared;
+        let (ttl, period) = (shared.ttl_ms(), shared.renewal_ms());
+        let window = u64::try_from(DEDUP_WINDOW.as_millis()).expect("ms");
+        assert_eq!(period, window / 16, "max age 10 min, window 60 s");
+        let keys = ["m", "l", "i"].map(|kind| shared.key(kind, &stream("dee")));
+        let probe = conn.clone();
+        let pttl = async |key: &str| -> i64 {
+            redis::cmd("PTTL")
+                .arg(key)
+                .query_async(&mut probe.clone())
+                .await
+                .expect("PTTL")
+        };
+        let now = now_ms();
+        let (a, b, c) = (format!("{now}-0"), format!("{now}-1"), format!("{now}-2"));
+        number(shared, &mut conn, &[(&a, "{}")], &[("dee", &[])], 10).await;
+        // The first event: each key gets its window plus the period.
+        let ages = [ttl, ttl, window + period];
+        for (key, age) in keys.iter().zip(ages) {
+            let left = pttl(key).await;
+            assert!(
+                left > i64::try_from(age).expect("ms") - 1_000 && left <= age as i64,
+                "{key}: {left} ms left, {age} ms given"
+            );
+        }
+        // Within the period: not renewed (a shorter expiry stays, though still past the
+        // window), but lists that went away meanwhile (evicted) get theirs at once.
+        let () = redis::pipe()
+            .cmd("PEXPIRE")
+            .arg(&keys[0])
+            .arg(ttl - 1_000)
+            .ignore()
+            .cmd("DEL")
+            .arg(&keys[1])
+            .arg(&keys[2])
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .expect("pipe");
+        number(shared, &mut conn, &[(&b, "{}")], &[("dee", &[])], 10).await;
+        let left = pttl(&keys[0]).await;
+        assert!(
+            left <= (ttl - 1_000) as i64,
+            "renewed within the period: {left}"
+        );
+        assert!(pttl(&keys[1]).await > (ttl - 1_000) as i64);
+        assert!(pttl(&keys[2]).await > (window + period) as i64 - 1_000);
+        // A period after the last renewal: renewed.
+        let () = redis::cmd("HINCRBY")
+            .arg(&keys[0])
+            .arg("renewed")
+            .arg(-i64::try_from(period).expect("ms"))
+            .query_async(&mut conn)
+            .await
+            .expect("HINCRBY");
+        number(shared, &mut conn, &[(&c, "{}")], &[("dee", &[])], 10).await;
+        assert!(pttl(&keys[0]).await > (ttl - 1_000) as i64);
+        assert_eq!(
+            history(shared, "dee", Some(0), 10).await.len(),
+            2,
+            "the history holds the events after the list was evicted"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_keeps_one_numbered_entry_per_call_and_reads_entries_of_one_id() {
+        let server = Server::start();
+        let (broker, mut conn) = broker(&server).await;
+        let shared = &broker.shared;
+        let (meta, list) = (
+            shared.key("m", &stream("eve")),
+            shared.key("i", &stream("eve")),
+        );
+        let now = now_ms();
+        let id = |ms: u64, n: u32| format!("{ms}-{n}");
+        let (a, b, c, d, e) = (id(now, 0), id(now, 1), id(now, 2), id(now, 3), id(now, 4));
+        let entries = async |conn: &mut redis::aio::MultiplexedConnection| -> Vec<String> {
+            redis::cmd("LRANGE")
+                .arg(&list)
+                .arg(0)
+                .arg(-1)
+                .query_async(conn)
+                .await
+                .expect("LRANGE")
+        };
+        number(
+            shared,
+            &mut conn,
+            &[(&a, "{}"), (&b, "{}")],
+            &[("eve", &[])],
+            10,
+        )
+        .await;
+        assert_eq!(entries(&mut conn).await, vec![format!("{b} {a}")]);
+        // Another node, or a retry, with the same two and a new one: only the new one.
+        let three = [(a.as_str(), "{}"), (b.as_str(), "{}"), (c.as_str(), "{}")];
+        number(shared, &mut conn, &three, &[("eve", &[])], 10).await;
+        assert_eq!(
+            entries(&mut conn).await,
+            vec![format!("{b} {a}"), c.clone()]
+        );
+        // An entry of one id, as an earlier version wrote it, is read too.
+        let () = redis::pipe()
+            .cmd("RPUSH")
+            .arg(&list)
+            .arg(&d)
+            .ignore()
+            .cmd("HSET")
+            .arg(&meta)
+            .arg("seq")
+            .arg(4)
+            .arg("last")
+            .arg(&d)
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .expect("pipe");
+        number(
+            shared,
+            &mut conn,
+            &[(&c, "{}"), (&d, "{}")],
+            &[("eve", &[])],
+            10,
+        )
+        .await;
+        assert_eq!(
+            history(shared, "eve", Some(0), 10)
+                .await
+                .into_iter()
+                .map(|(seq, _)| seq)
+                .collect::<Vec<_>>(),
+            vec![1, 2, 3],
+            "nothing numbered twice (4 was numbered by the entry's writer, off the history)"
+        );
+        // Passing a multiple of 32 trims the head's entries whose newest id left the window;
+        // one with a newer id stays, older ids and all.
+        let old = now - 120_000;
+        let () = redis::pipe()
+            .cmd("LPUSH")
+            .arg(&list)
+            .arg(format!("{} {}", id(old, 2), id(old, 1)))
+            .arg(format!("{} {}", id(old, 1), id(old, 0)))
+            .ignore()
+            .cmd("HSET")
+            .arg(&meta)
+            .arg("seq")
+            .arg(31)
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .expect("pipe");
+        let () = redis::cmd("LSET")
+            .arg(&list)
+            .arg(1)
+            .arg(format!("{a} {}", id(old, 2)))
+            .query_async(&mut conn)
+            .await
+            .expect("LSET");
+        number(shared, &mut conn, &[(&e, "{}")], &[("eve", &[])], 10).await;
+        assert_eq!(
+            entries(&mut conn).await,
+            vec![format!("{a} {}", id(old, 2)), format!("{b} {a}"), c, d, e]
         );
     }
 

@@ -2,16 +2,18 @@
 -- stored once per call; each stream gets one state read, one history entry naming its run of
 -- events, and the call publishes one message.
 --
--- KEYS: per stream, three: meta hash (epoch, seq, born, last), history list, numbered list
--- ARGV: [1] now ms, [2] max events, [3] ttl s, [4] candidate epoch, [5] channel,
---       [6] dedup window ms, [7] reattach window ms, [8] reattach max events,
---       [9] prefix of the bodies' keys, [10] E, the number of events,
+-- KEYS: per stream, three: meta hash (epoch, seq, born, last, renewed), history list, numbered
+--       list
+-- ARGV: [1] now ms, [2] max events, [3] the keys' time to live in ms (max age plus the renewal
+--       period), [4] candidate epoch, [5] channel, [6] dedup window ms, [7] reattach window ms,
+--       [8] reattach max events, [9] prefix of the bodies' keys, [10] E, the number of events,
+--       [11] renewal period ms,
 --       then E fan-out entry ids ('<ms>-<n>', ascending), then E bodies,
 --       then per stream: offline ('1': name it only if Redis still holds it), its header (the
 --       stream as JSON), and its events: '' for all E, else 1-based indexes ("1,3,4").
 --
 -- The call's bodies go to one list, '<prefix><call>' (the call numbered by INCR of '<prefix>n'),
--- kept for ttl s plus a minute: as long as an entry that names them can be read.
+-- kept for the ttl plus a minute: as long as an entry that names them can be read.
 -- A history entry holds a run of events: "<the run's last seq> <ms> <call> <events>", events
 -- '*' for all of the call's list, else their 1-based indexes in it. The history is a list (a
 -- Redis Stream preallocates 4 KiB per key), trimmed from its head so that at least max events
@@ -20,10 +22,21 @@
 -- Duplicates: every node that serves a user resolves the user's stream, and a batch is retried
 -- as a whole after a failure. Nodes number in fan-out order, so an event whose fan-out id is past
 -- the stream's `last` is new; one at or before it is looked up (from the newest) in the list of
--- fan-out ids the stream numbered in the last dedup window (kept in numbering order, trimmed
--- by the age in their ids). For an event older than the window (its node was away) the list
--- cannot tell: it is not numbered, and the stream is returned as unsure, for the node to tell
--- its connections to resync.
+-- the runs the stream numbered in the last dedup window: per call that numbered it, one entry
+-- of the fan-out ids it took, space-separated, newest first (so that an entry's age is read
+-- from its start; an entry of one id, as earlier versions wrote them, reads the same). The list is kept in numbering order and trimmed from
+-- its head by the age of each entry's newest id. One entry per call, rather than one per id,
+-- is what makes numbering cheap: pushing E ids as E elements was a third of a broadcast's cost
+-- per stream. For an event older than the window (its node was away) the list cannot tell: it
+-- is not numbered, and the stream is returned as unsure, for the node to tell its connections
+-- to resync.
+--
+-- Expiries: a stream's keys are given the ttl (the numbered list: the dedup window plus the
+-- renewal period) when its hash's `renewed` (Redis's clock, ms) is a renewal period old or more,
+-- and `renewed` is set then; a list this call creates gets its expiry at once. Whoever else sets
+-- the expiry of the hash or the history (the read script, a node's keep-alive) sets the same
+-- ttl, so after every numbering each key lives at least its window (max age, dedup window)
+-- more, and at most a renewal period beyond it.
 --
 -- Returns the 0-based indexes of the unsure streams.
 --
@@ -32,7 +45,8 @@
 local now = tonumber(ARGV[1])
 local max_events = tonumber(ARGV[2])
 local events = tonumber(ARGV[10])
-local ids_at = 11
+local period = tonumber(ARGV[11])
+local ids_at = 12
 local bodies_at = ids_at + events
 local streams_at = bodies_at + events
 local unsure = {}
@@ -40,13 +54,48 @@ local call = nil
 local stored = false
 local lines = {}
 local clock = redis.call('TIME')
-local oldest = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) - tonumber(ARGV[6])
+local at = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local oldest = at - tonumber(ARGV[6])
+local numbered_ttl = tonumber(ARGV[6]) + period
 local function parse(id)
   local ms, n = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(n)
 end
 local function after(ms, n, last_ms, last_n)
   return ms > last_ms or (ms == last_ms and n > last_n)
+end
+-- The ms of a numbered entry's newest (first) id.
+local function newest_ms(entry)
+  return tonumber(string.match(entry, '^(%d+)'))
+end
+-- A numbered entry: the fan-out ids of `indexes` (ascending), newest first.
+local function entry_of(indexes)
+  local ids = {}
+  for j = #indexes, 1, -1 do
+    ids[#ids + 1] = ARGV[ids_at + indexes[j] - 1]
+  end
+  return table.concat(ids, ' ')
+end
+-- Which of `count` ids (the set `wanted`) the numbered list `key` holds: its entries are read
+-- from the newest, 16 at a time, until all are found or the list ends (it holds the window).
+local function numbered_of(key, wanted, count)
+  local found = {}
+  local to = -1
+  while count > 0 do
+    local chunk = redis.call('LRANGE', key, to - 15, to)
+    for k = #chunk, 1, -1 do
+      for id in string.gmatch(chunk[k], '%S+') do
+        if wanted[id] and not found[id] then
+          found[id] = true
+          count = count - 1
+        end
+      end
+      if count == 0 then break end
+    end
+    if #chunk < 16 then break end
+    to = to - 16
+  end
+  return found
 end
 -- Each event's fan-out id, parsed once for every stream.
 local id_ms, id_n = {}, {}
@@ -57,6 +106,8 @@ local every = {}
 for i = 1, events do
   every[i] = i
 end
+-- The numbered entry of a run of every event, made once.
+local every_entry = nil
 for s = 0, #KEYS / 3 - 1 do
   local meta, history, numbered = KEYS[3 * s + 1], KEYS[3 * s + 2], KEYS[3 * s + 3]
   local a = streams_at + 3 * s
@@ -69,9 +120,12 @@ for s = 0, #KEYS / 3 - 1 do
         picked[#picked + 1] = tonumber(i)
       end
     end
-    local state = redis.call('HMGET', meta, 'epoch', 'seq', 'born', 'last')
+    local state = redis.call('HMGET', meta, 'epoch', 'seq', 'born', 'last', 'renewed')
     local epoch, seq, born = state[1], tonumber(state[2] or '0'), tonumber(state[3] or '0')
     local last_ms, last_n = parse(state[4] or '0-0')
+    local renewed = tonumber(state[5] or '')
+    -- Whether this call renews the stream's expiries (also when Redis's clock went back).
+    local renew = not renewed or at - renewed >= period or at < renewed
     if not epoch then
       epoch, seq, born = ARGV[4], 0, now
       redis.call('DEL', history)
@@ -84,37 +138,49 @@ for s = 0, #KEYS / 3 - 1 do
       -- The common case: all are past the last one numbered (the ids ascend).
       taken = picked
       seq = seq + #picked
+      local entry
       if picked == every then
-        redis.call('RPUSH', numbered, unpack(ARGV, ids_at, ids_at + events - 1))
+        every_entry = every_entry or entry_of(every)
+        entry = every_entry
       else
-        local ids = {}
-        for j, i in ipairs(picked) do
-          ids[j] = ARGV[ids_at + i - 1]
-        end
-        redis.call('RPUSH', numbered, unpack(ids))
+        entry = entry_of(picked)
+      end
+      if redis.call('RPUSH', numbered, entry) == 1 and not renew then
+        redis.call('PEXPIRE', numbered, numbered_ttl)
       end
     else
+      -- The events at or before `last`, within the window: looked up all at once.
+      local wanted, count = {}, 0
+      for _, i in ipairs(picked) do
+        if not after(id_ms[i], id_n[i], last_ms, last_n) and id_ms[i] >= oldest + 1000 then
+          wanted[ARGV[ids_at + i - 1]] = true
+          count = count + 1
+        end
+      end
+      local found = {}
+      if count > 0 then
+        found = numbered_of(numbered, wanted, count)
+      end
       taken = {}
-      local ids = {}
       for _, i in ipairs(picked) do
         local id = ARGV[ids_at + i - 1]
         if after(id_ms[i], id_n[i], last_ms, last_n) then
           taken[#taken + 1] = i
-          ids[#ids + 1] = id
         elseif id_ms[i] < oldest + 1000 then
           -- Older than the window (with a second's margin): the list no longer tells, and
           -- the event is left out.
           if unsure[#unsure] ~= s then
             unsure[#unsure + 1] = s
           end
-        elseif not redis.call('LPOS', numbered, id, 'RANK', -1) then
+        elseif not found[id] then
           taken[#taken + 1] = i
-          ids[#ids + 1] = id
         end
       end
       seq = seq + #taken
       if #taken > 0 then
-        redis.call('RPUSH', numbered, unpack(ids))
+        if redis.call('RPUSH', numbered, entry_of(taken)) == 1 and not renew then
+          redis.call('PEXPIRE', numbered, numbered_ttl)
+        end
         if not after(id_ms[newest], id_n[newest], last_ms, last_n) then
           newest = nil
         end
@@ -124,24 +190,32 @@ for s = 0, #KEYS / 3 - 1 do
       if not call then
         call = tostring(redis.call('INCR', ARGV[9] .. 'n'))
       end
+      local fields = {'seq', seq}
       if newest then
-        redis.call('HSET', meta, 'seq', seq, 'last', ARGV[ids_at + newest - 1])
-      else
-        redis.call('HSET', meta, 'seq', seq)
+        fields[3], fields[4] = 'last', ARGV[ids_at + newest - 1]
       end
-      -- Drop the ids older than the window from the head (they are in numbering order), each
-      -- time the stream passes a multiple of 32 events.
-      while math.floor(seq / 32) > math.floor((first - 1) / 32) do
-        local head = redis.call('LRANGE', numbered, 0, 63)
+      if renew then
+        fields[#fields + 1], fields[#fields + 2] = 'renewed', at
+      end
+      redis.call('HSET', meta, unpack(fields))
+      -- Drop the entries whose newest id is older than the window from the head (they are in
+      -- numbering order), each time the stream passes a multiple of 32 events: the head alone
+      -- is read first, as it is usually within the window.
+      local head = math.floor(seq / 32) > math.floor((first - 1) / 32)
+        and redis.call('LINDEX', numbered, 0)
+      while head and (newest_ms(head) or 0) < oldest do
+        local entries = redis.call('LRANGE', numbered, 0, 63)
         local old = 0
-        for _, id in ipairs(head) do
-          if parse(id) >= oldest then break end
+        for _, entry in ipairs(entries) do
+          if (newest_ms(entry) or 0) >= oldest then break end
           old = old + 1
         end
         if old > 0 then redis.call('LPOP', numbered, old) end
         if old < 64 then break end
       end
-      redis.call('PEXPIRE', numbered, ARGV[6])
+      if renew then
+        redis.call('PEXPIRE', numbered, numbered_ttl)
+      end
       local which = list
       if taken ~= picked then
         which = table.concat(taken, ',')
@@ -157,7 +231,7 @@ for s = 0, #KEYS / 3 - 1 do
         if star == '' then
           star = '*'
         end
-        redis.call('RPUSH', history, tostring(seq) .. ' ' .. ARGV[1] .. ' ' .. call .. ' ' .. star)
+        local entries = redis.call('RPUSH', history, tostring(seq) .. ' ' .. ARGV[1] .. ' ' .. call .. ' ' .. star)
         local threshold = seq - keep + 1
         if threshold > 1 and math.floor(seq / 32) > math.floor((first - 1) / 32) then
           while true do
@@ -172,9 +246,13 @@ for s = 0, #KEYS / 3 - 1 do
           end
         end
         stored = true
-        redis.call('EXPIRE', history, ARGV[3])
+        if renew or entries == 1 then
+          redis.call('PEXPIRE', history, ARGV[3])
+        end
       end
-      redis.call('EXPIRE', meta, ARGV[3])
+      if renew then
+        redis.call('PEXPIRE', meta, ARGV[3])
+      end
       if which == '' then
         which = '*'
       end
@@ -195,7 +273,7 @@ end
 if stored then
   local key = ARGV[9] .. call
   redis.call('RPUSH', key, unpack(ARGV, bodies_at, bodies_at + events - 1))
-  redis.call('EXPIRE', key, tonumber(ARGV[3]) + 60)
+  redis.call('PEXPIRE', key, tonumber(ARGV[3]) + 60000)
 end
 local message = {tostring(#lines / 8), '\n', table.concat(lines), tostring(events), '\n'}
 for i = 0, events - 1 do

@@ -1,5 +1,5 @@
 -- KEYS: meta hash, history list
--- ARGV: candidate epoch, ttl s, count, after ('' for the newest), now ms, prefix of the bodies'
+-- ARGV: candidate epoch, the keys' time to live in ms (see append.lua), count, after ('' for the newest), now ms, prefix of the bodies'
 --       keys
 -- Returns {epoch, seq, entries}: the entries that hold the newest `count` events (or the first
 -- `count` after `after`), oldest first, each {'<last seq>-0', {'t', ms, 'b', body, 'b', body …}}
@@ -11,8 +11,8 @@ if not epoch then
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0, 'born', ARGV[5])
 end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
 local count = tonumber(ARGV[3])
 local all = redis.call('LRANGE', KEYS[2], 0, -1)
