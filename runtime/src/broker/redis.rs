@@ -13,8 +13,8 @@
 //!   by both; told apart by fan-out entry id), assigns the next `seq`s in the stream's hash
 //!   (`<ns>:m:<stream>`: epoch, seq, the last fan-out id numbered), appends one history entry
 //!   naming the run (`<ns>:l:<stream>`, a list of `"<last seq> <ms> <call> <events>"`, trimmed
-//!   so that at least the history's count remains) and records the fan-out ids
-//!   (`<ns>:i:<stream>`, kept for the dedup window). One message on `<ns>:numbered` then
+//!   so that at least the history's count remains) and records the run's fan-out ids in one
+//!   entry (`<ns>:i:<stream>`, kept for the dedup window): four commands per stream and call. One message on `<ns>:numbered` then
 //!   carries the call's runs and each body once. Nodes serving the user queue them to their
 //!   connections, in `seq` order; a node that sees a number skipped reads the missing ones back.
 //! - **Resume anywhere.** A node that gets a user's first connection loads the stream's
@@ -143,8 +143,10 @@ impl RedisBrokerBuilder {
     /// reads on from where it left off; for an event older than this window that another node
     /// may have numbered in a stream this node serves too, it cannot tell, so it numbers
     /// nothing and tells its connections of that stream to resync (`$resync_required`), rather
-    /// than deliver the event twice. Longer windows cost Redis memory: about 30 bytes per
-    /// event and stream numbered within it.
+    /// than deliver the event twice. Longer windows cost Redis memory: about 16 bytes per
+    /// event and stream numbered within it (an entry per stream and script call holds the
+    /// call's ids), and they lengthen the de-duplication list's renewal period (a sixteenth of
+    /// the shorter of this window and `max_age`).
     pub fn dedup_window(mut self, window: Duration) -> RedisBrokerBuilder {
         self.dedup_window = window.max(Duration::from_secs(1));
         self
