@@ -117,6 +117,22 @@ fn redis_cpu_seconds(redis: &Redis) -> f64 {
         .sum()
 }
 
+/// `(calls, usec)` of one command in `INFO commandstats` (`cmdstat_<name>:calls=…,usec=…`).
+fn redis_command_stats(redis: &Redis, name: &str) -> (u64, u64) {
+    let info = redis.info("commandstats");
+    let value = |key: &str| -> u64 {
+        redis_server::field(&info, &format!("cmdstat_{name}"))
+            .and_then(|stats| {
+                stats
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            })
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (value("calls"), value("usec"))
+}
+
 /// `used_memory` of `INFO memory`, in bytes.
 fn redis_used_memory(redis: &Redis) -> u64 {
     let info = redis.info("memory");
@@ -205,6 +221,12 @@ fn process_cpu_seconds() -> f64 {
 struct CpuPerDelivery {
     process: f64,
     redis: f64,
+    /// Redis's time in the numbering script per stream and call, µs: `EVALSHA`'s `usec` in
+    /// `INFO commandstats` over the durable runs, divided by the streams numbered (the
+    /// script's one `HMGET` each; the attach reads, before the runs, use `HGET`). Redis
+    /// measures it on the wall clock, so it includes time Redis was preempted on the shared
+    /// cores: compare it between builds run alternately, not as CPU time.
+    script_per_stream: f64,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -227,10 +249,20 @@ async fn fanout(
     let everyone: Recipients = to_tenant("bench");
     let (mut durable, mut ephemeral) = (Vec::new(), Vec::new());
     let mut cpu = CpuPerDelivery::default();
+    let stats = || {
+        redis.map_or(((0, 0), (0, 0)), |r| {
+            (
+                redis_command_stats(r, "evalsha"),
+                redis_command_stats(r, "hmget"),
+            )
+        })
+    };
+    let mut scripts = (0, 0);
     for _ in 0..runs {
         let start_count = received.load(Ordering::Relaxed);
         let (process_before, redis_before) =
             (process_cpu_seconds(), redis.map_or(0.0, redis_cpu_seconds));
+        let before = stats();
         let t = Instant::now();
         for n in 0..events {
             emitter
@@ -242,6 +274,9 @@ async fn fanout(
         let deliveries = (events * users as u64 * runs as u64) as f64 / 1e6;
         cpu.process += (process_cpu_seconds() - process_before) / deliveries;
         cpu.redis += (redis.map_or(0.0, redis_cpu_seconds) - redis_before) / deliveries;
+        let after = stats();
+        scripts.0 += after.0 .1 - before.0 .1;
+        scripts.1 += after.1 .0 - before.1 .0;
 
         let start_count = received.load(Ordering::Relaxed);
         let blips = events * 10;
@@ -253,6 +288,9 @@ async fn fanout(
         }
         wait_for(&received, start_count + blips * users as u64).await;
         ephemeral.push((blips * users as u64) as f64 / t.elapsed().as_secs_f64());
+    }
+    if scripts.1 > 0 {
+        cpu.script_per_stream = scripts.0 as f64 / scripts.1 as f64;
     }
     (median(durable), median(ephemeral), cpu)
 }
@@ -400,6 +438,10 @@ fn main() {
         println!(
             "  CPU per durable delivery:   one node {:.2} us; through Redis {:.2} us in this process (servers and clients) + {:.2} us in redis-server",
             c1.process, c2.process, c2.redis
+        );
+        println!(
+            "  numbering script in Redis:  {:.1} us per stream and call",
+            c2.script_per_stream
         );
 
         println!("replay of {missed} missed events (to $pending_complete):");
