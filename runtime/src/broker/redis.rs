@@ -14,7 +14,8 @@
 //!   (`<ns>:m:<stream>`: epoch, seq, the last fan-out id numbered), appends one history entry
 //!   naming the run (`<ns>:l:<stream>`, a list of `"<last seq> <ms> <call> <events>"`, trimmed
 //!   so that at least the history's count remains) and records the run's fan-out ids in one
-//!   entry (`<ns>:i:<stream>`, kept for the dedup window): four commands per stream and call. One message on `<ns>:numbered` then
+//!   entry (`<ns>:d:<stream>`, kept for the dedup window): four commands per stream and call.
+//!   One message on `<ns>:numbered` then
 //!   carries the call's runs and each body once. Nodes serving the user queue them to their
 //!   connections, in `seq` order; a node that sees a number skipped reads the missing ones back.
 //! - **Resume anywhere.** A node that gets a user's first connection loads the stream's
@@ -28,8 +29,9 @@
 //! - **Retention.** A stream's hash and history expire `history.max_age` after its last event
 //!   (and at most a sixteenth of the shorter of `max_age` and the de-duplication window later:
 //!   numbering renews the expiries at most that often), and are kept alive while a node serves
-//!   the user; a call's bodies live as long as the history and a minute more. When Redis loses them (restart without persistence, eviction)
-//!   the next event starts a new epoch, and every node tells its connections to resync.
+//!   the user; a call's bodies live `max_age`, the renewal period and a minute more. When
+//!   Redis loses them (restart without persistence, eviction) the next event starts a new
+//!   epoch, and every node tells its connections to resync.
 //! - **Failures.** When Redis is unreachable the broker reports [`BrokerStatus::Degraded`],
 //!   queues emitted events (bounded; a full queue fails the emit), refuses new sessions with
 //!   close code 1013, reconnects with backoff, and then reconciles every stream it serves:
@@ -622,7 +624,7 @@ impl Shared {
             for run in chunk {
                 pipe.arg(self.key("m", run.stream))
                     .arg(self.key("l", run.stream))
-                    .arg(self.key("i", run.stream));
+                    .arg(self.key("d", run.stream));
             }
             pipe.arg(now_ms())
                 .arg(history.max_events)
@@ -1628,7 +1630,7 @@ mod tests {
         let script = Script::new(APPEND);
         let mut call = script.prepare_invoke();
         for (user, _) in streams {
-            for kind in ["m", "l", "i"] {
+            for kind in ["m", "l", "d"] {
                 call.key(shared.key(kind, &stream(user)));
             }
         }
@@ -1856,7 +1858,7 @@ mod tests {
         let (ttl, period) = (shared.ttl_ms(), shared.renewal_ms());
         let window = u64::try_from(DEDUP_WINDOW.as_millis()).expect("ms");
         assert_eq!(period, window / 16, "max age 10 min, window 60 s");
-        let keys = ["m", "l", "i"].map(|kind| shared.key(kind, &stream("dee")));
+        let keys = ["m", "l", "d"].map(|kind| shared.key(kind, &stream("dee")));
         let probe = conn.clone();
         let pttl = async |key: &str| -> i64 {
             redis::cmd("PTTL")
@@ -1923,7 +1925,7 @@ mod tests {
         let shared = &broker.shared;
         let (meta, list) = (
             shared.key("m", &stream("eve")),
-            shared.key("i", &stream("eve")),
+            shared.key("d", &stream("eve")),
         );
         let now = now_ms();
         let id = |ms: u64, n: u32| format!("{ms}-{n}");
@@ -1946,6 +1948,14 @@ mod tests {
         )
         .await;
         assert_eq!(entries(&mut conn).await, vec![format!("{b} {a}")]);
+        // Not in the list of versions before 2026-12-03 (one id per element), whose script
+        // fails on an entry of several ids.
+        let legacy: bool = redis::cmd("EXISTS")
+            .arg(shared.key("i", &stream("eve")))
+            .query_async(&mut conn)
+            .await
+            .expect("EXISTS");
+        assert!(!legacy);
         // Another node, or a retry, with the same two and a new one: only the new one.
         let three = [(a.as_str(), "{}"), (b.as_str(), "{}"), (c.as_str(), "{}")];
         number(shared, &mut conn, &three, &[("eve", &[])], 10).await;
@@ -1953,7 +1963,7 @@ mod tests {
             entries(&mut conn).await,
             vec![format!("{b} {a}"), c.clone()]
         );
-        // An entry of one id, as an earlier version wrote it, is read too.
+        // An entry of one id (a call that numbered one event here) is read too.
         let () = redis::pipe()
             .cmd("RPUSH")
             .arg(&list)

@@ -24,7 +24,9 @@
 -- the stream's `last` is new; one at or before it is looked up (from the newest) in the list of
 -- the runs the stream numbered in the last dedup window: per call that numbered it, one entry
 -- of the fan-out ids it took, space-separated, newest first (so that an entry's age is read
--- from its start; an entry of one id, as earlier versions wrote them, reads the same). The list is kept in numbering order and trimmed from
+-- from its start). Versions before 2026-12-03 kept one id per element in `<ns>:i:<stream>`;
+-- this list has a key of its own (`<ns>:d:<stream>`), as their script fails on an entry of
+-- several ids. The list is kept in numbering order and trimmed from
 -- its head by the age of each entry's newest id. One entry per call, rather than one per id,
 -- is what makes numbering cheap: pushing E ids as E elements was a third of a broadcast's cost
 -- per stream. For an event older than the window (its node was away) the list cannot tell: it
