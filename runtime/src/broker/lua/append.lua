@@ -3,7 +3,7 @@
 -- events, and the call publishes one message.
 --
 -- KEYS: per stream, three: meta hash (epoch, seq, born, last, renewed), history list, numbered
---       list
+--       list (`<ns>:d:<stream>`)
 -- ARGV: [1] now ms, [2] max events, [3] the keys' time to live in ms (max age plus the renewal
 --       period), [4] candidate epoch, [5] channel, [6] dedup window ms, [7] reattach window ms,
 --       [8] reattach max events, [9] prefix of the bodies' keys, [10] E, the number of events,
@@ -13,7 +13,7 @@
 --       stream as JSON), and its events: '' for all E, else 1-based indexes ("1,3,4").
 --
 -- The call's bodies go to one list, '<prefix><call>' (the call numbered by INCR of '<prefix>n'),
--- kept for the ttl plus a minute: as long as an entry that names them can be read.
+-- kept for the ttl plus a minute (a history entry whose bodies are gone is not read).
 -- A history entry holds a run of events: "<the run's last seq> <ms> <call> <events>", events
 -- '*' for all of the call's list, else their 1-based indexes in it. The history is a list (a
 -- Redis Stream preallocates 4 KiB per key), trimmed from its head so that at least max events
@@ -26,8 +26,8 @@
 -- of the fan-out ids it took, space-separated, newest first (so that an entry's age is read
 -- from its start). Versions before 2026-12-03 kept one id per element in `<ns>:i:<stream>`;
 -- this list has a key of its own (`<ns>:d:<stream>`), as their script fails on an entry of
--- several ids. The list is kept in numbering order and trimmed from
--- its head by the age of each entry's newest id. One entry per call, rather than one per id,
+-- several ids. The list is kept in numbering order and trimmed from its head by the age of
+-- each entry's newest id. One entry per call, rather than one per id,
 -- is what makes numbering cheap: pushing E ids as E elements was a third of a broadcast's cost
 -- per stream. For an event older than the window (its node was away) the list cannot tell: it
 -- is not numbered, and the stream is returned as unsure, for the node to tell its connections
@@ -38,7 +38,7 @@
 -- and `renewed` is set then; a list this call creates gets its expiry at once. Whoever else sets
 -- the expiry of the hash or the history (the read script, a node's keep-alive) sets the same
 -- ttl, so after every numbering each key lives at least its window (max age, dedup window)
--- more, and at most a renewal period beyond it.
+-- more; numbering alone keeps it at most a renewal period beyond that.
 --
 -- Returns the 0-based indexes of the unsure streams.
 --
