@@ -15,9 +15,9 @@
 //!   naming the run (`<ns>:l:<stream>`, a list of `"<last seq> <ms> <call> <events>"`, trimmed
 //!   so that at least the history's count remains) and records the run's fan-out ids in one
 //!   entry (`<ns>:d:<stream>`, kept for the dedup window): four commands per stream and call.
-//!   One message on `<ns>:numbered` then
-//!   carries the call's runs and each body once. Nodes serving the user queue them to their
-//!   connections, in `seq` order; a node that sees a number skipped reads the missing ones back.
+//!   One message on `<ns>:numbered` then carries the call's runs and each body once. Nodes
+//!   serving the user queue them to their connections, in `seq` order; a node that sees a
+//!   number skipped reads the missing ones back.
 //! - **Resume anywhere.** A node that gets a user's first connection loads the stream's
 //!   position and history from Redis first, so a client that reconnects to another node resumes
 //!   without loss.

@@ -139,17 +139,6 @@ for s = 0, #KEYS / 3 - 1 do
     if after(id_ms[picked[1]], id_n[picked[1]], last_ms, last_n) then
       -- The common case: all are past the last one numbered (the ids ascend).
       taken = picked
-      seq = seq + #picked
-      local entry
-      if picked == every then
-        every_entry = every_entry or entry_of(every)
-        entry = every_entry
-      else
-        entry = entry_of(picked)
-      end
-      if redis.call('RPUSH', numbered, entry) == 1 and not renew then
-        redis.call('PEXPIRE', numbered, numbered_ttl)
-      end
     else
       -- The events at or before `last`, within the window: looked up all at once.
       local wanted, count = {}, 0
@@ -178,17 +167,23 @@ for s = 0, #KEYS / 3 - 1 do
           taken[#taken + 1] = i
         end
       end
-      seq = seq + #taken
-      if #taken > 0 then
-        if redis.call('RPUSH', numbered, entry_of(taken)) == 1 and not renew then
-          redis.call('PEXPIRE', numbered, numbered_ttl)
-        end
-        if not after(id_ms[newest], id_n[newest], last_ms, last_n) then
-          newest = nil
-        end
+      if not after(id_ms[newest], id_n[newest], last_ms, last_n) then
+        newest = nil
       end
     end
+    seq = seq + #taken
     if #taken > 0 then
+      local entry
+      if taken == every then
+        every_entry = every_entry or entry_of(every)
+        entry = every_entry
+      else
+        entry = entry_of(taken)
+      end
+      -- A list this call creates gets its expiry now, whether or not the stream renews.
+      if redis.call('RPUSH', numbered, entry) == 1 and not renew then
+        redis.call('PEXPIRE', numbered, numbered_ttl)
+      end
       if not call then
         call = tostring(redis.call('INCR', ARGV[9] .. 'n'))
       end

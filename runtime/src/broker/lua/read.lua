@@ -1,6 +1,6 @@
 -- KEYS: meta hash, history list
--- ARGV: candidate epoch, the keys' time to live in ms (see append.lua), count, after ('' for the newest), now ms, prefix of the bodies'
---       keys
+-- ARGV: candidate epoch, the keys' time to live in ms (see append.lua), count, after ('' for
+--       the newest), now ms, prefix of the bodies' keys
 -- Returns {epoch, seq, entries}: the entries that hold the newest `count` events (or the first
 -- `count` after `after`), oldest first, each {'<last seq>-0', {'t', ms, 'b', body, 'b', body …}}
 -- with the bodies of its run read from the list of the call that stored them (see append.lua).
