@@ -1812,22 +1812,23 @@ mod tests {
         let server = Server::start();
         let (broker, mut conn) = broker(&server).await;
         let shared = &broker.shared;
-        // 40 events in runs of 1, 7, 1, 16, 15 (the ids grow as the fan-out stream's would).
-        let ids: Vec<String> = (0..40).map(|i| format!("1700000000000-{i}")).collect();
-        let bodies: Vec<String> = (0..40).map(|i| format!("{{\"n\":{i}}}")).collect();
+        // 51 events in 16 runs: 11 of one, then 1, 7, 1, 16, 15 (the ids grow as the fan-out
+        // stream's would).
+        let ids: Vec<String> = (0..51).map(|i| format!("1700000000000-{i}")).collect();
+        let bodies: Vec<String> = (0..51).map(|i| format!("{{\"n\":{i}}}")).collect();
         let events: Vec<(&str, &str)> = ids
             .iter()
             .zip(&bodies)
             .map(|(i, b)| (i.as_str(), b.as_str()))
             .collect();
         let mut at = 0;
-        for run in [1, 7, 1, 16, 15] {
+        for run in [1; 11].into_iter().chain([1, 7, 1, 16, 15]) {
             let picked: Vec<usize> = (at + 1..=at + run).collect();
             number(shared, &mut conn, &events, &[("cy", &picked)], 10).await;
             at += run;
         }
-        // Trimmed when the stream passed 32: the last run (26–40) holds the newest 10 and more;
-        // the older runs, all before 31, are gone.
+        // Trimmed when the list reached 16 entries: the last run (37–51) holds the newest 10
+        // and more; the older runs, all before 42, are gone.
         let seqs = |events: Vec<(u64, String)>| {
             assert!(events
                 .iter()
@@ -1836,16 +1837,16 @@ mod tests {
         };
         assert_eq!(
             seqs(history(shared, "cy", Some(0), 100).await),
-            (26..=40).collect::<Vec<_>>()
+            (37..=51).collect::<Vec<_>>()
         );
         // Read back from inside a run, and the newest few: cut to the events asked for.
         assert_eq!(
-            seqs(history(shared, "cy", Some(30), 5).await),
-            (31..=35).collect::<Vec<_>>()
-        );
-        assert_eq!(seqs(history(shared, "cy", None, 3).await), vec![38, 39, 40]);
-        assert_eq!(
             seqs(history(shared, "cy", Some(40), 5).await),
+            (41..=45).collect::<Vec<_>>()
+        );
+        assert_eq!(seqs(history(shared, "cy", None, 3).await), vec![49, 50, 51]);
+        assert_eq!(
+            seqs(history(shared, "cy", Some(51), 5).await),
             Vec::<u64>::new()
         );
     }
@@ -1996,34 +1997,29 @@ mod tests {
             vec![1, 2, 3],
             "nothing numbered twice (4 was numbered by the entry's writer, off the history)"
         );
-        // Passing a multiple of 32 trims the head's entries whose newest id left the window;
-        // one with a newer id stays, older ids and all.
+        // A push that makes the list 16 entries long trims the head's entries whose newest id
+        // left the window; one with a newer id stays, older ids and all.
         let old = now - 120_000;
-        let () = redis::pipe()
-            .cmd("LPUSH")
+        let olds: Vec<String> = (0..12)
+            .map(|k| format!("{} {}", id(old, k + 1), id(old, k)))
+            .collect();
+        let () = redis::cmd("LPUSH")
             .arg(&list)
-            .arg(format!("{} {}", id(old, 2), id(old, 1)))
-            .arg(format!("{} {}", id(old, 1), id(old, 0)))
-            .ignore()
-            .cmd("HSET")
-            .arg(&meta)
-            .arg("seq")
-            .arg(31)
-            .ignore()
+            .arg(&olds)
             .query_async(&mut conn)
             .await
-            .expect("pipe");
+            .expect("LPUSH");
         let () = redis::cmd("LSET")
             .arg(&list)
-            .arg(1)
-            .arg(format!("{a} {}", id(old, 2)))
+            .arg(11)
+            .arg(format!("{a} {}", id(old, 12)))
             .query_async(&mut conn)
             .await
             .expect("LSET");
         number(shared, &mut conn, &[(&e, "{}")], &[("eve", &[])], 10).await;
         assert_eq!(
             entries(&mut conn).await,
-            vec![format!("{a} {}", id(old, 2)), format!("{b} {a}"), c, d, e]
+            vec![format!("{a} {}", id(old, 12)), format!("{b} {a}"), c, d, e]
         );
     }
 

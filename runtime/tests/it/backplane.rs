@@ -691,9 +691,12 @@ async fn a_node_away_past_the_dedup_window_resyncs_instead_of_numbering_twice() 
     tokio::time::sleep(Duration::from_millis(300)).await;
     emit(5..15);
     tokio::time::sleep(Duration::from_millis(3_500)).await;
-    // Past the window; 40 more cross a multiple of 32, where the stream's list is trimmed.
-    emit(15..55);
-    seen_a.extend(notes_until(&mut on_a, 54).await);
+    // Past the window; 40 more, one at a time (a script call each), make the stream's list of
+    // numbered ids 16 entries long and more, where it is trimmed.
+    for n in 15..55 {
+        emit(n..n + 1);
+        seen_a.extend(notes_until(&mut on_a, n).await);
+    }
     via.partition(false);
     tokio::time::sleep(Duration::from_millis(3_000)).await;
     emit(55..58);

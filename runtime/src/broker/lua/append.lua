@@ -17,7 +17,8 @@
 -- A history entry holds a run of events: "<the run's last seq> <ms> <call> <events>", events
 -- '*' for all of the call's list, else their 1-based indexes in it. The history is a list (a
 -- Redis Stream preallocates 4 KiB per key), trimmed from its head so that at least max events
--- remain, each time the stream passes a multiple of 32 events.
+-- remain, each time its length reaches a multiple of 16 entries (RPUSH's reply: no command of
+-- its own), so it holds at most 15 entries more than those.
 --
 -- Duplicates: every node that serves a user resolves the user's stream, and a batch is retried
 -- as a whole after a failure. Nodes number in fan-out order, so an event whose fan-out id is past
@@ -59,9 +60,39 @@ local clock = redis.call('TIME')
 local at = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local oldest = at - tonumber(ARGV[6])
 local numbered_ttl = tonumber(ARGV[6]) + period
+local reattach_ms, reattach_events = tonumber(ARGV[7]), tonumber(ARGV[8])
+-- The numbers read from the streams' hashes, and the numbers written as text, memoized for the
+-- call: a broadcast's streams share most of them, and Lua's own conversions (strtod, and
+-- tostring's float format) were a fifth of the script's time per stream.
+local numbers, texts, ids = {}, {}, {}
+local function number(text)
+  local n = numbers[text]
+  if not n then
+    n = tonumber(text)
+    numbers[text] = n
+  end
+  return n
+end
+local function text(n)
+  local t = texts[n]
+  if not t then
+    t = string.format('%d', n)
+    texts[n] = t
+  end
+  return t
+end
 local function parse(id)
   local ms, n = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(n)
+end
+-- `parse`, memoized for the call (the streams' `last`).
+local function parse_last(id)
+  local parsed = ids[id]
+  if not parsed then
+    parsed = {parse(id)}
+    ids[id] = parsed
+  end
+  return parsed[1], parsed[2]
 end
 local function after(ms, n, last_ms, last_n)
   return ms > last_ms or (ms == last_ms and n > last_n)
@@ -123,9 +154,9 @@ for s = 0, #KEYS / 3 - 1 do
       end
     end
     local state = redis.call('HMGET', meta, 'epoch', 'seq', 'born', 'last', 'renewed')
-    local epoch, seq, born = state[1], tonumber(state[2] or '0'), tonumber(state[3] or '0')
-    local last_ms, last_n = parse(state[4] or '0-0')
-    local renewed = tonumber(state[5] or '')
+    local epoch, seq, born = state[1], number(state[2] or '0'), number(state[3] or '0')
+    local last_ms, last_n = parse_last(state[4] or '0-0')
+    local renewed = number(state[5] or '')
     -- Whether this call renews the stream's expiries (also when Redis's clock went back).
     local renew = not renewed or at - renewed >= period or at < renewed
     if not epoch then
@@ -181,13 +212,14 @@ for s = 0, #KEYS / 3 - 1 do
         entry = entry_of(taken)
       end
       -- A list this call creates gets its expiry now, whether or not the stream renews.
-      if redis.call('RPUSH', numbered, entry) == 1 and not renew then
+      local length = redis.call('RPUSH', numbered, entry)
+      if length == 1 and not renew then
         redis.call('PEXPIRE', numbered, numbered_ttl)
       end
       if not call then
         call = tostring(redis.call('INCR', ARGV[9] .. 'n'))
       end
-      local fields = {'seq', seq}
+      local fields = {'seq', text(seq)}
       if newest then
         fields[3], fields[4] = 'last', ARGV[ids_at + newest - 1]
       end
@@ -196,10 +228,10 @@ for s = 0, #KEYS / 3 - 1 do
       end
       redis.call('HSET', meta, unpack(fields))
       -- Drop the entries whose newest id is older than the window from the head (they are in
-      -- numbering order), each time the stream passes a multiple of 32 events: the head alone
-      -- is read first, as it is usually within the window.
-      local head = math.floor(seq / 32) > math.floor((first - 1) / 32)
-        and redis.call('LINDEX', numbered, 0)
+      -- numbering order), each time the list's length reaches a multiple of 16 (so it holds at
+      -- most 15 entries past the window): the head alone is read first, as it is usually
+      -- within the window.
+      local head = length % 16 == 0 and redis.call('LINDEX', numbered, 0)
       while head and (newest_ms(head) or 0) < oldest do
         local entries = redis.call('LRANGE', numbered, 0, 63)
         local old = 0
@@ -221,16 +253,16 @@ for s = 0, #KEYS / 3 - 1 do
       if keep > 0 then
         -- A new epoch keeps every event (up to its own bound) while the other nodes reattach,
         -- so that each replays the epoch from its first event as the first node delivered it.
-        if now - born < tonumber(ARGV[7]) then
-          keep = math.max(keep, tonumber(ARGV[8]))
+        if now - born < reattach_ms then
+          keep = math.max(keep, reattach_events)
         end
         local star = which
         if star == '' then
           star = '*'
         end
-        local entries = redis.call('RPUSH', history, tostring(seq) .. ' ' .. ARGV[1] .. ' ' .. call .. ' ' .. star)
+        local entries = redis.call('RPUSH', history, text(seq) .. ' ' .. ARGV[1] .. ' ' .. call .. ' ' .. star)
         local threshold = seq - keep + 1
-        if threshold > 1 and math.floor(seq / 32) > math.floor((first - 1) / 32) then
+        if threshold > 1 and entries % 16 == 0 then
           while true do
             local head = redis.call('LRANGE', history, 0, 15)
             local old = 0
@@ -253,14 +285,9 @@ for s = 0, #KEYS / 3 - 1 do
       if which == '' then
         which = '*'
       end
-      lines[#lines + 1] = epoch
-      lines[#lines + 1] = ' '
-      lines[#lines + 1] = tostring(first)
-      lines[#lines + 1] = ' '
-      lines[#lines + 1] = which
-      lines[#lines + 1] = ' '
-      lines[#lines + 1] = ARGV[a + 1]
-      lines[#lines + 1] = '\n'
+      local n = #lines
+      lines[n + 1], lines[n + 2], lines[n + 3], lines[n + 4] = epoch, ' ', text(first), ' '
+      lines[n + 5], lines[n + 6], lines[n + 7], lines[n + 8] = which, ' ', ARGV[a + 1], '\n'
     end
   end
 end
