@@ -2,7 +2,8 @@
 //!
 //! - **Fan-out.** An emitted event is appended once to the Redis Stream `<ns>:fanout` (trimmed
 //!   to the fan-out window); every node reads it from the last entry it read and resolves the
-//!   recipients against its own connections. A node that was away (its connection to Redis
+//!   recipients against its own connections (durable events read together with the same
+//!   recipients as the one before share its resolution). A node that was away (its connection to Redis
 //!   dropped, a partition) reads on from where it left off, so no event meant for its
 //!   connections is skipped; one away past the window (the entries after its last one were
 //!   trimmed) tells its connections to resync.
@@ -449,7 +450,7 @@ impl Shared {
             .collect();
         for resolved in batch.iter_mut() {
             let mut added = Vec::new();
-            for target in &resolved.targets {
+            for target in resolved.targets.iter() {
                 if !(target.offline && target.stream.tenant.is_none()) {
                     continue;
                 }
@@ -472,7 +473,11 @@ impl Shared {
                     }
                 }
             }
-            resolved.targets.extend(added);
+            if !added.is_empty() {
+                // Its own list now (it may have been shared with the events before it).
+                added.splice(0..0, resolved.targets.iter().cloned());
+                resolved.targets = Arc::from(added);
+            }
         }
     }
 
@@ -787,7 +792,9 @@ struct Resolved {
     /// Its fan-out entry's id: the order every node numbers in, and what duplicates are told by.
     entry: StreamEntryId,
     envelope: Envelope,
-    targets: Vec<super::Target>,
+    /// Shared by consecutive events of a batch with the same recipients (see
+    /// [`Node::receive_after`]).
+    targets: Arc<[super::Target]>,
 }
 
 /// The events one script call numbers for `runs` (indexes into a batch of `batch` events, in
@@ -854,12 +861,19 @@ fn restart_here<'a>(node: &Node, streams: impl IntoIterator<Item = &'a StreamId>
     }
 }
 
-/// The batch's target streams in the order first named, each with its events.
+/// The batch's target streams in the order first named, each with its events. Consecutive
+/// events that share their targets are taken together: one look-up per stream and group.
 fn by_stream(batch: &[Resolved]) -> Vec<StreamRun<'_>> {
     let mut runs: Vec<StreamRun<'_>> = Vec::new();
     let mut index: HashMap<&StreamId, usize> = HashMap::new();
-    for (e, resolved) in batch.iter().enumerate() {
-        for target in &resolved.targets {
+    let mut start = 0;
+    while let Some(first) = batch.get(start) {
+        let end = start
+            + batch[start..]
+                .iter()
+                .take_while(|r| Arc::ptr_eq(&r.targets, &first.targets))
+                .count();
+        for target in first.targets.iter() {
             let i = *index.entry(&target.stream).or_insert_with(|| {
                 runs.push(StreamRun {
                     stream: &target.stream,
@@ -870,11 +884,13 @@ fn by_stream(batch: &[Resolved]) -> Vec<StreamRun<'_>> {
             });
             if let Some(run) = runs.get_mut(i) {
                 run.offline &= target.offline;
-                if run.events.last() != Some(&e) {
-                    run.events.push(e);
+                // A stream named twice in one list takes the group's events once.
+                if run.events.last().is_none_or(|&e| e < start) {
+                    run.events.extend(start..end);
                 }
             }
         }
+        start = end;
     }
     runs
 }
@@ -956,12 +972,13 @@ async fn read_fanout(shared: Arc<Shared>, node: Node) {
                     break;
                 }
             };
-            let mut batch = Vec::new();
+            let mut batch: Vec<Resolved> = Vec::new();
             for (id, envelope) in entries {
                 last = Some(id);
                 match serde_json::from_str::<Envelope>(&envelope) {
                     Ok(envelope) => {
-                        let targets = node.receive(&envelope);
+                        let previous = batch.last().map(|r| (&r.envelope, &r.targets));
+                        let targets = node.receive_after(&envelope, previous);
                         if !targets.is_empty() {
                             batch.push(Resolved {
                                 entry: id,
@@ -2041,6 +2058,46 @@ mod tests {
     }
 
     #[test]
+    fn consecutive_events_that_share_their_targets_are_taken_per_stream_once() {
+        let target = |user: &str| super::super::Target {
+            stream: stream(user),
+            offline: user == "c",
+        };
+        let resolved = |targets: &Arc<[super::super::Target]>| Resolved {
+            entry: StreamEntryId(1, 0),
+            envelope: Envelope {
+                origin: "n".to_owned(),
+                event_id: "e".to_owned(),
+                durable: true,
+                recipients: crate::recipients::Recipients::default(),
+                body: Arc::from("{}"),
+            },
+            targets: Arc::clone(targets),
+        };
+        // A list naming a twice, another list, and a list equal to a part of the first but
+        // not shared with it.
+        let shared: Arc<[_]> = Arc::from(vec![target("a"), target("b"), target("a")]);
+        let other: Arc<[_]> = Arc::from(vec![target("b"), target("c")]);
+        let alike: Arc<[_]> = Arc::from(vec![target("a")]);
+        let batch: Vec<Resolved> = [&shared, &shared, &other, &shared, &shared, &alike]
+            .into_iter()
+            .map(resolved)
+            .collect();
+        let runs: Vec<(String, bool, Vec<usize>)> = by_stream(&batch)
+            .into_iter()
+            .map(|r| (r.stream.user.clone(), r.offline, r.events))
+            .collect();
+        assert_eq!(
+            runs,
+            vec![
+                ("a".to_owned(), false, vec![0, 1, 3, 4, 5]),
+                ("b".to_owned(), false, vec![0, 1, 2, 3, 4]),
+                ("c".to_owned(), true, vec![2]),
+            ]
+        );
+    }
+
+    #[test]
     fn a_batch_is_split_into_parts_of_bounded_bytes_in_order() {
         let resolved = |bytes: usize| Resolved {
             entry: StreamEntryId(1, 0),
@@ -2051,7 +2108,7 @@ mod tests {
                 recipients: crate::recipients::Recipients::default(),
                 body: Arc::from("x".repeat(bytes)),
             },
-            targets: Vec::new(),
+            targets: Arc::from([]),
         };
         let batch: Vec<Resolved> = [3, 4, 2, 9, 1, 1].into_iter().map(resolved).collect();
         let sizes: Vec<Vec<usize>> = parts(&batch, 6)

@@ -16,11 +16,15 @@ impl NodeEvents for Inner {
         self.history
     }
 
+    fn may_send(&self, envelope: &Envelope) -> bool {
+        widest_frame(&envelope.body, envelope.durable) <= self.limits.max_outbound_frame_bytes
+    }
+
     fn receive(&self, envelope: &Envelope) -> Vec<Target> {
         // The emitting node checked the size against its own limit; a node configured with a
         // lower one does not send what its sockets would refuse.
-        let bytes = widest_frame(&envelope.body, envelope.durable);
-        if bytes > self.limits.max_outbound_frame_bytes {
+        if !self.may_send(envelope) {
+            let bytes = widest_frame(&envelope.body, envelope.durable);
             tracing::warn!(
                 event_id = %envelope.event_id,
                 bytes,
@@ -71,12 +75,15 @@ impl NodeEvents for Inner {
         };
         let mut outcome = Applied::NotHere;
         let mut delivered = Delivered::default();
+        // One reading of the clock for the run's events.
+        let now = Instant::now();
+        let now = (now, clock_ms(now));
         for body in bodies {
             if !st.hydrated {
                 st.waiting.push((position.clone(), body));
                 outcome = Applied::Held;
             } else {
-                let (applied, d) = apply_locked(&mut st, &position, body, &self.history);
+                let (applied, d) = apply_locked(&mut st, &position, body, &self.history, now);
                 if let Some(d) = d {
                     delivered.connections += d.connections;
                     delivered.dropped += d.dropped;
@@ -125,12 +132,14 @@ impl NodeEvents for Inner {
     }
 }
 
-/// Applies one numbered frame under the stream's lock.
+/// Applies one numbered frame under the stream's lock, received at `now` (the instant and its
+/// [`clock_ms`]).
 fn apply_locked(
     st: &mut StreamState,
     position: &Position,
     body: Arc<str>,
     history: &History,
+    now: (Instant, u64),
 ) -> (Applied, Option<Delivered>) {
     if position.epoch != st.epoch {
         // The broker's stream was started anew (its store lost it). Past its first event, the
@@ -167,14 +176,7 @@ fn apply_locked(
     if position.seq > st.seq + 1 {
         return (Applied::Gap { after: st.seq }, None);
     }
-    let now = Instant::now();
-    let d = st.deliver(
-        position.seq,
-        body,
-        history,
-        (now, super::stream::clock_ms(now)),
-        false,
-    );
+    let d = st.deliver(position.seq, body, history, now, false);
     (Applied::Delivered, Some(d))
 }
 
@@ -224,7 +226,8 @@ pub(super) async fn hydrate(
         waiting.sort_by_key(|(p, _)| p.seq);
         let mut gap = false;
         for (position, body) in waiting {
-            if let (Applied::Gap { .. }, _) = apply_locked(&mut st, &position, body, history) {
+            let at = (now, clock_ms(now));
+            if let (Applied::Gap { .. }, _) = apply_locked(&mut st, &position, body, history, at) {
                 gap = true;
                 break;
             }

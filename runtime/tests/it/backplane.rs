@@ -126,6 +126,66 @@ async fn events_cross_nodes_and_a_user_on_two_nodes_sees_one_stream() {
 
 /// Chaos test 2: clients on two nodes; the first node is killed while events stream; its
 /// clients reconnect to the second and recover everything, exactly once, in order.
+/// A burst read in one batch shares the resolution of consecutive events with the same
+/// recipients (`Node::receive_after`): each event still reaches exactly its own recipients, in
+/// order, however the burst alternates them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_to_alternating_recipients_reaches_each_event_s_own() {
+    let redis = Redis::start();
+    let history = History::default();
+    let a = TestServer::start(node(&redis, "burst", history)).await;
+    let b = TestServer::start(node(&redis, "burst", history)).await;
+    healthy(&a.hub).await;
+    healthy(&b.hub).await;
+    let users = ["x", "y", "z"];
+    let mut clients = Vec::new();
+    for user in users {
+        let mut c = RustClient::builder(format!("ws://{}/ws?user={user}", b.addr)).connect();
+        assert!(matches!(
+            next_event(&mut c).await,
+            ClientEvent::Connected { .. }
+        ));
+        clients.push(c);
+    }
+    // Each round: to x, x again, y, x and y, the same again, z (emitted on a, with no
+    // connection, read on b).
+    let rules: [&[&str]; 6] = [&["x"], &["x"], &["y"], &["x", "y"], &["x", "y"], &["z"]];
+    let rounds = 20u64;
+    let mut expected: HashMap<&str, Vec<u64>> = HashMap::new();
+    for round in 0..rounds {
+        for (k, to) in rules.iter().enumerate() {
+            let n = round * 10 + k as u64;
+            a.hub
+                .emit_to(&note("-", n), &tidings::to_users(to.iter().copied()))
+                .expect("emit");
+            for user in *to {
+                expected.entry(user).or_default().push(n);
+            }
+        }
+    }
+    for (user, client) in users.iter().zip(&mut clients) {
+        let want = &expected[user];
+        let (got, resyncs) = events(client, want.len()).await;
+        assert!(resyncs.is_empty(), "{user}: {resyncs:?}");
+        let ns: Vec<u64> = got.iter().map(|e| e.0).collect();
+        assert_eq!(&ns, want, "{user}'s events");
+        let seqs: Vec<u64> = got.iter().map(|e| e.1).collect();
+        assert_eq!(
+            seqs,
+            (1..=want.len() as u64).collect::<Vec<_>>(),
+            "{user}'s numbers"
+        );
+    }
+    // Nothing more for anyone.
+    a.hub
+        .emit_to(&note("-", 999), &tidings::to_users(["x", "y", "z"]))
+        .expect("emit");
+    for (user, client) in users.iter().zip(&mut clients) {
+        let (got, _) = events(client, 1).await;
+        assert_eq!(got[0].0, 999, "{user} got an event meant for another");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_a_node_killed_mid_stream_its_clients_recover_on_the_other_with_zero_loss() {
     const USERS: u64 = 20;
