@@ -225,8 +225,8 @@ pub(super) async fn hydrate(
         let mut waiting = std::mem::take(&mut st.waiting);
         waiting.sort_by_key(|(p, _)| p.seq);
         let mut gap = false;
+        let at = (now, clock_ms(now));
         for (position, body) in waiting {
-            let at = (now, clock_ms(now));
             if let (Applied::Gap { .. }, _) = apply_locked(&mut st, &position, body, history, at) {
                 gap = true;
                 break;

@@ -63,7 +63,7 @@ local numbered_ttl = tonumber(ARGV[6]) + period
 local reattach_ms, reattach_events = tonumber(ARGV[7]), tonumber(ARGV[8])
 -- The numbers read from the streams' hashes, and the numbers written as text, memoized for the
 -- call: a broadcast's streams share most of them, and Lua's own conversions (strtod, and
--- tostring's float format) were a fifth of the script's time per stream.
+-- tostring's float format) were a fifth of the script's instructions per stream.
 local numbers, texts, ids = {}, {}, {}
 local function number(text)
   local n = numbers[text]
