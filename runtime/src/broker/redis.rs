@@ -2057,22 +2057,26 @@ mod tests {
         assert_eq!(lists, vec!["2,3", "", "3"]);
     }
 
-    #[test]
-    fn consecutive_events_that_share_their_targets_are_taken_per_stream_once() {
-        let target = |user: &str| super::super::Target {
-            stream: stream(user),
-            offline: user == "c",
-        };
-        let resolved = |targets: &Arc<[super::super::Target]>| Resolved {
+    /// A durable event of a batch, with its body and the streams it was resolved to.
+    fn resolved(body: &str, targets: &Arc<[super::super::Target]>) -> Resolved {
+        Resolved {
             entry: StreamEntryId(1, 0),
             envelope: Envelope {
                 origin: "n".to_owned(),
                 event_id: "e".to_owned(),
                 durable: true,
                 recipients: crate::recipients::Recipients::default(),
-                body: Arc::from("{}"),
+                body: Arc::from(body),
             },
             targets: Arc::clone(targets),
+        }
+    }
+
+    #[test]
+    fn consecutive_events_that_share_their_targets_are_taken_per_stream_once() {
+        let target = |user: &str| super::super::Target {
+            stream: stream(user),
+            offline: user == "c",
         };
         // A list naming a twice, another list, and a list equal to a part of the first but
         // not shared with it.
@@ -2081,7 +2085,7 @@ mod tests {
         let alike: Arc<[_]> = Arc::from(vec![target("a")]);
         let batch: Vec<Resolved> = [&shared, &shared, &other, &shared, &shared, &alike]
             .into_iter()
-            .map(resolved)
+            .map(|targets| resolved("{}", targets))
             .collect();
         let runs: Vec<(String, bool, Vec<usize>)> = by_stream(&batch)
             .into_iter()
@@ -2099,18 +2103,11 @@ mod tests {
 
     #[test]
     fn a_batch_is_split_into_parts_of_bounded_bytes_in_order() {
-        let resolved = |bytes: usize| Resolved {
-            entry: StreamEntryId(1, 0),
-            envelope: Envelope {
-                origin: "n".to_owned(),
-                event_id: "e".to_owned(),
-                durable: true,
-                recipients: crate::recipients::Recipients::default(),
-                body: Arc::from("x".repeat(bytes)),
-            },
-            targets: Arc::from([]),
-        };
-        let batch: Vec<Resolved> = [3, 4, 2, 9, 1, 1].into_iter().map(resolved).collect();
+        let none: Arc<[super::super::Target]> = Arc::from([]);
+        let batch: Vec<Resolved> = [3, 4, 2, 9, 1, 1]
+            .into_iter()
+            .map(|bytes| resolved(&"x".repeat(bytes), &none))
+            .collect();
         let sizes: Vec<Vec<usize>> = parts(&batch, 6)
             .iter()
             .map(|p| p.iter().map(|r| r.envelope.body.len()).collect())
