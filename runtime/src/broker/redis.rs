@@ -1869,6 +1869,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_history_holds_at_most_max_events_and_16_entries_whatever_the_runs() {
+        let server = Server::start();
+        let (broker, mut conn) = broker(&server).await;
+        let shared = &broker.shared;
+        // 16 runs of one event (none can go yet: 16 events of the 20 kept), then runs of 100:
+        // the list grows to its next multiple of 16 before a trim can drop anything.
+        let total = 16 + 40 * 100;
+        let ids: Vec<String> = (0..total).map(|i| format!("1700000000000-{i}")).collect();
+        let bodies: Vec<String> = (0..total).map(|i| format!("{{\"n\":{i}}}")).collect();
+        let events: Vec<(&str, &str)> = ids
+            .iter()
+            .zip(&bodies)
+            .map(|(i, b)| (i.as_str(), b.as_str()))
+            .collect();
+        let key = shared.key("l", &stream("hx"));
+        let mut at = 0;
+        for run in [1; 16].into_iter().chain([100; 40]) {
+            let picked: Vec<usize> = (at + 1..=at + run).collect();
+            number(shared, &mut conn, &events, &[("hx", &picked)], 20).await;
+            at += run;
+            let entries: usize = redis::cmd("LLEN")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .expect("LLEN");
+            assert!(entries <= 20 + 16, "{entries} entries after {at} events");
+            let held = history(shared, "hx", None, 20).await;
+            assert_eq!(held.len(), at.min(20), "the newest 20 after {at} events");
+        }
+    }
+
+    #[tokio::test]
     async fn a_streams_keys_outlive_each_event_by_their_window_renewed_once_per_period() {
         let server = Server::start();
         let (broker, mut conn) = broker(&server).await;

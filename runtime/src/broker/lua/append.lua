@@ -18,7 +18,8 @@
 -- '*' for all of the call's list, else their 1-based indexes in it. The history is a list (a
 -- Redis Stream preallocates 4 KiB per key), trimmed from its head so that at least max events
 -- remain, each time its length reaches a multiple of 16 entries (RPUSH's reply: no command of
--- its own), so it holds at most 15 entries more than those.
+-- its own). A trim leaves at most `keep` entries (each holds an event at or past the threshold),
+-- and at most 16 are pushed before the next one: the list holds at most keep + 16 entries.
 --
 -- Duplicates: every node that serves a user resolves the user's stream, and a batch is retried
 -- as a whole after a failure. Nodes number in fan-out order, so an event whose fan-out id is past
@@ -229,8 +230,8 @@ for s = 0, #KEYS / 3 - 1 do
       redis.call('HSET', meta, unpack(fields))
       -- Drop the entries whose newest id is older than the window from the head (they are in
       -- numbering order), each time the list's length reaches a multiple of 16 (so it holds at
-      -- most 15 entries past the window): the head alone is read first, as it is usually
-      -- within the window.
+      -- most 16 entries more than the window held at the last trim): the head alone is read
+      -- first, as it is usually within the window.
       local head = length % 16 == 0 and redis.call('LINDEX', numbered, 0)
       while head and (newest_ms(head) or 0) < oldest do
         local entries = redis.call('LRANGE', numbered, 0, 63)
