@@ -117,11 +117,11 @@ fn redis_cpu_seconds(redis: &Redis) -> f64 {
         .sum()
 }
 
-/// `(calls, usec)` of one command in `INFO commandstats` (`cmdstat_<name>:calls=…,usec=…`).
-fn redis_command_stats(redis: &Redis, name: &str) -> (u64, u64) {
-    let info = redis.info("commandstats");
+/// `(calls, usec)` of one command in the text of `INFO commandstats`
+/// (`cmdstat_<name>:calls=…,usec=…`).
+fn redis_command_stats(info: &str, name: &str) -> (u64, u64) {
     let value = |key: &str| -> u64 {
-        redis_server::field(&info, &format!("cmdstat_{name}"))
+        redis_server::field(info, &format!("cmdstat_{name}"))
             .and_then(|stats| {
                 stats
                     .split(',')
@@ -252,9 +252,10 @@ async fn fanout(
     // (µs in the numbering script, streams it numbered) so far: see `script_per_stream`.
     let stats = || {
         redis.map_or((0, 0), |r| {
+            let info = r.info("commandstats");
             (
-                redis_command_stats(r, "evalsha").1,
-                redis_command_stats(r, "hmget").0,
+                redis_command_stats(&info, "evalsha").1,
+                redis_command_stats(&info, "hmget").0,
             )
         })
     };

@@ -24,6 +24,15 @@ fn node(redis: &Redis, ns: &str, history: History) -> Hub {
     hub_builder().history(history).broker(broker).build()
 }
 
+/// Two nodes of namespace `ns` serving on the Redis, both healthy.
+async fn two_nodes(redis: &Redis, ns: &str, history: History) -> (TestServer, TestServer) {
+    let a = TestServer::start(node(redis, ns, history)).await;
+    let b = TestServer::start(node(redis, ns, history)).await;
+    healthy(&a.hub).await;
+    healthy(&b.hub).await;
+    (a, b)
+}
+
 pub(crate) async fn healthy(hub: &Hub) {
     tokio::time::timeout(Duration::from_secs(10), async {
         while hub.broker_status() != Some(BrokerStatus::Healthy) {
@@ -69,10 +78,7 @@ pub(crate) fn note(user: &str, n: u64) -> Note {
 async fn events_cross_nodes_and_a_user_on_two_nodes_sees_one_stream() {
     let redis = Redis::start();
     let history = History::default();
-    let a = TestServer::start(node(&redis, "cross", history)).await;
-    let b = TestServer::start(node(&redis, "cross", history)).await;
-    healthy(&a.hub).await;
-    healthy(&b.hub).await;
+    let (a, b) = two_nodes(&redis, "cross", history).await;
     let mut on_a = RustClient::builder(format!("ws://{}/ws?user=u1", a.addr)).connect();
     let mut on_b = RustClient::builder(format!("ws://{}/ws?user=u1", b.addr)).connect();
     let mut other = RustClient::builder(format!("ws://{}/ws?user=u2", b.addr)).connect();
@@ -124,8 +130,6 @@ async fn events_cross_nodes_and_a_user_on_two_nodes_sees_one_stream() {
     assert!(resyncs.is_empty());
 }
 
-/// Chaos test 2: clients on two nodes; the first node is killed while events stream; its
-/// clients reconnect to the second and recover everything, exactly once, in order.
 /// A burst read in one batch shares the resolution of consecutive events with the same
 /// recipients (`Node::receive_after`): each event still reaches exactly its own recipients, in
 /// order, however the burst alternates them.
@@ -133,10 +137,7 @@ async fn events_cross_nodes_and_a_user_on_two_nodes_sees_one_stream() {
 async fn a_burst_to_alternating_recipients_reaches_each_event_s_own() {
     let redis = Redis::start();
     let history = History::default();
-    let a = TestServer::start(node(&redis, "burst", history)).await;
-    let b = TestServer::start(node(&redis, "burst", history)).await;
-    healthy(&a.hub).await;
-    healthy(&b.hub).await;
+    let (a, b) = two_nodes(&redis, "burst", history).await;
     let users = ["x", "y", "z"];
     let mut clients = Vec::new();
     for user in users {
@@ -186,6 +187,8 @@ async fn a_burst_to_alternating_recipients_reaches_each_event_s_own() {
     }
 }
 
+/// Chaos test 2: clients on two nodes; the first node is killed while events stream; its
+/// clients reconnect to the second and recover everything, exactly once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_a_node_killed_mid_stream_its_clients_recover_on_the_other_with_zero_loss() {
     const USERS: u64 = 20;
@@ -433,10 +436,7 @@ async fn after_a_redis_restart_a_late_node_replays_the_new_epoch_as_the_first_di
 async fn presence_spans_the_nodes_and_survives_a_redis_restart() {
     use serde_json::json;
     let mut redis = Redis::start();
-    let a = TestServer::start(node(&redis, "presence", History::default())).await;
-    let b = TestServer::start(node(&redis, "presence", History::default())).await;
-    healthy(&a.hub).await;
-    healthy(&b.hub).await;
+    let (a, b) = two_nodes(&redis, "presence", History::default()).await;
     let mut tabs = Vec::new();
     for (server, user) in [(&a, "alice"), (&a, "alice"), (&b, "bob"), (&b, "carol")] {
         let mut c =
@@ -839,11 +839,7 @@ async fn events_queued_for_a_stalled_backplane_are_counted_until_it_takes_them()
 #[tokio::test]
 async fn untenanted_events_for_an_offline_user_wait_in_their_tenant_stream() {
     let redis = Redis::start();
-    let a = TestServer::start(node(&redis, "tenants", History::default())).await;
-    let b = TestServer::start(node(&redis, "tenants", History::default())).await;
-    for hub in [&a.hub, &b.hub] {
-        healthy(hub).await;
-    }
+    let (a, b) = two_nodes(&redis, "tenants", History::default()).await;
     let mut tab = RustClient::builder(format!("ws://{}/ws?user=u1&tenant=acme", a.addr)).connect();
     assert!(matches!(
         next_event(&mut tab).await,
