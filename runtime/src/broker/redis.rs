@@ -11,11 +11,12 @@
 //!   resolved them to: one Lua script call per batch and up to 128 streams.
 //!   The call stores its bodies once (`<ns>:c:<call>`, a list). Per stream, atomically, it
 //!   skips the events this stream already numbered (a user connected to two nodes is resolved
-//!   by both; told apart by fan-out entry id), assigns the next `seq`s in the stream's hash
-//!   (`<ns>:m:<stream>`: epoch, seq, the last fan-out id numbered), appends one history entry
-//!   naming the run (`<ns>:l:<stream>`, a list of `"<last seq> <ms> <call> <events>"`, trimmed
-//!   so that at least the history's count remains) and records the run's fan-out ids in one
-//!   entry (`<ns>:d:<stream>`, kept for the dedup window): four commands per stream and call.
+//!   by both; told apart by fan-out entry id), assigns the next `seq`s in the stream's state
+//!   (`<ns>:s:<stream>`, one string: epoch, seq, the last fan-out id numbered; read with `GET`
+//!   and written with `SET`), appends one history entry naming the run (`<ns>:h:<stream>`, a
+//!   list of `"<last seq> <ms> <call> <events>"`, trimmed so that at least the history's count
+//!   remains) and records the run's fan-out ids in one entry (`<ns>:r:<stream>`, kept for the
+//!   dedup window): four commands per stream and call.
 //!   One message on `<ns>:numbered` then carries the call's runs and each body once. Nodes
 //!   serving the user queue them to their connections, in `seq` order; a node that sees a
 //!   number skipped reads the missing ones back.
@@ -27,7 +28,7 @@
 //!   (`<ns>:n:<node>`, 15 s, refreshed every 5 s); a room's members are the fields of live
 //!   nodes (those of dead ones are removed when read). After Redis lost its data, or the
 //!   node's queue of changes overflowed, the node writes all its memberships again.
-//! - **Retention.** A stream's hash and history expire `history.max_age` after its last event
+//! - **Retention.** A stream's state and history expire `history.max_age` after its last event
 //!   (and at most a sixteenth of the shorter of `max_age` and the de-duplication window later:
 //!   numbering renews the expiries at most that often), and are kept alive while a node serves
 //!   the user; a call's bodies live `max_age`, the renewal period and a minute more. When
@@ -493,8 +494,8 @@ impl Shared {
         let mut conn = self.conn().await?;
         let value: Value = self
             .read
-            .key(self.key("m", stream))
-            .key(self.key("l", stream))
+            .key(self.key("s", stream))
+            .key(self.key("h", stream))
             .arg(crate::ids::epoch())
             .arg(self.ttl_ms())
             .arg(count)
@@ -627,9 +628,9 @@ impl Shared {
             let (used, lists) = call_events(chunk, batch.len());
             pipe.cmd("EVALSHA").arg(&hash).arg(chunk.len() * 3);
             for run in chunk {
-                pipe.arg(self.key("m", run.stream))
-                    .arg(self.key("l", run.stream))
-                    .arg(self.key("d", run.stream));
+                pipe.arg(self.key("s", run.stream))
+                    .arg(self.key("h", run.stream))
+                    .arg(self.key("r", run.stream));
             }
             pipe.arg(now_ms())
                 .arg(history.max_events)
@@ -738,8 +739,8 @@ impl Shared {
         let mut pipe = redis::pipe();
         let ttl = self.ttl_ms();
         for (s, _) in &streams {
-            pipe.cmd("PEXPIRE").arg(self.key("m", s)).arg(ttl).ignore();
-            pipe.cmd("PEXPIRE").arg(self.key("l", s)).arg(ttl).ignore();
+            pipe.cmd("PEXPIRE").arg(self.key("s", s)).arg(ttl).ignore();
+            pipe.cmd("PEXPIRE").arg(self.key("h", s)).arg(ttl).ignore();
         }
         let mut conn = self.conn().await?;
         pipe.query_async::<()>(&mut conn).await.map_err(backend)
@@ -1647,7 +1648,7 @@ mod tests {
         let script = Script::new(APPEND);
         let mut call = script.prepare_invoke();
         for (user, _) in streams {
-            for kind in ["m", "l", "d"] {
+            for kind in ["s", "h", "r"] {
                 call.key(shared.key(kind, &stream(user)));
             }
         }
@@ -1694,6 +1695,30 @@ mod tests {
             .into_iter()
             .map(|(seq, _, body)| (seq, body.to_string()))
             .collect()
+    }
+
+    /// Rewrites a stream's state (`"<epoch> <seq> <born> <last> <renewed>"`, see
+    /// `lua/append.lua`) field by field, keeping its expiry.
+    async fn edit_state(
+        conn: &mut redis::aio::MultiplexedConnection,
+        key: &str,
+        edit: impl FnOnce(&mut Vec<String>),
+    ) {
+        let state: String = redis::cmd("GET")
+            .arg(key)
+            .query_async(conn)
+            .await
+            .expect("GET");
+        let mut fields: Vec<String> = state.split(' ').map(str::to_owned).collect();
+        assert_eq!(fields.len(), 5, "{state}");
+        edit(&mut fields);
+        let () = redis::cmd("SET")
+            .arg(key)
+            .arg(fields.join(" "))
+            .arg("KEEPTTL")
+            .query_async(conn)
+            .await
+            .expect("SET");
     }
 
     /// A broker of namespace `t` on the server, and a connection of its own.
@@ -1883,7 +1908,7 @@ mod tests {
             .zip(&bodies)
             .map(|(i, b)| (i.as_str(), b.as_str()))
             .collect();
-        let key = shared.key("l", &stream("hx"));
+        let key = shared.key("h", &stream("hx"));
         let mut at = 0;
         for run in [1; 16].into_iter().chain([100; 40]) {
             let picked: Vec<usize> = (at + 1..=at + run).collect();
@@ -1908,7 +1933,7 @@ mod tests {
         let (ttl, period) = (shared.ttl_ms(), shared.renewal_ms());
         let window = u64::try_from(DEDUP_WINDOW.as_millis()).expect("ms");
         assert_eq!(period, window / 16, "max age 10 min, window 60 s");
-        let keys = ["m", "l", "d"].map(|kind| shared.key(kind, &stream("dee")));
+        let keys = ["s", "h", "r"].map(|kind| shared.key(kind, &stream("dee")));
         let probe = conn.clone();
         let pttl = async |key: &str| -> i64 {
             redis::cmd("PTTL")
@@ -1952,13 +1977,11 @@ mod tests {
         assert!(pttl(&keys[1]).await > (ttl - 1_000) as i64);
         assert!(pttl(&keys[2]).await > (window + period) as i64 - 1_000);
         // A period after the last renewal: renewed.
-        let () = redis::cmd("HINCRBY")
-            .arg(&keys[0])
-            .arg("renewed")
-            .arg(-i64::try_from(period).expect("ms"))
-            .query_async(&mut conn)
-            .await
-            .expect("HINCRBY");
+        edit_state(&mut conn, &keys[0], |fields| {
+            let renewed: u64 = fields[4].parse().expect("renewed");
+            fields[4] = (renewed - period).to_string();
+        })
+        .await;
         number(shared, &mut conn, &[(&c, "{}")], &[("dee", &[])], 10).await;
         assert!(pttl(&keys[0]).await > (ttl - 1_000) as i64);
         assert_eq!(
@@ -1974,8 +1997,8 @@ mod tests {
         let (broker, mut conn) = broker(&server).await;
         let shared = &broker.shared;
         let (meta, list) = (
-            shared.key("m", &stream("eve")),
-            shared.key("d", &stream("eve")),
+            shared.key("s", &stream("eve")),
+            shared.key("r", &stream("eve")),
         );
         let now = now_ms();
         let id = |ms: u64, n: u32| format!("{ms}-{n}");
@@ -1998,14 +2021,16 @@ mod tests {
         )
         .await;
         assert_eq!(entries(&mut conn).await, vec![format!("{b} {a}")]);
-        // Not in the list of versions before 2026-12-03 (one id per element), whose script
-        // fails on an entry of several ids.
-        let legacy: bool = redis::cmd("EXISTS")
-            .arg(shared.key("i", &stream("eve")))
-            .query_async(&mut conn)
-            .await
-            .expect("EXISTS");
-        assert!(!legacy);
+        // None of the keys of the versions before (a hash of the state, `m`; the history, `l`;
+        // the numbered ids, `i` and then `d`): their scripts fail on, or misread, these.
+        for kind in ["m", "l", "i", "d"] {
+            let legacy: bool = redis::cmd("EXISTS")
+                .arg(shared.key(kind, &stream("eve")))
+                .query_async(&mut conn)
+                .await
+                .expect("EXISTS");
+            assert!(!legacy, "{kind}");
+        }
         // Another node, or a retry, with the same two and a new one: only the new one.
         let three = [(a.as_str(), "{}"), (b.as_str(), "{}"), (c.as_str(), "{}")];
         number(shared, &mut conn, &three, &[("eve", &[])], 10).await;
@@ -2014,21 +2039,17 @@ mod tests {
             vec![format!("{b} {a}"), c.clone()]
         );
         // An entry of one id (a call that numbered one event here) is read too.
-        let () = redis::pipe()
-            .cmd("RPUSH")
+        let () = redis::cmd("RPUSH")
             .arg(&list)
             .arg(&d)
-            .ignore()
-            .cmd("HSET")
-            .arg(&meta)
-            .arg("seq")
-            .arg(4)
-            .arg("last")
-            .arg(&d)
-            .ignore()
             .query_async(&mut conn)
             .await
-            .expect("pipe");
+            .expect("RPUSH");
+        edit_state(&mut conn, &meta, |fields| {
+            fields[1] = "4".to_owned();
+            fields[3] = d.clone();
+        })
+        .await;
         number(
             shared,
             &mut conn,
@@ -2070,6 +2091,97 @@ mod tests {
             entries(&mut conn).await,
             vec![format!("{a} {}", id(old, 12)), format!("{b} {a}"), c, d, e]
         );
+    }
+
+    #[tokio::test]
+    async fn a_streams_state_is_one_string_each_stream_numbered_on_its_own() {
+        let server = Server::start();
+        let (broker, mut conn) = broker(&server).await;
+        let shared = &broker.shared;
+        let state = async |conn: &mut redis::aio::MultiplexedConnection, user: &str| {
+            let state: Option<String> = redis::cmd("GET")
+                .arg(shared.key("s", &stream(user)))
+                .query_async(conn)
+                .await
+                .expect("GET");
+            state.map(|s| s.split(' ').map(str::to_owned).collect::<Vec<_>>())
+        };
+        let now = now_ms();
+        let ids: Vec<String> = (0..4).map(|n| format!("{now}-{n}")).collect();
+        let events: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), "{}")).collect();
+        // Two streams numbered alike hold the same state (read once, memoized, per call) ...
+        number(
+            shared,
+            &mut conn,
+            &events[..2],
+            &[("fay", &[]), ("gus", &[])],
+            10,
+        )
+        .await;
+        let fay = state(&mut conn, "fay").await.expect("fay's state");
+        assert_eq!(Some(&fay), state(&mut conn, "gus").await.as_ref());
+        assert_eq!(
+            (fay[0].as_str(), fay[1].as_str(), fay[3].as_str()),
+            ("e1", "2", ids[1].as_str()),
+            "epoch, seq, last: {fay:?}"
+        );
+        let born: u64 = fay[2].parse().expect("born");
+        let renewed: u64 = fay[4].parse().expect("renewed");
+        assert!(born.abs_diff(now) < 60_000 && renewed.abs_diff(now) < 60_000);
+        // ... and each goes on from it on its own: a call that numbers different events in each.
+        number(
+            shared,
+            &mut conn,
+            &events[2..],
+            &[("fay", &[1, 2]), ("gus", &[2])],
+            10,
+        )
+        .await;
+        assert_eq!(state(&mut conn, "fay").await.expect("fay")[1], "4");
+        assert_eq!(state(&mut conn, "gus").await.expect("gus")[1], "3");
+        assert_eq!(
+            history(shared, "gus", Some(0), 10)
+                .await
+                .into_iter()
+                .map(|(seq, _)| seq)
+                .collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        // A state that cannot be read is a stream Redis lost: a new epoch, its history dropped.
+        let () = redis::cmd("SET")
+            .arg(shared.key("s", &stream("gus")))
+            .arg("not a state")
+            .query_async(&mut conn)
+            .await
+            .expect("SET");
+        let later = format!("{}-0", now + 1);
+        number(shared, &mut conn, &[(&later, "{}")], &[("gus", &[])], 10).await;
+        assert_eq!(state(&mut conn, "gus").await.expect("gus")[1], "1");
+        assert_eq!(history(shared, "gus", Some(0), 10).await.len(), 1);
+        // A stream first read by a node (its first connection) starts at seq 0 of the reader's
+        // epoch, and numbering goes on in that epoch.
+        let (position, events) = shared.read(&stream("hal"), None, 10).await.expect("read");
+        assert_eq!((position.seq, events.len()), (0, 0));
+        let hal = state(&mut conn, "hal").await.expect("hal's state");
+        assert_eq!(
+            (
+                hal[0].as_str(),
+                hal[1].as_str(),
+                hal[3].as_str(),
+                hal[4].as_str()
+            ),
+            (position.epoch.as_str(), "0", "0-0", "0")
+        );
+        number(shared, &mut conn, &[(&later, "{}")], &[("hal", &[])], 10).await;
+        let (position, events) = shared
+            .read(&stream("hal"), Some(0), 10)
+            .await
+            .expect("read");
+        assert_eq!(
+            (position.epoch.as_str(), position.seq),
+            (hal[0].as_str(), 1)
+        );
+        assert_eq!(events.len(), 1);
     }
 
     #[test]

@@ -1,9 +1,16 @@
 -- Numbers a batch of durable events in the streams one node resolved them to. The bodies are
--- stored once per call; each stream gets one state read, one history entry naming its run of
--- events, and the call publishes one message.
+-- stored once per call; each stream gets one state read and one state write, one history entry
+-- naming its run of events, and the call publishes one message.
 --
--- KEYS: per stream, three: meta hash (epoch, seq, born, last, renewed), history list, numbered
---       list (`<ns>:d:<stream>`)
+-- A stream's state is one string, "<epoch> <seq> <born> <last> <renewed>": the epoch, the last
+-- seq numbered, when the epoch started (ms, the numbering node's clock), the newest fan-out
+-- entry id numbered ('0-0' for none), and when numbering last renewed the stream's expiries (ms,
+-- Redis's clock; 0 for never). One GET and one SET (which renews the key's expiry, or keeps it:
+-- KEEPTTL) cost less than a hash's HMGET and HSET: a third of the script's instructions per
+-- stream went to the hash's fields, their replies as Lua strings, and their conversions.
+--
+-- KEYS: per stream, three: its state (`<ns>:s:<stream>`, a string, above), history list
+--       (`<ns>:h:<stream>`), numbered list (`<ns>:r:<stream>`)
 -- ARGV: [1] now ms, [2] max events, [3] the keys' time to live in ms (max age plus the renewal
 --       period), [4] candidate epoch, [5] channel, [6] dedup window ms, [7] reattach window ms,
 --       [8] reattach max events, [9] prefix of the bodies' keys, [10] E, the number of events,
@@ -26,9 +33,7 @@
 -- the stream's `last` is new; one at or before it is looked up (from the newest) in the list of
 -- the runs the stream numbered in the last dedup window: per call that numbered it, one entry
 -- of the fan-out ids it took, space-separated, newest first (so that an entry's age is read
--- from its start). Versions before 2026-12-03 kept one id per element in `<ns>:i:<stream>`;
--- this list has a key of its own (`<ns>:d:<stream>`), as their script fails on an entry of
--- several ids. The list is kept in numbering order and trimmed from its head by the age of
+-- from its start). The list is kept in numbering order and trimmed from its head by the age of
 -- each entry's newest id. One entry per call, rather than one per id,
 -- is what makes numbering cheap: pushing E ids as E elements was a third of a broadcast's cost
 -- per stream. For an event older than the window (its node was away) the list cannot tell: it
@@ -36,9 +41,9 @@
 -- to resync.
 --
 -- Expiries: a stream's keys are given the ttl (the numbered list: the dedup window plus the
--- renewal period) when its hash's `renewed` (Redis's clock, ms) is a renewal period old or more,
--- and `renewed` is set then; a list this call creates gets its expiry at once. Whoever else sets
--- the expiry of the hash or the history (the read script, a node's keep-alive) sets the same
+-- renewal period) when its state's `renewed` (Redis's clock, ms) is a renewal period old or
+-- more, and `renewed` is set then; a list this call creates gets its expiry at once. Whoever
+-- else sets the expiry of the state or the history (the read script, a node's keep-alive) sets the same
 -- ttl, so after every numbering each key lives at least its window (max age, dedup window)
 -- more; numbering alone keeps it at most a renewal period beyond that.
 --
@@ -62,10 +67,11 @@ local at = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local oldest = at - tonumber(ARGV[6])
 local numbered_ttl = tonumber(ARGV[6]) + period
 local reattach_ms, reattach_events = tonumber(ARGV[7]), tonumber(ARGV[8])
--- The numbers read from the streams' hashes, and the numbers written as text, memoized for the
+-- The numbers read from the streams' states, and the numbers written as text, memoized for the
 -- call: a broadcast's streams share most of them, and Lua's own conversions (strtod, and
 -- tostring's float format) were a fifth of the script's instructions per stream.
 local numbers, texts, ids = {}, {}, {}
+-- `tonumber`, memoized for the call.
 local function number(text)
   local n = numbers[text]
   if not n then
@@ -86,7 +92,7 @@ local function parse(id)
   local ms, n = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(n)
 end
--- `parse`, memoized for the call (the streams' `last`).
+-- `parse`, memoized for the call (the streams' `last`: a broadcast's streams share it).
 local function parse_last(id)
   local parsed = ids[id]
   if not parsed then
@@ -145,7 +151,8 @@ local every_entry = nil
 for s = 0, #KEYS / 3 - 1 do
   local meta, history, numbered = KEYS[3 * s + 1], KEYS[3 * s + 2], KEYS[3 * s + 3]
   local a = streams_at + 3 * s
-  if not (ARGV[a] == '1' and redis.call('EXISTS', meta) == 0) then
+  local state = redis.call('GET', meta)
+  if state or ARGV[a] ~= '1' then
     local list = ARGV[a + 2]
     local picked = every
     if list ~= '' then
@@ -154,17 +161,24 @@ for s = 0, #KEYS / 3 - 1 do
         picked[#picked + 1] = tonumber(i)
       end
     end
-    local state = redis.call('HMGET', meta, 'epoch', 'seq', 'born', 'last', 'renewed')
-    local epoch, seq, born = state[1], number(state[2] or '0'), number(state[3] or '0')
-    local last_ms, last_n = parse_last(state[4] or '0-0')
-    local renewed = number(state[5] or '')
-    -- Whether this call renews the stream's expiries (also when Redis's clock went back).
-    local renew = not renewed or at - renewed >= period or at < renewed
-    if not epoch then
-      epoch, seq, born = ARGV[4], 0, now
-      redis.call('DEL', history)
-      redis.call('HSET', meta, 'epoch', epoch, 'seq', 0, 'born', now)
+    -- The state's fields as text: one match, then each number through a memo (a broadcast's
+    -- streams share their seq, last and renewed; Lua's strtod was a tenth of the script).
+    local epoch, seq, born, last, renewed
+    if state then
+      epoch, seq, born, last, renewed = string.match(state, '^(%S+) (%d+) (%d+) (%S+) (%d+)$')
     end
+    local last_ms, last_n
+    if epoch then
+      last_ms, last_n = parse_last(last)
+    end
+    if not last_ms then
+      epoch, seq, born, last, renewed = ARGV[4], '0', ARGV[1], '0-0', '0'
+      last_ms, last_n = 0, 0
+      redis.call('DEL', history)
+    end
+    seq, renewed = number(seq), number(renewed)
+    -- Whether this call renews the stream's expiries (also when Redis's clock went back).
+    local renew = at - renewed >= period or at < renewed
     local first = seq + 1
     local newest = picked[#picked]
     local taken
@@ -220,14 +234,16 @@ for s = 0, #KEYS / 3 - 1 do
       if not call then
         call = tostring(redis.call('INCR', ARGV[9] .. 'n'))
       end
-      local fields = {'seq', text(seq)}
       if newest then
-        fields[3], fields[4] = 'last', ARGV[ids_at + newest - 1]
+        last = ARGV[ids_at + newest - 1]
       end
       if renew then
-        fields[#fields + 1], fields[#fields + 2] = 'renewed', at
+        redis.call('SET', meta, epoch .. ' ' .. text(seq) .. ' ' .. born .. ' ' .. last .. ' '
+          .. text(at), 'PX', ARGV[3])
+      else
+        redis.call('SET', meta, epoch .. ' ' .. text(seq) .. ' ' .. born .. ' ' .. last .. ' '
+          .. text(renewed), 'KEEPTTL')
       end
-      redis.call('HSET', meta, unpack(fields))
       -- Drop the entries whose newest id is older than the window from the head (they are in
       -- numbering order), each time the list's length reaches a multiple of 16 (so it holds at
       -- most 16 entries more than the window held at the last trim): the head alone is read
@@ -254,7 +270,7 @@ for s = 0, #KEYS / 3 - 1 do
       if keep > 0 then
         -- A new epoch keeps every event (up to its own bound) while the other nodes reattach,
         -- so that each replays the epoch from its first event as the first node delivered it.
-        if now - born < reattach_ms then
+        if now - number(born) < reattach_ms then
           keep = math.max(keep, reattach_events)
         end
         local star = which
@@ -279,9 +295,6 @@ for s = 0, #KEYS / 3 - 1 do
         if renew or entries == 1 then
           redis.call('PEXPIRE', history, ARGV[3])
         end
-      end
-      if renew then
-        redis.call('PEXPIRE', meta, ARGV[3])
       end
       if which == '' then
         which = '*'

@@ -1,19 +1,26 @@
--- KEYS: meta hash, history list
+-- KEYS: the stream's state ("<epoch> <seq> <born> <last> <renewed>", see append.lua), history
+--       list
 -- ARGV: candidate epoch, the keys' time to live in ms (see append.lua), count, after ('' for
 --       the newest), now ms, prefix of the bodies' keys
 -- Returns {epoch, seq, entries}: the entries that hold the newest `count` events (or the first
 -- `count` after `after`), oldest first, each {'<last seq>-0', {'t', ms, 'b', body, 'b', body …}}
 -- with the bodies of its run read from the list of the call that stored them (see append.lua).
 -- An entry whose bodies expired is left out.
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0, 'born', ARGV[5])
+local state = redis.call('GET', KEYS[1])
+local epoch, seq = nil, 0
+if state then
+  local e, s = string.match(state, '^(%S+) (%d+) %d+ %d+%-%d+ %d+$')
+  epoch, seq = e, tonumber(s)
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if epoch then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+else
+  -- No stream (or a malformed state): a new epoch, nothing numbered yet, never renewed.
+  epoch, seq = ARGV[1], 0
+  redis.call('DEL', KEYS[2])
+  redis.call('SET', KEYS[1], epoch .. ' 0 ' .. ARGV[5] .. ' 0-0 0', 'PX', ARGV[2])
+end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
 local count = tonumber(ARGV[3])
 local all = redis.call('LRANGE', KEYS[2], 0, -1)
 -- Each entry's fields, and how many events it holds once read.
