@@ -9,14 +9,15 @@
 //!   trimmed) tells its connections to resync.
 //! - **Streams.** Each node numbers the durable events of a batch it read in the streams it
 //!   resolved them to: one Lua script call per batch and up to 128 streams.
-//!   The call stores its bodies once (`<ns>:c:<call>`, a list). Per stream, atomically, it
-//!   skips the events this stream already numbered (a user connected to two nodes is resolved
-//!   by both; told apart by fan-out entry id), assigns the next `seq`s in the stream's state
-//!   (`<ns>:s:<stream>`, one string: epoch, seq, the last fan-out id numbered; read with `GET`
-//!   and written with `SET`), appends one history entry naming the run (`<ns>:h:<stream>`, a
-//!   list of `"<last seq> <ms> <call> <events>"`, trimmed so that at least the history's count
-//!   remains) and records the run's fan-out ids in one entry (`<ns>:r:<stream>`, kept for the
-//!   dedup window): four commands per stream and call.
+//!   The call stores its bodies once (`<ns>:c:<call>`, a list) and its fan-out ids once
+//!   (`<ns>:c:<call>:i`). Per stream, atomically, it skips the events this stream already
+//!   numbered (a user connected to two nodes is resolved by both; told apart by fan-out entry
+//!   id, looked up through the history's entries and their calls' ids), assigns the next
+//!   `seq`s in the stream's state (`<ns>:s:<stream>`, one string: epoch, seq, the last fan-out
+//!   id numbered; read with `GET` and written with `SET`) and appends one history entry naming
+//!   the run (`<ns>:h:<stream>`, a list of `"<last seq> <ms> <call> <events> <last ms>"`, kept
+//!   for the history's count and for the de-duplication window): three commands per stream and
+//!   call.
 //!   One message on `<ns>:numbered` then carries the call's runs and each body once. Nodes
 //!   serving the user queue them to their connections, in `seq` order; a node that sees a
 //!   number skipped reads the missing ones back.
@@ -28,8 +29,8 @@
 //!   (`<ns>:n:<node>`, 15 s, refreshed every 5 s); a room's members are the fields of live
 //!   nodes (those of dead ones are removed when read). After Redis lost its data, or the
 //!   node's queue of changes overflowed, the node writes all its memberships again.
-//! - **Retention.** A stream's state and history expire `history.max_age` after its last event
-//!   (and at most a sixteenth of the shorter of `max_age` and the de-duplication window later:
+//! - **Retention.** A stream's state and history expire `history.max_age` (or the
+//!   de-duplication window, if longer) after its last event (and at most a sixteenth of the shorter of `max_age` and the de-duplication window later:
 //!   numbering renews the expiries at most that often), and are kept alive while a node serves
 //!   the user; a call's bodies live `max_age`, the renewal period and a minute more. When
 //!   Redis loses them (restart without persistence, eviction) the next event starts a new
@@ -147,10 +148,11 @@ impl RedisBrokerBuilder {
     /// reads on from where it left off; for an event older than this window that another node
     /// may have numbered in a stream this node serves too, it cannot tell, so it numbers
     /// nothing and tells its connections of that stream to resync (`$resync_required`), rather
-    /// than deliver the event twice. Longer windows cost Redis memory: about 16 bytes per
-    /// event and stream numbered within it (an entry per stream and script call holds the
-    /// call's ids), and they lengthen the de-duplication list's renewal period (a sixteenth of
-    /// the shorter of this window and `max_age`).
+    /// than deliver the event twice. Longer windows cost Redis memory: each stream's history
+    /// keeps its entries of the window (about 45 bytes per stream and script call that numbered
+    /// in it), each call's fan-out ids (about 16 bytes per event) are kept as long, and a
+    /// stream's keys live at least the window after its last event. They lengthen the renewal
+    /// period too (a sixteenth of the shorter of this window and `max_age`).
     pub fn dedup_window(mut self, window: Duration) -> RedisBrokerBuilder {
         self.dedup_window = window.max(Duration::from_secs(1));
         self
@@ -329,7 +331,7 @@ impl Shared {
 
     /// How often, at most, numbering renews a stream's expiries in Redis, in ms: a sixteenth of
     /// the shorter of `max_age` (at least a second) and the de-duplication window. Renewing on
-    /// every call would cost three commands per stream and call (see `lua/append.lua`).
+    /// every call would cost one more command per stream and call (see `lua/append.lua`).
     fn renewal_ms(&self) -> u64 {
         let window = self
             .history()
@@ -339,11 +341,16 @@ impl Shared {
         u64::try_from(window.as_millis() / 16).unwrap_or(u64::MAX)
     }
 
-    /// A stream's keys' time to live in Redis, in ms: `max_age` (at least a second) plus the
-    /// renewal period, so that a key lives at least `max_age` after the stream's last event
-    /// although the expiry is not renewed on every one.
+    /// A stream's keys' time to live in Redis, in ms: the longer of `max_age` (at least a
+    /// second) and the de-duplication window (the history is also the record of what the
+    /// stream numbered in that window), plus the renewal period, so that a key lives at least
+    /// that long after the stream's last event although the expiry is not renewed on every one.
     fn ttl_ms(&self) -> u64 {
-        let max_age = self.history().max_age.max(Duration::from_secs(1));
+        let max_age = self
+            .history()
+            .max_age
+            .max(Duration::from_secs(1))
+            .max(self.dedup_window);
         u64::try_from(max_age.as_millis())
             .unwrap_or(u64::MAX)
             .saturating_add(self.renewal_ms())
@@ -626,11 +633,10 @@ impl Shared {
         let mut pipe = redis::pipe();
         for chunk in streams.chunks(STREAMS_PER_CALL) {
             let (used, lists) = call_events(chunk, batch.len());
-            pipe.cmd("EVALSHA").arg(&hash).arg(chunk.len() * 3);
+            pipe.cmd("EVALSHA").arg(&hash).arg(chunk.len() * 2);
             for run in chunk {
                 pipe.arg(self.key("s", run.stream))
-                    .arg(self.key("h", run.stream))
-                    .arg(self.key("r", run.stream));
+                    .arg(self.key("h", run.stream));
             }
             pipe.arg(now_ms())
                 .arg(history.max_events)
@@ -754,7 +760,7 @@ const FANOUT_BLOCK: Duration = Duration::from_secs(1);
 const FANOUT_BATCH: usize = 512;
 
 /// Streams numbered per script call: bounds how long one call holds Redis (and the arguments
-/// of one call: three keys and three arguments per stream, an id and a body per event).
+/// of one call: two keys and three arguments per stream, an id and a body per event).
 const STREAMS_PER_CALL: usize = 128;
 
 /// Bytes of event bodies numbered per script call at most (unless one body is larger): one call
@@ -1648,7 +1654,7 @@ mod tests {
         let script = Script::new(APPEND);
         let mut call = script.prepare_invoke();
         for (user, _) in streams {
-            for kind in ["s", "h", "r"] {
+            for kind in ["s", "h"] {
                 call.key(shared.key(kind, &stream(user)));
             }
         }
@@ -1933,7 +1939,7 @@ mod tests {
         let (ttl, period) = (shared.ttl_ms(), shared.renewal_ms());
         let window = u64::try_from(DEDUP_WINDOW.as_millis()).expect("ms");
         assert_eq!(period, window / 16, "max age 10 min, window 60 s");
-        let keys = ["s", "h", "r"].map(|kind| shared.key(kind, &stream("dee")));
+        let keys = ["s", "h"].map(|kind| shared.key(kind, &stream("dee")));
         let probe = conn.clone();
         let pttl = async |key: &str| -> i64 {
             redis::cmd("PTTL")
@@ -1946,8 +1952,14 @@ mod tests {
         let (a, b, c) = (format!("{now}-0"), format!("{now}-1"), format!("{now}-2"));
         number(shared, &mut conn, &[(&a, "{}")], &[("dee", &[])], 10).await;
         // The first event: each key gets its window plus the period.
-        let ages = [ttl, ttl, window + period];
-        for (key, age) in keys.iter().zip(ages) {
+        let max_age = u64::try_from(shared.history().max_age.as_millis()).expect("ms");
+        assert_eq!(
+            ttl,
+            max_age.max(window) + period,
+            "the longer of the two windows"
+        );
+        for key in &keys {
+            let age = ttl;
             let left = pttl(key).await;
             assert!(
                 left > i64::try_from(age).expect("ms") - 1_000 && left <= age as i64,
@@ -1955,7 +1967,7 @@ mod tests {
             );
         }
         // Within the period: not renewed (a shorter expiry stays, though still past the
-        // window), but lists that went away meanwhile (evicted) get theirs at once.
+        // window), but a history that went away meanwhile (evicted) gets its own at once.
         let () = redis::pipe()
             .cmd("PEXPIRE")
             .arg(&keys[0])
@@ -1963,7 +1975,6 @@ mod tests {
             .ignore()
             .cmd("DEL")
             .arg(&keys[1])
-            .arg(&keys[2])
             .ignore()
             .query_async(&mut conn)
             .await
@@ -1975,7 +1986,6 @@ mod tests {
             "renewed within the period: {left}"
         );
         assert!(pttl(&keys[1]).await > (ttl - 1_000) as i64);
-        assert!(pttl(&keys[2]).await > (window + period) as i64 - 1_000);
         // A period after the last renewal: renewed.
         edit_state(&mut conn, &keys[0], |fields| {
             let renewed: u64 = fields[4].parse().expect("renewed");
@@ -1987,110 +1997,100 @@ mod tests {
         assert_eq!(
             history(shared, "dee", Some(0), 10).await.len(),
             2,
-            "the history holds the events after the list was evicted"
+            "the history holds the events after it was evicted"
         );
     }
 
     #[tokio::test]
-    async fn a_stream_keeps_one_numbered_entry_per_call_and_reads_entries_of_one_id() {
+    async fn the_history_tells_duplicates_for_the_window_whatever_max_events() {
         let server = Server::start();
         let (broker, mut conn) = broker(&server).await;
         let shared = &broker.shared;
-        let (meta, list) = (
-            shared.key("s", &stream("eve")),
-            shared.key("r", &stream("eve")),
-        );
+        let key = shared.key("h", &stream("eve"));
         let now = now_ms();
-        let id = |ms: u64, n: u32| format!("{ms}-{n}");
-        let (a, b, c, d, e) = (id(now, 0), id(now, 1), id(now, 2), id(now, 3), id(now, 4));
-        let entries = async |conn: &mut redis::aio::MultiplexedConnection| -> Vec<String> {
-            redis::cmd("LRANGE")
-                .arg(&list)
-                .arg(0)
-                .arg(-1)
-                .query_async(conn)
-                .await
-                .expect("LRANGE")
-        };
+        // 40 calls of one recent event each, with a history of 2 events: every entry stays (the
+        // window holds them), reads give the newest 2.
+        let ids: Vec<String> = (0..40).map(|n| format!("{now}-{n}")).collect();
+        for id in &ids {
+            number(shared, &mut conn, &[(id, "{}")], &[("eve", &[])], 2).await;
+        }
+        let entries: Vec<String> = redis::cmd("LRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .expect("LRANGE");
+        assert_eq!(entries.len(), 40);
+        let newest: Vec<&str> = entries[39].split(' ').collect();
+        assert_eq!(
+            (newest[0], newest[3], newest[4]),
+            ("40", "*", now.to_string().as_str()),
+            "seq, events, last ms: {entries:?}"
+        );
+        let seqs =
+            |events: Vec<(u64, String)>| events.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
+        assert_eq!(seqs(history(shared, "eve", None, 2).await), vec![39, 40]);
+        assert_eq!(seqs(history(shared, "eve", Some(5), 2).await), vec![6, 7]);
+        // Another node (or a retry) with the first, the 20th and a new event: only the new one is
+        // numbered, the others are found in the calls the history names.
+        let fresh = format!("{now}-40");
+        let again = [
+            (ids[0].as_str(), "{}"),
+            (ids[19].as_str(), "{}"),
+            (fresh.as_str(), "{}"),
+        ];
+        number(shared, &mut conn, &again, &[("eve", &[])], 2).await;
+        assert_eq!(seqs(history(shared, "eve", None, 2).await), vec![40, 41]);
+        // A call that numbered several events, some of them in this stream: its other events are
+        // not taken for this stream's.
+        let (a, b, c) = (
+            format!("{now}-41"),
+            format!("{now}-42"),
+            format!("{now}-43"),
+        );
+        let three = [(a.as_str(), "{}"), (b.as_str(), "{}"), (c.as_str(), "{}")];
         number(
             shared,
             &mut conn,
-            &[(&a, "{}"), (&b, "{}")],
-            &[("eve", &[])],
-            10,
+            &three,
+            &[("eve", &[1, 3]), ("fin", &[])],
+            2,
         )
         .await;
-        assert_eq!(entries(&mut conn).await, vec![format!("{b} {a}")]);
-        // None of the keys of the versions before (a hash of the state, `m`; the history, `l`;
-        // the numbered ids, `i` and then `d`): their scripts fail on, or misread, these.
-        for kind in ["m", "l", "i", "d"] {
-            let legacy: bool = redis::cmd("EXISTS")
-                .arg(shared.key(kind, &stream("eve")))
+        number(shared, &mut conn, &three, &[("eve", &[1, 2, 3])], 2).await;
+        let held = history(shared, "eve", Some(41), 10).await;
+        assert_eq!(seqs(held), vec![42, 43, 44], "a and c once, then b");
+        // Entries whose `last` left the window go once the history passes a multiple of 16
+        // entries (beyond the 2 events kept); their events are then unsure, not numbered again.
+        let old = now - 120_000;
+        let () = redis::cmd("DEL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .expect("DEL");
+        for n in 0..15 {
+            let entry = format!("{} {now} 1 * {old}", n + 1);
+            let () = redis::cmd("RPUSH")
+                .arg(&key)
+                .arg(entry)
                 .query_async(&mut conn)
                 .await
-                .expect("EXISTS");
-            assert!(!legacy, "{kind}");
+                .expect("RPUSH");
         }
-        // Another node, or a retry, with the same two and a new one: only the new one.
-        let three = [(a.as_str(), "{}"), (b.as_str(), "{}"), (c.as_str(), "{}")];
-        number(shared, &mut conn, &three, &[("eve", &[])], 10).await;
-        assert_eq!(
-            entries(&mut conn).await,
-            vec![format!("{b} {a}"), c.clone()]
-        );
-        // An entry of one id (a call that numbered one event here) is read too.
-        let () = redis::cmd("RPUSH")
-            .arg(&list)
-            .arg(&d)
+        let newer = format!("{now}-50");
+        number(shared, &mut conn, &[(&newer, "{}")], &[("eve", &[])], 2).await;
+        let entries: Vec<String> = redis::cmd("LRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(-1)
             .query_async(&mut conn)
             .await
-            .expect("RPUSH");
-        edit_state(&mut conn, &meta, |fields| {
-            fields[1] = "4".to_owned();
-            fields[3] = d.clone();
-        })
-        .await;
-        number(
-            shared,
-            &mut conn,
-            &[(&c, "{}"), (&d, "{}")],
-            &[("eve", &[])],
-            10,
-        )
-        .await;
-        assert_eq!(
-            history(shared, "eve", Some(0), 10)
-                .await
-                .into_iter()
-                .map(|(seq, _)| seq)
-                .collect::<Vec<_>>(),
-            vec![1, 2, 3],
-            "nothing numbered twice (4 was numbered by the entry's writer, off the history)"
-        );
-        // A push that makes the list 16 entries long trims the head's entries whose newest id
-        // left the window; one with a newer id stays, older ids and all.
-        let old = now - 120_000;
-        let olds: Vec<String> = (0..12)
-            .map(|k| format!("{} {}", id(old, k + 1), id(old, k)))
-            .collect();
-        let () = redis::cmd("LPUSH")
-            .arg(&list)
-            .arg(&olds)
-            .query_async(&mut conn)
-            .await
-            .expect("LPUSH");
-        let () = redis::cmd("LSET")
-            .arg(&list)
-            .arg(11)
-            .arg(format!("{a} {}", id(old, 12)))
-            .query_async(&mut conn)
-            .await
-            .expect("LSET");
-        number(shared, &mut conn, &[(&e, "{}")], &[("eve", &[])], 10).await;
-        assert_eq!(
-            entries(&mut conn).await,
-            vec![format!("{a} {}", id(old, 12)), format!("{b} {a}"), c, d, e]
-        );
+            .expect("LRANGE");
+        assert_eq!(entries.len(), 1, "the newest event's entry: {entries:?}");
+        let stale = format!("{old}-0");
+        let unsure = number(shared, &mut conn, &[(&stale, "{}")], &[("eve", &[])], 2).await;
+        assert_eq!(unsure, vec![0]);
     }
 
     #[tokio::test]

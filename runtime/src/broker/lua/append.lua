@@ -1,51 +1,55 @@
--- Numbers a batch of durable events in the streams one node resolved them to. The bodies are
--- stored once per call; each stream gets one state read and one state write, one history entry
--- naming its run of events, and the call publishes one message.
+-- Numbers a batch of durable events in the streams one node resolved them to. The bodies and
+-- the fan-out ids are stored once per call; each stream gets one state read, one state write and
+-- one history entry naming its run of events (three commands), and the call publishes one
+-- message.
 --
 -- A stream's state is one string, "<epoch> <seq> <born> <last> <renewed>": the epoch, the last
 -- seq numbered, when the epoch started (ms, the numbering node's clock), the newest fan-out
 -- entry id numbered ('0-0' for none), and when numbering last renewed the stream's expiries (ms,
 -- Redis's clock; 0 for never). One GET and one SET (which renews the key's expiry, or keeps it:
--- KEEPTTL) cost less than a hash's HMGET and HSET: a third of the script's instructions per
--- stream went to the hash's fields, their replies as Lua strings, and their conversions.
+-- KEEPTTL) cost less than a hash's HMGET and HSET.
 --
--- KEYS: per stream, three: its state (`<ns>:s:<stream>`, a string, above), history list
---       (`<ns>:h:<stream>`), numbered list (`<ns>:r:<stream>`)
--- ARGV: [1] now ms, [2] max events, [3] the keys' time to live in ms (max age plus the renewal
---       period), [4] candidate epoch, [5] channel, [6] dedup window ms, [7] reattach window ms,
---       [8] reattach max events, [9] prefix of the bodies' keys, [10] E, the number of events,
---       [11] renewal period ms,
+-- KEYS: per stream, two: its state (`<ns>:s:<stream>`, a string, above) and its history
+--       (`<ns>:h:<stream>`, a list, below)
+-- ARGV: [1] now ms, [2] max events, [3] the keys' time to live in ms (the longer of max age and
+--       the dedup window, plus the renewal period), [4] candidate epoch, [5] channel, [6] dedup
+--       window ms, [7] reattach window ms, [8] reattach max events, [9] prefix of the calls'
+--       keys, [10] E, the number of events, [11] renewal period ms,
 --       then E fan-out entry ids ('<ms>-<n>', ascending), then E bodies,
 --       then per stream: offline ('1': name it only if Redis still holds it), its header (the
 --       stream as JSON), and its events: '' for all E, else 1-based indexes ("1,3,4").
 --
--- The call's bodies go to one list, '<prefix><call>' (the call numbered by INCR of '<prefix>n'),
--- kept for the ttl plus a minute (a history entry whose bodies are gone is not read).
--- A history entry holds a run of events: "<the run's last seq> <ms> <call> <events>", events
--- '*' for all of the call's list, else their 1-based indexes in it. The history is a list (a
--- Redis Stream preallocates 4 KiB per key), trimmed from its head so that at least max events
--- remain, each time its length reaches a multiple of 16 entries (RPUSH's reply: no command of
--- its own). A trim leaves at most `keep` entries (each holds an event at or past the threshold),
--- and at most 16 are pushed before the next one: the list holds at most keep + 16 entries.
+-- A call is numbered by INCR of '<prefix>n'. Its fan-out ids go to one string,
+-- '<prefix><call>:i' (space-separated, in the events' order), kept for the dedup window and a
+-- minute; its bodies, when the history keeps events, to one list, '<prefix><call>', kept for
+-- the ttl plus a minute (a history entry whose bodies are gone is not read).
+--
+-- A history entry holds a run of events: "<the run's last seq> <ms> <call> <events> <last ms>":
+-- the numbering node's clock, the call, its events ('*' for all of the call's, else their
+-- 1-based indexes in it), and the ms of the stream's `last` after the run (so it never
+-- decreases along the list). The history is a list (a Redis Stream preallocates 4 KiB per key),
+-- trimmed from its head each time its length reaches a multiple of 16 entries (RPUSH's reply:
+-- no command of its own): an entry goes when it holds no event of the newest `keep` and its
+-- `last ms` is older than the dedup window. A trim leaves the entries of at most `keep` events
+-- and of the window, and at most 16 are pushed before the next one.
 --
 -- Duplicates: every node that serves a user resolves the user's stream, and a batch is retried
 -- as a whole after a failure. Nodes number in fan-out order, so an event whose fan-out id is past
--- the stream's `last` is new; one at or before it is looked up (from the newest) in the list of
--- the runs the stream numbered in the last dedup window: per call that numbered it, one entry
--- of the fan-out ids it took, space-separated, newest first (so that an entry's age is read
--- from its start). The list is kept in numbering order and trimmed from its head by the age of
--- each entry's newest id. One entry per call, rather than one per id,
--- is what makes numbering cheap: pushing E ids as E elements was a third of a broadcast's cost
--- per stream. For an event older than the window (its node was away) the list cannot tell: it
--- is not numbered, and the stream is returned as unsure, for the node to tell its connections
--- to resync.
+-- the stream's `last` is new; one at or before it, within the dedup window, is looked up in the
+-- history, from its newest entry: each entry's call names its ids (read once per call), its
+-- events which of them the stream took. The look-up stops at the first entry whose `last ms` is
+-- older than the window (it and the entries before it hold no id that recent). So the history,
+-- kept for the window, is also the record of what the stream numbered: one entry per stream and
+-- call, where a list of the ids per stream cost one more command and a copy of the ids. For an
+-- event older than the window (its node was away) the history cannot tell: it is not numbered,
+-- and the stream is returned as unsure, for the node to tell its connections to resync.
 --
--- Expiries: a stream's keys are given the ttl (the numbered list: the dedup window plus the
--- renewal period) when its state's `renewed` (Redis's clock, ms) is a renewal period old or
--- more, and `renewed` is set then; a list this call creates gets its expiry at once. Whoever
--- else sets the expiry of the state or the history (the read script, a node's keep-alive) sets the same
--- ttl, so after every numbering each key lives at least its window (max age, dedup window)
--- more; numbering alone keeps it at most a renewal period beyond that.
+-- Expiries: a stream's keys are given the ttl when its state's `renewed` (Redis's clock, ms) is a
+-- renewal period old or more, and `renewed` is set then; a history this call creates gets its
+-- expiry at once. Whoever else sets the expiry of the state or the history (the read script, a
+-- node's keep-alive) sets the same ttl, so after every numbering each key lives at least the
+-- longer of max age and the dedup window more; numbering alone keeps it at most a renewal period
+-- beyond that.
 --
 -- Returns the 0-based indexes of the unsure streams.
 --
@@ -65,7 +69,8 @@ local lines = {}
 local clock = redis.call('TIME')
 local at = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local oldest = at - tonumber(ARGV[6])
-local numbered_ttl = tonumber(ARGV[6]) + period
+-- A call's fan-out ids are looked up for the dedup window after it, and a minute more.
+local ids_ttl = tonumber(ARGV[6]) + 60000
 local reattach_ms, reattach_events = tonumber(ARGV[7]), tonumber(ARGV[8])
 -- The numbers read from the streams' states, and the numbers written as text, memoized for the
 -- call: a broadcast's streams share most of them, and Lua's own conversions (strtod, and
@@ -104,33 +109,57 @@ end
 local function after(ms, n, last_ms, last_n)
   return ms > last_ms or (ms == last_ms and n > last_n)
 end
--- The ms of a numbered entry's newest (first) id.
-local function newest_ms(entry)
-  return tonumber(string.match(entry, '^(%d+)'))
-end
--- A numbered entry: the fan-out ids of `indexes` (ascending), newest first.
-local function entry_of(indexes)
-  local ids = {}
-  for j = #indexes, 1, -1 do
-    ids[#ids + 1] = ARGV[ids_at + indexes[j] - 1]
+-- The fan-out ids of call `c` (its events' order), from the key the call wrote them to
+-- (`<prefix><call>:i`, above), memoized.
+local calls_ids = {}
+local function ids_of(c)
+  local list = calls_ids[c]
+  if not list then
+    list = {}
+    local text = redis.call('GET', ARGV[9] .. c .. ':i')
+    if text then
+      for id in string.gmatch(text, '%S+') do
+        list[#list + 1] = id
+      end
+    end
+    calls_ids[c] = list
   end
-  return table.concat(ids, ' ')
+  return list
 end
--- Which of `count` ids (the set `wanted`) the numbered list `key` holds: its entries are read
--- from the newest, 16 at a time, until all are found or the list ends (it holds the window).
-local function numbered_of(key, wanted, count)
+-- Which of `count` ids (the set `wanted`, each at `since` ms or later) the stream's history `key`
+-- names: its entries are read from the newest, 16 at a time, until all are found, an entry whose
+-- `last` is older than `since` (the entries before it hold older ids only), or the list ends.
+local function numbered_of(key, wanted, count, since)
   local found = {}
   local to = -1
   while count > 0 do
     local chunk = redis.call('LRANGE', key, to - 15, to)
     for k = #chunk, 1, -1 do
-      for id in string.gmatch(chunk[k], '%S+') do
-        if wanted[id] and not found[id] then
-          found[id] = true
-          count = count - 1
+      local c, which, last_ms = string.match(chunk[k], '^%d+ %d+ (%d+) ([%d,*]+) (%d+)$')
+      if c then
+        if tonumber(last_ms) < since then
+          return found
+        end
+        local ids = ids_of(c)
+        local function check(id)
+          if id and wanted[id] and not found[id] then
+            found[id] = true
+            count = count - 1
+          end
+        end
+        if which == '*' then
+          for _, id in ipairs(ids) do
+            check(id)
+          end
+        else
+          for i in string.gmatch(which, '%d+') do
+            check(ids[tonumber(i)])
+          end
+        end
+        if count == 0 then
+          break
         end
       end
-      if count == 0 then break end
     end
     if #chunk < 16 then break end
     to = to - 16
@@ -146,10 +175,8 @@ local every = {}
 for i = 1, events do
   every[i] = i
 end
--- The numbered entry of a run of every event, made once.
-local every_entry = nil
-for s = 0, #KEYS / 3 - 1 do
-  local meta, history, numbered = KEYS[3 * s + 1], KEYS[3 * s + 2], KEYS[3 * s + 3]
+for s = 0, #KEYS / 2 - 1 do
+  local meta, history = KEYS[2 * s + 1], KEYS[2 * s + 2]
   local a = streams_at + 3 * s
   local state = redis.call('GET', meta)
   if state or ARGV[a] ~= '1' then
@@ -196,7 +223,7 @@ for s = 0, #KEYS / 3 - 1 do
       end
       local found = {}
       if count > 0 then
-        found = numbered_of(numbered, wanted, count)
+        found = numbered_of(history, wanted, count, oldest + 1000)
       end
       taken = {}
       for _, i in ipairs(picked) do
@@ -219,23 +246,14 @@ for s = 0, #KEYS / 3 - 1 do
     end
     seq = seq + #taken
     if #taken > 0 then
-      local entry
-      if taken == every then
-        every_entry = every_entry or entry_of(every)
-        entry = every_entry
-      else
-        entry = entry_of(taken)
-      end
-      -- A list this call creates gets its expiry now, whether or not the stream renews.
-      local length = redis.call('RPUSH', numbered, entry)
-      if length == 1 and not renew then
-        redis.call('PEXPIRE', numbered, numbered_ttl)
-      end
       if not call then
         call = tostring(redis.call('INCR', ARGV[9] .. 'n'))
+        redis.call('SET', ARGV[9] .. call .. ':i',
+          table.concat(ARGV, ' ', ids_at, ids_at + events - 1), 'PX', ids_ttl)
       end
       if newest then
         last = ARGV[ids_at + newest - 1]
+        last_ms = id_ms[newest]
       end
       if renew then
         redis.call('SET', meta, epoch .. ' ' .. text(seq) .. ' ' .. born .. ' ' .. last .. ' '
@@ -244,60 +262,42 @@ for s = 0, #KEYS / 3 - 1 do
         redis.call('SET', meta, epoch .. ' ' .. text(seq) .. ' ' .. born .. ' ' .. last .. ' '
           .. text(renewed), 'KEEPTTL')
       end
-      -- Drop the entries whose newest id is older than the window from the head (they are in
-      -- numbering order), each time the list's length reaches a multiple of 16 (so it holds at
-      -- most 16 entries more than the window held at the last trim): the head alone is read
-      -- first, as it is usually within the window.
-      local head = length % 16 == 0 and redis.call('LINDEX', numbered, 0)
-      while head and (newest_ms(head) or 0) < oldest do
-        local entries = redis.call('LRANGE', numbered, 0, 63)
-        local old = 0
-        for _, entry in ipairs(entries) do
-          if (newest_ms(entry) or 0) >= oldest then break end
-          old = old + 1
-        end
-        if old > 0 then redis.call('LPOP', numbered, old) end
-        if old < 64 then break end
-      end
-      if renew then
-        redis.call('PEXPIRE', numbered, numbered_ttl)
-      end
       local which = list
       if taken ~= picked then
         which = table.concat(taken, ',')
       end
+      if which == '' then
+        which = '*'
+      end
       local keep = max_events
       if keep > 0 then
+        stored = true
         -- A new epoch keeps every event (up to its own bound) while the other nodes reattach,
         -- so that each replays the epoch from its first event as the first node delivered it.
         if now - number(born) < reattach_ms then
           keep = math.max(keep, reattach_events)
         end
-        local star = which
-        if star == '' then
-          star = '*'
-        end
-        local entries = redis.call('RPUSH', history, text(seq) .. ' ' .. ARGV[1] .. ' ' .. call .. ' ' .. star)
-        local threshold = seq - keep + 1
-        if threshold > 1 and entries % 16 == 0 then
-          while true do
-            local head = redis.call('LRANGE', history, 0, 15)
-            local old = 0
-            for _, e in ipairs(head) do
-              if tonumber(string.match(e, '^%d+')) >= threshold then break end
-              old = old + 1
+      end
+      local entries = redis.call('RPUSH', history, text(seq) .. ' ' .. ARGV[1] .. ' ' .. call
+        .. ' ' .. which .. ' ' .. text(last_ms))
+      local threshold = seq - keep + 1
+      if threshold > 1 and entries % 16 == 0 then
+        while true do
+          local head = redis.call('LRANGE', history, 0, 15)
+          local old = 0
+          for _, e in ipairs(head) do
+            local first_seq, last_of = string.match(e, '^(%d+) %d+ %d+ [%d,*]+ (%d+)$')
+            if not first_seq or tonumber(first_seq) >= threshold or tonumber(last_of) >= oldest then
+              break
             end
-            if old > 0 then redis.call('LPOP', history, old) end
-            if old < 16 then break end
+            old = old + 1
           end
-        end
-        stored = true
-        if renew or entries == 1 then
-          redis.call('PEXPIRE', history, ARGV[3])
+          if old > 0 then redis.call('LPOP', history, old) end
+          if old < 16 then break end
         end
       end
-      if which == '' then
-        which = '*'
+      if renew or entries == 1 then
+        redis.call('PEXPIRE', history, ARGV[3])
       end
       local n = #lines
       lines[n + 1], lines[n + 2], lines[n + 3], lines[n + 4] = epoch, ' ', text(first), ' '

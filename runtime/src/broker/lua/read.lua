@@ -22,13 +22,33 @@ else
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 local count = tonumber(ARGV[3])
-local all = redis.call('LRANGE', KEYS[2], 0, -1)
--- Each entry's fields, and how many events it holds once read.
+-- The entries from the newest back to the first at or before `bound` (a seq): the newest `count`
+-- events' (bound: the newest entry's seq less `count`), or those after `after` (bound: `after`).
+-- The history holds the dedup window too, which may be many more entries than a read needs: it
+-- is read from its end, 64 entries at a time, until the bound or its start.
+local bound = tonumber(ARGV[4])
+local chunks = {}
+local upto = -1
+while true do
+  local chunk = redis.call('LRANGE', KEYS[2], upto - 63, upto)
+  chunks[#chunks + 1] = chunk
+  local oldest = chunk[1] and tonumber(string.match(chunk[1], '^%d+'))
+  if not bound and chunk[#chunk] then
+    bound = (tonumber(string.match(chunk[#chunk], '^%d+')) or 0) - count
+  end
+  if #chunk < 64 or (oldest and bound and oldest <= bound) then
+    break
+  end
+  upto = upto - 64
+end
+-- Each entry's fields, oldest first, and how many events it holds once read.
 local entries = {}
-for _, e in ipairs(all) do
-  local last, t, call, which = string.match(e, '^(%d+) (%d+) (%d+) ([%d,*]+)$')
-  if last then
-    entries[#entries + 1] = {tonumber(last), t, call, which}
+for c = #chunks, 1, -1 do
+  for _, e in ipairs(chunks[c]) do
+    local last, t, call, which = string.match(e, '^(%d+) (%d+) (%d+) ([%d,*]+) %d+$')
+    if last then
+      entries[#entries + 1] = {tonumber(last), t, call, which}
+    end
   end
 end
 local from, to = 1, #entries
