@@ -178,10 +178,11 @@ pub(crate) trait NodeEvents: Send + Sync {
     /// selects here.
     fn receive(&self, envelope: &Envelope) -> Vec<Target>;
 
-    /// As [`Node::apply_run`].
+    /// As [`Node::apply_run`], the stream given by its tenant and user.
     fn apply_run(
         &self,
-        stream: &StreamId,
+        tenant: Option<&str>,
+        user: &str,
         epoch: &str,
         first: u64,
         bodies: &mut dyn Iterator<Item = Arc<str>>,
@@ -189,6 +190,9 @@ pub(crate) trait NodeEvents: Send + Sync {
 
     /// As [`Node::positions`].
     fn positions(&self) -> Vec<(StreamId, Position)>;
+
+    /// As [`Node::holds_streams`].
+    fn holds_streams(&self) -> bool;
 
     /// As [`Node::restart`].
     fn restart(&self, stream: &StreamId, position: &Position, reason: &str);
@@ -319,10 +323,30 @@ impl Node {
         first: u64,
         bodies: &mut dyn Iterator<Item = Arc<str>>,
     ) -> Applied {
+        self.apply_run_in(stream.tenant.as_deref(), &stream.user, epoch, first, bodies)
+    }
+
+    /// As [`Node::apply_run`], the stream given by its tenant and user (borrowed from a message,
+    /// as a broker reads them).
+    pub(crate) fn apply_run_in(
+        &self,
+        tenant: Option<&str>,
+        user: &str,
+        epoch: &str,
+        first: u64,
+        bodies: &mut dyn Iterator<Item = Arc<str>>,
+    ) -> Applied {
         match self.events.upgrade() {
-            Some(events) => events.apply_run(stream, epoch, first, bodies),
+            Some(events) => events.apply_run(tenant, user, epoch, first, bodies),
             None => Applied::NotHere,
         }
+    }
+
+    /// Whether this node holds any delivery stream (of a connection, or kept for one that
+    /// left): a node that holds none, such as one that only emits, has no use for numbered
+    /// frames.
+    pub fn holds_streams(&self) -> bool {
+        self.events.upgrade().is_some_and(|e| e.holds_streams())
     }
 
     /// Every room membership of this node's connections, to share them again after the broker

@@ -45,6 +45,7 @@
 //! Pub/sub is the classic kind (`PUBLISH`/`SUBSCRIBE`), which every Redis version and topology
 //! carries; see docs/delivery.md for the trade-offs.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -54,6 +55,7 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
+use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::{
@@ -305,12 +307,24 @@ impl Shared {
         format!("{}:n:{node}", self.ns)
     }
 
-    /// The key suffix of a stream: tenant and user, length-prefixed so no two collide.
+    /// A stream's key of `kind`: the tenant and the user, length-prefixed so no two collide.
     fn key(&self, kind: &str, s: &StreamId) -> String {
-        match &s.tenant {
-            Some(t) => format!("{}:{kind}:{}:{t}:{}", self.ns, t.len(), s.user),
-            None => format!("{}:{kind}:-:{}", self.ns, s.user),
-        }
+        let mut key = String::new();
+        self.write_key(&mut key, kind, s);
+        key
+    }
+
+    /// [`Shared::key`], written into `buf` (cleared first): a call that names hundreds of
+    /// streams reuses one buffer.
+    fn write_key<'b>(&self, buf: &'b mut String, kind: &str, s: &StreamId) -> &'b str {
+        use std::fmt::Write as _;
+        buf.clear();
+        // Writing into a `String` cannot fail.
+        let _ = match &s.tenant {
+            Some(t) => write!(buf, "{}:{kind}:{}:{t}:{}", self.ns, t.len(), s.user),
+            None => write!(buf, "{}:{kind}:-:{}", self.ns, s.user),
+        };
+        buf
     }
 
     fn history(&self) -> History {
@@ -631,12 +645,13 @@ impl Shared {
         let hash = self.append.get_hash().to_owned();
         let streams = by_stream(batch);
         let mut pipe = redis::pipe();
+        let mut key = String::new();
         for chunk in streams.chunks(STREAMS_PER_CALL) {
             let (used, lists) = call_events(chunk, batch.len());
             pipe.cmd("EVALSHA").arg(&hash).arg(chunk.len() * 2);
             for run in chunk {
-                pipe.arg(self.key("s", run.stream))
-                    .arg(self.key("h", run.stream));
+                pipe.arg(self.write_key(&mut key, "s", run.stream));
+                pipe.arg(self.write_key(&mut key, "h", run.stream));
             }
             pipe.arg(now_ms())
                 .arg(history.max_events)
@@ -718,20 +733,40 @@ impl Shared {
         let Ok(payload) = std::str::from_utf8(msg.get_payload_bytes()) else {
             return;
         };
+        if !node.holds_streams() {
+            // No stream here (a node that only emits): no run of the message is for it.
+            return;
+        }
         let Some((runs, bodies)) = parse_numbered(payload) else {
             tracing::warn!("a message of numbered events could not be read");
             return;
         };
-        for run in runs {
-            let mut run_bodies = run.events.iter().filter_map(|&e| bodies.get(e).cloned());
-            let applied = node.apply_run(&run.stream, &run.epoch, run.first, &mut run_bodies);
+        for run in &runs {
+            let (tenant, user) = (run.tenant.as_deref(), run.user.as_ref());
+            let applied = match &run.events {
+                None => node.apply_run_in(
+                    tenant,
+                    user,
+                    run.epoch,
+                    run.first,
+                    &mut bodies.iter().cloned(),
+                ),
+                Some(list) => {
+                    let mut picked = list.iter().filter_map(|&e| bodies.get(e).cloned());
+                    node.apply_run_in(tenant, user, run.epoch, run.first, &mut picked)
+                }
+            };
             if let Applied::Gap { after } = applied {
                 // Reads the stream on to Redis's position, the rest of this run included.
+                let stream = StreamId {
+                    tenant: tenant.map(str::to_owned),
+                    user: user.to_owned(),
+                };
                 let local = Position {
-                    epoch: run.epoch.clone(),
+                    epoch: run.epoch.to_owned(),
                     seq: after,
                 };
-                self.catch_up(node, &run.stream, &local).await;
+                self.catch_up(node, &stream, &local).await;
             }
         }
     }
@@ -1199,20 +1234,33 @@ fn parse_entry(entry: &Value) -> Option<Vec<(u64, u64, Arc<str>)>> {
 }
 
 /// A run of events numbered in one stream by one script call: `seq`s `first`, `first + 1` …,
-/// one per entry of `events` (indexes into the message's bodies).
+/// one per entry of `events` (indexes into the message's bodies; `None` for all of them, in
+/// order). The stream and the epoch are borrowed from the message (the stream's JSON owns a
+/// string only where it has an escape): every node reads every message, most of its runs for
+/// streams it does not serve.
 #[derive(Debug, PartialEq)]
-struct Run {
-    stream: StreamId,
-    epoch: String,
+struct Run<'a> {
+    tenant: Option<Cow<'a, str>>,
+    user: Cow<'a, str>,
+    epoch: &'a str,
     first: u64,
-    events: Vec<usize>,
+    events: Option<Vec<usize>>,
+}
+
+/// A stream as a message names it: [`StreamId`]'s JSON, read without copying where it can be.
+#[derive(Deserialize)]
+struct StreamRef<'a> {
+    #[serde(borrow)]
+    tenant: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user: Cow<'a, str>,
 }
 
 /// A message from `<ns>:numbered` (written by `lua/append.lua`): `"<runs>\n"`, one line
 /// `"<epoch> <first seq> <indexes, 1-based, comma-separated, or * for all> <stream as JSON>\n"`
 /// per run,
 /// `"<bodies>\n"`, then each body as `"<byte length>\n<body>"`. `None` when malformed.
-fn parse_numbered(payload: &str) -> Option<(Vec<Run>, Vec<Arc<str>>)> {
+fn parse_numbered(payload: &str) -> Option<(Vec<Run<'_>>, Vec<Arc<str>>)> {
     fn count(rest: &mut &str) -> Option<usize> {
         let (n, after) = rest.split_once('\n')?;
         *rest = after;
@@ -1225,7 +1273,7 @@ fn parse_numbered(payload: &str) -> Option<(Vec<Run>, Vec<Arc<str>>)> {
         let (line, after) = rest.split_once('\n')?;
         rest = after;
         let mut parts = line.splitn(4, ' ');
-        let epoch = parts.next()?.to_owned();
+        let epoch = parts.next()?;
         let first = parts.next()?.parse().ok()?;
         let events = match parts.next()? {
             "*" => None,
@@ -1235,8 +1283,14 @@ fn parse_numbered(payload: &str) -> Option<(Vec<Run>, Vec<Arc<str>>)> {
                     .collect::<Option<Vec<_>>>()?,
             ),
         };
-        let stream = serde_json::from_str(parts.next()?).ok()?;
-        runs.push((stream, epoch, first, events));
+        let stream: StreamRef<'_> = serde_json::from_str(parts.next()?).ok()?;
+        runs.push(Run {
+            tenant: stream.tenant,
+            user: stream.user,
+            epoch,
+            first,
+            events,
+        });
     }
     let bodies_count = count(&mut rest)?;
     let mut bodies = Vec::with_capacity(bodies_count.min(FANOUT_BATCH));
@@ -1245,19 +1299,11 @@ fn parse_numbered(payload: &str) -> Option<(Vec<Run>, Vec<Arc<str>>)> {
         bodies.push(Arc::from(rest.get(..len)?));
         rest = rest.get(len..)?;
     }
-    let runs: Vec<Run> = runs
-        .into_iter()
-        .map(|(stream, epoch, first, events)| Run {
-            stream,
-            epoch,
-            first,
-            events: events.unwrap_or_else(|| (0..bodies.len()).collect()),
-        })
-        .collect();
     let complete = rest.is_empty()
-        && runs
-            .iter()
-            .all(|r| !r.events.is_empty() && r.events.iter().all(|&e| e < bodies.len()));
+        && runs.iter().all(|r| match &r.events {
+            None => !bodies.is_empty(),
+            Some(list) => !list.is_empty() && list.iter().all(|&e| e < bodies.len()),
+        });
     complete.then_some((runs, bodies))
 }
 
@@ -1752,8 +1798,9 @@ mod tests {
             let (runs, bodies) = parse_numbered(&payload).expect("a well-formed message");
             for run in runs {
                 assert_eq!(run.epoch, "e1");
-                for (seq, e) in (run.first..).zip(run.events) {
-                    out.push((run.stream.user.clone(), seq, bodies[e].to_string()));
+                let events = run.events.unwrap_or_else(|| (0..bodies.len()).collect());
+                for (seq, e) in (run.first..).zip(events) {
+                    out.push((run.user.to_string(), seq, bodies[e].to_string()));
                 }
             }
         }
@@ -2014,13 +2061,16 @@ mod tests {
         for id in &ids {
             number(shared, &mut conn, &[(id, "{}")], &[("eve", &[])], 2).await;
         }
-        let entries: Vec<String> = redis::cmd("LRANGE")
-            .arg(&key)
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut conn)
-            .await
-            .expect("LRANGE");
+        let all = async |conn: &mut redis::aio::MultiplexedConnection| -> Vec<String> {
+            redis::cmd("LRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(-1)
+                .query_async(conn)
+                .await
+                .expect("LRANGE")
+        };
+        let entries = all(&mut conn).await;
         assert_eq!(entries.len(), 40);
         let newest: Vec<&str> = entries[39].split(' ').collect();
         assert_eq!(
@@ -2080,13 +2130,7 @@ mod tests {
         }
         let newer = format!("{now}-50");
         number(shared, &mut conn, &[(&newer, "{}")], &[("eve", &[])], 2).await;
-        let entries: Vec<String> = redis::cmd("LRANGE")
-            .arg(&key)
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut conn)
-            .await
-            .expect("LRANGE");
+        let entries = all(&mut conn).await;
         assert_eq!(entries.len(), 1, "the newest event's entry: {entries:?}");
         let stale = format!("{old}-0");
         let unsure = number(shared, &mut conn, &[(&stale, "{}")], &[("eve", &[])], 2).await;
@@ -2262,19 +2306,31 @@ mod tests {
 
     #[test]
     fn a_malformed_message_of_numbered_events_is_refused() {
-        let good = "1\ne1 4 1,2 {\"tenant\":null,\"user\":\"u\"}\n2\n2\nab3\nxyz";
+        let good = "2\ne1 4 1,2 {\"tenant\":null,\"user\":\"u\"}\n\
+                    e2 9 * {\"tenant\":\"t\\n\",\"user\":\"\\u00fc v\"}\n2\n2\nab3\nxyz";
         let (runs, bodies) = parse_numbered(good).expect("well-formed");
         assert_eq!(
             runs,
-            vec![Run {
-                stream: StreamId {
+            vec![
+                Run {
                     tenant: None,
-                    user: "u".to_owned()
+                    user: Cow::Borrowed("u"),
+                    epoch: "e1",
+                    first: 4,
+                    events: Some(vec![0, 1]),
                 },
-                epoch: "e1".to_owned(),
-                first: 4,
-                events: vec![0, 1],
-            }]
+                Run {
+                    tenant: Some(Cow::Owned("t\n".to_owned())),
+                    user: Cow::Owned("ü v".to_owned()),
+                    epoch: "e2",
+                    first: 9,
+                    events: None,
+                }
+            ]
+        );
+        assert!(
+            matches!(runs[0].user, Cow::Borrowed(_)),
+            "no copy without an escape"
         );
         assert_eq!(bodies, vec![Arc::from("ab"), Arc::from("xyz")]);
         for bad in [
@@ -2286,6 +2342,7 @@ mod tests {
             "1\ne1 x 1 {\"tenant\":null,\"user\":\"u\"}\n1\n2\nab",
             "1\ne1 4 1 {\"user\":}\n1\n2\nab",
             "1\ne1 4 1 {\"tenant\":null,\"user\":\"u\"}\n1\n3\né",
+            "1\ne1 4 * {\"tenant\":null,\"user\":\"u\"}\n0\n",
         ] {
             assert!(parse_numbered(bad).is_none(), "{bad:?} was accepted");
         }

@@ -57,12 +57,13 @@ impl NodeEvents for Inner {
 
     fn apply_run(
         &self,
-        stream: &StreamId,
+        tenant: Option<&str>,
+        user: &str,
         epoch: &str,
         first: u64,
         bodies: &mut dyn Iterator<Item = Arc<str>>,
     ) -> Applied {
-        let Some(stream) = self.registry.stream(stream) else {
+        let Some(stream) = self.registry.stream_in(tenant, user) else {
             return Applied::NotHere;
         };
         let mut st = stream.lock();
@@ -98,6 +99,10 @@ impl NodeEvents for Inner {
         drop(st);
         self.count_delivered(delivered);
         outcome
+    }
+
+    fn holds_streams(&self) -> bool {
+        self.registry.holds_streams()
     }
 
     fn positions(&self) -> Vec<(StreamId, Position)> {

@@ -171,12 +171,22 @@ impl Registry {
 
     /// The user's delivery stream in `tenant`, if this node holds one.
     pub(crate) fn stream(&self, id: &StreamId) -> Option<Arc<UserStream>> {
+        self.stream_in(id.tenant.as_deref(), &id.user)
+    }
+
+    /// As [`Registry::stream`], by the stream's parts: no owned strings needed to look it up.
+    pub(crate) fn stream_in(&self, tenant: Option<&str>, user: &str) -> Option<Arc<UserStream>> {
         self.users
-            .read(id.user.as_str())
-            .get(id.user.as_str())?
+            .read(user)
+            .get(user)?
             .iter()
-            .find(|s| s.id.tenant == id.tenant)
+            .find(|s| s.id.tenant.as_deref() == tenant)
             .cloned()
+    }
+
+    /// Whether any delivery stream is held here.
+    pub(crate) fn holds_streams(&self) -> bool {
+        self.users.each_shard().any(|shard| !shard.is_empty())
     }
 
     /// The user's delivery streams (one per tenant the user connects in; usually one).
