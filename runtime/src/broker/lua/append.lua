@@ -189,7 +189,7 @@ for s = 0, #KEYS / 2 - 1 do
       end
     end
     -- The state's fields as text: one match, then each number through a memo (a broadcast's
-    -- streams share their seq, last and renewed; Lua's strtod was a tenth of the script).
+    -- streams share their seq, last and renewed); `born` is converted only when needed.
     local epoch, seq, born, last, renewed
     if state then
       epoch, seq, born, last, renewed = string.match(state, '^(%S+) (%d+) (%d+) (%S+) (%d+)$')
@@ -286,8 +286,8 @@ for s = 0, #KEYS / 2 - 1 do
           local head = redis.call('LRANGE', history, 0, 15)
           local old = 0
           for _, e in ipairs(head) do
-            local first_seq, last_of = string.match(e, '^(%d+) %d+ %d+ [%d,*]+ (%d+)$')
-            if not first_seq or tonumber(first_seq) >= threshold or tonumber(last_of) >= oldest then
+            local entry_seq, last_of = string.match(e, '^(%d+) %d+ %d+ [%d,*]+ (%d+)$')
+            if not entry_seq or tonumber(entry_seq) >= threshold or tonumber(last_of) >= oldest then
               break
             end
             old = old + 1
