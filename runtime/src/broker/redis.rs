@@ -73,14 +73,18 @@ const PAST_DEDUP_WINDOW: &str =
 
 /// Numbers a batch of events in the streams one node resolved: skip duplicates, next seqs,
 /// append, trim, publish.
-const APPEND: &str = include_str!("lua/append.lua");
+/// `lua/stream.lua` (the formats of a stream's keys) comes first, in each script that uses them.
+const APPEND: &str = concat!(
+    include_str!("lua/stream.lua"),
+    include_str!("lua/append.lua")
+);
 
 /// Appends a batch of emitted events to the fan-out stream, a durable one only once.
 const PUBLISH: &str = include_str!("lua/publish.lua");
 
 /// A stream's position and entries (the newest `count`, or those after `after`), created with
 /// a new epoch when Redis holds none.
-const READ: &str = include_str!("lua/read.lua");
+const READ: &str = concat!(include_str!("lua/stream.lua"), include_str!("lua/read.lua"));
 
 /// Configures a [`RedisBroker`].
 #[derive(Debug, Clone)]

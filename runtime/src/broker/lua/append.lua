@@ -3,10 +3,8 @@
 -- one history entry naming its run of events (three commands), and the call publishes one
 -- message.
 --
--- A stream's state is one string, "<epoch> <seq> <born> <last> <renewed>": the epoch, the last
--- seq numbered, when the epoch started (ms, the numbering node's clock), the newest fan-out
--- entry id numbered ('0-0' for none), and when numbering last renewed the stream's expiries (ms,
--- Redis's clock; 0 for never). One GET and one SET (which renews the key's expiry, or keeps it:
+-- A stream's state is one string (its format, and the history entries', in stream.lua, which
+-- is prepended to this script). One GET and one SET (which renews the key's expiry, or keeps it:
 -- KEEPTTL) cost less than a hash's HMGET and HSET.
 --
 -- KEYS: per stream, two: its state (`<ns>:s:<stream>`, a string, above) and its history
@@ -135,7 +133,7 @@ local function numbered_of(key, wanted, count, since)
   while count > 0 do
     local chunk = redis.call('LRANGE', key, to - 15, to)
     for k = #chunk, 1, -1 do
-      local c, which, last_ms = string.match(chunk[k], '^%d+ %d+ (%d+) ([%d,*]+) (%d+)$')
+      local _, _, c, which, last_ms = entry_fields(chunk[k])
       if c then
         if tonumber(last_ms) < since then
           return found
@@ -192,7 +190,7 @@ for s = 0, #KEYS / 2 - 1 do
     -- streams share their seq, last and renewed); `born` is converted only when needed.
     local epoch, seq, born, last, renewed
     if state then
-      epoch, seq, born, last, renewed = string.match(state, '^(%S+) (%d+) (%d+) (%S+) (%d+)$')
+      epoch, seq, born, last, renewed = state_fields(state)
     end
     local last_ms, last_n
     if epoch then
@@ -256,11 +254,9 @@ for s = 0, #KEYS / 2 - 1 do
         last_ms = id_ms[newest]
       end
       if renew then
-        redis.call('SET', meta, epoch .. ' ' .. text(seq) .. ' ' .. born .. ' ' .. last .. ' '
-          .. text(at), 'PX', ARGV[3])
+        redis.call('SET', meta, state_text(epoch, text(seq), born, last, text(at)), 'PX', ARGV[3])
       else
-        redis.call('SET', meta, epoch .. ' ' .. text(seq) .. ' ' .. born .. ' ' .. last .. ' '
-          .. text(renewed), 'KEEPTTL')
+        redis.call('SET', meta, state_text(epoch, text(seq), born, last, text(renewed)), 'KEEPTTL')
       end
       local which = list
       if taken ~= picked then
@@ -278,15 +274,15 @@ for s = 0, #KEYS / 2 - 1 do
           keep = math.max(keep, reattach_events)
         end
       end
-      local entries = redis.call('RPUSH', history, text(seq) .. ' ' .. ARGV[1] .. ' ' .. call
-        .. ' ' .. which .. ' ' .. text(last_ms))
+      local entries = redis.call('RPUSH', history,
+        entry_text(text(seq), ARGV[1], call, which, text(last_ms)))
       local threshold = seq - keep + 1
       if threshold > 1 and entries % 16 == 0 then
         while true do
           local head = redis.call('LRANGE', history, 0, 15)
           local old = 0
           for _, e in ipairs(head) do
-            local entry_seq, last_of = string.match(e, '^(%d+) %d+ %d+ [%d,*]+ (%d+)$')
+            local entry_seq, _, _, _, last_of = entry_fields(e)
             if not entry_seq or tonumber(entry_seq) >= threshold or tonumber(last_of) >= oldest then
               break
             end

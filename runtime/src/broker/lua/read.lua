@@ -1,5 +1,5 @@
--- KEYS: the stream's state ("<epoch> <seq> <born> <last> <renewed>", see append.lua), history
---       list
+-- KEYS: the stream's state and its history (their formats in stream.lua, prepended to this
+--       script)
 -- ARGV: candidate epoch, the keys' time to live in ms (see append.lua), count, after ('' for
 --       the newest), now ms, prefix of the bodies' keys
 -- Returns {epoch, seq, entries}: the entries that hold the newest `count` events (or the first
@@ -9,7 +9,7 @@
 local state = redis.call('GET', KEYS[1])
 local epoch, seq = nil, 0
 if state then
-  local e, s = string.match(state, '^(%S+) (%d+) %d+ %d+%-%d+ %d+$')
+  local e, s = state_fields(state)
   epoch, seq = e, tonumber(s)
 end
 if epoch then
@@ -18,7 +18,7 @@ else
   -- No stream (or a malformed state): a new epoch, nothing numbered yet, never renewed.
   epoch, seq = ARGV[1], 0
   redis.call('DEL', KEYS[2])
-  redis.call('SET', KEYS[1], epoch .. ' 0 ' .. ARGV[5] .. ' 0-0 0', 'PX', ARGV[2])
+  redis.call('SET', KEYS[1], state_text(epoch, '0', ARGV[5], '0-0', '0'), 'PX', ARGV[2])
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 local count = tonumber(ARGV[3])
@@ -32,9 +32,9 @@ local upto = -1
 while true do
   local chunk = redis.call('LRANGE', KEYS[2], upto - 63, upto)
   chunks[#chunks + 1] = chunk
-  local oldest = chunk[1] and tonumber(string.match(chunk[1], '^%d+'))
+  local oldest = chunk[1] and tonumber((entry_fields(chunk[1])))
   if not bound and chunk[#chunk] then
-    bound = (tonumber(string.match(chunk[#chunk], '^%d+')) or 0) - count
+    bound = (tonumber((entry_fields(chunk[#chunk]))) or 0) - count
   end
   if #chunk < 64 or (oldest and bound and oldest <= bound) then
     break
@@ -45,7 +45,7 @@ end
 local entries = {}
 for c = #chunks, 1, -1 do
   for _, e in ipairs(chunks[c]) do
-    local last, t, call, which = string.match(e, '^(%d+) (%d+) (%d+) ([%d,*]+) %d+$')
+    local last, t, call, which = entry_fields(e)
     if last then
       entries[#entries + 1] = {tonumber(last), t, call, which}
     end
