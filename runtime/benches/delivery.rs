@@ -4,9 +4,12 @@
 //! `cargo bench -p tidings --features redis --bench delivery` starts its own `redis-server` on a
 //! free loopback port (no persistence), servers on 127.0.0.1 and real WebSocket clients, all in
 //! this process:
-//! - **fan-out**: U users with one connection each (split over two nodes for Redis); E durable
-//!   events to every user of the tenant, then 10×E ephemeral ones; timed from the first emit
-//!   until every client has every frame; deliveries per second, median of 3 runs;
+//! - **fan-out**: U users with one connection each to one node, and U more split over two nodes
+//!   sharing Redis (events emitted from a third); a burst is E durable events to every user of
+//!   the tenant, then 10×E ephemeral ones, timed from the first emit until every client has
+//!   every frame. After one untimed round, each of R rounds runs the bursts on one node and
+//!   through Redis back to back, which side first alternating; the ratio is the median of the
+//!   rounds' ratios, the rates the medians of the rounds' (U = 1,000, E = 20, R = 15);
 //! - **replay**: a user leaves, 1,000 events are addressed to them, they reconnect with their
 //!   position (through Redis: to the other node); time from the connect until
 //!   `$pending_complete`, median of 5;
@@ -222,9 +225,9 @@ struct CpuPerDelivery {
     process: f64,
     redis: f64,
     /// Redis's time in the numbering script per stream and call, µs: `EVALSHA`'s `usec` in
-    /// `INFO commandstats` over the durable runs, divided by the streams numbered (the
+    /// `INFO commandstats` over the durable bursts, divided by the streams numbered (the
     /// script's one `GET` of each stream's state; the attach reads use `GET` too, but they
-    /// come before the runs, and `publish.lua` sets its keys with `SET`). Redis
+    /// come before the bursts, and `publish.lua` sets its keys with `SET`). Redis
     /// measures it on the wall clock, so it includes time Redis was preempted on the shared
     /// cores: compare it between builds run alternately, not as CPU time.
     script_per_stream: f64,
@@ -235,67 +238,165 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Deliveries per second of durable and ephemeral fan-out to every user, and the CPU time per
-/// durable delivery over all runs (Redis's when one is given).
-async fn fanout(
-    emitter: &Hub,
-    addrs: &[SocketAddr],
+fn range(v: &[f64]) -> (f64, f64) {
+    v.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), &x| {
+        (lo.min(x), hi.max(x))
+    })
+}
+
+/// One side of the fan-out comparison: an emitting hub and the clients of its tenant.
+struct Side<'r> {
+    emitter: Hub,
+    received: Arc<AtomicU64>,
     users: usize,
-    events: u64,
-    runs: usize,
-    redis: Option<&Redis>,
-) -> (f64, f64, CpuPerDelivery) {
-    let received = Arc::new(AtomicU64::new(0));
-    clients(addrs, users, received.clone()).await;
-    let everyone: Recipients = to_tenant("bench");
-    let (mut durable, mut ephemeral) = (Vec::new(), Vec::new());
-    let mut cpu = CpuPerDelivery::default();
-    // (µs in the numbering script, streams it numbered) so far: see `script_per_stream`.
-    let stats = || {
-        redis.map_or((0, 0), |r| {
+    /// The Redis its nodes share, when it has one.
+    redis: Option<&'r Redis>,
+}
+
+/// What one burst measured.
+struct Burst {
+    /// Deliveries per second, from the first emit until every client has every frame.
+    rate: f64,
+    /// This process's CPU time over the burst, s.
+    process: f64,
+    /// `redis-server`'s CPU time over the burst, s.
+    redis: f64,
+    /// `(µs in EVALSHA, GET calls)` over the burst: see `CpuPerDelivery::script_per_stream`.
+    script: (u64, u64),
+}
+
+impl<'r> Side<'r> {
+    async fn connect(
+        emitter: Hub,
+        addrs: &[SocketAddr],
+        users: usize,
+        redis: Option<&'r Redis>,
+    ) -> Side<'r> {
+        let received = Arc::new(AtomicU64::new(0));
+        clients(addrs, users, received.clone()).await;
+        Side {
+            emitter,
+            received,
+            users,
+            redis,
+        }
+    }
+
+    fn script_stats(&self) -> (u64, u64) {
+        self.redis.map_or((0, 0), |r| {
             let info = r.info("commandstats");
             (
                 redis_command_stats(&info, "evalsha").1,
                 redis_command_stats(&info, "get").0,
             )
         })
-    };
-    let mut scripts = (0, 0);
-    for _ in 0..runs {
-        let start_count = received.load(Ordering::Relaxed);
-        let (process_before, redis_before) =
-            (process_cpu_seconds(), redis.map_or(0.0, redis_cpu_seconds));
-        let before = stats();
+    }
+
+    /// Emits `events` events to every user of the tenant (durable `Fact`s or ephemeral
+    /// `Blip`s) and waits until every client has every one.
+    async fn burst(&self, durable: bool, events: u64) -> Burst {
+        let everyone: Recipients = to_tenant("bench");
+        let start_count = self.received.load(Ordering::Relaxed);
+        let (process_before, redis_before) = (
+            process_cpu_seconds(),
+            self.redis.map_or(0.0, redis_cpu_seconds),
+        );
+        let script_before = self.script_stats();
         let t = Instant::now();
         for n in 0..events {
-            emitter
-                .emit_to(&Fact { n, text: text() }, &everyone)
-                .expect("emit");
+            let sent = if durable {
+                self.emitter.emit_to(&Fact { n, text: text() }, &everyone)
+            } else {
+                self.emitter.emit_to(&Blip { n, text: text() }, &everyone)
+            };
+            sent.expect("emit");
         }
-        wait_for(&received, start_count + events * users as u64).await;
-        durable.push((events * users as u64) as f64 / t.elapsed().as_secs_f64());
-        let deliveries = (events * users as u64 * runs as u64) as f64 / 1e6;
-        cpu.process += (process_cpu_seconds() - process_before) / deliveries;
-        cpu.redis += (redis.map_or(0.0, redis_cpu_seconds) - redis_before) / deliveries;
-        let after = stats();
-        scripts.0 += after.0 - before.0;
-        scripts.1 += after.1 - before.1;
+        let deliveries = events * self.users as u64;
+        wait_for(&self.received, start_count + deliveries).await;
+        let rate = deliveries as f64 / t.elapsed().as_secs_f64();
+        let script_after = self.script_stats();
+        Burst {
+            rate,
+            process: process_cpu_seconds() - process_before,
+            redis: self.redis.map_or(0.0, redis_cpu_seconds) - redis_before,
+            script: (
+                script_after.0 - script_before.0,
+                script_after.1 - script_before.1,
+            ),
+        }
+    }
+}
 
-        let start_count = received.load(Ordering::Relaxed);
-        let blips = events * 10;
-        let t = Instant::now();
-        for n in 0..blips {
-            emitter
-                .emit_to(&Blip { n, text: text() }, &everyone)
-                .expect("emit");
+/// The fan-out figures of one side over the rounds.
+#[derive(Default)]
+struct Rates {
+    durable: Vec<f64>,
+    ephemeral: Vec<f64>,
+    cpu: CpuPerDelivery,
+    script: (u64, u64),
+    deliveries: f64,
+}
+
+impl Rates {
+    fn add(&mut self, durable: Burst, ephemeral: Burst, deliveries: u64) {
+        self.durable.push(durable.rate);
+        self.ephemeral.push(ephemeral.rate);
+        self.cpu.process += durable.process;
+        self.cpu.redis += durable.redis;
+        self.script.0 += durable.script.0;
+        self.script.1 += durable.script.1;
+        self.deliveries += deliveries as f64;
+    }
+
+    /// CPU per durable delivery over all rounds, µs.
+    fn cpu(&self) -> CpuPerDelivery {
+        let million = self.deliveries / 1e6;
+        CpuPerDelivery {
+            process: self.cpu.process / million,
+            redis: self.cpu.redis / million,
+            script_per_stream: if self.script.1 > 0 {
+                self.script.0 as f64 / self.script.1 as f64
+            } else {
+                0.0
+            },
         }
-        wait_for(&received, start_count + blips * users as u64).await;
-        ephemeral.push((blips * users as u64) as f64 / t.elapsed().as_secs_f64());
     }
-    if scripts.1 > 0 {
-        cpu.script_per_stream = scripts.0 as f64 / scripts.1 as f64;
+}
+
+/// The fan-out comparison: `rounds` rounds, each a durable and an ephemeral burst on one node
+/// and the same two through Redis, the side that goes first alternating by round, after one
+/// untimed round that creates every stream on both sides. Each round's ratio (through Redis ÷
+/// one node) compares bursts a few milliseconds apart, so a machine whose speed drifts moves
+/// both; the figure is the median of the rounds' ratios.
+async fn fanout_rounds(
+    one: &Side<'_>,
+    redis: &Side<'_>,
+    events: u64,
+    rounds: usize,
+) -> (Rates, Rates, Vec<f64>) {
+    let (mut r1, mut r2, mut ratios) = (Rates::default(), Rates::default(), Vec::new());
+    let deliveries = events * one.users as u64;
+    for side in [one, redis] {
+        side.burst(true, events).await;
+        side.burst(false, events * 10).await;
     }
-    (median(durable), median(ephemeral), cpu)
+    for round in 0..rounds {
+        let order: [(&Side<'_>, bool); 2] = if round % 2 == 0 {
+            [(one, false), (redis, true)]
+        } else {
+            [(redis, true), (one, false)]
+        };
+        let mut pair = [0.0; 2];
+        for (side, through_redis) in order {
+            let durable = side.burst(true, events).await;
+            let ephemeral = side.burst(false, events * 10).await;
+            pair[usize::from(through_redis)] = durable.rate;
+            let rates = if through_redis { &mut r2 } else { &mut r1 };
+            rates.add(durable, ephemeral, deliveries);
+        }
+        ratios.push(pair[1] / pair[0]);
+    }
+    (r1, r2, ratios)
 }
 
 /// Milliseconds from a reconnect with a position until `$pending_complete`, `missed` events later.
@@ -408,10 +509,10 @@ async fn settle_offline(hub: &Hub) {
 
 fn main() {
     let smoke = std::env::args().any(|a| a == "--smoke");
-    let (users, events, runs, missed, memory_users, per_user, redis_per_user) = if smoke {
+    let (users, events, rounds, missed, memory_users, per_user, redis_per_user) = if smoke {
         (20, 2, 1, 50, 100, 10, 2)
     } else {
-        (1_000, 20, 3, 1_000, 10_000, 100, 10)
+        (1_000, 20, 15, 1_000, 10_000, 100, 10)
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -422,11 +523,12 @@ fn main() {
         let redis = Redis::start();
         let history = History::new(2_000, Duration::from_secs(600));
 
-        println!("fan-out to {users} users, {events} durable and {} ephemeral events to all:", events * 10);
+        println!(
+            "fan-out to {users} users, {events} durable and {} ephemeral events to all, {rounds} rounds:",
+            events * 10
+        );
         let single = hub(None, history);
         let addr = serve(single.clone()).await;
-        let (d1, e1, c1) = fanout(&single, &[addr], users, events, runs, None).await;
-        println!("  one node, in memory:        durable {:>10.0}/s  ephemeral {:>10.0}/s", d1, e1);
         let (a, b, api) = (
             hub(Some(broker(&redis, "fan")), history),
             hub(Some(broker(&redis, "fan")), history),
@@ -436,8 +538,25 @@ fn main() {
             healthy(h).await;
         }
         let addrs = [serve(a.clone()).await, serve(b.clone()).await];
-        let (d2, e2, c2) = fanout(&api, &addrs, users, events, runs, Some(&redis)).await;
-        println!("  two nodes through Redis:    durable {:>10.0}/s  ephemeral {:>10.0}/s", d2, e2);
+        let one = Side::connect(single.clone(), &[addr], users, None).await;
+        let through = Side::connect(api.clone(), &addrs, users, Some(&redis)).await;
+        let (r1, r2, ratios) = fanout_rounds(&one, &through, events, rounds).await;
+        let line = |name: &str, r: &Rates| {
+            let ((dl, dh), (el, eh)) = (range(&r.durable), range(&r.ephemeral));
+            println!(
+                "  {name} durable {:>10.0}/s ({dl:.0}–{dh:.0})  ephemeral {:>10.0}/s ({el:.0}–{eh:.0})",
+                median(r.durable.clone()),
+                median(r.ephemeral.clone())
+            );
+        };
+        line("one node, in memory:       ", &r1);
+        line("two nodes through Redis:   ", &r2);
+        let (lo, hi) = range(&ratios);
+        println!(
+            "  durable through Redis / one node: {:.2}x (median of {rounds} rounds' ratios; {lo:.2}–{hi:.2})",
+            median(ratios.clone())
+        );
+        let (c1, c2) = (r1.cpu(), r2.cpu());
         println!(
             "  CPU per durable delivery:   one node {:.2} us; through Redis {:.2} us in this process (servers and clients) + {:.2} us in redis-server",
             c1.process, c2.process, c2.redis
