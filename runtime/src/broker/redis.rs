@@ -2232,6 +2232,67 @@ mod tests {
         assert_eq!(events.len(), 1);
     }
 
+    /// Lua prints a number with `%.14g`: numbers of 10^14 and more (a seq, a call) are written
+    /// as integers all the same, and read back.
+    #[tokio::test]
+    async fn seqs_and_calls_past_ten_to_the_fourteenth_are_written_as_integers() {
+        let server = Server::start();
+        let (broker, mut conn) = broker(&server).await;
+        let shared = &broker.shared;
+        let now = now_ms();
+        let first = format!("{now}-0");
+        number(
+            shared,
+            &mut conn,
+            &[(&first, "{\"n\":0}")],
+            &[("ivy", &[])],
+            10,
+        )
+        .await;
+        let big = 99_999_999_999_999_u64;
+        edit_state(&mut conn, &shared.key("s", &stream("ivy")), |fields| {
+            fields[1] = big.to_string();
+        })
+        .await;
+        let () = redis::cmd("SET")
+            .arg(format!("{}n", shared.bodies_prefix()))
+            .arg(big)
+            .query_async(&mut conn)
+            .await
+            .expect("SET");
+        let ids: Vec<String> = (1..4).map(|n| format!("{now}-{n}")).collect();
+        let bodies: Vec<String> = (1..4).map(|n| format!("{{\"n\":{n}}}")).collect();
+        let events: Vec<(&str, &str)> = ids
+            .iter()
+            .zip(&bodies)
+            .map(|(id, body)| (id.as_str(), body.as_str()))
+            .collect();
+        number(shared, &mut conn, &events[..2], &[("ivy", &[])], 10).await;
+        number(shared, &mut conn, &events[2..], &[("ivy", &[])], 10).await;
+        let state: String = redis::cmd("GET")
+            .arg(shared.key("s", &stream("ivy")))
+            .query_async(&mut conn)
+            .await
+            .expect("GET");
+        assert_eq!(state.split(' ').nth(1), Some("100000000000002"), "{state}");
+        let read = history(shared, "ivy", Some(big), 10).await;
+        assert_eq!(
+            read,
+            vec![
+                (big + 1, bodies[0].clone()),
+                (big + 2, bodies[1].clone()),
+                (big + 3, bodies[2].clone())
+            ]
+        );
+        // The newest events, and a duplicate of the calls past 10^14 told as one.
+        assert_eq!(
+            history(shared, "ivy", None, 2).await,
+            vec![(big + 2, bodies[1].clone()), (big + 3, bodies[2].clone())]
+        );
+        number(shared, &mut conn, &events[1..], &[("ivy", &[])], 10).await;
+        assert_eq!(history(shared, "ivy", Some(big), 10).await.len(), 3);
+    }
+
     #[test]
     fn a_calls_events_are_in_fan_out_order_and_all_of_them_is_said_once() {
         let ann = stream("ann");

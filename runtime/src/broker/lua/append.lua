@@ -83,6 +83,7 @@ local function number(text)
   end
   return n
 end
+-- A number as its integer's text, memoized for the call (`tostring` prints %.14g: 1e+14).
 local function text(n)
   local t = texts[n]
   if not t then
@@ -245,7 +246,7 @@ for s = 0, #KEYS / 2 - 1 do
     seq = seq + #taken
     if #taken > 0 then
       if not call then
-        call = tostring(redis.call('INCR', ARGV[9] .. 'n'))
+        call = text(redis.call('INCR', ARGV[9] .. 'n'))
         redis.call('SET', ARGV[9] .. call .. ':i',
           table.concat(ARGV, ' ', ids_at, ids_at + events - 1), 'PX', ids_ttl)
       end

@@ -47,7 +47,8 @@ for c = #chunks, 1, -1 do
   for _, e in ipairs(chunks[c]) do
     local last, t, call, which = entry_fields(e)
     if last then
-      entries[#entries + 1] = {tonumber(last), t, call, which}
+      -- The seq's text is kept for the reply: Lua's numbers print in %.14g (1e+14).
+      entries[#entries + 1] = {tonumber(last), t, call, which, last}
     end
   end
 end
@@ -77,7 +78,7 @@ end
 local calls = {}
 local out = {}
 for k = from, to do
-  local last, t, call, which = unpack(entries[k])
+  local _, t, call, which, last = unpack(entries[k])
   local bodies = calls[call]
   if not bodies then
     bodies = redis.call('LRANGE', ARGV[6] .. call, 0, -1)
@@ -102,7 +103,7 @@ for k = from, to do
     end
   end
   if complete then
-    out[#out + 1] = {tostring(last) .. '-0', expanded}
+    out[#out + 1] = {last .. '-0', expanded}
   end
 end
 return {epoch, seq, out}
