@@ -84,7 +84,14 @@ impl NodeEvents for Inner {
                 st.waiting.push((position.clone(), body));
                 outcome = Applied::Held;
             } else {
-                let (applied, d) = apply_locked(&mut st, &position, body, &self.history, now);
+                let (applied, d) = apply_locked(
+                    &mut st,
+                    &position,
+                    body,
+                    &self.history,
+                    now,
+                    self.limits.max_outbound_frame_bytes,
+                );
                 if let Some(d) = d {
                     delivered.connections += d.connections;
                     delivered.dropped += d.dropped;
@@ -139,12 +146,19 @@ impl NodeEvents for Inner {
 
 /// Applies one numbered frame under the stream's lock, received at `now` (the instant and its
 /// [`clock_ms`]).
+///
+/// `limit` is this node's `max_outbound_frame_bytes`: an event numbered by a node whose limit
+/// is higher, and wider than this one's, takes its `seq` here but is not stored or sent (this
+/// node sends no frame wider than its limit; past its write buffer's bound the socket would
+/// end the connection, and each resume would replay the event again): the stream's
+/// connections here resync at it ([`TOO_LARGE_HERE`]).
 fn apply_locked(
     st: &mut StreamState,
     position: &Position,
     body: Arc<str>,
     history: &History,
     now: (Instant, u64),
+    limit: usize,
 ) -> (Applied, Option<Delivered>) {
     if position.epoch != st.epoch {
         // The broker's stream was started anew (its store lost it). Past its first event, the
@@ -181,16 +195,36 @@ fn apply_locked(
     if position.seq > st.seq + 1 {
         return (Applied::Gap { after: st.seq }, None);
     }
+    if widest_frame(&body, true) > limit {
+        tracing::warn!(
+            epoch = %st.epoch,
+            seq = position.seq,
+            bytes = widest_frame(&body, true),
+            limit,
+            "a numbered event from another node is larger than this node's max_outbound_frame_bytes; this node's connections of the stream resync"
+        );
+        // What came before it cannot be replayed past it from here either: the history goes.
+        st.restart(position.epoch.clone(), position.seq, TOO_LARGE_HERE);
+        return (Applied::Delivered, None);
+    }
     let d = st.deliver(position.seq, body, history, now, false);
     (Applied::Delivered, Some(d))
 }
 
+/// The reason of the `$resync_required` a node sends at an event of the stream that another
+/// node numbered and that is wider than this node's `max_outbound_frame_bytes`.
+pub(crate) const TOO_LARGE_HERE: &str =
+    "an event was larger than this node's max_outbound_frame_bytes (another node numbered it)";
+
 /// Makes a stream created on this node agree with the broker's: its epoch, position and
-/// history, then the frames that arrived meanwhile.
+/// history, then the frames that arrived meanwhile. `limit` is this node's
+/// `max_outbound_frame_bytes`: the history kept is the contiguous run after the newest event
+/// wider than that (see [`apply_locked`]).
 pub(super) async fn hydrate(
     broker: &dyn Broker,
     stream: &UserStream,
     history: &History,
+    limit: usize,
 ) -> Result<(), BrokerError> {
     for _ in 0..3 {
         if stream.lock().hydrated {
@@ -205,12 +239,12 @@ pub(super) async fn hydrate(
         st.epoch = snapshot.position.epoch.clone();
         st.seq = snapshot.position.seq;
         // The history must end at the stream's position without a hole: keep the contiguous
-        // run of events that does.
+        // run of events that does, and that this node may send.
         let mut events = snapshot.events;
         let mut keep = events.len();
         let mut expect = snapshot.position.seq;
-        for (i, (seq, _, _)) in events.iter().enumerate().rev() {
-            if *seq != expect {
+        for (i, (seq, _, body)) in events.iter().enumerate().rev() {
+            if *seq != expect || widest_frame(body, true) > limit {
                 break;
             }
             keep = i;
@@ -232,7 +266,9 @@ pub(super) async fn hydrate(
         let mut gap = false;
         let at = (now, clock_ms(now));
         for (position, body) in waiting {
-            if let (Applied::Gap { .. }, _) = apply_locked(&mut st, &position, body, history, at) {
+            if let (Applied::Gap { .. }, _) =
+                apply_locked(&mut st, &position, body, history, at, limit)
+            {
                 gap = true;
                 break;
             }

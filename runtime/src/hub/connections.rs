@@ -99,9 +99,14 @@ impl Hub {
                 .registry
                 .stream_or_new(&id, self.inner.broker.is_none());
             if let Some(broker) = &self.inner.broker {
-                hydrate(broker.as_ref(), &stream, &history)
-                    .await
-                    .map_err(RegisterError::Unavailable)?;
+                hydrate(
+                    broker.as_ref(),
+                    &stream,
+                    &history,
+                    self.inner.limits.max_outbound_frame_bytes,
+                )
+                .await
+                .map_err(RegisterError::Unavailable)?;
             }
             let conn = Arc::new(Conn::new(
                 self.inner.next_conn.fetch_add(1, Ordering::Relaxed),

@@ -861,3 +861,117 @@ async fn untenanted_events_for_an_offline_user_wait_in_their_tenant_stream() {
     assert_eq!(got, [(2, 2), (3, 3)], "replayed in order, numbered once");
     assert!(resyncs.is_empty());
 }
+
+/// A durable event to one user, with a payload of any size.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Padded {
+    user: String,
+    pad: String,
+}
+
+impl tidings::Event for Padded {
+    const NAME: &'static str = "test:padded";
+    const MODULE: &'static str = "test";
+    const DIRECTION: tidings::schema::Direction = tidings::schema::Direction::ServerToClient;
+    const DELIVERY: tidings::schema::Delivery = tidings::schema::Delivery::Durable;
+    type Reply = ();
+
+    fn recipients(&self) -> tidings::Recipients {
+        tidings::to_user(&self.user)
+    }
+}
+
+/// Nodes of one system whose `max_outbound_frame_bytes` differ: an event that the node with
+/// the higher limit numbers, wider than the other's limit, is not sent by the other (its
+/// sockets would refuse the frame and end the connection, and every resume would replay it
+/// again). Its tabs of the stream resync at that event's `seq` and go on; a resume from before
+/// it resyncs, from it on replays, on that node and on one that loads the stream afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_a_lower_frame_limit_resyncs_at_a_wider_event_another_node_numbered() {
+    let redis = Redis::start();
+    let narrow = |redis: &Redis| {
+        let mut limits = tidings::Limits::default();
+        limits.max_outbound_frame_bytes = 1024;
+        let broker = RedisBroker::builder(redis.url())
+            .namespace("wide")
+            .build()
+            .expect("a redis url");
+        hub_builder().limits(limits).broker(broker).build()
+    };
+    let a = TestServer::start(node(&redis, "wide", History::default())).await;
+    let b = TestServer::start(narrow(&redis)).await;
+    healthy(&a.hub).await;
+    healthy(&b.hub).await;
+    let mut on_a = a.client("user=u1").await;
+    let mut on_b = b.client("user=u1").await;
+    let epoch = on_a.connected["resume"]["epoch"]
+        .as_str()
+        .expect("epoch")
+        .to_owned();
+    a.hub.emit(&note("u1", 1)).expect("emit");
+    let wide = "w".repeat(2_000);
+    a.hub
+        .emit(&Padded {
+            user: "u1".into(),
+            pad: wide.clone(),
+        })
+        .expect("within a's limit");
+    a.hub.emit(&note("u1", 3)).expect("emit");
+    let seen = |f: &serde_json::Value| (f["type"].as_str().map(str::to_owned), f["seq"].as_u64());
+    let mut got_a = Vec::new();
+    for _ in 0..3 {
+        got_a.push(seen(&on_a.recv_app().await));
+    }
+    assert_eq!(
+        got_a,
+        [
+            (Some("test:note".into()), Some(1)),
+            (Some("test:padded".into()), Some(2)),
+            (Some("test:note".into()), Some(3)),
+        ]
+    );
+    let first = on_b.recv_app().await;
+    assert_eq!(seen(&first), (Some("test:note".into()), Some(1)));
+    let resync = on_b.recv_app().await;
+    assert_eq!(
+        seen(&resync),
+        (Some("$resync_required".into()), Some(2)),
+        "{resync}"
+    );
+    assert_eq!(resync["epoch"], epoch.as_str());
+    assert!(
+        resync["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("max_outbound_frame_bytes")),
+        "{resync}"
+    );
+    let next = on_b.recv_app().await;
+    assert_eq!(seen(&next), (Some("test:note".into()), Some(3)), "{next}");
+    assert_eq!(next["data"]["n"], 3);
+
+    // Resumes: from before the wide event a resync, from it the events after it. On b, which
+    // held the stream, and on c, which loads it from Redis for its first connection.
+    let c = TestServer::start(narrow(&redis)).await;
+    healthy(&c.hub).await;
+    for node in [&c, &b] {
+        let mut tab = node.client(&format!("user=u1&resume={epoch}.2")).await;
+        let replayed = tab.recv_app().await;
+        assert_eq!(
+            seen(&replayed),
+            (Some("test:note".into()), Some(3)),
+            "{replayed}"
+        );
+        let done = tab.recv_app().await;
+        assert_eq!(done["type"], "$pending_complete", "{done}");
+        let mut tab = node.client(&format!("user=u1&resume={epoch}.1")).await;
+        let told = tab.recv_app().await;
+        assert_eq!(
+            seen(&told),
+            (Some("$resync_required".into()), Some(3)),
+            "{told}"
+        );
+    }
+    // The tab on b is still open: the next event arrives.
+    a.hub.emit(&note("u1", 4)).expect("emit");
+    assert_eq!(on_b.recv_app().await["seq"], 4);
+}
