@@ -565,16 +565,44 @@ impl Shared {
         Ok((Position { epoch, seq }, events))
     }
 
+    /// [`Shared::read`], retried on [`retry_delays`]'s schedule while it fails, as numbering
+    /// is: a cut of the connection to Redis costs a reconnect, not a resync.
+    ///
+    /// # Errors
+    ///
+    /// The last failure, once the schedule is spent (about 35 s).
+    async fn read_back(
+        &self,
+        stream: &StreamId,
+        after: Option<u64>,
+        count: usize,
+    ) -> Result<(Position, Vec<(u64, Duration, Arc<str>)>), BrokerError> {
+        let mut delays = retry_delays();
+        loop {
+            match self.read(stream, after, count).await {
+                Ok(read) => return Ok(read),
+                Err(e) => {
+                    let Some(delay) = delays.next() else {
+                        return Err(e);
+                    };
+                    self.degraded(e.to_string());
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
     /// Brings a stream this node serves up to Redis's: queues what it missed in order, or
-    /// tells its connections to resync when that is gone.
+    /// tells its connections to resync when that is gone (or when Redis cannot be read for as
+    /// long as [`retry_delays`] retries).
     async fn catch_up(&self, node: &Node, stream: &StreamId, local: &Position) {
         let count = self.catch_up_count();
-        match self.read(stream, Some(local.seq), count).await {
+        match self.read_back(stream, Some(local.seq), count).await {
             Ok((position, events)) => {
                 if position.epoch != local.epoch {
                     // Redis lost the stream and it started anew: the old epoch's missed events
                     // are gone (resync), the new epoch's are replayed.
-                    let (position, events) = match self.read(stream, Some(0), count).await {
+                    let (position, events) = match self.read_back(stream, Some(0), count).await {
                         Ok(read) => read,
                         Err(_) => (position, Vec::new()),
                     };
@@ -680,8 +708,8 @@ impl Shared {
                     .arg(list);
             }
         }
-        let mut delay = Duration::from_millis(50);
-        for _ in 0..40 {
+        let mut delays = retry_delays();
+        loop {
             let attempt = async {
                 let mut conn = self.conn().await?;
                 if !self.loaded.load(Ordering::Acquire) {
@@ -719,8 +747,8 @@ impl Shared {
                     // A restarted Redis has forgotten the script: load it again.
                     self.loaded.store(false, Ordering::Release);
                     self.degraded(e.to_string());
+                    let Some(delay) = delays.next() else { break };
                     tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(1));
                 }
             }
         }
@@ -790,6 +818,34 @@ impl Shared {
         let mut conn = self.conn().await?;
         pipe.query_async::<()>(&mut conn).await.map_err(backend)
     }
+}
+
+/// The delays between a failed Redis call that the node must not give up on at once
+/// (numbering a batch, reading a stream back) and its next try: 50 ms, doubling up to 1 s, 39
+/// of them (40 tries over about 35 s, as long as a restarted Redis takes to load a large
+/// dataset), on `backon`'s exponential schedule.
+fn retry_delays() -> backon::ExponentialBackoff {
+    use backon::BackoffBuilder as _;
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(1))
+        .with_max_times(39)
+        .build()
+}
+
+/// The longest delay between two tries to reconnect to Redis.
+const RECONNECT_MAX: Duration = Duration::from_secs(2);
+
+/// The delays between tries to reconnect to Redis (the subscription, the fan-out reader, the
+/// publisher's next try): 50 ms, doubling up to [`RECONNECT_MAX`], for as long as the node
+/// lives, on `backon`'s exponential schedule.
+fn reconnect_delays() -> backon::ExponentialBackoff {
+    use backon::BackoffBuilder as _;
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(RECONNECT_MAX)
+        .without_max_times()
+        .build()
 }
 
 /// How long one read of the fan-out stream waits for an entry (`XREAD BLOCK`).
@@ -950,7 +1006,7 @@ async fn read_fanout(shared: Arc<Shared>, node: Node) {
     let key = shared.fanout();
     // Until the first connection: nothing read. Then the id of the last entry read.
     let mut last: Option<StreamEntryId> = None;
-    let mut delay = Duration::from_millis(50);
+    let mut delays = reconnect_delays();
     while node.is_alive() {
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -986,13 +1042,12 @@ async fn read_fanout(shared: Arc<Shared>, node: Node) {
             Err(e) => {
                 shared.reading.store(false, Ordering::Release);
                 shared.degraded(e.to_string());
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
+                tokio::time::sleep(delays.next().unwrap_or(RECONNECT_MAX)).await;
                 continue;
             }
         };
         last = Some(from);
-        delay = Duration::from_millis(50);
+        delays = reconnect_delays();
         shared.reading.store(true, Ordering::Release);
         shared.recovered();
         loop {
@@ -1585,7 +1640,7 @@ async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelop
                 Err(e) => tracing::error!(error = %e, "an envelope could not be encoded"),
             }
         }
-        let mut delay = Duration::from_millis(50);
+        let mut delays = reconnect_delays();
         loop {
             let sent = async {
                 let mut conn = shared.conn().await?;
@@ -1602,8 +1657,7 @@ async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelop
                         return;
                     }
                     shared.degraded(e.to_string());
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
+                    tokio::time::sleep(delays.next().unwrap_or(RECONNECT_MAX)).await;
                 }
             }
         }
@@ -1613,7 +1667,7 @@ async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelop
 
 /// Receives numbered frames; reconnects and reconciles after a failure.
 async fn subscribe(shared: Arc<Shared>, node: Node) {
-    let mut delay = Duration::from_millis(50);
+    let mut delays = reconnect_delays();
     let keep_alive_every =
         (shared.history().max_age / 3).clamp(Duration::from_millis(500), Duration::from_secs(60));
     while node.is_alive() {
@@ -1635,12 +1689,11 @@ async fn subscribe(shared: Arc<Shared>, node: Node) {
             Ok(p) => p,
             Err(e) => {
                 shared.degraded(e.to_string());
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
+                tokio::time::sleep(delays.next().unwrap_or(RECONNECT_MAX)).await;
                 continue;
             }
         };
-        delay = Duration::from_millis(50);
+        delays = reconnect_delays();
         // Subscribed: anything published from now on arrives. What was published while the
         // node was away is read back from the streams.
         for (stream, local) in node.positions() {
@@ -2230,6 +2283,16 @@ mod tests {
             (hal[0].as_str(), 1)
         );
         assert_eq!(events.len(), 1);
+    }
+
+    /// Numbering and read-backs retry 40 times over about 35 s: 50 ms doubling to 1 s.
+    #[test]
+    fn the_retry_schedule_is_bounded() {
+        // In whole ms: the schedule's factor is an f32 (100.000001 ms).
+        let delays: Vec<u128> = retry_delays().map(|d| d.as_millis()).collect();
+        assert_eq!(delays.len(), 39);
+        assert_eq!(delays[..6], [50, 100, 200, 400, 800, 1_000]);
+        assert_eq!(delays.iter().sum::<u128>(), 35_550);
     }
 
     /// Lua prints a number with `%.14g`: numbers of 10^14 and more (a seq, a call) are written
