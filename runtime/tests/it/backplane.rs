@@ -323,10 +323,9 @@ async fn a_redis_restart_is_survived_and_signalled_as_a_resync() {
         }
     }
     newcomer.close();
-    // Emits are queued up to the bound, then refused: never dropped silently.
-    // (The node's forwarding task may take queued emits into its retry buffer meanwhile, so a
-    // later emit can be accepted again after a refusal: what matters is that every accepted one
-    // arrives, in order, and every other one was refused.)
+    // Emits are queued up to the bound, then refused: never dropped silently. The bound counts
+    // what the node's publisher holds in its batch too: at most 8 wait, however the publisher
+    // took them.
     let mut accepted = Vec::new();
     let mut refused = 0;
     for n in 4..=20 {
@@ -338,7 +337,7 @@ async fn a_redis_restart_is_survived_and_signalled_as_a_resync() {
     }
     let queued = accepted.len();
     assert!(
-        queued >= 1 && refused >= 1,
+        (1..=8).contains(&queued) && refused >= 1,
         "queued {queued}, refused {refused}"
     );
 
