@@ -1635,9 +1635,12 @@ const BURST_QUIET: Duration = Duration::from_micros(20);
 /// How long the publisher gathers a batch that is not full, at most, from its first event.
 const BURST_LINGER: Duration = Duration::from_micros(200);
 
-/// Takes the events that go on arriving after the first of a batch, until none has come for
-/// [`BURST_QUIET`], [`BURST_LINGER`] has passed, or the batch is full, yielding to the runtime
-/// in between (no timer: tokio's is a millisecond coarse).
+/// Takes the events that go on arriving after the first of a batch that the publisher woke
+/// for (idle until then), until none has come for [`BURST_QUIET`], [`BURST_LINGER`] has
+/// passed, or the batch is full, yielding to the runtime in between (no timer: tokio's is a
+/// millisecond coarse). A publisher that finds events waiting when it comes back from Redis
+/// takes them at once: a steady stream is batched by the round trip, and gathering it would
+/// keep a worker busy.
 ///
 /// A burst emitted in a loop on another thread arrives while the publisher wakes for its first
 /// event. Appended as they came, a burst of 20 went out as two batches in a third of the
@@ -1670,8 +1673,16 @@ async fn gather_burst(rx: &mut mpsc::Receiver<Envelope>, batch: &mut Vec<Envelop
 async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelope>) {
     let stream = shared.fanout();
     let mut batch = Vec::new();
-    while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
-        gather_burst(&mut rx, &mut batch).await;
+    loop {
+        // Events already waiting: a stream of them faster than Redis takes them, batched by
+        // the round trip. None: the next one may start a burst, gathered as it is emitted.
+        let idle = rx.is_empty();
+        if rx.recv_many(&mut batch, PUBLISH_BATCH).await == 0 {
+            break;
+        }
+        if idle {
+            gather_burst(&mut rx, &mut batch).await;
+        }
         let mut call = shared.publish.prepare_invoke();
         call.key(&stream)
             .arg(shared.fanout_window)
