@@ -169,10 +169,6 @@ pub(crate) trait NodeEvents: Send + Sync {
     /// The history bounds the hub was built with.
     fn history(&self) -> History;
 
-    /// Whether this node may send the envelope's frame: at its widest, within the node's
-    /// `max_outbound_frame_bytes`.
-    fn may_send(&self, envelope: &Envelope) -> bool;
-
     /// Takes an envelope that reached this node: an ephemeral event is queued to the
     /// connections it selects here; for a durable one, returns the streams of the users it
     /// selects here.
@@ -281,8 +277,7 @@ impl Node {
     /// recipients as `previous`, and emitted here if and only if `previous` was, selects the
     /// streams `previous` selected, as resolving both at one instant would, so those are shared
     /// rather than resolved again. A burst of broadcasts read together is resolved once, not
-    /// once per event and recipient. Otherwise (or when this node may not send the frame, see
-    /// [`receive`](Self::receive)) the envelope is resolved on its own.
+    /// once per event and recipient. Otherwise the envelope is resolved on its own.
     pub fn receive_after(
         &self,
         envelope: &Envelope,
@@ -293,7 +288,7 @@ impl Node {
                 && before.durable
                 && (envelope.origin == self.id) == (before.origin == self.id)
                 && envelope.recipients == before.recipients;
-            if same && self.events.upgrade().is_some_and(|e| e.may_send(envelope)) {
+            if same {
                 return Arc::clone(targets);
             }
         }

@@ -579,13 +579,21 @@ impl Shared {
         count: usize,
     ) -> Result<(Position, Vec<(u64, Duration, Arc<str>)>), BrokerError> {
         let mut delays = retry_delays();
+        let mut failed = false;
         loop {
             match self.read(stream, after, count).await {
-                Ok(read) => return Ok(read),
+                Ok(read) => {
+                    if failed {
+                        // Healthy again, unless the subscription or the reader is down.
+                        self.recovered();
+                    }
+                    return Ok(read);
+                }
                 Err(e) => {
                     let Some(delay) = delays.next() else {
                         return Err(e);
                     };
+                    failed = true;
                     self.degraded(e.to_string());
                     tokio::time::sleep(delay).await;
                 }
@@ -1622,9 +1630,6 @@ async fn share_presence(
     }
 }
 
-/// Appends emitted events to the fan-out stream in order, one script call per batch
-/// (`lua/publish.lua`); a failed batch is retried as a whole until Redis takes it (the script
-/// skips a durable event already appended).
 /// Events appended to the fan-out stream per script call, at most.
 const PUBLISH_BATCH: usize = 256;
 
@@ -1670,6 +1675,9 @@ async fn gather_burst(rx: &mut mpsc::Receiver<Envelope>, batch: &mut Vec<Envelop
     }
 }
 
+/// Appends emitted events to the fan-out stream in order, one script call per batch
+/// (`lua/publish.lua`); a failed batch is retried as a whole until Redis takes it (the script
+/// skips a durable event already appended).
 async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelope>) {
     let stream = shared.fanout();
     let mut batch = Vec::new();

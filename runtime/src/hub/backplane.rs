@@ -16,22 +16,24 @@ impl NodeEvents for Inner {
         self.history
     }
 
-    fn may_send(&self, envelope: &Envelope) -> bool {
-        widest_frame(&envelope.body, envelope.durable) <= self.limits.max_outbound_frame_bytes
-    }
-
     fn receive(&self, envelope: &Envelope) -> Vec<Target> {
         // The emitting node checked the size against its own limit; a node configured with a
-        // lower one does not send what its sockets would refuse.
-        if !self.may_send(envelope) {
-            let bytes = widest_frame(&envelope.body, envelope.durable);
+        // lower one sends no frame wider than its own. An ephemeral event is not delivered here
+        // (it promises no delivery); a durable one is numbered in its streams all the same, so
+        // that their connections here are told (`apply_locked` resyncs them at its `seq`)
+        // rather than miss it unawares.
+        let bytes = widest_frame(&envelope.body, envelope.durable);
+        if bytes > self.limits.max_outbound_frame_bytes {
             tracing::warn!(
                 event_id = %envelope.event_id,
                 bytes,
                 limit = self.limits.max_outbound_frame_bytes,
-                "an event from another node is larger than this node's max_outbound_frame_bytes; not delivered here"
+                durable = envelope.durable,
+                "an event from another node is larger than this node's max_outbound_frame_bytes; not sent here (a durable one: its streams' connections here resync)"
             );
-            return Vec::new();
+            if !envelope.durable {
+                return Vec::new();
+            }
         }
         if !envelope.durable {
             let d = self.deliver_ephemeral(&envelope.recipients, &envelope.body);
@@ -147,7 +149,7 @@ impl NodeEvents for Inner {
 /// Applies one numbered frame under the stream's lock, received at `now` (the instant and its
 /// [`clock_ms`]).
 ///
-/// `limit` is this node's `max_outbound_frame_bytes`: an event numbered by a node whose limit
+/// `limit` is this node's `max_outbound_frame_bytes`: an event emitted on a node whose limit
 /// is higher, and wider than this one's, takes its `seq` here but is not stored or sent (this
 /// node sends no frame wider than its limit; past its write buffer's bound the socket would
 /// end the connection, and each resume would replay the event again): the stream's
@@ -211,10 +213,10 @@ fn apply_locked(
     (Applied::Delivered, Some(d))
 }
 
-/// The reason of the `$resync_required` a node sends at an event of the stream that another
-/// node numbered and that is wider than this node's `max_outbound_frame_bytes`.
-pub(crate) const TOO_LARGE_HERE: &str =
-    "an event was larger than this node's max_outbound_frame_bytes (another node numbered it)";
+/// The reason of the `$resync_required` a node sends at an event of the stream that is wider
+/// than this node's `max_outbound_frame_bytes` (emitted on a node whose limit is higher).
+const TOO_LARGE_HERE: &str =
+    "an event was larger than this node's max_outbound_frame_bytes (emitted on a node with a higher limit)";
 
 /// Makes a stream created on this node agree with the broker's: its epoch, position and
 /// history, then the frames that arrived meanwhile. `limit` is this node's

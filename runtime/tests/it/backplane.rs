@@ -861,10 +861,10 @@ async fn untenanted_events_for_an_offline_user_wait_in_their_tenant_stream() {
     assert!(resyncs.is_empty());
 }
 
-/// A durable event to one user, with a payload of any size.
+/// A durable event to one user (or, with no user, to everyone), with a payload of any size.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Padded {
-    user: String,
+    user: Option<String>,
     pad: String,
 }
 
@@ -876,7 +876,10 @@ impl tidings::Event for Padded {
     type Reply = ();
 
     fn recipients(&self) -> tidings::Recipients {
-        tidings::to_user(&self.user)
+        match &self.user {
+            Some(user) => tidings::to_user(user),
+            None => tidings::to_platform(),
+        }
     }
 }
 
@@ -884,7 +887,8 @@ impl tidings::Event for Padded {
 /// the higher limit numbers, wider than the other's limit, is not sent by the other (its
 /// sockets would refuse the frame and end the connection, and every resume would replay it
 /// again). Its tabs of the stream resync at that event's `seq` and go on; a resume from before
-/// it resyncs, from it on replays, on that node and on one that loads the stream afresh.
+/// it resyncs, from it on replays, on that node and on one that loads the stream afresh. A
+/// broadcast that only the narrow node resolves for a user is numbered there too, and resyncs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_with_a_lower_frame_limit_resyncs_at_a_wider_event_another_node_numbered() {
     let redis = Redis::start();
@@ -911,7 +915,7 @@ async fn a_node_with_a_lower_frame_limit_resyncs_at_a_wider_event_another_node_n
     let wide = "w".repeat(2_000);
     a.hub
         .emit(&Padded {
-            user: "u1".into(),
+            user: Some("u1".into()),
             pad: wide.clone(),
         })
         .expect("within a's limit");
@@ -973,6 +977,35 @@ async fn a_node_with_a_lower_frame_limit_resyncs_at_a_wider_event_another_node_n
     // The tab on b is still open: the next event arrives.
     a.hub.emit(&note("u1", 4)).expect("emit");
     assert_eq!(on_b.recv_app().await["seq"], 4);
+    assert_eq!(on_a.recv_app().await["seq"], 4);
+
+    // A wide broadcast to a user whom only the narrow node serves: numbered there all the same,
+    // so that the tab is told (a stranger's test: it was never numbered in u2's stream, and u2
+    // missed it unawares while every other user got it).
+    let mut only_b = b.client("user=u2").await;
+    a.hub
+        .emit(&Padded {
+            user: None,
+            pad: wide.clone(),
+        })
+        .expect("within a's limit");
+    a.hub.emit(&note("u2", 5)).expect("emit");
+    let told = only_b.recv_app().await;
+    assert_eq!(
+        seen(&told),
+        (Some("$resync_required".into()), Some(1)),
+        "{told}"
+    );
+    let next = only_b.recv_app().await;
+    assert_eq!(seen(&next), (Some("test:note".into()), Some(2)), "{next}");
+    assert_eq!(
+        seen(&on_a.recv_app().await),
+        (Some("test:padded".into()), Some(5))
+    );
+    assert_eq!(
+        seen(&on_b.recv_app().await),
+        (Some("$resync_required".into()), Some(5))
+    );
 }
 
 /// A node whose connections to Redis are cut again and again while events flow (each cut
