@@ -7,9 +7,11 @@
 //! - **fan-out**: U users with one connection each to one node, and U more split over two nodes
 //!   sharing Redis (events emitted from a third); a burst is E durable events to every user of
 //!   the tenant, then 10×E ephemeral ones, timed from the first emit until every client has
-//!   every frame. After one untimed round, each of R rounds runs the bursts on one node and
-//!   through Redis back to back, which side first alternating; the ratio is the median of the
-//!   rounds' ratios, the rates the medians of the rounds' (U = 1,000, E = 20, R = 15);
+//!   every frame (the last frame counted wakes the timer). After one untimed round, each of R
+//!   rounds runs the bursts on one node and through Redis back to back, which side first
+//!   alternating; the ratio is the median of the rounds' ratios, the rates the medians of the
+//!   rounds' (U = 1,000, E = 20, R = 15); then the same with E = 1 (a single broadcast), 3R
+//!   rounds;
 //! - **replay**: a user leaves, 1,000 events are addressed to them, they reconnect with their
 //!   position (through Redis: to the other node); time from the connect until
 //!   `$pending_complete`, median of 5;
@@ -165,7 +167,7 @@ async fn healthy(hub: &Hub) {
 /// Each client reads into an 8 KiB buffer: tungstenite zero-fills its whole read buffer before
 /// every read (128 KiB by default), which took 6–11% of this process's CPU through Redis, where
 /// frames arrive in smaller bursts and each read carries fewer of them.
-async fn clients(addrs: &[SocketAddr], users: usize, received: Arc<AtomicU64>) {
+async fn clients(addrs: &[SocketAddr], users: usize, received: Arc<Received>) {
     let ready = Arc::new(AtomicU64::new(0));
     let config = WebSocketConfig::default().read_buffer_size(8 << 10);
     for i in 0..users {
@@ -184,7 +186,7 @@ async fn clients(addrs: &[SocketAddr], users: usize, received: Arc<AtomicU64>) {
             while let Some(Ok(msg)) = ws.next().await {
                 if let Message::Text(t) = msg {
                     if t.as_str().contains("\"bench:") {
-                        received.fetch_add(1, Ordering::Relaxed);
+                        received.add();
                     }
                 }
             }
@@ -195,14 +197,43 @@ async fn clients(addrs: &[SocketAddr], users: usize, received: Arc<AtomicU64>) {
     }
 }
 
-async fn wait_for(counter: &AtomicU64, target: u64) {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while counter.load(Ordering::Relaxed) < target {
-        assert!(
-            Instant::now() < deadline,
-            "deliveries stalled at {counter:?} of {target}"
-        );
-        tokio::time::sleep(Duration::from_micros(200)).await;
+/// The frames the clients of one side counted, and a wake-up when they reach a target: a
+/// burst's time stops when its last frame is counted, not at the next tick of tokio's timer
+/// (a millisecond: a fifth of a single broadcast's time, and 3–5% of a burst of 20).
+#[derive(Default)]
+struct Received {
+    count: AtomicU64,
+    target: AtomicU64,
+    reached: tokio::sync::Notify,
+}
+
+impl Received {
+    fn add(&self) {
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.target.load(Ordering::SeqCst) {
+            self.reached.notify_one();
+        }
+    }
+
+    /// The count now, and the target it is to reach (set before the burst's first emit).
+    fn expect(&self, more: u64) -> u64 {
+        let target = self.count.load(Ordering::SeqCst) + more;
+        self.target.store(target, Ordering::SeqCst);
+        target
+    }
+
+    /// Waits until the count reaches `target` (a notification left from an earlier burst only
+    /// makes it look again).
+    async fn wait_for(&self, target: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+        while self.count.load(Ordering::SeqCst) < target {
+            let woke = tokio::time::timeout_at(deadline, self.reached.notified()).await;
+            assert!(
+                woke.is_ok(),
+                "deliveries stalled at {} of {target}",
+                self.count.load(Ordering::SeqCst)
+            );
+        }
     }
 }
 
@@ -247,7 +278,7 @@ fn range(v: &[f64]) -> (f64, f64) {
 /// One side of the fan-out comparison: an emitting hub and the clients of its tenant.
 struct Side<'r> {
     emitter: Hub,
-    received: Arc<AtomicU64>,
+    received: Arc<Received>,
     users: usize,
     /// The Redis its nodes share, when it has one.
     redis: Option<&'r Redis>,
@@ -272,7 +303,7 @@ impl<'r> Side<'r> {
         users: usize,
         redis: Option<&'r Redis>,
     ) -> Side<'r> {
-        let received = Arc::new(AtomicU64::new(0));
+        let received = Arc::new(Received::default());
         clients(addrs, users, received.clone()).await;
         Side {
             emitter,
@@ -296,7 +327,8 @@ impl<'r> Side<'r> {
     /// `Blip`s) and waits until every client has every one.
     async fn burst(&self, durable: bool, events: u64) -> Burst {
         let everyone: Recipients = to_tenant("bench");
-        let start_count = self.received.load(Ordering::Relaxed);
+        let deliveries = events * self.users as u64;
+        let target = self.received.expect(deliveries);
         let (process_before, redis_before) = (
             process_cpu_seconds(),
             self.redis.map_or(0.0, redis_cpu_seconds),
@@ -311,8 +343,7 @@ impl<'r> Side<'r> {
             };
             sent.expect("emit");
         }
-        let deliveries = events * self.users as u64;
-        wait_for(&self.received, start_count + deliveries).await;
+        self.received.wait_for(target).await;
         let rate = deliveries as f64 / t.elapsed().as_secs_f64();
         let script_after = self.script_stats();
         Burst {
@@ -565,6 +596,19 @@ fn main() {
             "  numbering script in Redis:  {:.1} us per stream and call; {:.2} calls per stream and burst",
             c2.script_per_stream,
             r2.script.1 as f64 / (users * rounds) as f64
+        );
+        // A single broadcast: nothing for a batch to share between events.
+        let single_rounds = 3 * rounds;
+        let (s1, s2, ratios) = fanout_rounds(&one, &through, 1, single_rounds).await;
+        let (lo, hi) = range(&ratios);
+        println!(
+            "  a single broadcast ({users} deliveries), {single_rounds} rounds: durable one node {:.0}/s, through Redis {:.0}/s: {:.2}x ({lo:.2}–{hi:.2}); CPU per delivery {:.2} us; {:.2} + {:.2} us",
+            median(s1.durable.clone()),
+            median(s2.durable.clone()),
+            median(ratios.clone()),
+            s1.cpu().process,
+            s2.cpu().process,
+            s2.cpu().redis
         );
 
         println!("replay of {missed} missed events (to $pending_complete):");

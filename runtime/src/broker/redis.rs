@@ -188,6 +188,9 @@ impl RedisBrokerBuilder {
                 presence_rx: Mutex::new(Some(presence_rx)),
                 presence_dirty: AtomicBool::new(true),
                 unpublished: std::sync::atomic::AtomicUsize::new(0),
+                epoch: Instant::now(),
+                last_forward_us: std::sync::atomic::AtomicU64::new(0),
+                burst_began: AtomicBool::new(false),
                 status: Mutex::new(BrokerStatus::Degraded {
                     reason: "not connected yet".to_owned(),
                     since: SystemTime::now(),
@@ -236,6 +239,13 @@ struct Shared {
     presence_dirty: AtomicBool,
     /// Events taken by `forward` and not yet in Redis.
     unpublished: std::sync::atomic::AtomicUsize,
+    /// The instant `last_forward_us` counts from.
+    epoch: Instant,
+    /// When `forward` last took an event, in µs since `epoch`.
+    last_forward_us: std::sync::atomic::AtomicU64,
+    /// Whether an event came after a pause of [`BURST_PAUSE`] or more since the publisher last
+    /// looked: the publisher then gathers what follows it ([`gather_burst`]).
+    burst_began: AtomicBool,
     status: Mutex<BrokerStatus>,
     conn: tokio::sync::Mutex<Option<ConnectionManager>>,
     history: Mutex<History>,
@@ -1401,6 +1411,11 @@ impl Broker for RedisBroker {
             self.shared.unpublished.fetch_sub(1, Ordering::AcqRel);
             return Err(BrokerError::QueueFull(self.shared.capacity));
         }
+        let now = u64::try_from(self.shared.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let before = self.shared.last_forward_us.swap(now, Ordering::AcqRel);
+        if now.saturating_sub(before) >= BURST_PAUSE_US {
+            self.shared.burst_began.store(true, Ordering::Release);
+        }
         self.shared.tx.try_send(envelope).map_err(|e| {
             self.shared.unpublished.fetch_sub(1, Ordering::AcqRel);
             match e {
@@ -1633,43 +1648,42 @@ async fn share_presence(
 /// Events appended to the fan-out stream per script call, at most.
 const PUBLISH_BATCH: usize = 256;
 
-/// How long the publisher goes on gathering a batch that is not full after the last event
-/// arrived (see [`gather_burst`]).
-const BURST_QUIET: Duration = Duration::from_micros(20);
+/// How long the publisher waits for more events each time some arrived while it gathers a
+/// burst (see [`gather_burst`]): one tick of tokio's timer, which is a millisecond coarse.
+const BURST_QUIET: Duration = Duration::from_millis(1);
 
-/// How long the publisher gathers a batch that is not full, at most, from its first event.
-const BURST_LINGER: Duration = Duration::from_micros(200);
+/// How long the publisher gathers a burst, at most.
+const BURST_LINGER: Duration = Duration::from_millis(5);
 
-/// Takes the events that go on arriving after the first of a batch that the publisher woke
-/// for (idle until then), until none has come for [`BURST_QUIET`], [`BURST_LINGER`] has
-/// passed, or the batch is full, yielding to the runtime in between (no timer: tokio's is a
-/// millisecond coarse). A publisher that finds events waiting when it comes back from Redis
-/// takes them at once: a steady stream is batched by the round trip, and gathering it would
-/// keep a worker busy.
+/// The pause between two emits after which the second may begin a burst, in µs (see
+/// [`gather_burst`]): events closer together than that (over 1,000 a second) are batched by
+/// the round trip to Redis instead.
+const BURST_PAUSE_US: u64 = 1_000;
+
+/// Gathers a burst of durable events: after the first of a batch that begins after a pause of
+/// emits ([`BURST_PAUSE_US`]), waits [`BURST_QUIET`] and takes what came meanwhile, again while
+/// more comes, until [`BURST_LINGER`] or a full batch. Emits that follow each other closer are
+/// a stream, batched by the round trip to Redis; an ephemeral event is not waited for (every
+/// node delivers it as it reads it, whatever the batch).
 ///
-/// A burst emitted in a loop on another thread arrives while the publisher wakes for its first
-/// event. Appended as they came, a burst of 20 went out as two batches in a third of the
-/// delivery bench's rounds (its first event or first few, then the rest). Every node reads and
-/// numbers each batch on its own, so each of the burst's streams took two script entries and
-/// its connections two runs: those rounds delivered ~40% fewer events per second. An event
-/// emitted alone waits [`BURST_QUIET`] more.
+/// A burst emitted in a loop arrives while the publisher wakes for its first event. Appended
+/// as they came, a burst of 20 went out as two batches in a third of the delivery bench's
+/// rounds (its first event or first few, then the rest). Every node reads and numbers each
+/// batch on its own, so each of the burst's streams took two script entries and its
+/// connections two runs: those rounds delivered ~40% fewer events per second. Waiting by
+/// yielding to the runtime for microseconds instead did not keep them together: the woken
+/// publisher took the core of the thread that was emitting. A durable event emitted alone after
+/// a pause is appended 1–2 ms later.
 async fn gather_burst(rx: &mut mpsc::Receiver<Envelope>, batch: &mut Vec<Envelope>) {
     let start = Instant::now();
-    let mut last = start;
-    while batch.len() < PUBLISH_BATCH {
-        tokio::task::yield_now().await;
+    while batch.len() < PUBLISH_BATCH && start.elapsed() < BURST_LINGER {
+        tokio::time::sleep(BURST_QUIET).await;
         let before = batch.len();
         while batch.len() < PUBLISH_BATCH {
             let Ok(envelope) = rx.try_recv() else { break };
             batch.push(envelope);
         }
-        let now = Instant::now();
-        if batch.len() > before {
-            last = now;
-        } else if now.duration_since(last) >= BURST_QUIET {
-            break;
-        }
-        if now.duration_since(start) >= BURST_LINGER {
+        if batch.len() == before {
             break;
         }
     }
@@ -1681,14 +1695,10 @@ async fn gather_burst(rx: &mut mpsc::Receiver<Envelope>, batch: &mut Vec<Envelop
 async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelope>) {
     let stream = shared.fanout();
     let mut batch = Vec::new();
-    loop {
-        // Events already waiting: a stream of them faster than Redis takes them, batched by
-        // the round trip. None: the next one may start a burst, gathered as it is emitted.
-        let idle = rx.is_empty();
-        if rx.recv_many(&mut batch, PUBLISH_BATCH).await == 0 {
-            break;
-        }
-        if idle {
+    while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        // A durable event after a pause may begin a burst: gather it as it is emitted. Events
+        // that follow each other closer than the pause are a stream, batched by the round trip.
+        if shared.burst_began.swap(false, Ordering::AcqRel) && batch[0].durable {
             gather_burst(&mut rx, &mut batch).await;
         }
         let mut call = shared.publish.prepare_invoke();

@@ -989,13 +989,16 @@ async fn a_node_with_a_lower_frame_limit_resyncs_at_a_wider_event_another_node_n
             pad: wide.clone(),
         })
         .expect("within a's limit");
-    a.hub.emit(&note("u2", 5)).expect("emit");
     let told = only_b.recv_app().await;
     assert_eq!(
         seen(&told),
         (Some("$resync_required".into()), Some(1)),
         "{told}"
     );
+    // (After the resync: an event addressed to u2 and emitted on a, which does not serve u2,
+    // may be numbered before a broadcast emitted just before it; docs/delivery.md, "Order
+    // across nodes, a known exception".)
+    a.hub.emit(&note("u2", 5)).expect("emit");
     let next = only_b.recv_app().await;
     assert_eq!(seen(&next), (Some("test:note".into()), Some(2)), "{next}");
     assert_eq!(
