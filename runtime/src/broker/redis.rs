@@ -1698,7 +1698,9 @@ async fn publish(shared: Arc<Shared>, node: Node, mut rx: mpsc::Receiver<Envelop
     while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
         // A durable event after a pause may begin a burst: gather it as it is emitted. Events
         // that follow each other closer than the pause are a stream, batched by the round trip.
-        if shared.burst_began.swap(false, Ordering::AcqRel) && batch[0].durable {
+        if shared.burst_began.swap(false, Ordering::AcqRel)
+            && batch.first().is_some_and(|e| e.durable)
+        {
             gather_burst(&mut rx, &mut batch).await;
         }
         let mut call = shared.publish.prepare_invoke();
