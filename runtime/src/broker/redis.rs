@@ -1648,12 +1648,12 @@ async fn share_presence(
 /// Events appended to the fan-out stream per script call, at most.
 const PUBLISH_BATCH: usize = 256;
 
-/// How long the publisher waits for more events each time some arrived while it gathers a
-/// burst (see [`gather_burst`]): one tick of tokio's timer, which is a millisecond coarse.
-const BURST_QUIET: Duration = Duration::from_millis(1);
+/// How long the publisher goes on gathering a burst after the last event arrived (see
+/// [`gather_burst`]).
+const BURST_QUIET: Duration = Duration::from_micros(50);
 
 /// How long the publisher gathers a burst, at most.
-const BURST_LINGER: Duration = Duration::from_millis(5);
+const BURST_LINGER: Duration = Duration::from_micros(500);
 
 /// The pause between two emits after which the second may begin a burst, in µs (see
 /// [`gather_burst`]): events closer together than that (over 1,000 a second) are batched by
@@ -1661,30 +1661,46 @@ const BURST_LINGER: Duration = Duration::from_millis(5);
 const BURST_PAUSE_US: u64 = 1_000;
 
 /// Gathers a burst of durable events: after the first of a batch that begins after a pause of
-/// emits ([`BURST_PAUSE_US`]), waits [`BURST_QUIET`] and takes what came meanwhile, again while
-/// more comes, until [`BURST_LINGER`] or a full batch. Emits that follow each other closer are
-/// a stream, batched by the round trip to Redis; an ephemeral event is not waited for (every
-/// node delivers it as it reads it, whatever the batch).
+/// emits ([`BURST_PAUSE_US`]), takes the events that follow until none has come for
+/// [`BURST_QUIET`], [`BURST_LINGER`] has passed, the batch is full, or an ephemeral event comes
+/// (it is not held: every node delivers it as it reads it, whatever the batch). Emits that
+/// follow each other closer are a stream, batched by the round trip to Redis.
 ///
 /// A burst emitted in a loop arrives while the publisher wakes for its first event. Appended
 /// as they came, a burst of 20 went out as two batches in a third of the delivery bench's
 /// rounds (its first event or first few, then the rest). Every node reads and numbers each
 /// batch on its own, so each of the burst's streams took two script entries and its
-/// connections two runs: those rounds delivered ~40% fewer events per second. Waiting by
-/// yielding to the runtime for microseconds instead did not keep them together: the woken
-/// publisher took the core of the thread that was emitting. A durable event emitted alone after
-/// a pause is appended 1–2 ms later.
+/// connections two runs: those rounds delivered ~40% fewer events per second.
+///
+/// It waits microseconds, which tokio's timer (a millisecond coarse) cannot: between looks it
+/// yields to the runtime and gives up the thread's CPU (`sched_yield`), so that the thread
+/// emitting the burst runs. Woken by the burst's first event, the publisher was often put on
+/// that thread's CPU, and yielding to the runtime alone kept the thread from it. A timer of
+/// 1 ms instead held a durable event alone 1–2 ms and a stream of a few hundred a second up to
+/// 5 ms (a stranger's measurements).
 async fn gather_burst(rx: &mut mpsc::Receiver<Envelope>, batch: &mut Vec<Envelope>) {
     let start = Instant::now();
-    while batch.len() < PUBLISH_BATCH && start.elapsed() < BURST_LINGER {
-        tokio::time::sleep(BURST_QUIET).await;
+    let mut last = start;
+    while batch.len() < PUBLISH_BATCH {
+        tokio::task::yield_now().await;
+        std::thread::yield_now();
         let before = batch.len();
         while batch.len() < PUBLISH_BATCH {
             let Ok(envelope) = rx.try_recv() else { break };
+            let ephemeral = !envelope.durable;
             batch.push(envelope);
+            if ephemeral {
+                return;
+            }
         }
-        if batch.len() == before {
-            break;
+        let now = Instant::now();
+        if batch.len() > before {
+            last = now;
+        } else if now.duration_since(last) >= BURST_QUIET {
+            return;
+        }
+        if now.duration_since(start) >= BURST_LINGER {
+            return;
         }
     }
 }
@@ -2377,8 +2393,8 @@ mod tests {
         }
     }
 
-    /// The publisher's batch: what is queued, up to its bound, and an event alone once nothing
-    /// follows it.
+    /// The publisher's batch: what is queued, up to its bound; an event alone once nothing
+    /// follows it; up to an ephemeral event.
     #[tokio::test]
     async fn the_publisher_gathers_what_is_queued_up_to_its_batch() {
         let (tx, mut rx) = mpsc::channel(1_000);
@@ -2399,6 +2415,24 @@ mod tests {
         rx.recv_many(&mut batch, PUBLISH_BATCH).await;
         gather_burst(&mut rx, &mut batch).await;
         assert_eq!(batch.len(), 1);
+        // An ephemeral event ends the gathering: it is not held for what may follow it.
+        batch.clear();
+        tx.try_send(envelope(301)).expect("room");
+        rx.recv_many(&mut batch, PUBLISH_BATCH).await;
+        for (n, durable) in [(302, false), (303, true)] {
+            tx.try_send(Envelope {
+                durable,
+                ..envelope(n)
+            })
+            .expect("room");
+        }
+        gather_burst(&mut rx, &mut batch).await;
+        let ids: Vec<&str> = batch.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(ids, ["e301", "e302"]);
+        assert_eq!(
+            rx.try_recv().map(|e| e.event_id).ok().as_deref(),
+            Some("e303")
+        );
     }
 
     /// Numbering and read-backs retry 40 times over about 35 s: 50 ms doubling to 1 s.
