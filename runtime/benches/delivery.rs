@@ -199,7 +199,7 @@ async fn clients(addrs: &[SocketAddr], users: usize, received: Arc<Received>) {
 
 /// The frames the clients of one side counted, and a wake-up when they reach a target: a
 /// burst's time stops when its last frame is counted, not at the next tick of tokio's timer
-/// (a millisecond: a fifth of a single broadcast's time, and 3–5% of a burst of 20).
+/// (a millisecond: a tenth of a single broadcast's time on one node, 3–5% of a burst of 20).
 #[derive(Default)]
 struct Received {
     count: AtomicU64,
@@ -602,7 +602,7 @@ fn main() {
         let (s1, s2, ratios) = fanout_rounds(&one, &through, 1, single_rounds).await;
         let (lo, hi) = range(&ratios);
         println!(
-            "  a single broadcast ({users} deliveries), {single_rounds} rounds: durable one node {:.0}/s, through Redis {:.0}/s: {:.2}x ({lo:.2}–{hi:.2}); CPU per delivery {:.2} us; {:.2} + {:.2} us",
+            "  a single broadcast ({users} deliveries), {single_rounds} rounds: durable one node {:.0}/s, through Redis {:.0}/s: {:.2}x ({lo:.2}–{hi:.2}); CPU per delivery: one node {:.2} us; through Redis {:.2} us + {:.2} us in redis-server",
             median(s1.durable.clone()),
             median(s2.durable.clone()),
             median(ratios.clone()),
