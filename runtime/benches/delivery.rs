@@ -363,7 +363,9 @@ impl<'r> Side<'r> {
 struct Rates {
     durable: Vec<f64>,
     ephemeral: Vec<f64>,
-    cpu: CpuPerDelivery,
+    /// CPU time over the durable bursts, s: this process's, `redis-server`'s.
+    process_s: f64,
+    redis_s: f64,
     script: (u64, u64),
     deliveries: f64,
 }
@@ -372,8 +374,8 @@ impl Rates {
     fn add(&mut self, durable: Burst, ephemeral: Burst, deliveries: u64) {
         self.durable.push(durable.rate);
         self.ephemeral.push(ephemeral.rate);
-        self.cpu.process += durable.process;
-        self.cpu.redis += durable.redis;
+        self.process_s += durable.process;
+        self.redis_s += durable.redis;
         self.script.0 += durable.script.0;
         self.script.1 += durable.script.1;
         self.deliveries += deliveries as f64;
@@ -383,8 +385,8 @@ impl Rates {
     fn cpu(&self) -> CpuPerDelivery {
         let million = self.deliveries / 1e6;
         CpuPerDelivery {
-            process: self.cpu.process / million,
-            redis: self.cpu.redis / million,
+            process: self.process_s / million,
+            redis: self.redis_s / million,
             script_per_stream: if self.script.1 > 0 {
                 self.script.0 as f64 / self.script.1 as f64
             } else {

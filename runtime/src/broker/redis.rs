@@ -188,7 +188,7 @@ impl RedisBrokerBuilder {
                 presence_rx: Mutex::new(Some(presence_rx)),
                 presence_dirty: AtomicBool::new(true),
                 unpublished: std::sync::atomic::AtomicUsize::new(0),
-                epoch: Instant::now(),
+                started: Instant::now(),
                 last_forward_us: std::sync::atomic::AtomicU64::new(0),
                 burst_began: AtomicBool::new(false),
                 status: Mutex::new(BrokerStatus::Degraded {
@@ -240,8 +240,8 @@ struct Shared {
     /// Events taken by `forward` and not yet in Redis.
     unpublished: std::sync::atomic::AtomicUsize,
     /// The instant `last_forward_us` counts from.
-    epoch: Instant,
-    /// When `forward` last took an event, in µs since `epoch`.
+    started: Instant,
+    /// When `forward` last took an event, in µs since `started`.
     last_forward_us: std::sync::atomic::AtomicU64,
     /// Whether an event came after a pause of [`BURST_PAUSE`] or more since the publisher last
     /// looked: the publisher then gathers what follows it ([`gather_burst`]).
@@ -839,17 +839,26 @@ impl Shared {
     }
 }
 
+/// Delays of 50 ms, doubling up to `max`, `times` of them (or without end), on `backon`'s
+/// exponential schedule: the one schedule of every retry and reconnect to Redis.
+fn doubling_delays(max: Duration, times: Option<usize>) -> backon::ExponentialBackoff {
+    use backon::BackoffBuilder as _;
+    let builder = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(max);
+    match times {
+        Some(times) => builder.with_max_times(times),
+        None => builder.without_max_times(),
+    }
+    .build()
+}
+
 /// The delays between a failed Redis call that the node must not give up on at once
 /// (numbering a batch, reading a stream back) and its next try: 50 ms, doubling up to 1 s, 39
 /// of them (40 tries over about 35 s, as long as a restarted Redis takes to load a large
-/// dataset), on `backon`'s exponential schedule.
+/// dataset).
 fn retry_delays() -> backon::ExponentialBackoff {
-    use backon::BackoffBuilder as _;
-    backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(50))
-        .with_max_delay(Duration::from_secs(1))
-        .with_max_times(39)
-        .build()
+    doubling_delays(Duration::from_secs(1), Some(39))
 }
 
 /// The longest delay between two tries to reconnect to Redis.
@@ -857,14 +866,9 @@ const RECONNECT_MAX: Duration = Duration::from_secs(2);
 
 /// The delays between tries to reconnect to Redis (the subscription, the fan-out reader, the
 /// publisher's next try): 50 ms, doubling up to [`RECONNECT_MAX`], for as long as the node
-/// lives, on `backon`'s exponential schedule.
+/// lives.
 fn reconnect_delays() -> backon::ExponentialBackoff {
-    use backon::BackoffBuilder as _;
-    backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(50))
-        .with_max_delay(RECONNECT_MAX)
-        .without_max_times()
-        .build()
+    doubling_delays(RECONNECT_MAX, None)
 }
 
 /// How long one read of the fan-out stream waits for an entry (`XREAD BLOCK`).
@@ -1411,7 +1415,7 @@ impl Broker for RedisBroker {
             self.shared.unpublished.fetch_sub(1, Ordering::AcqRel);
             return Err(BrokerError::QueueFull(self.shared.capacity));
         }
-        let now = u64::try_from(self.shared.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let now = u64::try_from(self.shared.started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let before = self.shared.last_forward_us.swap(now, Ordering::AcqRel);
         if now.saturating_sub(before) >= BURST_PAUSE_US {
             self.shared.burst_began.store(true, Ordering::Release);
