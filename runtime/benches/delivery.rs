@@ -257,8 +257,8 @@ struct CpuPerDelivery {
     redis: f64,
     /// Redis's time in the numbering script per stream and call, µs: `EVALSHA`'s `usec` in
     /// `INFO commandstats` over the durable bursts, divided by the streams numbered (the
-    /// script's one `GET` of each stream's state; the attach reads use `GET` too, but they
-    /// come before the bursts, and `publish.lua` sets its keys with `SET`). Redis
+    /// script's one `LINDEX` of each stream's last entry; the attach reads use `LINDEX` too,
+    /// but they come before the bursts). Redis
     /// measures it on the wall clock, so it includes time Redis was preempted on the shared
     /// cores: compare it between builds run alternately, not as CPU time.
     script_per_stream: f64,
@@ -292,7 +292,7 @@ struct Burst {
     process: f64,
     /// `redis-server`'s CPU time over the burst, s.
     redis: f64,
-    /// `(µs in EVALSHA, GET calls)` over the burst: see `CpuPerDelivery::script_per_stream`.
+    /// `(µs in EVALSHA, LINDEX calls)` over the burst: see `CpuPerDelivery::script_per_stream`.
     script: (u64, u64),
 }
 
@@ -318,7 +318,7 @@ impl<'r> Side<'r> {
             let info = r.info("commandstats");
             (
                 redis_command_stats(&info, "evalsha").1,
-                redis_command_stats(&info, "get").0,
+                redis_command_stats(&info, "lindex").0,
             )
         })
     }

@@ -13,11 +13,11 @@
 //!   (`<ns>:c:<call>:i`). Per stream, atomically, it skips the events this stream already
 //!   numbered (a user connected to two nodes is resolved by both; told apart by fan-out entry
 //!   id, looked up through the history's entries and their calls' ids), assigns the next
-//!   `seq`s in the stream's state (`<ns>:s:<stream>`, one string: epoch, seq, the last fan-out
-//!   id numbered; read with `GET` and written with `SET`) and appends one history entry naming
-//!   the run (`<ns>:h:<stream>`, a list of `"<last seq> <ms> <call> <events> <last ms>"`, kept
-//!   for the history's count and for the de-duplication window): three commands per stream and
-//!   call.
+//!   `seq`s and appends one entry naming the run to the stream's list (`<ns>:r:<stream>`, kept
+//!   for the history's count and for the de-duplication window). The list's last entry also
+//!   carries the stream's state (seq, the last fan-out id numbered, epoch), so numbering reads
+//!   it with `LINDEX` and writes it with the run's `RPUSH`: two commands per stream and call
+//!   (the format: `lua/stream.lua`).
 //!   One message on `<ns>:numbered` then carries the call's runs and each body once. Nodes
 //!   serving the user queue them to their connections, in `seq` order; a node that sees a
 //!   number skipped reads the missing ones back.
@@ -29,12 +29,12 @@
 //!   (`<ns>:n:<node>`, 15 s, refreshed every 5 s); a room's members are the fields of live
 //!   nodes (those of dead ones are removed when read). After Redis lost its data, or the
 //!   node's queue of changes overflowed, the node writes all its memberships again.
-//! - **Retention.** A stream's state and history expire `history.max_age` (or the
-//!   de-duplication window, if longer) after its last event (and at most a sixteenth of the shorter of `max_age` and the de-duplication window later:
-//!   numbering renews the expiries at most that often), and are kept alive while a node serves
-//!   the user; a call's bodies live `max_age`, the renewal period and a minute more. When
-//!   Redis loses them (restart without persistence, eviction) the next event starts a new
-//!   epoch, and every node tells its connections to resync.
+//! - **Retention.** A stream's list expires `history.max_age` (or the de-duplication window, if
+//!   longer) after its last event (and at most a sixteenth of the shorter of `max_age` and the
+//!   de-duplication window later: numbering renews the expiry at most that often), and is kept
+//!   alive while a node serves the user; a call's bodies live `max_age`, the renewal period
+//!   and a minute more. When Redis loses a stream (restart without persistence, eviction) the
+//!   next event starts a new epoch, and every node tells its connections to resync.
 //! - **Failures.** When Redis is unreachable the broker reports [`BrokerStatus::Degraded`],
 //!   queues emitted events (bounded; a full queue fails the emit), refuses new sessions with
 //!   close code 1013, reconnects with backoff, and then reconciles every stream it serves:
@@ -45,7 +45,6 @@
 //! Pub/sub is the classic kind (`PUBLISH`/`SUBSCRIBE`), which every Redis version and topology
 //! carries; see docs/delivery.md for the trade-offs.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -55,7 +54,6 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
-use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::{
@@ -322,6 +320,12 @@ impl Shared {
         format!("{}:n:{node}", self.ns)
     }
 
+    /// The prefix of the streams' keys (`<ns>:r:`), before the stream as [`Shared::write_key`]
+    /// writes it.
+    fn stream_prefix(&self) -> String {
+        format!("{}:{STREAM}:", self.ns)
+    }
+
     /// A stream's key of `kind`: the tenant and the user, length-prefixed so no two collide.
     fn key(&self, kind: &str, s: &StreamId) -> String {
         let mut key = String::new();
@@ -358,7 +362,7 @@ impl Shared {
             .saturating_add(1)
     }
 
-    /// How often, at most, numbering renews a stream's expiries in Redis, in ms: a sixteenth of
+    /// How often, at most, numbering renews a stream's expiry in Redis, in ms: a sixteenth of
     /// the shorter of `max_age` (at least a second) and the de-duplication window. Renewing on
     /// every call would cost one more command per stream and call (see `lua/append.lua`).
     fn renewal_ms(&self) -> u64 {
@@ -370,7 +374,7 @@ impl Shared {
         u64::try_from(window.as_millis() / 16).unwrap_or(u64::MAX)
     }
 
-    /// A stream's keys' time to live in Redis, in ms: the longer of `max_age` (at least a
+    /// A stream's key's time to live in Redis, in ms: the longer of `max_age` (at least a
     /// second) and the de-duplication window (the history is also the record of what the
     /// stream numbered in that window), plus the renewal period, so that a key lives at least
     /// that long after the stream's last event although the expiry is not renewed on every one.
@@ -530,8 +534,7 @@ impl Shared {
         let mut conn = self.conn().await?;
         let value: Value = self
             .read
-            .key(self.key("s", stream))
-            .key(self.key("h", stream))
+            .key(self.key(STREAM, stream))
             .arg(crate::ids::epoch())
             .arg(self.ttl_ms())
             .arg(count)
@@ -694,15 +697,17 @@ impl Shared {
     async fn append(&self, node: &Node, batch: &[Resolved]) {
         let history = self.history();
         let hash = self.append.get_hash().to_owned();
-        let streams = by_stream(batch);
+        let mut streams = by_stream(batch);
+        // The streams this node serves first (a stable sort: each call's too): the script
+        // numbers the others, named offline, only where Redis still holds them.
+        streams.sort_by_key(|run| run.offline);
         let mut pipe = redis::pipe();
         let mut key = String::new();
         for chunk in streams.chunks(STREAMS_PER_CALL) {
             let (used, lists) = call_events(chunk, batch.len());
-            pipe.cmd("EVALSHA").arg(&hash).arg(chunk.len() * 2);
+            pipe.cmd("EVALSHA").arg(&hash).arg(chunk.len());
             for run in chunk {
-                pipe.arg(self.write_key(&mut key, "s", run.stream));
-                pipe.arg(self.write_key(&mut key, "h", run.stream));
+                pipe.arg(self.write_key(&mut key, STREAM, run.stream));
             }
             pipe.arg(now_ms())
                 .arg(history.max_events)
@@ -714,17 +719,20 @@ impl Shared {
                 .arg(self.reattach.max_events)
                 .arg(self.bodies_prefix())
                 .arg(used.len())
-                .arg(self.renewal_ms());
+                .arg(self.renewal_ms())
+                .arg(chunk.iter().take_while(|run| !run.offline).count())
+                .arg(lists.iter().filter(|list| !list.is_empty()).count());
             for &e in &used {
                 pipe.arg(batch[e].entry.to_string());
             }
             for &e in &used {
                 pipe.arg(batch[e].envelope.body.as_ref());
             }
-            for (run, list) in chunk.iter().zip(lists) {
-                pipe.arg(if run.offline { "1" } else { "0" })
-                    .arg(serde_json::to_string(run.stream).unwrap_or_default())
-                    .arg(list);
+            // The streams that take only some of the call's events: 1-based index, list.
+            for (i, list) in lists.iter().enumerate() {
+                if !list.is_empty() {
+                    pipe.arg(i + 1).arg(list);
+                }
             }
         }
         let mut delays = retry_delays();
@@ -788,12 +796,12 @@ impl Shared {
             // No stream here (a node that only emits): no run of the message is for it.
             return;
         }
-        let Some((runs, bodies)) = parse_numbered(payload) else {
+        let Some((runs, bodies)) = parse_numbered(payload, &self.stream_prefix()) else {
             tracing::warn!("a message of numbered events could not be read");
             return;
         };
         for run in &runs {
-            let (tenant, user) = (run.tenant.as_deref(), run.user.as_ref());
+            let (tenant, user) = (run.tenant, run.user);
             let applied = match &run.events {
                 None => node.apply_run_in(
                     tenant,
@@ -831,8 +839,10 @@ impl Shared {
         let mut pipe = redis::pipe();
         let ttl = self.ttl_ms();
         for (s, _) in &streams {
-            pipe.cmd("PEXPIRE").arg(self.key("s", s)).arg(ttl).ignore();
-            pipe.cmd("PEXPIRE").arg(self.key("h", s)).arg(ttl).ignore();
+            pipe.cmd("PEXPIRE")
+                .arg(self.key(STREAM, s))
+                .arg(ttl)
+                .ignore();
         }
         let mut conn = self.conn().await?;
         pipe.query_async::<()>(&mut conn).await.map_err(backend)
@@ -878,8 +888,26 @@ const FANOUT_BLOCK: Duration = Duration::from_secs(1);
 const FANOUT_BATCH: usize = 512;
 
 /// Streams numbered per script call: bounds how long one call holds Redis (and the arguments
-/// of one call: two keys and three arguments per stream, an id and a body per event).
+/// of one call: a key per stream, an id and a body per event).
 const STREAMS_PER_CALL: usize = 128;
+
+/// The kind of a stream's key, `<ns>:r:<stream>`: a list of its runs of numbered events, the
+/// last also carrying its state (`lua/stream.lua`).
+const STREAM: &str = "r";
+
+/// The stream that a key names after its prefix (`<tenant's byte length>:<tenant>:<user>`, or
+/// `-:<user>` for none, as [`Shared::write_key`] writes it), as `(tenant, user)`; `None` when
+/// malformed.
+fn stream_in_key(rest: &str) -> Option<(Option<&str>, &str)> {
+    if let Some(user) = rest.strip_prefix("-:") {
+        return Some((None, user));
+    }
+    let (length, rest) = rest.split_once(':')?;
+    let length: usize = length.parse().ok()?;
+    let tenant = rest.get(..length)?;
+    let user = rest.get(length..)?.strip_prefix(':')?;
+    Some((Some(tenant), user))
+}
 
 /// Bytes of event bodies numbered per script call at most (unless one body is larger): one call
 /// publishes each of its bodies once, in one message, and a subscriber whose pending messages
@@ -1317,47 +1345,40 @@ fn parse_entry(entry: &Value) -> Option<Vec<(u64, u64, Arc<str>)>> {
 
 /// A run of events numbered in one stream by one script call: `seq`s `first`, `first + 1` …,
 /// one per entry of `events` (indexes into the message's bodies; `None` for all of them, in
-/// order). The stream and the epoch are borrowed from the message (the stream's JSON owns a
-/// string only where it has an escape): every node reads every message, most of its runs for
-/// streams it does not serve.
+/// order). The stream and the epoch are borrowed from the message: every node reads every
+/// message, most of its runs for streams it does not serve.
 #[derive(Debug, PartialEq)]
 struct Run<'a> {
-    tenant: Option<Cow<'a, str>>,
-    user: Cow<'a, str>,
+    tenant: Option<&'a str>,
+    user: &'a str,
     epoch: &'a str,
     first: u64,
     events: Option<Vec<usize>>,
 }
 
-/// A stream as a message names it: [`StreamId`]'s JSON, read without copying where it can be.
-#[derive(Deserialize)]
-struct StreamRef<'a> {
-    #[serde(borrow)]
-    tenant: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    user: Cow<'a, str>,
-}
-
-/// A message from `<ns>:numbered` (written by `lua/append.lua`): `"<runs>\n"`, one line
-/// `"<epoch> <first seq> <indexes, 1-based, comma-separated, or * for all> <stream as JSON>\n"`
-/// per run,
-/// `"<bodies>\n"`, then each body as `"<byte length>\n<body>"`. `None` when malformed.
-fn parse_numbered(payload: &str) -> Option<(Vec<Run<'_>>, Vec<Arc<str>>)> {
+/// A message from `<ns>:numbered` (written by `lua/append.lua`): `"<runs>\n"`, then per run
+/// `"<epoch> <first seq> <indexes, 1-based, comma-separated, or * for all> <the stream's key's
+/// byte length> <the stream's key>\n"` (the key as [`Shared::write_key`] writes it, after
+/// `prefix`; its length tells where it ends, whatever its user id holds), then `"<bodies>\n"`
+/// and each body as `"<byte length>\n<body>"`. `None` when malformed.
+fn parse_numbered<'a>(payload: &'a str, prefix: &str) -> Option<(Vec<Run<'a>>, Vec<Arc<str>>)> {
     fn count(rest: &mut &str) -> Option<usize> {
         let (n, after) = rest.split_once('\n')?;
         *rest = after;
         n.parse().ok()
     }
+    fn word<'a>(rest: &mut &'a str) -> Option<&'a str> {
+        let (word, after) = rest.split_once(' ')?;
+        *rest = after;
+        Some(word)
+    }
     let mut rest = payload;
     let runs_count = count(&mut rest)?;
     let mut runs = Vec::with_capacity(runs_count.min(STREAMS_PER_CALL));
     for _ in 0..runs_count {
-        let (line, after) = rest.split_once('\n')?;
-        rest = after;
-        let mut parts = line.splitn(4, ' ');
-        let epoch = parts.next()?;
-        let first = parts.next()?.parse().ok()?;
-        let events = match parts.next()? {
+        let epoch = word(&mut rest)?;
+        let first = word(&mut rest)?.parse().ok()?;
+        let events = match word(&mut rest)? {
             "*" => None,
             list => Some(
                 list.split(',')
@@ -1365,10 +1386,13 @@ fn parse_numbered(payload: &str) -> Option<(Vec<Run<'_>>, Vec<Arc<str>>)> {
                     .collect::<Option<Vec<_>>>()?,
             ),
         };
-        let stream: StreamRef<'_> = serde_json::from_str(parts.next()?).ok()?;
+        let length: usize = word(&mut rest)?.parse().ok()?;
+        let key = rest.get(..length)?;
+        rest = rest.get(length..)?.strip_prefix('\n')?;
+        let (tenant, user) = stream_in_key(key.strip_prefix(prefix)?)?;
         runs.push(Run {
-            tenant: stream.tenant,
-            user: stream.user,
+            tenant,
+            user,
             epoch,
             first,
             events,
@@ -1858,9 +1882,7 @@ mod tests {
         let script = Script::new(APPEND);
         let mut call = script.prepare_invoke();
         for (user, _) in streams {
-            for kind in ["s", "h"] {
-                call.key(shared.key(kind, &stream(user)));
-            }
+            call.key(shared.key(STREAM, &stream(user)));
         }
         call.arg(now_ms())
             .arg(max_events)
@@ -1872,18 +1894,25 @@ mod tests {
             .arg(0)
             .arg(shared.bodies_prefix())
             .arg(events.len())
-            .arg(shared.renewal_ms());
+            .arg(shared.renewal_ms())
+            .arg(streams.len())
+            .arg(
+                streams
+                    .iter()
+                    .filter(|(_, picked)| !picked.is_empty())
+                    .count(),
+            );
         for (id, _) in events {
             call.arg(*id);
         }
         for (_, body) in events {
             call.arg(*body);
         }
-        for (user, picked) in streams {
-            let picked: Vec<String> = picked.iter().map(usize::to_string).collect();
-            call.arg("0")
-                .arg(serde_json::to_string(&stream(user)).expect("json"))
-                .arg(picked.join(","));
+        for (i, (_, picked)) in streams.iter().enumerate() {
+            if !picked.is_empty() {
+                let picked: Vec<String> = picked.iter().map(usize::to_string).collect();
+                call.arg(i + 1).arg(picked.join(","));
+            }
         }
         call.invoke_async(conn).await.expect("the script runs")
     }
@@ -1907,28 +1936,37 @@ mod tests {
             .collect()
     }
 
-    /// Rewrites a stream's state (`"<epoch> <seq> <born> <last> <renewed>"`, see
-    /// `lua/append.lua`) field by field, keeping its expiry.
+    /// A stream's last entry, which carries its state, as its fields (`"<seq> <last> <renewed>
+    /// <epoch> <born> <ms> <call> <events>"`, see `lua/stream.lua`); `None` for no stream.
+    async fn state(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> Option<Vec<String>> {
+        let entry: Option<String> = redis::cmd("LINDEX")
+            .arg(key)
+            .arg(-1)
+            .query_async(conn)
+            .await
+            .expect("LINDEX");
+        let fields: Option<Vec<String>> = entry.map(|e| e.split(' ').map(str::to_owned).collect());
+        if let Some(f) = &fields {
+            assert_eq!(f.len(), 8, "{f:?}");
+        }
+        fields
+    }
+
+    /// Rewrites a stream's last entry field by field, keeping its expiry.
     async fn edit_state(
         conn: &mut redis::aio::MultiplexedConnection,
         key: &str,
         edit: impl FnOnce(&mut Vec<String>),
     ) {
-        let state: String = redis::cmd("GET")
-            .arg(key)
-            .query_async(conn)
-            .await
-            .expect("GET");
-        let mut fields: Vec<String> = state.split(' ').map(str::to_owned).collect();
-        assert_eq!(fields.len(), 5, "{state}");
+        let mut fields = state(conn, key).await.expect("a stream");
         edit(&mut fields);
-        let () = redis::cmd("SET")
+        let () = redis::cmd("LSET")
             .arg(key)
+            .arg(-1)
             .arg(fields.join(" "))
-            .arg("KEEPTTL")
             .query_async(conn)
             .await
-            .expect("SET");
+            .expect("LSET");
     }
 
     /// A broker of namespace `t` on the server, and a connection of its own.
@@ -1953,7 +1991,7 @@ mod tests {
                 .expect("a message")
                 .expect("subscribed");
             let payload = String::from_utf8(msg.get_payload_bytes().to_vec()).expect("utf-8");
-            let (runs, bodies) = parse_numbered(&payload).expect("a well-formed message");
+            let (runs, bodies) = parse_numbered(&payload, "t:r:").expect("a well-formed message");
             for run in runs {
                 assert_eq!(run.epoch, "e1");
                 let events = run.events.unwrap_or_else(|| (0..bodies.len()).collect());
@@ -2119,7 +2157,7 @@ mod tests {
             .zip(&bodies)
             .map(|(i, b)| (i.as_str(), b.as_str()))
             .collect();
-        let key = shared.key("h", &stream("hx"));
+        let key = shared.key(STREAM, &stream("hx"));
         let mut at = 0;
         for run in [1; 16].into_iter().chain([100; 40]) {
             let picked: Vec<usize> = (at + 1..=at + run).collect();
@@ -2137,73 +2175,68 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_streams_keys_outlive_each_event_by_their_window_renewed_once_per_period() {
+    async fn a_streams_key_outlives_each_event_by_its_window_renewed_once_per_period() {
         let server = Server::start();
         let (broker, mut conn) = broker(&server).await;
         let shared = &broker.shared;
         let (ttl, period) = (shared.ttl_ms(), shared.renewal_ms());
         let window = u64::try_from(DEDUP_WINDOW.as_millis()).expect("ms");
         assert_eq!(period, window / 16, "max age 10 min, window 60 s");
-        let keys = ["s", "h"].map(|kind| shared.key(kind, &stream("dee")));
+        let key = shared.key(STREAM, &stream("dee"));
         let probe = conn.clone();
-        let pttl = async |key: &str| -> i64 {
+        let pttl = async || -> i64 {
             redis::cmd("PTTL")
-                .arg(key)
+                .arg(&key)
                 .query_async(&mut probe.clone())
                 .await
                 .expect("PTTL")
         };
         let now = now_ms();
-        let (a, b, c) = (format!("{now}-0"), format!("{now}-1"), format!("{now}-2"));
-        number(shared, &mut conn, &[(&a, "{}")], &[("dee", &[])], 10).await;
-        // The first event: each key gets its window plus the period.
+        let ids: Vec<String> = (0..4).map(|n| format!("{now}-{n}")).collect();
+        number(shared, &mut conn, &[(&ids[0], "{}")], &[("dee", &[])], 10).await;
+        // The first event: the key gets its window plus the period.
         let max_age = u64::try_from(shared.history().max_age.as_millis()).expect("ms");
         assert_eq!(
             ttl,
             max_age.max(window) + period,
             "the longer of the two windows"
         );
-        for key in &keys {
-            let age = ttl;
-            let left = pttl(key).await;
-            assert!(
-                left > i64::try_from(age).expect("ms") - 1_000 && left <= age as i64,
-                "{key}: {left} ms left, {age} ms given"
-            );
-        }
+        let left = pttl().await;
+        let given = i64::try_from(ttl).expect("ms");
+        assert!(
+            left > given - 1_000 && left <= given,
+            "{left} ms left, {ttl} ms given"
+        );
         // Within the period: not renewed (a shorter expiry stays, though still past the
-        // window), but a history that went away meanwhile (evicted) gets its own at once.
-        let () = redis::pipe()
-            .cmd("PEXPIRE")
-            .arg(&keys[0])
+        // window).
+        let () = redis::cmd("PEXPIRE")
+            .arg(&key)
             .arg(ttl - 1_000)
-            .ignore()
-            .cmd("DEL")
-            .arg(&keys[1])
-            .ignore()
             .query_async(&mut conn)
             .await
-            .expect("pipe");
-        number(shared, &mut conn, &[(&b, "{}")], &[("dee", &[])], 10).await;
-        let left = pttl(&keys[0]).await;
-        assert!(
-            left <= (ttl - 1_000) as i64,
-            "renewed within the period: {left}"
-        );
-        assert!(pttl(&keys[1]).await > (ttl - 1_000) as i64);
+            .expect("PEXPIRE");
+        number(shared, &mut conn, &[(&ids[1], "{}")], &[("dee", &[])], 10).await;
+        let left = pttl().await;
+        assert!(left <= given - 1_000, "renewed within the period: {left}");
         // A period after the last renewal: renewed.
-        edit_state(&mut conn, &keys[0], |fields| {
-            let renewed: u64 = fields[4].parse().expect("renewed");
-            fields[4] = (renewed - period).to_string();
+        edit_state(&mut conn, &key, |fields| {
+            let renewed: u64 = fields[2].parse().expect("renewed");
+            fields[2] = (renewed - period).to_string();
         })
         .await;
-        number(shared, &mut conn, &[(&c, "{}")], &[("dee", &[])], 10).await;
-        assert!(pttl(&keys[0]).await > (ttl - 1_000) as i64);
-        assert_eq!(
-            history(shared, "dee", Some(0), 10).await.len(),
-            2,
-            "the history holds the events after it was evicted"
-        );
+        number(shared, &mut conn, &[(&ids[2], "{}")], &[("dee", &[])], 10).await;
+        assert!(pttl().await > given - 1_000);
+        assert_eq!(history(shared, "dee", Some(0), 10).await.len(), 3);
+        // A stream that went away meanwhile (evicted) starts again, its key given its expiry at
+        // once.
+        let () = redis::cmd("DEL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .expect("DEL");
+        number(shared, &mut conn, &[(&ids[3], "{}")], &[("dee", &[])], 10).await;
+        assert!(pttl().await > given - 1_000);
+        assert_eq!(history(shared, "dee", Some(0), 10).await.len(), 1);
     }
 
     #[tokio::test]
@@ -2211,7 +2244,7 @@ mod tests {
         let server = Server::start();
         let (broker, mut conn) = broker(&server).await;
         let shared = &broker.shared;
-        let key = shared.key("h", &stream("eve"));
+        let key = shared.key(STREAM, &stream("eve"));
         let now = now_ms();
         // 40 calls of one recent event each, with a history of 2 events: every entry stays (the
         // window holds them), reads give the newest 2.
@@ -2232,9 +2265,9 @@ mod tests {
         assert_eq!(entries.len(), 40);
         let newest: Vec<&str> = entries[39].split(' ').collect();
         assert_eq!(
-            (newest[0], newest[3], newest[4]),
-            ("40", "*", now.to_string().as_str()),
-            "seq, events, last ms: {entries:?}"
+            (newest[0], newest[7], newest[1]),
+            ("40", "*", ids[39].as_str()),
+            "seq, events, last: {entries:?}"
         );
         let seqs =
             |events: Vec<(u64, String)>| events.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
@@ -2277,8 +2310,8 @@ mod tests {
             .query_async(&mut conn)
             .await
             .expect("DEL");
-        for n in 0..15 {
-            let entry = format!("{} {now} 1 * {old}", n + 1);
+        for seq in 29..44 {
+            let entry = format!("{seq} {old}-0 0 e1 {old} {now} 1 *");
             let () = redis::cmd("RPUSH")
                 .arg(&key)
                 .arg(entry)
@@ -2289,25 +2322,23 @@ mod tests {
         let newer = format!("{now}-50");
         number(shared, &mut conn, &[(&newer, "{}")], &[("eve", &[])], 2).await;
         let entries = all(&mut conn).await;
-        assert_eq!(entries.len(), 1, "the newest event's entry: {entries:?}");
+        assert_eq!(
+            entries.len(),
+            2,
+            "the newest two events' entries: {entries:?}"
+        );
+        assert!(entries[0].starts_with("43 ") && entries[1].starts_with("44 "));
         let stale = format!("{old}-0");
         let unsure = number(shared, &mut conn, &[(&stale, "{}")], &[("eve", &[])], 2).await;
         assert_eq!(unsure, vec![0]);
     }
 
     #[tokio::test]
-    async fn a_streams_state_is_one_string_each_stream_numbered_on_its_own() {
+    async fn a_streams_state_is_its_last_entry_each_stream_numbered_on_its_own() {
         let server = Server::start();
         let (broker, mut conn) = broker(&server).await;
         let shared = &broker.shared;
-        let state = async |conn: &mut redis::aio::MultiplexedConnection, user: &str| {
-            let state: Option<String> = redis::cmd("GET")
-                .arg(shared.key("s", &stream(user)))
-                .query_async(conn)
-                .await
-                .expect("GET");
-            state.map(|s| s.split(' ').map(str::to_owned).collect::<Vec<_>>())
-        };
+        let key = |user: &str| shared.key(STREAM, &stream(user));
         let now = now_ms();
         let ids: Vec<String> = (0..4).map(|n| format!("{now}-{n}")).collect();
         let events: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), "{}")).collect();
@@ -2320,15 +2351,15 @@ mod tests {
             10,
         )
         .await;
-        let fay = state(&mut conn, "fay").await.expect("fay's state");
-        assert_eq!(Some(&fay), state(&mut conn, "gus").await.as_ref());
+        let fay = state(&mut conn, &key("fay")).await.expect("fay's state");
+        assert_eq!(Some(&fay), state(&mut conn, &key("gus")).await.as_ref());
         assert_eq!(
-            (fay[0].as_str(), fay[1].as_str(), fay[3].as_str()),
+            (fay[3].as_str(), fay[0].as_str(), fay[1].as_str()),
             ("e1", "2", ids[1].as_str()),
             "epoch, seq, last: {fay:?}"
         );
-        let born: u64 = fay[2].parse().expect("born");
-        let renewed: u64 = fay[4].parse().expect("renewed");
+        let born: u64 = fay[4].parse().expect("born");
+        let renewed: u64 = fay[2].parse().expect("renewed");
         assert!(born.abs_diff(now) < 60_000 && renewed.abs_diff(now) < 60_000);
         // ... and each goes on from it on its own: a call that numbers different events in each.
         number(
@@ -2339,8 +2370,8 @@ mod tests {
             10,
         )
         .await;
-        assert_eq!(state(&mut conn, "fay").await.expect("fay")[1], "4");
-        assert_eq!(state(&mut conn, "gus").await.expect("gus")[1], "3");
+        assert_eq!(state(&mut conn, &key("fay")).await.expect("fay")[0], "4");
+        assert_eq!(state(&mut conn, &key("gus")).await.expect("gus")[0], "3");
         assert_eq!(
             history(shared, "gus", Some(0), 10)
                 .await
@@ -2349,30 +2380,32 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![1, 2, 3]
         );
-        // A state that cannot be read is a stream Redis lost: a new epoch, its history dropped.
-        let () = redis::cmd("SET")
-            .arg(shared.key("s", &stream("gus")))
+        // A last entry that cannot be read is a stream Redis lost: a new epoch, its history
+        // dropped.
+        let () = redis::cmd("RPUSH")
+            .arg(key("gus"))
             .arg("not a state")
             .query_async(&mut conn)
             .await
-            .expect("SET");
+            .expect("RPUSH");
         let later = format!("{}-0", now + 1);
         number(shared, &mut conn, &[(&later, "{}")], &[("gus", &[])], 10).await;
-        assert_eq!(state(&mut conn, "gus").await.expect("gus")[1], "1");
+        assert_eq!(state(&mut conn, &key("gus")).await.expect("gus")[0], "1");
         assert_eq!(history(shared, "gus", Some(0), 10).await.len(), 1);
         // A stream first read by a node (its first connection) starts at seq 0 of the reader's
-        // epoch, and numbering goes on in that epoch.
+        // epoch, in an entry that holds no event, and numbering goes on in that epoch.
         let (position, events) = shared.read(&stream("hal"), None, 10).await.expect("read");
         assert_eq!((position.seq, events.len()), (0, 0));
-        let hal = state(&mut conn, "hal").await.expect("hal's state");
+        let hal = state(&mut conn, &key("hal")).await.expect("hal's state");
         assert_eq!(
             (
+                hal[3].as_str(),
                 hal[0].as_str(),
                 hal[1].as_str(),
-                hal[3].as_str(),
-                hal[4].as_str()
+                hal[2].as_str(),
+                hal[6].as_str()
             ),
-            (position.epoch.as_str(), "0", "0-0", "0")
+            (position.epoch.as_str(), "0", "0-0", "0", "0")
         );
         number(shared, &mut conn, &[(&later, "{}")], &[("hal", &[])], 10).await;
         let (position, events) = shared
@@ -2381,7 +2414,7 @@ mod tests {
             .expect("read");
         assert_eq!(
             (position.epoch.as_str(), position.seq),
-            (hal[0].as_str(), 1)
+            (hal[3].as_str(), 1)
         );
         assert_eq!(events.len(), 1);
     }
@@ -2467,8 +2500,8 @@ mod tests {
         )
         .await;
         let big = 99_999_999_999_999_u64;
-        edit_state(&mut conn, &shared.key("s", &stream("ivy")), |fields| {
-            fields[1] = big.to_string();
+        edit_state(&mut conn, &shared.key(STREAM, &stream("ivy")), |fields| {
+            fields[0] = big.to_string();
         })
         .await;
         let () = redis::cmd("SET")
@@ -2486,12 +2519,10 @@ mod tests {
             .collect();
         number(shared, &mut conn, &events[..2], &[("ivy", &[])], 10).await;
         number(shared, &mut conn, &events[2..], &[("ivy", &[])], 10).await;
-        let state: String = redis::cmd("GET")
-            .arg(shared.key("s", &stream("ivy")))
-            .query_async(&mut conn)
+        let last = state(&mut conn, &shared.key(STREAM, &stream("ivy")))
             .await
-            .expect("GET");
-        assert_eq!(state.split(' ').nth(1), Some("100000000000002"), "{state}");
+            .expect("ivy's state");
+        assert_eq!(last[0], "100000000000002", "{last:?}");
         let read = history(shared, "ivy", Some(big), 10).await;
         assert_eq!(
             read,
@@ -2584,46 +2615,68 @@ mod tests {
     }
 
     #[test]
-    fn a_malformed_message_of_numbered_events_is_refused() {
-        let good = "2\ne1 4 1,2 {\"tenant\":null,\"user\":\"u\"}\n\
-                    e2 9 * {\"tenant\":\"t\\n\",\"user\":\"\\u00fc v\"}\n2\n2\nab3\nxyz";
-        let (runs, bodies) = parse_numbered(good).expect("well-formed");
+    fn a_message_names_each_stream_by_its_key_and_a_malformed_one_is_refused() {
+        let broker = RedisBroker::builder("redis://127.0.0.1:1")
+            .namespace("t")
+            .build()
+            .expect("url");
+        let shared = &broker.shared;
+        let prefix = shared.stream_prefix();
+        // Keys as numbering writes them, whatever the ids hold: spaces, line breaks, colons.
+        let odd = StreamId {
+            tenant: Some("t\n:1".to_owned()),
+            user: "\u{fc} v\n2 x".to_owned(),
+        };
+        let plain = StreamId {
+            tenant: None,
+            user: "u".to_owned(),
+        };
+        let (a, b) = (shared.key(STREAM, &plain), shared.key(STREAM, &odd));
+        let good = format!(
+            "2\ne1 4 1,2 {} {a}\ne2 9 * {} {b}\n2\n2\nab3\nxyz",
+            a.len(),
+            b.len()
+        );
+        let (runs, bodies) = parse_numbered(&good, &prefix).expect("well-formed");
         assert_eq!(
             runs,
             vec![
                 Run {
                     tenant: None,
-                    user: Cow::Borrowed("u"),
+                    user: "u",
                     epoch: "e1",
                     first: 4,
                     events: Some(vec![0, 1]),
                 },
                 Run {
-                    tenant: Some(Cow::Owned("t\n".to_owned())),
-                    user: Cow::Owned("ü v".to_owned()),
+                    tenant: Some("t\n:1"),
+                    user: "\u{fc} v\n2 x",
                     epoch: "e2",
                     first: 9,
                     events: None,
                 }
             ]
         );
-        assert!(
-            matches!(runs[0].user, Cow::Borrowed(_)),
-            "no copy without an escape"
-        );
         assert_eq!(bodies, vec![Arc::from("ab"), Arc::from("xyz")]);
         for bad in [
             "",
-            "1\ne1 4 1,2 {\"tenant\":null,\"user\":\"u\"}\n2\n2\nab3\nxy",
-            "1\ne1 4 1,2 {\"tenant\":null,\"user\":\"u\"}\n2\n2\nab3\nxyzz",
-            "1\ne1 4 1,3 {\"tenant\":null,\"user\":\"u\"}\n2\n2\nab3\nxyz",
-            "1\ne1 4 0 {\"tenant\":null,\"user\":\"u\"}\n1\n2\nab",
-            "1\ne1 x 1 {\"tenant\":null,\"user\":\"u\"}\n1\n2\nab",
-            "1\ne1 4 1 {\"user\":}\n1\n2\nab",
-            "1\ne1 4 1 {\"tenant\":null,\"user\":\"u\"}\n1\n3\né",
-            "1\ne1 4 * {\"tenant\":null,\"user\":\"u\"}\n0\n",
+            "1\ne1 4 1,2 7 t:r:-:u\n2\n2\nab3\nxy",
+            "1\ne1 4 1,2 7 t:r:-:u\n2\n2\nab3\nxyzz",
+            "1\ne1 4 1,3 7 t:r:-:u\n2\n2\nab3\nxyz",
+            "1\ne1 4 0 7 t:r:-:u\n1\n2\nab",
+            "1\ne1 x 1 7 t:r:-:u\n1\n2\nab",
+            "1\ne1 4 1 8 t:r:-:u\n1\n2\nab",
+            "1\ne1 4 1 6 t:r:-:u\n1\n2\nab",
+            "1\ne1 4 1 7 x:r:-:u\n1\n2\nab",
+            "1\ne1 4 1 9 t:r:9:a:u\n1\n2\nab",
+            "1\ne1 4 1 7 t:r:1:u\n1\n2\nab",
+            "1\ne1 4 1 7 t:r:-:u\n1\n3\n\u{e9}",
+            "1\ne1 4 * 7 t:r:-:u\n0\n",
         ] {
-            assert!(parse_numbered(bad).is_none(), "{bad:?} was accepted");
+            assert!(
+                parse_numbered(bad, &prefix).is_none(),
+                "{bad:?} was accepted"
+            );
         }
     }
 }

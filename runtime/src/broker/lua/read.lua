@@ -1,26 +1,25 @@
--- KEYS: the stream's state and its history (their formats in stream.lua, prepended to this
+-- KEYS: the stream (`<ns>:r:<stream>`, a list; its format in stream.lua, prepended to this
 --       script)
--- ARGV: candidate epoch, the keys' time to live in ms (see append.lua), count, after ('' for
+-- ARGV: candidate epoch, the key's time to live in ms (see append.lua), count, after ('' for
 --       the newest), now ms, prefix of the bodies' keys
 -- Returns {epoch, seq, entries}: the entries that hold the newest `count` events (or the first
 -- `count` after `after`), oldest first, each {'<last seq>-0', {'t', ms, 'b', body, 'b', body …}}
 -- with the bodies of its run read from the list of the call that stored them (see append.lua).
 -- An entry whose bodies expired is left out.
-local state = redis.call('GET', KEYS[1])
+local top = redis.call('LINDEX', KEYS[1], -1)
 local epoch, seq = nil, 0
-if state then
-  local e, s = state_fields(state)
+if top then
+  local s, _, _, e = state_fields(top)
   epoch, seq = e, tonumber(s)
 end
-if epoch then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-else
-  -- No stream (or a malformed state): a new epoch, nothing numbered yet, never renewed.
+if not epoch then
+  -- No stream (or a malformed entry): a new epoch, nothing numbered yet, never renewed; its
+  -- entry holds no event (call '0').
   epoch, seq = ARGV[1], 0
-  redis.call('DEL', KEYS[2])
-  redis.call('SET', KEYS[1], state_text(epoch, '0', ARGV[5], '0-0', '0'), 'PX', ARGV[2])
+  redis.call('DEL', KEYS[1])
+  redis.call('RPUSH', KEYS[1], entry_text('0', '0-0', '0', epoch, ARGV[5], ARGV[5], '0', '*'))
 end
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 local count = tonumber(ARGV[3])
 -- The entries from the newest back to the first at or before `bound` (a seq): the newest `count`
 -- events' (bound: the newest entry's seq less `count`), or those after `after` (bound: `after`).
@@ -30,7 +29,7 @@ local bound = tonumber(ARGV[4])
 local chunks = {}
 local upto = -1
 while true do
-  local chunk = redis.call('LRANGE', KEYS[2], upto - 63, upto)
+  local chunk = redis.call('LRANGE', KEYS[1], upto - 63, upto)
   chunks[#chunks + 1] = chunk
   local oldest = chunk[1] and tonumber((entry_fields(chunk[1])))
   if not bound and chunk[#chunk] then
@@ -45,8 +44,8 @@ end
 local entries = {}
 for c = #chunks, 1, -1 do
   for _, e in ipairs(chunks[c]) do
-    local last, t, call, which = entry_fields(e)
-    if last then
+    local last, _, _, _, _, t, call, which = entry_fields(e)
+    if last and call ~= '0' then
       -- The seq's text is kept for the reply: Lua's numbers print in %.14g (1e+14).
       entries[#entries + 1] = {tonumber(last), t, call, which, last}
     end
