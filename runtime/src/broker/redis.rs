@@ -36,9 +36,10 @@
 //!   and a minute more. When Redis loses a stream (restart without persistence, eviction) the
 //!   next event starts a new epoch, and every node tells its connections to resync.
 //! - **Failures.** When Redis is unreachable the broker reports [`BrokerStatus::Degraded`],
-//!   queues emitted events (bounded; a full queue fails the emit), refuses new sessions with
-//!   close code 1013, reconnects with backoff, and then reconciles every stream it serves:
-//!   missed events are read back from Redis, or the connections are told to resync.
+//!   queues emitted events (bounded; a full queue fails the emit), refuses with close code
+//!   1013 the new sessions whose stream it would have to load from Redis (a user's first
+//!   connection on this node), reconnects with backoff, and then reconciles every stream it
+//!   serves: missed events are read back from Redis, or the connections are told to resync.
 //!
 //! The Lua scripts are `broker/lua/*.lua`, included as text at build time.
 //!

@@ -275,9 +275,10 @@ async fn chaos_a_node_killed_mid_stream_its_clients_recover_on_the_other_with_ze
     );
 }
 
-/// Redis restarts (without persistence): the node reports degraded, refuses new sessions with
-/// 1013, fails emits beyond its queue, reconnects, tells its clients to resync (the history is
-/// gone) and delivers what was queued. No panic, no silent gap.
+/// Redis restarts (without persistence): the node reports degraded, refuses with 1013 the new
+/// sessions whose stream it would have to load (and takes another tab of a stream it holds),
+/// fails emits beyond its queue, reconnects, tells its clients to resync (the history is gone)
+/// and delivers what was queued. No panic, no silent gap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_restart_is_survived_and_signalled_as_a_resync() {
     let mut redis = Redis::start();
@@ -323,6 +324,15 @@ async fn a_redis_restart_is_survived_and_signalled_as_a_resync() {
         }
     }
     newcomer.close();
+    // Another tab of u1, whose stream the node holds, attaches from the node's memory.
+    let mut second = RustClient::builder(&url)
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .connect();
+    assert!(matches!(
+        next_event(&mut second).await,
+        ClientEvent::Connected { .. }
+    ));
+    assert_eq!(second.position().as_ref(), Some(&before));
     // Emits are queued up to the bound, then refused: never dropped silently. The bound counts
     // what the node's publisher holds in its batch too: at most 8 wait, however the publisher
     // took them.
@@ -355,9 +365,14 @@ async fn a_redis_restart_is_survived_and_signalled_as_a_resync() {
     }
     let ns: Vec<u64> = got.iter().map(|g| g.0).collect();
     assert_eq!(ns, accepted);
+    // The tab that came during the outage gets the same.
+    let (got, resyncs) = events(&mut second, queued).await;
+    assert_eq!(resyncs.len(), 1, "{resyncs:?}");
+    assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), accepted);
     // And the system goes on.
     a.hub.emit(&note("u1", 99)).expect("emit");
     assert_eq!(events(&mut c, 1).await.0[0].0, 99);
+    assert_eq!(events(&mut second, 1).await.0[0].0, 99);
 }
 
 /// Redis restarts, and node B reattaches seconds after node A (B is cut off from Redis by a
