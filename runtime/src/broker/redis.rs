@@ -2334,6 +2334,47 @@ mod tests {
         assert_eq!(unsure, vec![0]);
     }
 
+    /// The last entry carries the stream's state: a trim never takes it, even when the history
+    /// keeps no event and every entry's `last` is older than the window (events from a node
+    /// that was away).
+    #[tokio::test]
+    async fn a_trim_never_takes_the_last_entry() {
+        let server = Server::start();
+        let (broker, mut conn) = broker(&server).await;
+        let shared = &broker.shared;
+        let key = shared.key(STREAM, &stream("kit"));
+        let now = now_ms();
+        let (older, old) = (now - 180_000, now - 120_000);
+        for seq in 1..16 {
+            let entry = format!("{seq} {older}-0 0 e1 {older} {now} 1 *");
+            let () = redis::cmd("RPUSH")
+                .arg(&key)
+                .arg(entry)
+                .query_async(&mut conn)
+                .await
+                .expect("RPUSH");
+        }
+        // Past the stream's `last`, so numbered, and older than the window: the 16th entry.
+        let late = format!("{old}-0");
+        let unsure = number(shared, &mut conn, &[(&late, "{}")], &[("kit", &[])], 0).await;
+        assert!(unsure.is_empty());
+        let entries: Vec<String> = redis::cmd("LRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .expect("LRANGE");
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        let last = state(&mut conn, &key).await.expect("the state is kept");
+        assert_eq!((last[0].as_str(), last[1].as_str()), ("16", late.as_str()));
+        // And numbering goes on in the same epoch.
+        let next = format!("{now}-0");
+        number(shared, &mut conn, &[(&next, "{}")], &[("kit", &[])], 0).await;
+        let last = state(&mut conn, &key).await.expect("the state");
+        assert_eq!((last[0].as_str(), last[3].as_str()), ("17", "e1"));
+    }
+
     #[tokio::test]
     async fn a_streams_state_is_its_last_entry_each_stream_numbered_on_its_own() {
         let server = Server::start();
