@@ -1953,6 +1953,24 @@ mod tests {
         fields
     }
 
+    /// Appends to a stream's list an entry per seq of `seqs`, each a run of one event of call 1
+    /// in epoch `e1`, the stream's `last` at `ms` (`lua/stream.lua`).
+    async fn push_runs(
+        conn: &mut redis::aio::MultiplexedConnection,
+        key: &str,
+        seqs: std::ops::Range<u64>,
+        ms: u64,
+    ) {
+        for seq in seqs {
+            let () = redis::cmd("RPUSH")
+                .arg(key)
+                .arg(format!("{seq} {ms}-0 0 e1 {ms} {ms} 1 *"))
+                .query_async(conn)
+                .await
+                .expect("RPUSH");
+        }
+    }
+
     /// Rewrites a stream's last entry field by field, keeping its expiry.
     async fn edit_state(
         conn: &mut redis::aio::MultiplexedConnection,
@@ -2311,15 +2329,7 @@ mod tests {
             .query_async(&mut conn)
             .await
             .expect("DEL");
-        for seq in 29..44 {
-            let entry = format!("{seq} {old}-0 0 e1 {old} {now} 1 *");
-            let () = redis::cmd("RPUSH")
-                .arg(&key)
-                .arg(entry)
-                .query_async(&mut conn)
-                .await
-                .expect("RPUSH");
-        }
+        push_runs(&mut conn, &key, 29..44, old).await;
         let newer = format!("{now}-50");
         number(shared, &mut conn, &[(&newer, "{}")], &[("eve", &[])], 2).await;
         let entries = all(&mut conn).await;
@@ -2345,15 +2355,7 @@ mod tests {
         let key = shared.key(STREAM, &stream("kit"));
         let now = now_ms();
         let (older, old) = (now - 180_000, now - 120_000);
-        for seq in 1..16 {
-            let entry = format!("{seq} {older}-0 0 e1 {older} {now} 1 *");
-            let () = redis::cmd("RPUSH")
-                .arg(&key)
-                .arg(entry)
-                .query_async(&mut conn)
-                .await
-                .expect("RPUSH");
-        }
+        push_runs(&mut conn, &key, 1..16, older).await;
         // Past the stream's `last`, so numbered, and older than the window: the 16th entry.
         let late = format!("{old}-0");
         let unsure = number(shared, &mut conn, &[(&late, "{}")], &[("kit", &[])], 0).await;
