@@ -50,6 +50,18 @@ async fn next_event(c: &mut RustClient) -> ClientEvent {
         .expect("the client is open")
 }
 
+/// A Rust client of `url` that reconnects within 20–200 ms, once it is connected.
+async fn tab(url: &str) -> RustClient {
+    let mut c = RustClient::builder(url)
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .connect();
+    assert!(matches!(
+        next_event(&mut c).await,
+        ClientEvent::Connected { .. }
+    ));
+    c
+}
+
 /// Reads reports until `count` events arrived; returns (n, seq) of each and the resyncs seen.
 async fn events(c: &mut RustClient, count: usize) -> (Vec<(u64, u64)>, Vec<ClientEvent>) {
     let mut got = Vec::new();
@@ -290,13 +302,7 @@ async fn a_redis_restart_is_survived_and_signalled_as_a_resync() {
     let a = TestServer::start(hub_builder().broker(broker).build()).await;
     healthy(&a.hub).await;
     let url = format!("ws://{}/ws?user=u1", a.addr);
-    let mut c = RustClient::builder(&url)
-        .backoff(Duration::from_millis(20), Duration::from_millis(200))
-        .connect();
-    assert!(matches!(
-        next_event(&mut c).await,
-        ClientEvent::Connected { .. }
-    ));
+    let mut c = tab(&url).await;
     for n in 1..=3 {
         a.hub.emit(&note("u1", n)).expect("emit");
     }
@@ -325,13 +331,7 @@ async fn a_redis_restart_is_survived_and_signalled_as_a_resync() {
     }
     newcomer.close();
     // Another tab of u1, whose stream the node holds, attaches from the node's memory.
-    let mut second = RustClient::builder(&url)
-        .backoff(Duration::from_millis(20), Duration::from_millis(200))
-        .connect();
-    assert!(matches!(
-        next_event(&mut second).await,
-        ClientEvent::Connected { .. }
-    ));
+    let mut second = tab(&url).await;
     assert_eq!(second.position().as_ref(), Some(&before));
     // Emits are queued up to the bound, then refused: never dropped silently. The bound counts
     // what the node's publisher holds in its batch too: at most 8 wait, however the publisher
@@ -395,14 +395,7 @@ async fn after_a_redis_restart_a_late_node_replays_the_new_epoch_as_the_first_di
     healthy(&b.hub).await;
     let mut tabs = Vec::new();
     for server in [&a, &b] {
-        let mut tab = RustClient::builder(format!("ws://{}/ws?user=u1", server.addr))
-            .backoff(Duration::from_millis(20), Duration::from_millis(200))
-            .connect();
-        assert!(matches!(
-            next_event(&mut tab).await,
-            ClientEvent::Connected { .. }
-        ));
-        tabs.push(tab);
+        tabs.push(tab(&format!("ws://{}/ws?user=u1", server.addr)).await);
     }
     for n in 1..=3 {
         a.hub.emit(&note("u1", n)).expect("emit");
@@ -644,13 +637,7 @@ async fn a_redis_restored_from_an_older_snapshot_is_a_resync_not_a_silent_gap() 
     let mut redis = Redis::start_persistent();
     let a = TestServer::start(node(&redis, "rewind", History::default())).await;
     healthy(&a.hub).await;
-    let mut tab = RustClient::builder(format!("ws://{}/ws?user=u1", a.addr))
-        .backoff(Duration::from_millis(20), Duration::from_millis(200))
-        .connect();
-    assert!(matches!(
-        next_event(&mut tab).await,
-        ClientEvent::Connected { .. }
-    ));
+    let mut tab = tab(&format!("ws://{}/ws?user=u1", a.addr)).await;
     for n in 1..=3 {
         a.hub.emit(&note("u1", n)).expect("emit");
     }
