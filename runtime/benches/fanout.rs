@@ -41,8 +41,11 @@
 //! `-- --callgrind DIR` counts instructions instead of timing (valgrind's callgrind; the counts
 //! do not move with the machine's load): each Rust server runs under callgrind with
 //! instrumentation off, switched on for the fan-outs only, one fan-out of each mode, dumped to
-//! `DIR/<server>.out.<n>` (1: ephemeral, 2: durable); `callgrind_annotate` reads them. Use a
-//! small `--connections`: everything runs ~50× slower.
+//! `DIR/<server>.out.<n>` (1: ephemeral, 2: durable); `callgrind_annotate` reads them.
+//! Everything runs ~50× slower. Use `--connections 1000` (200 events per fan-out): at 200
+//! connections a fan-out is 1,000 events, near the outbound queue's 1,024 frames, and under
+//! valgrind (one thread at a time) the emitter can queue past it before the sessions write, so
+//! connections close as slow consumers, as designed, and the durable run stalls.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
