@@ -48,6 +48,17 @@ pub(crate) trait TextParts {
     /// (RFC 6455 §5.6), as [`Frame::with_parts`]'s are: `str`s and ASCII.
     fn write_text_parts(&mut self, parts: &[&[u8]]) -> bool;
 
+    /// Writes `frames` in order, each as [`write_text_parts`](Self::write_text_parts) does,
+    /// up to the first one the socket does not take; returns how many it took (the rest are
+    /// the caller's, to send as messages). One call for a batch: a socket shared behind a lock
+    /// takes the lock once, not once per frame.
+    fn write_frames(&mut self, frames: &[Frame]) -> usize {
+        frames
+            .iter()
+            .take_while(|frame| frame.with_parts(|parts| self.write_text_parts(parts)))
+            .count()
+    }
+
     /// Makes room for frames about to be written whose payloads total `bytes`: a hint, so that
     /// a batch is gathered in one allocation rather than in a buffer grown (and copied) a
     /// doubling at a time. Sockets that gather nothing ignore it.
@@ -399,6 +410,15 @@ impl<S: TextParts> TextParts for Half<S> {
         written
     }
 
+    fn write_frames(&mut self, frames: &[Frame]) -> usize {
+        let mut g = self.0.lock();
+        let written = g.socket.write_frames(frames);
+        if written > 0 {
+            g.flushed = false;
+        }
+        written
+    }
+
     fn reserve_text(&mut self, bytes: usize) {
         self.0.lock().socket.reserve_text(bytes);
     }
@@ -694,7 +714,10 @@ impl Runner {
                 .queued()
                 .min(FLUSH_FRAMES.saturating_sub(fed));
             sink.reserve_text(bytes + bytes / batch.len() * behind);
-            for frame in batch.drain(..) {
+            // Most of a batch goes into the gathered bytes in one call; from the first frame
+            // the socket does not take (its gather full), one at a time as messages.
+            let written = sink.write_frames(&batch);
+            for frame in batch.drain(..).skip(written) {
                 if !feed_frame(sink, frame).await {
                     return Next::End(DisconnectReason::TransportError);
                 }
