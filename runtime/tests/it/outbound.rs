@@ -193,3 +193,37 @@ async fn a_handler_answer_past_the_limit_is_an_internal_error() {
     assert_eq!(answer["type"], "$reply", "{answer}");
     assert_eq!(answer["data"]["text"], "small", "{answer}");
 }
+
+/// A burst far past the gather size (`Limits::write_buffer_bytes`, 4 KiB here): a session's
+/// batch fills the gathered bytes partway through and sends the rest of it one frame at a
+/// time. Every frame arrives whole, once and in order, the durable ones numbered without a gap.
+#[tokio::test]
+async fn a_burst_past_the_gather_size_arrives_whole_once_and_in_order() {
+    let mut limits = Limits::default();
+    limits.write_buffer_bytes = 4096;
+    let server = TestServer::start(hub_builder().limits(limits).build()).await;
+    let mut client = server.client("user=solo").await;
+    let pad = |i: usize| format!("{i:05}{}", "x".repeat(i * 7 % 300));
+    const EVENTS: usize = 600;
+    for i in 0..EVENTS {
+        let emitted = if i % 2 == 0 {
+            server.hub.emit(&Big { pad: pad(i) })
+        } else {
+            server.hub.emit(&StoredBig { pad: pad(i) })
+        };
+        emitted.expect("emitted");
+    }
+    let mut seq = 0;
+    for i in 0..EVENTS {
+        let frame = client.recv_app().await;
+        assert_eq!(
+            frame["data"]["pad"].as_str(),
+            Some(pad(i).as_str()),
+            "frame {i}"
+        );
+        if i % 2 == 1 {
+            seq += 1;
+            assert_eq!(frame["seq"], seq, "frame {i}");
+        }
+    }
+}
