@@ -717,7 +717,9 @@ impl Runner {
             // Most of a batch goes into the gathered bytes in one call; from the first frame
             // the socket does not take (its gather full), one at a time as messages.
             let written = sink.write_frames(&batch);
-            for frame in batch.drain(..).skip(written) {
+            // The frames written are dropped in one pass (not one by one through the loop).
+            batch.drain(..written);
+            for frame in batch.drain(..) {
                 if !feed_frame(sink, frame).await {
                     return Next::End(DisconnectReason::TransportError);
                 }

@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::auth::{UpgradeRequest, SUBPROTOCOL};
-use crate::hub::outbox::SpareBuffers;
+use crate::hub::outbox::{Frame, SpareBuffers};
 use crate::Hub;
 
 /// A WebSocket server: accepts connections, authenticates them before the upgrade, and runs a
@@ -482,11 +482,6 @@ impl<S> Accepted<S> {
         }
     }
 
-    /// Gathers one text frame (RFC 6455 §5.2: FIN, opcode 1, the payload length in 7, 16 or 64
-    /// bits, unmasked as a server's frames are) whose payload is `parts` concatenated, when
-    /// that needs no write to the socket first: tungstenite's buffer is empty, what is gathered
-    /// is under the gather size, and the frame is smaller than it. `false` otherwise: the
-    /// caller sends the frame through tungstenite, which writes out first.
     /// Makes room for `bytes` more gathered bytes at once — at most what may be gathered
     /// before a write ([`write_text`](Self::write_text) takes frames while less than the
     /// gather size is gathered) — when frames may be gathered now.
@@ -518,12 +513,42 @@ impl<S> Accepted<S> {
         }
     }
 
+    /// Gathers one text frame (RFC 6455 §5.2: FIN, opcode 1, the payload length in 7, 16 or 64
+    /// bits, unmasked as a server's frames are) whose payload is `parts` concatenated, when
+    /// that needs no write to the socket first: tungstenite's buffer is empty, what is gathered
+    /// is under the gather size, and the frame is smaller than it. `false` otherwise: the
+    /// caller sends the frame through tungstenite, which writes out first.
     pub(crate) fn write_text(&mut self, parts: &[&[u8]]) -> bool {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        if !self.whole || self.out.len() >= self.gather || len >= self.gather {
+        if !self.whole {
             return false;
         }
         self.take_buffer();
+        self.gather_text(parts)
+    }
+
+    /// Gathers `frames` in order, each as [`write_text`](Self::write_text) does, up to the
+    /// first one it does not take; returns how many it took. Whether tungstenite's buffer is
+    /// empty, and the gather buffer, are settled once for the batch: neither changes while
+    /// frames are gathered.
+    pub(crate) fn write_frames(&mut self, frames: &[Frame]) -> usize {
+        if !self.whole {
+            return 0;
+        }
+        self.take_buffer();
+        frames
+            .iter()
+            .take_while(|frame| frame.with_parts(|parts| self.gather_text(parts)))
+            .count()
+    }
+
+    /// Appends one text frame of `parts` to the gathered bytes when less than the gather size
+    /// is gathered and the frame is smaller than it (see [`write_text`](Self::write_text)).
+    #[inline]
+    fn gather_text(&mut self, parts: &[&[u8]]) -> bool {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if self.out.len() >= self.gather || len >= self.gather {
+            return false;
+        }
         self.out.reserve(10 + len);
         self.out.push(0x80 | 0x1);
         if len < 126 {
@@ -547,6 +572,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> crate::connection::TextParts
 {
     fn write_text_parts(&mut self, parts: &[&[u8]]) -> bool {
         self.get_mut().write_text(parts)
+    }
+
+    fn write_frames(&mut self, frames: &[Frame]) -> usize {
+        self.get_mut().write_frames(frames)
     }
 
     fn reserve_text(&mut self, bytes: usize) {
