@@ -462,6 +462,77 @@ impl<S: Sink<Message> + Unpin> Sink<Message> for Half<S> {
     }
 }
 
+/// A stream polled only once its own waker was woken, or after it yielded an item: the
+/// session's loop polls every branch of its `select!` before it waits, and a read of a socket
+/// with nothing to read costs tungstenite about 1,000 instructions (its frame decoder, the
+/// compatibility layer, the would-block read), which a session woken only to write paid once
+/// per wake-up (BENCHMARKS.md, "The read side polled only when woken"). What the inner stream
+/// registers is this stream's own waker, which marks it woken and wakes the task.
+struct WokenOnly<S> {
+    inner: S,
+    gate: Arc<Gate>,
+    /// `gate` as a waker, made once.
+    waker: std::task::Waker,
+}
+
+/// A [`WokenOnly`] stream's waker: whether the inner stream was woken since its last poll, and
+/// the task to wake.
+struct Gate {
+    woken: std::sync::atomic::AtomicBool,
+    task: futures_util::task::AtomicWaker,
+}
+
+impl std::task::Wake for Gate {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, std::sync::atomic::Ordering::Release);
+        self.task.wake();
+    }
+}
+
+impl<S> WokenOnly<S> {
+    /// `inner`, polled at the first poll.
+    fn new(inner: S) -> WokenOnly<S> {
+        let gate = Arc::new(Gate {
+            woken: std::sync::atomic::AtomicBool::new(true),
+            task: futures_util::task::AtomicWaker::new(),
+        });
+        WokenOnly {
+            inner,
+            waker: std::task::Waker::from(gate.clone()),
+            gate,
+        }
+    }
+}
+
+impl<S: Stream + Unpin> Stream for WokenOnly<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = &mut *self;
+        // Registered before the flag is read: a wake-up between the two is not lost.
+        this.gate.task.register(cx.waker());
+        if !this
+            .gate
+            .woken
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            return Poll::Pending;
+        }
+        let polled = Pin::new(&mut this.inner).poll_next(&mut Context::from_waker(&this.waker));
+        if polled.is_ready() {
+            // A stream that yielded registers no waker: poll it again next time.
+            this.gate
+                .woken
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        polled
+    }
+}
+
 impl<S: Stream + Unpin> Stream for Half<S> {
     type Item = S::Item;
 
@@ -505,7 +576,7 @@ impl Runner {
         <S as Sink<Message>>::Error: Display,
         E: ReadError,
     {
-        let (mut sink, mut stream) = (Half(shared.clone()), Half(shared.clone()));
+        let (mut sink, mut stream) = (Half(shared.clone()), WokenOnly::new(Half(shared.clone())));
         // The two limits the loop reads, not a copy of them all held by every idle session.
         let (heartbeat_interval, heartbeat_timeout) = {
             let limits = self.hub.limits();
@@ -1256,5 +1327,75 @@ where
     match sink.send(Message::Text(Utf8Bytes::from(text))).await {
         Ok(()) => Next::Continue,
         Err(_) => Next::End(DisconnectReason::TransportError),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Waker;
+
+    /// A stream that counts its polls, yields what `ready` holds, and keeps the waker of its
+    /// last poll that found nothing.
+    #[derive(Default)]
+    struct Probe {
+        polls: usize,
+        ready: Vec<u32>,
+        waker: Option<Waker>,
+    }
+
+    impl Stream for Probe {
+        type Item = u32;
+
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<u32>> {
+            self.polls += 1;
+            match self.ready.pop() {
+                Some(item) => Poll::Ready(Some(item)),
+                None => {
+                    self.waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        }
+    }
+
+    /// The task's waker: counts its wake-ups.
+    #[derive(Default)]
+    struct Task(AtomicUsize);
+
+    impl std::task::Wake for Task {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The inner stream is polled at the first poll, after its own waker fired and after it
+    /// yielded an item — not when the task was woken for something else — and its wake-ups
+    /// reach the task.
+    #[test]
+    fn a_read_side_is_polled_only_once_woken_or_after_an_item() {
+        let task = Arc::new(Task::default());
+        let waker = Waker::from(task.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut stream = WokenOnly::new(Probe::default());
+        let mut poll = |stream: &mut WokenOnly<Probe>| Pin::new(stream).poll_next(&mut cx);
+
+        assert!(poll(&mut stream).is_pending());
+        assert_eq!(stream.inner.polls, 1, "polled at the first poll");
+        assert!(poll(&mut stream).is_pending());
+        assert!(poll(&mut stream).is_pending());
+        assert_eq!(stream.inner.polls, 1, "not woken: not polled");
+
+        stream.inner.ready.push(7);
+        assert!(poll(&mut stream).is_pending(), "ready, but not woken yet");
+        stream.inner.waker.take().expect("a waker kept").wake();
+        assert_eq!(task.0.load(Ordering::SeqCst), 1, "the task is woken");
+        assert_eq!(poll(&mut stream), Poll::Ready(Some(7)));
+        assert_eq!(stream.inner.polls, 2);
+        assert!(poll(&mut stream).is_pending(), "polled again after an item");
+        assert_eq!(stream.inner.polls, 3);
+        assert!(poll(&mut stream).is_pending());
+        assert_eq!(stream.inner.polls, 3);
     }
 }
