@@ -28,6 +28,13 @@ use crate::protocol::{self, close, frame, Cid, ClientFrame, ErrorCode};
 /// Frames taken from the queue at a time.
 const WRITE_BATCH: usize = 64;
 
+thread_local! {
+    /// An emptied batch (room for [`WRITE_BATCH`] frames at most) kept by each worker thread
+    /// for the next session that writes on it: a session's write no longer allocates and frees
+    /// its batch on every wake-up, while an idle connection still holds none.
+    static SPARE_BATCH: std::cell::Cell<Vec<Frame>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// Frames written before a flush at most, while more keep coming (what is gathered is written
 /// out at the gather size regardless, `Limits::write_buffer_bytes`).
 const FLUSH_FRAMES: usize = 1024;
@@ -763,8 +770,10 @@ impl Runner {
     where
         K: Sink<Message> + TextParts + Unpin,
     {
-        // Sized once for what is queued (up to a batch), not grown through a few doublings.
-        let mut batch = Vec::with_capacity(self.conn.outbox.queued().clamp(1, WRITE_BATCH));
+        // The thread's spare batch, or one sized once for what is queued (up to a batch), not
+        // grown through a few doublings.
+        let mut batch = SPARE_BATCH.take();
+        batch.reserve(self.conn.outbox.queued().clamp(1, WRITE_BATCH));
         let mut fed = 0;
         sink.keep_buffer(true);
         // What was queued while the batch was fed joins it, up to a flush's worth: one write
@@ -796,6 +805,8 @@ impl Runner {
                 }
             }
         }
+        // Empty (every frame taken was written or fed): the thread's next write takes it.
+        SPARE_BATCH.set(batch);
         if sink.flush().await.is_err() {
             return Next::End(DisconnectReason::TransportError);
         }
