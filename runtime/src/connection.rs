@@ -773,7 +773,8 @@ impl Runner {
         // The thread's spare batch, or one sized once for what is queued (up to a batch), not
         // grown through a few doublings.
         let mut batch = SPARE_BATCH.take();
-        batch.reserve(self.conn.outbox.queued().clamp(1, WRITE_BATCH));
+        // Exact: a spare batch never holds room for more than a batch.
+        batch.reserve_exact(self.conn.outbox.queued().clamp(1, WRITE_BATCH));
         let mut fed = 0;
         sink.keep_buffer(true);
         // What was queued while the batch was fed joins it, up to a flush's worth: one write
