@@ -14,7 +14,9 @@
 //!   rounds;
 //! - **replay**: a user leaves, 1,000 events are addressed to them, they reconnect with their
 //!   position (through Redis: to the other node); time from the connect until
-//!   `$pending_complete`, median of 5;
+//!   `$pending_complete`, median of 5. Its reference, **live**: the same 1,000 events addressed
+//!   to a user who stays connected (through Redis: to the second node, emitted from the third),
+//!   timed from the first emit until the client has the last; median of 5;
 //! - **history memory**: 10,000 users connect once and leave (their streams are retained), then
 //!   each is sent H events; the in-memory figure is the growth of this process's RSS while only
 //!   the histories grow, per user; the Redis figure is the growth of `used_memory` (it includes
@@ -504,6 +506,59 @@ async fn replay(
     median(times)
 }
 
+/// Milliseconds from the first of `count` events addressed to a connected user until its client
+/// has every one: the events [`replay`] sends to a user who is away, delivered live instead —
+/// replay's reference (it must be no slower). The client connects to `addr` and the events are
+/// emitted from `emitter` (through Redis: a node that serves no connection, as in the fan-out).
+/// Median of `runs`.
+///
+/// # Panics
+/// If the connection ends before every event arrived.
+async fn live(emitter: &Hub, addr: SocketAddr, user: &str, count: u64, runs: usize) -> f64 {
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?user={user}"))
+            .await
+            .expect("connect");
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) if t.as_str().contains("\"$connected\"") => break,
+                Some(Ok(_)) => {}
+                other => panic!("no $connected frame: {other:?}"),
+            }
+        }
+        // As `replay` lets its user's leaving settle: the user's stream is live on its node
+        // before the clock starts.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let t = Instant::now();
+        for n in 0..count {
+            emitter
+                .emit(&Addressed {
+                    user: user.to_owned(),
+                    n,
+                    text: text(),
+                })
+                .expect("emit");
+        }
+        let mut delivered = 0u64;
+        while delivered < count {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) if t.as_str().contains("\"bench:addressed\"") => {
+                    delivered += 1;
+                }
+                Some(Ok(_)) => {}
+                other => panic!(
+                    "the connection ended after {delivered} of {count} live events: {other:?}"
+                ),
+            }
+        }
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        drop(ws);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    median(times)
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Addressed {
     user: String,
@@ -613,11 +668,22 @@ fn main() {
             s2.cpu().redis
         );
 
-        println!("replay of {missed} missed events (to $pending_complete):");
-        let r1 = replay(&single, addr, addr, "replayer", missed, if smoke { 1 } else { 5 }).await;
-        println!("  one node, in memory:        {r1:.1} ms");
-        let r2 = replay(&api, addrs[0], addrs[1], "replayer", missed, if smoke { 1 } else { 5 }).await;
-        println!("  on the other node (Redis):  {r2:.1} ms");
+        println!(
+            "replay of {missed} missed events (to $pending_complete), next to the same events delivered live to a connected user:"
+        );
+        let runs = if smoke { 1 } else { 5 };
+        let r1 = replay(&single, addr, addr, "replayer", missed, runs).await;
+        let l1 = live(&single, addr, "listener", missed, runs).await;
+        println!(
+            "  one node, in memory:        {r1:.1} ms; live {l1:.1} ms; replay / live {:.2}x",
+            r1 / l1
+        );
+        let r2 = replay(&api, addrs[0], addrs[1], "replayer", missed, runs).await;
+        let l2 = live(&api, addrs[1], "listener", missed, runs).await;
+        println!(
+            "  on the other node (Redis):  {r2:.1} ms; live {l2:.1} ms; replay / live {:.2}x",
+            r2 / l2
+        );
 
         println!("history memory, {memory_users} users with retained streams:");
         let mem = hub(None, History::new(per_user, Duration::from_secs(600)));
