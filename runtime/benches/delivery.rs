@@ -434,6 +434,33 @@ async fn fanout_rounds(
     (r1, r2, ratios)
 }
 
+/// A client of `user` connected to `addr`, once the server's `$connected` frame (returned,
+/// parsed) has arrived.
+///
+/// # Panics
+/// If the connection fails or ends before `$connected`.
+async fn connect_user(
+    addr: SocketAddr,
+    user: &str,
+) -> (
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    serde_json::Value,
+) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?user={user}"))
+        .await
+        .expect("connect");
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if t.as_str().contains("\"$connected\"") => {
+                let connected = serde_json::from_str(t.as_str()).expect("$connected is JSON");
+                return (ws, connected);
+            }
+            Some(Ok(_)) => {}
+            other => panic!("no $connected frame: {other:?}"),
+        }
+    }
+}
+
 /// Milliseconds from a reconnect with a position until `$pending_complete`, `missed` events later.
 async fn replay(
     emitter: &Hub,
@@ -445,14 +472,7 @@ async fn replay(
 ) -> f64 {
     let mut times = Vec::new();
     for _ in 0..runs {
-        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{first}/ws?user={user}"))
-            .await
-            .expect("connect");
-        let connected = loop {
-            if let Some(Ok(Message::Text(t))) = ws.next().await {
-                break serde_json::from_str::<serde_json::Value>(t.as_str()).expect("json");
-            }
-        };
+        let (ws, connected) = connect_user(first, user).await;
         let position = format!(
             "{}.{}",
             connected["resume"]["epoch"].as_str().expect("epoch"),
@@ -517,16 +537,7 @@ async fn replay(
 async fn live(emitter: &Hub, addr: SocketAddr, user: &str, count: u64, runs: usize) -> f64 {
     let mut times = Vec::new();
     for _ in 0..runs {
-        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?user={user}"))
-            .await
-            .expect("connect");
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) if t.as_str().contains("\"$connected\"") => break,
-                Some(Ok(_)) => {}
-                other => panic!("no $connected frame: {other:?}"),
-            }
-        }
+        let (mut ws, _) = connect_user(addr, user).await;
         // As `replay` lets its user's leaving settle: the user's stream is live on its node
         // before the clock starts.
         tokio::time::sleep(Duration::from_millis(50)).await;
