@@ -1,12 +1,19 @@
 //! A connection's bounded outbound queue, and the direct write that skips it.
 //!
-//! **Pushing never waits.** The queue is lock-free (crossbeam's `SegQueue`) and its length an
-//! atomic count, so a broadcast's emitting thread queues to each connection without taking a
-//! lock the connection's session also takes. With a mutex there, a session preempted while it
-//! held the lock put the emitter to sleep for a scheduler's time slice; on two cores shared with
-//! the load generator, that was most of a broadcast's time (BENCHMARKS.md, "Frames written
-//! below tungstenite, pushes without a lock"). Idle connections are the common case, so an empty outbox allocates nothing: the
-//! queue allocates its first block of slots at the first frame and frees each block once read.
+//! **Two queues, one lock held for an instant.** A push appends to the queue behind the lock
+//! the direct write and the session share ([`State`]); the session never works under that
+//! lock: it swaps the whole queue for its own emptied one (O(1), [`Outbox::drain_into`]) and
+//! takes the frames from there, numbering durable events, without it. So the lock is held
+//! for a few dozen instructions by either side, and a session preempted while holding it (two
+//! cores shared with the load generator) is rare enough not to hold a broadcast up. It was
+//! not so when the session drained frame by frame and shrank the queue under the lock: the
+//! emitting thread slept on it for a scheduler's time slice, dozens of times a broadcast
+//! (BENCHMARKS.md, "Frames written below tungstenite, pushes without a lock"); a lock-free
+//! queue (crossbeam's `SegQueue`) fixed that at ~150 instructions a frame, where these two
+//! cost ~40 ("A queue swapped whole"). The count that bounds the queue is an atomic word
+//! ([`Counted`]), read without the lock. Idle connections are the common case, so an empty
+//! outbox allocates nothing: the queues' memory is freed when the session finds nothing
+//! left to write ([`Outbox::release`]).
 //!
 //! **Direct writes.** A frame offered with [`Outbox::offer`] to a connection whose queue is
 //! empty and whose socket has nothing in flight is written by the offering thread itself,
@@ -17,10 +24,10 @@
 //! keep their order because a direct write starts only when nothing is queued or held, and
 //! while one runs the session takes nothing from the queue.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crossbeam_queue::SegQueue;
 use futures_util::task::AtomicWaker;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -167,14 +174,14 @@ pub(crate) trait DirectWrite: Send + Sync {
 /// A connection's queue. `W` is what its owner keeps on the cache line of the queue's count
 /// ([`beside`](Outbox::beside)): words a push of the owner's reads or writes with the count.
 pub(crate) struct Outbox<W = ()> {
-    /// Frames queued, oldest first: pushed without a lock, so that an emitting thread never
-    /// waits for the session (a session preempted while holding a lock would hold a broadcast
-    /// up for a whole time slice of the scheduler).
-    frames: SegQueue<Queued>,
     /// The count, the bound, and the owner's words.
     counted: Counted<W>,
-    /// The state a direct write and the session agree on.
+    /// The queue pushes append to, and the state a direct write and the session agree on.
     state: Mutex<State>,
+    /// Frames the session took from [`State::frames`] in one swap and has not moved out yet,
+    /// oldest first, ahead of everything in [`State::frames`]: the session's side, locked by
+    /// the session's drains and by a close only (never by a push).
+    taken: Mutex<VecDeque<Queued>>,
 }
 
 /// What a push reads and writes besides the queue itself, on one cache line of its own (64
@@ -199,11 +206,10 @@ struct Counted<W> {
 
 #[derive(Default)]
 struct State {
+    /// Frames pushed, oldest first, behind those the session took ([`Outbox::taken`]).
+    frames: VecDeque<Queued>,
     /// A frame a direct write could not write: first in line, ahead of everything queued.
     front: Option<Frame>,
-    /// A durable event taken unnumbered from the queue by a drain that does not number
-    /// ([`Outbox::drain_frames`]): next in line, ahead of everything queued.
-    held: Option<Unnumbered>,
     /// The session holds frames taken from the queue and has not flushed them yet, or is
     /// answering a client's frame (see [`Outbox::hold`]).
     batch: bool,
@@ -214,6 +220,10 @@ struct State {
     /// The session's socket, once its `$connected` frame is written.
     socket: Option<Arc<dyn DirectWrite>>,
 }
+
+/// Frames a queue makes room for at its first push: a burst's first frames without a doubling
+/// from 4 under the lock (40 bytes each).
+const FIRST_ROOM: usize = 64;
 
 /// Bytes of the count's cache line left to the owner's words ([`Outbox::beside`]) after the
 /// count, the bound and the waker.
@@ -235,7 +245,6 @@ impl<W> Outbox<W> {
     /// count's cache line.
     pub(crate) fn with(capacity: usize, beside: W) -> Outbox<W> {
         Outbox {
-            frames: SegQueue::new(),
             counted: Counted {
                 len: AtomicUsize::new(0),
                 capacity: capacity.max(1),
@@ -243,6 +252,7 @@ impl<W> Outbox<W> {
                 beside,
             },
             state: Mutex::new(State::default()),
+            taken: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -251,8 +261,14 @@ impl<W> Outbox<W> {
         &self.counted.beside
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State> {
         self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock_taken(&self) -> MutexGuard<'_, VecDeque<Queued>> {
+        self.taken
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -260,19 +276,17 @@ impl<W> Outbox<W> {
     /// Whether the session has work: frames queued or bytes to flush, and no direct write
     /// running (taking frames meanwhile could put them ahead of the direct write's frame).
     fn has_work(&self, st: &State) -> bool {
-        !st.direct && (st.flush || st.front.is_some() || st.held.is_some() || self.queued() > 0)
+        !st.direct && (st.flush || st.front.is_some() || self.queued() > 0)
     }
 
-    /// Reads the words a push reads first — the count, the bound and the queue's tail (with its
-    /// head: `SegQueue::is_empty` reads both) — so that their lines are on their way into this
-    /// core's cache before the push (see [`Conn::warm`]).
+    /// Reads the words a push reads first — the count and the bound — so that their line is on
+    /// its way into this core's cache before the push (see [`Conn::warm`]).
     ///
     /// [`Conn::warm`]: super::conn::Conn::warm
     pub(crate) fn warm(&self) {
         std::hint::black_box((
             self.counted.len.load(Ordering::Relaxed),
             self.counted.capacity,
-            self.frames.is_empty(),
         ));
     }
 
@@ -287,10 +301,7 @@ impl<W> Outbox<W> {
 
     /// Whether frames are waiting for the session: queued, or first in line.
     pub(crate) fn pending(&self) -> bool {
-        self.queued() > 0 || {
-            let st = self.lock();
-            st.front.is_some() || st.held.is_some()
-        }
+        self.queued() > 0 || self.lock().front.is_some()
     }
 
     /// Lets frames offered from now on be written directly to `socket`.
@@ -305,22 +316,21 @@ impl<W> Outbox<W> {
 
     /// Queues a frame without waiting.
     pub(crate) fn push(&self, frame: Frame) -> Result<(), Refused> {
-        self.queue(Queued::Frame(frame), self.counted.capacity)
+        self.queue(frame, self.counted.capacity)
     }
 
     /// Queues a frame without the capacity check (frames whose number is bounded elsewhere).
     pub(crate) fn push_unbounded(&self, frame: Frame) -> Result<(), Refused> {
-        self.queue(Queued::Frame(frame), usize::MAX)
+        self.queue(frame, usize::MAX)
     }
 
     /// Queues a durable event for the session to number, within the capacity; a refused one
     /// is handed back.
     pub(crate) fn push_unnumbered(&self, event: Unnumbered) -> Result<(), (Refused, Unnumbered)> {
         match self.admit(self.counted.capacity) {
-            Ok(before) => {
-                self.enqueue(Queued::Unnumbered(event), before);
-                Ok(())
-            }
+            Ok(before) => self
+                .enqueue(event, Queued::Unnumbered, before)
+                .map_err(|event| (Refused::Closed, event)),
             Err(refused) => Err((refused, event)),
         }
     }
@@ -330,10 +340,10 @@ impl<W> Outbox<W> {
     /// again (`wait` checks the count first), so later frames need no wake-up of their own.
     /// The count never passes `capacity`; a push racing a refused one may see its count for an
     /// instant, and be refused a frame early.
-    fn queue(&self, frame: Queued, capacity: usize) -> Result<(), Refused> {
+    fn queue(&self, frame: Frame, capacity: usize) -> Result<(), Refused> {
         let before = self.admit(capacity)?;
-        self.enqueue(frame, before);
-        Ok(())
+        self.enqueue(frame, Queued::Frame, before)
+            .map_err(|_| Refused::Closed)
     }
 
     /// Counts a frame in, unless the outbox is closed or holds `capacity` already; the count
@@ -351,12 +361,31 @@ impl<W> Outbox<W> {
         Ok(before)
     }
 
-    /// Queues a frame [`admit`](Self::admit) counted in (`before`: the count it found).
-    fn enqueue(&self, frame: Queued, before: usize) {
-        self.frames.push(frame);
+    /// Queues an item [`admit`](Self::admit) counted in (`before`: the count it found) as
+    /// `queued` makes it, unless the outbox was closed since: the item is handed back then,
+    /// counted out again.
+    fn enqueue<T>(&self, item: T, queued: fn(T) -> Queued, before: usize) -> Result<(), T> {
+        {
+            let mut st = self.lock();
+            // Checked under the lock the close takes after marking the outbox closed: a frame
+            // queued here is found by the close, one refused was counted in before it and is
+            // not waited for.
+            if self.is_closed() {
+                drop(st);
+                self.counted.len.fetch_sub(1, Ordering::AcqRel);
+                return Err(item);
+            }
+            if st.frames.capacity() == 0 {
+                // Room for a burst's first frames at once, not a doubling from 4 under the
+                // lock (the memory is freed when the connection is idle again, `release`).
+                st.frames.reserve(FIRST_ROOM);
+            }
+            st.frames.push_back(queued(item));
+        }
         if before == 0 {
             self.counted.ready.wake();
         }
+        Ok(())
     }
 
     /// Writes a frame directly when the connection is idle (nothing queued, nothing held by the
@@ -465,47 +494,45 @@ impl<W> Outbox<W> {
         max: usize,
         mut number: Option<&mut dyn FnMut(Unnumbered) -> Option<Frame>>,
     ) -> (usize, bool) {
-        let mut st = self.lock();
-        // Frames moved, and of them those taken from the queue (counted out below).
-        let (mut moved, mut taken) = (0, 0);
-        if let Some(frame) = st.front.take() {
-            out.push(frame);
-            moved += 1;
-        }
-        let mut stopped = false;
-        if let Some(event) = st.held.take() {
-            match number.as_mut() {
-                Some(number) => {
-                    out.extend(number(event));
-                    moved += 1;
-                }
-                None => {
-                    st.held = Some(event);
-                    stopped = true;
-                }
+        let mut taken = self.lock_taken();
+        let mut moved = 0;
+        {
+            let mut st = self.lock();
+            if let Some(frame) = st.front.take() {
+                out.push(frame);
+                moved += 1;
             }
+            // Everything pushed so far, in one swap: the session's emptied queue (with its
+            // memory) goes back for the pushes to fill.
+            if taken.is_empty() {
+                std::mem::swap(&mut *taken, &mut st.frames);
+            }
+            st.batch = true;
+            st.flush = false;
         }
-        while !stopped && moved < max {
-            let Some(queued) = self.frames.pop() else {
+        // Frames taken from the queue, counted out below.
+        let mut counted_out = 0;
+        let mut stopped = false;
+        while moved < max {
+            let Some(queued) = taken.pop_front() else {
                 break;
             };
-            taken += 1;
             match (queued, number.as_mut()) {
                 (Queued::Frame(frame), _) => out.push(frame),
                 (Queued::Unnumbered(event), Some(number)) => out.extend(number(event)),
                 (Queued::Unnumbered(event), None) => {
-                    st.held = Some(event);
+                    // Next in line, for a drain that numbers or for a close.
+                    taken.push_front(Queued::Unnumbered(event));
                     stopped = true;
                     break;
                 }
             }
+            counted_out += 1;
             moved += 1;
         }
-        if taken > 0 {
-            self.counted.len.fetch_sub(taken, Ordering::AcqRel);
+        if counted_out > 0 {
+            self.counted.len.fetch_sub(counted_out, Ordering::AcqRel);
         }
-        st.batch = true;
-        st.flush = false;
         (moved, stopped)
     }
 
@@ -529,9 +556,27 @@ impl<W> Outbox<W> {
         true
     }
 
-    /// The session flushed what it took, or answered: direct writes may go again.
+    /// The session flushed what it took, or answered: direct writes may go again. When nothing
+    /// is queued, the queues' memory is freed: an idle connection holds none.
     pub(crate) fn release(&self) {
-        self.lock().batch = false;
+        let idle = self.queued() == 0;
+        let freed = {
+            let mut st = self.lock();
+            st.batch = false;
+            if idle && st.frames.is_empty() {
+                std::mem::take(&mut st.frames)
+            } else {
+                VecDeque::new()
+            }
+        };
+        if idle {
+            let mut taken = self.lock_taken();
+            if taken.is_empty() {
+                *taken = VecDeque::new();
+            }
+        }
+        // Freed outside the lock.
+        drop(freed);
     }
 
     /// Refuses further frames, frees what is queued and lets go of the socket.
@@ -540,30 +585,30 @@ impl<W> Outbox<W> {
     }
 
     /// Refuses further frames, lets go of the socket, and takes everything queued: frames are
-    /// freed, durable events still unnumbered are handed to `each`, oldest first. Every push
-    /// counted in before the close is waited for (it queues its frame without waiting for
-    /// anything), so none is left behind.
+    /// freed, durable events still unnumbered are handed to `each`, oldest first. A push counted
+    /// in before the close either queued its frame before the close took the queue (and the
+    /// close takes it) or refuses it (and hands a durable event back to its emitter), so none
+    /// is left behind.
     pub(crate) fn close_with(&self, mut each: impl FnMut(Unnumbered)) {
         self.counted.len.fetch_or(CLOSED, Ordering::AcqRel);
-        // Held throughout: a drain that does not number takes nothing meanwhile.
-        let mut st = self.lock();
-        st.front = None;
-        st.socket = None;
-        if let Some(event) = st.held.take() {
-            each(event);
-        }
-        loop {
-            match self.frames.pop() {
-                Some(queued) => {
-                    self.counted.len.fetch_sub(1, Ordering::AcqRel);
-                    if let Queued::Unnumbered(event) = queued {
-                        each(event);
-                    }
-                }
-                // Counted in, not queued yet: a push between its count and its queueing.
-                None if self.queued() > 0 => std::thread::yield_now(),
-                None => break,
+        // From here on a push refuses its frame under the lock (see `enqueue`): what the queue
+        // holds once the lock is let go is all there will be.
+        let (front, frames) = {
+            let mut st = self.lock();
+            st.socket = None;
+            (st.front.take(), std::mem::take(&mut st.frames))
+        };
+        drop(front);
+        let taken = std::mem::take(&mut *self.lock_taken());
+        let n = taken.len() + frames.len();
+        // The session's side first: it was taken from the queue before what is queued now.
+        for queued in taken.into_iter().chain(frames) {
+            if let Queued::Unnumbered(event) = queued {
+                each(event);
             }
+        }
+        if n > 0 {
+            self.counted.len.fetch_sub(n, Ordering::AcqRel);
         }
     }
 }

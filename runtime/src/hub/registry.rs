@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use indexmap::IndexMap;
+
 use super::conn::Conn;
 use super::stream::UserStream;
 use crate::delivery::StreamId;
@@ -14,16 +16,21 @@ use crate::recipients::{Recipients, Scope};
 
 const SHARDS: usize = 32;
 
+/// A shard's map: a hash index over entries kept in one contiguous list, so that a walk over
+/// its values (a broadcast's, over a set of connections) reads a slice, not a hash table's
+/// buckets and control bytes; a removal moves the last entry into the gap (`swap_remove`, O(1)).
+type Map<K, V> = IndexMap<K, V, RandomState>;
+
 /// A hash map split into independently locked shards.
 struct Shards<K, V> {
-    shards: Box<[RwLock<HashMap<K, V>>]>,
+    shards: Box<[RwLock<Map<K, V>>]>,
     hasher: RandomState,
 }
 
 impl<K: Hash + Eq, V> Shards<K, V> {
     fn new() -> Self {
         Shards {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::new(Map::default())).collect(),
             hasher: RandomState::new(),
         }
     }
@@ -32,27 +39,28 @@ impl<K: Hash + Eq, V> Shards<K, V> {
         (self.hasher.hash_one(key) as usize) % SHARDS
     }
 
-    fn read<Q: Hash + ?Sized>(&self, key: &Q) -> RwLockReadGuard<'_, HashMap<K, V>> {
+    fn read<Q: Hash + ?Sized>(&self, key: &Q) -> RwLockReadGuard<'_, Map<K, V>> {
         // A poisoned shard only means a panic elsewhere while holding it; the map is still sound.
         self.shards[self.shard(key)]
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn write<Q: Hash + ?Sized>(&self, key: &Q) -> RwLockWriteGuard<'_, HashMap<K, V>> {
+    fn write<Q: Hash + ?Sized>(&self, key: &Q) -> RwLockWriteGuard<'_, Map<K, V>> {
         self.shards[self.shard(key)]
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn each_shard(&self) -> impl Iterator<Item = RwLockReadGuard<'_, HashMap<K, V>>> {
+    fn each_shard(&self) -> impl Iterator<Item = RwLockReadGuard<'_, Map<K, V>>> {
         self.shards
             .iter()
             .map(|s| s.read().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 }
 
-type ConnSet = HashMap<u64, Arc<Conn>>;
+/// A set of connections by id.
+type ConnSet = Map<u64, Arc<Conn>>;
 
 /// Connections a walk warms ahead of its pushes (see [`each_warmed`]): a processor keeps
 /// 10–20 reads that miss its cache in flight at once.
@@ -164,7 +172,7 @@ impl Registry {
             }
         };
         if shard.get(&key).is_some_and(HashMap::is_empty) {
-            shard.remove(&key);
+            shard.swap_remove(&key);
         }
         then(changed);
     }
@@ -240,7 +248,7 @@ impl Registry {
         }
         list.swap_remove(at);
         if list.is_empty() {
-            users.remove(id.user.as_str());
+            users.swap_remove(id.user.as_str());
         }
         true
     }
@@ -271,7 +279,7 @@ impl Registry {
     /// Removes a connection from every index but its stream (see `Hub::unregister`).
     /// Unindexes a connection; returns the rooms it was in, and whether it was live.
     pub(crate) fn remove(&self, conn: &Arc<Conn>) -> (Vec<String>, bool) {
-        self.conns.write(&conn.id).remove(&conn.id);
+        self.conns.write(&conn.id).swap_remove(&conn.id);
         if let Some(t) = conn.tenant() {
             remove_from(&self.tenants, t, conn.id);
         }
@@ -424,7 +432,7 @@ impl Registry {
             0
         };
         let single = r.users().len() + by_scope <= 1;
-        let mut picked: ConnSet = HashMap::new();
+        let mut picked: ConnSet = Map::default();
         let mut add = |c: &Arc<Conn>| {
             if wanted(c) {
                 if single {
@@ -493,9 +501,9 @@ where
 {
     let mut shard = index.write(key);
     if let Some(set) = shard.get_mut(key) {
-        set.remove(&id);
+        set.swap_remove(&id);
         if set.is_empty() {
-            shard.remove(key);
+            shard.swap_remove(key);
         }
     }
 }
