@@ -1,19 +1,20 @@
 //! A connection's bounded outbound queue, and the direct write that skips it.
 //!
-//! **Two queues, one lock held for an instant.** A push appends to the queue behind the lock
-//! the direct write and the session share ([`State`]); the session never works under that
-//! lock: it swaps the whole queue for its own emptied one (O(1), [`Outbox::drain_into`]) and
-//! takes the frames from there, numbering durable events, without it. So the lock is held
-//! for a few dozen instructions by either side, and a session preempted while holding it (two
-//! cores shared with the load generator) is rare enough not to hold a broadcast up. It was
+//! **Two queues, one lock held for an instant.** A push appends to a queue behind a lock of
+//! its own, on a cache line of its own ([`Pushed`]); the session never works under that lock:
+//! it swaps the whole queue for its own emptied one (O(1), [`Outbox::drain_into`]) and takes
+//! the frames from there, numbering durable events, without it. So the lock is held for a
+//! few dozen instructions by either side, once per batch by the session, and a session
+//! preempted while holding it (two cores shared with the load generator) is rare enough not
+//! to hold a broadcast up. It was
 //! not so when the session drained frame by frame and shrank the queue under the lock: the
 //! emitting thread slept on it for a scheduler's time slice, dozens of times a broadcast
-//! (BENCHMARKS.md, "Frames written below tungstenite, pushes without a lock"); a lock-free
-//! queue (crossbeam's `SegQueue`) fixed that at ~150 instructions a frame, where these two
-//! cost ~40 ("A queue swapped whole"). The count that bounds the queue is an atomic word
-//! ([`Counted`]), read without the lock. Idle connections are the common case, so an empty
-//! outbox allocates nothing: the queues' memory is freed when the session finds nothing
-//! left to write ([`Outbox::release`]).
+//! (BENCHMARKS.md, "Frames written below tungstenite, pushes without a lock"). A lock-free
+//! queue (crossbeam's `SegQueue`) fixed that, at ~220 instructions a frame for the push and
+//! the take together, against ~150 for these two queues ("A queue swapped whole"). The count
+//! that bounds the queue is an atomic word ([`Counted`]), read without the lock. Idle
+//! connections are the common case, so an empty outbox allocates nothing: the queues' memory
+//! is freed when the session finds nothing left to write ([`Outbox::release`]).
 //!
 //! **Direct writes.** A frame offered with [`Outbox::offer`] to a connection whose queue is
 //! empty and whose socket has nothing in flight is written by the offering thread itself,
@@ -176,13 +177,23 @@ pub(crate) trait DirectWrite: Send + Sync {
 pub(crate) struct Outbox<W = ()> {
     /// The count, the bound, and the owner's words.
     counted: Counted<W>,
-    /// The queue pushes append to, and the state a direct write and the session agree on.
+    /// The queue pushes append to.
+    pushed: Pushed,
+    /// The state a direct write and the session agree on.
     state: Mutex<State>,
-    /// Frames the session took from [`State::frames`] in one swap and has not moved out yet,
-    /// oldest first, ahead of everything in [`State::frames`]: the session's side, locked by
-    /// the session's drains and by a close only (never by a push).
+    /// Frames the session took from [`Pushed`] in one swap and has not moved out yet, oldest
+    /// first, ahead of everything pushed since: the session's side, locked by the session's
+    /// drains and by a close only (never by a push).
     taken: Mutex<VecDeque<Queued>>,
 }
+
+/// The queue pushes append to, oldest first, behind the frames the session took
+/// ([`Outbox::taken`]): its lock and its header on a cache line of their own (64 bytes on
+/// x86-64 and most 64-bit processors), which only pushes and the session's swap (once per
+/// batch) write — not the session's other steps ([`State`]), which would move the line to
+/// the session's core between two pushes.
+#[repr(align(64))]
+struct Pushed(Mutex<VecDeque<Queued>>);
 
 /// What a push reads and writes besides the queue itself, on one cache line of its own (64
 /// bytes on x86-64 and most 64-bit processors). The session writes the count once per batch
@@ -206,8 +217,6 @@ struct Counted<W> {
 
 #[derive(Default)]
 struct State {
-    /// Frames pushed, oldest first, behind those the session took ([`Outbox::taken`]).
-    frames: VecDeque<Queued>,
     /// A frame a direct write could not write: first in line, ahead of everything queued.
     front: Option<Frame>,
     /// The session holds frames taken from the queue and has not flushed them yet, or is
@@ -251,6 +260,7 @@ impl<W> Outbox<W> {
                 ready: AtomicWaker::new(),
                 beside,
             },
+            pushed: Pushed(Mutex::new(VecDeque::new())),
             state: Mutex::new(State::default()),
             taken: Mutex::new(VecDeque::new()),
         }
@@ -273,20 +283,29 @@ impl<W> Outbox<W> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    fn lock_pushed(&self) -> MutexGuard<'_, VecDeque<Queued>> {
+        self.pushed
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Whether the session has work: frames queued or bytes to flush, and no direct write
     /// running (taking frames meanwhile could put them ahead of the direct write's frame).
     fn has_work(&self, st: &State) -> bool {
         !st.direct && (st.flush || st.front.is_some() || self.queued() > 0)
     }
 
-    /// Reads the words a push reads first — the count and the bound — so that their line is on
-    /// its way into this core's cache before the push (see [`Conn::warm`]).
+    /// Reads the words a push reads first — the count and the bound, and the queue's lock (its
+    /// poison flag, beside the lock's word, without taking it) — so that their lines are on
+    /// their way into this core's cache before the push (see [`Conn::warm`]).
     ///
     /// [`Conn::warm`]: super::conn::Conn::warm
     pub(crate) fn warm(&self) {
         std::hint::black_box((
             self.counted.len.load(Ordering::Relaxed),
             self.counted.capacity,
+            self.pushed.0.is_poisoned(),
         ));
     }
 
@@ -366,21 +385,21 @@ impl<W> Outbox<W> {
     /// counted out again.
     fn enqueue<T>(&self, item: T, queued: fn(T) -> Queued, before: usize) -> Result<(), T> {
         {
-            let mut st = self.lock();
+            let mut frames = self.lock_pushed();
             // Checked under the lock the close takes after marking the outbox closed: a frame
             // queued here is found by the close, one refused was counted in before it and is
             // not waited for.
             if self.is_closed() {
-                drop(st);
+                drop(frames);
                 self.counted.len.fetch_sub(1, Ordering::AcqRel);
                 return Err(item);
             }
-            if st.frames.capacity() == 0 {
+            if frames.capacity() == 0 {
                 // Room for a burst's first frames at once, not a doubling from 4 under the
                 // lock (the memory is freed when the connection is idle again, `release`).
-                st.frames.reserve(FIRST_ROOM);
+                frames.reserve(FIRST_ROOM);
             }
-            st.frames.push_back(queued(item));
+            frames.push_back(queued(item));
         }
         if before == 0 {
             self.counted.ready.wake();
@@ -502,13 +521,15 @@ impl<W> Outbox<W> {
                 out.push(frame);
                 moved += 1;
             }
-            // Everything pushed so far, in one swap: the session's emptied queue (with its
-            // memory) goes back for the pushes to fill.
-            if taken.is_empty() {
-                std::mem::swap(&mut *taken, &mut st.frames);
-            }
+            // Set with the front taken, so that no direct write starts from here on: what is
+            // offered meanwhile is pushed, behind the front.
             st.batch = true;
             st.flush = false;
+        }
+        // Everything pushed so far, in one swap: the session's emptied queue (with its memory)
+        // goes back for the pushes to fill.
+        if taken.is_empty() {
+            std::mem::swap(&mut *taken, &mut *self.lock_pushed());
         }
         // Frames taken from the queue, counted out below.
         let mut counted_out = 0;
@@ -559,24 +580,24 @@ impl<W> Outbox<W> {
     /// The session flushed what it took, or answered: direct writes may go again. When nothing
     /// is queued, the queues' memory is freed: an idle connection holds none.
     pub(crate) fn release(&self) {
-        let idle = self.queued() == 0;
-        let freed = {
-            let mut st = self.lock();
-            st.batch = false;
-            if idle && st.frames.is_empty() {
-                std::mem::take(&mut st.frames)
-            } else {
-                VecDeque::new()
-            }
-        };
-        if idle {
+        self.lock().batch = false;
+        if self.queued() == 0 {
             let mut taken = self.lock_taken();
             if taken.is_empty() {
                 *taken = VecDeque::new();
             }
+            drop(taken);
+            let freed = {
+                let mut frames = self.lock_pushed();
+                if frames.is_empty() {
+                    std::mem::take(&mut *frames)
+                } else {
+                    VecDeque::new()
+                }
+            };
+            // Freed outside the lock.
+            drop(freed);
         }
-        // Freed outside the lock.
-        drop(freed);
     }
 
     /// Refuses further frames, frees what is queued and lets go of the socket.
@@ -593,12 +614,13 @@ impl<W> Outbox<W> {
         self.counted.len.fetch_or(CLOSED, Ordering::AcqRel);
         // From here on a push refuses its frame under the lock (see `enqueue`): what the queue
         // holds once the lock is let go is all there will be.
-        let (front, frames) = {
+        let front = {
             let mut st = self.lock();
             st.socket = None;
-            (st.front.take(), std::mem::take(&mut st.frames))
+            st.front.take()
         };
         drop(front);
+        let frames = std::mem::take(&mut *self.lock_pushed());
         let taken = std::mem::take(&mut *self.lock_taken());
         let n = taken.len() + frames.len();
         // The session's side first: it was taken from the queue before what is queued now.
@@ -990,11 +1012,15 @@ mod tests {
         let outbox = Outbox::new(1024);
         let capacities = |outbox: &Outbox| {
             (
-                outbox.lock().frames.capacity(),
+                outbox.lock_pushed().capacity(),
                 outbox.lock_taken().capacity(),
             )
         };
-        assert_eq!(capacities(&outbox), (0, 0), "nothing allocated before a push");
+        assert_eq!(
+            capacities(&outbox),
+            (0, 0),
+            "nothing allocated before a push"
+        );
         for text in ["a", "b", "c"] {
             assert_eq!(outbox.push(f(text)), Ok(()));
         }
