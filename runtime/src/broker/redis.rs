@@ -242,7 +242,7 @@ struct Shared {
     started: Instant,
     /// When `forward` last took an event, in µs since `started`.
     last_forward_us: std::sync::atomic::AtomicU64,
-    /// Whether an event came after a pause of [`BURST_PAUSE`] or more since the publisher last
+    /// Whether an event came after a pause of [`BURST_PAUSE_US`] or more since the publisher last
     /// looked: the publisher then gathers what follows it ([`gather_burst`]).
     burst_began: AtomicBool,
     status: Mutex<BrokerStatus>,

@@ -6,15 +6,15 @@
 //! the frames from there, numbering durable events, without it. So the lock is held for a
 //! few dozen instructions by either side, once per batch by the session, and a session
 //! preempted while holding it (two cores shared with the load generator) is rare enough not
-//! to hold a broadcast up. It was
-//! not so when the session drained frame by frame and shrank the queue under the lock: the
-//! emitting thread slept on it for a scheduler's time slice, dozens of times a broadcast
-//! (BENCHMARKS.md, "Frames written below tungstenite, pushes without a lock"). A lock-free
-//! queue (crossbeam's `SegQueue`) fixed that, at ~220 instructions a frame for the push and
-//! the take together, against ~150 for these two queues ("A queue swapped whole"). The count
-//! that bounds the queue is an atomic word ([`Counted`]), read without the lock. Idle
-//! connections are the common case, so an empty outbox allocates nothing: the queues' memory
-//! is freed when the session finds nothing left to write ([`Outbox::release`]).
+//! to hold a broadcast up. It was not so when the session drained frame by frame and shrank
+//! the queue under the lock: the emitting thread slept on it for a scheduler's time slice,
+//! dozens of times a broadcast (BENCHMARKS.md, "Frames written below tungstenite, pushes
+//! without a lock"). A lock-free queue (crossbeam's `SegQueue`) fixed that, at ~220
+//! instructions a frame for the push and the take together, against ~150 for these two
+//! queues ("A queue swapped whole"). The count that bounds the queue is an atomic word
+//! ([`Counted`]), read without the lock. Idle connections are the common case, so an empty
+//! outbox allocates nothing: the queues' memory is freed when the session finds nothing left
+//! to write ([`Outbox::release`]).
 //!
 //! **Direct writes.** A frame offered with [`Outbox::offer`] to a connection whose queue is
 //! empty and whose socket has nothing in flight is written by the offering thread itself,
