@@ -526,30 +526,37 @@ impl<W> Outbox<W> {
             st.batch = true;
             st.flush = false;
         }
-        // Everything pushed so far, in one swap: the session's emptied queue (with its memory)
-        // goes back for the pushes to fill.
-        if taken.is_empty() {
-            std::mem::swap(&mut *taken, &mut *self.lock_pushed());
-        }
         // Frames taken from the queue, counted out below.
         let mut counted_out = 0;
         let mut stopped = false;
-        while moved < max {
-            let Some(queued) = taken.pop_front() else {
-                break;
-            };
-            match (queued, number.as_mut()) {
-                (Queued::Frame(frame), _) => out.push(frame),
-                (Queued::Unnumbered(event), Some(number)) => out.extend(number(event)),
-                (Queued::Unnumbered(event), None) => {
-                    // Next in line, for a drain that numbers or for a close.
-                    taken.push_front(Queued::Unnumbered(event));
-                    stopped = true;
+        'take: while moved < max {
+            // The session's side first; once it runs dry, everything pushed so far, in one
+            // swap (the session's emptied queue, with its memory, goes back for the pushes to
+            // fill) — so that a drain up to `max` takes all that is queued up to `max`, as a
+            // closing session's last drain must (`drain_and_close`).
+            if taken.is_empty() {
+                std::mem::swap(&mut *taken, &mut *self.lock_pushed());
+                if taken.is_empty() {
                     break;
                 }
             }
-            counted_out += 1;
-            moved += 1;
+            while moved < max {
+                let Some(queued) = taken.pop_front() else {
+                    continue 'take;
+                };
+                match (queued, number.as_mut()) {
+                    (Queued::Frame(frame), _) => out.push(frame),
+                    (Queued::Unnumbered(event), Some(number)) => out.extend(number(event)),
+                    (Queued::Unnumbered(event), None) => {
+                        // Next in line, for a drain that numbers or for a close.
+                        taken.push_front(Queued::Unnumbered(event));
+                        stopped = true;
+                        break 'take;
+                    }
+                }
+                counted_out += 1;
+                moved += 1;
+            }
         }
         if counted_out > 0 {
             self.counted.len.fetch_sub(counted_out, Ordering::AcqRel);
@@ -1032,11 +1039,43 @@ mod tests {
         let (frames, taken) = capacities(&outbox);
         assert!(frames > 0 && taken > 0, "{frames} {taken}");
         drain(&outbox, &mut out, usize::MAX);
-        assert_eq!(outbox.queued(), 1, "d waits behind the session's side");
-        drain(&outbox, &mut out, usize::MAX);
         assert_eq!(texts(out), ["a", "b", "c", "d"]);
         outbox.release();
         assert_eq!(capacities(&outbox), (0, 0), "freed once idle");
+    }
+
+    /// A drain up to `max` takes everything queued up to `max`: the session's side, then what
+    /// was pushed behind it — what a closing session's last drain relies on before the close
+    /// frees the rest (`drain_and_close`). Found by a review: a drain stopped when the
+    /// session's side ran dry, and the close freed frames pushed well before it.
+    #[test]
+    fn a_drain_takes_the_sessions_side_then_what_was_pushed_behind_it() {
+        let outbox = Outbox::new(1024);
+        for text in ["a", "b", "c", "d"] {
+            assert_eq!(outbox.push(f(text)), Ok(()));
+        }
+        let mut out = Vec::new();
+        drain(&outbox, &mut out, 2);
+        outbox.release();
+        assert_eq!(outbox.push(f("e")), Ok(()));
+        assert!(outbox.hold_unless_writing());
+        let mut last = Vec::new();
+        drain(&outbox, &mut last, usize::MAX);
+        assert_eq!(texts(last), ["c", "d", "e"]);
+        assert_eq!(outbox.queued(), 0);
+        // Across the two sides within one bound as well, in order.
+        for text in ["f", "g", "h"] {
+            assert_eq!(outbox.push(f(text)), Ok(()));
+        }
+        let mut first = Vec::new();
+        drain(&outbox, &mut first, 1);
+        assert_eq!(outbox.push(f("i")), Ok(()));
+        let mut next = Vec::new();
+        drain(&outbox, &mut next, 3);
+        assert_eq!(texts(first), ["f"]);
+        assert_eq!(texts(next), ["g", "h", "i"]);
+        assert_eq!(outbox.queued(), 0);
+        outbox.close();
     }
 
     /// Pushes racing a close: every durable event is either queued and handed to the close (or
