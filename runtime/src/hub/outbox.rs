@@ -335,34 +335,40 @@ impl<W> Outbox<W> {
 
     /// Queues a frame without waiting.
     pub(crate) fn push(&self, frame: Frame) -> Result<(), Refused> {
-        self.queue(frame, self.counted.capacity)
+        self.queue(frame, Queued::Frame, self.counted.capacity)
+            .map_err(|(refused, _)| refused)
     }
 
     /// Queues a frame without the capacity check (frames whose number is bounded elsewhere).
     pub(crate) fn push_unbounded(&self, frame: Frame) -> Result<(), Refused> {
-        self.queue(frame, usize::MAX)
+        self.queue(frame, Queued::Frame, usize::MAX)
+            .map_err(|(refused, _)| refused)
     }
 
     /// Queues a durable event for the session to number, within the capacity; a refused one
     /// is handed back.
     pub(crate) fn push_unnumbered(&self, event: Unnumbered) -> Result<(), (Refused, Unnumbered)> {
-        match self.admit(self.counted.capacity) {
-            Ok(before) => self
-                .enqueue(event, Queued::Unnumbered, before)
-                .map_err(|event| (Refused::Closed, event)),
-            Err(refused) => Err((refused, event)),
-        }
+        self.queue(event, Queued::Unnumbered, self.counted.capacity)
     }
 
-    /// Counts `frame` in (refused past `capacity`), queues it, and wakes the session when
-    /// nothing was counted in before: the session takes everything queued before it waits
-    /// again (`wait` checks the count first), so later frames need no wake-up of their own.
-    /// The count never passes `capacity`; a push racing a refused one may see its count for an
-    /// instant, and be refused a frame early.
-    fn queue(&self, frame: Frame, capacity: usize) -> Result<(), Refused> {
-        let before = self.admit(capacity)?;
-        self.enqueue(frame, Queued::Frame, before)
-            .map_err(|_| Refused::Closed)
+    /// Counts `item` in (refused past `capacity`), queues it as `queued` makes it, and wakes the
+    /// session when nothing was counted in before: the session takes everything queued before
+    /// it waits again (`wait` checks the count first), so later frames need no wake-up of their
+    /// own. The count never passes `capacity`; a push racing a refused one may see its count
+    /// for an instant, and be refused a frame early. A refused item is handed back with the
+    /// reason.
+    fn queue<T>(
+        &self,
+        item: T,
+        queued: fn(T) -> Queued,
+        capacity: usize,
+    ) -> Result<(), (Refused, T)> {
+        match self.admit(capacity) {
+            Ok(before) => self
+                .enqueue(item, queued, before)
+                .map_err(|item| (Refused::Closed, item)),
+            Err(refused) => Err((refused, item)),
+        }
     }
 
     /// Counts a frame in, unless the outbox is closed or holds `capacity` already; the count
@@ -529,34 +535,33 @@ impl<W> Outbox<W> {
         // Frames taken from the queue, counted out below.
         let mut counted_out = 0;
         let mut stopped = false;
-        'take: while moved < max {
+        while moved < max {
             // The session's side first; once it runs dry, everything pushed so far, in one
             // swap (the session's emptied queue, with its memory, goes back for the pushes to
             // fill) — so that a drain up to `max` takes all that is queued up to `max`, as a
             // closing session's last drain must (`drain_and_close`).
-            if taken.is_empty() {
-                std::mem::swap(&mut *taken, &mut *self.lock_pushed());
-                if taken.is_empty() {
+            let queued = match taken.pop_front() {
+                Some(queued) => queued,
+                None => {
+                    std::mem::swap(&mut *taken, &mut *self.lock_pushed());
+                    match taken.pop_front() {
+                        Some(queued) => queued,
+                        None => break,
+                    }
+                }
+            };
+            match (queued, number.as_mut()) {
+                (Queued::Frame(frame), _) => out.push(frame),
+                (Queued::Unnumbered(event), Some(number)) => out.extend(number(event)),
+                (Queued::Unnumbered(event), None) => {
+                    // Next in line, for a drain that numbers or for a close.
+                    taken.push_front(Queued::Unnumbered(event));
+                    stopped = true;
                     break;
                 }
             }
-            while moved < max {
-                let Some(queued) = taken.pop_front() else {
-                    continue 'take;
-                };
-                match (queued, number.as_mut()) {
-                    (Queued::Frame(frame), _) => out.push(frame),
-                    (Queued::Unnumbered(event), Some(number)) => out.extend(number(event)),
-                    (Queued::Unnumbered(event), None) => {
-                        // Next in line, for a drain that numbers or for a close.
-                        taken.push_front(Queued::Unnumbered(event));
-                        stopped = true;
-                        break 'take;
-                    }
-                }
-                counted_out += 1;
-                moved += 1;
-            }
+            counted_out += 1;
+            moved += 1;
         }
         if counted_out > 0 {
             self.counted.len.fetch_sub(counted_out, Ordering::AcqRel);
