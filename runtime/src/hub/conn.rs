@@ -121,6 +121,7 @@ pub(crate) enum Push {
 
 impl Push {
     /// Counts what happened to the frame in an emit's tally.
+    #[inline]
     pub(crate) fn add_to(self, d: &mut Delivered) {
         match self {
             Push::Queued => d.connections += 1,
@@ -300,6 +301,7 @@ impl Conn {
     /// Offers a frame as [`push`](Self::push) does; with `direct`, writes it on this thread
     /// when the connection is idle (see [`super::outbox`]): for events to a few connections,
     /// where the wake-up of the session's task would be most of the latency.
+    #[inline]
     pub(crate) fn offer(&self, frame: impl Into<Frame>, direct: bool) -> Push {
         let frame = frame.into();
         self.pushed(if direct {
@@ -309,6 +311,7 @@ impl Conn {
         })
     }
 
+    #[inline]
     fn pushed(&self, result: Result<(), Refused>) -> Push {
         match result {
             Ok(()) => Push::Queued,

@@ -196,29 +196,30 @@ impl Inner {
             .delivered(delivered.connections, delivered.dropped);
     }
 
-    /// Calls `each` with every connection `to` selects on this node (see
-    /// [`Registry::each_resolved`](super::registry::Registry::each_resolved): most under the
-    /// registry's read lock, lent), and whether the event goes to at most [`DIRECT_WRITES`]
+    /// Calls `each` with every connection `to` selects on this node, a group at a time (see
+    /// [`Registry::each_resolved_in_groups`](super::registry::Registry::each_resolved_in_groups):
+    /// most under the registry's read lock, lent; a group per call, so that the pushes to a
+    /// group run in one loop), and whether the event goes to at most [`DIRECT_WRITES`]
     /// connections, which are then written directly when idle: the first few are held back
     /// until the walk shows whether more follow. Returns that flag.
-    fn each_recipient(&self, to: &Recipients, mut each: impl FnMut(&Arc<Conn>, bool)) -> bool {
+    fn each_recipient(&self, to: &Recipients, mut each: impl FnMut(&[&Arc<Conn>], bool)) -> bool {
         let mut few: Vec<Arc<Conn>> = Vec::new();
         let mut many = false;
-        self.registry.each_resolved(to, |c| {
+        self.registry.each_resolved_in_groups(to, |group| {
             if !many {
-                if few.len() < DIRECT_WRITES {
-                    few.push(c.clone());
+                if few.len() + group.len() <= DIRECT_WRITES {
+                    few.extend(group.iter().map(|&c| c.clone()));
                     return;
                 }
                 many = true;
                 for f in few.drain(..) {
-                    each(&f, false);
+                    each(&[&f], false);
                 }
             }
-            each(c, false);
+            each(group, false);
         });
         for f in &few {
-            each(f, true);
+            each(&[f], true);
         }
         !many
     }
@@ -228,8 +229,10 @@ impl Inner {
     pub(crate) fn deliver_ephemeral(&self, to: &Recipients, body: &str) -> Delivered {
         let frame = Utf8Bytes::from(unnumbered(body));
         let mut d = Delivered::default();
-        self.each_recipient(to, |c, direct| {
-            c.offer(frame.clone(), direct).add_to(&mut d);
+        self.each_recipient(to, |group, direct| {
+            for c in group {
+                c.offer(frame.clone(), direct).add_to(&mut d);
+            }
         });
         d
     }
@@ -269,24 +272,27 @@ impl Inner {
         let offline = offline && !to.users().is_empty();
         // The streams reached that another connection or a named user may lead to again.
         let mut reached: HashSet<*const UserStream> = HashSet::new();
-        let few = self.each_recipient(to, |c, direct| {
-            if !offline && unlocked(c, direct) {
-                return;
-            }
-            // Walked in place, the indexes show connections that came during the walk: those
-            // attached to their stream after it began are passed over, as they would have been
-            // by a list of the recipients taken as it began. (Reached, one could lead back to a
-            // stream this walk reached through its only connection, without the lock and so
-            // without a trace in `reached`: the event would be numbered there twice.) Looked
-            // at only here: the path without the lock takes a connection only when it has
-            // been its stream's only one since before the walk, so attached before it.
-            if c.attached_after(walk) {
-                return;
-            }
-            let mut st = c.stream.lock();
-            let alone = !offline && st.changed < walk && st.alone();
-            if alone || reached.insert(Arc::as_ptr(&c.stream)) {
-                each(&c.stream, &mut st, direct);
+        let few = self.each_recipient(to, |group, direct| {
+            for &c in group {
+                if !offline && unlocked(c, direct) {
+                    continue;
+                }
+                // Walked in place, the indexes show connections that came during the walk:
+                // those attached to their stream after it began are passed over, as they would
+                // have been by a list of the recipients taken as it began. (Reached, one could
+                // lead back to a stream this walk reached through its only connection, without
+                // the lock and so without a trace in `reached`: the event would be numbered
+                // there twice.) Looked at only here: the path without the lock takes a
+                // connection only when it has been its stream's only one since before the
+                // walk, so attached before it.
+                if c.attached_after(walk) {
+                    continue;
+                }
+                let mut st = c.stream.lock();
+                let alone = !offline && st.changed < walk && st.alone();
+                if alone || reached.insert(Arc::as_ptr(&c.stream)) {
+                    each(&c.stream, &mut st, direct);
+                }
             }
         });
         if !offline {

@@ -27,7 +27,9 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use futures_util::task::AtomicWaker;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -272,22 +274,16 @@ impl<W> Outbox<W> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state.lock()
     }
 
     fn lock_taken(&self) -> MutexGuard<'_, VecDeque<Queued>> {
-        self.taken
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.taken.lock()
     }
 
+    #[inline]
     fn lock_pushed(&self) -> MutexGuard<'_, VecDeque<Queued>> {
-        self.pushed
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.pushed.0.lock()
     }
 
     /// Whether the session has work: frames queued or bytes to flush, and no direct write
@@ -297,7 +293,7 @@ impl<W> Outbox<W> {
     }
 
     /// Reads the words a push reads first — the count and the bound, and the queue's lock (its
-    /// poison flag, beside the lock's word, without taking it) — so that their lines are on
+    /// word, without taking it) — so that their lines are on
     /// their way into this core's cache before the push (see [`Conn::warm`]).
     ///
     /// [`Conn::warm`]: super::conn::Conn::warm
@@ -305,7 +301,7 @@ impl<W> Outbox<W> {
         std::hint::black_box((
             self.counted.len.load(Ordering::Relaxed),
             self.counted.capacity,
-            self.pushed.0.is_poisoned(),
+            self.pushed.0.is_locked(),
         ));
     }
 
@@ -334,6 +330,7 @@ impl<W> Outbox<W> {
     }
 
     /// Queues a frame without waiting.
+    #[inline]
     pub(crate) fn push(&self, frame: Frame) -> Result<(), Refused> {
         self.queue(frame, Queued::Frame, self.counted.capacity)
             .map_err(|(refused, _)| refused)
@@ -357,6 +354,7 @@ impl<W> Outbox<W> {
     /// own. The count never passes `capacity`; a push racing a refused one may see its count
     /// for an instant, and be refused a frame early. A refused item is handed back with the
     /// reason.
+    #[inline]
     fn queue<T>(
         &self,
         item: T,
@@ -373,6 +371,7 @@ impl<W> Outbox<W> {
 
     /// Counts a frame in, unless the outbox is closed or holds `capacity` already; the count
     /// before it.
+    #[inline]
     fn admit(&self, capacity: usize) -> Result<usize, Refused> {
         let before = self.counted.len.fetch_add(1, Ordering::AcqRel);
         if before & CLOSED != 0 {
@@ -389,6 +388,7 @@ impl<W> Outbox<W> {
     /// Queues an item [`admit`](Self::admit) counted in (`before`: the count it found) as
     /// `queued` makes it, unless the outbox was closed since: the item is handed back then,
     /// counted out again.
+    #[inline]
     fn enqueue<T>(&self, item: T, queued: fn(T) -> Queued, before: usize) -> Result<(), T> {
         {
             let mut frames = self.lock_pushed();
@@ -693,6 +693,8 @@ impl std::fmt::Debug for SpareBuffers {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
 
     fn f(text: &'static str) -> Frame {

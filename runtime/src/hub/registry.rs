@@ -66,25 +66,27 @@ type ConnSet = Map<u64, Arc<Conn>>;
 /// 10–20 reads that miss its cache in flight at once.
 const WARMED: usize = 16;
 
-/// Calls `each` with every item of `items`, in order, [`WARMED`] at a time: each group is
-/// warmed first (`warm`, for connections [`Conn::warm`]), so that their lines come from memory
-/// together rather than one wait per connection. At 10,000 connections most are in no cache
-/// when a broadcast reaches them (BENCHMARKS.md, "Recipients warmed ahead of the pushes").
+/// Calls `each` with every item of `items`, in order, in groups of at most [`WARMED`]: each
+/// group is warmed first (`warm`, for connections [`Conn::warm`]), so that their lines come
+/// from memory together rather than one wait per connection. At 10,000 connections most are
+/// in no cache when a broadcast reaches them (BENCHMARKS.md, "Recipients warmed ahead of the
+/// pushes"). A group, not an item, per call: the walk's layers of closures are crossed once
+/// per group, and the pushes of a group run in one loop.
 fn each_warmed<'a, T: 'a>(
     items: impl Iterator<Item = &'a T>,
     warm: impl Fn(&T),
-    mut each: impl FnMut(&'a T),
+    mut each: impl FnMut(&[&'a T]),
 ) {
     let mut items = items.peekable();
-    let mut group: [Option<&'a T>; WARMED] = [None; WARMED];
-    while items.peek().is_some() {
+    while let Some(&first) = items.peek() {
+        let mut group: [&'a T; WARMED] = [first; WARMED];
         let mut n = 0;
         for (slot, item) in group.iter_mut().zip(items.by_ref()) {
             warm(item);
-            *slot = Some(item);
+            *slot = item;
             n += 1;
         }
-        group[..n].iter().flatten().for_each(|item| each(item));
+        each(&group[..n]);
     }
 }
 
@@ -401,7 +403,14 @@ impl Registry {
     }
 
     /// Calls `each` with every connection selected by `r`, each once, minus the excluded
-    /// users. The caller has checked that `r` has the scope its rules need.
+    /// users, in the groups [`each_resolved_in_groups`](Self::each_resolved_in_groups) gives.
+    pub(crate) fn each_resolved(&self, r: &Recipients, mut each: impl FnMut(&Arc<Conn>)) {
+        self.each_resolved_in_groups(r, |group| group.iter().for_each(|c| each(c)));
+    }
+
+    /// Calls `each` with every connection selected by `r`, each once, minus the excluded
+    /// users, a group of at most [`WARMED`] connections at a time (never an empty one). The
+    /// caller has checked that `r` has the scope its rules need.
     ///
     /// One source of connections — one role or room, or everyone: the common case, and a
     /// broadcast's — never names a connection twice, and is walked in place, under its index's
@@ -415,7 +424,11 @@ impl Registry {
     /// `each` must not take a lock of this registry's indexes: a writer waiting for the one
     /// held would hold it up for good. It may take a stream's lock, which nothing takes before
     /// an index's.
-    pub(crate) fn each_resolved(&self, r: &Recipients, mut each: impl FnMut(&Arc<Conn>)) {
+    pub(crate) fn each_resolved_in_groups(
+        &self,
+        r: &Recipients,
+        mut each: impl FnMut(&[&Arc<Conn>]),
+    ) {
         let tenant = match r.scope() {
             Scope::Tenant(t) => Some(t.as_str()),
             _ => None,
@@ -433,12 +446,24 @@ impl Registry {
         };
         let single = r.users().len() + by_scope <= 1;
         let mut picked: ConnSet = Map::default();
-        let mut add = |c: &Arc<Conn>| {
-            if wanted(c) {
-                if single {
-                    each(c);
-                } else {
-                    picked.entry(c.id).or_insert_with(|| c.clone());
+        let mut add = |group: &[&Arc<Conn>]| {
+            if !single {
+                for &c in group {
+                    if wanted(c) {
+                        picked.entry(c.id).or_insert_with(|| c.clone());
+                    }
+                }
+            } else if except.is_empty() {
+                each(group);
+            } else {
+                let mut kept = [group[0]; WARMED];
+                let mut n = 0;
+                for &c in group.iter().filter(|c| wanted(c)) {
+                    kept[n] = c;
+                    n += 1;
+                }
+                if n > 0 {
+                    each(&kept[..n]);
                 }
             }
         };
@@ -448,7 +473,7 @@ impl Registry {
                     continue;
                 }
                 let conns: Vec<Arc<Conn>> = stream.lock().conns.iter().cloned().collect();
-                conns.iter().for_each(&mut add);
+                each_warmed(conns.iter(), |_| {}, &mut add);
             }
         }
         match r.scope() {
@@ -490,7 +515,7 @@ impl Registry {
             }
             Scope::Users => {}
         }
-        picked.values().for_each(each);
+        each_warmed(picked.values(), |_| {}, each);
     }
 }
 
@@ -531,7 +556,11 @@ mod tests {
             each_warmed(
                 items.iter(),
                 |&i| log.borrow_mut().push(("warm", i)),
-                |&i| log.borrow_mut().push(("each", i)),
+                |group| {
+                    assert!(!group.is_empty() && group.len() <= WARMED, "{n} items");
+                    let mut log = log.borrow_mut();
+                    log.extend(group.iter().map(|&&i| ("each", i)));
+                },
             );
             let log = log.into_inner();
             let reached: Vec<usize> = log
