@@ -170,6 +170,7 @@ impl Conn {
     /// Queues a durable event unnumbered without its stream's lock — for its session to
     /// number — when the connection has been its stream's only one since before `walk` (a
     /// ticket `stream::next_ticket` gave) and the path is open; hands it back otherwise.
+    #[inline]
     pub(crate) fn push_unlocked(
         &self,
         event: Unnumbered,

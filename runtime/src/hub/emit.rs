@@ -6,11 +6,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use tokio_tungstenite::tungstenite::Utf8Bytes;
-
 use super::conn::Conn;
 use super::error::{Delivered, EmitError, Emitted, JsonEvent, PreparedEvent};
-use super::outbox::{widest_frame, Unnumbered};
+use super::outbox::{shared_text, widest_frame, Unnumbered};
 use super::stream::{next_ticket, StreamState, UserStream};
 use super::{Hub, Inner};
 use crate::broker::Envelope;
@@ -227,7 +225,7 @@ impl Inner {
     /// Queues an ephemeral event to the connections `to` selects on this node (written
     /// directly to those idle when they are a few, see [`DIRECT_WRITES`]).
     pub(crate) fn deliver_ephemeral(&self, to: &Recipients, body: &str) -> Delivered {
-        let frame = Utf8Bytes::from(unnumbered(body));
+        let frame = shared_text(unnumbered(body));
         let mut d = Delivered::default();
         self.each_recipient(to, |group, direct| {
             for c in group {

@@ -103,6 +103,15 @@ impl From<Utf8Bytes> for Frame {
     }
 }
 
+/// `text` as a frame's text that every recipient shares: each clone one increment of one
+/// reference count (`Bytes` over its owner). `Bytes` made from a `String` directly are
+/// "promotable": the first clone allocates the count, and every clone looks first at which
+/// kind they are (~14 instructions against ~8, for every recipient of a broadcast).
+pub(crate) fn shared_text(text: String) -> Utf8Bytes {
+    // The check is of bytes a `String` holds: UTF-8, by its invariant.
+    Utf8Bytes::try_from(bytes::Bytes::from_owner(text)).expect("a String is UTF-8")
+}
+
 /// `{"seq":` and `,`: what a numbered frame adds to the body besides the number's digits.
 const NUMBER_AROUND: usize = 8;
 
@@ -337,6 +346,7 @@ impl<W> Outbox<W> {
     }
 
     /// Queues a frame without the capacity check (frames whose number is bounded elsewhere).
+    #[inline]
     pub(crate) fn push_unbounded(&self, frame: Frame) -> Result<(), Refused> {
         self.queue(frame, Queued::Frame, usize::MAX)
             .map_err(|(refused, _)| refused)
@@ -344,6 +354,7 @@ impl<W> Outbox<W> {
 
     /// Queues a durable event for the session to number, within the capacity; a refused one
     /// is handed back.
+    #[inline]
     pub(crate) fn push_unnumbered(&self, event: Unnumbered) -> Result<(), (Refused, Unnumbered)> {
         self.queue(event, Queued::Unnumbered, self.counted.capacity)
     }
