@@ -41,8 +41,9 @@
 //!
 //! `-- --callgrind DIR` counts instructions instead of timing (valgrind's callgrind; the counts
 //! do not move with the machine's load): each Rust server runs under callgrind with
-//! instrumentation off, switched on for the fan-outs only, one fan-out of each mode, dumped to
-//! `DIR/<server>.out.<n>` (1: ephemeral, 2: durable); `callgrind_annotate` reads them.
+//! instrumentation off, switched on for the fan-outs only, one fan-out of each mode, each mode
+//! on a server of its own, dumped to `DIR/<server>.out.1` (ephemeral) and
+//! `DIR/<server>-durable.out.1`; `callgrind_annotate` reads them.
 //! Everything runs ~50× slower. Use `--connections 1000` (200 events per fan-out): at 200
 //! connections a fan-out is 1,000 events, near the outbound queue's 1,024 frames, and under
 //! valgrind (one thread at a time) the emitter can queue past it before the sessions write, so
@@ -461,7 +462,8 @@ fn callgrind_control(arg: &str, pid: u32) {
 }
 
 impl ChildServer {
-    fn start(kind: &str) -> ChildServer {
+    /// Starts `kind`; under `--callgrind`, its counts go to `DIR/<kind><label>.out.<n>`.
+    fn start(kind: &str, label: &str) -> ChildServer {
         let native = Protocol::of(kind) == Protocol::Native;
         let mut command = if let (true, Some(dir)) = (native, CALLGRIND.get()) {
             let mut c = Command::new("valgrind");
@@ -469,7 +471,7 @@ impl ChildServer {
                 .arg("--instr-atstart=no")
                 .arg(format!(
                     "--callgrind-out-file={}",
-                    dir.join(format!("{kind}.out")).display()
+                    dir.join(format!("{kind}{label}.out")).display()
                 ))
                 .arg(std::env::current_exe().expect("exe"))
                 .args(["--child", kind]);
@@ -600,7 +602,7 @@ async fn connect(protocol: Protocol, port: u16, user: &str) -> Client {
 /// took until the server had accepted it (its first frame: `$connected`, the ceiling's hello,
 /// Socket.IO's namespace connect), in ms, sorted; and how many did not get there within 30 s.
 async fn storm(kind: &str, n: usize) -> (Vec<f64>, usize) {
-    let server = ChildServer::start(kind);
+    let server = ChildServer::start(kind, "");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let protocol = Protocol::of(kind);
     let port = server.port;
@@ -752,10 +754,15 @@ struct Running {
 }
 
 impl Running {
-    /// Starts `kind` and connects `n` clients to it; its memory per connection is the child's
-    /// RSS after them less before, over `n`.
-    async fn start(kind: &str, n: usize) -> Running {
-        let mut server = ChildServer::start(kind);
+    /// Starts `kind` (to run fan-outs in `mode`) and connects `n` clients to it; its memory
+    /// per connection is the child's RSS after them less before, over `n`.
+    async fn start(kind: &str, mode: &str, n: usize) -> Running {
+        let label = if mode == "ephemeral" {
+            String::new()
+        } else {
+            format!("-{mode}")
+        };
+        let mut server = ChildServer::start(kind, &label);
         tokio::time::sleep(Duration::from_millis(200)).await;
         let before = server.rss();
         let received = Arc::new(AtomicU64::new(0));
@@ -877,10 +884,11 @@ const LATENCY_ROUNDS: usize = 3;
 
 /// Measures `servers` at `n` connections in `runs` rounds (the Node peers in the first
 /// [`PEER_ROUNDS`] of them). In each round every server in turn (the first one rotating from
-/// round to round) is started afresh, gets its `n` clients, one fan-out to warm it up (for
-/// durable events, one that fills the users' histories to their cap) and [`TIMED_PER_ROUND`]
-/// timed ones — of each mode for Tidings — and is stopped; in the first [`LATENCY_ROUNDS`]
-/// rounds each server's latency is measured too. The servers' fan-outs of one round are
+/// round to round) is started afresh, gets its `n` clients, one fan-out to warm it up (as long
+/// for every server: the events that fill the users' histories to their cap for durable ones)
+/// and [`TIMED_PER_ROUND`] timed ones, and is stopped — for Tidings once per mode, ephemeral
+/// then durable, each on a server of its own; in the first [`LATENCY_ROUNDS`] rounds each
+/// server's latency is measured too, after its ephemeral fan-outs. The servers' fan-outs of one round are
 /// seconds apart, so a ratio taken within a round (a server's k-th timed fan-out over the
 /// ceiling's k-th) compares them under the same load of this shared machine, which drifts over
 /// a minute by more than the differences measured.
@@ -898,6 +906,7 @@ async fn measure_all(
     } else {
         TIMED_PER_ROUND
     };
+    let warm_up = events + tidings::History::default().max_events as u64;
     let mut figures: Vec<(String, Figures)> = servers
         .iter()
         .map(|k| (k.clone(), Figures::default()))
@@ -911,22 +920,21 @@ async fn measure_all(
                 continue;
             }
             let profiled = CALLGRIND.get().is_some() && native;
-            let mut running = Running::start(kind, n).await;
             let f = &mut figures[at].1;
-            f.bytes_per_conn.push(running.bytes_per_conn);
             let mut modes = vec![("ephemeral", false)];
             if kind == "tidings" {
                 modes.push(("durable", true));
             }
             for (mode, durable) in modes {
-                // Durable events are kept in each user's history: the warm-up fills it to its
-                // cap, as a server that has run a while holds it, so that the timed fan-out
-                // stores each event in place of the oldest rather than growing the history.
-                let warm_up = if durable {
-                    events + tidings::History::default().max_events as u64
-                } else {
-                    events
-                };
+                // Each mode on a server of its own, started afresh with its clients: measured
+                // on the server that had just run the ephemeral fan-outs, Tidings' durable ones
+                // read 0.04–0.08 higher against the ceilings than measured first (BENCHMARKS.md,
+                // "The emitter's layers folded").
+                let mut running = Running::start(kind, mode, n).await;
+                // The same warm-up for every server and mode: the events a durable server needs
+                // to fill each user's history to its cap, as a server that has run a while holds
+                // it, so that a timed fan-out stores each event in place of the oldest rather
+                // than growing the history.
                 running.fan(warm_up, mode, false);
                 for _ in 0..timed {
                     let fan = running.fan(events, mode, profiled);
@@ -936,11 +944,14 @@ async fn measure_all(
                         f.ephemeral.push(fan);
                     }
                 }
-            }
-            if round < LATENCY_ROUNDS {
-                let (p50, p99) = running.latency(latency_seconds).await;
-                f.p50_us.push(p50);
-                f.p99_us.push(p99);
+                if !durable {
+                    f.bytes_per_conn.push(running.bytes_per_conn);
+                    if round < LATENCY_ROUNDS {
+                        let (p50, p99) = running.latency(latency_seconds).await;
+                        f.p50_us.push(p50);
+                        f.p99_us.push(p99);
+                    }
+                }
             }
         }
     }
