@@ -39,6 +39,12 @@
 //! 50 connections once so the suite keeps this building and running. Method and figures:
 //! BENCHMARKS.md.
 //!
+//! `-- --syscalls` also counts the server's socket writes (`sendto` calls) during each timed
+//! fan-out, with `perf stat` on the `syscalls:sys_enter_sendto` tracepoint (Debian's
+//! `linux-perf`; tracepoints need root or `kernel.perf_event_paranoid` ≤ 1), and prints their
+//! median per connection: a fan-out written in fewer, larger writes costs the server and its
+//! clients fewer system calls. Without `perf` it says so and goes on without the column.
+//!
 //! `-- --callgrind DIR` counts instructions instead of timing (valgrind's callgrind; the counts
 //! do not move with the machine's load): each Rust server runs under callgrind with
 //! instrumentation off, switched on for the fan-outs only, one fan-out of each mode, each mode
@@ -729,6 +735,79 @@ struct Cpu {
     clients: f64,
     emit_ms: f64,
     fanout_ms: f64,
+    /// Under `--syscalls`: the server's `sendto` calls (its socket writes) per connection.
+    writes: Option<f64>,
+}
+
+/// `--syscalls`: the server's system calls counted during each timed fan-out (see the
+/// module's docs).
+static SYSCALLS: OnceLock<()> = OnceLock::new();
+
+/// `perf stat` attached to a server for one fan-out: its output file and process.
+struct Syscalls {
+    perf: Child,
+    out: std::path::PathBuf,
+}
+
+impl Syscalls {
+    /// Starts counting the system calls of process `pid` (`perf stat` on the `sendto`
+    /// tracepoint); `None`, said on stderr, when `perf` cannot be started.
+    fn attach(pid: u32) -> Option<Syscalls> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let out = std::env::temp_dir().join(format!(
+            "tidings-fanout-syscalls-{}-{}.csv",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let perf = Command::new("perf")
+            .args(["stat", "-x,", "-e", "syscalls:sys_enter_sendto", "-p"])
+            .arg(pid.to_string())
+            .arg("-o")
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        match perf {
+            Ok(perf) => {
+                // perf opens its counters after it starts: give it the time to.
+                std::thread::sleep(Duration::from_millis(100));
+                Some(Syscalls { perf, out })
+            }
+            Err(e) => {
+                Syscalls::warn(&format!("perf could not be started ({e})"));
+                None
+            }
+        }
+    }
+
+    /// Says on stderr, once per run, why the writes are not counted.
+    fn warn(why: &str) {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| eprintln!("--syscalls: {why}; the writes are not counted"));
+    }
+
+    /// Stops counting (SIGINT, on which `perf stat` writes its counts): the `sendto` calls;
+    /// `None`, said on stderr, when perf counted nothing (no permission for tracepoints:
+    /// `kernel.perf_event_paranoid`, or no tracefs).
+    fn finish(mut self) -> Option<u64> {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.perf.id().to_string()])
+            .status();
+        let _ = self.perf.wait();
+        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.out);
+        // CSV lines: value, unit, event, ...; `<not supported>` or `<not counted>` as value
+        // when it could not count.
+        let sendto = text.lines().find_map(|line| {
+            let mut fields = line.split(',');
+            let value = fields.next()?;
+            (fields.nth(1)? == "syscalls:sys_enter_sendto").then(|| value.parse().ok())?
+        });
+        if sendto.is_none() {
+            Syscalls::warn(&format!("perf counted nothing: {}", text.trim()));
+        }
+        sendto
+    }
 }
 
 /// CPU time process `pid`'s threads have used (the first field of each
@@ -789,6 +868,7 @@ impl Running {
         if profiled {
             callgrind_control("--instr=on", server_pid);
         }
+        let counting = SYSCALLS.get().and_then(|_| Syscalls::attach(server_pid));
         let target = self.received.load(Ordering::Relaxed) + deliveries;
         let start = Instant::now();
         let cpu_before = (cpu_ns(server_pid), cpu_ns(own_pid));
@@ -807,12 +887,16 @@ impl Running {
             std::thread::sleep(Duration::from_micros(200));
         }
         let elapsed = start.elapsed();
+        let writes = counting
+            .and_then(Syscalls::finish)
+            .map(|sendto| sendto as f64 / self.n as f64);
         let per = |ns: u64| ns as f64 / deliveries as f64;
         let cpu = Cpu {
             server: per(cpu_ns(server_pid).saturating_sub(cpu_before.0)),
             clients: per(cpu_ns(own_pid).saturating_sub(cpu_before.1)),
             emit_ms: emit_ns / 1e6,
             fanout_ms: elapsed.as_secs_f64() * 1e3,
+            writes,
         };
         if profiled {
             callgrind_control("--instr=off", server_pid);
@@ -977,6 +1061,9 @@ fn main() {
         return;
     }
     let smoke = args.iter().any(|a| a == "--smoke");
+    if args.iter().any(|a| a == "--syscalls") {
+        let _ = SYSCALLS.set(());
+    }
     if let Some(dir) = list_arg(&args, "--callgrind", "").first() {
         std::fs::create_dir_all(dir).expect("--callgrind DIR is writable");
         let _ = CALLGRIND.set(std::path::PathBuf::from(dir));
@@ -1131,11 +1218,12 @@ fn main() {
                 );
             }
             println!(
-                "{:<12} {:>22} {:>22} {:>26}",
+                "{:<12} {:>22} {:>22} {:>26} {:>18}",
                 "CPU ns per delivery",
                 "server (durable)",
                 "clients (durable)",
-                "emit/fan-out ms (durable)"
+                "emit/fan-out ms (durable)",
+                if SYSCALLS.get().is_some() { "writes/conn (dur.)" } else { "" },
             );
             for (name, f) in &results {
                 let (Some(e), d) = (Figures::cpu(&f.ephemeral), Figures::cpu(&f.durable)) else {
@@ -1146,14 +1234,25 @@ fn main() {
                     None => format!("{x:.0}"),
                 };
                 let ms = |c: Cpu| format!("{:.0}/{:.0}", c.emit_ms, c.fanout_ms);
+                // Under `--syscalls`: the median of the fan-outs' writes per connection.
+                let writes = |fans: &[(f64, Cpu)]| {
+                    let counted: Vec<f64> = fans.iter().filter_map(|(_, c)| c.writes).collect();
+                    (!counted.is_empty()).then(|| median(counted))
+                };
+                let writes = match (writes(&f.ephemeral), writes(&f.durable)) {
+                    (Some(e), Some(d)) => format!("{e:.2} ({d:.2})"),
+                    (Some(e), None) => format!("{e:.2}"),
+                    _ => String::new(),
+                };
                 println!(
-                    "{name:<19} {:>22} {:>22} {:>26}",
+                    "{name:<19} {:>22} {:>22} {:>26} {:>18}",
                     with(e.server, d.map(|d| d.server)),
                     with(e.clients, d.map(|d| d.clients)),
                     match d {
                         Some(d) => format!("{} ({})", ms(e), ms(d)),
                         None => ms(e),
-                    }
+                    },
+                    writes,
                 );
             }
             let of = |kind: &str| results.iter().find(|(k, _)| *k == kind).map(|(_, f)| f);

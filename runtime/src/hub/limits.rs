@@ -74,9 +74,12 @@ pub struct Limits {
     /// takes 32 reads instead of 16).
     pub read_buffer_bytes: usize,
     /// Bytes of outbound frames gathered before they are written to the socket in one call (a
-    /// write also happens at the end of each batch of queued frames). Default 64 KiB: a burst
-    /// of ~300-byte events costs one `write` per ~200 frames instead of one per frame (system
-    /// calls are most of a broadcast's cost). With [`Server`](crate::Server) the gathered bytes
+    /// write also happens at the end of each batch of queued frames). Default 128 KiB, the
+    /// write buffer tungstenite itself defaults to: a burst of ~300-byte events costs one
+    /// `write` per ~400 frames instead of one per frame (system calls are most of a
+    /// broadcast's cost; at 64 KiB a burst of 200 such events to each of 1,000 connections
+    /// took two writes per connection instead of one, and the server ~10% more CPU,
+    /// BENCHMARKS.md). With [`Server`](crate::Server) the gathered bytes
     /// are freed once written out (kept for the next batch while more frames are already
     /// queued), so an idle connection holds no write buffer;
     /// on axum, where tungstenite gathers them in a buffer that keeps its size, at most 4 KiB
@@ -126,7 +129,7 @@ impl Default for Limits {
             hook_timeout: Duration::from_secs(5),
             inbound_bytes_per_second: 256 * 1024,
             read_buffer_bytes: 2 * 1024,
-            write_buffer_bytes: 64 * 1024,
+            write_buffer_bytes: 128 * 1024,
             max_outbound_frame_bytes: 256 * 1024,
             drain_timeout: Duration::from_secs(5),
             max_rooms_per_connection: 256,
