@@ -188,6 +188,10 @@ impl Server {
 pub(crate) const RETAINED_WRITE_BUFFER: usize = 4 * 1024;
 
 /// The tungstenite configuration for the hub's limits: small buffers for many connections.
+/// The longest header of a server's frame (RFC 6455 §5.2): two bytes, and a 64-bit length;
+/// unmasked.
+const MAX_HEADER: usize = 10;
+
 /// Tungstenite hands each frame on at once; [`Accepted`] gathers them (`write_buffer_bytes`)
 /// and frees what it gathered once written.
 pub(crate) fn websocket_config(hub: &Hub) -> WebSocketConfig {
@@ -211,10 +215,9 @@ pub(crate) fn websocket_config(hub: &Hub) -> WebSocketConfig {
 /// principal's roles, answers to `$join`) however low that limit is set — 64 KiB at least.
 pub(crate) fn max_write_buffer(gathered: usize, limits: &crate::Limits) -> usize {
     const CONTROL_FRAME: usize = 2 + 2 + 125;
-    const HEADER: usize = 10;
     const PROTOCOL_FRAMES: usize = 64 * 1024;
     gathered
-        .saturating_add(CONTROL_FRAME + HEADER)
+        .saturating_add(CONTROL_FRAME + MAX_HEADER)
         .saturating_add(limits.max_outbound_frame_bytes.max(PROTOCOL_FRAMES))
 }
 
@@ -483,8 +486,8 @@ impl<S> Accepted<S> {
     }
 
     /// Makes room for `bytes` more gathered bytes at once — at most what may be gathered
-    /// before a write ([`write_text`](Self::write_text) takes frames while less than the
-    /// gather size is gathered) — when frames may be gathered now.
+    /// before a write ([`write_text`](Self::write_text) takes frames while they fit in the
+    /// gather size) — when frames may be gathered now.
     pub(crate) fn reserve(&mut self, bytes: usize) {
         if self.whole && self.out.len() < self.gather {
             self.take_buffer();
@@ -555,7 +558,7 @@ impl<S> Accepted<S> {
     #[inline(always)]
     fn gather_text(&mut self, parts: &[&[u8]]) -> bool {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        if self.out.len() >= self.gather || len >= self.gather {
+        if !self.fits(len) {
             return false;
         }
         self.out.reserve(10 + len);
@@ -572,12 +575,23 @@ impl<S> Accepted<S> {
     /// fewer (BENCHMARKS.md).
     #[inline]
     fn gather_one(&mut self, payload: &[u8]) -> bool {
-        if self.out.len() >= self.gather || payload.len() >= self.gather {
+        if !self.fits(payload.len()) {
             return false;
         }
         self.put_header(payload.len());
         self.out.extend_from_slice(payload);
         true
+    }
+
+    /// Whether a frame of a `len`-byte payload may be gathered now: it is smaller than the
+    /// gather size, and it fits in what is left of it with its header (at most 10 bytes, RFC
+    /// 6455 §5.2) — or nothing is gathered yet. So the gathered bytes never pass the gather
+    /// size but by a lone frame's header, and a batch's reservation
+    /// ([`reserve`](Self::reserve)) is never outgrown.
+    #[inline(always)]
+    fn fits(&self, len: usize) -> bool {
+        len < self.gather
+            && (self.out.is_empty() || self.out.len() + MAX_HEADER + len <= self.gather)
     }
 
     /// Appends the header of a server's text frame with a payload of `len` bytes (RFC 6455
@@ -673,7 +687,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Accepted<S> {
         // Not whole until this write is taken whole (tungstenite keeps what is not).
         this.whole = false;
         let large = data.len() >= this.gather;
-        if this.out.len() >= this.gather || (large && !this.out.is_empty()) {
+        // What is gathered is written out first when this does not fit beside it: the
+        // gathered bytes never pass the gather size (see `fits`).
+        if !this.out.is_empty() && (large || this.out.len() + data.len() > this.gather) {
             std::task::ready!(this.write_out(cx))?;
         }
         if large {
@@ -883,6 +899,40 @@ mod tests {
         assert_eq!(s.out.capacity(), 0, "freed once written");
     }
 
+    /// A batch larger than the gather size: the frames that fit are gathered within the
+    /// batch's reservation — the buffer is not grown (and copied) by the frame that crosses
+    /// the size, as it was when a frame was taken while less than the size was gathered —
+    /// and the rest go to the socket after what was gathered, every byte once and in order.
+    #[tokio::test]
+    async fn a_batch_past_the_gather_size_never_outgrows_its_reservation() {
+        let mut s = accepted(1 << 20, 1050);
+        let frames: Vec<Frame> = (0..30)
+            .map(|i| Frame::Text(format!("{i:0>98}").into()))
+            .collect();
+        s.reserve(frames.iter().map(Frame::wire_bytes).sum());
+        let reserved = s.out.capacity();
+        let taken = s.write_frames(&frames);
+        assert_eq!(
+            taken, 10,
+            "ten frames of 100 bytes fit in 1,050 with room for a header"
+        );
+        assert_eq!(s.out.capacity(), reserved, "not grown past the reservation");
+        assert!(s.out.len() <= 1050);
+        let mut expected = Vec::new();
+        for frame in &frames {
+            expected.extend_from_slice(&[0x81, 98]);
+            frame.with_parts(|parts| expected.extend_from_slice(parts[0]));
+        }
+        for frame in &frames[taken..] {
+            let mut bytes = vec![0x81, 98];
+            frame.with_parts(|parts| bytes.extend_from_slice(parts[0]));
+            s.write_all(&bytes).await.expect("written");
+            assert!(s.out.len() <= 1050, "never past the gather size");
+        }
+        s.flush().await.expect("flushed");
+        assert_eq!(s.inner.written, expected);
+    }
+
     #[test]
     fn a_blocked_socket_holds_the_writer_at_the_gather_size() {
         let mut s = accepted(0, 100);
@@ -893,7 +943,11 @@ mod tests {
             taken += n;
             assert!(taken < 1_000, "a blocked socket must push back");
         }
-        assert_eq!(taken, 120, "gathered up to the size, then pending");
+        assert_eq!(
+            taken, 90,
+            "gathered while the frames fit in the size, then pending"
+        );
+        assert!(s.out.len() <= 100, "never past the gather size");
         assert_eq!(s.inner.written.len(), 0);
         assert!(Pin::new(&mut s).poll_flush(&mut cx).is_pending());
     }
@@ -982,9 +1036,15 @@ mod tests {
         assert!(s.write_text(&[b"abc"]));
         // Gathered up to the size: tungstenite's write empties it first.
         s.inner.room = 0;
-        while s.out.len() < 100 {
-            assert!(s.write_text(&[b"0123456789"]));
+        let mut frames = 0;
+        while s.write_text(&[b"0123456789"]) {
+            frames += 1;
+            assert!(frames < 100, "refused once the gather size is reached");
         }
-        assert!(!s.write_text(&[b"abc"]), "gathered up to the size");
+        assert!(s.out.len() <= 100, "never past the gather size");
+        assert!(
+            s.out.len() + MAX_HEADER + 10 > 100,
+            "refused only when the frame does not fit"
+        );
     }
 }

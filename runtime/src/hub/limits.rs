@@ -84,7 +84,11 @@ pub struct Limits {
     /// queued), so an idle connection holds no write buffer;
     /// on axum, where tungstenite gathers them in a buffer that keeps its size, at most 4 KiB
     /// are gathered. 0 writes every frame at once. What a blocked connection may hold is this
-    /// plus one `max_outbound_frame_bytes` (and a frame header and a control frame's room).
+    /// at most (a frame is gathered only while it fits beside what is gathered) plus one frame
+    /// of `max_outbound_frame_bytes` in tungstenite's buffer (and a frame header and a control
+    /// frame's room), besides its queue's frames, which it shares with the other recipients.
+    /// Those are bytes held: the allocations that hold them may be up to twice as large, as a
+    /// buffer that grows doubles.
     pub write_buffer_bytes: usize,
     /// Largest frame the server sends, in bytes of JSON text: an event's frame (a durable one
     /// counted with its sequence number at its widest, 20 digits), a handler's reply or error.
