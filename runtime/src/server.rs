@@ -187,11 +187,11 @@ impl Server {
 #[cfg(feature = "axum")]
 pub(crate) const RETAINED_WRITE_BUFFER: usize = 4 * 1024;
 
-/// The tungstenite configuration for the hub's limits: small buffers for many connections.
 /// The longest header of a server's frame (RFC 6455 §5.2): two bytes, and a 64-bit length;
 /// unmasked.
 const MAX_HEADER: usize = 10;
 
+/// The tungstenite configuration for the hub's limits: small buffers for many connections.
 /// Tungstenite hands each frame on at once; [`Accepted`] gathers them (`write_buffer_bytes`)
 /// and frees what it gathered once written.
 pub(crate) fn websocket_config(hub: &Hub) -> WebSocketConfig {
@@ -561,7 +561,7 @@ impl<S> Accepted<S> {
         if !self.fits(len) {
             return false;
         }
-        self.out.reserve(10 + len);
+        self.out.reserve(MAX_HEADER + len);
         self.put_header(len);
         for part in parts {
             self.out.extend_from_slice(part);

@@ -78,9 +78,10 @@ pub struct Limits {
     /// write buffer tungstenite itself defaults to: a burst of ~300-byte events costs one
     /// `write` per ~400 frames instead of one per frame (system calls are most of a
     /// broadcast's cost; at 64 KiB a burst of 200 such events, ~67 KB, took two writes on a
-    /// connection whose session found it all queued, BENCHMARKS.md). With [`Server`](crate::Server) the gathered bytes
-    /// are freed once written out (kept for the next batch while more frames are already
-    /// queued), so an idle connection holds no write buffer;
+    /// connection whose session found it all queued, BENCHMARKS.md). With
+    /// [`Server`](crate::Server) the gathered bytes are freed once written out (kept for the
+    /// next batch while more frames are already queued), so an idle connection holds no write
+    /// buffer;
     /// on axum, where tungstenite gathers them in a buffer that keeps its size, at most 4 KiB
     /// are gathered. 0 writes every frame at once. What a blocked connection may hold is this
     /// at most (a frame is gathered only while it fits beside what is gathered) plus one frame
