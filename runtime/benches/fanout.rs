@@ -972,8 +972,8 @@ const LATENCY_ROUNDS: usize = 3;
 /// for every server: the events that fill the users' histories to their cap for durable ones)
 /// and [`TIMED_PER_ROUND`] timed ones, and is stopped — for Tidings once per mode, ephemeral
 /// then durable, each on a server of its own; in the first [`LATENCY_ROUNDS`] rounds each
-/// server's latency is measured too, after its ephemeral fan-outs. The servers' fan-outs of one round are
-/// seconds apart, so a ratio taken within a round (a server's k-th timed fan-out over the
+/// server's latency is measured too, after its ephemeral fan-outs. The servers' fan-outs of
+/// one round are seconds apart, so a ratio taken within a round (a server's k-th timed fan-out over the
 /// ceiling's k-th) compares them under the same load of this shared machine, which drifts over
 /// a minute by more than the differences measured.
 async fn measure_all(
@@ -1229,21 +1229,21 @@ fn main() {
                 let (Some(e), d) = (Figures::cpu(&f.ephemeral), Figures::cpu(&f.durable)) else {
                     continue;
                 };
-                let with = |x: f64, y: Option<f64>| match y {
-                    Some(y) => format!("{x:.0} ({y:.0})"),
-                    None => format!("{x:.0}"),
+                // `x`, and `y` in brackets when there is one, with `digits` decimals.
+                let with_digits = |x: f64, y: Option<f64>, digits: usize| match y {
+                    Some(y) => format!("{x:.digits$} ({y:.digits$})"),
+                    None => format!("{x:.digits$}"),
                 };
+                let with = |x: f64, y: Option<f64>| with_digits(x, y, 0);
                 let ms = |c: Cpu| format!("{:.0}/{:.0}", c.emit_ms, c.fanout_ms);
                 // Under `--syscalls`: the median of the fan-outs' writes per connection.
                 let writes = |fans: &[(f64, Cpu)]| {
                     let counted: Vec<f64> = fans.iter().filter_map(|(_, c)| c.writes).collect();
                     (!counted.is_empty()).then(|| median(counted))
                 };
-                let writes = match (writes(&f.ephemeral), writes(&f.durable)) {
-                    (Some(e), Some(d)) => format!("{e:.2} ({d:.2})"),
-                    (Some(e), None) => format!("{e:.2}"),
-                    _ => String::new(),
-                };
+                let writes = writes(&f.ephemeral)
+                    .map(|e| with_digits(e, writes(&f.durable), 2))
+                    .unwrap_or_default();
                 println!(
                     "{name:<19} {:>22} {:>22} {:>26} {:>18}",
                     with(e.server, d.map(|d| d.server)),

@@ -590,8 +590,15 @@ impl<S> Accepted<S> {
     /// ([`reserve`](Self::reserve)) is never outgrown.
     #[inline(always)]
     fn fits(&self, len: usize) -> bool {
-        len < self.gather
-            && (self.out.is_empty() || self.out.len() + MAX_HEADER + len <= self.gather)
+        len < self.gather && self.has_room(MAX_HEADER + len)
+    }
+
+    /// Whether `bytes` more may be gathered: nothing is gathered yet, or they fit beside what
+    /// is, within the gather size — the rule for frames gathered in parts ([`fits`](Self::fits))
+    /// and for the bytes tungstenite writes (`poll_write`).
+    #[inline(always)]
+    fn has_room(&self, bytes: usize) -> bool {
+        self.out.is_empty() || self.out.len() + bytes <= self.gather
     }
 
     /// Appends the header of a server's text frame with a payload of `len` bytes (RFC 6455
@@ -688,8 +695,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Accepted<S> {
         this.whole = false;
         let large = data.len() >= this.gather;
         // What is gathered is written out first when this does not fit beside it: the
-        // gathered bytes never pass the gather size (see `fits`).
-        if !this.out.is_empty() && (large || this.out.len() + data.len() > this.gather) {
+        // gathered bytes never pass the gather size (see `has_room`).
+        if (large && !this.out.is_empty()) || !this.has_room(data.len()) {
             std::task::ready!(this.write_out(cx))?;
         }
         if large {
